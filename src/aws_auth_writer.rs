@@ -1,0 +1,178 @@
+//! Reading, backing up and writing the aws-auth ConfigMap with optimistic concurrency.
+//!
+//! The edit itself is pure (`crate::awsauth`); this module only moves text to and from the
+//! server. Every write carries the resourceVersion that was read, so a concurrent writer
+//! makes the server answer 409 instead of one of us silently losing the other's entry.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, PostParams};
+
+use crate::connect::Connection;
+use crate::error::UserError;
+
+pub const NAMESPACE: &str = "kube-system";
+pub const NAME: &str = "aws-auth";
+pub const MAP_ROLES: &str = "mapRoles";
+/// Set when we created the mapRoles key, so that a revoke which empties it can remove the
+/// key again and leave aws-auth exactly as it was before the grant.
+pub const CREATED_KEY_ANNOTATION: &str = "chronom.io/created-map-roles";
+const MAX_ATTEMPTS: usize = 8;
+
+pub fn api(conn: &Connection) -> Api<ConfigMap> {
+    Api::namespaced(conn.client.clone(), NAMESPACE)
+}
+
+pub async fn read(conn: &Connection) -> Result<Option<ConfigMap>, UserError> {
+    conn.get_opt(&api(conn), NAME, "configmap kube-system/").await
+}
+
+/// The mapRoles text of a ConfigMap; an absent ConfigMap or key reads as empty.
+pub fn map_roles(cm: Option<&ConfigMap>) -> &str {
+    cm.and_then(|c| c.data.as_ref()).and_then(|d| d.get(MAP_ROLES)).map(String::as_str).unwrap_or("")
+}
+
+/// What an edit wants done to the mapRoles text it was given.
+pub enum EditOutcome<T> {
+    /// Nothing to write; carry the result.
+    NoChange(T),
+    /// Write this text (None: remove the key we created) and carry the result.
+    Write(Option<String>, T),
+}
+
+/// The result of `update`: what the edit decided, the ConfigMap as read before the write
+/// that succeeded, and whether a write happened.
+pub struct Updated<T> {
+    pub result: T,
+    pub before: Option<ConfigMap>,
+    pub wrote: bool,
+    pub attempts: usize,
+    pub backup: Option<PathBuf>,
+}
+
+/// Read, edit, back up and write aws-auth, re-reading and re-editing on 409 Conflict.
+/// The edit sees the current text and whether the ConfigMap exists; it must be pure.
+pub async fn update<T, E>(
+    conn: &Connection,
+    mut edit: E,
+) -> Result<Updated<T>, UserError>
+where
+    E: FnMut(&str, Option<&ConfigMap>) -> Result<EditOutcome<T>, UserError>,
+{
+    let api = api(conn);
+    for attempt in 1..=MAX_ATTEMPTS {
+        let current = read(conn).await?;
+        let (new_text, result) = match edit(map_roles(current.as_ref()), current.as_ref())? {
+            EditOutcome::NoChange(result) => {
+                return Ok(Updated { result, before: current, wrote: false, attempts: attempt, backup: None });
+            }
+            EditOutcome::Write(text, result) => (text, result),
+        };
+        let backup = match &current {
+            Some(cm) => Some(backup(conn, cm)?),
+            None => None,
+        };
+        let outcome = match &current {
+            Some(cm) => api.replace(NAME, &PostParams::default(), &with_map_roles(cm.clone(), new_text)).await,
+            None => api.create(&PostParams::default(), &new_config_map(new_text)).await,
+        };
+        match outcome {
+            Ok(_) => return Ok(Updated { result, before: current, wrote: true, attempts: attempt, backup }),
+            // 409: someone wrote between our read and our write (or created it first): re-read.
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                tracing::info!(attempt, "aws-auth changed while we edited it; re-reading");
+                if let Some(path) = backup {
+                    let _ = std::fs::remove_file(path);
+                }
+                continue;
+            }
+            Err(e) => return Err(conn.explain(e, "writing configmap aws-auth in kube-system").await),
+        }
+    }
+    Err(UserError::failed(
+        format!("aws-auth kept changing under us: {MAX_ATTEMPTS} attempts in a row met a conflicting write"),
+        "another tool is rewriting aws-auth in a loop; stop it, then re-run",
+    ))
+}
+
+fn with_map_roles(mut cm: ConfigMap, text: Option<String>) -> ConfigMap {
+    let data = cm.data.get_or_insert_with(BTreeMap::new);
+    let key_was_absent = !data.contains_key(MAP_ROLES);
+    match text {
+        Some(t) => {
+            data.insert(MAP_ROLES.into(), t);
+            if key_was_absent {
+                cm.metadata
+                    .annotations
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(CREATED_KEY_ANNOTATION.into(), "true".into());
+            }
+        }
+        None => {
+            data.remove(MAP_ROLES);
+            if let Some(a) = cm.metadata.annotations.as_mut() {
+                a.remove(CREATED_KEY_ANNOTATION);
+            }
+        }
+    }
+    cm
+}
+
+fn new_config_map(text: Option<String>) -> ConfigMap {
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some(NAME.into());
+    cm.metadata.namespace = Some(NAMESPACE.into());
+    with_map_roles(cm, text)
+}
+
+/// Whether the mapRoles key was created by a chronom grant (and may be removed when empty).
+pub fn key_created_by_us(cm: Option<&ConfigMap>) -> bool {
+    cm.and_then(|c| c.metadata.annotations.as_ref())
+        .is_some_and(|a| a.get(CREATED_KEY_ANNOTATION).is_some_and(|v| v == "true"))
+}
+
+/// Save the ConfigMap as read, before we change it: `$XDG_STATE_HOME/kubectl-chronom/backups/<context>/<timestamp>-aws-auth.yaml`, mode 0600.
+fn backup(conn: &Connection, cm: &ConfigMap) -> Result<PathBuf, UserError> {
+    let dir = backup_dir(&conn.context);
+    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.fZ").to_string();
+    let path = dir.join(format!("{stamp}-aws-auth.yaml"));
+    let yaml = serde_saphyr::to_string(cm).map_err(|e| UserError::failed(format!("cannot render the aws-auth backup: {e}"), "report this bug"))?;
+    write_private(&dir, &path, yaml.as_bytes()).map_err(|e| {
+        UserError::failed(
+            format!("cannot save the aws-auth backup to {}: {e}; nothing was changed", path.display()),
+            "make that directory writable, or set XDG_STATE_HOME to a writable place",
+        )
+    })?;
+    Ok(path)
+}
+
+pub fn backup_dir(context: &str) -> PathBuf {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| home().join(".local/state"));
+    let safe: String = context.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    state.join("kubectl-chronom/backups").join(safe)
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn write_private(dir: &std::path::Path, path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}

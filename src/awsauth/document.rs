@@ -1,0 +1,326 @@
+//! The spanned view of one aws-auth data value (mapRoles, mapUsers or mapAccounts): the
+//! top-level list, where it sits in the text and where each of its items starts and ends,
+//! in bytes. Built from saphyr-parser events; nothing here knows what an entry means.
+
+use std::borrow::Cow;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+
+use super::parse::ParseError;
+
+/// Deeper than this is not an aws-auth document; refusing keeps memory and time bounded.
+const MAX_DEPTH: usize = 64;
+
+/// Translates saphyr's character indices into byte offsets.
+struct Offsets {
+    /// `None` for ASCII text, where characters and bytes coincide.
+    table: Option<Vec<usize>>,
+}
+
+impl Offsets {
+    fn new(text: &str) -> Self {
+        if text.is_ascii() {
+            return Offsets { table: None };
+        }
+        let mut table: Vec<usize> = text.char_indices().map(|(byte, _)| byte).collect();
+        table.push(text.len());
+        Offsets { table: Some(table) }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        match &self.table {
+            None => char_index,
+            Some(table) => table[char_index.min(table.len() - 1)],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum NodeKind {
+    Scalar { value: String, style: ScalarStyle, str_tag: bool },
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+/// One YAML node with its place in the text. `start..end` covers the node's own content:
+/// for a block collection from its first indicator or key to the end of its last scalar
+/// (trailing comments and blank lines are not part of it), for a flow collection from the
+/// opening to the closing bracket.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub kind: NodeKind,
+    pub start: usize,
+    pub end: usize,
+    pub flow: bool,
+    /// 1-based line and column (in characters) of `start`.
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Node {
+    pub fn as_scalar(&self) -> Option<(&str, ScalarStyle, bool)> {
+        match &self.kind {
+            NodeKind::Scalar { value, style, str_tag } => Some((value, *style, *str_tag)),
+            _ => None,
+        }
+    }
+}
+
+/// How the top-level list is written.
+#[derive(Debug, Clone)]
+pub(crate) enum Layout {
+    /// No node at all (empty text, blanks, comments, or an empty explicit document).
+    Empty,
+    /// A null-like scalar (`null`, `~`, `""`) stands where the list would be.
+    NullScalar { start: usize, end: usize },
+    /// `- a` items; `dashes[i]` is the byte offset of item i's `-`.
+    Block { dashes: Vec<usize> },
+    /// `[a, b]`; byte offsets of the brackets.
+    Flow { open: usize, close: usize },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Document {
+    pub layout: Layout,
+    pub items: Vec<Node>,
+}
+
+enum Frame {
+    Seq { items: Vec<Node>, start: usize, flow: bool, line: usize, column: usize },
+    Map { pairs: Vec<(Node, Node)>, key: Option<Node>, start: usize, flow: bool, line: usize, column: usize },
+}
+
+fn error_at(line: usize, column: usize, message: impl Into<String>) -> ParseError {
+    ParseError { line, column, message: message.into() }
+}
+
+fn check_tag(tag: &Option<Cow<'_, Tag>>, allowed: &str, line: usize, column: usize) -> Result<bool, ParseError> {
+    match tag {
+        None => Ok(false),
+        Some(tag) if tag.is_yaml_core_schema() && tag.suffix == allowed => Ok(true),
+        Some(tag) => Err(error_at(
+            line,
+            column,
+            format!("the YAML tag {tag} is not supported in aws-auth; remove it (quote the value if it must stay text)"),
+        )),
+    }
+}
+
+/// YAML 1.1 parsers (aws-iam-authenticator's go-yaml v2) end lines at these characters, YAML
+/// 1.2 parsers do not: the two would read different entries, so refuse the text.
+const AMBIGUOUS_BREAKS: &[char] = &['\u{85}', '\u{2028}', '\u{2029}'];
+
+/// Reads `text` into its top-level list. Refuses anchors and aliases (the YAML bomb),
+/// tags other than `!!str`, several documents, and anything that is not a list.
+pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
+    if let Some(byte) = text.find(AMBIGUOUS_BREAKS) {
+        let (line, column) = line_column(text, byte);
+        return Err(error_at(
+            line,
+            column,
+            "the text contains a Unicode line or paragraph separator (U+0085, U+2028 or U+2029), which YAML 1.1 (aws-iam-authenticator) and YAML 1.2 read differently; replace it",
+        ));
+    }
+    // aws-iam-authenticator skips these outright (`isSkippable`): no entries, not an error.
+    if matches!(text.trim(), "``") {
+        return Ok(Document { layout: Layout::Empty, items: Vec::new() });
+    }
+    let offsets = Offsets::new(text);
+    let mut parser = Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root: Option<(Node, Option<(usize, usize)>)> = None;
+    let mut documents = 0usize;
+
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| error_at(e.marker().line(), e.marker().col() + 1, e.info()))?;
+        let (line, column) = (span.start.line(), span.start.col() + 1);
+        let start = offsets.byte(span.start.index());
+        let end = offsets.byte(span.end.index());
+        let node = match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => continue,
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(error_at(line, column, "the text holds more than one YAML document (a second `---`); aws-auth values hold exactly one list"));
+                }
+                continue;
+            }
+            Event::Alias(_) => {
+                return Err(error_at(line, column, "YAML aliases (*name) are not allowed in aws-auth: they can expand without bound (a YAML bomb); write the values out"));
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                refuse_anchor(anchor, line, column)?;
+                let str_tag = check_tag(&tag, "str", line, column)?;
+                Node { kind: NodeKind::Scalar { value: value.into_owned(), style, str_tag }, start, end, flow: false, line, column }
+            }
+            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                refuse_anchor(anchor, line, column)?;
+                if stack.len() >= MAX_DEPTH {
+                    return Err(error_at(line, column, format!("the YAML nests deeper than {MAX_DEPTH} levels; aws-auth entries are shallow")));
+                }
+                let flow = !span_is_empty(&span);
+                if matches!(event, Event::SequenceStart(..)) {
+                    check_tag(tag, "seq", line, column)?;
+                    stack.push(Frame::Seq { items: Vec::new(), start, flow, line, column });
+                } else {
+                    check_tag(tag, "map", line, column)?;
+                    stack.push(Frame::Map { pairs: Vec::new(), key: None, start, flow, line, column });
+                }
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let frame = stack.pop().expect("the parser balances collection events");
+                let (kind, start, flow, line, column) = match frame {
+                    Frame::Seq { items, start, flow, line, column } => (NodeKind::Seq(items), start, flow, line, column),
+                    Frame::Map { pairs, start, flow, line, column, .. } => (NodeKind::Map(pairs), start, flow, line, column),
+                };
+                let content_end = if flow {
+                    end
+                } else {
+                    match &kind {
+                        NodeKind::Seq(items) => items.last().map_or(start, |n| n.end),
+                        NodeKind::Map(pairs) => pairs.last().map_or(start, |(k, v)| v.end.max(k.end)),
+                        NodeKind::Scalar { .. } => unreachable!(),
+                    }
+                };
+                let node = Node { kind, start, end: content_end, flow, line, column };
+                if stack.is_empty() {
+                    let brackets = flow.then_some((start, end.saturating_sub(1)));
+                    root = Some((node, brackets));
+                    continue;
+                }
+                node
+            }
+        };
+        match stack.last_mut() {
+            None => root = Some((node, None)),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { pairs, key, .. }) => match key.take() {
+                None => {
+                    if node.as_scalar().is_none() {
+                        return Err(error_at(node.line, node.column, "a mapping key here is a list or a mapping; aws-auth keys are plain words such as rolearn"));
+                    }
+                    *key = Some(node);
+                }
+                Some(k) => pairs.push((k, node)),
+            },
+        }
+    }
+
+    let Some((root, brackets)) = root else {
+        return Ok(Document { layout: Layout::Empty, items: Vec::new() });
+    };
+    match root.kind {
+        NodeKind::Seq(items) => {
+            let layout = match brackets {
+                Some((open, close)) => Layout::Flow { open, close },
+                None => {
+                    let mut dashes = Vec::with_capacity(items.len());
+                    for item in &items {
+                        let dash = find_dash(text, item.start).ok_or_else(|| {
+                            error_at(item.line, item.column, "could not find the `-` that starts this list item")
+                        })?;
+                        dashes.push(dash);
+                    }
+                    Layout::Block { dashes }
+                }
+            };
+            Ok(Document { layout, items })
+        }
+        NodeKind::Scalar { ref value, style, str_tag } => {
+            let null_like = if style == ScalarStyle::Plain && !str_tag {
+                matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL")
+            } else {
+                value.is_empty()
+            };
+            if !null_like {
+                return Err(error_at(root.line, root.column, format!("expected a list of entries (lines starting with `- `), found the single value {value:?}")));
+            }
+            if root.start == root.end {
+                Ok(Document { layout: Layout::Empty, items: Vec::new() })
+            } else {
+                Ok(Document { layout: Layout::NullScalar { start: root.start, end: root.end }, items: Vec::new() })
+            }
+        }
+        NodeKind::Map(_) => Err(error_at(root.line, root.column, "expected a list of entries (lines starting with `- `), found a mapping; put `- ` before the first key")),
+    }
+}
+
+fn refuse_anchor(anchor: usize, line: usize, column: usize) -> Result<(), ParseError> {
+    if anchor != 0 {
+        return Err(error_at(line, column, "YAML anchors (&name) are not allowed in aws-auth: with aliases they can expand without bound (a YAML bomb); write the values out"));
+    }
+    Ok(())
+}
+
+fn span_is_empty(span: &Span) -> bool {
+    span.start.index() == span.end.index()
+}
+
+/// Byte offset of the start of the line holding `byte`.
+pub(crate) fn line_start(text: &str, byte: usize) -> usize {
+    text[..byte].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn line_column(text: &str, byte: usize) -> (usize, usize) {
+    let line = text[..byte].bytes().filter(|b| *b == b'\n').count() + 1;
+    let column = text[line_start(text, byte)..byte].chars().count() + 1;
+    (line, column)
+}
+
+/// The `-` of a block list item whose content starts at `item_start`: either earlier on the
+/// same line, or alone (perhaps with a comment) on the closest earlier non-comment line.
+pub(crate) fn find_dash(text: &str, item_start: usize) -> Option<usize> {
+    let start_of_line = line_start(text, item_start);
+    let before = text[start_of_line..item_start].trim_end_matches([' ', '\t']);
+    if !before.is_empty() {
+        return before.ends_with('-').then(|| start_of_line + before.len() - 1);
+    }
+    let mut next_line = start_of_line;
+    while next_line > 0 {
+        let prev_start = line_start(text, next_line - 1);
+        let line = text[prev_start..next_line - 1].trim_end_matches('\r');
+        let content = line.trim_start_matches([' ', '\t']);
+        if content.is_empty() || content.starts_with('#') {
+            next_line = prev_start;
+            continue;
+        }
+        let after_dash = content.strip_prefix('-')?.trim_start_matches([' ', '\t']);
+        return (after_dash.is_empty() || after_dash.starts_with('#')).then(|| prev_start + line.len() - content.len());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_items_know_their_dash() {
+        let text = "# c\n- a: 1\n-\n  b: 2\n- # note\n  c: 3\n";
+        let doc = read_document(text).unwrap();
+        let Layout::Block { dashes } = doc.layout else { panic!() };
+        assert_eq!(dashes, vec![4, 11, 20]);
+        assert_eq!(&text[doc.items[0].start..doc.items[0].end], "a: 1");
+        assert_eq!(&text[doc.items[2].start..doc.items[2].end], "c: 3");
+    }
+
+    #[test]
+    fn flow_brackets_are_bytes() {
+        let text = "[{a: \u{e9}}, {b: 2}]";
+        let doc = read_document(text).unwrap();
+        let Layout::Flow { open, close } = doc.layout else { panic!() };
+        assert_eq!((open, close), (0, text.len() - 1));
+        assert_eq!(&text[doc.items[0].start..doc.items[0].end], "{a: \u{e9}}");
+    }
+
+    #[test]
+    fn null_and_empty() {
+        assert!(matches!(read_document("").unwrap().layout, Layout::Empty));
+        assert!(matches!(read_document("# only\n").unwrap().layout, Layout::Empty));
+        assert!(matches!(read_document("null\n").unwrap().layout, Layout::NullScalar { .. }));
+        assert!(read_document("hello").is_err());
+        assert!(read_document("a: b").is_err());
+    }
+}

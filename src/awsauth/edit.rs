@@ -1,0 +1,595 @@
+//! Lossless edits of the mapRoles text: only the bytes of the entry being added, replaced
+//! or removed change; comments, order, quoting, indentation, flow or block style, line
+//! endings and a missing final newline all stay. Each edit re-parses its result and checks
+//! that exactly the intended entries come out, or fails.
+
+use std::ops::Range;
+
+use serde::Serialize;
+
+use super::document::{line_start, read_document, Document, Layout, Node, NodeKind};
+use super::emit::{self, BlockStyle, EntryFields, GroupsStyle};
+use super::entry::MapRoleEntry;
+use super::parse::{parse_map_roles, ParseError};
+use super::template::{parse_template, validate_username, TemplateError};
+use crate::arn::{self, CanonicalRoleArn};
+use saphyr_parser::ScalarStyle;
+
+/// The entry chronom wants for a role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewRoleEntry {
+    pub rolearn: CanonicalRoleArn,
+    pub username: String,
+    pub groups: Vec<String>,
+}
+
+impl NewRoleEntry {
+    /// Same username and the same set of groups (order and repeats do not matter to RBAC).
+    pub fn same_mapping_as(&self, entry: &MapRoleEntry) -> bool {
+        entry.username.as_deref() == Some(self.username.as_str()) && group_set(&entry.groups) == group_set(&self.groups)
+    }
+}
+
+fn group_set(groups: &[String]) -> Vec<&str> {
+    let mut set: Vec<&str> = groups.iter().map(String::as_str).collect();
+    set.sort_unstable();
+    set.dedup();
+    set
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum EditAction {
+    /// No entry was about the role; one was appended.
+    Added,
+    /// The role already maps to this username and groups; the text is untouched.
+    Unchanged,
+    /// With `force`: `previous` was replaced in place, `removed_duplicates` were deleted.
+    Updated { previous: Box<MapRoleEntry>, removed_duplicates: Vec<MapRoleEntry> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleEdit {
+    pub new_text: String,
+    pub action: EditAction,
+    /// The role's entry as it reads in `new_text`.
+    pub entry: MapRoleEntry,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleRemoval {
+    pub new_text: String,
+    /// Every entry that was about the role, as it was in the old text.
+    pub removed: Vec<MapRoleEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    #[error("mapRoles cannot be read safely: {0}")]
+    Parse(#[from] ParseError),
+    #[error("invalid username: {0}")]
+    Username(TemplateError),
+    #[error("invalid group {group:?}: {error}")]
+    Group { group: String, error: TemplateError },
+    #[error("mapRoles line {}: an entry for this role already exists and {reason}; re-run with --force to replace it", .existing.line)]
+    Conflict { existing: Box<MapRoleEntry>, reason: String },
+    #[error(
+        "mapRoles has {} entries for {role} (lines {}); {}; re-run with --force to replace them with one entry",
+        .entries.len(),
+        lines(.entries),
+        effective_text(.entries, .effective)
+    )]
+    Duplicates { role: String, entries: Vec<MapRoleEntry>, effective: Option<usize> },
+    #[error("mapRoles line {line}, column {column}: {reason}; edit this entry by hand")]
+    UnsupportedLayout { line: usize, column: usize, reason: String },
+    #[error("refusing the edit: re-reading the edited mapRoles did not give the intended entries ({reason}); please report this")]
+    Verification { reason: String },
+}
+
+fn lines(entries: &[MapRoleEntry]) -> String {
+    entries.iter().map(|e| e.line.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn effective_text(entries: &[MapRoleEntry], effective: &Option<usize>) -> String {
+    match effective {
+        Some(i) => format!(
+            "aws-iam-authenticator uses only the last exact match, line {}, and ignores the others",
+            entries[*i].line
+        ),
+        None => "aws-iam-authenticator matches none of them (they carry a role path or are invalid)".to_string(),
+    }
+}
+
+fn validate(entry: &NewRoleEntry) -> Result<(), EditError> {
+    validate_username(&entry.username).map_err(EditError::Username)?;
+    for group in &entry.groups {
+        let error = if group.is_empty() { Some(TemplateError::Empty) } else { parse_template(group).err() };
+        if let Some(error) = error {
+            return Err(EditError::Group { group: group.clone(), error });
+        }
+    }
+    Ok(())
+}
+
+/// Adds the role's entry, or leaves the text alone if it is already there. An existing,
+/// different entry for the role is a `Conflict` unless `force`, which replaces that entry's
+/// bytes only; several entries for the role are `Duplicates` unless `force`, which keeps one
+/// (the one aws-iam-authenticator uses: the last exact match) and removes the rest.
+pub fn upsert_role(text: &str, entry: &NewRoleEntry, force: bool) -> Result<RoleEdit, EditError> {
+    validate(entry)?;
+    let document = read_document(text)?;
+    let entries = parse_map_roles(text)?;
+    let role = &entry.rolearn;
+    let matching: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].refers_to(role)).collect();
+    let effective = matching.iter().rposition(|&i| entries[i].authenticator_matches(role));
+    let rolearn = role.to_string();
+    let fields = EntryFields { rolearn: &rolearn, username: &entry.username, groups: &entry.groups };
+    let editor = Editor::new(text, &document);
+
+    if matching.is_empty() {
+        let (at, insert) = editor.insertion(fields)?;
+        let new_text = splice(text, vec![(at, insert)]);
+        let mut expected: Vec<MapRoleEntry> = entries.clone();
+        expected.push(wanted_entry(entry));
+        let reparsed = verify(&new_text, &expected)?;
+        let entry = reparsed.last().cloned().expect("verified");
+        return Ok(RoleEdit { new_text, action: EditAction::Added, entry });
+    }
+
+    if let [only] = matching[..] {
+        let existing = &entries[only];
+        if existing.authenticator_matches(role) && entry.same_mapping_as(existing) {
+            return Ok(RoleEdit { new_text: text.to_string(), action: EditAction::Unchanged, entry: existing.clone() });
+        }
+        if !force {
+            return Err(EditError::Conflict { existing: Box::new(existing.clone()), reason: conflict_reason(existing, entry, role) });
+        }
+    } else if !force {
+        return Err(EditError::Duplicates {
+            role: rolearn,
+            entries: matching.iter().map(|&i| entries[i].clone()).collect(),
+            effective,
+        });
+    }
+
+    let keep = matching[effective.unwrap_or(matching.len() - 1)];
+    let removed: Vec<usize> = matching.iter().copied().filter(|&i| i != keep).collect();
+    let mut edits = editor.removals(&removed)?;
+    edits.push(editor.replacement(keep, fields)?);
+    let new_text = splice(text, edits);
+    let expected: Vec<MapRoleEntry> = (0..entries.len())
+        .filter(|i| !removed.contains(i))
+        .map(|i| if i == keep { wanted_entry(entry) } else { entries[i].clone() })
+        .collect();
+    let reparsed = verify(&new_text, &expected)?;
+    let position = (0..keep).filter(|i| !removed.contains(i)).count();
+    Ok(RoleEdit {
+        new_text,
+        action: EditAction::Updated {
+            previous: Box::new(entries[keep].clone()),
+            removed_duplicates: removed.iter().map(|&i| entries[i].clone()).collect(),
+        },
+        entry: reparsed[position].clone(),
+    })
+}
+
+fn conflict_reason(existing: &MapRoleEntry, wanted: &NewRoleEntry, role: &CanonicalRoleArn) -> String {
+    if existing.is_dropped() {
+        let notes: Vec<String> = existing.notes.iter().filter(|n| n.drops_entry()).map(ToString::to_string).collect();
+        return format!("is invalid ({})", notes.join("; "));
+    }
+    if !existing.authenticator_matches(role) {
+        return format!(
+            "writes the role as {:?}, which aws-iam-authenticator never matches (callers are identified as {role})",
+            existing.rolearn
+        );
+    }
+    format!(
+        "maps it to username {:?} and groups {:?}, not username {:?} and groups {:?}",
+        existing.username.as_deref().unwrap_or_default(),
+        existing.groups,
+        wanted.username,
+        wanted.groups
+    )
+}
+
+/// Removes every entry about the role (path ignored, case-insensitive), wherever it is.
+/// A text that cannot be edited safely is reported like a parse error, with its place.
+pub fn remove_role(text: &str, role: &CanonicalRoleArn) -> Result<RoleRemoval, ParseError> {
+    remove_role_edit(text, role).map_err(|error| match error {
+        EditError::Parse(p) => p,
+        EditError::UnsupportedLayout { line, column, reason } => {
+            ParseError { line, column, message: format!("{reason}; edit this entry by hand") }
+        }
+        other => ParseError { line: 1, column: 1, message: other.to_string() },
+    })
+}
+
+fn remove_role_edit(text: &str, role: &CanonicalRoleArn) -> Result<RoleRemoval, EditError> {
+    let document = read_document(text)?;
+    let entries = parse_map_roles(text)?;
+    let matching: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].refers_to(role)).collect();
+    if matching.is_empty() {
+        return Ok(RoleRemoval { new_text: text.to_string(), removed: Vec::new() });
+    }
+    let editor = Editor::new(text, &document);
+    let new_text = splice(text, editor.removals(&matching)?);
+    let expected: Vec<MapRoleEntry> =
+        (0..entries.len()).filter(|i| !matching.contains(i)).map(|i| entries[i].clone()).collect();
+    verify(&new_text, &expected)?;
+    Ok(RoleRemoval { new_text, removed: matching.iter().map(|&i| entries[i].clone()).collect() })
+}
+
+fn wanted_entry(entry: &NewRoleEntry) -> MapRoleEntry {
+    MapRoleEntry {
+        rolearn: entry.rolearn.to_string(),
+        username: Some(entry.username.clone()),
+        groups: entry.groups.clone(),
+        userid: None,
+        sso: None,
+        extra: Vec::new(),
+        notes: Vec::new(),
+        span: 0..0,
+        line: 0,
+        column: 0,
+    }
+}
+
+fn without_place(entry: &MapRoleEntry) -> MapRoleEntry {
+    MapRoleEntry { span: 0..0, line: 0, column: 0, ..entry.clone() }
+}
+
+/// The safety net: the edited text must read back as exactly `expected`.
+fn verify(new_text: &str, expected: &[MapRoleEntry]) -> Result<Vec<MapRoleEntry>, EditError> {
+    let reparsed = parse_map_roles(new_text).map_err(|e| EditError::Verification { reason: e.to_string() })?;
+    if reparsed.len() != expected.len() {
+        return Err(EditError::Verification {
+            reason: format!("expected {} entries, read {}", expected.len(), reparsed.len()),
+        });
+    }
+    for (got, want) in reparsed.iter().zip(expected) {
+        if without_place(got) != without_place(want) {
+            return Err(EditError::Verification { reason: format!("line {} reads differently", got.line) });
+        }
+    }
+    Ok(reparsed)
+}
+
+/// Applies non-overlapping edits (overlapping pure removals are merged).
+fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
+    edits.sort_by_key(|(range, _)| (range.start, range.end));
+    let mut merged: Vec<(Range<usize>, String)> = Vec::with_capacity(edits.len());
+    for (range, insert) in edits {
+        if let Some((last, last_insert)) = merged.last_mut()
+            && range.start < last.end
+            && insert.is_empty()
+            && last_insert.is_empty()
+        {
+            last.end = last.end.max(range.end);
+            continue;
+        }
+        merged.push((range, insert));
+    }
+    let mut out = String::with_capacity(text.len() + merged.iter().map(|(_, s)| s.len()).sum::<usize>());
+    let mut at = 0;
+    for (range, insert) in merged {
+        out.push_str(&text[at..range.start]);
+        out.push_str(&insert);
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+fn eol_of(text: &str) -> &'static str {
+    if text.contains("\r\n") { "\r\n" } else { "\n" }
+}
+
+/// Characters from the start of its line to `byte`.
+fn column_of(text: &str, byte: usize) -> usize {
+    text[line_start(text, byte)..byte].chars().count()
+}
+
+struct Editor<'t> {
+    text: &'t str,
+    document: &'t Document,
+    eol: &'static str,
+}
+
+impl<'t> Editor<'t> {
+    fn new(text: &'t str, document: &'t Document) -> Self {
+        Editor { text, document, eol: eol_of(text) }
+    }
+
+    fn unsupported(&self, byte: usize, reason: &str) -> EditError {
+        let (line, column) = super::document::line_column(self.text, byte);
+        EditError::UnsupportedLayout { line, column, reason: reason.to_string() }
+    }
+
+    fn check_line_breaks(&self) -> Result<(), EditError> {
+        let bytes = self.text.as_bytes();
+        if let Some(i) = (0..bytes.len()).find(|&i| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+            return Err(self.unsupported(i, "the text uses a bare carriage return as a line break"));
+        }
+        Ok(())
+    }
+
+    /// Where a block item's lines end: after the line break of the line holding its last
+    /// value (its trailing comment included), or the end of the text.
+    fn block_item_lines_end(&self, item: &Node) -> usize {
+        let end = item.end;
+        if end > 0 && self.text.as_bytes()[end - 1] == b'\n' {
+            return end;
+        }
+        self.text[end..].find('\n').map_or(self.text.len(), |p| end + p + 1)
+    }
+
+    fn dash_line_start(&self, dash: usize) -> Result<usize, EditError> {
+        let start = line_start(self.text, dash);
+        if !self.text[start..dash].bytes().all(|b| b == b' ') {
+            return Err(self.unsupported(dash, "the list item does not start its own line"));
+        }
+        Ok(start)
+    }
+
+    fn block_style(&self, dashes: &[usize]) -> Result<BlockStyle, EditError> {
+        let items = &self.document.items;
+        let last = items.len() - 1;
+        let dash = dashes[last];
+        let indent = self.text[self.dash_line_start(dash)?..dash].to_string();
+        let mut style = BlockStyle { indent, eol: self.eol, ..BlockStyle::default() };
+        if let Some(i) = (0..items.len()).rev().find(|&i| matches!(items[i].kind, NodeKind::Map(_)) && !items[i].flow) {
+            let key_column = column_of(self.text, items[i].start);
+            let dash_column = column_of(self.text, dashes[i]);
+            style.key_offset = key_column.saturating_sub(dash_column).max(2);
+        }
+        if let Some(groups) = items.iter().rev().find_map(block_groups) {
+            style.groups = groups_style(self.text, groups);
+        }
+        Ok(style)
+    }
+
+    /// Where and what to insert to append the entry.
+    fn insertion(&self, fields: EntryFields<'_>) -> Result<(Range<usize>, String), EditError> {
+        self.check_line_breaks()?;
+        let text = self.text;
+        let end = text.len();
+        match &self.document.layout {
+            Layout::Empty => {
+                let item = emit::block_item(fields, &BlockStyle { eol: self.eol, ..BlockStyle::default() });
+                Ok(if text.is_empty() || text.ends_with('\n') {
+                    (end..end, format!("{item}{}", self.eol))
+                } else {
+                    (end..end, format!("{}{item}", self.eol))
+                })
+            }
+            Layout::NullScalar { start, end } => Ok((*start..*end, format!("[{}]", emit::flow_mapping(fields, false)))),
+            Layout::Block { dashes } => {
+                let last = self.document.items.last().expect("a block list has items");
+                let style = self.block_style(dashes)?;
+                let item = if last.flow && matches!(last.kind, NodeKind::Map(_)) {
+                    format!("{}- {}", style.indent, emit::flow_mapping(fields, json_style(last)))
+                } else {
+                    emit::block_item(fields, &style)
+                };
+                let at = self.block_item_lines_end(last);
+                Ok(if at == end && !text.ends_with('\n') {
+                    (end..end, format!("{}{item}", self.eol))
+                } else {
+                    (at..at, format!("{item}{}", self.eol))
+                })
+            }
+            Layout::Flow { close, .. } => {
+                let items = &self.document.items;
+                let Some(last) = items.last() else {
+                    return Ok((*close..*close, emit::flow_mapping(fields, false)));
+                };
+                let separator = self.flow_separator();
+                Ok((last.end..last.end, format!("{separator}{}", emit::flow_mapping(fields, json_style(last)))))
+            }
+        }
+    }
+
+    /// The text between flow items, copied from the document when it is plain.
+    fn flow_separator(&self) -> String {
+        let items = &self.document.items;
+        let Layout::Flow { open, .. } = self.document.layout else { unreachable!() };
+        if items.len() >= 2 {
+            let between = &self.text[items[items.len() - 2].end..items[items.len() - 1].start];
+            if between.matches(',').count() == 1 && between.chars().all(|c| c == ',' || c.is_whitespace()) {
+                return between.to_string();
+            }
+        }
+        let before_first = &self.text[open + 1..items[0].start];
+        if before_first.contains('\n') {
+            let indent: String = before_first.rsplit('\n').next().unwrap_or("").chars().take_while(|c| *c == ' ').collect();
+            format!(",{}{indent}", self.eol)
+        } else {
+            ", ".to_string()
+        }
+    }
+
+    /// Byte ranges that delete the given items (sorted indices) and nothing else.
+    fn removals(&self, indices: &[usize]) -> Result<Vec<(Range<usize>, String)>, EditError> {
+        self.check_line_breaks()?;
+        let text = self.text;
+        let items = &self.document.items;
+        let mut out = Vec::new();
+        match &self.document.layout {
+            Layout::Block { dashes } => {
+                for &i in indices {
+                    let start = self.dash_line_start(dashes[i])?;
+                    let end = self.block_item_lines_end(&items[i]);
+                    if end == text.len() && !text.ends_with('\n') && start > 0 {
+                        // The last line has no line break: take the one before it instead.
+                        let mut from = start - 1;
+                        if from > 0 && text.as_bytes()[from - 1] == b'\r' {
+                            from -= 1;
+                        }
+                        out.push((from..end, String::new()));
+                    } else {
+                        out.push((start..end, String::new()));
+                    }
+                }
+            }
+            Layout::Flow { .. } => {
+                let mut k = 0;
+                while k < indices.len() {
+                    let first = indices[k];
+                    let mut last = first;
+                    while k + 1 < indices.len() && indices[k + 1] == last + 1 {
+                        k += 1;
+                        last = indices[k];
+                    }
+                    let range = if first > 0 {
+                        items[first - 1].end..items[last].end
+                    } else if last + 1 < items.len() {
+                        items[first].start..items[last + 1].start
+                    } else {
+                        items[first].start..items[last].end
+                    };
+                    out.push((range, String::new()));
+                    k += 1;
+                }
+            }
+            Layout::Empty | Layout::NullScalar { .. } => {}
+        }
+        Ok(out)
+    }
+
+    /// Replaces one item's own bytes (after its `-`) with the entry, in the item's style.
+    fn replacement(&self, index: usize, fields: EntryFields<'_>) -> Result<(Range<usize>, String), EditError> {
+        self.check_line_breaks()?;
+        let item = &self.document.items[index];
+        let range = item.start..item.end;
+        if item.flow || matches!(self.document.layout, Layout::Flow { .. }) {
+            return Ok((range, emit::flow_mapping(fields, json_style(item))));
+        }
+        if !matches!(item.kind, NodeKind::Map(_)) {
+            return Err(self.unsupported(item.start, "the entry is not a mapping"));
+        }
+        let mut style = BlockStyle {
+            indent: String::new(),
+            key_offset: column_of(self.text, item.start),
+            eol: self.eol,
+            ..BlockStyle::default()
+        };
+        if let Some(groups) = block_groups(item).or_else(|| self.document.items.iter().rev().find_map(block_groups)) {
+            style.groups = groups_style(self.text, groups);
+        }
+        Ok((range, emit::block_body(fields, &style)))
+    }
+}
+
+/// The `groups` key and its list in a block mapping item.
+fn block_groups(item: &Node) -> Option<(&Node, &Node)> {
+    let NodeKind::Map(pairs) = &item.kind else { return None };
+    if item.flow {
+        return None;
+    }
+    pairs.iter().rev().find_map(|(k, v)| {
+        let (key, _, _) = k.as_scalar()?;
+        (arn::go_fold(key) == "groups" && matches!(v.kind, NodeKind::Seq(ref g) if !g.is_empty())).then_some((k, v))
+    })
+}
+
+fn groups_style(text: &str, (key, list): (&Node, &Node)) -> GroupsStyle {
+    if list.flow {
+        return GroupsStyle::Flow;
+    }
+    // An indentless list (`groups:` then `- g` in the key's column) starts its node at the
+    // first item, so locate the first `-` itself.
+    let first = match &list.kind {
+        NodeKind::Seq(items) => items.first().map_or(list.start, |i| i.start),
+        _ => list.start,
+    };
+    let dash = super::document::find_dash(text, first).unwrap_or(list.start);
+    let indent = column_of(text, dash).saturating_sub(column_of(text, key.start));
+    GroupsStyle::Block { indent }
+}
+
+/// Is this flow mapping written like JSON (double-quoted keys)?
+fn json_style(item: &Node) -> bool {
+    match &item.kind {
+        NodeKind::Map(pairs) => pairs.first().and_then(|(k, _)| k.as_scalar()).is_some_and(|(_, style, _)| style == ScalarStyle::DoubleQuoted),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(name: &str) -> CanonicalRoleArn {
+        format!("arn:aws:iam::111122223333:role/{name}").parse().unwrap()
+    }
+
+    fn wanted(name: &str) -> NewRoleEntry {
+        NewRoleEntry { rolearn: role(name), username: name.to_string(), groups: vec!["chronom:read-only".to_string()] }
+    }
+
+    #[test]
+    fn add_then_remove_restores_block_text() {
+        let text = "# nodes\n- rolearn: arn:aws:iam::111122223333:role/node # the nodes\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n  - system:nodes\n# trailing\n";
+        let edit = upsert_role(text, &wanted("reader"), false).unwrap();
+        assert_eq!(edit.action, EditAction::Added);
+        assert!(edit.new_text.contains("  groups:\n  - chronom:read-only\n# trailing"), "{}", edit.new_text);
+        let removal = remove_role(&edit.new_text, &role("reader")).unwrap();
+        assert_eq!(removal.new_text, text);
+        assert_eq!(removal.removed.len(), 1);
+    }
+
+    #[test]
+    fn unchanged_and_conflict() {
+        let text = "- rolearn: arn:aws:iam::111122223333:role/READER\n  username: reader\n  groups: [chronom:read-only]\n";
+        let edit = upsert_role(text, &wanted("reader"), false).unwrap();
+        assert_eq!(edit.action, EditAction::Unchanged);
+        assert_eq!(edit.new_text, text);
+        let mut other = wanted("reader");
+        other.username = "someone".into();
+        let err = upsert_role(text, &other, false).unwrap_err();
+        assert!(matches!(err, EditError::Conflict { .. }), "{err}");
+        assert!(err.to_string().contains("--force"), "{err}");
+        let edit = upsert_role(text, &other, true).unwrap();
+        assert!(matches!(edit.action, EditAction::Updated { .. }));
+        assert_eq!(
+            edit.new_text,
+            "- rolearn: arn:aws:iam::111122223333:role/reader\n  username: someone\n  groups: [chronom:read-only]\n"
+        );
+    }
+
+    #[test]
+    fn duplicates_are_explained_and_force_keeps_the_effective_one() {
+        let text = "- rolearn: arn:aws:iam::111122223333:role/a/reader\n  username: x\n- rolearn: arn:aws:iam::111122223333:role/reader\n  username: y\n# keep\n- rolearn: arn:aws:iam::111122223333:role/other\n  username: o\n";
+        let err = upsert_role(text, &wanted("reader"), false).unwrap_err();
+        let EditError::Duplicates { entries, effective, .. } = &err else { panic!("{err}") };
+        assert_eq!(entries.len(), 2);
+        assert_eq!(*effective, Some(1));
+        assert!(err.to_string().contains("line 3"), "{err}");
+        let edit = upsert_role(text, &wanted("reader"), true).unwrap();
+        assert_eq!(
+            edit.new_text,
+            "- rolearn: arn:aws:iam::111122223333:role/reader\n  username: reader\n  groups:\n    - chronom:read-only\n# keep\n- rolearn: arn:aws:iam::111122223333:role/other\n  username: o\n"
+        );
+    }
+
+    #[test]
+    fn flow_documents_stay_flow() {
+        let text = "[{\"rolearn\": \"arn:aws:iam::111122223333:role/a\", \"username\": \"a\", \"groups\": []}]";
+        let edit = upsert_role(text, &wanted("reader"), false).unwrap();
+        assert!(edit.new_text.ends_with(", {\"rolearn\": \"arn:aws:iam::111122223333:role/reader\", \"username\": \"reader\", \"groups\": [\"chronom:read-only\"]}]"), "{}", edit.new_text);
+        assert_eq!(remove_role(&edit.new_text, &role("reader")).unwrap().new_text, text);
+        let both = remove_role(&edit.new_text, &role("a")).unwrap().new_text;
+        assert_eq!(remove_role(&both, &role("reader")).unwrap().new_text, "[]");
+    }
+
+    #[test]
+    fn refuses_bad_usernames_and_groups() {
+        let mut entry = wanted("reader");
+        entry.username = "{{Nope}}".into();
+        assert!(matches!(upsert_role("", &entry, false), Err(EditError::Username(_))));
+        let mut entry = wanted("reader");
+        entry.groups = vec![String::new()];
+        assert!(matches!(upsert_role("", &entry, false), Err(EditError::Group { .. })));
+    }
+}

@@ -1,0 +1,576 @@
+//! What an aws-auth entry says, read the way aws-iam-authenticator reads it: YAML (go-yaml v2,
+//! YAML 1.1 scalars) turned into JSON, then Go's `encoding/json` into `RoleMapping` /
+//! `UserMapping` (`pkg/config/types.go`): field names match case-insensitively, unknown
+//! fields are ignored, a later duplicate field wins, a value of the wrong JSON type is
+//! skipped with an error while the rest of the entry is still used.
+
+use std::fmt;
+use std::ops::Range;
+
+use saphyr_parser::ScalarStyle;
+use serde::Serialize;
+
+use super::document::{Node, NodeKind};
+use crate::arn::{self, CanonicalRoleArn, PrincipalArn};
+
+/// The alpha `sso` matcher of a mapRoles entry (feature gate `SSORoleMatch`, off by
+/// default): matches `arn:aws:iam::ACCOUNT:role/AWSReservedSSO_PERMISSIONSET_*`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SsoMatcher {
+    pub permission_set_name: String,
+    pub account_id: String,
+    /// Empty when not given.
+    pub partition: String,
+}
+
+/// A key the authenticator does not know, kept with its value's source text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtraField {
+    pub key: String,
+    pub value: String,
+}
+
+/// Something about an entry that makes aws-iam-authenticator read it differently from how
+/// it looks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EntryNote {
+    /// The list item is not a mapping: the authenticator rejects it.
+    NotAMapping,
+    /// No `rolearn`/`sso` (mapRoles) or no `userarn` (mapUsers): rejected.
+    MissingArn { field: &'static str },
+    /// Both `rolearn` and `sso`: rejected.
+    ArnAndSso,
+    /// A value of the wrong type, skipped by the authenticator (the field stays empty).
+    IgnoredValue { field: String, raw: String, reason: String },
+    /// The field appears more than once (keys compare case-insensitively); the last wins.
+    DuplicateField { field: String },
+    /// The `sso` matcher fails the authenticator's validation: rejected.
+    InvalidSso { reason: String },
+    /// `sso.partition` is set: the authenticator then builds a pattern with an empty
+    /// partition (`SSOArnLike`), which matches no real ARN.
+    SsoPartitionNeverMatches { partition: String },
+    /// The ARN can never equal a caller's canonical ARN.
+    UnusableArn { reason: String },
+    /// A mapAccounts item that is not a 12-digit account ID.
+    InvalidAccount { account: String },
+}
+
+impl EntryNote {
+    /// Does aws-iam-authenticator drop the whole entry because of this?
+    pub fn drops_entry(&self) -> bool {
+        matches!(
+            self,
+            EntryNote::NotAMapping | EntryNote::MissingArn { .. } | EntryNote::ArnAndSso | EntryNote::InvalidSso { .. }
+        )
+    }
+}
+
+impl fmt::Display for EntryNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EntryNote::NotAMapping => write!(f, "the item is not a mapping; aws-iam-authenticator rejects it"),
+            EntryNote::MissingArn { field } => write!(f, "the entry has no {field}; aws-iam-authenticator rejects it"),
+            EntryNote::ArnAndSso => write!(f, "the entry has both rolearn and sso; aws-iam-authenticator rejects it"),
+            EntryNote::IgnoredValue { field, raw, reason } => {
+                write!(f, "{field} {raw:?} {reason}; aws-iam-authenticator ignores the value (quote it to keep it as text)")
+            }
+            EntryNote::DuplicateField { field } => {
+                write!(f, "{field} is given more than once (keys compare case-insensitively); the last one wins")
+            }
+            EntryNote::InvalidSso { reason } => write!(f, "sso is invalid ({reason}); aws-iam-authenticator rejects the entry"),
+            EntryNote::SsoPartitionNeverMatches { partition } => write!(
+                f,
+                "sso.partition {partition:?} is set; aws-iam-authenticator then matches against an empty partition, so this entry never matches"
+            ),
+            EntryNote::UnusableArn { reason } => write!(f, "aws-iam-authenticator never matches this entry: {reason}"),
+            EntryNote::InvalidAccount { account } => write!(f, "{account:?} is not a 12-digit AWS account ID"),
+        }
+    }
+}
+
+/// One mapRoles entry as written, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MapRoleEntry {
+    /// `""` when absent (as in Go): `sso` entries have none.
+    pub rolearn: String,
+    pub username: Option<String>,
+    pub groups: Vec<String>,
+    pub userid: Option<String>,
+    pub sso: Option<SsoMatcher>,
+    pub extra: Vec<ExtraField>,
+    pub notes: Vec<EntryNote>,
+    /// Byte range of the entry in the text: from its `-` (block) or its first character
+    /// (flow) to the end of its last value.
+    pub span: Range<usize>,
+    /// 1-based line and column (in characters) of `span.start`.
+    pub line: usize,
+    pub column: usize,
+}
+
+impl MapRoleEntry {
+    /// Does aws-iam-authenticator reject this entry outright?
+    pub fn is_dropped(&self) -> bool {
+        self.notes.iter().any(EntryNote::drops_entry)
+    }
+
+    /// Is this entry about `role` (path ignored, case-insensitive)? Dead entries included.
+    pub fn refers_to(&self, role: &CanonicalRoleArn) -> bool {
+        !self.rolearn.is_empty() && role.matches(&self.rolearn)
+    }
+
+    /// Would aws-iam-authenticator use this entry for a session of `role`?
+    pub fn authenticator_matches(&self, role: &CanonicalRoleArn) -> bool {
+        !self.is_dropped() && role.authenticator_matches(&self.rolearn)
+    }
+}
+
+/// One mapUsers entry as written, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MapUserEntry {
+    /// `""` when absent.
+    pub userarn: String,
+    pub username: Option<String>,
+    pub groups: Vec<String>,
+    pub userid: Option<String>,
+    pub extra: Vec<ExtraField>,
+    pub notes: Vec<EntryNote>,
+    pub span: Range<usize>,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl MapUserEntry {
+    pub fn is_dropped(&self) -> bool {
+        self.notes.iter().any(EntryNote::drops_entry)
+    }
+}
+
+/// One mapAccounts item: callers from this account are let in as their ARN, no groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MapAccount {
+    /// The text go-yaml reads into the string (`""` for a null item).
+    pub account: String,
+    pub notes: Vec<EntryNote>,
+    pub span: Range<usize>,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Where an item sits: passed in by the parser.
+pub(crate) struct Place {
+    pub span: Range<usize>,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// What go-yaml v2 resolves a plain scalar to (`resolve.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Yaml11 {
+    Str,
+    Null,
+    Bool,
+    Int,
+    Float,
+}
+
+/// go-yaml v2's implicit typing of a plain scalar.
+pub(crate) fn yaml11_resolve(s: &str) -> Yaml11 {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Yaml11::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" | "n" | "N" | "no" | "No"
+        | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => return Yaml11::Bool,
+        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf"
+        | "-.INF" => return Yaml11::Float,
+        _ => {}
+    }
+    let first = s.as_bytes()[0];
+    if first == b'.' {
+        return if s.parse::<f64>().is_ok_and(f64::is_finite) && s.len() > 1 { Yaml11::Float } else { Yaml11::Str };
+    }
+    if !(first.is_ascii_digit() || first == b'+' || first == b'-') {
+        return Yaml11::Str;
+    }
+    let plain: String = s.chars().filter(|c| *c != '_').collect();
+    if go_parses_int(&plain) {
+        return Yaml11::Int;
+    }
+    if yaml_style_float(&plain) && plain.parse::<f64>().is_ok_and(f64::is_finite) {
+        return Yaml11::Float;
+    }
+    Yaml11::Str
+}
+
+/// Go `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` succeeds.
+fn go_parses_int(s: &str) -> bool {
+    let (sign, body) = match s.as_bytes().first() {
+        Some(b'+') => (Some('+'), &s[1..]),
+        Some(b'-') => (Some('-'), &s[1..]),
+        _ => (None, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if digits.is_empty() {
+        return false;
+    }
+    let Ok(value) = u128::from_str_radix(digits, radix) else { return false };
+    match sign {
+        None => value <= u64::MAX as u128,
+        Some('+') => value <= i64::MAX as u128,
+        _ => value <= 1u128 << 63,
+    }
+}
+
+/// go-yaml v2's `yamlStyleFloat`: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn yaml_style_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// A YAML value as Go's `encoding/json` sees it when the target is a string.
+enum GoString {
+    Str(String),
+    Null,
+    Wrong(String),
+}
+
+fn go_string(node: &Node) -> GoString {
+    match &node.kind {
+        NodeKind::Scalar { value, style, str_tag } => {
+            if *style != ScalarStyle::Plain || *str_tag {
+                return GoString::Str(value.clone());
+            }
+            match yaml11_resolve(value) {
+                Yaml11::Str => GoString::Str(value.clone()),
+                Yaml11::Null => GoString::Null,
+                Yaml11::Bool => GoString::Wrong("is read by YAML 1.1 as a boolean".to_string()),
+                Yaml11::Int => GoString::Wrong("is read by YAML 1.1 as a number".to_string()),
+                Yaml11::Float => GoString::Wrong("is read by YAML 1.1 as a number".to_string()),
+            }
+        }
+        NodeKind::Seq(_) => GoString::Wrong("is a list, not text".to_string()),
+        NodeKind::Map(_) => GoString::Wrong("is a mapping, not text".to_string()),
+    }
+}
+
+/// Reads entries' fields with Go `encoding/json` rules, collecting notes.
+struct FieldReader<'t> {
+    text: &'t str,
+    notes: Vec<EntryNote>,
+    seen: Vec<String>,
+}
+
+impl<'t> FieldReader<'t> {
+    fn new(text: &'t str) -> Self {
+        FieldReader { text, notes: Vec::new(), seen: Vec::new() }
+    }
+
+    fn raw(&self, node: &Node) -> String {
+        self.text[node.start..node.end].to_string()
+    }
+
+    fn seen(&mut self, field: &str) {
+        if self.seen.iter().any(|f| f == field) {
+            if !self.notes.iter().any(|n| matches!(n, EntryNote::DuplicateField { field: f } if f == field)) {
+                self.notes.push(EntryNote::DuplicateField { field: field.to_string() });
+            }
+        } else {
+            self.seen.push(field.to_string());
+        }
+    }
+
+    fn string(&mut self, field: &str, node: &Node, slot: &mut Option<String>) {
+        self.seen(field);
+        match go_string(node) {
+            GoString::Str(s) => *slot = Some(s),
+            GoString::Null => {}
+            GoString::Wrong(reason) => {
+                let raw = self.raw(node);
+                self.notes.push(EntryNote::IgnoredValue { field: field.to_string(), raw, reason });
+            }
+        }
+    }
+
+    fn groups(&mut self, node: &Node, slot: &mut Vec<String>) {
+        self.seen("groups");
+        match &node.kind {
+            NodeKind::Seq(items) => {
+                slot.clear();
+                for item in items {
+                    match go_string(item) {
+                        GoString::Str(s) => slot.push(s),
+                        GoString::Null => slot.push(String::new()),
+                        GoString::Wrong(reason) => {
+                            let raw = self.raw(item);
+                            self.notes.push(EntryNote::IgnoredValue { field: "groups".to_string(), raw, reason });
+                            slot.push(String::new());
+                        }
+                    }
+                }
+            }
+            NodeKind::Scalar { value, style, str_tag } if *style == ScalarStyle::Plain && !*str_tag && yaml11_resolve(value) == Yaml11::Null => {
+                slot.clear();
+            }
+            _ => {
+                let raw = self.raw(node);
+                let reason = "is not a list".to_string();
+                self.notes.push(EntryNote::IgnoredValue { field: "groups".to_string(), raw, reason });
+            }
+        }
+    }
+
+    fn sso(&mut self, node: &Node, slot: &mut Option<SsoMatcher>) {
+        self.seen("sso");
+        match &node.kind {
+            NodeKind::Map(pairs) => {
+                let mut sso = slot.take().unwrap_or_default();
+                let (mut name, mut account, mut partition) = (None, None, None);
+                for (key, value) in pairs {
+                    let Some((key, _, _)) = key.as_scalar() else { continue };
+                    match arn::go_fold(key).as_str() {
+                        "permissionsetname" => self.string("sso.permissionSetName", value, &mut name),
+                        "accountid" => self.string("sso.accountID", value, &mut account),
+                        "partition" => self.string("sso.partition", value, &mut partition),
+                        _ => {}
+                    }
+                }
+                if let Some(v) = name {
+                    sso.permission_set_name = v;
+                }
+                if let Some(v) = account {
+                    sso.account_id = v;
+                }
+                if let Some(v) = partition {
+                    sso.partition = v;
+                }
+                *slot = Some(sso);
+            }
+            NodeKind::Scalar { value, style, str_tag } if *style == ScalarStyle::Plain && !*str_tag && yaml11_resolve(value) == Yaml11::Null => {
+                *slot = None;
+            }
+            _ => {
+                let raw = self.raw(node);
+                self.notes.push(EntryNote::IgnoredValue { field: "sso".to_string(), raw, reason: "is not a mapping".to_string() });
+            }
+        }
+    }
+
+    fn extra(&self, key: &str, value: &Node) -> ExtraField {
+        ExtraField { key: key.to_string(), value: self.raw(value) }
+    }
+}
+
+fn is_go_word(s: &str, max: usize) -> bool {
+    (1..=max).contains(&s.chars().count()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+/// Validation the authenticator applies (`RoleMapping.Validate`), plus whether the rolearn can
+/// ever match a caller.
+fn role_notes(entry: &mut MapRoleEntry) {
+    let has_arn = !entry.rolearn.is_empty();
+    match (&entry.sso, has_arn) {
+        (None, false) => entry.notes.push(EntryNote::MissingArn { field: "rolearn (or sso)" }),
+        (Some(_), true) => entry.notes.push(EntryNote::ArnAndSso),
+        (Some(sso), false) => {
+            let reason = if !(sso.account_id.len() == 12 && sso.account_id.bytes().all(|b| b.is_ascii_digit())) {
+                Some(format!("accountID {:?} is not a 12-digit AWS account ID (quote it: unquoted digits are a number)", sso.account_id))
+            } else if !is_go_word(&sso.permission_set_name, 32) {
+                Some(format!("permissionSetName {:?} is not a valid permission set name", sso.permission_set_name))
+            } else if !sso.partition.is_empty() && !arn::PARTITIONS.contains(&sso.partition.as_str()) {
+                Some(format!("partition {:?} is not an AWS partition", sso.partition))
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => entry.notes.push(EntryNote::InvalidSso { reason }),
+                None if !sso.partition.is_empty() => {
+                    entry.notes.push(EntryNote::SsoPartitionNeverMatches { partition: sso.partition.clone() })
+                }
+                None => {}
+            }
+        }
+        (None, true) => {
+            let text = entry.rolearn.as_str();
+            // Classify what EqualFold sees: `ARN:AWS:IAM::...` or a KELVIN SIGN still match.
+            let parsed = arn::parse_principal_arn(text)
+                .or_else(|err| arn::parse_principal_arn(&arn::go_fold(text)).map_err(|_| err));
+            let reason = match parsed {
+                Ok(PrincipalArn::Role { path: Some(path), role }) => Some(format!(
+                    "the rolearn keeps the role path {path:?}, but callers are identified without it; write {role}"
+                )),
+                Ok(PrincipalArn::Role { path: None, .. }) => None,
+                Ok(PrincipalArn::AssumedRole { role, .. }) => {
+                    Some(format!("the rolearn is an STS session ARN; callers are identified as the IAM role, write {role}"))
+                }
+                Ok(PrincipalArn::User(_)) => Some("the rolearn is an IAM user ARN; users belong in mapUsers".to_string()),
+                Err(err) => Some(format!("the rolearn is not a valid IAM role ARN ({err})")),
+            };
+            if let Some(reason) = reason {
+                entry.notes.push(EntryNote::UnusableArn { reason });
+            }
+        }
+    }
+}
+
+pub(crate) fn role_entry(text: &str, node: &Node, place: Place) -> MapRoleEntry {
+    let mut entry = MapRoleEntry {
+        rolearn: String::new(),
+        username: None,
+        groups: Vec::new(),
+        userid: None,
+        sso: None,
+        extra: Vec::new(),
+        notes: Vec::new(),
+        span: place.span,
+        line: place.line,
+        column: place.column,
+    };
+    let NodeKind::Map(pairs) = &node.kind else {
+        entry.notes.push(EntryNote::NotAMapping);
+        return entry;
+    };
+    let mut reader = FieldReader::new(text);
+    let mut rolearn = None;
+    for (key, value) in pairs {
+        let Some((key, _, _)) = key.as_scalar() else { continue };
+        match arn::go_fold(key).as_str() {
+            "rolearn" => reader.string("rolearn", value, &mut rolearn),
+            "username" => reader.string("username", value, &mut entry.username),
+            "groups" => reader.groups(value, &mut entry.groups),
+            "userid" => reader.string("userid", value, &mut entry.userid),
+            "sso" => reader.sso(value, &mut entry.sso),
+            _ => entry.extra.push(reader.extra(key, value)),
+        }
+    }
+    entry.rolearn = rolearn.unwrap_or_default();
+    entry.notes = reader.notes;
+    role_notes(&mut entry);
+    entry
+}
+
+pub(crate) fn user_entry(text: &str, node: &Node, place: Place) -> MapUserEntry {
+    let mut entry = MapUserEntry {
+        userarn: String::new(),
+        username: None,
+        groups: Vec::new(),
+        userid: None,
+        extra: Vec::new(),
+        notes: Vec::new(),
+        span: place.span,
+        line: place.line,
+        column: place.column,
+    };
+    let NodeKind::Map(pairs) = &node.kind else {
+        entry.notes.push(EntryNote::NotAMapping);
+        return entry;
+    };
+    let mut reader = FieldReader::new(text);
+    let mut userarn = None;
+    for (key, value) in pairs {
+        let Some((key, _, _)) = key.as_scalar() else { continue };
+        match arn::go_fold(key).as_str() {
+            "userarn" => reader.string("userarn", value, &mut userarn),
+            "username" => reader.string("username", value, &mut entry.username),
+            "groups" => reader.groups(value, &mut entry.groups),
+            "userid" => reader.string("userid", value, &mut entry.userid),
+            _ => entry.extra.push(reader.extra(key, value)),
+        }
+    }
+    entry.userarn = userarn.unwrap_or_default();
+    entry.notes = reader.notes;
+    if entry.userarn.is_empty() {
+        entry.notes.push(EntryNote::MissingArn { field: "userarn" });
+    }
+    entry
+}
+
+/// mapAccounts goes straight through go-yaml v2 into `[]string`: a scalar keeps its text
+/// (even `123456789012` unquoted), a null item is `""`, a list or mapping item is skipped.
+pub(crate) fn account(text: &str, node: &Node, place: Place) -> MapAccount {
+    let mut notes = Vec::new();
+    let account = match &node.kind {
+        NodeKind::Scalar { value, style, str_tag } => {
+            if *style == ScalarStyle::Plain && !*str_tag && yaml11_resolve(value) == Yaml11::Null {
+                String::new()
+            } else {
+                value.clone()
+            }
+        }
+        _ => {
+            notes.push(EntryNote::NotAMapping);
+            text[node.start..node.end].to_string()
+        }
+    };
+    if notes.is_empty() && !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
+        notes.push(EntryNote::InvalidAccount { account: account.clone() });
+    }
+    MapAccount { account, notes, span: place.span, line: place.line, column: place.column }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml11_typing_matches_go_yaml_v2() {
+        for s in ["yes", "No", "ON", "off", "y", "N", "true"] {
+            assert_eq!(yaml11_resolve(s), Yaml11::Bool, "{s}");
+        }
+        for s in ["~", "null", "NULL", ""] {
+            assert_eq!(yaml11_resolve(s), Yaml11::Null, "{s}");
+        }
+        for s in ["123456789012", "0x1F", "-12", "0o17", "0b101", "1_000", "017", "+5"] {
+            assert_eq!(yaml11_resolve(s), Yaml11::Int, "{s}");
+        }
+        for s in ["1.5", ".5", "1e3", "-.inf", ".NaN", "019", "99999999999999999999999"] {
+            assert_eq!(yaml11_resolve(s), Yaml11::Float, "{s}");
+        }
+        for s in ["admin", "2024-01-01", "1e999", "0xZZ", "system:masters", "yes please", "Yes!", ".", "-", "1.2.3"] {
+            assert_eq!(yaml11_resolve(s), Yaml11::Str, "{s}");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Reading mapRoles, mapUsers and mapAccounts text into entries that know where they are.
+
+use super::document::{read_document, Document, Layout, Node};
+use super::entry::{self, MapAccount, MapRoleEntry, MapUserEntry, Place};
+
+/// The text is not YAML we can read safely, or not a list of entries. Line and column are
+/// 1-based; the column counts characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct ParseError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Parses the mapRoles text. Empty text, blanks, comments, `[]` and `null` hold no entries.
+pub fn parse_map_roles(text: &str) -> Result<Vec<MapRoleEntry>, ParseError> {
+    let document = read_document(text)?;
+    Ok(places(text, &document).map(|(node, place)| entry::role_entry(text, node, place)).collect())
+}
+
+/// Parses the mapUsers text.
+pub fn parse_map_users(text: &str) -> Result<Vec<MapUserEntry>, ParseError> {
+    let document = read_document(text)?;
+    Ok(places(text, &document).map(|(node, place)| entry::user_entry(text, node, place)).collect())
+}
+
+/// Parses the mapAccounts text.
+pub fn parse_map_accounts(text: &str) -> Result<Vec<MapAccount>, ParseError> {
+    let document = read_document(text)?;
+    Ok(places(text, &document).map(|(node, place)| entry::account(text, node, place)).collect())
+}
+
+/// Each item with its span: from the `-` for block lists, else from the item's first byte.
+fn places<'d>(text: &'d str, document: &'d Document) -> impl Iterator<Item = (&'d Node, Place)> + 'd {
+    document.items.iter().enumerate().map(move |(i, node)| {
+        let place = match &document.layout {
+            Layout::Block { dashes } => {
+                let dash = dashes[i];
+                let between = &text[dash..node.start];
+                let line = node.line - between.bytes().filter(|b| *b == b'\n').count();
+                let line_start = text[..dash].rfind('\n').map_or(0, |p| p + 1);
+                let column = text[line_start..dash].chars().count() + 1;
+                Place { span: dash..node.end, line, column }
+            }
+            _ => Place { span: node.start..node.end, line: node.line, column: node.column },
+        };
+        (node, place)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::awsauth::EntryNote;
+
+    #[test]
+    fn reads_a_block_document() {
+        let text = "- rolearn: arn:aws:iam::111122223333:role/a\n  username: a\n  groups:\n    - g1\n    - g2\n";
+        let entries = parse_map_roles(text).unwrap();
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!(e.rolearn, "arn:aws:iam::111122223333:role/a");
+        assert_eq!(e.username.as_deref(), Some("a"));
+        assert_eq!(e.groups, vec!["g1", "g2"]);
+        assert_eq!((e.line, e.column), (1, 1));
+        assert_eq!(&text[e.span.clone()], text.trim_end());
+        assert!(e.notes.is_empty(), "{:?}", e.notes);
+    }
+
+    #[test]
+    fn keys_match_case_insensitively_and_last_wins() {
+        let text = "- RoleArn: arn:aws:iam::111122223333:role/a\n  USERNAME: first\n  userName: second\n  gRoUpS: [x]\n  Extra: {k: v}\n";
+        let e = &parse_map_roles(text).unwrap()[0];
+        assert_eq!(e.rolearn, "arn:aws:iam::111122223333:role/a");
+        assert_eq!(e.username.as_deref(), Some("second"));
+        assert_eq!(e.groups, vec!["x"]);
+        assert_eq!(e.extra.len(), 1);
+        assert_eq!(e.extra[0].value, "{k: v}");
+        assert!(e.notes.contains(&EntryNote::DuplicateField { field: "username".into() }));
+    }
+
+    #[test]
+    fn yaml11_values_are_ignored_like_the_authenticator() {
+        let text = "- rolearn: arn:aws:iam::111122223333:role/a\n  username: yes\n  groups: [on, \"on\", 12]\n";
+        let e = &parse_map_roles(text).unwrap()[0];
+        assert_eq!(e.username, None);
+        assert_eq!(e.groups, vec!["", "on", ""]);
+        assert_eq!(e.notes.iter().filter(|n| matches!(n, EntryNote::IgnoredValue { .. })).count(), 3);
+    }
+
+    #[test]
+    fn sso_entries_are_kept() {
+        let text = "- sso:\n    permissionSetName: ReadOnly\n    accountID: \"111122223333\"\n  username: ro\n  groups: [viewers]\n- sso: {permissionSetName: X, accountID: 111122223333}\n  username: bad\n";
+        let entries = parse_map_roles(text).unwrap();
+        let sso = entries[0].sso.as_ref().unwrap();
+        assert_eq!(sso.permission_set_name, "ReadOnly");
+        assert_eq!(sso.account_id, "111122223333");
+        assert!(!entries[0].is_dropped());
+        assert!(entries[1].is_dropped(), "unquoted accountID is a number: {:?}", entries[1].notes);
+    }
+
+    #[test]
+    fn dead_entries_are_explained() {
+        let text = "- rolearn: arn:aws:iam::111122223333:role/team/a\n- username: x\n- just text\n";
+        let entries = parse_map_roles(text).unwrap();
+        assert!(matches!(entries[0].notes[..], [EntryNote::UnusableArn { .. }]));
+        assert!(entries[1].is_dropped());
+        assert!(entries[2].is_dropped());
+    }
+
+    #[test]
+    fn users_and_accounts() {
+        let users = parse_map_users("- userarn: arn:aws:iam::111122223333:user/ops/alice\n  username: alice\n  groups: [g]\n").unwrap();
+        assert_eq!(users[0].userarn, "arn:aws:iam::111122223333:user/ops/alice");
+        let accounts = parse_map_accounts("- 111122223333\n- \"444455556666\"\n- 12\n").unwrap();
+        assert_eq!(accounts.iter().map(|a| a.account.as_str()).collect::<Vec<_>>(), ["111122223333", "444455556666", "12"]);
+        assert!(accounts[2].notes.contains(&EntryNote::InvalidAccount { account: "12".into() }));
+    }
+
+    #[test]
+    fn empty_shapes_hold_nothing() {
+        for text in ["", "  \n", "# c\n", "[]", "null", "~", "\"\"", "''", "``", "---\n"] {
+            assert_eq!(parse_map_roles(text).unwrap(), vec![], "{text:?}");
+        }
+    }
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let err = parse_map_roles("- rolearn: a\n  groups:\n    - x\n   - y\n").unwrap_err();
+        assert_eq!(err.line, 4, "{err}");
+        assert!(err.column >= 1);
+        let err = parse_map_roles("- rolearn: &a x\n").unwrap_err();
+        assert!(err.message.contains("anchor"), "{err}");
+        assert_eq!((err.line, err.column), (1, 12));
+        let err = parse_map_roles("rolearn: x\n").unwrap_err();
+        assert!(err.message.contains("mapping"), "{err}");
+        let err = parse_map_roles("- a\n---\n- b\n").unwrap_err();
+        assert!(err.message.contains("document"), "{err}");
+    }
+}

@@ -1,0 +1,337 @@
+//! The command line users see. Flag and command names are a contract other tools rely on:
+//! see the issues before renaming anything.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-chronom",
+    bin_name = "kubectl chronom",
+    version = env!("CHRONOM_VERSION"),
+    about = "Grant, revoke and audit read-only cluster access for the Chronom scanner's IAM role on EKS",
+    long_about = "Grant, revoke and audit read-only cluster access for an IAM role on EKS.\n\n\
+        Changes exactly what it says (a ClusterRole, its ClusterRoleBinding and one aws-auth \
+        mapRoles entry), keeps every other byte of aws-auth, and proves the result by asking the \
+        API server.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, which may list several files, else ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use (default: the current context).
+    #[arg(long, global = true, value_name = "CTX")]
+    pub context: Option<String>,
+
+    /// Log verbosity on stderr: -v info, -vv debug, -vvv trace. Secrets are never logged.
+    #[arg(short = 'v', long = "v", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Seconds to wait for each API request before giving up.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30.0, env = "CHRONOM_REQUEST_TIMEOUT")]
+    pub request_timeout: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Give an IAM role read-only access: ClusterRole, ClusterRoleBinding and an aws-auth mapping, then verify.
+    #[command(after_help = GRANT_EXAMPLES)]
+    Grant(GrantArgs),
+    /// Remove an IAM role's aws-auth mapping and, when nothing else uses them, its RBAC objects.
+    #[command(after_help = REVOKE_EXAMPLES)]
+    Revoke(RevokeArgs),
+    /// Who is mapped to what through aws-auth, what they can really do, and what is dangerous.
+    #[command(after_help = AUDIT_EXAMPLES, args_conflicts_with_subcommands = true)]
+    Audit(AuditArgs),
+    /// Print a shell completion script (bash, zsh, fish or powershell).
+    #[command(after_help = COMPLETION_EXAMPLES)]
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Cobra-style dynamic completion, called by `kubectl_complete-chronom` (kubectl >= 1.26).
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// The IAM role to map: arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME, or an STS assumed-role ARN.
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: String,
+
+    /// Kubernetes username for the role (default: the role name). Templates such as chronom:{{SessionName}} are allowed.
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+
+    /// Kubernetes group the role is mapped to and the ClusterRoleBinding binds.
+    #[arg(long, value_name = "GROUP", default_value = DEFAULT_GROUP)]
+    pub group: String,
+
+    /// Name of the read-only ClusterRole and of its ClusterRoleBinding.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_ROLE_NAME)]
+    pub role_name: String,
+
+    /// Grant get/list/watch on every discovered resource except secrets, instead of on "*".
+    #[arg(long)]
+    pub exclude_secrets: bool,
+
+    /// Replace an existing aws-auth entry for the same role that maps a different username or groups.
+    #[arg(long)]
+    pub force_update: bool,
+
+    /// Allow --group to name a privileged group such as system:masters (this grants far more than read-only).
+    #[arg(long)]
+    pub allow_privileged_group: bool,
+
+    /// Write nothing: print the aws-auth diff and the manifests that would be applied.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The IAM role whose aws-auth entries are removed (matched without path, case-insensitively).
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: String,
+
+    /// Keep the ClusterRole and ClusterRoleBinding even when no remaining entry maps to the group.
+    #[arg(long)]
+    pub keep_rbac: bool,
+
+    /// The group whose ClusterRoleBinding is removed when no remaining entry maps to it.
+    #[arg(long, value_name = "GROUP", default_value = DEFAULT_GROUP)]
+    pub group: String,
+
+    /// Name of the read-only ClusterRole and of its ClusterRoleBinding.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_ROLE_NAME)]
+    pub role_name: String,
+
+    /// Write nothing: print what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Wide,
+    Json,
+    Yaml,
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    Table,
+    Wide,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub query: Option<AuditQuery>,
+
+    /// Output format. wide adds the rules behind each grant; sarif is SARIF 2.1.0 for code-scanning UIs.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: AuditFormat,
+
+    /// Exit 3 when any finding is at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+
+    /// Ask the live authorizer (SubjectAccessReview) every allow/deny the report relies on; exit 4 on any mismatch.
+    #[arg(long)]
+    pub verify: bool,
+
+    /// Audit manifests instead of a live cluster: YAML or JSON files (kind: List dumps included) or directories.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub from_file: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditQuery {
+    /// Which subjects, and which IAM principals behind them, may do VERB on RESOURCE.
+    #[command(name = "who-can", after_help = WHO_CAN_EXAMPLES)]
+    WhoCan(WhoCanArgs),
+    /// Which roles a subject has: an IAM role or assumed-role ARN, a user, a group, or a ServiceAccount ns:name.
+    #[command(after_help = LOOKUP_EXAMPLES)]
+    Lookup(LookupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WhoCanArgs {
+    /// A verb (get, list, create, update, patch, delete, watch, impersonate, bind, escalate, approve, ... or *).
+    pub verb: String,
+    /// RESOURCE[.GROUP][/SUBRESOURCE][/NAME]-style target as kubectl auth can-i takes it, or a non-resource URL such as /metrics.
+    pub resource: String,
+    /// Namespace to answer for (cluster-wide grants included). Default: the context's namespace.
+    #[arg(short = 'n', long, value_name = "NS", conflicts_with = "all_namespaces")]
+    pub namespace: Option<String>,
+    /// Every subject that may do it in at least one namespace, one row per scope.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: QueryFormat,
+    /// Audit manifests instead of a live cluster (as for audit).
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub from_file: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// arn:aws:iam::ACCOUNT:role/NAME (or assumed-role), a user name, a group name, or ns:serviceaccount.
+    pub subject: String,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: QueryFormat,
+    /// Audit manifests instead of a live cluster (as for audit).
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub from_file: Vec<PathBuf>,
+}
+
+pub const DEFAULT_GROUP: &str = "chronomReadOnlyGroup";
+pub const DEFAULT_ROLE_NAME: &str = "chronomReadOnlyRole";
+
+const GRANT_EXAMPLES: &str = "Examples:
+  # Map the scanner role and create the read-only RBAC, then verify with the API server
+  kubectl chronom grant --role-arn arn:aws:iam::111122223333:role/chronom-scanner
+
+  # See the aws-auth diff and manifests without changing anything
+  kubectl chronom grant --role-arn arn:aws:iam::111122223333:role/chronom-scanner --dry-run
+
+  # Everything but secrets, as JSON
+  kubectl chronom grant --role-arn arn:aws:iam::111122223333:role/chronom-scanner --exclude-secrets -o json";
+
+const AUDIT_EXAMPLES: &str = "Examples:
+  # Mappings, effective access and findings for the current context
+  kubectl chronom audit
+
+  # Fail a CI job on high or critical findings, with SARIF for code scanning
+  kubectl chronom audit --fail-on high -o sarif > chronom.sarif
+
+  # Audit a GitOps repository before it is deployed
+  kubectl chronom audit --from-file ./manifests
+
+  # Check every answer against the live authorizer
+  kubectl chronom audit --verify";
+
+const WHO_CAN_EXAMPLES: &str = "Examples:
+  # Who can read secrets anywhere, and which IAM roles lead there
+  kubectl chronom audit who-can get secrets -A
+
+  # Who can exec into pods in kube-system
+  kubectl chronom audit who-can create pods/exec -n kube-system
+
+  # Who can rewrite aws-auth
+  kubectl chronom audit who-can update configmaps/aws-auth -n kube-system";
+
+const LOOKUP_EXAMPLES: &str = "Examples:
+  # What an IAM role can do, through aws-auth and RBAC
+  kubectl chronom audit lookup arn:aws:iam::111122223333:role/chronom-scanner
+
+  # A group, or a ServiceAccount
+  kubectl chronom audit lookup system:nodes
+  kubectl chronom audit lookup kube-system:coredns";
+
+const COMPLETION_EXAMPLES: &str = "Examples:
+  # bash, for the current shell
+  source <(kubectl chronom completion bash)";
+
+const REVOKE_EXAMPLES: &str = "Examples:
+  # Remove the mapping and the RBAC objects when nothing else uses them
+  kubectl chronom revoke --role-arn arn:aws:iam::111122223333:role/chronom-scanner
+
+  # Remove only the mapping
+  kubectl chronom revoke --role-arn arn:aws:iam::111122223333:role/chronom-scanner --keep-rbac";
+
+/// How the user invoked us, for help and examples: `kubectl chronom` when run as the
+/// kubectl-chronom plugin binary (directly or through kubectl), else the binary's own name.
+pub fn display_name(argv0: &str) -> String {
+    let base = std::path::Path::new(argv0)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("kubectl-chronom");
+    match base.strip_prefix("kubectl-") {
+        Some(plugin) => format!("kubectl {}", plugin.replace('_', "-")),
+        None => base.to_string(),
+    }
+}
+
+/// Parse argv, with help and examples written the way the user invoked us.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let argv0 = std::env::args().next().unwrap_or_default();
+    let name = display_name(&argv0);
+    let mut command = Cli::command().bin_name(name.clone());
+    if name != "kubectl chronom" {
+        command = command.mut_subcommands(|sub| {
+            let examples = sub.get_after_help().map(|h| h.to_string().replace("kubectl chronom", &name));
+            match examples {
+                Some(e) => sub.after_help(e),
+                None => sub,
+            }
+        });
+    }
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_binary_shows_as_kubectl_subcommand() {
+        assert_eq!(display_name("/usr/local/bin/kubectl-chronom"), "kubectl chronom");
+        assert_eq!(display_name("kubectl-chronom.exe"), "kubectl chronom");
+        assert_eq!(display_name("/opt/bin/chronom"), "chronom");
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

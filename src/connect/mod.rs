@@ -1,0 +1,137 @@
+//! Reaching the API server the way kubectl does, and explaining why when we cannot.
+
+pub mod diagnose;
+pub mod identity;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::cli::GlobalArgs;
+use crate::error::UserError;
+
+/// A client for one kubeconfig context, with what we need to name it in messages.
+#[derive(Clone)]
+pub struct Connection {
+    pub client: Client,
+    pub context: String,
+    pub server: String,
+}
+
+/// Load the kubeconfig as kubectl would: `--kubeconfig`, else `$KUBECONFIG` (several files
+/// merged), else `~/.kube/config`; then `--context` or the current context. Exec credential
+/// plugins run through kube's own support.
+pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
+    let kubeconfig = match &global.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    }
+    .map_err(|e| {
+        UserError::failed(
+            format!("cannot read the kubeconfig: {e}"),
+            "pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config (for EKS: `aws eks update-kubeconfig --name CLUSTER`)",
+        )
+    })?;
+    let context = match &global.context {
+        Some(c) => c.clone(),
+        None => kubeconfig.current_context.clone().ok_or_else(|| {
+            UserError::failed("the kubeconfig has no current context", "pass --context CTX or run `kubectl config use-context CTX`")
+        })?,
+    };
+    if !kubeconfig.contexts.iter().any(|c| c.name == context) {
+        let known: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+        return Err(UserError::failed(
+            format!("context {context:?} is not in the kubeconfig"),
+            format!("use one of: {}", if known.is_empty() { "(none)".into() } else { known.join(", ") }),
+        ));
+    }
+    let options = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| {
+        UserError::failed(format!("cannot use context {context:?}: {e}"), "fix that context in the kubeconfig, or pick another with --context")
+    })?;
+    if !(global.request_timeout > 0.0 && global.request_timeout.is_finite()) {
+        return Err(UserError::usage("--request-timeout must be a positive number of seconds", "for example --request-timeout 30"));
+    }
+    config.read_timeout = Some(Duration::from_secs_f64(global.request_timeout));
+    config.connect_timeout = Some(Duration::from_secs_f64(global.request_timeout));
+    config.reset_reader_on_write = true;
+    let server = config.cluster_url.to_string();
+    let client = Client::try_from(config)
+        .map_err(|e| UserError::failed(format!("cannot build a client for {server}: {e}"), "check the context's cluster and user settings"))?;
+    Ok(Connection { client, context, server })
+}
+
+impl Connection {
+    /// GET that treats 404 as absent and explains any other failure.
+    pub async fn get_opt<K>(&self, api: &kube::Api<K>, name: &str, what: &str) -> Result<Option<K>, UserError>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        match api.get_opt(name).await {
+            Ok(o) => Ok(o),
+            Err(e) => Err(self.explain(e, &format!("reading {what} {name}")).await),
+        }
+    }
+
+    /// Turn a failed request into a message that names the case and the next step.
+    /// `doing` says what we were trying to do, in the user's words.
+    pub async fn explain(&self, err: kube::Error, doing: &str) -> UserError {
+        let status = match &err {
+            kube::Error::Api(s) => Some(s.code),
+            _ => None,
+        };
+        if let Some(code) = status.filter(|c| *c != 401) {
+            let message = match &err {
+                kube::Error::Api(s) => s.message.clone(),
+                _ => String::new(),
+            };
+            return UserError::failed(
+                format!("{doing}: the API server answered {code}: {message}"),
+                next_step_for_status(code),
+            );
+        }
+        let chain = error_chain(&err);
+        let resolved = self.resolve().await;
+        let case = diagnose::classify(status, &chain, &resolved);
+        let (what, next) = diagnose::explain(&case, &self.server);
+        tracing::debug!(cause = %chain.join(" | "), "request failed");
+        UserError::failed(format!("{doing}: {what}"), next)
+    }
+
+    async fn resolve(&self) -> Vec<IpAddr> {
+        let Ok(uri) = self.server.parse::<http::Uri>() else { return vec![] };
+        let Some(host) = uri.host() else { return vec![] };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return vec![ip];
+        }
+        let port = uri.port_u16().unwrap_or(443);
+        match tokio::net::lookup_host((host, port)).await {
+            Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+            Err(_) => vec![],
+        }
+    }
+}
+
+fn next_step_for_status(code: u16) -> &'static str {
+    match code {
+        403 => "ask a cluster admin for the missing right, or use a context with more rights",
+        404 => "the object or API is missing; check the cluster version and the name",
+        409 => "someone else changed the object at the same time; re-run the command",
+        429 | 503 | 504 => "the API server is overloaded or unavailable; wait and re-run",
+        _ => "re-run with -vv for details",
+    }
+}
+
+/// The error and all its sources, outermost first.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut chain = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    chain
+}

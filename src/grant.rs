@@ -1,0 +1,452 @@
+//! `grant`: plan -> preflight -> apply -> verify.
+//!
+//! Everything that can be decided before a write is decided first (including an aws-auth
+//! conflict), so a refused run changes nothing. If the aws-auth write fails after this run
+//! created RBAC objects, those objects are deleted again before we report.
+
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+
+use crate::arn::{self, RoleArnInput};
+use crate::aws_auth_writer::{self as writer, EditOutcome};
+use crate::awsauth;
+use crate::cli::{GlobalArgs, GrantArgs};
+use crate::connect::{self, Connection, identity};
+use crate::error::UserError;
+use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RoleArnView, WriteReport};
+use crate::readonly_role::{self as ro, DiscoveredResources, Provenance};
+use crate::{preflight, test_hook, verify};
+
+/// A grant request whose inputs have been checked. Pure data.
+#[derive(Debug, Clone)]
+pub struct ValidGrant {
+    pub role: RoleArnInput,
+    pub entry: awsauth::NewRoleEntry,
+    pub group: String,
+    pub role_name: String,
+    pub exclude_secrets: bool,
+    pub force_update: bool,
+    pub dry_run: bool,
+}
+
+/// Groups that carry rights far beyond read-only, or that Kubernetes and EKS reserve.
+fn privileged_group_reason(group: &str) -> Option<&'static str> {
+    if group == "system:masters" {
+        Some("system:masters bypasses RBAC entirely: members are cluster-admin and no binding can limit them")
+    } else if group.starts_with("system:") {
+        Some("system: groups are reserved for Kubernetes components (nodes, bootstrappers, service accounts) and carry their rights")
+    } else if group.starts_with("eks:") {
+        Some("eks: groups are reserved for EKS's own components and are bound to their roles")
+    } else {
+        None
+    }
+}
+
+pub fn validate(args: &GrantArgs) -> Result<ValidGrant, UserError> {
+    let role = arn::parse_role_arn(&args.role_arn).map_err(|e| {
+        UserError::usage(
+            format!("--role-arn {:?} is not an IAM role ARN: {e}", args.role_arn),
+            "pass arn:aws:iam::<12-digit account>:role/<name> (or an sts assumed-role ARN)",
+        )
+    })?;
+    let username = args.username.clone().unwrap_or_else(|| awsauth::default_username(&role.canonical));
+    awsauth::validate_username(&username)
+        .map_err(|e| UserError::usage(format!("--username {username:?} cannot be used: {e}"), "pass a plain name such as chronom, or a template such as chronom:{{SessionName}}"))?;
+    if username.starts_with("system:") {
+        return Err(UserError::usage(
+            format!("--username {username:?} starts with system:, which Kubernetes reserves for its own components"),
+            "pick a username without the system: prefix, for example chronom-scanner",
+        ));
+    }
+    validate_name("--group", &args.group)?;
+    if let Some(reason) = privileged_group_reason(&args.group) {
+        if !args.allow_privileged_group {
+            return Err(UserError::usage(
+                format!("refusing to map the role to --group {}: {reason}", args.group),
+                "use the default read-only group (chronomReadOnlyGroup), or pass --allow-privileged-group if you really mean it",
+            ));
+        }
+    }
+    validate_name("--role-name", &args.role_name)?;
+    Ok(ValidGrant {
+        entry: awsauth::NewRoleEntry { rolearn: role.canonical.clone(), username, groups: vec![args.group.clone()] },
+        role,
+        group: args.group.clone(),
+        role_name: args.role_name.clone(),
+        exclude_secrets: args.exclude_secrets,
+        force_update: args.force_update,
+        dry_run: args.dry_run,
+    })
+}
+
+/// RBAC object and group names: what the API server accepts as a path segment, minus
+/// anything that would be confusing in aws-auth text (control characters, surrounding spaces).
+fn validate_name(flag: &str, value: &str) -> Result<(), UserError> {
+    let bad = value.is_empty()
+        || value == "."
+        || value == ".."
+        || value.contains('/')
+        || value.contains('%')
+        || value.chars().any(char::is_control)
+        || value.trim() != value
+        || value.len() > 253;
+    if bad {
+        return Err(UserError::usage(
+            format!("{flag} {value:?} is not a valid name"),
+            "use letters, digits, '-', '.', ':' or '_', without '/' or '%', at most 253 characters",
+        ));
+    }
+    Ok(())
+}
+
+pub fn role_arn_view(role: &RoleArnInput) -> RoleArnView {
+    RoleArnView {
+        input: role.original.clone(),
+        canonical: role.canonical.to_string(),
+        path_stripped: role.stripped_path.clone(),
+        assumed_role_session: role.assumed_role_session.clone(),
+    }
+}
+
+fn entry_view(entry: &awsauth::NewRoleEntry) -> EntryView {
+    EntryView { rolearn: entry.rolearn.to_string(), username: entry.username.clone(), groups: entry.groups.clone() }
+}
+
+/// What the RBAC part of the run will do, decided from what is live.
+struct RbacPlan {
+    role: ClusterRole,
+    binding: ClusterRoleBinding,
+    role_action: Action,
+    binding_action: Action,
+    notes: Vec<String>,
+    drift_diff: String,
+}
+
+fn plan_rbac(v: &ValidGrant, rules_source: Option<&DiscoveredResources>, provenance: &Provenance, live_role: Option<&ClusterRole>, live_binding: Option<&ClusterRoleBinding>) -> Result<RbacPlan, UserError> {
+    let role = ro::cluster_role(&v.role_name, ro::read_only_rules(rules_source), provenance);
+    let binding = ro::cluster_role_binding(&v.role_name, &v.role_name, &v.group, provenance);
+    let mut notes = Vec::new();
+    let mut drift_diff = String::new();
+    let role_action = match live_role {
+        None => Action::Created,
+        Some(live) if ro::role_matches(live, &role) => Action::Unchanged,
+        Some(live) => {
+            let before = ro::rules_yaml(live.rules.as_deref().unwrap_or_default());
+            let after = ro::rules_yaml(role.rules.as_deref().unwrap_or_default());
+            if before != after {
+                drift_diff = awsauth::unified_diff(&before, &after, &format!("clusterrole/{} rules (live)", v.role_name), &format!("clusterrole/{} rules (restored)", v.role_name));
+                notes.push(format!("clusterrole {} had drifted from read-only; its rules are restored (see diff)", v.role_name));
+            } else {
+                notes.push(format!("clusterrole {} exists without the managed-by label; it is taken over", v.role_name));
+            }
+            Action::Updated
+        }
+    };
+    let binding_action = match live_binding {
+        None => Action::Created,
+        Some(live) if live.role_ref != binding.role_ref => {
+            return Err(UserError::failed(
+                format!(
+                    "clusterrolebinding {} already exists and refers to {} {:?}; a binding's role cannot be changed in place, so nothing was changed",
+                    v.role_name, live.role_ref.kind, live.role_ref.name
+                ),
+                "delete that binding yourself if it is stale, or choose another --role-name",
+            ));
+        }
+        Some(live) if ro::binding_matches(live, &binding) => Action::Unchanged,
+        Some(_) => {
+            notes.push(format!("clusterrolebinding {} bound other subjects; it is restored to bind only group {}", v.role_name, v.group));
+            Action::Updated
+        }
+    };
+    Ok(RbacPlan { role, binding, role_action, binding_action, notes, drift_diff })
+}
+
+/// Every resource the server serves, per API group and across its versions, subresources included.
+async fn discover(conn: &Connection) -> Result<DiscoveredResources, UserError> {
+    let discovery = match kube::Discovery::new(conn.client.clone()).run().await {
+        Ok(d) => d,
+        Err(e) => return Err(conn.explain(e, "discovering the API resources for --exclude-secrets").await),
+    };
+    let mut out = DiscoveredResources::new();
+    for group in discovery.groups() {
+        let resources = out.entry(group.name().to_string()).or_default();
+        for version in group.versions() {
+            for (resource, caps) in group.versioned_resources(version) {
+                for (sub, _) in &caps.subresources {
+                    resources.push(format!("{}/{}", resource.plural, sub.plural));
+                }
+                resources.push(resource.plural);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> crate::outcome::RunResult {
+    let v = match validate(args) {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    let conn = match connect::connect(global).await {
+        Ok(c) => c,
+        Err(e) => return e.into(),
+    };
+    match execute(&conn, &v).await {
+        Ok(r) => r,
+        Err(e) => e.into(),
+    }
+}
+
+async fn execute(conn: &Connection, v: &ValidGrant) -> Result<crate::outcome::RunResult, UserError> {
+    let caller = identity::whoami(conn).await?;
+    let roles: Api<ClusterRole> = Api::all(conn.client.clone());
+    let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
+    let rbac = "rbac.authorization.k8s.io";
+    let reads = [
+        identity::Right::new("get", "", "configmaps").in_namespace(writer::NAMESPACE).named(writer::NAME),
+        identity::Right::new("get", rbac, "clusterroles").named(&v.role_name),
+        identity::Right::new("get", rbac, "clusterrolebindings").named(&v.role_name),
+    ];
+    let mut denied = preflight::missing(conn, &reads).await?;
+    if !denied.is_empty() {
+        // Without reads we cannot plan; say everything that is missing at once.
+        denied.extend(preflight::missing(conn, &preflight::for_grant(true, &v.role_name)).await?);
+        denied.dedup();
+        return Err(preflight::denied_error(&denied, &caller, &conn.context));
+    }
+    let aws_auth = writer::read(conn).await?;
+    let mut denied = preflight::missing(conn, &preflight::for_grant(aws_auth.is_some(), &v.role_name)).await?;
+    denied.retain(|r| !reads.contains(r));
+    if !denied.is_empty() && !v.dry_run {
+        return Err(preflight::denied_error(&denied, &caller, &conn.context));
+    }
+
+    let live_role = conn.get_opt(&roles, &v.role_name, "clusterrole").await?;
+    let live_binding = conn.get_opt(&bindings, &v.role_name, "clusterrolebinding").await?;
+    let discovered = if v.exclude_secrets { Some(discover(conn).await?) } else { None };
+    let provenance = Provenance { granted_by: caller.username.clone(), granted_at: jiff::Timestamp::now().to_string() };
+    let plan = plan_rbac(v, discovered.as_ref(), &provenance, live_role.as_ref(), live_binding.as_ref())?;
+
+    // The aws-auth edit is decided now too, so a conflict refuses the run before any write.
+    let before_text = writer::map_roles(aws_auth.as_ref()).to_string();
+    let edit = plan_aws_auth(&before_text, v)?;
+
+    let mut report = WriteReport {
+        command: "grant",
+        dry_run: v.dry_run,
+        context: conn.context.clone(),
+        caller: caller.clone(),
+        role_arn: role_arn_view(&v.role),
+        cluster_role: ObjectResult { name: v.role_name.clone(), action: plan.role_action, note: None },
+        cluster_role_binding: ObjectResult { name: v.role_name.clone(), action: plan.binding_action, note: None },
+        aws_auth: AwsAuthResult {
+            name: writer::NAME.into(),
+            namespace: writer::NAMESPACE.into(),
+            action: edit.action,
+            entry: entry_view(&v.entry),
+            removed: None,
+            backup: None,
+            note: None,
+        },
+        diff: edit.diff.clone(),
+        manifests: vec![],
+        verification: vec![],
+        notes: path_notes(&v.role),
+        ok: true,
+    };
+    report.notes.extend(plan.notes.iter().cloned());
+    if !plan.drift_diff.is_empty() {
+        report.diff = format!("{}{}", plan.drift_diff, report.diff);
+    }
+    if plan.role_action != Action::Unchanged {
+        report.manifests.push(ro::manifest_yaml(&plan.role));
+    }
+    if plan.binding_action != Action::Unchanged {
+        report.manifests.push(ro::manifest_yaml(&plan.binding));
+    }
+
+    if v.dry_run {
+        dry_run_on_server(conn, &plan, &denied, &mut report).await;
+        return Ok(report.into());
+    }
+
+    let created_role = apply(conn, &roles, &plan.role, plan.role_action, "clusterrole").await?;
+    let created_binding = match apply(conn, &bindings, &plan.binding, plan.binding_action, "clusterrolebinding").await {
+        Ok(c) => c,
+        Err(e) => {
+            if created_role {
+                report.cluster_role.action = rollback(conn, &roles, &v.role_name, "clusterrole").await;
+            }
+            report.cluster_role_binding.action = Action::Failed;
+            report.aws_auth.action = Action::Failed;
+            report.ok = false;
+            return Ok(crate::outcome::RunResult { report: Some(report), error: Some(e) });
+        }
+    };
+    test_hook::pause_after_rbac();
+
+    let written = writer::update(conn, |text, _| {
+        let edit = plan_aws_auth(text, v)?;
+        Ok(match edit.new_text {
+            Some(new) => EditOutcome::Write(Some(new), edit),
+            None => EditOutcome::NoChange(edit),
+        })
+    })
+    .await;
+    match written {
+        Ok(done) => {
+            report.aws_auth.action = done.result.action;
+            report.diff = format!("{}{}", plan.drift_diff, done.result.diff);
+            report.aws_auth.backup = done.backup.map(|p| p.display().to_string());
+            if done.before.is_none() && done.wrote {
+                report.notes.push("aws-auth did not exist; it was created".into());
+            }
+        }
+        Err(e) => {
+            if created_binding {
+                report.cluster_role_binding.action = rollback(conn, &bindings, &v.role_name, "clusterrolebinding").await;
+            }
+            if created_role {
+                report.cluster_role.action = rollback(conn, &roles, &v.role_name, "clusterrole").await;
+            }
+            report.aws_auth.action = Action::Failed;
+            report.ok = false;
+            return Ok(crate::outcome::RunResult { report: Some(report), error: Some(e) });
+        }
+    }
+
+    let user = verify::sample_username(&v.entry.username, &v.role.canonical.account);
+    report.verification = verify::run(conn, &user, &v.group, &verify::after_grant(v.exclude_secrets)).await?;
+    report.ok = report.verification.iter().all(|c| c.ok());
+    if !report.ok {
+        let e = UserError::failed(
+            "the API server's authorizer does not give the mapped identity exactly read-only access (see the verification table)",
+            "look for other bindings to this group or to system:authenticated: `kubectl chronom audit lookup GROUP`",
+        );
+        return Ok(crate::outcome::RunResult { report: Some(report), error: Some(e) });
+    }
+    Ok(report.into())
+}
+
+fn path_notes(role: &RoleArnInput) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(path) = &role.stripped_path {
+        notes.push(format!(
+            "the role path {path} was stripped: aws-auth matches role ARNs without their path, so {} is what is mapped",
+            role.canonical
+        ));
+    }
+    if let Some(session) = &role.assumed_role_session {
+        notes.push(format!("the assumed-role session {session:?} was turned into its IAM role {}", role.canonical));
+    }
+    notes
+}
+
+/// The pure aws-auth decision, as the report needs it.
+#[derive(Debug, Clone)]
+struct AwsAuthEdit {
+    action: Action,
+    new_text: Option<String>,
+    diff: String,
+}
+
+fn plan_aws_auth(text: &str, v: &ValidGrant) -> Result<AwsAuthEdit, UserError> {
+    match awsauth::upsert_role(text, &v.entry, v.force_update) {
+        Ok(edit) => {
+            let (action, new_text) = match edit.action {
+                awsauth::EditAction::Unchanged => (Action::Unchanged, None),
+                awsauth::EditAction::Added => (if text.is_empty() { Action::Created } else { Action::Updated }, Some(edit.new_text)),
+                awsauth::EditAction::Updated { .. } => (Action::Updated, Some(edit.new_text)),
+            };
+            let diff = match &new_text {
+                Some(n) => awsauth::unified_diff(text, n, "mapRoles (before)", "mapRoles (after)"),
+                None => String::new(),
+            };
+            Ok(AwsAuthEdit { action, new_text, diff })
+        }
+        Err(awsauth::EditError::Conflict { existing, .. }) => {
+            let mut proposed = text.to_string();
+            if let Ok(forced) = awsauth::upsert_role(text, &v.entry, true) {
+                proposed = forced.new_text;
+            }
+            Err(UserError::failed(
+                format!(
+                    "aws-auth already maps {} with a different username or groups (line {}); nothing was changed.\n{}",
+                    v.role.canonical,
+                    existing.line,
+                    awsauth::unified_diff(text, &proposed, "mapRoles (live)", "mapRoles (with --force-update)")
+                ),
+                "re-run with --force-update to replace that entry, or revoke it first",
+            ))
+        }
+        Err(awsauth::EditError::Parse(p)) => Err(UserError::failed(
+            format!("aws-auth mapRoles is malformed at line {}, column {}: {}; nothing was changed", p.line, p.column, p.message),
+            "fix mapRoles by hand (`kubectl -n kube-system edit configmap aws-auth`); until then the authenticator may ignore every entry, node roles included",
+        )),
+        Err(other) => Err(UserError::failed(format!("cannot add the aws-auth entry: {other}; nothing was changed"), "fix aws-auth by hand, then re-run")),
+    }
+}
+
+/// Server-side apply with our field manager; returns whether this call created the object.
+async fn apply<K>(conn: &Connection, api: &Api<K>, object: &K, action: Action, what: &str) -> Result<bool, UserError>
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if action == Action::Unchanged {
+        return Ok(false);
+    }
+    let name = object.meta().name.clone().unwrap_or_default();
+    let params = PatchParams::apply(ro::FIELD_MANAGER).force();
+    match api.patch(&name, &params, &Patch::Apply(object)).await {
+        Ok(_) => Ok(action == Action::Created),
+        Err(e) => Err(conn.explain(e, &format!("applying {what} {name}")).await),
+    }
+}
+
+async fn rollback<K>(conn: &Connection, api: &Api<K>, name: &str, what: &str) -> Action
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => Action::RolledBack,
+        Err(e) => {
+            let err = conn.explain(e, &format!("rolling back {what} {name}")).await;
+            tracing::error!("{err}");
+            eprintln!("warning: {what} {name} was created by this run and could not be deleted again; delete it by hand");
+            Action::Created
+        }
+    }
+}
+
+/// Ask the server to validate the writes without persisting them, where the caller may.
+async fn dry_run_on_server(conn: &Connection, plan: &RbacPlan, denied: &[identity::Right], report: &mut WriteReport) {
+    if !denied.is_empty() {
+        report.notes.push(format!(
+            "server-side dry run skipped: you lack {} right(s) a real run needs ({})",
+            denied.len(),
+            denied.iter().map(|r| r.describe()).collect::<Vec<_>>().join("; ")
+        ));
+        return;
+    }
+    let params = PatchParams::apply(ro::FIELD_MANAGER).force().dry_run();
+    let roles: Api<ClusterRole> = Api::all(conn.client.clone());
+    let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
+    let mut problems = Vec::new();
+    if plan.role_action != Action::Unchanged {
+        if let Err(e) = roles.patch(&plan.role.metadata.name.clone().unwrap_or_default(), &params, &Patch::Apply(&plan.role)).await {
+            problems.push(format!("clusterrole: {e}"));
+        }
+    }
+    if plan.binding_action != Action::Unchanged {
+        if let Err(e) = bindings.patch(&plan.binding.metadata.name.clone().unwrap_or_default(), &params, &Patch::Apply(&plan.binding)).await {
+            problems.push(format!("clusterrolebinding: {e}"));
+        }
+    }
+    if problems.is_empty() {
+        report.notes.push("server-side dry run: the API server accepted the RBAC manifests".into());
+    } else {
+        report.ok = false;
+        report.notes.push(format!("server-side dry run rejected: {}", problems.join("; ")));
+    }
+}

@@ -1,0 +1,300 @@
+//! Dangerous capabilities as data: which requests make an identity able to take over the
+//! cluster, and where it can make them. The findings layer turns hits into findings.
+//!
+//! The attributes of each probe follow the API server code that performs the check:
+//! bind and escalate (`pkg/registry/rbac/escalation_check.go`: `bind` is checked in the
+//! namespace of the binding being written, with the role's name; `escalate` with the role's
+//! request namespace and name), impersonation (`staging/src/k8s.io/apiserver/pkg/endpoints/filters/impersonation/impersonation.go`:
+//! verb `impersonate` on core `users`, `groups`, `serviceaccounts` (namespaced) and
+//! `authentication.k8s.io` `uids`; the ConstrainedImpersonation feature's
+//! `impersonate:<mode>` verbs are not probed), CSR approval
+//! (`pkg/certauthorization/certauthorization.go`: `approve` on `signers` named by the signer,
+//! then by `<domain>/*`), and pods/exec (`create`; GET upgrades need `create` too once
+//! AuthorizePodWebsocketUpgradeCreatePermission is on, the default since v1.35).
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::evaluator::Grant;
+use super::index::RbacSnapshot;
+use super::model::{Identity, Scope};
+use super::request::{Request, ResourceRequest};
+use super::rule::rule_allows;
+
+/// Where a capability is looked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Placement {
+    /// In this namespace (ClusterRoleBindings count too).
+    Namespace(String),
+    /// Cluster-wide or in any namespace the identity has RoleBindings in.
+    AnyNamespace,
+    /// Cluster-wide only.
+    ClusterWide,
+}
+
+/// One request to try.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Probe {
+    /// The request; its namespace is filled in per placement.
+    pub request: Request,
+    /// True: a rule restricted to some resourceNames also counts (the request is made on some
+    /// object whose name we cannot know). False: the request's name (or its absence) is exact;
+    /// use it for requests that carry no name, like `create` of a top-level object.
+    pub any_name: bool,
+    /// True for requests the API server always makes without a namespace (cluster-scoped
+    /// objects), so RoleBindings never satisfy them.
+    pub cluster_wide_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CapabilityCheck {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub placement: Placement,
+    /// All of these groups must hold, each by at least one allowed probe, in the same scope.
+    pub requires: Vec<Vec<Probe>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapabilityHit {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// Cluster when it holds cluster-wide (then no namespaces are listed), else each namespace.
+    pub scopes: Vec<Scope>,
+    /// The rules that allowed the probes.
+    pub evidence: Vec<Grant>,
+    /// Holds because the identity is in `system:masters`.
+    pub privileged_group: bool,
+}
+
+fn probe(verb: &str, group: &str, resource: &str, sub: Option<&str>, name: Option<&str>, any_name: bool, cluster: bool) -> Probe {
+    let mut r = ResourceRequest::new(verb, group, resource);
+    r.subresource = sub.map(str::to_string);
+    r.name = name.map(str::to_string);
+    Probe { request: Request::Resource(r), any_name, cluster_wide_only: cluster }
+}
+
+/// Some object of this namespaced resource.
+fn some(verb: &str, group: &str, resource: &str, sub: Option<&str>) -> Probe {
+    probe(verb, group, resource, sub, None, true, false)
+}
+
+/// Some object of this cluster-scoped resource.
+fn some_cluster(verb: &str, group: &str, resource: &str, sub: Option<&str>) -> Probe {
+    probe(verb, group, resource, sub, None, true, true)
+}
+
+const RBAC: &str = "rbac.authorization.k8s.io";
+const ADM: &str = "admissionregistration.k8s.io";
+const CERT: &str = "certificates.k8s.io";
+
+/// The catalogue of dangerous capabilities.
+pub fn dangerous_capabilities() -> Vec<CapabilityCheck> {
+    let kube_system = || Placement::Namespace("kube-system".into());
+    let webhook_writes = ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"]
+        .into_iter()
+        .chain(["validatingadmissionpolicies", "validatingadmissionpolicybindings"])
+        .chain(["mutatingadmissionpolicies", "mutatingadmissionpolicybindings"])
+        .flat_map(|res| {
+            std::iter::once(probe("create", ADM, res, None, None, false, true))
+                .chain(["update", "patch", "delete"].into_iter().map(move |v| some_cluster(v, ADM, res, None)))
+        })
+        .collect();
+    vec![
+        CapabilityCheck {
+            id: "aws-auth-write",
+            title: "update or patch the aws-auth ConfigMap in kube-system",
+            placement: kube_system(),
+            requires: vec![vec![
+                probe("update", "", "configmaps", None, Some("aws-auth"), false, false),
+                probe("patch", "", "configmaps", None, Some("aws-auth"), false, false),
+            ]],
+        },
+        CapabilityCheck {
+            id: "kube-system-configmaps-write",
+            title: "update or patch ConfigMaps in kube-system",
+            placement: kube_system(),
+            requires: vec![vec![some("update", "", "configmaps", None), some("patch", "", "configmaps", None)]],
+        },
+        CapabilityCheck {
+            id: "rbac-escalate",
+            title: "escalate: write Roles or ClusterRoles with permissions it does not hold",
+            placement: Placement::AnyNamespace,
+            requires: vec![vec![some("escalate", RBAC, "roles", None), some_cluster("escalate", RBAC, "clusterroles", None)]],
+        },
+        CapabilityCheck {
+            id: "rbac-bind",
+            title: "bind: create bindings to roles with permissions it does not hold",
+            placement: Placement::AnyNamespace,
+            // bind on clusterroles is checked in the binding's namespace: RoleBindings count.
+            requires: vec![vec![some("bind", RBAC, "roles", None), some("bind", RBAC, "clusterroles", None)]],
+        },
+        CapabilityCheck {
+            id: "impersonate",
+            title: "impersonate users, groups, service accounts or UIDs",
+            placement: Placement::AnyNamespace,
+            requires: vec![vec![
+                some_cluster("impersonate", "", "users", None),
+                some_cluster("impersonate", "", "groups", None),
+                some("impersonate", "", "serviceaccounts", None),
+                some_cluster("impersonate", "authentication.k8s.io", "uids", None),
+            ]],
+        },
+        CapabilityCheck {
+            id: "pods-create",
+            title: "create pods (run any image, mount any service account or host path the admission policy allows)",
+            placement: Placement::AnyNamespace,
+            requires: vec![vec![probe("create", "", "pods", None, None, false, false)]],
+        },
+        CapabilityCheck {
+            id: "pods-exec",
+            title: "exec into pods",
+            placement: Placement::AnyNamespace,
+            requires: vec![vec![some("create", "", "pods", Some("exec"))]],
+        },
+        CapabilityCheck {
+            id: "pods-attach",
+            title: "attach to pods",
+            placement: Placement::AnyNamespace,
+            requires: vec![vec![some("create", "", "pods", Some("attach"))]],
+        },
+        CapabilityCheck {
+            id: "nodes-proxy",
+            title: "reach the kubelet API through nodes/proxy",
+            placement: Placement::ClusterWide,
+            requires: vec![vec![
+                some_cluster("get", "", "nodes", Some("proxy")),
+                some_cluster("create", "", "nodes", Some("proxy")),
+            ]],
+        },
+        CapabilityCheck {
+            id: "secrets-read-cluster-wide",
+            title: "read Secrets in every namespace",
+            placement: Placement::ClusterWide,
+            requires: vec![vec![
+                probe("get", "", "secrets", None, None, false, true),
+                probe("list", "", "secrets", None, None, false, true),
+                probe("watch", "", "secrets", None, None, false, true),
+            ]],
+        },
+        CapabilityCheck {
+            id: "serviceaccount-token-create",
+            title: "mint tokens for service accounts",
+            placement: Placement::AnyNamespace,
+            requires: vec![vec![some("create", "", "serviceaccounts", Some("token"))]],
+        },
+        CapabilityCheck {
+            id: "csr-approve",
+            title: "approve certificate signing requests for kube-apiserver client certificates",
+            placement: Placement::ClusterWide,
+            requires: vec![
+                vec![some_cluster("update", CERT, "certificatesigningrequests", Some("approval"))],
+                vec![
+                    probe("approve", CERT, "signers", None, Some("kubernetes.io/kube-apiserver-client"), false, true),
+                    probe("approve", CERT, "signers", None, Some("kubernetes.io/*"), false, true),
+                ],
+            ],
+        },
+        CapabilityCheck {
+            id: "admission-webhook-write",
+            title: "write admission webhook configurations or admission policies",
+            placement: Placement::ClusterWide,
+            requires: vec![webhook_writes],
+        },
+    ]
+}
+
+impl RbacSnapshot {
+    /// The checks that hold for `identity`, each with where and why.
+    pub fn check_capabilities(&self, identity: &Identity, checks: &[CapabilityCheck]) -> Vec<CapabilityHit> {
+        let rb_namespaces: BTreeSet<String> = self
+            .grants(identity, &super::model::QueryScope::AllNamespaces)
+            .into_iter()
+            .filter_map(|g| match g.scope {
+                Scope::Namespace(ns) => Some(ns),
+                Scope::Cluster => None,
+            })
+            .collect();
+        checks.iter().filter_map(|c| self.check_one(identity, c, &rb_namespaces)).collect()
+    }
+
+    fn check_one(&self, identity: &Identity, check: &CapabilityCheck, rb_namespaces: &BTreeSet<String>) -> Option<CapabilityHit> {
+        let hit = |scopes: Vec<Scope>, evidence: Vec<Grant>, privileged_group: bool| CapabilityHit {
+            id: check.id,
+            title: check.title,
+            scopes,
+            evidence,
+            privileged_group,
+        };
+        if identity.is_privileged() {
+            let scope = match &check.placement {
+                Placement::Namespace(ns) => Scope::Namespace(ns.clone()),
+                _ => Scope::Cluster,
+            };
+            return Some(hit(vec![scope], Vec::new(), true));
+        }
+        let candidates: Vec<Option<&str>> = match &check.placement {
+            Placement::Namespace(ns) => vec![Some(ns.as_str())],
+            Placement::ClusterWide => vec![None],
+            Placement::AnyNamespace => std::iter::once(None).chain(rb_namespaces.iter().map(|n| Some(n.as_str()))).collect(),
+        };
+        let mut scopes = Vec::new();
+        let mut evidence: Vec<Grant> = Vec::new();
+        for ns in candidates {
+            let Some(found) = self.holds_in(identity, &check.requires, ns) else { continue };
+            scopes.push(ns.map_or(Scope::Cluster, |n| Scope::Namespace(n.to_string())));
+            for g in found {
+                if !evidence.iter().any(|e| e.binding == g.binding && e.rule_index == g.rule_index) {
+                    evidence.push(g);
+                }
+            }
+            if ns.is_none() {
+                break; // Holds everywhere; the namespaces add nothing.
+            }
+        }
+        (!scopes.is_empty()).then(|| hit(scopes, evidence, false))
+    }
+
+    /// The grants satisfying every group in namespace `ns` (`None`: cluster-wide), or `None`.
+    fn holds_in(&self, identity: &Identity, requires: &[Vec<Probe>], ns: Option<&str>) -> Option<Vec<Grant>> {
+        let mut all = Vec::new();
+        for group in requires {
+            let mut found = Vec::new();
+            for p in group {
+                found.extend(self.probe_grants(identity, p, ns));
+            }
+            if found.is_empty() {
+                return None;
+            }
+            all.extend(found);
+        }
+        Some(all)
+    }
+
+    fn probe_grants(&self, identity: &Identity, p: &Probe, ns: Option<&str>) -> Vec<Grant> {
+        let ns = if p.cluster_wide_only { None } else { ns };
+        let request = p.request.with_namespace(ns);
+        let mut out = Vec::new();
+        let mut dangling = Vec::new();
+        for hit in self.bindings_of(&identity.user, &identity.groups, Some(request.namespace())) {
+            self.collect_grants(hit, &mut dangling, &mut out, |rule| {
+                rule_allows(rule, &request)
+                    || (p.any_name
+                        && rule.resource_names.iter().flatten().any(|n| rule_allows(rule, &with_name(&request, n))))
+            });
+        }
+        out
+    }
+}
+
+fn with_name(request: &Request, name: &str) -> Request {
+    match request {
+        Request::Resource(r) => {
+            let mut r = r.clone();
+            r.name = Some(name.to_string());
+            Request::Resource(r)
+        }
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,20 @@
+//! Renderers: stdout carries the result in the chosen format; stderr carries the rest.
+
+pub mod write_text;
+
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+
+/// Render a document as JSON or YAML (stable schemas, see docs/json-schema.md).
+pub fn structured<T: Serialize>(format: OutputFormat, value: &T) -> String {
+    match format {
+        OutputFormat::Json => {
+            let mut s = serde_json::to_string_pretty(value).expect("report serialises");
+            s.push('\n');
+            s
+        }
+        OutputFormat::Yaml => serde_saphyr::to_string(value).expect("report serialises"),
+        OutputFormat::Text => unreachable!("text has its own renderer"),
+    }
+}

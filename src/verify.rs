@@ -1,0 +1,79 @@
+//! Proof after a write: ask the API server's authorizer (SubjectAccessReview) what the
+//! mapped identity may now do, and compare with what a read-only grant must mean.
+
+use crate::connect::Connection;
+use crate::connect::identity::{Right, can_they};
+use crate::error::UserError;
+use crate::outcome::Check;
+
+/// The questions a read-only grant must answer, with the expected answers.
+pub fn after_grant(exclude_secrets: bool) -> Vec<(Right, bool)> {
+    vec![
+        (Right::new("list", "", "pods"), true),
+        (Right::new("get", "", "secrets"), !exclude_secrets),
+        (Right::new("create", "", "pods"), false),
+        (Right::new("update", "", "configmaps").in_namespace("kube-system"), false),
+        (Right::new("impersonate", "", "users"), false),
+        (Right::new("escalate", "rbac.authorization.k8s.io", "clusterroles"), false),
+    ]
+}
+
+/// After a revoke that deleted the RBAC objects, the group must have lost its read access.
+pub fn after_revoke() -> Vec<(Right, bool)> {
+    vec![(Right::new("list", "", "pods"), false)]
+}
+
+/// A concrete username for a template, so the authorizer can be asked about it. The
+/// placeholder values cannot collide with real identities' rights in a way that matters:
+/// RBAC for this grant binds the group, not the user.
+pub fn sample_username(template: &str, account: &str) -> String {
+    template
+        .replace("{{AccountID}}", account)
+        .replace("{{SessionNameRaw}}", "chronom-verify")
+        .replace("{{SessionName}}", "chronom-verify")
+        .replace("{{EC2PrivateDNSName}}", "ip-10-0-0-1.ec2.internal")
+        .replace("{{AccessKeyID}}", "AKIACHRONOMVERIFY")
+}
+
+pub async fn run(conn: &Connection, user: &str, group: &str, checks: &[(Right, bool)]) -> Result<Vec<Check>, UserError> {
+    let groups = vec![group.to_string(), "system:authenticated".to_string()];
+    let mut out = Vec::with_capacity(checks.len());
+    for (right, expected) in checks {
+        let allowed = can_they(conn, user, &groups, right).await?;
+        out.push(Check {
+            verb: right.verb.clone(),
+            resource: if right.group.is_empty() { right.resource.clone() } else { format!("{}.{}", right.resource, right.group) },
+            namespace: right.namespace.clone().unwrap_or_default(),
+            allowed,
+            expected: *expected,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_expectation_follows_the_flag() {
+        let get_secrets = |ex| after_grant(ex).into_iter().find(|(r, _)| r.resource == "secrets").unwrap().1;
+        assert!(get_secrets(false));
+        assert!(!get_secrets(true));
+    }
+
+    #[test]
+    fn every_write_check_expects_denial() {
+        for (right, expected) in after_grant(false) {
+            if !["get", "list", "watch"].contains(&right.verb.as_str()) {
+                assert!(!expected, "{right:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn templates_become_concrete() {
+        assert_eq!(sample_username("chronom:{{SessionName}}@{{AccountID}}", "111122223333"), "chronom:chronom-verify@111122223333");
+        assert!(!sample_username("{{EC2PrivateDNSName}}{{AccessKeyID}}{{SessionNameRaw}}", "1").contains("{{"));
+    }
+}
