@@ -288,7 +288,7 @@ async fn execute(conn: &Connection, v: &ValidGrant) -> Result<crate::outcome::Ru
 
     let written = writer::update(conn, |text, _| {
         let edit = plan_aws_auth(text, v)?;
-        Ok(match edit.new_text {
+        Ok(match edit.new_text.clone() {
             Some(new) => EditOutcome::Write(Some(new), edit),
             None => EditOutcome::NoChange(edit),
         })
@@ -316,7 +316,7 @@ async fn execute(conn: &Connection, v: &ValidGrant) -> Result<crate::outcome::Ru
         }
     }
 
-    let user = verify::sample_username(&v.entry.username, &v.role.canonical.account);
+    let user = verify::sample_username(&v.entry.username, &v.role.canonical.account());
     report.verification = verify::run(conn, &user, &v.group, &verify::after_grant(v.exclude_secrets)).await?;
     report.ok = report.verification.iter().all(|c| c.ok());
     if !report.ok {

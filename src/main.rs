@@ -1,1 +1,53 @@
-fn main() {}
+use std::io::Write;
+
+use chronom::cli::{Command, OutputFormat};
+use chronom::outcome::RunResult;
+use chronom::{audit, completion, grant, report, revoke};
+
+fn main() {
+    let cli = chronom::cli::parse();
+    init_logging(cli.global.verbose);
+    let code = match &cli.command {
+        Command::Completion { shell } => completion::print_script(*shell),
+        Command::Complete { words } => completion::complete(&cli.global, words),
+        command => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+            runtime.block_on(async {
+                match command {
+                    Command::Grant(args) => finish(&grant::run(&cli.global, args).await, args.output),
+                    Command::Revoke(args) => finish(&revoke::run(&cli.global, args).await, args.output),
+                    Command::Audit(args) => audit::run(&cli.global, args).await,
+                    Command::Completion { .. } | Command::Complete { .. } => unreachable!("handled above"),
+                }
+            })
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Print the report (stdout) and the error (stderr); return the exit code.
+fn finish(result: &RunResult, format: OutputFormat) -> i32 {
+    if let Some(r) = &result.report {
+        let text = match format {
+            OutputFormat::Text => report::write_text::render(r),
+            other => report::structured(other, r),
+        };
+        let _ = std::io::stdout().write_all(text.as_bytes());
+    }
+    if let Some(e) = &result.error {
+        eprintln!("{e}");
+    }
+    result.exit_code()
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    // Only our own crate gets the chosen level: the HTTP stack's trace logs carry headers.
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,chronom={level},kubectl_chronom={level}"));
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_target(false).init();
+}

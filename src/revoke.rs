@@ -194,7 +194,7 @@ async fn execute(conn: &Connection, args: &RevokeArgs, role: &RoleArnInput) -> R
 
     if report.cluster_role_binding.action == Action::Deleted {
         let user = report.aws_auth.entry.username.clone();
-        let user = verify::sample_username(if user.is_empty() { "chronom-verify" } else { &user }, &role.canonical.account);
+        let user = verify::sample_username(if user.is_empty() { "chronom-verify" } else { &user }, role.canonical.account());
         report.verification = verify::run(conn, &user, &args.group, &verify::after_revoke()).await?;
         report.ok = report.verification.iter().all(|c| c.ok());
         if !report.ok {

@@ -554,7 +554,7 @@ mod tests {
         assert!(matches!(edit.action, EditAction::Updated { .. }));
         assert_eq!(
             edit.new_text,
-            "- rolearn: arn:aws:iam::111122223333:role/reader\n  username: someone\n  groups: [chronom:read-only]\n"
+            "- rolearn: arn:aws:iam::111122223333:role/reader\n  username: someone\n  groups: [\"chronom:read-only\"]\n"
         );
     }
 

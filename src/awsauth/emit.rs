@@ -3,7 +3,9 @@
 //! otherwise double-quoted with JSON-compatible escapes (so the same text is valid JSON
 //! inside a JSON-style flow list).
 
-/// Where a scalar is written: flow context forbids `, [ ] { }` in plain scalars.
+/// Where a scalar is written. Flow context forbids `, [ ] { }` in plain scalars, and we also
+/// quote any `:` there: go-yaml v2.4 accepts `[a:b]`, but PyYAML, SnakeYAML and old go-yaml
+/// reject a colon inside a flow plain scalar ("found unexpected ':'").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Context {
     Block,
@@ -18,8 +20,8 @@ fn plain_is_safe(s: &str, context: Context) -> bool {
     first.is_ascii_alphabetic()
         && s.chars().all(|c| {
             c.is_ascii_alphanumeric()
-                || "._-@/:+=".contains(c)
-                || (context == Context::Block && "{}[],".contains(c))
+                || "._-@/+=".contains(c)
+                || (context == Context::Block && "{}[],:".contains(c))
         })
         && !s.ends_with(':')
         && !YAML11_WORDS.contains(&s.to_ascii_lowercase().as_str())
@@ -148,7 +150,8 @@ mod tests {
     #[test]
     fn plain_only_when_unambiguous() {
         assert_eq!(scalar("system:masters", Context::Block), "system:masters");
-        assert_eq!(scalar("arn:aws:iam::111122223333:role/a", Context::Flow), "arn:aws:iam::111122223333:role/a");
+        assert_eq!(scalar("arn:aws:iam::111122223333:role/a", Context::Block), "arn:aws:iam::111122223333:role/a");
+        assert_eq!(scalar("arn:aws:iam::111122223333:role/a", Context::Flow), "\"arn:aws:iam::111122223333:role/a\"");
         assert_eq!(scalar("system:node:{{EC2PrivateDNSName}}", Context::Block), "system:node:{{EC2PrivateDNSName}}");
         assert_eq!(scalar("system:node:{{EC2PrivateDNSName}}", Context::Flow), "\"system:node:{{EC2PrivateDNSName}}\"");
         for s in ["yes", "No", "NULL", "123", "", "a: b", "a #b", "- x", "*x", "&x", "!x", "x:", "é", "a b", "'q'"] {
@@ -175,7 +178,7 @@ mod tests {
         );
         assert_eq!(
             flow_mapping(fields, false),
-            "{rolearn: arn:aws:iam::111122223333:role/a, username: a, groups: [g1, \"g 2\"]}"
+            "{rolearn: \"arn:aws:iam::111122223333:role/a\", username: a, groups: [g1, \"g 2\"]}"
         );
         assert_eq!(
             flow_mapping(fields, true),

@@ -68,7 +68,15 @@ pub struct CapabilityHit {
     pub privileged_group: bool,
 }
 
-fn probe(verb: &str, group: &str, resource: &str, sub: Option<&str>, name: Option<&str>, any_name: bool, cluster: bool) -> Probe {
+fn probe(
+    verb: &str,
+    group: &str,
+    resource: &str,
+    sub: Option<&str>,
+    name: Option<&str>,
+    any_name: bool,
+    cluster: bool,
+) -> Probe {
     let mut r = ResourceRequest::new(verb, group, resource);
     r.subresource = sub.map(str::to_string);
     r.name = name.map(str::to_string);
@@ -121,7 +129,10 @@ pub fn dangerous_capabilities() -> Vec<CapabilityCheck> {
             id: "rbac-escalate",
             title: "escalate: write Roles or ClusterRoles with permissions it does not hold",
             placement: Placement::AnyNamespace,
-            requires: vec![vec![some("escalate", RBAC, "roles", None), some_cluster("escalate", RBAC, "clusterroles", None)]],
+            requires: vec![vec![
+                some("escalate", RBAC, "roles", None),
+                some_cluster("escalate", RBAC, "clusterroles", None),
+            ]],
         },
         CapabilityCheck {
             id: "rbac-bind",
@@ -219,7 +230,12 @@ impl RbacSnapshot {
         checks.iter().filter_map(|c| self.check_one(identity, c, &rb_namespaces)).collect()
     }
 
-    fn check_one(&self, identity: &Identity, check: &CapabilityCheck, rb_namespaces: &BTreeSet<String>) -> Option<CapabilityHit> {
+    fn check_one(
+        &self,
+        identity: &Identity,
+        check: &CapabilityCheck,
+        rb_namespaces: &BTreeSet<String>,
+    ) -> Option<CapabilityHit> {
         let hit = |scopes: Vec<Scope>, evidence: Vec<Grant>, privileged_group: bool| CapabilityHit {
             id: check.id,
             title: check.title,
@@ -237,7 +253,9 @@ impl RbacSnapshot {
         let candidates: Vec<Option<&str>> = match &check.placement {
             Placement::Namespace(ns) => vec![Some(ns.as_str())],
             Placement::ClusterWide => vec![None],
-            Placement::AnyNamespace => std::iter::once(None).chain(rb_namespaces.iter().map(|n| Some(n.as_str()))).collect(),
+            Placement::AnyNamespace => {
+                std::iter::once(None).chain(rb_namespaces.iter().map(|n| Some(n.as_str()))).collect()
+            }
         };
         let mut scopes = Vec::new();
         let mut evidence: Vec<Grant> = Vec::new();
@@ -296,5 +314,102 @@ fn with_name(request: &Request, name: &str) -> Request {
             Request::Resource(r)
         }
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rbac::aggregate::RuleSource;
+    use crate::rbac::fixture::*;
+
+    fn ids(hits: &[CapabilityHit]) -> Vec<&str> {
+        hits.iter().map(|h| h.id).collect()
+    }
+
+    #[test]
+    fn catalogue_finds_each_capability() {
+        let s = RbacSnapshot::from_parts(
+            vec![
+                cluster_role("aws-auth-editor", vec![rule(&["patch"], &[""], &["configmaps"], &["aws-auth"])]),
+                cluster_role("coredns-editor", vec![rule(&["update"], &[""], &["configmaps"], &["coredns"])]),
+                cluster_role(
+                    "binder",
+                    vec![rule(&["bind"], &["rbac.authorization.k8s.io"], &["clusterroles"], &["admin"])],
+                ),
+                cluster_role(
+                    "escalator",
+                    vec![rule(&["escalate"], &["rbac.authorization.k8s.io"], &["clusterroles"], &[])],
+                ),
+                cluster_role("sa-impersonator", vec![rule(&["impersonate"], &[""], &["serviceaccounts"], &[])]),
+                cluster_role("user-impersonator", vec![rule(&["impersonate"], &[""], &["users"], &[])]),
+                cluster_role("pod-maker", vec![rule(&["create"], &[""], &["pods"], &["named"])]),
+                cluster_role("execer", vec![rule(&["create"], &[""], &["pods/exec", "pods/attach"], &["web-0"])]),
+                cluster_role("kubelet", vec![rule(&["get"], &[""], &["nodes/proxy"], &[])]),
+                cluster_role("secret-lister", vec![rule(&["list"], &[""], &["secrets"], &[])]),
+                cluster_role("tokens", vec![rule(&["create"], &[""], &["serviceaccounts/token"], &[])]),
+                cluster_role(
+                    "csr-approver",
+                    vec![rule(&["update"], &["certificates.k8s.io"], &["certificatesigningrequests/approval"], &[])],
+                ),
+                cluster_role(
+                    "signer",
+                    vec![rule(&["approve"], &["certificates.k8s.io"], &["signers"], &["kubernetes.io/*"])],
+                ),
+                cluster_role("webhooks", vec![rule(&["patch"], &["admissionregistration.k8s.io"], &["*"], &[])]),
+            ],
+            vec![
+                crb("a", "aws-auth-editor", vec![user("a")]),
+                crb("b", "binder", vec![user("b")]),
+                crb("e", "escalator", vec![user("e")]),
+                crb("k", "kubelet", vec![user("k")]),
+                crb("s", "secret-lister", vec![user("s")]),
+                crb("c1", "csr-approver", vec![user("c")]),
+                crb("c2", "signer", vec![user("c"), user("half")]),
+                crb("w", "webhooks", vec![user("w")]),
+                crb("ui", "user-impersonator", vec![user("ui")]),
+            ],
+            vec![],
+            vec![
+                rb("kube-system", "cd", "ClusterRole", "coredns-editor", vec![user("cd")]),
+                rb("dev", "bind-dev", "ClusterRole", "binder", vec![user("bd")]),
+                rb("dev", "esc-dev", "ClusterRole", "escalator", vec![user("ed")]),
+                rb("dev", "imp", "ClusterRole", "sa-impersonator", vec![user("i")]),
+                rb("dev", "ui-dev", "ClusterRole", "user-impersonator", vec![user("uid")]),
+                rb("dev", "pm", "ClusterRole", "pod-maker", vec![user("p")]),
+                rb("dev", "ex", "ClusterRole", "execer", vec![user("x")]),
+                rb("dev", "tok", "ClusterRole", "tokens", vec![user("t")]),
+                rb("dev", "sec", "ClusterRole", "secret-lister", vec![user("sd")]),
+            ],
+            RuleSource::AsStored,
+        );
+        let catalogue = dangerous_capabilities();
+        let check = |u: &str| s.check_capabilities(&Identity::user(u, &[]), &catalogue);
+        assert_eq!(ids(&check("a")), vec!["aws-auth-write", "kube-system-configmaps-write"]);
+        assert_eq!(ids(&check("cd")), vec!["kube-system-configmaps-write"], "named coredns rule: not aws-auth");
+        assert_eq!(ids(&check("b")), vec!["rbac-bind"]);
+        assert_eq!(check("b")[0].scopes, vec![Scope::Cluster]);
+        assert_eq!(ids(&check("bd")), vec!["rbac-bind"], "bind clusterroles is checked in the binding's namespace");
+        assert_eq!(check("bd")[0].scopes, vec![Scope::Namespace("dev".into())]);
+        assert_eq!(ids(&check("e")), vec!["rbac-escalate"]);
+        assert!(check("ed").is_empty(), "escalate on cluster-scoped clusterroles: a RoleBinding never applies");
+        assert_eq!(ids(&check("i")), vec!["impersonate"]);
+        assert_eq!(ids(&check("ui")), vec!["impersonate"]);
+        assert!(check("uid").is_empty(), "impersonating users is cluster-scoped");
+        assert!(check("p").is_empty(), "a named create rule never applies to create");
+        assert_eq!(ids(&check("x")), vec!["pods-exec", "pods-attach"]);
+        assert_eq!(ids(&check("k")), vec!["nodes-proxy"]);
+        assert_eq!(ids(&check("s")), vec!["secrets-read-cluster-wide"]);
+        assert!(check("sd").is_empty(), "secrets in one namespace is not cluster-wide");
+        assert_eq!(ids(&check("t")), vec!["serviceaccount-token-create"]);
+        assert_eq!(ids(&check("c")), vec!["csr-approve"]);
+        assert!(check("half").is_empty(), "signer approval without the approval subresource");
+        assert_eq!(ids(&check("w")), vec!["admission-webhook-write"]);
+        assert!(check("nobody").is_empty());
+        let root = s.check_capabilities(&Identity::user("root", &["system:masters"]), &catalogue);
+        assert_eq!(root.len(), catalogue.len());
+        assert!(root.iter().all(|h| h.privileged_group));
+        let c = check("c");
+        assert_eq!(c[0].evidence.len(), 2);
     }
 }

@@ -127,9 +127,7 @@ impl ResourceCatalog {
         if let Some(&i) = self.by_group_resource.get(&(group.to_string(), name.clone())) {
             return Some(&self.entries[i]);
         }
-        self.entries
-            .iter()
-            .find(|e| e.group == group && (e.singular == name || e.short_names.iter().any(|s| *s == name)))
+        self.entries.iter().find(|e| e.group == group && (e.singular == name || e.short_names.contains(&name)))
     }
 
     pub fn get(&self, group: &str, resource: &str) -> Option<&ResourceInfo> {
@@ -160,7 +158,15 @@ impl ResourceCatalog {
         Self::from_entries([
             // core
             R::new(core, "pods", NS).short(&["po"]).subresources(&[
-                "attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "proxy", "resize",
+                "attach",
+                "binding",
+                "ephemeralcontainers",
+                "eviction",
+                "exec",
+                "log",
+                "portforward",
+                "proxy",
+                "resize",
                 "status",
             ]),
             R::new(core, "services", NS).short(&["svc"]).subresources(&["proxy", "status"]),
@@ -217,11 +223,15 @@ impl ResourceCatalog {
             // admission and API extension
             R::new(adm, "mutatingwebhookconfigurations", CL),
             R::new(adm, "validatingwebhookconfigurations", CL),
-            R::new(adm, "validatingadmissionpolicies", CL).singular("validatingadmissionpolicy").subresources(&["status"]),
+            R::new(adm, "validatingadmissionpolicies", CL)
+                .singular("validatingadmissionpolicy")
+                .subresources(&["status"]),
             R::new(adm, "validatingadmissionpolicybindings", CL),
             R::new(adm, "mutatingadmissionpolicies", CL).singular("mutatingadmissionpolicy"),
             R::new(adm, "mutatingadmissionpolicybindings", CL),
-            R::new("apiextensions.k8s.io", "customresourcedefinitions", CL).short(&["crd", "crds"]).subresources(&["status"]),
+            R::new("apiextensions.k8s.io", "customresourcedefinitions", CL)
+                .short(&["crd", "crds"])
+                .subresources(&["status"]),
             R::new("apiregistration.k8s.io", "apiservices", CL).subresources(&["status"]),
             R::new(flow, "flowschemas", CL).subresources(&["status"]),
             R::new(flow, "prioritylevelconfigurations", CL).subresources(&["status"]),

@@ -92,12 +92,15 @@ impl RbacSnapshot {
 
     pub(crate) fn dangling_for(&self, b: usize) -> DanglingBinding {
         let entry = &self.bindings[b];
-        self.dangling.iter().find(|d| d.binding == entry.id).cloned().unwrap_or_else(|| DanglingBinding {
-            binding: entry.id.clone(),
-            role_kind: entry.role_kind.clone(),
-            role_name: entry.role_name.clone(),
-            reason: DanglingReason::MissingRole,
-        })
+        match entry.dangling {
+            Some(i) => self.dangling[i].clone(),
+            None => DanglingBinding {
+                binding: entry.id.clone(),
+                role_kind: entry.role_kind.clone(),
+                role_name: entry.role_name.clone(),
+                reason: DanglingReason::MissingRole,
+            },
+        }
     }
 
     /// Appends the grants of `hit`'s binding whose rule passes `keep`; records a dangling binding.

@@ -22,7 +22,11 @@ fn role_ref(kind: &str, name: &str) -> RoleRef {
 }
 
 pub fn crb(name: &str, cluster_role: &str, subjects: Vec<Subject>) -> ClusterRoleBinding {
-    ClusterRoleBinding { metadata: meta(None, name), role_ref: role_ref("ClusterRole", cluster_role), subjects: Some(subjects) }
+    ClusterRoleBinding {
+        metadata: meta(None, name),
+        role_ref: role_ref("ClusterRole", cluster_role),
+        subjects: Some(subjects),
+    }
 }
 
 /// `kind` is "Role" or "ClusterRole".
@@ -31,11 +35,21 @@ pub fn rb(ns: &str, name: &str, kind: &str, role: &str, subjects: Vec<Subject>) 
 }
 
 pub fn user(name: &str) -> Subject {
-    Subject { api_group: Some("rbac.authorization.k8s.io".into()), kind: "User".into(), name: name.into(), namespace: None }
+    Subject {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: "User".into(),
+        name: name.into(),
+        namespace: None,
+    }
 }
 
 pub fn group(name: &str) -> Subject {
-    Subject { api_group: Some("rbac.authorization.k8s.io".into()), kind: "Group".into(), name: name.into(), namespace: None }
+    Subject {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: "Group".into(),
+        name: name.into(),
+        namespace: None,
+    }
 }
 
 /// A ServiceAccount subject; `ns: None` leaves the namespace out.

@@ -66,6 +66,8 @@ pub(crate) struct BindingEntry {
     pub role_name: String,
     /// Index into `roles`; `None` when dangling.
     pub role: Option<usize>,
+    /// Index into `RbacSnapshot::dangling` when `role` is `None`.
+    pub dangling: Option<usize>,
     /// Subjects in binding order; `None` for subjects that can never apply.
     pub subjects: Vec<Option<SubjectRef>>,
 }
@@ -158,7 +160,8 @@ impl RbacSnapshot {
         let mut crbs: Vec<_> = cluster_role_bindings
             .into_iter()
             .map(|b| {
-                let id = BindingRef { kind: BindingKind::ClusterRoleBinding, namespace: None, name: meta_name(&b.metadata) };
+                let id =
+                    BindingRef { kind: BindingKind::ClusterRoleBinding, namespace: None, name: meta_name(&b.metadata) };
                 (id, b.role_ref, b.subjects.unwrap_or_default())
             })
             .collect();
@@ -203,6 +206,7 @@ impl RbacSnapshot {
                 }
                 _ => (None, DanglingReason::UnsupportedRoleKind),
             };
+            let dangling = role.is_none().then_some(snap.dangling.len());
             if role.is_none() {
                 snap.dangling.push(DanglingBinding {
                     binding: id.clone(),
@@ -241,6 +245,7 @@ impl RbacSnapshot {
                 role_kind: role_ref.kind,
                 role_name: role_ref.name,
                 role,
+                dangling,
                 subjects: resolved,
             });
         }
@@ -298,9 +303,8 @@ impl RbacSnapshot {
     /// Cost: the sizes of this identity's index buckets.
     pub(crate) fn bindings_of(&self, user: &str, groups: &[String], ns: Option<Option<&str>>) -> Vec<SubjectHit> {
         let mut hits: Vec<SubjectHit> = Vec::new();
-        let buckets = std::iter::once(self.by_user.get(user))
-            .chain(groups.iter().map(|g| self.by_group.get(g)))
-            .flatten();
+        let buckets =
+            std::iter::once(self.by_user.get(user)).chain(groups.iter().map(|g| self.by_group.get(g))).flatten();
         for bucket in buckets {
             for h in bucket {
                 let keep = match ns {
@@ -350,7 +354,8 @@ mod tests {
         assert_eq!(s.inert_subjects().len(), 2);
         assert!(s.inert_subjects().iter().any(|i| i.kind == "ServiceAccount"));
         assert!(s.inert_subjects().iter().any(|i| i.kind == "user"), "kinds are case-sensitive");
-        let reasons: Vec<_> = s.dangling_bindings().iter().map(|d| (d.binding.name.as_str(), d.reason.clone())).collect();
+        let reasons: Vec<_> =
+            s.dangling_bindings().iter().map(|d| (d.binding.name.as_str(), d.reason.clone())).collect();
         assert_eq!(
             reasons,
             vec![("crb-to-role", DanglingReason::UnsupportedRoleKind), ("weird", DanglingReason::UnsupportedRoleKind)]

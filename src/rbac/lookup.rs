@@ -35,7 +35,13 @@ fn row(snapshot: &RbacSnapshot, hit: SubjectHit) -> Option<LookupRow> {
             name: entry.role_name.clone(),
         },
     };
-    Some(LookupRow { subject, scope: entry.scope(), role, binding: entry.id.clone(), role_exists: entry.role.is_some() })
+    Some(LookupRow {
+        subject,
+        scope: entry.scope(),
+        role,
+        binding: entry.id.clone(),
+        role_exists: entry.role.is_some(),
+    })
 }
 
 fn rows(snapshot: &RbacSnapshot, mut hits: Vec<SubjectHit>) -> Vec<LookupRow> {

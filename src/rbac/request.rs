@@ -231,7 +231,9 @@ pub fn parse_verb_target(verb: &str, target: &str, catalog: &ResourceCatalog) ->
         let group = strip_version(group);
         match catalog.lookup_in_group(group, res) {
             Some(info) => (info.group.clone(), info.resource.clone(), Some(info.subresources.clone())),
-            None => (group.to_string(), res.to_string(), Some(CRD_SUBRESOURCES.iter().map(|s| s.to_string()).collect())),
+            None => {
+                (group.to_string(), res.to_string(), Some(CRD_SUBRESOURCES.iter().map(|s| s.to_string()).collect()))
+            }
         }
     } else {
         match catalog.lookup_name(&type_part) {
@@ -317,7 +319,10 @@ mod tests {
         assert_eq!(p("create pods/exec"), r("create", "", "pods").subresource("exec").into());
         assert_eq!(p("create pods/web-0/exec"), r("create", "", "pods").name("web-0").subresource("exec").into());
         assert_eq!(p("update deployments/scale"), r("update", "apps", "deployments").subresource("scale").into());
-        assert_eq!(p("update widgets.example.com/status"), r("update", "example.com", "widgets").subresource("status").into());
+        assert_eq!(
+            p("update widgets.example.com/status"),
+            r("update", "example.com", "widgets").subresource("status").into()
+        );
         assert_eq!(p("update */scale"), r("update", "", "*").subresource("scale").into());
         assert_eq!(
             p("approve signers/kubernetes.io/kube-apiserver-client"),
@@ -352,8 +357,12 @@ mod tests {
 
     #[test]
     fn discovery_map_overrides_table() {
-        let c = ResourceCatalog::builtin()
-            .overridden_by([crate::rbac::catalog::ResourceInfo::new("example.com", "widgets", true).short(&["wd"])]);
+        let c = ResourceCatalog::builtin().overridden_by([crate::rbac::catalog::ResourceInfo::new(
+            "example.com",
+            "widgets",
+            true,
+        )
+        .short(&["wd"])]);
         assert_eq!(parse_request("get wd", &c).unwrap(), r("get", "example.com", "widgets").into());
     }
 

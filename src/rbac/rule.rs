@@ -34,9 +34,7 @@ pub fn api_group_matches(rule: &PolicyRule, group: &str) -> bool {
 /// whose subresource is literally `*`.
 pub fn resource_matches(rule: &PolicyRule, combined: &str, subresource: &str) -> bool {
     list(&rule.resources).iter().any(|r| {
-        r == WILDCARD
-            || r == combined
-            || (!subresource.is_empty() && r.strip_prefix("*/") == Some(subresource))
+        r == WILDCARD || r == combined || (!subresource.is_empty() && r.strip_prefix("*/") == Some(subresource))
     })
 }
 
@@ -54,9 +52,9 @@ pub fn resource_name_matches(rule: &PolicyRule, name: &str) -> bool {
 /// trimmed, as strings.TrimRight does, so `/apis/*` matches `/apis/` and `/apis/apps`, but not
 /// `/apis`).
 pub fn non_resource_url_matches(rule: &PolicyRule, path: &str) -> bool {
-    list(&rule.non_resource_urls).iter().any(|u| {
-        u == WILDCARD || u == path || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*')))
-    })
+    list(&rule.non_resource_urls)
+        .iter()
+        .any(|u| u == WILDCARD || u == path || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*'))))
 }
 
 /// RuleAllows for a resource request.

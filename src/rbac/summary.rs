@@ -66,7 +66,16 @@ impl fmt::Display for AccessSummary {
 pub const READ_VERBS: [&str; 3] = ["get", "list", "watch"];
 
 const DISCOVERY_URLS: [&str; 11] = [
-    "/livez", "/readyz", "/healthz", "/version", "/version/", "/openapi", "/openapi/*", "/api", "/api/*", "/apis",
+    "/livez",
+    "/readyz",
+    "/healthz",
+    "/version",
+    "/version/",
+    "/openapi",
+    "/openapi/*",
+    "/api",
+    "/api/*",
+    "/apis",
     "/apis/*",
 ];
 const SELF_REVIEW_GROUPS: [&str; 2] = ["authorization.k8s.io", "authentication.k8s.io"];
@@ -162,7 +171,10 @@ pub const READ_REFERENCE: [(&str, &str); 30] = [
     ("apiextensions.k8s.io", "customresourcedefinitions"),
 ];
 
-fn reads_all_except_secrets<'a>(cluster: &[&PolicyRule], reference: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+fn reads_all_except_secrets<'a>(
+    cluster: &[&PolicyRule],
+    reference: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> bool {
     reference.into_iter().filter(|(g, r)| !(g.is_empty() && *r == "secrets")).all(|(g, r)| {
         READ_VERBS.iter().all(|v| {
             let req = Request::Resource(ResourceRequest::new(v, g, r));
@@ -186,7 +198,8 @@ impl RbacSnapshot {
         if identity.is_privileged() {
             return AccessSummary::ClusterAdmin;
         }
-        let reference = catalog.entries().iter().filter(|e| e.readable).map(|e| (e.group.as_str(), e.resource.as_str()));
+        let reference =
+            catalog.entries().iter().filter(|e| e.readable).map(|e| (e.group.as_str(), e.resource.as_str()));
         summarize(&self.grants(identity, &QueryScope::AllNamespaces), reference)
     }
 }
@@ -215,4 +228,136 @@ pub fn summarize<'a>(grants: &[Grant], reference: impl IntoIterator<Item = (&'a 
         return AccessSummary::ReadAllButSecrets;
     }
     AccessSummary::Custom
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rbac::aggregate::RuleSource;
+    use crate::rbac::fixture::*;
+    use k8s_openapi::api::rbac::v1::ClusterRole;
+
+    fn baseline() -> Vec<ClusterRole> {
+        vec![
+            cluster_role(
+                "system:basic-user",
+                vec![
+                    rule(
+                        &["create"],
+                        &["authorization.k8s.io"],
+                        &["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+                        &[],
+                    ),
+                    rule(&["create"], &["authentication.k8s.io"], &["selfsubjectreviews"], &[]),
+                ],
+            ),
+            cluster_role(
+                "system:discovery",
+                vec![non_resource_rule(&["get"], &["/api", "/api/*", "/apis", "/apis/*", "/version"])],
+            ),
+        ]
+    }
+
+    fn summary_for(extra_roles: Vec<ClusterRole>, crb_role: Option<&str>, rb_roles: &[(&str, &str)]) -> AccessSummary {
+        let mut roles = baseline();
+        roles.extend(extra_roles);
+        let mut crbs = vec![
+            crb("basic", "system:basic-user", vec![group("system:authenticated")]),
+            crb("discovery", "system:discovery", vec![group("system:authenticated")]),
+        ];
+        if let Some(r) = crb_role {
+            crbs.push(crb("subject", r, vec![user("u")]));
+        }
+        let rbs =
+            rb_roles.iter().map(|(ns, r)| rb(ns, &format!("rb-{r}"), "ClusterRole", r, vec![user("u")])).collect();
+        let s = RbacSnapshot::from_parts(roles, crbs, vec![], rbs, RuleSource::AsStored);
+        s.effective_summary(&Identity::user("u", &[]))
+    }
+
+    fn read_all_but_secrets_role() -> ClusterRole {
+        let mut rules = Vec::new();
+        for (g, r) in READ_REFERENCE.iter().filter(|(g, r)| !(g.is_empty() && *r == "secrets")) {
+            rules.push(rule(&READ_VERBS, &[g], &[r], &[]));
+        }
+        cluster_role("read-no-secrets", rules)
+    }
+
+    #[test]
+    fn classification() {
+        let admin =
+            cluster_role("cluster-admin", vec![rule(&["*"], &["*"], &["*"], &[]), non_resource_rule(&["*"], &["*"])]);
+        let no_urls = cluster_role("almost-admin", vec![rule(&["*"], &["*"], &["*"], &[])]);
+        let read_all = cluster_role("read-all", vec![rule(&READ_VERBS, &["*"], &["*"], &[])]);
+        let split_read_all = cluster_role(
+            "split",
+            vec![rule(&["get"], &["*"], &["*"], &[]), rule(&["list", "watch"], &["*"], &["*"], &[])],
+        );
+        let writer = cluster_role("writer", vec![rule(&["get", "update"], &[""], &["configmaps"], &[])]);
+        let view = cluster_role("view", vec![rule(&READ_VERBS, &["", "apps"], &["pods", "deployments"], &[])]);
+        let secret_one = cluster_role("secret-one", vec![rule(&["get"], &[""], &["secrets"], &["one"])]);
+
+        assert_eq!(summary_for(vec![], None, &[]), AccessSummary::None, "baseline only");
+        assert_eq!(summary_for(vec![admin.clone()], Some("cluster-admin"), &[]), AccessSummary::ClusterAdmin);
+        assert_eq!(summary_for(vec![no_urls], Some("almost-admin"), &[]), AccessSummary::Custom);
+        assert_eq!(summary_for(vec![read_all.clone()], Some("read-all"), &[]), AccessSummary::ReadAll);
+        assert_eq!(summary_for(vec![split_read_all], Some("split"), &[]), AccessSummary::ReadAll);
+        assert_eq!(
+            summary_for(vec![read_all_but_secrets_role()], Some("read-no-secrets"), &[]),
+            AccessSummary::ReadAllButSecrets
+        );
+        assert_eq!(
+            summary_for(
+                vec![read_all_but_secrets_role(), secret_one.clone()],
+                Some("read-no-secrets"),
+                &[("dev", "secret-one")]
+            ),
+            AccessSummary::Custom,
+            "one readable secret anywhere disqualifies"
+        );
+        assert_eq!(summary_for(vec![view.clone()], Some("view"), &[]), AccessSummary::Custom, "partial read");
+        assert_eq!(
+            summary_for(vec![read_all.clone(), writer.clone()], Some("read-all"), &[("dev", "writer")]),
+            AccessSummary::Custom,
+            "read-all plus a write is not read-all"
+        );
+        assert_eq!(
+            summary_for(vec![admin, view], None, &[("a", "cluster-admin"), ("b", "view"), ("a", "view")]),
+            AccessSummary::Namespaced(2)
+        );
+        let s = RbacSnapshot::from_parts(vec![], vec![], vec![], vec![], RuleSource::AsStored);
+        assert_eq!(s.effective_summary(&Identity::user("x", &["system:masters"])), AccessSummary::ClusterAdmin);
+    }
+
+    #[test]
+    fn discovery_reference_demands_custom_resources() {
+        let roles = vec![read_all_but_secrets_role()];
+        let s = RbacSnapshot::from_parts(
+            roles,
+            vec![crb("b", "read-no-secrets", vec![user("u")])],
+            vec![],
+            vec![],
+            RuleSource::AsStored,
+        );
+        let u = Identity::user("u", &[]);
+        assert_eq!(s.effective_summary(&u), AccessSummary::ReadAllButSecrets);
+        let with_crd = ResourceCatalog::from_entries([
+            crate::rbac::catalog::ResourceInfo::new("", "pods", true),
+            crate::rbac::catalog::ResourceInfo::new("example.com", "widgets", true),
+        ]);
+        assert_eq!(s.effective_summary_with(&u, &with_crd), AccessSummary::Custom);
+    }
+
+    #[test]
+    fn rule_predicates() {
+        assert!(is_baseline_rule(&non_resource_rule(&["get"], &["/healthz", "/version/"])));
+        assert!(!is_baseline_rule(&non_resource_rule(&["get"], &["/metrics"])));
+        assert!(!is_baseline_rule(&rule(&["create"], &["authorization.k8s.io"], &["subjectaccessreviews"], &[])));
+        assert!(is_read_only_rule(&non_resource_rule(&["get", "head"], &["/metrics"])));
+        assert!(!is_read_only_rule(&rule(&["*"], &[""], &["pods"], &[])));
+        assert!(reads_secrets(&rule(&["*"], &["*"], &["*"], &[])));
+        assert!(reads_secrets(&rule(&["watch"], &[""], &["secrets"], &["x"])));
+        assert!(!reads_secrets(&rule(&["get"], &[""], &["secrets/status"], &[])));
+        assert_eq!(AccessSummary::Namespaced(3).to_string(), "namespaced(3)");
+        assert_eq!(serde_json::to_string(&AccessSummary::ReadAllButSecrets).unwrap(), "\"read-all-but-secrets\"");
+    }
 }

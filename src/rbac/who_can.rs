@@ -76,9 +76,9 @@ pub fn who_can(snapshot: &RbacSnapshot, request: &Request, scope: &WhoCanScope) 
     let namespaced: Box<dyn Iterator<Item = usize>> = match scope {
         QueryScope::ClusterScoped => Box::new(std::iter::empty()),
         QueryScope::AllNamespaces => Box::new(snapshot.cluster_binding_count..snapshot.bindings.len()),
-        QueryScope::Namespace(ns) => Box::new(
-            snapshot.role_bindings_by_namespace.get(ns.as_str()).into_iter().flatten().copied(),
-        ),
+        QueryScope::Namespace(ns) => {
+            Box::new(snapshot.role_bindings_by_namespace.get(ns.as_str()).into_iter().flatten().copied())
+        }
     };
 
     let mut role_allows: HashMap<usize, bool> = HashMap::new();
@@ -167,7 +167,12 @@ mod tests {
         let list_pods = parse_request("list pods", &c).unwrap();
         assert_eq!(
             names(&who_can(&s, &list_pods, &QueryScope::Namespace("dev".into()))),
-            vec!["Group:system:masters@cluster-wide", "Group:ops@cluster-wide", "User:bob@dev", "ServiceAccount:ci@dev"]
+            vec![
+                "Group:system:masters@cluster-wide",
+                "Group:ops@cluster-wide",
+                "User:bob@dev",
+                "ServiceAccount:ci@dev"
+            ]
         );
         assert_eq!(
             names(&who_can(&s, &list_pods, &QueryScope::AllNamespaces)),
