@@ -1,6 +1,7 @@
 //! Proof after a write: ask the API server's authorizer (SubjectAccessReview) what the
 //! mapped identity may now do, and compare with what a read-only grant must mean.
 
+use crate::awsauth::template::{SessionFacts, render_template};
 use crate::connect::Connection;
 use crate::connect::identity::{Right, can_they};
 use crate::error::UserError;
@@ -27,12 +28,13 @@ pub fn after_revoke() -> Vec<(Right, bool)> {
 /// placeholder values cannot collide with real identities' rights in a way that matters:
 /// RBAC for this grant binds the group, not the user.
 pub fn sample_username(template: &str, account: &str) -> String {
-    template
-        .replace("{{AccountID}}", account)
-        .replace("{{SessionNameRaw}}", "chronom-verify")
-        .replace("{{SessionName}}", "chronom-verify")
-        .replace("{{EC2PrivateDNSName}}", "ip-10-0-0-1.ec2.internal")
-        .replace("{{AccessKeyID}}", "AKIACHRONOMVERIFY")
+    let facts = SessionFacts {
+        account_id: account,
+        session_name: "chronom-verify",
+        access_key_id: "AKIACHRONOMVERIFY",
+        ec2_private_dns_name: Some("ip-10-0-0-1.ec2.internal"),
+    };
+    render_template(template, &facts).unwrap_or_else(|| template.to_string())
 }
 
 pub async fn run(conn: &Connection, user: &str, group: &str, checks: &[(Right, bool)]) -> Result<Vec<Check>, UserError> {

@@ -1,8 +1,177 @@
 //! `audit`: who maps to what through aws-auth, what they can really do, what is dangerous.
+//!
+//! The shell lists the four RBAC kinds and reads aws-auth (a constant number of paginated
+//! requests, whatever the cluster's size), or reads manifests; everything else is pure.
 
-use crate::cli::{AuditArgs, GlobalArgs};
+pub mod findings;
+pub mod inventory;
+pub mod manifests;
+pub mod queries;
+pub mod report;
+pub mod sar_check;
 
-pub async fn run(_global: &GlobalArgs, _args: &AuditArgs) -> i32 {
-    eprintln!("error: audit is being built in this change");
-    1
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::api::{Api, ListParams};
+
+use crate::cli::{AuditArgs, AuditFormat, AuditQuery, GlobalArgs};
+use crate::connect::{self, Connection};
+use crate::error::UserError;
+use crate::rbac::{RbacObjects, RuleSource};
+use manifests::ClusterState;
+
+pub const EXIT_FINDINGS: i32 = 3;
+pub const EXIT_MISMATCH: i32 = 4;
+const PAGE_SIZE: u32 = 500;
+
+pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> i32 {
+    let result = match &args.query {
+        Some(AuditQuery::WhoCan(q)) => queries::who_can(global, q).await,
+        Some(AuditQuery::Lookup(q)) => queries::lookup(global, q).await,
+        None => audit(global, args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code
+        }
+    }
+}
+
+async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
+    if args.verify && !args.from_file.is_empty() {
+        return Err(UserError::usage(
+            "--verify asks a live API server, so it cannot be combined with --from-file",
+            "drop --verify to audit files, or drop --from-file to verify against the current context",
+        ));
+    }
+    let (source, state, conn) = load(global, &args.from_file).await?;
+    let snapshot = report::snapshot_of(&state, rule_source(&args.from_file));
+    let mut built = report::build(&source, &state, &snapshot);
+    if args.verify {
+        let conn = conn.expect("live audit has a connection");
+        built.verification = Some(sar_check::verify(&conn, &built, &snapshot).await?);
+    }
+    let out = match args.output {
+        AuditFormat::Table => crate::report::audit_table::render(&built, false),
+        AuditFormat::Wide => crate::report::audit_table::render(&built, true),
+        AuditFormat::Json => crate::report::structured(crate::cli::OutputFormat::Json, &built),
+        AuditFormat::Yaml => crate::report::structured(crate::cli::OutputFormat::Yaml, &built),
+        AuditFormat::Sarif => crate::report::sarif::render(&built),
+    };
+    print!("{out}");
+    if let Some(v) = &built.verification {
+        if !v.mismatches.is_empty() {
+            eprintln!(
+                "error: {} of {} answers differ from the live authorizer (see verification in the report)\n  next: report this with the -o json output; the report cannot be trusted for these identities",
+                v.mismatches.len(),
+                v.queries
+            );
+            return Ok(EXIT_MISMATCH);
+        }
+        eprintln!("verified: {} answers agree with the live authorizer", v.queries);
+    }
+    if let (Some(threshold), Some(worst)) = (args.fail_on, built.worst()) {
+        if worst >= threshold {
+            let at_or_above = built.findings.iter().filter(|f| f.severity >= threshold).count();
+            eprintln!("{at_or_above} finding(s) at or above {threshold:?} (--fail-on)");
+            return Ok(EXIT_FINDINGS);
+        }
+    }
+    Ok(0)
+}
+
+/// Live objects as stored already carry aggregated rules; manifests need aggregating.
+pub fn rule_source(from_file: &[PathBuf]) -> RuleSource {
+    if from_file.is_empty() { RuleSource::AsStored } else { RuleSource::Aggregate }
+}
+
+/// Read the cluster (or the files): the source name, the state, and the live connection.
+pub async fn load(global: &GlobalArgs, from_file: &[PathBuf]) -> Result<(String, ClusterState, Option<Connection>), UserError> {
+    if !from_file.is_empty() {
+        return Ok(("files".into(), read_files(from_file)?, None));
+    }
+    let conn = connect::connect(global).await?;
+    let state = read_cluster(&conn).await?;
+    Ok((conn.context.clone(), state, Some(conn)))
+}
+
+pub async fn read_cluster(conn: &Connection) -> Result<ClusterState, UserError> {
+    let c = conn.client.clone();
+    let config_maps = Api::<ConfigMap>::namespaced(c.clone(), "kube-system");
+    let (cluster_roles, cluster_role_bindings, roles, role_bindings, aws_auth) = tokio::try_join!(
+        list_all(conn, Api::<ClusterRole>::all(c.clone()), "clusterroles"),
+        list_all(conn, Api::<ClusterRoleBinding>::all(c.clone()), "clusterrolebindings"),
+        list_all(conn, Api::<Role>::all(c.clone()), "roles"),
+        list_all(conn, Api::<RoleBinding>::all(c.clone()), "rolebindings"),
+        conn.get_opt(&config_maps, "aws-auth", "configmap kube-system/"),
+    )?;
+    Ok(ClusterState {
+        rbac: RbacObjects { cluster_roles, cluster_role_bindings, roles, role_bindings },
+        aws_auth_present: aws_auth.is_some(),
+        aws_auth: aws_auth.and_then(|c| c.data).unwrap_or_default(),
+    })
+}
+
+async fn list_all<K>(conn: &Connection, api: Api<K>, what: &str) -> Result<Vec<K>, UserError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut params = ListParams::default().limit(PAGE_SIZE);
+    let mut items = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = match api.list(&params).await {
+            Ok(p) => p,
+            Err(e) => return Err(conn.explain(e, &format!("listing {what} in all namespaces")).await),
+        };
+        pages += 1;
+        items.extend(page.items);
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    tracing::info!(what, items = items.len(), requests = pages, "listed");
+    Ok(items)
+}
+
+/// Every file named, and every .yaml/.yml/.json file under each directory named, in order.
+pub fn read_files(paths: &[PathBuf]) -> Result<ClusterState, UserError> {
+    let mut state = ClusterState::default();
+    let mut files = Vec::new();
+    for p in paths {
+        collect(p, &mut files).map_err(|e| {
+            UserError::usage(format!("cannot read {}: {e}", p.display()), "pass existing files or directories to --from-file")
+        })?;
+    }
+    for f in files {
+        let text = std::fs::read_to_string(&f)
+            .map_err(|e| UserError::failed(format!("cannot read {}: {e}", f.display()), "check the file's permissions and encoding (UTF-8)"))?;
+        state
+            .add_text(&f.display().to_string(), &text)
+            .map_err(|e| UserError::failed(e.to_string(), "fix the manifest, or leave the file out of --from-file"))?;
+    }
+    Ok(state)
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+        entries.sort();
+        for e in entries {
+            let manifest = e.extension().and_then(|x| x.to_str()).is_some_and(|x| matches!(x, "yaml" | "yml" | "json"));
+            if e.is_dir() || manifest {
+                collect(&e, out)?;
+            }
+        }
+        Ok(())
+    } else {
+        std::fs::metadata(path)?;
+        out.push(path.to_path_buf());
+        Ok(())
+    }
 }

@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::authentication::v1::{SelfSubjectReview, SelfSubjectReviewStatus};
 use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec, SubjectAccessReview, SubjectAccessReviewSpec,
+    NonResourceAttributes, ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec, SubjectAccessReview, SubjectAccessReviewSpec,
 };
 use kube::api::{Api, PostParams};
 
@@ -116,18 +116,31 @@ pub async fn can_i(conn: &Connection, right: &Right) -> Result<bool, UserError> 
 
 /// Ask whether someone else has a right (SubjectAccessReview), as the authorizer would decide it.
 pub async fn can_they(conn: &Connection, user: &str, groups: &[String], right: &Right) -> Result<bool, UserError> {
+    review(conn, user, groups, Some(right.attributes()), None, &right.describe()).await
+}
+
+/// One SubjectAccessReview for a resource or a non-resource request. `what` names it in errors.
+pub async fn review(
+    conn: &Connection,
+    user: &str,
+    groups: &[String],
+    resource: Option<ResourceAttributes>,
+    non_resource: Option<NonResourceAttributes>,
+    what: &str,
+) -> Result<bool, UserError> {
     let api: Api<SubjectAccessReview> = Api::all(conn.client.clone());
     let review = SubjectAccessReview {
         spec: SubjectAccessReviewSpec {
             user: Some(user.into()),
             groups: Some(groups.to_vec()),
-            resource_attributes: Some(right.attributes()),
+            resource_attributes: resource,
+            non_resource_attributes: non_resource,
             ..Default::default()
         },
         ..Default::default()
     };
     match api.create(&PostParams::default(), &review).await {
         Ok(r) => Ok(r.status.map(|s| s.allowed).unwrap_or(false)),
-        Err(e) => Err(conn.explain(e, &format!("asking whether {user} may {}", right.describe())).await),
+        Err(e) => Err(conn.explain(e, &format!("asking whether {user} may {what}")).await),
     }
 }

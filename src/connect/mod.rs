@@ -18,6 +18,8 @@ pub struct Connection {
     pub client: Client,
     pub context: String,
     pub server: String,
+    /// The context's namespace (or `default`), for commands that take `-n`.
+    pub default_namespace: String,
 }
 
 /// Load the kubeconfig as kubectl would: `--kubeconfig`, else `$KUBECONFIG` (several files
@@ -58,9 +60,10 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
     config.connect_timeout = Some(Duration::from_secs_f64(global.request_timeout));
     config.reset_reader_on_write = true;
     let server = config.cluster_url.to_string();
+    let default_namespace = config.default_namespace.clone();
     let client = Client::try_from(config)
         .map_err(|e| UserError::failed(format!("cannot build a client for {server}: {e}"), "check the context's cluster and user settings"))?;
-    Ok(Connection { client, context, server })
+    Ok(Connection { client, context, server, default_namespace })
 }
 
 impl Connection {

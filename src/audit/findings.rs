@@ -1,0 +1,299 @@
+//! The findings catalogue and the pure computation of findings from mappings and RBAC.
+//!
+//! Rule ids are stable (SARIF consumers key on them); docs/findings.md documents each rule,
+//! its severity and how it lines up with rbac-police, KubiScan, Kubescape and Prowler.
+
+use serde::Serialize;
+
+use super::inventory::{Inventory, Mapping, MappingSource};
+use crate::cli::Severity;
+use crate::rbac::{self, AccessSummary, CapabilityHit, Identity, RbacSnapshot};
+
+/// One rule of the catalogue.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Rule {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub title: &'static str,
+    pub remediation: &'static str,
+}
+
+macro_rules! rules {
+    ($($konst:ident = $id:literal, $name:literal, $sev:ident, $title:literal, $fix:literal;)*) => {
+        $(pub const $konst: Rule = Rule { id: $id, name: $name, severity: Severity::$sev, title: $title, remediation: $fix };)*
+        /// Every rule, in id order.
+        pub const CATALOGUE: &[Rule] = &[$($konst),*];
+    };
+}
+
+rules! {
+    MAPPED_TO_MASTERS = "CHR001", "mapped-to-system-masters", Critical,
+        "IAM principal mapped to system:masters",
+        "Map the principal to a group bound to the least privilege it needs; system:masters bypasses RBAC and cannot be limited or audited by bindings.";
+    CLUSTER_ADMIN = "CHR002", "effective-cluster-admin", Critical,
+        "Mapped identity is effectively cluster-admin through RBAC bindings",
+        "Replace the cluster-admin binding with a role limited to what the principal needs.";
+    AWS_AUTH_WRITE = "CHR003", "can-rewrite-aws-auth", Critical,
+        "Can update or patch ConfigMaps in kube-system, so can rewrite aws-auth and map itself to system:masters",
+        "Remove update/patch on configmaps in kube-system; manage aws-auth only from a break-glass admin role, or move to EKS access entries.";
+    ESCALATE = "CHR004", "can-escalate-bind-or-impersonate", High,
+        "Can escalate or bind roles, or impersonate other identities",
+        "Remove the escalate, bind and impersonate verbs; they let the holder grant itself any permission.";
+    WORKLOADS = "CHR005", "can-run-or-enter-workloads", High,
+        "Can create pods, exec or attach into pods, or proxy to nodes",
+        "Limit pod creation and pods/exec, pods/attach and nodes/proxy to the namespaces and identities that need them; these lead to node and service-account credentials.";
+    SECRETS = "CHR006", "can-read-secrets-cluster-wide", Medium,
+        "Can read Secrets in every namespace",
+        "Grant read access without secrets (kubectl chronom grant --exclude-secrets), or scope secret reads to the namespaces that need them.";
+    MAP_ACCOUNTS = "CHR007", "map-accounts-present", High,
+        "mapAccounts lets every IAM principal of an account into the cluster",
+        "Replace mapAccounts with explicit mapRoles/mapUsers entries for the principals that need access.";
+    ROLE_PATH = "CHR008", "rolearn-with-path", Medium,
+        "rolearn contains a path, so aws-iam-authenticator never matches it",
+        "Remove the path from the rolearn (arn:aws:iam::ACCOUNT:role/NAME); aws-auth compares role ARNs without their path.";
+    DUPLICATE = "CHR009", "duplicate-arn-entries", Medium,
+        "Several entries map the same ARN; only the last one is used",
+        "Keep one entry per ARN; the earlier ones are shadowed and mislead anyone reading aws-auth.";
+    MALFORMED_ENTRY = "CHR010", "malformed-entry", High,
+        "aws-iam-authenticator rejects or misreads this entry",
+        "Fix the entry as the evidence says; an unusable node-role entry locks nodes out.";
+    SECTION_UNPARSEABLE = "CHR011", "unparseable-section", Critical,
+        "A section of aws-auth does not parse, so aws-iam-authenticator ignores all of it, node roles included",
+        "Fix the YAML at the line and column given (kubectl -n kube-system edit configmap aws-auth); until then every mapping in that section is ignored.";
+    SYSTEM_USERNAME = "CHR012", "system-username", High,
+        "Username starts with system: outside the node mapping",
+        "Use a username without the system: prefix; system: names are reserved for Kubernetes components and may match their grants.";
+    GROUP_UNBOUND = "CHR013", "group-bound-to-nothing", Low,
+        "Group is mapped but no binding refers to it",
+        "Bind the group to the role it needs, or remove it from the mapping.";
+    CHRONOM_DRIFT = "CHR014", "chronom-role-drifted", High,
+        "The chronom read-only ClusterRole grants more than get, list and watch",
+        "Run kubectl chronom grant again to restore the read-only rules, and find out who changed them.";
+    TOKENS = "CHR015", "can-mint-or-read-tokens", High,
+        "Can create service-account tokens or read token Secrets",
+        "Remove create on serviceaccounts/token and secret reads where they are not needed; tokens are credentials for other identities.";
+    CSR_APPROVE = "CHR016", "can-approve-csrs", High,
+        "Can approve certificate signing requests",
+        "Limit CSR approval to the controllers that need it; an approved client certificate can name any user or group.";
+    WEBHOOKS = "CHR017", "can-write-admission-webhooks", High,
+        "Can write admission webhook or policy configurations",
+        "Limit writes to admission configurations; a webhook sees and can change every object written to the cluster.";
+    ANONYMOUS = "CHR018", "bound-to-anonymous", Critical,
+        "A binding grants rights to system:anonymous or system:unauthenticated",
+        "Remove the subject from the binding; anyone who can reach the endpoint gets these rights.";
+    DANGLING = "CHR019", "binding-to-missing-role", Low,
+        "A binding refers to a role that does not exist; it grants nothing today, and whoever creates that role grants it",
+        "Delete the binding, or create the role it should refer to.";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub rule: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub subject: String,
+    pub evidence: String,
+    pub remediation: &'static str,
+}
+
+fn finding(rule: Rule, subject: impl Into<String>, evidence: impl Into<String>) -> Finding {
+    Finding { rule: rule.id, name: rule.name, severity: rule.severity, subject: subject.into(), evidence: evidence.into(), remediation: rule.remediation }
+}
+
+/// The node role mapping EKS creates: system:node:{{EC2PrivateDNSName}} with node groups.
+fn is_node_mapping(m: &Mapping) -> bool {
+    m.username == "system:node:{{EC2PrivateDNSName}}" || m.username == "system:node:{{SessionName}}"
+}
+
+/// What RBAC subject-side name a mapping is known by in reports: its principal and source.
+pub fn mapping_subject(m: &Mapping) -> String {
+    match m.line {
+        Some(l) => format!("{} ({} line {l})", m.principal, m.source.as_str()),
+        None => format!("{} ({})", m.principal, m.source.as_str()),
+    }
+}
+
+/// Capability ids (from `rbac::dangerous_capabilities`) and the rule each one raises.
+fn rule_for_capability(id: &str) -> Option<Rule> {
+    Some(match id {
+        "aws-auth-write" | "kube-system-configmaps-write" => AWS_AUTH_WRITE,
+        "rbac-escalate" | "rbac-bind" | "impersonate" => ESCALATE,
+        "pods-create" | "pods-exec" | "pods-attach" | "nodes-proxy" => WORKLOADS,
+        "secrets-read-cluster-wide" => SECRETS,
+        "serviceaccount-token-create" => TOKENS,
+        "csr-approve" => CSR_APPROVE,
+        "admission-webhook-write" => WEBHOOKS,
+        _ => return None,
+    })
+}
+
+/// Findings about aws-auth itself, independent of RBAC.
+pub fn mapping_findings(inv: &Inventory) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for e in &inv.section_errors {
+        out.push(finding(
+            SECTION_UNPARSEABLE,
+            format!("aws-auth/{}", e.section),
+            format!("line {}, column {}: {}", e.line, e.column, e.message),
+        ));
+    }
+    for m in &inv.mappings {
+        let subject = mapping_subject(m);
+        if m.source == MappingSource::MapAccounts {
+            out.push(finding(MAP_ACCOUNTS, &subject, format!("every IAM principal in account {} is let in with its ARN as username", m.principal)));
+        }
+        for note in &m.notes {
+            let rule = if note.contains("path") { ROLE_PATH } else { MALFORMED_ENTRY };
+            out.push(finding(rule, &subject, note.clone()));
+        }
+        if m.source == MappingSource::MapRoles && role_has_path(&m.principal) && !m.notes.iter().any(|n| n.contains("path")) {
+            out.push(finding(ROLE_PATH, &subject, format!("{} has a path; callers' ARNs never do", m.principal)));
+        }
+        if let Some(line) = m.shadowed_by_line {
+            out.push(finding(DUPLICATE, &subject, format!("the entry at line {line} maps the same ARN and wins")));
+        }
+        if m.active && m.groups.iter().any(|g| g == rbac::model::PRIVILEGED_GROUP) {
+            out.push(finding(MAPPED_TO_MASTERS, &subject, format!("groups [{}]", m.groups.join(", "))));
+        }
+        if m.active && m.username.starts_with("system:") && !is_node_mapping(m) {
+            out.push(finding(SYSTEM_USERNAME, &subject, format!("username {:?}", m.username)));
+        }
+    }
+    out
+}
+
+fn role_has_path(arn: &str) -> bool {
+    arn.split_once(":role/").is_some_and(|(_, rest)| rest.contains('/'))
+}
+
+/// Findings about what one active mapping can do.
+pub fn access_findings(m: &Mapping, identity: &Identity, summary: AccessSummary, hits: &[CapabilityHit], snapshot: &RbacSnapshot) -> Vec<Finding> {
+    let subject = mapping_subject(m);
+    let mut out = Vec::new();
+    if summary == AccessSummary::ClusterAdmin && !identity.is_privileged() {
+        out.push(finding(CLUSTER_ADMIN, &subject, "verb * on resource * in group * and nonResourceURL * cluster-wide"));
+    }
+    if identity.is_privileged() {
+        // CHR001 already says everything: system:masters holds every capability.
+        return out;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for hit in hits {
+        let Some(rule) = rule_for_capability(hit.id) else { continue };
+        let via: Vec<String> = hit.evidence.iter().take(3).map(|g| format!("{} -> {}", g.binding, g.role)).collect();
+        let scopes: Vec<String> = hit.scopes.iter().map(|s| s.to_string()).collect();
+        let evidence = format!("{} ({}; via {})", hit.title, scopes.join(", "), if via.is_empty() { "-".into() } else { via.join(", ") });
+        if seen.insert((rule.id, evidence.clone())) {
+            out.push(finding(rule, &subject, evidence));
+        }
+    }
+    for group in &m.groups {
+        if group == rbac::model::PRIVILEGED_GROUP || group.starts_with("system:node") || group == "system:bootstrappers" {
+            continue;
+        }
+        let bound = !rbac::lookup(snapshot, &rbac::SubjectRef::group(group)).is_empty();
+        if !bound {
+            out.push(finding(GROUP_UNBOUND, &subject, format!("group {group:?} appears in no RoleBinding or ClusterRoleBinding")));
+        }
+    }
+    out
+}
+
+/// Findings about the RBAC objects themselves.
+pub fn rbac_findings(snapshot: &RbacSnapshot, chronom_roles: &[(String, Vec<k8s_openapi::api::rbac::v1::PolicyRule>)]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for anon in [rbac::model::ANONYMOUS_USER, rbac::model::UNAUTHENTICATED_GROUP] {
+        let subject = if anon.starts_with("system:anonymous") { rbac::SubjectRef::user(anon) } else { rbac::SubjectRef::group(anon) };
+        for row in rbac::lookup(snapshot, &subject) {
+            // The API server's own default: health and version URLs for everyone.
+            if row.role.name == "system:public-info-viewer" {
+                continue;
+            }
+            out.push(finding(ANONYMOUS, anon, format!("{} -> {} ({})", row.binding, row.role, row.scope)));
+        }
+    }
+    for d in snapshot.dangling_bindings() {
+        out.push(finding(DANGLING, d.binding.to_string(), format!("refers to {} {:?}, which does not exist", d.role_kind, d.role_name)));
+    }
+    for (name, rules) in chronom_roles {
+        let extra: Vec<String> = rules
+            .iter()
+            .flat_map(|r| r.verbs.iter().filter(|v| !crate::readonly_role::READ_VERBS.contains(&v.as_str())).cloned())
+            .collect();
+        let urls = rules.iter().any(|r| r.non_resource_urls.as_ref().is_some_and(|u| !u.is_empty()));
+        if !extra.is_empty() || urls {
+            let mut why = Vec::new();
+            if !extra.is_empty() {
+                why.push(format!("verbs {}", extra.join(", ")));
+            }
+            if urls {
+                why.push("nonResourceURLs".to_string());
+            }
+            out.push(finding(CHRONOM_DRIFT, format!("ClusterRole/{name}"), format!("grants {} beyond get/list/watch", why.join(" and "))));
+        }
+    }
+    out
+}
+
+/// Highest first, then by rule and subject, so reports and snapshots are stable.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(b.rule)).then(a.subject.cmp(&b.subject)).then(a.evidence.cmp(&b.evidence)));
+}
+
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    CATALOGUE.iter().find(|r| r.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn catalogue_ids_are_unique_and_ordered() {
+        let ids: Vec<&str> = CATALOGUE.iter().map(|r| r.id).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(ids, sorted);
+        assert_eq!(CATALOGUE.len(), 19);
+    }
+
+    #[test]
+    fn every_capability_maps_to_a_rule() {
+        for cap in rbac::dangerous_capabilities() {
+            assert!(rule_for_capability(cap.id).is_some(), "capability {} has no rule", cap.id);
+        }
+    }
+
+    #[test]
+    fn aws_auth_findings() {
+        let data = BTreeMap::from([
+            (
+                "mapRoles".to_string(),
+                "- rolearn: arn:aws:iam::111122223333:role/ops/admin\n  username: admin\n  groups: [system:masters]\n\
+                 - rolearn: arn:aws:iam::111122223333:role/dup\n  username: a\n  groups: [g]\n\
+                 - rolearn: arn:aws:iam::111122223333:role/dup\n  username: system:evil\n  groups: [g]\n"
+                    .to_string(),
+            ),
+            ("mapAccounts".to_string(), "- \"444455556666\"\n".to_string()),
+        ]);
+        let inv = super::super::inventory::from_aws_auth(&data);
+        let f = mapping_findings(&inv);
+        let rules: Vec<&str> = f.iter().map(|f| f.rule).collect();
+        for want in ["CHR001", "CHR007", "CHR008", "CHR009", "CHR012"] {
+            assert!(rules.contains(&want), "{want} missing from {rules:?}");
+        }
+    }
+
+    #[test]
+    fn unparseable_section_is_critical_with_position() {
+        let inv = super::super::inventory::from_aws_auth(&BTreeMap::from([("mapRoles".to_string(), "- rolearn: [x\n".to_string())]));
+        let f = mapping_findings(&inv);
+        assert_eq!(f[0].rule, "CHR011");
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert!(f[0].evidence.starts_with("line "), "{}", f[0].evidence);
+    }
+}

@@ -1,0 +1,226 @@
+//! Every identity mapping in aws-auth, read the way aws-iam-authenticator reads it.
+//!
+//! Pure: ConfigMap data in, mappings out. A section that does not parse is reported with
+//! its line and column, because the authenticator then drops that whole section.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::awsauth::{self, SsoMatcher};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum MappingSource {
+    #[serde(rename = "aws-auth/mapRoles")]
+    MapRoles,
+    #[serde(rename = "aws-auth/mapUsers")]
+    MapUsers,
+    #[serde(rename = "aws-auth/mapAccounts")]
+    MapAccounts,
+    /// EKS access entries (added by the EKS-native work; listed here so the schema has room).
+    #[serde(rename = "access-entry")]
+    AccessEntry,
+}
+
+impl MappingSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MappingSource::MapRoles => "mapRoles",
+            MappingSource::MapUsers => "mapUsers",
+            MappingSource::MapAccounts => "mapAccounts",
+            MappingSource::AccessEntry => "access-entry",
+        }
+    }
+}
+
+/// One IAM principal (or account) mapped to a Kubernetes username and groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mapping {
+    pub source: MappingSource,
+    /// The rolearn / userarn / account as written (or the sso pattern).
+    pub principal: String,
+    /// The username template as written; mapAccounts callers use their own ARN.
+    pub username: String,
+    pub groups: Vec<String>,
+    /// 1-based line of the entry in its section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sso: Option<SsoMatcher>,
+    /// Whether the authenticator uses this entry: false when it is rejected or shadowed by a
+    /// later entry for the same ARN.
+    pub active: bool,
+    /// Line of the later entry that wins over this one (the authenticator's last-wins rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadowed_by_line: Option<usize>,
+    /// How the authenticator reads this entry differently from how it looks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The entry's notes include something that makes the authenticator reject it.
+    #[serde(skip)]
+    pub rejected: bool,
+}
+
+/// A section the authenticator cannot read at all, so every entry in it is ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionError {
+    pub section: &'static str,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inventory {
+    pub mappings: Vec<Mapping>,
+    pub section_errors: Vec<SectionError>,
+}
+
+/// Read every mapping from aws-auth's data (empty data: a cluster without aws-auth).
+pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
+    let mut inv = Inventory::default();
+    let text = |k: &str| data.get(k).map(String::as_str).unwrap_or("");
+    match awsauth::parse_map_roles(text("mapRoles")) {
+        Ok(entries) => {
+            let mut roles: Vec<Mapping> = entries
+                .iter()
+                .map(|e| Mapping {
+                    source: MappingSource::MapRoles,
+                    principal: if e.rolearn.is_empty() { sso_pattern(e.sso.as_ref()) } else { e.rolearn.clone() },
+                    username: e.username.clone().unwrap_or_default(),
+                    groups: e.groups.clone(),
+                    line: Some(e.line),
+                    userid: e.userid.clone(),
+                    sso: e.sso.clone(),
+                    active: !e.is_dropped(),
+                    shadowed_by_line: None,
+                    notes: e.notes.iter().map(|n| n.to_string()).collect(),
+                    rejected: e.is_dropped(),
+                })
+                .collect();
+            mark_shadowed(&mut roles, |p| p.to_lowercase());
+            inv.mappings.extend(roles);
+        }
+        Err(e) => inv.section_errors.push(section_error("mapRoles", e)),
+    }
+    match awsauth::parse_map_users(text("mapUsers")) {
+        Ok(entries) => {
+            let mut users: Vec<Mapping> = entries
+                .iter()
+                .map(|e| Mapping {
+                    source: MappingSource::MapUsers,
+                    principal: e.userarn.clone(),
+                    username: e.username.clone().unwrap_or_default(),
+                    groups: e.groups.clone(),
+                    line: Some(e.line),
+                    userid: e.userid.clone(),
+                    sso: None,
+                    active: !e.is_dropped(),
+                    shadowed_by_line: None,
+                    notes: e.notes.iter().map(|n| n.to_string()).collect(),
+                    rejected: e.is_dropped(),
+                })
+                .collect();
+            // Users are keyed as written but matched case-insensitively, so case variants collide too.
+            mark_shadowed(&mut users, |p| p.to_lowercase());
+            inv.mappings.extend(users);
+        }
+        Err(e) => inv.section_errors.push(section_error("mapUsers", e)),
+    }
+    match awsauth::parse_map_accounts(text("mapAccounts")) {
+        Ok(accounts) => inv.mappings.extend(accounts.iter().map(|a| {
+            let rejected = !a.notes.is_empty();
+            Mapping {
+                source: MappingSource::MapAccounts,
+                principal: a.account.clone(),
+                username: "(the caller's ARN)".into(),
+                groups: vec![],
+                line: Some(a.line),
+                userid: None,
+                sso: None,
+                active: !rejected,
+                shadowed_by_line: None,
+                notes: a.notes.iter().map(|n| n.to_string()).collect(),
+                rejected,
+            }
+        })),
+        Err(e) => inv.section_errors.push(section_error("mapAccounts", e)),
+    }
+    inv
+}
+
+fn sso_pattern(sso: Option<&SsoMatcher>) -> String {
+    match sso {
+        Some(s) => format!("arn:aws:iam::{}:role/AWSReservedSSO_{}_*", s.account_id, s.permission_set_name),
+        None => String::new(),
+    }
+}
+
+fn section_error(section: &'static str, e: awsauth::ParseError) -> SectionError {
+    SectionError { section, line: e.line, column: e.column, message: e.message }
+}
+
+/// The authenticator keeps the last valid entry per ARN; mark the earlier ones.
+fn mark_shadowed(mappings: &mut [Mapping], key: impl Fn(&str) -> String) {
+    let mut last: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, m) in mappings.iter().enumerate() {
+        if !m.rejected && !m.principal.is_empty() {
+            last.insert(key(&m.principal), i);
+        }
+    }
+    for i in 0..mappings.len() {
+        if mappings[i].rejected || mappings[i].principal.is_empty() {
+            continue;
+        }
+        let winner = last[&key(&mappings[i].principal)];
+        if winner != i {
+            mappings[i].shadowed_by_line = mappings[winner].line;
+            mappings[i].active = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(roles: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([("mapRoles".into(), roles.into())])
+    }
+
+    #[test]
+    fn last_duplicate_wins_case_insensitively() {
+        let inv = from_aws_auth(&data(
+            "- rolearn: arn:aws:iam::111122223333:role/a\n  username: first\n  groups: [g1]\n- rolearn: arn:aws:iam::111122223333:role/A\n  username: second\n  groups: [g2]\n",
+        ));
+        assert_eq!(inv.mappings.len(), 2);
+        assert!(!inv.mappings[0].active);
+        assert_eq!(inv.mappings[0].shadowed_by_line, Some(4));
+        assert!(inv.mappings[1].active);
+    }
+
+    #[test]
+    fn unparseable_section_is_reported_and_others_survive() {
+        let mut d = data("- rolearn: [oops\n");
+        d.insert("mapUsers".into(), "- userarn: arn:aws:iam::111122223333:user/alice\n  username: alice\n  groups: [g]\n".into());
+        let inv = from_aws_auth(&d);
+        assert_eq!(inv.section_errors.len(), 1);
+        assert_eq!(inv.section_errors[0].section, "mapRoles");
+        assert!(inv.section_errors[0].line >= 1);
+        assert_eq!(inv.mappings.len(), 1);
+        assert_eq!(inv.mappings[0].source, MappingSource::MapUsers);
+    }
+
+    #[test]
+    fn accounts_map_every_principal_with_no_groups() {
+        let inv = from_aws_auth(&BTreeMap::from([("mapAccounts".to_string(), "- \"444455556666\"\n".to_string())]));
+        assert_eq!(inv.mappings.len(), 1);
+        assert_eq!(inv.mappings[0].principal, "444455556666");
+        assert!(inv.mappings[0].groups.is_empty() && inv.mappings[0].active);
+    }
+}

@@ -1,0 +1,254 @@
+//! `audit who-can` and `audit lookup`: the peers' questions, answered with the IAM principals
+//! behind each subject.
+
+use serde::Serialize;
+
+use super::inventory::{self, Mapping, MappingSource};
+use super::report::identity_of;
+use crate::arn::{self, PrincipalArn};
+use crate::cli::{GlobalArgs, LookupArgs, QueryFormat, WhoCanArgs};
+use crate::error::UserError;
+use crate::rbac::{self, Identity, QueryScope, RbacSnapshot, Request, ResourceCatalog, SubjectKind, SubjectRef};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhoCanAnswer {
+    /// IAM principals (ARNs, or accounts) whose mapping reaches the subject; empty when none.
+    pub principals: Vec<String>,
+    /// `Kind/name` (ServiceAccounts `ServiceAccount/ns:name`).
+    pub subject: String,
+    /// `binding -> role`, or `system:masters` for the privileged group.
+    pub via: String,
+    pub scope: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupAnswer {
+    pub principal: Option<String>,
+    pub subject: String,
+    pub scope: String,
+    pub role: String,
+    pub binding: String,
+    pub rules: Vec<String>,
+}
+
+/// Does a username template (`chronom:{{SessionName}}`) produce this username?
+pub fn template_matches(template: &str, username: &str) -> bool {
+    let parts: Vec<&str> = template.split("{{").collect();
+    if parts.len() == 1 {
+        return template == username;
+    }
+    // Literal pieces around placeholders must appear in order; a placeholder matches one or more characters.
+    let mut pieces = vec![parts[0]];
+    for p in &parts[1..] {
+        pieces.push(p.split_once("}}").map(|(_, rest)| rest).unwrap_or(p));
+    }
+    let Some(mut rest) = username.strip_prefix(pieces[0]) else { return false };
+    for (i, piece) in pieces.iter().enumerate().skip(1) {
+        let last = i == pieces.len() - 1;
+        if last {
+            return rest.len() > piece.len() && rest.ends_with(piece);
+        }
+        match rest.get(1..).and_then(|r| r.find(piece)) {
+            Some(at) if !piece.is_empty() => rest = &rest[at + 1 + piece.len()..],
+            _ if piece.is_empty() => return false,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The active mappings whose identity is, or is in, this subject.
+pub fn principals_for(mappings: &[Mapping], kind: SubjectKind, name: &str) -> Vec<String> {
+    let mut out: Vec<String> = mappings
+        .iter()
+        .filter(|m| m.active)
+        .filter(|m| match kind {
+            SubjectKind::Group => name == rbac::model::AUTHENTICATED_GROUP || m.groups.iter().any(|g| g == name),
+            SubjectKind::User => match m.source {
+                MappingSource::MapAccounts => name.starts_with("arn:") && name.split(':').nth(4) == Some(m.principal.as_str()),
+                _ if m.username.is_empty() => m.principal == name,
+                _ => template_matches(&m.username, name),
+            },
+            SubjectKind::ServiceAccount => false,
+        })
+        .map(|m| m.principal.clone())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn subject_text(kind: SubjectKind, name: &str, ns: Option<&str>) -> String {
+    match ns {
+        Some(ns) => format!("{kind}/{ns}:{name}"),
+        None => format!("{kind}/{name}"),
+    }
+}
+
+pub fn answer_who_can(snapshot: &RbacSnapshot, mappings: &[Mapping], request: &Request, scope: &QueryScope) -> Vec<WhoCanAnswer> {
+    let mut out: Vec<WhoCanAnswer> = rbac::who_can(snapshot, request, scope)
+        .into_iter()
+        .map(|row| {
+            let via = match (&row.via_binding, &row.via_role) {
+                (Some(b), Some(r)) => format!("{b} -> {r}"),
+                _ => "system:masters (bypasses RBAC)".into(),
+            };
+            WhoCanAnswer {
+                principals: principals_for(mappings, row.subject_kind, &row.subject_name),
+                subject: subject_text(row.subject_kind, &row.subject_name, row.subject_namespace.as_deref()),
+                via,
+                scope: row.scope.to_string(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (a.scope.as_str(), a.subject.as_str(), a.via.as_str()).cmp(&(b.scope.as_str(), b.subject.as_str(), b.via.as_str())));
+    out.dedup_by(|a, b| a.subject == b.subject && a.via == b.via && a.scope == b.scope);
+    out
+}
+
+pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserError> {
+    let catalog = ResourceCatalog::builtin();
+    let request = rbac::parse_verb_target(&q.verb, &q.resource, &catalog)
+        .map_err(|e| UserError::usage(format!("cannot read `{} {}`: {e}", q.verb, q.resource), "write it as kubectl auth can-i does: VERB RESOURCE[.GROUP][/NAME], e.g. get secrets, create pods/exec, get /metrics"))?;
+    let (_, state, conn) = super::load(global, &q.from_file).await?;
+    let snapshot = super::report::snapshot_of(&state, super::rule_source(&q.from_file));
+    let inv = inventory::from_aws_auth(&state.aws_auth);
+    let namespaced = match &request {
+        Request::Resource(r) => catalog.is_namespaced(&r.api_group, &r.resource).unwrap_or(true),
+        Request::NonResource(_) => false,
+    };
+    let scope = if !namespaced {
+        QueryScope::ClusterScoped
+    } else if q.all_namespaces {
+        QueryScope::AllNamespaces
+    } else {
+        let ns = match (&q.namespace, &conn) {
+            (Some(ns), _) => ns.clone(),
+            (None, Some(c)) => c.default_namespace.clone(),
+            (None, None) => "default".into(),
+        };
+        QueryScope::Namespace(ns)
+    };
+    let mut request = request;
+    if let (Request::Resource(r), QueryScope::Namespace(ns)) = (&mut request, &scope) {
+        r.namespace = Some(ns.clone());
+    }
+    let rows = answer_who_can(&snapshot, &inv.mappings, &request, &scope);
+    let text = match q.output {
+        QueryFormat::Json => crate::report::structured(crate::cli::OutputFormat::Json, &rows),
+        QueryFormat::Yaml => crate::report::structured(crate::cli::OutputFormat::Yaml, &rows),
+        QueryFormat::Table | QueryFormat::Wide => crate::report::audit_table::who_can(&rows),
+    };
+    print!("{text}");
+    if rows.is_empty() {
+        eprintln!("no subject may {} {} in that scope", q.verb, q.resource);
+    }
+    Ok(0)
+}
+
+/// The identities a lookup subject stands for: one per mapping for an IAM ARN, else one.
+pub fn lookup_targets(subject: &str, mappings: &[Mapping]) -> Result<Vec<(Option<String>, LookupTarget)>, UserError> {
+    if subject.starts_with("arn:") {
+        let principal = arn::parse_principal_arn(subject).map_err(|e| {
+            UserError::usage(format!("{subject:?} is not an IAM principal ARN: {e}"), "pass an IAM role, assumed-role or user ARN")
+        })?;
+        let hits: Vec<&Mapping> = mappings
+            .iter()
+            .filter(|m| m.active)
+            .filter(|m| match (&principal, m.source) {
+                (PrincipalArn::Role { role, .. } | PrincipalArn::AssumedRole { role, .. }, MappingSource::MapRoles) => {
+                    role.authenticator_matches(&m.principal)
+                }
+                (PrincipalArn::User(u), MappingSource::MapUsers) => arn::go_equal_fold(&u.to_string(), &m.principal),
+                (p, MappingSource::MapAccounts) => p.account() == m.principal,
+                _ => false,
+            })
+            .collect();
+        return Ok(hits.into_iter().map(|m| (Some(m.principal.clone()), LookupTarget::Identity(identity_of(m)))).collect());
+    }
+    if let Some(sa) = SubjectRef::parse_service_account(subject) {
+        if !subject.starts_with("system:") || subject.starts_with("system:serviceaccount:") {
+            let ns = sa.namespace.clone().unwrap_or_default();
+            return Ok(vec![(None, LookupTarget::Identity(Identity::service_account(&ns, &sa.name)))]);
+        }
+    }
+    Ok(vec![(None, LookupTarget::Named(subject.to_string()))])
+}
+
+pub enum LookupTarget {
+    /// Everything that applies to an identity: its user, its groups, system:authenticated.
+    Identity(Identity),
+    /// A bare name: bindings naming it as a User or as a Group, as rbac-lookup shows them.
+    Named(String),
+}
+
+pub fn answer_lookup(snapshot: &RbacSnapshot, targets: &[(Option<String>, LookupTarget)]) -> Vec<LookupAnswer> {
+    let mut out = Vec::new();
+    for (principal, target) in targets {
+        let rows = match target {
+            LookupTarget::Identity(id) => rbac::lookup_identity(snapshot, id),
+            LookupTarget::Named(name) => {
+                let mut rows = rbac::lookup(snapshot, &SubjectRef::user(name));
+                rows.extend(rbac::lookup(snapshot, &SubjectRef::group(name)));
+                rows
+            }
+        };
+        for r in rows {
+            out.push(LookupAnswer {
+                principal: principal.clone(),
+                subject: r.subject.to_string(),
+                scope: r.scope.to_string(),
+                role: r.role.to_string(),
+                binding: r.binding.to_string(),
+                rules: snapshot
+                    .role_rules(&r.role)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| format!("{} {}.{}", p.verbs.join(","), p.resources.clone().unwrap_or_default().join(","), p.api_groups.clone().unwrap_or_default().join(",")))
+                    .collect(),
+            });
+        }
+    }
+    out
+}
+
+pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserError> {
+    let (_, state, _) = super::load(global, &q.from_file).await?;
+    let snapshot = super::report::snapshot_of(&state, super::rule_source(&q.from_file));
+    let inv = inventory::from_aws_auth(&state.aws_auth);
+    let targets = lookup_targets(&q.subject, &inv.mappings)?;
+    if targets.is_empty() {
+        eprintln!("{} is not mapped in aws-auth: it cannot authenticate to this cluster through aws-auth", q.subject);
+        return Ok(0);
+    }
+    let rows = answer_lookup(&snapshot, &targets);
+    let text = match q.output {
+        QueryFormat::Json => crate::report::structured(crate::cli::OutputFormat::Json, &rows),
+        QueryFormat::Yaml => crate::report::structured(crate::cli::OutputFormat::Yaml, &rows),
+        QueryFormat::Table => crate::report::audit_table::lookup(&rows, false),
+        QueryFormat::Wide => crate::report::audit_table::lookup(&rows, true),
+    };
+    print!("{text}");
+    if rows.is_empty() {
+        eprintln!("no binding applies to {}", q.subject);
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_usernames() {
+        assert!(template_matches("chronom:{{SessionName}}", "chronom:alice"));
+        assert!(!template_matches("chronom:{{SessionName}}", "chronom:"));
+        assert!(!template_matches("chronom:{{SessionName}}", "other:alice"));
+        assert!(template_matches("system:node:{{EC2PrivateDNSName}}", "system:node:ip-10-0-0-1.ec2.internal"));
+        assert!(template_matches("plain", "plain"));
+        assert!(!template_matches("plain", "plainer"));
+        assert!(template_matches("{{AccountID}}-{{SessionName}}", "111122223333-bob"));
+    }
+}

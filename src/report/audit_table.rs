@@ -1,0 +1,136 @@
+//! Tables for `audit`, `audit who-can` and `audit lookup`, in kubectl's plain column style.
+
+use comfy_table::{Table, presets::NOTHING};
+
+use crate::audit::queries::{LookupAnswer, WhoCanAnswer};
+use crate::audit::report::AuditReport;
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(NOTHING);
+    t.set_header(header.to_vec());
+    t
+}
+
+fn lines(t: &Table) -> String {
+    // comfy-table pads every cell; trailing blanks are noise in terminals and diffs.
+    t.lines().map(|l| format!("{}\n", l.trim_end())).collect()
+}
+
+fn dash(s: &str) -> String {
+    if s.is_empty() { "-".into() } else { s.to_string() }
+}
+
+pub fn render(r: &AuditReport, wide: bool) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("MAPPINGS ({}: aws-auth{})\n", r.source, if r.aws_auth_present { "" } else { " absent" }));
+    let mut t = table(&["SOURCE", "PRINCIPAL", "USERNAME", "GROUPS", "ACCESS", "STATE"]);
+    for m in &r.mappings {
+        let state = match (m.mapping.active, m.mapping.shadowed_by_line) {
+            (true, _) => "active".to_string(),
+            (false, Some(l)) => format!("shadowed by line {l}"),
+            (false, None) => "rejected".to_string(),
+        };
+        t.add_row(vec![
+            m.mapping.source.as_str().to_string(),
+            m.mapping.principal.clone(),
+            dash(&m.mapping.username),
+            dash(&m.mapping.groups.join(",")),
+            m.access.clone(),
+            state,
+        ]);
+    }
+    if r.mappings.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        out.push_str(&lines(&t));
+    }
+
+    out.push_str("\nACCESS (bindings behind each mapped identity)\n");
+    let mut header = vec!["PRINCIPAL", "SUBJECT", "SCOPE", "ROLE", "BINDING"];
+    if wide {
+        header.push("RULES");
+    }
+    let mut t = table(&header);
+    let mut any = false;
+    for m in r.mappings.iter().filter(|m| m.mapping.active) {
+        for b in &m.bindings {
+            // Every authenticated user holds the API server's defaults; they say nothing about this identity.
+            if b.subject == "Group/system:authenticated" && b.binding.starts_with("ClusterRoleBinding/system:") {
+                continue;
+            }
+            any = true;
+            let mut row = vec![m.mapping.principal.clone(), b.subject.clone(), b.scope.clone(), b.role.clone(), b.binding.clone()];
+            if !b.role_exists {
+                row[3].push_str(" (missing)");
+            }
+            if wide {
+                row.push(b.rules.join("\n"));
+            }
+            t.add_row(row);
+        }
+    }
+    if any {
+        out.push_str(&lines(&t));
+    } else {
+        out.push_str("  (no bindings beyond the defaults every authenticated user has)\n");
+    }
+
+    out.push_str(&format!(
+        "\nFINDINGS (critical {}, high {}, medium {}, low {})\n",
+        r.counts.critical, r.counts.high, r.counts.medium, r.counts.low
+    ));
+    let mut header = vec!["SEVERITY", "RULE", "SUBJECT", "EVIDENCE"];
+    if wide {
+        header.push("REMEDIATION");
+    }
+    let mut t = table(&header);
+    for f in &r.findings {
+        let mut row = vec![format!("{:?}", f.severity).to_uppercase(), format!("{} {}", f.rule, f.name), f.subject.clone(), f.evidence.clone()];
+        if wide {
+            row.push(f.remediation.to_string());
+        }
+        t.add_row(row);
+    }
+    if r.findings.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        out.push_str(&lines(&t));
+    }
+    if let Some(v) = &r.verification {
+        out.push_str(&format!("\nVERIFICATION: {} SubjectAccessReview answers compared, {} mismatches\n", v.queries, v.mismatches.len()));
+        if !v.mismatches.is_empty() {
+            let mut t = table(&["PRINCIPAL", "USER", "REQUEST", "OURS", "SERVER"]);
+            for m in &v.mismatches {
+                t.add_row(vec![m.principal.clone(), m.user.clone(), m.request.clone(), m.ours.to_string(), m.server.to_string()]);
+            }
+            out.push_str(&lines(&t));
+        }
+    }
+    out
+}
+
+pub fn who_can(rows: &[WhoCanAnswer]) -> String {
+    let mut t = table(&["PRINCIPAL", "SUBJECT", "VIA", "SCOPE"]);
+    for r in rows {
+        let principals = if r.principals.is_empty() { "-".to_string() } else { r.principals.join("\n") };
+        t.add_row(vec![principals, r.subject.clone(), r.via.clone(), r.scope.clone()]);
+    }
+    lines(&t)
+}
+
+pub fn lookup(rows: &[LookupAnswer], wide: bool) -> String {
+    let mut header = vec!["PRINCIPAL", "SUBJECT", "SCOPE", "ROLE", "BINDING"];
+    if wide {
+        header.push("RULES");
+    }
+    let mut t = table(&header);
+    for r in rows {
+        let mut row = vec![r.principal.clone().unwrap_or_else(|| "-".into()), r.subject.clone(), r.scope.clone(), r.role.clone(), r.binding.clone()];
+        if wide {
+            row.push(r.rules.join("\n"));
+        }
+        t.add_row(row);
+    }
+    lines(&t)
+}
