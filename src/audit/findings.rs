@@ -154,8 +154,9 @@ pub fn mapping_findings(inv: &Inventory) -> Vec<Finding> {
         if let Some(line) = m.shadowed_by_line {
             out.push(finding(DUPLICATE, &subject, format!("the entry at line {line} maps the same ARN and wins")));
         }
-        if m.active && m.groups.iter().any(|g| g == rbac::model::PRIVILEGED_GROUP) {
-            out.push(finding(MAPPED_TO_MASTERS, &subject, format!("groups [{}]", m.groups.join(", "))));
+        if m.groups.iter().any(|g| g == rbac::model::PRIVILEGED_GROUP) && (m.active || m.state == "never-matches") {
+            let dormant = if m.active { "" } else { "; dormant: the entry never matches today, and correcting its rolearn makes it live" };
+            out.push(finding(MAPPED_TO_MASTERS, &subject, format!("groups [{}]{dormant}", m.groups.join(", "))));
         }
         if m.active && m.username.starts_with("system:") && !is_node_mapping(m) {
             out.push(finding(SYSTEM_USERNAME, &subject, format!("username {:?}", m.username)));
@@ -179,15 +180,17 @@ pub fn access_findings(m: &Mapping, identity: &Identity, summary: AccessSummary,
         // CHR001 already says everything: system:masters holds every capability.
         return out;
     }
-    let mut seen = std::collections::BTreeSet::new();
+    // One finding per rule and subject; several capabilities of one rule share its evidence.
+    let mut by_rule: std::collections::BTreeMap<&'static str, (Rule, Vec<String>)> = std::collections::BTreeMap::new();
     for hit in hits {
         let Some(rule) = rule_for_capability(hit.id) else { continue };
         let via: Vec<String> = hit.evidence.iter().take(3).map(|g| format!("{} -> {}", g.binding, g.role)).collect();
         let scopes: Vec<String> = hit.scopes.iter().map(|s| s.to_string()).collect();
         let evidence = format!("{} ({}; via {})", hit.title, scopes.join(", "), if via.is_empty() { "-".into() } else { via.join(", ") });
-        if seen.insert((rule.id, evidence.clone())) {
-            out.push(finding(rule, &subject, evidence));
-        }
+        by_rule.entry(rule.id).or_insert((rule, Vec::new())).1.push(evidence);
+    }
+    for (_, (rule, evidence)) in by_rule {
+        out.push(finding(rule, &subject, evidence.join("; ")));
     }
     for group in &m.groups {
         if group == rbac::model::PRIVILEGED_GROUP || group.starts_with("system:node") || group == "system:bootstrappers" {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::awsauth::{self, SsoMatcher};
+use crate::awsauth::{self, EntryNote, SsoMatcher};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum MappingSource {
@@ -50,9 +50,11 @@ pub struct Mapping {
     pub userid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sso: Option<SsoMatcher>,
-    /// Whether the authenticator uses this entry: false when it is rejected or shadowed by a
-    /// later entry for the same ARN.
+    /// Whether the authenticator uses this entry: false when it is rejected, can never match,
+    /// or is shadowed by a later entry for the same ARN.
     pub active: bool,
+    /// `active`, `rejected`, `never-matches` or `shadowed`.
+    pub state: &'static str,
     /// Line of the later entry that wins over this one (the authenticator's last-wins rule).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shadowed_by_line: Option<usize>,
@@ -97,7 +99,8 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
                     line: Some(e.line),
                     userid: e.userid.clone(),
                     sso: e.sso.clone(),
-                    active: !e.is_dropped(),
+                    active: !e.is_dropped() && !never_matches(&e.notes),
+                    state: state_of(e.is_dropped(), &e.notes),
                     shadowed_by_line: None,
                     notes: e.notes.iter().map(|n| n.to_string()).collect(),
                     rejected: e.is_dropped(),
@@ -120,7 +123,8 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
                     line: Some(e.line),
                     userid: e.userid.clone(),
                     sso: None,
-                    active: !e.is_dropped(),
+                    active: !e.is_dropped() && !never_matches(&e.notes),
+                    state: state_of(e.is_dropped(), &e.notes),
                     shadowed_by_line: None,
                     notes: e.notes.iter().map(|n| n.to_string()).collect(),
                     rejected: e.is_dropped(),
@@ -144,6 +148,7 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
                 userid: None,
                 sso: None,
                 active: !rejected,
+                state: if rejected { "rejected" } else { "active" },
                 shadowed_by_line: None,
                 notes: a.notes.iter().map(|n| n.to_string()).collect(),
                 rejected,
@@ -152,6 +157,20 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
         Err(e) => inv.section_errors.push(section_error("mapAccounts", e)),
     }
     inv
+}
+
+fn never_matches(notes: &[EntryNote]) -> bool {
+    notes.iter().any(|n| matches!(n, EntryNote::UnusableArn { .. } | EntryNote::SsoPartitionNeverMatches { .. }))
+}
+
+fn state_of(dropped: bool, notes: &[EntryNote]) -> &'static str {
+    if dropped {
+        "rejected"
+    } else if never_matches(notes) {
+        "never-matches"
+    } else {
+        "active"
+    }
 }
 
 fn sso_pattern(sso: Option<&SsoMatcher>) -> String {
@@ -169,18 +188,19 @@ fn section_error(section: &'static str, e: awsauth::ParseError) -> SectionError 
 fn mark_shadowed(mappings: &mut [Mapping], key: impl Fn(&str) -> String) {
     let mut last: BTreeMap<String, usize> = BTreeMap::new();
     for (i, m) in mappings.iter().enumerate() {
-        if !m.rejected && !m.principal.is_empty() {
+        if m.active && !m.principal.is_empty() {
             last.insert(key(&m.principal), i);
         }
     }
     for i in 0..mappings.len() {
-        if mappings[i].rejected || mappings[i].principal.is_empty() {
+        if !mappings[i].active || mappings[i].principal.is_empty() {
             continue;
         }
         let winner = last[&key(&mappings[i].principal)];
         if winner != i {
             mappings[i].shadowed_by_line = mappings[winner].line;
             mappings[i].active = false;
+            mappings[i].state = "shadowed";
         }
     }
 }

@@ -202,12 +202,7 @@ pub fn answer_lookup(snapshot: &RbacSnapshot, targets: &[(Option<String>, Lookup
                 scope: r.scope.to_string(),
                 role: r.role.to_string(),
                 binding: r.binding.to_string(),
-                rules: snapshot
-                    .role_rules(&r.role)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|p| format!("{} {}.{}", p.verbs.join(","), p.resources.clone().unwrap_or_default().join(","), p.api_groups.clone().unwrap_or_default().join(",")))
-                    .collect(),
+                rules: super::report::rule_lines(snapshot.role_rules(&r.role)),
             });
         }
     }

@@ -112,7 +112,8 @@ pub fn snapshot_of(state: &ClusterState, source: RuleSource) -> RbacSnapshot {
     RbacSnapshot::new(state.rbac.clone(), source)
 }
 
-fn rule_lines(rules: Option<&[k8s_openapi::api::rbac::v1::PolicyRule]>) -> Vec<String> {
+/// A role's rules, one line each: `verbs resources.groups [names]` or `verbs URLs`.
+pub fn rule_lines(rules: Option<&[k8s_openapi::api::rbac::v1::PolicyRule]>) -> Vec<String> {
     rules
         .unwrap_or_default()
         .iter()

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::document::{line_start, read_document, Document, Layout, Node, NodeKind};
 use super::emit::{self, BlockStyle, EntryFields, GroupsStyle};
 use super::entry::MapRoleEntry;
-use super::parse::{parse_map_roles, ParseError};
+use super::parse::{parse_map_roles, role_entries, ParseError};
 use super::template::{parse_template, validate_username, TemplateError};
 use crate::arn::{self, CanonicalRoleArn};
 use saphyr_parser::ScalarStyle;
@@ -118,7 +118,7 @@ fn validate(entry: &NewRoleEntry) -> Result<(), EditError> {
 pub fn upsert_role(text: &str, entry: &NewRoleEntry, force: bool) -> Result<RoleEdit, EditError> {
     validate(entry)?;
     let document = read_document(text)?;
-    let entries = parse_map_roles(text)?;
+    let entries = role_entries(text, &document);
     let role = &entry.rolearn;
     let matching: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].refers_to(role)).collect();
     let effective = matching.iter().rposition(|&i| entries[i].authenticator_matches(role));
@@ -207,7 +207,7 @@ pub fn remove_role(text: &str, role: &CanonicalRoleArn) -> Result<RoleRemoval, P
 
 fn remove_role_edit(text: &str, role: &CanonicalRoleArn) -> Result<RoleRemoval, EditError> {
     let document = read_document(text)?;
-    let entries = parse_map_roles(text)?;
+    let entries = role_entries(text, &document);
     let matching: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].refers_to(role)).collect();
     if matching.is_empty() {
         return Ok(RoleRemoval { new_text: text.to_string(), removed: Vec::new() });

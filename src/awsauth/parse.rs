@@ -15,8 +15,12 @@ pub struct ParseError {
 
 /// Parses the mapRoles text. Empty text, blanks, comments, `[]` and `null` hold no entries.
 pub fn parse_map_roles(text: &str) -> Result<Vec<MapRoleEntry>, ParseError> {
-    let document = read_document(text)?;
-    Ok(places(text, &document).map(|(node, place)| entry::role_entry(text, node, place)).collect())
+    Ok(role_entries(text, &read_document(text)?))
+}
+
+/// The entries of an already-read mapRoles document.
+pub(crate) fn role_entries(text: &str, document: &Document) -> Vec<MapRoleEntry> {
+    places(text, document).map(|(node, place)| entry::role_entry(text, node, place)).collect()
 }
 
 /// Parses the mapUsers text.

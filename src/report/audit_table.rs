@@ -26,10 +26,9 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
     out.push_str(&format!("MAPPINGS ({}: aws-auth{})\n", r.source, if r.aws_auth_present { "" } else { " absent" }));
     let mut t = table(&["SOURCE", "PRINCIPAL", "USERNAME", "GROUPS", "ACCESS", "STATE"]);
     for m in &r.mappings {
-        let state = match (m.mapping.active, m.mapping.shadowed_by_line) {
-            (true, _) => "active".to_string(),
-            (false, Some(l)) => format!("shadowed by line {l}"),
-            (false, None) => "rejected".to_string(),
+        let state = match m.mapping.shadowed_by_line {
+            Some(l) => format!("shadowed by line {l}"),
+            None => m.mapping.state.to_string(),
         };
         t.add_row(vec![
             m.mapping.source.as_str().to_string(),
