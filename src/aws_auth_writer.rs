@@ -19,7 +19,11 @@ pub const MAP_ROLES: &str = "mapRoles";
 /// Set when we created the mapRoles key, so that a revoke which empties it can remove the
 /// key again and leave aws-auth exactly as it was before the grant.
 pub const CREATED_KEY_ANNOTATION: &str = "chronom.io/created-map-roles";
-const MAX_ATTEMPTS: usize = 8;
+/// Conflicts are retried with jittered exponential backoff: enough for dozens of concurrent
+/// writers, bounded so a runaway writer cannot keep us waiting for ever (about 20 s at most).
+const MAX_ATTEMPTS: usize = 30;
+const BACKOFF_BASE: std::time::Duration = std::time::Duration::from_millis(20);
+const BACKOFF_CAP: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub fn api(conn: &Connection) -> Api<ConfigMap> {
     Api::namespaced(conn.client.clone(), NAMESPACE)
@@ -40,6 +44,8 @@ pub enum EditOutcome<T> {
     NoChange(T),
     /// Write this text (None: remove the key we created) and carry the result.
     Write(Option<String>, T),
+    /// Replace all of `data` (restore from a backup) and carry the result.
+    ReplaceData(BTreeMap<String, String>, T),
 }
 
 /// The result of `update`: what the edit decided, the ConfigMap as read before the write
@@ -64,19 +70,30 @@ where
     let api = api(conn);
     for attempt in 1..=MAX_ATTEMPTS {
         let current = read(conn).await?;
-        let (new_text, result) = match edit(map_roles(current.as_ref()), current.as_ref())? {
+        let (change, result) = match edit(map_roles(current.as_ref()), current.as_ref())? {
             EditOutcome::NoChange(result) => {
                 return Ok(Updated { result, before: current, wrote: false, attempts: attempt, backup: None });
             }
-            EditOutcome::Write(text, result) => (text, result),
+            EditOutcome::Write(text, result) => (Change::MapRoles(text), result),
+            EditOutcome::ReplaceData(data, result) => (Change::Data(data), result),
         };
         let backup = match &current {
             Some(cm) => Some(backup(conn, cm)?),
             None => None,
         };
-        let outcome = match &current {
-            Some(cm) => api.replace(NAME, &PostParams::default(), &with_map_roles(cm.clone(), new_text)).await,
-            None => api.create(&PostParams::default(), &new_config_map(new_text)).await,
+        let outcome = match (&current, change) {
+            (Some(cm), Change::MapRoles(text)) => api.replace(NAME, &PostParams::default(), &with_map_roles(cm.clone(), text)).await,
+            (None, Change::MapRoles(text)) => api.create(&PostParams::default(), &new_config_map(text)).await,
+            (Some(cm), Change::Data(data)) => {
+                let mut cm = cm.clone();
+                cm.data = Some(data);
+                api.replace(NAME, &PostParams::default(), &cm).await
+            }
+            (None, Change::Data(data)) => {
+                let mut cm = new_config_map(None);
+                cm.data = Some(data);
+                api.create(&PostParams::default(), &cm).await
+            }
         };
         match outcome {
             Ok(_) => return Ok(Updated { result, before: current, wrote: true, attempts: attempt, backup }),
@@ -86,6 +103,7 @@ where
                 if let Some(path) = backup {
                     let _ = std::fs::remove_file(path);
                 }
+                tokio::time::sleep(backoff(attempt)).await;
                 continue;
             }
             Err(e) => return Err(conn.explain(e, "writing configmap aws-auth in kube-system").await),
@@ -95,6 +113,21 @@ where
         format!("aws-auth kept changing under us: {MAX_ATTEMPTS} attempts in a row met a conflicting write"),
         "another tool is rewriting aws-auth in a loop; stop it, then re-run",
     ))
+}
+
+/// Full jitter: a random wait up to base * 2^attempt (capped), so competing writers spread out.
+fn backoff(attempt: usize) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.min(10)).min(BACKOFF_CAP);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_usize(attempt);
+    let fraction = (h.finish() % 1000) as u32;
+    ceiling * fraction / 1000
+}
+
+enum Change {
+    MapRoles(Option<String>),
+    Data(BTreeMap<String, String>),
 }
 
 fn with_map_roles(mut cm: ConfigMap, text: Option<String>) -> ConfigMap {
@@ -172,7 +205,6 @@ fn write_private(dir: &std::path::Path, path: &std::path::Path, bytes: &[u8]) ->
         options.mode(0o600);
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    // No fsync: it would widen the read-to-write window that conflicts come from, on every retry.
+    options.open(path)?.write_all(bytes)
 }

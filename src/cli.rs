@@ -55,6 +55,9 @@ pub enum Command {
     /// Who is mapped to what through aws-auth, what they can really do, and what is dangerous.
     #[command(after_help = AUDIT_EXAMPLES, args_conflicts_with_subcommands = true)]
     Audit(AuditArgs),
+    /// Put back an aws-auth ConfigMap saved by grant or revoke (shows the diff, asks first).
+    #[command(name = "restore-aws-auth", after_help = RESTORE_EXAMPLES)]
+    RestoreAwsAuth(RestoreArgs),
     /// Print a shell completion script (bash, zsh, fish or powershell).
     #[command(after_help = COMPLETION_EXAMPLES)]
     Completion {
@@ -231,6 +234,16 @@ pub struct LookupArgs {
     pub from_file: Vec<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup written by grant or revoke (printed as "backup of aws-auth as read: FILE").
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
 pub const DEFAULT_GROUP: &str = "chronomReadOnlyGroup";
 pub const DEFAULT_ROLE_NAME: &str = "chronomReadOnlyRole";
 
@@ -274,6 +287,13 @@ const LOOKUP_EXAMPLES: &str = "Examples:
   # A group, or a ServiceAccount
   kubectl chronom audit lookup system:nodes
   kubectl chronom audit lookup kube-system:coredns";
+
+const RESTORE_EXAMPLES: &str = "Examples:
+  # Show what would change and ask before writing
+  kubectl chronom restore-aws-auth ~/.local/state/kubectl-chronom/backups/my-cluster/20261123T120950Z-aws-auth.yaml
+
+  # In a script
+  kubectl chronom restore-aws-auth FILE --yes";
 
 const COMPLETION_EXAMPLES: &str = "Examples:
   # bash, for the current shell

@@ -271,14 +271,12 @@ async fn execute(conn: &Connection, v: &ValidGrant) -> Result<crate::outcome::Ru
         return Ok(report.into());
     }
 
-    let created_role = apply(conn, &roles, &plan.role, plan.role_action, "clusterrole").await?;
-    let created_binding = match apply(conn, &bindings, &plan.binding, plan.binding_action, "clusterrolebinding").await {
-        Ok(c) => c,
+    let role_uid = apply(conn, &roles, &plan.role, plan.role_action, "clusterrole").await?;
+    let binding_uid = match apply(conn, &bindings, &plan.binding, plan.binding_action, "clusterrolebinding").await {
+        Ok(uid) => uid,
         Err(e) => {
-            if created_role {
-                report.cluster_role.action = rollback(conn, &roles, &v.role_name, "clusterrole").await;
-            }
             report.cluster_role_binding.action = Action::Failed;
+            rollback(conn, v, &mut report, role_uid, None).await;
             report.aws_auth.action = Action::Failed;
             report.ok = false;
             return Ok(crate::outcome::RunResult { report: Some(report), error: Some(e) });
@@ -304,17 +302,14 @@ async fn execute(conn: &Connection, v: &ValidGrant) -> Result<crate::outcome::Ru
             }
         }
         Err(e) => {
-            if created_binding {
-                report.cluster_role_binding.action = rollback(conn, &bindings, &v.role_name, "clusterrolebinding").await;
-            }
-            if created_role {
-                report.cluster_role.action = rollback(conn, &roles, &v.role_name, "clusterrole").await;
-            }
+            rollback(conn, v, &mut report, role_uid, binding_uid).await;
             report.aws_auth.action = Action::Failed;
             report.ok = false;
             return Ok(crate::outcome::RunResult { report: Some(report), error: Some(e) });
         }
     }
+    ensure_rbac(conn, &roles, &plan.role, "clusterrole", &mut report.notes, ro::role_matches).await?;
+    ensure_rbac(conn, &bindings, &plan.binding, "clusterrolebinding", &mut report.notes, ro::binding_matches).await?;
 
     let user = verify::sample_username(&v.entry.username, &v.role.canonical.account());
     report.verification = verify::run(conn, &user, &v.group, &verify::after_grant(v.exclude_secrets)).await?;
@@ -388,32 +383,93 @@ fn plan_aws_auth(text: &str, v: &ValidGrant) -> Result<AwsAuthEdit, UserError> {
     }
 }
 
-/// Server-side apply with our field manager; returns whether this call created the object.
-async fn apply<K>(conn: &Connection, api: &Api<K>, object: &K, action: Action, what: &str) -> Result<bool, UserError>
+/// Server-side apply with our field manager. Returns the object's uid when this run applied
+/// an object it found absent, i.e. one it may have to roll back.
+async fn apply<K>(conn: &Connection, api: &Api<K>, object: &K, action: Action, what: &str) -> Result<Option<String>, UserError>
 where
     K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     if action == Action::Unchanged {
-        return Ok(false);
+        return Ok(None);
     }
     let name = object.meta().name.clone().unwrap_or_default();
     let params = PatchParams::apply(ro::FIELD_MANAGER).force();
     match api.patch(&name, &params, &Patch::Apply(object)).await {
-        Ok(_) => Ok(action == Action::Created),
+        Ok(applied) => Ok(if action == Action::Created { applied.meta().uid.clone() } else { None }),
         Err(e) => Err(conn.explain(e, &format!("applying {what} {name}")).await),
     }
 }
 
-async fn rollback<K>(conn: &Connection, api: &Api<K>, name: &str, what: &str) -> Action
+/// After aws-auth is written: a concurrent revoke or rollback may have removed the RBAC
+/// objects this grant relies on. Put them back rather than report a grant that is not there.
+async fn ensure_rbac<K>(conn: &Connection, api: &Api<K>, desired: &K, what: &str, notes: &mut Vec<String>, matches: fn(&K, &K) -> bool) -> Result<(), UserError>
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = desired.meta().name.clone().unwrap_or_default();
+    let live = conn.get_opt(api, &name, what).await?;
+    if live.as_ref().is_some_and(|l| matches(l, desired)) {
+        return Ok(());
+    }
+    apply(conn, api, desired, Action::Updated, what).await?;
+    notes.push(format!("{what} {name} was removed or changed by someone else while this grant ran; it was applied again"));
+    Ok(())
+}
+
+/// Undo what this run created, but never what another grant now relies on: if a fresh read
+/// of aws-auth shows an entry mapping the group, the objects stay. Deletes are preconditioned
+/// on the uid this run applied, so an object recreated meanwhile is not touched.
+async fn rollback(conn: &Connection, v: &ValidGrant, report: &mut WriteReport, role_uid: Option<String>, binding_uid: Option<String>) {
+    if role_uid.is_none() && binding_uid.is_none() {
+        return;
+    }
+    let in_use = match writer::read(conn).await {
+        Ok(cm) => group_still_mapped(writer::map_roles(cm.as_ref()), &v.group),
+        // Cannot tell: keep them, and say so below.
+        Err(_) => None,
+    };
+    let roles: Api<ClusterRole> = Api::all(conn.client.clone());
+    let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
+    if let Some(uid) = binding_uid {
+        report.cluster_role_binding.action = undo(conn, &bindings, &v.role_name, "clusterrolebinding", uid, in_use).await;
+    }
+    if let Some(uid) = role_uid {
+        report.cluster_role.action = undo(conn, &roles, &v.role_name, "clusterrole", uid, in_use).await;
+    }
+}
+
+/// Whether a mapRoles entry maps `group`: Some(true/false), or None when the text does not parse.
+fn group_still_mapped(text: &str, group: &str) -> Option<bool> {
+    awsauth::parse_map_roles(text).ok().map(|entries| entries.iter().any(|e| e.groups.iter().any(|g| g == group)))
+}
+
+async fn undo<K>(conn: &Connection, api: &Api<K>, name: &str, what: &str, uid: String, in_use: Option<bool>) -> Action
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    match api.delete(name, &DeleteParams::default()).await {
+    match in_use {
+        Some(false) => {}
+        Some(true) => {
+            eprintln!("note: {what} {name} was created by this run but is kept: another aws-auth entry now maps its group");
+            return Action::Kept;
+        }
+        None => {
+            eprintln!("warning: {what} {name} was created by this run and is left in place: aws-auth could not be read to check whether anything else uses it; delete it by hand if not");
+            return Action::Created;
+        }
+    }
+    let params = DeleteParams { preconditions: Some(kube::api::Preconditions { uid: Some(uid), resource_version: None }), ..Default::default() };
+    match api.delete(name, &params).await {
         Ok(_) => Action::RolledBack,
+        Err(kube::Error::Api(s)) if s.code == 404 => Action::RolledBack,
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            eprintln!("note: {what} {name} was replaced by someone else meanwhile; that object is kept");
+            Action::Kept
+        }
         Err(e) => {
             let err = conn.explain(e, &format!("rolling back {what} {name}")).await;
-            tracing::error!("{err}");
-            eprintln!("warning: {what} {name} was created by this run and could not be deleted again; delete it by hand");
+            tracing::debug!("{err}");
+            eprintln!("warning: {what} {name} was created by this run and could not be deleted again ({}); delete it by hand", err.what);
             Action::Created
         }
     }

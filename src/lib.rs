@@ -20,3 +20,4 @@ pub mod report;
 pub mod revoke;
 pub mod completion;
 pub mod audit;
+pub mod restore;

@@ -2,7 +2,7 @@ use std::io::Write;
 
 use chronom::cli::{Command, OutputFormat};
 use chronom::outcome::RunResult;
-use chronom::{audit, completion, grant, report, revoke};
+use chronom::{audit, completion, grant, report, restore, revoke};
 
 fn main() {
     let cli = chronom::cli::parse();
@@ -17,6 +17,7 @@ fn main() {
                     Command::Grant(args) => finish(&grant::run(&cli.global, args).await, args.output),
                     Command::Revoke(args) => finish(&revoke::run(&cli.global, args).await, args.output),
                     Command::Audit(args) => audit::run(&cli.global, args).await,
+                    Command::RestoreAwsAuth(args) => restore::run(&cli.global, args).await,
                     Command::Completion { .. } | Command::Complete { .. } => unreachable!("handled above"),
                 }
             })

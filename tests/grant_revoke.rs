@@ -10,9 +10,9 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube::api::{Api, DeleteParams, PostParams};
-use serde_json::Value;
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use kube::api::{Api, PostParams};
+use support::cluster::*;
 use support::{control_plane, unique_name};
 
 static AWS_AUTH: Mutex<()> = Mutex::new(());
@@ -21,98 +21,8 @@ fn lock() -> MutexGuard<'static, ()> {
     AWS_AUTH.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn chronom(context: &str, args: &[&str]) -> Output {
-    let cp = control_plane();
-    Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"))
-        .arg("--kubeconfig")
-        .arg(&cp.kubeconfig)
-        .arg("--context")
-        .arg(context)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env("XDG_STATE_HOME", state_dir())
-        .output()
-        .expect("run kubectl-chronom")
-}
-
-fn state_dir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("chronom-test-state-{}", std::process::id()))
-}
-
 fn admin(args: &[&str]) -> Output {
     chronom("chronom-admin", args)
-}
-
-fn text(o: &Output) -> String {
-    format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", text(o)))
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
-fn with_client<T>(f: impl AsyncFnOnce(kube::Client) -> T) -> T {
-    let rt = rt();
-    rt.block_on(async {
-        let cp = control_plane();
-        let kc = kube::config::Kubeconfig::read_from(&cp.kubeconfig).unwrap();
-        let opts = kube::config::KubeConfigOptions { context: Some("chronom-admin".into()), ..Default::default() };
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await.unwrap();
-        f(kube::Client::try_from(cfg).unwrap()).await
-    })
-}
-
-fn get_aws_auth() -> Option<ConfigMap> {
-    with_client(async |c| Api::<ConfigMap>::namespaced(c, "kube-system").get_opt("aws-auth").await.unwrap())
-}
-
-/// Replace aws-auth's data (None: delete the ConfigMap) and return what was there.
-fn set_aws_auth(data: Option<BTreeMap<String, String>>) -> Option<ConfigMap> {
-    with_client(async |c| {
-        let api = Api::<ConfigMap>::namespaced(c, "kube-system");
-        let before = api.get_opt("aws-auth").await.unwrap();
-        match (data, &before) {
-            (None, Some(_)) => {
-                api.delete("aws-auth", &DeleteParams::default()).await.unwrap();
-            }
-            (None, None) => {}
-            (Some(d), Some(cm)) => {
-                let mut cm = cm.clone();
-                cm.data = Some(d);
-                cm.metadata.annotations = None;
-                api.replace("aws-auth", &PostParams::default(), &cm).await.unwrap();
-            }
-            (Some(d), None) => {
-                let mut cm = ConfigMap::default();
-                cm.metadata.name = Some("aws-auth".into());
-                cm.data = Some(d);
-                api.create(&PostParams::default(), &cm).await.unwrap();
-            }
-        }
-        before
-    })
-}
-
-fn map_roles() -> String {
-    get_aws_auth().and_then(|c| c.data).and_then(|d| d.get("mapRoles").cloned()).unwrap_or_default()
-}
-
-fn cluster_role(name: &str) -> Option<ClusterRole> {
-    let name = name.to_string();
-    with_client(async move |c| Api::<ClusterRole>::all(c).get_opt(&name).await.unwrap())
-}
-
-fn cluster_role_binding(name: &str) -> Option<ClusterRoleBinding> {
-    let name = name.to_string();
-    with_client(async move |c| Api::<ClusterRoleBinding>::all(c).get_opt(&name).await.unwrap())
-}
-
-fn data(map_roles: &str) -> Option<BTreeMap<String, String>> {
-    Some(BTreeMap::from([("mapRoles".to_string(), map_roles.to_string())]))
 }
 
 fn arn(name: &str) -> String {
@@ -142,8 +52,6 @@ fn revoke(n: &Names, extra: &[&str]) -> Output {
     args.extend_from_slice(extra);
     admin(&args)
 }
-
-const NODE_ENTRY: &str = "- rolearn: arn:aws:iam::111122223333:role/eksctl-demo-nodegroup-NodeInstanceRole-1ABCDEF\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n";
 
 #[test]
 fn grant_creates_maps_and_verifies_then_regrant_is_a_no_op() {
@@ -531,47 +439,16 @@ fn failed_aws_auth_write_rolls_back_rbac() {
     let n = names("rollback");
     // A real admission policy on the real server refuses the write; RBAC allows it, so preflight passes.
     let policy = unique_name("deny-aws-auth");
-    let manifest = format!(
-        r#"apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {{name: {policy}}}
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules:
-    - apiGroups: [""]
-      apiVersions: [v1]
-      operations: [UPDATE, CREATE]
-      resources: [configmaps]
-  validations:
-  - expression: "object.metadata.name != 'aws-auth' || !object.data.mapRoles.contains('{marker}')"
-    message: test policy refuses this aws-auth write
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {{name: {policy}}}
-spec:
-  policyName: {policy}
-  validationActions: [Deny]
-"#,
-        marker = n.arn
-    );
-    kubectl_apply(&manifest);
-    // Policies take effect asynchronously; wait until a probe write is refused.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let probe = with_client(async |c| {
+    let expression = format!("object.metadata.name != 'aws-auth' || !object.data.mapRoles.contains('{}')", n.arn);
+    let probe = || {
+        with_client(async |c| {
             let api = Api::<ConfigMap>::namespaced(c, "kube-system");
             let mut cm = api.get("aws-auth").await.unwrap();
             cm.data.as_mut().unwrap().insert("mapRoles".into(), format!("{NODE_ENTRY}# {}\n", n.arn));
             api.replace("aws-auth", &PostParams { dry_run: true, ..Default::default() }, &cm).await.is_err()
-        });
-        if probe {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "admission policy never took effect");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+        })
+    };
+    deny_policy_on(control_plane(), &policy, "UPDATE, CREATE", "configmaps", "", &expression, probe);
     let out = grant(&n, &["-o", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let r = json(&out);
@@ -581,29 +458,8 @@ spec:
     assert!(String::from_utf8_lossy(&out.stderr).contains("test policy refuses"), "{}", text(&out));
     assert!(cluster_role(&n.role).is_none() && cluster_role_binding(&n.role).is_none());
     assert_eq!(map_roles(), NODE_ENTRY);
-    kubectl_delete(&format!("validatingadmissionpolicybinding/{policy}"));
-    kubectl_delete(&format!("validatingadmissionpolicy/{policy}"));
+    remove_policy_on(control_plane(), &policy);
     set_aws_auth(original.and_then(|c| c.data));
-}
-
-fn kubectl_apply(manifest: &str) {
-    use std::io::Write;
-    let mut child = control_plane()
-        .kubectl("chronom-admin")
-        .args(["apply", "-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "kubectl apply: {}", text(&out));
-}
-
-fn kubectl_delete(what: &str) {
-    let out = control_plane().kubectl("chronom-admin").args(["delete", what]).output().unwrap();
-    assert!(out.status.success(), "kubectl delete {what}: {}", text(&out));
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! in parallel never touch each other's objects.
 #![allow(dead_code, unused_imports)]
 
+pub mod cluster;
 mod control_plane;
 
 pub use control_plane::{ControlPlane, control_plane, unique_name};

@@ -1,0 +1,828 @@
+//! Property tests for the aws-auth model. Generated mapRoles / mapUsers / mapAccounts
+//! documents (block and flow, comments, odd quoting and key case, CRLF, unicode, extra keys,
+//! sso entries) are written by a YAML writer that lives only here, then checked three ways:
+//! our parser reads exactly the generated entries, an independent parser (libyaml through
+//! yaml_serde, interpreted like Go's encoding/json) reads the same, and every edit keeps all
+//! other bytes (grant then revoke gives back the original text).
+//!
+//! The number of generated cases each property ran is printed to stderr and appended to
+//! `$CARGO_TARGET_TMPDIR/awsauth_props_cases.txt`. `PROPTEST_CASES` overrides the defaults.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chronom::arn::CanonicalRoleArn;
+use chronom::awsauth::{
+    parse_map_accounts, parse_map_roles, parse_map_users, remove_role, upsert_role, validate_username, EditAction,
+    EditError, MapRoleEntry, NewRoleEntry,
+};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------
+// What a document means.
+
+/// One entry's meaning, as Go's `RoleMapping` / `UserMapping` would hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Meaning {
+    arn: String,
+    username: Option<String>,
+    groups: Vec<String>,
+    userid: Option<String>,
+    sso: Option<(String, String)>,
+    /// How many keys the authenticator does not know.
+    extra: usize,
+}
+
+fn ours_roles(entries: &[MapRoleEntry]) -> Vec<Meaning> {
+    entries
+        .iter()
+        .map(|e| Meaning {
+            arn: e.rolearn.clone(),
+            username: e.username.clone(),
+            groups: e.groups.clone(),
+            userid: e.userid.clone(),
+            sso: e.sso.as_ref().map(|s| (s.permission_set_name.clone(), s.account_id.clone())),
+            extra: e.extra.len(),
+        })
+        .collect()
+}
+
+fn new_meaning(entry: &NewRoleEntry) -> Meaning {
+    Meaning {
+        arn: entry.rolearn.to_string(),
+        username: Some(entry.username.clone()),
+        groups: entry.groups.clone(),
+        ..Meaning::default()
+    }
+}
+
+/// Go `encoding/json` field-name folding, written independently of the library.
+fn go_key(key: &str) -> String {
+    key.chars()
+        .map(|c| match c {
+            '\u{17F}' => 's',
+            '\u{212A}' => 'k',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// The independent reading: libyaml (yaml_serde) into JSON values, then Go-like field filling.
+fn independent(text: &str, arn_key: &str) -> Result<Vec<Meaning>, String> {
+    let value: Value = yaml_serde::from_str(text).map_err(|e| format!("libyaml rejects the text: {e}\n{text}"))?;
+    let items = match value {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items,
+        other => return Err(format!("not a list: {other:?}")),
+    };
+    let known = [arn_key, "username", "groups", "userid", "sso"];
+    let mut out = Vec::new();
+    for item in items {
+        let object = item.as_object().ok_or_else(|| format!("item is not a mapping: {item:?}"))?;
+        let mut m = Meaning::default();
+        // serde_json's map is sorted; the generator never writes two keys that fold alike.
+        for (key, value) in object {
+            match (go_key(key).as_str(), value) {
+                (k, Value::String(s)) if k == arn_key => m.arn = s.clone(),
+                ("username", Value::String(s)) => m.username = Some(s.clone()),
+                ("userid", Value::String(s)) => m.userid = Some(s.clone()),
+                ("groups", Value::Array(groups)) => {
+                    m.groups = groups.iter().map(|g| g.as_str().unwrap_or_default().to_string()).collect()
+                }
+                ("sso", Value::Object(sso)) => {
+                    let mut pair = (String::new(), String::new());
+                    for (k, v) in sso {
+                        match (go_key(k).as_str(), v.as_str()) {
+                            ("permissionsetname", Some(s)) => pair.0 = s.to_string(),
+                            ("accountid", Some(s)) => pair.1 = s.to_string(),
+                            _ => {}
+                        }
+                    }
+                    m.sso = Some(pair);
+                }
+                (k, _) if known.contains(&k) => {}
+                _ => m.extra += 1,
+            }
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// A YAML writer that is not the library's.
+
+/// SplitMix64: deterministic layout choices from one generated seed.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+fn yaml_printable(c: char) -> bool {
+    matches!(c, ' '..='~') || (c as u32 >= 0xA0 && !matches!(c as u32, 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF))
+}
+
+fn plain_ok(s: &str, flow: bool) -> bool {
+    let lower = s.to_ascii_lowercase();
+    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_./@=+-".contains(c) || (!flow && ":{}".contains(c)))
+        && !s.ends_with(':')
+        && !["y", "n", "yes", "no", "on", "off", "true", "false", "null"].contains(&lower.as_str())
+}
+
+fn double(s: &str, dice: &mut Dice) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' if dice.chance(50) => out.push_str("\\n"),
+            '\t' if dice.chance(50) => out.push_str("\\t"),
+            c if yaml_printable(c) && c != '\t' && !(c == '\u{85}') => out.push(c),
+            c if (c as u32) < 0x100 && dice.chance(30) => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A scalar in a random but valid style for its context.
+fn scalar(s: &str, flow: bool, dice: &mut Dice) -> String {
+    match dice.below(3) {
+        0 if plain_ok(s, flow) => s.to_string(),
+        1 if s.chars().all(|c| yaml_printable(c)) => format!("'{}'", s.replace('\'', "''")),
+        _ if plain_ok(s, flow) && dice.chance(50) => s.to_string(),
+        _ => double(s, dice),
+    }
+}
+
+fn key(variants: &[&str], flow: bool, dice: &mut Dice) -> String {
+    let name = *dice.pick(variants);
+    match dice.below(6) {
+        0 => format!("\"{name}\""),
+        1 => format!("'{name}'"),
+        _ if name.is_ascii() || !flow => name.to_string(),
+        _ => format!("\"{name}\""),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Val {
+    Text(String),
+    List(Vec<String>),
+    Sso(String, String),
+}
+
+#[derive(Debug, Clone)]
+struct Field {
+    keys: &'static [&'static str],
+    val: Val,
+}
+
+const ROLEARN_KEYS: &[&str] = &["rolearn", "RoleArn", "ROLEARN", "roleARN"];
+const USERARN_KEYS: &[&str] = &["userarn", "UserArn", "USERARN", "u\u{17F}erarn"];
+const USERNAME_KEYS: &[&str] = &["username", "UserName", "USERNAME", "u\u{17F}ername"];
+const GROUPS_KEYS: &[&str] = &["groups", "Groups", "GROUPS", "group\u{17F}"];
+const USERID_KEYS: &[&str] = &["userid", "userId", "UserID"];
+const SSO_KEYS: &[&str] = &["sso", "SSO", "Sso"];
+
+fn flow_value(val: &Val, dice: &mut Dice) -> String {
+    match val {
+        Val::Text(s) => scalar(s, true, dice),
+        Val::List(items) => {
+            let items: Vec<String> = items.iter().map(|g| scalar(g, true, dice)).collect();
+            format!("[{}]", items.join(if dice.chance(50) { ", " } else { "," }))
+        }
+        Val::Sso(name, account) => format!(
+            "{{{}: {}, {}: {}}}",
+            key(&["permissionSetName", "PermissionSetName", "permissionsetname"], true, dice),
+            scalar(name, true, dice),
+            key(&["accountID", "AccountId", "accountid"], true, dice),
+            double(account, dice)
+        ),
+    }
+}
+
+fn flow_mapping(fields: &[Field], dice: &mut Dice) -> String {
+    let parts: Vec<String> =
+        fields.iter().map(|f| format!("{}: {}", key(f.keys, true, dice), flow_value(&f.val, dice))).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// Layout shared by all block items of one document.
+struct BlockLayout {
+    indent: String,
+    key_offset: usize,
+    groups_indent: usize,
+}
+
+fn block_item(fields: &[Field], layout: &BlockLayout, dice: &mut Dice) -> Vec<String> {
+    let pad = format!("{}{}", layout.indent, " ".repeat(layout.key_offset));
+    if dice.chance(10) {
+        return vec![format!("{}- {}", layout.indent, flow_mapping(fields, dice))];
+    }
+    let mut lines = Vec::new();
+    let dash_alone = dice.chance(5);
+    if dash_alone {
+        lines.push(format!("{}-", layout.indent));
+    }
+    for (i, field) in fields.iter().enumerate() {
+        let lead = if i == 0 && !dash_alone {
+            format!("{}-{}", layout.indent, " ".repeat(layout.key_offset - 1))
+        } else {
+            pad.clone()
+        };
+        let k = key(field.keys, false, dice);
+        match &field.val {
+            Val::Text(s) => {
+                let literal = !s.is_empty()
+                    && s.chars().all(|c| yaml_printable(c) && c != ' ')
+                    && !s.starts_with('#')
+                    && dice.chance(10);
+                if literal {
+                    lines.push(format!("{lead}{k}: |-"));
+                    lines.push(format!("{pad}  {s}"));
+                } else {
+                    lines.push(format!("{lead}{k}:{}{}", " ".repeat(1 + dice.below(2) as usize), scalar(s, false, dice)));
+                }
+            }
+            Val::List(items) if items.is_empty() || dice.chance(30) => {
+                lines.push(format!("{lead}{k}: {}", flow_value(&field.val, dice)));
+            }
+            Val::List(items) => {
+                lines.push(format!("{lead}{k}:"));
+                for g in items {
+                    lines.push(format!("{pad}{}- {}", " ".repeat(layout.groups_indent), scalar(g, false, dice)));
+                }
+            }
+            Val::Sso(name, account) => {
+                if dice.chance(30) {
+                    lines.push(format!("{lead}{k}: {}", flow_value(&field.val, dice)));
+                } else {
+                    lines.push(format!("{lead}{k}:"));
+                    lines.push(format!("{pad}  permissionSetName: {}", scalar(name, false, dice)));
+                    lines.push(format!("{pad}  accountID: {}", double(account, dice)));
+                }
+            }
+        }
+    }
+    lines
+}
+
+#[derive(Debug, Clone)]
+struct DocStyle {
+    seed: u64,
+    flow: bool,
+    crlf: bool,
+    trailing_newline: bool,
+    head_comment: Option<String>,
+    tail_comment: Option<String>,
+}
+
+fn render(items: &[Vec<Field>], style: &DocStyle, comments: &[String]) -> String {
+    let mut dice = Dice(style.seed);
+    let mut comment = |dice: &mut Dice| -> String { comments[dice.below(comments.len() as u64) as usize].clone() };
+    let mut text = String::new();
+    if let Some(head) = &style.head_comment {
+        text.push_str(&format!("# {head}\n"));
+    }
+    if style.flow {
+        let multiline = dice.chance(50);
+        if items.is_empty() {
+            text.push_str(*dice.pick(&["[]", "[ ]", "[\n]"]));
+        } else if multiline {
+            text.push_str("[\n");
+            for (i, fields) in items.iter().enumerate() {
+                text.push_str("  ");
+                text.push_str(&flow_mapping(fields, &mut dice));
+                if i + 1 < items.len() {
+                    text.push(',');
+                }
+                if dice.chance(20) {
+                    text.push_str(&format!(" # {}", comment(&mut dice)));
+                }
+                text.push('\n');
+            }
+            text.push(']');
+        } else {
+            let sep = *dice.pick(&[", ", ",", " , "]);
+            let parts: Vec<String> = items.iter().map(|f| flow_mapping(f, &mut dice)).collect();
+            text.push_str(&format!("[{}]", parts.join(sep)));
+        }
+        text.push('\n');
+    } else {
+        let layout = BlockLayout {
+            indent: " ".repeat(*dice.pick(&[0usize, 0, 2, 4])),
+            key_offset: *dice.pick(&[2usize, 2, 3, 4]),
+            groups_indent: *dice.pick(&[0usize, 2, 2, 4]),
+        };
+        for fields in items {
+            if dice.chance(15) {
+                let at = if dice.chance(50) { String::new() } else { layout.indent.clone() };
+                text.push_str(&format!("{at}# {}\n", comment(&mut dice)));
+            }
+            let mut lines = block_item(fields, &layout, &mut dice);
+            if dice.chance(15) && !lines[0].ends_with("|-") {
+                lines[0].push_str(&format!(" # {}", comment(&mut dice)));
+            }
+            for line in lines {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+    }
+    if let Some(tail) = &style.tail_comment {
+        text.push_str(&format!("# {tail}\n"));
+    }
+    if !style.trailing_newline {
+        text.pop();
+    }
+    if style.crlf { text.replace('\n', "\r\n") } else { text }
+}
+
+// ---------------------------------------------------------------------------------------
+// Generated entries.
+
+const ACCOUNTS: &[&str] = &["111122223333", "444455556666"];
+
+#[derive(Debug, Clone)]
+struct RoleItem {
+    account: usize,
+    /// Starts with `r`: never collides with the new roles (`new-`).
+    name: String,
+    path: Option<String>,
+    upper: bool,
+    username: Option<String>,
+    groups: Option<Vec<String>>,
+    userid: Option<String>,
+    extra: Option<String>,
+    sso: Option<String>,
+    order: u64,
+}
+
+impl RoleItem {
+    fn arn(&self) -> String {
+        let path = self.path.as_ref().map(|p| format!("{p}/")).unwrap_or_default();
+        let arn = format!("arn:aws:iam::{}:role/{path}{}", ACCOUNTS[self.account], self.name);
+        if self.upper { arn.to_uppercase() } else { arn }
+    }
+
+    fn fields(&self) -> Vec<Field> {
+        let mut fields = Vec::new();
+        match &self.sso {
+            Some(set) => fields.push(Field { keys: SSO_KEYS, val: Val::Sso(set.clone(), ACCOUNTS[self.account].to_string()) }),
+            None => fields.push(Field { keys: ROLEARN_KEYS, val: Val::Text(self.arn()) }),
+        }
+        if let Some(u) = &self.username {
+            fields.push(Field { keys: USERNAME_KEYS, val: Val::Text(u.clone()) });
+        }
+        if let Some(g) = &self.groups {
+            fields.push(Field { keys: GROUPS_KEYS, val: Val::List(g.clone()) });
+        }
+        if let Some(id) = &self.userid {
+            fields.push(Field { keys: USERID_KEYS, val: Val::Text(id.clone()) });
+        }
+        if let Some(x) = &self.extra {
+            fields.push(Field { keys: &["x-owner", "managedBy", "note"], val: Val::Text(x.clone()) });
+        }
+        // A deterministic shuffle: key order must not matter.
+        let mut dice = Dice(self.order);
+        for i in (1..fields.len()).rev() {
+            fields.swap(i, dice.below(i as u64 + 1) as usize);
+        }
+        fields
+    }
+
+    fn meaning(&self) -> Meaning {
+        Meaning {
+            arn: if self.sso.is_some() { String::new() } else { self.arn() },
+            username: self.username.clone(),
+            groups: self.groups.clone().unwrap_or_default(),
+            userid: self.userid.clone(),
+            sso: self.sso.as_ref().map(|s| (s.clone(), ACCOUNTS[self.account].to_string())),
+            extra: usize::from(self.extra.is_some()),
+        }
+    }
+
+    fn refers_to(&self, account: usize, name: &str) -> bool {
+        self.sso.is_none() && self.account == account && self.name.eq_ignore_ascii_case(name)
+    }
+
+    fn exact(&self, account: usize, name: &str) -> bool {
+        self.refers_to(account, name) && self.path.is_none()
+    }
+}
+
+const HOSTILE: &[&str] = &[
+    "evil\n- rolearn: arn:aws:iam::111122223333:role/x\n  groups: [system:masters]",
+    "a: b",
+    "x #y",
+    "- z",
+    "{{SessionName}}",
+    "system:node:{{EC2PrivateDNSName}}",
+    "[a, b]",
+    "{a: b}",
+    "*x",
+    "&x",
+    "!x",
+    "yes",
+    "NULL",
+    "0x1F",
+    "12",
+    "'",
+    "\"",
+    "\\",
+    " ",
+    "",
+    "\u{2028}",
+    "\u{feff}",
+    "日本",
+    "---",
+    "...",
+];
+
+fn any_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "[a-z][a-z0-9-]{0,10}(:[a-z0-9{}A-Z-]{1,12})?",
+        2 => proptest::sample::select(HOSTILE).prop_map(str::to_string),
+        2 => proptest::collection::vec(any::<char>(), 0..8).prop_map(String::from_iter),
+        1 => "[ -~]{0,12}",
+        1 => "[a-zäöüßéè日本語😀 :#-]{0,10}",
+    ]
+}
+
+fn comment_text() -> impl Strategy<Value = String> {
+    "[ -~äöü日本😀]{0,24}"
+}
+
+fn role_item() -> impl Strategy<Value = RoleItem> {
+    (
+        (0..ACCOUNTS.len(), "[rR][A-Za-z0-9+=,.@_-]{0,8}", proptest::option::weighted(0.15, "[a-z]{1,5}(/[a-z0-9]{1,4}){0,2}")),
+        (any::<bool>(), proptest::option::weighted(0.9, any_text())),
+        proptest::option::weighted(0.8, proptest::collection::vec(any_text(), 0..4)),
+        (proptest::option::weighted(0.1, "AROA[A-Z0-9]{8}"), proptest::option::weighted(0.1, "[a-z]{1,8}")),
+        (proptest::option::weighted(0.08, "[A-Za-z0-9+=,.@_-]{1,12}"), any::<u64>()),
+    )
+        .prop_map(|((account, name, path), (upper, username), groups, (userid, extra), (sso, order))| RoleItem {
+            account,
+            name,
+            path,
+            upper: upper && order % 5 == 0,
+            username,
+            groups,
+            userid,
+            extra,
+            sso,
+            order,
+        })
+}
+
+fn doc_style() -> impl Strategy<Value = DocStyle> {
+    (
+        any::<u64>(),
+        proptest::bool::weighted(0.3),
+        proptest::bool::weighted(0.2),
+        proptest::bool::weighted(0.8),
+        proptest::option::weighted(0.3, comment_text()),
+        proptest::option::weighted(0.3, comment_text()),
+    )
+        .prop_map(|(seed, flow, crlf, trailing_newline, head_comment, tail_comment)| DocStyle {
+            seed,
+            flow,
+            crlf,
+            trailing_newline,
+            head_comment,
+            tail_comment,
+        })
+}
+
+fn valid_template(s: &str) -> bool {
+    validate_username(s).is_ok()
+}
+
+fn new_entry(account: usize, name: &str, username: String, groups: Vec<String>) -> NewRoleEntry {
+    NewRoleEntry {
+        rolearn: format!("arn:aws:iam::{}:role/{name}", ACCOUNTS[account]).parse::<CanonicalRoleArn>().unwrap(),
+        username,
+        groups,
+    }
+}
+
+fn wanted() -> impl Strategy<Value = (String, Vec<String>)> {
+    (any_text().prop_filter("a valid username", |u| valid_template(u)), proptest::collection::vec(any_text(), 0..4))
+        .prop_map(|(u, gs)| (u, gs.into_iter().filter(|g| valid_template(g)).collect()))
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    items: Vec<RoleItem>,
+    style: DocStyle,
+    comments: Vec<String>,
+    new_name: String,
+    new_account: usize,
+    new_mapping: (String, Vec<String>),
+    target: usize,
+    reuse_existing: bool,
+}
+
+fn case(max_items: usize) -> impl Strategy<Value = Case> {
+    (
+        proptest::collection::vec(role_item(), 0..=max_items),
+        doc_style(),
+        proptest::collection::vec(comment_text(), 1..4),
+        ("new-[A-Za-z0-9+=,.@_-]{0,10}", 0..ACCOUNTS.len()),
+        wanted(),
+        (any::<usize>(), proptest::bool::weighted(0.3)),
+    )
+        .prop_map(|(items, style, comments, (new_name, new_account), new_mapping, (target, reuse_existing))| Case {
+            items,
+            style,
+            comments,
+            new_name,
+            new_account,
+            new_mapping,
+            target,
+            reuse_existing,
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// The properties.
+
+fn check<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T, text: &str) -> Result<(), TestCaseError> {
+    if got != want {
+        return Err(TestCaseError::fail(format!("{what}\n got: {got:?}\nwant: {want:?}\ntext:\n{text}")));
+    }
+    Ok(())
+}
+
+fn group_set(groups: &[String]) -> BTreeSet<&str> {
+    groups.iter().map(String::as_str).collect()
+}
+
+fn run_case(case: &Case) -> Result<(), TestCaseError> {
+    let fields: Vec<Vec<Field>> = case.items.iter().map(RoleItem::fields).collect();
+    let text = render(&fields, &case.style, &case.comments);
+    let model: Vec<Meaning> = case.items.iter().map(RoleItem::meaning).collect();
+
+    // 1. Both parsers read exactly the generated entries.
+    let before = parse_map_roles(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+    check("our reading", ours_roles(&before), model.clone(), &text)?;
+    let theirs = independent(&text, "rolearn").map_err(TestCaseError::fail)?;
+    check("independent reading", theirs, model.clone(), &text)?;
+
+    // 2. Grant a new role: exactly one entry more, read the same by both; revoke restores bytes.
+    let (username, groups) = case.new_mapping.clone();
+    let new = new_entry(case.new_account, &case.new_name, username, groups);
+    let edit = upsert_role(&text, &new, false).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+    check("grant adds", &edit.action, &EditAction::Added, &text)?;
+    let mut expected = model.clone();
+    expected.push(new_meaning(&new));
+    let after = parse_map_roles(&edit.new_text).map_err(|e| TestCaseError::fail(format!("{e}\n{}", edit.new_text)))?;
+    check("our reading after grant", ours_roles(&after), expected.clone(), &edit.new_text)?;
+    let theirs = independent(&edit.new_text, "rolearn").map_err(TestCaseError::fail)?;
+    check("independent reading after grant", theirs, expected, &edit.new_text)?;
+    if text.contains("\r\n") {
+        check("CRLF stays CRLF", edit.new_text.replace("\r\n", "").contains('\n'), false, &edit.new_text)?;
+    } else {
+        check("LF stays LF", edit.new_text.contains('\r'), text.contains('\r'), &edit.new_text)?;
+    }
+    let again = upsert_role(&edit.new_text, &new, false).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    check("grant is idempotent", (&again.action, &again.new_text), (&EditAction::Unchanged, &edit.new_text), &edit.new_text)?;
+    let removal = remove_role(&edit.new_text, &new.rolearn).map_err(|e| TestCaseError::fail(format!("{e}\n{}", edit.new_text)))?;
+    check("grant then revoke gives back the original bytes", &removal.new_text, &text, &edit.new_text)?;
+    check("revoke removed one", removal.removed.len(), 1, &edit.new_text)?;
+
+    // 3. Revoke an existing role: every entry about it goes, nothing else.
+    let roles: Vec<&RoleItem> = case.items.iter().filter(|i| i.sso.is_none()).collect();
+    if roles.is_empty() {
+        return Ok(());
+    }
+    let target = roles[case.target % roles.len()];
+    let role = new_entry(target.account, &target.name, "x".into(), vec![]).rolearn;
+    let removal = remove_role(&text, &role).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+    let keep: Vec<bool> = case.items.iter().map(|i| !i.refers_to(target.account, &target.name)).collect();
+    let expected: Vec<Meaning> = model.iter().zip(&keep).filter(|(_, k)| **k).map(|(m, _)| m.clone()).collect();
+    check("removed count", removal.removed.len(), keep.iter().filter(|k| !**k).count(), &text)?;
+    let after = parse_map_roles(&removal.new_text).map_err(|e| TestCaseError::fail(format!("{e}\n{}", removal.new_text)))?;
+    check("our reading after revoke", ours_roles(&after), expected.clone(), &removal.new_text)?;
+    let theirs = independent(&removal.new_text, "rolearn").map_err(TestCaseError::fail)?;
+    check("independent reading after revoke", theirs, expected, &removal.new_text)?;
+
+    // 4. Grant for an existing role: unchanged, conflict, duplicates, or (forced) replaced.
+    let (username, groups) = if case.reuse_existing
+        && target.username.as_deref().is_some_and(valid_template)
+        && target.groups.iter().flatten().all(|g| valid_template(g))
+    {
+        (target.username.clone().unwrap(), target.groups.clone().unwrap_or_default())
+    } else {
+        case.new_mapping.clone()
+    };
+    let wanted = new_entry(target.account, &target.name, username, groups);
+    let matching: Vec<usize> = (0..case.items.len()).filter(|&i| !keep[i]).collect();
+    let first = &case.items[matching[0]];
+    let unchanged = matching.len() == 1
+        && first.exact(target.account, &target.name)
+        && first.username.as_deref() == Some(wanted.username.as_str())
+        && group_set(first.groups.as_deref().unwrap_or_default()) == group_set(&wanted.groups);
+    let plain = upsert_role(&text, &wanted, false);
+    match (&plain, unchanged, matching.len()) {
+        (Ok(edit), true, _) => check("unchanged text", &edit.new_text, &text, &text)?,
+        (Err(EditError::Conflict { .. }), false, 1) => {}
+        (Err(EditError::Duplicates { entries, .. }), false, n) if n > 1 => check("duplicates", entries.len(), n, &text)?,
+        other => return Err(TestCaseError::fail(format!("unexpected outcome {other:?}\n{text}"))),
+    }
+    let forced = upsert_role(&text, &wanted, true).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+    if unchanged {
+        return check("forced unchanged", &forced.action, &EditAction::Unchanged, &text);
+    }
+    let kept = *matching
+        .iter()
+        .rev()
+        .find(|&&i| case.items[i].exact(target.account, &target.name))
+        .unwrap_or(matching.last().unwrap());
+    let expected: Vec<Meaning> = model
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| keep[*i] || *i == kept)
+        .map(|(i, m)| if i == kept { new_meaning(&wanted) } else { m.clone() })
+        .collect();
+    let after = parse_map_roles(&forced.new_text).map_err(|e| TestCaseError::fail(format!("{e}\n{}", forced.new_text)))?;
+    check("our reading after forced grant", ours_roles(&after), expected.clone(), &forced.new_text)?;
+    let theirs = independent(&forced.new_text, "rolearn").map_err(TestCaseError::fail)?;
+    check("independent reading after forced grant", theirs, expected, &forced.new_text)?;
+    Ok(())
+}
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn record(name: &str, ran: u32) {
+    eprintln!("awsauth_props: {name}: {ran} generated cases passed");
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("awsauth_props_cases.txt"))
+    {
+        let _ = writeln!(file, "{name}: {ran}");
+    }
+}
+
+fn run<S: Strategy>(name: &str, default_cases: u32, strategy: S, test: impl Fn(&S::Value) -> Result<(), TestCaseError>)
+where
+    S::Value: std::fmt::Debug,
+{
+    let config = Config { cases: cases(default_cases), failure_persistence: None, ..Config::default() };
+    let ran = AtomicU32::new(0);
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&strategy, |value| {
+        test(&value)?;
+        ran.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    });
+    if let Err(error) = result {
+        panic!("{name}: {error}");
+    }
+    record(name, ran.load(Ordering::Relaxed));
+}
+
+#[test]
+fn map_roles_documents_read_edit_and_restore() {
+    run("mapRoles documents up to 30 entries", 512, case(30), run_case);
+}
+
+#[test]
+fn map_roles_documents_with_3000_entries() {
+    run("mapRoles documents with 3,000 entries", 4, case(3000).prop_filter("3,000 entries", |c| c.items.len() >= 2990), run_case);
+}
+
+// mapUsers and mapAccounts: both parsers read the generated entries.
+
+#[derive(Debug, Clone)]
+struct UserItem {
+    account: usize,
+    path: Option<String>,
+    name: String,
+    username: Option<String>,
+    groups: Option<Vec<String>>,
+    order: u64,
+}
+
+fn user_item() -> impl Strategy<Value = UserItem> {
+    (
+        0..ACCOUNTS.len(),
+        proptest::option::weighted(0.3, "[a-z]{1,5}"),
+        "[A-Za-z0-9+=,.@_-]{1,10}",
+        proptest::option::weighted(0.9, any_text()),
+        proptest::option::weighted(0.8, proptest::collection::vec(any_text(), 0..3)),
+        any::<u64>(),
+    )
+        .prop_map(|(account, path, name, username, groups, order)| UserItem { account, path, name, username, groups, order })
+}
+
+#[test]
+fn map_users_documents_read_alike() {
+    run(
+        "mapUsers documents",
+        256,
+        (proptest::collection::vec(user_item(), 0..20), doc_style(), proptest::collection::vec(comment_text(), 1..3)),
+        |(items, style, comments)| {
+            let mut fields_list = Vec::new();
+            let mut model = Vec::new();
+            for item in items {
+                let path = item.path.as_ref().map(|p| format!("{p}/")).unwrap_or_default();
+                let arn = format!("arn:aws:iam::{}:user/{path}{}", ACCOUNTS[item.account], item.name);
+                let mut fields = vec![Field { keys: USERARN_KEYS, val: Val::Text(arn.clone()) }];
+                if let Some(u) = &item.username {
+                    fields.push(Field { keys: USERNAME_KEYS, val: Val::Text(u.clone()) });
+                }
+                if let Some(g) = &item.groups {
+                    fields.push(Field { keys: GROUPS_KEYS, val: Val::List(g.clone()) });
+                }
+                if item.order % 2 == 1 {
+                    fields.reverse();
+                }
+                fields_list.push(fields);
+                model.push(Meaning {
+                    arn,
+                    username: item.username.clone(),
+                    groups: item.groups.clone().unwrap_or_default(),
+                    ..Meaning::default()
+                });
+            }
+            let text = render(&fields_list, style, comments);
+            let ours: Vec<Meaning> = parse_map_users(&text)
+                .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?
+                .into_iter()
+                .map(|e| Meaning { arn: e.userarn, username: e.username, groups: e.groups, ..Meaning::default() })
+                .collect();
+            check("our mapUsers reading", ours, model.clone(), &text)?;
+            let theirs = independent(&text, "userarn").map_err(TestCaseError::fail)?;
+            check("independent mapUsers reading", theirs, model, &text)
+        },
+    );
+}
+
+#[test]
+fn map_accounts_documents_read_alike() {
+    run(
+        "mapAccounts documents",
+        256,
+        (proptest::collection::vec(("[1-9][0-9]{11}", any::<u8>()), 0..10), any::<u64>(), any::<bool>(), any::<bool>()),
+        |(accounts, seed, flow, crlf)| {
+            let mut dice = Dice(*seed);
+            let written: Vec<String> = accounts
+                .iter()
+                .map(|(a, style)| match style % 3 {
+                    0 => a.clone(),
+                    1 => format!("'{a}'"),
+                    _ => double(a, &mut dice),
+                })
+                .collect();
+            let mut text = if *flow {
+                format!("[{}]\n", written.join(", "))
+            } else {
+                written.iter().map(|w| format!("- {w}\n")).collect()
+            };
+            if *crlf {
+                text = text.replace('\n', "\r\n");
+            }
+            let ours: Vec<String> = parse_map_accounts(&text)
+                .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?
+                .into_iter()
+                .map(|a| a.account)
+                .collect();
+            let model: Vec<String> = accounts.iter().map(|(a, _)| a.clone()).collect();
+            check("our mapAccounts reading", ours, model.clone(), &text)?;
+            let value: Value = yaml_serde::from_str(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let theirs: Vec<String> = match value {
+                Value::Null => Vec::new(),
+                Value::Array(items) => items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect(),
+                other => return Err(TestCaseError::fail(format!("not a list: {other:?}"))),
+            };
+            check("independent mapAccounts reading", theirs, model, &text)
+        },
+    );
+}

@@ -1,0 +1,196 @@
+//! Reading and writing the test cluster directly (as admin), and running the plugin on it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{Api, DeleteParams, PostParams};
+
+use super::control_plane::{ControlPlane, control_plane};
+
+/// The node-role entry of the eks seed, as block-style mapRoles text.
+pub const NODE_ENTRY: &str = "- rolearn: arn:aws:iam::111122223333:role/eksctl-demo-nodegroup-NodeInstanceRole-1ABCDEF\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n";
+
+/// `kubectl-chronom --kubeconfig <cp> --context <context> <args>`, with backups in a private dir.
+pub fn chronom_on(cp: &ControlPlane, context: &str, args: &[&str]) -> Output {
+    plugin_command(&cp.kubeconfig, context).args(args).output().expect("run kubectl-chronom")
+}
+
+pub fn chronom(context: &str, args: &[&str]) -> Output {
+    chronom_on(control_plane(), context, args)
+}
+
+pub fn plugin_command(kubeconfig: &Path, context: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"));
+    cmd.arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--context")
+        .arg(context)
+        .env_remove("KUBECONFIG")
+        .env("XDG_STATE_HOME", state_dir());
+    cmd
+}
+
+/// Where the plugin writes backups during tests (one dir per test process).
+pub fn state_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("chronom-test-state-{}", std::process::id()))
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", text(o)))
+}
+
+/// Run `f` with an admin client for `cp`.
+pub fn with_client_on<T>(cp: &ControlPlane, f: impl AsyncFnOnce(kube::Client) -> T) -> T {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let kc = kube::config::Kubeconfig::read_from(&cp.kubeconfig).unwrap();
+        let opts = kube::config::KubeConfigOptions { context: Some("chronom-admin".into()), ..Default::default() };
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await.unwrap();
+        f(kube::Client::try_from(cfg).unwrap()).await
+    })
+}
+
+pub fn with_client<T>(f: impl AsyncFnOnce(kube::Client) -> T) -> T {
+    with_client_on(control_plane(), f)
+}
+
+pub fn get_aws_auth_on(cp: &ControlPlane) -> Option<ConfigMap> {
+    with_client_on(cp, async |c| Api::<ConfigMap>::namespaced(c, "kube-system").get_opt("aws-auth").await.unwrap())
+}
+
+pub fn get_aws_auth() -> Option<ConfigMap> {
+    get_aws_auth_on(control_plane())
+}
+
+/// Replace aws-auth's data (None: delete the ConfigMap) and return what was there.
+pub fn set_aws_auth_on(cp: &ControlPlane, data: Option<BTreeMap<String, String>>) -> Option<ConfigMap> {
+    with_client_on(cp, async |c| {
+        let api = Api::<ConfigMap>::namespaced(c, "kube-system");
+        let before = api.get_opt("aws-auth").await.unwrap();
+        match (data, &before) {
+            (None, Some(_)) => {
+                api.delete("aws-auth", &DeleteParams::default()).await.unwrap();
+            }
+            (None, None) => {}
+            (Some(d), Some(cm)) => {
+                let mut cm = cm.clone();
+                cm.data = Some(d);
+                cm.metadata.annotations = None;
+                api.replace("aws-auth", &PostParams::default(), &cm).await.unwrap();
+            }
+            (Some(d), None) => {
+                let mut cm = ConfigMap::default();
+                cm.metadata.name = Some("aws-auth".into());
+                cm.data = Some(d);
+                api.create(&PostParams::default(), &cm).await.unwrap();
+            }
+        }
+        before
+    })
+}
+
+pub fn set_aws_auth(data: Option<BTreeMap<String, String>>) -> Option<ConfigMap> {
+    set_aws_auth_on(control_plane(), data)
+}
+
+pub fn map_roles_on(cp: &ControlPlane) -> String {
+    get_aws_auth_on(cp).and_then(|c| c.data).and_then(|d| d.get("mapRoles").cloned()).unwrap_or_default()
+}
+
+pub fn map_roles() -> String {
+    map_roles_on(control_plane())
+}
+
+pub fn data(map_roles: &str) -> Option<BTreeMap<String, String>> {
+    Some(BTreeMap::from([("mapRoles".to_string(), map_roles.to_string())]))
+}
+
+pub fn cluster_role_on(cp: &ControlPlane, name: &str) -> Option<ClusterRole> {
+    let name = name.to_string();
+    with_client_on(cp, async move |c| Api::<ClusterRole>::all(c).get_opt(&name).await.unwrap())
+}
+
+pub fn cluster_role(name: &str) -> Option<ClusterRole> {
+    cluster_role_on(control_plane(), name)
+}
+
+pub fn cluster_role_binding_on(cp: &ControlPlane, name: &str) -> Option<ClusterRoleBinding> {
+    let name = name.to_string();
+    with_client_on(cp, async move |c| Api::<ClusterRoleBinding>::all(c).get_opt(&name).await.unwrap())
+}
+
+pub fn cluster_role_binding(name: &str) -> Option<ClusterRoleBinding> {
+    cluster_role_binding_on(control_plane(), name)
+}
+
+pub fn kubectl_apply_on(cp: &ControlPlane, manifest: &str) {
+    use std::io::Write;
+    let mut child = cp
+        .kubectl("chronom-admin")
+        .args(["apply", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "kubectl apply: {}", text(&out));
+}
+
+pub fn kubectl_delete_on(cp: &ControlPlane, what: &str) {
+    let out = cp.kubectl("chronom-admin").args(["delete", what]).output().unwrap();
+    assert!(out.status.success(), "kubectl delete {what}: {}", text(&out));
+}
+
+/// A ValidatingAdmissionPolicy (and binding) that refuses matching requests: a real server
+/// refusal that RBAC-based preflight cannot foresee. Waits until it is in force.
+pub fn deny_policy_on(cp: &ControlPlane, name: &str, operations: &str, resource: &str, group: &str, expression: &str, probe: impl Fn() -> bool) {
+    let manifest = format!(
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: {name}}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ["{group}"]
+      apiVersions: [v1]
+      operations: [{operations}]
+      resources: [{resource}]
+  validations:
+  - expression: "{expression}"
+    message: test policy refuses this request
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {{name: {name}}}
+spec:
+  policyName: {name}
+  validationActions: [Deny]
+"#
+    );
+    kubectl_apply_on(cp, &manifest);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !probe() {
+        assert!(std::time::Instant::now() < deadline, "admission policy {name} never took effect");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+pub fn remove_policy_on(cp: &ControlPlane, name: &str) {
+    kubectl_delete_on(cp, &format!("validatingadmissionpolicybinding/{name}"));
+    kubectl_delete_on(cp, &format!("validatingadmissionpolicy/{name}"));
+}
