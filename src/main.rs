@@ -23,6 +23,8 @@ fn main() {
             })
         }
     };
+    let requests = chronom::connect::API_REQUESTS.load(std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(api_requests = requests, "done");
     std::process::exit(code);
 }
 
@@ -50,5 +52,6 @@ fn init_logging(verbose: u8) {
     };
     // Only our own crate gets the chosen level: the HTTP stack's trace logs carry headers.
     let filter = tracing_subscriber::EnvFilter::new(format!("warn,chronom={level},kubectl_chronom={level}"));
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_target(false).init();
+    let color = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_target(false).with_ansi(color).init();
 }

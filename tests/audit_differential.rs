@@ -719,6 +719,11 @@ async fn ask_all(conn: &Connection, queries: &[Query]) -> Vec<bool> {
 
 // --- comparing ----------------------------------------------------------------------------------
 
+/// The evaluator under test, built as a live audit builds it: rules as stored.
+fn evaluator(objects: RbacObjects) -> RbacSnapshot {
+    RbacSnapshot::new(objects, RuleSource::Aggregate)
+}
+
 struct Outcome {
     queries: Vec<Query>,
     server: Vec<bool>,
@@ -736,7 +741,7 @@ async fn run(make: impl Fn(&RbacObjects, &Fixture) -> Vec<Query>) -> (Fixture, C
     wait_for_fixture(&api, &fx).await;
     let state = read_cluster(&conn).await.unwrap_or_else(|e| panic!("read_cluster: {e}"));
     let objects = state.rbac;
-    let snapshot = RbacSnapshot::new(objects.clone(), RuleSource::Aggregate);
+    let snapshot = evaluator(objects.clone());
     let queries = make(&objects, &fx);
     let ours: Vec<bool> = queries.iter().map(|q| snapshot.allows(&q.identity, &q.request).allowed).collect();
     let t1 = Instant::now();
@@ -759,7 +764,7 @@ async fn recheck(conn: &Connection, queries: &[Query], expect: impl Fn(&RbacSnap
         return Vec::new();
     }
     let state = read_cluster(conn).await.unwrap_or_else(|e| panic!("read_cluster: {e}"));
-    let snapshot = RbacSnapshot::new(state.rbac, RuleSource::AsStored);
+    let snapshot = evaluator(state.rbac);
     let server = ask_all(conn, queries).await;
     queries
         .iter()

@@ -4,6 +4,7 @@ pub mod diagnose;
 pub mod identity;
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -61,8 +62,10 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
     config.reset_reader_on_write = true;
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = Client::try_from(config)
-        .map_err(|e| UserError::failed(format!("cannot build a client for {server}: {e}"), "check the context's cluster and user settings"))?;
+    let client = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| UserError::failed(format!("cannot build a client for {server}: {e}"), "check the context's cluster and user settings"))?
+        .with_layer(&tower::util::MapRequestLayer::new(count_request))
+        .build();
     Ok(Connection { client, context, server, default_namespace })
 }
 
@@ -126,6 +129,16 @@ fn next_step_for_status(code: u16) -> &'static str {
         429 | 503 | 504 => "the API server is overloaded or unavailable; wait and re-run",
         _ => "re-run with -vv for details",
     }
+}
+
+/// API requests sent by this process: reported at -v, and read by the benchmarks.
+pub static API_REQUESTS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_request<B>(request: http::Request<B>) -> http::Request<B> {
+    API_REQUESTS.fetch_add(1, Ordering::Relaxed);
+    // Method and path only: headers carry the bearer token.
+    tracing::debug!(method = %request.method(), path = %request.uri().path(), "api request");
+    request
 }
 
 /// The error and all its sources, outermost first.
