@@ -47,7 +47,11 @@ fn git_commit(manifest_dir: &Path) -> Option<String> {
     // packed-refs. Only existing paths, or cargo would rerun this script on every build.
     if let Some(git_dir) = git(manifest_dir, &["rev-parse", "--absolute-git-dir"]) {
         let git_dir = PathBuf::from(git_dir);
-        for watched in [git_dir.join("HEAD"), git_dir.join("refs").join("heads"), git_dir.join("packed-refs")] {
+        for watched in [
+            git_dir.join("HEAD"),
+            git_dir.join("refs").join("heads"),
+            git_dir.join("packed-refs"),
+        ] {
             if watched.exists() {
                 println!("cargo:rerun-if-changed={}", watched.display());
             }
@@ -66,7 +70,11 @@ fn vcs_info_commit(manifest_dir: &Path) -> Option<String> {
     println!("cargo:rerun-if-changed={}", path.display());
     let text = std::fs::read_to_string(path).ok()?;
     let start = text.find("\"sha1\"")? + "\"sha1\"".len();
-    let rest = text[start..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let rest = text[start..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
     let sha: String = rest.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
     (sha.len() >= 7).then(|| sha[..7].to_string())
 }

@@ -39,6 +39,18 @@ pub struct GlobalArgs {
     #[arg(short = 'v', long = "v", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// EKS cluster name: connect through EKS (DescribeCluster and a native token) instead of a kubeconfig context.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// AWS region of --cluster (default: the profile's or AWS_REGION).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS profile for --cluster (default: the standard credential chain).
+    #[arg(long, global = true, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
     /// Seconds to wait for each API request before giving up.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30.0, env = "CHRONOM_REQUEST_TIMEOUT")]
     pub request_timeout: f64,
@@ -58,6 +70,9 @@ pub enum Command {
     /// Put back an aws-auth ConfigMap saved by grant or revoke (shows the diff, asks first).
     #[command(name = "restore-aws-auth", after_help = RESTORE_EXAMPLES)]
     RestoreAwsAuth(RestoreArgs),
+    /// Print an ExecCredential with an EKS bearer token, like `aws eks get-token` (for a kubeconfig exec plugin).
+    #[command(after_help = TOKEN_EXAMPLES)]
+    Token(TokenArgs),
     /// Print a shell completion script (bash, zsh, fish or powershell).
     #[command(after_help = COMPLETION_EXAMPLES)]
     Completion {
@@ -113,9 +128,20 @@ pub struct GrantArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// How to map the role: EKS access entries, the aws-auth ConfigMap, or auto (from the cluster's authentication mode).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub via: MappingVia,
+
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MappingVia {
+    Auto,
+    AccessEntry,
+    AwsAuth,
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +218,14 @@ pub struct AuditArgs {
     /// Audit manifests instead of a live cluster: YAML or JSON files (kind: List dumps included) or directories.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub from_file: Vec<PathBuf>,
+
+    /// Audit every EKS cluster in --regions (ListClusters), concurrently, in one report.
+    #[arg(long, conflicts_with = "from_file")]
+    pub all_clusters: bool,
+
+    /// Regions for --all-clusters: a comma-separated list, or `all`.
+    #[arg(long, value_name = "r1,r2|all", requires = "all_clusters", value_delimiter = ',')]
+    pub regions: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,6 +266,13 @@ pub struct LookupArgs {
     /// Audit manifests instead of a live cluster (as for audit).
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub from_file: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// An IAM role to assume first; the token then identifies that role.
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -294,6 +335,14 @@ const RESTORE_EXAMPLES: &str = "Examples:
 
   # In a script
   kubectl chronom restore-aws-auth FILE --yes";
+
+const TOKEN_EXAMPLES: &str = "Examples:
+  # What `aws eks get-token --cluster-name prod` prints, without the aws CLI
+  kubectl chronom token --cluster prod --region eu-west-1
+
+  # As a kubeconfig exec plugin
+  #   exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: kubectl-chronom,
+  #          args: [token, --cluster, prod, --region, eu-west-1]}";
 
 const COMPLETION_EXAMPLES: &str = "Examples:
   # bash, for the current shell

@@ -97,10 +97,14 @@ fn words_after_complete(mut argv: impl Iterator<Item = String>) -> Option<Vec<St
     }
 }
 
+/// Lists `(name, description)` of the contexts in the kubeconfig named by `--kubeconfig`, or in
+/// the default one when `None`.
+pub type ContextLister = dyn Fn(Option<&Path>) -> Vec<(String, String)>;
+
 /// What to offer for the last of `words` (the words after `kubectl chronom`).
 /// `contexts(kubeconfig)` lists `(name, description)` of the contexts in the kubeconfig that
 /// `--kubeconfig` names, or in the default one.
-pub fn candidates(words: &[String], contexts: &dyn Fn(Option<&Path>) -> Vec<(String, String)>) -> Completion {
+pub fn candidates(words: &[String], contexts: &ContextLister) -> Completion {
     let mut root = Cli::command();
     root.build();
     let (to_complete, before) = match words.split_last() {
@@ -140,13 +144,23 @@ pub fn candidates(words: &[String], contexts: &dyn Fn(Option<&Path>) -> Vec<(Str
         .get_positionals()
         .filter(|a| !a.is_hide_set())
         .nth(line.positionals)
-        .or_else(|| command.get_positionals().filter(|a| !a.is_hide_set()).last().filter(|a| a.get_num_args().is_some_and(|n| n.max_values() > 1)));
+        .or_else(|| {
+            command
+                .get_positionals()
+                .filter(|a| !a.is_hide_set())
+                .last()
+                .filter(|a| a.get_num_args().is_some_and(|n| n.max_values() > 1))
+        });
     match positional {
         Some(arg) => flag_values(arg, "", to_complete, &line, contexts),
         // Only flags can follow: offer the required ones still missing, else every flag left.
         None if to_complete.is_empty() && !line.after_double_dash => {
             let required = flags(command, "--", &line.seen, true);
-            no_files(if required.is_empty() { flags(command, "--", &line.seen, false) } else { required })
+            no_files(if required.is_empty() {
+                flags(command, "--", &line.seen, false)
+            } else {
+                required
+            })
         }
         None => no_files(vec![]),
     }
@@ -227,13 +241,7 @@ impl<'a> Line<'a> {
     }
 }
 
-fn flag_values(
-    arg: &clap::Arg,
-    prefix: &str,
-    to_complete: &str,
-    line: &Line,
-    contexts: &dyn Fn(Option<&Path>) -> Vec<(String, String)>,
-) -> Completion {
+fn flag_values(arg: &clap::Arg, prefix: &str, to_complete: &str, line: &Line, contexts: &ContextLister) -> Completion {
     let offer = |values: Vec<(String, String)>| {
         no_files(
             values
@@ -243,12 +251,21 @@ fn flag_values(
                 .collect(),
         )
     };
-    let possible: Vec<_> = arg.get_possible_values().into_iter().filter(|p| !p.is_hide_set()).collect();
+    let possible: Vec<_> = arg
+        .get_possible_values()
+        .into_iter()
+        .filter(|p| !p.is_hide_set())
+        .collect();
     if !possible.is_empty() {
         return offer(
             possible
                 .iter()
-                .map(|p| (p.get_name().to_string(), p.get_help().map(|h| h.to_string()).unwrap_or_default()))
+                .map(|p| {
+                    (
+                        p.get_name().to_string(),
+                        p.get_help().map(|h| h.to_string()).unwrap_or_default(),
+                    )
+                })
                 .collect(),
         );
     }
@@ -256,9 +273,15 @@ fn flag_values(
         return offer(contexts(line.kubeconfig.as_deref()));
     }
     if arg.get_id() == "kubeconfig"
-        || matches!(arg.get_value_hint(), clap::ValueHint::FilePath | clap::ValueHint::AnyPath)
+        || matches!(
+            arg.get_value_hint(),
+            clap::ValueHint::FilePath | clap::ValueHint::AnyPath
+        )
     {
-        return Completion { candidates: vec![], directive: Directive::DEFAULT };
+        return Completion {
+            candidates: vec![],
+            directive: Directive::DEFAULT,
+        };
     }
     no_files(vec![])
 }
@@ -267,7 +290,10 @@ fn flag_values(
 /// prefix is `--`; a flag already given is offered again only if it can repeat.
 fn flags(command: &clap::Command, prefix: &str, seen: &[&str], required_only: bool) -> Vec<Candidate> {
     let mut out = Vec::new();
-    for arg in command.get_arguments().filter(|a| !a.is_positional() && !a.is_hide_set()) {
+    for arg in command
+        .get_arguments()
+        .filter(|a| !a.is_positional() && !a.is_hide_set())
+    {
         let repeatable = matches!(arg.get_action(), clap::ArgAction::Append | clap::ArgAction::Count);
         if (seen.contains(&arg.get_id().as_str()) && !repeatable) || (required_only && !arg.is_required_set()) {
             continue;
@@ -290,7 +316,9 @@ fn flags(command: &clap::Command, prefix: &str, seen: &[&str], required_only: bo
 }
 
 fn find_long<'a>(command: &'a clap::Command, name: &str) -> Option<&'a clap::Arg> {
-    command.get_arguments().find(|a| a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name)))
+    command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name)))
 }
 
 fn takes_value(arg: &clap::Arg) -> bool {
@@ -298,14 +326,20 @@ fn takes_value(arg: &clap::Arg) -> bool {
 }
 
 fn no_files(candidates: Vec<Candidate>) -> Completion {
-    Completion { candidates, directive: Directive::NO_FILE_COMP }
+    Completion {
+        candidates,
+        directive: Directive::NO_FILE_COMP,
+    }
 }
 
 /// A candidate with the first line of its description, without tabs (the protocol's separator).
 fn candidate(value: String, description: Option<String>) -> Candidate {
     let description = description.unwrap_or_default();
     let first_line = description.lines().next().unwrap_or("").replace('\t', " ");
-    Candidate { value, description: first_line.trim().to_string() }
+    Candidate {
+        value,
+        description: first_line.trim().to_string(),
+    }
 }
 
 fn expand_home(path: &str) -> PathBuf {
@@ -324,7 +358,11 @@ pub fn kubeconfig_contexts(explicit: Option<&Path>) -> Vec<(String, String)> {
         Some(path) => Kubeconfig::read_from(path).into_iter().collect(),
         None => {
             let listed: Vec<PathBuf> = std::env::var_os("KUBECONFIG")
-                .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect()
+                })
                 .unwrap_or_default();
             if listed.is_empty() {
                 Kubeconfig::read().into_iter().collect()
@@ -333,7 +371,10 @@ pub fn kubeconfig_contexts(explicit: Option<&Path>) -> Vec<(String, String)> {
             }
         }
     };
-    let current = configs.iter().find_map(|c| c.current_context.clone()).unwrap_or_default();
+    let current = configs
+        .iter()
+        .find_map(|c| c.current_context.clone())
+        .unwrap_or_default();
     let mut out: Vec<(String, String)> = Vec::new();
     for named in configs.iter().flat_map(|c| &c.contexts) {
         if out.iter().any(|(name, _)| *name == named.name) {
@@ -356,7 +397,10 @@ mod tests {
     fn fake_contexts(kubeconfig: Option<&Path>) -> Vec<(String, String)> {
         match kubeconfig {
             Some(p) => vec![(format!("from-{}", p.display()), String::new())],
-            None => vec![("prod".into(), "cluster prod (current)".into()), ("staging".into(), "cluster stg".into())],
+            None => vec![
+                ("prod".into(), "cluster prod (current)".into()),
+                ("staging".into(), "cluster stg".into()),
+            ],
         }
     }
 
@@ -379,14 +423,25 @@ mod tests {
         }
         assert!(!v.iter().any(|s| s.starts_with("__")), "{v:?}");
         assert_eq!(values(&complete_words(&["gr"])), ["grant"]);
-        assert!(c.candidates.iter().any(|c| c.value == "grant" && c.description.contains("read-only")));
+        assert!(
+            c.candidates
+                .iter()
+                .any(|c| c.value == "grant" && c.description.contains("read-only"))
+        );
     }
 
     #[test]
     fn flags_of_a_subcommand_including_globals() {
         let c = complete_words(&["grant", "--"]);
         let v = values(&c);
-        for flag in ["--role-arn", "--dry-run", "--output", "--context", "--kubeconfig", "--help"] {
+        for flag in [
+            "--role-arn",
+            "--dry-run",
+            "--output",
+            "--context",
+            "--kubeconfig",
+            "--help",
+        ] {
             assert!(v.iter().any(|x| x == flag), "{flag} missing from {v:?}");
         }
         assert!(!v.iter().any(|x| x == "-o"), "-- excludes short flags: {v:?}");
@@ -405,7 +460,10 @@ mod tests {
     fn missing_required_flags_on_an_empty_word_then_all_flags() {
         assert_eq!(values(&complete_words(&["grant", ""])), ["--role-arn"]);
         let rest = values(&complete_words(&["grant", "--role-arn", "arn:aws:iam::1:role/x", ""]));
-        assert!(rest.iter().any(|x| x == "--dry-run") && !rest.iter().any(|x| x == "--role-arn"), "{rest:?}");
+        assert!(
+            rest.iter().any(|x| x == "--dry-run") && !rest.iter().any(|x| x == "--role-arn"),
+            "{rest:?}"
+        );
     }
 
     #[test]
@@ -423,15 +481,27 @@ mod tests {
             assert!(v.iter().any(|x| x == shell), "{v:?}");
         }
         let after = values(&complete_words(&["completion", "bash", ""]));
-        assert!(after.iter().all(|x| x.starts_with('-')), "only flags after the shell: {after:?}");
+        assert!(
+            after.iter().all(|x| x.starts_with('-')),
+            "only flags after the shell: {after:?}"
+        );
     }
 
     #[test]
     fn contexts_from_the_kubeconfig_the_line_names() {
-        assert_eq!(values(&complete_words(&["grant", "--context", ""])), ["prod", "staging"]);
+        assert_eq!(
+            values(&complete_words(&["grant", "--context", ""])),
+            ["prod", "staging"]
+        );
         assert_eq!(values(&complete_words(&["--context", "st"])), ["staging"]);
-        assert_eq!(values(&complete_words(&["--kubeconfig", "/k", "grant", "--context", ""])), ["from-/k"]);
-        assert_eq!(values(&complete_words(&["grant", "--kubeconfig=/k", "--context="])), ["--context=from-/k"]);
+        assert_eq!(
+            values(&complete_words(&["--kubeconfig", "/k", "grant", "--context", ""])),
+            ["from-/k"]
+        );
+        assert_eq!(
+            values(&complete_words(&["grant", "--kubeconfig=/k", "--context="])),
+            ["--context=from-/k"]
+        );
         let c = complete_words(&["--context", ""]);
         assert_eq!(c.candidates[0].description, "cluster prod (current)");
     }
@@ -447,7 +517,10 @@ mod tests {
     #[test]
     fn render_is_cobras_format() {
         let c = Completion {
-            candidates: vec![candidate("a".into(), Some("first\nsecond".into())), candidate("b".into(), None)],
+            candidates: vec![
+                candidate("a".into(), Some("first\nsecond".into())),
+                candidate("b".into(), None),
+            ],
             directive: 4,
         };
         assert_eq!(c.render(), "a\tfirst\nb\n:4\n");
@@ -457,7 +530,10 @@ mod tests {
     #[test]
     fn raw_words_only_when_run_as_complete() {
         let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter();
-        assert_eq!(words_after_complete(argv(&["k", "__complete", "--context", ""])), Some(vec!["--context".into(), "".into()]));
+        assert_eq!(
+            words_after_complete(argv(&["k", "__complete", "--context", ""])),
+            Some(vec!["--context".into(), "".into()])
+        );
         assert_eq!(words_after_complete(argv(&["k", "grant"])), None);
     }
 }

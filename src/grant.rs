@@ -12,6 +12,8 @@ use crate::aws_auth_writer::{self as writer, EditOutcome};
 use crate::awsauth;
 use crate::cli::{GlobalArgs, GrantArgs};
 use crate::connect::{self, Connection, identity};
+use crate::eks::access_entries::{self as entries, PreparedGrant};
+use crate::eks::via::{self, EksContext, MapWith};
 use crate::error::UserError;
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RoleArnView, WriteReport};
 use crate::readonly_role::{self as ro, DiscoveredResources, Provenance};
@@ -188,35 +190,74 @@ pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> crate::outcome::RunRe
         Ok(v) => v,
         Err(e) => return e.into(),
     };
+    // With --cluster, DescribeCluster tells which mapping the cluster reads (--via auto).
+    let eks = match via::context(global).await {
+        Ok(c) => c,
+        Err(e) => return e.into(),
+    };
+    let choice = match via::choose(args.via, eks.as_ref().map(|c| &c.cluster)) {
+        Ok(c) => c,
+        Err(e) => return e.into(),
+    };
+    let mapper = match (choice.with, eks.as_ref()) {
+        (MapWith::AccessEntry, Some(ctx)) => Mapper::AccessEntry(ctx),
+        _ => Mapper::AwsAuth,
+    };
     let conn = match connect::connect(global).await {
         Ok(c) => c,
         Err(e) => return e.into(),
     };
-    match execute(&conn, &v).await {
+    match execute(&conn, &v, mapper, choice.note).await {
         Ok(r) => r,
         Err(e) => e.into(),
     }
 }
 
-async fn execute(conn: &Connection, v: &ValidGrant) -> Result<crate::outcome::RunResult, UserError> {
+/// Where grant maps the role.
+#[derive(Debug, Clone, Copy)]
+pub enum Mapper<'a> {
+    AwsAuth,
+    /// An EKS access entry in this cluster (through these clients).
+    AccessEntry(&'a EksContext),
+}
+
+/// The write flow once the inputs are valid and the mapping is chosen; `via_note` says why
+/// it was chosen. Public so tests can run it with an injected (mocked) EKS client.
+pub async fn execute(conn: &Connection, v: &ValidGrant, mapper: Mapper<'_>, via_note: Option<String>) -> Result<crate::outcome::RunResult, UserError> {
     let caller = identity::whoami(conn).await?;
     let roles: Api<ClusterRole> = Api::all(conn.client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
     let rbac = "rbac.authorization.k8s.io";
-    let reads = [
-        identity::Right::new("get", "", "configmaps").in_namespace(writer::NAMESPACE).named(writer::NAME),
+    let uses_aws_auth = matches!(mapper, Mapper::AwsAuth);
+    if let Mapper::AccessEntry(_) = mapper {
+        entries::check_username(&v.entry.username).map_err(|why| {
+            UserError::usage(format!("--username {:?} cannot be used on an EKS access entry: {why}", v.entry.username), "pick another --username, or use --via aws-auth")
+        })?;
+    }
+    let mut reads = vec![
         identity::Right::new("get", rbac, "clusterroles").named(&v.role_name),
         identity::Right::new("get", rbac, "clusterrolebindings").named(&v.role_name),
     ];
+    if uses_aws_auth {
+        reads.insert(0, identity::Right::new("get", "", "configmaps").in_namespace(writer::NAMESPACE).named(writer::NAME));
+    }
+    // An access entry needs no aws-auth rights: EKS holds the mapping.
+    let needed = |aws_auth_exists: bool| {
+        let mut rights = preflight::for_grant(aws_auth_exists, &v.role_name);
+        if !uses_aws_auth {
+            rights.retain(|r| r.resource != "configmaps");
+        }
+        rights
+    };
     let mut denied = preflight::missing(conn, &reads).await?;
     if !denied.is_empty() {
         // Without reads we cannot plan; say everything that is missing at once.
-        denied.extend(preflight::missing(conn, &preflight::for_grant(true, &v.role_name)).await?);
+        denied.extend(preflight::missing(conn, &needed(true)).await?);
         denied.dedup();
         return Err(preflight::denied_error(&denied, &caller, &conn.context));
     }
-    let aws_auth = writer::read(conn).await?;
-    let mut denied = preflight::missing(conn, &preflight::for_grant(aws_auth.is_some(), &v.role_name)).await?;
+    let aws_auth = if uses_aws_auth { writer::read(conn).await? } else { None };
+    let mut denied = preflight::missing(conn, &needed(aws_auth.is_some())).await?;
     denied.retain(|r| !reads.contains(r));
     if !denied.is_empty() && !v.dry_run {
         return Err(preflight::denied_error(&denied, &caller, &conn.context));
@@ -228,9 +269,16 @@ async fn execute(conn: &Connection, v: &ValidGrant) -> Result<crate::outcome::Ru
     let provenance = Provenance { granted_by: caller.username.clone(), granted_at: jiff::Timestamp::now().to_string() };
     let plan = plan_rbac(v, discovered.as_ref(), &provenance, live_role.as_ref(), live_binding.as_ref())?;
 
-    // The aws-auth edit is decided now too, so a conflict refuses the run before any write.
+    // The aws-auth edit (or the access entry) is decided now too, so a conflict refuses the
+    // run before any write.
     let before_text = writer::map_roles(aws_auth.as_ref()).to_string();
-    let edit = plan_aws_auth(&before_text, v)?;
+    let (edit, prepared) = match mapper {
+        Mapper::AwsAuth => (plan_aws_auth(&before_text, v)?, None),
+        Mapper::AccessEntry(ctx) => {
+            let p = entries::prepare_grant(ctx, &v.role, &v.entry.username, &v.group, v.force_update).await?;
+            (AwsAuthEdit { action: Action::Unchanged, new_text: None, diff: String::new() }, Some(p))
+        }
+    };
 
     let mut report = WriteReport {
         command: "grant",
@@ -247,14 +295,24 @@ async fn execute(conn: &Connection, v: &ValidGrant) -> Result<crate::outcome::Ru
             entry: entry_view(&v.entry),
             removed: None,
             backup: None,
-            note: None,
+            note: prepared.as_ref().map(|p| format!("not used: the role is mapped by an EKS access entry in cluster {}", p.cluster)),
         },
+        access_entry: prepared.as_ref().map(PreparedGrant::result),
         diff: edit.diff.clone(),
         manifests: vec![],
         verification: vec![],
-        notes: path_notes(&v.role),
+        notes: via_note.into_iter().collect(),
         ok: true,
     };
+    match &prepared {
+        None => report.notes.extend(path_notes(&v.role)),
+        Some(p) => {
+            if let Some(session) = &v.role.assumed_role_session {
+                report.notes.push(format!("the assumed-role session {session:?} was turned into its IAM role {}", p.desired.principal_arn));
+            }
+            report.notes.extend(p.notes.iter().cloned());
+        }
+    }
     report.notes.extend(plan.notes.iter().cloned());
     if !plan.drift_diff.is_empty() {
         report.diff = format!("{}{}", plan.drift_diff, report.diff);
@@ -284,6 +342,9 @@ async fn execute(conn: &Connection, v: &ValidGrant) -> Result<crate::outcome::Ru
     };
     test_hook::pause_after_rbac();
 
+    if let (Mapper::AccessEntry(ctx), Some(p)) = (mapper, &prepared) {
+        return finish_with_access_entry(conn, v, ctx, p, report, role_uid, binding_uid, &plan).await;
+    }
     let written = writer::update(conn, |text, _| {
         let edit = plan_aws_auth(text, v)?;
         Ok(match edit.new_text.clone() {
@@ -308,6 +369,43 @@ async fn execute(conn: &Connection, v: &ValidGrant) -> Result<crate::outcome::Ru
             return Ok(crate::outcome::RunResult { report: Some(report), error: Some(e) });
         }
     }
+    finish(conn, v, &plan, report).await
+}
+
+/// The access-entry write, in the place of the aws-auth one; rollback and verification as for aws-auth.
+#[allow(clippy::too_many_arguments)]
+async fn finish_with_access_entry(
+    conn: &Connection,
+    v: &ValidGrant,
+    ctx: &EksContext,
+    p: &PreparedGrant,
+    mut report: WriteReport,
+    role_uid: Option<String>,
+    binding_uid: Option<String>,
+    plan: &RbacPlan,
+) -> Result<crate::outcome::RunResult, UserError> {
+    match entries::apply_grant(&ctx.eks, p, v.force_update).await {
+        Ok(action) => {
+            if let Some(ae) = report.access_entry.as_mut() {
+                ae.action = action;
+            }
+        }
+        Err(e) => {
+            rollback(conn, v, &mut report, role_uid, binding_uid).await;
+            if let Some(ae) = report.access_entry.as_mut() {
+                ae.action = Action::Failed;
+            }
+            report.ok = false;
+            return Ok(crate::outcome::RunResult { report: Some(report), error: Some(e) });
+        }
+    }
+    finish(conn, v, plan, report).await
+}
+
+/// After the mapping is written: make sure the RBAC objects are there, then verify.
+async fn finish(conn: &Connection, v: &ValidGrant, plan: &RbacPlan, mut report: WriteReport) -> Result<crate::outcome::RunResult, UserError> {
+    let roles: Api<ClusterRole> = Api::all(conn.client.clone());
+    let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
     ensure_rbac(conn, &roles, &plan.role, "clusterrole", &mut report.notes, ro::role_matches).await?;
     ensure_rbac(conn, &bindings, &plan.binding, "clusterrolebinding", &mut report.notes, ro::binding_matches).await?;
 

@@ -21,3 +21,4 @@ pub mod revoke;
 pub mod completion;
 pub mod audit;
 pub mod restore;
+pub mod eks;

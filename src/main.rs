@@ -5,6 +5,10 @@ use chronom::outcome::RunResult;
 use chronom::{audit, completion, grant, report, restore, revoke};
 
 fn main() {
+    // `__complete` must answer before clap parses half-typed flags (see completion::intercept).
+    if let Some(code) = chronom::completion::intercept() {
+        std::process::exit(code);
+    }
     let cli = chronom::cli::parse();
     init_logging(cli.global.verbose);
     let code = match &cli.command {
@@ -18,6 +22,7 @@ fn main() {
                     Command::Revoke(args) => finish(&revoke::run(&cli.global, args).await, args.output),
                     Command::Audit(args) => audit::run(&cli.global, args).await,
                     Command::RestoreAwsAuth(args) => restore::run(&cli.global, args).await,
+                    Command::Token(args) => chronom::eks::token_cmd::run(&cli.global, args).await,
                     Command::Completion { .. } | Command::Complete { .. } => unreachable!("handled above"),
                 }
             })

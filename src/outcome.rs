@@ -114,6 +114,10 @@ pub struct WriteReport {
     pub cluster_role: ObjectResult,
     pub cluster_role_binding: ObjectResult,
     pub aws_auth: AwsAuthResult,
+    /// The EKS access entry, when the role is mapped through one (`--via access-entry`, or
+    /// auto on an API / API_AND_CONFIG_MAP cluster); `awsAuth` then says it was not used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_entry: Option<crate::eks::access_entries::AccessEntryResult>,
     /// Unified diff of mapRoles (empty when it did not change).
     pub diff: String,
     /// Manifests that were (or would be) applied, as YAML.

@@ -137,14 +137,20 @@ impl Drop for Fixture {
     }
 }
 
+/// The command line's global options, parsed like the CLI does (so new options keep defaults).
+#[derive(clap::Parser)]
+struct Options {
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
 async fn admin(cp: &ControlPlane) -> Connection {
-    let global = GlobalArgs {
-        kubeconfig: Some(cp.kubeconfig.clone()),
-        context: Some("chronom-admin".into()),
-        verbose: 0,
-        request_timeout: 30.0,
-    };
-    connect(&global).await.unwrap_or_else(|e| panic!("connect as chronom-admin: {e}"))
+    let kubeconfig = cp.kubeconfig.to_str().expect("kubeconfig path is UTF-8");
+    let options = <Options as clap::Parser>::try_parse_from([
+        "differential", "--kubeconfig", kubeconfig, "--context", "chronom-admin", "--request-timeout", "30",
+    ])
+    .unwrap_or_else(|e| panic!("global options: {e}"));
+    connect(&options.global).await.unwrap_or_else(|e| panic!("connect as chronom-admin: {e}"))
 }
 
 /// The authorizer reads informer caches. Each cache receives its kind's objects in order, and the
@@ -377,7 +383,7 @@ impl Dims {
     }
 
     fn random_non_resource(&self, rng: &mut Rng) -> Request {
-        Request::non_resource(*rng.pick(NON_RESOURCE_VERBS), rng.pick(&self.paths).as_str())
+        Request::non_resource(rng.pick::<&str>(NON_RESOURCE_VERBS), rng.pick(&self.paths).as_str())
     }
 
     /// A request `rule` allows (when asked in a namespace where its binding applies), and a
@@ -721,7 +727,7 @@ async fn ask_all(conn: &Connection, queries: &[Query]) -> Vec<bool> {
 
 /// The evaluator under test, built as a live audit builds it: rules as stored.
 fn evaluator(objects: RbacObjects) -> RbacSnapshot {
-    RbacSnapshot::new(objects, RuleSource::Aggregate)
+    RbacSnapshot::new(objects, RuleSource::AsStored)
 }
 
 struct Outcome {

@@ -546,9 +546,9 @@ struct Case {
     reuse_existing: bool,
 }
 
-fn case(max_items: usize) -> impl Strategy<Value = Case> {
+fn case(items: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Case> {
     (
-        proptest::collection::vec(role_item(), 0..=max_items),
+        proptest::collection::vec(role_item(), items),
         doc_style(),
         proptest::collection::vec(comment_text(), 1..4),
         ("new-[A-Za-z0-9+=,.@_-]{0,10}", 0..ACCOUNTS.len()),
@@ -710,12 +710,12 @@ where
 
 #[test]
 fn map_roles_documents_read_edit_and_restore() {
-    run("mapRoles documents up to 30 entries", 512, case(30), run_case);
+    run("mapRoles documents up to 30 entries", 512, case(0..=30), run_case);
 }
 
 #[test]
 fn map_roles_documents_with_3000_entries() {
-    run("mapRoles documents with 3,000 entries", 4, case(3000).prop_filter("3,000 entries", |c| c.items.len() >= 2990), run_case);
+    run("mapRoles documents with 3,000 entries", 4, case(3000..=3000), run_case);
 }
 
 // mapUsers and mapAccounts: both parsers read the generated entries.

@@ -15,8 +15,13 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-chronom");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
-const PLATFORMS: [(&str, &str); 5] =
-    [("linux", "amd64"), ("linux", "arm64"), ("darwin", "amd64"), ("darwin", "arm64"), ("windows", "amd64")];
+const PLATFORMS: [(&str, &str); 5] = [
+    ("linux", "amd64"),
+    ("linux", "arm64"),
+    ("darwin", "amd64"),
+    ("darwin", "arm64"),
+    ("windows", "amd64"),
+];
 
 // ---------------------------------------------------------------------------------------------
 // krew's manifest rules
@@ -37,7 +42,8 @@ fn krew_semver_ok(v: &str) -> bool {
     parts.len() == 3
         && parts.iter().all(|p| numeric(p))
         && pre.is_none_or(|p| {
-            p.split('.').all(|id| ident(id) && (!id.bytes().all(|b| b.is_ascii_digit()) || numeric(id)))
+            p.split('.')
+                .all(|id| ident(id) && (!id.bytes().all(|b| b.is_ascii_digit()) || numeric(id)))
         })
         && build.is_none_or(|b| b.split('.').all(ident))
 }
@@ -58,7 +64,10 @@ fn is_sha256(s: &str) -> bool {
 
 /// Lines longer than `max` are allowed only when they are a single word (krew's check).
 fn long_lines(s: &str, max: usize) -> Vec<String> {
-    s.lines().filter(|l| l.chars().count() > max && l.trim().contains(' ')).map(str::to_string).collect()
+    s.lines()
+        .filter(|l| l.chars().count() > max && l.trim().contains(' '))
+        .map(str::to_string)
+        .collect()
 }
 
 fn unknown_keys(v: &Value, allowed: &[&str], at: &str, errors: &mut Vec<String>) {
@@ -78,12 +87,23 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
 /// Every krew rule (and ours) that `manifest` breaks, for a plugin installed as `name`.
 fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
     let mut e = Vec::new();
-    unknown_keys(manifest, &["apiVersion", "kind", "metadata", "spec"], "manifest", &mut e);
+    unknown_keys(
+        manifest,
+        &["apiVersion", "kind", "metadata", "spec"],
+        "manifest",
+        &mut e,
+    );
     if text(manifest, "apiVersion") != "krew.googlecontainertools.github.com/v1alpha2" {
-        e.push(format!("apiVersion {:?} is not supported", text(manifest, "apiVersion")));
+        e.push(format!(
+            "apiVersion {:?} is not supported",
+            text(manifest, "apiVersion")
+        ));
     }
     if text(manifest, "kind") != "Plugin" {
-        e.push(format!("kind {:?}, only \"Plugin\" is supported", text(manifest, "kind")));
+        e.push(format!(
+            "kind {:?}, only \"Plugin\" is supported",
+            text(manifest, "kind")
+        ));
     }
     let metadata = &manifest["metadata"];
     unknown_keys(metadata, &["name", "labels", "annotations"], "metadata", &mut e);
@@ -91,11 +111,26 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
         e.push(format!("plugin name {name:?} is not allowed"));
     }
     if text(metadata, "name") != name {
-        e.push(format!("plugin should be named {name:?}, not {:?}", text(metadata, "name")));
+        e.push(format!(
+            "plugin should be named {name:?}, not {:?}",
+            text(metadata, "name")
+        ));
     }
 
     let spec = &manifest["spec"];
-    unknown_keys(spec, &["version", "shortDescription", "description", "caveats", "homepage", "platforms"], "spec", &mut e);
+    unknown_keys(
+        spec,
+        &[
+            "version",
+            "shortDescription",
+            "description",
+            "caveats",
+            "homepage",
+            "platforms",
+        ],
+        "spec",
+        &mut e,
+    );
     let short = text(spec, "shortDescription");
     if short.trim().is_empty() {
         e.push("should have a short description".into());
@@ -112,7 +147,10 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
         e.push(format!("homepage {:?} should be an https URL", text(spec, "homepage")));
     }
     if !krew_semver_ok(text(spec, "version")) {
-        e.push(format!("version {:?} is not a semantic version with a leading v", text(spec, "version")));
+        e.push(format!(
+            "version {:?} is not a semantic version with a leading v",
+            text(spec, "version")
+        ));
     }
 
     let platforms = spec["platforms"].as_array().cloned().unwrap_or_default();
@@ -127,7 +165,10 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
             e.push(format!("{at}: URI has to be set"));
         }
         if !is_sha256(text(p, "sha256")) {
-            e.push(format!("{at}: sha256 {:?} must match ^[a-f0-9]{{64}}$", text(p, "sha256")));
+            e.push(format!(
+                "{at}: sha256 {:?} must match ^[a-f0-9]{{64}}$",
+                text(p, "sha256")
+            ));
         }
         let bin = text(p, "bin");
         if bin.is_empty() {
@@ -140,7 +181,11 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
         for (j, f) in files.iter().enumerate() {
             unknown_keys(f, &["from", "to"], &format!("{at}.files[{j}]"), &mut e);
         }
-        let copies = |file: &str| files.iter().any(|f| text(f, "from") == file && [".", ""].contains(&text(f, "to")));
+        let copies = |file: &str| {
+            files
+                .iter()
+                .any(|f| text(f, "from") == file && [".", ""].contains(&text(f, "to")))
+        };
         if !bin.is_empty() && !copies(bin) {
             e.push(format!("{at}: bin {bin:?} is not installed by files"));
         }
@@ -153,7 +198,12 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
             e.push(format!("{at}: nil selector is not supported"));
             continue;
         }
-        unknown_keys(selector, &["matchLabels", "matchExpressions"], &format!("{at}.selector"), &mut e);
+        unknown_keys(
+            selector,
+            &["matchLabels", "matchExpressions"],
+            &format!("{at}.selector"),
+            &mut e,
+        );
         if selector.get("matchExpressions").is_some() {
             e.push(format!("{at}: use matchLabels only"));
         }
@@ -164,20 +214,30 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
         for key in labels.keys().filter(|k| *k != "os" && *k != "arch") {
             e.push(format!("{at}: selector key {key:?} not supported"));
         }
-        let (os, arch) = (labels.get("os").and_then(Value::as_str), labels.get("arch").and_then(Value::as_str));
+        let (os, arch) = (
+            labels.get("os").and_then(Value::as_str),
+            labels.get("arch").and_then(Value::as_str),
+        );
         let (Some(os), Some(arch)) = (os, arch) else {
             e.push(format!("{at}: matchLabels must set os and arch"));
             continue;
         };
-        let supported = ["linux", "darwin", "windows"].contains(&os) && ["amd64", "arm64", "386", "arm"].contains(&arch);
+        let supported =
+            ["linux", "darwin", "windows"].contains(&os) && ["amd64", "arm64", "386", "arm"].contains(&arch);
         if !supported {
-            e.push(format!("{at}: selector {os}/{arch} doesn't match any supported platform"));
+            e.push(format!(
+                "{at}: selector {os}/{arch} doesn't match any supported platform"
+            ));
         }
         if selected.contains(&(os.to_string(), arch.to_string())) {
             e.push(format!("{at}: overlapping selectors for {os}/{arch}"));
         }
         selected.push((os.to_string(), arch.to_string()));
-        let want_bin = if os == "windows" { "kubectl-chronom.exe" } else { "kubectl-chronom" };
+        let want_bin = if os == "windows" {
+            "kubectl-chronom.exe"
+        } else {
+            "kubectl-chronom"
+        };
         if bin != want_bin {
             e.push(format!("{at}: bin for {os} should be {want_bin}, not {bin:?}"));
         }
@@ -216,10 +276,17 @@ fn plugin_manifest_passes_krew_validation() {
     assert_eq!(krew_errors(&manifest, "chronom"), Vec::<String>::new());
 
     let spec = &manifest["spec"];
-    assert_eq!(text(spec, "version"), format!("v{}", env!("CARGO_PKG_VERSION")), "template tracks Cargo.toml");
+    assert_eq!(
+        text(spec, "version"),
+        format!("v{}", env!("CARGO_PKG_VERSION")),
+        "template tracks Cargo.toml"
+    );
     for (os, arch) in PLATFORMS {
         let p = platform(&manifest, os, arch);
-        assert_eq!(text(p, "uri"), archive_uri(text(spec, "homepage"), text(spec, "version"), os, arch));
+        assert_eq!(
+            text(p, "uri"),
+            archive_uri(text(spec, "homepage"), text(spec, "version"), os, arch)
+        );
     }
 }
 
@@ -232,36 +299,87 @@ fn krew_validation_rejects_what_krew_rejects() {
         krew_errors(&m, "chronom")
     };
     let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-        ("apiVersion", Box::new(|m| m["apiVersion"] = json!("krew.googlecontainertools.github.com/v1alpha1"))),
+        (
+            "apiVersion",
+            Box::new(|m| m["apiVersion"] = json!("krew.googlecontainertools.github.com/v1alpha1")),
+        ),
         ("kind", Box::new(|m| m["kind"] = json!("NotPlugin"))),
         ("named", Box::new(|m| m["metadata"]["name"] = json!("other"))),
         ("version", Box::new(|m| m["spec"]["version"] = json!("0.1.0"))),
         ("version", Box::new(|m| m["spec"]["version"] = json!("v01.02.3-a"))),
         ("version", Box::new(|m| m["spec"]["version"] = json!("v1.2"))),
-        ("short description", Box::new(|m| m["spec"]["shortDescription"] = json!(""))),
-        ("one line", Box::new(|m| m["spec"]["shortDescription"] = json!("two\nlines"))),
-        ("longer than", Box::new(|m| m["spec"]["description"] = json!(format!("{} end", "word ".repeat(20))))),
+        (
+            "short description",
+            Box::new(|m| m["spec"]["shortDescription"] = json!("")),
+        ),
+        (
+            "one line",
+            Box::new(|m| m["spec"]["shortDescription"] = json!("two\nlines")),
+        ),
+        (
+            "longer than",
+            Box::new(|m| m["spec"]["description"] = json!(format!("{} end", "word ".repeat(20)))),
+        ),
         ("platform specified", Box::new(|m| m["spec"]["platforms"] = json!([]))),
-        ("sha256", Box::new(|m| m["spec"]["platforms"][0]["sha256"] = json!("A".repeat(64)))),
-        ("sha256", Box::new(|m| m["spec"]["platforms"][0]["sha256"] = json!("abc"))),
+        (
+            "sha256",
+            Box::new(|m| m["spec"]["platforms"][0]["sha256"] = json!("A".repeat(64))),
+        ),
+        (
+            "sha256",
+            Box::new(|m| m["spec"]["platforms"][0]["sha256"] = json!("abc")),
+        ),
         ("URI", Box::new(|m| m["spec"]["platforms"][0]["uri"] = json!(""))),
-        ("bin has to be set", Box::new(|m| m["spec"]["platforms"][0]["bin"] = json!(""))),
-        ("file operations", Box::new(|m| m["spec"]["platforms"][0]["files"] = json!([]))),
-        ("LICENSE", Box::new(|m| m["spec"]["platforms"][1]["files"] = json!([{"from": "kubectl-chronom", "to": "."}]))),
-        ("nil selector", Box::new(|m| m["spec"]["platforms"][0]["selector"] = Value::Null)),
-        ("\"distro\" not supported", Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchLabels"]["distro"] = json!("x"))),
-        ("empty selector", Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchLabels"] = json!({}))),
-        ("matchLabels only", Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchExpressions"] = json!([]))),
-        ("supported platform", Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchLabels"]["os"] = json!("plan9"))),
-        ("overlapping", Box::new(|m| {
-            let first = m["spec"]["platforms"][0].clone();
-            m["spec"]["platforms"].as_array_mut().unwrap().push(first);
-        })),
-        ("unknown field", Box::new(|m| m["spec"]["platforms"][0]["sha"] = json!("x"))),
+        (
+            "bin has to be set",
+            Box::new(|m| m["spec"]["platforms"][0]["bin"] = json!("")),
+        ),
+        (
+            "file operations",
+            Box::new(|m| m["spec"]["platforms"][0]["files"] = json!([])),
+        ),
+        (
+            "LICENSE",
+            Box::new(|m| m["spec"]["platforms"][1]["files"] = json!([{"from": "kubectl-chronom", "to": "."}])),
+        ),
+        (
+            "nil selector",
+            Box::new(|m| m["spec"]["platforms"][0]["selector"] = Value::Null),
+        ),
+        (
+            "\"distro\" not supported",
+            Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchLabels"]["distro"] = json!("x")),
+        ),
+        (
+            "empty selector",
+            Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchLabels"] = json!({})),
+        ),
+        (
+            "matchLabels only",
+            Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchExpressions"] = json!([])),
+        ),
+        (
+            "supported platform",
+            Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchLabels"]["os"] = json!("plan9")),
+        ),
+        (
+            "overlapping",
+            Box::new(|m| {
+                let first = m["spec"]["platforms"][0].clone();
+                m["spec"]["platforms"].as_array_mut().unwrap().push(first);
+            }),
+        ),
+        (
+            "unknown field",
+            Box::new(|m| m["spec"]["platforms"][0]["sha"] = json!("x")),
+        ),
     ];
     for (expected, edit) in cases {
         let errors = broken(&*edit);
-        assert!(errors.iter().any(|e| e.contains(expected)), "expected an error about {expected:?}, got {errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "expected an error about {expected:?}, got {errors:?}"
+        );
     }
     assert!(!safe_plugin_name("../foo") && !safe_plugin_name("nul") && safe_plugin_name("foo-bar"));
     assert!(krew_semver_ok("v1.2.3-rc.1+build.5") && !krew_semver_ok("v1.2.3-01"));
@@ -290,7 +408,10 @@ fn release_manifest_fills_in_the_archives_sha256() {
     let out = run(&["manifest", "9.8.7"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("PLACEHOLDER") && stderr.contains("linux/arm64 darwin/amd64 darwin/arm64"), "{stderr}");
+    assert!(
+        stderr.contains("PLACEHOLDER") && stderr.contains("linux/arm64 darwin/amd64 darwin/arm64"),
+        "{stderr}"
+    );
 
     let written = std::fs::read_to_string(dist.path().join("plugin.yaml")).unwrap();
     let manifest = parse_yaml(&dist.path().join("plugin.yaml"));
@@ -313,7 +434,10 @@ fn release_manifest_fills_in_the_archives_sha256() {
     }
     assert_eq!(text(platform(&manifest, "darwin", "arm64"), "sha256"), "0".repeat(64));
     assert_eq!(written.matches("# PLACEHOLDER").count(), 3, "{written}");
-    assert!(!written.contains("Template:"), "the template note is dropped: {written}");
+    assert!(
+        !written.contains("Template:"),
+        "the template note is dropped: {written}"
+    );
 
     let out = run(&["manifest", "--require-all", "v9.8.7"]);
     assert!(!out.status.success());
@@ -339,7 +463,10 @@ fn release_pack_makes_the_archive_krew_installs() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let archive = dist.path().join("kubectl-chronom_v0.1.0_linux_arm64.tar.gz");
     let listing = Command::new("tar").arg("-tzf").arg(&archive).output().unwrap();
-    let mut names: Vec<String> = String::from_utf8_lossy(&listing.stdout).lines().map(str::to_string).collect();
+    let mut names: Vec<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
     names.sort();
     assert_eq!(names, ["LICENSE", "kubectl-chronom", "kubectl_complete-chronom"]);
     // Every file the manifest installs for this platform is in the archive.
@@ -355,15 +482,22 @@ fn release_workflow_builds_the_five_platforms_and_checks_the_manifest() {
     let workflow = parse_yaml(&workflow_path);
     let tags = &workflow["on"]["push"]["tags"];
     assert_eq!(tags, &json!(["v*"]));
-    let include = workflow["jobs"]["build"]["strategy"]["matrix"]["include"].as_array().expect("matrix.include");
-    let mut built: Vec<(String, String)> =
-        include.iter().map(|m| (text(m, "os").to_string(), text(m, "arch").to_string())).collect();
+    let include = workflow["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .expect("matrix.include");
+    let mut built: Vec<(String, String)> = include
+        .iter()
+        .map(|m| (text(m, "os").to_string(), text(m, "arch").to_string()))
+        .collect();
     built.sort();
     let mut want: Vec<(String, String)> = PLATFORMS.iter().map(|(o, a)| (o.to_string(), a.to_string())).collect();
     want.sort();
     assert_eq!(built, want);
     let raw = std::fs::read_to_string(&workflow_path).unwrap();
-    assert!(raw.contains("scripts/release manifest --require-all"), "the release refuses placeholder sha256");
+    assert!(
+        raw.contains("scripts/release manifest --require-all"),
+        "the release refuses placeholder sha256"
+    );
     assert!(raw.contains("scripts/release pack"));
 }
 
@@ -378,7 +512,13 @@ fn chronom(home: &Path) -> Command {
 }
 
 fn stdout(out: &Output) -> String {
-    assert!(out.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout.clone()).expect("utf-8 output")
 }
 
@@ -398,7 +538,10 @@ fn version_shows_the_commit() {
         (_, Some(head)) => head,
         _ => "unknown".to_string(),
     };
-    assert!(version.contains(&format!("(commit {expected})")), "want commit {expected} in {version:?}");
+    assert!(
+        version.contains(&format!("(commit {expected})")),
+        "want commit {expected} in {version:?}"
+    );
 }
 
 #[test]
@@ -413,11 +556,17 @@ fn help_speaks_of_kubectl_chronom_without_colour_when_piped() {
             }
             let help = stdout(&cmd.output().unwrap());
             assert!(help.contains("kubectl chronom"), "{args:?}: {help}");
-            assert!(!help.contains('\u{1b}'), "ANSI escape in {args:?} help with {envs:?}: {help:?}");
+            assert!(
+                !help.contains('\u{1b}'),
+                "ANSI escape in {args:?} help with {envs:?}: {help:?}"
+            );
         }
     }
     let grant = stdout(&chronom(home.path()).args(["grant", "--help"]).output().unwrap());
-    assert!(grant.contains("kubectl chronom grant --role-arn"), "examples use the kubectl form: {grant}");
+    assert!(
+        grant.contains("kubectl chronom grant --role-arn"),
+        "examples use the kubectl form: {grant}"
+    );
 }
 
 #[test]
@@ -426,7 +575,10 @@ fn completion_scripts_for_each_shell() {
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let script = stdout(&chronom(home.path()).args(["completion", shell]).output().unwrap());
         assert!(script.len() > 200, "{shell}: {script}");
-        assert!(script.contains("grant") && script.contains("revoke"), "{shell} script lacks subcommands");
+        assert!(
+            script.contains("grant") && script.contains("revoke"),
+            "{shell} script lacks subcommands"
+        );
     }
 }
 
@@ -438,8 +590,14 @@ fn complete(cmd: &mut Command, words: &[&str]) -> (Vec<String>, String) {
     let out = stdout(&cmd.arg("__complete").args(words).output().unwrap());
     let mut lines: Vec<&str> = out.lines().collect();
     let directive = lines.pop().unwrap_or_default().to_string();
-    assert!(directive.starts_with(':') && directive[1..].parse::<u32>().is_ok(), "last line {directive:?} in {out:?}");
-    let values = lines.iter().map(|l| l.split('\t').next().unwrap().to_string()).collect();
+    assert!(
+        directive.starts_with(':') && directive[1..].parse::<u32>().is_ok(),
+        "last line {directive:?} in {out:?}"
+    );
+    let values = lines
+        .iter()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect();
     (values, directive)
 }
 
@@ -453,20 +611,37 @@ fn complete_protocol_subcommands_flags_and_values() {
     for s in ["grant", "revoke", "completion"] {
         assert!(subs.contains(&s.to_string()), "{subs:?}");
     }
-    assert!(!subs.iter().any(|s| s.starts_with("__")), "hidden command offered: {subs:?}");
+    assert!(
+        !subs.iter().any(|s| s.starts_with("__")),
+        "hidden command offered: {subs:?}"
+    );
     let out = stdout(&chronom(home.path()).args(["__complete", "re"]).output().unwrap());
     assert!(out.starts_with("revoke\tRemove"), "candidate<TAB>description: {out:?}");
 
     let (flags, _) = run(&["grant", "--"]);
-    for f in ["--role-arn", "--dry-run", "--exclude-secrets", "--output", "--context", "--kubeconfig"] {
+    for f in [
+        "--role-arn",
+        "--dry-run",
+        "--exclude-secrets",
+        "--output",
+        "--context",
+        "--kubeconfig",
+    ] {
         assert!(flags.contains(&f.to_string()), "{f} not in {flags:?}");
     }
     assert_eq!(run(&["revoke", "--dry-run", "--keep"]).0, ["--keep-rbac"]);
-    assert_eq!(run(&["grant", "-o", ""]), (vec!["text".into(), "json".into(), "yaml".into()], ":4".into()));
+    assert_eq!(
+        run(&["grant", "-o", ""]),
+        (vec!["text".into(), "json".into(), "yaml".into()], ":4".into())
+    );
     assert_eq!(run(&["grant", "--output=j"]).0, ["--output=json"]);
     assert_eq!(run(&["grant", ""]).0, ["--role-arn"], "the missing required flag first");
     assert_eq!(run(&["completion", "fi"]).0, ["fish"]);
-    assert_eq!(run(&["grant", "--kubeconfig", ""]), (vec![], ":0".into()), "file names for --kubeconfig");
+    assert_eq!(
+        run(&["grant", "--kubeconfig", ""]),
+        (vec![], ":0".into()),
+        "file names for --kubeconfig"
+    );
     // Words that would not parse as a command line still complete.
     assert_eq!(run(&["--request-timeout", ""]), (vec![], ":4".into()));
     assert_eq!(run(&["--kubeconfig", ""]), (vec![], ":0".into()));
@@ -528,8 +703,15 @@ fn context_completion_reads_the_kubeconfig() {
         let mut cmd = chronom(home.path());
         cmd.env("KUBECONFIG", &a);
         let (values, directive) = complete(&mut cmd, &words);
-        let values: Vec<String> = values.into_iter().map(|v| v.trim_start_matches("--context=").to_string()).collect();
-        assert_eq!((values, directive), (vec!["beta".to_string(), "shared".to_string()], ":4".to_string()), "{words:?}");
+        let values: Vec<String> = values
+            .into_iter()
+            .map(|v| v.trim_start_matches("--context=").to_string())
+            .collect();
+        assert_eq!(
+            (values, directive),
+            (vec!["beta".to_string(), "shared".to_string()], ":4".to_string()),
+            "{words:?}"
+        );
     }
 
     // Prefix filtering, and a global flag before anything else.
@@ -540,10 +722,18 @@ fn context_completion_reads_the_kubeconfig() {
     // No KUBECONFIG: ~/.kube/config.
     std::fs::create_dir_all(home.path().join(".kube")).unwrap();
     std::fs::copy(&b, home.path().join(".kube/config")).unwrap();
-    assert_eq!(complete(&mut chronom(home.path()), &["grant", "--context", ""]).0, ["beta", "shared"]);
+    assert_eq!(
+        complete(&mut chronom(home.path()), &["grant", "--context", ""]).0,
+        ["beta", "shared"]
+    );
 
     // An unreadable kubeconfig completes nothing, and prints nothing but the directive.
-    let out = stdout(&chronom(home.path()).args(["__complete", "--kubeconfig", "/nonexistent", "--context", ""]).output().unwrap());
+    let out = stdout(
+        &chronom(home.path())
+            .args(["__complete", "--kubeconfig", "/nonexistent", "--context", ""])
+            .output()
+            .unwrap(),
+    );
     assert_eq!(out, ":4\n");
 }
 
@@ -578,10 +768,14 @@ fn kubectl_completes_the_plugin_through_kubectl_complete_chronom() {
     let home = tempfile::tempdir().unwrap();
     let bin = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(BIN, bin.path().join("kubectl-chronom")).unwrap();
-    std::os::unix::fs::symlink(Path::new(REPO).join("kubectl_complete-chronom"), bin.path().join("kubectl_complete-chronom"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        Path::new(REPO).join("kubectl_complete-chronom"),
+        bin.path().join("kubectl_complete-chronom"),
+    )
+    .unwrap();
     let path = std::env::join_paths(
-        std::iter::once(bin.path().to_path_buf()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+        std::iter::once(bin.path().to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
     .unwrap();
     let kubeconfig = home.path().join("kubeconfig");
@@ -594,7 +788,10 @@ fn kubectl_completes_the_plugin_through_kubectl_complete_chronom() {
         .output()
         .unwrap();
     let helper = stdout(&helper);
-    assert!(helper.starts_with("--dry-run\tWrite nothing: print the aws-auth diff"), "{helper}");
+    assert!(
+        helper.starts_with("--dry-run\tWrite nothing: print the aws-auth diff"),
+        "{helper}"
+    );
     assert_eq!(helper.lines().last(), Some(":4"), "{helper}");
 
     // And through kubectl's own completion (kubectl >= 1.26).
@@ -607,14 +804,22 @@ fn kubectl_completes_the_plugin_through_kubectl_complete_chronom() {
             .env("HOME", home.path())
             .env("KUBECONFIG", &kubeconfig)
             .output()
-            .unwrap_or_else(|e| panic!("{}: {e} (run scripts/control-plane build, or set CHRONOM_KUBECTL)", kubectl.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (run scripts/control-plane build, or set CHRONOM_KUBECTL)",
+                    kubectl.display()
+                )
+            });
         stdout(&out)
     };
     let out = run(&["chronom", "gr"]);
     assert!(out.lines().next().unwrap_or("").starts_with("grant\t"), "{out}");
     assert_eq!(out.lines().last(), Some(":4"), "{out}");
     let out = run(&["chronom", "grant", "--context", ""]);
-    assert!(out.lines().any(|l| l.starts_with("alpha\t")) && out.lines().any(|l| l.starts_with("shared\t")), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("alpha\t")) && out.lines().any(|l| l.starts_with("shared\t")),
+        "{out}"
+    );
     let out = run(&["chronom", "revoke", "-o", "y"]);
     assert_eq!(out.lines().collect::<Vec<_>>(), ["yaml", ":4"]);
 }

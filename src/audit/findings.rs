@@ -85,6 +85,30 @@ rules! {
     DANGLING = "CHR019", "binding-to-missing-role", Low,
         "A binding refers to a role that does not exist; it grants nothing today, and whoever creates that role grants it",
         "Delete the binding, or create the role it should refer to.";
+    ACCESS_POLICY_CLUSTER_ADMIN = "CHR020", "access-policy-cluster-admin", Critical,
+        "EKS access entry has AmazonEKSClusterAdminPolicy associated cluster-wide",
+        "Associate a narrower access policy (AmazonEKSViewPolicy, or AmazonEKSAdminPolicy scoped to namespaces), or use Kubernetes groups and RBAC; the association grants cluster-admin with no object in the cluster to show for it.";
+    MAPPED_TWICE = "CHR021", "mapped-in-aws-auth-and-access-entry", Medium,
+        "IAM principal is mapped by both aws-auth and an EKS access entry, with different rights",
+        "Keep one mapping: delete the aws-auth entry once the access entry is right (EKS uses the access entry and ignores the aws-auth one), or fix whichever one is wrong.";
+    AWS_AUTH_IGNORED = "CHR022", "aws-auth-ignored-api-mode", Info,
+        "aws-auth has mappings, but the cluster's authenticationMode is API, so EKS ignores them",
+        "Create access entries for the principals that still need access, then delete the aws-auth ConfigMap so nobody mistakes it for the truth.";
+    CREATOR_ADMIN = "CHR023", "cluster-creator-admin", Info,
+        "The cluster creator was made cluster-admin at creation (bootstrapClusterCreatorAdminPermissions)",
+        "Check that the creator's access entry is still wanted; delete it, or replace AmazonEKSClusterAdminPolicy with a narrower policy.";
+    PUBLIC_ENDPOINT = "CHR024", "public-endpoint-open", Medium,
+        "The cluster's API endpoint is public and open to 0.0.0.0/0",
+        "Restrict publicAccessCidrs to the networks that need the API, or turn public access off and use the private endpoint (aws eks update-cluster-config --resources-vpc-config).";
+    LOGGING_OFF = "CHR025", "control-plane-logging-off", Medium,
+        "Control-plane audit or authenticator logging is off",
+        "Enable the audit and authenticator log types (aws eks update-cluster-config --logging), so who did what, and which IAM principal it was, is recorded.";
+    SECRETS_NOT_KMS = "CHR026", "secrets-not-kms-encrypted", Medium,
+        "Kubernetes Secrets are not envelope-encrypted with a KMS key you control",
+        "Associate a KMS key for secrets (aws eks associate-encryption-config); it cannot be removed later, so choose the key deliberately.";
+    EKS_UNREADABLE = "CHR027", "access-entries-unreadable", Medium,
+        "EKS access entries could not be read, so this audit misses a mapping source",
+        "Give the auditing principal eks:ListAccessEntries, eks:DescribeAccessEntry and eks:ListAssociatedAccessPolicies, then audit again.";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,7 +122,7 @@ pub struct Finding {
     pub remediation: &'static str,
 }
 
-fn finding(rule: Rule, subject: impl Into<String>, evidence: impl Into<String>) -> Finding {
+pub(crate) fn finding(rule: Rule, subject: impl Into<String>, evidence: impl Into<String>) -> Finding {
     Finding { rule: rule.id, name: rule.name, severity: rule.severity, subject: subject.into(), evidence: evidence.into(), remediation: rule.remediation }
 }
 
@@ -261,7 +285,7 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(ids, sorted);
-        assert_eq!(CATALOGUE.len(), 19);
+        assert_eq!(CATALOGUE.len(), 27);
     }
 
     #[test]

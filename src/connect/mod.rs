@@ -27,6 +27,9 @@ pub struct Connection {
 /// merged), else `~/.kube/config`; then `--context` or the current context. Exec credential
 /// plugins run through kube's own support.
 pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
+    if global.cluster.is_some() {
+        return crate::eks::cluster::connect_eks(global).await;
+    }
     let kubeconfig = match &global.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
         None => Kubeconfig::read(),
@@ -51,9 +54,16 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
         ));
     }
     let options = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
-    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| {
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| {
         UserError::failed(format!("cannot use context {context:?}: {e}"), "fix that context in the kubeconfig, or pick another with --context")
     })?;
+    connection_from_config(config, context, global, "check the context's cluster and user settings")
+}
+
+/// The client for a loaded `Config`, with `--request-timeout` and request counting; shared by
+/// kubeconfig contexts and `--cluster` (EKS). `next_on_failure` is the advice when the client
+/// cannot be built (which is when an exec credential plugin first runs).
+pub fn connection_from_config(mut config: Config, context: String, global: &GlobalArgs, next_on_failure: &str) -> Result<Connection, UserError> {
     if !(global.request_timeout > 0.0 && global.request_timeout.is_finite()) {
         return Err(UserError::usage("--request-timeout must be a positive number of seconds", "for example --request-timeout 30"));
     }
@@ -63,7 +73,7 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();
     let client = kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| UserError::failed(format!("cannot build a client for {server}: {e}"), "check the context's cluster and user settings"))?
+        .map_err(|e| UserError::failed(format!("cannot build a client for {server}: {e}"), next_on_failure))?
         .with_layer(&tower::util::MapRequestLayer::new(count_request))
         .build();
     Ok(Connection { client, context, server, default_namespace })

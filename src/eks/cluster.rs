@@ -1,0 +1,380 @@
+//! `--cluster NAME`: DescribeCluster, then a client whose credentials come from this same
+//! binary as a kubeconfig exec plugin (`kubectl-chronom token --cluster NAME --region R`), so
+//! kube refreshes the 14-minute token itself. No kubeconfig file and no aws CLI are needed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
+use kube::config::{AuthInfo, Context, ExecConfig, ExecInteractiveMode, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
+
+use crate::cli::GlobalArgs;
+use crate::connect::{Connection, connection_from_config, error_chain};
+use crate::eks::identity;
+use crate::eks::token::{DEFAULT_EXEC_API_VERSION, is_region_name};
+use crate::error::UserError;
+
+/// What DescribeCluster says that matters for connecting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EksCluster {
+    pub name: String,
+    pub region: String,
+    pub arn: String,
+    pub status: String,
+    /// `https://<id>.<suffix>.<region>.eks.amazonaws.com`
+    pub endpoint: String,
+    /// The cluster CA, base64 of PEM: exactly a kubeconfig's `certificate-authority-data`.
+    pub certificate_authority_data: String,
+    pub endpoint_public_access: bool,
+    pub endpoint_private_access: bool,
+    pub public_access_cidrs: Vec<String>,
+    /// `CONFIG_MAP`, `API_AND_CONFIG_MAP` or `API` (None on clusters that predate access entries).
+    pub authentication_mode: Option<String>,
+}
+
+impl EksCluster {
+    /// The name the connection goes by in messages: `eks:<region>/<cluster>`.
+    pub fn context_name(&self) -> String {
+        format!("eks:{}/{}", self.region, self.name)
+    }
+}
+
+/// The exec credential plugin a connection runs for its bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecPlugin {
+    pub command: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl ExecPlugin {
+    /// `<this binary> token --cluster NAME --region R [--profile P]`.
+    pub fn this_binary(cluster: &str, region: &str, profile: Option<&str>) -> Result<Self, UserError> {
+        let command = std::env::current_exe().map_err(|e| {
+            UserError::failed(format!("cannot find the path of this program ({e}) to use it as the token plugin"), "run kubectl-chronom by its full path")
+        })?;
+        let mut args: Vec<String> = ["token", "--cluster", cluster, "--region", region].map(String::from).into();
+        if let Some(p) = profile {
+            args.extend(["--profile".to_string(), p.to_string()]);
+        }
+        Ok(Self { command, args })
+    }
+}
+
+/// Which network restriction of the endpoint could keep us out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointAccess {
+    /// Public endpoint open to the internet.
+    Open,
+    /// `endpointPublicAccess=false`: only reachable from the VPC (or networks routed into it).
+    PrivateOnly,
+    /// Public, but only from these CIDRs.
+    PublicFrom(Vec<String>),
+}
+
+impl EksCluster {
+    pub fn endpoint_access(&self) -> EndpointAccess {
+        if !self.endpoint_public_access {
+            EndpointAccess::PrivateOnly
+        } else if self.public_access_cidrs.is_empty() || self.public_access_cidrs.iter().any(|c| c == "0.0.0.0/0") {
+            EndpointAccess::Open
+        } else {
+            EndpointAccess::PublicFrom(self.public_access_cidrs.clone())
+        }
+    }
+
+    /// Why the endpoint could not be reached, given its access settings.
+    pub fn unreachable_error(&self, cause: &str) -> UserError {
+        let what = format!("cannot reach the API endpoint of {} ({}): {cause}", self.context_name(), self.endpoint);
+        match self.endpoint_access() {
+            EndpointAccess::PrivateOnly => UserError::failed(
+                format!("{what}; the cluster's endpoint is private (endpointPublicAccess=false)"),
+                "run from inside the cluster's VPC or over a VPN/peering/Direct Connect into it, or have an admin enable public access (`aws eks update-cluster-config --resources-vpc-config endpointPublicAccess=true`)",
+            ),
+            EndpointAccess::PublicFrom(cidrs) => UserError::failed(
+                format!("{what}; the public endpoint only accepts {} (publicAccessCidrs)", cidrs.join(", ")),
+                format!(
+                    "run from a network whose public IP is in {}{}, or have an admin add your public IP to publicAccessCidrs",
+                    cidrs.join(", "),
+                    if self.endpoint_private_access { " or from inside the VPC (private access is on)" } else { "" }
+                ),
+            ),
+            EndpointAccess::Open => UserError::failed(what, "check your network, proxy and DNS for the endpoint; re-run with -vv"),
+        }
+    }
+}
+
+/// The in-memory kubeconfig `aws eks update-kubeconfig` would write, with our exec plugin.
+pub fn kubeconfig_for(cluster: &EksCluster, exec: &ExecPlugin) -> Kubeconfig {
+    let name = cluster.context_name();
+    let exec = ExecConfig {
+        api_version: Some(DEFAULT_EXEC_API_VERSION.to_string()),
+        command: Some(exec.command.to_string_lossy().into_owned()),
+        args: Some(exec.args.clone()),
+        // stderr stays the user's: the plugin's own error message is what they need to see.
+        interactive_mode: Some(ExecInteractiveMode::IfAvailable),
+        ..Default::default()
+    };
+    Kubeconfig {
+        clusters: vec![NamedCluster {
+            name: name.clone(),
+            cluster: Some(kube::config::Cluster {
+                server: Some(cluster.endpoint.clone()),
+                certificate_authority_data: Some(cluster.certificate_authority_data.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: name.clone(),
+            auth_info: Some(AuthInfo { exec: Some(exec), ..Default::default() }),
+            ..Default::default()
+        }],
+        contexts: vec![NamedContext {
+            name: name.clone(),
+            context: Some(Context { cluster: name.clone(), user: Some(name.clone()), ..Default::default() }),
+            ..Default::default()
+        }],
+        current_context: Some(name),
+        ..Default::default()
+    }
+}
+
+/// A connection to `cluster` that gets its token from `exec`. This is the whole client side of
+/// `--cluster`, minus DescribeCluster; tests call it with a different plugin.
+pub async fn connection_for(cluster: &EksCluster, exec: &ExecPlugin, global: &GlobalArgs) -> Result<Connection, UserError> {
+    let name = cluster.context_name();
+    let options = KubeConfigOptions { context: Some(name.clone()), ..Default::default() };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig_for(cluster, exec), &options).await.map_err(|e| {
+        UserError::failed(
+            format!("cannot use what DescribeCluster returned for {name}: {e}"),
+            "check the cluster's endpoint and certificateAuthority with `aws eks describe-cluster`",
+        )
+    })?;
+    let next = format!(
+        "run `kubectl chronom token --cluster {} --region {}` to see why no token could be made",
+        cluster.name, cluster.region
+    );
+    connection_from_config(config, name, global, &next)
+}
+
+/// `--cluster`: DescribeCluster, a reachability check when the endpoint is restricted, and a
+/// client that runs this binary's `token` command for credentials.
+pub async fn connect_eks(global: &GlobalArgs) -> Result<Connection, UserError> {
+    let Some(name) = global.cluster.as_deref() else {
+        return Err(UserError::usage("no --cluster given", "pass --cluster NAME"));
+    };
+    if global.context.is_some() || global.kubeconfig.is_some() {
+        return Err(UserError::usage(
+            "--cluster connects through EKS and cannot be combined with --context or --kubeconfig",
+            "pass either --cluster NAME [--region R] or --context CTX",
+        ));
+    }
+    let (sdk, region) = sdk_for(global).await?;
+    identity::credentials(&sdk).await?;
+    let cluster = describe(&sdk, &region, name).await?;
+    if cluster.endpoint_access() != EndpointAccess::Open {
+        let timeout = Duration::from_secs_f64(global.request_timeout.clamp(0.5, 10.0));
+        probe(&cluster, timeout).await?;
+    }
+    let exec = ExecPlugin::this_binary(&cluster.name, &cluster.region, global.profile.as_deref())?;
+    tracing::info!(cluster = %cluster.context_name(), endpoint = %cluster.endpoint, "connecting through EKS");
+    connection_for(&cluster, &exec, global).await
+}
+
+/// The AWS config for `--region`/`--profile`, and the region to use (flag, else the
+/// profile's or `AWS_REGION`).
+pub async fn sdk_for(global: &GlobalArgs) -> Result<(SdkConfig, String), UserError> {
+    if let Some(r) = &global.region
+        && !is_region_name(r)
+    {
+        return Err(UserError::usage(format!("--region {r:?} is not an AWS region name"), "for example --region eu-west-1"));
+    }
+    let sdk = crate::eks::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
+    let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
+        UserError::usage(
+            "no AWS region: --region is not given and the AWS profile and environment name none",
+            "pass --region (the cluster's region, e.g. --region eu-west-1) or set AWS_REGION",
+        )
+    })?;
+    Ok((sdk, region))
+}
+
+/// DescribeCluster, with errors that say what to do.
+pub async fn describe(sdk: &SdkConfig, region: &str, name: &str) -> Result<EksCluster, UserError> {
+    let eks = aws_sdk_eks::Client::new(sdk);
+    let out = match eks.describe_cluster().name(name).send().await {
+        Ok(out) => out,
+        Err(e) => return Err(describe_error(sdk, &eks, region, name, e).await),
+    };
+    let Some(c) = out.cluster else {
+        return Err(UserError::failed(format!("DescribeCluster returned no cluster for {name:?}"), "re-run with -vv"));
+    };
+    let vpc = c.resources_vpc_config.as_ref();
+    let cluster = EksCluster {
+        name: c.name.clone().unwrap_or_else(|| name.to_string()),
+        region: region.to_string(),
+        arn: c.arn.clone().unwrap_or_default(),
+        status: c.status.as_ref().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        endpoint: c.endpoint.clone().unwrap_or_default(),
+        certificate_authority_data: c.certificate_authority.as_ref().and_then(|ca| ca.data.clone()).unwrap_or_default(),
+        endpoint_public_access: vpc.is_none_or(|v| v.endpoint_public_access),
+        endpoint_private_access: vpc.is_some_and(|v| v.endpoint_private_access),
+        public_access_cidrs: vpc.map(|v| v.public_access_cidrs().to_vec()).unwrap_or_default(),
+        authentication_mode: c.access_config.as_ref().and_then(|a| a.authentication_mode.as_ref()).map(|m| m.as_str().to_string()),
+    };
+    if cluster.endpoint.is_empty() || cluster.certificate_authority_data.is_empty() {
+        let status = if cluster.status.is_empty() { "unknown" } else { &cluster.status };
+        return Err(UserError::failed(
+            format!("cluster {} has no API endpoint yet (status {status})", cluster.context_name()),
+            format!("wait until it is ACTIVE: `aws eks wait cluster-active --name {name} --region {region}`"),
+        ));
+    }
+    Ok(cluster)
+}
+
+async fn describe_error<R>(
+    sdk: &SdkConfig,
+    eks: &aws_sdk_eks::Client,
+    region: &str,
+    name: &str,
+    err: SdkError<aws_sdk_eks::operation::describe_cluster::DescribeClusterError, R>,
+) -> UserError
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = err.code().unwrap_or_default().to_string();
+    let message = err.message().unwrap_or_default().to_string();
+    tracing::debug!(cause = %error_chain(&err).join(" | "), "DescribeCluster failed");
+    if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) {
+        let caller = identity::caller(sdk).await.ok();
+        let account = caller.as_ref().map(|c| format!(" of account {}", c.account)).unwrap_or_default();
+        let next = match list_clusters(eks).await {
+            Ok(names) if names.is_empty() => format!("there are no clusters in {region}{account}; pass --region of the cluster (or --profile of its account)"),
+            Ok(names) => format!("clusters in {region}{account}: {}; pass one of them to --cluster", names.join(", ")),
+            Err(why) => format!("check the name, --region and --profile (listing the clusters in {region} failed too: {why})"),
+        };
+        return UserError::failed(format!("no EKS cluster named {name:?} in {region}{account}"), next);
+    }
+    match code.as_str() {
+        "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
+            let who = match identity::caller(sdk).await {
+                Ok(c) => c.arn,
+                Err(_) => "the current AWS principal".to_string(),
+            };
+            UserError::failed(
+                format!("{who} may not describe EKS cluster {name:?} in {region}: {message}"),
+                format!("grant it eks:DescribeCluster on the cluster (arn:aws:eks:{region}:ACCOUNT:cluster/{name}), or use --profile for a principal that has it"),
+            )
+        }
+        "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException" | "InvalidClientTokenId" | "SignatureDoesNotMatch" => {
+            UserError::failed(
+                format!("AWS rejected the credentials ({code}: {message})"),
+                "renew the login (`aws sso login`, or fresh keys for the profile), or pass --profile",
+            )
+        }
+        "" => UserError::failed(
+            format!("cannot reach EKS in {region}: {}", error_chain(&err).join(": ")),
+            format!("check network access to the EKS API of {region} (or AWS_ENDPOINT_URL), then re-run with -vv"),
+        ),
+        _ => UserError::failed(format!("DescribeCluster {name:?} in {region} failed: {code}: {message}"), "re-run with -vv; if it persists, check the AWS Health Dashboard"),
+    }
+}
+
+/// All cluster names in the client's region (ListClusters, every page).
+pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    let mut pages = eks.list_clusters().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| e.code().map_or_else(|| error_chain(&e).join(": "), str::to_string))?;
+        names.extend(page.clusters.unwrap_or_default());
+    }
+    Ok(names)
+}
+
+/// TCP connect to the endpoint: only done when the endpoint is private or limited to CIDRs,
+/// to turn an opaque timeout into an explanation.
+async fn probe(cluster: &EksCluster, timeout: Duration) -> Result<(), UserError> {
+    let uri: http::Uri = cluster.endpoint.parse().map_err(|e| cluster.unreachable_error(&format!("not a URL: {e}")))?;
+    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+    let port = uri.port_u16().unwrap_or(443);
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(cluster.unreachable_error(&e.to_string())),
+        Err(_) => Err(cluster.unreachable_error(&format!("no answer within {timeout:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster() -> EksCluster {
+        EksCluster {
+            name: "demo".into(),
+            region: "eu-west-1".into(),
+            arn: "arn:aws:eks:eu-west-1:111122223333:cluster/demo".into(),
+            status: "ACTIVE".into(),
+            endpoint: "https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com".into(),
+            certificate_authority_data: "LS0tLS1CRUdJTi==".into(),
+            endpoint_public_access: true,
+            endpoint_private_access: false,
+            public_access_cidrs: vec!["0.0.0.0/0".into()],
+            authentication_mode: Some("API_AND_CONFIG_MAP".into()),
+        }
+    }
+
+    #[test]
+    fn access_settings_classify_the_endpoint() {
+        let mut c = cluster();
+        assert_eq!(c.endpoint_access(), EndpointAccess::Open);
+        c.public_access_cidrs.clear();
+        assert_eq!(c.endpoint_access(), EndpointAccess::Open);
+        c.public_access_cidrs = vec!["203.0.113.0/24".into(), "198.51.100.7/32".into()];
+        assert_eq!(c.endpoint_access(), EndpointAccess::PublicFrom(c.public_access_cidrs.clone()));
+        c.endpoint_public_access = false;
+        c.endpoint_private_access = true;
+        assert_eq!(c.endpoint_access(), EndpointAccess::PrivateOnly);
+    }
+
+    #[test]
+    fn unreachable_errors_name_the_restriction_and_the_way_out() {
+        let mut c = cluster();
+        c.endpoint_public_access = false;
+        let e = c.unreachable_error("timed out").to_string();
+        assert!(e.contains("eks:eu-west-1/demo") && e.contains("private") && e.contains("inside the cluster's VPC"), "{e}");
+
+        c.endpoint_public_access = true;
+        c.public_access_cidrs = vec!["203.0.113.0/24".into()];
+        let e = c.unreachable_error("timed out").to_string();
+        assert!(e.contains("only accepts 203.0.113.0/24") && e.contains("public IP"), "{e}");
+        assert!(!e.contains("private access is on"));
+        c.endpoint_private_access = true;
+        assert!(c.unreachable_error("x").to_string().contains("private access is on"));
+    }
+
+    #[test]
+    fn exec_plugin_is_this_binary_token_command() {
+        let p = ExecPlugin::this_binary("demo", "eu-west-1", None).unwrap();
+        assert_eq!(p.command, std::env::current_exe().unwrap());
+        assert_eq!(p.args, ["token", "--cluster", "demo", "--region", "eu-west-1"]);
+        let p = ExecPlugin::this_binary("demo", "eu-west-1", Some("prod")).unwrap();
+        assert_eq!(p.args[5..], ["--profile", "prod"]);
+    }
+
+    #[test]
+    fn kubeconfig_is_what_update_kubeconfig_would_write() {
+        let exec = ExecPlugin { command: "/opt/bin/kubectl-chronom".into(), args: vec!["token".into(), "--cluster".into(), "demo".into()] };
+        let kc = kubeconfig_for(&cluster(), &exec);
+        let yaml: serde_json::Value = serde_json::to_value(&kc).unwrap();
+        assert_eq!(yaml["current-context"], "eks:eu-west-1/demo");
+        assert_eq!(yaml["clusters"][0]["cluster"]["server"], "https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com");
+        assert_eq!(yaml["clusters"][0]["cluster"]["certificate-authority-data"], "LS0tLS1CRUdJTi==");
+        let user = &yaml["users"][0]["user"]["exec"];
+        assert_eq!(user["apiVersion"], DEFAULT_EXEC_API_VERSION);
+        assert_eq!(user["command"], "/opt/bin/kubectl-chronom");
+        assert_eq!(user["args"], serde_json::json!(["token", "--cluster", "demo"]));
+        assert_eq!(user["interactiveMode"], "IfAvailable");
+        assert_eq!(yaml["contexts"][0]["context"], serde_json::json!({"cluster": "eks:eu-west-1/demo", "user": "eks:eu-west-1/demo"}));
+    }
+}

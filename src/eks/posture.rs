@@ -1,0 +1,239 @@
+//! What DescribeCluster says about a cluster's access posture, and the findings it raises.
+//! Pure: `ClusterFacts` (plain data, also printed in the audit report) in, findings out.
+
+use serde::Serialize;
+
+use crate::audit::findings::{self, Finding};
+
+/// The parts of DescribeCluster the audit and `--via auto` read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterFacts {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `API`, `API_AND_CONFIG_MAP` or `CONFIG_MAP`; None when DescribeCluster leaves accessConfig
+    /// out, which clusters from before access entries do (they behave as CONFIG_MAP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_cluster_creator_admin_permissions: Option<bool>,
+    pub endpoint_public_access: bool,
+    pub endpoint_private_access: bool,
+    pub public_access_cidrs: Vec<String>,
+    /// Control-plane log types that are enabled (api, audit, authenticator, controllerManager, scheduler).
+    pub enabled_log_types: Vec<String>,
+    /// The KMS key that envelope-encrypts Secrets, when one is configured. (EKS encrypts all API
+    /// data with an AWS-owned key by default; encryptionConfig names a key you control, and its
+    /// `resources` field is deprecated, so any provider key counts.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets_kms_key_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// Seconds since the epoch, for comparing with access entries' creation times.
+    #[serde(skip)]
+    pub created_at_epoch: Option<i64>,
+}
+
+/// How a cluster authenticates IAM principals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    ConfigMap,
+    ApiAndConfigMap,
+    Api,
+}
+
+impl AuthMode {
+    /// None for a value this version does not know; a missing value means CONFIG_MAP.
+    pub fn parse(mode: Option<&str>) -> Option<AuthMode> {
+        match mode {
+            None | Some("CONFIG_MAP") => Some(AuthMode::ConfigMap),
+            Some("API_AND_CONFIG_MAP") => Some(AuthMode::ApiAndConfigMap),
+            Some("API") => Some(AuthMode::Api),
+            Some(_) => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::ConfigMap => "CONFIG_MAP",
+            AuthMode::ApiAndConfigMap => "API_AND_CONFIG_MAP",
+            AuthMode::Api => "API",
+        }
+    }
+
+    pub fn reads_access_entries(self) -> bool {
+        matches!(self, AuthMode::Api | AuthMode::ApiAndConfigMap)
+    }
+
+    pub fn reads_aws_auth(self) -> bool {
+        matches!(self, AuthMode::ConfigMap | AuthMode::ApiAndConfigMap)
+    }
+}
+
+impl ClusterFacts {
+    pub fn auth_mode(&self) -> Option<AuthMode> {
+        AuthMode::parse(self.authentication_mode.as_deref())
+    }
+
+    /// From the SDK's Cluster, with the region it was asked in.
+    pub fn from_sdk(c: &aws_sdk_eks::types::Cluster, region: Option<&str>) -> Self {
+        let vpc = c.resources_vpc_config();
+        let enabled_log_types = c
+            .logging()
+            .map(|l| l.cluster_logging())
+            .unwrap_or_default()
+            .iter()
+            .filter(|s| s.enabled().unwrap_or(false))
+            .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
+            .collect();
+        let secrets_kms_key_arn = c
+            .encryption_config()
+            .iter()
+            .find_map(|e| e.provider().and_then(|p| p.key_arn()))
+            .map(str::to_string);
+        let created = c.created_at();
+        ClusterFacts {
+            name: c.name().unwrap_or_default().to_string(),
+            arn: c.arn().map(str::to_string),
+            region: region.map(str::to_string),
+            version: c.version().map(str::to_string),
+            authentication_mode: c.access_config().and_then(|a| a.authentication_mode()).map(|m| m.as_str().to_string()),
+            bootstrap_cluster_creator_admin_permissions: c.access_config().and_then(|a| a.bootstrap_cluster_creator_admin_permissions()),
+            endpoint_public_access: vpc.is_some_and(|v| v.endpoint_public_access()),
+            endpoint_private_access: vpc.is_some_and(|v| v.endpoint_private_access()),
+            public_access_cidrs: vpc.map(|v| v.public_access_cidrs().to_vec()).unwrap_or_default(),
+            enabled_log_types,
+            secrets_kms_key_arn,
+            created_at: created.and_then(|d| d.fmt(aws_sdk_eks::primitives::DateTimeFormat::DateTime).ok()),
+            created_at_epoch: created.map(|d| d.secs()),
+        }
+    }
+}
+
+/// The log types whose absence hides who did what: the API audit log and the IAM authenticator's.
+pub const REQUIRED_LOG_TYPES: [&str; 2] = ["audit", "authenticator"];
+
+/// Findings about the cluster itself: endpoint exposure, control-plane logging, Secrets encryption.
+pub fn findings(c: &ClusterFacts) -> Vec<Finding> {
+    let subject = format!("cluster/{}", c.name);
+    let mut out = Vec::new();
+    if c.endpoint_public_access {
+        // An empty list means the default, which is 0.0.0.0/0.
+        let open: Vec<&str> = if c.public_access_cidrs.is_empty() {
+            vec!["0.0.0.0/0"]
+        } else {
+            c.public_access_cidrs.iter().map(String::as_str).filter(|c| *c == "0.0.0.0/0" || *c == "::/0").collect()
+        };
+        if !open.is_empty() {
+            let private = if c.endpoint_private_access { "private access is on too" } else { "private access is off" };
+            out.push(findings::finding(findings::PUBLIC_ENDPOINT, &subject, format!("endpointPublicAccess with publicAccessCidrs {} ({private})", open.join(", "))));
+        }
+    }
+    let off: Vec<&str> = REQUIRED_LOG_TYPES.iter().copied().filter(|t| !c.enabled_log_types.iter().any(|e| e == t)).collect();
+    if !off.is_empty() {
+        let on = if c.enabled_log_types.is_empty() { "none".to_string() } else { c.enabled_log_types.join(", ") };
+        out.push(findings::finding(findings::LOGGING_OFF, &subject, format!("control-plane logging off for {} (enabled: {on})", off.join(", "))));
+    }
+    if c.secrets_kms_key_arn.is_none() {
+        out.push(findings::finding(findings::SECRETS_NOT_KMS, &subject, "encryptionConfig names no KMS key: Secrets are encrypted only with the key EKS owns"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hardened() -> ClusterFacts {
+        ClusterFacts {
+            name: "prod".into(),
+            authentication_mode: Some("API".into()),
+            endpoint_public_access: true,
+            endpoint_private_access: true,
+            public_access_cidrs: vec!["203.0.113.0/24".into()],
+            enabled_log_types: vec!["api".into(), "audit".into(), "authenticator".into()],
+            secrets_kms_key_arn: Some("arn:aws:kms:eu-west-1:111122223333:key/abc".into()),
+            ..Default::default()
+        }
+    }
+
+    fn rules(c: &ClusterFacts) -> Vec<&'static str> {
+        findings(c).iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn a_hardened_cluster_has_no_posture_findings() {
+        assert!(findings(&hardened()).is_empty(), "{:?}", findings(&hardened()));
+    }
+
+    #[test]
+    fn an_endpoint_open_to_the_world_is_medium() {
+        let mut c = hardened();
+        c.public_access_cidrs = vec!["10.0.0.0/8".into(), "0.0.0.0/0".into()];
+        let f = findings(&c);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].rule, findings::PUBLIC_ENDPOINT.id);
+        assert_eq!(f[0].severity, crate::cli::Severity::Medium);
+        assert!(f[0].evidence.contains("0.0.0.0/0") && !f[0].evidence.contains("10.0.0.0/8"), "{}", f[0].evidence);
+        c.public_access_cidrs.clear();
+        assert_eq!(rules(&c), [findings::PUBLIC_ENDPOINT.id], "no CIDRs means the default 0.0.0.0/0");
+        c.endpoint_public_access = false;
+        assert!(rules(&c).is_empty(), "a private endpoint is not exposed whatever the CIDRs say");
+    }
+
+    #[test]
+    fn missing_audit_or_authenticator_logs_are_reported_together() {
+        let mut c = hardened();
+        c.enabled_log_types = vec!["api".into()];
+        let f = findings(&c);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].rule, findings::LOGGING_OFF.id);
+        assert!(f[0].evidence.contains("audit, authenticator"), "{}", f[0].evidence);
+        c.enabled_log_types = vec!["authenticator".into()];
+        assert!(findings(&c)[0].evidence.contains("off for audit "), "{}", findings(&c)[0].evidence);
+    }
+
+    #[test]
+    fn secrets_without_kms_are_reported() {
+        let mut c = hardened();
+        c.secrets_kms_key_arn = None;
+        assert_eq!(rules(&c), [findings::SECRETS_NOT_KMS.id]);
+    }
+
+    #[test]
+    fn auth_modes() {
+        assert_eq!(AuthMode::parse(None), Some(AuthMode::ConfigMap));
+        assert_eq!(AuthMode::parse(Some("API")), Some(AuthMode::Api));
+        assert_eq!(AuthMode::parse(Some("SOMETHING_NEW")), None);
+        assert!(AuthMode::ApiAndConfigMap.reads_access_entries() && AuthMode::ApiAndConfigMap.reads_aws_auth());
+        assert!(!AuthMode::Api.reads_aws_auth() && !AuthMode::ConfigMap.reads_access_entries());
+    }
+
+    #[test]
+    fn facts_from_the_sdk() {
+        use aws_sdk_eks::types::*;
+        let cluster = Cluster::builder()
+            .name("prod")
+            .access_config(AccessConfigResponse::builder().authentication_mode(AuthenticationMode::ApiAndConfigMap).bootstrap_cluster_creator_admin_permissions(true).build())
+            .resources_vpc_config(VpcConfigResponse::builder().endpoint_public_access(true).public_access_cidrs("0.0.0.0/0").build())
+            .logging(Logging::builder()
+                .cluster_logging(LogSetup::builder().enabled(true).types(LogType::Api).types(LogType::Audit).build())
+                .cluster_logging(LogSetup::builder().enabled(false).types(LogType::Authenticator).build())
+                .build())
+            .encryption_config(EncryptionConfig::builder().resources("secrets").provider(Provider::builder().key_arn("arn:aws:kms:r:1:key/k").build()).build())
+            .created_at(aws_sdk_eks::primitives::DateTime::from_secs(1_700_000_000))
+            .build();
+        let f = ClusterFacts::from_sdk(&cluster, Some("eu-west-1"));
+        assert_eq!(f.auth_mode(), Some(AuthMode::ApiAndConfigMap));
+        assert_eq!(f.bootstrap_cluster_creator_admin_permissions, Some(true));
+        assert_eq!(f.enabled_log_types, ["api", "audit"]);
+        assert_eq!(f.secrets_kms_key_arn.as_deref(), Some("arn:aws:kms:r:1:key/k"));
+        assert_eq!(f.created_at.as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(rules(&f), [findings::PUBLIC_ENDPOINT.id, findings::LOGGING_OFF.id]);
+    }
+}
