@@ -10,6 +10,8 @@ use crate::aws_auth_writer::{self as writer, EditOutcome};
 use crate::awsauth;
 use crate::cli::{GlobalArgs, RevokeArgs};
 use crate::connect::{self, Connection, identity};
+use crate::eks::access_entries::{self as entries, PreparedRevoke};
+use crate::eks::via::{self, EksContext};
 use crate::error::UserError;
 use crate::grant::role_arn_view;
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RunResult, WriteReport};
@@ -27,11 +29,16 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs) -> RunResult {
             .into();
         }
     };
+    // With --cluster, the role's EKS access entry is removed too (when the cluster has them).
+    let eks = match via::context(global).await {
+        Ok(c) => c,
+        Err(e) => return e.into(),
+    };
     let conn = match connect::connect(global).await {
         Ok(c) => c,
         Err(e) => return e.into(),
     };
-    match execute(&conn, args, &role).await {
+    match execute(&conn, args, &role, eks.as_ref()).await {
         Ok(r) => r,
         Err(e) => e.into(),
     }
@@ -65,18 +72,33 @@ fn plan_removal(text: &str, map_users: &str, key_ours: bool, role: &RoleArnInput
     Ok(Removal { new_text, removed: removal.removed, diff, group_still_mapped })
 }
 
-async fn execute(conn: &Connection, args: &RevokeArgs, role: &RoleArnInput) -> Result<RunResult, UserError> {
+/// The revoke flow once the role ARN is valid. `eks` is the cluster's EKS side (with
+/// --cluster): its access entry for the role is deleted first, and aws-auth is left alone
+/// when the cluster's authentication mode is API. Public so tests can inject a mocked client.
+pub async fn execute(conn: &Connection, args: &RevokeArgs, role: &RoleArnInput, eks: Option<&EksContext>) -> Result<RunResult, UserError> {
     let caller = identity::whoami(conn).await?;
-    let denied = preflight::missing(conn, &preflight::for_revoke(!args.keep_rbac, &args.role_name)).await?;
+    let mode = eks.and_then(|c| c.auth_mode());
+    let uses_aws_auth = mode.is_none_or(|m| m.reads_aws_auth());
+    let mut needed = preflight::for_revoke(!args.keep_rbac, &args.role_name);
+    if !uses_aws_auth {
+        needed.retain(|r| r.resource != "configmaps");
+    }
+    let denied = preflight::missing(conn, &needed).await?;
     if !denied.is_empty() && !args.dry_run {
         return Err(preflight::denied_error(&denied, &caller, &conn.context));
     }
     let roles: Api<ClusterRole> = Api::all(conn.client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
-    let aws_auth = writer::read(conn).await?;
+    let ae: Option<PreparedRevoke> = match eks {
+        Some(ctx) if mode.is_some_and(|m| m.reads_access_entries()) => Some(entries::prepare_revoke(ctx, role, &args.group).await?),
+        _ => None,
+    };
+    let entries_map_group = ae.as_ref().is_some_and(PreparedRevoke::group_still_mapped);
+    let aws_auth = if uses_aws_auth { writer::read(conn).await? } else { None };
     let text = writer::map_roles(aws_auth.as_ref()).to_string();
     let users = map_users(aws_auth.as_ref());
-    let planned = plan_removal(&text, &users, writer::key_created_by_us(aws_auth.as_ref()), role, &args.group)?;
+    let mut planned = plan_removal(&text, &users, writer::key_created_by_us(aws_auth.as_ref()), role, &args.group)?;
+    planned.group_still_mapped |= entries_map_group;
     let live_role = conn.get_opt(&roles, &args.role_name, "clusterrole").await?;
     let live_binding = conn.get_opt(&bindings, &args.role_name, "clusterrolebinding").await?;
 
@@ -100,14 +122,16 @@ async fn execute(conn: &Connection, args: &RevokeArgs, role: &RoleArnInput) -> R
             entry: entry.unwrap_or(EntryView { rolearn: role.canonical.to_string(), username: String::new(), groups: vec![] }),
             removed: Some(planned.removed.len()),
             backup: None,
-            note: None,
+            note: (!uses_aws_auth).then(|| "not read: the cluster's authenticationMode is API, so EKS ignores aws-auth".to_string()),
         },
+        access_entry: ae.as_ref().map(|a| a.result(role)),
         diff: planned.diff.clone(),
         manifests: vec![],
         verification: vec![],
-        notes: vec![],
+        notes: ae.as_ref().map(|a| a.notes.clone()).unwrap_or_default(),
         ok: true,
     };
+    let entry_to_delete = ae.as_ref().and_then(|a| a.entry.as_ref());
     if planned.removed.len() > 1 {
         report.notes.push(format!("{} mapRoles entries matched {} (duplicates); all were removed", planned.removed.len(), role.canonical));
     }
@@ -117,9 +141,14 @@ async fn execute(conn: &Connection, args: &RevokeArgs, role: &RoleArnInput) -> R
     report.cluster_role.action = role_plan;
     report.cluster_role_binding.action = binding_plan;
 
-    let nothing = planned.removed.is_empty() && role_plan != Action::Deleted && binding_plan != Action::Deleted;
+    let nothing = planned.removed.is_empty() && entry_to_delete.is_none() && role_plan != Action::Deleted && binding_plan != Action::Deleted;
     if nothing {
-        report.notes.push(format!("nothing to revoke: aws-auth has no entry for {}", role.canonical));
+        let where_ = match (&ae, uses_aws_auth) {
+            (Some(a), true) => format!("neither aws-auth nor cluster {} has an access entry", a.cluster),
+            (Some(a), false) => format!("cluster {} has no access entry", a.cluster),
+            (None, _) => "aws-auth has no entry".to_string(),
+        };
+        report.notes.push(format!("nothing to revoke: {where_} for {}", role.canonical));
         return Ok(report.into());
     }
     if args.dry_run {
@@ -129,10 +158,34 @@ async fn execute(conn: &Connection, args: &RevokeArgs, role: &RoleArnInput) -> R
         return Ok(report.into());
     }
 
+    // The access entry goes first: it is the way in EKS uses before aws-auth.
+    if let (Some(ctx), Some(entry)) = (eks, entry_to_delete) {
+        match entries::delete(&ctx.eks, ctx.name(), &entry.principal_arn).await {
+            Ok(true) => {}
+            Ok(false) => {
+                report.notes.push("another writer deleted the access entry first".into());
+                if let Some(a) = report.access_entry.as_mut() {
+                    a.action = Action::Absent;
+                }
+            }
+            Err(e) => {
+                if let Some(a) = report.access_entry.as_mut() {
+                    a.action = Action::Failed;
+                }
+                report.aws_auth.action = Action::Unchanged;
+                report.cluster_role.action = if live_role.is_some() { Action::Kept } else { Action::Absent };
+                report.cluster_role_binding.action = if live_binding.is_some() { Action::Kept } else { Action::Absent };
+                report.ok = false;
+                return Ok(RunResult { report: Some(report), error: Some(e) });
+            }
+        }
+    }
+
     if !planned.removed.is_empty() {
         let written = writer::update(conn, |text, cm| {
             let users = map_users(cm);
-            let again = plan_removal(text, &users, writer::key_created_by_us(cm), role, &args.group)?;
+            let mut again = plan_removal(text, &users, writer::key_created_by_us(cm), role, &args.group)?;
+            again.group_still_mapped |= entries_map_group;
             Ok(if again.removed.is_empty() { EditOutcome::NoChange(again) } else { EditOutcome::Write(again.new_text.clone(), again) })
         })
         .await;
@@ -221,7 +274,7 @@ fn rbac_action(
         notes.push(format!("{kind} {} kept (--keep-rbac)", args.role_name));
         Action::Kept
     } else if planned.group_still_mapped {
-        notes.push(format!("{kind} {} kept: other aws-auth entries still map group {}", args.role_name, args.group));
+        notes.push(format!("{kind} {} kept: other aws-auth entries or access entries still map group {}", args.role_name, args.group));
         Action::Kept
     } else if !ro::is_managed(meta) {
         notes.push(format!("{kind} {} kept: it is not managed by kubectl-chronom (no {}={} label)", args.role_name, ro::MANAGED_BY_LABEL, ro::MANAGED_BY_VALUE));

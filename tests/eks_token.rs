@@ -125,6 +125,8 @@ fn checked_signature(url: &str) -> &str {
 
 fn token_cmd(args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("config"), "").unwrap();
+    std::fs::write(home.path().join("credentials"), "").unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"));
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("AWS_") {

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::awsauth::{self, EntryNote, SsoMatcher};
+use crate::eks::access_entries::EntryWithPolicies;
+use crate::eks::access_policies::Association;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum MappingSource {
@@ -53,7 +55,9 @@ pub struct Mapping {
     /// Whether the authenticator uses this entry: false when it is rejected, can never match,
     /// or is shadowed by a later entry for the same ARN.
     pub active: bool,
-    /// `active`, `rejected`, `never-matches` or `shadowed`.
+    /// `active`, `rejected`, `never-matches` or `shadowed`; with an EKS cluster also `ignored`
+    /// (aws-auth under authenticationMode API) and `overridden` (an access entry for the same
+    /// principal wins over the aws-auth entry).
     pub state: &'static str,
     /// Line of the later entry that wins over this one (the authenticator's last-wins rule).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,6 +68,9 @@ pub struct Mapping {
     /// The entry's notes include something that makes the authenticator reject it.
     #[serde(skip)]
     pub rejected: bool,
+    /// EKS access policies associated with an access entry (source `access-entry` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub access_policies: Vec<Association>,
 }
 
 /// A section the authenticator cannot read at all, so every entry in it is ignored.
@@ -104,6 +111,7 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
                     shadowed_by_line: None,
                     notes: e.notes.iter().map(|n| n.to_string()).collect(),
                     rejected: e.is_dropped(),
+                    access_policies: vec![],
                 })
                 .collect();
             mark_shadowed(&mut roles, |p| p.to_lowercase());
@@ -128,6 +136,7 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
                     shadowed_by_line: None,
                     notes: e.notes.iter().map(|n| n.to_string()).collect(),
                     rejected: e.is_dropped(),
+                    access_policies: vec![],
                 })
                 .collect();
             // Users are keyed as written but matched case-insensitively, so case variants collide too.
@@ -152,11 +161,47 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
                 shadowed_by_line: None,
                 notes: a.notes.iter().map(|n| n.to_string()).collect(),
                 rejected,
+                access_policies: vec![],
             }
         })),
         Err(e) => inv.section_errors.push(section_error("mapAccounts", e)),
     }
     inv
+}
+
+/// Every EKS access entry as a mapping. `active` is false when the cluster's authentication
+/// mode does not read access entries.
+pub fn from_access_entries(entries: &[EntryWithPolicies], active: bool) -> Vec<Mapping> {
+    entries
+        .iter()
+        .map(|e| {
+            let mut groups = e.entry.kubernetes_groups.clone();
+            let implicit = e.entry.implicit_groups();
+            let mut notes = Vec::new();
+            if !implicit.is_empty() {
+                notes.push(format!("type {}: EKS adds groups {}", e.entry.entry_type, implicit.join(", ")));
+                groups.extend(implicit.iter().filter(|g| !groups.contains(&g.to_string())).map(|g| g.to_string()).collect::<Vec<_>>());
+            }
+            for p in e.policies.iter().filter(|p| !p.modelled) {
+                notes.push(format!("access policy {} is not modelled: its rights are not in this report", p.policy));
+            }
+            Mapping {
+                source: MappingSource::AccessEntry,
+                principal: e.entry.principal_arn.clone(),
+                username: e.entry.username.clone(),
+                groups,
+                line: None,
+                userid: None,
+                sso: None,
+                active,
+                state: if active { "active" } else { "ignored" },
+                shadowed_by_line: None,
+                notes,
+                rejected: false,
+                access_policies: e.policies.clone(),
+            }
+        })
+        .collect()
 }
 
 fn never_matches(notes: &[EntryNote]) -> bool {

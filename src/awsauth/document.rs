@@ -136,6 +136,9 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
         let (line, column) = (span.start.line(), span.start.col() + 1);
         let start = offsets.byte(span.start.index());
         let end = offsets.byte(span.end.index());
+        // A flow collection's closing bracket is the one character at the end event's start;
+        // the event's span can run on over a trailing comment.
+        let bracket_end = start + 1;
         let node = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => continue,
             Event::DocumentStart(_) => {
@@ -175,7 +178,7 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                     Frame::Map { pairs, start, flow, line, column, .. } => (NodeKind::Map(pairs), start, flow, line, column),
                 };
                 let content_end = if flow {
-                    end
+                    bracket_end
                 } else {
                     match &kind {
                         NodeKind::Seq(items) => items.last().map_or(start, |n| n.end),
@@ -185,7 +188,7 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                 };
                 let node = Node { kind, start, end: content_end, flow, line, column };
                 if stack.is_empty() {
-                    let brackets = flow.then_some((start, end.saturating_sub(1)));
+                    let brackets = flow.then_some((start, bracket_end - 1));
                     root = Some((node, brackets));
                     continue;
                 }
@@ -313,6 +316,16 @@ mod tests {
         let Layout::Flow { open, close } = doc.layout else { panic!() };
         assert_eq!((open, close), (0, text.len() - 1));
         assert_eq!(&text[doc.items[0].start..doc.items[0].end], "{a: \u{e9}}");
+    }
+
+    #[test]
+    fn flow_item_end_stops_at_its_bracket() {
+        let text = "[\n  {a: b}, # one\n  {c: [d]} # two\n]";
+        let doc = read_document(text).unwrap();
+        assert_eq!(&text[doc.items[0].start..doc.items[0].end], "{a: b}");
+        assert_eq!(&text[doc.items[1].start..doc.items[1].end], "{c: [d]}");
+        let Layout::Flow { close, .. } = doc.layout else { panic!() };
+        assert_eq!(close, text.len() - 1);
     }
 
     #[test]

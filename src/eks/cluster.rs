@@ -144,6 +144,12 @@ pub fn kubeconfig_for(cluster: &EksCluster, exec: &ExecPlugin) -> Kubeconfig {
 /// `--cluster`, minus DescribeCluster; tests call it with a different plugin.
 pub async fn connection_for(cluster: &EksCluster, exec: &ExecPlugin, global: &GlobalArgs) -> Result<Connection, UserError> {
     let name = cluster.context_name();
+    if let Err(why) = check_certificate_authority(&cluster.certificate_authority_data) {
+        return Err(UserError::failed(
+            format!("DescribeCluster returned an unusable certificate authority for {name}: {why}"),
+            format!("check `aws eks describe-cluster --name {} --region {} --query cluster.certificateAuthority`", cluster.name, cluster.region),
+        ));
+    }
     let options = KubeConfigOptions { context: Some(name.clone()), ..Default::default() };
     let config = kube::Config::from_custom_kubeconfig(kubeconfig_for(cluster, exec), &options).await.map_err(|e| {
         UserError::failed(
@@ -156,6 +162,18 @@ pub async fn connection_for(cluster: &EksCluster, exec: &ExecPlugin, global: &Gl
         cluster.name, cluster.region
     );
     connection_from_config(config, name, global, &next)
+}
+
+/// The CA must be base64 of at least one PEM certificate, as EKS returns it.
+pub fn check_certificate_authority(data: &str) -> Result<(), String> {
+    use base64::Engine;
+    let pem = base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|e| format!("not base64 ({e})"))?;
+    let pem = String::from_utf8_lossy(&pem);
+    if pem.contains("-----BEGIN CERTIFICATE-----") && pem.contains("-----END CERTIFICATE-----") {
+        Ok(())
+    } else {
+        Err("not a PEM certificate".into())
+    }
 }
 
 /// `--cluster`: DescribeCluster, a reachability check when the endpoint is restricted, and a
@@ -351,6 +369,16 @@ mod tests {
         assert!(!e.contains("private access is on"));
         c.endpoint_private_access = true;
         assert!(c.unreachable_error("x").to_string().contains("private access is on"));
+    }
+
+    #[test]
+    fn certificate_authority_must_be_base64_pem() {
+        use base64::Engine;
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert!(check_certificate_authority(&base64::engine::general_purpose::STANDARD.encode(pem)).is_ok());
+        assert_eq!(check_certificate_authority("%%%").unwrap_err().split(' ').next(), Some("not"));
+        assert_eq!(check_certificate_authority(&base64::engine::general_purpose::STANDARD.encode("hello")), Err("not a PEM certificate".into()));
+        assert!(check_certificate_authority("").is_err());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use super::access_entries::EntryWithPolicies;
+use super::access_policies::{CLUSTER_ADMIN_POLICY, PolicyScope};
 use crate::audit::findings::{self, Finding};
 
 /// The parts of DescribeCluster the audit and `--via auto` read.
@@ -145,6 +147,38 @@ pub fn findings(c: &ClusterFacts) -> Vec<Finding> {
     out
 }
 
+/// How close to the cluster's creation an entry must be to count as the creator's.
+pub const CREATOR_WINDOW_SECS: i64 = 15 * 60;
+
+/// CHR023 when the cluster was created with bootstrapClusterCreatorAdminPermissions. The API
+/// does not name the creator; EKS gives the creator an access entry with
+/// AmazonEKSClusterAdminPolicy when it creates the cluster, so exactly one such entry created
+/// within [`CREATOR_WINDOW_SECS`] of the cluster is named as the likely creator.
+pub fn creator_finding(c: &ClusterFacts, entries: &[EntryWithPolicies]) -> Option<Finding> {
+    if c.bootstrap_cluster_creator_admin_permissions != Some(true) {
+        return None;
+    }
+    let candidates: Vec<&EntryWithPolicies> = entries
+        .iter()
+        .filter(|e| e.policies.iter().any(|p| p.policy == CLUSTER_ADMIN_POLICY && p.scope == PolicyScope::Cluster))
+        .filter(|e| match (c.created_at_epoch, e.entry.created_at_epoch) {
+            (Some(cluster), Some(entry)) => (entry - cluster).abs() <= CREATOR_WINDOW_SECS,
+            _ => false,
+        })
+        .collect();
+    let who = match candidates.as_slice() {
+        [one] => format!(
+            "; likely creator: {} (its access entry with {CLUSTER_ADMIN_POLICY} was created with the cluster, {})",
+            one.entry.principal_arn,
+            one.entry.created_at.as_deref().unwrap_or("?")
+        ),
+        [] if entries.is_empty() => "; the creator is not named by the API, and no access entries could be read".into(),
+        [] => "; the creator's access entry is not among the entries (deleted, or the cluster predates access entries)".into(),
+        more => format!("; the API does not name the creator ({} cluster-admin entries were created with the cluster)", more.len()),
+    };
+    Some(findings::finding(findings::CREATOR_ADMIN, format!("cluster/{}", c.name), format!("bootstrapClusterCreatorAdminPermissions is true{who}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +269,39 @@ mod tests {
         assert_eq!(f.secrets_kms_key_arn.as_deref(), Some("arn:aws:kms:r:1:key/k"));
         assert_eq!(f.created_at.as_deref(), Some("2023-11-14T22:13:20Z"));
         assert_eq!(rules(&f), [findings::PUBLIC_ENDPOINT.id, findings::LOGGING_OFF.id]);
+    }
+
+    #[test]
+    fn the_creator_is_named_when_one_admin_entry_was_made_with_the_cluster() {
+        use crate::eks::access_entries::AccessEntryView;
+        use crate::eks::access_policies::Association;
+        let entry = |arn: &str, at: i64, policy: &str| EntryWithPolicies {
+            entry: AccessEntryView {
+                principal_arn: arn.into(),
+                username: "u".into(),
+                kubernetes_groups: vec![],
+                entry_type: "STANDARD".into(),
+                access_entry_arn: None,
+                created_at: Some("then".into()),
+                created_at_epoch: Some(at),
+                tags: Default::default(),
+            },
+            policies: vec![Association::new(&format!("arn:aws:eks::aws:cluster-access-policy/{policy}"), PolicyScope::Cluster)],
+        };
+        let mut c = hardened();
+        assert!(creator_finding(&c, &[]).is_none(), "no flag, no finding");
+        c.bootstrap_cluster_creator_admin_permissions = Some(true);
+        c.created_at_epoch = Some(1_000_000);
+        let entries = vec![
+            entry("arn:aws:iam::1:role/creator", 1_000_030, CLUSTER_ADMIN_POLICY),
+            entry("arn:aws:iam::1:role/later-admin", 2_000_000, CLUSTER_ADMIN_POLICY),
+            entry("arn:aws:iam::1:role/viewer", 1_000_010, "AmazonEKSViewPolicy"),
+        ];
+        let f = creator_finding(&c, &entries).unwrap();
+        assert_eq!(f.rule, findings::CREATOR_ADMIN.id);
+        assert_eq!(f.severity, crate::cli::Severity::Info);
+        assert!(f.evidence.contains("likely creator: arn:aws:iam::1:role/creator"), "{}", f.evidence);
+        let f = creator_finding(&c, &entries[1..]).unwrap();
+        assert!(!f.evidence.contains("likely creator"), "{}", f.evidence);
     }
 }

@@ -1,21 +1,8 @@
 //! Tables for `audit`, `audit who-can` and `audit lookup`, in kubectl's plain column style.
 
-use comfy_table::{Table, presets::NOTHING};
-
 use crate::audit::queries::{LookupAnswer, WhoCanAnswer};
 use crate::audit::report::AuditReport;
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(NOTHING);
-    t.set_header(header.to_vec());
-    t
-}
-
-fn lines(t: &Table) -> String {
-    // comfy-table pads every cell; trailing blanks are noise in terminals and diffs.
-    t.lines().map(|l| format!("{}\n", l.trim_end())).collect()
-}
+use crate::report::{plain_table as table, table_text as lines};
 
 fn dash(s: &str) -> String {
     if s.is_empty() { "-".into() } else { s.to_string() }

@@ -1,8 +1,6 @@
 //! The text form of a grant or revoke: one line per object, then the diff, then the
 //! verification table.
 
-use comfy_table::{Table, presets::NOTHING};
-
 use crate::outcome::{Action, ObjectResult, WriteReport};
 
 pub fn render(r: &WriteReport) -> String {
@@ -16,10 +14,22 @@ pub fn render(r: &WriteReport) -> String {
     out.push('\n');
     out.push_str(&object_line("clusterrole.rbac.authorization.k8s.io", &r.cluster_role, r.dry_run, suffix));
     out.push_str(&object_line("clusterrolebinding.rbac.authorization.k8s.io", &r.cluster_role_binding, r.dry_run, suffix));
+    if let Some(ae) = &r.access_entry {
+        let e = &ae.entry;
+        out.push_str(&format!(
+            "accessentry {} (cluster {}) {}{suffix}: username {:?}, kubernetesGroups [{}]\n",
+            ae.name,
+            ae.cluster,
+            verb(ae.action, r.dry_run),
+            e.username,
+            e.kubernetes_groups.join(", ")
+        ));
+    }
     let entry = &r.aws_auth.entry;
-    let detail = match r.aws_auth.removed {
-        Some(n) => format!("{n} mapRoles entr{} for {} removed", if n == 1 { "y" } else { "ies" }, entry.rolearn),
-        None => format!("rolearn {} -> username {:?}, groups [{}]", entry.rolearn, entry.username, entry.groups.join(", ")),
+    let detail = match (r.aws_auth.removed, &r.aws_auth.note) {
+        (_, Some(note)) if r.access_entry.is_some() && r.aws_auth.action == Action::Unchanged => note.clone(),
+        (Some(n), _) => format!("{n} mapRoles entr{} for {} removed", if n == 1 { "y" } else { "ies" }, entry.rolearn),
+        (None, _) => format!("rolearn {} -> username {:?}, groups [{}]", entry.rolearn, entry.username, entry.groups.join(", ")),
     };
     out.push_str(&format!(
         "configmap/{} -n {} {}{}: {}\n",
@@ -48,9 +58,7 @@ pub fn render(r: &WriteReport) -> String {
     }
     if !r.verification.is_empty() {
         out.push_str(&format!("\nVerification (SubjectAccessReview as user {:?}, group {:?}):\n", r.aws_auth.entry.username, r.aws_auth.entry.groups.first().cloned().unwrap_or_default()));
-        let mut table = Table::new();
-        table.load_style(NOTHING);
-        table.set_header(["VERB", "RESOURCE", "NAMESPACE", "ALLOWED", "EXPECTED", "RESULT"]);
+        let mut table = crate::report::plain_table(&["VERB", "RESOURCE", "NAMESPACE", "ALLOWED", "EXPECTED", "RESULT"]);
         for c in &r.verification {
             table.add_row([
                 c.verb.clone(),
@@ -61,8 +69,7 @@ pub fn render(r: &WriteReport) -> String {
                 if c.ok() { "ok".into() } else { "WRONG".into() },
             ]);
         }
-        out.push_str(&table.to_string());
-        out.push('\n');
+        out.push_str(&crate::report::table_text(&table));
     }
     out
 }

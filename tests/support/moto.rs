@@ -61,7 +61,7 @@ pub struct Moto {
     pub log: PathBuf,
     python: PathBuf,
     child: Mutex<Child>,
-    /// Holds the empty AWS config and credentials files the children are pointed at.
+    /// Holds the log and the empty AWS config and credentials files the children are pointed at.
     home: tempfile::TempDir,
 }
 
@@ -117,6 +117,9 @@ impl Moto {
     fn start() -> Result<Self, String> {
         let python = python()?;
         let home = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        for empty in ["aws-config", "aws-credentials"] {
+            std::fs::write(home.path().join(empty), "").map_err(|e| format!("{empty}: {e}"))?;
+        }
         let mut last = String::new();
         for _attempt in 0..3 {
             let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| format!("no free port: {e}"))?.port();
@@ -169,8 +172,8 @@ impl Moto {
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("AWS_REGION", region)
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", self.home.path().join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.home.path().join("no-aws-credentials"))
+            .env("AWS_CONFIG_FILE", self.home.path().join("aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.home.path().join("aws-credentials"))
             .env_remove("KUBERNETES_EXEC_INFO")
             .env_remove("KUBECONFIG")
     }
