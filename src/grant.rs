@@ -224,16 +224,16 @@ pub enum Mapper<'a> {
 /// The write flow once the inputs are valid and the mapping is chosen; `via_note` says why
 /// it was chosen. Public so tests can run it with an injected (mocked) EKS client.
 pub async fn execute(conn: &Connection, v: &ValidGrant, mapper: Mapper<'_>, via_note: Option<String>) -> Result<crate::outcome::RunResult, UserError> {
-    let caller = identity::whoami(conn).await?;
-    let roles: Api<ClusterRole> = Api::all(conn.client.clone());
-    let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
-    let rbac = "rbac.authorization.k8s.io";
     let uses_aws_auth = matches!(mapper, Mapper::AwsAuth);
     if let Mapper::AccessEntry(_) = mapper {
         entries::check_username(&v.entry.username).map_err(|why| {
             UserError::usage(format!("--username {:?} cannot be used on an EKS access entry: {why}", v.entry.username), "pick another --username, or use --via aws-auth")
         })?;
     }
+    let caller = identity::whoami(conn).await?;
+    let roles: Api<ClusterRole> = Api::all(conn.client.clone());
+    let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
+    let rbac = "rbac.authorization.k8s.io";
     let mut reads = vec![
         identity::Right::new("get", rbac, "clusterroles").named(&v.role_name),
         identity::Right::new("get", rbac, "clusterrolebindings").named(&v.role_name),

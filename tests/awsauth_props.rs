@@ -6,7 +6,9 @@
 //! other bytes (grant then revoke gives back the original text).
 //!
 //! The number of generated cases each property ran is printed to stderr and appended to
-//! `$CARGO_TARGET_TMPDIR/awsauth_props_cases.txt`. `PROPTEST_CASES` overrides the defaults.
+//! `$CARGO_TARGET_TMPDIR/awsauth_props_cases.txt`. `PROPTEST_CASES` overrides the defaults
+//! (512 for mapRoles, 256 for mapUsers and mapAccounts); `PROPTEST_CASES_BIG` the 3,000-entry
+//! property's 4.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -675,8 +677,9 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+/// `PROPTEST_CASES` (or `PROPTEST_CASES_BIG` for the 3,000-entry property) overrides.
+fn cases(variable: &str, default: u32) -> u32 {
+    std::env::var(variable).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn record(name: &str, ran: u32) {
@@ -690,11 +693,11 @@ fn record(name: &str, ran: u32) {
     }
 }
 
-fn run<S: Strategy>(name: &str, default_cases: u32, strategy: S, test: impl Fn(&S::Value) -> Result<(), TestCaseError>)
+fn run<S: Strategy>(name: &str, cases: u32, strategy: S, test: impl Fn(&S::Value) -> Result<(), TestCaseError>)
 where
     S::Value: std::fmt::Debug,
 {
-    let config = Config { cases: cases(default_cases), failure_persistence: None, ..Config::default() };
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
     let ran = AtomicU32::new(0);
     let mut runner = TestRunner::new(config);
     let result = runner.run(&strategy, |value| {
@@ -710,12 +713,12 @@ where
 
 #[test]
 fn map_roles_documents_read_edit_and_restore() {
-    run("mapRoles documents up to 30 entries", 512, case(0..=30), run_case);
+    run("mapRoles documents up to 30 entries", cases("PROPTEST_CASES", 512), case(0..=30), run_case);
 }
 
 #[test]
 fn map_roles_documents_with_3000_entries() {
-    run("mapRoles documents with 3,000 entries", 4, case(3000..=3000), run_case);
+    run("mapRoles documents with 3,000 entries", cases("PROPTEST_CASES_BIG", 4), case(3000..=3000), run_case);
 }
 
 // mapUsers and mapAccounts: both parsers read the generated entries.
@@ -746,7 +749,7 @@ fn user_item() -> impl Strategy<Value = UserItem> {
 fn map_users_documents_read_alike() {
     run(
         "mapUsers documents",
-        256,
+        cases("PROPTEST_CASES", 256),
         (proptest::collection::vec(user_item(), 0..20), doc_style(), proptest::collection::vec(comment_text(), 1..3)),
         |(items, style, comments)| {
             let mut fields_list = Vec::new();
@@ -789,7 +792,7 @@ fn map_users_documents_read_alike() {
 fn map_accounts_documents_read_alike() {
     run(
         "mapAccounts documents",
-        256,
+        cases("PROPTEST_CASES", 256),
         (proptest::collection::vec(("[1-9][0-9]{11}", any::<u8>()), 0..10), any::<u64>(), any::<bool>(), any::<bool>()),
         |(accounts, seed, flow, crlf)| {
             let mut dice = Dice(*seed);

@@ -48,13 +48,10 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
             "drop --verify to audit files, or drop --from-file to verify against the current context",
         ));
     }
-    let (source, state, conn) = load(global, &args.from_file).await?;
-    let snapshot = report::snapshot_of(&state, rule_source(&args.from_file));
-    let mut built = report::build(&source, &state, &snapshot);
-    if args.verify {
-        let conn = conn.expect("live audit has a connection");
-        built.verification = Some(sar_check::verify(&conn, &built, &snapshot).await?);
+    if args.all_clusters {
+        return crate::eks::fleet::run(global, args).await;
     }
+    let built = build_report(global, &args.from_file, args.verify).await?;
     let out = match args.output {
         AuditFormat::Table => crate::report::audit_table::render(&built, false),
         AuditFormat::Wide => crate::report::audit_table::render(&built, true),
@@ -82,6 +79,38 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
         }
     }
     Ok(0)
+}
+
+/// Read and evaluate one cluster (or the files): the report, verified when asked. With
+/// --cluster the EKS side is read too: DescribeCluster, and the access entries.
+pub async fn build_report(global: &GlobalArgs, from_file: &[PathBuf], verify: bool) -> Result<report::AuditReport, UserError> {
+    let (source, state, conn) = load(global, from_file).await?;
+    let snapshot = report::snapshot_of(&state, rule_source(from_file));
+    let eks = if from_file.is_empty() { read_eks(global).await? } else { None };
+    let mut built = report::build_with_eks(&source, &state, &snapshot, eks.as_ref());
+    if verify {
+        let conn = conn.expect("live audit has a connection");
+        built.verification = Some(sar_check::verify(&conn, &built, &snapshot).await?);
+    }
+    Ok(built)
+}
+
+/// The EKS side of the audit with --cluster; None without it. DescribeCluster must work; the
+/// access entries may fail to read, which the report says (CHR027) rather than stopping.
+pub async fn read_eks(global: &GlobalArgs) -> Result<Option<report::EksState>, UserError> {
+    let Some(ctx) = crate::eks::via::context(global).await? else { return Ok(None) };
+    Ok(Some(eks_state(&ctx).await))
+}
+
+pub async fn eks_state(ctx: &crate::eks::via::EksContext) -> report::EksState {
+    let mut state = report::EksState { cluster: ctx.cluster.clone(), ..Default::default() };
+    if ctx.auth_mode().is_some_and(|m| m.reads_access_entries()) {
+        match crate::eks::access_entries::read_all(&ctx.eks, ctx.name()).await {
+            Ok(entries) => state.access_entries = entries,
+            Err(e) => state.access_entries_error = Some(e.what),
+        }
+    }
+    state
 }
 
 /// Live objects as stored already carry aggregated rules; manifests need aggregating.

@@ -154,6 +154,15 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
             Event::Scalar(value, style, anchor, tag) => {
                 refuse_anchor(anchor, line, column)?;
                 let str_tag = check_tag(&tag, "str", line, column)?;
+                // A block scalar's span runs on over the next line's indentation; end it at
+                // that line's start instead.
+                let mut end = end;
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                    let next_line = line_start(text, end);
+                    if next_line > start && text[next_line..end].bytes().all(|b| b == b' ') {
+                        end = next_line;
+                    }
+                }
                 Node { kind: NodeKind::Scalar { value: value.into_owned(), style, str_tag }, start, end, flow: false, line, column }
             }
             Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
@@ -289,15 +298,36 @@ pub(crate) fn find_dash(text: &str, item_start: usize) -> Option<usize> {
             next_line = prev_start;
             continue;
         }
-        let after_dash = content.strip_prefix('-')?.trim_start_matches([' ', '\t']);
-        return (after_dash.is_empty() || after_dash.starts_with('#')).then(|| prev_start + line.len() - content.len());
+        let after_dash = content.strip_prefix('-')?;
+        let rest = after_dash.trim_start_matches([' ', '\t']);
+        let block_scalar_header = rest.len() < after_dash.len() && is_block_scalar_header(rest);
+        return (rest.is_empty() || rest.starts_with('#') || block_scalar_header)
+            .then(|| prev_start + line.len() - content.len());
     }
     None
+}
+
+/// `|`, `>-`, `|+2 # comment` and the like.
+fn is_block_scalar_header(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix(['|', '>']) else { return false };
+    let rest = rest.trim_start_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
+    let rest = rest.trim_start_matches([' ', '\t']);
+    rest.is_empty() || rest.starts_with('#')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_scalars_end_before_the_next_line() {
+        let text = "  - u: |-\n      a\n  - u: >\n      b\n\n  - |\n    c\n  - x: 1\n";
+        let doc = read_document(text).unwrap();
+        let ends: Vec<&str> = doc.items.iter().map(|i| &text[i.end - 1..i.end]).collect();
+        assert_eq!(ends, vec!["\n", "\n", "\n", "1"]);
+        let Layout::Block { dashes } = doc.layout else { panic!() };
+        assert_eq!(dashes, vec![2, 20, 38, 50]);
+    }
 
     #[test]
     fn block_items_know_their_dash() {

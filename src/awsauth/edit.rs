@@ -128,7 +128,7 @@ pub fn upsert_role(text: &str, entry: &NewRoleEntry, force: bool) -> Result<Role
 
     if matching.is_empty() {
         let (at, insert) = editor.insertion(fields)?;
-        let new_text = splice(text, vec![(at, insert)]);
+        let new_text = splice(text, vec![(at, insert)])?;
         let mut expected: Vec<MapRoleEntry> = entries.clone();
         expected.push(wanted_entry(entry));
         let reparsed = verify(&new_text, &expected)?;
@@ -156,7 +156,7 @@ pub fn upsert_role(text: &str, entry: &NewRoleEntry, force: bool) -> Result<Role
     let removed: Vec<usize> = matching.iter().copied().filter(|&i| i != keep).collect();
     let mut edits = editor.removals(&removed)?;
     edits.push(editor.replacement(keep, fields)?);
-    let new_text = splice(text, edits);
+    let new_text = splice(text, edits)?;
     let expected: Vec<MapRoleEntry> = (0..entries.len())
         .filter(|i| !removed.contains(i))
         .map(|i| if i == keep { wanted_entry(entry) } else { entries[i].clone() })
@@ -213,7 +213,7 @@ fn remove_role_edit(text: &str, role: &CanonicalRoleArn) -> Result<RoleRemoval, 
         return Ok(RoleRemoval { new_text: text.to_string(), removed: Vec::new() });
     }
     let editor = Editor::new(text, &document);
-    let new_text = splice(text, editor.removals(&matching)?);
+    let new_text = splice(text, editor.removals(&matching)?)?;
     let expected: Vec<MapRoleEntry> =
         (0..entries.len()).filter(|i| !matching.contains(i)).map(|i| entries[i].clone()).collect();
     verify(&new_text, &expected)?;
@@ -256,7 +256,7 @@ fn verify(new_text: &str, expected: &[MapRoleEntry]) -> Result<Vec<MapRoleEntry>
 }
 
 /// Applies non-overlapping edits (overlapping pure removals are merged).
-fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
+fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> Result<String, EditError> {
     edits.sort_by_key(|(range, _)| (range.start, range.end));
     let mut merged: Vec<(Range<usize>, String)> = Vec::with_capacity(edits.len());
     for (range, insert) in edits {
@@ -273,12 +273,15 @@ fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
     let mut out = String::with_capacity(text.len() + merged.iter().map(|(_, s)| s.len()).sum::<usize>());
     let mut at = 0;
     for (range, insert) in merged {
+        if range.start < at {
+            return Err(EditError::Verification { reason: "two edits overlap".to_string() });
+        }
         out.push_str(&text[at..range.start]);
         out.push_str(&insert);
         at = range.end;
     }
     out.push_str(&text[at..]);
-    out
+    Ok(out)
 }
 
 fn eol_of(text: &str) -> &'static str {
@@ -374,6 +377,15 @@ impl<'t> Editor<'t> {
                 };
                 let at = self.block_item_lines_end(last);
                 Ok(if at == end && !text.ends_with('\n') {
+                    if let Some(scalar) = last_block_scalar(last)
+                        && scalar.end == end
+                        && !block_scalar_strips(text, scalar)
+                    {
+                        return Err(self.unsupported(
+                            scalar.start,
+                            "the text ends inside a `|` or `>` value with no final line break, so an entry added after it would change that value; add a line break at the end of mapRoles first",
+                        ));
+                    }
                     (end..end, format!("{}{item}", self.eol))
                 } else {
                     (at..at, format!("{item}{}", self.eol))
@@ -420,7 +432,12 @@ impl<'t> Editor<'t> {
                 for &i in indices {
                     let start = self.dash_line_start(dashes[i])?;
                     let end = self.block_item_lines_end(&items[i]);
-                    if end == text.len() && !text.ends_with('\n') && start > 0 {
+                    // Taking the line break before the last line would also take the final
+                    // line break of a `|`/`>` value ending right there, and change it.
+                    let after_block_scalar = i > 0
+                        && items[i - 1].end == start
+                        && last_block_scalar(&items[i - 1]).is_some_and(|s| !block_scalar_strips(text, s));
+                    if end == text.len() && !text.ends_with('\n') && start > 0 && !after_block_scalar {
                         // The last line has no line break: take the one before it instead.
                         let mut from = start - 1;
                         if from > 0 && text.as_bytes()[from - 1] == b'\r' {
@@ -477,8 +494,33 @@ impl<'t> Editor<'t> {
         if let Some(groups) = block_groups(item).or_else(|| self.document.items.iter().rev().find_map(block_groups)) {
             style.groups = groups_style(self.text, groups);
         }
-        Ok((range, emit::block_body(fields, &style)))
+        let mut body = emit::block_body(fields, &style);
+        if range.end > 0 && self.text.as_bytes()[range.end - 1] == b'\n' {
+            // The old entry ended with a block scalar, whose line break is inside its span.
+            body.push_str(self.eol);
+        }
+        Ok((range, body))
     }
+}
+
+/// The block scalar (`|`, `>`) an item ends with, if it ends with one.
+fn last_block_scalar(node: &Node) -> Option<&Node> {
+    match &node.kind {
+        NodeKind::Scalar { style: ScalarStyle::Literal | ScalarStyle::Folded, .. } => Some(node),
+        NodeKind::Seq(items) if !node.flow => items.last().and_then(last_block_scalar),
+        NodeKind::Map(pairs) if !node.flow => pairs.last().and_then(|(_, v)| last_block_scalar(v)),
+        _ => None,
+    }
+}
+
+/// Does this block scalar's header strip the final line break (`|-`, `>-`)? Its header ends
+/// the last non-blank line before the content.
+fn block_scalar_strips(text: &str, scalar: &Node) -> bool {
+    let before = &text[..line_start(text, scalar.start)];
+    let Some(header_line) = before.lines().rev().find(|l| !l.trim().is_empty()) else { return false };
+    let header_line = header_line.split(" #").next().unwrap_or(header_line).trim_end();
+    let indicators = header_line.trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
+    (indicators.ends_with('|') || indicators.ends_with('>')) && header_line[indicators.len()..].contains('-')
 }
 
 /// The `groups` key and its list in a block mapping item.
@@ -581,6 +623,37 @@ mod tests {
         assert_eq!(remove_role(&edit.new_text, &role("reader")).unwrap().new_text, text);
         let both = remove_role(&edit.new_text, &role("a")).unwrap().new_text;
         assert_eq!(remove_role(&both, &role("reader")).unwrap().new_text, "[]");
+    }
+
+    #[test]
+    fn literal_values_at_the_end_of_an_entry() {
+        let text = "  - rolearn: arn:aws:iam::111122223333:role/a\n    username: |-\n      a\n  - rolearn: arn:aws:iam::111122223333:role/reader\n    username: >\n      x\n\n  - rolearn: arn:aws:iam::111122223333:role/b\n    username: |\n      b\n";
+        let edit = upsert_role(text, &wanted("new"), false).unwrap();
+        assert_eq!(remove_role(&edit.new_text, &role("new")).unwrap().new_text, text);
+        let removal = remove_role(text, &role("reader")).unwrap();
+        assert_eq!(
+            removal.new_text,
+            "  - rolearn: arn:aws:iam::111122223333:role/a\n    username: |-\n      a\n  - rolearn: arn:aws:iam::111122223333:role/b\n    username: |\n      b\n"
+        );
+        let forced = upsert_role(text, &wanted("reader"), true).unwrap();
+        assert_eq!(
+            forced.new_text,
+            "  - rolearn: arn:aws:iam::111122223333:role/a\n    username: |-\n      a\n  - rolearn: arn:aws:iam::111122223333:role/reader\n    username: reader\n    groups:\n      - chronom:read-only\n  - rolearn: arn:aws:iam::111122223333:role/b\n    username: |\n      b\n"
+        );
+    }
+
+    #[test]
+    fn block_scalar_at_the_end_without_a_final_line_break() {
+        let strip = "- rolearn: arn:aws:iam::111122223333:role/a\n  note: |-\n    a";
+        let edit = upsert_role(strip, &wanted("new"), false).unwrap();
+        assert_eq!(remove_role(&edit.new_text, &role("new")).unwrap().new_text, strip);
+        let clip = "- rolearn: arn:aws:iam::111122223333:role/a\n  username: |\n    a";
+        let err = upsert_role(clip, &wanted("new"), false).unwrap_err();
+        assert!(matches!(err, EditError::UnsupportedLayout { .. }), "{err}");
+        let then = "- rolearn: arn:aws:iam::111122223333:role/a\n  username: >\n    a\n- rolearn: arn:aws:iam::111122223333:role/new";
+        let removal = remove_role(then, &role("new")).unwrap();
+        assert_eq!(removal.new_text, "- rolearn: arn:aws:iam::111122223333:role/a\n  username: >\n    a\n");
+        assert_eq!(parse_map_roles(&removal.new_text).unwrap()[0].username.as_deref(), Some("a\n"));
     }
 
     #[test]

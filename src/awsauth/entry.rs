@@ -309,8 +309,14 @@ impl<'t> FieldReader<'t> {
         FieldReader { text, notes: Vec::new(), seen: Vec::new() }
     }
 
+    /// The value's source text. A block scalar's (`|`, `>`) own final line break is left
+    /// out: whether it is there depends on what follows, not on the value.
     fn raw(&self, node: &Node) -> String {
-        self.text[node.start..node.end].to_string()
+        let raw = &self.text[node.start..node.end];
+        match node.as_scalar() {
+            Some((_, ScalarStyle::Literal | ScalarStyle::Folded, _)) => raw.trim_end_matches(['\n', '\r']).to_string(),
+            _ => raw.to_string(),
+        }
     }
 
     fn seen(&mut self, field: &str) {

@@ -270,8 +270,10 @@ where
     }
 }
 
-fn not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    err.code() == Some("ResourceNotFoundException")
+/// ResourceNotFoundException, by its modeled variant or (for errors the SDK leaves
+/// unmodeled) by its code.
+fn not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, modeled: impl Fn(&E) -> bool) -> bool {
+    err.as_service_error().is_some_and(modeled) || err.code() == Some("ResourceNotFoundException")
 }
 
 /// Every principal ARN with an access entry in `cluster`.
@@ -299,7 +301,7 @@ pub async fn list_principals(eks: &aws_sdk_eks::Client, cluster: &str) -> Result
 pub async fn describe(eks: &aws_sdk_eks::Client, cluster: &str, principal_arn: &str) -> Result<Option<AccessEntryView>, UserError> {
     match eks.describe_access_entry().cluster_name(cluster).principal_arn(principal_arn).send().await {
         Ok(out) => Ok(out.access_entry().map(AccessEntryView::from_sdk)),
-        Err(e) if not_found(&e) => Ok(None),
+        Err(e) if not_found(&e, |s| s.is_resource_not_found_exception()) => Ok(None),
         Err(e) => Err(aws_error(&e, &format!("reading the access entry of {principal_arn} in cluster {cluster}"), "eks:DescribeAccessEntry")),
     }
 }
@@ -318,7 +320,7 @@ pub async fn list_policies(eks: &aws_sdk_eks::Client, cluster: &str, principal_a
             .await
         {
             Ok(p) => p,
-            Err(e) if not_found(&e) => return Ok(out),
+            Err(e) if not_found(&e, |s| s.is_resource_not_found_exception()) => return Ok(out),
             Err(e) => {
                 return Err(aws_error(
                     &e,
@@ -379,7 +381,7 @@ pub async fn create(eks: &aws_sdk_eks::Client, cluster: &str, want: &DesiredEntr
         .await
         .map_err(|e| {
             let mut err = aws_error(&e, &format!("creating the access entry for {} in cluster {cluster}", want.principal_arn), "eks:CreateAccessEntry");
-            if e.code() == Some("InvalidParameterException") {
+            if e.as_service_error().is_some_and(|s| s.is_invalid_parameter_exception()) || e.code() == Some("InvalidParameterException") {
                 err.next = "check that the role exists with exactly this ARN (path included): `aws iam get-role --role-name NAME --query Role.Arn`".into();
             }
             err
@@ -404,7 +406,7 @@ pub async fn update(eks: &aws_sdk_eks::Client, cluster: &str, want: &DesiredEntr
 pub async fn delete(eks: &aws_sdk_eks::Client, cluster: &str, principal_arn: &str) -> Result<bool, UserError> {
     match eks.delete_access_entry().cluster_name(cluster).principal_arn(principal_arn).send().await {
         Ok(_) => Ok(true),
-        Err(e) if not_found(&e) => Ok(false),
+        Err(e) if not_found(&e, |s| s.is_resource_not_found_exception()) => Ok(false),
         Err(e) => Err(aws_error(&e, &format!("deleting the access entry of {principal_arn} in cluster {cluster}"), "eks:DeleteAccessEntry")),
     }
 }
@@ -456,9 +458,11 @@ pub async fn resolve_principal(
                 }
             }
             Err(e) => {
-                why = match e.code() {
-                    Some("NoSuchEntity") => format!("IAM has no role {role_name} in the account your credentials belong to"),
-                    _ => format!("IAM GetRole failed: {}", aws_error(&e, "reading the role", "iam:GetRole").what),
+                let missing = e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) || e.code() == Some("NoSuchEntity");
+                why = if missing {
+                    format!("IAM has no role {role_name} in the account your credentials belong to")
+                } else {
+                    format!("IAM GetRole failed: {}", aws_error(&e, "reading the role", "iam:GetRole").what)
                 };
             }
         }

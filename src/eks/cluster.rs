@@ -192,7 +192,7 @@ pub async fn connect_eks(global: &GlobalArgs) -> Result<Connection, UserError> {
     identity::credentials(&sdk).await?;
     let cluster = describe(&sdk, &region, name).await?;
     if cluster.endpoint_access() != EndpointAccess::Open {
-        let timeout = Duration::from_secs_f64(global.request_timeout.clamp(0.5, 10.0));
+        let timeout = Duration::try_from_secs_f64(global.request_timeout.clamp(0.5, 10.0)).unwrap_or(Duration::from_secs(10));
         probe(&cluster, timeout).await?;
     }
     let exec = ExecPlugin::this_binary(&cluster.name, &cluster.region, global.profile.as_deref())?;
@@ -220,10 +220,14 @@ pub async fn sdk_for(global: &GlobalArgs) -> Result<(SdkConfig, String), UserErr
 
 /// DescribeCluster, with errors that say what to do.
 pub async fn describe(sdk: &SdkConfig, region: &str, name: &str) -> Result<EksCluster, UserError> {
-    let eks = aws_sdk_eks::Client::new(sdk);
+    describe_with(&aws_sdk_eks::Client::new(sdk), &aws_sdk_sts::Client::new(sdk), region, name).await
+}
+
+/// [`describe`] with given clients; STS only names the caller when something fails.
+pub async fn describe_with(eks: &aws_sdk_eks::Client, sts: &aws_sdk_sts::Client, region: &str, name: &str) -> Result<EksCluster, UserError> {
     let out = match eks.describe_cluster().name(name).send().await {
         Ok(out) => out,
-        Err(e) => return Err(describe_error(sdk, &eks, region, name, e).await),
+        Err(e) => return Err(describe_error(eks, sts, region, name, e).await),
     };
     let Some(c) = out.cluster else {
         return Err(UserError::failed(format!("DescribeCluster returned no cluster for {name:?}"), "re-run with -vv"));
@@ -252,8 +256,8 @@ pub async fn describe(sdk: &SdkConfig, region: &str, name: &str) -> Result<EksCl
 }
 
 async fn describe_error<R>(
-    sdk: &SdkConfig,
     eks: &aws_sdk_eks::Client,
+    sts: &aws_sdk_sts::Client,
     region: &str,
     name: &str,
     err: SdkError<aws_sdk_eks::operation::describe_cluster::DescribeClusterError, R>,
@@ -265,7 +269,7 @@ where
     let message = err.message().unwrap_or_default().to_string();
     tracing::debug!(cause = %error_chain(&err).join(" | "), "DescribeCluster failed");
     if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) {
-        let caller = identity::caller(sdk).await.ok();
+        let caller = identity::caller_with(sts).await.ok();
         let account = caller.as_ref().map(|c| format!(" of account {}", c.account)).unwrap_or_default();
         let next = match list_clusters(eks).await {
             Ok(names) if names.is_empty() => format!("there are no clusters in {region}{account}; pass --region of the cluster (or --profile of its account)"),
@@ -276,7 +280,7 @@ where
     }
     match code.as_str() {
         "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
-            let who = match identity::caller(sdk).await {
+            let who = match identity::caller_with(sts).await {
                 Ok(c) => c.arn,
                 Err(_) => "the current AWS principal".to_string(),
             };
@@ -326,6 +330,147 @@ async fn probe(cluster: &EksCluster, timeout: Duration) -> Result<(), UserError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_eks::operation::describe_cluster::{DescribeClusterError, DescribeClusterOutput};
+    use aws_sdk_eks::operation::list_clusters::{ListClustersError, ListClustersOutput};
+    use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
+    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+
+    fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
+        rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| i.with_rule(r))
+    }
+
+    fn clients(eks_rules: &[&Rule], sts_rules: &[&Rule]) -> (aws_sdk_eks::Client, aws_sdk_sts::Client) {
+        let creds = aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+        let eks = aws_sdk_eks::Config::builder()
+            .behavior_version_latest()
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(creds.clone())
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor(eks_rules))
+            .build();
+        let sts = aws_sdk_sts::Config::builder()
+            .behavior_version_latest()
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(creds)
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor(sts_rules))
+            .build();
+        (aws_sdk_eks::Client::from_conf(eks), aws_sdk_sts::Client::from_conf(sts))
+    }
+
+    fn aws_error(code: &str) -> aws_sdk_eks::error::ErrorMetadata {
+        aws_sdk_eks::error::ErrorMetadata::builder().code(code).message("denied by test").build()
+    }
+
+    fn caller_rule() -> Rule {
+        mock!(aws_sdk_sts::Client::get_caller_identity).then_output(|| {
+            GetCallerIdentityOutput::builder()
+                .account("111122223333")
+                .arn("arn:aws:sts::111122223333:assumed-role/dev/alice")
+                .user_id("AROAEXAMPLE:alice")
+                .build()
+        })
+    }
+
+    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn access_denied_names_the_caller_and_the_permission() {
+        let denied = mock!(aws_sdk_eks::Client::describe_cluster).then_error(|| DescribeClusterError::generic(aws_error("AccessDeniedException")));
+        let (eks, sts) = clients(&[&denied], &[&caller_rule()]);
+        let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
+        assert!(err.what.starts_with("arn:aws:sts::111122223333:assumed-role/dev/alice may not describe EKS cluster \"prod\" in eu-west-1"), "{err}");
+        assert!(err.next.contains("eks:DescribeCluster") && err.next.contains("arn:aws:eks:eu-west-1:ACCOUNT:cluster/prod"), "{err}");
+    }
+
+    #[test]
+    fn access_denied_without_sts_still_explains() {
+        let denied = mock!(aws_sdk_eks::Client::describe_cluster).then_error(|| DescribeClusterError::generic(aws_error("AccessDeniedException")));
+        let sts_down = mock!(aws_sdk_sts::Client::get_caller_identity)
+            .then_error(|| aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError::generic(aws_sdk_sts::error::ErrorMetadata::builder().code("AccessDenied").build()));
+        let (eks, sts) = clients(&[&denied], &[&sts_down]);
+        let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
+        assert!(err.what.starts_with("the current AWS principal may not describe"), "{err}");
+    }
+
+    #[test]
+    fn rejected_credentials_say_to_log_in_again() {
+        let expired = mock!(aws_sdk_eks::Client::describe_cluster).then_error(|| DescribeClusterError::generic(aws_error("ExpiredTokenException")));
+        let (eks, sts) = clients(&[&expired], &[]);
+        let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
+        assert!(err.what.contains("AWS rejected the credentials (ExpiredTokenException") && err.next.contains("aws sso login"), "{err}");
+    }
+
+    #[test]
+    fn not_found_when_listing_is_denied_too() {
+        let missing = mock!(aws_sdk_eks::Client::describe_cluster).then_error(|| {
+            DescribeClusterError::ResourceNotFoundException(aws_sdk_eks::types::error::ResourceNotFoundException::builder().message("No cluster found").build())
+        });
+        let list_denied = mock!(aws_sdk_eks::Client::list_clusters).then_error(|| ListClustersError::generic(aws_error("AccessDeniedException")));
+        let (eks, sts) = clients(&[&missing, &list_denied], &[&caller_rule()]);
+        let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
+        assert_eq!(err.what, "no EKS cluster named \"prod\" in eu-west-1 of account 111122223333");
+        assert!(err.next.contains("listing the clusters in eu-west-1 failed too: AccessDeniedException"), "{err}");
+    }
+
+    #[test]
+    fn not_found_lists_every_page_of_clusters() {
+        let missing = mock!(aws_sdk_eks::Client::describe_cluster).then_error(|| {
+            DescribeClusterError::ResourceNotFoundException(aws_sdk_eks::types::error::ResourceNotFoundException::builder().build())
+        });
+        let first = mock!(aws_sdk_eks::Client::list_clusters)
+            .match_requests(|r| r.next_token().is_none())
+            .then_output(|| ListClustersOutput::builder().clusters("a").clusters("b").next_token("p2").build());
+        let second = mock!(aws_sdk_eks::Client::list_clusters)
+            .match_requests(|r| r.next_token() == Some("p2"))
+            .then_output(|| ListClustersOutput::builder().clusters("c").build());
+        let (eks, sts) = clients(&[&missing, &first, &second], &[&caller_rule()]);
+        let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
+        assert!(err.next.starts_with("clusters in eu-west-1 of account 111122223333: a, b, c;"), "{err}");
+    }
+
+    #[test]
+    fn a_cluster_still_being_created_has_no_endpoint() {
+        let creating = mock!(aws_sdk_eks::Client::describe_cluster).then_output(|| {
+            DescribeClusterOutput::builder()
+                .cluster(aws_sdk_eks::types::Cluster::builder().name("prod").status(aws_sdk_eks::types::ClusterStatus::Creating).build())
+                .build()
+        });
+        let (eks, sts) = clients(&[&creating], &[]);
+        let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
+        assert!(err.what.contains("no API endpoint yet (status CREATING)") && err.next.contains("aws eks wait cluster-active --name prod --region eu-west-1"), "{err}");
+    }
+
+    #[test]
+    fn describe_maps_the_sdk_cluster() {
+        let active = mock!(aws_sdk_eks::Client::describe_cluster).then_output(|| {
+            let vpc = aws_sdk_eks::types::VpcConfigResponse::builder()
+                .endpoint_public_access(true)
+                .endpoint_private_access(true)
+                .public_access_cidrs("203.0.113.0/24")
+                .build();
+            let access = aws_sdk_eks::types::AccessConfigResponse::builder().authentication_mode(aws_sdk_eks::types::AuthenticationMode::Api).build();
+            let cluster = aws_sdk_eks::types::Cluster::builder()
+                .name("prod")
+                .arn("arn:aws:eks:eu-west-1:111122223333:cluster/prod")
+                .status(aws_sdk_eks::types::ClusterStatus::Active)
+                .endpoint("https://ABC.gr7.eu-west-1.eks.amazonaws.com")
+                .certificate_authority(aws_sdk_eks::types::Certificate::builder().data("LS0t").build())
+                .resources_vpc_config(vpc)
+                .access_config(access)
+                .build();
+            DescribeClusterOutput::builder().cluster(cluster).build()
+        });
+        let (eks, sts) = clients(&[&active], &[]);
+        let c = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap();
+        assert_eq!(c.context_name(), "eks:eu-west-1/prod");
+        assert_eq!(c.endpoint_access(), EndpointAccess::PublicFrom(vec!["203.0.113.0/24".into()]));
+        assert!(c.endpoint_private_access);
+        assert_eq!(c.authentication_mode.as_deref(), Some("API"));
+        assert_eq!(c.certificate_authority_data, "LS0t");
+    }
 
     fn cluster() -> EksCluster {
         EksCluster {

@@ -38,18 +38,23 @@ pub struct Decision {
     pub privileged_group: Option<String>,
     /// Bindings of this identity that were consulted but reference a missing role.
     pub dangling: Vec<DanglingBinding>,
+    /// Allowed by the Node authorizer (a `system:node:<name>` identity), not by RBAC.
+    pub node_authorizer: bool,
 }
 
 impl RbacSnapshot {
-    /// The kube-apiserver answer for the RBAC-relevant part of its authorizer chain: the
-    /// privileged-group authorizer (`system:masters`), then RBAC. Not modelled: the Node
-    /// authorizer (users in `system:nodes`), webhook authorizers such as EKS access entries,
-    /// and ABAC.
+    /// The kube-apiserver answer of its authorizer chain as EKS configures it: the
+    /// privileged-group authorizer (`system:masters`), the Node authorizer (see [`super::node`]),
+    /// then RBAC. Not modelled: webhook authorizers such as EKS access entries, and ABAC.
     pub fn allows(&self, identity: &Identity, request: &Request) -> Decision {
         let mut d = self.rbac_allows(identity, request);
         if identity.is_privileged() {
             d.allowed = true;
             d.privileged_group = Some(PRIVILEGED_GROUP.to_string());
+        }
+        if !d.allowed && super::node::allows(identity, request) {
+            d.allowed = true;
+            d.node_authorizer = true;
         }
         d
     }
@@ -62,7 +67,7 @@ impl RbacSnapshot {
         for hit in self.bindings_of(&identity.user, &identity.groups, Some(ns)) {
             self.collect_grants(hit, &mut dangling, &mut reasons, |rule| rule_allows(rule, request));
         }
-        Decision { allowed: !reasons.is_empty(), reasons, privileged_group: None, dangling }
+        Decision { allowed: !reasons.is_empty(), reasons, privileged_group: None, dangling, node_authorizer: false }
     }
 
     /// Every rule the identity holds through RBAC within `scope` (`AllNamespaces`: everywhere,

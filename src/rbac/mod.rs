@@ -14,6 +14,7 @@ mod fixture;
 pub mod index;
 pub mod lookup;
 pub mod model;
+pub mod node;
 pub mod request;
 pub mod rule;
 pub mod summary;

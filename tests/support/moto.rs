@@ -28,10 +28,10 @@ pub const ACCOUNT: &str = "123456789012";
 pub const ENDPOINT_TAG: &str = "chronom-test/endpoint";
 pub const CA_TAG: &str = "chronom-test/ca";
 
-/// Runs moto's server (`ThreadedMotoServer`, the same WSGI app `moto_server` serves) and exits
-/// when the test process does.
+/// Runs moto's server (`ThreadedMotoServer`, the same WSGI app `moto_server` serves); when the
+/// test process is gone it removes the harness's temp dir (statics are never dropped) and exits.
 const LAUNCHER: &str = r#"
-import os, sys, time
+import os, shutil, sys, time
 import moto.eks.models as eks
 from moto.server import ThreadedMotoServer
 
@@ -43,7 +43,7 @@ def _init_with_test_tags(self, *args, **kwargs):
         self.certificate_authority = {"data": self.tags["chronom-test/ca"]}
 eks.Cluster.__init__ = _init_with_test_tags
 
-port, parent = int(sys.argv[1]), int(sys.argv[2])
+port, parent, home = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 server.start()
 print("moto listening on", port, flush=True)
@@ -51,6 +51,7 @@ while True:
     try:
         os.kill(parent, 0)
     except ProcessLookupError:
+        shutil.rmtree(home, ignore_errors=True)
         os._exit(0)
     time.sleep(0.5)
 "#;
@@ -127,6 +128,7 @@ impl Moto {
             let log_file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
             let mut child = Command::new(&python)
                 .args(["-c", LAUNCHER, &port.to_string(), &std::process::id().to_string()])
+                .arg(home.path())
                 .stdin(Stdio::null())
                 .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
                 .stderr(log_file)
