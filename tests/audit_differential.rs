@@ -14,9 +14,9 @@
 //! the Node authorizer, so:
 //! - `rbac_evaluator_agrees_with_subject_access_review` uses every identity the Node authorizer
 //!   has no opinion on, and requires exact agreement;
-//! - `node_identities_differ_only_by_the_node_authorizer` uses node identities
-//!   (`system:node:<name>` in `system:nodes`), which our evaluator models (`rbac::node`), and requires `server == ours`,
-//!   where `node_authorizer` is a transcription of kubernetes v1.37.2
+//! - `node_identities_agree_including_the_node_authorizer` uses node identities
+//!   (`system:node:<name>` in `system:nodes`) and also requires `server == ours`: our evaluator
+//!   models the Node authorizer (`chronom::rbac::node`), a transcription of kubernetes v1.37.2
 //!   `plugin/pkg/auth/authorizer/node/node_authorizer.go` (with an empty node graph) and
 //!   `bootstrappolicy.NodeRules()`. It prints which requests only the Node authorizer allows.
 //!
