@@ -470,7 +470,8 @@ mod tests {
 
     #[test]
     fn rejects_with_specific_errors() {
-        let cases: &[(&str, fn(&ArnError) -> bool)] = &[
+        type Check = fn(&ArnError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("", |e| matches!(e, ArnError::Empty)),
             ("arn:aws:iam::12345678901:role/x", |e| matches!(e, ArnError::BadAccount { .. })),
             ("arn:aws:iam::1234567890123:role/x", |e| matches!(e, ArnError::BadAccount { .. })),

@@ -159,7 +159,7 @@ fn double(s: &str, dice: &mut Dice) -> String {
             '\\' => out.push_str("\\\\"),
             '\n' if dice.chance(50) => out.push_str("\\n"),
             '\t' if dice.chance(50) => out.push_str("\\t"),
-            c if yaml_printable(c) && c != '\t' && !(c == '\u{85}') => out.push(c),
+            c if yaml_printable(c) && c != '\t' && c != '\u{85}' => out.push(c),
             c if (c as u32) < 0x100 && dice.chance(30) => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push_str(&format!("\\U{:08x}", c as u32)),
@@ -173,7 +173,7 @@ fn double(s: &str, dice: &mut Dice) -> String {
 fn scalar(s: &str, flow: bool, dice: &mut Dice) -> String {
     match dice.below(3) {
         0 if plain_ok(s, flow) => s.to_string(),
-        1 if s.chars().all(|c| yaml_printable(c)) => format!("'{}'", s.replace('\'', "''")),
+        1 if s.chars().all(yaml_printable) => format!("'{}'", s.replace('\'', "''")),
         _ if plain_ok(s, flow) && dice.chance(50) => s.to_string(),
         _ => double(s, dice),
     }
@@ -304,7 +304,7 @@ struct DocStyle {
 
 fn render(items: &[Vec<Field>], style: &DocStyle, comments: &[String]) -> String {
     let mut dice = Dice(style.seed);
-    let mut comment = |dice: &mut Dice| -> String { comments[dice.below(comments.len() as u64) as usize].clone() };
+    let comment = |dice: &mut Dice| -> String { comments[dice.below(comments.len() as u64) as usize].clone() };
     let mut text = String::new();
     if let Some(head) = &style.head_comment {
         text.push_str(&format!("# {head}\n"));
@@ -312,7 +312,8 @@ fn render(items: &[Vec<Field>], style: &DocStyle, comments: &[String]) -> String
     if style.flow {
         let multiline = dice.chance(50);
         if items.is_empty() {
-            text.push_str(*dice.pick(&["[]", "[ ]", "[\n]"]));
+            let empty: &&str = dice.pick(&["[]", "[ ]", "[\n]"]);
+            text.push_str(empty);
         } else if multiline {
             text.push_str("[\n");
             for (i, fields) in items.iter().enumerate() {

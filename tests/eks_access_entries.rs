@@ -368,10 +368,7 @@ fn audit_rules() -> Vec<Rule> {
 }
 
 fn aws_auth_state(map_roles: &str) -> ClusterState {
-    let mut state = ClusterState::default();
-    state.aws_auth = BTreeMap::from([("mapRoles".to_string(), map_roles.to_string())]);
-    state.aws_auth_present = true;
-    state
+    ClusterState { aws_auth: BTreeMap::from([("mapRoles".to_string(), map_roles.to_string())]), aws_auth_present: true, ..Default::default() }
 }
 
 async fn audit_with(mode: &str, map_roles: &str) -> (report::AuditReport, serde_json::Value) {
@@ -402,6 +399,7 @@ async fn the_audit_reads_entries_and_policies_and_evaluates_them() {
     let admin = entry_rows.iter().find(|m| m["principal"] == ADMIN).unwrap();
     assert_eq!(admin["access"], "cluster-admin");
     assert_eq!(admin["accessPolicies"][0]["policy"], "AmazonEKSClusterAdminPolicy");
+    assert!(!admin["kubernetesGroups"].to_string().contains("eks-access-entry:"), "the stand-in group stays internal: {admin}");
     let viewer = entry_rows.iter().find(|m| m["principal"] == VIEWER).unwrap();
     assert_eq!(viewer["access"], "namespaced(1)");
     assert_eq!(viewer["accessPolicies"][0]["scope"]["namespaces"][0], "team-a");

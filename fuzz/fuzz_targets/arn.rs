@@ -2,7 +2,7 @@
 //! prints back as the input, and the canonical role is a fixed point without a path.
 #![no_main]
 
-use chronom::arn::{parse_principal_arn, parse_role_arn, ArnError, CanonicalRoleArn, PrincipalArn};
+use chronom_fuzz::arn::{parse_principal_arn, parse_role_arn, ArnError, CanonicalRoleArn, PrincipalArn};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

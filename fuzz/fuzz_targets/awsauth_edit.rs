@@ -10,9 +10,9 @@
 //! this" (the editor's own self-check caught a wrong edit) is a finding, like a panic.
 #![no_main]
 
-use chronom::arn::{parse_role_arn, CanonicalRoleArn};
-use chronom::awsauth::template::parse_template;
-use chronom::awsauth::{
+use chronom_fuzz::arn::{parse_role_arn, CanonicalRoleArn};
+use chronom_fuzz::awsauth::template::parse_template;
+use chronom_fuzz::awsauth::{
     effective_role_entry, parse_map_roles, remove_role, upsert_role, validate_username, EditAction, EditError,
     MapRoleEntry, NewRoleEntry,
 };

@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use chronom::awsauth::{parse_map_accounts, parse_map_roles, parse_map_users, ParseError};
+use chronom_fuzz::awsauth::{parse_map_accounts, parse_map_roles, parse_map_users, ParseError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -13,8 +13,8 @@
 
 use std::fmt;
 
-use chronom::arn::{CanonicalRoleArn, MAX_NAME_LEN};
-use chronom::awsauth::NewRoleEntry;
+use crate::arn::{CanonicalRoleArn, MAX_NAME_LEN};
+use crate::awsauth::NewRoleEntry;
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 
 pub const DEFAULT_ROLE: &str = "fuzz-new-role";

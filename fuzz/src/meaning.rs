@@ -1,7 +1,7 @@
 //! An aws-auth entry without its place in the text, to compare entries across edits; and the
 //! same entries read by an independent YAML parser (libyaml, via yaml_serde).
 
-use chronom::awsauth::{EntryNote, ExtraField, MapRoleEntry, NewRoleEntry, SsoMatcher};
+use crate::awsauth::{EntryNote, ExtraField, MapRoleEntry, NewRoleEntry, SsoMatcher};
 use serde_json::Value;
 
 /// Everything a parsed mapRoles entry says, but not where it is.

@@ -322,7 +322,8 @@ pub fn build_with_eks(source: &str, state: &ClusterState, snapshot: &RbacSnapsho
         mappings.push(MappedIdentity {
             mapping: m.clone(),
             kubernetes_user: identity.user.clone(),
-            kubernetes_groups: identity.groups.clone(),
+            // The policies' stand-in group exists only inside our evaluation.
+            kubernetes_groups: identity.groups.iter().filter(|g| !g.starts_with(access_policies::GROUP_PREFIX)).cloned().collect(),
             access: if identity.is_privileged() { "cluster-admin (system:masters)".into() } else { summary.to_string() },
             bindings,
         });

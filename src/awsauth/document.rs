@@ -121,9 +121,10 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
             "the text contains a Unicode line or paragraph separator (U+0085, U+2028 or U+2029), which YAML 1.1 (aws-iam-authenticator) and YAML 1.2 read differently; replace it",
         ));
     }
-    // aws-iam-authenticator skips these outright (`isSkippable`): no entries, not an error.
-    if matches!(text.trim(), "``") {
-        return Ok(Document { layout: Layout::Empty, items: Vec::new() });
+    // aws-iam-authenticator skips this outright (`isSkippable`): no entries, not an error.
+    if text.trim() == "``" {
+        let start = text.find('`').unwrap_or_default();
+        return Ok(Document { layout: Layout::NullScalar { start, end: start + 2 }, items: Vec::new() });
     }
     let offsets = Offsets::new(text);
     let mut parser = Parser::new_from_str(text);

@@ -71,10 +71,10 @@ pub enum EditError {
     Username(TemplateError),
     #[error("invalid group {group:?}: {error}")]
     Group { group: String, error: TemplateError },
-    #[error("mapRoles line {}: an entry for this role already exists and {reason}; re-run with --force to replace it", .existing.line)]
+    #[error("mapRoles line {}: an entry for this role already exists and {reason}; re-run with --force-update to replace it", .existing.line)]
     Conflict { existing: Box<MapRoleEntry>, reason: String },
     #[error(
-        "mapRoles has {} entries for {role} (lines {}); {}; re-run with --force to replace them with one entry",
+        "mapRoles has {} entries for {role} (lines {}); {}; re-run with --force-update to replace them with one entry",
         .entries.len(),
         lines(.entries),
         effective_text(.entries, .effective)
@@ -654,6 +654,16 @@ mod tests {
         let removal = remove_role(then, &role("new")).unwrap();
         assert_eq!(removal.new_text, "- rolearn: arn:aws:iam::111122223333:role/a\n  username: >\n    a\n");
         assert_eq!(parse_map_roles(&removal.new_text).unwrap()[0].username.as_deref(), Some("a\n"));
+    }
+
+    #[test]
+    fn placeholders_for_nothing_are_replaced() {
+        for text in ["null", "~", "\"\"", "''", "``", "null\n", "--- null\n"] {
+            let edit = upsert_role(text, &wanted("reader"), false).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert_eq!(parse_map_roles(&edit.new_text).unwrap().len(), 1, "{text:?}");
+            assert!(edit.new_text.contains("[{rolearn: \"arn:aws:iam::111122223333:role/reader\""), "{}", edit.new_text);
+            assert_eq!(remove_role(&edit.new_text, &role("reader")).unwrap().new_text, edit.new_text.replace(&edit.new_text[edit.new_text.find('[').unwrap()..=edit.new_text.rfind(']').unwrap()], "[]"));
+        }
     }
 
     #[test]

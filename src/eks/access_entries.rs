@@ -130,10 +130,10 @@ pub fn check_username(username: &str) -> Result<(), String> {
         return Err(format!("it starts with {p}, which EKS reserves (system:, eks:, aws:, amazon: and iam: are not allowed on access entries)"));
     }
     for t in ["{{SessionName}}", "{{SessionNameRaw}}"] {
-        if let Some(i) = username.find(t) {
-            if !username[..i].contains(':') {
-                return Err(format!("{t} must come after a colon on access entries (for example chronom:{t})"));
-            }
+        if let Some(i) = username.find(t)
+            && !username[..i].contains(':')
+        {
+            return Err(format!("{t} must come after a colon on access entries (for example chronom:{t})"));
         }
     }
     Ok(())
