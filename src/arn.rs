@@ -94,8 +94,8 @@ pub enum ArnError {
 }
 
 /// An IAM role as aws-iam-authenticator sees it after `Canonicalize`:
-/// `arn:{partition}:iam::{account}:role/{name}`, no path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// `arn:{partition}:iam::{account}:role/{name}`, no path. Serialises as that string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CanonicalRoleArn {
     partition: String,
     account: String,
@@ -168,6 +168,12 @@ impl CanonicalRoleArn {
 impl fmt::Display for CanonicalRoleArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "arn:{}:iam::{}:role/{}", self.partition, self.account, self.name)
+    }
+}
+
+impl Serialize for CanonicalRoleArn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -546,6 +552,12 @@ mod tests {
         assert_eq!(role.authenticator_arn(), "arn:aws:iam::123456789012:role/b");
         assert!(parse_principal_arn("arn:aws:iam::123456789012:root").is_err());
         assert!(parse_principal_arn("arn:aws:sts::123456789012:federated-user/x").is_err());
+    }
+
+    #[test]
+    fn serialises_as_the_arn_text() {
+        let role: CanonicalRoleArn = "arn:aws:iam::123456789012:role/a/b".parse().unwrap();
+        assert_eq!(serde_json::to_string(&role).unwrap(), "\"arn:aws:iam::123456789012:role/b\"");
     }
 
     #[test]

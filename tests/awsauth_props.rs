@@ -606,6 +606,9 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     check("our reading after grant", ours_roles(&after), expected.clone(), &edit.new_text)?;
     let theirs = independent(&edit.new_text, "rolearn").map_err(TestCaseError::fail)?;
     check("independent reading after grant", theirs, expected, &edit.new_text)?;
+    for (old, new) in before.iter().zip(&after) {
+        check("an untouched entry keeps its bytes", &edit.new_text[new.span.clone()], &text[old.span.clone()], &edit.new_text)?;
+    }
     if text.contains("\r\n") {
         check("CRLF stays CRLF", edit.new_text.replace("\r\n", "").contains('\n'), false, &edit.new_text)?;
     } else {

@@ -98,20 +98,12 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
         Ok(entries) => {
             let mut roles: Vec<Mapping> = entries
                 .iter()
-                .map(|e| Mapping {
-                    source: MappingSource::MapRoles,
-                    principal: if e.rolearn.is_empty() { sso_pattern(e.sso.as_ref()) } else { e.rolearn.clone() },
-                    username: e.username.clone().unwrap_or_default(),
-                    groups: e.groups.clone(),
-                    line: Some(e.line),
-                    userid: e.userid.clone(),
-                    sso: e.sso.clone(),
-                    active: !e.is_dropped() && !never_matches(&e.notes),
-                    state: state_of(e.is_dropped(), &e.notes),
-                    shadowed_by_line: None,
-                    notes: e.notes.iter().map(|n| n.to_string()).collect(),
-                    rejected: e.is_dropped(),
-                    access_policies: vec![],
+                .map(|e| {
+                    let principal = if e.rolearn.is_empty() { sso_pattern(e.sso.as_ref()) } else { e.rolearn.clone() };
+                    let mut m = entry_mapping(MappingSource::MapRoles, principal, e.username.as_deref(), &e.groups, e.line, &e.notes, e.is_dropped());
+                    m.userid = e.userid.clone();
+                    m.sso = e.sso.clone();
+                    m
                 })
                 .collect();
             mark_shadowed(&mut roles, |p| p.to_lowercase());
@@ -123,20 +115,10 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
         Ok(entries) => {
             let mut users: Vec<Mapping> = entries
                 .iter()
-                .map(|e| Mapping {
-                    source: MappingSource::MapUsers,
-                    principal: e.userarn.clone(),
-                    username: e.username.clone().unwrap_or_default(),
-                    groups: e.groups.clone(),
-                    line: Some(e.line),
-                    userid: e.userid.clone(),
-                    sso: None,
-                    active: !e.is_dropped() && !never_matches(&e.notes),
-                    state: state_of(e.is_dropped(), &e.notes),
-                    shadowed_by_line: None,
-                    notes: e.notes.iter().map(|n| n.to_string()).collect(),
-                    rejected: e.is_dropped(),
-                    access_policies: vec![],
+                .map(|e| {
+                    let mut m = entry_mapping(MappingSource::MapUsers, e.userarn.clone(), e.username.as_deref(), &e.groups, e.line, &e.notes, e.is_dropped());
+                    m.userid = e.userid.clone();
+                    m
                 })
                 .collect();
             // Users are keyed as written but matched case-insensitively, so case variants collide too.
@@ -202,6 +184,25 @@ pub fn from_access_entries(entries: &[EntryWithPolicies], active: bool) -> Vec<M
             }
         })
         .collect()
+}
+
+/// A mapRoles or mapUsers entry as a mapping; the caller adds what only its section has.
+fn entry_mapping(source: MappingSource, principal: String, username: Option<&str>, groups: &[String], line: usize, notes: &[EntryNote], dropped: bool) -> Mapping {
+    Mapping {
+        source,
+        principal,
+        username: username.unwrap_or_default().to_string(),
+        groups: groups.to_vec(),
+        line: Some(line),
+        userid: None,
+        sso: None,
+        active: !dropped && !never_matches(notes),
+        state: state_of(dropped, notes),
+        shadowed_by_line: None,
+        notes: notes.iter().map(|n| n.to_string()).collect(),
+        rejected: dropped,
+        access_policies: vec![],
+    }
 }
 
 fn never_matches(notes: &[EntryNote]) -> bool {

@@ -30,6 +30,16 @@
 //!   `arn:aws:iam::ACCT:role/AWSReservedSSO_NAME_*`; `rolearn` and `sso` are exclusive. When
 //!   `partition` is set, `SSOArnLike` leaves the partition empty: such an entry never matches.
 //! - Username/group templates: see [`template`].
+//! - Because of the YAML 1.1 step, an unquoted `username: yes`, `groups: [on]` or
+//!   `accountID: 111122223333` is not text to the authenticator (the value is skipped, a
+//!   group becomes `""`); [`EntryNote`] says so, and everything we write is quoted when a YAML
+//!   1.1 or 1.2 parser could read it as anything but the intended string.
+//!
+//! What we refuse to read (a [`ParseError`] with line and column), so that the authenticator
+//! and we can never disagree: anchors and aliases (also the YAML bomb), tags other than
+//! `!!str`, several documents, nesting deeper than 64, and U+0085/U+2028/U+2029 (line breaks
+//! to YAML 1.1, not to 1.2). Every edit re-reads its result and fails rather than write text
+//! that reads differently from what was intended.
 
 mod diff;
 mod document;

@@ -35,9 +35,12 @@ pub fn parse_map_accounts(text: &str) -> Result<Vec<MapAccount>, ParseError> {
     Ok(places(text, &document).map(|(node, place)| entry::account(text, node, place)).collect())
 }
 
-/// Each item with its span: from the `-` for block lists, else from the item's first byte.
+/// Each item with its span: from the `-` for block lists, else from the item's first byte, to
+/// the end of its last value (a `|`/`>` value's final line break left out: it depends on
+/// what follows, so leaving it out keeps an untouched entry's span the same across edits).
 fn places<'d>(text: &'d str, document: &'d Document) -> impl Iterator<Item = (&'d Node, Place)> + 'd {
     document.items.iter().enumerate().map(move |(i, node)| {
+        let end = node.start.max(text[..node.end].trim_end_matches(['\n', '\r']).len());
         let place = match &document.layout {
             Layout::Block { dashes } => {
                 let dash = dashes[i];
@@ -45,9 +48,9 @@ fn places<'d>(text: &'d str, document: &'d Document) -> impl Iterator<Item = (&'
                 let line = node.line - between.bytes().filter(|b| *b == b'\n').count();
                 let line_start = text[..dash].rfind('\n').map_or(0, |p| p + 1);
                 let column = text[line_start..dash].chars().count() + 1;
-                Place { span: dash..node.end, line, column }
+                Place { span: dash..end, line, column }
             }
-            _ => Place { span: node.start..node.end, line: node.line, column: node.column },
+            _ => Place { span: node.start..end, line: node.line, column: node.column },
         };
         (node, place)
     })

@@ -259,7 +259,7 @@ mod tests {
                 .cluster_logging(LogSetup::builder().enabled(true).types(LogType::Api).types(LogType::Audit).build())
                 .cluster_logging(LogSetup::builder().enabled(false).types(LogType::Authenticator).build())
                 .build())
-            .encryption_config(EncryptionConfig::builder().resources("secrets").provider(Provider::builder().key_arn("arn:aws:kms:r:1:key/k").build()).build())
+            .encryption_config(EncryptionConfig::builder().provider(Provider::builder().key_arn("arn:aws:kms:r:1:key/k").build()).build())
             .created_at(aws_sdk_eks::primitives::DateTime::from_secs(1_700_000_000))
             .build();
         let f = ClusterFacts::from_sdk(&cluster, Some("eu-west-1"));
