@@ -234,9 +234,13 @@ pub async fn execute(conn: &Connection, args: &RevokeArgs, role: &RoleArnInput, 
             .filter(|(_, o)| o.action == Action::Failed)
             .map(|(k, o)| format!("{k}/{}", o.name))
             .collect();
+        let done = match report.aws_auth.removed {
+            Some(n) if n > 0 => "the aws-auth entry was removed",
+            _ => "there was no aws-auth entry to remove",
+        };
         let e = UserError::failed(
             format!(
-                "the aws-auth entry was removed, but these objects are left because deleting them failed: {}\n  {}",
+                "{done}, but these objects are left because deleting them failed: {}\n  {}",
                 left.join(", "),
                 failures.iter().map(|f| f.what.clone()).collect::<Vec<_>>().join("\n  ")
             ),

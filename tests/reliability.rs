@@ -220,7 +220,7 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
             Api::<ClusterRoleBinding>::all(c).delete(&id, &DeleteParams { dry_run: true, ..Default::default() }).await.is_err()
         })
     };
-    deny_policy_on(control_plane(), &policy, "DELETE", "clusterrolebindings", "rbac.authorization.k8s.io", &expression, probe);
+    deny_policy_on(control_plane(), &policy, "DELETE", "clusterrolebindings", "rbac.authorization.k8s.io", &expression, &probe);
 
     let out = chronom("chronom-admin", &["revoke", "--role-arn", &arn(&id), "--group", &id, "--role-name", &id, "-o", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -234,6 +234,12 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
     assert!(!map_roles().contains(&id));
 
     remove_policy_on(control_plane(), &policy);
+    // Policy removal reaches the admission chain asynchronously: wait until a delete would pass.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while probe() {
+        assert!(Instant::now() < deadline, "admission policy {policy} never went away");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let out = chronom("chronom-admin", &["revoke", "--role-arn", &arn(&id), "--group", &id, "--role-name", &id]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(cluster_role_binding(&id).is_none());
