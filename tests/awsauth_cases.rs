@@ -460,3 +460,20 @@ fn a_dead_path_entry_or_a_different_mapping_is_a_conflict() {
     let same = "- rolearn: arn:aws:iam::111122223333:role/chronom-reader\n  username: chronom-reader\n  groups:\n    - chronom:read-only\n    - chronom:read-only\n";
     assert_eq!(upsert_role(same, &new, false).unwrap().action, EditAction::Unchanged);
 }
+
+/// Found by fuzzing: flow lists whose last item ends beyond its parsed span. The editor must
+/// refuse them explicitly (UnsupportedLayout, with a position) rather than emit broken YAML.
+#[test]
+fn flow_lists_it_cannot_extend_are_refused_explicitly() {
+    let entry = chronom::awsauth::NewRoleEntry {
+        rolearn: chronom::arn::CanonicalRoleArn::new("aws", "111122223333", "fuzzed").unwrap(),
+        username: "fuzzed".into(),
+        groups: vec!["g".into()],
+    };
+    for text in ["[:]", "[a:]", "[a\t-\t]"] {
+        match chronom::awsauth::upsert_role(text, &entry, false) {
+            Err(chronom::awsauth::EditError::UnsupportedLayout { line, column, .. }) => assert!(line >= 1 && column >= 1, "{text:?}"),
+            other => panic!("{text:?}: expected UnsupportedLayout, got {other:?}"),
+        }
+    }
+}

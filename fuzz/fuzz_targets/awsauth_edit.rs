@@ -89,15 +89,19 @@ fn check_upsert_new(text: &str, before: &[MapRoleEntry], entry: &NewRoleEntry, f
     assert_eq!(&edit.entry, added, "RoleEdit.entry is not the entry in new_text");
     assert_eq!(effective_role_entry(&after, &entry.rolearn), Some(added), "the authenticator would not use the new entry");
 
-    // Only the new entry's bytes were added: the old text is the new one minus one insertion
-    // (a `null` placeholder, if that is all there was, may be replaced).
+    // Only the new entry's bytes were added: the old text is the new one minus one insertion.
+    // The one exception is a placeholder for "no entries" (`null`, `~`, `""`, `|`, ``` `` ```
+    // ...) standing where the list would be: it may be replaced by a list.
     let prefix = common_prefix(text, new_text);
     let suffix = common_suffix(&text[prefix..], &new_text[prefix..]);
-    let replaced = text[prefix..text.len() - suffix].trim();
-    assert!(
-        matches!(replaced, "" | "~" | "null" | "Null" | "NULL" | "\"\"" | "''"),
-        "upsert replaced {replaced:?} of the original text"
-    );
+    let replaced = &text[prefix..text.len() - suffix];
+    let placeholder = !replaced.trim().is_empty();
+    if placeholder {
+        assert!(
+            before.is_empty() && parse_map_roles(replaced).is_ok_and(|e| e.is_empty()),
+            "upsert replaced {replaced:?} of the original text"
+        );
+    }
 
     // The same entry for an independent YAML parser, when it reads the original text the
     // same way (same number of items).
@@ -118,11 +122,11 @@ fn check_upsert_new(text: &str, before: &[MapRoleEntry], entry: &NewRoleEntry, f
         .unwrap_or_else(|e| panic!("cannot remove the entry upsert just added: {e}\n{new_text}"));
     assert_eq!(removal.removed.len(), 1);
     assert_eq!(&removal.removed[0], added);
-    if !matches!(replaced, "~" | "null" | "Null" | "NULL" | "\"\"" | "''") {
-        assert_eq!(removal.new_text, text, "upsert then remove of a new role does not give back the original bytes");
-    } else {
-        // `null` became `[{...}]`; removing the entry leaves `[]`: the same (no) entries.
+    if placeholder {
+        // The placeholder became `[{...}]`; removing the entry leaves `[]`: still no entries.
         assert_eq!(parse_map_roles(&removal.new_text).map(|e| e.len()), Ok(0), "{:?}", removal.new_text);
+    } else {
+        assert_eq!(removal.new_text, text, "upsert then remove of a new role does not give back the original bytes");
     }
 }
 

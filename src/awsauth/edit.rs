@@ -396,6 +396,17 @@ impl<'t> Editor<'t> {
                 let Some(last) = items.last() else {
                     return Ok((*close..*close, emit::flow_mapping(fields, false)));
                 };
+                // The last item's span must reach the text before `]` (a comma, a comment or
+                // blanks): an empty pair value (`[a:]`) or a plain scalar with tabs ends beyond its
+                // span, and text inserted at the span's end would split it (found by fuzzing).
+                let tail = self.text[last.end..*close].trim_start();
+                let tabs_in_item = self.text[last.start..last.end].contains('\t');
+                if tabs_in_item || !(tail.is_empty() || tail.starts_with(',') || tail.starts_with('#')) {
+                    return Err(self.unsupported(
+                        last.end,
+                        "the last item of this flow list ends in a form that cannot be extended safely (an empty value, or tabs inside a plain value); rewrite mapRoles in block style or fix that item first",
+                    ));
+                }
                 let separator = self.flow_separator();
                 Ok((last.end..last.end, format!("{separator}{}", emit::flow_mapping(fields, json_style(last)))))
             }
