@@ -5,8 +5,9 @@
 use chronom_fuzz::arn::{parse_principal_arn, parse_role_arn, ArnError, CanonicalRoleArn, PrincipalArn};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+// A `&str` input: libFuzzer prints a failing one as a Rust string literal (bytes that are
+// not UTF-8 end the text).
+fuzz_target!(|s: &str| {
     let principal = parse_principal_arn(s);
     let role = parse_role_arn(s);
     match &principal {

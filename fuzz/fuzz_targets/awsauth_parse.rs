@@ -8,8 +8,9 @@ use std::ops::Range;
 use chronom_fuzz::awsauth::{parse_map_accounts, parse_map_roles, parse_map_users, ParseError};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+// A `&str` input: libFuzzer prints a failing one as a Rust string literal (bytes that are
+// not UTF-8 end the text).
+fuzz_target!(|text: &str| {
     let roles = parse_map_roles(text);
     let users = parse_map_users(text);
     let accounts = parse_map_accounts(text);

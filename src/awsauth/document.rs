@@ -238,6 +238,9 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                     Layout::Block { dashes }
                 }
             };
+            for item in &items {
+                check_spans(text, item)?;
+            }
             Ok(Document { layout, items })
         }
         NodeKind::Scalar { ref value, style, str_tag } => {
@@ -256,6 +259,25 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
             }
         }
         NodeKind::Map(_) => Err(error_at(root.line, root.column, "expected a list of entries (lines starting with `- `), found a mapping; put `- ` before the first key")),
+    }
+}
+
+/// Every node's span must lie inside the text, in order, on character boundaries. Constructs
+/// the editor does not support (explicit `?` keys in flow collections, found by fuzzing) give
+/// spans that do not; refuse them here, with a position, rather than slice out of bounds later.
+fn check_spans(text: &str, node: &Node) -> Result<(), ParseError> {
+    let sane = node.start <= node.end && node.end <= text.len() && text.is_char_boundary(node.start) && text.is_char_boundary(node.end);
+    if !sane {
+        return Err(error_at(
+            node.line,
+            node.column,
+            "this YAML construct (for example an explicit `?` key) is not supported in aws-auth; write entries as plain `key: value` mappings",
+        ));
+    }
+    match &node.kind {
+        NodeKind::Scalar { .. } => Ok(()),
+        NodeKind::Seq(items) => items.iter().try_for_each(|n| check_spans(text, n)),
+        NodeKind::Map(pairs) => pairs.iter().try_for_each(|(k, v)| check_spans(text, k).and_then(|_| check_spans(text, v))),
     }
 }
 

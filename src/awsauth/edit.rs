@@ -399,11 +399,13 @@ impl<'t> Editor<'t> {
                 // The last item's span must reach the text before `]` (a comma, a comment or
                 // blanks): an empty pair value (`[a:]`) or a plain scalar with tabs ends beyond its
                 // span, and text inserted at the span's end would split it (found by fuzzing).
-                let tail = self.text[last.end..*close].trim_start();
-                let tabs_in_item = self.text[last.start..last.end].contains('\t');
-                if tabs_in_item || !(tail.is_empty() || tail.starts_with(',') || tail.starts_with('#')) {
+                let tail = self.text.get(last.end..*close).map(str::trim_start);
+                // A span out of order (explicit `?` keys) also cannot be extended.
+                let tabs_in_item = self.text.get(last.start..last.end).is_none_or(|t| t.contains('\t'));
+                let extendable = tail.is_some_and(|t| t.is_empty() || t.starts_with(',') || t.starts_with('#'));
+                if tabs_in_item || !extendable {
                     return Err(self.unsupported(
-                        last.end,
+                        last.start.min(self.text.len()),
                         "the last item of this flow list ends in a form that cannot be extended safely (an empty value, or tabs inside a plain value); rewrite mapRoles in block style or fix that item first",
                     ));
                 }
