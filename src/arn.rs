@@ -44,13 +44,19 @@ pub enum ArnError {
     #[error(
         "the ARN contains {what} at character {position}; ARNs never contain spaces, line breaks or control characters (expected something like {ROLE_EXAMPLE})"
     )]
-    ForbiddenCharacter { position: usize, character: char, what: String },
+    ForbiddenCharacter {
+        position: usize,
+        character: char,
+        what: String,
+    },
     #[error(
         "the ARN contains the non-ASCII character {character:?} (U+{code:04X}) at character {position}; ARNs are plain ASCII, so this is probably a look-alike pasted from a document: retype it (expected something like {ROLE_EXAMPLE})",
         code = *character as u32
     )]
     NonAscii { position: usize, character: char },
-    #[error("{text:?} is not an ARN: an ARN starts with \"arn:\" (expected something like {ROLE_EXAMPLE})")]
+    #[error(
+        "{text:?} is not an ARN: an ARN starts with \"arn:\" (expected something like {ROLE_EXAMPLE})"
+    )]
     NotAnArn { text: String },
     #[error(
         "the ARN has {found} colon-separated parts, it needs 6: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (expected something like {ROLE_EXAMPLE})"
@@ -74,11 +80,19 @@ pub enum ArnError {
     )]
     BadAccount { account: String, reason: String },
     #[error("{found} ARNs are not accepted here; {wanted} (expected something like {example})")]
-    WrongResourceType { found: String, wanted: &'static str, example: &'static str },
+    WrongResourceType {
+        found: String,
+        wanted: &'static str,
+        example: &'static str,
+    },
     #[error(
         "{kind} name {name:?} {reason}; IAM names are 1 to {MAX_NAME_LEN} characters from A-Z a-z 0-9 and + = , . @ _ - (expected something like {ROLE_EXAMPLE})"
     )]
-    BadName { kind: &'static str, name: String, reason: String },
+    BadName {
+        kind: &'static str,
+        name: String,
+        reason: String,
+    },
     #[error(
         "IAM path {path:?} {reason}; a path is /segment/.../ with printable ASCII and at most {MAX_PATH_LEN} characters (expected something like arn:aws:iam::123456789012:role/team/ops/my-role)"
     )]
@@ -167,7 +181,11 @@ impl CanonicalRoleArn {
 
 impl fmt::Display for CanonicalRoleArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "arn:{}:iam::{}:role/{}", self.partition, self.account, self.name)
+        write!(
+            f,
+            "arn:{}:iam::{}:role/{}",
+            self.partition, self.account, self.name
+        )
     }
 }
 
@@ -231,7 +249,11 @@ pub struct IamUserArn {
 
 impl fmt::Display for IamUserArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "arn:{}:iam::{}:user{}{}", self.partition, self.account, self.path, self.name)
+        write!(
+            f,
+            "arn:{}:iam::{}:user{}{}",
+            self.partition, self.account, self.path, self.name
+        )
     }
 }
 
@@ -239,8 +261,14 @@ impl fmt::Display for IamUserArn {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum PrincipalArn {
-    Role { role: CanonicalRoleArn, path: Option<String> },
-    AssumedRole { role: CanonicalRoleArn, session: String },
+    Role {
+        role: CanonicalRoleArn,
+        path: Option<String>,
+    },
+    AssumedRole {
+        role: CanonicalRoleArn,
+        session: String,
+    },
     User(IamUserArn),
 }
 
@@ -248,14 +276,18 @@ impl PrincipalArn {
     /// The ARN aws-iam-authenticator compares mapRoles / mapUsers entries against.
     pub fn authenticator_arn(&self) -> String {
         match self {
-            PrincipalArn::Role { role, .. } | PrincipalArn::AssumedRole { role, .. } => role.to_string(),
+            PrincipalArn::Role { role, .. } | PrincipalArn::AssumedRole { role, .. } => {
+                role.to_string()
+            }
             PrincipalArn::User(user) => user.to_string(),
         }
     }
 
     pub fn account(&self) -> &str {
         match self {
-            PrincipalArn::Role { role, .. } | PrincipalArn::AssumedRole { role, .. } => role.account(),
+            PrincipalArn::Role { role, .. } | PrincipalArn::AssumedRole { role, .. } => {
+                role.account()
+            }
             PrincipalArn::User(user) => &user.account,
         }
     }
@@ -269,20 +301,29 @@ pub fn parse_principal_arn(s: &str) -> Result<PrincipalArn, ArnError> {
     check_characters(s)?;
     let parts: Vec<&str> = s.splitn(6, ':').collect();
     if parts[0] != "arn" {
-        return Err(ArnError::NotAnArn { text: s.to_string() });
+        return Err(ArnError::NotAnArn {
+            text: s.to_string(),
+        });
     }
     if parts.len() != 6 {
         return Err(ArnError::WrongShape { found: parts.len() });
     }
-    let (partition, service, region, account, resource) = (parts[1], parts[2], parts[3], parts[4], parts[5]);
+    let (partition, service, region, account, resource) =
+        (parts[1], parts[2], parts[3], parts[4], parts[5]);
     if !PARTITIONS.contains(&partition) {
-        return Err(ArnError::UnknownPartition { partition: partition.to_string() });
+        return Err(ArnError::UnknownPartition {
+            partition: partition.to_string(),
+        });
     }
     if service != "iam" && service != "sts" {
-        return Err(ArnError::WrongService { service: service.to_string() });
+        return Err(ArnError::WrongService {
+            service: service.to_string(),
+        });
     }
     if !region.is_empty() {
-        return Err(ArnError::UnexpectedRegion { region: region.to_string() });
+        return Err(ArnError::UnexpectedRegion {
+            region: region.to_string(),
+        });
     }
     check_account(account)?;
     let (kind, rest) = resource.split_once('/').unwrap_or((resource, ""));
@@ -308,7 +349,9 @@ pub fn parse_principal_arn(s: &str) -> Result<PrincipalArn, ArnError> {
         ("sts", "assumed-role") => {
             let segments: Vec<&str> = rest.split('/').collect();
             if segments.len() != 2 {
-                return Err(ArnError::BadAssumedRole { resource: resource.to_string() });
+                return Err(ArnError::BadAssumedRole {
+                    resource: resource.to_string(),
+                });
             }
             check_name(segments[0], "role")?;
             check_session(segments[1])?;
@@ -317,7 +360,10 @@ pub fn parse_principal_arn(s: &str) -> Result<PrincipalArn, ArnError> {
                 account: account.to_string(),
                 name: segments[0].to_string(),
             };
-            Ok(PrincipalArn::AssumedRole { role, session: segments[1].to_string() })
+            Ok(PrincipalArn::AssumedRole {
+                role,
+                session: segments[1].to_string(),
+            })
         }
         _ => Err(ArnError::WrongResourceType {
             found: format!("{service} {kind:?}"),
@@ -340,10 +386,17 @@ fn check_characters(s: &str) -> Result<(), ArnError> {
             _ => None,
         };
         if let Some(what) = what {
-            return Err(ArnError::ForbiddenCharacter { position, character, what });
+            return Err(ArnError::ForbiddenCharacter {
+                position,
+                character,
+                what,
+            });
         }
         if !character.is_ascii() {
-            return Err(ArnError::NonAscii { position, character });
+            return Err(ArnError::NonAscii {
+                position,
+                character,
+            });
         }
     }
     Ok(())
@@ -360,7 +413,10 @@ fn check_account(account: &str) -> Result<(), ArnError> {
         None
     };
     match reason {
-        Some(reason) => Err(ArnError::BadAccount { account: account.to_string(), reason }),
+        Some(reason) => Err(ArnError::BadAccount {
+            account: account.to_string(),
+            reason,
+        }),
         None => Ok(()),
     }
 }
@@ -387,7 +443,10 @@ fn split_path(rest: &str, kind: &'static str) -> Result<(Option<String>, String)
                 None
             };
             if let Some(reason) = reason {
-                return Err(ArnError::BadPath { path, reason: reason.to_string() });
+                return Err(ArnError::BadPath {
+                    path,
+                    reason: reason.to_string(),
+                });
             }
             Some(path)
         }
@@ -405,10 +464,16 @@ fn check_name(name: &str, kind: &'static str) -> Result<(), ArnError> {
     } else if name.len() > MAX_NAME_LEN {
         Some(format!("is {} characters long", name.len()))
     } else {
-        name.chars().find(|c| !is_iam_name_char(*c)).map(|bad| format!("contains {bad:?}"))
+        name.chars()
+            .find(|c| !is_iam_name_char(*c))
+            .map(|bad| format!("contains {bad:?}"))
     };
     match reason {
-        Some(reason) => Err(ArnError::BadName { kind, name: name.to_string(), reason }),
+        Some(reason) => Err(ArnError::BadName {
+            kind,
+            name: name.to_string(),
+            reason,
+        }),
         None => Ok(()),
     }
 }
@@ -419,10 +484,16 @@ fn check_session(session: &str) -> Result<(), ArnError> {
     } else if session.len() > 64 {
         Some(format!("is {} characters long", session.len()))
     } else {
-        session.chars().find(|c| !is_iam_name_char(*c)).map(|bad| format!("contains {bad:?}"))
+        session
+            .chars()
+            .find(|c| !is_iam_name_char(*c))
+            .map(|bad| format!("contains {bad:?}"))
     };
     match reason {
-        Some(reason) => Err(ArnError::BadSession { session: session.to_string(), reason }),
+        Some(reason) => Err(ArnError::BadSession {
+            session: session.to_string(),
+            reason,
+        }),
         None => Ok(()),
     }
 }
@@ -461,7 +532,10 @@ mod tests {
     #[test]
     fn role_with_path_is_canonicalised_to_name() {
         let input = parse_role_arn("arn:aws:iam::123456789012:role/team/ops/deployer").unwrap();
-        assert_eq!(input.canonical.to_string(), "arn:aws:iam::123456789012:role/deployer");
+        assert_eq!(
+            input.canonical.to_string(),
+            "arn:aws:iam::123456789012:role/deployer"
+        );
         assert_eq!(input.canonical.name(), "deployer");
         assert_eq!(input.stripped_path.as_deref(), Some("/team/ops/"));
         assert_eq!(input.assumed_role_session, None);
@@ -469,9 +543,17 @@ mod tests {
 
     #[test]
     fn assumed_role_becomes_iam_role() {
-        let input = parse_role_arn("arn:aws-cn:sts::123456789012:assumed-role/Admin/alice@example.com").unwrap();
-        assert_eq!(input.canonical.to_string(), "arn:aws-cn:iam::123456789012:role/Admin");
-        assert_eq!(input.assumed_role_session.as_deref(), Some("alice@example.com"));
+        let input =
+            parse_role_arn("arn:aws-cn:sts::123456789012:assumed-role/Admin/alice@example.com")
+                .unwrap();
+        assert_eq!(
+            input.canonical.to_string(),
+            "arn:aws-cn:iam::123456789012:role/Admin"
+        );
+        assert_eq!(
+            input.assumed_role_session.as_deref(),
+            Some("alice@example.com")
+        );
     }
 
     #[test]
@@ -479,35 +561,81 @@ mod tests {
         type Check = fn(&ArnError) -> bool;
         let cases: &[(&str, Check)] = &[
             ("", |e| matches!(e, ArnError::Empty)),
-            ("arn:aws:iam::12345678901:role/x", |e| matches!(e, ArnError::BadAccount { .. })),
-            ("arn:aws:iam::1234567890123:role/x", |e| matches!(e, ArnError::BadAccount { .. })),
-            ("arn:aws:iam::12345678901a:role/x", |e| matches!(e, ArnError::BadAccount { .. })),
-            ("arn:amazon:iam::123456789012:role/x", |e| matches!(e, ArnError::UnknownPartition { .. })),
-            ("arn:aws:iam::123456789012:user/x", |e| matches!(e, ArnError::WrongResourceType { .. })),
-            ("arn:aws:iam::123456789012:role/x\n", |e| matches!(e, ArnError::ForbiddenCharacter { .. })),
-            (" arn:aws:iam::123456789012:role/x", |e| matches!(e, ArnError::ForbiddenCharacter { .. })),
-            ("arn:aws:iam::123456789012:role/x\u{7f}", |e| matches!(e, ArnError::ForbiddenCharacter { .. })),
-            ("arn:aws:iam::123456789012:role/x\u{a0}", |e| matches!(e, ArnError::ForbiddenCharacter { .. })),
-            ("arn:aws:iam::123456789012:role/\u{430}dmin", |e| matches!(e, ArnError::NonAscii { .. })),
-            ("arn:aws:iam:\u{ff1a}123456789012:role/x", |e| matches!(e, ArnError::NonAscii { .. })),
-            ("arn:aws:iam::123456789012:role/", |e| matches!(e, ArnError::BadName { .. })),
-            ("arn:aws:iam::123456789012:role/a*b", |e| matches!(e, ArnError::BadName { .. })),
-            ("arn:aws:iam::123456789012:role/a//b", |e| matches!(e, ArnError::BadPath { .. })),
-            ("arn:aws:s3::123456789012:role/x", |e| matches!(e, ArnError::WrongService { .. })),
-            ("arn:aws:iam:us-east-1:123456789012:role/x", |e| matches!(e, ArnError::UnexpectedRegion { .. })),
-            ("arn:aws:iam::123456789012", |e| matches!(e, ArnError::WrongShape { .. })),
-            ("ARN:aws:iam::123456789012:role/x", |e| matches!(e, ArnError::NotAnArn { .. })),
-            ("arn:aws:sts::123456789012:assumed-role/x", |e| matches!(e, ArnError::BadAssumedRole { .. })),
-            ("arn:aws:sts::123456789012:assumed-role/x/s", |e| matches!(e, ArnError::BadSession { .. })),
+            ("arn:aws:iam::12345678901:role/x", |e| {
+                matches!(e, ArnError::BadAccount { .. })
+            }),
+            ("arn:aws:iam::1234567890123:role/x", |e| {
+                matches!(e, ArnError::BadAccount { .. })
+            }),
+            ("arn:aws:iam::12345678901a:role/x", |e| {
+                matches!(e, ArnError::BadAccount { .. })
+            }),
+            ("arn:amazon:iam::123456789012:role/x", |e| {
+                matches!(e, ArnError::UnknownPartition { .. })
+            }),
+            ("arn:aws:iam::123456789012:user/x", |e| {
+                matches!(e, ArnError::WrongResourceType { .. })
+            }),
+            ("arn:aws:iam::123456789012:role/x\n", |e| {
+                matches!(e, ArnError::ForbiddenCharacter { .. })
+            }),
+            (" arn:aws:iam::123456789012:role/x", |e| {
+                matches!(e, ArnError::ForbiddenCharacter { .. })
+            }),
+            ("arn:aws:iam::123456789012:role/x\u{7f}", |e| {
+                matches!(e, ArnError::ForbiddenCharacter { .. })
+            }),
+            ("arn:aws:iam::123456789012:role/x\u{a0}", |e| {
+                matches!(e, ArnError::ForbiddenCharacter { .. })
+            }),
+            ("arn:aws:iam::123456789012:role/\u{430}dmin", |e| {
+                matches!(e, ArnError::NonAscii { .. })
+            }),
+            ("arn:aws:iam:\u{ff1a}123456789012:role/x", |e| {
+                matches!(e, ArnError::NonAscii { .. })
+            }),
+            ("arn:aws:iam::123456789012:role/", |e| {
+                matches!(e, ArnError::BadName { .. })
+            }),
+            ("arn:aws:iam::123456789012:role/a*b", |e| {
+                matches!(e, ArnError::BadName { .. })
+            }),
+            ("arn:aws:iam::123456789012:role/a//b", |e| {
+                matches!(e, ArnError::BadPath { .. })
+            }),
+            ("arn:aws:s3::123456789012:role/x", |e| {
+                matches!(e, ArnError::WrongService { .. })
+            }),
+            ("arn:aws:iam:us-east-1:123456789012:role/x", |e| {
+                matches!(e, ArnError::UnexpectedRegion { .. })
+            }),
+            ("arn:aws:iam::123456789012", |e| {
+                matches!(e, ArnError::WrongShape { .. })
+            }),
+            ("ARN:aws:iam::123456789012:role/x", |e| {
+                matches!(e, ArnError::NotAnArn { .. })
+            }),
+            ("arn:aws:sts::123456789012:assumed-role/x", |e| {
+                matches!(e, ArnError::BadAssumedRole { .. })
+            }),
+            ("arn:aws:sts::123456789012:assumed-role/x/s", |e| {
+                matches!(e, ArnError::BadSession { .. })
+            }),
         ];
         for (text, check) in cases {
             let err = parse_role_arn(text).expect_err(text);
             assert!(check(&err), "{text:?} gave {err:?}");
             let message = err.to_string();
-            assert!(message.contains("arn:"), "message shows a valid ARN: {message}");
+            assert!(
+                message.contains("arn:"),
+                "message shows a valid ARN: {message}"
+            );
         }
         let long = format!("arn:aws:iam::123456789012:role/{}", "a".repeat(65));
-        assert!(matches!(parse_role_arn(&long), Err(ArnError::BadName { .. })));
+        assert!(matches!(
+            parse_role_arn(&long),
+            Err(ArnError::BadName { .. })
+        ));
         let ok = format!("arn:aws:iam::123456789012:role/{}", "a".repeat(64));
         assert!(parse_role_arn(&ok).is_ok());
     }
@@ -545,9 +673,15 @@ mod tests {
     #[test]
     fn principal_kinds() {
         let user = parse_principal_arn("arn:aws:iam::123456789012:user/dev/alice").unwrap();
-        assert_eq!(user.authenticator_arn(), "arn:aws:iam::123456789012:user/dev/alice");
+        assert_eq!(
+            user.authenticator_arn(),
+            "arn:aws:iam::123456789012:user/dev/alice"
+        );
         let user = parse_principal_arn("arn:aws:iam::123456789012:user/bob").unwrap();
-        assert_eq!(user.authenticator_arn(), "arn:aws:iam::123456789012:user/bob");
+        assert_eq!(
+            user.authenticator_arn(),
+            "arn:aws:iam::123456789012:user/bob"
+        );
         let role = parse_principal_arn("arn:aws:iam::123456789012:role/a/b").unwrap();
         assert_eq!(role.authenticator_arn(), "arn:aws:iam::123456789012:role/b");
         assert!(parse_principal_arn("arn:aws:iam::123456789012:root").is_err());
@@ -557,7 +691,10 @@ mod tests {
     #[test]
     fn serialises_as_the_arn_text() {
         let role: CanonicalRoleArn = "arn:aws:iam::123456789012:role/a/b".parse().unwrap();
-        assert_eq!(serde_json::to_string(&role).unwrap(), "\"arn:aws:iam::123456789012:role/b\"");
+        assert_eq!(
+            serde_json::to_string(&role).unwrap(),
+            "\"arn:aws:iam::123456789012:role/b\""
+        );
     }
 
     #[test]

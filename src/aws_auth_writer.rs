@@ -30,12 +30,16 @@ pub fn api(conn: &Connection) -> Api<ConfigMap> {
 }
 
 pub async fn read(conn: &Connection) -> Result<Option<ConfigMap>, UserError> {
-    conn.get_opt(&api(conn), NAME, "configmap kube-system/").await
+    conn.get_opt(&api(conn), NAME, "configmap kube-system/")
+        .await
 }
 
 /// The mapRoles text of a ConfigMap; an absent ConfigMap or key reads as empty.
 pub fn map_roles(cm: Option<&ConfigMap>) -> &str {
-    cm.and_then(|c| c.data.as_ref()).and_then(|d| d.get(MAP_ROLES)).map(String::as_str).unwrap_or("")
+    cm.and_then(|c| c.data.as_ref())
+        .and_then(|d| d.get(MAP_ROLES))
+        .map(String::as_str)
+        .unwrap_or("")
 }
 
 /// What an edit wants done to the mapRoles text it was given.
@@ -60,10 +64,7 @@ pub struct Updated<T> {
 
 /// Read, edit, back up and write aws-auth, re-reading and re-editing on 409 Conflict.
 /// The edit sees the current text and whether the ConfigMap exists; it must be pure.
-pub async fn update<T, E>(
-    conn: &Connection,
-    mut edit: E,
-) -> Result<Updated<T>, UserError>
+pub async fn update<T, E>(conn: &Connection, mut edit: E) -> Result<Updated<T>, UserError>
 where
     E: FnMut(&str, Option<&ConfigMap>) -> Result<EditOutcome<T>, UserError>,
 {
@@ -72,7 +73,13 @@ where
         let current = read(conn).await?;
         let (change, result) = match edit(map_roles(current.as_ref()), current.as_ref())? {
             EditOutcome::NoChange(result) => {
-                return Ok(Updated { result, before: current, wrote: false, attempts: attempt, backup: None });
+                return Ok(Updated {
+                    result,
+                    before: current,
+                    wrote: false,
+                    attempts: attempt,
+                    backup: None,
+                });
             }
             EditOutcome::Write(text, result) => (Change::MapRoles(text), result),
             EditOutcome::ReplaceData(data, result) => (Change::Data(data), result),
@@ -82,8 +89,18 @@ where
             None => None,
         };
         let outcome = match (&current, change) {
-            (Some(cm), Change::MapRoles(text)) => api.replace(NAME, &PostParams::default(), &with_map_roles(cm.clone(), text)).await,
-            (None, Change::MapRoles(text)) => api.create(&PostParams::default(), &new_config_map(text)).await,
+            (Some(cm), Change::MapRoles(text)) => {
+                api.replace(
+                    NAME,
+                    &PostParams::default(),
+                    &with_map_roles(cm.clone(), text),
+                )
+                .await
+            }
+            (None, Change::MapRoles(text)) => {
+                api.create(&PostParams::default(), &new_config_map(text))
+                    .await
+            }
             (Some(cm), Change::Data(data)) => {
                 let mut cm = cm.clone();
                 cm.data = Some(data);
@@ -96,7 +113,15 @@ where
             }
         };
         match outcome {
-            Ok(_) => return Ok(Updated { result, before: current, wrote: true, attempts: attempt, backup }),
+            Ok(_) => {
+                return Ok(Updated {
+                    result,
+                    before: current,
+                    wrote: true,
+                    attempts: attempt,
+                    backup,
+                });
+            }
             // 409: someone wrote between our read and our write (or created it first): re-read.
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 tracing::info!(attempt, "aws-auth changed while we edited it; re-reading");
@@ -106,11 +131,17 @@ where
                 tokio::time::sleep(backoff(attempt)).await;
                 continue;
             }
-            Err(e) => return Err(conn.explain(e, "writing configmap aws-auth in kube-system").await),
+            Err(e) => {
+                return Err(conn
+                    .explain(e, "writing configmap aws-auth in kube-system")
+                    .await);
+            }
         }
     }
     Err(UserError::failed(
-        format!("aws-auth kept changing under us: {MAX_ATTEMPTS} attempts in a row met a conflicting write"),
+        format!(
+            "aws-auth kept changing under us: {MAX_ATTEMPTS} attempts in a row met a conflicting write"
+        ),
         "another tool is rewriting aws-auth in a loop; stop it, then re-run",
     ))
 }
@@ -118,7 +149,9 @@ where
 /// Full jitter: a random wait up to base * 2^attempt (capped), so competing writers spread out.
 fn backoff(attempt: usize) -> std::time::Duration {
     use std::hash::{BuildHasher, Hasher};
-    let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.min(10)).min(BACKOFF_CAP);
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1 << attempt.min(10))
+        .min(BACKOFF_CAP);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_usize(attempt);
     let fraction = (h.finish() % 1000) as u32;
@@ -169,12 +202,22 @@ pub fn key_created_by_us(cm: Option<&ConfigMap>) -> bool {
 /// Save the ConfigMap as read, before we change it: `$XDG_STATE_HOME/kubectl-chronom/backups/<context>/<timestamp>-aws-auth.yaml`, mode 0600.
 fn backup(conn: &Connection, cm: &ConfigMap) -> Result<PathBuf, UserError> {
     let dir = backup_dir(&conn.context);
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.fZ").to_string();
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%S%.fZ")
+        .to_string();
     let path = dir.join(format!("{stamp}-aws-auth.yaml"));
-    let yaml = serde_saphyr::to_string(cm).map_err(|e| UserError::failed(format!("cannot render the aws-auth backup: {e}"), "report this bug"))?;
+    let yaml = serde_saphyr::to_string(cm).map_err(|e| {
+        UserError::failed(
+            format!("cannot render the aws-auth backup: {e}"),
+            "report this bug",
+        )
+    })?;
     write_private(&dir, &path, yaml.as_bytes()).map_err(|e| {
         UserError::failed(
-            format!("cannot save the aws-auth backup to {}: {e}; nothing was changed", path.display()),
+            format!(
+                "cannot save the aws-auth backup to {}: {e}; nothing was changed",
+                path.display()
+            ),
             "make that directory writable, or set XDG_STATE_HOME to a writable place",
         )
     })?;
@@ -186,15 +229,30 @@ pub fn backup_dir(context: &str) -> PathBuf {
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .unwrap_or_else(|| home().join(".local/state"));
-    let safe: String = context.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let safe: String = context
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     state.join("kubectl-chronom/backups").join(safe)
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn write_private(dir: &std::path::Path, path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_private(
+    dir: &std::path::Path,
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
     let mut options = std::fs::OpenOptions::new();

@@ -52,7 +52,13 @@ pub struct GlobalArgs {
     pub profile: Option<String>,
 
     /// Seconds to wait for each API request before giving up.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30.0, env = "CHRONOM_REQUEST_TIMEOUT")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 30.0,
+        env = "CHRONOM_REQUEST_TIMEOUT"
+    )]
     pub request_timeout: f64,
 }
 
@@ -224,7 +230,12 @@ pub struct AuditArgs {
     pub all_clusters: bool,
 
     /// Regions for --all-clusters: a comma-separated list, or `all`.
-    #[arg(long, value_name = "r1,r2|all", requires = "all_clusters", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "r1,r2|all",
+        requires = "all_clusters",
+        value_delimiter = ','
+    )]
     pub regions: Vec<String>,
 }
 
@@ -245,7 +256,12 @@ pub struct WhoCanArgs {
     /// RESOURCE[.GROUP][/SUBRESOURCE][/NAME]-style target as kubectl auth can-i takes it, or a non-resource URL such as /metrics.
     pub resource: String,
     /// Namespace to answer for (cluster-wide grants included). Default: the context's namespace.
-    #[arg(short = 'n', long, value_name = "NS", conflicts_with = "all_namespaces")]
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "NS",
+        conflicts_with = "all_namespaces"
+    )]
     pub namespace: Option<String>,
     /// Every subject that may do it in at least one namespace, one row per scope.
     #[arg(short = 'A', long)]
@@ -376,7 +392,9 @@ pub fn parse() -> Cli {
     let mut command = Cli::command().bin_name(name.clone());
     if name != "kubectl chronom" {
         command = command.mut_subcommands(|sub| {
-            let examples = sub.get_after_help().map(|h| h.to_string().replace("kubectl chronom", &name));
+            let examples = sub
+                .get_after_help()
+                .map(|h| h.to_string().replace("kubectl chronom", &name));
             match examples {
                 Some(e) => sub.after_help(e),
                 None => sub,
@@ -393,7 +411,10 @@ mod tests {
 
     #[test]
     fn plugin_binary_shows_as_kubectl_subcommand() {
-        assert_eq!(display_name("/usr/local/bin/kubectl-chronom"), "kubectl chronom");
+        assert_eq!(
+            display_name("/usr/local/bin/kubectl-chronom"),
+            "kubectl chronom"
+        );
         assert_eq!(display_name("kubectl-chronom.exe"), "kubectl chronom");
         assert_eq!(display_name("/opt/bin/chronom"), "chronom");
     }

@@ -20,7 +20,12 @@ use crate::cli::{Cli, GlobalArgs};
 
 pub fn print_script(shell: clap_complete::Shell) -> i32 {
     let mut command = Cli::command();
-    clap_complete::generate(shell, &mut command, "kubectl-chronom", &mut std::io::stdout());
+    clap_complete::generate(
+        shell,
+        &mut command,
+        "kubectl-chronom",
+        &mut std::io::stdout(),
+    );
     0
 }
 
@@ -83,7 +88,8 @@ pub fn complete(_global: &GlobalArgs, words: &[String]) -> i32 {
 /// For main.rs, before clap parses anything: answer `kubectl-chronom __complete ...` even when
 /// the words would not parse as our own command line (`--request-timeout ""`, `--help`).
 pub fn intercept() -> Option<i32> {
-    let words = words_after_complete(std::env::args_os().map(|a| a.to_string_lossy().into_owned()))?;
+    let words =
+        words_after_complete(std::env::args_os().map(|a| a.to_string_lossy().into_owned()))?;
     let completion = candidates(&words, &kubeconfig_contexts);
     print!("{}", completion.render());
     Some(0)
@@ -122,7 +128,9 @@ pub fn candidates(words: &[String], contexts: &ContextLister) -> Completion {
             && let Some((name, value)) = rest.split_once('=')
         {
             return match find_long(command, name) {
-                Some(arg) if takes_value(arg) => flag_values(arg, &format!("--{name}="), value, &line, contexts),
+                Some(arg) if takes_value(arg) => {
+                    flag_values(arg, &format!("--{name}="), value, &line, contexts)
+                }
                 _ => no_files(vec![]),
             };
         }
@@ -131,12 +139,20 @@ pub fn candidates(words: &[String], contexts: &ContextLister) -> Completion {
         }
     }
 
-    let subcommands: Vec<&clap::Command> = command.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    let subcommands: Vec<&clap::Command> = command
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .collect();
     if !subcommands.is_empty() && line.positionals == 0 {
         let offered = subcommands
             .into_iter()
             .filter(|s| s.get_name().starts_with(to_complete))
-            .map(|s| candidate(s.get_name().to_string(), s.get_about().map(|a| a.to_string())))
+            .map(|s| {
+                candidate(
+                    s.get_name().to_string(),
+                    s.get_about().map(|a| a.to_string()),
+                )
+            })
             .collect();
         return no_files(offered);
     }
@@ -208,7 +224,11 @@ impl<'a> Line<'a> {
                 }
             } else if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
                 for (i, c) in shorts.char_indices() {
-                    let Some(arg) = line.command.get_arguments().find(|a| a.get_short() == Some(c)) else {
+                    let Some(arg) = line
+                        .command
+                        .get_arguments()
+                        .find(|a| a.get_short() == Some(c))
+                    else {
                         break;
                     };
                     line.seen.push(arg.get_id().as_str());
@@ -241,7 +261,13 @@ impl<'a> Line<'a> {
     }
 }
 
-fn flag_values(arg: &clap::Arg, prefix: &str, to_complete: &str, line: &Line, contexts: &ContextLister) -> Completion {
+fn flag_values(
+    arg: &clap::Arg,
+    prefix: &str,
+    to_complete: &str,
+    line: &Line,
+    contexts: &ContextLister,
+) -> Completion {
     let offer = |values: Vec<(String, String)>| {
         no_files(
             values
@@ -288,14 +314,24 @@ fn flag_values(arg: &clap::Arg, prefix: &str, to_complete: &str, line: &Line, co
 
 /// The flags of `command` starting with `prefix`, like Cobra: `--long` always, `-s` unless the
 /// prefix is `--`; a flag already given is offered again only if it can repeat.
-fn flags(command: &clap::Command, prefix: &str, seen: &[&str], required_only: bool) -> Vec<Candidate> {
+fn flags(
+    command: &clap::Command,
+    prefix: &str,
+    seen: &[&str],
+    required_only: bool,
+) -> Vec<Candidate> {
     let mut out = Vec::new();
     for arg in command
         .get_arguments()
         .filter(|a| !a.is_positional() && !a.is_hide_set())
     {
-        let repeatable = matches!(arg.get_action(), clap::ArgAction::Append | clap::ArgAction::Count);
-        if (seen.contains(&arg.get_id().as_str()) && !repeatable) || (required_only && !arg.is_required_set()) {
+        let repeatable = matches!(
+            arg.get_action(),
+            clap::ArgAction::Append | clap::ArgAction::Count
+        );
+        if (seen.contains(&arg.get_id().as_str()) && !repeatable)
+            || (required_only && !arg.is_required_set())
+        {
             continue;
         }
         let help = arg.get_help().map(|h| h.to_string());
@@ -316,9 +352,9 @@ fn flags(command: &clap::Command, prefix: &str, seen: &[&str], required_only: bo
 }
 
 fn find_long<'a>(command: &'a clap::Command, name: &str) -> Option<&'a clap::Arg> {
-    command
-        .get_arguments()
-        .find(|a| a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name)))
+    command.get_arguments().find(|a| {
+        a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name))
+    })
 }
 
 fn takes_value(arg: &clap::Arg) -> bool {
@@ -367,7 +403,10 @@ pub fn kubeconfig_contexts(explicit: Option<&Path>) -> Vec<(String, String)> {
             if listed.is_empty() {
                 Kubeconfig::read().into_iter().collect()
             } else {
-                listed.iter().filter_map(|p| Kubeconfig::read_from(p).ok()).collect()
+                listed
+                    .iter()
+                    .filter_map(|p| Kubeconfig::read_from(p).ok())
+                    .collect()
             }
         }
     };
@@ -380,7 +419,11 @@ pub fn kubeconfig_contexts(explicit: Option<&Path>) -> Vec<(String, String)> {
         if out.iter().any(|(name, _)| *name == named.name) {
             continue;
         }
-        let cluster = named.context.as_ref().map(|c| c.cluster.as_str()).unwrap_or("");
+        let cluster = named
+            .context
+            .as_ref()
+            .map(|c| c.cluster.as_str())
+            .unwrap_or("");
         let mut description = format!("cluster {cluster}");
         if named.name == current {
             description.push_str(" (current)");
@@ -444,9 +487,19 @@ mod tests {
         ] {
             assert!(v.iter().any(|x| x == flag), "{flag} missing from {v:?}");
         }
-        assert!(!v.iter().any(|x| x == "-o"), "-- excludes short flags: {v:?}");
-        assert!(values(&complete_words(&["grant", "-"])).iter().any(|x| x == "-o"));
-        assert_eq!(values(&complete_words(&["revoke", "--keep"])), ["--keep-rbac"]);
+        assert!(
+            !v.iter().any(|x| x == "-o"),
+            "-- excludes short flags: {v:?}"
+        );
+        assert!(
+            values(&complete_words(&["grant", "-"]))
+                .iter()
+                .any(|x| x == "-o")
+        );
+        assert_eq!(
+            values(&complete_words(&["revoke", "--keep"])),
+            ["--keep-rbac"]
+        );
     }
 
     #[test]
@@ -459,7 +512,12 @@ mod tests {
     #[test]
     fn missing_required_flags_on_an_empty_word_then_all_flags() {
         assert_eq!(values(&complete_words(&["grant", ""])), ["--role-arn"]);
-        let rest = values(&complete_words(&["grant", "--role-arn", "arn:aws:iam::1:role/x", ""]));
+        let rest = values(&complete_words(&[
+            "grant",
+            "--role-arn",
+            "arn:aws:iam::1:role/x",
+            "",
+        ]));
         assert!(
             rest.iter().any(|x| x == "--dry-run") && !rest.iter().any(|x| x == "--role-arn"),
             "{rest:?}"
@@ -468,10 +526,22 @@ mod tests {
 
     #[test]
     fn enum_values_after_space_inline_and_attached() {
-        assert_eq!(values(&complete_words(&["grant", "-o", ""])), ["text", "json", "yaml"]);
-        assert_eq!(values(&complete_words(&["revoke", "--output", "j"])), ["json"]);
-        assert_eq!(values(&complete_words(&["grant", "--output=y"])), ["--output=yaml"]);
-        assert_eq!(complete_words(&["grant", "-o", ""]).directive, Directive::NO_FILE_COMP);
+        assert_eq!(
+            values(&complete_words(&["grant", "-o", ""])),
+            ["text", "json", "yaml"]
+        );
+        assert_eq!(
+            values(&complete_words(&["revoke", "--output", "j"])),
+            ["json"]
+        );
+        assert_eq!(
+            values(&complete_words(&["grant", "--output=y"])),
+            ["--output=yaml"]
+        );
+        assert_eq!(
+            complete_words(&["grant", "-o", ""]).directive,
+            Directive::NO_FILE_COMP
+        );
     }
 
     #[test]
@@ -495,7 +565,13 @@ mod tests {
         );
         assert_eq!(values(&complete_words(&["--context", "st"])), ["staging"]);
         assert_eq!(
-            values(&complete_words(&["--kubeconfig", "/k", "grant", "--context", ""])),
+            values(&complete_words(&[
+                "--kubeconfig",
+                "/k",
+                "grant",
+                "--context",
+                ""
+            ])),
             ["from-/k"]
         );
         assert_eq!(
@@ -511,7 +587,10 @@ mod tests {
         let c = complete_words(&["grant", "--kubeconfig", ""]);
         assert_eq!((c.candidates.len(), c.directive), (0, Directive::DEFAULT));
         let c = complete_words(&["grant", "--role-arn", ""]);
-        assert_eq!((c.candidates.len(), c.directive), (0, Directive::NO_FILE_COMP));
+        assert_eq!(
+            (c.candidates.len(), c.directive),
+            (0, Directive::NO_FILE_COMP)
+        );
     }
 
     #[test]
@@ -529,7 +608,12 @@ mod tests {
 
     #[test]
     fn raw_words_only_when_run_as_complete() {
-        let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter();
+        let argv = |v: &[&str]| {
+            v.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
         assert_eq!(
             words_after_complete(argv(&["k", "__complete", "--context", ""])),
             Some(vec!["--context".into(), "".into()])

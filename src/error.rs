@@ -15,11 +15,19 @@ pub struct UserError {
 
 impl UserError {
     pub fn failed(what: impl Into<String>, next: impl Into<String>) -> Self {
-        Self { what: what.into(), next: next.into(), exit_code: EXIT_FAILED }
+        Self {
+            what: what.into(),
+            next: next.into(),
+            exit_code: EXIT_FAILED,
+        }
     }
 
     pub fn usage(what: impl Into<String>, next: impl Into<String>) -> Self {
-        Self { what: what.into(), next: next.into(), exit_code: EXIT_USAGE }
+        Self {
+            what: what.into(),
+            next: next.into(),
+            exit_code: EXIT_USAGE,
+        }
     }
 }
 

@@ -4,21 +4,21 @@
 //! modules (`connect`, the write flows) talk to the API server and call the core.
 
 pub mod arn;
-pub mod awsauth;
-pub mod rbac;
-pub mod cli;
-pub mod connect;
-pub mod error;
-pub mod readonly_role;
+pub mod audit;
 pub mod aws_auth_writer;
+pub mod awsauth;
+pub mod cli;
+pub mod completion;
+pub mod connect;
+pub mod eks;
+pub mod error;
 pub mod grant;
 pub mod outcome;
 pub mod preflight;
+pub mod rbac;
+pub mod readonly_role;
+pub mod report;
+pub mod restore;
+pub mod revoke;
 pub mod test_hook;
 pub mod verify;
-pub mod report;
-pub mod revoke;
-pub mod completion;
-pub mod audit;
-pub mod restore;
-pub mod eks;

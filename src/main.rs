@@ -15,15 +15,24 @@ fn main() {
         Command::Completion { shell } => completion::print_script(*shell),
         Command::Complete { words } => completion::complete(&cli.global, words),
         command => {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
             runtime.block_on(async {
                 match command {
-                    Command::Grant(args) => finish(&grant::run(&cli.global, args).await, args.output),
-                    Command::Revoke(args) => finish(&revoke::run(&cli.global, args).await, args.output),
+                    Command::Grant(args) => {
+                        finish(&grant::run(&cli.global, args).await, args.output)
+                    }
+                    Command::Revoke(args) => {
+                        finish(&revoke::run(&cli.global, args).await, args.output)
+                    }
                     Command::Audit(args) => audit::run(&cli.global, args).await,
                     Command::RestoreAwsAuth(args) => restore::run(&cli.global, args).await,
                     Command::Token(args) => chronom::eks::token_cmd::run(&cli.global, args).await,
-                    Command::Completion { .. } | Command::Complete { .. } => unreachable!("handled above"),
+                    Command::Completion { .. } | Command::Complete { .. } => {
+                        unreachable!("handled above")
+                    }
                 }
             })
         }
@@ -56,7 +65,14 @@ fn init_logging(verbose: u8) {
         _ => "trace",
     };
     // Only our own crate gets the chosen level: the HTTP stack's trace logs carry headers.
-    let filter = tracing_subscriber::EnvFilter::new(format!("warn,chronom={level},kubectl_chronom={level}"));
-    let color = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_target(false).with_ansi(color).init();
+    let filter =
+        tracing_subscriber::EnvFilter::new(format!("warn,chronom={level},kubectl_chronom={level}"));
+    let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(color)
+        .init();
 }

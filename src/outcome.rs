@@ -149,12 +149,18 @@ impl RunResult {
 
 impl From<crate::error::UserError> for RunResult {
     fn from(e: crate::error::UserError) -> Self {
-        Self { report: None, error: Some(e) }
+        Self {
+            report: None,
+            error: Some(e),
+        }
     }
 }
 
 impl From<WriteReport> for RunResult {
     fn from(r: WriteReport) -> Self {
-        Self { report: Some(r), error: None }
+        Self {
+            report: Some(r),
+            error: None,
+        }
     }
 }

@@ -13,14 +13,22 @@ pub fn for_grant(aws_auth_exists: bool, role_name: &str) -> Vec<Right> {
         Right::new("patch", rbac, "clusterroles").named(role_name),
         Right::new("create", rbac, "clusterrolebindings"),
         Right::new("patch", rbac, "clusterrolebindings").named(role_name),
-        Right::new("get", "", "configmaps").in_namespace("kube-system").named("aws-auth"),
+        Right::new("get", "", "configmaps")
+            .in_namespace("kube-system")
+            .named("aws-auth"),
     ];
     rights.push(if aws_auth_exists {
-        Right::new("update", "", "configmaps").in_namespace("kube-system").named("aws-auth")
+        Right::new("update", "", "configmaps")
+            .in_namespace("kube-system")
+            .named("aws-auth")
     } else {
         Right::new("create", "", "configmaps").in_namespace("kube-system")
     });
-    rights.push(Right::new("create", "authorization.k8s.io", "subjectaccessreviews"));
+    rights.push(Right::new(
+        "create",
+        "authorization.k8s.io",
+        "subjectaccessreviews",
+    ));
     rights
 }
 
@@ -28,13 +36,21 @@ pub fn for_grant(aws_auth_exists: bool, role_name: &str) -> Vec<Right> {
 pub fn for_revoke(delete_rbac: bool, role_name: &str) -> Vec<Right> {
     let rbac = "rbac.authorization.k8s.io";
     let mut rights = vec![
-        Right::new("get", "", "configmaps").in_namespace("kube-system").named("aws-auth"),
-        Right::new("update", "", "configmaps").in_namespace("kube-system").named("aws-auth"),
+        Right::new("get", "", "configmaps")
+            .in_namespace("kube-system")
+            .named("aws-auth"),
+        Right::new("update", "", "configmaps")
+            .in_namespace("kube-system")
+            .named("aws-auth"),
     ];
     if delete_rbac {
         rights.push(Right::new("delete", rbac, "clusterrolebindings").named(role_name));
         rights.push(Right::new("delete", rbac, "clusterroles").named(role_name));
-        rights.push(Right::new("create", "authorization.k8s.io", "subjectaccessreviews"));
+        rights.push(Right::new(
+            "create",
+            "authorization.k8s.io",
+            "subjectaccessreviews",
+        ));
     }
     rights
 }
@@ -51,7 +67,10 @@ pub async fn missing(conn: &Connection, rights: &[Right]) -> Result<Vec<Right>, 
 }
 
 pub fn denied_error(denied: &[Right], caller: &Caller, context: &str) -> UserError {
-    let list: Vec<String> = denied.iter().map(|r| format!("    - {}", r.describe())).collect();
+    let list: Vec<String> = denied
+        .iter()
+        .map(|r| format!("    - {}", r.describe()))
+        .collect();
     UserError::failed(
         format!(
             "you lack {} right(s) this run needs, so nothing was changed.\n  The API server knows you as {} (context {context}).\n  Missing:\n{}",
@@ -70,16 +89,34 @@ mod tests {
     #[test]
     fn grant_asks_for_create_only_when_aws_auth_is_absent() {
         let absent = for_grant(false, "r");
-        assert!(absent.iter().any(|r| r.verb == "create" && r.resource == "configmaps" && r.name.is_none()));
+        assert!(
+            absent
+                .iter()
+                .any(|r| r.verb == "create" && r.resource == "configmaps" && r.name.is_none())
+        );
         assert!(!absent.iter().any(|r| r.verb == "update"));
         let present = for_grant(true, "r");
-        assert!(present.iter().any(|r| r.verb == "update" && r.name.as_deref() == Some("aws-auth")));
-        assert!(!present.iter().any(|r| r.verb == "create" && r.resource == "configmaps"));
+        assert!(
+            present
+                .iter()
+                .any(|r| r.verb == "update" && r.name.as_deref() == Some("aws-auth"))
+        );
+        assert!(
+            !present
+                .iter()
+                .any(|r| r.verb == "create" && r.resource == "configmaps")
+        );
     }
 
     #[test]
     fn keep_rbac_needs_no_delete() {
         assert!(!for_revoke(false, "r").iter().any(|r| r.verb == "delete"));
-        assert_eq!(for_revoke(true, "r").iter().filter(|r| r.verb == "delete").count(), 2);
+        assert_eq!(
+            for_revoke(true, "r")
+                .iter()
+                .filter(|r| r.verb == "delete")
+                .count(),
+            2
+        );
     }
 }

@@ -65,7 +65,10 @@ fn is_secret_resource(resource: &str) -> bool {
 fn meta(name: &str, provenance: &Provenance) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
-        labels: Some(BTreeMap::from([(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into())])),
+        labels: Some(BTreeMap::from([(
+            MANAGED_BY_LABEL.into(),
+            MANAGED_BY_VALUE.into(),
+        )])),
         annotations: Some(BTreeMap::from([
             (GRANTED_BY_ANNOTATION.into(), provenance.granted_by.clone()),
             (GRANTED_AT_ANNOTATION.into(), provenance.granted_at.clone()),
@@ -82,7 +85,12 @@ pub fn cluster_role(name: &str, rules: Vec<PolicyRule>, provenance: &Provenance)
     }
 }
 
-pub fn cluster_role_binding(name: &str, role_name: &str, group: &str, provenance: &Provenance) -> ClusterRoleBinding {
+pub fn cluster_role_binding(
+    name: &str,
+    role_name: &str,
+    group: &str,
+    provenance: &Provenance,
+) -> ClusterRoleBinding {
     ClusterRoleBinding {
         metadata: meta(name, provenance),
         role_ref: RoleRef {
@@ -108,7 +116,15 @@ pub fn is_managed(meta: &ObjectMeta) -> bool {
 }
 
 /// The part of a ClusterRole that decides what it grants, in a canonical order.
-fn rule_key(rules: &[PolicyRule]) -> Vec<(Vec<String>, Vec<String>, Vec<String>, Vec<String>, Vec<String>)> {
+fn rule_key(
+    rules: &[PolicyRule],
+) -> Vec<(
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+)> {
     let sorted = |v: &Option<Vec<String>>| {
         let mut v = v.clone().unwrap_or_default();
         v.sort();
@@ -135,13 +151,16 @@ fn rule_key(rules: &[PolicyRule]) -> Vec<(Vec<String>, Vec<String>, Vec<String>,
 /// Whether a live ClusterRole grants exactly the desired rules and nothing more.
 pub fn role_matches(live: &ClusterRole, desired: &ClusterRole) -> bool {
     live.aggregation_rule.is_none()
-        && rule_key(live.rules.as_deref().unwrap_or_default()) == rule_key(desired.rules.as_deref().unwrap_or_default())
+        && rule_key(live.rules.as_deref().unwrap_or_default())
+            == rule_key(desired.rules.as_deref().unwrap_or_default())
         && is_managed(&live.metadata)
 }
 
 /// Whether a live binding binds exactly the desired role to exactly the desired subjects.
 pub fn binding_matches(live: &ClusterRoleBinding, desired: &ClusterRoleBinding) -> bool {
-    live.role_ref == desired.role_ref && live.subjects == desired.subjects && is_managed(&live.metadata)
+    live.role_ref == desired.role_ref
+        && live.subjects == desired.subjects
+        && is_managed(&live.metadata)
 }
 
 /// Rules rendered as YAML, for showing drift as a diff.
@@ -151,7 +170,8 @@ pub fn rules_yaml(rules: &[PolicyRule]) -> String {
 
 /// The manifest as YAML, for `--dry-run`. Only what we set, never server fields.
 pub fn manifest_yaml<T: serde::Serialize>(object: &T) -> String {
-    serde_saphyr::to_string(object).unwrap_or_else(|e| format!("# could not render manifest: {e}\n"))
+    serde_saphyr::to_string(object)
+        .unwrap_or_else(|e| format!("# could not render manifest: {e}\n"))
 }
 
 #[cfg(test)]
@@ -159,7 +179,10 @@ mod tests {
     use super::*;
 
     fn prov() -> Provenance {
-        Provenance { granted_by: "admin".into(), granted_at: "2026-01-01T00:00:00Z".into() }
+        Provenance {
+            granted_by: "admin".into(),
+            granted_at: "2026-01-01T00:00:00Z".into(),
+        }
     }
 
     #[test]
@@ -175,16 +198,41 @@ mod tests {
     #[test]
     fn exclude_secrets_drops_core_secrets_only() {
         let discovered = DiscoveredResources::from([
-            ("".into(), vec!["pods".into(), "secrets".into(), "pods/log".into(), "configmaps".into()]),
+            (
+                "".into(),
+                vec![
+                    "pods".into(),
+                    "secrets".into(),
+                    "pods/log".into(),
+                    "configmaps".into(),
+                ],
+            ),
             ("apps".into(), vec!["deployments".into()]),
             ("example.com".into(), vec!["secrets".into()]),
         ]);
         let rules = read_only_rules(Some(&discovered));
-        let core = rules.iter().find(|r| r.api_groups.as_deref() == Some(&["".to_string()][..])).unwrap();
-        assert_eq!(core.resources.as_deref().unwrap(), ["configmaps", "pods", "pods/log"]);
-        let custom = rules.iter().find(|r| r.api_groups.as_deref() == Some(&["example.com".to_string()][..])).unwrap();
-        assert_eq!(custom.resources.as_deref().unwrap(), ["secrets"], "only core secrets are excluded");
-        assert!(rules.iter().all(|r| !r.resources.as_ref().unwrap().iter().any(|x| x == "*")));
+        let core = rules
+            .iter()
+            .find(|r| r.api_groups.as_deref() == Some(&["".to_string()][..]))
+            .unwrap();
+        assert_eq!(
+            core.resources.as_deref().unwrap(),
+            ["configmaps", "pods", "pods/log"]
+        );
+        let custom = rules
+            .iter()
+            .find(|r| r.api_groups.as_deref() == Some(&["example.com".to_string()][..]))
+            .unwrap();
+        assert_eq!(
+            custom.resources.as_deref().unwrap(),
+            ["secrets"],
+            "only core secrets are excluded"
+        );
+        assert!(
+            rules
+                .iter()
+                .all(|r| !r.resources.as_ref().unwrap().iter().any(|x| x == "*"))
+        );
     }
 
     #[test]

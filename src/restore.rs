@@ -27,14 +27,31 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> i32 {
 
 /// Read a backup file: the ConfigMap aws-auth in kube-system, as YAML or JSON.
 pub fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, String>, UserError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UserError::usage(format!("cannot read {}: {e}", path.display()), "pass a backup file written by grant or revoke"))?;
-    let cm: ConfigMap = serde_saphyr::from_str(&text).map_err(|e| {
-        UserError::usage(format!("{} is not a ConfigMap: {e}", path.display()), "pass a backup file written by grant or revoke")
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        UserError::usage(
+            format!("cannot read {}: {e}", path.display()),
+            "pass a backup file written by grant or revoke",
+        )
     })?;
-    if cm.metadata.name.as_deref() != Some(writer::NAME) || cm.metadata.namespace.as_deref().is_some_and(|n| n != writer::NAMESPACE) {
+    let cm: ConfigMap = serde_saphyr::from_str(&text).map_err(|e| {
+        UserError::usage(
+            format!("{} is not a ConfigMap: {e}", path.display()),
+            "pass a backup file written by grant or revoke",
+        )
+    })?;
+    if cm.metadata.name.as_deref() != Some(writer::NAME)
+        || cm
+            .metadata
+            .namespace
+            .as_deref()
+            .is_some_and(|n| n != writer::NAMESPACE)
+    {
         return Err(UserError::usage(
-            format!("{} holds {:?}, not kube-system/aws-auth", path.display(), cm.metadata.name.unwrap_or_default()),
+            format!(
+                "{} holds {:?}, not kube-system/aws-auth",
+                path.display(),
+                cm.metadata.name.unwrap_or_default()
+            ),
             "pass a backup of aws-auth",
         ));
     }
@@ -49,7 +66,12 @@ pub fn data_diff(live: &BTreeMap<String, String>, backup: &BTreeMap<String, Stri
         let a = live.get(k).map(String::as_str).unwrap_or("");
         let b = backup.get(k).map(String::as_str).unwrap_or("");
         if a != b || live.contains_key(k) != backup.contains_key(k) {
-            out.push_str(&unified_diff(a, b, &format!("{k} (live)"), &format!("{k} (backup)")));
+            out.push_str(&unified_diff(
+                a,
+                b,
+                &format!("{k} (live)"),
+                &format!("{k} (backup)"),
+            ));
         }
     }
     out
@@ -59,10 +81,16 @@ async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserErr
     let backup = read_backup(&args.file)?;
     let conn = connect::connect(global).await?;
     let live = writer::read(&conn).await?;
-    let live_data = live.as_ref().and_then(|c| c.data.clone()).unwrap_or_default();
+    let live_data = live
+        .as_ref()
+        .and_then(|c| c.data.clone())
+        .unwrap_or_default();
     let diff = data_diff(&live_data, &backup);
     if diff.is_empty() {
-        println!("aws-auth already matches {}; nothing to restore", args.file.display());
+        println!(
+            "aws-auth already matches {}; nothing to restore",
+            args.file.display()
+        );
         return Ok(0);
     }
     print!("{diff}");
@@ -70,7 +98,9 @@ async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserErr
         eprintln!("not restored: nothing was changed");
         return Ok(1);
     }
-    let shown_rv = live.as_ref().and_then(|c| c.metadata.resource_version.clone());
+    let shown_rv = live
+        .as_ref()
+        .and_then(|c| c.metadata.resource_version.clone());
     let done = writer::update(&conn, |_, cm| {
         if cm.and_then(|c| c.metadata.resource_version.clone()) != shown_rv {
             return Err(UserError::failed(
@@ -82,20 +112,31 @@ async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserErr
     })
     .await?;
     if let Some(b) = done.backup {
-        println!("backup of aws-auth as it was before the restore: {}", b.display());
+        println!(
+            "backup of aws-auth as it was before the restore: {}",
+            b.display()
+        );
     }
-    println!("configmap/aws-auth -n kube-system restored from {}", args.file.display());
+    println!(
+        "configmap/aws-auth -n kube-system restored from {}",
+        args.file.display()
+    );
     Ok(0)
 }
 
 fn confirm() -> Result<bool, UserError> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        return Err(UserError::usage("restore needs confirmation, and standard input is not a terminal", "re-run with --yes to restore without asking"));
+        return Err(UserError::usage(
+            "restore needs confirmation, and standard input is not a terminal",
+            "re-run with --yes to restore without asking",
+        ));
     }
     eprint!("Restore aws-auth to this backup? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).map_err(|e| UserError::failed(format!("cannot read the answer: {e}"), "re-run with --yes"))?;
+    stdin.lock().read_line(&mut line).map_err(|e| {
+        UserError::failed(format!("cannot read the answer: {e}"), "re-run with --yes")
+    })?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }

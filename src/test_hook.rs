@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 pub const PAUSE_AFTER_RBAC: &str = "CHRONOM_TEST_PAUSE_AFTER_RBAC";
 
 pub fn pause_after_rbac() {
-    let Some(marker) = std::env::var_os(PAUSE_AFTER_RBAC) else { return };
+    let Some(marker) = std::env::var_os(PAUSE_AFTER_RBAC) else {
+        return;
+    };
     if std::fs::write(&marker, b"paused\n").is_err() {
         return;
     }

@@ -13,9 +13,15 @@ pub fn after_grant(exclude_secrets: bool) -> Vec<(Right, bool)> {
         (Right::new("list", "", "pods"), true),
         (Right::new("get", "", "secrets"), !exclude_secrets),
         (Right::new("create", "", "pods"), false),
-        (Right::new("update", "", "configmaps").in_namespace("kube-system"), false),
+        (
+            Right::new("update", "", "configmaps").in_namespace("kube-system"),
+            false,
+        ),
         (Right::new("impersonate", "", "users"), false),
-        (Right::new("escalate", "rbac.authorization.k8s.io", "clusterroles"), false),
+        (
+            Right::new("escalate", "rbac.authorization.k8s.io", "clusterroles"),
+            false,
+        ),
     ]
 }
 
@@ -37,14 +43,23 @@ pub fn sample_username(template: &str, account: &str) -> String {
     render_template(template, &facts).unwrap_or_else(|| template.to_string())
 }
 
-pub async fn run(conn: &Connection, user: &str, group: &str, checks: &[(Right, bool)]) -> Result<Vec<Check>, UserError> {
+pub async fn run(
+    conn: &Connection,
+    user: &str,
+    group: &str,
+    checks: &[(Right, bool)],
+) -> Result<Vec<Check>, UserError> {
     let groups = vec![group.to_string(), "system:authenticated".to_string()];
     let mut out = Vec::with_capacity(checks.len());
     for (right, expected) in checks {
         let allowed = can_they(conn, user, &groups, right).await?;
         out.push(Check {
             verb: right.verb.clone(),
-            resource: if right.group.is_empty() { right.resource.clone() } else { format!("{}.{}", right.resource, right.group) },
+            resource: if right.group.is_empty() {
+                right.resource.clone()
+            } else {
+                format!("{}.{}", right.resource, right.group)
+            },
             namespace: right.namespace.clone().unwrap_or_default(),
             allowed,
             expected: *expected,
@@ -59,7 +74,13 @@ mod tests {
 
     #[test]
     fn secrets_expectation_follows_the_flag() {
-        let get_secrets = |ex| after_grant(ex).into_iter().find(|(r, _)| r.resource == "secrets").unwrap().1;
+        let get_secrets = |ex| {
+            after_grant(ex)
+                .into_iter()
+                .find(|(r, _)| r.resource == "secrets")
+                .unwrap()
+                .1
+        };
         assert!(get_secrets(false));
         assert!(!get_secrets(true));
     }
@@ -75,7 +96,16 @@ mod tests {
 
     #[test]
     fn templates_become_concrete() {
-        assert_eq!(sample_username("chronom:{{SessionName}}@{{AccountID}}", "111122223333"), "chronom:chronom-verify@111122223333");
-        assert!(!sample_username("{{EC2PrivateDNSName}}{{AccessKeyID}}{{SessionNameRaw}}", "1").contains("{{"));
+        assert_eq!(
+            sample_username("chronom:{{SessionName}}@{{AccountID}}", "111122223333"),
+            "chronom:chronom-verify@111122223333"
+        );
+        assert!(
+            !sample_username(
+                "{{EC2PrivateDNSName}}{{AccessKeyID}}{{SessionNameRaw}}",
+                "1"
+            )
+            .contains("{{")
+        );
     }
 }

@@ -34,7 +34,10 @@ use std::time::{Duration, Instant};
 use chronom::audit::read_cluster;
 use chronom::cli::GlobalArgs;
 use chronom::connect::{Connection, connect};
-use chronom::rbac::{Identity, RbacObjects, RbacSnapshot, Request, ResourceRequest, RuleSource, aggregate_cluster_roles};
+use chronom::rbac::{
+    Identity, RbacObjects, RbacSnapshot, Request, ResourceRequest, RuleSource,
+    aggregate_cluster_roles,
+};
 use k8s_openapi::api::authorization::v1::{
     NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
@@ -72,7 +75,8 @@ impl Fixture {
         assert!(files.len() >= 5, "fixture files missing in {FIXTURE_DIR}");
         let mut text = String::new();
         for f in &files {
-            let body = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let body =
+                std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             text.push_str(&body.replace(PLACEHOLDER, &prefix));
             text.push_str("\n---\n");
         }
@@ -82,7 +86,12 @@ impl Fixture {
         // Server-side apply processes the objects in file order, so the sentinels go last.
         let out = cp
             .kubectl("chronom-admin")
-            .args(["apply", "--server-side", "--field-manager=chronom-differential", "-f"])
+            .args([
+                "apply",
+                "--server-side",
+                "--field-manager=chronom-differential",
+                "-f",
+            ])
             .arg(file.path())
             .output()
             .expect("run kubectl apply");
@@ -106,7 +115,9 @@ impl Fixture {
     /// the system ones and one that does not exist.
     fn namespaces(&self) -> Vec<String> {
         let mut v = vec![String::new(), String::new()];
-        for s in ["ingress", "certs", "argocd", "team-a", "team-b", "team-c", "quiet", "nowhere"] {
+        for s in [
+            "ingress", "certs", "argocd", "team-a", "team-b", "team-c", "quiet", "nowhere",
+        ] {
             v.push(self.ns(s));
         }
         for s in ["team-a", "team-b", "team-c"] {
@@ -125,13 +136,30 @@ impl Drop for Fixture {
         // Namespaced objects first: with no kube-controller-manager here, a deleted namespace
         // stays Terminating and keeps its contents.
         for args in [
-            vec!["delete", "role,rolebinding", "--all-namespaces", "-l", &selector, "--wait=false"],
-            vec!["delete", "clusterrole,clusterrolebinding", "-l", &selector, "--wait=false"],
+            vec![
+                "delete",
+                "role,rolebinding",
+                "--all-namespaces",
+                "-l",
+                &selector,
+                "--wait=false",
+            ],
+            vec![
+                "delete",
+                "clusterrole,clusterrolebinding",
+                "-l",
+                &selector,
+                "--wait=false",
+            ],
             vec!["delete", "namespace", "-l", &selector, "--wait=false"],
         ] {
             match self.cp.kubectl("chronom-admin").args(&args).output() {
                 Ok(o) if o.status.success() => {}
-                Ok(o) => eprintln!("cleanup `kubectl {}` failed: {}", args.join(" "), String::from_utf8_lossy(&o.stderr)),
+                Ok(o) => eprintln!(
+                    "cleanup `kubectl {}` failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&o.stderr)
+                ),
                 Err(e) => eprintln!("cleanup `kubectl {}` failed: {e}", args.join(" ")),
             }
         }
@@ -148,25 +176,51 @@ struct Options {
 async fn admin(cp: &ControlPlane) -> Connection {
     let kubeconfig = cp.kubeconfig.to_str().expect("kubeconfig path is UTF-8");
     let options = <Options as clap::Parser>::try_parse_from([
-        "differential", "--kubeconfig", kubeconfig, "--context", "chronom-admin", "--request-timeout", "30",
+        "differential",
+        "--kubeconfig",
+        kubeconfig,
+        "--context",
+        "chronom-admin",
+        "--request-timeout",
+        "30",
     ])
     .unwrap_or_else(|e| panic!("global options: {e}"));
-    connect(&options.global).await.unwrap_or_else(|e| panic!("connect as chronom-admin: {e}"))
+    connect(&options.global)
+        .await
+        .unwrap_or_else(|e| panic!("connect as chronom-admin: {e}"))
 }
 
 /// The authorizer reads informer caches. Each cache receives its kind's objects in order, and the
 /// sentinels were applied last, so once both sentinel grants are visible, the whole fixture is.
 async fn wait_for_fixture(api: &Api<SubjectAccessReview>, fx: &Fixture) {
     let user = Identity::user(&format!("{}-sentinel", fx.prefix), &[]);
-    let cluster = Query::new(user.clone(), res("get", "chronom.test", "clustersentinels", None, None, None), "sentinel");
+    let cluster = Query::new(
+        user.clone(),
+        res("get", "chronom.test", "clustersentinels", None, None, None),
+        "sentinel",
+    );
     let quiet = fx.ns("quiet");
-    let role = Query::new(user, res("get", "chronom.test", "rolesentinels", None, None, Some(&quiet)), "sentinel");
+    let role = Query::new(
+        user,
+        res(
+            "get",
+            "chronom.test",
+            "rolesentinels",
+            None,
+            None,
+            Some(&quiet),
+        ),
+        "sentinel",
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if ask(api, &cluster).await && ask(api, &role).await {
             return;
         }
-        assert!(Instant::now() < deadline, "the API server's RBAC caches never saw the fixture's sentinels (30 s)");
+        assert!(
+            Instant::now() < deadline,
+            "the API server's RBAC caches never saw the fixture's sentinels (30 s)"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -183,11 +237,22 @@ struct Query {
 
 impl Query {
     fn new(identity: Identity, request: Request, origin: &'static str) -> Self {
-        Query { identity, request, origin }
+        Query {
+            identity,
+            request,
+            origin,
+        }
     }
 }
 
-fn res(verb: &str, group: &str, resource: &str, sub: Option<&str>, name: Option<&str>, ns: Option<&str>) -> Request {
+fn res(
+    verb: &str,
+    group: &str,
+    resource: &str,
+    sub: Option<&str>,
+    name: Option<&str>,
+    ns: Option<&str>,
+) -> Request {
     let mut r = ResourceRequest::new(verb, group, resource);
     r.subresource = sub.filter(|s| !s.is_empty()).map(str::to_string);
     r.name = name.filter(|s| !s.is_empty()).map(str::to_string);
@@ -196,10 +261,17 @@ fn res(verb: &str, group: &str, resource: &str, sub: Option<&str>, name: Option<
 }
 
 fn describe(q: &Query) -> String {
-    let mut s = format!("user={:?} groups={:?}: ", q.identity.user, q.identity.groups);
+    let mut s = format!(
+        "user={:?} groups={:?}: ",
+        q.identity.user, q.identity.groups
+    );
     match &q.request {
         Request::Resource(r) => {
-            let _ = write!(s, "{} group={:?} resource={}", r.verb, r.api_group, r.resource);
+            let _ = write!(
+                s,
+                "{} group={:?} resource={}",
+                r.verb, r.api_group, r.resource
+            );
             if let Some(sub) = &r.subresource {
                 let _ = write!(s, "/{sub}");
             }
@@ -241,8 +313,22 @@ impl Rng {
 }
 
 const VERBS: &[&str] = &[
-    "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "bind", "escalate",
-    "impersonate", "approve", "sign", "use", "*", "Get",
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+    "bind",
+    "escalate",
+    "impersonate",
+    "approve",
+    "sign",
+    "use",
+    "*",
+    "Get",
 ];
 const NON_RESOURCE_VERBS: &[&str] = &["get", "head", "post", "put", "delete", "*", "options"];
 /// (group, resource, subresource): core and grouped, namespaced and cluster-scoped, subresources,
@@ -286,13 +372,25 @@ const TARGETS: &[(&str, &str, &str)] = &[
     ("rbac.authorization.k8s.io", "clusterrolebindings", ""),
     ("rbac.authorization.k8s.io", "rolebindings", ""),
     ("certificates.k8s.io", "certificatesigningrequests", ""),
-    ("certificates.k8s.io", "certificatesigningrequests", "approval"),
+    (
+        "certificates.k8s.io",
+        "certificatesigningrequests",
+        "approval",
+    ),
     ("certificates.k8s.io", "signers", ""),
     ("authentication.k8s.io", "userextras", "scopes"),
     ("authentication.k8s.io", "uids", ""),
     ("authorization.k8s.io", "subjectaccessreviews", ""),
-    ("admissionregistration.k8s.io", "validatingwebhookconfigurations", ""),
-    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", ""),
+    (
+        "admissionregistration.k8s.io",
+        "validatingwebhookconfigurations",
+        "",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "mutatingwebhookconfigurations",
+        "",
+    ),
     ("apiextensions.k8s.io", "customresourcedefinitions", ""),
     ("networking.k8s.io", "ingresses", ""),
     ("networking.k8s.io", "ingresses", "status"),
@@ -309,13 +407,55 @@ const TARGETS: &[(&str, &str, &str)] = &[
     ("*", "*", "scale"),
     ("*", "deployments", "scale"),
 ];
-const SUBRESOURCES: &[&str] = &["status", "scale", "exec", "log", "proxy", "token", "approval", "*", "finalizers"];
+const SUBRESOURCES: &[&str] = &[
+    "status",
+    "scale",
+    "exec",
+    "log",
+    "proxy",
+    "token",
+    "approval",
+    "*",
+    "finalizers",
+];
 const PATHS: &[&str] = &[
-    "/", "/api", "/api/", "/api/v1", "/apis", "/apis/", "/apis/apps", "/apis/apps/v1", "/healthz", "/healthz/",
-    "/healthz/etcd", "/healthz/ping", "/livez", "/livez/ping", "/readyz", "/readyz/", "/readyzz", "/metrics",
-    "/metrics/slis", "/version", "/version/", "/openapi/v2", "/openapi/v3", "/openapi/v3/apis/apps/v1", "/logs",
-    "/logs/", "/logs/kube-apiserver.log", "/logsx", "/debug", "/debug/", "/debug/pprof/profile", "/flagz",
-    "/statusz", "/.well-known/openid-configuration", "/openid/v1/jwks", "/custom/path", "*",
+    "/",
+    "/api",
+    "/api/",
+    "/api/v1",
+    "/apis",
+    "/apis/",
+    "/apis/apps",
+    "/apis/apps/v1",
+    "/healthz",
+    "/healthz/",
+    "/healthz/etcd",
+    "/healthz/ping",
+    "/livez",
+    "/livez/ping",
+    "/readyz",
+    "/readyz/",
+    "/readyzz",
+    "/metrics",
+    "/metrics/slis",
+    "/version",
+    "/version/",
+    "/openapi/v2",
+    "/openapi/v3",
+    "/openapi/v3/apis/apps/v1",
+    "/logs",
+    "/logs/",
+    "/logs/kube-apiserver.log",
+    "/logsx",
+    "/debug",
+    "/debug/",
+    "/debug/pprof/profile",
+    "/flagz",
+    "/statusz",
+    "/.well-known/openid-configuration",
+    "/openid/v1/jwks",
+    "/custom/path",
+    "*",
 ];
 
 /// Values to draw requests from: the fixed lists plus everything the known roles mention.
@@ -338,9 +478,18 @@ impl Dims {
     fn new(known_rules: &[&PolicyRule], namespaces: Vec<String>, extra_names: &[&str]) -> Dims {
         let mut targets: BTreeSet<(String, String, Option<String>)> = TARGETS
             .iter()
-            .map(|(g, r, s)| (g.to_string(), r.to_string(), Some(s.to_string()).filter(|s| !s.is_empty())))
+            .map(|(g, r, s)| {
+                (
+                    g.to_string(),
+                    r.to_string(),
+                    Some(s.to_string()).filter(|s| !s.is_empty()),
+                )
+            })
             .collect();
-        let mut names: BTreeSet<String> = ["x", "other", "default"].iter().map(|s| s.to_string()).collect();
+        let mut names: BTreeSet<String> = ["x", "other", "default"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         names.extend(extra_names.iter().map(|s| s.to_string()));
         let mut paths: BTreeSet<String> = PATHS.iter().map(|s| s.to_string()).collect();
         let mut groups: BTreeSet<String> = BTreeSet::new();
@@ -384,7 +533,10 @@ impl Dims {
     }
 
     fn random_non_resource(&self, rng: &mut Rng) -> Request {
-        Request::non_resource(rng.pick::<&str>(NON_RESOURCE_VERBS), rng.pick(&self.paths).as_str())
+        Request::non_resource(
+            rng.pick::<&str>(NON_RESOURCE_VERBS),
+            rng.pick(&self.paths).as_str(),
+        )
     }
 
     /// A request `rule` allows (when asked in a namespace where its binding applies), and a
@@ -400,14 +552,32 @@ impl Dims {
                 (rng.pick(&self.paths).clone(), rng.pick(&self.paths).clone())
             } else if let Some(prefix) = url.strip_suffix('*') {
                 let prefix = prefix.trim_end_matches('*');
-                let near = [prefix.trim_end_matches('/').to_string(), format!("x{prefix}"), "/".to_string()];
-                (format!("{prefix}{}", rng.pick(&["", "a", "a/b", "*"])), rng.pick(&near).clone())
+                let near = [
+                    prefix.trim_end_matches('/').to_string(),
+                    format!("x{prefix}"),
+                    "/".to_string(),
+                ];
+                (
+                    format!("{prefix}{}", rng.pick(&["", "a", "a/b", "*"])),
+                    rng.pick(&near).clone(),
+                )
             } else {
-                let near = [format!("{url}/"), format!("{url}x"), url.trim_end_matches('/').to_string()];
+                let near = [
+                    format!("{url}/"),
+                    format!("{url}x"),
+                    url.trim_end_matches('/').to_string(),
+                ];
                 (url.clone(), rng.pick(&near).clone())
             };
-            let miss_verb = if rng.below(2) == 0 { rng.pick(NON_RESOURCE_VERBS).to_string() } else { verb.clone() };
-            return [Request::non_resource(&verb, &hit), Request::non_resource(&miss_verb, &miss)];
+            let miss_verb = if rng.below(2) == 0 {
+                rng.pick(NON_RESOURCE_VERBS).to_string()
+            } else {
+                verb.clone()
+            };
+            return [
+                Request::non_resource(&verb, &hit),
+                Request::non_resource(&miss_verb, &miss),
+            ];
         }
         let group = match rule.api_groups.as_deref().filter(|g| !g.is_empty()) {
             Some(g) => match rng.pick(g).as_str() {
@@ -426,7 +596,9 @@ impl Dims {
                     (t.1.clone(), t.2.clone())
                 }
                 r if r.starts_with("*/") => {
-                    let base = rng.pick(&["deployments", "statefulsets", "replicasets", "*"]).to_string();
+                    let base = rng
+                        .pick(&["deployments", "statefulsets", "replicasets", "*"])
+                        .to_string();
                     (base, Some(r[2..].to_string()))
                 }
                 r => split_resource(r),
@@ -436,11 +608,26 @@ impl Dims {
             Some(names) => Some(rng.pick(names).clone()),
             None => rng.pick(&self.names).clone(),
         };
-        let hit = res(&verb, &group, &resource, sub.as_deref(), name.as_deref(), Some(ns));
-        let Request::Resource(mut m) = hit.clone() else { unreachable!() };
+        let hit = res(
+            &verb,
+            &group,
+            &resource,
+            sub.as_deref(),
+            name.as_deref(),
+            Some(ns),
+        );
+        let Request::Resource(mut m) = hit.clone() else {
+            unreachable!()
+        };
         match rng.below(6) {
             0 => m.verb = rng.pick(VERBS).to_string(),
-            1 => m.name = if m.name.is_some() && rng.below(2) == 0 { None } else { Some("not-listed".into()) },
+            1 => {
+                m.name = if m.name.is_some() && rng.below(2) == 0 {
+                    None
+                } else {
+                    Some("not-listed".into())
+                }
+            }
             2 => m.api_group = rng.pick(&self.groups).clone(),
             3 => {
                 m.subresource = match m.subresource {
@@ -464,7 +651,10 @@ impl Dims {
 fn known(meta: &ObjectMeta, fx: &Fixture) -> bool {
     let labels = meta.labels.as_ref();
     let has = |k: &str| labels.is_some_and(|l| l.contains_key(k));
-    fx.owns(meta) || has("kubernetes.io/bootstrapping") || has("eks.amazonaws.com/component") || has("k8s-app")
+    fx.owns(meta)
+        || has("kubernetes.io/bootstrapping")
+        || has("eks.amazonaws.com/component")
+        || has("k8s-app")
 }
 
 /// A binding, flattened: (namespace or None, roleRef kind, roleRef name, subjects), sorted.
@@ -472,11 +662,25 @@ type FlatBinding<'a> = (Option<&'a str>, &'a str, &'a str, &'a [Subject]);
 
 fn known_bindings<'a>(objs: &'a RbacObjects, fx: &Fixture) -> Vec<FlatBinding<'a>> {
     let mut out: Vec<FlatBinding<'a>> = Vec::new();
-    for b in objs.cluster_role_bindings.iter().filter(|b| known(&b.metadata, fx)) {
-        out.push((None, &b.role_ref.kind, &b.role_ref.name, b.subjects.as_deref().unwrap_or_default()));
+    for b in objs
+        .cluster_role_bindings
+        .iter()
+        .filter(|b| known(&b.metadata, fx))
+    {
+        out.push((
+            None,
+            &b.role_ref.kind,
+            &b.role_ref.name,
+            b.subjects.as_deref().unwrap_or_default(),
+        ));
     }
     for b in objs.role_bindings.iter().filter(|b| known(&b.metadata, fx)) {
-        out.push((b.metadata.namespace.as_deref(), &b.role_ref.kind, &b.role_ref.name, b.subjects.as_deref().unwrap_or_default()));
+        out.push((
+            b.metadata.namespace.as_deref(),
+            &b.role_ref.kind,
+            &b.role_ref.name,
+            b.subjects.as_deref().unwrap_or_default(),
+        ));
     }
     out.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
     out
@@ -485,22 +689,41 @@ fn known_bindings<'a>(objs: &'a RbacObjects, fx: &Fixture) -> Vec<FlatBinding<'a
 /// Known roles, sorted: (namespace or None for a ClusterRole, name, rules to derive queries
 /// from). An aggregated ClusterRole contributes its stored rules *and* the rules aggregation
 /// would give it, so the queries probe which of the two the server uses.
-fn known_roles<'a>(objs: &'a RbacObjects, fx: &Fixture) -> Vec<(Option<&'a str>, &'a str, Vec<PolicyRule>)> {
+fn known_roles<'a>(
+    objs: &'a RbacObjects,
+    fx: &Fixture,
+) -> Vec<(Option<&'a str>, &'a str, Vec<PolicyRule>)> {
     let (aggregated, _) = aggregate_cluster_roles(&objs.cluster_roles);
     let aggregated: HashMap<&str, &[PolicyRule]> = aggregated
         .iter()
         .filter(|r| r.aggregation_rule.is_some())
-        .map(|r| (r.metadata.name.as_deref().unwrap_or(""), r.rules.as_deref().unwrap_or_default()))
+        .map(|r| {
+            (
+                r.metadata.name.as_deref().unwrap_or(""),
+                r.rules.as_deref().unwrap_or_default(),
+            )
+        })
         .collect();
     let mut out = Vec::new();
     for r in objs.cluster_roles.iter().filter(|r| known(&r.metadata, fx)) {
         let name = r.metadata.name.as_deref().unwrap_or("");
         let mut rules = r.rules.clone().unwrap_or_default();
-        rules.extend(aggregated.get(name).copied().unwrap_or_default().iter().cloned());
+        rules.extend(
+            aggregated
+                .get(name)
+                .copied()
+                .unwrap_or_default()
+                .iter()
+                .cloned(),
+        );
         out.push((None, name, rules));
     }
     for r in objs.roles.iter().filter(|r| known(&r.metadata, fx)) {
-        out.push((r.metadata.namespace.as_deref(), r.metadata.name.as_deref().unwrap_or(""), r.rules.clone().unwrap_or_default()));
+        out.push((
+            r.metadata.namespace.as_deref(),
+            r.metadata.name.as_deref().unwrap_or(""),
+            r.rules.clone().unwrap_or_default(),
+        ));
     }
     out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     out
@@ -533,7 +756,11 @@ fn subject_identity(s: &Subject, binding_ns: Option<&str>, fx: &Fixture) -> Opti
             g => Identity::user(&format!("{p}-member"), &[g]),
         }),
         "ServiceAccount" => {
-            let ns = s.namespace.as_deref().filter(|n| !n.is_empty()).or(binding_ns)?;
+            let ns = s
+                .namespace
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .or(binding_ns)?;
             Some(Identity::service_account(ns, &s.name))
         }
         _ => None,
@@ -546,7 +773,12 @@ fn subject_names(s: &Subject, binding_ns: Option<&str>, id: &Identity) -> bool {
         "User" => s.name == id.user,
         "Group" => id.in_group(&s.name),
         "ServiceAccount" => {
-            let ns = s.namespace.as_deref().filter(|n| !n.is_empty()).or(binding_ns).unwrap_or("");
+            let ns = s
+                .namespace
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .or(binding_ns)
+                .unwrap_or("");
             id.user == format!("system:serviceaccount:{ns}:{}", s.name)
         }
         _ => false,
@@ -565,7 +797,10 @@ fn non_node_identities(objs: &RbacObjects, fx: &Fixture) -> Vec<Identity> {
     ids.extend([
         Identity::user(&format!("{p}-stranger"), &[]),
         Identity::user(&format!("{p}-root"), &["system:masters"]),
-        Identity::user(&format!("{p}-root-too"), &["system:masters", &format!("{p}:ghosts")]),
+        Identity::user(
+            &format!("{p}-root-too"),
+            &["system:masters", &format!("{p}:ghosts")],
+        ),
         Identity::anonymous(),
         Identity::exact(&format!("{p}-nobody"), &["system:unauthenticated"]),
         // Exactly as sent, without system:authenticated.
@@ -573,7 +808,14 @@ fn non_node_identities(objs: &RbacObjects, fx: &Fixture) -> Vec<Identity> {
         Identity::exact("", &["system:authenticated"]),
         Identity::exact("", &[&format!("{p}:argocd-admins")]),
         Identity::user(&format!("{p}-jane.doe@example.com"), &[]),
-        Identity::user(&format!("{p}-multi"), &[&format!("{p}:team-a-devs"), &format!("{p}:auditors"), &format!("{p}:probers")]),
+        Identity::user(
+            &format!("{p}-multi"),
+            &[
+                &format!("{p}:team-a-devs"),
+                &format!("{p}:auditors"),
+                &format!("{p}:probers"),
+            ],
+        ),
         // A User subject spelled like a ServiceAccount username, asked both ways.
         Identity::user(&format!("system:serviceaccount:{a}:deployer"), &[]),
         Identity::service_account(&a, "deployer"),
@@ -594,7 +836,9 @@ fn non_node_identities(objs: &RbacObjects, fx: &Fixture) -> Vec<Identity> {
 
 fn dedup(ids: Vec<Identity>) -> Vec<Identity> {
     let mut seen = BTreeSet::new();
-    ids.into_iter().filter(|i| seen.insert((i.user.clone(), i.groups.clone()))).collect()
+    ids.into_iter()
+        .filter(|i| seen.insert((i.user.clone(), i.groups.clone())))
+        .collect()
 }
 
 /// Queries around every rule of every known role, for identities its bindings name
@@ -633,7 +877,10 @@ fn rule_queries(
         }
         if targets.is_empty() && !fallback.is_empty() {
             // Unbound (e.g. aggregation sources): still exercised, by someone.
-            targets.push((rng.pick(fallback).clone(), rng.pick(&dims.namespaces).clone()));
+            targets.push((
+                rng.pick(fallback).clone(),
+                rng.pick(&dims.namespaces).clone(),
+            ));
         }
         for (id, ns) in targets.iter().take(4) {
             for rule in &rules {
@@ -662,9 +909,13 @@ fn review(q: &Query) -> SubjectAccessReview {
             }),
             None,
         ),
-        Request::NonResource(n) => {
-            (None, Some(NonResourceAttributes { verb: Some(n.verb.clone()), path: Some(n.path.clone()) }))
-        }
+        Request::NonResource(n) => (
+            None,
+            Some(NonResourceAttributes {
+                verb: Some(n.verb.clone()),
+                path: Some(n.path.clone()),
+            }),
+        ),
     };
     SubjectAccessReview {
         spec: SubjectAccessReviewSpec {
@@ -718,7 +969,10 @@ async fn ask_all(conn: &Connection, queries: &[Query]) -> Vec<bool> {
             answers[i] = Some(a);
         }
     }
-    answers.into_iter().map(|a| a.expect("every query answered")).collect()
+    answers
+        .into_iter()
+        .map(|a| a.expect("every query answered"))
+        .collect()
 }
 
 // --- comparing ----------------------------------------------------------------------------------
@@ -736,18 +990,25 @@ struct Outcome {
 }
 
 /// Applies the fixture, builds the queries with `make`, asks the server and our evaluator.
-async fn run(make: impl Fn(&RbacObjects, &Fixture) -> Vec<Query>) -> (Fixture, Connection, Outcome) {
+async fn run(
+    make: impl Fn(&RbacObjects, &Fixture) -> Vec<Query>,
+) -> (Fixture, Connection, Outcome) {
     let cp = support::control_plane();
     let fx = Fixture::apply(cp);
     let conn = admin(cp).await;
     let api: Api<SubjectAccessReview> = Api::all(conn.client.clone());
     let t0 = Instant::now();
     wait_for_fixture(&api, &fx).await;
-    let state = read_cluster(&conn).await.unwrap_or_else(|e| panic!("read_cluster: {e}"));
+    let state = read_cluster(&conn)
+        .await
+        .unwrap_or_else(|e| panic!("read_cluster: {e}"));
     let objects = state.rbac;
     let snapshot = evaluator(objects.clone());
     let queries = make(&objects, &fx);
-    let ours: Vec<bool> = queries.iter().map(|q| snapshot.allows(&q.identity, &q.request).allowed).collect();
+    let ours: Vec<bool> = queries
+        .iter()
+        .map(|q| snapshot.allows(&q.identity, &q.request).allowed)
+        .collect();
     let t1 = Instant::now();
     let server = ask_all(&conn, &queries).await;
     println!(
@@ -758,16 +1019,31 @@ async fn run(make: impl Fn(&RbacObjects, &Fixture) -> Vec<Query>) -> (Fixture, C
         PARALLELISM,
         (t1 - t0).as_secs_f64()
     );
-    (fx, conn, Outcome { queries, server, ours, objects })
+    (
+        fx,
+        conn,
+        Outcome {
+            queries,
+            server,
+            ours,
+            objects,
+        },
+    )
 }
 
 /// Re-reads the cluster and re-asks the given queries: a disagreement that vanishes was a race
 /// with another test changing RBAC on a shared control plane, not an evaluator bug.
-async fn recheck(conn: &Connection, queries: &[Query], expect: impl Fn(&RbacSnapshot, &Query) -> bool) -> Vec<(Query, bool, bool)> {
+async fn recheck(
+    conn: &Connection,
+    queries: &[Query],
+    expect: impl Fn(&RbacSnapshot, &Query) -> bool,
+) -> Vec<(Query, bool, bool)> {
     if queries.is_empty() {
         return Vec::new();
     }
-    let state = read_cluster(conn).await.unwrap_or_else(|e| panic!("read_cluster: {e}"));
+    let state = read_cluster(conn)
+        .await
+        .unwrap_or_else(|e| panic!("read_cluster: {e}"));
     let snapshot = evaluator(state.rbac);
     let server = ask_all(conn, queries).await;
     queries
@@ -793,18 +1069,43 @@ fn main_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
     let roles = known_roles(objs, fx);
     let rules: Vec<&PolicyRule> = roles.iter().flat_map(|r| r.2.iter()).collect();
     let p = &fx.prefix;
-    let dims = Dims::new(&rules, fx.namespaces(), &[&format!("{p}-alice"), &format!("{p}-bob"), "deployer", "public-info", "special-pod", "ingress-nginx-leader", "cert-manager-controller"]);
+    let dims = Dims::new(
+        &rules,
+        fx.namespaces(),
+        &[
+            &format!("{p}-alice"),
+            &format!("{p}-bob"),
+            "deployer",
+            "public-info",
+            "special-pod",
+            "ingress-nginx-leader",
+            "cert-manager-controller",
+        ],
+    );
     let ids = non_node_identities(objs, fx);
     let mut queries = Vec::new();
     for id in &ids {
         for _ in 0..20 {
-            queries.push(Query::new(id.clone(), dims.random_resource(&mut rng), "random"));
+            queries.push(Query::new(
+                id.clone(),
+                dims.random_resource(&mut rng),
+                "random",
+            ));
         }
         for _ in 0..6 {
-            queries.push(Query::new(id.clone(), dims.random_non_resource(&mut rng), "non-resource"));
+            queries.push(Query::new(
+                id.clone(),
+                dims.random_non_resource(&mut rng),
+                "non-resource",
+            ));
         }
     }
-    let pair = |s: &Subject, ns: Option<&str>| subject_identity(s, ns, fx).filter(|i| !is_node(i)).into_iter().collect();
+    let pair = |s: &Subject, ns: Option<&str>| {
+        subject_identity(s, ns, fx)
+            .filter(|i| !is_node(i))
+            .into_iter()
+            .collect()
+    };
     queries.extend(rule_queries(objs, fx, &dims, &mut rng, &pair, &ids));
     queries
 }
@@ -813,11 +1114,20 @@ fn main_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
 async fn rbac_evaluator_agrees_with_subject_access_review() {
     let (fx, conn, out) = run(main_queries).await;
     let n = out.queries.len();
-    let first: Vec<Query> =
-        (0..n).filter(|&i| out.server[i] != out.ours[i]).map(|i| out.queries[i].clone()).collect();
-    let persisting = recheck(&conn, &first, |s, q| s.allows(&q.identity, &q.request).allowed).await;
+    let first: Vec<Query> = (0..n)
+        .filter(|&i| out.server[i] != out.ours[i])
+        .map(|i| out.queries[i].clone())
+        .collect();
+    let persisting = recheck(&conn, &first, |s, q| {
+        s.allows(&q.identity, &q.request).allowed
+    })
+    .await;
     let allowed = out.server.iter().filter(|a| **a).count();
-    let identities: BTreeSet<_> = out.queries.iter().map(|q| (&q.identity.user, &q.identity.groups)).collect();
+    let identities: BTreeSet<_> = out
+        .queries
+        .iter()
+        .map(|q| (&q.identity.user, &q.identity.groups))
+        .collect();
     println!(
         "differential: {n} queries, {} mismatches ({} identities; server allowed {allowed}, denied {}; by origin {:?}; \
          {} first-pass disagreements vanished on re-check)",
@@ -834,12 +1144,30 @@ async fn rbac_evaluator_agrees_with_subject_access_review() {
         .objects
         .cluster_roles
         .iter()
-        .filter(|r| r.aggregation_rule.is_some() && (fx.owns(&r.metadata) || r.metadata.name.as_deref().is_some_and(|n| ["admin", "edit", "view"].contains(&n))))
-        .map(|r| format!("{}={} stored rules", r.metadata.name.as_deref().unwrap_or(""), r.rules.as_ref().map_or(0, Vec::len)))
+        .filter(|r| {
+            r.aggregation_rule.is_some()
+                && (fx.owns(&r.metadata)
+                    || r.metadata
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| ["admin", "edit", "view"].contains(&n)))
+        })
+        .map(|r| {
+            format!(
+                "{}={} stored rules",
+                r.metadata.name.as_deref().unwrap_or(""),
+                r.rules.as_ref().map_or(0, Vec::len)
+            )
+        })
         .collect();
     let recomputed = RbacSnapshot::new(out.objects.clone(), RuleSource::Aggregate);
     let aggregate_disagrees = (0..n)
-        .filter(|&i| recomputed.allows(&out.queries[i].identity, &out.queries[i].request).allowed != out.server[i])
+        .filter(|&i| {
+            recomputed
+                .allows(&out.queries[i].identity, &out.queries[i].request)
+                .allowed
+                != out.server[i]
+        })
         .count();
     println!(
         "differential: aggregated ClusterRoles as stored: {}; with RuleSource::Aggregate instead, {aggregate_disagrees} \
@@ -850,10 +1178,20 @@ async fn rbac_evaluator_agrees_with_subject_access_review() {
     for (q, ours, server) in &persisting {
         println!("MISMATCH ours={ours} server={server}: {}", describe(q));
     }
-    assert!(n >= MIN_QUERIES, "only {n} queries (want at least {MIN_QUERIES})");
+    assert!(
+        n >= MIN_QUERIES,
+        "only {n} queries (want at least {MIN_QUERIES})"
+    );
     // Not vacuous: plenty of both answers.
-    assert!(allowed * 10 >= n && (n - allowed) * 10 >= n, "lopsided query set: {allowed} of {n} allowed");
-    assert!(persisting.is_empty(), "{} of {n} queries: our evaluator disagrees with the API server (listed above)", persisting.len());
+    assert!(
+        allowed * 10 >= n && (n - allowed) * 10 >= n,
+        "lopsided query set: {allowed} of {n} allowed"
+    );
+    assert!(
+        persisting.is_empty(),
+        "{} of {n} queries: our evaluator disagrees with the API server (listed above)",
+        persisting.len()
+    );
     drop(fx);
 }
 
@@ -870,7 +1208,10 @@ fn node_identities(fx: &Fixture) -> Vec<Identity> {
         // Bound by the fixture as a User (ClusterRoleBinding) and through system:nodes (team-a).
         Identity::user(&format!("system:node:{p}-node"), &["system:nodes"]),
         // As aws-auth maps an EKS node group's instance role (seed-eks.yaml).
-        Identity::user(&format!("system:node:ip-10-0-0-1.{p}.compute.internal"), &["system:bootstrappers", "system:nodes"]),
+        Identity::user(
+            &format!("system:node:ip-10-0-0-1.{p}.compute.internal"),
+            &["system:bootstrappers", "system:nodes"],
+        ),
     ]
 }
 
@@ -879,7 +1220,10 @@ fn node_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
     let roles = known_roles(objs, fx);
     let rules: Vec<&PolicyRule> = roles.iter().flat_map(|r| r.2.iter()).collect();
     let ids = node_identities(fx);
-    let node_names: Vec<String> = ids.iter().filter_map(|i| node_identity(i).map(str::to_string)).collect();
+    let node_names: Vec<String> = ids
+        .iter()
+        .filter_map(|i| node_identity(i).map(str::to_string))
+        .collect();
     let mut names: Vec<&str> = node_names.iter().map(String::as_str).collect();
     names.push("ip-10-9-9-9.ec2.internal");
     let dims = Dims::new(&rules, fx.namespaces(), &names);
@@ -899,7 +1243,11 @@ fn node_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
         ("resource.k8s.io", "resourceslices", &[""]),
         ("storage.k8s.io", "volumeattachments", &[""]),
         ("", "serviceaccounts", &["", "token"]),
-        ("certificates.k8s.io", "podcertificaterequests", &["", "status"]),
+        (
+            "certificates.k8s.io",
+            "podcertificaterequests",
+            &["", "status"],
+        ),
         // Static rules only.
         ("certificates.k8s.io", "certificatesigningrequests", &[""]),
         ("certificates.k8s.io", "clustertrustbundles", &[""]),
@@ -914,10 +1262,29 @@ fn node_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
         ("authorization.k8s.io", "localsubjectaccessreviews", &[""]),
         ("authorization.k8s.io", "selfsubjectaccessreviews", &[""]),
     ];
-    let verbs = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"];
+    let verbs = [
+        "get",
+        "list",
+        "watch",
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection",
+    ];
     let cluster_scoped = [
-        "nodes", "persistentvolumes", "csinodes", "resourceslices", "volumeattachments", "csidrivers", "runtimeclasses",
-        "clustertrustbundles", "certificatesigningrequests", "tokenreviews", "subjectaccessreviews", "selfsubjectaccessreviews",
+        "nodes",
+        "persistentvolumes",
+        "csinodes",
+        "resourceslices",
+        "volumeattachments",
+        "csidrivers",
+        "runtimeclasses",
+        "clustertrustbundles",
+        "certificatesigningrequests",
+        "tokenreviews",
+        "subjectaccessreviews",
+        "selfsubjectaccessreviews",
     ];
     for id in &ids {
         let own = node_identity(id).unwrap_or_default().to_string();
@@ -933,20 +1300,37 @@ fn node_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
                 for verb in verbs {
                     for name in [Some(own.as_str()), Some("ip-10-9-9-9.ec2.internal"), None] {
                         for ns in namespaces {
-                            queries.push(Query::new(id.clone(), res(verb, g, r, Some(sub), name, Some(ns)), "node-subdivided"));
+                            queries.push(Query::new(
+                                id.clone(),
+                                res(verb, g, r, Some(sub), name, Some(ns)),
+                                "node-subdivided",
+                            ));
                         }
                     }
                 }
             }
         }
         for _ in 0..60 {
-            queries.push(Query::new(id.clone(), dims.random_resource(&mut rng), "random"));
+            queries.push(Query::new(
+                id.clone(),
+                dims.random_resource(&mut rng),
+                "random",
+            ));
         }
         for _ in 0..20 {
-            queries.push(Query::new(id.clone(), dims.random_non_resource(&mut rng), "non-resource"));
+            queries.push(Query::new(
+                id.clone(),
+                dims.random_non_resource(&mut rng),
+                "non-resource",
+            ));
         }
     }
-    let pair = |s: &Subject, ns: Option<&str>| ids.iter().filter(|i| subject_names(s, ns, i)).cloned().collect();
+    let pair = |s: &Subject, ns: Option<&str>| {
+        ids.iter()
+            .filter(|i| subject_names(s, ns, i))
+            .cloned()
+            .collect()
+    };
     queries.extend(rule_queries(objs, fx, &dims, &mut rng, &pair, &[]));
     queries
 }
@@ -955,8 +1339,16 @@ fn node_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
 fn kind_of(r: &Request) -> String {
     match r {
         Request::Resource(r) => {
-            let g = if r.api_group.is_empty() { "core" } else { &r.api_group };
-            let sub = r.subresource.as_deref().map(|s| format!("/{s}")).unwrap_or_default();
+            let g = if r.api_group.is_empty() {
+                "core"
+            } else {
+                &r.api_group
+            };
+            let sub = r
+                .subresource
+                .as_deref()
+                .map(|s| format!("/{s}"))
+                .unwrap_or_default();
             format!("{} {g}/{}{sub}", r.verb, r.resource)
         }
         Request::NonResource(n) => format!("{} {}", n.verb, n.path),
@@ -967,13 +1359,25 @@ fn kind_of(r: &Request) -> String {
 async fn node_identities_agree_including_the_node_authorizer() {
     let (fx, conn, out) = run(node_queries).await;
     let n = out.queries.len();
-    let first: Vec<Query> = (0..n).filter(|&i| out.server[i] != out.ours[i]).map(|i| out.queries[i].clone()).collect();
-    let mismatches = recheck(&conn, &first, |s, q| s.allows(&q.identity, &q.request).allowed).await;
+    let first: Vec<Query> = (0..n)
+        .filter(|&i| out.server[i] != out.ours[i])
+        .map(|i| out.queries[i].clone())
+        .collect();
+    let mismatches = recheck(&conn, &first, |s, q| {
+        s.allows(&q.identity, &q.request).allowed
+    })
+    .await;
 
     // What only the Node authorizer allows: proof that it is on, and that we model it.
     let rbac_only = evaluator(out.objects.clone());
-    let node_only: Vec<usize> =
-        (0..n).filter(|&i| out.server[i] && !rbac_only.rbac_allows(&out.queries[i].identity, &out.queries[i].request).allowed).collect();
+    let node_only: Vec<usize> = (0..n)
+        .filter(|&i| {
+            out.server[i]
+                && !rbac_only
+                    .rbac_allows(&out.queries[i].identity, &out.queries[i].request)
+                    .allowed
+        })
+        .collect();
     let kinds: HashMap<String, usize> = node_only.iter().fold(HashMap::new(), |mut m, &i| {
         *m.entry(kind_of(&out.queries[i].request)).or_insert(0) += 1;
         m
@@ -993,8 +1397,14 @@ async fn node_identities_agree_including_the_node_authorizer() {
         println!("MISMATCH ours={ours} server={server}: {}", describe(q));
     }
     assert!(n >= 1000, "only {n} node-identity queries");
-    assert!(!node_only.is_empty(), "the Node authorizer allowed nothing RBAC denies: is it on?");
-    assert!(mismatches.is_empty(), "{} node-identity queries differ from the server", mismatches.len());
+    assert!(
+        !node_only.is_empty(),
+        "the Node authorizer allowed nothing RBAC denies: is it on?"
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} node-identity queries differ from the server",
+        mismatches.len()
+    );
     drop(fx);
 }
-

@@ -27,7 +27,12 @@ fn audit(extra: &[&str]) -> Output {
 #[test]
 fn table_snapshot() {
     let o = audit(&[]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     insta::assert_snapshot!("audit_table", stdout(&o));
 }
 
@@ -35,7 +40,10 @@ fn table_snapshot() {
 fn wide_adds_rules_and_remediation() {
     let o = audit(&["-o", "wide"]);
     let out = stdout(&o);
-    assert!(out.contains("RULES") && out.contains("REMEDIATION"), "{out}");
+    assert!(
+        out.contains("RULES") && out.contains("REMEDIATION"),
+        "{out}"
+    );
     assert!(out.contains("get,list,watch,delete *.*"), "{out}");
 }
 
@@ -44,7 +52,14 @@ fn json_snapshot_and_schema_keys() {
     let o = audit(&["-o", "json"]);
     let text = stdout(&o);
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for key in ["schemaVersion", "source", "mappings", "findings", "counts", "sectionErrors"] {
+    for key in [
+        "schemaVersion",
+        "source",
+        "mappings",
+        "findings",
+        "counts",
+        "sectionErrors",
+    ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
     let f = &v["findings"][0];
@@ -70,7 +85,10 @@ fn sarif_snapshot_is_valid_2_1_0() {
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
     for r in run["results"].as_array().unwrap() {
         let idx = r["ruleIndex"].as_u64().unwrap() as usize;
-        assert_eq!(rules[idx]["id"], r["ruleId"], "ruleIndex must point at the rule");
+        assert_eq!(
+            rules[idx]["id"], r["ruleId"],
+            "ruleIndex must point at the rule"
+        );
         assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
     }
     insta::assert_snapshot!("audit_sarif", text);
@@ -79,10 +97,15 @@ fn sarif_snapshot_is_valid_2_1_0() {
 #[test]
 fn every_catalogue_rule_the_fixture_should_raise_is_raised() {
     let v: serde_json::Value = serde_json::from_slice(&audit(&["-o", "json"]).stdout).unwrap();
-    let rules: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    let rules: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
     for want in [
-        "CHR001", "CHR002", "CHR003", "CHR004", "CHR005", "CHR006", "CHR007", "CHR008", "CHR009", "CHR012", "CHR013", "CHR014",
-        "CHR015", "CHR016", "CHR017", "CHR018", "CHR019",
+        "CHR001", "CHR002", "CHR003", "CHR004", "CHR005", "CHR006", "CHR007", "CHR008", "CHR009",
+        "CHR012", "CHR013", "CHR014", "CHR015", "CHR016", "CHR017", "CHR018", "CHR019",
     ] {
         assert!(rules.contains(&want), "{want} not raised; got {rules:?}");
     }
@@ -98,8 +121,19 @@ fn fail_on_exits_3_at_or_above_the_threshold() {
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: harmless}\nrules: []\n",
     )
     .unwrap();
-    let o = chronom(&["audit", "--from-file", clean.path().to_str().unwrap(), "--fail-on", "low"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = chronom(&[
+        "audit",
+        "--from-file",
+        clean.path().to_str().unwrap(),
+        "--fail-on",
+        "low",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }
 
 #[test]
@@ -110,10 +144,23 @@ fn unparseable_map_roles_is_critical_with_line_and_column() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\ndata:\n  mapRoles: |\n    - rolearn: arn:aws:iam::111122223333:role/node\n      groups: [system:nodes\n",
     )
     .unwrap();
-    let o = chronom(&["audit", "--from-file", dir.path().to_str().unwrap(), "-o", "json", "--fail-on", "critical"]);
+    let o = chronom(&[
+        "audit",
+        "--from-file",
+        dir.path().to_str().unwrap(),
+        "-o",
+        "json",
+        "--fail-on",
+        "critical",
+    ]);
     assert_eq!(o.status.code(), Some(3));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let f = v["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "CHR011").expect("CHR011");
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "CHR011")
+        .expect("CHR011");
     assert_eq!(f["severity"], "critical");
     assert!(f["evidence"].as_str().unwrap().starts_with("line "), "{f}");
 }
@@ -130,66 +177,162 @@ fn who_can(args: &[&str]) -> serde_json::Value {
     all.extend_from_slice(args);
     all.extend_from_slice(&["--from-file", FIXTURE, "-o", "json"]);
     let o = chronom(&all);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
 fn subjects(v: &serde_json::Value) -> Vec<String> {
-    v.as_array().unwrap().iter().map(|r| format!("{} @ {}", r["subject"].as_str().unwrap(), r["scope"].as_str().unwrap())).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} @ {}",
+                r["subject"].as_str().unwrap(),
+                r["scope"].as_str().unwrap()
+            )
+        })
+        .collect()
 }
 
 #[test]
 fn who_can_all_namespaces_includes_namespaced_bindings_with_principals() {
     let v = who_can(&["create", "pods/exec", "-A"]);
     let rows = subjects(&v);
-    assert!(rows.contains(&"Group/deployers @ namespace/kube-system".to_string()) || rows.iter().any(|r| r.starts_with("Group/deployers") && r.contains("kube-system")), "{rows:?}");
-    let deployers = v.as_array().unwrap().iter().find(|r| r["subject"] == "Group/deployers").unwrap();
-    let principals: Vec<&str> = deployers["principals"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
-    assert_eq!(principals, ["arn:aws:iam::111122223333:role/CI-Deployer"], "the shadowed entry must not be listed");
+    assert!(
+        rows.contains(&"Group/deployers @ namespace/kube-system".to_string())
+            || rows
+                .iter()
+                .any(|r| r.starts_with("Group/deployers") && r.contains("kube-system")),
+        "{rows:?}"
+    );
+    let deployers = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["subject"] == "Group/deployers")
+        .unwrap();
+    let principals: Vec<&str> = deployers["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        principals,
+        ["arn:aws:iam::111122223333:role/CI-Deployer"],
+        "the shadowed entry must not be listed"
+    );
 }
 
 /// Peer gap: nonResourceURLs with `*` are matched as prefixes, not exact strings.
 #[test]
 fn who_can_matches_non_resource_wildcards() {
     let rows = subjects(&who_can(&["get", "/logs/kube-apiserver.log"]));
-    assert!(rows.iter().any(|r| r.starts_with("Group/auditors")), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r.starts_with("Group/auditors")),
+        "{rows:?}"
+    );
 }
 
 /// Peer gap: `*/scale` rules count for every resource's scale subresource.
 #[test]
 fn who_can_matches_star_subresource_rules() {
-    let rows = subjects(&who_can(&["update", "deployments.apps/scale", "-n", "apps"]));
-    assert!(rows.iter().any(|r| r.starts_with("Group/deployers")), "{rows:?}");
-    let rows = subjects(&who_can(&["update", "deployments.apps/scale", "-n", "default"]));
-    assert!(!rows.iter().any(|r| r.starts_with("Group/deployers")), "the RoleBinding is in apps only: {rows:?}");
+    let rows = subjects(&who_can(&[
+        "update",
+        "deployments.apps/scale",
+        "-n",
+        "apps",
+    ]));
+    assert!(
+        rows.iter().any(|r| r.starts_with("Group/deployers")),
+        "{rows:?}"
+    );
+    let rows = subjects(&who_can(&[
+        "update",
+        "deployments.apps/scale",
+        "-n",
+        "default",
+    ]));
+    assert!(
+        !rows.iter().any(|r| r.starts_with("Group/deployers")),
+        "the RoleBinding is in apps only: {rows:?}"
+    );
 }
 
 /// Peer gap: a rule restricted to resourceNames is not a broad grant.
 #[test]
 fn who_can_respects_resource_names() {
     let broad = subjects(&who_can(&["get", "secrets", "-n", "default"]));
-    assert!(!broad.iter().any(|r| r.starts_with("Group/auditors")), "{broad:?}");
+    assert!(
+        !broad.iter().any(|r| r.starts_with("Group/auditors")),
+        "{broad:?}"
+    );
     let named = subjects(&who_can(&["get", "secrets/audit-token", "-n", "default"]));
-    assert!(named.iter().any(|r| r.starts_with("Group/auditors")), "{named:?}");
+    assert!(
+        named.iter().any(|r| r.starts_with("Group/auditors")),
+        "{named:?}"
+    );
 }
 
 /// Peer gap: bind, escalate and impersonate are verbs like any other.
 #[test]
 fn who_can_accepts_bind_escalate_impersonate() {
-    for (verb, target, ns) in [("bind", "clusterroles", "apps"), ("escalate", "clusterroles", "apps"), ("impersonate", "users", "apps")] {
+    for (verb, target, ns) in [
+        ("bind", "clusterroles", "apps"),
+        ("escalate", "clusterroles", "apps"),
+        ("impersonate", "users", "apps"),
+    ] {
         let v = who_can(&[verb, target, "-n", ns]);
-        assert!(subjects(&v).iter().any(|r| r.starts_with("Group/")), "{verb} {target}: {v}");
+        assert!(
+            subjects(&v).iter().any(|r| r.starts_with("Group/")),
+            "{verb} {target}: {v}"
+        );
     }
 }
 
 #[test]
 fn lookup_follows_an_arn_through_aws_auth_into_rbac() {
-    let o = chronom(&["audit", "lookup", "arn:aws:sts::111122223333:assumed-role/CI-Deployer/build-42", "--from-file", FIXTURE, "-o", "json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = chronom(&[
+        "audit",
+        "lookup",
+        "arn:aws:sts::111122223333:assumed-role/CI-Deployer/build-42",
+        "--from-file",
+        FIXTURE,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let roles: Vec<&str> = v.as_array().unwrap().iter().map(|r| r["role"].as_str().unwrap()).collect();
-    assert!(roles.contains(&"ClusterRole/deployer") && roles.contains(&"ClusterRole/scaler"), "{roles:?}");
-    let o = chronom(&["audit", "lookup", "kube-system:nobody", "--from-file", FIXTURE, "-o", "json"]);
+    let roles: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap())
+        .collect();
+    assert!(
+        roles.contains(&"ClusterRole/deployer") && roles.contains(&"ClusterRole/scaler"),
+        "{roles:?}"
+    );
+    let o = chronom(&[
+        "audit",
+        "lookup",
+        "kube-system:nobody",
+        "--from-file",
+        FIXTURE,
+        "-o",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let o = chronom(&["audit", "lookup", "ops", "--from-file", FIXTURE]);
     assert!(stdout(&o).contains("ClusterRole/cluster-admin"));

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chronom::arn::CanonicalRoleArn;
 use chronom::awsauth::{
-    parse_map_accounts, parse_map_roles, parse_map_users, remove_role, upsert_role, validate_username, EditAction,
-    EditError, MapRoleEntry, NewRoleEntry,
+    EditAction, EditError, MapRoleEntry, NewRoleEntry, parse_map_accounts, parse_map_roles,
+    parse_map_users, remove_role, upsert_role, validate_username,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -46,7 +46,10 @@ fn ours_roles(entries: &[MapRoleEntry]) -> Vec<Meaning> {
             username: e.username.clone(),
             groups: e.groups.clone(),
             userid: e.userid.clone(),
-            sso: e.sso.as_ref().map(|s| (s.permission_set_name.clone(), s.account_id.clone())),
+            sso: e
+                .sso
+                .as_ref()
+                .map(|s| (s.permission_set_name.clone(), s.account_id.clone())),
             extra: e.extra.len(),
         })
         .collect()
@@ -74,7 +77,8 @@ fn go_key(key: &str) -> String {
 
 /// The independent reading: libyaml (yaml_serde) into JSON values, then Go-like field filling.
 fn independent(text: &str, arn_key: &str) -> Result<Vec<Meaning>, String> {
-    let value: Value = yaml_serde::from_str(text).map_err(|e| format!("libyaml rejects the text: {e}\n{text}"))?;
+    let value: Value =
+        yaml_serde::from_str(text).map_err(|e| format!("libyaml rejects the text: {e}\n{text}"))?;
     let items = match value {
         Value::Null => return Ok(Vec::new()),
         Value::Array(items) => items,
@@ -83,7 +87,9 @@ fn independent(text: &str, arn_key: &str) -> Result<Vec<Meaning>, String> {
     let known = [arn_key, "username", "groups", "userid", "sso"];
     let mut out = Vec::new();
     for item in items {
-        let object = item.as_object().ok_or_else(|| format!("item is not a mapping: {item:?}"))?;
+        let object = item
+            .as_object()
+            .ok_or_else(|| format!("item is not a mapping: {item:?}"))?;
         let mut m = Meaning::default();
         // serde_json's map is sorted; the generator never writes two keys that fold alike.
         for (key, value) in object {
@@ -92,7 +98,10 @@ fn independent(text: &str, arn_key: &str) -> Result<Vec<Meaning>, String> {
                 ("username", Value::String(s)) => m.username = Some(s.clone()),
                 ("userid", Value::String(s)) => m.userid = Some(s.clone()),
                 ("groups", Value::Array(groups)) => {
-                    m.groups = groups.iter().map(|g| g.as_str().unwrap_or_default().to_string()).collect()
+                    m.groups = groups
+                        .iter()
+                        .map(|g| g.as_str().unwrap_or_default().to_string())
+                        .collect()
                 }
                 ("sso", Value::Object(sso)) => {
                     let mut pair = (String::new(), String::new());
@@ -140,13 +149,16 @@ impl Dice {
 }
 
 fn yaml_printable(c: char) -> bool {
-    matches!(c, ' '..='~') || (c as u32 >= 0xA0 && !matches!(c as u32, 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF))
+    matches!(c, ' '..='~')
+        || (c as u32 >= 0xA0 && !matches!(c as u32, 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF))
 }
 
 fn plain_ok(s: &str, flow: bool) -> bool {
     let lower = s.to_ascii_lowercase();
     s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_./@=+-".contains(c) || (!flow && ":{}".contains(c)))
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || "_./@=+-".contains(c) || (!flow && ":{}".contains(c))
+        })
         && !s.ends_with(':')
         && !["y", "n", "yes", "no", "on", "off", "true", "false", "null"].contains(&lower.as_str())
 }
@@ -160,7 +172,9 @@ fn double(s: &str, dice: &mut Dice) -> String {
             '\n' if dice.chance(50) => out.push_str("\\n"),
             '\t' if dice.chance(50) => out.push_str("\\t"),
             c if yaml_printable(c) && c != '\t' && c != '\u{85}' => out.push(c),
-            c if (c as u32) < 0x100 && dice.chance(30) => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x100 && dice.chance(30) => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push_str(&format!("\\U{:08x}", c as u32)),
         }
@@ -218,7 +232,15 @@ fn flow_value(val: &Val, dice: &mut Dice) -> String {
         }
         Val::Sso(name, account) => format!(
             "{{{}: {}, {}: {}}}",
-            key(&["permissionSetName", "PermissionSetName", "permissionsetname"], true, dice),
+            key(
+                &[
+                    "permissionSetName",
+                    "PermissionSetName",
+                    "permissionsetname"
+                ],
+                true,
+                dice
+            ),
             scalar(name, true, dice),
             key(&["accountID", "AccountId", "accountid"], true, dice),
             double(account, dice)
@@ -227,8 +249,10 @@ fn flow_value(val: &Val, dice: &mut Dice) -> String {
 }
 
 fn flow_mapping(fields: &[Field], dice: &mut Dice) -> String {
-    let parts: Vec<String> =
-        fields.iter().map(|f| format!("{}: {}", key(f.keys, true, dice), flow_value(&f.val, dice))).collect();
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|f| format!("{}: {}", key(f.keys, true, dice), flow_value(&f.val, dice)))
+        .collect();
     format!("{{{}}}", parts.join(", "))
 }
 
@@ -266,7 +290,11 @@ fn block_item(fields: &[Field], layout: &BlockLayout, dice: &mut Dice) -> Vec<St
                     lines.push(format!("{lead}{k}: |-"));
                     lines.push(format!("{pad}  {s}"));
                 } else {
-                    lines.push(format!("{lead}{k}:{}{}", " ".repeat(1 + dice.below(2) as usize), scalar(s, false, dice)));
+                    lines.push(format!(
+                        "{lead}{k}:{}{}",
+                        " ".repeat(1 + dice.below(2) as usize),
+                        scalar(s, false, dice)
+                    ));
                 }
             }
             Val::List(items) if items.is_empty() || dice.chance(30) => {
@@ -275,7 +303,11 @@ fn block_item(fields: &[Field], layout: &BlockLayout, dice: &mut Dice) -> Vec<St
             Val::List(items) => {
                 lines.push(format!("{lead}{k}:"));
                 for g in items {
-                    lines.push(format!("{pad}{}- {}", " ".repeat(layout.groups_indent), scalar(g, false, dice)));
+                    lines.push(format!(
+                        "{pad}{}- {}",
+                        " ".repeat(layout.groups_indent),
+                        scalar(g, false, dice)
+                    ));
                 }
             }
             Val::Sso(name, account) => {
@@ -283,7 +315,10 @@ fn block_item(fields: &[Field], layout: &BlockLayout, dice: &mut Dice) -> Vec<St
                     lines.push(format!("{lead}{k}: {}", flow_value(&field.val, dice)));
                 } else {
                     lines.push(format!("{lead}{k}:"));
-                    lines.push(format!("{pad}  permissionSetName: {}", scalar(name, false, dice)));
+                    lines.push(format!(
+                        "{pad}  permissionSetName: {}",
+                        scalar(name, false, dice)
+                    ));
                     lines.push(format!("{pad}  accountID: {}", double(account, dice)));
                 }
             }
@@ -304,7 +339,9 @@ struct DocStyle {
 
 fn render(items: &[Vec<Field>], style: &DocStyle, comments: &[String]) -> String {
     let mut dice = Dice(style.seed);
-    let comment = |dice: &mut Dice| -> String { comments[dice.below(comments.len() as u64) as usize].clone() };
+    let comment = |dice: &mut Dice| -> String {
+        comments[dice.below(comments.len() as u64) as usize].clone()
+    };
     let mut text = String::new();
     if let Some(head) = &style.head_comment {
         text.push_str(&format!("# {head}\n"));
@@ -342,7 +379,11 @@ fn render(items: &[Vec<Field>], style: &DocStyle, comments: &[String]) -> String
         };
         for fields in items {
             if dice.chance(15) {
-                let at = if dice.chance(50) { String::new() } else { layout.indent.clone() };
+                let at = if dice.chance(50) {
+                    String::new()
+                } else {
+                    layout.indent.clone()
+                };
                 text.push_str(&format!("{at}# {}\n", comment(&mut dice)));
             }
             let mut lines = block_item(fields, &layout, &mut dice);
@@ -361,7 +402,11 @@ fn render(items: &[Vec<Field>], style: &DocStyle, comments: &[String]) -> String
     if !style.trailing_newline {
         text.pop();
     }
-    if style.crlf { text.replace('\n', "\r\n") } else { text }
+    if style.crlf {
+        text.replace('\n', "\r\n")
+    } else {
+        text
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -386,28 +431,53 @@ struct RoleItem {
 
 impl RoleItem {
     fn arn(&self) -> String {
-        let path = self.path.as_ref().map(|p| format!("{p}/")).unwrap_or_default();
-        let arn = format!("arn:aws:iam::{}:role/{path}{}", ACCOUNTS[self.account], self.name);
+        let path = self
+            .path
+            .as_ref()
+            .map(|p| format!("{p}/"))
+            .unwrap_or_default();
+        let arn = format!(
+            "arn:aws:iam::{}:role/{path}{}",
+            ACCOUNTS[self.account], self.name
+        );
         if self.upper { arn.to_uppercase() } else { arn }
     }
 
     fn fields(&self) -> Vec<Field> {
         let mut fields = Vec::new();
         match &self.sso {
-            Some(set) => fields.push(Field { keys: SSO_KEYS, val: Val::Sso(set.clone(), ACCOUNTS[self.account].to_string()) }),
-            None => fields.push(Field { keys: ROLEARN_KEYS, val: Val::Text(self.arn()) }),
+            Some(set) => fields.push(Field {
+                keys: SSO_KEYS,
+                val: Val::Sso(set.clone(), ACCOUNTS[self.account].to_string()),
+            }),
+            None => fields.push(Field {
+                keys: ROLEARN_KEYS,
+                val: Val::Text(self.arn()),
+            }),
         }
         if let Some(u) = &self.username {
-            fields.push(Field { keys: USERNAME_KEYS, val: Val::Text(u.clone()) });
+            fields.push(Field {
+                keys: USERNAME_KEYS,
+                val: Val::Text(u.clone()),
+            });
         }
         if let Some(g) = &self.groups {
-            fields.push(Field { keys: GROUPS_KEYS, val: Val::List(g.clone()) });
+            fields.push(Field {
+                keys: GROUPS_KEYS,
+                val: Val::List(g.clone()),
+            });
         }
         if let Some(id) = &self.userid {
-            fields.push(Field { keys: USERID_KEYS, val: Val::Text(id.clone()) });
+            fields.push(Field {
+                keys: USERID_KEYS,
+                val: Val::Text(id.clone()),
+            });
         }
         if let Some(x) = &self.extra {
-            fields.push(Field { keys: &["x-owner", "managedBy", "note"], val: Val::Text(x.clone()) });
+            fields.push(Field {
+                keys: &["x-owner", "managedBy", "note"],
+                val: Val::Text(x.clone()),
+            });
         }
         // A deterministic shuffle: key order must not matter.
         let mut dice = Dice(self.order);
@@ -419,11 +489,18 @@ impl RoleItem {
 
     fn meaning(&self) -> Meaning {
         Meaning {
-            arn: if self.sso.is_some() { String::new() } else { self.arn() },
+            arn: if self.sso.is_some() {
+                String::new()
+            } else {
+                self.arn()
+            },
             username: self.username.clone(),
             groups: self.groups.clone().unwrap_or_default(),
             userid: self.userid.clone(),
-            sso: self.sso.as_ref().map(|s| (s.clone(), ACCOUNTS[self.account].to_string())),
+            sso: self
+                .sso
+                .as_ref()
+                .map(|s| (s.clone(), ACCOUNTS[self.account].to_string())),
             extra: usize::from(self.extra.is_some()),
         }
     }
@@ -481,24 +558,38 @@ fn comment_text() -> impl Strategy<Value = String> {
 
 fn role_item() -> impl Strategy<Value = RoleItem> {
     (
-        (0..ACCOUNTS.len(), "[rR][A-Za-z0-9+=,.@_-]{0,8}", proptest::option::weighted(0.15, "[a-z]{1,5}(/[a-z0-9]{1,4}){0,2}")),
+        (
+            0..ACCOUNTS.len(),
+            "[rR][A-Za-z0-9+=,.@_-]{0,8}",
+            proptest::option::weighted(0.15, "[a-z]{1,5}(/[a-z0-9]{1,4}){0,2}"),
+        ),
         (any::<bool>(), proptest::option::weighted(0.9, any_text())),
         proptest::option::weighted(0.8, proptest::collection::vec(any_text(), 0..4)),
-        (proptest::option::weighted(0.1, "AROA[A-Z0-9]{8}"), proptest::option::weighted(0.1, "[a-z]{1,8}")),
-        (proptest::option::weighted(0.08, "[A-Za-z0-9+=,.@_-]{1,12}"), any::<u64>()),
+        (
+            proptest::option::weighted(0.1, "AROA[A-Z0-9]{8}"),
+            proptest::option::weighted(0.1, "[a-z]{1,8}"),
+        ),
+        (
+            proptest::option::weighted(0.08, "[A-Za-z0-9+=,.@_-]{1,12}"),
+            any::<u64>(),
+        ),
     )
-        .prop_map(|((account, name, path), (upper, username), groups, (userid, extra), (sso, order))| RoleItem {
-            account,
-            name,
-            path,
-            upper: upper && order % 5 == 0,
-            username,
-            groups,
-            userid,
-            extra,
-            sso,
-            order,
-        })
+        .prop_map(
+            |((account, name, path), (upper, username), groups, (userid, extra), (sso, order))| {
+                RoleItem {
+                    account,
+                    name,
+                    path,
+                    upper: upper && order % 5 == 0,
+                    username,
+                    groups,
+                    userid,
+                    extra,
+                    sso,
+                    order,
+                }
+            },
+        )
 }
 
 fn doc_style() -> impl Strategy<Value = DocStyle> {
@@ -510,14 +601,16 @@ fn doc_style() -> impl Strategy<Value = DocStyle> {
         proptest::option::weighted(0.3, comment_text()),
         proptest::option::weighted(0.3, comment_text()),
     )
-        .prop_map(|(seed, flow, crlf, trailing_newline, head_comment, tail_comment)| DocStyle {
-            seed,
-            flow,
-            crlf,
-            trailing_newline,
-            head_comment,
-            tail_comment,
-        })
+        .prop_map(
+            |(seed, flow, crlf, trailing_newline, head_comment, tail_comment)| DocStyle {
+                seed,
+                flow,
+                crlf,
+                trailing_newline,
+                head_comment,
+                tail_comment,
+            },
+        )
 }
 
 fn valid_template(s: &str) -> bool {
@@ -526,14 +619,19 @@ fn valid_template(s: &str) -> bool {
 
 fn new_entry(account: usize, name: &str, username: String, groups: Vec<String>) -> NewRoleEntry {
     NewRoleEntry {
-        rolearn: format!("arn:aws:iam::{}:role/{name}", ACCOUNTS[account]).parse::<CanonicalRoleArn>().unwrap(),
+        rolearn: format!("arn:aws:iam::{}:role/{name}", ACCOUNTS[account])
+            .parse::<CanonicalRoleArn>()
+            .unwrap(),
         username,
         groups,
     }
 }
 
 fn wanted() -> impl Strategy<Value = (String, Vec<String>)> {
-    (any_text().prop_filter("a valid username", |u| valid_template(u)), proptest::collection::vec(any_text(), 0..4))
+    (
+        any_text().prop_filter("a valid username", |u| valid_template(u)),
+        proptest::collection::vec(any_text(), 0..4),
+    )
         .prop_map(|(u, gs)| (u, gs.into_iter().filter(|g| valid_template(g)).collect()))
 }
 
@@ -558,24 +656,40 @@ fn case(items: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Case> {
         wanted(),
         (any::<usize>(), proptest::bool::weighted(0.3)),
     )
-        .prop_map(|(items, style, comments, (new_name, new_account), new_mapping, (target, reuse_existing))| Case {
-            items,
-            style,
-            comments,
-            new_name,
-            new_account,
-            new_mapping,
-            target,
-            reuse_existing,
-        })
+        .prop_map(
+            |(
+                items,
+                style,
+                comments,
+                (new_name, new_account),
+                new_mapping,
+                (target, reuse_existing),
+            )| Case {
+                items,
+                style,
+                comments,
+                new_name,
+                new_account,
+                new_mapping,
+                target,
+                reuse_existing,
+            },
+        )
 }
 
 // ---------------------------------------------------------------------------------------
 // The properties.
 
-fn check<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T, text: &str) -> Result<(), TestCaseError> {
+fn check<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    got: T,
+    want: T,
+    text: &str,
+) -> Result<(), TestCaseError> {
     if got != want {
-        return Err(TestCaseError::fail(format!("{what}\n got: {got:?}\nwant: {want:?}\ntext:\n{text}")));
+        return Err(TestCaseError::fail(format!(
+            "{what}\n got: {got:?}\nwant: {want:?}\ntext:\n{text}"
+        )));
     }
     Ok(())
 }
@@ -598,27 +712,71 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     // 2. Grant a new role: exactly one entry more, read the same by both; revoke restores bytes.
     let (username, groups) = case.new_mapping.clone();
     let new = new_entry(case.new_account, &case.new_name, username, groups);
-    let edit = upsert_role(&text, &new, false).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+    let edit =
+        upsert_role(&text, &new, false).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
     check("grant adds", &edit.action, &EditAction::Added, &text)?;
     let mut expected = model.clone();
     expected.push(new_meaning(&new));
-    let after = parse_map_roles(&edit.new_text).map_err(|e| TestCaseError::fail(format!("{e}\n{}", edit.new_text)))?;
-    check("our reading after grant", ours_roles(&after), expected.clone(), &edit.new_text)?;
+    let after = parse_map_roles(&edit.new_text)
+        .map_err(|e| TestCaseError::fail(format!("{e}\n{}", edit.new_text)))?;
+    check(
+        "our reading after grant",
+        ours_roles(&after),
+        expected.clone(),
+        &edit.new_text,
+    )?;
     let theirs = independent(&edit.new_text, "rolearn").map_err(TestCaseError::fail)?;
-    check("independent reading after grant", theirs, expected, &edit.new_text)?;
+    check(
+        "independent reading after grant",
+        theirs,
+        expected,
+        &edit.new_text,
+    )?;
     for (old, new) in before.iter().zip(&after) {
-        check("an untouched entry keeps its bytes", &edit.new_text[new.span.clone()], &text[old.span.clone()], &edit.new_text)?;
+        check(
+            "an untouched entry keeps its bytes",
+            &edit.new_text[new.span.clone()],
+            &text[old.span.clone()],
+            &edit.new_text,
+        )?;
     }
     if text.contains("\r\n") {
-        check("CRLF stays CRLF", edit.new_text.replace("\r\n", "").contains('\n'), false, &edit.new_text)?;
+        check(
+            "CRLF stays CRLF",
+            edit.new_text.replace("\r\n", "").contains('\n'),
+            false,
+            &edit.new_text,
+        )?;
     } else {
-        check("LF stays LF", edit.new_text.contains('\r'), text.contains('\r'), &edit.new_text)?;
+        check(
+            "LF stays LF",
+            edit.new_text.contains('\r'),
+            text.contains('\r'),
+            &edit.new_text,
+        )?;
     }
-    let again = upsert_role(&edit.new_text, &new, false).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    check("grant is idempotent", (&again.action, &again.new_text), (&EditAction::Unchanged, &edit.new_text), &edit.new_text)?;
-    let removal = remove_role(&edit.new_text, &new.rolearn).map_err(|e| TestCaseError::fail(format!("{e}\n{}", edit.new_text)))?;
-    check("grant then revoke gives back the original bytes", &removal.new_text, &text, &edit.new_text)?;
-    check("revoke removed one", removal.removed.len(), 1, &edit.new_text)?;
+    let again =
+        upsert_role(&edit.new_text, &new, false).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    check(
+        "grant is idempotent",
+        (&again.action, &again.new_text),
+        (&EditAction::Unchanged, &edit.new_text),
+        &edit.new_text,
+    )?;
+    let removal = remove_role(&edit.new_text, &new.rolearn)
+        .map_err(|e| TestCaseError::fail(format!("{e}\n{}", edit.new_text)))?;
+    check(
+        "grant then revoke gives back the original bytes",
+        &removal.new_text,
+        &text,
+        &edit.new_text,
+    )?;
+    check(
+        "revoke removed one",
+        removal.removed.len(),
+        1,
+        &edit.new_text,
+    )?;
 
     // 3. Revoke an existing role: every entry about it goes, nothing else.
     let roles: Vec<&RoleItem> = case.items.iter().filter(|i| i.sso.is_none()).collect();
@@ -627,21 +785,50 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     }
     let target = roles[case.target % roles.len()];
     let role = new_entry(target.account, &target.name, "x".into(), vec![]).rolearn;
-    let removal = remove_role(&text, &role).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-    let keep: Vec<bool> = case.items.iter().map(|i| !i.refers_to(target.account, &target.name)).collect();
-    let expected: Vec<Meaning> = model.iter().zip(&keep).filter(|(_, k)| **k).map(|(m, _)| m.clone()).collect();
-    check("removed count", removal.removed.len(), keep.iter().filter(|k| !**k).count(), &text)?;
-    let after = parse_map_roles(&removal.new_text).map_err(|e| TestCaseError::fail(format!("{e}\n{}", removal.new_text)))?;
-    check("our reading after revoke", ours_roles(&after), expected.clone(), &removal.new_text)?;
+    let removal =
+        remove_role(&text, &role).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+    let keep: Vec<bool> = case
+        .items
+        .iter()
+        .map(|i| !i.refers_to(target.account, &target.name))
+        .collect();
+    let expected: Vec<Meaning> = model
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(m, _)| m.clone())
+        .collect();
+    check(
+        "removed count",
+        removal.removed.len(),
+        keep.iter().filter(|k| !**k).count(),
+        &text,
+    )?;
+    let after = parse_map_roles(&removal.new_text)
+        .map_err(|e| TestCaseError::fail(format!("{e}\n{}", removal.new_text)))?;
+    check(
+        "our reading after revoke",
+        ours_roles(&after),
+        expected.clone(),
+        &removal.new_text,
+    )?;
     let theirs = independent(&removal.new_text, "rolearn").map_err(TestCaseError::fail)?;
-    check("independent reading after revoke", theirs, expected, &removal.new_text)?;
+    check(
+        "independent reading after revoke",
+        theirs,
+        expected,
+        &removal.new_text,
+    )?;
 
     // 4. Grant for an existing role: unchanged, conflict, duplicates, or (forced) replaced.
     let (username, groups) = if case.reuse_existing
         && target.username.as_deref().is_some_and(valid_template)
         && target.groups.iter().flatten().all(|g| valid_template(g))
     {
-        (target.username.clone().unwrap(), target.groups.clone().unwrap_or_default())
+        (
+            target.username.clone().unwrap(),
+            target.groups.clone().unwrap_or_default(),
+        )
     } else {
         case.new_mapping.clone()
     };
@@ -656,12 +843,24 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     match (&plain, unchanged, matching.len()) {
         (Ok(edit), true, _) => check("unchanged text", &edit.new_text, &text, &text)?,
         (Err(EditError::Conflict { .. }), false, 1) => {}
-        (Err(EditError::Duplicates { entries, .. }), false, n) if n > 1 => check("duplicates", entries.len(), n, &text)?,
-        other => return Err(TestCaseError::fail(format!("unexpected outcome {other:?}\n{text}"))),
+        (Err(EditError::Duplicates { entries, .. }), false, n) if n > 1 => {
+            check("duplicates", entries.len(), n, &text)?
+        }
+        other => {
+            return Err(TestCaseError::fail(format!(
+                "unexpected outcome {other:?}\n{text}"
+            )));
+        }
     }
-    let forced = upsert_role(&text, &wanted, true).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+    let forced = upsert_role(&text, &wanted, true)
+        .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
     if unchanged {
-        return check("forced unchanged", &forced.action, &EditAction::Unchanged, &text);
+        return check(
+            "forced unchanged",
+            &forced.action,
+            &EditAction::Unchanged,
+            &text,
+        );
     }
     let kept = *matching
         .iter()
@@ -672,18 +871,38 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
         .iter()
         .enumerate()
         .filter(|(i, _)| keep[*i] || *i == kept)
-        .map(|(i, m)| if i == kept { new_meaning(&wanted) } else { m.clone() })
+        .map(|(i, m)| {
+            if i == kept {
+                new_meaning(&wanted)
+            } else {
+                m.clone()
+            }
+        })
         .collect();
-    let after = parse_map_roles(&forced.new_text).map_err(|e| TestCaseError::fail(format!("{e}\n{}", forced.new_text)))?;
-    check("our reading after forced grant", ours_roles(&after), expected.clone(), &forced.new_text)?;
+    let after = parse_map_roles(&forced.new_text)
+        .map_err(|e| TestCaseError::fail(format!("{e}\n{}", forced.new_text)))?;
+    check(
+        "our reading after forced grant",
+        ours_roles(&after),
+        expected.clone(),
+        &forced.new_text,
+    )?;
     let theirs = independent(&forced.new_text, "rolearn").map_err(TestCaseError::fail)?;
-    check("independent reading after forced grant", theirs, expected, &forced.new_text)?;
+    check(
+        "independent reading after forced grant",
+        theirs,
+        expected,
+        &forced.new_text,
+    )?;
     Ok(())
 }
 
 /// `PROPTEST_CASES` (or `PROPTEST_CASES_BIG` for the 3,000-entry property) overrides.
 fn cases(variable: &str, default: u32) -> u32 {
-    std::env::var(variable).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(variable)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn record(name: &str, ran: u32) {
@@ -697,11 +916,19 @@ fn record(name: &str, ran: u32) {
     }
 }
 
-fn run<S: Strategy>(name: &str, cases: u32, strategy: S, test: impl Fn(&S::Value) -> Result<(), TestCaseError>)
-where
+fn run<S: Strategy>(
+    name: &str,
+    cases: u32,
+    strategy: S,
+    test: impl Fn(&S::Value) -> Result<(), TestCaseError>,
+) where
     S::Value: std::fmt::Debug,
 {
-    let config = Config { cases, failure_persistence: None, ..Config::default() };
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
     let ran = AtomicU32::new(0);
     let mut runner = TestRunner::new(config);
     let result = runner.run(&strategy, |value| {
@@ -717,12 +944,22 @@ where
 
 #[test]
 fn map_roles_documents_read_edit_and_restore() {
-    run("mapRoles documents up to 30 entries", cases("PROPTEST_CASES", 512), case(0..=30), run_case);
+    run(
+        "mapRoles documents up to 30 entries",
+        cases("PROPTEST_CASES", 512),
+        case(0..=30),
+        run_case,
+    );
 }
 
 #[test]
 fn map_roles_documents_with_3000_entries() {
-    run("mapRoles documents with 3,000 entries", cases("PROPTEST_CASES_BIG", 4), case(3000..=3000), run_case);
+    run(
+        "mapRoles documents with 3,000 entries",
+        cases("PROPTEST_CASES_BIG", 4),
+        case(3000..=3000),
+        run_case,
+    );
 }
 
 // mapUsers and mapAccounts: both parsers read the generated entries.
@@ -746,7 +983,14 @@ fn user_item() -> impl Strategy<Value = UserItem> {
         proptest::option::weighted(0.8, proptest::collection::vec(any_text(), 0..3)),
         any::<u64>(),
     )
-        .prop_map(|(account, path, name, username, groups, order)| UserItem { account, path, name, username, groups, order })
+        .prop_map(|(account, path, name, username, groups, order)| UserItem {
+            account,
+            path,
+            name,
+            username,
+            groups,
+            order,
+        })
 }
 
 #[test]
@@ -754,19 +998,39 @@ fn map_users_documents_read_alike() {
     run(
         "mapUsers documents",
         cases("PROPTEST_CASES", 256),
-        (proptest::collection::vec(user_item(), 0..20), doc_style(), proptest::collection::vec(comment_text(), 1..3)),
+        (
+            proptest::collection::vec(user_item(), 0..20),
+            doc_style(),
+            proptest::collection::vec(comment_text(), 1..3),
+        ),
         |(items, style, comments)| {
             let mut fields_list = Vec::new();
             let mut model = Vec::new();
             for item in items {
-                let path = item.path.as_ref().map(|p| format!("{p}/")).unwrap_or_default();
-                let arn = format!("arn:aws:iam::{}:user/{path}{}", ACCOUNTS[item.account], item.name);
-                let mut fields = vec![Field { keys: USERARN_KEYS, val: Val::Text(arn.clone()) }];
+                let path = item
+                    .path
+                    .as_ref()
+                    .map(|p| format!("{p}/"))
+                    .unwrap_or_default();
+                let arn = format!(
+                    "arn:aws:iam::{}:user/{path}{}",
+                    ACCOUNTS[item.account], item.name
+                );
+                let mut fields = vec![Field {
+                    keys: USERARN_KEYS,
+                    val: Val::Text(arn.clone()),
+                }];
                 if let Some(u) = &item.username {
-                    fields.push(Field { keys: USERNAME_KEYS, val: Val::Text(u.clone()) });
+                    fields.push(Field {
+                        keys: USERNAME_KEYS,
+                        val: Val::Text(u.clone()),
+                    });
                 }
                 if let Some(g) = &item.groups {
-                    fields.push(Field { keys: GROUPS_KEYS, val: Val::List(g.clone()) });
+                    fields.push(Field {
+                        keys: GROUPS_KEYS,
+                        val: Val::List(g.clone()),
+                    });
                 }
                 if item.order % 2 == 1 {
                     fields.reverse();
@@ -783,7 +1047,12 @@ fn map_users_documents_read_alike() {
             let ours: Vec<Meaning> = parse_map_users(&text)
                 .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?
                 .into_iter()
-                .map(|e| Meaning { arn: e.userarn, username: e.username, groups: e.groups, ..Meaning::default() })
+                .map(|e| Meaning {
+                    arn: e.userarn,
+                    username: e.username,
+                    groups: e.groups,
+                    ..Meaning::default()
+                })
                 .collect();
             check("our mapUsers reading", ours, model.clone(), &text)?;
             let theirs = independent(&text, "userarn").map_err(TestCaseError::fail)?;
@@ -797,7 +1066,12 @@ fn map_accounts_documents_read_alike() {
     run(
         "mapAccounts documents",
         cases("PROPTEST_CASES", 256),
-        (proptest::collection::vec(("[1-9][0-9]{11}", any::<u8>()), 0..10), any::<u64>(), any::<bool>(), any::<bool>()),
+        (
+            proptest::collection::vec(("[1-9][0-9]{11}", any::<u8>()), 0..10),
+            any::<u64>(),
+            any::<bool>(),
+            any::<bool>(),
+        ),
         |(accounts, seed, flow, crlf)| {
             let mut dice = Dice(*seed);
             let written: Vec<String> = accounts
@@ -823,10 +1097,14 @@ fn map_accounts_documents_read_alike() {
                 .collect();
             let model: Vec<String> = accounts.iter().map(|(a, _)| a.clone()).collect();
             check("our mapAccounts reading", ours, model.clone(), &text)?;
-            let value: Value = yaml_serde::from_str(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let value: Value =
+                yaml_serde::from_str(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let theirs: Vec<String> = match value {
                 Value::Null => Vec::new(),
-                Value::Array(items) => items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .collect(),
                 other => return Err(TestCaseError::fail(format!("not a list: {other:?}"))),
             };
             check("independent mapAccounts reading", theirs, model, &text)

@@ -11,7 +11,17 @@ use support::control_plane;
 
 fn server() -> String {
     let kc = kube::config::Kubeconfig::read_from(&control_plane().kubeconfig).unwrap();
-    kc.clusters.iter().find(|c| c.name.contains("chronom")).or(kc.clusters.first()).unwrap().cluster.as_ref().unwrap().server.clone().unwrap()
+    kc.clusters
+        .iter()
+        .find(|c| c.name.contains("chronom"))
+        .or(kc.clusters.first())
+        .unwrap()
+        .cluster
+        .as_ref()
+        .unwrap()
+        .server
+        .clone()
+        .unwrap()
 }
 
 /// Write a kubeconfig with one context `t` pointing at `server` with the given cluster/user YAML.
@@ -29,7 +39,13 @@ fn grant_with(kc: &std::path::Path, timeout: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"))
         .args(["--kubeconfig"])
         .arg(kc)
-        .args(["--request-timeout", timeout, "grant", "--role-arn", "arn:aws:iam::111122223333:role/diag"])
+        .args([
+            "--request-timeout",
+            timeout,
+            "grant",
+            "--role-arn",
+            "arn:aws:iam::111122223333:role/diag",
+        ])
         .env_remove("KUBECONFIG")
         .output()
         .unwrap()
@@ -43,17 +59,30 @@ fn assert_case(o: &Output, needle: &str) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains(needle), "expected {needle:?} in:\n{err}");
-    assert!(err.contains("next:"), "every error says what to do next:\n{err}");
+    assert!(
+        err.contains("next:"),
+        "every error says what to do next:\n{err}"
+    );
 }
 
 fn ca_data() -> String {
     let kc = kube::config::Kubeconfig::read_from(&control_plane().kubeconfig).unwrap();
-    kc.clusters[0].cluster.as_ref().unwrap().certificate_authority_data.clone().unwrap()
+    kc.clusters[0]
+        .cluster
+        .as_ref()
+        .unwrap()
+        .certificate_authority_data
+        .clone()
+        .unwrap()
 }
 
 #[test]
 fn dns_failure() {
-    let kc = kubeconfig("https://chronom-no-such-host.invalid:6443", "", "    token: x\n");
+    let kc = kubeconfig(
+        "https://chronom-no-such-host.invalid:6443",
+        "",
+        "    token: x\n",
+    );
     assert_case(&grant_with(kc.path(), "10"), "DNS failure");
 }
 
@@ -66,10 +95,17 @@ fn tls_failure_when_the_ca_is_not_trusted() {
 
 #[test]
 fn unauthorized_identity() {
-    let kc = kubeconfig(&server(), &format!("    certificate-authority-data: {}\n", ca_data()), "    token: not-a-valid-token\n");
+    let kc = kubeconfig(
+        &server(),
+        &format!("    certificate-authority-data: {}\n", ca_data()),
+        "    token: not-a-valid-token\n",
+    );
     let o = grant_with(kc.path(), "10");
     assert_case(&o, "401");
-    assert!(!stderr(&o).contains("not-a-valid-token"), "tokens are never printed");
+    assert!(
+        !stderr(&o).contains("not-a-valid-token"),
+        "tokens are never printed"
+    );
 }
 
 #[test]
@@ -81,7 +117,10 @@ fn timeout_when_the_server_never_answers() {
     let started = std::time::Instant::now();
     let o = grant_with(kc.path(), "1");
     assert_case(&o, "timeout");
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the timeout must be honoured");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the timeout must be honoured"
+    );
     drop(listener);
 }
 
@@ -100,7 +139,13 @@ fn unknown_context_lists_the_known_ones() {
     let o = Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"))
         .arg("--kubeconfig")
         .arg(&control_plane().kubeconfig)
-        .args(["--context", "nope", "grant", "--role-arn", "arn:aws:iam::111122223333:role/x"])
+        .args([
+            "--context",
+            "nope",
+            "grant",
+            "--role-arn",
+            "arn:aws:iam::111122223333:role/x",
+        ])
         .output()
         .unwrap();
     assert_case(&o, "chronom-admin");
@@ -110,10 +155,24 @@ fn unknown_context_lists_the_known_ones() {
 fn kubeconfig_env_with_several_files_is_merged() {
     // The first file has only the current-context; the second holds the context itself.
     let mut first = tempfile::NamedTempFile::new().unwrap();
-    write!(first, "apiVersion: v1\nkind: Config\ncurrent-context: chronom-admin\n").unwrap();
-    let joined = std::env::join_paths([first.path(), control_plane().kubeconfig.as_path()]).unwrap();
+    write!(
+        first,
+        "apiVersion: v1\nkind: Config\ncurrent-context: chronom-admin\n"
+    )
+    .unwrap();
+    let joined =
+        std::env::join_paths([first.path(), control_plane().kubeconfig.as_path()]).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"))
-        .args(["grant", "--dry-run", "--role-arn", "arn:aws:iam::111122223333:role/merged", "--role-name", "merged-check", "--group", "merged-check"])
+        .args([
+            "grant",
+            "--dry-run",
+            "--role-arn",
+            "arn:aws:iam::111122223333:role/merged",
+            "--role-name",
+            "merged-check",
+            "--group",
+            "merged-check",
+        ])
         .env("KUBECONFIG", joined)
         .output()
         .unwrap();

@@ -27,7 +27,9 @@ const PLATFORMS: [(&str, &str); 5] = [
 // krew's manifest rules
 
 fn krew_semver_ok(v: &str) -> bool {
-    let Some(v) = v.strip_prefix('v') else { return false };
+    let Some(v) = v.strip_prefix('v') else {
+        return false;
+    };
     let (v, build) = match v.split_once('+') {
         Some((v, b)) => (v, Some(b)),
         None => (v, None),
@@ -36,8 +38,11 @@ fn krew_semver_ok(v: &str) -> bool {
         Some((c, p)) => (c, Some(p)),
         None => (v, None),
     };
-    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
-    let ident = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let numeric = |s: &str| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
+    };
+    let ident =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     let parts: Vec<&str> = core.split('.').collect();
     parts.len() == 3
         && parts.iter().all(|p| numeric(p))
@@ -50,16 +55,22 @@ fn krew_semver_ok(v: &str) -> bool {
 
 fn safe_plugin_name(name: &str) -> bool {
     const WINDOWS_FORBIDDEN: [&str; 22] = [
-        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1",
-        "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+        "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
     ];
     !name.is_empty()
-        && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-        && !WINDOWS_FORBIDDEN.iter().any(|f| f.eq_ignore_ascii_case(name))
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        && !WINDOWS_FORBIDDEN
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(name))
 }
 
 fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Lines longer than `max` are allowed only when they are a single word (krew's check).
@@ -73,7 +84,9 @@ fn long_lines(s: &str, max: usize) -> Vec<String> {
 fn unknown_keys(v: &Value, allowed: &[&str], at: &str, errors: &mut Vec<String>) {
     if let Some(map) = v.as_object() {
         for key in map.keys().filter(|k| !allowed.contains(&k.as_str())) {
-            errors.push(format!("{at}: unknown field {key:?} (krew decodes strictly)"));
+            errors.push(format!(
+                "{at}: unknown field {key:?} (krew decodes strictly)"
+            ));
         }
     } else {
         errors.push(format!("{at}: must be a mapping"));
@@ -106,7 +119,12 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
         ));
     }
     let metadata = &manifest["metadata"];
-    unknown_keys(metadata, &["name", "labels", "annotations"], "metadata", &mut e);
+    unknown_keys(
+        metadata,
+        &["name", "labels", "annotations"],
+        "metadata",
+        &mut e,
+    );
     if !safe_plugin_name(name) {
         e.push(format!("plugin name {name:?} is not allowed"));
     }
@@ -138,13 +156,22 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
     if short.trim_end().contains('\n') {
         e.push(format!("shortDescription must be one line: {short:?}"));
     }
-    for (field, max) in [("shortDescription", 70), ("description", 80), ("caveats", 80)] {
+    for (field, max) in [
+        ("shortDescription", 70),
+        ("description", 80),
+        ("caveats", 80),
+    ] {
         for line in long_lines(text(spec, field), max) {
-            e.push(format!("{field}: line longer than {max} characters: {line:?}"));
+            e.push(format!(
+                "{field}: line longer than {max} characters: {line:?}"
+            ));
         }
     }
     if !text(spec, "homepage").starts_with("https://") {
-        e.push(format!("homepage {:?} should be an https URL", text(spec, "homepage")));
+        e.push(format!(
+            "homepage {:?} should be an https URL",
+            text(spec, "homepage")
+        ));
     }
     if !krew_semver_ok(text(spec, "version")) {
         e.push(format!(
@@ -160,7 +187,12 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
     let mut selected: Vec<(String, String)> = Vec::new();
     for (i, p) in platforms.iter().enumerate() {
         let at = format!("spec.platforms[{i}]");
-        unknown_keys(p, &["uri", "sha256", "selector", "files", "bin"], &at, &mut e);
+        unknown_keys(
+            p,
+            &["uri", "sha256", "selector", "files", "bin"],
+            &at,
+            &mut e,
+        );
         if text(p, "uri").is_empty() {
             e.push(format!("{at}: URI has to be set"));
         }
@@ -176,7 +208,9 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
         }
         let files = p["files"].as_array().cloned().unwrap_or_default();
         if files.is_empty() {
-            e.push(format!("{at}: can't have a plugin without specifying file operations"));
+            e.push(format!(
+                "{at}: can't have a plugin without specifying file operations"
+            ));
         }
         for (j, f) in files.iter().enumerate() {
             unknown_keys(f, &["from", "to"], &format!("{at}.files[{j}]"), &mut e);
@@ -207,7 +241,10 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
         if selector.get("matchExpressions").is_some() {
             e.push(format!("{at}: use matchLabels only"));
         }
-        let labels = selector["matchLabels"].as_object().cloned().unwrap_or_default();
+        let labels = selector["matchLabels"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         if labels.is_empty() {
             e.push(format!("{at}: empty selector is not supported"));
         }
@@ -222,8 +259,8 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
             e.push(format!("{at}: matchLabels must set os and arch"));
             continue;
         };
-        let supported =
-            ["linux", "darwin", "windows"].contains(&os) && ["amd64", "arm64", "386", "arm"].contains(&arch);
+        let supported = ["linux", "darwin", "windows"].contains(&os)
+            && ["amd64", "arm64", "386", "arm"].contains(&arch);
         if !supported {
             e.push(format!(
                 "{at}: selector {os}/{arch} doesn't match any supported platform"
@@ -239,7 +276,9 @@ fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
             "kubectl-chronom"
         };
         if bin != want_bin {
-            e.push(format!("{at}: bin for {os} should be {want_bin}, not {bin:?}"));
+            e.push(format!(
+                "{at}: bin for {os} should be {want_bin}, not {bin:?}"
+            ));
         }
     }
     for (os, arch) in PLATFORMS {
@@ -264,8 +303,10 @@ fn platform<'a>(manifest: &'a Value, os: &str, arch: &str) -> &'a Value {
     manifest["spec"]["platforms"]
         .as_array()
         .and_then(|ps| {
-            ps.iter()
-                .find(|p| p["selector"]["matchLabels"]["os"] == os && p["selector"]["matchLabels"]["arch"] == arch)
+            ps.iter().find(|p| {
+                p["selector"]["matchLabels"]["os"] == os
+                    && p["selector"]["matchLabels"]["arch"] == arch
+            })
         })
         .unwrap_or_else(|| panic!("no platform {os}/{arch}"))
 }
@@ -304,10 +345,22 @@ fn krew_validation_rejects_what_krew_rejects() {
             Box::new(|m| m["apiVersion"] = json!("krew.googlecontainertools.github.com/v1alpha1")),
         ),
         ("kind", Box::new(|m| m["kind"] = json!("NotPlugin"))),
-        ("named", Box::new(|m| m["metadata"]["name"] = json!("other"))),
-        ("version", Box::new(|m| m["spec"]["version"] = json!("0.1.0"))),
-        ("version", Box::new(|m| m["spec"]["version"] = json!("v01.02.3-a"))),
-        ("version", Box::new(|m| m["spec"]["version"] = json!("v1.2"))),
+        (
+            "named",
+            Box::new(|m| m["metadata"]["name"] = json!("other")),
+        ),
+        (
+            "version",
+            Box::new(|m| m["spec"]["version"] = json!("0.1.0")),
+        ),
+        (
+            "version",
+            Box::new(|m| m["spec"]["version"] = json!("v01.02.3-a")),
+        ),
+        (
+            "version",
+            Box::new(|m| m["spec"]["version"] = json!("v1.2")),
+        ),
         (
             "short description",
             Box::new(|m| m["spec"]["shortDescription"] = json!("")),
@@ -320,7 +373,10 @@ fn krew_validation_rejects_what_krew_rejects() {
             "longer than",
             Box::new(|m| m["spec"]["description"] = json!(format!("{} end", "word ".repeat(20)))),
         ),
-        ("platform specified", Box::new(|m| m["spec"]["platforms"] = json!([]))),
+        (
+            "platform specified",
+            Box::new(|m| m["spec"]["platforms"] = json!([])),
+        ),
         (
             "sha256",
             Box::new(|m| m["spec"]["platforms"][0]["sha256"] = json!("A".repeat(64))),
@@ -329,7 +385,10 @@ fn krew_validation_rejects_what_krew_rejects() {
             "sha256",
             Box::new(|m| m["spec"]["platforms"][0]["sha256"] = json!("abc")),
         ),
-        ("URI", Box::new(|m| m["spec"]["platforms"][0]["uri"] = json!(""))),
+        (
+            "URI",
+            Box::new(|m| m["spec"]["platforms"][0]["uri"] = json!("")),
+        ),
         (
             "bin has to be set",
             Box::new(|m| m["spec"]["platforms"][0]["bin"] = json!("")),
@@ -340,7 +399,9 @@ fn krew_validation_rejects_what_krew_rejects() {
         ),
         (
             "LICENSE",
-            Box::new(|m| m["spec"]["platforms"][1]["files"] = json!([{"from": "kubectl-chronom", "to": "."}])),
+            Box::new(|m| {
+                m["spec"]["platforms"][1]["files"] = json!([{"from": "kubectl-chronom", "to": "."}])
+            }),
         ),
         (
             "nil selector",
@@ -348,7 +409,9 @@ fn krew_validation_rejects_what_krew_rejects() {
         ),
         (
             "\"distro\" not supported",
-            Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchLabels"]["distro"] = json!("x")),
+            Box::new(|m| {
+                m["spec"]["platforms"][0]["selector"]["matchLabels"]["distro"] = json!("x")
+            }),
         ),
         (
             "empty selector",
@@ -360,7 +423,9 @@ fn krew_validation_rejects_what_krew_rejects() {
         ),
         (
             "supported platform",
-            Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchLabels"]["os"] = json!("plan9")),
+            Box::new(|m| {
+                m["spec"]["platforms"][0]["selector"]["matchLabels"]["os"] = json!("plan9")
+            }),
         ),
         (
             "overlapping",
@@ -393,8 +458,17 @@ fn krew_validation_rejects_what_krew_rejects() {
 fn release_manifest_fills_in_the_archives_sha256() {
     let dist = tempfile::tempdir().unwrap();
     // Known SHA-256 test vectors stand in for archives: "abc" and "" (FIPS 180-2).
-    std::fs::write(dist.path().join("kubectl-chronom_v9.8.7_linux_amd64.tar.gz"), "abc").unwrap();
-    std::fs::write(dist.path().join("kubectl-chronom_v9.8.7_windows_amd64.zip"), "").unwrap();
+    std::fs::write(
+        dist.path()
+            .join("kubectl-chronom_v9.8.7_linux_amd64.tar.gz"),
+        "abc",
+    )
+    .unwrap();
+    std::fs::write(
+        dist.path().join("kubectl-chronom_v9.8.7_windows_amd64.zip"),
+        "",
+    )
+    .unwrap();
     let run = |args: &[&str]| {
         Command::new("bash")
             .arg(Path::new(REPO).join("scripts/release"))
@@ -406,7 +480,11 @@ fn release_manifest_fills_in_the_archives_sha256() {
     };
 
     let out = run(&["manifest", "9.8.7"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("PLACEHOLDER") && stderr.contains("linux/arm64 darwin/amd64 darwin/arm64"),
@@ -430,9 +508,15 @@ fn release_manifest_fills_in_the_archives_sha256() {
     );
     for (os, arch) in PLATFORMS {
         let p = platform(&manifest, os, arch);
-        assert_eq!(text(p, "uri"), archive_uri(text(spec, "homepage"), "v9.8.7", os, arch));
+        assert_eq!(
+            text(p, "uri"),
+            archive_uri(text(spec, "homepage"), "v9.8.7", os, arch)
+        );
     }
-    assert_eq!(text(platform(&manifest, "darwin", "arm64"), "sha256"), "0".repeat(64));
+    assert_eq!(
+        text(platform(&manifest, "darwin", "arm64"), "sha256"),
+        "0".repeat(64)
+    );
     assert_eq!(written.matches("# PLACEHOLDER").count(), 3, "{written}");
     assert!(
         !written.contains("Template:"),
@@ -460,19 +544,38 @@ fn release_pack_makes_the_archive_krew_installs() {
         .env("DIST_DIR", dist.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let archive = dist.path().join("kubectl-chronom_v0.1.0_linux_arm64.tar.gz");
-    let listing = Command::new("tar").arg("-tzf").arg(&archive).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let archive = dist
+        .path()
+        .join("kubectl-chronom_v0.1.0_linux_arm64.tar.gz");
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
     let mut names: Vec<String> = String::from_utf8_lossy(&listing.stdout)
         .lines()
         .map(str::to_string)
         .collect();
     names.sort();
-    assert_eq!(names, ["LICENSE", "kubectl-chronom", "kubectl_complete-chronom"]);
+    assert_eq!(
+        names,
+        ["LICENSE", "kubectl-chronom", "kubectl_complete-chronom"]
+    );
     // Every file the manifest installs for this platform is in the archive.
     let template = parse_yaml(&Path::new(REPO).join("plugin.yaml"));
-    for f in platform(&template, "linux", "arm64")["files"].as_array().unwrap() {
-        assert!(names.iter().any(|n| n == text(f, "from")), "{f} not in {names:?}");
+    for f in platform(&template, "linux", "arm64")["files"]
+        .as_array()
+        .unwrap()
+    {
+        assert!(
+            names.iter().any(|n| n == text(f, "from")),
+            "{f} not in {names:?}"
+        );
     }
 }
 
@@ -490,7 +593,10 @@ fn release_workflow_builds_the_five_platforms_and_checks_the_manifest() {
         .map(|m| (text(m, "os").to_string(), text(m, "arch").to_string()))
         .collect();
     built.sort();
-    let mut want: Vec<(String, String)> = PLATFORMS.iter().map(|(o, a)| (o.to_string(), a.to_string())).collect();
+    let mut want: Vec<(String, String)> = PLATFORMS
+        .iter()
+        .map(|(o, a)| (o.to_string(), a.to_string()))
+        .collect();
     want.sort();
     assert_eq!(built, want);
     let raw = std::fs::read_to_string(&workflow_path).unwrap();
@@ -507,7 +613,9 @@ fn release_workflow_builds_the_five_platforms_and_checks_the_manifest() {
 /// The plugin binary, with no kubeconfig from the environment of whoever runs the tests.
 fn chronom(home: &Path) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.env_remove("KUBECONFIG").env("HOME", home).env("USERPROFILE", home);
+    cmd.env_remove("KUBECONFIG")
+        .env("HOME", home)
+        .env("USERPROFILE", home);
     cmd
 }
 
@@ -550,7 +658,9 @@ fn help_speaks_of_kubectl_chronom_without_colour_when_piped() {
     for envs in [vec![("NO_COLOR", "1")], vec![]] {
         for args in [vec!["--help"], vec!["grant", "--help"]] {
             let mut cmd = chronom(home.path());
-            cmd.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").args(&args);
+            cmd.env_remove("NO_COLOR")
+                .env_remove("CLICOLOR_FORCE")
+                .args(&args);
             for (k, v) in &envs {
                 cmd.env(k, v);
             }
@@ -562,7 +672,12 @@ fn help_speaks_of_kubectl_chronom_without_colour_when_piped() {
             );
         }
     }
-    let grant = stdout(&chronom(home.path()).args(["grant", "--help"]).output().unwrap());
+    let grant = stdout(
+        &chronom(home.path())
+            .args(["grant", "--help"])
+            .output()
+            .unwrap(),
+    );
     assert!(
         grant.contains("kubectl chronom grant --role-arn"),
         "examples use the kubectl form: {grant}"
@@ -573,7 +688,12 @@ fn help_speaks_of_kubectl_chronom_without_colour_when_piped() {
 fn completion_scripts_for_each_shell() {
     let home = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish", "powershell"] {
-        let script = stdout(&chronom(home.path()).args(["completion", shell]).output().unwrap());
+        let script = stdout(
+            &chronom(home.path())
+                .args(["completion", shell])
+                .output()
+                .unwrap(),
+        );
         assert!(script.len() > 200, "{shell}: {script}");
         assert!(
             script.contains("grant") && script.contains("revoke"),
@@ -615,8 +735,16 @@ fn complete_protocol_subcommands_flags_and_values() {
         !subs.iter().any(|s| s.starts_with("__")),
         "hidden command offered: {subs:?}"
     );
-    let out = stdout(&chronom(home.path()).args(["__complete", "re"]).output().unwrap());
-    assert!(out.starts_with("revoke\tRemove"), "candidate<TAB>description: {out:?}");
+    let out = stdout(
+        &chronom(home.path())
+            .args(["__complete", "re"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        out.starts_with("revoke\tRemove"),
+        "candidate<TAB>description: {out:?}"
+    );
 
     let (flags, _) = run(&["grant", "--"]);
     for f in [
@@ -632,10 +760,17 @@ fn complete_protocol_subcommands_flags_and_values() {
     assert_eq!(run(&["revoke", "--dry-run", "--keep"]).0, ["--keep-rbac"]);
     assert_eq!(
         run(&["grant", "-o", ""]),
-        (vec!["text".into(), "json".into(), "yaml".into()], ":4".into())
+        (
+            vec!["text".into(), "json".into(), "yaml".into()],
+            ":4".into()
+        )
     );
     assert_eq!(run(&["grant", "--output=j"]).0, ["--output=json"]);
-    assert_eq!(run(&["grant", ""]).0, ["--role-arn"], "the missing required flag first");
+    assert_eq!(
+        run(&["grant", ""]).0,
+        ["--role-arn"],
+        "the missing required flag first"
+    );
     assert_eq!(run(&["completion", "fi"]).0, ["fish"]);
     assert_eq!(
         run(&["grant", "--kubeconfig", ""]),
@@ -689,7 +824,11 @@ fn context_completion_reads_the_kubeconfig() {
     let list = std::env::join_paths([&a, &missing, &b]).unwrap();
     let mut cmd = chronom(home.path());
     cmd.env("KUBECONFIG", &list);
-    let out = stdout(&cmd.args(["__complete", "grant", "--context", ""]).output().unwrap());
+    let out = stdout(
+        &cmd.args(["__complete", "grant", "--context", ""])
+            .output()
+            .unwrap(),
+    );
     assert_eq!(
         out,
         "alpha\tcluster cluster-a (current)\nshared\tcluster cluster-a\nbeta\tcluster cluster-b\n:4\n"
@@ -697,8 +836,18 @@ fn context_completion_reads_the_kubeconfig() {
 
     // --kubeconfig on the line wins over KUBECONFIG, before or after the subcommand.
     for words in [
-        vec!["--kubeconfig", b.to_str().unwrap(), "grant", "--context", ""],
-        vec!["revoke", &format!("--kubeconfig={}", b.display()), "--context="],
+        vec![
+            "--kubeconfig",
+            b.to_str().unwrap(),
+            "grant",
+            "--context",
+            "",
+        ],
+        vec![
+            "revoke",
+            &format!("--kubeconfig={}", b.display()),
+            "--context=",
+        ],
     ] {
         let mut cmd = chronom(home.path());
         cmd.env("KUBECONFIG", &a);
@@ -709,7 +858,10 @@ fn context_completion_reads_the_kubeconfig() {
             .collect();
         assert_eq!(
             (values, directive),
-            (vec!["beta".to_string(), "shared".to_string()], ":4".to_string()),
+            (
+                vec!["beta".to_string(), "shared".to_string()],
+                ":4".to_string()
+            ),
             "{words:?}"
         );
     }
@@ -730,7 +882,13 @@ fn context_completion_reads_the_kubeconfig() {
     // An unreadable kubeconfig completes nothing, and prints nothing but the directive.
     let out = stdout(
         &chronom(home.path())
-            .args(["__complete", "--kubeconfig", "/nonexistent", "--context", ""])
+            .args([
+                "__complete",
+                "--kubeconfig",
+                "/nonexistent",
+                "--context",
+                "",
+            ])
             .output()
             .unwrap(),
     );
@@ -773,10 +931,9 @@ fn kubectl_completes_the_plugin_through_kubectl_complete_chronom() {
         bin.path().join("kubectl_complete-chronom"),
     )
     .unwrap();
-    let path = std::env::join_paths(
-        std::iter::once(bin.path().to_path_buf())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
+    let path = std::env::join_paths(std::iter::once(bin.path().to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
     .unwrap();
     let kubeconfig = home.path().join("kubeconfig");
     std::fs::write(&kubeconfig, KUBECONFIG_A).unwrap();
@@ -813,11 +970,15 @@ fn kubectl_completes_the_plugin_through_kubectl_complete_chronom() {
         stdout(&out)
     };
     let out = run(&["chronom", "gr"]);
-    assert!(out.lines().next().unwrap_or("").starts_with("grant\t"), "{out}");
+    assert!(
+        out.lines().next().unwrap_or("").starts_with("grant\t"),
+        "{out}"
+    );
     assert_eq!(out.lines().last(), Some(":4"), "{out}");
     let out = run(&["chronom", "grant", "--context", ""]);
     assert!(
-        out.lines().any(|l| l.starts_with("alpha\t")) && out.lines().any(|l| l.starts_with("shared\t")),
+        out.lines().any(|l| l.starts_with("alpha\t"))
+            && out.lines().any(|l| l.starts_with("shared\t")),
         "{out}"
     );
     let out = run(&["chronom", "revoke", "-o", "y"]);

@@ -28,11 +28,18 @@ use support::moto::{ACCESS_KEY, ACCOUNT, SECRET_KEY, check_token, moto};
 use support::{control_plane, unique_name};
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!("exit {:?}\n--- stderr\n{}", o.status.code(), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "exit {:?}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn stderr(o: &Output) -> String {
@@ -45,7 +52,10 @@ fn exec_credential(o: &Output) -> serde_json::Value {
 }
 
 fn vpc(public: bool, private: bool, cidrs: &[&str]) -> VpcConfigRequest {
-    let mut v = VpcConfigRequest::builder().subnet_ids("subnet-0123").endpoint_public_access(public).endpoint_private_access(private);
+    let mut v = VpcConfigRequest::builder()
+        .subnet_ids("subnet-0123")
+        .endpoint_public_access(public)
+        .endpoint_private_access(private);
     for c in cidrs {
         v = v.public_access_cidrs(*c);
     }
@@ -54,7 +64,11 @@ fn vpc(public: bool, private: bool, cidrs: &[&str]) -> VpcConfigRequest {
 
 /// A loopback port nobody listens on.
 fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -105,18 +119,46 @@ print(json.dumps(out))
     }
     let out = cmd
         .env("AWS_CONFIG_FILE", home.path().join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("credentials"))
-        .args(["-c", BOTOCORE, &serde_json::Value::from(cases.clone()).to_string()])
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .args([
+            "-c",
+            BOTOCORE,
+            &serde_json::Value::from(cases.clone()).to_string(),
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(out.status.success(), "botocore failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "botocore failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let urls: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
     let at: Timestamp = "2026-03-01T12:34:56Z".parse().unwrap();
     for (case, botocore_url) in cases.iter().zip(&urls) {
-        let creds = Credentials::new(ACCESS_KEY, SECRET_KEY, case["session"].as_str().map(str::to_owned), None, "test");
-        let ours = token::presigned_url(&creds, case["region"].as_str().unwrap(), case["cluster"].as_str().unwrap(), at).unwrap();
-        assert!(&ours == botocore_url, "our presigned URL differs from botocore's for {} / {}", case["region"], case["cluster"]);
+        let creds = Credentials::new(
+            ACCESS_KEY,
+            SECRET_KEY,
+            case["session"].as_str().map(str::to_owned),
+            None,
+            "test",
+        );
+        let ours = token::presigned_url(
+            &creds,
+            case["region"].as_str().unwrap(),
+            case["cluster"].as_str().unwrap(),
+            at,
+        )
+        .unwrap();
+        assert!(
+            &ours == botocore_url,
+            "our presigned URL differs from botocore's for {} / {}",
+            case["region"],
+            case["cluster"]
+        );
     }
     assert_eq!(urls.len(), cases.len());
 }
@@ -125,39 +167,76 @@ print(json.dumps(out))
 fn token_command_signs_with_the_chain_and_names_the_caller_at_v() {
     let o = moto().chronom("eu-west-1", &["-v", "token", "--cluster", "demo"]);
     let v = exec_credential(&o);
-    let checked = check_token(v["status"]["token"].as_str().unwrap(), "aws", Timestamp::now()).unwrap_or_else(|e| panic!("{e}"));
+    let checked = check_token(
+        v["status"]["token"].as_str().unwrap(),
+        "aws",
+        Timestamp::now(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(checked.host, "sts.eu-west-1.amazonaws.com");
     assert_eq!(checked.access_key, ACCESS_KEY);
     let err = stderr(&o);
-    assert!(err.contains("signing the token as") && err.contains(&format!("arn=arn:aws:sts::{ACCOUNT}:user/moto")), "{err}");
+    assert!(
+        err.contains("signing the token as")
+            && err.contains(&format!("arn=arn:aws:sts::{ACCOUNT}:user/moto")),
+        "{err}"
+    );
 }
 
 #[test]
 fn role_arn_assumes_the_role_and_signs_with_its_session() {
-    let role = format!("arn:aws:iam::{ACCOUNT}:role/{}", unique_name("chronom-reader"));
-    let o = moto().chronom("us-west-2", &["-v", "token", "--cluster", "demo", "--role-arn", &role]);
+    let role = format!(
+        "arn:aws:iam::{ACCOUNT}:role/{}",
+        unique_name("chronom-reader")
+    );
+    let o = moto().chronom(
+        "us-west-2",
+        &["-v", "token", "--cluster", "demo", "--role-arn", &role],
+    );
     let v = exec_credential(&o);
-    let checked = check_token(v["status"]["token"].as_str().unwrap(), "aws", Timestamp::now()).unwrap_or_else(|e| panic!("{e}"));
+    let checked = check_token(
+        v["status"]["token"].as_str().unwrap(),
+        "aws",
+        Timestamp::now(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(checked.host, "sts.us-west-2.amazonaws.com");
 
     // moto's record of the session it issued for this role is what signed the token.
-    let sessions: Vec<_> = moto().assumed_roles().into_iter().filter(|s| s["role_arn"] == role.as_str()).collect();
+    let sessions: Vec<_> = moto()
+        .assumed_roles()
+        .into_iter()
+        .filter(|s| s["role_arn"] == role.as_str())
+        .collect();
     assert_eq!(sessions.len(), 1, "exactly one AssumeRole for {role}");
     let session = &sessions[0];
     assert_eq!(session["session_name"], "kubectl-chronom");
     assert_ne!(checked.access_key, ACCESS_KEY);
-    assert!(session["access_key_id"] == checked.access_key.as_str(), "the token is signed with the assumed role's key");
-    assert!(session["session_token"] == checked.param("X-Amz-Security-Token"), "the token carries the role session's token");
+    assert!(
+        session["access_key_id"] == checked.access_key.as_str(),
+        "the token is signed with the assumed role's key"
+    );
+    assert!(
+        session["session_token"] == checked.param("X-Amz-Security-Token"),
+        "the token carries the role session's token"
+    );
 
     // With -v, STS says who the token identifies.
     let role_name = role.rsplit('/').next().unwrap();
     let err = stderr(&o);
-    assert!(err.contains(&format!("arn=arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/kubectl-chronom")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "arn=arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/kubectl-chronom"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
 fn caller_identity_from_sts() {
-    let caller = rt().block_on(identity::caller(&moto().sdk("us-east-1"))).unwrap();
+    let caller = rt()
+        .block_on(identity::caller(&moto().sdk("us-east-1")))
+        .unwrap();
     assert_eq!(caller.account, ACCOUNT);
     assert_eq!(caller.arn, format!("arn:aws:sts::{ACCOUNT}:user/moto"));
     assert!(!caller.user_id.is_empty());
@@ -166,12 +245,24 @@ fn caller_identity_from_sts() {
 #[test]
 fn describe_cluster_reads_endpoint_ca_and_network_access() {
     let m = moto();
-    let (open, private, limited) = (unique_name("open"), unique_name("private"), unique_name("limited"));
+    let (open, private, limited) = (
+        unique_name("open"),
+        unique_name("private"),
+        unique_name("limited"),
+    );
     let region = "eu-central-1";
     let (o, p, l) = rt().block_on(async {
-        m.create_cluster(region, &open, vpc(true, false, &[]), None).await;
-        m.create_cluster(region, &private, vpc(false, true, &[]), None).await;
-        m.create_cluster(region, &limited, vpc(true, true, &["203.0.113.0/24", "198.51.100.7/32"]), None).await;
+        m.create_cluster(region, &open, vpc(true, false, &[]), None)
+            .await;
+        m.create_cluster(region, &private, vpc(false, true, &[]), None)
+            .await;
+        m.create_cluster(
+            region,
+            &limited,
+            vpc(true, true, &["203.0.113.0/24", "198.51.100.7/32"]),
+            None,
+        )
+        .await;
         let sdk = m.sdk(region);
         (
             cluster::describe(&sdk, region, &open).await.unwrap(),
@@ -181,15 +272,29 @@ fn describe_cluster_reads_endpoint_ca_and_network_access() {
     });
     assert_eq!(o.name, open);
     assert_eq!(o.region, region);
-    assert_eq!(o.arn, format!("arn:aws:eks:{region}:{ACCOUNT}:cluster/{open}"));
+    assert_eq!(
+        o.arn,
+        format!("arn:aws:eks:{region}:{ACCOUNT}:cluster/{open}")
+    );
     assert_eq!(o.status, "ACTIVE");
-    assert!(o.endpoint.starts_with("https://") && o.endpoint.contains(&format!(".{region}.eks.amazonaws.com")), "{}", o.endpoint);
+    assert!(
+        o.endpoint.starts_with("https://")
+            && o.endpoint.contains(&format!(".{region}.eks.amazonaws.com")),
+        "{}",
+        o.endpoint
+    );
     assert!(!o.certificate_authority_data.is_empty());
     assert_eq!(o.context_name(), format!("eks:{region}/{open}"));
-    assert_eq!(chronom::eks::infer::region_from_endpoint(&o.endpoint).as_deref(), Some(region));
+    assert_eq!(
+        chronom::eks::infer::region_from_endpoint(&o.endpoint).as_deref(),
+        Some(region)
+    );
     assert_eq!(o.endpoint_access(), EndpointAccess::Open);
     assert_eq!(p.endpoint_access(), EndpointAccess::PrivateOnly);
-    assert_eq!(l.endpoint_access(), EndpointAccess::PublicFrom(vec!["203.0.113.0/24".into(), "198.51.100.7/32".into()]));
+    assert_eq!(
+        l.endpoint_access(),
+        EndpointAccess::PublicFrom(vec!["203.0.113.0/24".into(), "198.51.100.7/32".into()])
+    );
     assert!(l.endpoint_private_access);
 }
 
@@ -199,23 +304,41 @@ fn cluster_not_found_lists_the_clusters_of_the_region() {
     let region = "ap-south-1";
     let (a, b) = (unique_name("alpha"), unique_name("beta"));
     rt().block_on(async {
-        m.create_cluster(region, &a, vpc(true, false, &[]), None).await;
-        m.create_cluster(region, &b, vpc(true, false, &[]), None).await;
+        m.create_cluster(region, &a, vpc(true, false, &[]), None)
+            .await;
+        m.create_cluster(region, &b, vpc(true, false, &[]), None)
+            .await;
     });
     // In process.
-    let err = rt().block_on(cluster::describe(&m.sdk(region), region, "nope")).unwrap_err();
-    assert!(err.what.contains(&format!("no EKS cluster named \"nope\" in {region} of account {ACCOUNT}")), "{err}");
-    assert!(err.next.contains(&a) && err.next.contains(&b) && err.next.contains("--cluster"), "{err}");
+    let err = rt()
+        .block_on(cluster::describe(&m.sdk(region), region, "nope"))
+        .unwrap_err();
+    assert!(
+        err.what.contains(&format!(
+            "no EKS cluster named \"nope\" in {region} of account {ACCOUNT}"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.next.contains(&a) && err.next.contains(&b) && err.next.contains("--cluster"),
+        "{err}"
+    );
     // Through the binary: connect() goes through EKS when --cluster is given.
     let o = m.chronom(region, &["--cluster", "nope", "audit"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(o.stdout.is_empty());
     let e = stderr(&o);
-    assert!(e.contains("no EKS cluster named \"nope\"") && e.contains(&a), "{e}");
+    assert!(
+        e.contains("no EKS cluster named \"nope\"") && e.contains(&a),
+        "{e}"
+    );
     // A region with no clusters says so.
     let o = m.chronom("sa-east-1", &["--cluster", "nope", "audit"]);
     let e = stderr(&o);
-    assert!(e.contains("there are no clusters in sa-east-1") && e.contains("--region"), "{e}");
+    assert!(
+        e.contains("there are no clusters in sa-east-1") && e.contains("--region"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -224,11 +347,19 @@ fn unreachable_private_endpoint_says_to_run_from_the_vpc() {
     let region = "eu-west-3";
     let name = unique_name("private");
     let endpoint = format!("https://127.0.0.1:{}", closed_port());
-    rt().block_on(m.create_cluster(region, &name, vpc(false, true, &[]), Some((&endpoint, "bm90LWEtY2E="))));
+    rt().block_on(m.create_cluster(
+        region,
+        &name,
+        vpc(false, true, &[]),
+        Some((&endpoint, "bm90LWEtY2E=")),
+    ));
     let o = m.chronom(region, &["--cluster", &name, "audit"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let e = stderr(&o);
-    assert!(e.contains("endpointPublicAccess=false") && e.contains("inside the cluster's VPC"), "{e}");
+    assert!(
+        e.contains("endpointPublicAccess=false") && e.contains("inside the cluster's VPC"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -237,11 +368,19 @@ fn unreachable_cidr_limited_endpoint_names_the_cidrs() {
     let region = "eu-west-3";
     let name = unique_name("limited");
     let endpoint = format!("https://127.0.0.1:{}", closed_port());
-    rt().block_on(m.create_cluster(region, &name, vpc(true, false, &["203.0.113.0/24"]), Some((&endpoint, "bm90LWEtY2E="))));
+    rt().block_on(m.create_cluster(
+        region,
+        &name,
+        vpc(true, false, &["203.0.113.0/24"]),
+        Some((&endpoint, "bm90LWEtY2E=")),
+    ));
     let o = m.chronom(region, &["--cluster", &name, "audit"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let e = stderr(&o);
-    assert!(e.contains("only accepts 203.0.113.0/24") && e.contains("public IP"), "{e}");
+    assert!(
+        e.contains("only accepts 203.0.113.0/24") && e.contains("public IP"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -254,7 +393,10 @@ fn unusable_certificate_authority_is_reported_before_connecting() {
     let o = m.chronom(region, &["--cluster", &name, "audit"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let e = stderr(&o);
-    assert!(e.contains("unusable certificate authority") && e.contains("aws eks describe-cluster"), "{e}");
+    assert!(
+        e.contains("unusable certificate authority") && e.contains("aws eks describe-cluster"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -268,7 +410,12 @@ fn cluster_and_context_are_alternatives() {
 fn control_plane_as_eks() -> (EksCluster, ExecPlugin) {
     let cp = control_plane();
     let kc = kube::config::Kubeconfig::read_from(&cp.kubeconfig).unwrap();
-    let cl = kc.clusters.iter().find(|c| c.name == "chronom").and_then(|c| c.cluster.clone()).expect("cluster chronom");
+    let cl = kc
+        .clusters
+        .iter()
+        .find(|c| c.name == "chronom")
+        .and_then(|c| c.cluster.clone())
+        .expect("cluster chronom");
     let exec = kc
         .auth_infos
         .iter()
@@ -282,42 +429,73 @@ fn control_plane_as_eks() -> (EksCluster, ExecPlugin) {
         arn: format!("arn:aws:eks:us-east-1:{ACCOUNT}:cluster/chronom"),
         status: "ACTIVE".into(),
         endpoint: cl.server.expect("server"),
-        certificate_authority_data: cl.certificate_authority_data.expect("certificate-authority-data"),
+        certificate_authority_data: cl
+            .certificate_authority_data
+            .expect("certificate-authority-data"),
         endpoint_public_access: true,
         endpoint_private_access: false,
         public_access_cidrs: vec!["0.0.0.0/0".into()],
         authentication_mode: Some("API_AND_CONFIG_MAP".into()),
     };
-    let plugin = ExecPlugin { command: exec.command.expect("command").into(), args: exec.args.unwrap_or_default() };
+    let plugin = ExecPlugin {
+        command: exec.command.expect("command").into(),
+        args: exec.args.unwrap_or_default(),
+    };
     (cluster, plugin)
 }
 
 fn global(args: &[&str]) -> chronom::cli::GlobalArgs {
     let argv = ["kubectl-chronom"].iter().chain(args).chain(&["token"]);
-    chronom::cli::Cli::try_parse_from(argv).expect("valid flags").global
+    chronom::cli::Cli::try_parse_from(argv)
+        .expect("valid flags")
+        .global
 }
 
 #[test]
 fn eks_connection_authenticates_to_the_control_plane_through_an_exec_plugin() {
     let (cluster, plugin) = control_plane_as_eks();
     rt().block_on(async {
-        let conn = cluster::connection_for(&cluster, &plugin, &global(&["--request-timeout", "20"])).await.unwrap_or_else(|e| panic!("{e}"));
+        let conn =
+            cluster::connection_for(&cluster, &plugin, &global(&["--request-timeout", "20"]))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(conn.context, "eks:us-east-1/chronom");
         assert_eq!(conn.default_namespace, "default");
-        let cms = kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(conn.client.clone(), "kube-system");
-        let aws_auth = conn.get_opt(&cms, "aws-auth", "configmap kube-system/").await.unwrap_or_else(|e| panic!("{e}"));
-        assert!(aws_auth.is_some(), "the seeded aws-auth is readable as kubernetes-admin");
+        let cms = kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
+            conn.client.clone(),
+            "kube-system",
+        );
+        let aws_auth = conn
+            .get_opt(&cms, "aws-auth", "configmap kube-system/")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            aws_auth.is_some(),
+            "the seeded aws-auth is readable as kubernetes-admin"
+        );
     });
 }
 
 #[test]
 fn eks_connection_with_another_ca_refuses_the_server() {
     let (mut cluster, plugin) = control_plane_as_eks();
-    cluster.certificate_authority_data = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, UNRELATED_CA);
+    cluster.certificate_authority_data =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, UNRELATED_CA);
     rt().block_on(async {
-        let conn = cluster::connection_for(&cluster, &plugin, &global(&["--request-timeout", "10"])).await.unwrap_or_else(|e| panic!("{e}"));
-        let cms = kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(conn.client.clone(), "kube-system");
-        let err = conn.get_opt(&cms, "aws-auth", "configmap kube-system/").await.unwrap_err().to_string().to_lowercase();
+        let conn =
+            cluster::connection_for(&cluster, &plugin, &global(&["--request-timeout", "10"]))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        let cms = kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
+            conn.client.clone(),
+            "kube-system",
+        );
+        let err = conn
+            .get_opt(&cms, "aws-auth", "configmap kube-system/")
+            .await
+            .unwrap_err()
+            .to_string()
+            .to_lowercase();
         assert!(err.contains("certificate") || err.contains("tls"), "{err}");
     });
 }
@@ -329,15 +507,29 @@ fn cluster_flag_end_to_end_runs_our_token_plugin_against_the_control_plane() {
     let region = "us-east-2";
     let name = unique_name("cp");
     // Limited to loopback, so connect also probes the endpoint (and finds it).
-    rt().block_on(m.create_cluster(region, &name, vpc(true, false, &["127.0.0.0/8"]), Some((&cp.endpoint, &cp.certificate_authority_data))));
-    let o = m.chronom(region, &["--request-timeout", "20", "--cluster", &name, "audit"]);
+    rt().block_on(m.create_cluster(
+        region,
+        &name,
+        vpc(true, false, &["127.0.0.0/8"]),
+        Some((&cp.endpoint, &cp.certificate_authority_data)),
+    ));
+    let o = m.chronom(
+        region,
+        &["--request-timeout", "20", "--cluster", &name, "audit"],
+    );
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     // TLS was verified with DescribeCluster's CA, our token command ran as the exec plugin (a
     // failing plugin stops the client from being built), and its token was presented: the
     // control plane answers 401 for an unknown bearer token (403 would mean anonymous).
-    assert!(e.contains(&cp.endpoint) && e.contains("401 Unauthorized"), "{e}");
-    assert!(!e.contains("cannot build a client") && !e.to_lowercase().contains("certificate"), "{e}");
+    assert!(
+        e.contains(&cp.endpoint) && e.contains("401 Unauthorized"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("cannot build a client") && !e.to_lowercase().contains("certificate"),
+        "{e}"
+    );
 }
 
 /// A self-signed CA (EC P-256, valid until 2126) unrelated to the control plane's.

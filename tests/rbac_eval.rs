@@ -4,11 +4,13 @@
 
 use chronom::rbac::rule::rule_allows;
 use chronom::rbac::{
-    AccessSummary, BindingKind, Identity, QueryScope, RbacObjects, RbacSnapshot, Request, ResourceCatalog,
-    ResourceRequest, RuleSource, Scope, SubjectKind, WhoCanRow, lookup, parse_request, who_can,
+    AccessSummary, BindingKind, Identity, QueryScope, RbacObjects, RbacSnapshot, Request,
+    ResourceCatalog, ResourceRequest, RuleSource, Scope, SubjectKind, WhoCanRow, lookup,
+    parse_request, who_can,
 };
 use k8s_openapi::api::rbac::v1::{
-    AggregationRule, ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+    AggregationRule, ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef,
+    Subject,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use proptest::prelude::*;
@@ -30,31 +32,58 @@ fn rule(verbs: &[&str], groups: &[&str], resources: &[&str], names: &[&str]) -> 
 }
 
 fn url_rule(verbs: &[&str], urls: &[&str]) -> PolicyRule {
-    PolicyRule { verbs: strings(verbs), non_resource_urls: Some(strings(urls)), ..Default::default() }
+    PolicyRule {
+        verbs: strings(verbs),
+        non_resource_urls: Some(strings(urls)),
+        ..Default::default()
+    }
 }
 
 fn meta(ns: Option<&str>, name: &str) -> ObjectMeta {
-    ObjectMeta { name: Some(name.into()), namespace: ns.map(Into::into), ..Default::default() }
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: ns.map(Into::into),
+        ..Default::default()
+    }
 }
 
 fn cr(name: &str, rules: Vec<PolicyRule>) -> ClusterRole {
-    ClusterRole { metadata: meta(None, name), rules: Some(rules), aggregation_rule: None }
+    ClusterRole {
+        metadata: meta(None, name),
+        rules: Some(rules),
+        aggregation_rule: None,
+    }
 }
 
 fn role(ns: &str, name: &str, rules: Vec<PolicyRule>) -> Role {
-    Role { metadata: meta(Some(ns), name), rules: Some(rules) }
+    Role {
+        metadata: meta(Some(ns), name),
+        rules: Some(rules),
+    }
 }
 
 fn rref(kind: &str, name: &str) -> RoleRef {
-    RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: kind.into(), name: name.into() }
+    RoleRef {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: kind.into(),
+        name: name.into(),
+    }
 }
 
 fn crb(name: &str, role: &str, subjects: Vec<Subject>) -> ClusterRoleBinding {
-    ClusterRoleBinding { metadata: meta(None, name), role_ref: rref("ClusterRole", role), subjects: Some(subjects) }
+    ClusterRoleBinding {
+        metadata: meta(None, name),
+        role_ref: rref("ClusterRole", role),
+        subjects: Some(subjects),
+    }
 }
 
 fn rb(ns: &str, name: &str, kind: &str, role: &str, subjects: Vec<Subject>) -> RoleBinding {
-    RoleBinding { metadata: meta(Some(ns), name), role_ref: rref(kind, role), subjects: Some(subjects) }
+    RoleBinding {
+        metadata: meta(Some(ns), name),
+        role_ref: rref(kind, role),
+        subjects: Some(subjects),
+    }
 }
 
 fn subject(kind: &str, name: &str, ns: Option<&str>) -> Subject {
@@ -109,34 +138,58 @@ fn who(s: &RbacSnapshot, r: &str, scope: QueryScope) -> Vec<String> {
 fn system_masters_is_allowed_everything_by_the_privileged_group_authorizer() {
     let s = snapshot(vec![], vec![], vec![], vec![]);
     let root = Identity::user("root", &["system:masters"]);
-    for r in ["delete nodes", "escalate clusterroles", "impersonate users", "get /anything"] {
+    for r in [
+        "delete nodes",
+        "escalate clusterroles",
+        "impersonate users",
+        "get /anything",
+    ] {
         let d = s.allows(&root, &req(r, None));
         assert!(d.allowed, "{r}");
         assert_eq!(d.privileged_group.as_deref(), Some("system:masters"));
-        assert!(!s.rbac_allows(&root, &req(r, None)).allowed, "RBAC alone says no: {r}");
+        assert!(
+            !s.rbac_allows(&root, &req(r, None)).allowed,
+            "RBAC alone says no: {r}"
+        );
     }
 }
 
 #[test]
 fn bindings_scope_roles() {
     let s = snapshot(
-        vec![cr("reader", vec![rule(&["get", "list"], &[""], &["pods"], &[])])],
+        vec![cr(
+            "reader",
+            vec![rule(&["get", "list"], &[""], &["pods"], &[])],
+        )],
         vec![crb("everyone-reads", "reader", vec![group("readers")])],
-        vec![role("dev", "dev-writer", vec![rule(&["create"], &[""], &["pods"], &[])])],
+        vec![role(
+            "dev",
+            "dev-writer",
+            vec![rule(&["create"], &[""], &["pods"], &[])],
+        )],
         vec![
             rb("dev", "w", "Role", "dev-writer", vec![user("w")]),
             rb("dev", "r", "ClusterRole", "reader", vec![user("r")]),
         ],
     );
     let reader = Identity::user("x", &["readers"]);
-    assert!(allowed(&s, &reader, "list pods", None), "ClusterRoleBinding: cluster-wide");
+    assert!(
+        allowed(&s, &reader, "list pods", None),
+        "ClusterRoleBinding: cluster-wide"
+    );
     assert!(allowed(&s, &reader, "list pods", Some("any")));
     let w = Identity::user("w", &[]);
     assert!(allowed(&s, &w, "create pods", Some("dev")));
     assert!(!allowed(&s, &w, "create pods", Some("prod")));
-    assert!(!allowed(&s, &w, "create pods", None), "all namespaces: only cluster-wide grants count");
+    assert!(
+        !allowed(&s, &w, "create pods", None),
+        "all namespaces: only cluster-wide grants count"
+    );
     let r = Identity::user("r", &[]);
-    assert!(allowed(&s, &r, "list pods", Some("dev")), "RoleBinding -> ClusterRole, in the binding's namespace");
+    assert!(
+        allowed(&s, &r, "list pods", Some("dev")),
+        "RoleBinding -> ClusterRole, in the binding's namespace"
+    );
     assert!(!allowed(&s, &r, "list pods", Some("prod")));
     assert!(!allowed(&s, &r, "list pods", None));
 }
@@ -146,7 +199,10 @@ fn wildcards() {
     let s = snapshot(
         vec![
             cr("verbs", vec![rule(&["*"], &[""], &["configmaps"], &[])]),
-            cr("groups", vec![rule(&["get"], &["*"], &["deployments"], &[])]),
+            cr(
+                "groups",
+                vec![rule(&["get"], &["*"], &["deployments"], &[])],
+            ),
             cr("resources", vec![rule(&["list"], &["apps"], &["*"], &[])]),
         ],
         vec![
@@ -157,16 +213,29 @@ fn wildcards() {
         vec![],
         vec![],
     );
-    let (v, g, r) = (Identity::user("v", &[]), Identity::user("g", &[]), Identity::user("r", &[]));
+    let (v, g, r) = (
+        Identity::user("v", &[]),
+        Identity::user("g", &[]),
+        Identity::user("r", &[]),
+    );
     assert!(allowed(&s, &v, "deletecollection configmaps", None));
     assert!(allowed(&s, &v, "frobnicate configmaps", None));
     assert!(!allowed(&s, &v, "get secrets", None));
     assert!(allowed(&s, &g, "get deployments.apps", None));
     assert!(allowed(&s, &g, "get deployments.example.com", None));
-    assert!(!allowed(&s, &g, "get deployments/scale", None), "resource wildcard is not implied");
+    assert!(
+        !allowed(&s, &g, "get deployments/scale", None),
+        "resource wildcard is not implied"
+    );
     assert!(allowed(&s, &r, "list statefulsets", None));
-    assert!(allowed(&s, &r, "list deployments/scale", None), "`*` covers subresources");
-    assert!(!allowed(&s, &r, "list pods", None), "core group is not apps");
+    assert!(
+        allowed(&s, &r, "list deployments/scale", None),
+        "`*` covers subresources"
+    );
+    assert!(
+        !allowed(&s, &r, "list pods", None),
+        "core group is not apps"
+    );
 }
 
 #[test]
@@ -175,7 +244,15 @@ fn resource_names_never_match_requests_without_a_name() {
         vec![cr(
             "named",
             vec![rule(
-                &["get", "list", "watch", "create", "delete", "deletecollection", "update"],
+                &[
+                    "get",
+                    "list",
+                    "watch",
+                    "create",
+                    "delete",
+                    "deletecollection",
+                    "update",
+                ],
                 &[""],
                 &["configmaps"],
                 &["a"],
@@ -186,9 +263,13 @@ fn resource_names_never_match_requests_without_a_name() {
         vec![],
     );
     let n = Identity::user("n", &[]);
-    for r in
-        ["get configmaps/a", "update configmaps/a", "delete configmaps/a", "list configmaps/a", "watch configmaps/a"]
-    {
+    for r in [
+        "get configmaps/a",
+        "update configmaps/a",
+        "delete configmaps/a",
+        "list configmaps/a",
+        "watch configmaps/a",
+    ] {
         assert!(allowed(&s, &n, r, Some("x")), "{r}");
     }
     for r in [
@@ -219,25 +300,46 @@ fn subresources_exactly_as_resource_matches() {
         vec![],
         vec![],
     );
-    let (e, sc, p) = (Identity::user("e", &[]), Identity::user("s", &[]), Identity::user("p", &[]));
+    let (e, sc, p) = (
+        Identity::user("e", &[]),
+        Identity::user("s", &[]),
+        Identity::user("p", &[]),
+    );
     assert!(allowed(&s, &e, "create pods/web-0/exec", Some("x")));
     assert!(!allowed(&s, &e, "create pods/web-0/attach", Some("x")));
     assert!(!allowed(&s, &e, "create pods", Some("x")));
     assert!(allowed(&s, &sc, "update deployments/web/scale", Some("x")));
     assert!(allowed(&s, &sc, "update statefulsets/scale", Some("x")));
-    assert!(allowed(&s, &sc, "update widgets.example.com/scale", Some("x")));
+    assert!(allowed(
+        &s,
+        &sc,
+        "update widgets.example.com/scale",
+        Some("x")
+    ));
     assert!(!allowed(&s, &sc, "update deployments", Some("x")));
-    assert!(!allowed(&s, &p, "get pods/web-0/log", Some("x")), "`pods/*` is not a pattern");
+    assert!(
+        !allowed(&s, &p, "get pods/web-0/log", Some("x")),
+        "`pods/*` is not a pattern"
+    );
     assert!(!allowed(&s, &p, "get pods", Some("x")));
 }
 
 #[test]
 fn non_resource_urls_with_trailing_star() {
     let s = snapshot(
-        vec![cr("logs", vec![url_rule(&["get"], &["/logs/*", "/healthz"])])],
+        vec![cr(
+            "logs",
+            vec![url_rule(&["get"], &["/logs/*", "/healthz"])],
+        )],
         vec![crb("l", "logs", vec![user("l")])],
         vec![],
-        vec![rb("dev", "l-dev", "ClusterRole", "logs", vec![user("only-rb")])],
+        vec![rb(
+            "dev",
+            "l-dev",
+            "ClusterRole",
+            "logs",
+            vec![user("only-rb")],
+        )],
     );
     let l = Identity::user("l", &[]);
     assert!(allowed(&s, &l, "get /logs/", None));
@@ -247,14 +349,22 @@ fn non_resource_urls_with_trailing_star() {
     assert!(!allowed(&s, &l, "get /healthz/etcd", None));
     assert!(!allowed(&s, &l, "post /healthz", None));
     // Non-resource requests have no namespace, so RoleBindings never grant them.
-    assert!(!allowed(&s, &Identity::user("only-rb", &[]), "get /healthz", None));
+    assert!(!allowed(
+        &s,
+        &Identity::user("only-rb", &[]),
+        "get /healthz",
+        None
+    ));
 }
 
 #[test]
 fn dangling_bindings_grant_nothing_and_are_reported() {
     let s = snapshot(
         vec![cr("real", vec![rule(&["get"], &[""], &["pods"], &[])])],
-        vec![crb("gone", "deleted-role", vec![user("u")]), crb("ok", "real", vec![user("u")])],
+        vec![
+            crb("gone", "deleted-role", vec![user("u")]),
+            crb("ok", "real", vec![user("u")]),
+        ],
         vec![],
         vec![rb("dev", "gone-role", "Role", "nope", vec![user("u")])],
     );
@@ -274,24 +384,71 @@ fn service_account_subjects_and_groups() {
     let s = snapshot(
         vec![cr("r", vec![rule(&["get"], &[""], &["pods"], &[])])],
         vec![
-            crb("sa-explicit", "r", vec![subject("ServiceAccount", "a", Some("ns1"))]),
+            crb(
+                "sa-explicit",
+                "r",
+                vec![subject("ServiceAccount", "a", Some("ns1"))],
+            ),
             crb("sa-no-ns", "r", vec![subject("ServiceAccount", "b", None)]),
-            crb("all-sa-in-ns2", "r", vec![group("system:serviceaccounts:ns2")]),
+            crb(
+                "all-sa-in-ns2",
+                "r",
+                vec![group("system:serviceaccounts:ns2")],
+            ),
         ],
         vec![],
-        vec![rb("ns3", "local", "ClusterRole", "r", vec![subject("ServiceAccount", "c", None)])],
+        vec![rb(
+            "ns3",
+            "local",
+            "ClusterRole",
+            "r",
+            vec![subject("ServiceAccount", "c", None)],
+        )],
     );
-    assert!(allowed(&s, &Identity::service_account("ns1", "a"), "get pods", None));
-    assert!(!allowed(&s, &Identity::service_account("ns4", "a"), "get pods", None), "ns1:a is not ns4:a");
+    assert!(allowed(
+        &s,
+        &Identity::service_account("ns1", "a"),
+        "get pods",
+        None
+    ));
     assert!(
-        !allowed(&s, &Identity::service_account("default", "b"), "get pods", Some("default")),
+        !allowed(&s, &Identity::service_account("ns4", "a"), "get pods", None),
+        "ns1:a is not ns4:a"
+    );
+    assert!(
+        !allowed(
+            &s,
+            &Identity::service_account("default", "b"),
+            "get pods",
+            Some("default")
+        ),
         "CRB SA without namespace never matches"
     );
-    assert!(allowed(&s, &Identity::service_account("ns2", "anything"), "get pods", None));
-    assert!(allowed(&s, &Identity::service_account("ns3", "c"), "get pods", Some("ns3")));
-    assert!(!allowed(&s, &Identity::service_account("other", "c"), "get pods", Some("ns3")));
+    assert!(allowed(
+        &s,
+        &Identity::service_account("ns2", "anything"),
+        "get pods",
+        None
+    ));
+    assert!(allowed(
+        &s,
+        &Identity::service_account("ns3", "c"),
+        "get pods",
+        Some("ns3")
+    ));
+    assert!(!allowed(
+        &s,
+        &Identity::service_account("other", "c"),
+        "get pods",
+        Some("ns3")
+    ));
     // A SubjectAccessReview adds no groups: the same SA as an exact identity without groups.
-    assert!(!allowed(&s, &Identity::exact("system:serviceaccount:ns2:x", &[]), "get pods", None));
+    assert!(!allowed(
+        &s,
+        &Identity::exact("system:serviceaccount:ns2:x", &[]),
+        "get pods",
+        None
+    ));
 }
 
 #[test]
@@ -303,14 +460,18 @@ fn aggregation_offline_versus_as_stored() {
                 rules: Some(vec![]),
                 aggregation_rule: Some(AggregationRule {
                     cluster_role_selectors: Some(vec![LabelSelector {
-                        match_labels: Some([("aggregate-to-monitoring".to_string(), "true".to_string())].into()),
+                        match_labels: Some(
+                            [("aggregate-to-monitoring".to_string(), "true".to_string())].into(),
+                        ),
                         match_expressions: None,
                     }]),
                 }),
             },
             ClusterRole {
                 metadata: ObjectMeta {
-                    labels: Some([("aggregate-to-monitoring".to_string(), "true".to_string())].into()),
+                    labels: Some(
+                        [("aggregate-to-monitoring".to_string(), "true".to_string())].into(),
+                    ),
                     ..meta(None, "prom-piece")
                 },
                 rules: Some(vec![rule(&["list"], &[""], &["endpoints"], &[])]),
@@ -324,7 +485,10 @@ fn aggregation_offline_versus_as_stored() {
     let offline = RbacSnapshot::new(objects.clone(), RuleSource::Aggregate);
     assert!(allowed(&offline, &prom, "list endpoints", None));
     let live = RbacSnapshot::new(objects, RuleSource::AsStored);
-    assert!(!allowed(&live, &prom, "list endpoints", None), "as stored: the controller has not run");
+    assert!(
+        !allowed(&live, &prom, "list endpoints", None),
+        "as stored: the controller has not run"
+    );
 }
 
 // ---------- who-can without the peers' gaps ----------
@@ -334,13 +498,44 @@ fn peer_gap_snapshot() -> RbacSnapshot {
         vec![
             cr("logs-reader", vec![url_rule(&["get"], &["/logs/*"])]),
             cr("everything-urls", vec![url_rule(&["*"], &["*"])]),
-            cr("scaler", vec![rule(&["update", "patch"], &["*"], &["*/scale"], &[])]),
-            cr("one-secret", vec![rule(&["get"], &[""], &["secrets"], &["db-password"])]),
-            cr("all-secrets", vec![rule(&["get"], &[""], &["secrets"], &[])]),
-            cr("binder", vec![rule(&["bind"], &["rbac.authorization.k8s.io"], &["clusterroles"], &[])]),
-            cr("escalator", vec![rule(&["escalate"], &["rbac.authorization.k8s.io"], &["roles", "clusterroles"], &[])]),
-            cr("impersonator", vec![rule(&["impersonate"], &[""], &["users", "groups"], &[])]),
-            cr("old-deployments", vec![rule(&["create"], &["extensions"], &["deployments"], &[])]),
+            cr(
+                "scaler",
+                vec![rule(&["update", "patch"], &["*"], &["*/scale"], &[])],
+            ),
+            cr(
+                "one-secret",
+                vec![rule(&["get"], &[""], &["secrets"], &["db-password"])],
+            ),
+            cr(
+                "all-secrets",
+                vec![rule(&["get"], &[""], &["secrets"], &[])],
+            ),
+            cr(
+                "binder",
+                vec![rule(
+                    &["bind"],
+                    &["rbac.authorization.k8s.io"],
+                    &["clusterroles"],
+                    &[],
+                )],
+            ),
+            cr(
+                "escalator",
+                vec![rule(
+                    &["escalate"],
+                    &["rbac.authorization.k8s.io"],
+                    &["roles", "clusterroles"],
+                    &[],
+                )],
+            ),
+            cr(
+                "impersonator",
+                vec![rule(&["impersonate"], &[""], &["users", "groups"], &[])],
+            ),
+            cr(
+                "old-deployments",
+                vec![rule(&["create"], &["extensions"], &["deployments"], &[])],
+            ),
             cr("pod-reader", vec![rule(&["list"], &[""], &["pods"], &[])]),
         ],
         vec![
@@ -356,7 +551,13 @@ fn peer_gap_snapshot() -> RbacSnapshot {
         ],
         vec![],
         vec![
-            rb("team-a", "readers", "ClusterRole", "pod-reader", vec![user("ann")]),
+            rb(
+                "team-a",
+                "readers",
+                "ClusterRole",
+                "pod-reader",
+                vec![user("ann")],
+            ),
             rb(
                 "team-b",
                 "readers",
@@ -372,17 +573,28 @@ fn peer_gap_snapshot() -> RbacSnapshot {
 fn who_can_non_resource_urls_with_star() {
     let s = peer_gap_snapshot();
     assert_eq!(
-        who(&s, "get /logs/kube-apiserver.log", QueryScope::ClusterScoped),
+        who(
+            &s,
+            "get /logs/kube-apiserver.log",
+            QueryScope::ClusterScoped
+        ),
         vec!["User:log-user@cluster-wide", "User:url-admin@cluster-wide"]
     );
-    assert_eq!(who(&s, "delete /metrics", QueryScope::AllNamespaces), vec!["User:url-admin@cluster-wide"]);
+    assert_eq!(
+        who(&s, "delete /metrics", QueryScope::AllNamespaces),
+        vec!["User:url-admin@cluster-wide"]
+    );
 }
 
 #[test]
 fn who_can_star_subresource_rules() {
     let s = peer_gap_snapshot();
     assert_eq!(
-        who(&s, "patch deployments/scale", QueryScope::Namespace("x".into())),
+        who(
+            &s,
+            "patch deployments/scale",
+            QueryScope::Namespace("x".into())
+        ),
         vec!["User:autoscaler@cluster-wide"]
     );
     assert!(who(&s, "patch deployments", QueryScope::Namespace("x".into())).is_empty());
@@ -391,22 +603,45 @@ fn who_can_star_subresource_rules() {
 #[test]
 fn who_can_resource_names_are_not_broad_grants() {
     let s = peer_gap_snapshot();
-    assert_eq!(who(&s, "get secrets", QueryScope::Namespace("x".into())), vec!["User:broad@cluster-wide"]);
     assert_eq!(
-        who(&s, "get secrets/db-password", QueryScope::Namespace("x".into())),
+        who(&s, "get secrets", QueryScope::Namespace("x".into())),
+        vec!["User:broad@cluster-wide"]
+    );
+    assert_eq!(
+        who(
+            &s,
+            "get secrets/db-password",
+            QueryScope::Namespace("x".into())
+        ),
         vec!["User:broad@cluster-wide", "User:narrow@cluster-wide"]
     );
-    assert_eq!(who(&s, "get secrets/other", QueryScope::Namespace("x".into())), vec!["User:broad@cluster-wide"]);
+    assert_eq!(
+        who(&s, "get secrets/other", QueryScope::Namespace("x".into())),
+        vec!["User:broad@cluster-wide"]
+    );
 }
 
 #[test]
 fn who_can_accepts_bind_escalate_impersonate() {
     let s = peer_gap_snapshot();
-    assert_eq!(who(&s, "bind clusterroles", QueryScope::ClusterScoped), vec!["User:binder@cluster-wide"]);
-    assert_eq!(who(&s, "escalate roles", QueryScope::Namespace("x".into())), vec!["User:escalator@cluster-wide"]);
-    assert_eq!(who(&s, "impersonate users", QueryScope::ClusterScoped), vec!["User:impersonator@cluster-wide"]);
     assert_eq!(
-        who(&s, "impersonate groups/system:masters", QueryScope::ClusterScoped),
+        who(&s, "bind clusterroles", QueryScope::ClusterScoped),
+        vec!["User:binder@cluster-wide"]
+    );
+    assert_eq!(
+        who(&s, "escalate roles", QueryScope::Namespace("x".into())),
+        vec!["User:escalator@cluster-wide"]
+    );
+    assert_eq!(
+        who(&s, "impersonate users", QueryScope::ClusterScoped),
+        vec!["User:impersonator@cluster-wide"]
+    );
+    assert_eq!(
+        who(
+            &s,
+            "impersonate groups/system:masters",
+            QueryScope::ClusterScoped
+        ),
         vec!["User:impersonator@cluster-wide"]
     );
 }
@@ -415,14 +650,27 @@ fn who_can_accepts_bind_escalate_impersonate() {
 fn who_can_all_namespaces_keeps_role_bindings() {
     let s = peer_gap_snapshot();
     let rows = who_can(&s, &req("list pods", None), &QueryScope::AllNamespaces);
-    let rb_rows: Vec<&WhoCanRow> = rows.iter().filter(|r| matches!(r.scope, Scope::Namespace(_))).collect();
+    let rb_rows: Vec<&WhoCanRow> = rows
+        .iter()
+        .filter(|r| matches!(r.scope, Scope::Namespace(_)))
+        .collect();
     assert_eq!(rb_rows.len(), 3);
-    assert!(rb_rows.iter().all(|r| r.via_binding.as_ref().unwrap().kind == BindingKind::RoleBinding));
-    let bot = rb_rows.iter().find(|r| r.subject_kind == SubjectKind::ServiceAccount).unwrap();
+    assert!(
+        rb_rows
+            .iter()
+            .all(|r| r.via_binding.as_ref().unwrap().kind == BindingKind::RoleBinding)
+    );
+    let bot = rb_rows
+        .iter()
+        .find(|r| r.subject_kind == SubjectKind::ServiceAccount)
+        .unwrap();
     assert_eq!(bot.subject_namespace.as_deref(), Some("team-b"));
     assert_eq!(bot.scope, Scope::Namespace("team-b".into()));
     // One namespace: only its RoleBindings.
-    assert_eq!(who(&s, "list pods", QueryScope::Namespace("team-a".into())), vec!["User:ann@team-a"]);
+    assert_eq!(
+        who(&s, "list pods", QueryScope::Namespace("team-a".into())),
+        vec!["User:ann@team-a"]
+    );
     // Cluster-wide: no RoleBinding can grant a list across all namespaces.
     assert!(who(&s, "list pods", QueryScope::ClusterScoped).is_empty());
 }
@@ -430,9 +678,16 @@ fn who_can_all_namespaces_keeps_role_bindings() {
 #[test]
 fn who_can_checks_api_groups() {
     let s = peer_gap_snapshot();
-    assert!(who(&s, "create deployments", QueryScope::Namespace("x".into())).is_empty(), "extensions is not apps");
+    assert!(
+        who(&s, "create deployments", QueryScope::Namespace("x".into())).is_empty(),
+        "extensions is not apps"
+    );
     assert_eq!(
-        who(&s, "create deployments.extensions", QueryScope::Namespace("x".into())),
+        who(
+            &s,
+            "create deployments.extensions",
+            QueryScope::Namespace("x".into())
+        ),
         vec!["User:legacy@cluster-wide"]
     );
 }
@@ -449,7 +704,10 @@ fn who_can_always_lists_system_masters_first() {
 #[test]
 fn lookup_like_rbac_lookup() {
     let s = peer_gap_snapshot();
-    let rows = lookup(&s, &chronom::rbac::SubjectRef::parse_service_account("team-b:bot").unwrap());
+    let rows = lookup(
+        &s,
+        &chronom::rbac::SubjectRef::parse_service_account("team-b:bot").unwrap(),
+    );
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].scope, Scope::Namespace("team-b".into()));
     assert_eq!(rows[0].role.name, "pod-reader");
@@ -457,34 +715,59 @@ fn lookup_like_rbac_lookup() {
 
 #[test]
 fn summaries_for_the_read_only_grant_shapes() {
-    let read_all = cr("chronom-read-only", vec![rule(&["get", "list", "watch"], &["*"], &["*"], &[])]);
+    let read_all = cr(
+        "chronom-read-only",
+        vec![rule(&["get", "list", "watch"], &["*"], &["*"], &[])],
+    );
     let s = snapshot(
         vec![read_all],
-        vec![crb("chronom", "chronom-read-only", vec![group("chronom-readers")])],
+        vec![crb(
+            "chronom",
+            "chronom-read-only",
+            vec![group("chronom-readers")],
+        )],
         vec![],
         vec![],
     );
-    assert_eq!(s.effective_summary(&Identity::user("iam-role", &["chronom-readers"])), AccessSummary::ReadAll);
-    assert_eq!(s.effective_summary(&Identity::user("iam-role", &[])), AccessSummary::None);
+    assert_eq!(
+        s.effective_summary(&Identity::user("iam-role", &["chronom-readers"])),
+        AccessSummary::ReadAll
+    );
+    assert_eq!(
+        s.effective_summary(&Identity::user("iam-role", &[])),
+        AccessSummary::None
+    );
 }
 
 // ---------- property: the indexes change nothing ----------
 
 /// VisitRulesFor, transcribed without indexes: every ClusterRoleBinding, then, for a non-empty
 /// namespace, every RoleBinding of that namespace; appliesTo; GetRoleReferenceRules; RuleAllows.
-fn naive_grants(o: &RbacObjects, id: &Identity, request: &Request) -> Vec<(BindingKind, String, String, usize)> {
+fn naive_grants(
+    o: &RbacObjects,
+    id: &Identity,
+    request: &Request,
+) -> Vec<(BindingKind, String, String, usize)> {
     fn applies(id: &Identity, subjects: &[Subject], ns: &str) -> bool {
         subjects.iter().any(|s| match s.kind.as_str() {
             "User" => s.name == id.user,
             "Group" => id.groups.contains(&s.name),
             "ServiceAccount" => {
-                let sa_ns = s.namespace.clone().filter(|n| !n.is_empty()).unwrap_or(ns.to_string());
+                let sa_ns = s
+                    .namespace
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(ns.to_string());
                 !sa_ns.is_empty() && id.user == format!("system:serviceaccount:{sa_ns}:{}", s.name)
             }
             _ => false,
         })
     }
-    let cluster_role = |name: &str| o.cluster_roles.iter().find(|c| c.metadata.name.as_deref() == Some(name));
+    let cluster_role = |name: &str| {
+        o.cluster_roles
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(name))
+    };
     let mut out = Vec::new();
     for b in &o.cluster_role_bindings {
         if !applies(id, b.subjects.as_deref().unwrap_or_default(), "") {
@@ -496,12 +779,21 @@ fn naive_grants(o: &RbacObjects, id: &Identity, request: &Request) -> Vec<(Bindi
         };
         for (i, r) in rules.unwrap_or_default().iter().enumerate() {
             if rule_allows(r, request) {
-                out.push((BindingKind::ClusterRoleBinding, String::new(), b.metadata.name.clone().unwrap(), i));
+                out.push((
+                    BindingKind::ClusterRoleBinding,
+                    String::new(),
+                    b.metadata.name.clone().unwrap(),
+                    i,
+                ));
             }
         }
     }
     if let Some(ns) = request.namespace() {
-        for b in o.role_bindings.iter().filter(|b| b.metadata.namespace.as_deref() == Some(ns)) {
+        for b in o
+            .role_bindings
+            .iter()
+            .filter(|b| b.metadata.namespace.as_deref() == Some(ns))
+        {
             if !applies(id, b.subjects.as_deref().unwrap_or_default(), ns) {
                 continue;
             }
@@ -519,7 +811,12 @@ fn naive_grants(o: &RbacObjects, id: &Identity, request: &Request) -> Vec<(Bindi
             };
             for (i, r) in rules.unwrap_or_default().iter().enumerate() {
                 if rule_allows(r, request) {
-                    out.push((BindingKind::RoleBinding, ns.to_string(), b.metadata.name.clone().unwrap(), i));
+                    out.push((
+                        BindingKind::RoleBinding,
+                        ns.to_string(),
+                        b.metadata.name.clone().unwrap(),
+                        i,
+                    ));
                 }
             }
         }
@@ -529,7 +826,12 @@ fn naive_grants(o: &RbacObjects, id: &Identity, request: &Request) -> Vec<(Bindi
 }
 
 const NAMESPACES: [&str; 2] = ["n0", "n1"];
-const USERS: [&str; 4] = ["u0", "u1", "system:serviceaccount:n0:s0", "system:serviceaccount:n1:s0"];
+const USERS: [&str; 4] = [
+    "u0",
+    "u1",
+    "system:serviceaccount:n0:s0",
+    "system:serviceaccount:n1:s0",
+];
 const GROUPS: [&str; 3] = ["g0", "g1", "system:serviceaccounts:n0"];
 
 fn pick<T: Clone + std::fmt::Debug + 'static>(items: &'static [T]) -> impl Strategy<Value = T> {
@@ -539,7 +841,10 @@ fn pick<T: Clone + std::fmt::Debug + 'static>(items: &'static [T]) -> impl Strat
 fn arb_rule() -> impl Strategy<Value = PolicyRule> {
     let verbs = proptest::sample::subsequence(&["get", "list", "create", "*"][..], 1..=2);
     let groups = proptest::sample::subsequence(&["", "apps", "*"][..], 1..=2);
-    let resources = proptest::sample::subsequence(&["pods", "pods/exec", "*/exec", "deployments", "*"][..], 1..=2);
+    let resources = proptest::sample::subsequence(
+        &["pods", "pods/exec", "*/exec", "deployments", "*"][..],
+        1..=2,
+    );
     let names = proptest::sample::subsequence(&["a", "b"][..], 0..=1);
     let urls = proptest::sample::subsequence(&["/healthz", "/logs/*", "*"][..], 1..=2);
     prop_oneof![
@@ -566,7 +871,10 @@ fn arb_objects() -> impl Strategy<Value = RbacObjects> {
     let subjects = || proptest::collection::vec(arb_subject(), 0..3);
     let crs = proptest::collection::vec(rules(), 0..4);
     let roles = proptest::collection::vec((pick(&NAMESPACES), rules()), 0..4);
-    let crbs = proptest::collection::vec((pick(&["c0", "c1", "c2", "c3", "missing"]), subjects()), 0..5);
+    let crbs = proptest::collection::vec(
+        (pick(&["c0", "c1", "c2", "c3", "missing"]), subjects()),
+        0..5,
+    );
     let rbs = proptest::collection::vec(
         (
             pick(&NAMESPACES),
@@ -577,20 +885,25 @@ fn arb_objects() -> impl Strategy<Value = RbacObjects> {
         0..6,
     );
     (crs, roles, crbs, rbs).prop_map(|(crs, roles, crbs, rbs)| RbacObjects {
-        cluster_roles: crs.into_iter().enumerate().map(|(i, r)| cr(&format!("c{i}"), r)).collect(),
-        roles: roles.into_iter().enumerate().map(|(i, (ns, r))| role(ns, &format!("r{}", i % 2), r)).fold(
-            Vec::new(),
-            |mut acc: Vec<Role>, r| {
+        cluster_roles: crs
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| cr(&format!("c{i}"), r))
+            .collect(),
+        roles: roles
+            .into_iter()
+            .enumerate()
+            .map(|(i, (ns, r))| role(ns, &format!("r{}", i % 2), r))
+            .fold(Vec::new(), |mut acc: Vec<Role>, r| {
                 // Unique (namespace, name), as the API server guarantees.
-                if !acc
-                    .iter()
-                    .any(|x| x.metadata.name == r.metadata.name && x.metadata.namespace == r.metadata.namespace)
-                {
+                if !acc.iter().any(|x| {
+                    x.metadata.name == r.metadata.name
+                        && x.metadata.namespace == r.metadata.namespace
+                }) {
                     acc.push(r);
                 }
                 acc
-            },
-        ),
+            }),
         cluster_role_bindings: crbs
             .into_iter()
             .enumerate()
@@ -621,13 +934,20 @@ fn arb_request() -> impl Strategy<Value = Request> {
             rr.namespace = ns.map(Into::into);
             Request::Resource(rr)
         });
-    let non_resource = (pick(&["get", "post"]), pick(&["/healthz", "/logs/a", "/logs", "/metrics"]))
+    let non_resource = (
+        pick(&["get", "post"]),
+        pick(&["/healthz", "/logs/a", "/logs", "/metrics"]),
+    )
         .prop_map(|(v, p)| Request::non_resource(v, p));
     prop_oneof![4 => resource, 1 => non_resource]
 }
 
 fn arb_identity() -> impl Strategy<Value = Identity> {
-    (pick(&USERS), proptest::sample::subsequence(&GROUPS[..], 0..=3)).prop_map(|(u, g)| Identity::exact(u, &g))
+    (
+        pick(&USERS),
+        proptest::sample::subsequence(&GROUPS[..], 0..=3),
+    )
+        .prop_map(|(u, g)| Identity::exact(u, &g))
 }
 
 proptest! {

@@ -36,7 +36,9 @@ fn race_round(round: usize) -> Vec<String> {
     let to_revoke: Vec<String> = (0..8).map(|i| arn(&format!("{id}-old-{i}"))).collect();
     let mut seeded = NODE_ENTRY.to_string();
     for a in &to_revoke {
-        seeded.push_str(&format!("- rolearn: {a}\n  username: old\n  groups:\n    - {group}-old\n"));
+        seeded.push_str(&format!(
+            "- rolearn: {a}\n  username: old\n  groups:\n    - {group}-old\n"
+        ));
     }
     let mut initial = BTreeMap::from([("mapRoles".to_string(), seeded)]);
     initial.insert("unrelated".into(), "0".into());
@@ -55,8 +57,12 @@ fn race_round(round: usize) -> Vec<String> {
                 let ok = with_client(async |c| {
                     let api = Api::<ConfigMap>::namespaced(c, "kube-system");
                     let mut cm = api.get("aws-auth").await.unwrap();
-                    cm.data.get_or_insert_with(BTreeMap::new).insert("unrelated".into(), n.to_string());
-                    api.replace("aws-auth", &PostParams::default(), &cm).await.is_ok()
+                    cm.data
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert("unrelated".into(), n.to_string());
+                    api.replace("aws-auth", &PostParams::default(), &cm)
+                        .await
+                        .is_ok()
                 });
                 if ok {
                     last_written = n;
@@ -69,7 +75,15 @@ fn race_round(round: usize) -> Vec<String> {
     let mut children = Vec::new();
     for (i, a) in to_grant.iter().chain(to_revoke.iter()).enumerate() {
         let cmd = if i < 8 { "grant" } else { "revoke" };
-        let mut args = vec![cmd, "--role-arn", a.as_str(), "--group", &group, "--role-name", &role];
+        let mut args = vec![
+            cmd,
+            "--role-arn",
+            a.as_str(),
+            "--group",
+            &group,
+            "--role-name",
+            &role,
+        ];
         if cmd == "revoke" {
             args.push("--keep-rbac");
         }
@@ -107,16 +121,25 @@ fn race_round(round: usize) -> Vec<String> {
             problems.push(format!("revoked {a} still present"));
         }
     }
-    let entries = chronom::awsauth::parse_map_roles(roles).map(|e| e.len()).unwrap_or(0);
+    let entries = chronom::awsauth::parse_map_roles(roles)
+        .map(|e| e.len())
+        .unwrap_or(0);
     if entries != 9 {
         problems.push(format!("expected 9 entries, found {entries}:\n{roles}"));
     }
     if data["unrelated"] != last_unrelated.to_string() {
-        problems.push(format!("unrelated key is {:?}, its writer last wrote {last_unrelated}", data["unrelated"]));
+        problems.push(format!(
+            "unrelated key is {:?}, its writer last wrote {last_unrelated}",
+            data["unrelated"]
+        ));
     }
     with_client(async |c| {
-        let _ = Api::<ClusterRoleBinding>::all(c.clone()).delete(&role, &DeleteParams::default()).await;
-        let _ = Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(c).delete(&role, &DeleteParams::default()).await;
+        let _ = Api::<ClusterRoleBinding>::all(c.clone())
+            .delete(&role, &DeleteParams::default())
+            .await;
+        let _ = Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(c)
+            .delete(&role, &DeleteParams::default())
+            .await;
     });
     problems
 }
@@ -133,7 +156,11 @@ fn parallel_grants_and_revokes_with_an_unrelated_writer_lose_nothing_20_times() 
             lost.push(format!("round {round}:\n  {}", problems.join("\n  ")));
         }
     }
-    println!("concurrency: 20 rounds x 16 processes in {:.1}s, {} rounds with losses", started.elapsed().as_secs_f64(), lost.len());
+    println!(
+        "concurrency: 20 rounds x 16 processes in {:.1}s, {} rounds with losses",
+        started.elapsed().as_secs_f64(),
+        lost.len()
+    );
     set_aws_auth(original.and_then(|c| c.data));
     assert!(lost.is_empty(), "{}", lost.join("\n"));
 }
@@ -141,11 +168,18 @@ fn parallel_grants_and_revokes_with_an_unrelated_writer_lose_nothing_20_times() 
 /// The token the exec plugin of context chronom-eks hands out, read by running the plugin.
 fn eks_token() -> String {
     let kc = kube::config::Kubeconfig::read_from(&control_plane().kubeconfig).unwrap();
-    let ctx = kc.contexts.iter().find(|c| c.name == "chronom-eks").unwrap();
+    let ctx = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == "chronom-eks")
+        .unwrap();
     let user_name = ctx.context.as_ref().unwrap().user.clone().unwrap();
     let user = kc.auth_infos.iter().find(|u| u.name == user_name).unwrap();
     let exec = user.auth_info.as_ref().unwrap().exec.as_ref().unwrap();
-    let out = std::process::Command::new(exec.command.as_ref().unwrap()).args(exec.args.clone().unwrap_or_default()).output().unwrap();
+    let out = std::process::Command::new(exec.command.as_ref().unwrap())
+        .args(exec.args.clone().unwrap_or_default())
+        .output()
+        .unwrap();
     let cred: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     cred["status"]["token"].as_str().unwrap().to_string()
 }
@@ -159,17 +193,51 @@ fn no_token_is_printed_even_at_the_highest_verbosity() {
     let a = arn(&id);
     let mut all = String::new();
     for args in [
-        vec!["-vvvvv", "grant", "--role-arn", &a, "--group", &id, "--role-name", &id, "-o", "json"],
+        vec![
+            "-vvvvv",
+            "grant",
+            "--role-arn",
+            &a,
+            "--group",
+            &id,
+            "--role-name",
+            &id,
+            "-o",
+            "json",
+        ],
         vec!["-vvvvv", "audit", "--verify", "-o", "yaml"],
-        vec!["-vvvvv", "revoke", "--role-arn", &a, "--group", &id, "--role-name", &id],
-        vec!["--v=9", "grant", "--role-arn", "arn:aws:iam::111122223333:role/x", "--context", "chronom-eks", "--dry-run"],
+        vec![
+            "-vvvvv",
+            "revoke",
+            "--role-arn",
+            &a,
+            "--group",
+            &id,
+            "--role-name",
+            &id,
+        ],
+        vec![
+            "--v=9",
+            "grant",
+            "--role-arn",
+            "arn:aws:iam::111122223333:role/x",
+            "--context",
+            "chronom-eks",
+            "--dry-run",
+        ],
     ] {
         let out = chronom("chronom-eks", &args);
         all.push_str(&text(&out));
     }
     // The token also must not leak into backups' text shown to the user.
-    assert!(all.contains("DEBUG") || all.contains("INFO") || all.contains("TRACE"), "verbose logging should have produced logs:\n{all}");
-    assert!(!all.contains(&token), "the bearer token appeared in the output");
+    assert!(
+        all.contains("DEBUG") || all.contains("INFO") || all.contains("TRACE"),
+        "verbose logging should have produced logs:\n{all}"
+    );
+    assert!(
+        !all.contains(&token),
+        "the bearer token appeared in the output"
+    );
 }
 
 #[test]
@@ -178,29 +246,83 @@ fn backups_are_private_and_restore_puts_aws_auth_back() {
     let original = get_aws_auth();
     set_aws_auth(data(NODE_ENTRY));
     let id = unique_name("backup");
-    let out = chronom("chronom-admin", &["grant", "--role-arn", &arn(&id), "--group", &id, "--role-name", &id, "-o", "json"]);
+    let out = chronom(
+        "chronom-admin",
+        &[
+            "grant",
+            "--role-arn",
+            &arn(&id),
+            "--group",
+            &id,
+            "--role-name",
+            &id,
+            "-o",
+            "json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let backup = PathBuf::from(json(&out)["awsAuth"]["backup"].as_str().expect("backup path reported").to_string());
-    assert!(backup.starts_with(state_dir().join("kubectl-chronom/backups/chronom-admin")), "{}", backup.display());
+    let backup = PathBuf::from(
+        json(&out)["awsAuth"]["backup"]
+            .as_str()
+            .expect("backup path reported")
+            .to_string(),
+    );
+    assert!(
+        backup.starts_with(state_dir().join("kubectl-chronom/backups/chronom-admin")),
+        "{}",
+        backup.display()
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     assert!(map_roles().contains(&id));
 
     // Without --yes and without a terminal, restore refuses and changes nothing.
-    let refused = chronom("chronom-admin", &["restore-aws-auth", backup.to_str().unwrap()]);
+    let refused = chronom(
+        "chronom-admin",
+        &["restore-aws-auth", backup.to_str().unwrap()],
+    );
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
-    assert!(String::from_utf8_lossy(&refused.stdout).contains(&format!("-  - {id}")) || String::from_utf8_lossy(&refused.stdout).contains(&id), "the diff is shown first: {}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains(&format!("-  - {id}"))
+            || String::from_utf8_lossy(&refused.stdout).contains(&id),
+        "the diff is shown first: {}",
+        text(&refused)
+    );
     assert!(map_roles().contains(&id));
 
-    let restored = chronom("chronom-admin", &["restore-aws-auth", backup.to_str().unwrap(), "--yes"]);
+    let restored = chronom(
+        "chronom-admin",
+        &["restore-aws-auth", backup.to_str().unwrap(), "--yes"],
+    );
     assert_eq!(restored.status.code(), Some(0), "{}", text(&restored));
     assert_eq!(map_roles(), NODE_ENTRY);
-    let again = chronom("chronom-admin", &["restore-aws-auth", backup.to_str().unwrap(), "--yes"]);
-    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to restore"), "{}", text(&again));
-    chronom("chronom-admin", &["revoke", "--role-arn", &arn(&id), "--group", &id, "--role-name", &id]);
+    let again = chronom(
+        "chronom-admin",
+        &["restore-aws-auth", backup.to_str().unwrap(), "--yes"],
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing to restore"),
+        "{}",
+        text(&again)
+    );
+    chronom(
+        "chronom-admin",
+        &[
+            "revoke",
+            "--role-arn",
+            &arn(&id),
+            "--group",
+            &id,
+            "--role-name",
+            &id,
+        ],
+    );
     set_aws_auth(original.and_then(|c| c.data));
 }
 
@@ -210,26 +332,70 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
     let original = get_aws_auth();
     set_aws_auth(data(NODE_ENTRY));
     let id = unique_name("stuck");
-    let grant = chronom("chronom-admin", &["grant", "--role-arn", &arn(&id), "--group", &id, "--role-name", &id]);
+    let grant = chronom(
+        "chronom-admin",
+        &[
+            "grant",
+            "--role-arn",
+            &arn(&id),
+            "--group",
+            &id,
+            "--role-name",
+            &id,
+        ],
+    );
     assert_eq!(grant.status.code(), Some(0), "{}", text(&grant));
     let policy = unique_name("deny-delete");
     let expression = format!("oldObject.metadata.name != '{id}'");
     let probe = || {
         let id = id.clone();
         with_client(async move |c| {
-            Api::<ClusterRoleBinding>::all(c).delete(&id, &DeleteParams { dry_run: true, ..Default::default() }).await.is_err()
+            Api::<ClusterRoleBinding>::all(c)
+                .delete(
+                    &id,
+                    &DeleteParams {
+                        dry_run: true,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .is_err()
         })
     };
-    deny_policy_on(control_plane(), &policy, "DELETE", "clusterrolebindings", "rbac.authorization.k8s.io", &expression, &probe);
+    deny_policy_on(
+        control_plane(),
+        &policy,
+        "DELETE",
+        "clusterrolebindings",
+        "rbac.authorization.k8s.io",
+        &expression,
+        &probe,
+    );
 
-    let out = chronom("chronom-admin", &["revoke", "--role-arn", &arn(&id), "--group", &id, "--role-name", &id, "-o", "json"]);
+    let out = chronom(
+        "chronom-admin",
+        &[
+            "revoke",
+            "--role-arn",
+            &arn(&id),
+            "--group",
+            &id,
+            "--role-name",
+            &id,
+            "-o",
+            "json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let r = json(&out);
     assert_eq!(r["awsAuth"]["removed"], 1);
     assert_eq!(r["clusterRoleBinding"]["action"], "failed");
     assert_eq!(r["clusterRole"]["action"], "deleted");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("clusterrolebinding/{id}")) && err.contains("left"), "{err}");
+    assert!(
+        err.contains(&format!("clusterrolebinding/{id}")) && err.contains("left"),
+        "{err}"
+    );
     assert!(cluster_role_binding(&id).is_some());
     assert!(!map_roles().contains(&id));
 
@@ -237,10 +403,24 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
     // Policy removal reaches the admission chain asynchronously: wait until a delete would pass.
     let deadline = Instant::now() + Duration::from_secs(30);
     while probe() {
-        assert!(Instant::now() < deadline, "admission policy {policy} never went away");
+        assert!(
+            Instant::now() < deadline,
+            "admission policy {policy} never went away"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let out = chronom("chronom-admin", &["revoke", "--role-arn", &arn(&id), "--group", &id, "--role-name", &id]);
+    let out = chronom(
+        "chronom-admin",
+        &[
+            "revoke",
+            "--role-arn",
+            &arn(&id),
+            "--group",
+            &id,
+            "--role-name",
+            &id,
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(cluster_role_binding(&id).is_none());
     set_aws_auth(original.and_then(|c| c.data));
@@ -255,18 +435,32 @@ struct ApiServer {
 impl ApiServer {
     fn of(cp: &ControlPlane) -> Self {
         let dir = cp.dir.clone().expect("a dedicated control plane has a dir");
-        let pid = std::fs::read_to_string(dir.join("kube-apiserver.pid")).unwrap().trim().to_string();
+        let pid = std::fs::read_to_string(dir.join("kube-apiserver.pid"))
+            .unwrap()
+            .trim()
+            .to_string();
         let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-        let cmdline = raw.split(|b| *b == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect();
+        let cmdline = raw
+            .split(|b| *b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
         ApiServer { dir, cmdline }
     }
 
     fn pid(&self) -> String {
-        std::fs::read_to_string(self.dir.join("kube-apiserver.pid")).unwrap().trim().to_string()
+        std::fs::read_to_string(self.dir.join("kube-apiserver.pid"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     fn signal(&self, sig: &str) {
-        let ok = std::process::Command::new("kill").args([sig, &self.pid()]).status().unwrap().success();
+        let ok = std::process::Command::new("kill")
+            .args([sig, &self.pid()])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "kill {sig} failed");
     }
 
@@ -274,7 +468,9 @@ impl ApiServer {
         self.signal("-KILL");
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::path::Path::new(&format!("/proc/{}/stat", self.pid())).exists()
-            && !std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default().contains(") Z")
+            && !std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+                .unwrap_or_default()
+                .contains(") Z")
         {
             assert!(Instant::now() < deadline, "kube-apiserver did not die");
             std::thread::sleep(Duration::from_millis(50));
@@ -284,7 +480,11 @@ impl ApiServer {
     /// Start it again with the same flags (same etcd, same data), recording the new pid so
     /// that `down` stops it.
     fn restart(&self, cp: &ControlPlane) {
-        let log = std::fs::OpenOptions::new().append(true).create(true).open(self.dir.join("kube-apiserver.restart.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.dir.join("kube-apiserver.restart.log"))
+            .unwrap();
         let child = std::process::Command::new(&self.cmdline[0])
             .args(&self.cmdline[1..])
             .stdin(Stdio::null())
@@ -295,19 +495,44 @@ impl ApiServer {
         std::fs::write(self.dir.join("kube-apiserver.pid"), child.id().to_string()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let ok = cp.kubectl("chronom-admin").args(["get", "--raw", "/readyz"]).output().map(|o| o.status.success()).unwrap_or(false);
+            let ok = cp
+                .kubectl("chronom-admin")
+                .args(["get", "--raw", "/readyz"])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
             if ok {
                 return;
             }
-            assert!(Instant::now() < deadline, "kube-apiserver did not come back");
+            assert!(
+                Instant::now() < deadline,
+                "kube-apiserver did not come back"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
 }
 
-fn paused_grant(cp: &ControlPlane, id: &str, marker: &std::path::Path, timeout: &str) -> std::process::Child {
+fn paused_grant(
+    cp: &ControlPlane,
+    id: &str,
+    marker: &std::path::Path,
+    timeout: &str,
+) -> std::process::Child {
     plugin_command(&cp.kubeconfig, "chronom-admin")
-        .args(["--request-timeout", timeout, "grant", "--role-arn", &arn(id), "--group", id, "--role-name", id, "-o", "json"])
+        .args([
+            "--request-timeout",
+            timeout,
+            "grant",
+            "--role-arn",
+            &arn(id),
+            "--group",
+            id,
+            "--role-name",
+            id,
+            "-o",
+            "json",
+        ])
         .env(chronom::test_hook::PAUSE_AFTER_RBAC, marker)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -318,7 +543,10 @@ fn paused_grant(cp: &ControlPlane, id: &str, marker: &std::path::Path, timeout: 
 fn wait_for(path: &std::path::Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !path.exists() {
-        assert!(Instant::now() < deadline, "the grant never reached the pause point");
+        assert!(
+            Instant::now() < deadline,
+            "the grant never reached the pause point"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -334,7 +562,10 @@ fn apiserver_killed_mid_grant_then_rerun_completes_and_nothing_is_left_unreporte
     let marker = tempfile::tempdir().unwrap().keep().join("pause");
     let child = paused_grant(&cp, &id, &marker, "3");
     wait_for(&marker);
-    assert!(cluster_role_on(&cp, &id).is_some(), "RBAC is applied before the pause");
+    assert!(
+        cluster_role_on(&cp, &id).is_some(),
+        "RBAC is applied before the pause"
+    );
     server.kill();
     std::fs::remove_file(&marker).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -344,11 +575,28 @@ fn apiserver_killed_mid_grant_then_rerun_completes_and_nothing_is_left_unreporte
     // The rollback cannot reach the server either: the objects must be reported as left behind.
     assert_eq!(r["clusterRole"]["action"], "created", "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("clusterrole {id}")) && err.contains("delete it by hand"), "orphans must be named:\n{err}");
+    assert!(
+        err.contains(&format!("clusterrole {id}")) && err.contains("delete it by hand"),
+        "orphans must be named:\n{err}"
+    );
 
     server.restart(&cp);
     assert_eq!(map_roles_on(&cp), before, "no partial aws-auth write");
-    let out = chronom_on(&cp, "chronom-admin", &["grant", "--role-arn", &arn(&id), "--group", &id, "--role-name", &id, "-o", "json"]);
+    let out = chronom_on(
+        &cp,
+        "chronom-admin",
+        &[
+            "grant",
+            "--role-arn",
+            &arn(&id),
+            "--group",
+            &id,
+            "--role-name",
+            &id,
+            "-o",
+            "json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r = json(&out);
     assert_eq!(r["clusterRole"]["action"], "unchanged");
@@ -373,13 +621,25 @@ fn timeout_mid_request_is_clear_and_writes_nothing() {
     let out = child.wait_with_output().unwrap();
     server.signal("-CONT");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(started.elapsed() < Duration::from_secs(30), "the timeout must be honoured");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the timeout must be honoured"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("timeout") && err.contains("next:"), "{err}");
     assert_eq!(json(&out)["awsAuth"]["action"], "failed");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while cp.kubectl("chronom-admin").args(["get", "--raw", "/readyz"]).output().map(|o| !o.status.success()).unwrap_or(true) {
-        assert!(Instant::now() < deadline, "server did not recover after SIGCONT");
+    while cp
+        .kubectl("chronom-admin")
+        .args(["get", "--raw", "/readyz"])
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "server did not recover after SIGCONT"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(map_roles_on(&cp), before, "no partial aws-auth write");

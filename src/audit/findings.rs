@@ -122,8 +122,19 @@ pub struct Finding {
     pub remediation: &'static str,
 }
 
-pub(crate) fn finding(rule: Rule, subject: impl Into<String>, evidence: impl Into<String>) -> Finding {
-    Finding { rule: rule.id, name: rule.name, severity: rule.severity, subject: subject.into(), evidence: evidence.into(), remediation: rule.remediation }
+pub(crate) fn finding(
+    rule: Rule,
+    subject: impl Into<String>,
+    evidence: impl Into<String>,
+) -> Finding {
+    Finding {
+        rule: rule.id,
+        name: rule.name,
+        severity: rule.severity,
+        subject: subject.into(),
+        evidence: evidence.into(),
+        remediation: rule.remediation,
+    }
 }
 
 /// The node role mapping EKS creates: system:node:{{EC2PrivateDNSName}} with node groups.
@@ -166,90 +177,193 @@ pub fn mapping_findings(inv: &Inventory) -> Vec<Finding> {
     for m in &inv.mappings {
         let subject = mapping_subject(m);
         if m.source == MappingSource::MapAccounts {
-            out.push(finding(MAP_ACCOUNTS, &subject, format!("every IAM principal in account {} is let in with its ARN as username", m.principal)));
+            out.push(finding(
+                MAP_ACCOUNTS,
+                &subject,
+                format!(
+                    "every IAM principal in account {} is let in with its ARN as username",
+                    m.principal
+                ),
+            ));
         }
         for note in &m.notes {
-            let rule = if note.contains("path") { ROLE_PATH } else { MALFORMED_ENTRY };
+            let rule = if note.contains("path") {
+                ROLE_PATH
+            } else {
+                MALFORMED_ENTRY
+            };
             out.push(finding(rule, &subject, note.clone()));
         }
-        if m.source == MappingSource::MapRoles && role_has_path(&m.principal) && !m.notes.iter().any(|n| n.contains("path")) {
-            out.push(finding(ROLE_PATH, &subject, format!("{} has a path; callers' ARNs never do", m.principal)));
+        if m.source == MappingSource::MapRoles
+            && role_has_path(&m.principal)
+            && !m.notes.iter().any(|n| n.contains("path"))
+        {
+            out.push(finding(
+                ROLE_PATH,
+                &subject,
+                format!("{} has a path; callers' ARNs never do", m.principal),
+            ));
         }
         if let Some(line) = m.shadowed_by_line {
-            out.push(finding(DUPLICATE, &subject, format!("the entry at line {line} maps the same ARN and wins")));
+            out.push(finding(
+                DUPLICATE,
+                &subject,
+                format!("the entry at line {line} maps the same ARN and wins"),
+            ));
         }
-        if m.groups.iter().any(|g| g == rbac::model::PRIVILEGED_GROUP) && (m.active || m.state == "never-matches") {
-            let dormant = if m.active { "" } else { "; dormant: the entry never matches today, and correcting its rolearn makes it live" };
-            out.push(finding(MAPPED_TO_MASTERS, &subject, format!("groups [{}]{dormant}", m.groups.join(", "))));
+        if m.groups.iter().any(|g| g == rbac::model::PRIVILEGED_GROUP)
+            && (m.active || m.state == "never-matches")
+        {
+            let dormant = if m.active {
+                ""
+            } else {
+                "; dormant: the entry never matches today, and correcting its rolearn makes it live"
+            };
+            out.push(finding(
+                MAPPED_TO_MASTERS,
+                &subject,
+                format!("groups [{}]{dormant}", m.groups.join(", ")),
+            ));
         }
         if m.active && m.username.starts_with("system:") && !is_node_mapping(m) {
-            out.push(finding(SYSTEM_USERNAME, &subject, format!("username {:?}", m.username)));
+            out.push(finding(
+                SYSTEM_USERNAME,
+                &subject,
+                format!("username {:?}", m.username),
+            ));
         }
     }
     out
 }
 
 fn role_has_path(arn: &str) -> bool {
-    arn.split_once(":role/").is_some_and(|(_, rest)| rest.contains('/'))
+    arn.split_once(":role/")
+        .is_some_and(|(_, rest)| rest.contains('/'))
 }
 
 /// Findings about what one active mapping can do.
-pub fn access_findings(m: &Mapping, identity: &Identity, summary: AccessSummary, hits: &[CapabilityHit], snapshot: &RbacSnapshot) -> Vec<Finding> {
+pub fn access_findings(
+    m: &Mapping,
+    identity: &Identity,
+    summary: AccessSummary,
+    hits: &[CapabilityHit],
+    snapshot: &RbacSnapshot,
+) -> Vec<Finding> {
     let subject = mapping_subject(m);
     let mut out = Vec::new();
     if summary == AccessSummary::ClusterAdmin && !identity.is_privileged() {
-        out.push(finding(CLUSTER_ADMIN, &subject, "verb * on resource * in group * and nonResourceURL * cluster-wide"));
+        out.push(finding(
+            CLUSTER_ADMIN,
+            &subject,
+            "verb * on resource * in group * and nonResourceURL * cluster-wide",
+        ));
     }
     if identity.is_privileged() {
         // CHR001 already says everything: system:masters holds every capability.
         return out;
     }
     // One finding per rule and subject; several capabilities of one rule share its evidence.
-    let mut by_rule: std::collections::BTreeMap<&'static str, (Rule, Vec<String>)> = std::collections::BTreeMap::new();
+    let mut by_rule: std::collections::BTreeMap<&'static str, (Rule, Vec<String>)> =
+        std::collections::BTreeMap::new();
     for hit in hits {
-        let Some(rule) = rule_for_capability(hit.id) else { continue };
-        let via: Vec<String> = hit.evidence.iter().take(3).map(|g| format!("{} -> {}", g.binding, g.role)).collect();
+        let Some(rule) = rule_for_capability(hit.id) else {
+            continue;
+        };
+        let via: Vec<String> = hit
+            .evidence
+            .iter()
+            .take(3)
+            .map(|g| format!("{} -> {}", g.binding, g.role))
+            .collect();
         let scopes: Vec<String> = hit.scopes.iter().map(|s| s.to_string()).collect();
-        let evidence = format!("{} ({}; via {})", hit.title, scopes.join(", "), if via.is_empty() { "-".into() } else { via.join(", ") });
-        by_rule.entry(rule.id).or_insert((rule, Vec::new())).1.push(evidence);
+        let evidence = format!(
+            "{} ({}; via {})",
+            hit.title,
+            scopes.join(", "),
+            if via.is_empty() {
+                "-".into()
+            } else {
+                via.join(", ")
+            }
+        );
+        by_rule
+            .entry(rule.id)
+            .or_insert((rule, Vec::new()))
+            .1
+            .push(evidence);
     }
     for (_, (rule, evidence)) in by_rule {
         out.push(finding(rule, &subject, evidence.join("; ")));
     }
     for group in &m.groups {
-        if group == rbac::model::PRIVILEGED_GROUP || group.starts_with("system:node") || group == "system:bootstrappers" {
+        if group == rbac::model::PRIVILEGED_GROUP
+            || group.starts_with("system:node")
+            || group == "system:bootstrappers"
+        {
             continue;
         }
         let bound = !rbac::lookup(snapshot, &rbac::SubjectRef::group(group)).is_empty();
         if !bound {
-            out.push(finding(GROUP_UNBOUND, &subject, format!("group {group:?} appears in no RoleBinding or ClusterRoleBinding")));
+            out.push(finding(
+                GROUP_UNBOUND,
+                &subject,
+                format!("group {group:?} appears in no RoleBinding or ClusterRoleBinding"),
+            ));
         }
     }
     out
 }
 
 /// Findings about the RBAC objects themselves.
-pub fn rbac_findings(snapshot: &RbacSnapshot, chronom_roles: &[(String, Vec<k8s_openapi::api::rbac::v1::PolicyRule>)]) -> Vec<Finding> {
+pub fn rbac_findings(
+    snapshot: &RbacSnapshot,
+    chronom_roles: &[(String, Vec<k8s_openapi::api::rbac::v1::PolicyRule>)],
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    for anon in [rbac::model::ANONYMOUS_USER, rbac::model::UNAUTHENTICATED_GROUP] {
-        let subject = if anon.starts_with("system:anonymous") { rbac::SubjectRef::user(anon) } else { rbac::SubjectRef::group(anon) };
+    for anon in [
+        rbac::model::ANONYMOUS_USER,
+        rbac::model::UNAUTHENTICATED_GROUP,
+    ] {
+        let subject = if anon.starts_with("system:anonymous") {
+            rbac::SubjectRef::user(anon)
+        } else {
+            rbac::SubjectRef::group(anon)
+        };
         for row in rbac::lookup(snapshot, &subject) {
             // The API server's own default: health and version URLs for everyone.
             if row.role.name == "system:public-info-viewer" {
                 continue;
             }
-            out.push(finding(ANONYMOUS, anon, format!("{} -> {} ({})", row.binding, row.role, row.scope)));
+            out.push(finding(
+                ANONYMOUS,
+                anon,
+                format!("{} -> {} ({})", row.binding, row.role, row.scope),
+            ));
         }
     }
     for d in snapshot.dangling_bindings() {
-        out.push(finding(DANGLING, d.binding.to_string(), format!("refers to {} {:?}, which does not exist", d.role_kind, d.role_name)));
+        out.push(finding(
+            DANGLING,
+            d.binding.to_string(),
+            format!(
+                "refers to {} {:?}, which does not exist",
+                d.role_kind, d.role_name
+            ),
+        ));
     }
     for (name, rules) in chronom_roles {
         let extra: Vec<String> = rules
             .iter()
-            .flat_map(|r| r.verbs.iter().filter(|v| !crate::readonly_role::READ_VERBS.contains(&v.as_str())).cloned())
+            .flat_map(|r| {
+                r.verbs
+                    .iter()
+                    .filter(|v| !crate::readonly_role::READ_VERBS.contains(&v.as_str()))
+                    .cloned()
+            })
             .collect();
-        let urls = rules.iter().any(|r| r.non_resource_urls.as_ref().is_some_and(|u| !u.is_empty()));
+        let urls = rules
+            .iter()
+            .any(|r| r.non_resource_urls.as_ref().is_some_and(|u| !u.is_empty()));
         if !extra.is_empty() || urls {
             let mut why = Vec::new();
             if !extra.is_empty() {
@@ -258,7 +372,11 @@ pub fn rbac_findings(snapshot: &RbacSnapshot, chronom_roles: &[(String, Vec<k8s_
             if urls {
                 why.push("nonResourceURLs".to_string());
             }
-            out.push(finding(CHRONOM_DRIFT, format!("ClusterRole/{name}"), format!("grants {} beyond get/list/watch", why.join(" and "))));
+            out.push(finding(
+                CHRONOM_DRIFT,
+                format!("ClusterRole/{name}"),
+                format!("grants {} beyond get/list/watch", why.join(" and ")),
+            ));
         }
     }
     out
@@ -266,7 +384,13 @@ pub fn rbac_findings(snapshot: &RbacSnapshot, chronom_roles: &[(String, Vec<k8s_
 
 /// Highest first, then by rule and subject, so reports and snapshots are stable.
 pub fn sort(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(b.rule)).then(a.subject.cmp(&b.subject)).then(a.evidence.cmp(&b.evidence)));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.rule.cmp(b.rule))
+            .then(a.subject.cmp(&b.subject))
+            .then(a.evidence.cmp(&b.evidence))
+    });
 }
 
 pub fn rule(id: &str) -> Option<&'static Rule> {
@@ -291,7 +415,11 @@ mod tests {
     #[test]
     fn every_capability_maps_to_a_rule() {
         for cap in rbac::dangerous_capabilities() {
-            assert!(rule_for_capability(cap.id).is_some(), "capability {} has no rule", cap.id);
+            assert!(
+                rule_for_capability(cap.id).is_some(),
+                "capability {} has no rule",
+                cap.id
+            );
         }
     }
 
@@ -317,7 +445,10 @@ mod tests {
 
     #[test]
     fn unparseable_section_is_critical_with_position() {
-        let inv = super::super::inventory::from_aws_auth(&BTreeMap::from([("mapRoles".to_string(), "- rolearn: [x\n".to_string())]));
+        let inv = super::super::inventory::from_aws_auth(&BTreeMap::from([(
+            "mapRoles".to_string(),
+            "- rolearn: [x\n".to_string(),
+        )]));
         let f = mapping_findings(&inv);
         assert_eq!(f[0].rule, "CHR011");
         assert_eq!(f[0].severity, Severity::Critical);

@@ -99,8 +99,20 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
             let mut roles: Vec<Mapping> = entries
                 .iter()
                 .map(|e| {
-                    let principal = if e.rolearn.is_empty() { sso_pattern(e.sso.as_ref()) } else { e.rolearn.clone() };
-                    let mut m = entry_mapping(MappingSource::MapRoles, principal, e.username.as_deref(), &e.groups, e.line, &e.notes, e.is_dropped());
+                    let principal = if e.rolearn.is_empty() {
+                        sso_pattern(e.sso.as_ref())
+                    } else {
+                        e.rolearn.clone()
+                    };
+                    let mut m = entry_mapping(
+                        MappingSource::MapRoles,
+                        principal,
+                        e.username.as_deref(),
+                        &e.groups,
+                        e.line,
+                        &e.notes,
+                        e.is_dropped(),
+                    );
                     m.userid = e.userid.clone();
                     m.sso = e.sso.clone();
                     m
@@ -116,7 +128,15 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
             let mut users: Vec<Mapping> = entries
                 .iter()
                 .map(|e| {
-                    let mut m = entry_mapping(MappingSource::MapUsers, e.userarn.clone(), e.username.as_deref(), &e.groups, e.line, &e.notes, e.is_dropped());
+                    let mut m = entry_mapping(
+                        MappingSource::MapUsers,
+                        e.userarn.clone(),
+                        e.username.as_deref(),
+                        &e.groups,
+                        e.line,
+                        &e.notes,
+                        e.is_dropped(),
+                    );
                     m.userid = e.userid.clone();
                     m
                 })
@@ -161,11 +181,24 @@ pub fn from_access_entries(entries: &[EntryWithPolicies], active: bool) -> Vec<M
             let implicit = e.entry.implicit_groups();
             let mut notes = Vec::new();
             if !implicit.is_empty() {
-                notes.push(format!("type {}: EKS adds groups {}", e.entry.entry_type, implicit.join(", ")));
-                groups.extend(implicit.iter().filter(|g| !groups.contains(&g.to_string())).map(|g| g.to_string()).collect::<Vec<_>>());
+                notes.push(format!(
+                    "type {}: EKS adds groups {}",
+                    e.entry.entry_type,
+                    implicit.join(", ")
+                ));
+                groups.extend(
+                    implicit
+                        .iter()
+                        .filter(|g| !groups.contains(&g.to_string()))
+                        .map(|g| g.to_string())
+                        .collect::<Vec<_>>(),
+                );
             }
             for p in e.policies.iter().filter(|p| !p.modelled) {
-                notes.push(format!("access policy {} is not modelled: its rights are not in this report", p.policy));
+                notes.push(format!(
+                    "access policy {} is not modelled: its rights are not in this report",
+                    p.policy
+                ));
             }
             Mapping {
                 source: MappingSource::AccessEntry,
@@ -187,7 +220,15 @@ pub fn from_access_entries(entries: &[EntryWithPolicies], active: bool) -> Vec<M
 }
 
 /// A mapRoles or mapUsers entry as a mapping; the caller adds what only its section has.
-fn entry_mapping(source: MappingSource, principal: String, username: Option<&str>, groups: &[String], line: usize, notes: &[EntryNote], dropped: bool) -> Mapping {
+fn entry_mapping(
+    source: MappingSource,
+    principal: String,
+    username: Option<&str>,
+    groups: &[String],
+    line: usize,
+    notes: &[EntryNote],
+    dropped: bool,
+) -> Mapping {
     Mapping {
         source,
         principal,
@@ -206,7 +247,12 @@ fn entry_mapping(source: MappingSource, principal: String, username: Option<&str
 }
 
 fn never_matches(notes: &[EntryNote]) -> bool {
-    notes.iter().any(|n| matches!(n, EntryNote::UnusableArn { .. } | EntryNote::SsoPartitionNeverMatches { .. }))
+    notes.iter().any(|n| {
+        matches!(
+            n,
+            EntryNote::UnusableArn { .. } | EntryNote::SsoPartitionNeverMatches { .. }
+        )
+    })
 }
 
 fn state_of(dropped: bool, notes: &[EntryNote]) -> &'static str {
@@ -221,13 +267,21 @@ fn state_of(dropped: bool, notes: &[EntryNote]) -> &'static str {
 
 fn sso_pattern(sso: Option<&SsoMatcher>) -> String {
     match sso {
-        Some(s) => format!("arn:aws:iam::{}:role/AWSReservedSSO_{}_*", s.account_id, s.permission_set_name),
+        Some(s) => format!(
+            "arn:aws:iam::{}:role/AWSReservedSSO_{}_*",
+            s.account_id, s.permission_set_name
+        ),
         None => String::new(),
     }
 }
 
 fn section_error(section: &'static str, e: awsauth::ParseError) -> SectionError {
-    SectionError { section, line: e.line, column: e.column, message: e.message }
+    SectionError {
+        section,
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    }
 }
 
 /// The authenticator keeps the last valid entry per ARN; mark the earlier ones.
@@ -273,7 +327,11 @@ mod tests {
     #[test]
     fn unparseable_section_is_reported_and_others_survive() {
         let mut d = data("- rolearn: [oops\n");
-        d.insert("mapUsers".into(), "- userarn: arn:aws:iam::111122223333:user/alice\n  username: alice\n  groups: [g]\n".into());
+        d.insert(
+            "mapUsers".into(),
+            "- userarn: arn:aws:iam::111122223333:user/alice\n  username: alice\n  groups: [g]\n"
+                .into(),
+        );
         let inv = from_aws_auth(&d);
         assert_eq!(inv.section_errors.len(), 1);
         assert_eq!(inv.section_errors[0].section, "mapRoles");
@@ -284,7 +342,10 @@ mod tests {
 
     #[test]
     fn accounts_map_every_principal_with_no_groups() {
-        let inv = from_aws_auth(&BTreeMap::from([("mapAccounts".to_string(), "- \"444455556666\"\n".to_string())]));
+        let inv = from_aws_auth(&BTreeMap::from([(
+            "mapAccounts".to_string(),
+            "- \"444455556666\"\n".to_string(),
+        )]));
         assert_eq!(inv.mappings.len(), 1);
         assert_eq!(inv.mappings[0].principal, "444455556666");
         assert!(inv.mappings[0].groups.is_empty() && inv.mappings[0].active);

@@ -28,7 +28,10 @@ pub struct ManifestError {
 impl ClusterState {
     /// Add every object of one file's text. `origin` names the file in errors.
     pub fn add_text(&mut self, origin: &str, text: &str) -> Result<usize, ManifestError> {
-        let err = |message: String| ManifestError { origin: origin.to_string(), message };
+        let err = |message: String| ManifestError {
+            origin: origin.to_string(),
+            message,
+        };
         let docs: Vec<Value> = if text.trim_start().starts_with(['{', '[']) {
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Array(items)) => items,
@@ -36,7 +39,8 @@ impl ClusterState {
                 Err(e) => return Err(err(format!("not valid JSON: {e}"))),
             }
         } else {
-            serde_saphyr::from_multiple::<Value>(text).map_err(|e| err(format!("not valid YAML: {e}")))?
+            serde_saphyr::from_multiple::<Value>(text)
+                .map_err(|e| err(format!("not valid YAML: {e}")))?
         };
         let mut added = 0;
         for doc in docs {
@@ -49,42 +53,69 @@ impl ClusterState {
         if doc.is_null() {
             return Ok(0);
         }
-        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        let kind = doc
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let v = doc;
-        let named = |v: &Value| v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?").to_string();
-        let parse_err = |kind: &str, v: &Value, e: serde_json::Error| format!("{kind} {}: {e}", named(v));
+        let named = |v: &Value| {
+            v.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string()
+        };
+        let parse_err =
+            |kind: &str, v: &Value, e: serde_json::Error| format!("{kind} {}: {e}", named(v));
         match kind.as_str() {
-            "List" | "ClusterRoleList" | "ClusterRoleBindingList" | "RoleList" | "RoleBindingList" | "ConfigMapList" => {
+            "List"
+            | "ClusterRoleList"
+            | "ClusterRoleBindingList"
+            | "RoleList"
+            | "RoleBindingList"
+            | "ConfigMapList" => {
                 let mut n = 0;
-                for item in v.get("items").and_then(Value::as_array).cloned().unwrap_or_default() {
+                for item in v
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+                {
                     n += self.add_value(item)?;
                 }
                 Ok(n)
             }
             "ClusterRole" => {
-                self.rbac.cluster_roles.push(serde_json::from_value(v.clone()).map_err(|e| parse_err("ClusterRole", &v, e))?);
+                self.rbac.cluster_roles.push(
+                    serde_json::from_value(v.clone())
+                        .map_err(|e| parse_err("ClusterRole", &v, e))?,
+                );
                 Ok(1)
             }
             "ClusterRoleBinding" => {
-                self.rbac
-                    .cluster_role_bindings
-                    .push(serde_json::from_value(v.clone()).map_err(|e| parse_err("ClusterRoleBinding", &v, e))?);
+                self.rbac.cluster_role_bindings.push(
+                    serde_json::from_value(v.clone())
+                        .map_err(|e| parse_err("ClusterRoleBinding", &v, e))?,
+                );
                 Ok(1)
             }
             "Role" => {
-                let mut r: Role = serde_json::from_value(v.clone()).map_err(|e| parse_err("Role", &v, e))?;
+                let mut r: Role =
+                    serde_json::from_value(v.clone()).map_err(|e| parse_err("Role", &v, e))?;
                 r.metadata.namespace.get_or_insert_with(|| "default".into());
                 self.rbac.roles.push(r);
                 Ok(1)
             }
             "RoleBinding" => {
-                let mut b: RoleBinding = serde_json::from_value(v.clone()).map_err(|e| parse_err("RoleBinding", &v, e))?;
+                let mut b: RoleBinding = serde_json::from_value(v.clone())
+                    .map_err(|e| parse_err("RoleBinding", &v, e))?;
                 b.metadata.namespace.get_or_insert_with(|| "default".into());
                 self.rbac.role_bindings.push(b);
                 Ok(1)
             }
             "ConfigMap" => {
-                let cm: ConfigMap = serde_json::from_value(v.clone()).map_err(|e| parse_err("ConfigMap", &v, e))?;
+                let cm: ConfigMap =
+                    serde_json::from_value(v.clone()).map_err(|e| parse_err("ConfigMap", &v, e))?;
                 let ns = cm.metadata.namespace.as_deref().unwrap_or("kube-system");
                 if cm.metadata.name.as_deref() == Some("aws-auth") && ns == "kube-system" {
                     self.aws_auth = cm.data.unwrap_or_default();
@@ -108,15 +139,27 @@ mod tests {
         let yaml = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: ClusterRole\n  metadata: {name: a}\n  rules: []\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\ndata:\n  mapRoles: |\n    - rolearn: arn:aws:iam::111122223333:role/x\n      groups: [g]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: a}\nsubjects: [{kind: Group, name: g}]\n";
         assert_eq!(s.add_text("f.yaml", yaml).unwrap(), 3);
         assert_eq!(s.rbac.cluster_roles.len(), 1);
-        assert_eq!(s.rbac.role_bindings[0].metadata.namespace.as_deref(), Some("default"));
+        assert_eq!(
+            s.rbac.role_bindings[0].metadata.namespace.as_deref(),
+            Some("default")
+        );
         assert!(s.aws_auth_present && s.aws_auth["mapRoles"].contains("role/x"));
     }
 
     #[test]
     fn json_and_errors_name_the_file() {
         let mut s = ClusterState::default();
-        assert_eq!(s.add_text("a.json", r#"{"kind":"ClusterRole","metadata":{"name":"x"},"rules":[]}"#).unwrap(), 1);
-        let e = s.add_text("bad.yaml", "kind: ClusterRole\nmetadata: [").unwrap_err();
+        assert_eq!(
+            s.add_text(
+                "a.json",
+                r#"{"kind":"ClusterRole","metadata":{"name":"x"},"rules":[]}"#
+            )
+            .unwrap(),
+            1
+        );
+        let e = s
+            .add_text("bad.yaml", "kind: ClusterRole\nmetadata: [")
+            .unwrap_err();
         assert!(e.to_string().starts_with("bad.yaml: "), "{e}");
     }
 }

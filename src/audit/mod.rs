@@ -69,11 +69,18 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
             );
             return Ok(EXIT_MISMATCH);
         }
-        eprintln!("verified: {} answers agree with the live authorizer", v.queries);
+        eprintln!(
+            "verified: {} answers agree with the live authorizer",
+            v.queries
+        );
     }
     if let (Some(threshold), Some(worst)) = (args.fail_on, built.worst()) {
         if worst >= threshold {
-            let at_or_above = built.findings.iter().filter(|f| f.severity >= threshold).count();
+            let at_or_above = built
+                .findings
+                .iter()
+                .filter(|f| f.severity >= threshold)
+                .count();
             eprintln!("{at_or_above} finding(s) at or above {threshold:?} (--fail-on)");
             return Ok(EXIT_FINDINGS);
         }
@@ -83,10 +90,18 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
 
 /// Read and evaluate one cluster (or the files): the report, verified when asked. With
 /// --cluster the EKS side is read too: DescribeCluster, and the access entries.
-pub async fn build_report(global: &GlobalArgs, from_file: &[PathBuf], verify: bool) -> Result<report::AuditReport, UserError> {
+pub async fn build_report(
+    global: &GlobalArgs,
+    from_file: &[PathBuf],
+    verify: bool,
+) -> Result<report::AuditReport, UserError> {
     let (source, state, conn) = load(global, from_file).await?;
     let snapshot = report::snapshot_of(&state, rule_source(from_file));
-    let eks = if from_file.is_empty() { read_eks(global).await? } else { None };
+    let eks = if from_file.is_empty() {
+        read_eks(global).await?
+    } else {
+        None
+    };
     let mut built = report::build_with_eks(&source, &state, &snapshot, eks.as_ref());
     if verify {
         let conn = conn.expect("live audit has a connection");
@@ -98,12 +113,17 @@ pub async fn build_report(global: &GlobalArgs, from_file: &[PathBuf], verify: bo
 /// The EKS side of the audit with --cluster; None without it. DescribeCluster must work; the
 /// access entries may fail to read, which the report says (CHR027) rather than stopping.
 pub async fn read_eks(global: &GlobalArgs) -> Result<Option<report::EksState>, UserError> {
-    let Some(ctx) = crate::eks::via::context(global).await? else { return Ok(None) };
+    let Some(ctx) = crate::eks::via::context(global).await? else {
+        return Ok(None);
+    };
     Ok(Some(eks_state(&ctx).await))
 }
 
 pub async fn eks_state(ctx: &crate::eks::via::EksContext) -> report::EksState {
-    let mut state = report::EksState { cluster: ctx.cluster.clone(), ..Default::default() };
+    let mut state = report::EksState {
+        cluster: ctx.cluster.clone(),
+        ..Default::default()
+    };
     if ctx.auth_mode().is_some_and(|m| m.reads_access_entries()) {
         match crate::eks::access_entries::read_all(&ctx.eks, ctx.name()).await {
             Ok(entries) => state.access_entries = entries,
@@ -115,11 +135,18 @@ pub async fn eks_state(ctx: &crate::eks::via::EksContext) -> report::EksState {
 
 /// Live objects as stored already carry aggregated rules; manifests need aggregating.
 pub fn rule_source(from_file: &[PathBuf]) -> RuleSource {
-    if from_file.is_empty() { RuleSource::AsStored } else { RuleSource::Aggregate }
+    if from_file.is_empty() {
+        RuleSource::AsStored
+    } else {
+        RuleSource::Aggregate
+    }
 }
 
 /// Read the cluster (or the files): the source name, the state, and the live connection.
-pub async fn load(global: &GlobalArgs, from_file: &[PathBuf]) -> Result<(String, ClusterState, Option<Connection>), UserError> {
+pub async fn load(
+    global: &GlobalArgs,
+    from_file: &[PathBuf],
+) -> Result<(String, ClusterState, Option<Connection>), UserError> {
     if !from_file.is_empty() {
         return Ok(("files".into(), read_files(from_file)?, None));
     }
@@ -133,13 +160,22 @@ pub async fn read_cluster(conn: &Connection) -> Result<ClusterState, UserError> 
     let config_maps = Api::<ConfigMap>::namespaced(c.clone(), "kube-system");
     let (cluster_roles, cluster_role_bindings, roles, role_bindings, aws_auth) = tokio::try_join!(
         list_all(conn, Api::<ClusterRole>::all(c.clone()), "clusterroles"),
-        list_all(conn, Api::<ClusterRoleBinding>::all(c.clone()), "clusterrolebindings"),
+        list_all(
+            conn,
+            Api::<ClusterRoleBinding>::all(c.clone()),
+            "clusterrolebindings"
+        ),
         list_all(conn, Api::<Role>::all(c.clone()), "roles"),
         list_all(conn, Api::<RoleBinding>::all(c.clone()), "rolebindings"),
         conn.get_opt(&config_maps, "aws-auth", "configmap kube-system/"),
     )?;
     Ok(ClusterState {
-        rbac: RbacObjects { cluster_roles, cluster_role_bindings, roles, role_bindings },
+        rbac: RbacObjects {
+            cluster_roles,
+            cluster_role_bindings,
+            roles,
+            role_bindings,
+        },
         aws_auth_present: aws_auth.is_some(),
         aws_auth: aws_auth.and_then(|c| c.data).unwrap_or_default(),
     })
@@ -155,7 +191,11 @@ where
     loop {
         let page = match api.list(&params).await {
             Ok(p) => p,
-            Err(e) => return Err(conn.explain(e, &format!("listing {what} in all namespaces")).await),
+            Err(e) => {
+                return Err(conn
+                    .explain(e, &format!("listing {what} in all namespaces"))
+                    .await);
+            }
         };
         pages += 1;
         items.extend(page.items);
@@ -174,25 +214,42 @@ pub fn read_files(paths: &[PathBuf]) -> Result<ClusterState, UserError> {
     let mut files = Vec::new();
     for p in paths {
         collect(p, &mut files).map_err(|e| {
-            UserError::usage(format!("cannot read {}: {e}", p.display()), "pass existing files or directories to --from-file")
+            UserError::usage(
+                format!("cannot read {}: {e}", p.display()),
+                "pass existing files or directories to --from-file",
+            )
         })?;
     }
     for f in files {
-        let text = std::fs::read_to_string(&f)
-            .map_err(|e| UserError::failed(format!("cannot read {}: {e}", f.display()), "check the file's permissions and encoding (UTF-8)"))?;
+        let text = std::fs::read_to_string(&f).map_err(|e| {
+            UserError::failed(
+                format!("cannot read {}: {e}", f.display()),
+                "check the file's permissions and encoding (UTF-8)",
+            )
+        })?;
         state
             .add_text(&f.display().to_string(), &text)
-            .map_err(|e| UserError::failed(e.to_string(), "fix the manifest, or leave the file out of --from-file"))?;
+            .map_err(|e| {
+                UserError::failed(
+                    e.to_string(),
+                    "fix the manifest, or leave the file out of --from-file",
+                )
+            })?;
     }
     Ok(state)
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
         entries.sort();
         for e in entries {
-            let manifest = e.extension().and_then(|x| x.to_str()).is_some_and(|x| matches!(x, "yaml" | "yml" | "json"));
+            let manifest = e
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| matches!(x, "yaml" | "yml" | "json"));
             if e.is_dir() || manifest {
                 collect(&e, out)?;
             }

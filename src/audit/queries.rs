@@ -8,7 +8,9 @@ use super::report::identity_of;
 use crate::arn::{self, PrincipalArn};
 use crate::cli::{GlobalArgs, LookupArgs, QueryFormat, WhoCanArgs};
 use crate::error::UserError;
-use crate::rbac::{self, Identity, QueryScope, RbacSnapshot, Request, ResourceCatalog, SubjectKind, SubjectRef};
+use crate::rbac::{
+    self, Identity, QueryScope, RbacSnapshot, Request, ResourceCatalog, SubjectKind, SubjectRef,
+};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,7 +46,9 @@ pub fn template_matches(template: &str, username: &str) -> bool {
     for p in &parts[1..] {
         pieces.push(p.split_once("}}").map(|(_, rest)| rest).unwrap_or(p));
     }
-    let Some(mut rest) = username.strip_prefix(pieces[0]) else { return false };
+    let Some(mut rest) = username.strip_prefix(pieces[0]) else {
+        return false;
+    };
     for (i, piece) in pieces.iter().enumerate().skip(1) {
         let last = i == pieces.len() - 1;
         if last {
@@ -65,9 +69,13 @@ pub fn principals_for(mappings: &[Mapping], kind: SubjectKind, name: &str) -> Ve
         .iter()
         .filter(|m| m.active)
         .filter(|m| match kind {
-            SubjectKind::Group => name == rbac::model::AUTHENTICATED_GROUP || m.groups.iter().any(|g| g == name),
+            SubjectKind::Group => {
+                name == rbac::model::AUTHENTICATED_GROUP || m.groups.iter().any(|g| g == name)
+            }
             SubjectKind::User => match m.source {
-                MappingSource::MapAccounts => name.starts_with("arn:") && name.split(':').nth(4) == Some(m.principal.as_str()),
+                MappingSource::MapAccounts => {
+                    name.starts_with("arn:") && name.split(':').nth(4) == Some(m.principal.as_str())
+                }
                 _ if m.username.is_empty() => m.principal == name,
                 _ => template_matches(&m.username, name),
             },
@@ -87,7 +95,12 @@ fn subject_text(kind: SubjectKind, name: &str, ns: Option<&str>) -> String {
     }
 }
 
-pub fn answer_who_can(snapshot: &RbacSnapshot, mappings: &[Mapping], request: &Request, scope: &QueryScope) -> Vec<WhoCanAnswer> {
+pub fn answer_who_can(
+    snapshot: &RbacSnapshot,
+    mappings: &[Mapping],
+    request: &Request,
+    scope: &QueryScope,
+) -> Vec<WhoCanAnswer> {
     let mut out: Vec<WhoCanAnswer> = rbac::who_can(snapshot, request, scope)
         .into_iter()
         .map(|row| {
@@ -97,13 +110,23 @@ pub fn answer_who_can(snapshot: &RbacSnapshot, mappings: &[Mapping], request: &R
             };
             WhoCanAnswer {
                 principals: principals_for(mappings, row.subject_kind, &row.subject_name),
-                subject: subject_text(row.subject_kind, &row.subject_name, row.subject_namespace.as_deref()),
+                subject: subject_text(
+                    row.subject_kind,
+                    &row.subject_name,
+                    row.subject_namespace.as_deref(),
+                ),
                 via,
                 scope: row.scope.to_string(),
             }
         })
         .collect();
-    out.sort_by(|a, b| (a.scope.as_str(), a.subject.as_str(), a.via.as_str()).cmp(&(b.scope.as_str(), b.subject.as_str(), b.via.as_str())));
+    out.sort_by(|a, b| {
+        (a.scope.as_str(), a.subject.as_str(), a.via.as_str()).cmp(&(
+            b.scope.as_str(),
+            b.subject.as_str(),
+            b.via.as_str(),
+        ))
+    });
     out.dedup_by(|a, b| a.subject == b.subject && a.via == b.via && a.scope == b.scope);
     out
 }
@@ -116,7 +139,9 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     let snapshot = super::report::snapshot_of(&state, super::rule_source(&q.from_file));
     let inv = inventory::from_aws_auth(&state.aws_auth);
     let namespaced = match &request {
-        Request::Resource(r) => catalog.is_namespaced(&r.api_group, &r.resource).unwrap_or(true),
+        Request::Resource(r) => catalog
+            .is_namespaced(&r.api_group, &r.resource)
+            .unwrap_or(true),
         Request::NonResource(_) => false,
     };
     let scope = if !namespaced {
@@ -149,29 +174,49 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
 }
 
 /// The identities a lookup subject stands for: one per mapping for an IAM ARN, else one.
-pub fn lookup_targets(subject: &str, mappings: &[Mapping]) -> Result<Vec<(Option<String>, LookupTarget)>, UserError> {
+pub fn lookup_targets(
+    subject: &str,
+    mappings: &[Mapping],
+) -> Result<Vec<(Option<String>, LookupTarget)>, UserError> {
     if subject.starts_with("arn:") {
         let principal = arn::parse_principal_arn(subject).map_err(|e| {
-            UserError::usage(format!("{subject:?} is not an IAM principal ARN: {e}"), "pass an IAM role, assumed-role or user ARN")
+            UserError::usage(
+                format!("{subject:?} is not an IAM principal ARN: {e}"),
+                "pass an IAM role, assumed-role or user ARN",
+            )
         })?;
         let hits: Vec<&Mapping> = mappings
             .iter()
             .filter(|m| m.active)
             .filter(|m| match (&principal, m.source) {
-                (PrincipalArn::Role { role, .. } | PrincipalArn::AssumedRole { role, .. }, MappingSource::MapRoles) => {
-                    role.authenticator_matches(&m.principal)
+                (
+                    PrincipalArn::Role { role, .. } | PrincipalArn::AssumedRole { role, .. },
+                    MappingSource::MapRoles,
+                ) => role.authenticator_matches(&m.principal),
+                (PrincipalArn::User(u), MappingSource::MapUsers) => {
+                    arn::go_equal_fold(&u.to_string(), &m.principal)
                 }
-                (PrincipalArn::User(u), MappingSource::MapUsers) => arn::go_equal_fold(&u.to_string(), &m.principal),
                 (p, MappingSource::MapAccounts) => p.account() == m.principal,
                 _ => false,
             })
             .collect();
-        return Ok(hits.into_iter().map(|m| (Some(m.principal.clone()), LookupTarget::Identity(identity_of(m)))).collect());
+        return Ok(hits
+            .into_iter()
+            .map(|m| {
+                (
+                    Some(m.principal.clone()),
+                    LookupTarget::Identity(identity_of(m)),
+                )
+            })
+            .collect());
     }
     if let Some(sa) = SubjectRef::parse_service_account(subject) {
         if !subject.starts_with("system:") || subject.starts_with("system:serviceaccount:") {
             let ns = sa.namespace.clone().unwrap_or_default();
-            return Ok(vec![(None, LookupTarget::Identity(Identity::service_account(&ns, &sa.name)))]);
+            return Ok(vec![(
+                None,
+                LookupTarget::Identity(Identity::service_account(&ns, &sa.name)),
+            )]);
         }
     }
     Ok(vec![(None, LookupTarget::Named(subject.to_string()))])
@@ -184,7 +229,10 @@ pub enum LookupTarget {
     Named(String),
 }
 
-pub fn answer_lookup(snapshot: &RbacSnapshot, targets: &[(Option<String>, LookupTarget)]) -> Vec<LookupAnswer> {
+pub fn answer_lookup(
+    snapshot: &RbacSnapshot,
+    targets: &[(Option<String>, LookupTarget)],
+) -> Vec<LookupAnswer> {
     let mut out = Vec::new();
     for (principal, target) in targets {
         let rows = match target {
@@ -215,7 +263,10 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
     let inv = inventory::from_aws_auth(&state.aws_auth);
     let targets = lookup_targets(&q.subject, &inv.mappings)?;
     if targets.is_empty() {
-        eprintln!("{} is not mapped in aws-auth: it cannot authenticate to this cluster through aws-auth", q.subject);
+        eprintln!(
+            "{} is not mapped in aws-auth: it cannot authenticate to this cluster through aws-auth",
+            q.subject
+        );
         return Ok(0);
     }
     let rows = answer_lookup(&snapshot, &targets);
@@ -241,9 +292,15 @@ mod tests {
         assert!(template_matches("chronom:{{SessionName}}", "chronom:alice"));
         assert!(!template_matches("chronom:{{SessionName}}", "chronom:"));
         assert!(!template_matches("chronom:{{SessionName}}", "other:alice"));
-        assert!(template_matches("system:node:{{EC2PrivateDNSName}}", "system:node:ip-10-0-0-1.ec2.internal"));
+        assert!(template_matches(
+            "system:node:{{EC2PrivateDNSName}}",
+            "system:node:ip-10-0-0-1.ec2.internal"
+        ));
         assert!(template_matches("plain", "plain"));
         assert!(!template_matches("plain", "plainer"));
-        assert!(template_matches("{{AccountID}}-{{SessionName}}", "111122223333-bob"));
+        assert!(template_matches(
+            "{{AccountID}}-{{SessionName}}",
+            "111122223333-bob"
+        ));
     }
 }

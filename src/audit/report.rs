@@ -9,12 +9,12 @@ use super::findings::{self, Finding};
 use super::inventory::{self, Inventory, Mapping, MappingSource};
 use super::manifests::ClusterState;
 use crate::cli::Severity;
-use crate::rbac::{self, Identity, RbacSnapshot, RuleSource};
-use crate::readonly_role;
-use crate::verify::sample_username;
 use crate::eks::access_entries::EntryWithPolicies;
 use crate::eks::access_policies::{self, CLUSTER_ADMIN_POLICY, PolicyScope};
 use crate::eks::posture::{self, AuthMode, ClusterFacts};
+use crate::rbac::{self, Identity, RbacSnapshot, RuleSource};
+use crate::readonly_role;
+use crate::verify::sample_username;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -138,11 +138,17 @@ pub fn rule_lines(rules: Option<&[k8s_openapi::api::rbac::v1::PolicyRule]>) -> V
         .unwrap_or_default()
         .iter()
         .map(|r| {
-            let join = |v: &Option<Vec<String>>| v.as_ref().map(|v| v.join(",")).unwrap_or_default();
+            let join =
+                |v: &Option<Vec<String>>| v.as_ref().map(|v| v.join(",")).unwrap_or_default();
             if r.non_resource_urls.as_ref().is_some_and(|u| !u.is_empty()) {
                 format!("{} {}", r.verbs.join(","), join(&r.non_resource_urls))
             } else {
-                let mut s = format!("{} {}.{}", r.verbs.join(","), join(&r.resources), join(&r.api_groups));
+                let mut s = format!(
+                    "{} {}.{}",
+                    r.verbs.join(","),
+                    join(&r.resources),
+                    join(&r.api_groups)
+                );
                 if r.resource_names.as_ref().is_some_and(|n| !n.is_empty()) {
                     s.push_str(&format!(" [{}]", join(&r.resource_names)));
                 }
@@ -190,9 +196,21 @@ fn binding_row(r: &rbac::LookupRow, snapshot: &RbacSnapshot) -> BindingRow {
 }
 
 /// What one identity may do, for comparing the two mapping sources.
-fn rights(snapshot: &RbacSnapshot, identity: &Identity, checks: &[rbac::CapabilityCheck]) -> (String, Vec<&'static str>) {
-    let summary = if identity.is_privileged() { "cluster-admin (system:masters)".to_string() } else { snapshot.effective_summary(identity).to_string() };
-    let mut caps: Vec<&'static str> = snapshot.check_capabilities(identity, checks).iter().map(|h| h.id).collect();
+fn rights(
+    snapshot: &RbacSnapshot,
+    identity: &Identity,
+    checks: &[rbac::CapabilityCheck],
+) -> (String, Vec<&'static str>) {
+    let summary = if identity.is_privileged() {
+        "cluster-admin (system:masters)".to_string()
+    } else {
+        snapshot.effective_summary(identity).to_string()
+    };
+    let mut caps: Vec<&'static str> = snapshot
+        .check_capabilities(identity, checks)
+        .iter()
+        .map(|h| h.id)
+        .collect();
     caps.sort();
     caps.dedup();
     (summary, caps)
@@ -201,7 +219,8 @@ fn rights(snapshot: &RbacSnapshot, identity: &Identity, checks: &[rbac::Capabili
 /// Does an aws-auth mapping name the same IAM principal as an access entry?
 fn same_principal(aws_auth: &Mapping, entry_arn: &str) -> bool {
     match aws_auth.source {
-        MappingSource::MapRoles => crate::arn::parse_role_arn(entry_arn).is_ok_and(|r| r.canonical.matches(&aws_auth.principal)),
+        MappingSource::MapRoles => crate::arn::parse_role_arn(entry_arn)
+            .is_ok_and(|r| r.canonical.matches(&aws_auth.principal)),
         MappingSource::MapUsers => crate::arn::go_equal_fold(&aws_auth.principal, entry_arn),
         _ => false,
     }
@@ -230,24 +249,50 @@ fn merge_eks(inv: &mut Inventory, eks: &EksState, out: &mut Vec<findings::Findin
     let entry_mappings = inventory::from_access_entries(&eks.access_entries, entries_read);
     if entries_read {
         for e in &entry_mappings {
-            for m in inv.mappings.iter_mut().filter(|m| m.active && same_principal(m, &e.principal)) {
+            for m in inv
+                .mappings
+                .iter_mut()
+                .filter(|m| m.active && same_principal(m, &e.principal))
+            {
                 m.active = false;
                 m.state = "overridden";
-                m.notes.push(format!("EKS uses the access entry for {} instead of this entry", e.principal));
+                m.notes.push(format!(
+                    "EKS uses the access entry for {} instead of this entry",
+                    e.principal
+                ));
             }
         }
     }
     for m in &entry_mappings {
         let subject = findings::mapping_subject(m);
-        for p in m.access_policies.iter().filter(|p| p.policy == CLUSTER_ADMIN_POLICY && p.scope == PolicyScope::Cluster) {
-            out.push(findings::finding(findings::ACCESS_POLICY_CLUSTER_ADMIN, &subject, format!("{} associated with scope cluster ({})", p.policy, p.policy_arn)));
+        for p in m
+            .access_policies
+            .iter()
+            .filter(|p| p.policy == CLUSTER_ADMIN_POLICY && p.scope == PolicyScope::Cluster)
+        {
+            out.push(findings::finding(
+                findings::ACCESS_POLICY_CLUSTER_ADMIN,
+                &subject,
+                format!(
+                    "{} associated with scope cluster ({})",
+                    p.policy, p.policy_arn
+                ),
+            ));
         }
         if m.groups.iter().any(|g| g == rbac::model::PRIVILEGED_GROUP) {
-            out.push(findings::finding(findings::MAPPED_TO_MASTERS, &subject, format!("kubernetesGroups [{}]", m.groups.join(", "))));
+            out.push(findings::finding(
+                findings::MAPPED_TO_MASTERS,
+                &subject,
+                format!("kubernetesGroups [{}]", m.groups.join(", ")),
+            ));
         }
     }
     if let Some(why) = &eks.access_entries_error {
-        out.push(findings::finding(findings::EKS_UNREADABLE, format!("cluster/{}", eks.cluster.name), why.clone()));
+        out.push(findings::finding(
+            findings::EKS_UNREADABLE,
+            format!("cluster/{}", eks.cluster.name),
+            why.clone(),
+        ));
     }
     out.extend(posture::findings(&eks.cluster));
     out.extend(posture::creator_finding(&eks.cluster, &eks.access_entries));
@@ -257,7 +302,11 @@ fn merge_eks(inv: &mut Inventory, eks: &EksState, out: &mut Vec<findings::Findin
 /// The RBAC objects plus the access policies' stand-ins, for evaluating access entries.
 fn augmented_snapshot(state: &ClusterState, inv: &Inventory) -> RbacSnapshot {
     let mut objects = state.rbac.clone();
-    for m in inv.mappings.iter().filter(|m| m.source == MappingSource::AccessEntry) {
+    for m in inv
+        .mappings
+        .iter()
+        .filter(|m| m.source == MappingSource::AccessEntry)
+    {
         access_policies::add_to(&mut objects, &m.principal, &m.access_policies);
     }
     // EKS state only comes with a live cluster, whose ClusterRoles are stored aggregated.
@@ -266,7 +315,12 @@ fn augmented_snapshot(state: &ClusterState, inv: &Inventory) -> RbacSnapshot {
 
 /// The report, with the EKS side when there is one (access entries as a second mapping
 /// source, their access policies evaluated by us, the cluster's posture).
-pub fn build_with_eks(source: &str, state: &ClusterState, snapshot: &RbacSnapshot, eks: Option<&EksState>) -> AuditReport {
+pub fn build_with_eks(
+    source: &str,
+    state: &ClusterState,
+    snapshot: &RbacSnapshot,
+    eks: Option<&EksState>,
+) -> AuditReport {
     let mut inv: Inventory = inventory::from_aws_auth(&state.aws_auth);
     let mut all = findings::mapping_findings(&inv);
     let augmented = eks.map(|e| {
@@ -281,20 +335,31 @@ pub fn build_with_eks(source: &str, state: &ClusterState, snapshot: &RbacSnapsho
             (Some(a), true) => a,
             _ => snapshot,
         };
-        let identity = if is_entry { identity_with_policies(m) } else { identity_of(m) };
+        let identity = if is_entry {
+            identity_with_policies(m)
+        } else {
+            identity_of(m)
+        };
         let summary = snapshot.effective_summary(&identity);
         let rows = rbac::lookup_identity(snapshot, &identity);
         if m.active {
             let hits = snapshot.check_capabilities(&identity, &checks);
             let mut found = findings::access_findings(m, &identity, summary, &hits, snapshot);
-            if is_entry && all.iter().any(|f| f.rule == findings::ACCESS_POLICY_CLUSTER_ADMIN.id && f.subject == findings::mapping_subject(m)) {
+            if is_entry
+                && all.iter().any(|f| {
+                    f.rule == findings::ACCESS_POLICY_CLUSTER_ADMIN.id
+                        && f.subject == findings::mapping_subject(m)
+                })
+            {
                 // CHR020 names the association that makes it cluster-admin; CHR002 would repeat it.
                 found.retain(|f| f.rule != findings::CLUSTER_ADMIN.id);
             }
             all.extend(found);
         }
         if is_entry && eks.is_some() {
-            for other in inv.mappings.iter().filter(|o| o.source != MappingSource::AccessEntry && same_principal(o, &m.principal)) {
+            for other in inv.mappings.iter().filter(|o| {
+                o.source != MappingSource::AccessEntry && same_principal(o, &m.principal)
+            }) {
                 let theirs = rights(snapshot, &identity_of(other), &checks);
                 let ours = rights(snapshot, &identity, &checks);
                 if theirs != ours {
@@ -323,8 +388,17 @@ pub fn build_with_eks(source: &str, state: &ClusterState, snapshot: &RbacSnapsho
             mapping: m.clone(),
             kubernetes_user: identity.user.clone(),
             // The policies' stand-in group exists only inside our evaluation.
-            kubernetes_groups: identity.groups.iter().filter(|g| !g.starts_with(access_policies::GROUP_PREFIX)).cloned().collect(),
-            access: if identity.is_privileged() { "cluster-admin (system:masters)".into() } else { summary.to_string() },
+            kubernetes_groups: identity
+                .groups
+                .iter()
+                .filter(|g| !g.starts_with(access_policies::GROUP_PREFIX))
+                .cloned()
+                .collect(),
+            access: if identity.is_privileged() {
+                "cluster-admin (system:masters)".into()
+            } else {
+                summary.to_string()
+            },
             bindings,
         });
     }
@@ -333,7 +407,12 @@ pub fn build_with_eks(source: &str, state: &ClusterState, snapshot: &RbacSnapsho
         .cluster_roles
         .iter()
         .filter(|r| readonly_role::is_managed(&r.metadata))
-        .map(|r| (r.metadata.name.clone().unwrap_or_default(), r.rules.clone().unwrap_or_default()))
+        .map(|r| {
+            (
+                r.metadata.name.clone().unwrap_or_default(),
+                r.rules.clone().unwrap_or_default(),
+            )
+        })
         .collect();
     all.extend(findings::rbac_findings(snapshot, &chronom_roles));
     findings::sort(&mut all);
@@ -362,5 +441,11 @@ pub fn build_with_eks(source: &str, state: &ClusterState, snapshot: &RbacSnapsho
 
 /// Severity counts as a map, for renderers that want to loop.
 pub fn count_map(c: &Counts) -> BTreeMap<&'static str, usize> {
-    BTreeMap::from([("critical", c.critical), ("high", c.high), ("medium", c.medium), ("low", c.low), ("info", c.info)])
+    BTreeMap::from([
+        ("critical", c.critical),
+        ("high", c.high),
+        ("medium", c.medium),
+        ("low", c.low),
+        ("info", c.info),
+    ])
 }

@@ -11,7 +11,12 @@ use crate::rbac::{NonResourceRequest, RbacSnapshot, Request, ResourceRequest};
 
 /// The questions behind the report's summaries and findings, each with its namespace.
 pub fn questions() -> Vec<Request> {
-    let r = |verb: &str, group: &str, resource: &str, sub: Option<&str>, name: Option<&str>, ns: Option<&str>| {
+    let r = |verb: &str,
+             group: &str,
+             resource: &str,
+             sub: Option<&str>,
+             name: Option<&str>,
+             ns: Option<&str>| {
         let mut q = ResourceRequest::new(verb, group, resource);
         q.subresource = sub.map(str::to_string);
         q.name = name.map(str::to_string);
@@ -26,23 +31,92 @@ pub fn questions() -> Vec<Request> {
         r("watch", "apps", "deployments", None, None, None),
         r("get", "", "nodes", None, None, None),
         r("create", "", "pods", None, None, Some("default")),
-        r("create", "", "pods", Some("exec"), Some("any"), Some("kube-system")),
-        r("create", "", "pods", Some("attach"), Some("any"), Some("kube-system")),
+        r(
+            "create",
+            "",
+            "pods",
+            Some("exec"),
+            Some("any"),
+            Some("kube-system"),
+        ),
+        r(
+            "create",
+            "",
+            "pods",
+            Some("attach"),
+            Some("any"),
+            Some("kube-system"),
+        ),
         r("get", "", "nodes", Some("proxy"), Some("any"), None),
-        r("update", "", "configmaps", None, Some("aws-auth"), Some("kube-system")),
-        r("patch", "", "configmaps", None, Some("aws-auth"), Some("kube-system")),
+        r(
+            "update",
+            "",
+            "configmaps",
+            None,
+            Some("aws-auth"),
+            Some("kube-system"),
+        ),
+        r(
+            "patch",
+            "",
+            "configmaps",
+            None,
+            Some("aws-auth"),
+            Some("kube-system"),
+        ),
         r("escalate", rbac, "clusterroles", None, None, None),
         r("bind", rbac, "clusterroles", None, None, None),
         r("impersonate", "", "users", None, None, None),
         r("impersonate", "", "groups", None, None, None),
-        r("create", "", "serviceaccounts", Some("token"), Some("default"), Some("kube-system")),
-        r("approve", "certificates.k8s.io", "signers", None, Some("kubernetes.io/kube-apiserver-client"), None),
-        r("update", "certificates.k8s.io", "certificatesigningrequests", Some("approval"), Some("any"), None),
-        r("create", "admissionregistration.k8s.io", "validatingwebhookconfigurations", None, None, None),
-        r("patch", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", None, Some("any"), None),
+        r(
+            "create",
+            "",
+            "serviceaccounts",
+            Some("token"),
+            Some("default"),
+            Some("kube-system"),
+        ),
+        r(
+            "approve",
+            "certificates.k8s.io",
+            "signers",
+            None,
+            Some("kubernetes.io/kube-apiserver-client"),
+            None,
+        ),
+        r(
+            "update",
+            "certificates.k8s.io",
+            "certificatesigningrequests",
+            Some("approval"),
+            Some("any"),
+            None,
+        ),
+        r(
+            "create",
+            "admissionregistration.k8s.io",
+            "validatingwebhookconfigurations",
+            None,
+            None,
+            None,
+        ),
+        r(
+            "patch",
+            "admissionregistration.k8s.io",
+            "mutatingwebhookconfigurations",
+            None,
+            Some("any"),
+            None,
+        ),
         r("delete", "", "namespaces", None, Some("kube-system"), None),
-        Request::NonResource(NonResourceRequest { verb: "get".into(), path: "/metrics".into() }),
-        Request::NonResource(NonResourceRequest { verb: "get".into(), path: "/healthz".into() }),
+        Request::NonResource(NonResourceRequest {
+            verb: "get".into(),
+            path: "/metrics".into(),
+        }),
+        Request::NonResource(NonResourceRequest {
+            verb: "get".into(),
+            path: "/healthz".into(),
+        }),
     ]
 }
 
@@ -83,11 +157,21 @@ fn attributes(q: &Request) -> (Option<ResourceAttributes>, Option<NonResourceAtt
             }),
             None,
         ),
-        Request::NonResource(n) => (None, Some(NonResourceAttributes { verb: Some(n.verb.clone()), path: Some(n.path.clone()) })),
+        Request::NonResource(n) => (
+            None,
+            Some(NonResourceAttributes {
+                verb: Some(n.verb.clone()),
+                path: Some(n.path.clone()),
+            }),
+        ),
     }
 }
 
-pub async fn verify(conn: &Connection, report: &AuditReport, snapshot: &RbacSnapshot) -> Result<Verification, UserError> {
+pub async fn verify(
+    conn: &Connection,
+    report: &AuditReport,
+    snapshot: &RbacSnapshot,
+) -> Result<Verification, UserError> {
     let questions = questions();
     let mut queries = 0;
     let mut mismatches = Vec::new();
@@ -96,7 +180,15 @@ pub async fn verify(conn: &Connection, report: &AuditReport, snapshot: &RbacSnap
         for q in &questions {
             let ours = snapshot.allows(&identity, q).allowed;
             let (res, non) = attributes(q);
-            let server = review(conn, &identity.user, &identity.groups, res, non, &describe(q)).await?;
+            let server = review(
+                conn,
+                &identity.user,
+                &identity.groups,
+                res,
+                non,
+                &describe(q),
+            )
+            .await?;
             queries += 1;
             if ours != server {
                 mismatches.push(Mismatch {
@@ -110,5 +202,8 @@ pub async fn verify(conn: &Connection, report: &AuditReport, snapshot: &RbacSnap
             }
         }
     }
-    Ok(Verification { queries, mismatches })
+    Ok(Verification {
+        queries,
+        mismatches,
+    })
 }

@@ -37,7 +37,11 @@ impl Offsets {
 
 #[derive(Debug, Clone)]
 pub(crate) enum NodeKind {
-    Scalar { value: String, style: ScalarStyle, str_tag: bool },
+    Scalar {
+        value: String,
+        style: ScalarStyle,
+        str_tag: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
@@ -60,7 +64,11 @@ pub(crate) struct Node {
 impl Node {
     pub fn as_scalar(&self) -> Option<(&str, ScalarStyle, bool)> {
         match &self.kind {
-            NodeKind::Scalar { value, style, str_tag } => Some((value, *style, *str_tag)),
+            NodeKind::Scalar {
+                value,
+                style,
+                str_tag,
+            } => Some((value, *style, *str_tag)),
             _ => None,
         }
     }
@@ -86,22 +94,46 @@ pub(crate) struct Document {
 }
 
 enum Frame {
-    Seq { items: Vec<Node>, start: usize, flow: bool, line: usize, column: usize },
-    Map { pairs: Vec<(Node, Node)>, key: Option<Node>, start: usize, flow: bool, line: usize, column: usize },
+    Seq {
+        items: Vec<Node>,
+        start: usize,
+        flow: bool,
+        line: usize,
+        column: usize,
+    },
+    Map {
+        pairs: Vec<(Node, Node)>,
+        key: Option<Node>,
+        start: usize,
+        flow: bool,
+        line: usize,
+        column: usize,
+    },
 }
 
 fn error_at(line: usize, column: usize, message: impl Into<String>) -> ParseError {
-    ParseError { line, column, message: message.into() }
+    ParseError {
+        line,
+        column,
+        message: message.into(),
+    }
 }
 
-fn check_tag(tag: &Option<Cow<'_, Tag>>, allowed: &str, line: usize, column: usize) -> Result<bool, ParseError> {
+fn check_tag(
+    tag: &Option<Cow<'_, Tag>>,
+    allowed: &str,
+    line: usize,
+    column: usize,
+) -> Result<bool, ParseError> {
     match tag {
         None => Ok(false),
         Some(tag) if tag.is_yaml_core_schema() && tag.suffix == allowed => Ok(true),
         Some(tag) => Err(error_at(
             line,
             column,
-            format!("the YAML tag {tag} is not supported in aws-auth; remove it (quote the value if it must stay text)"),
+            format!(
+                "the YAML tag {tag} is not supported in aws-auth; remove it (quote the value if it must stay text)"
+            ),
         )),
     }
 }
@@ -109,6 +141,11 @@ fn check_tag(tag: &Option<Cow<'_, Tag>>, allowed: &str, line: usize, column: usi
 /// YAML 1.1 parsers (aws-iam-authenticator's go-yaml v2) end lines at these characters, YAML
 /// 1.2 parsers do not: the two would read different entries, so refuse the text.
 const AMBIGUOUS_BREAKS: &[char] = &['\u{85}', '\u{2028}', '\u{2029}'];
+
+/// YAML's printable set (c-printable): anything else makes go-yaml refuse the whole text.
+fn is_yaml_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
 
 /// Reads `text` into its top-level list. Refuses anchors and aliases (the YAML bomb),
 /// tags other than `!!str`, several documents, and anything that is not a list.
@@ -121,10 +158,27 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
             "the text contains a Unicode line or paragraph separator (U+0085, U+2028 or U+2029), which YAML 1.1 (aws-iam-authenticator) and YAML 1.2 read differently; replace it",
         ));
     }
+    if let Some((byte, c)) = text.char_indices().find(|&(_, c)| !is_yaml_printable(c)) {
+        let (line, column) = line_column(text, byte);
+        return Err(error_at(
+            line,
+            column,
+            format!(
+                "the text contains the control character U+{:04X}, which YAML does not allow (aws-iam-authenticator cannot read this mapRoles); remove it",
+                c as u32
+            ),
+        ));
+    }
     // aws-iam-authenticator skips this outright (`isSkippable`): no entries, not an error.
     if text.trim() == "``" {
         let start = text.find('`').unwrap_or_default();
-        return Ok(Document { layout: Layout::NullScalar { start, end: start + 2 }, items: Vec::new() });
+        return Ok(Document {
+            layout: Layout::NullScalar {
+                start,
+                end: start + 2,
+            },
+            items: Vec::new(),
+        });
     }
     let offsets = Offsets::new(text);
     let mut parser = Parser::new_from_str(text);
@@ -133,7 +187,8 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
     let mut documents = 0usize;
 
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| error_at(e.marker().line(), e.marker().col() + 1, e.info()))?;
+        let (event, span) =
+            next.map_err(|e| error_at(e.marker().line(), e.marker().col() + 1, e.info()))?;
         let (line, column) = (span.start.line(), span.start.col() + 1);
         let start = offsets.byte(span.start.index());
         let end = offsets.byte(span.end.index());
@@ -145,12 +200,20 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
             Event::DocumentStart(_) => {
                 documents += 1;
                 if documents > 1 {
-                    return Err(error_at(line, column, "the text holds more than one YAML document (a second `---`); aws-auth values hold exactly one list"));
+                    return Err(error_at(
+                        line,
+                        column,
+                        "the text holds more than one YAML document (a second `---`); aws-auth values hold exactly one list",
+                    ));
                 }
                 continue;
             }
             Event::Alias(_) => {
-                return Err(error_at(line, column, "YAML aliases (*name) are not allowed in aws-auth: they can expand without bound (a YAML bomb); write the values out"));
+                return Err(error_at(
+                    line,
+                    column,
+                    "YAML aliases (*name) are not allowed in aws-auth: they can expand without bound (a YAML bomb); write the values out",
+                ));
             }
             Event::Scalar(value, style, anchor, tag) => {
                 refuse_anchor(anchor, line, column)?;
@@ -164,39 +227,91 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                         end = next_line;
                     }
                 }
-                Node { kind: NodeKind::Scalar { value: value.into_owned(), style, str_tag }, start, end, flow: false, line, column }
+                Node {
+                    kind: NodeKind::Scalar {
+                        value: value.into_owned(),
+                        style,
+                        str_tag,
+                    },
+                    start,
+                    end,
+                    flow: false,
+                    line,
+                    column,
+                }
             }
             Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
                 refuse_anchor(anchor, line, column)?;
                 if stack.len() >= MAX_DEPTH {
-                    return Err(error_at(line, column, format!("the YAML nests deeper than {MAX_DEPTH} levels; aws-auth entries are shallow")));
+                    return Err(error_at(
+                        line,
+                        column,
+                        format!(
+                            "the YAML nests deeper than {MAX_DEPTH} levels; aws-auth entries are shallow"
+                        ),
+                    ));
                 }
                 let flow = !span_is_empty(&span);
                 if matches!(event, Event::SequenceStart(..)) {
                     check_tag(tag, "seq", line, column)?;
-                    stack.push(Frame::Seq { items: Vec::new(), start, flow, line, column });
+                    stack.push(Frame::Seq {
+                        items: Vec::new(),
+                        start,
+                        flow,
+                        line,
+                        column,
+                    });
                 } else {
                     check_tag(tag, "map", line, column)?;
-                    stack.push(Frame::Map { pairs: Vec::new(), key: None, start, flow, line, column });
+                    stack.push(Frame::Map {
+                        pairs: Vec::new(),
+                        key: None,
+                        start,
+                        flow,
+                        line,
+                        column,
+                    });
                 }
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let frame = stack.pop().expect("the parser balances collection events");
                 let (kind, start, flow, line, column) = match frame {
-                    Frame::Seq { items, start, flow, line, column } => (NodeKind::Seq(items), start, flow, line, column),
-                    Frame::Map { pairs, start, flow, line, column, .. } => (NodeKind::Map(pairs), start, flow, line, column),
+                    Frame::Seq {
+                        items,
+                        start,
+                        flow,
+                        line,
+                        column,
+                    } => (NodeKind::Seq(items), start, flow, line, column),
+                    Frame::Map {
+                        pairs,
+                        start,
+                        flow,
+                        line,
+                        column,
+                        ..
+                    } => (NodeKind::Map(pairs), start, flow, line, column),
                 };
                 let content_end = if flow {
                     bracket_end
                 } else {
                     match &kind {
                         NodeKind::Seq(items) => items.last().map_or(start, |n| n.end),
-                        NodeKind::Map(pairs) => pairs.last().map_or(start, |(k, v)| v.end.max(k.end)),
+                        NodeKind::Map(pairs) => {
+                            pairs.last().map_or(start, |(k, v)| v.end.max(k.end))
+                        }
                         NodeKind::Scalar { .. } => unreachable!(),
                     }
                 };
-                let node = Node { kind, start, end: content_end, flow, line, column };
+                let node = Node {
+                    kind,
+                    start,
+                    end: content_end,
+                    flow,
+                    line,
+                    column,
+                };
                 if stack.is_empty() {
                     let brackets = flow.then_some((start, bracket_end - 1));
                     root = Some((node, brackets));
@@ -211,7 +326,11 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
             Some(Frame::Map { pairs, key, .. }) => match key.take() {
                 None => {
                     if node.as_scalar().is_none() {
-                        return Err(error_at(node.line, node.column, "a mapping key here is a list or a mapping; aws-auth keys are plain words such as rolearn"));
+                        return Err(error_at(
+                            node.line,
+                            node.column,
+                            "a mapping key here is a list or a mapping; aws-auth keys are plain words such as rolearn",
+                        ));
                     }
                     *key = Some(node);
                 }
@@ -221,7 +340,10 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
     }
 
     let Some((root, brackets)) = root else {
-        return Ok(Document { layout: Layout::Empty, items: Vec::new() });
+        return Ok(Document {
+            layout: Layout::Empty,
+            items: Vec::new(),
+        });
     };
     match root.kind {
         NodeKind::Seq(items) => {
@@ -231,7 +353,11 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                     let mut dashes = Vec::with_capacity(items.len());
                     for item in &items {
                         let dash = find_dash(text, item.start).ok_or_else(|| {
-                            error_at(item.line, item.column, "could not find the `-` that starts this list item")
+                            error_at(
+                                item.line,
+                                item.column,
+                                "could not find the `-` that starts this list item",
+                            )
                         })?;
                         dashes.push(dash);
                     }
@@ -243,22 +369,45 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
             }
             Ok(Document { layout, items })
         }
-        NodeKind::Scalar { ref value, style, str_tag } => {
+        NodeKind::Scalar {
+            ref value,
+            style,
+            str_tag,
+        } => {
             let null_like = if style == ScalarStyle::Plain && !str_tag {
                 matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL")
             } else {
                 value.is_empty()
             };
             if !null_like {
-                return Err(error_at(root.line, root.column, format!("expected a list of entries (lines starting with `- `), found the single value {value:?}")));
+                return Err(error_at(
+                    root.line,
+                    root.column,
+                    format!(
+                        "expected a list of entries (lines starting with `- `), found the single value {value:?}"
+                    ),
+                ));
             }
             if root.start == root.end {
-                Ok(Document { layout: Layout::Empty, items: Vec::new() })
+                Ok(Document {
+                    layout: Layout::Empty,
+                    items: Vec::new(),
+                })
             } else {
-                Ok(Document { layout: Layout::NullScalar { start: root.start, end: root.end }, items: Vec::new() })
+                Ok(Document {
+                    layout: Layout::NullScalar {
+                        start: root.start,
+                        end: root.end,
+                    },
+                    items: Vec::new(),
+                })
             }
         }
-        NodeKind::Map(_) => Err(error_at(root.line, root.column, "expected a list of entries (lines starting with `- `), found a mapping; put `- ` before the first key")),
+        NodeKind::Map(_) => Err(error_at(
+            root.line,
+            root.column,
+            "expected a list of entries (lines starting with `- `), found a mapping; put `- ` before the first key",
+        )),
     }
 }
 
@@ -266,7 +415,10 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
 /// the editor does not support (explicit `?` keys in flow collections, found by fuzzing) give
 /// spans that do not; refuse them here, with a position, rather than slice out of bounds later.
 fn check_spans(text: &str, node: &Node) -> Result<(), ParseError> {
-    let sane = node.start <= node.end && node.end <= text.len() && text.is_char_boundary(node.start) && text.is_char_boundary(node.end);
+    let sane = node.start <= node.end
+        && node.end <= text.len()
+        && text.is_char_boundary(node.start)
+        && text.is_char_boundary(node.end);
     if !sane {
         return Err(error_at(
             node.line,
@@ -277,13 +429,19 @@ fn check_spans(text: &str, node: &Node) -> Result<(), ParseError> {
     match &node.kind {
         NodeKind::Scalar { .. } => Ok(()),
         NodeKind::Seq(items) => items.iter().try_for_each(|n| check_spans(text, n)),
-        NodeKind::Map(pairs) => pairs.iter().try_for_each(|(k, v)| check_spans(text, k).and_then(|_| check_spans(text, v))),
+        NodeKind::Map(pairs) => pairs
+            .iter()
+            .try_for_each(|(k, v)| check_spans(text, k).and_then(|_| check_spans(text, v))),
     }
 }
 
 fn refuse_anchor(anchor: usize, line: usize, column: usize) -> Result<(), ParseError> {
     if anchor != 0 {
-        return Err(error_at(line, column, "YAML anchors (&name) are not allowed in aws-auth: with aliases they can expand without bound (a YAML bomb); write the values out"));
+        return Err(error_at(
+            line,
+            column,
+            "YAML anchors (&name) are not allowed in aws-auth: with aliases they can expand without bound (a YAML bomb); write the values out",
+        ));
     }
     Ok(())
 }
@@ -310,7 +468,9 @@ pub(crate) fn find_dash(text: &str, item_start: usize) -> Option<usize> {
     let start_of_line = line_start(text, item_start);
     let before = text[start_of_line..item_start].trim_end_matches([' ', '\t']);
     if !before.is_empty() {
-        return before.ends_with('-').then(|| start_of_line + before.len() - 1);
+        return before
+            .ends_with('-')
+            .then(|| start_of_line + before.len() - 1);
     }
     let mut next_line = start_of_line;
     while next_line > 0 {
@@ -332,7 +492,9 @@ pub(crate) fn find_dash(text: &str, item_start: usize) -> Option<usize> {
 
 /// `|`, `>-`, `|+2 # comment` and the like.
 fn is_block_scalar_header(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix(['|', '>']) else { return false };
+    let Some(rest) = s.strip_prefix(['|', '>']) else {
+        return false;
+    };
     let rest = rest.trim_start_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
     let rest = rest.trim_start_matches([' ', '\t']);
     rest.is_empty() || rest.starts_with('#')
@@ -348,7 +510,9 @@ mod tests {
         let doc = read_document(text).unwrap();
         let ends: Vec<&str> = doc.items.iter().map(|i| &text[i.end - 1..i.end]).collect();
         assert_eq!(ends, vec!["\n", "\n", "\n", "1"]);
-        let Layout::Block { dashes } = doc.layout else { panic!() };
+        let Layout::Block { dashes } = doc.layout else {
+            panic!()
+        };
         assert_eq!(dashes, vec![2, 20, 38, 50]);
     }
 
@@ -356,7 +520,9 @@ mod tests {
     fn block_items_know_their_dash() {
         let text = "# c\n- a: 1\n-\n  b: 2\n- # note\n  c: 3\n";
         let doc = read_document(text).unwrap();
-        let Layout::Block { dashes } = doc.layout else { panic!() };
+        let Layout::Block { dashes } = doc.layout else {
+            panic!()
+        };
         assert_eq!(dashes, vec![4, 11, 20]);
         assert_eq!(&text[doc.items[0].start..doc.items[0].end], "a: 1");
         assert_eq!(&text[doc.items[2].start..doc.items[2].end], "c: 3");
@@ -366,7 +532,9 @@ mod tests {
     fn flow_brackets_are_bytes() {
         let text = "[{a: \u{e9}}, {b: 2}]";
         let doc = read_document(text).unwrap();
-        let Layout::Flow { open, close } = doc.layout else { panic!() };
+        let Layout::Flow { open, close } = doc.layout else {
+            panic!()
+        };
         assert_eq!((open, close), (0, text.len() - 1));
         assert_eq!(&text[doc.items[0].start..doc.items[0].end], "{a: \u{e9}}");
     }
@@ -377,15 +545,23 @@ mod tests {
         let doc = read_document(text).unwrap();
         assert_eq!(&text[doc.items[0].start..doc.items[0].end], "{a: b}");
         assert_eq!(&text[doc.items[1].start..doc.items[1].end], "{c: [d]}");
-        let Layout::Flow { close, .. } = doc.layout else { panic!() };
+        let Layout::Flow { close, .. } = doc.layout else {
+            panic!()
+        };
         assert_eq!(close, text.len() - 1);
     }
 
     #[test]
     fn null_and_empty() {
         assert!(matches!(read_document("").unwrap().layout, Layout::Empty));
-        assert!(matches!(read_document("# only\n").unwrap().layout, Layout::Empty));
-        assert!(matches!(read_document("null\n").unwrap().layout, Layout::NullScalar { .. }));
+        assert!(matches!(
+            read_document("# only\n").unwrap().layout,
+            Layout::Empty
+        ));
+        assert!(matches!(
+            read_document("null\n").unwrap().layout,
+            Layout::NullScalar { .. }
+        ));
         assert!(read_document("hello").is_err());
         assert!(read_document("a: b").is_err());
     }

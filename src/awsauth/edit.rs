@@ -7,11 +7,11 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use super::document::{line_start, read_document, Document, Layout, Node, NodeKind};
+use super::document::{Document, Layout, Node, NodeKind, line_start, read_document};
 use super::emit::{self, BlockStyle, EntryFields, GroupsStyle};
 use super::entry::MapRoleEntry;
-use super::parse::{parse_map_roles, role_entries, ParseError};
-use super::template::{parse_template, validate_username, TemplateError};
+use super::parse::{ParseError, parse_map_roles, role_entries};
+use super::template::{TemplateError, parse_template, validate_username};
 use crate::arn::{self, CanonicalRoleArn};
 use saphyr_parser::ScalarStyle;
 
@@ -26,7 +26,8 @@ pub struct NewRoleEntry {
 impl NewRoleEntry {
     /// Same username and the same set of groups (order and repeats do not matter to RBAC).
     pub fn same_mapping_as(&self, entry: &MapRoleEntry) -> bool {
-        entry.username.as_deref() == Some(self.username.as_str()) && group_set(&entry.groups) == group_set(&self.groups)
+        entry.username.as_deref() == Some(self.username.as_str())
+            && group_set(&entry.groups) == group_set(&self.groups)
     }
 }
 
@@ -45,7 +46,10 @@ pub enum EditAction {
     /// The role already maps to this username and groups; the text is untouched.
     Unchanged,
     /// With `force`: `previous` was replaced in place, `removed_duplicates` were deleted.
-    Updated { previous: Box<MapRoleEntry>, removed_duplicates: Vec<MapRoleEntry> },
+    Updated {
+        previous: Box<MapRoleEntry>,
+        removed_duplicates: Vec<MapRoleEntry>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,22 +76,39 @@ pub enum EditError {
     #[error("invalid group {group:?}: {error}")]
     Group { group: String, error: TemplateError },
     #[error("mapRoles line {}: an entry for this role already exists and {reason}; re-run with --force-update to replace it", .existing.line)]
-    Conflict { existing: Box<MapRoleEntry>, reason: String },
+    Conflict {
+        existing: Box<MapRoleEntry>,
+        reason: String,
+    },
     #[error(
         "mapRoles has {} entries for {role} (lines {}); {}; re-run with --force-update to replace them with one entry",
         .entries.len(),
         lines(.entries),
         effective_text(.entries, .effective)
     )]
-    Duplicates { role: String, entries: Vec<MapRoleEntry>, effective: Option<usize> },
+    Duplicates {
+        role: String,
+        entries: Vec<MapRoleEntry>,
+        effective: Option<usize>,
+    },
     #[error("mapRoles line {line}, column {column}: {reason}; edit this entry by hand")]
-    UnsupportedLayout { line: usize, column: usize, reason: String },
-    #[error("refusing the edit: re-reading the edited mapRoles did not give the intended entries ({reason}); please report this")]
+    UnsupportedLayout {
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    #[error(
+        "refusing the edit: re-reading the edited mapRoles did not give the intended entries ({reason}); please report this"
+    )]
     Verification { reason: String },
 }
 
 fn lines(entries: &[MapRoleEntry]) -> String {
-    entries.iter().map(|e| e.line.to_string()).collect::<Vec<_>>().join(", ")
+    entries
+        .iter()
+        .map(|e| e.line.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn effective_text(entries: &[MapRoleEntry], effective: &Option<usize>) -> String {
@@ -96,16 +117,26 @@ fn effective_text(entries: &[MapRoleEntry], effective: &Option<usize>) -> String
             "aws-iam-authenticator uses only the last exact match, line {}, and ignores the others",
             entries[*i].line
         ),
-        None => "aws-iam-authenticator matches none of them (they carry a role path or are invalid)".to_string(),
+        None => {
+            "aws-iam-authenticator matches none of them (they carry a role path or are invalid)"
+                .to_string()
+        }
     }
 }
 
 fn validate(entry: &NewRoleEntry) -> Result<(), EditError> {
     validate_username(&entry.username).map_err(EditError::Username)?;
     for group in &entry.groups {
-        let error = if group.is_empty() { Some(TemplateError::Empty) } else { parse_template(group).err() };
+        let error = if group.is_empty() {
+            Some(TemplateError::Empty)
+        } else {
+            parse_template(group).err()
+        };
         if let Some(error) = error {
-            return Err(EditError::Group { group: group.clone(), error });
+            return Err(EditError::Group {
+                group: group.clone(),
+                error,
+            });
         }
     }
     Ok(())
@@ -120,10 +151,18 @@ pub fn upsert_role(text: &str, entry: &NewRoleEntry, force: bool) -> Result<Role
     let document = read_document(text)?;
     let entries = role_entries(text, &document);
     let role = &entry.rolearn;
-    let matching: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].refers_to(role)).collect();
-    let effective = matching.iter().rposition(|&i| entries[i].authenticator_matches(role));
+    let matching: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].refers_to(role))
+        .collect();
+    let effective = matching
+        .iter()
+        .rposition(|&i| entries[i].authenticator_matches(role));
     let rolearn = role.to_string();
-    let fields = EntryFields { rolearn: &rolearn, username: &entry.username, groups: &entry.groups };
+    let fields = EntryFields {
+        rolearn: &rolearn,
+        username: &entry.username,
+        groups: &entry.groups,
+    };
     let editor = Editor::new(text, &document);
 
     if matching.is_empty() {
@@ -133,16 +172,27 @@ pub fn upsert_role(text: &str, entry: &NewRoleEntry, force: bool) -> Result<Role
         expected.push(wanted_entry(entry));
         let reparsed = verify(&new_text, &expected)?;
         let entry = reparsed.last().cloned().expect("verified");
-        return Ok(RoleEdit { new_text, action: EditAction::Added, entry });
+        return Ok(RoleEdit {
+            new_text,
+            action: EditAction::Added,
+            entry,
+        });
     }
 
     if let [only] = matching[..] {
         let existing = &entries[only];
         if existing.authenticator_matches(role) && entry.same_mapping_as(existing) {
-            return Ok(RoleEdit { new_text: text.to_string(), action: EditAction::Unchanged, entry: existing.clone() });
+            return Ok(RoleEdit {
+                new_text: text.to_string(),
+                action: EditAction::Unchanged,
+                entry: existing.clone(),
+            });
         }
         if !force {
-            return Err(EditError::Conflict { existing: Box::new(existing.clone()), reason: conflict_reason(existing, entry, role) });
+            return Err(EditError::Conflict {
+                existing: Box::new(existing.clone()),
+                reason: conflict_reason(existing, entry, role),
+            });
         }
     } else if !force {
         return Err(EditError::Duplicates {
@@ -159,7 +209,13 @@ pub fn upsert_role(text: &str, entry: &NewRoleEntry, force: bool) -> Result<Role
     let new_text = splice(text, edits)?;
     let expected: Vec<MapRoleEntry> = (0..entries.len())
         .filter(|i| !removed.contains(i))
-        .map(|i| if i == keep { wanted_entry(entry) } else { entries[i].clone() })
+        .map(|i| {
+            if i == keep {
+                wanted_entry(entry)
+            } else {
+                entries[i].clone()
+            }
+        })
         .collect();
     let reparsed = verify(&new_text, &expected)?;
     let position = (0..keep).filter(|i| !removed.contains(i)).count();
@@ -173,9 +229,18 @@ pub fn upsert_role(text: &str, entry: &NewRoleEntry, force: bool) -> Result<Role
     })
 }
 
-fn conflict_reason(existing: &MapRoleEntry, wanted: &NewRoleEntry, role: &CanonicalRoleArn) -> String {
+fn conflict_reason(
+    existing: &MapRoleEntry,
+    wanted: &NewRoleEntry,
+    role: &CanonicalRoleArn,
+) -> String {
     if existing.is_dropped() {
-        let notes: Vec<String> = existing.notes.iter().filter(|n| n.drops_entry()).map(ToString::to_string).collect();
+        let notes: Vec<String> = existing
+            .notes
+            .iter()
+            .filter(|n| n.drops_entry())
+            .map(ToString::to_string)
+            .collect();
         return format!("is invalid ({})", notes.join("; "));
     }
     if !existing.authenticator_matches(role) {
@@ -198,26 +263,46 @@ fn conflict_reason(existing: &MapRoleEntry, wanted: &NewRoleEntry, role: &Canoni
 pub fn remove_role(text: &str, role: &CanonicalRoleArn) -> Result<RoleRemoval, ParseError> {
     remove_role_edit(text, role).map_err(|error| match error {
         EditError::Parse(p) => p,
-        EditError::UnsupportedLayout { line, column, reason } => {
-            ParseError { line, column, message: format!("{reason}; edit this entry by hand") }
-        }
-        other => ParseError { line: 1, column: 1, message: other.to_string() },
+        EditError::UnsupportedLayout {
+            line,
+            column,
+            reason,
+        } => ParseError {
+            line,
+            column,
+            message: format!("{reason}; edit this entry by hand"),
+        },
+        other => ParseError {
+            line: 1,
+            column: 1,
+            message: other.to_string(),
+        },
     })
 }
 
 fn remove_role_edit(text: &str, role: &CanonicalRoleArn) -> Result<RoleRemoval, EditError> {
     let document = read_document(text)?;
     let entries = role_entries(text, &document);
-    let matching: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].refers_to(role)).collect();
+    let matching: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].refers_to(role))
+        .collect();
     if matching.is_empty() {
-        return Ok(RoleRemoval { new_text: text.to_string(), removed: Vec::new() });
+        return Ok(RoleRemoval {
+            new_text: text.to_string(),
+            removed: Vec::new(),
+        });
     }
     let editor = Editor::new(text, &document);
     let new_text = splice(text, editor.removals(&matching)?)?;
-    let expected: Vec<MapRoleEntry> =
-        (0..entries.len()).filter(|i| !matching.contains(i)).map(|i| entries[i].clone()).collect();
+    let expected: Vec<MapRoleEntry> = (0..entries.len())
+        .filter(|i| !matching.contains(i))
+        .map(|i| entries[i].clone())
+        .collect();
     verify(&new_text, &expected)?;
-    Ok(RoleRemoval { new_text, removed: matching.iter().map(|&i| entries[i].clone()).collect() })
+    Ok(RoleRemoval {
+        new_text,
+        removed: matching.iter().map(|&i| entries[i].clone()).collect(),
+    })
 }
 
 fn wanted_entry(entry: &NewRoleEntry) -> MapRoleEntry {
@@ -236,20 +321,33 @@ fn wanted_entry(entry: &NewRoleEntry) -> MapRoleEntry {
 }
 
 fn without_place(entry: &MapRoleEntry) -> MapRoleEntry {
-    MapRoleEntry { span: 0..0, line: 0, column: 0, ..entry.clone() }
+    MapRoleEntry {
+        span: 0..0,
+        line: 0,
+        column: 0,
+        ..entry.clone()
+    }
 }
 
 /// The safety net: the edited text must read back as exactly `expected`.
 fn verify(new_text: &str, expected: &[MapRoleEntry]) -> Result<Vec<MapRoleEntry>, EditError> {
-    let reparsed = parse_map_roles(new_text).map_err(|e| EditError::Verification { reason: e.to_string() })?;
+    let reparsed = parse_map_roles(new_text).map_err(|e| EditError::Verification {
+        reason: e.to_string(),
+    })?;
     if reparsed.len() != expected.len() {
         return Err(EditError::Verification {
-            reason: format!("expected {} entries, read {}", expected.len(), reparsed.len()),
+            reason: format!(
+                "expected {} entries, read {}",
+                expected.len(),
+                reparsed.len()
+            ),
         });
     }
     for (got, want) in reparsed.iter().zip(expected) {
         if without_place(got) != without_place(want) {
-            return Err(EditError::Verification { reason: format!("line {} reads differently", got.line) });
+            return Err(EditError::Verification {
+                reason: format!("line {} reads differently", got.line),
+            });
         }
     }
     Ok(reparsed)
@@ -270,11 +368,14 @@ fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> Result<String, 
         }
         merged.push((range, insert));
     }
-    let mut out = String::with_capacity(text.len() + merged.iter().map(|(_, s)| s.len()).sum::<usize>());
+    let mut out =
+        String::with_capacity(text.len() + merged.iter().map(|(_, s)| s.len()).sum::<usize>());
     let mut at = 0;
     for (range, insert) in merged {
         if range.start < at {
-            return Err(EditError::Verification { reason: "two edits overlap".to_string() });
+            return Err(EditError::Verification {
+                reason: "two edits overlap".to_string(),
+            });
         }
         out.push_str(&text[at..range.start]);
         out.push_str(&insert);
@@ -301,17 +402,27 @@ struct Editor<'t> {
 
 impl<'t> Editor<'t> {
     fn new(text: &'t str, document: &'t Document) -> Self {
-        Editor { text, document, eol: eol_of(text) }
+        Editor {
+            text,
+            document,
+            eol: eol_of(text),
+        }
     }
 
     fn unsupported(&self, byte: usize, reason: &str) -> EditError {
         let (line, column) = super::document::line_column(self.text, byte);
-        EditError::UnsupportedLayout { line, column, reason: reason.to_string() }
+        EditError::UnsupportedLayout {
+            line,
+            column,
+            reason: reason.to_string(),
+        }
     }
 
     fn check_line_breaks(&self) -> Result<(), EditError> {
         let bytes = self.text.as_bytes();
-        if let Some(i) = (0..bytes.len()).find(|&i| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+        if let Some(i) =
+            (0..bytes.len()).find(|&i| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+        {
             return Err(self.unsupported(i, "the text uses a bare carriage return as a line break"));
         }
         Ok(())
@@ -324,7 +435,9 @@ impl<'t> Editor<'t> {
         if end > 0 && self.text.as_bytes()[end - 1] == b'\n' {
             return end;
         }
-        self.text[end..].find('\n').map_or(self.text.len(), |p| end + p + 1)
+        self.text[end..]
+            .find('\n')
+            .map_or(self.text.len(), |p| end + p + 1)
     }
 
     fn dash_line_start(&self, dash: usize) -> Result<usize, EditError> {
@@ -340,8 +453,15 @@ impl<'t> Editor<'t> {
         let last = items.len() - 1;
         let dash = dashes[last];
         let indent = self.text[self.dash_line_start(dash)?..dash].to_string();
-        let mut style = BlockStyle { indent, eol: self.eol, ..BlockStyle::default() };
-        if let Some(i) = (0..items.len()).rev().find(|&i| matches!(items[i].kind, NodeKind::Map(_)) && !items[i].flow) {
+        let mut style = BlockStyle {
+            indent,
+            eol: self.eol,
+            ..BlockStyle::default()
+        };
+        if let Some(i) = (0..items.len())
+            .rev()
+            .find(|&i| matches!(items[i].kind, NodeKind::Map(_)) && !items[i].flow)
+        {
             let key_column = column_of(self.text, items[i].start);
             let dash_column = column_of(self.text, dashes[i]);
             style.key_offset = key_column.saturating_sub(dash_column).max(2);
@@ -359,23 +479,49 @@ impl<'t> Editor<'t> {
         let end = text.len();
         match &self.document.layout {
             Layout::Empty => {
-                let item = emit::block_item(fields, &BlockStyle { eol: self.eol, ..BlockStyle::default() });
+                let item = emit::block_item(
+                    fields,
+                    &BlockStyle {
+                        eol: self.eol,
+                        ..BlockStyle::default()
+                    },
+                );
                 Ok(if text.is_empty() || text.ends_with('\n') {
                     (end..end, format!("{item}{}", self.eol))
                 } else {
                     (end..end, format!("{}{item}", self.eol))
                 })
             }
-            Layout::NullScalar { start, end } => Ok((*start..*end, format!("[{}]", emit::flow_mapping(fields, false)))),
+            Layout::NullScalar { start, end } => Ok((
+                *start..*end,
+                format!("[{}]", emit::flow_mapping(fields, false)),
+            )),
             Layout::Block { dashes } => {
                 let last = self.document.items.last().expect("a block list has items");
                 let style = self.block_style(dashes)?;
                 let item = if last.flow && matches!(last.kind, NodeKind::Map(_)) {
-                    format!("{}- {}", style.indent, emit::flow_mapping(fields, json_style(last)))
+                    format!(
+                        "{}- {}",
+                        style.indent,
+                        emit::flow_mapping(fields, json_style(last))
+                    )
                 } else {
                     emit::block_item(fields, &style)
                 };
                 let at = self.block_item_lines_end(last);
+                // Those lines end up after the new entry, where go-yaml (aws-iam-authenticator)
+                // rejects a tab in the indentation that it tolerated after the old last item.
+                if let Some(tab) = text[at..].lines().find_map(|l| {
+                    let indent = &l[..l.len() - l.trim_start().len()];
+                    indent
+                        .find('\t')
+                        .map(|p| l.as_ptr() as usize - text.as_ptr() as usize + p)
+                }) {
+                    return Err(self.unsupported(
+                        tab,
+                        "a line after the last entry is indented with a tab, which YAML parsers read differently once an entry follows it; remove the tab first",
+                    ));
+                }
                 Ok(if at == end && !text.ends_with('\n') {
                     if let Some(scalar) = last_block_scalar(last)
                         && scalar.end == end
@@ -396,38 +542,69 @@ impl<'t> Editor<'t> {
                 let Some(last) = items.last() else {
                     return Ok((*close..*close, emit::flow_mapping(fields, false)));
                 };
-                // The last item's span must reach the text before `]` (a comma, a comment or
-                // blanks): an empty pair value (`[a:]`) or a plain scalar with tabs ends beyond its
-                // span, and text inserted at the span's end would split it (found by fuzzing).
-                let tail = self.text.get(last.end..*close).map(str::trim_start);
-                // A span out of order (explicit `?` keys) also cannot be extended.
-                let tabs_in_item = self.text.get(last.start..last.end).is_none_or(|t| t.contains('\t'));
-                let extendable = tail.is_some_and(|t| t.is_empty() || t.starts_with(',') || t.starts_with('#'));
-                if tabs_in_item || !extendable {
-                    return Err(self.unsupported(
-                        last.start.min(self.text.len()),
-                        "the last item of this flow list ends in a form that cannot be extended safely (an empty value, or tabs inside a plain value); rewrite mapRoles in block style or fix that item first",
-                    ));
-                }
+                self.check_flow_items()?;
                 let separator = self.flow_separator();
-                Ok((last.end..last.end, format!("{separator}{}", emit::flow_mapping(fields, json_style(last)))))
+                Ok((
+                    last.end..last.end,
+                    format!(
+                        "{separator}{}",
+                        emit::flow_mapping(fields, json_style(last))
+                    ),
+                ))
             }
         }
+    }
+
+    /// Every flow item's span must reach the text that follows it (a comma, a comment, blanks
+    /// or `]`), since edits cut and insert at those ends. An empty pair value (`[a:]`), a plain
+    /// scalar with tabs, or an explicit `?` key ends beyond or before its span (found by fuzzing).
+    fn check_flow_items(&self) -> Result<(), EditError> {
+        let Layout::Flow { close, .. } = self.document.layout else {
+            return Ok(());
+        };
+        let items = &self.document.items;
+        for (i, item) in items.iter().enumerate() {
+            let next = items.get(i + 1).map_or(close, |n| n.start);
+            let tail = self.text.get(item.end..next).map(str::trim_start);
+            let clean_tail =
+                tail.is_some_and(|t| t.is_empty() || t.starts_with(',') || t.starts_with('#'));
+            let tabs_in_item = self
+                .text
+                .get(item.start..item.end)
+                .is_none_or(|t| t.contains('\t'));
+            if tabs_in_item || !clean_tail {
+                return Err(self.unsupported(
+                    item.start.min(self.text.len()),
+                    "an item of this flow list ends in a form that cannot be edited safely (an empty value, an explicit `?` key, or tabs inside a plain value); rewrite mapRoles in block style or fix that item first",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The text between flow items, copied from the document when it is plain.
     fn flow_separator(&self) -> String {
         let items = &self.document.items;
-        let Layout::Flow { open, .. } = self.document.layout else { unreachable!() };
+        let Layout::Flow { open, .. } = self.document.layout else {
+            unreachable!()
+        };
         if items.len() >= 2 {
             let between = &self.text[items[items.len() - 2].end..items[items.len() - 1].start];
-            if between.matches(',').count() == 1 && between.chars().all(|c| c == ',' || c.is_whitespace()) {
+            if between.matches(',').count() == 1
+                && between.chars().all(|c| c == ',' || c.is_whitespace())
+            {
                 return between.to_string();
             }
         }
         let before_first = &self.text[open + 1..items[0].start];
         if before_first.contains('\n') {
-            let indent: String = before_first.rsplit('\n').next().unwrap_or("").chars().take_while(|c| *c == ' ').collect();
+            let indent: String = before_first
+                .rsplit('\n')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take_while(|c| *c == ' ')
+                .collect();
             format!(",{}{indent}", self.eol)
         } else {
             ", ".to_string()
@@ -449,8 +626,13 @@ impl<'t> Editor<'t> {
                     // line break of a `|`/`>` value ending right there, and change it.
                     let after_block_scalar = i > 0
                         && items[i - 1].end == start
-                        && last_block_scalar(&items[i - 1]).is_some_and(|s| !block_scalar_strips(text, s));
-                    if end == text.len() && !text.ends_with('\n') && start > 0 && !after_block_scalar {
+                        && last_block_scalar(&items[i - 1])
+                            .is_some_and(|s| !block_scalar_strips(text, s));
+                    if end == text.len()
+                        && !text.ends_with('\n')
+                        && start > 0
+                        && !after_block_scalar
+                    {
                         // The last line has no line break: take the one before it instead.
                         let mut from = start - 1;
                         if from > 0 && text.as_bytes()[from - 1] == b'\r' {
@@ -462,7 +644,8 @@ impl<'t> Editor<'t> {
                     }
                 }
             }
-            Layout::Flow { .. } => {
+            Layout::Flow { close, .. } => {
+                self.check_flow_items()?;
                 let mut k = 0;
                 while k < indices.len() {
                     let first = indices[k];
@@ -476,7 +659,13 @@ impl<'t> Editor<'t> {
                     } else if last + 1 < items.len() {
                         items[first].start..items[last + 1].start
                     } else {
-                        items[first].start..items[last].end
+                        // Every item goes: a trailing comma (`[a,]`) must go with them.
+                        let tail = &text[items[last].end..*close];
+                        let comma = tail
+                            .trim_start()
+                            .starts_with(',')
+                            .then(|| items[last].end + tail.find(',').unwrap_or(0) + 1);
+                        items[first].start..comma.unwrap_or(items[last].end)
                     };
                     out.push((range, String::new()));
                     k += 1;
@@ -488,7 +677,11 @@ impl<'t> Editor<'t> {
     }
 
     /// Replaces one item's own bytes (after its `-`) with the entry, in the item's style.
-    fn replacement(&self, index: usize, fields: EntryFields<'_>) -> Result<(Range<usize>, String), EditError> {
+    fn replacement(
+        &self,
+        index: usize,
+        fields: EntryFields<'_>,
+    ) -> Result<(Range<usize>, String), EditError> {
         self.check_line_breaks()?;
         let item = &self.document.items[index];
         let range = item.start..item.end;
@@ -504,7 +697,9 @@ impl<'t> Editor<'t> {
             eol: self.eol,
             ..BlockStyle::default()
         };
-        if let Some(groups) = block_groups(item).or_else(|| self.document.items.iter().rev().find_map(block_groups)) {
+        if let Some(groups) =
+            block_groups(item).or_else(|| self.document.items.iter().rev().find_map(block_groups))
+        {
             style.groups = groups_style(self.text, groups);
         }
         let mut body = emit::block_body(fields, &style);
@@ -519,7 +714,10 @@ impl<'t> Editor<'t> {
 /// The block scalar (`|`, `>`) an item ends with, if it ends with one.
 fn last_block_scalar(node: &Node) -> Option<&Node> {
     match &node.kind {
-        NodeKind::Scalar { style: ScalarStyle::Literal | ScalarStyle::Folded, .. } => Some(node),
+        NodeKind::Scalar {
+            style: ScalarStyle::Literal | ScalarStyle::Folded,
+            ..
+        } => Some(node),
         NodeKind::Seq(items) if !node.flow => items.last().and_then(last_block_scalar),
         NodeKind::Map(pairs) if !node.flow => pairs.last().and_then(|(_, v)| last_block_scalar(v)),
         _ => None,
@@ -530,21 +728,32 @@ fn last_block_scalar(node: &Node) -> Option<&Node> {
 /// the last non-blank line before the content.
 fn block_scalar_strips(text: &str, scalar: &Node) -> bool {
     let before = &text[..line_start(text, scalar.start)];
-    let Some(header_line) = before.lines().rev().find(|l| !l.trim().is_empty()) else { return false };
-    let header_line = header_line.split(" #").next().unwrap_or(header_line).trim_end();
-    let indicators = header_line.trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
-    (indicators.ends_with('|') || indicators.ends_with('>')) && header_line[indicators.len()..].contains('-')
+    let Some(header_line) = before.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return false;
+    };
+    let header_line = header_line
+        .split(" #")
+        .next()
+        .unwrap_or(header_line)
+        .trim_end();
+    let indicators =
+        header_line.trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
+    (indicators.ends_with('|') || indicators.ends_with('>'))
+        && header_line[indicators.len()..].contains('-')
 }
 
 /// The `groups` key and its list in a block mapping item.
 fn block_groups(item: &Node) -> Option<(&Node, &Node)> {
-    let NodeKind::Map(pairs) = &item.kind else { return None };
+    let NodeKind::Map(pairs) = &item.kind else {
+        return None;
+    };
     if item.flow {
         return None;
     }
     pairs.iter().rev().find_map(|(k, v)| {
         let (key, _, _) = k.as_scalar()?;
-        (arn::go_fold(key) == "groups" && matches!(v.kind, NodeKind::Seq(ref g) if !g.is_empty())).then_some((k, v))
+        (arn::go_fold(key) == "groups" && matches!(v.kind, NodeKind::Seq(ref g) if !g.is_empty()))
+            .then_some((k, v))
     })
 }
 
@@ -566,7 +775,10 @@ fn groups_style(text: &str, (key, list): (&Node, &Node)) -> GroupsStyle {
 /// Is this flow mapping written like JSON (double-quoted keys)?
 fn json_style(item: &Node) -> bool {
     match &item.kind {
-        NodeKind::Map(pairs) => pairs.first().and_then(|(k, _)| k.as_scalar()).is_some_and(|(_, style, _)| style == ScalarStyle::DoubleQuoted),
+        NodeKind::Map(pairs) => pairs
+            .first()
+            .and_then(|(k, _)| k.as_scalar())
+            .is_some_and(|(_, style, _)| style == ScalarStyle::DoubleQuoted),
         _ => false,
     }
 }
@@ -576,11 +788,17 @@ mod tests {
     use super::*;
 
     fn role(name: &str) -> CanonicalRoleArn {
-        format!("arn:aws:iam::111122223333:role/{name}").parse().unwrap()
+        format!("arn:aws:iam::111122223333:role/{name}")
+            .parse()
+            .unwrap()
     }
 
     fn wanted(name: &str) -> NewRoleEntry {
-        NewRoleEntry { rolearn: role(name), username: name.to_string(), groups: vec!["chronom:read-only".to_string()] }
+        NewRoleEntry {
+            rolearn: role(name),
+            username: name.to_string(),
+            groups: vec!["chronom:read-only".to_string()],
+        }
     }
 
     #[test]
@@ -588,7 +806,12 @@ mod tests {
         let text = "# nodes\n- rolearn: arn:aws:iam::111122223333:role/node # the nodes\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n  - system:nodes\n# trailing\n";
         let edit = upsert_role(text, &wanted("reader"), false).unwrap();
         assert_eq!(edit.action, EditAction::Added);
-        assert!(edit.new_text.contains("  groups:\n  - chronom:read-only\n# trailing"), "{}", edit.new_text);
+        assert!(
+            edit.new_text
+                .contains("  groups:\n  - chronom:read-only\n# trailing"),
+            "{}",
+            edit.new_text
+        );
         let removal = remove_role(&edit.new_text, &role("reader")).unwrap();
         assert_eq!(removal.new_text, text);
         assert_eq!(removal.removed.len(), 1);
@@ -617,7 +840,12 @@ mod tests {
     fn duplicates_are_explained_and_force_keeps_the_effective_one() {
         let text = "- rolearn: arn:aws:iam::111122223333:role/a/reader\n  username: x\n- rolearn: arn:aws:iam::111122223333:role/reader\n  username: y\n# keep\n- rolearn: arn:aws:iam::111122223333:role/other\n  username: o\n";
         let err = upsert_role(text, &wanted("reader"), false).unwrap_err();
-        let EditError::Duplicates { entries, effective, .. } = &err else { panic!("{err}") };
+        let EditError::Duplicates {
+            entries, effective, ..
+        } = &err
+        else {
+            panic!("{err}")
+        };
         assert_eq!(entries.len(), 2);
         assert_eq!(*effective, Some(1));
         assert!(err.to_string().contains("line 3"), "{err}");
@@ -633,7 +861,12 @@ mod tests {
         let text = "[{\"rolearn\": \"arn:aws:iam::111122223333:role/a\", \"username\": \"a\", \"groups\": []}]";
         let edit = upsert_role(text, &wanted("reader"), false).unwrap();
         assert!(edit.new_text.ends_with(", {\"rolearn\": \"arn:aws:iam::111122223333:role/reader\", \"username\": \"reader\", \"groups\": [\"chronom:read-only\"]}]"), "{}", edit.new_text);
-        assert_eq!(remove_role(&edit.new_text, &role("reader")).unwrap().new_text, text);
+        assert_eq!(
+            remove_role(&edit.new_text, &role("reader"))
+                .unwrap()
+                .new_text,
+            text
+        );
         let both = remove_role(&edit.new_text, &role("a")).unwrap().new_text;
         assert_eq!(remove_role(&both, &role("reader")).unwrap().new_text, "[]");
     }
@@ -642,7 +875,10 @@ mod tests {
     fn literal_values_at_the_end_of_an_entry() {
         let text = "  - rolearn: arn:aws:iam::111122223333:role/a\n    username: |-\n      a\n  - rolearn: arn:aws:iam::111122223333:role/reader\n    username: >\n      x\n\n  - rolearn: arn:aws:iam::111122223333:role/b\n    username: |\n      b\n";
         let edit = upsert_role(text, &wanted("new"), false).unwrap();
-        assert_eq!(remove_role(&edit.new_text, &role("new")).unwrap().new_text, text);
+        assert_eq!(
+            remove_role(&edit.new_text, &role("new")).unwrap().new_text,
+            text
+        );
         let removal = remove_role(text, &role("reader")).unwrap();
         assert_eq!(
             removal.new_text,
@@ -659,23 +895,53 @@ mod tests {
     fn block_scalar_at_the_end_without_a_final_line_break() {
         let strip = "- rolearn: arn:aws:iam::111122223333:role/a\n  note: |-\n    a";
         let edit = upsert_role(strip, &wanted("new"), false).unwrap();
-        assert_eq!(remove_role(&edit.new_text, &role("new")).unwrap().new_text, strip);
+        assert_eq!(
+            remove_role(&edit.new_text, &role("new")).unwrap().new_text,
+            strip
+        );
         let clip = "- rolearn: arn:aws:iam::111122223333:role/a\n  username: |\n    a";
         let err = upsert_role(clip, &wanted("new"), false).unwrap_err();
         assert!(matches!(err, EditError::UnsupportedLayout { .. }), "{err}");
         let then = "- rolearn: arn:aws:iam::111122223333:role/a\n  username: >\n    a\n- rolearn: arn:aws:iam::111122223333:role/new";
         let removal = remove_role(then, &role("new")).unwrap();
-        assert_eq!(removal.new_text, "- rolearn: arn:aws:iam::111122223333:role/a\n  username: >\n    a\n");
-        assert_eq!(parse_map_roles(&removal.new_text).unwrap()[0].username.as_deref(), Some("a\n"));
+        assert_eq!(
+            removal.new_text,
+            "- rolearn: arn:aws:iam::111122223333:role/a\n  username: >\n    a\n"
+        );
+        assert_eq!(
+            parse_map_roles(&removal.new_text).unwrap()[0]
+                .username
+                .as_deref(),
+            Some("a\n")
+        );
     }
 
     #[test]
     fn placeholders_for_nothing_are_replaced() {
         for text in ["null", "~", "\"\"", "''", "``", "null\n", "--- null\n"] {
-            let edit = upsert_role(text, &wanted("reader"), false).unwrap_or_else(|e| panic!("{text:?}: {e}"));
-            assert_eq!(parse_map_roles(&edit.new_text).unwrap().len(), 1, "{text:?}");
-            assert!(edit.new_text.contains("[{rolearn: \"arn:aws:iam::111122223333:role/reader\""), "{}", edit.new_text);
-            assert_eq!(remove_role(&edit.new_text, &role("reader")).unwrap().new_text, edit.new_text.replace(&edit.new_text[edit.new_text.find('[').unwrap()..=edit.new_text.rfind(']').unwrap()], "[]"));
+            let edit = upsert_role(text, &wanted("reader"), false)
+                .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert_eq!(
+                parse_map_roles(&edit.new_text).unwrap().len(),
+                1,
+                "{text:?}"
+            );
+            assert!(
+                edit.new_text
+                    .contains("[{rolearn: \"arn:aws:iam::111122223333:role/reader\""),
+                "{}",
+                edit.new_text
+            );
+            assert_eq!(
+                remove_role(&edit.new_text, &role("reader"))
+                    .unwrap()
+                    .new_text,
+                edit.new_text.replace(
+                    &edit.new_text
+                        [edit.new_text.find('[').unwrap()..=edit.new_text.rfind(']').unwrap()],
+                    "[]"
+                )
+            );
         }
     }
 
@@ -683,9 +949,85 @@ mod tests {
     fn refuses_bad_usernames_and_groups() {
         let mut entry = wanted("reader");
         entry.username = "{{Nope}}".into();
-        assert!(matches!(upsert_role("", &entry, false), Err(EditError::Username(_))));
+        assert!(matches!(
+            upsert_role("", &entry, false),
+            Err(EditError::Username(_))
+        ));
         let mut entry = wanted("reader");
         entry.groups = vec![String::new()];
-        assert!(matches!(upsert_role("", &entry, false), Err(EditError::Group { .. })));
+        assert!(matches!(
+            upsert_role("", &entry, false),
+            Err(EditError::Group { .. })
+        ));
+    }
+
+    /// Fuzzing finds (fuzz/seeds/awsauth_edit/bug-*): each must be a safe edit or a refusal
+    /// that names the layout, never the self-check's "please report this".
+    #[test]
+    fn fuzz_finds_edit_safely_or_refuse_with_a_reason() {
+        let comment_after_last_comma = "[ # nodes\n  {rolearn: \"arn:aws:iam::111122223333:role/node\", username: n}, # frn: \"arn:aws:iam::111122223333:role/b\", username: b}\n]\n";
+        let mut entry = wanted("b");
+        entry.username = "bee".into();
+        entry.groups = vec!["g".into()];
+        let edit =
+            upsert_role(comment_after_last_comma, &entry, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            parse_map_roles(&edit.new_text).unwrap().len(),
+            2,
+            "{}",
+            edit.new_text
+        );
+        assert_eq!(
+            remove_role(&edit.new_text, &role("b")).unwrap().new_text,
+            comment_after_last_comma
+        );
+        assert_eq!(
+            remove_role(comment_after_last_comma, &role("node"))
+                .unwrap()
+                .new_text,
+            "[ # nodes\n   # frn: \"arn:aws:iam::111122223333:role/b\", username: b}\n]\n"
+        );
+
+        let after_empty_pair = "[a:, {rolearn: \"arn:aws:iam::111122223333:role/x\"}]";
+        match remove_role(after_empty_pair, &role("x")) {
+            Ok(removal) => assert_eq!(
+                parse_map_roles(&removal.new_text).unwrap().len(),
+                1,
+                "{}",
+                removal.new_text
+            ),
+            Err(e) => assert!(!e.to_string().contains("please report"), "{e}"),
+        }
+
+        let tab_line_after_last_item = "- a\n  \t";
+        match upsert_role(tab_line_after_last_item, &wanted("new"), false) {
+            Ok(edit) => panic!(
+                "a tab-indented line after the new entry breaks go-yaml: {:?}",
+                edit.new_text
+            ),
+            Err(e) => assert!(matches!(e, EditError::UnsupportedLayout { .. }), "{e}"),
+        }
+
+        for empty_block_scalar in ["- >", "- |+", "- |-", "- a: |+"] {
+            let before = parse_map_roles(empty_block_scalar).unwrap();
+            match upsert_role(empty_block_scalar, &wanted("new"), false) {
+                Ok(edit) => {
+                    let after = parse_map_roles(&edit.new_text).unwrap();
+                    assert_eq!(
+                        without_place(&after[0]),
+                        without_place(&before[0]),
+                        "{empty_block_scalar:?} -> {:?}",
+                        edit.new_text
+                    );
+                }
+                Err(e) => assert!(
+                    matches!(e, EditError::UnsupportedLayout { .. }),
+                    "{empty_block_scalar:?}: {e}"
+                ),
+            }
+        }
+
+        let err = parse_map_roles("\u{c}``").unwrap_err();
+        assert!(err.to_string().contains("U+000C"), "{err}");
     }
 }

@@ -16,7 +16,9 @@ pub(crate) enum Context {
 const YAML11_WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
 
 fn plain_is_safe(s: &str, context: Context) -> bool {
-    let Some(first) = s.chars().next() else { return false };
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
     first.is_ascii_alphabetic()
         && s.chars().all(|c| {
             c.is_ascii_alphanumeric()
@@ -60,7 +62,11 @@ pub(crate) fn double_quoted(s: &str) -> String {
 
 /// A scalar, plain when that is unambiguous, else double-quoted.
 pub(crate) fn scalar(s: &str, context: Context) -> String {
-    if plain_is_safe(s, context) { s.to_string() } else { double_quoted(s) }
+    if plain_is_safe(s, context) {
+        s.to_string()
+    } else {
+        double_quoted(s)
+    }
 }
 
 /// The fields chronom writes.
@@ -93,13 +99,26 @@ pub(crate) struct BlockStyle {
 
 impl Default for BlockStyle {
     fn default() -> Self {
-        BlockStyle { indent: String::new(), key_offset: 2, groups: GroupsStyle::Block { indent: 2 }, eol: "\n" }
+        BlockStyle {
+            indent: String::new(),
+            key_offset: 2,
+            groups: GroupsStyle::Block { indent: 2 },
+            eol: "\n",
+        }
     }
 }
 
 fn flow_list(items: &[String], json: bool) -> String {
-    let items: Vec<String> =
-        items.iter().map(|g| if json { double_quoted(g) } else { scalar(g, Context::Flow) }).collect();
+    let items: Vec<String> = items
+        .iter()
+        .map(|g| {
+            if json {
+                double_quoted(g)
+            } else {
+                scalar(g, Context::Flow)
+            }
+        })
+        .collect();
     format!("[{}]", items.join(", "))
 }
 
@@ -112,11 +131,17 @@ pub(crate) fn block_body(fields: EntryFields<'_>, style: &BlockStyle) -> String 
     ];
     match style.groups {
         _ if fields.groups.is_empty() => lines.push(format!("{pad}groups: []")),
-        GroupsStyle::Flow => lines.push(format!("{pad}groups: {}", flow_list(fields.groups, false))),
+        GroupsStyle::Flow => {
+            lines.push(format!("{pad}groups: {}", flow_list(fields.groups, false)))
+        }
         GroupsStyle::Block { indent } => {
             lines.push(format!("{pad}groups:"));
             for group in fields.groups {
-                lines.push(format!("{pad}{}- {}", " ".repeat(indent), scalar(group, Context::Block)));
+                lines.push(format!(
+                    "{pad}{}- {}",
+                    " ".repeat(indent),
+                    scalar(group, Context::Block)
+                ));
             }
         }
     }
@@ -125,13 +150,30 @@ pub(crate) fn block_body(fields: EntryFields<'_>, style: &BlockStyle) -> String 
 
 /// A whole block list item, without a final line break.
 pub(crate) fn block_item(fields: EntryFields<'_>, style: &BlockStyle) -> String {
-    format!("{}-{}{}", style.indent, " ".repeat(style.key_offset.max(1) - 1), block_body(fields, style))
+    format!(
+        "{}-{}{}",
+        style.indent,
+        " ".repeat(style.key_offset.max(1) - 1),
+        block_body(fields, style)
+    )
 }
 
 /// A flow mapping on one line; `json` quotes keys and values like JSON.
 pub(crate) fn flow_mapping(fields: EntryFields<'_>, json: bool) -> String {
-    let value = |s: &str| if json { double_quoted(s) } else { scalar(s, Context::Flow) };
-    let key = |k: &str| if json { format!("\"{k}\"") } else { k.to_string() };
+    let value = |s: &str| {
+        if json {
+            double_quoted(s)
+        } else {
+            scalar(s, Context::Flow)
+        }
+    };
+    let key = |k: &str| {
+        if json {
+            format!("\"{k}\"")
+        } else {
+            k.to_string()
+        }
+    };
     format!(
         "{{{}: {}, {}: {}, {}: {}}}",
         key("rolearn"),
@@ -150,11 +192,26 @@ mod tests {
     #[test]
     fn plain_only_when_unambiguous() {
         assert_eq!(scalar("system:masters", Context::Block), "system:masters");
-        assert_eq!(scalar("arn:aws:iam::111122223333:role/a", Context::Block), "arn:aws:iam::111122223333:role/a");
-        assert_eq!(scalar("arn:aws:iam::111122223333:role/a", Context::Flow), "\"arn:aws:iam::111122223333:role/a\"");
-        assert_eq!(scalar("system:node:{{EC2PrivateDNSName}}", Context::Block), "system:node:{{EC2PrivateDNSName}}");
-        assert_eq!(scalar("system:node:{{EC2PrivateDNSName}}", Context::Flow), "\"system:node:{{EC2PrivateDNSName}}\"");
-        for s in ["yes", "No", "NULL", "123", "", "a: b", "a #b", "- x", "*x", "&x", "!x", "x:", "é", "a b", "'q'"] {
+        assert_eq!(
+            scalar("arn:aws:iam::111122223333:role/a", Context::Block),
+            "arn:aws:iam::111122223333:role/a"
+        );
+        assert_eq!(
+            scalar("arn:aws:iam::111122223333:role/a", Context::Flow),
+            "\"arn:aws:iam::111122223333:role/a\""
+        );
+        assert_eq!(
+            scalar("system:node:{{EC2PrivateDNSName}}", Context::Block),
+            "system:node:{{EC2PrivateDNSName}}"
+        );
+        assert_eq!(
+            scalar("system:node:{{EC2PrivateDNSName}}", Context::Flow),
+            "\"system:node:{{EC2PrivateDNSName}}\""
+        );
+        for s in [
+            "yes", "No", "NULL", "123", "", "a: b", "a #b", "- x", "*x", "&x", "!x", "x:", "é",
+            "a b", "'q'",
+        ] {
             assert!(scalar(s, Context::Block).starts_with('"'), "{s:?}");
         }
     }
@@ -171,7 +228,11 @@ mod tests {
     #[test]
     fn block_and_flow_shapes() {
         let groups = vec!["g1".to_string(), "g 2".to_string()];
-        let fields = EntryFields { rolearn: "arn:aws:iam::111122223333:role/a", username: "a", groups: &groups };
+        let fields = EntryFields {
+            rolearn: "arn:aws:iam::111122223333:role/a",
+            username: "a",
+            groups: &groups,
+        };
         assert_eq!(
             block_item(fields, &BlockStyle::default()),
             "- rolearn: arn:aws:iam::111122223333:role/a\n  username: a\n  groups:\n    - g1\n    - \"g 2\""

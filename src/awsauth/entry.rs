@@ -42,7 +42,11 @@ pub enum EntryNote {
     /// Both `rolearn` and `sso`: rejected.
     ArnAndSso,
     /// A value of the wrong type, skipped by the authenticator (the field stays empty).
-    IgnoredValue { field: String, raw: String, reason: String },
+    IgnoredValue {
+        field: String,
+        raw: String,
+        reason: String,
+    },
     /// The field appears more than once (keys compare case-insensitively); the last wins.
     DuplicateField { field: String },
     /// The `sso` matcher fails the authenticator's validation: rejected.
@@ -61,7 +65,10 @@ impl EntryNote {
     pub fn drops_entry(&self) -> bool {
         matches!(
             self,
-            EntryNote::NotAMapping | EntryNote::MissingArn { .. } | EntryNote::ArnAndSso | EntryNote::InvalidSso { .. }
+            EntryNote::NotAMapping
+                | EntryNote::MissingArn { .. }
+                | EntryNote::ArnAndSso
+                | EntryNote::InvalidSso { .. }
         )
     }
 }
@@ -69,22 +76,45 @@ impl EntryNote {
 impl fmt::Display for EntryNote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EntryNote::NotAMapping => write!(f, "the item is not a mapping; aws-iam-authenticator rejects it"),
-            EntryNote::MissingArn { field } => write!(f, "the entry has no {field}; aws-iam-authenticator rejects it"),
-            EntryNote::ArnAndSso => write!(f, "the entry has both rolearn and sso; aws-iam-authenticator rejects it"),
+            EntryNote::NotAMapping => write!(
+                f,
+                "the item is not a mapping; aws-iam-authenticator rejects it"
+            ),
+            EntryNote::MissingArn { field } => write!(
+                f,
+                "the entry has no {field}; aws-iam-authenticator rejects it"
+            ),
+            EntryNote::ArnAndSso => write!(
+                f,
+                "the entry has both rolearn and sso; aws-iam-authenticator rejects it"
+            ),
             EntryNote::IgnoredValue { field, raw, reason } => {
-                write!(f, "{field} {raw:?} {reason}; aws-iam-authenticator ignores the value (quote it to keep it as text)")
+                write!(
+                    f,
+                    "{field} {raw:?} {reason}; aws-iam-authenticator ignores the value (quote it to keep it as text)"
+                )
             }
             EntryNote::DuplicateField { field } => {
-                write!(f, "{field} is given more than once (keys compare case-insensitively); the last one wins")
+                write!(
+                    f,
+                    "{field} is given more than once (keys compare case-insensitively); the last one wins"
+                )
             }
-            EntryNote::InvalidSso { reason } => write!(f, "sso is invalid ({reason}); aws-iam-authenticator rejects the entry"),
+            EntryNote::InvalidSso { reason } => write!(
+                f,
+                "sso is invalid ({reason}); aws-iam-authenticator rejects the entry"
+            ),
             EntryNote::SsoPartitionNeverMatches { partition } => write!(
                 f,
                 "sso.partition {partition:?} is set; aws-iam-authenticator then matches against an empty partition, so this entry never matches"
             ),
-            EntryNote::UnusableArn { reason } => write!(f, "aws-iam-authenticator never matches this entry: {reason}"),
-            EntryNote::InvalidAccount { account } => write!(f, "{account:?} is not a 12-digit AWS account ID"),
+            EntryNote::UnusableArn { reason } => write!(
+                f,
+                "aws-iam-authenticator never matches this entry: {reason}"
+            ),
+            EntryNote::InvalidAccount { account } => {
+                write!(f, "{account:?} is not a 12-digit AWS account ID")
+            }
         }
     }
 }
@@ -178,15 +208,21 @@ pub(crate) enum Yaml11 {
 pub(crate) fn yaml11_resolve(s: &str) -> Yaml11 {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Yaml11::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" | "n" | "N" | "no" | "No"
-        | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => return Yaml11::Bool,
-        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf"
-        | "-.INF" => return Yaml11::Float,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" | "n"
+        | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Yaml11::Bool;
+        }
+        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
+        | "-.inf" | "-.Inf" | "-.INF" => return Yaml11::Float,
         _ => {}
     }
     let first = s.as_bytes()[0];
     if first == b'.' {
-        return if s.parse::<f64>().is_ok_and(f64::is_finite) && s.len() > 1 { Yaml11::Float } else { Yaml11::Str };
+        return if s.parse::<f64>().is_ok_and(f64::is_finite) && s.len() > 1 {
+            Yaml11::Float
+        } else {
+            Yaml11::Str
+        };
     }
     if !(first.is_ascii_digit() || first == b'+' || first == b'-') {
         return Yaml11::Str;
@@ -223,7 +259,9 @@ fn go_parses_int(s: &str) -> bool {
     if digits.is_empty() {
         return false;
     }
-    let Ok(value) = u128::from_str_radix(digits, radix) else { return false };
+    let Ok(value) = u128::from_str_radix(digits, radix) else {
+        return false;
+    };
     match sign {
         None => value <= u64::MAX as u128,
         Some('+') => value <= i64::MAX as u128,
@@ -280,7 +318,11 @@ enum GoString {
 
 fn go_string(node: &Node) -> GoString {
     match &node.kind {
-        NodeKind::Scalar { value, style, str_tag } => {
+        NodeKind::Scalar {
+            value,
+            style,
+            str_tag,
+        } => {
             if *style != ScalarStyle::Plain || *str_tag {
                 return GoString::Str(value.clone());
             }
@@ -306,7 +348,11 @@ struct FieldReader<'t> {
 
 impl<'t> FieldReader<'t> {
     fn new(text: &'t str) -> Self {
-        FieldReader { text, notes: Vec::new(), seen: Vec::new() }
+        FieldReader {
+            text,
+            notes: Vec::new(),
+            seen: Vec::new(),
+        }
     }
 
     /// The value's source text. A block scalar's (`|`, `>`) own final line break is left
@@ -314,15 +360,23 @@ impl<'t> FieldReader<'t> {
     fn raw(&self, node: &Node) -> String {
         let raw = &self.text[node.start..node.end];
         match node.as_scalar() {
-            Some((_, ScalarStyle::Literal | ScalarStyle::Folded, _)) => raw.trim_end_matches(['\n', '\r']).to_string(),
+            Some((_, ScalarStyle::Literal | ScalarStyle::Folded, _)) => {
+                raw.trim_end_matches(['\n', '\r']).to_string()
+            }
             _ => raw.to_string(),
         }
     }
 
     fn seen(&mut self, field: &str) {
         if self.seen.iter().any(|f| f == field) {
-            if !self.notes.iter().any(|n| matches!(n, EntryNote::DuplicateField { field: f } if f == field)) {
-                self.notes.push(EntryNote::DuplicateField { field: field.to_string() });
+            if !self
+                .notes
+                .iter()
+                .any(|n| matches!(n, EntryNote::DuplicateField { field: f } if f == field))
+            {
+                self.notes.push(EntryNote::DuplicateField {
+                    field: field.to_string(),
+                });
             }
         } else {
             self.seen.push(field.to_string());
@@ -336,7 +390,11 @@ impl<'t> FieldReader<'t> {
             GoString::Null => {}
             GoString::Wrong(reason) => {
                 let raw = self.raw(node);
-                self.notes.push(EntryNote::IgnoredValue { field: field.to_string(), raw, reason });
+                self.notes.push(EntryNote::IgnoredValue {
+                    field: field.to_string(),
+                    raw,
+                    reason,
+                });
             }
         }
     }
@@ -352,19 +410,34 @@ impl<'t> FieldReader<'t> {
                         GoString::Null => slot.push(String::new()),
                         GoString::Wrong(reason) => {
                             let raw = self.raw(item);
-                            self.notes.push(EntryNote::IgnoredValue { field: "groups".to_string(), raw, reason });
+                            self.notes.push(EntryNote::IgnoredValue {
+                                field: "groups".to_string(),
+                                raw,
+                                reason,
+                            });
                             slot.push(String::new());
                         }
                     }
                 }
             }
-            NodeKind::Scalar { value, style, str_tag } if *style == ScalarStyle::Plain && !*str_tag && yaml11_resolve(value) == Yaml11::Null => {
+            NodeKind::Scalar {
+                value,
+                style,
+                str_tag,
+            } if *style == ScalarStyle::Plain
+                && !*str_tag
+                && yaml11_resolve(value) == Yaml11::Null =>
+            {
                 slot.clear();
             }
             _ => {
                 let raw = self.raw(node);
                 let reason = "is not a list".to_string();
-                self.notes.push(EntryNote::IgnoredValue { field: "groups".to_string(), raw, reason });
+                self.notes.push(EntryNote::IgnoredValue {
+                    field: "groups".to_string(),
+                    raw,
+                    reason,
+                });
             }
         }
     }
@@ -376,9 +449,13 @@ impl<'t> FieldReader<'t> {
                 let mut sso = slot.take().unwrap_or_default();
                 let (mut name, mut account, mut partition) = (None, None, None);
                 for (key, value) in pairs {
-                    let Some((key, _, _)) = key.as_scalar() else { continue };
+                    let Some((key, _, _)) = key.as_scalar() else {
+                        continue;
+                    };
                     match arn::go_fold(key).as_str() {
-                        "permissionsetname" => self.string("sso.permissionSetName", value, &mut name),
+                        "permissionsetname" => {
+                            self.string("sso.permissionSetName", value, &mut name)
+                        }
                         "accountid" => self.string("sso.accountID", value, &mut account),
                         "partition" => self.string("sso.partition", value, &mut partition),
                         _ => {}
@@ -395,23 +472,39 @@ impl<'t> FieldReader<'t> {
                 }
                 *slot = Some(sso);
             }
-            NodeKind::Scalar { value, style, str_tag } if *style == ScalarStyle::Plain && !*str_tag && yaml11_resolve(value) == Yaml11::Null => {
+            NodeKind::Scalar {
+                value,
+                style,
+                str_tag,
+            } if *style == ScalarStyle::Plain
+                && !*str_tag
+                && yaml11_resolve(value) == Yaml11::Null =>
+            {
                 *slot = None;
             }
             _ => {
                 let raw = self.raw(node);
-                self.notes.push(EntryNote::IgnoredValue { field: "sso".to_string(), raw, reason: "is not a mapping".to_string() });
+                self.notes.push(EntryNote::IgnoredValue {
+                    field: "sso".to_string(),
+                    raw,
+                    reason: "is not a mapping".to_string(),
+                });
             }
         }
     }
 
     fn extra(&self, key: &str, value: &Node) -> ExtraField {
-        ExtraField { key: key.to_string(), value: self.raw(value) }
+        ExtraField {
+            key: key.to_string(),
+            value: self.raw(value),
+        }
     }
 }
 
 fn is_go_word(s: &str, max: usize) -> bool {
-    (1..=max).contains(&s.chars().count()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    (1..=max).contains(&s.chars().count())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
 /// Validation the authenticator applies (`RoleMapping.Validate`), plus whether the rolearn can
@@ -419,22 +512,39 @@ fn is_go_word(s: &str, max: usize) -> bool {
 fn role_notes(entry: &mut MapRoleEntry) {
     let has_arn = !entry.rolearn.is_empty();
     match (&entry.sso, has_arn) {
-        (None, false) => entry.notes.push(EntryNote::MissingArn { field: "rolearn (or sso)" }),
+        (None, false) => entry.notes.push(EntryNote::MissingArn {
+            field: "rolearn (or sso)",
+        }),
         (Some(_), true) => entry.notes.push(EntryNote::ArnAndSso),
         (Some(sso), false) => {
-            let reason = if !(sso.account_id.len() == 12 && sso.account_id.bytes().all(|b| b.is_ascii_digit())) {
-                Some(format!("accountID {:?} is not a 12-digit AWS account ID (quote it: unquoted digits are a number)", sso.account_id))
+            let reason = if !(sso.account_id.len() == 12
+                && sso.account_id.bytes().all(|b| b.is_ascii_digit()))
+            {
+                Some(format!(
+                    "accountID {:?} is not a 12-digit AWS account ID (quote it: unquoted digits are a number)",
+                    sso.account_id
+                ))
             } else if !is_go_word(&sso.permission_set_name, 32) {
-                Some(format!("permissionSetName {:?} is not a valid permission set name", sso.permission_set_name))
-            } else if !sso.partition.is_empty() && !arn::PARTITIONS.contains(&sso.partition.as_str()) {
-                Some(format!("partition {:?} is not an AWS partition", sso.partition))
+                Some(format!(
+                    "permissionSetName {:?} is not a valid permission set name",
+                    sso.permission_set_name
+                ))
+            } else if !sso.partition.is_empty()
+                && !arn::PARTITIONS.contains(&sso.partition.as_str())
+            {
+                Some(format!(
+                    "partition {:?} is not an AWS partition",
+                    sso.partition
+                ))
             } else {
                 None
             };
             match reason {
                 Some(reason) => entry.notes.push(EntryNote::InvalidSso { reason }),
                 None if !sso.partition.is_empty() => {
-                    entry.notes.push(EntryNote::SsoPartitionNeverMatches { partition: sso.partition.clone() })
+                    entry.notes.push(EntryNote::SsoPartitionNeverMatches {
+                        partition: sso.partition.clone(),
+                    })
                 }
                 None => {}
             }
@@ -445,14 +555,19 @@ fn role_notes(entry: &mut MapRoleEntry) {
             let parsed = arn::parse_principal_arn(text)
                 .or_else(|err| arn::parse_principal_arn(&arn::go_fold(text)).map_err(|_| err));
             let reason = match parsed {
-                Ok(PrincipalArn::Role { path: Some(path), role }) => Some(format!(
+                Ok(PrincipalArn::Role {
+                    path: Some(path),
+                    role,
+                }) => Some(format!(
                     "the rolearn keeps the role path {path:?}, but callers are identified without it; write {role}"
                 )),
                 Ok(PrincipalArn::Role { path: None, .. }) => None,
-                Ok(PrincipalArn::AssumedRole { role, .. }) => {
-                    Some(format!("the rolearn is an STS session ARN; callers are identified as the IAM role, write {role}"))
+                Ok(PrincipalArn::AssumedRole { role, .. }) => Some(format!(
+                    "the rolearn is an STS session ARN; callers are identified as the IAM role, write {role}"
+                )),
+                Ok(PrincipalArn::User(_)) => {
+                    Some("the rolearn is an IAM user ARN; users belong in mapUsers".to_string())
                 }
-                Ok(PrincipalArn::User(_)) => Some("the rolearn is an IAM user ARN; users belong in mapUsers".to_string()),
                 Err(err) => Some(format!("the rolearn is not a valid IAM role ARN ({err})")),
             };
             if let Some(reason) = reason {
@@ -482,7 +597,9 @@ pub(crate) fn role_entry(text: &str, node: &Node, place: Place) -> MapRoleEntry 
     let mut reader = FieldReader::new(text);
     let mut rolearn = None;
     for (key, value) in pairs {
-        let Some((key, _, _)) = key.as_scalar() else { continue };
+        let Some((key, _, _)) = key.as_scalar() else {
+            continue;
+        };
         match arn::go_fold(key).as_str() {
             "rolearn" => reader.string("rolearn", value, &mut rolearn),
             "username" => reader.string("username", value, &mut entry.username),
@@ -517,7 +634,9 @@ pub(crate) fn user_entry(text: &str, node: &Node, place: Place) -> MapUserEntry 
     let mut reader = FieldReader::new(text);
     let mut userarn = None;
     for (key, value) in pairs {
-        let Some((key, _, _)) = key.as_scalar() else { continue };
+        let Some((key, _, _)) = key.as_scalar() else {
+            continue;
+        };
         match arn::go_fold(key).as_str() {
             "userarn" => reader.string("userarn", value, &mut userarn),
             "username" => reader.string("username", value, &mut entry.username),
@@ -539,7 +658,11 @@ pub(crate) fn user_entry(text: &str, node: &Node, place: Place) -> MapUserEntry 
 pub(crate) fn account(text: &str, node: &Node, place: Place) -> MapAccount {
     let mut notes = Vec::new();
     let account = match &node.kind {
-        NodeKind::Scalar { value, style, str_tag } => {
+        NodeKind::Scalar {
+            value,
+            style,
+            str_tag,
+        } => {
             if *style == ScalarStyle::Plain && !*str_tag && yaml11_resolve(value) == Yaml11::Null {
                 String::new()
             } else {
@@ -552,9 +675,17 @@ pub(crate) fn account(text: &str, node: &Node, place: Place) -> MapAccount {
         }
     };
     if notes.is_empty() && !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
-        notes.push(EntryNote::InvalidAccount { account: account.clone() });
+        notes.push(EntryNote::InvalidAccount {
+            account: account.clone(),
+        });
     }
-    MapAccount { account, notes, span: place.span, line: place.line, column: place.column }
+    MapAccount {
+        account,
+        notes,
+        span: place.span,
+        line: place.line,
+        column: place.column,
+    }
 }
 
 #[cfg(test)]
@@ -569,13 +700,41 @@ mod tests {
         for s in ["~", "null", "NULL", ""] {
             assert_eq!(yaml11_resolve(s), Yaml11::Null, "{s}");
         }
-        for s in ["123456789012", "0x1F", "-12", "0o17", "0b101", "1_000", "017", "+5"] {
+        for s in [
+            "123456789012",
+            "0x1F",
+            "-12",
+            "0o17",
+            "0b101",
+            "1_000",
+            "017",
+            "+5",
+        ] {
             assert_eq!(yaml11_resolve(s), Yaml11::Int, "{s}");
         }
-        for s in ["1.5", ".5", "1e3", "-.inf", ".NaN", "019", "99999999999999999999999"] {
+        for s in [
+            "1.5",
+            ".5",
+            "1e3",
+            "-.inf",
+            ".NaN",
+            "019",
+            "99999999999999999999999",
+        ] {
             assert_eq!(yaml11_resolve(s), Yaml11::Float, "{s}");
         }
-        for s in ["admin", "2024-01-01", "1e999", "0xZZ", "system:masters", "yes please", "Yes!", ".", "-", "1.2.3"] {
+        for s in [
+            "admin",
+            "2024-01-01",
+            "1e999",
+            "0xZZ",
+            "system:masters",
+            "yes please",
+            "Yes!",
+            ".",
+            "-",
+            "1.2.3",
+        ] {
             assert_eq!(yaml11_resolve(s), Yaml11::Str, "{s}");
         }
     }

@@ -50,24 +50,36 @@ mod parse;
 pub mod template;
 
 pub use diff::unified_diff;
-pub use edit::{remove_role, upsert_role, EditError, NewRoleEntry, RoleEdit, EditAction, RoleRemoval};
+pub use edit::{
+    EditAction, EditError, NewRoleEntry, RoleEdit, RoleRemoval, remove_role, upsert_role,
+};
 pub use entry::{EntryNote, ExtraField, MapAccount, MapRoleEntry, MapUserEntry, SsoMatcher};
-pub use parse::{parse_map_accounts, parse_map_roles, parse_map_users, ParseError};
-pub use template::{default_username, validate_username, Placeholder, TemplateError};
+pub use parse::{ParseError, parse_map_accounts, parse_map_roles, parse_map_users};
+pub use template::{Placeholder, TemplateError, default_username, validate_username};
 
 use crate::arn::CanonicalRoleArn;
 
 /// The entry as chronom would write it in a block-style mapRoles, for display.
 pub fn render_entry_yaml(entry: &NewRoleEntry) -> String {
     let rolearn = entry.rolearn.to_string();
-    let fields = emit::EntryFields { rolearn: &rolearn, username: &entry.username, groups: &entry.groups };
-    format!("{}\n", emit::block_item(fields, &emit::BlockStyle::default()))
+    let fields = emit::EntryFields {
+        rolearn: &rolearn,
+        username: &entry.username,
+        groups: &entry.groups,
+    };
+    format!(
+        "{}\n",
+        emit::block_item(fields, &emit::BlockStyle::default())
+    )
 }
 
 /// Among mapRoles entries, the one aws-iam-authenticator uses for a session of `role`: the
 /// last valid entry whose rolearn equals the canonical ARN (case-insensitively). `sso`
 /// entries are not considered (alpha feature, off by default).
-pub fn effective_role_entry<'e>(entries: &'e [MapRoleEntry], role: &CanonicalRoleArn) -> Option<&'e MapRoleEntry> {
+pub fn effective_role_entry<'e>(
+    entries: &'e [MapRoleEntry],
+    role: &CanonicalRoleArn,
+) -> Option<&'e MapRoleEntry> {
     entries.iter().rev().find(|e| e.authenticator_matches(role))
 }
 
@@ -93,6 +105,12 @@ mod tests {
         let text = "- rolearn: arn:aws:iam::111122223333:role/reader\n  username: first\n- rolearn: arn:aws:iam::111122223333:role/x/reader\n  username: path\n- rolearn: ARN:AWS:IAM::111122223333:ROLE/READER\n  username: last\n";
         let entries = parse_map_roles(text).unwrap();
         let role: CanonicalRoleArn = "arn:aws:iam::111122223333:role/reader".parse().unwrap();
-        assert_eq!(effective_role_entry(&entries, &role).unwrap().username.as_deref(), Some("last"));
+        assert_eq!(
+            effective_role_entry(&entries, &role)
+                .unwrap()
+                .username
+                .as_deref(),
+            Some("last")
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Reading mapRoles, mapUsers and mapAccounts text into entries that know where they are.
 
-use super::document::{read_document, Document, Layout, Node};
+use super::document::{Document, Layout, Node, read_document};
 use super::entry::{self, MapAccount, MapRoleEntry, MapUserEntry, Place};
 
 /// The text is not YAML we can read safely, or not a list of entries. Line and column are
@@ -20,27 +20,36 @@ pub fn parse_map_roles(text: &str) -> Result<Vec<MapRoleEntry>, ParseError> {
 
 /// The entries of an already-read mapRoles document.
 pub(crate) fn role_entries(text: &str, document: &Document) -> Vec<MapRoleEntry> {
-    places(text, document).map(|(node, place)| entry::role_entry(text, node, place)).collect()
+    places(text, document)
+        .map(|(node, place)| entry::role_entry(text, node, place))
+        .collect()
 }
 
 /// Parses the mapUsers text.
 pub fn parse_map_users(text: &str) -> Result<Vec<MapUserEntry>, ParseError> {
     let document = read_document(text)?;
-    Ok(places(text, &document).map(|(node, place)| entry::user_entry(text, node, place)).collect())
+    Ok(places(text, &document)
+        .map(|(node, place)| entry::user_entry(text, node, place))
+        .collect())
 }
 
 /// Parses the mapAccounts text.
 pub fn parse_map_accounts(text: &str) -> Result<Vec<MapAccount>, ParseError> {
     let document = read_document(text)?;
-    Ok(places(text, &document).map(|(node, place)| entry::account(text, node, place)).collect())
+    Ok(places(text, &document)
+        .map(|(node, place)| entry::account(text, node, place))
+        .collect())
 }
 
 /// Each item with its span: from the `-` for block lists, else from the item's first byte, to
 /// the end of its last value (a `|`/`>` value's final line break left out: it depends on
 /// what follows, so leaving it out keeps an untouched entry's span the same across edits).
-fn places<'d>(text: &'d str, document: &'d Document) -> impl Iterator<Item = (&'d Node, Place)> + 'd {
+fn places<'d>(
+    text: &'d str,
+    document: &'d Document,
+) -> impl Iterator<Item = (&'d Node, Place)> + 'd {
     document.items.iter().enumerate().map(move |(i, node)| {
-        let end = node.start.max(text[..node.end].trim_end_matches(['\n', '\r']).len());
+        let trimmed_end = text[..node.end].trim_end_matches(['\n', '\r']).len();
         let place = match &document.layout {
             Layout::Block { dashes } => {
                 let dash = dashes[i];
@@ -48,9 +57,19 @@ fn places<'d>(text: &'d str, document: &'d Document) -> impl Iterator<Item = (&'
                 let line = node.line - between.bytes().filter(|b| *b == b'\n').count();
                 let line_start = text[..dash].rfind('\n').map_or(0, |p| p + 1);
                 let column = text[line_start..dash].chars().count() + 1;
-                Place { span: dash..end, line, column }
+                // An empty `>` value starts after its header's line break, and so after that
+                // trimmed end: the span must not depend on what follows it.
+                Place {
+                    span: dash..dash.max(trimmed_end),
+                    line,
+                    column,
+                }
             }
-            _ => Place { span: node.start..end, line: node.line, column: node.column },
+            _ => Place {
+                span: node.start..node.start.max(trimmed_end),
+                line: node.line,
+                column: node.column,
+            },
         };
         (node, place)
     })
@@ -84,7 +103,9 @@ mod tests {
         assert_eq!(e.groups, vec!["x"]);
         assert_eq!(e.extra.len(), 1);
         assert_eq!(e.extra[0].value, "{k: v}");
-        assert!(e.notes.contains(&EntryNote::DuplicateField { field: "username".into() }));
+        assert!(e.notes.contains(&EntryNote::DuplicateField {
+            field: "username".into()
+        }));
     }
 
     #[test]
@@ -93,7 +114,13 @@ mod tests {
         let e = &parse_map_roles(text).unwrap()[0];
         assert_eq!(e.username, None);
         assert_eq!(e.groups, vec!["", "on", ""]);
-        assert_eq!(e.notes.iter().filter(|n| matches!(n, EntryNote::IgnoredValue { .. })).count(), 3);
+        assert_eq!(
+            e.notes
+                .iter()
+                .filter(|n| matches!(n, EntryNote::IgnoredValue { .. }))
+                .count(),
+            3
+        );
     }
 
     #[test]
@@ -104,14 +131,21 @@ mod tests {
         assert_eq!(sso.permission_set_name, "ReadOnly");
         assert_eq!(sso.account_id, "111122223333");
         assert!(!entries[0].is_dropped());
-        assert!(entries[1].is_dropped(), "unquoted accountID is a number: {:?}", entries[1].notes);
+        assert!(
+            entries[1].is_dropped(),
+            "unquoted accountID is a number: {:?}",
+            entries[1].notes
+        );
     }
 
     #[test]
     fn dead_entries_are_explained() {
         let text = "- rolearn: arn:aws:iam::111122223333:role/team/a\n- username: x\n- just text\n";
         let entries = parse_map_roles(text).unwrap();
-        assert!(matches!(entries[0].notes[..], [EntryNote::UnusableArn { .. }]));
+        assert!(matches!(
+            entries[0].notes[..],
+            [EntryNote::UnusableArn { .. }]
+        ));
         assert!(entries[1].is_dropped());
         assert!(entries[2].is_dropped());
     }
@@ -121,13 +155,23 @@ mod tests {
         let users = parse_map_users("- userarn: arn:aws:iam::111122223333:user/ops/alice\n  username: alice\n  groups: [g]\n").unwrap();
         assert_eq!(users[0].userarn, "arn:aws:iam::111122223333:user/ops/alice");
         let accounts = parse_map_accounts("- 111122223333\n- \"444455556666\"\n- 12\n").unwrap();
-        assert_eq!(accounts.iter().map(|a| a.account.as_str()).collect::<Vec<_>>(), ["111122223333", "444455556666", "12"]);
-        assert!(accounts[2].notes.contains(&EntryNote::InvalidAccount { account: "12".into() }));
+        assert_eq!(
+            accounts
+                .iter()
+                .map(|a| a.account.as_str())
+                .collect::<Vec<_>>(),
+            ["111122223333", "444455556666", "12"]
+        );
+        assert!(accounts[2].notes.contains(&EntryNote::InvalidAccount {
+            account: "12".into()
+        }));
     }
 
     #[test]
     fn empty_shapes_hold_nothing() {
-        for text in ["", "  \n", "# c\n", "[]", "null", "~", "\"\"", "''", "``", "---\n"] {
+        for text in [
+            "", "  \n", "# c\n", "[]", "null", "~", "\"\"", "''", "``", "---\n",
+        ] {
             assert_eq!(parse_map_roles(text).unwrap(), vec![], "{text:?}");
         }
     }

@@ -45,7 +45,9 @@ impl Placeholder {
             Placeholder::AccountId => "the caller's 12-digit AWS account ID",
             Placeholder::SessionName => "the role session name, with '@' replaced by '-'",
             Placeholder::SessionNameRaw => "the role session name as is",
-            Placeholder::Ec2PrivateDnsName => "the private DNS name of the EC2 instance whose ID is the session name",
+            Placeholder::Ec2PrivateDnsName => {
+                "the private DNS name of the EC2 instance whose ID is the session name"
+            }
             Placeholder::AccessKeyId => "the access key ID that signed the token",
         }
     }
@@ -71,7 +73,9 @@ pub enum TemplateError {
         "unknown placeholder {{{{{name}}}}} at character {position}; known ones are {{{{AccountID}}}}, {{{{SessionName}}}}, {{{{SessionNameRaw}}}}, {{{{EC2PrivateDNSName}}}} and {{{{AccessKeyID}}}} (names are case-sensitive)"
     )]
     UnknownPlaceholder { name: String, position: usize },
-    #[error("\"{{{{\" at character {position} is never closed with \"}}}}\"; write a placeholder such as {{{{SessionName}}}}")]
+    #[error(
+        "\"{{{{\" at character {position} is never closed with \"}}}}\"; write a placeholder such as {{{{SessionName}}}}"
+    )]
     Unclosed { position: usize },
 }
 
@@ -83,12 +87,17 @@ pub fn parse_template(template: &str) -> Result<Vec<TemplatePart>, TemplateError
     while let Some(open) = rest.find("{{") {
         let position = template[..offset + open].chars().count() + 1;
         let after = &rest[open + 2..];
-        let close = after.find("}}").ok_or(TemplateError::Unclosed { position })?;
+        let close = after
+            .find("}}")
+            .ok_or(TemplateError::Unclosed { position })?;
         let name = &after[..close];
         let placeholder = Placeholder::ALL
             .into_iter()
             .find(|p| p.name() == name)
-            .ok_or_else(|| TemplateError::UnknownPlaceholder { name: name.to_string(), position })?;
+            .ok_or_else(|| TemplateError::UnknownPlaceholder {
+                name: name.to_string(),
+                position,
+            })?;
         if open > 0 {
             parts.push(TemplatePart::Text(rest[..open].to_string()));
         }
@@ -164,13 +173,22 @@ mod tests {
     fn refuses_unknown_and_unclosed() {
         assert_eq!(
             validate_username("x-{{sessionname}}"),
-            Err(TemplateError::UnknownPlaceholder { name: "sessionname".into(), position: 3 })
+            Err(TemplateError::UnknownPlaceholder {
+                name: "sessionname".into(),
+                position: 3
+            })
         );
-        assert_eq!(validate_username("x-{{SessionName"), Err(TemplateError::Unclosed { position: 3 }));
+        assert_eq!(
+            validate_username("x-{{SessionName"),
+            Err(TemplateError::Unclosed { position: 3 })
+        );
         assert_eq!(validate_username(""), Err(TemplateError::Empty));
         assert!(validate_username("a}}b{c}").is_ok());
         let message = validate_username("{{Foo}}").unwrap_err().to_string();
-        assert!(message.contains("{{Foo}}") && message.contains("{{SessionName}}"), "{message}");
+        assert!(
+            message.contains("{{Foo}}") && message.contains("{{SessionName}}"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -182,15 +200,23 @@ mod tests {
             ec2_private_dns_name: None,
         };
         assert_eq!(
-            render_template("{{SessionName}}/{{SessionNameRaw}}/{{AccountID}}/{{AccessKeyID}}", &facts).as_deref(),
+            render_template(
+                "{{SessionName}}/{{SessionNameRaw}}/{{AccountID}}/{{AccessKeyID}}",
+                &facts
+            )
+            .as_deref(),
             Some("alice-example.com/alice@example.com/111122223333/ASIAEXAMPLE")
         );
-        assert_eq!(render_template("system:node:{{EC2PrivateDNSName}}", &facts), None);
+        assert_eq!(
+            render_template("system:node:{{EC2PrivateDNSName}}", &facts),
+            None
+        );
     }
 
     #[test]
     fn default_username_is_the_role_name_without_path() {
-        let role = crate::arn::parse_role_arn("arn:aws:iam::111122223333:role/team/ops/reader").unwrap();
+        let role =
+            crate::arn::parse_role_arn("arn:aws:iam::111122223333:role/team/ops/reader").unwrap();
         assert_eq!(default_username(&role.canonical), "reader");
     }
 }

@@ -23,13 +23,21 @@ pub fn classify(status: Option<u16>, chain: &[String], resolved: &[IpAddr]) -> U
         return Unreachable::Unauthorized;
     }
     let text = chain.join(" | ").to_lowercase();
-    if text.contains("dns error") || text.contains("failed to lookup address") || text.contains("name or service not known") {
+    if text.contains("dns error")
+        || text.contains("failed to lookup address")
+        || text.contains("name or service not known")
+    {
         return Unreachable::Dns;
     }
-    if text.contains("certificate") || text.contains("tls") || text.contains("handshake") || text.contains("rustls") {
+    if text.contains("certificate")
+        || text.contains("tls")
+        || text.contains("handshake")
+        || text.contains("rustls")
+    {
         return Unreachable::Tls;
     }
-    let timed_out = text.contains("timed out") || text.contains("timeout") || text.contains("elapsed");
+    let timed_out =
+        text.contains("timed out") || text.contains("timeout") || text.contains("elapsed");
     if timed_out || text.contains("no route to host") || text.contains("network is unreachable") {
         // A private endpoint from outside its network looks like a timeout: name the real cause.
         if let Some(ip) = resolved.iter().find(|ip| is_private(ip)) {
@@ -100,10 +108,24 @@ mod tests {
 
     #[test]
     fn private_ranges() {
-        for ip in ["10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1", "fc00::1", "fd12::1"] {
+        for ip in [
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "fc00::1",
+            "fd12::1",
+        ] {
             assert!(is_private(&ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["172.15.0.1", "172.32.0.1", "8.8.8.8", "127.0.0.1", "fe80::1", "2001:db8::1"] {
+        for ip in [
+            "172.15.0.1",
+            "172.32.0.1",
+            "8.8.8.8",
+            "127.0.0.1",
+            "fe80::1",
+            "2001:db8::1",
+        ] {
             assert!(!is_private(&ip.parse().unwrap()), "{ip}");
         }
     }
@@ -111,13 +133,40 @@ mod tests {
     #[test]
     fn cases() {
         assert_eq!(classify(Some(401), &[], &[]), Unreachable::Unauthorized);
-        assert_eq!(classify(None, &s(&["client error (Connect)", "dns error: failed to lookup address information"]), &[]), Unreachable::Dns);
-        assert_eq!(classify(None, &s(&["invalid peer certificate: UnknownIssuer"]), &[]), Unreachable::Tls);
-        assert_eq!(classify(None, &s(&["operation timed out"]), &["52.1.2.3".parse().unwrap()]), Unreachable::Timeout);
         assert_eq!(
-            classify(None, &s(&["operation timed out"]), &["10.1.2.3".parse().unwrap()]),
+            classify(
+                None,
+                &s(&[
+                    "client error (Connect)",
+                    "dns error: failed to lookup address information"
+                ]),
+                &[]
+            ),
+            Unreachable::Dns
+        );
+        assert_eq!(
+            classify(None, &s(&["invalid peer certificate: UnknownIssuer"]), &[]),
+            Unreachable::Tls
+        );
+        assert_eq!(
+            classify(
+                None,
+                &s(&["operation timed out"]),
+                &["52.1.2.3".parse().unwrap()]
+            ),
+            Unreachable::Timeout
+        );
+        assert_eq!(
+            classify(
+                None,
+                &s(&["operation timed out"]),
+                &["10.1.2.3".parse().unwrap()]
+            ),
             Unreachable::PrivateEndpoint("10.1.2.3".parse().unwrap())
         );
-        assert_eq!(classify(None, &s(&["Connection refused (os error 111)"]), &[]), Unreachable::Refused);
+        assert_eq!(
+            classify(None, &s(&["Connection refused (os error 111)"]), &[]),
+            Unreachable::Refused
+        );
     }
 }

@@ -2,7 +2,8 @@
 
 use k8s_openapi::api::authentication::v1::{SelfSubjectReview, SelfSubjectReviewStatus};
 use k8s_openapi::api::authorization::v1::{
-    NonResourceAttributes, ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec, SubjectAccessReview, SubjectAccessReviewSpec,
+    NonResourceAttributes, ResourceAttributes, SelfSubjectAccessReview,
+    SelfSubjectAccessReviewSpec, SubjectAccessReview, SubjectAccessReviewSpec,
 };
 use kube::api::{Api, PostParams};
 
@@ -33,11 +34,17 @@ pub async fn whoami(conn: &Connection) -> Result<Caller, UserError> {
         .await
         .map(|r| r.status.unwrap_or_default());
     match review {
-        Ok(SelfSubjectReviewStatus { user_info: Some(info), .. }) => Ok(Caller {
+        Ok(SelfSubjectReviewStatus {
+            user_info: Some(info),
+            ..
+        }) => Ok(Caller {
             username: info.username.unwrap_or_default(),
             groups: info.groups.unwrap_or_default(),
         }),
-        Ok(_) => Ok(Caller { username: "(unknown)".into(), groups: vec![] }),
+        Ok(_) => Ok(Caller {
+            username: "(unknown)".into(),
+            groups: vec![],
+        }),
         Err(e) => Err(conn.explain(e, "asking the API server who you are").await),
     }
 }
@@ -54,7 +61,13 @@ pub struct Right {
 
 impl Right {
     pub fn new(verb: &str, group: &str, resource: &str) -> Self {
-        Self { verb: verb.into(), group: group.into(), resource: resource.into(), namespace: None, name: None }
+        Self {
+            verb: verb.into(),
+            group: group.into(),
+            resource: resource.into(),
+            namespace: None,
+            name: None,
+        }
     }
 
     pub fn in_namespace(mut self, ns: &str) -> Self {
@@ -105,18 +118,36 @@ impl Right {
 pub async fn can_i(conn: &Connection, right: &Right) -> Result<bool, UserError> {
     let api: Api<SelfSubjectAccessReview> = Api::all(conn.client.clone());
     let review = SelfSubjectAccessReview {
-        spec: SelfSubjectAccessReviewSpec { resource_attributes: Some(right.attributes()), ..Default::default() },
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(right.attributes()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     match api.create(&PostParams::default(), &review).await {
         Ok(r) => Ok(r.status.map(|s| s.allowed).unwrap_or(false)),
-        Err(e) => Err(conn.explain(e, &format!("checking whether you may {}", right.describe())).await),
+        Err(e) => Err(conn
+            .explain(e, &format!("checking whether you may {}", right.describe()))
+            .await),
     }
 }
 
 /// Ask whether someone else has a right (SubjectAccessReview), as the authorizer would decide it.
-pub async fn can_they(conn: &Connection, user: &str, groups: &[String], right: &Right) -> Result<bool, UserError> {
-    review(conn, user, groups, Some(right.attributes()), None, &right.describe()).await
+pub async fn can_they(
+    conn: &Connection,
+    user: &str,
+    groups: &[String],
+    right: &Right,
+) -> Result<bool, UserError> {
+    review(
+        conn,
+        user,
+        groups,
+        Some(right.attributes()),
+        None,
+        &right.describe(),
+    )
+    .await
 }
 
 /// One SubjectAccessReview for a resource or a non-resource request. `what` names it in errors.
@@ -141,6 +172,8 @@ pub async fn review(
     };
     match api.create(&PostParams::default(), &review).await {
         Ok(r) => Ok(r.status.map(|s| s.allowed).unwrap_or(false)),
-        Err(e) => Err(conn.explain(e, &format!("asking whether {user} may {what}")).await),
+        Err(e) => Err(conn
+            .explain(e, &format!("asking whether {user} may {what}"))
+            .await),
     }
 }

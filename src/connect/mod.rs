@@ -43,29 +43,64 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
     let context = match &global.context {
         Some(c) => c.clone(),
         None => kubeconfig.current_context.clone().ok_or_else(|| {
-            UserError::failed("the kubeconfig has no current context", "pass --context CTX or run `kubectl config use-context CTX`")
+            UserError::failed(
+                "the kubeconfig has no current context",
+                "pass --context CTX or run `kubectl config use-context CTX`",
+            )
         })?,
     };
     if !kubeconfig.contexts.iter().any(|c| c.name == context) {
-        let known: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+        let known: Vec<&str> = kubeconfig
+            .contexts
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
         return Err(UserError::failed(
             format!("context {context:?} is not in the kubeconfig"),
-            format!("use one of: {}", if known.is_empty() { "(none)".into() } else { known.join(", ") }),
+            format!(
+                "use one of: {}",
+                if known.is_empty() {
+                    "(none)".into()
+                } else {
+                    known.join(", ")
+                }
+            ),
         ));
     }
-    let options = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| {
-        UserError::failed(format!("cannot use context {context:?}: {e}"), "fix that context in the kubeconfig, or pick another with --context")
-    })?;
-    connection_from_config(config, context, global, "check the context's cluster and user settings")
+    let options = KubeConfigOptions {
+        context: Some(context.clone()),
+        ..Default::default()
+    };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| {
+            UserError::failed(
+                format!("cannot use context {context:?}: {e}"),
+                "fix that context in the kubeconfig, or pick another with --context",
+            )
+        })?;
+    connection_from_config(
+        config,
+        context,
+        global,
+        "check the context's cluster and user settings",
+    )
 }
 
 /// The client for a loaded `Config`, with `--request-timeout` and request counting; shared by
 /// kubeconfig contexts and `--cluster` (EKS). `next_on_failure` is the advice when the client
 /// cannot be built (which is when an exec credential plugin first runs).
-pub fn connection_from_config(mut config: Config, context: String, global: &GlobalArgs, next_on_failure: &str) -> Result<Connection, UserError> {
+pub fn connection_from_config(
+    mut config: Config,
+    context: String,
+    global: &GlobalArgs,
+    next_on_failure: &str,
+) -> Result<Connection, UserError> {
     if !(global.request_timeout > 0.0 && global.request_timeout.is_finite()) {
-        return Err(UserError::usage("--request-timeout must be a positive number of seconds", "for example --request-timeout 30"));
+        return Err(UserError::usage(
+            "--request-timeout must be a positive number of seconds",
+            "for example --request-timeout 30",
+        ));
     }
     config.read_timeout = Some(Duration::from_secs_f64(global.request_timeout));
     config.connect_timeout = Some(Duration::from_secs_f64(global.request_timeout));
@@ -73,15 +108,30 @@ pub fn connection_from_config(mut config: Config, context: String, global: &Glob
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();
     let client = kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| UserError::failed(format!("cannot build a client for {server}: {e}"), next_on_failure))?
+        .map_err(|e| {
+            UserError::failed(
+                format!("cannot build a client for {server}: {e}"),
+                next_on_failure,
+            )
+        })?
         .with_layer(&tower::util::MapRequestLayer::new(count_request))
         .build();
-    Ok(Connection { client, context, server, default_namespace })
+    Ok(Connection {
+        client,
+        context,
+        server,
+        default_namespace,
+    })
 }
 
 impl Connection {
     /// GET that treats 404 as absent and explains any other failure.
-    pub async fn get_opt<K>(&self, api: &kube::Api<K>, name: &str, what: &str) -> Result<Option<K>, UserError>
+    pub async fn get_opt<K>(
+        &self,
+        api: &kube::Api<K>,
+        name: &str,
+        what: &str,
+    ) -> Result<Option<K>, UserError>
     where
         K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     {
@@ -117,8 +167,12 @@ impl Connection {
     }
 
     async fn resolve(&self) -> Vec<IpAddr> {
-        let Ok(uri) = self.server.parse::<http::Uri>() else { return vec![] };
-        let Some(host) = uri.host() else { return vec![] };
+        let Ok(uri) = self.server.parse::<http::Uri>() else {
+            return vec![];
+        };
+        let Some(host) = uri.host() else {
+            return vec![];
+        };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = host.parse::<IpAddr>() {
             return vec![ip];

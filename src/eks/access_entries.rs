@@ -58,21 +58,33 @@ impl AccessEntryView {
             kubernetes_groups: e.kubernetes_groups().to_vec(),
             entry_type: e.r#type().unwrap_or(STANDARD).to_string(),
             access_entry_arn: e.access_entry_arn().map(str::to_string),
-            created_at: created.and_then(|d| d.fmt(aws_sdk_eks::primitives::DateTimeFormat::DateTime).ok()),
+            created_at: created.and_then(|d| {
+                d.fmt(aws_sdk_eks::primitives::DateTimeFormat::DateTime)
+                    .ok()
+            }),
             created_at_epoch: created.map(|d| d.secs()),
-            tags: e.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+            tags: e
+                .tags()
+                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
         }
     }
 
     pub fn managed_by_us(&self) -> bool {
-        self.tags.get(MANAGED_BY_TAG.0).is_some_and(|v| v == MANAGED_BY_TAG.1)
+        self.tags
+            .get(MANAGED_BY_TAG.0)
+            .is_some_and(|v| v == MANAGED_BY_TAG.1)
     }
 
     /// Node entries get their groups from EKS, not from kubernetesGroups.
     pub fn implicit_groups(&self) -> &'static [&'static str] {
         match self.entry_type.as_str() {
             "EC2_LINUX" | "EC2_WINDOWS" | "EC2" => &["system:nodes", "system:bootstrappers"],
-            "FARGATE_LINUX" => &["system:nodes", "system:bootstrappers", "system:node-proxier"],
+            "FARGATE_LINUX" => &[
+                "system:nodes",
+                "system:bootstrappers",
+                "system:node-proxier",
+            ],
             "HYBRID_LINUX" => &["system:nodes", "system:bootstrappers"],
             _ => &[],
         }
@@ -126,14 +138,21 @@ pub struct AccessEntryResult {
 
 /// Whether EKS accepts `username` on an access entry.
 pub fn check_username(username: &str) -> Result<(), String> {
-    if let Some(p) = RESERVED_USERNAME_PREFIXES.iter().find(|p| username.starts_with(**p)) {
-        return Err(format!("it starts with {p}, which EKS reserves (system:, eks:, aws:, amazon: and iam: are not allowed on access entries)"));
+    if let Some(p) = RESERVED_USERNAME_PREFIXES
+        .iter()
+        .find(|p| username.starts_with(**p))
+    {
+        return Err(format!(
+            "it starts with {p}, which EKS reserves (system:, eks:, aws:, amazon: and iam: are not allowed on access entries)"
+        ));
     }
     for t in ["{{SessionName}}", "{{SessionNameRaw}}"] {
         if let Some(i) = username.find(t)
             && !username[..i].contains(':')
         {
-            return Err(format!("{t} must come after a colon on access entries (for example chronom:{t})"));
+            return Err(format!(
+                "{t} must come after a colon on access entries (for example chronom:{t})"
+            ));
         }
     }
     Ok(())
@@ -150,13 +169,21 @@ pub enum PrincipalPlan {
 
 /// The IAM role ARN with a path: `arn:P:iam::A:role/PATH/NAME`.
 pub fn role_arn_with_path(role: &CanonicalRoleArn, path: &str) -> String {
-    format!("arn:{}:iam::{}:role{}{}", role.partition(), role.account(), path, role.name())
+    format!(
+        "arn:{}:iam::{}:role{}{}",
+        role.partition(),
+        role.account(),
+        path,
+        role.name()
+    )
 }
 
 pub fn principal_plan(role: &RoleArnInput) -> PrincipalPlan {
     match (&role.stripped_path, &role.assumed_role_session) {
         (Some(path), None) => PrincipalPlan::Known(role_arn_with_path(&role.canonical, path)),
-        _ => PrincipalPlan::LookUp { role_name: role.canonical.name().to_string() },
+        _ => PrincipalPlan::LookUp {
+            role_name: role.canonical.name().to_string(),
+        },
     }
 }
 
@@ -202,12 +229,22 @@ fn same_groups(a: &[String], b: &[String]) -> bool {
 }
 
 fn describe_entry(username: &str, groups: &[String]) -> String {
-    format!("username {username:?}, kubernetesGroups [{}]", groups.join(", "))
+    format!(
+        "username {username:?}, kubernetesGroups [{}]",
+        groups.join(", ")
+    )
 }
 
 /// Create, leave alone, or update the live entry; refuse a different one without --force-update.
-pub fn plan_grant(live: Option<&AccessEntryView>, want: &DesiredEntry, force_update: bool, cluster: &str) -> Result<EntryPlan, UserError> {
-    let Some(live) = live else { return Ok(EntryPlan::Create) };
+pub fn plan_grant(
+    live: Option<&AccessEntryView>,
+    want: &DesiredEntry,
+    force_update: bool,
+    cluster: &str,
+) -> Result<EntryPlan, UserError> {
+    let Some(live) = live else {
+        return Ok(EntryPlan::Create);
+    };
     if live.entry_type != STANDARD {
         return Err(UserError::failed(
             format!(
@@ -217,7 +254,9 @@ pub fn plan_grant(live: Option<&AccessEntryView>, want: &DesiredEntry, force_upd
             "use another IAM role for read-only access: this one is a node or Fargate role",
         ));
     }
-    if live.username == want.username && same_groups(&live.kubernetes_groups, &want.kubernetes_groups) {
+    if live.username == want.username
+        && same_groups(&live.kubernetes_groups, &want.kubernetes_groups)
+    {
         return Ok(EntryPlan::Unchanged);
     }
     if force_update {
@@ -258,11 +297,22 @@ where
 {
     let message = err.message().unwrap_or_default().to_string();
     match err.code() {
-        Some(code) if code.contains("AccessDenied") || code == "UnauthorizedOperation" || code == "UnrecognizedClientException" => UserError::failed(
-            format!("{doing}: AWS denied it ({code}: {message})"),
-            format!("allow {permission} for your AWS identity, or pick one that has it with --profile"),
+        Some(code)
+            if code.contains("AccessDenied")
+                || code == "UnauthorizedOperation"
+                || code == "UnrecognizedClientException" =>
+        {
+            UserError::failed(
+                format!("{doing}: AWS denied it ({code}: {message})"),
+                format!(
+                    "allow {permission} for your AWS identity, or pick one that has it with --profile"
+                ),
+            )
+        }
+        Some(code) => UserError::failed(
+            format!("{doing}: {code}: {message}"),
+            "check the cluster name and --region; re-run with -vv for details",
         ),
-        Some(code) => UserError::failed(format!("{doing}: {code}: {message}"), "check the cluster name and --region; re-run with -vv for details"),
         None => UserError::failed(
             format!("{doing}: {}", DisplayErrorContext(err)),
             "check the AWS credentials (--profile, AWS_PROFILE, `aws sso login`) and --region, and that AWS is reachable",
@@ -272,12 +322,18 @@ where
 
 /// ResourceNotFoundException, by its modeled variant or (for errors the SDK leaves
 /// unmodeled) by its code.
-fn not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, modeled: impl Fn(&E) -> bool) -> bool {
+fn not_found<E: ProvideErrorMetadata, R>(
+    err: &SdkError<E, R>,
+    modeled: impl Fn(&E) -> bool,
+) -> bool {
     err.as_service_error().is_some_and(modeled) || err.code() == Some("ResourceNotFoundException")
 }
 
 /// Every principal ARN with an access entry in `cluster`.
-pub async fn list_principals(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Vec<String>, UserError> {
+pub async fn list_principals(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+) -> Result<Vec<String>, UserError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -287,7 +343,13 @@ pub async fn list_principals(eks: &aws_sdk_eks::Client, cluster: &str) -> Result
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(|e| aws_error(&e, &format!("listing the access entries of cluster {cluster}"), "eks:ListAccessEntries"))?;
+            .map_err(|e| {
+                aws_error(
+                    &e,
+                    &format!("listing the access entries of cluster {cluster}"),
+                    "eks:ListAccessEntries",
+                )
+            })?;
         out.extend(page.access_entries().iter().cloned());
         match page.next_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_string()),
@@ -298,16 +360,34 @@ pub async fn list_principals(eks: &aws_sdk_eks::Client, cluster: &str) -> Result
 }
 
 /// DescribeAccessEntry; None when there is no entry for `principal_arn`.
-pub async fn describe(eks: &aws_sdk_eks::Client, cluster: &str, principal_arn: &str) -> Result<Option<AccessEntryView>, UserError> {
-    match eks.describe_access_entry().cluster_name(cluster).principal_arn(principal_arn).send().await {
+pub async fn describe(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    principal_arn: &str,
+) -> Result<Option<AccessEntryView>, UserError> {
+    match eks
+        .describe_access_entry()
+        .cluster_name(cluster)
+        .principal_arn(principal_arn)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.access_entry().map(AccessEntryView::from_sdk)),
         Err(e) if not_found(&e, |s| s.is_resource_not_found_exception()) => Ok(None),
-        Err(e) => Err(aws_error(&e, &format!("reading the access entry of {principal_arn} in cluster {cluster}"), "eks:DescribeAccessEntry")),
+        Err(e) => Err(aws_error(
+            &e,
+            &format!("reading the access entry of {principal_arn} in cluster {cluster}"),
+            "eks:DescribeAccessEntry",
+        )),
     }
 }
 
 /// The access policies associated with one entry.
-pub async fn list_policies(eks: &aws_sdk_eks::Client, cluster: &str, principal_arn: &str) -> Result<Vec<Association>, UserError> {
+pub async fn list_policies(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    principal_arn: &str,
+) -> Result<Vec<Association>, UserError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -331,7 +411,11 @@ pub async fn list_policies(eks: &aws_sdk_eks::Client, cluster: &str, principal_a
         };
         for p in page.associated_access_policies() {
             let scope = match p.access_scope() {
-                Some(s) if s.r#type().is_some_and(|t| t.as_str() == "namespace") => PolicyScope::Namespace { namespaces: s.namespaces().to_vec() },
+                Some(s) if s.r#type().is_some_and(|t| t.as_str() == "namespace") => {
+                    PolicyScope::Namespace {
+                        namespaces: s.namespaces().to_vec(),
+                    }
+                }
                 _ => PolicyScope::Cluster,
             };
             out.push(Association::new(p.policy_arn().unwrap_or_default(), scope));
@@ -346,7 +430,10 @@ pub async fn list_policies(eks: &aws_sdk_eks::Client, cluster: &str, principal_a
 
 /// Every entry of the cluster with its policies (for the audit): one List, then a Describe
 /// and a ListAssociatedAccessPolicies per entry, at most [`PARALLEL_REQUESTS`] at a time.
-pub async fn read_all(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Vec<EntryWithPolicies>, UserError> {
+pub async fn read_all(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+) -> Result<Vec<EntryWithPolicies>, UserError> {
     let principals = list_principals(eks, cluster).await?;
     let results = super::fleet::bounded_map(principals, PARALLEL_REQUESTS, |p| {
         let eks = eks.clone();
@@ -368,7 +455,11 @@ pub async fn read_all(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Vec<En
     Ok(out)
 }
 
-pub async fn create(eks: &aws_sdk_eks::Client, cluster: &str, want: &DesiredEntry) -> Result<AccessEntryView, UserError> {
+pub async fn create(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    want: &DesiredEntry,
+) -> Result<AccessEntryView, UserError> {
     let out = eks
         .create_access_entry()
         .cluster_name(cluster)
@@ -386,10 +477,17 @@ pub async fn create(eks: &aws_sdk_eks::Client, cluster: &str, want: &DesiredEntr
             }
             err
         })?;
-    Ok(out.access_entry().map(AccessEntryView::from_sdk).unwrap_or_else(|| view_of(want)))
+    Ok(out
+        .access_entry()
+        .map(AccessEntryView::from_sdk)
+        .unwrap_or_else(|| view_of(want)))
 }
 
-pub async fn update(eks: &aws_sdk_eks::Client, cluster: &str, want: &DesiredEntry) -> Result<AccessEntryView, UserError> {
+pub async fn update(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    want: &DesiredEntry,
+) -> Result<AccessEntryView, UserError> {
     let out = eks
         .update_access_entry()
         .cluster_name(cluster)
@@ -398,16 +496,42 @@ pub async fn update(eks: &aws_sdk_eks::Client, cluster: &str, want: &DesiredEntr
         .username(&want.username)
         .send()
         .await
-        .map_err(|e| aws_error(&e, &format!("updating the access entry for {} in cluster {cluster}", want.principal_arn), "eks:UpdateAccessEntry"))?;
-    Ok(out.access_entry().map(AccessEntryView::from_sdk).unwrap_or_else(|| view_of(want)))
+        .map_err(|e| {
+            aws_error(
+                &e,
+                &format!(
+                    "updating the access entry for {} in cluster {cluster}",
+                    want.principal_arn
+                ),
+                "eks:UpdateAccessEntry",
+            )
+        })?;
+    Ok(out
+        .access_entry()
+        .map(AccessEntryView::from_sdk)
+        .unwrap_or_else(|| view_of(want)))
 }
 
 /// DeleteAccessEntry; Ok(false) when it was already gone.
-pub async fn delete(eks: &aws_sdk_eks::Client, cluster: &str, principal_arn: &str) -> Result<bool, UserError> {
-    match eks.delete_access_entry().cluster_name(cluster).principal_arn(principal_arn).send().await {
+pub async fn delete(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    principal_arn: &str,
+) -> Result<bool, UserError> {
+    match eks
+        .delete_access_entry()
+        .cluster_name(cluster)
+        .principal_arn(principal_arn)
+        .send()
+        .await
+    {
         Ok(_) => Ok(true),
         Err(e) if not_found(&e, |s| s.is_resource_not_found_exception()) => Ok(false),
-        Err(e) => Err(aws_error(&e, &format!("deleting the access entry of {principal_arn} in cluster {cluster}"), "eks:DeleteAccessEntry")),
+        Err(e) => Err(aws_error(
+            &e,
+            &format!("deleting the access entry of {principal_arn} in cluster {cluster}"),
+            "eks:DeleteAccessEntry",
+        )),
     }
 }
 
@@ -441,7 +565,13 @@ pub async fn resolve_principal(
     role: &RoleArnInput,
 ) -> Result<ResolvedPrincipal, UserError> {
     let role_name = match principal_plan(role) {
-        PrincipalPlan::Known(arn) => return Ok(ResolvedPrincipal { arn, role_id: None, note: None }),
+        PrincipalPlan::Known(arn) => {
+            return Ok(ResolvedPrincipal {
+                arn,
+                role_id: None,
+                note: None,
+            });
+        }
         PrincipalPlan::LookUp { role_name } => role_name,
     };
     let mut why = String::new();
@@ -449,20 +579,39 @@ pub async fn resolve_principal(
         match iam.get_role().role_name(&role_name).send().await {
             Ok(out) => {
                 if let Some(r) = out.role() {
-                    let same = arn::parse_role_arn(&r.arn).is_ok_and(|p| p.canonical == role.canonical);
+                    let same =
+                        arn::parse_role_arn(&r.arn).is_ok_and(|p| p.canonical == role.canonical);
                     if same {
-                        let note = (r.path != "/").then(|| format!("IAM says the role's path is {}; the access entry names {}", r.path, r.arn));
-                        return Ok(ResolvedPrincipal { arn: r.arn.clone(), role_id: Some(r.role_id.clone()), note });
+                        let note = (r.path != "/").then(|| {
+                            format!(
+                                "IAM says the role's path is {}; the access entry names {}",
+                                r.path, r.arn
+                            )
+                        });
+                        return Ok(ResolvedPrincipal {
+                            arn: r.arn.clone(),
+                            role_id: Some(r.role_id.clone()),
+                            note,
+                        });
                     }
-                    why = format!("IAM GetRole found {}, which is another account's role", r.arn);
+                    why = format!(
+                        "IAM GetRole found {}, which is another account's role",
+                        r.arn
+                    );
                 }
             }
             Err(e) => {
-                let missing = e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) || e.code() == Some("NoSuchEntity");
+                let missing = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_no_such_entity_exception())
+                    || e.code() == Some("NoSuchEntity");
                 why = if missing {
                     format!("IAM has no role {role_name} in the account your credentials belong to")
                 } else {
-                    format!("IAM GetRole failed: {}", aws_error(&e, "reading the role", "iam:GetRole").what)
+                    format!(
+                        "IAM GetRole failed: {}",
+                        aws_error(&e, "reading the role", "iam:GetRole").what
+                    )
                 };
             }
         }
@@ -474,7 +623,9 @@ pub async fn resolve_principal(
         return Ok(ResolvedPrincipal {
             arn: existing.to_string(),
             role_id: None,
-            note: Some(format!("the role's path came from its existing access entry {existing} ({why})")),
+            note: Some(format!(
+                "the role's path came from its existing access entry {existing} ({why})"
+            )),
         });
     }
     Err(UserError::usage(
@@ -507,7 +658,11 @@ impl PreparedGrant {
             name: self.desired.principal_arn.clone(),
             action: self.plan.action(),
             entry: self.desired.clone(),
-            previous: if self.plan == EntryPlan::Update { self.previous.clone() } else { None },
+            previous: if self.plan == EntryPlan::Update {
+                self.previous.clone()
+            } else {
+                None
+            },
             role_id: self.role_id.clone(),
             policies: self.policies.clone(),
             note: None,
@@ -525,8 +680,18 @@ pub async fn prepare_grant(
 ) -> Result<PreparedGrant, UserError> {
     let cluster = ctx.name().to_string();
     let resolved = resolve_principal(ctx.iam.as_ref(), &ctx.eks, &cluster, role).await?;
-    check_principal(&resolved.arn).map_err(|why| UserError::usage(format!("{} cannot have an access entry: {why}", resolved.arn), "pick the IAM role the scanner assumes"))?;
-    let desired = DesiredEntry { principal_arn: resolved.arn.clone(), username: username.to_string(), kubernetes_groups: vec![group.to_string()], entry_type: STANDARD };
+    check_principal(&resolved.arn).map_err(|why| {
+        UserError::usage(
+            format!("{} cannot have an access entry: {why}", resolved.arn),
+            "pick the IAM role the scanner assumes",
+        )
+    })?;
+    let desired = DesiredEntry {
+        principal_arn: resolved.arn.clone(),
+        username: username.to_string(),
+        kubernetes_groups: vec![group.to_string()],
+        entry_type: STANDARD,
+    };
     let live = describe(&ctx.eks, &cluster, &desired.principal_arn).await?;
     let plan = plan_grant(live.as_ref(), &desired, force_update, &cluster)?;
     let mut notes: Vec<String> = resolved.note.into_iter().collect();
@@ -534,7 +699,10 @@ pub async fn prepare_grant(
         Some(_) => match list_policies(&ctx.eks, &cluster, &desired.principal_arn).await {
             Ok(p) => p,
             Err(e) => {
-                notes.push(format!("could not check the entry's access policies: {}", e.what));
+                notes.push(format!(
+                    "could not check the entry's access policies: {}",
+                    e.what
+                ));
                 vec![]
             }
         },
@@ -546,25 +714,46 @@ pub async fn prepare_grant(
             "EKS binds the access entry to the role's unique ID {id}: if the role is deleted and recreated, revoke and grant again"
         ));
     }
-    Ok(PreparedGrant { cluster, desired, plan, previous: live, role_id: resolved.role_id, policies, notes })
+    Ok(PreparedGrant {
+        cluster,
+        desired,
+        plan,
+        previous: live,
+        role_id: resolved.role_id,
+        policies,
+        notes,
+    })
 }
 
 /// Write what `prepare_grant` decided. A create that races another writer is re-read: the
 /// same entry is `unchanged`, a different one is refused like at planning time.
-pub async fn apply_grant(eks: &aws_sdk_eks::Client, p: &PreparedGrant, force_update: bool) -> Result<Action, UserError> {
+pub async fn apply_grant(
+    eks: &aws_sdk_eks::Client,
+    p: &PreparedGrant,
+    force_update: bool,
+) -> Result<Action, UserError> {
     match p.plan {
         EntryPlan::Unchanged => Ok(Action::Unchanged),
-        EntryPlan::Update => update(eks, &p.cluster, &p.desired).await.map(|_| Action::Updated),
+        EntryPlan::Update => update(eks, &p.cluster, &p.desired)
+            .await
+            .map(|_| Action::Updated),
         EntryPlan::Create => match create(eks, &p.cluster, &p.desired).await {
             Ok(_) => Ok(Action::Created),
             Err(e) => {
-                let now = describe(eks, &p.cluster, &p.desired.principal_arn).await.ok().flatten();
+                let now = describe(eks, &p.cluster, &p.desired.principal_arn)
+                    .await
+                    .ok()
+                    .flatten();
                 match now {
-                    Some(live) => match plan_grant(Some(&live), &p.desired, force_update, &p.cluster)? {
-                        EntryPlan::Unchanged => Ok(Action::Unchanged),
-                        EntryPlan::Update => update(eks, &p.cluster, &p.desired).await.map(|_| Action::Updated),
-                        EntryPlan::Create => Err(e),
-                    },
+                    Some(live) => {
+                        match plan_grant(Some(&live), &p.desired, force_update, &p.cluster)? {
+                            EntryPlan::Unchanged => Ok(Action::Unchanged),
+                            EntryPlan::Update => update(eks, &p.cluster, &p.desired)
+                                .await
+                                .map(|_| Action::Updated),
+                            EntryPlan::Create => Err(e),
+                        }
+                    }
                     None => Err(e),
                 }
             }
@@ -590,12 +779,22 @@ impl PreparedRevoke {
         let entry = self.entry.as_ref();
         AccessEntryResult {
             cluster: self.cluster.clone(),
-            name: entry.map(|e| e.principal_arn.clone()).unwrap_or_else(|| role.canonical.to_string()),
-            action: if entry.is_some() { Action::Deleted } else { Action::Absent },
+            name: entry
+                .map(|e| e.principal_arn.clone())
+                .unwrap_or_else(|| role.canonical.to_string()),
+            action: if entry.is_some() {
+                Action::Deleted
+            } else {
+                Action::Absent
+            },
             entry: DesiredEntry {
-                principal_arn: entry.map(|e| e.principal_arn.clone()).unwrap_or_else(|| role.canonical.to_string()),
+                principal_arn: entry
+                    .map(|e| e.principal_arn.clone())
+                    .unwrap_or_else(|| role.canonical.to_string()),
                 username: entry.map(|e| e.username.clone()).unwrap_or_default(),
-                kubernetes_groups: entry.map(|e| e.kubernetes_groups.clone()).unwrap_or_default(),
+                kubernetes_groups: entry
+                    .map(|e| e.kubernetes_groups.clone())
+                    .unwrap_or_default(),
                 entry_type: STANDARD,
             },
             previous: self.entry.clone(),
@@ -612,19 +811,31 @@ impl PreparedRevoke {
 }
 
 /// Find the role's entry (whatever its path) and whether any other entry maps `group`.
-pub async fn prepare_revoke(ctx: &super::via::EksContext, role: &RoleArnInput, group: &str) -> Result<PreparedRevoke, UserError> {
+pub async fn prepare_revoke(
+    ctx: &super::via::EksContext,
+    role: &RoleArnInput,
+    group: &str,
+) -> Result<PreparedRevoke, UserError> {
     let cluster = ctx.name().to_string();
     let principals = list_principals(&ctx.eks, &cluster).await?;
-    let ours: Vec<String> = entries_for(&principals, &role.canonical).into_iter().cloned().collect();
+    let ours: Vec<String> = entries_for(&principals, &role.canonical)
+        .into_iter()
+        .cloned()
+        .collect();
     let mut entry = None;
     let mut policies = vec![];
     if let Some(arn) = ours.first() {
         entry = describe(&ctx.eks, &cluster, arn).await?;
         if entry.is_some() {
-            policies = list_policies(&ctx.eks, &cluster, arn).await.unwrap_or_default();
+            policies = list_policies(&ctx.eks, &cluster, arn)
+                .await
+                .unwrap_or_default();
         }
     }
-    let others: Vec<String> = principals.into_iter().filter(|p| !ours.contains(p)).collect();
+    let others: Vec<String> = principals
+        .into_iter()
+        .filter(|p| !ours.contains(p))
+        .collect();
     let looked = super::fleet::bounded_map(others, PARALLEL_REQUESTS, |p| {
         let eks = ctx.eks.clone();
         let cluster = cluster.clone();
@@ -636,17 +847,29 @@ pub async fn prepare_revoke(ctx: &super::via::EksContext, role: &RoleArnInput, g
     for r in looked {
         match r {
             Ok(Some(e)) if e.kubernetes_groups.iter().any(|g| g == group) => {
-                notes.push(format!("access entry {} also maps group {group}", e.principal_arn));
+                notes.push(format!(
+                    "access entry {} also maps group {group}",
+                    e.principal_arn
+                ));
                 others_map_group = others_map_group.map(|_| true);
             }
             Ok(_) => {}
             Err(e) => {
-                notes.push(format!("could not read every access entry ({}); the group's RBAC objects are kept", e.what));
+                notes.push(format!(
+                    "could not read every access entry ({}); the group's RBAC objects are kept",
+                    e.what
+                ));
                 others_map_group = None;
             }
         }
     }
-    Ok(PreparedRevoke { cluster, entry, policies, others_map_group, notes })
+    Ok(PreparedRevoke {
+        cluster,
+        entry,
+        policies,
+        others_map_group,
+        notes,
+    })
 }
 
 #[cfg(test)]
@@ -663,7 +886,10 @@ mod tests {
     }
 
     fn live(user: &str, groups: &[&str], ty: &str) -> AccessEntryView {
-        AccessEntryView { entry_type: ty.into(), ..view_of(&want(user, groups)) }
+        AccessEntryView {
+            entry_type: ty.into(),
+            ..view_of(&want(user, groups))
+        }
     }
 
     #[test]
@@ -671,32 +897,62 @@ mod tests {
         for u in ["system:chronom", "eks:x", "aws:x", "amazon:x", "iam:x"] {
             assert!(check_username(u).is_err(), "{u}");
         }
-        for u in ["chronom", "chronom:{{SessionName}}", "arn:aws:sts::1:assumed-role/r/{{SessionName}}", "my-system:x"] {
+        for u in [
+            "chronom",
+            "chronom:{{SessionName}}",
+            "arn:aws:sts::1:assumed-role/r/{{SessionName}}",
+            "my-system:x",
+        ] {
             assert!(check_username(u).is_ok(), "{u}");
         }
-        assert!(check_username("chronom{{SessionName}}").unwrap_err().contains("colon"));
+        assert!(
+            check_username("chronom{{SessionName}}")
+                .unwrap_err()
+                .contains("colon")
+        );
         assert!(check_username("chronom-{{SessionNameRaw}}").is_err());
     }
 
     #[test]
     fn a_path_in_the_input_is_kept_and_a_missing_one_is_looked_up() {
         let with = arn::parse_role_arn("arn:aws:iam::111122223333:role/team/ops/scanner").unwrap();
-        assert_eq!(principal_plan(&with), PrincipalPlan::Known("arn:aws:iam::111122223333:role/team/ops/scanner".into()));
+        assert_eq!(
+            principal_plan(&with),
+            PrincipalPlan::Known("arn:aws:iam::111122223333:role/team/ops/scanner".into())
+        );
         let without = arn::parse_role_arn("arn:aws:iam::111122223333:role/scanner").unwrap();
-        assert_eq!(principal_plan(&without), PrincipalPlan::LookUp { role_name: "scanner".into() });
-        let session = arn::parse_role_arn("arn:aws:sts::111122223333:assumed-role/scanner/s1").unwrap();
-        assert_eq!(principal_plan(&session), PrincipalPlan::LookUp { role_name: "scanner".into() });
+        assert_eq!(
+            principal_plan(&without),
+            PrincipalPlan::LookUp {
+                role_name: "scanner".into()
+            }
+        );
+        let session =
+            arn::parse_role_arn("arn:aws:sts::111122223333:assumed-role/scanner/s1").unwrap();
+        assert_eq!(
+            principal_plan(&session),
+            PrincipalPlan::LookUp {
+                role_name: "scanner".into()
+            }
+        );
     }
 
     #[test]
     fn service_linked_roles_are_refused() {
-        assert!(check_principal("arn:aws:iam::1:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS").is_err());
+        assert!(
+            check_principal(
+                "arn:aws:iam::1:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS"
+            )
+            .is_err()
+        );
         assert!(check_principal("arn:aws:iam::1:role/team/x").is_ok());
     }
 
     #[test]
     fn entries_match_the_role_whatever_their_path() {
-        let role = arn::parse_role_arn("arn:aws:iam::111122223333:role/Scanner").unwrap().canonical;
+        let role = arn::parse_role_arn("arn:aws:iam::111122223333:role/Scanner")
+            .unwrap()
+            .canonical;
         let live = vec![
             "arn:aws:iam::111122223333:role/team/scanner".to_string(),
             "arn:aws:iam::111122223333:role/scanner-2".to_string(),
@@ -709,7 +965,16 @@ mod tests {
     fn identical_entry_is_unchanged_and_group_order_does_not_matter() {
         let w = want("chronom", &["a", "b"]);
         assert_eq!(plan_grant(None, &w, false, "c").unwrap(), EntryPlan::Create);
-        assert_eq!(plan_grant(Some(&live("chronom", &["b", "a"], STANDARD)), &w, false, "c").unwrap(), EntryPlan::Unchanged);
+        assert_eq!(
+            plan_grant(
+                Some(&live("chronom", &["b", "a"], STANDARD)),
+                &w,
+                false,
+                "c"
+            )
+            .unwrap(),
+            EntryPlan::Unchanged
+        );
     }
 
     #[test]
@@ -717,26 +982,50 @@ mod tests {
         let w = want("chronom", &["a"]);
         let other = live("someone", &["admins"], STANDARD);
         let e = plan_grant(Some(&other), &w, false, "prod").unwrap_err();
-        assert!(e.what.contains("someone") && e.what.contains("admins") && e.next.contains("--force-update"), "{e}");
-        assert_eq!(plan_grant(Some(&other), &w, true, "prod").unwrap(), EntryPlan::Update);
+        assert!(
+            e.what.contains("someone")
+                && e.what.contains("admins")
+                && e.next.contains("--force-update"),
+            "{e}"
+        );
+        assert_eq!(
+            plan_grant(Some(&other), &w, true, "prod").unwrap(),
+            EntryPlan::Update
+        );
     }
 
     #[test]
     fn a_node_entry_is_never_updated() {
-        let e = plan_grant(Some(&live("system:node:{{EC2PrivateDNSName}}", &[], "EC2_LINUX")), &want("chronom", &["a"]), true, "prod").unwrap_err();
+        let e = plan_grant(
+            Some(&live("system:node:{{EC2PrivateDNSName}}", &[], "EC2_LINUX")),
+            &want("chronom", &["a"]),
+            true,
+            "prod",
+        )
+        .unwrap_err();
         assert!(e.what.contains("EC2_LINUX"), "{e}");
     }
 
     #[test]
     fn policy_notes_name_each_policy_and_scope() {
         assert!(policy_notes(&[]).is_empty());
-        let n = policy_notes(&[Association::new("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", PolicyScope::Cluster)]);
-        assert!(n[0].contains("AmazonEKSClusterAdminPolicy (cluster)"), "{n:?}");
+        let n = policy_notes(&[Association::new(
+            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+            PolicyScope::Cluster,
+        )]);
+        assert!(
+            n[0].contains("AmazonEKSClusterAdminPolicy (cluster)"),
+            "{n:?}"
+        );
     }
 
     #[test]
     fn node_entries_carry_their_implicit_groups() {
-        assert!(live("x", &[], "EC2_LINUX").implicit_groups().contains(&"system:nodes"));
+        assert!(
+            live("x", &[], "EC2_LINUX")
+                .implicit_groups()
+                .contains(&"system:nodes")
+        );
         assert!(live("x", &[], STANDARD).implicit_groups().is_empty());
     }
 }

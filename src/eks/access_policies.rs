@@ -10,7 +10,9 @@
 //! `namespace` like one RoleBinding per listed namespace. Policies we do not model are listed
 //! with their name and no rules, and said so in the report.
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -40,7 +42,9 @@ impl std::fmt::Display for PolicyScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PolicyScope::Cluster => f.write_str("cluster"),
-            PolicyScope::Namespace { namespaces } => write!(f, "namespaces {}", namespaces.join(",")),
+            PolicyScope::Namespace { namespaces } => {
+                write!(f, "namespaces {}", namespaces.join(","))
+            }
         }
     }
 }
@@ -61,7 +65,12 @@ impl Association {
     pub fn new(policy_arn: &str, scope: PolicyScope) -> Self {
         let policy = policy_name(policy_arn).to_string();
         let modelled = rules(&policy).is_some();
-        Self { policy_arn: policy_arn.to_string(), policy, scope, modelled }
+        Self {
+            policy_arn: policy_arn.to_string(),
+            policy,
+            scope,
+            modelled,
+        }
     }
 
     pub fn describe(&self) -> String {
@@ -72,12 +81,19 @@ impl Association {
 
 /// `arn:aws:eks::aws:cluster-access-policy/NAME` -> NAME (anything else as given).
 pub fn policy_name(arn: &str) -> &str {
-    arn.rsplit_once("cluster-access-policy/").map(|(_, n)| n).unwrap_or(arn)
+    arn.rsplit_once("cluster-access-policy/")
+        .map(|(_, n)| n)
+        .unwrap_or(arn)
 }
 
 fn r(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
     let v = |s: &[&str]| Some(s.iter().map(|x| x.to_string()).collect::<Vec<_>>());
-    PolicyRule { api_groups: v(groups), resources: v(resources), verbs: verbs.iter().map(|x| x.to_string()).collect(), ..Default::default() }
+    PolicyRule {
+        api_groups: v(groups),
+        resources: v(resources),
+        verbs: verbs.iter().map(|x| x.to_string()).collect(),
+        ..Default::default()
+    }
 }
 
 const READ: &[&str] = &["get", "list", "watch"];
@@ -89,36 +105,90 @@ fn view_rules() -> Vec<PolicyRule> {
         r(
             &["apps"],
             &[
-                "controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status", "replicasets",
-                "replicasets/scale", "replicasets/status", "statefulsets", "statefulsets/scale", "statefulsets/status",
+                "controllerrevisions",
+                "daemonsets",
+                "daemonsets/status",
+                "deployments",
+                "deployments/scale",
+                "deployments/status",
+                "replicasets",
+                "replicasets/scale",
+                "replicasets/status",
+                "statefulsets",
+                "statefulsets/scale",
+                "statefulsets/status",
             ],
             READ,
         ),
-        r(&["autoscaling"], &["horizontalpodautoscalers", "horizontalpodautoscalers/status"], READ),
-        r(&["batch"], &["cronjobs", "cronjobs/status", "jobs", "jobs/status"], READ),
+        r(
+            &["autoscaling"],
+            &[
+                "horizontalpodautoscalers",
+                "horizontalpodautoscalers/status",
+            ],
+            READ,
+        ),
+        r(
+            &["batch"],
+            &["cronjobs", "cronjobs/status", "jobs", "jobs/status"],
+            READ,
+        ),
         r(&["discovery.k8s.io"], &["endpointslices"], READ),
         r(
             &["extensions"],
             &[
-                "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status", "ingresses", "ingresses/status",
-                "networkpolicies", "replicasets", "replicasets/scale", "replicasets/status", "replicationcontrollers/scale",
+                "daemonsets",
+                "daemonsets/status",
+                "deployments",
+                "deployments/scale",
+                "deployments/status",
+                "ingresses",
+                "ingresses/status",
+                "networkpolicies",
+                "replicasets",
+                "replicasets/scale",
+                "replicasets/status",
+                "replicationcontrollers/scale",
             ],
             READ,
         ),
-        r(&["networking.k8s.io"], &["ingresses", "ingresses/status", "networkpolicies"], READ),
-        r(&["policy"], &["poddisruptionbudgets", "poddisruptionbudgets/status"], READ),
+        r(
+            &["networking.k8s.io"],
+            &["ingresses", "ingresses/status", "networkpolicies"],
+            READ,
+        ),
+        r(
+            &["policy"],
+            &["poddisruptionbudgets", "poddisruptionbudgets/status"],
+            READ,
+        ),
         r(
             &[""],
             &[
-                "configmaps", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "pods", "replicationcontrollers",
-                "replicationcontrollers/scale", "serviceaccounts", "services", "services/status",
+                "configmaps",
+                "endpoints",
+                "persistentvolumeclaims",
+                "persistentvolumeclaims/status",
+                "pods",
+                "replicationcontrollers",
+                "replicationcontrollers/scale",
+                "serviceaccounts",
+                "services",
+                "services/status",
             ],
             READ,
         ),
         r(
             &[""],
             &[
-                "bindings", "events", "limitranges", "namespaces/status", "pods/log", "pods/status", "replicationcontrollers/status", "resourcequotas",
+                "bindings",
+                "events",
+                "limitranges",
+                "namespaces/status",
+                "pods/log",
+                "pods/status",
+                "replicationcontrollers/status",
+                "resourcequotas",
                 "resourcequotas/status",
             ],
             READ,
@@ -134,7 +204,16 @@ fn edit_rules() -> Vec<PolicyRule> {
     rules.extend([
         r(
             &["apps"],
-            &["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets", "replicasets/scale", "statefulsets", "statefulsets/scale"],
+            &[
+                "daemonsets",
+                "deployments",
+                "deployments/rollback",
+                "deployments/scale",
+                "replicasets",
+                "replicasets/scale",
+                "statefulsets",
+                "statefulsets/scale",
+            ],
             WRITE,
         ),
         r(&["autoscaling"], &["horizontalpodautoscalers"], WRITE),
@@ -142,20 +221,59 @@ fn edit_rules() -> Vec<PolicyRule> {
         r(
             &["extensions"],
             &[
-                "daemonsets", "deployments", "deployments/rollback", "deployments/scale", "ingresses", "networkpolicies", "replicasets", "replicasets/scale",
+                "daemonsets",
+                "deployments",
+                "deployments/rollback",
+                "deployments/scale",
+                "ingresses",
+                "networkpolicies",
+                "replicasets",
+                "replicasets/scale",
                 "replicationcontrollers/scale",
             ],
             WRITE,
         ),
-        r(&["networking.k8s.io"], &["ingresses", "networkpolicies"], WRITE),
+        r(
+            &["networking.k8s.io"],
+            &["ingresses", "networkpolicies"],
+            WRITE,
+        ),
         r(&["policy"], &["poddisruptionbudgets"], WRITE),
-        r(&[""], &["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets", "services/proxy"], READ),
-        r(&[""], &["serviceaccounts"], &["impersonate"]),
-        r(&[""], &["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"], WRITE),
         r(
             &[""],
             &[
-                "configmaps", "events", "persistentvolumeclaims", "replicationcontrollers", "replicationcontrollers/scale", "secrets", "serviceaccounts", "services",
+                "pods/attach",
+                "pods/exec",
+                "pods/portforward",
+                "pods/proxy",
+                "secrets",
+                "services/proxy",
+            ],
+            READ,
+        ),
+        r(&[""], &["serviceaccounts"], &["impersonate"]),
+        r(
+            &[""],
+            &[
+                "pods",
+                "pods/attach",
+                "pods/exec",
+                "pods/portforward",
+                "pods/proxy",
+            ],
+            WRITE,
+        ),
+        r(
+            &[""],
+            &[
+                "configmaps",
+                "events",
+                "persistentvolumeclaims",
+                "replicationcontrollers",
+                "replicationcontrollers/scale",
+                "secrets",
+                "serviceaccounts",
+                "services",
                 "services/proxy",
             ],
             WRITE,
@@ -168,8 +286,25 @@ fn edit_rules() -> Vec<PolicyRule> {
 fn admin_rules() -> Vec<PolicyRule> {
     let mut rules = edit_rules();
     rules.extend([
-        r(&["authorization.k8s.io"], &["localsubjectaccessreviews"], &["create"]),
-        r(&["rbac.authorization.k8s.io"], &["rolebindings", "roles"], &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]),
+        r(
+            &["authorization.k8s.io"],
+            &["localsubjectaccessreviews"],
+            &["create"],
+        ),
+        r(
+            &["rbac.authorization.k8s.io"],
+            &["rolebindings", "roles"],
+            &[
+                "create",
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch",
+            ],
+        ),
     ]);
     rules
 }
@@ -179,7 +314,11 @@ pub fn rules(policy: &str) -> Option<Vec<PolicyRule>> {
     Some(match policy {
         CLUSTER_ADMIN_POLICY => vec![
             r(&["*"], &["*"], &["*"]),
-            PolicyRule { non_resource_urls: Some(vec!["*".into()]), verbs: vec!["*".into()], ..Default::default() },
+            PolicyRule {
+                non_resource_urls: Some(vec!["*".into()]),
+                verbs: vec!["*".into()],
+                ..Default::default()
+            },
         ],
         ADMIN_POLICY => admin_rules(),
         EDIT_POLICY => edit_rules(),
@@ -197,15 +336,28 @@ pub fn entry_group(principal_arn: &str) -> String {
 }
 
 fn meta(ns: Option<&str>, name: &str) -> ObjectMeta {
-    ObjectMeta { name: Some(name.into()), namespace: ns.map(Into::into), ..Default::default() }
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: ns.map(Into::into),
+        ..Default::default()
+    }
 }
 
 fn role_ref(policy: &str) -> RoleRef {
-    RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: "ClusterRole".into(), name: format!("{ROLE_PREFIX}{policy}") }
+    RoleRef {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: "ClusterRole".into(),
+        name: format!("{ROLE_PREFIX}{policy}"),
+    }
 }
 
 fn group_subject(name: &str) -> Subject {
-    Subject { api_group: Some("rbac.authorization.k8s.io".into()), kind: "Group".into(), name: name.into(), namespace: None }
+    Subject {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: "Group".into(),
+        name: name.into(),
+        namespace: None,
+    }
 }
 
 /// Add the objects that stand for `associations` of the entry for `principal_arn`: one
@@ -214,10 +366,20 @@ fn group_subject(name: &str) -> Subject {
 pub fn add_to(objects: &mut RbacObjects, principal_arn: &str, associations: &[Association]) {
     let group = entry_group(principal_arn);
     for a in associations {
-        let Some(rules) = rules(&a.policy) else { continue };
+        let Some(rules) = rules(&a.policy) else {
+            continue;
+        };
         let role_name = format!("{ROLE_PREFIX}{}", a.policy);
-        if !objects.cluster_roles.iter().any(|c| c.metadata.name.as_deref() == Some(role_name.as_str())) {
-            objects.cluster_roles.push(ClusterRole { metadata: meta(None, &role_name), rules: Some(rules), aggregation_rule: None });
+        if !objects
+            .cluster_roles
+            .iter()
+            .any(|c| c.metadata.name.as_deref() == Some(role_name.as_str()))
+        {
+            objects.cluster_roles.push(ClusterRole {
+                metadata: meta(None, &role_name),
+                rules: Some(rules),
+                aggregation_rule: None,
+            });
         }
         let binding = format!("{principal_arn} -> {}", a.policy);
         match &a.scope {
@@ -247,12 +409,29 @@ mod tests {
     fn snapshot(policy: &str, scope: PolicyScope) -> (RbacSnapshot, Identity) {
         let arn = "arn:aws:iam::111122223333:role/team/viewer";
         let mut objects = RbacObjects::default();
-        add_to(&mut objects, arn, &[Association::new(&format!("arn:aws:eks::aws:cluster-access-policy/{policy}"), scope)]);
+        add_to(
+            &mut objects,
+            arn,
+            &[Association::new(
+                &format!("arn:aws:eks::aws:cluster-access-policy/{policy}"),
+                scope,
+            )],
+        );
         let group = entry_group(arn);
-        (RbacSnapshot::new(objects, RuleSource::AsStored), Identity::user("viewer", &[group.as_str()]))
+        (
+            RbacSnapshot::new(objects, RuleSource::AsStored),
+            Identity::user("viewer", &[group.as_str()]),
+        )
     }
 
-    fn allows(s: &RbacSnapshot, id: &Identity, verb: &str, group: &str, resource: &str, ns: Option<&str>) -> bool {
+    fn allows(
+        s: &RbacSnapshot,
+        id: &Identity,
+        verb: &str,
+        group: &str,
+        resource: &str,
+        ns: Option<&str>,
+    ) -> bool {
         let mut q = Request::resource(verb, group, resource);
         if let Some((res, sub)) = resource.split_once('/') {
             q = Request::resource(verb, group, res).subresource(sub);
@@ -265,24 +444,52 @@ mod tests {
 
     #[test]
     fn names_come_from_arns() {
-        assert_eq!(policy_name("arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"), VIEW_POLICY);
-        assert_eq!(policy_name("arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"), EDIT_POLICY);
-        assert!(!Association::new("arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy", PolicyScope::Cluster).modelled);
-        assert!(Association::new("arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy", PolicyScope::Cluster).modelled);
+        assert_eq!(
+            policy_name("arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"),
+            VIEW_POLICY
+        );
+        assert_eq!(
+            policy_name("arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"),
+            EDIT_POLICY
+        );
+        assert!(
+            !Association::new(
+                "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy",
+                PolicyScope::Cluster
+            )
+            .modelled
+        );
+        assert!(
+            Association::new(
+                "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy",
+                PolicyScope::Cluster
+            )
+            .modelled
+        );
     }
 
     #[test]
     fn cluster_admin_policy_is_cluster_admin() {
         let (s, id) = snapshot(CLUSTER_ADMIN_POLICY, PolicyScope::Cluster);
         assert_eq!(s.effective_summary(&id), AccessSummary::ClusterAdmin);
-        assert!(s.allows(&id, &Request::non_resource("get", "/metrics")).allowed);
+        assert!(
+            s.allows(&id, &Request::non_resource("get", "/metrics"))
+                .allowed
+        );
     }
 
     #[test]
     fn view_policy_reads_workloads_but_not_secrets() {
         let (s, id) = snapshot(VIEW_POLICY, PolicyScope::Cluster);
         assert!(allows(&s, &id, "list", "", "pods", None));
-        assert!(allows(&s, &id, "get", "apps", "deployments", Some("default")));
+        assert!(allows(
+            &s,
+            &id,
+            "get",
+            "apps",
+            "deployments",
+            Some("default")
+        ));
         assert!(allows(&s, &id, "get", "", "pods/log", Some("default")));
         assert!(!allows(&s, &id, "get", "", "secrets", None));
         assert!(!allows(&s, &id, "create", "", "pods", Some("default")));
@@ -301,23 +508,70 @@ mod tests {
     #[test]
     fn edit_policy_writes_pods_and_secrets_but_not_rbac() {
         let (s, id) = snapshot(EDIT_POLICY, PolicyScope::Cluster);
-        assert!(allows(&s, &id, "create", "", "pods/exec", Some("kube-system")));
+        assert!(allows(
+            &s,
+            &id,
+            "create",
+            "",
+            "pods/exec",
+            Some("kube-system")
+        ));
         assert!(allows(&s, &id, "update", "", "secrets", Some("default")));
-        assert!(allows(&s, &id, "impersonate", "", "serviceaccounts", Some("default")));
-        assert!(!allows(&s, &id, "create", "rbac.authorization.k8s.io", "rolebindings", Some("default")));
+        assert!(allows(
+            &s,
+            &id,
+            "impersonate",
+            "",
+            "serviceaccounts",
+            Some("default")
+        ));
+        assert!(!allows(
+            &s,
+            &id,
+            "create",
+            "rbac.authorization.k8s.io",
+            "rolebindings",
+            Some("default")
+        ));
     }
 
     #[test]
     fn admin_policy_adds_roles_and_rolebindings() {
         let (s, id) = snapshot(ADMIN_POLICY, PolicyScope::Cluster);
-        assert!(allows(&s, &id, "create", "rbac.authorization.k8s.io", "rolebindings", Some("default")));
-        assert!(allows(&s, &id, "create", "authorization.k8s.io", "localsubjectaccessreviews", Some("default")));
-        assert!(!allows(&s, &id, "create", "rbac.authorization.k8s.io", "clusterrolebindings", None));
+        assert!(allows(
+            &s,
+            &id,
+            "create",
+            "rbac.authorization.k8s.io",
+            "rolebindings",
+            Some("default")
+        ));
+        assert!(allows(
+            &s,
+            &id,
+            "create",
+            "authorization.k8s.io",
+            "localsubjectaccessreviews",
+            Some("default")
+        ));
+        assert!(!allows(
+            &s,
+            &id,
+            "create",
+            "rbac.authorization.k8s.io",
+            "clusterrolebindings",
+            None
+        ));
     }
 
     #[test]
     fn namespace_scope_stays_in_its_namespaces() {
-        let (s, id) = snapshot(EDIT_POLICY, PolicyScope::Namespace { namespaces: vec!["team-a".into(), "team-b".into()] });
+        let (s, id) = snapshot(
+            EDIT_POLICY,
+            PolicyScope::Namespace {
+                namespaces: vec!["team-a".into(), "team-b".into()],
+            },
+        );
         assert!(allows(&s, &id, "create", "", "pods", Some("team-a")));
         assert!(allows(&s, &id, "create", "", "pods", Some("team-b")));
         assert!(!allows(&s, &id, "create", "", "pods", Some("default")));
@@ -327,18 +581,40 @@ mod tests {
 
     #[test]
     fn namespaced_cluster_admin_policy_is_not_cluster_admin() {
-        let (s, id) = snapshot(CLUSTER_ADMIN_POLICY, PolicyScope::Namespace { namespaces: vec!["dev".into()] });
+        let (s, id) = snapshot(
+            CLUSTER_ADMIN_POLICY,
+            PolicyScope::Namespace {
+                namespaces: vec!["dev".into()],
+            },
+        );
         assert_eq!(s.effective_summary(&id), AccessSummary::Namespaced(1));
-        assert!(!s.allows(&id, &Request::non_resource("get", "/metrics")).allowed);
+        assert!(
+            !s.allows(&id, &Request::non_resource("get", "/metrics"))
+                .allowed
+        );
     }
 
     #[test]
     fn unknown_policies_add_nothing_and_roles_are_shared() {
         let mut objects = RbacObjects::default();
-        add_to(&mut objects, "arn:aws:iam::1:role/a", &[Association::new("arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy", PolicyScope::Cluster)]);
+        add_to(
+            &mut objects,
+            "arn:aws:iam::1:role/a",
+            &[Association::new(
+                "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy",
+                PolicyScope::Cluster,
+            )],
+        );
         assert!(objects.cluster_roles.is_empty() && objects.cluster_role_bindings.is_empty());
-        let view = Association::new("arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", PolicyScope::Cluster);
-        add_to(&mut objects, "arn:aws:iam::1:role/a", std::slice::from_ref(&view));
+        let view = Association::new(
+            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+            PolicyScope::Cluster,
+        );
+        add_to(
+            &mut objects,
+            "arn:aws:iam::1:role/a",
+            std::slice::from_ref(&view),
+        );
         add_to(&mut objects, "arn:aws:iam::1:role/b", &[view]);
         assert_eq!(objects.cluster_roles.len(), 1);
         assert_eq!(objects.cluster_role_bindings.len(), 2);

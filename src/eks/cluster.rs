@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
-use kube::config::{AuthInfo, Context, ExecConfig, ExecInteractiveMode, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
+use kube::config::{
+    AuthInfo, Context, ExecConfig, ExecInteractiveMode, KubeConfigOptions, Kubeconfig,
+    NamedAuthInfo, NamedCluster, NamedContext,
+};
 
 use crate::cli::GlobalArgs;
 use crate::connect::{Connection, connection_from_config, error_chain};
@@ -49,11 +52,20 @@ pub struct ExecPlugin {
 
 impl ExecPlugin {
     /// `<this binary> token --cluster NAME --region R [--profile P]`.
-    pub fn this_binary(cluster: &str, region: &str, profile: Option<&str>) -> Result<Self, UserError> {
+    pub fn this_binary(
+        cluster: &str,
+        region: &str,
+        profile: Option<&str>,
+    ) -> Result<Self, UserError> {
         let command = std::env::current_exe().map_err(|e| {
-            UserError::failed(format!("cannot find the path of this program ({e}) to use it as the token plugin"), "run kubectl-chronom by its full path")
+            UserError::failed(
+                format!("cannot find the path of this program ({e}) to use it as the token plugin"),
+                "run kubectl-chronom by its full path",
+            )
         })?;
-        let mut args: Vec<String> = ["token", "--cluster", cluster, "--region", region].map(String::from).into();
+        let mut args: Vec<String> = ["token", "--cluster", cluster, "--region", region]
+            .map(String::from)
+            .into();
         if let Some(p) = profile {
             args.extend(["--profile".to_string(), p.to_string()]);
         }
@@ -76,7 +88,9 @@ impl EksCluster {
     pub fn endpoint_access(&self) -> EndpointAccess {
         if !self.endpoint_public_access {
             EndpointAccess::PrivateOnly
-        } else if self.public_access_cidrs.is_empty() || self.public_access_cidrs.iter().any(|c| c == "0.0.0.0/0") {
+        } else if self.public_access_cidrs.is_empty()
+            || self.public_access_cidrs.iter().any(|c| c == "0.0.0.0/0")
+        {
             EndpointAccess::Open
         } else {
             EndpointAccess::PublicFrom(self.public_access_cidrs.clone())
@@ -85,21 +99,35 @@ impl EksCluster {
 
     /// Why the endpoint could not be reached, given its access settings.
     pub fn unreachable_error(&self, cause: &str) -> UserError {
-        let what = format!("cannot reach the API endpoint of {} ({}): {cause}", self.context_name(), self.endpoint);
+        let what = format!(
+            "cannot reach the API endpoint of {} ({}): {cause}",
+            self.context_name(),
+            self.endpoint
+        );
         match self.endpoint_access() {
             EndpointAccess::PrivateOnly => UserError::failed(
                 format!("{what}; the cluster's endpoint is private (endpointPublicAccess=false)"),
                 "run from inside the cluster's VPC or over a VPN/peering/Direct Connect into it, or have an admin enable public access (`aws eks update-cluster-config --resources-vpc-config endpointPublicAccess=true`)",
             ),
             EndpointAccess::PublicFrom(cidrs) => UserError::failed(
-                format!("{what}; the public endpoint only accepts {} (publicAccessCidrs)", cidrs.join(", ")),
+                format!(
+                    "{what}; the public endpoint only accepts {} (publicAccessCidrs)",
+                    cidrs.join(", ")
+                ),
                 format!(
                     "run from a network whose public IP is in {}{}, or have an admin add your public IP to publicAccessCidrs",
                     cidrs.join(", "),
-                    if self.endpoint_private_access { " or from inside the VPC (private access is on)" } else { "" }
+                    if self.endpoint_private_access {
+                        " or from inside the VPC (private access is on)"
+                    } else {
+                        ""
+                    }
                 ),
             ),
-            EndpointAccess::Open => UserError::failed(what, "check your network, proxy and DNS for the endpoint; re-run with -vv"),
+            EndpointAccess::Open => UserError::failed(
+                what,
+                "check your network, proxy and DNS for the endpoint; re-run with -vv",
+            ),
         }
     }
 }
@@ -127,12 +155,19 @@ pub fn kubeconfig_for(cluster: &EksCluster, exec: &ExecPlugin) -> Kubeconfig {
         }],
         auth_infos: vec![NamedAuthInfo {
             name: name.clone(),
-            auth_info: Some(AuthInfo { exec: Some(exec), ..Default::default() }),
+            auth_info: Some(AuthInfo {
+                exec: Some(exec),
+                ..Default::default()
+            }),
             ..Default::default()
         }],
         contexts: vec![NamedContext {
             name: name.clone(),
-            context: Some(Context { cluster: name.clone(), user: Some(name.clone()), ..Default::default() }),
+            context: Some(Context {
+                cluster: name.clone(),
+                user: Some(name.clone()),
+                ..Default::default()
+            }),
             ..Default::default()
         }],
         current_context: Some(name),
@@ -142,15 +177,25 @@ pub fn kubeconfig_for(cluster: &EksCluster, exec: &ExecPlugin) -> Kubeconfig {
 
 /// A connection to `cluster` that gets its token from `exec`. This is the whole client side of
 /// `--cluster`, minus DescribeCluster; tests call it with a different plugin.
-pub async fn connection_for(cluster: &EksCluster, exec: &ExecPlugin, global: &GlobalArgs) -> Result<Connection, UserError> {
+pub async fn connection_for(
+    cluster: &EksCluster,
+    exec: &ExecPlugin,
+    global: &GlobalArgs,
+) -> Result<Connection, UserError> {
     let name = cluster.context_name();
     if let Err(why) = check_certificate_authority(&cluster.certificate_authority_data) {
         return Err(UserError::failed(
             format!("DescribeCluster returned an unusable certificate authority for {name}: {why}"),
-            format!("check `aws eks describe-cluster --name {} --region {} --query cluster.certificateAuthority`", cluster.name, cluster.region),
+            format!(
+                "check `aws eks describe-cluster --name {} --region {} --query cluster.certificateAuthority`",
+                cluster.name, cluster.region
+            ),
         ));
     }
-    let options = KubeConfigOptions { context: Some(name.clone()), ..Default::default() };
+    let options = KubeConfigOptions {
+        context: Some(name.clone()),
+        ..Default::default()
+    };
     let config = kube::Config::from_custom_kubeconfig(kubeconfig_for(cluster, exec), &options).await.map_err(|e| {
         UserError::failed(
             format!("cannot use what DescribeCluster returned for {name}: {e}"),
@@ -167,7 +212,9 @@ pub async fn connection_for(cluster: &EksCluster, exec: &ExecPlugin, global: &Gl
 /// The CA must be base64 of at least one PEM certificate, as EKS returns it.
 pub fn check_certificate_authority(data: &str) -> Result<(), String> {
     use base64::Engine;
-    let pem = base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|e| format!("not base64 ({e})"))?;
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| format!("not base64 ({e})"))?;
     let pem = String::from_utf8_lossy(&pem);
     if pem.contains("-----BEGIN CERTIFICATE-----") && pem.contains("-----END CERTIFICATE-----") {
         Ok(())
@@ -180,7 +227,10 @@ pub fn check_certificate_authority(data: &str) -> Result<(), String> {
 /// client that runs this binary's `token` command for credentials.
 pub async fn connect_eks(global: &GlobalArgs) -> Result<Connection, UserError> {
     let Some(name) = global.cluster.as_deref() else {
-        return Err(UserError::usage("no --cluster given", "pass --cluster NAME"));
+        return Err(UserError::usage(
+            "no --cluster given",
+            "pass --cluster NAME",
+        ));
     };
     if global.context.is_some() || global.kubeconfig.is_some() {
         return Err(UserError::usage(
@@ -192,7 +242,8 @@ pub async fn connect_eks(global: &GlobalArgs) -> Result<Connection, UserError> {
     identity::credentials(&sdk).await?;
     let cluster = describe(&sdk, &region, name).await?;
     if cluster.endpoint_access() != EndpointAccess::Open {
-        let timeout = Duration::try_from_secs_f64(global.request_timeout.clamp(0.5, 10.0)).unwrap_or(Duration::from_secs(10));
+        let timeout = Duration::try_from_secs_f64(global.request_timeout.clamp(0.5, 10.0))
+            .unwrap_or(Duration::from_secs(10));
         probe(&cluster, timeout).await?;
     }
     let exec = ExecPlugin::this_binary(&cluster.name, &cluster.region, global.profile.as_deref())?;
@@ -206,7 +257,10 @@ pub async fn sdk_for(global: &GlobalArgs) -> Result<(SdkConfig, String), UserErr
     if let Some(r) = &global.region
         && !is_region_name(r)
     {
-        return Err(UserError::usage(format!("--region {r:?} is not an AWS region name"), "for example --region eu-west-1"));
+        return Err(UserError::usage(
+            format!("--region {r:?} is not an AWS region name"),
+            "for example --region eu-west-1",
+        ));
     }
     let sdk = crate::eks::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
     let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
@@ -220,36 +274,73 @@ pub async fn sdk_for(global: &GlobalArgs) -> Result<(SdkConfig, String), UserErr
 
 /// DescribeCluster, with errors that say what to do.
 pub async fn describe(sdk: &SdkConfig, region: &str, name: &str) -> Result<EksCluster, UserError> {
-    describe_with(&aws_sdk_eks::Client::new(sdk), &aws_sdk_sts::Client::new(sdk), region, name).await
+    describe_with(
+        &aws_sdk_eks::Client::new(sdk),
+        &aws_sdk_sts::Client::new(sdk),
+        region,
+        name,
+    )
+    .await
 }
 
 /// [`describe`] with given clients; STS only names the caller when something fails.
-pub async fn describe_with(eks: &aws_sdk_eks::Client, sts: &aws_sdk_sts::Client, region: &str, name: &str) -> Result<EksCluster, UserError> {
+pub async fn describe_with(
+    eks: &aws_sdk_eks::Client,
+    sts: &aws_sdk_sts::Client,
+    region: &str,
+    name: &str,
+) -> Result<EksCluster, UserError> {
     let out = match eks.describe_cluster().name(name).send().await {
         Ok(out) => out,
         Err(e) => return Err(describe_error(eks, sts, region, name, e).await),
     };
     let Some(c) = out.cluster else {
-        return Err(UserError::failed(format!("DescribeCluster returned no cluster for {name:?}"), "re-run with -vv"));
+        return Err(UserError::failed(
+            format!("DescribeCluster returned no cluster for {name:?}"),
+            "re-run with -vv",
+        ));
     };
     let vpc = c.resources_vpc_config.as_ref();
     let cluster = EksCluster {
         name: c.name.clone().unwrap_or_else(|| name.to_string()),
         region: region.to_string(),
         arn: c.arn.clone().unwrap_or_default(),
-        status: c.status.as_ref().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        status: c
+            .status
+            .as_ref()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
         endpoint: c.endpoint.clone().unwrap_or_default(),
-        certificate_authority_data: c.certificate_authority.as_ref().and_then(|ca| ca.data.clone()).unwrap_or_default(),
+        certificate_authority_data: c
+            .certificate_authority
+            .as_ref()
+            .and_then(|ca| ca.data.clone())
+            .unwrap_or_default(),
         endpoint_public_access: vpc.is_none_or(|v| v.endpoint_public_access),
         endpoint_private_access: vpc.is_some_and(|v| v.endpoint_private_access),
-        public_access_cidrs: vpc.map(|v| v.public_access_cidrs().to_vec()).unwrap_or_default(),
-        authentication_mode: c.access_config.as_ref().and_then(|a| a.authentication_mode.as_ref()).map(|m| m.as_str().to_string()),
+        public_access_cidrs: vpc
+            .map(|v| v.public_access_cidrs().to_vec())
+            .unwrap_or_default(),
+        authentication_mode: c
+            .access_config
+            .as_ref()
+            .and_then(|a| a.authentication_mode.as_ref())
+            .map(|m| m.as_str().to_string()),
     };
     if cluster.endpoint.is_empty() || cluster.certificate_authority_data.is_empty() {
-        let status = if cluster.status.is_empty() { "unknown" } else { &cluster.status };
+        let status = if cluster.status.is_empty() {
+            "unknown"
+        } else {
+            &cluster.status
+        };
         return Err(UserError::failed(
-            format!("cluster {} has no API endpoint yet (status {status})", cluster.context_name()),
-            format!("wait until it is ACTIVE: `aws eks wait cluster-active --name {name} --region {region}`"),
+            format!(
+                "cluster {} has no API endpoint yet (status {status})",
+                cluster.context_name()
+            ),
+            format!(
+                "wait until it is ACTIVE: `aws eks wait cluster-active --name {name} --region {region}`"
+            ),
         ));
     }
     Ok(cluster)
@@ -268,15 +359,31 @@ where
     let code = err.code().unwrap_or_default().to_string();
     let message = err.message().unwrap_or_default().to_string();
     tracing::debug!(cause = %error_chain(&err).join(" | "), "DescribeCluster failed");
-    if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) {
+    if err
+        .as_service_error()
+        .is_some_and(|e| e.is_resource_not_found_exception())
+    {
         let caller = identity::caller_with(sts).await.ok();
-        let account = caller.as_ref().map(|c| format!(" of account {}", c.account)).unwrap_or_default();
+        let account = caller
+            .as_ref()
+            .map(|c| format!(" of account {}", c.account))
+            .unwrap_or_default();
         let next = match list_clusters(eks).await {
-            Ok(names) if names.is_empty() => format!("there are no clusters in {region}{account}; pass --region of the cluster (or --profile of its account)"),
-            Ok(names) => format!("clusters in {region}{account}: {}; pass one of them to --cluster", names.join(", ")),
-            Err(why) => format!("check the name, --region and --profile (listing the clusters in {region} failed too: {why})"),
+            Ok(names) if names.is_empty() => format!(
+                "there are no clusters in {region}{account}; pass --region of the cluster (or --profile of its account)"
+            ),
+            Ok(names) => format!(
+                "clusters in {region}{account}: {}; pass one of them to --cluster",
+                names.join(", ")
+            ),
+            Err(why) => format!(
+                "check the name, --region and --profile (listing the clusters in {region} failed too: {why})"
+            ),
         };
-        return UserError::failed(format!("no EKS cluster named {name:?} in {region}{account}"), next);
+        return UserError::failed(
+            format!("no EKS cluster named {name:?} in {region}{account}"),
+            next,
+        );
     }
     match code.as_str() {
         "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
@@ -286,20 +393,32 @@ where
             };
             UserError::failed(
                 format!("{who} may not describe EKS cluster {name:?} in {region}: {message}"),
-                format!("grant it eks:DescribeCluster on the cluster (arn:aws:eks:{region}:ACCOUNT:cluster/{name}), or use --profile for a principal that has it"),
+                format!(
+                    "grant it eks:DescribeCluster on the cluster (arn:aws:eks:{region}:ACCOUNT:cluster/{name}), or use --profile for a principal that has it"
+                ),
             )
         }
-        "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException" | "InvalidClientTokenId" | "SignatureDoesNotMatch" => {
-            UserError::failed(
-                format!("AWS rejected the credentials ({code}: {message})"),
-                "renew the login (`aws sso login`, or fresh keys for the profile), or pass --profile",
-            )
-        }
-        "" => UserError::failed(
-            format!("cannot reach EKS in {region}: {}", error_chain(&err).join(": ")),
-            format!("check network access to the EKS API of {region} (or AWS_ENDPOINT_URL), then re-run with -vv"),
+        "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "ExpiredTokenException"
+        | "InvalidClientTokenId"
+        | "SignatureDoesNotMatch" => UserError::failed(
+            format!("AWS rejected the credentials ({code}: {message})"),
+            "renew the login (`aws sso login`, or fresh keys for the profile), or pass --profile",
         ),
-        _ => UserError::failed(format!("DescribeCluster {name:?} in {region} failed: {code}: {message}"), "re-run with -vv; if it persists, check the AWS Health Dashboard"),
+        "" => UserError::failed(
+            format!(
+                "cannot reach EKS in {region}: {}",
+                error_chain(&err).join(": ")
+            ),
+            format!(
+                "check network access to the EKS API of {region} (or AWS_ENDPOINT_URL), then re-run with -vv"
+            ),
+        ),
+        _ => UserError::failed(
+            format!("DescribeCluster {name:?} in {region} failed: {code}: {message}"),
+            "re-run with -vv; if it persists, check the AWS Health Dashboard",
+        ),
     }
 }
 
@@ -308,7 +427,10 @@ pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>, Str
     let mut names = Vec::new();
     let mut pages = eks.list_clusters().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| e.code().map_or_else(|| error_chain(&e).join(": "), str::to_string))?;
+        let page = page.map_err(|e| {
+            e.code()
+                .map_or_else(|| error_chain(&e).join(": "), str::to_string)
+        })?;
         names.extend(page.clusters.unwrap_or_default());
     }
     Ok(names)
@@ -317,10 +439,23 @@ pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>, Str
 /// TCP connect to the endpoint: only done when the endpoint is private or limited to CIDRs,
 /// to turn an opaque timeout into an explanation.
 async fn probe(cluster: &EksCluster, timeout: Duration) -> Result<(), UserError> {
-    let uri: http::Uri = cluster.endpoint.parse().map_err(|e| cluster.unreachable_error(&format!("not a URL: {e}")))?;
-    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+    let uri: http::Uri = cluster
+        .endpoint
+        .parse()
+        .map_err(|e| cluster.unreachable_error(&format!("not a URL: {e}")))?;
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let port = uri.port_u16().unwrap_or(443);
-    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+    match tokio::time::timeout(
+        timeout,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(cluster.unreachable_error(&e.to_string())),
         Err(_) => Err(cluster.unreachable_error(&format!("no answer within {timeout:?}"))),
@@ -333,14 +468,23 @@ mod tests {
     use aws_sdk_eks::operation::describe_cluster::{DescribeClusterError, DescribeClusterOutput};
     use aws_sdk_eks::operation::list_clusters::{ListClustersError, ListClustersOutput};
     use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
-    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+    use aws_smithy_mocks::{
+        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
+    };
 
     fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
-        rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| i.with_rule(r))
+        rules.iter().fold(
+            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+            |i, r| i.with_rule(r),
+        )
     }
 
-    fn clients(eks_rules: &[&Rule], sts_rules: &[&Rule]) -> (aws_sdk_eks::Client, aws_sdk_sts::Client) {
-        let creds = aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+    fn clients(
+        eks_rules: &[&Rule],
+        sts_rules: &[&Rule],
+    ) -> (aws_sdk_eks::Client, aws_sdk_sts::Client) {
+        let creds =
+            aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
         let eks = aws_sdk_eks::Config::builder()
             .behavior_version_latest()
             .region(aws_config::Region::new("eu-west-1"))
@@ -355,11 +499,17 @@ mod tests {
             .http_client(create_mock_http_client())
             .interceptor(interceptor(sts_rules))
             .build();
-        (aws_sdk_eks::Client::from_conf(eks), aws_sdk_sts::Client::from_conf(sts))
+        (
+            aws_sdk_eks::Client::from_conf(eks),
+            aws_sdk_sts::Client::from_conf(sts),
+        )
     }
 
     fn aws_error(code: &str) -> aws_sdk_eks::error::ErrorMetadata {
-        aws_sdk_eks::error::ErrorMetadata::builder().code(code).message("denied by test").build()
+        aws_sdk_eks::error::ErrorMetadata::builder()
+            .code(code)
+            .message("denied by test")
+            .build()
     }
 
     fn caller_rule() -> Rule {
@@ -373,74 +523,136 @@ mod tests {
     }
 
     fn run<T>(f: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
     fn access_denied_names_the_caller_and_the_permission() {
-        let denied = mock!(aws_sdk_eks::Client::describe_cluster).then_error(|| DescribeClusterError::generic(aws_error("AccessDeniedException")));
+        let denied = mock!(aws_sdk_eks::Client::describe_cluster)
+            .then_error(|| DescribeClusterError::generic(aws_error("AccessDeniedException")));
         let (eks, sts) = clients(&[&denied], &[&caller_rule()]);
         let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
         assert!(err.what.starts_with("arn:aws:sts::111122223333:assumed-role/dev/alice may not describe EKS cluster \"prod\" in eu-west-1"), "{err}");
-        assert!(err.next.contains("eks:DescribeCluster") && err.next.contains("arn:aws:eks:eu-west-1:ACCOUNT:cluster/prod"), "{err}");
+        assert!(
+            err.next.contains("eks:DescribeCluster")
+                && err
+                    .next
+                    .contains("arn:aws:eks:eu-west-1:ACCOUNT:cluster/prod"),
+            "{err}"
+        );
     }
 
     #[test]
     fn access_denied_without_sts_still_explains() {
-        let denied = mock!(aws_sdk_eks::Client::describe_cluster).then_error(|| DescribeClusterError::generic(aws_error("AccessDeniedException")));
-        let sts_down = mock!(aws_sdk_sts::Client::get_caller_identity)
-            .then_error(|| aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError::generic(aws_sdk_sts::error::ErrorMetadata::builder().code("AccessDenied").build()));
+        let denied = mock!(aws_sdk_eks::Client::describe_cluster)
+            .then_error(|| DescribeClusterError::generic(aws_error("AccessDeniedException")));
+        let sts_down = mock!(aws_sdk_sts::Client::get_caller_identity).then_error(|| {
+            aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError::generic(
+                aws_sdk_sts::error::ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .build(),
+            )
+        });
         let (eks, sts) = clients(&[&denied], &[&sts_down]);
         let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
-        assert!(err.what.starts_with("the current AWS principal may not describe"), "{err}");
+        assert!(
+            err.what
+                .starts_with("the current AWS principal may not describe"),
+            "{err}"
+        );
     }
 
     #[test]
     fn rejected_credentials_say_to_log_in_again() {
-        let expired = mock!(aws_sdk_eks::Client::describe_cluster).then_error(|| DescribeClusterError::generic(aws_error("ExpiredTokenException")));
+        let expired = mock!(aws_sdk_eks::Client::describe_cluster)
+            .then_error(|| DescribeClusterError::generic(aws_error("ExpiredTokenException")));
         let (eks, sts) = clients(&[&expired], &[]);
         let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
-        assert!(err.what.contains("AWS rejected the credentials (ExpiredTokenException") && err.next.contains("aws sso login"), "{err}");
+        assert!(
+            err.what
+                .contains("AWS rejected the credentials (ExpiredTokenException")
+                && err.next.contains("aws sso login"),
+            "{err}"
+        );
     }
 
     #[test]
     fn not_found_when_listing_is_denied_too() {
         let missing = mock!(aws_sdk_eks::Client::describe_cluster).then_error(|| {
-            DescribeClusterError::ResourceNotFoundException(aws_sdk_eks::types::error::ResourceNotFoundException::builder().message("No cluster found").build())
+            DescribeClusterError::ResourceNotFoundException(
+                aws_sdk_eks::types::error::ResourceNotFoundException::builder()
+                    .message("No cluster found")
+                    .build(),
+            )
         });
-        let list_denied = mock!(aws_sdk_eks::Client::list_clusters).then_error(|| ListClustersError::generic(aws_error("AccessDeniedException")));
+        let list_denied = mock!(aws_sdk_eks::Client::list_clusters)
+            .then_error(|| ListClustersError::generic(aws_error("AccessDeniedException")));
         let (eks, sts) = clients(&[&missing, &list_denied], &[&caller_rule()]);
         let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
-        assert_eq!(err.what, "no EKS cluster named \"prod\" in eu-west-1 of account 111122223333");
-        assert!(err.next.contains("listing the clusters in eu-west-1 failed too: AccessDeniedException"), "{err}");
+        assert_eq!(
+            err.what,
+            "no EKS cluster named \"prod\" in eu-west-1 of account 111122223333"
+        );
+        assert!(
+            err.next
+                .contains("listing the clusters in eu-west-1 failed too: AccessDeniedException"),
+            "{err}"
+        );
     }
 
     #[test]
     fn not_found_lists_every_page_of_clusters() {
         let missing = mock!(aws_sdk_eks::Client::describe_cluster).then_error(|| {
-            DescribeClusterError::ResourceNotFoundException(aws_sdk_eks::types::error::ResourceNotFoundException::builder().build())
+            DescribeClusterError::ResourceNotFoundException(
+                aws_sdk_eks::types::error::ResourceNotFoundException::builder().build(),
+            )
         });
         let first = mock!(aws_sdk_eks::Client::list_clusters)
             .match_requests(|r| r.next_token().is_none())
-            .then_output(|| ListClustersOutput::builder().clusters("a").clusters("b").next_token("p2").build());
+            .then_output(|| {
+                ListClustersOutput::builder()
+                    .clusters("a")
+                    .clusters("b")
+                    .next_token("p2")
+                    .build()
+            });
         let second = mock!(aws_sdk_eks::Client::list_clusters)
             .match_requests(|r| r.next_token() == Some("p2"))
             .then_output(|| ListClustersOutput::builder().clusters("c").build());
         let (eks, sts) = clients(&[&missing, &first, &second], &[&caller_rule()]);
         let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
-        assert!(err.next.starts_with("clusters in eu-west-1 of account 111122223333: a, b, c;"), "{err}");
+        assert!(
+            err.next
+                .starts_with("clusters in eu-west-1 of account 111122223333: a, b, c;"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_cluster_still_being_created_has_no_endpoint() {
         let creating = mock!(aws_sdk_eks::Client::describe_cluster).then_output(|| {
             DescribeClusterOutput::builder()
-                .cluster(aws_sdk_eks::types::Cluster::builder().name("prod").status(aws_sdk_eks::types::ClusterStatus::Creating).build())
+                .cluster(
+                    aws_sdk_eks::types::Cluster::builder()
+                        .name("prod")
+                        .status(aws_sdk_eks::types::ClusterStatus::Creating)
+                        .build(),
+                )
                 .build()
         });
         let (eks, sts) = clients(&[&creating], &[]);
         let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
-        assert!(err.what.contains("no API endpoint yet (status CREATING)") && err.next.contains("aws eks wait cluster-active --name prod --region eu-west-1"), "{err}");
+        assert!(
+            err.what.contains("no API endpoint yet (status CREATING)")
+                && err
+                    .next
+                    .contains("aws eks wait cluster-active --name prod --region eu-west-1"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -451,13 +663,19 @@ mod tests {
                 .endpoint_private_access(true)
                 .public_access_cidrs("203.0.113.0/24")
                 .build();
-            let access = aws_sdk_eks::types::AccessConfigResponse::builder().authentication_mode(aws_sdk_eks::types::AuthenticationMode::Api).build();
+            let access = aws_sdk_eks::types::AccessConfigResponse::builder()
+                .authentication_mode(aws_sdk_eks::types::AuthenticationMode::Api)
+                .build();
             let cluster = aws_sdk_eks::types::Cluster::builder()
                 .name("prod")
                 .arn("arn:aws:eks:eu-west-1:111122223333:cluster/prod")
                 .status(aws_sdk_eks::types::ClusterStatus::Active)
                 .endpoint("https://ABC.gr7.eu-west-1.eks.amazonaws.com")
-                .certificate_authority(aws_sdk_eks::types::Certificate::builder().data("LS0t").build())
+                .certificate_authority(
+                    aws_sdk_eks::types::Certificate::builder()
+                        .data("LS0t")
+                        .build(),
+                )
                 .resources_vpc_config(vpc)
                 .access_config(access)
                 .build();
@@ -466,7 +684,10 @@ mod tests {
         let (eks, sts) = clients(&[&active], &[]);
         let c = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap();
         assert_eq!(c.context_name(), "eks:eu-west-1/prod");
-        assert_eq!(c.endpoint_access(), EndpointAccess::PublicFrom(vec!["203.0.113.0/24".into()]));
+        assert_eq!(
+            c.endpoint_access(),
+            EndpointAccess::PublicFrom(vec!["203.0.113.0/24".into()])
+        );
         assert!(c.endpoint_private_access);
         assert_eq!(c.authentication_mode.as_deref(), Some("API"));
         assert_eq!(c.certificate_authority_data, "LS0t");
@@ -494,7 +715,10 @@ mod tests {
         c.public_access_cidrs.clear();
         assert_eq!(c.endpoint_access(), EndpointAccess::Open);
         c.public_access_cidrs = vec!["203.0.113.0/24".into(), "198.51.100.7/32".into()];
-        assert_eq!(c.endpoint_access(), EndpointAccess::PublicFrom(c.public_access_cidrs.clone()));
+        assert_eq!(
+            c.endpoint_access(),
+            EndpointAccess::PublicFrom(c.public_access_cidrs.clone())
+        );
         c.endpoint_public_access = false;
         c.endpoint_private_access = true;
         assert_eq!(c.endpoint_access(), EndpointAccess::PrivateOnly);
@@ -505,24 +729,48 @@ mod tests {
         let mut c = cluster();
         c.endpoint_public_access = false;
         let e = c.unreachable_error("timed out").to_string();
-        assert!(e.contains("eks:eu-west-1/demo") && e.contains("private") && e.contains("inside the cluster's VPC"), "{e}");
+        assert!(
+            e.contains("eks:eu-west-1/demo")
+                && e.contains("private")
+                && e.contains("inside the cluster's VPC"),
+            "{e}"
+        );
 
         c.endpoint_public_access = true;
         c.public_access_cidrs = vec!["203.0.113.0/24".into()];
         let e = c.unreachable_error("timed out").to_string();
-        assert!(e.contains("only accepts 203.0.113.0/24") && e.contains("public IP"), "{e}");
+        assert!(
+            e.contains("only accepts 203.0.113.0/24") && e.contains("public IP"),
+            "{e}"
+        );
         assert!(!e.contains("private access is on"));
         c.endpoint_private_access = true;
-        assert!(c.unreachable_error("x").to_string().contains("private access is on"));
+        assert!(
+            c.unreachable_error("x")
+                .to_string()
+                .contains("private access is on")
+        );
     }
 
     #[test]
     fn certificate_authority_must_be_base64_pem() {
         use base64::Engine;
         let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-        assert!(check_certificate_authority(&base64::engine::general_purpose::STANDARD.encode(pem)).is_ok());
-        assert_eq!(check_certificate_authority("%%%").unwrap_err().split(' ').next(), Some("not"));
-        assert_eq!(check_certificate_authority(&base64::engine::general_purpose::STANDARD.encode("hello")), Err("not a PEM certificate".into()));
+        assert!(
+            check_certificate_authority(&base64::engine::general_purpose::STANDARD.encode(pem))
+                .is_ok()
+        );
+        assert_eq!(
+            check_certificate_authority("%%%")
+                .unwrap_err()
+                .split(' ')
+                .next(),
+            Some("not")
+        );
+        assert_eq!(
+            check_certificate_authority(&base64::engine::general_purpose::STANDARD.encode("hello")),
+            Err("not a PEM certificate".into())
+        );
         assert!(check_certificate_authority("").is_err());
     }
 
@@ -530,24 +778,42 @@ mod tests {
     fn exec_plugin_is_this_binary_token_command() {
         let p = ExecPlugin::this_binary("demo", "eu-west-1", None).unwrap();
         assert_eq!(p.command, std::env::current_exe().unwrap());
-        assert_eq!(p.args, ["token", "--cluster", "demo", "--region", "eu-west-1"]);
+        assert_eq!(
+            p.args,
+            ["token", "--cluster", "demo", "--region", "eu-west-1"]
+        );
         let p = ExecPlugin::this_binary("demo", "eu-west-1", Some("prod")).unwrap();
         assert_eq!(p.args[5..], ["--profile", "prod"]);
     }
 
     #[test]
     fn kubeconfig_is_what_update_kubeconfig_would_write() {
-        let exec = ExecPlugin { command: "/opt/bin/kubectl-chronom".into(), args: vec!["token".into(), "--cluster".into(), "demo".into()] };
+        let exec = ExecPlugin {
+            command: "/opt/bin/kubectl-chronom".into(),
+            args: vec!["token".into(), "--cluster".into(), "demo".into()],
+        };
         let kc = kubeconfig_for(&cluster(), &exec);
         let yaml: serde_json::Value = serde_json::to_value(&kc).unwrap();
         assert_eq!(yaml["current-context"], "eks:eu-west-1/demo");
-        assert_eq!(yaml["clusters"][0]["cluster"]["server"], "https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com");
-        assert_eq!(yaml["clusters"][0]["cluster"]["certificate-authority-data"], "LS0tLS1CRUdJTi==");
+        assert_eq!(
+            yaml["clusters"][0]["cluster"]["server"],
+            "https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com"
+        );
+        assert_eq!(
+            yaml["clusters"][0]["cluster"]["certificate-authority-data"],
+            "LS0tLS1CRUdJTi=="
+        );
         let user = &yaml["users"][0]["user"]["exec"];
         assert_eq!(user["apiVersion"], DEFAULT_EXEC_API_VERSION);
         assert_eq!(user["command"], "/opt/bin/kubectl-chronom");
-        assert_eq!(user["args"], serde_json::json!(["token", "--cluster", "demo"]));
+        assert_eq!(
+            user["args"],
+            serde_json::json!(["token", "--cluster", "demo"])
+        );
         assert_eq!(user["interactiveMode"], "IfAvailable");
-        assert_eq!(yaml["contexts"][0]["context"], serde_json::json!({"cluster": "eks:eu-west-1/demo", "user": "eks:eu-west-1/demo"}));
+        assert_eq!(
+            yaml["contexts"][0]["context"],
+            serde_json::json!({"cluster": "eks:eu-west-1/demo", "user": "eks:eu-west-1/demo"})
+        );
     }
 }

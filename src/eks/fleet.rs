@@ -29,7 +29,10 @@ where
             running.spawn(async move { (i, fut.await) });
         }
     }
-    results.into_iter().map(|r| r.expect("every task ran")).collect()
+    results
+        .into_iter()
+        .map(|r| r.expect("every task ran"))
+        .collect()
 }
 
 use std::io::IsTerminal;
@@ -53,29 +56,71 @@ pub const PARALLEL_CLUSTERS: usize = 4;
 /// with an authentication error and are reported as skipped. Keep it in sync with the EKS
 /// endpoints page (docs.aws.amazon.com/general/latest/gr/eks.html).
 pub const EKS_REGIONS: &[&str] = &[
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
     "af-south-1",
-    "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
-    "ap-southeast-5", "ap-southeast-7", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
-    "ca-central-1", "ca-west-1",
-    "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-south-2", "eu-north-1",
-    "il-central-1", "me-south-1", "me-central-1", "mx-central-1", "sa-east-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "mx-central-1",
+    "sa-east-1",
 ];
 
 /// The regions `--regions` names: a list, `all`, or (empty) the one the profile or --region gives.
-pub fn regions_to_scan(requested: &[String], default_region: Option<&str>) -> Result<Vec<String>, UserError> {
-    let requested: Vec<&str> = requested.iter().map(|r| r.trim()).filter(|r| !r.is_empty()).collect();
+pub fn regions_to_scan(
+    requested: &[String],
+    default_region: Option<&str>,
+) -> Result<Vec<String>, UserError> {
+    let requested: Vec<&str> = requested
+        .iter()
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+        .collect();
     if requested.iter().any(|r| r.eq_ignore_ascii_case("all")) {
         if requested.len() > 1 {
-            return Err(UserError::usage("--regions all cannot be combined with other regions", "pass either --regions all or a list such as --regions eu-west-1,us-east-1"));
+            return Err(UserError::usage(
+                "--regions all cannot be combined with other regions",
+                "pass either --regions all or a list such as --regions eu-west-1,us-east-1",
+            ));
         }
         return Ok(EKS_REGIONS.iter().map(|r| r.to_string()).collect());
     }
     let mut out: Vec<String> = Vec::new();
     for r in requested {
-        let valid = r.len() <= 32 && r.split('-').count() >= 3 && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let valid = r.len() <= 32
+            && r.split('-').count() >= 3
+            && r.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !valid {
-            return Err(UserError::usage(format!("--regions: {r:?} is not an AWS region name"), "use names such as eu-west-1 or us-east-1, or all"));
+            return Err(UserError::usage(
+                format!("--regions: {r:?} is not an AWS region name"),
+                "use names such as eu-west-1 or us-east-1, or all",
+            ));
         }
         if !out.iter().any(|o| o == r) {
             out.push(r.to_string());
@@ -147,11 +192,23 @@ impl FleetReport {
         let mut findings: Vec<FleetFinding> = clusters
             .iter()
             .flat_map(|c| {
-                c.report.iter().flat_map(|r| r.findings.iter()).map(|f| FleetFinding { cluster: c.cluster.clone(), region: c.region.clone(), finding: f.clone() })
+                c.report
+                    .iter()
+                    .flat_map(|r| r.findings.iter())
+                    .map(|f| FleetFinding {
+                        cluster: c.cluster.clone(),
+                        region: c.region.clone(),
+                        finding: f.clone(),
+                    })
             })
             .collect();
         findings.sort_by(|a, b| {
-            b.finding.severity.cmp(&a.finding.severity).then(a.region.cmp(&b.region)).then(a.cluster.cmp(&b.cluster)).then(a.finding.rule.cmp(b.finding.rule))
+            b.finding
+                .severity
+                .cmp(&a.finding.severity)
+                .then(a.region.cmp(&b.region))
+                .then(a.cluster.cmp(&b.cluster))
+                .then(a.finding.rule.cmp(b.finding.rule))
         });
         let mut counts = Counts::default();
         for c in clusters.iter().filter_map(|c| c.report.as_ref()) {
@@ -161,15 +218,30 @@ impl FleetReport {
             counts.low += c.counts.low;
             counts.info += c.counts.info;
         }
-        FleetReport { schema_version: report::SCHEMA_VERSION, regions, clusters, findings, counts }
+        FleetReport {
+            schema_version: report::SCHEMA_VERSION,
+            regions,
+            clusters,
+            findings,
+            counts,
+        }
     }
 
     pub fn failed(&self) -> usize {
-        self.clusters.iter().filter(|c| !c.ok).count() + self.regions.iter().filter(|r| r.error.is_some() && !r.skipped).count()
+        self.clusters.iter().filter(|c| !c.ok).count()
+            + self
+                .regions
+                .iter()
+                .filter(|r| r.error.is_some() && !r.skipped)
+                .count()
     }
 
     pub fn mismatches(&self) -> usize {
-        self.clusters.iter().filter_map(|c| c.report.as_ref()?.verification.as_ref()).map(|v| v.mismatches.len()).sum()
+        self.clusters
+            .iter()
+            .filter_map(|c| c.report.as_ref()?.verification.as_ref())
+            .map(|v| v.mismatches.len())
+            .sum()
     }
 }
 
@@ -187,8 +259,14 @@ fn lines(t: &Table) -> String {
 /// The table form: clusters, then every mapping and every finding with its cluster.
 pub fn render_table(r: &FleetReport, wide: bool) -> String {
     let mut out = String::new();
-    out.push_str(&format!("CLUSTERS ({} in {} region(s))\n", r.clusters.len(), r.regions.iter().filter(|g| !g.skipped).count()));
-    let mut t = table(&["REGION", "CLUSTER", "STATUS", "MAPPINGS", "CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]);
+    out.push_str(&format!(
+        "CLUSTERS ({} in {} region(s))\n",
+        r.clusters.len(),
+        r.regions.iter().filter(|g| !g.skipped).count()
+    ));
+    let mut t = table(&[
+        "REGION", "CLUSTER", "STATUS", "MAPPINGS", "CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO",
+    ]);
     for c in &r.clusters {
         match &c.report {
             Some(rep) => t.add_row(vec![
@@ -202,24 +280,60 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
                 rep.counts.low.to_string(),
                 rep.counts.info.to_string(),
             ]),
-            None => t.add_row(vec![c.region.clone(), c.cluster.clone(), format!("failed: {}", c.error.as_deref().unwrap_or("?")), "-".into(), "-".into(), "-".into(), "-".into(), "-".into(), "-".into()]),
+            None => t.add_row(vec![
+                c.region.clone(),
+                c.cluster.clone(),
+                format!("failed: {}", c.error.as_deref().unwrap_or("?")),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ]),
         };
     }
     for g in r.regions.iter().filter(|g| g.error.is_some() && !g.skipped) {
-        t.add_row(vec![g.region.clone(), "-".into(), format!("failed: {}", g.error.as_deref().unwrap_or("?")), "-".into(), "-".into(), "-".into(), "-".into(), "-".into(), "-".into()]);
+        t.add_row(vec![
+            g.region.clone(),
+            "-".into(),
+            format!("failed: {}", g.error.as_deref().unwrap_or("?")),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]);
     }
     if r.clusters.is_empty() && r.failed() == 0 {
         out.push_str("  (no EKS clusters)\n");
     } else {
         out.push_str(&lines(&t));
     }
-    let skipped: Vec<&str> = r.regions.iter().filter(|g| g.skipped).map(|g| g.region.as_str()).collect();
+    let skipped: Vec<&str> = r
+        .regions
+        .iter()
+        .filter(|g| g.skipped)
+        .map(|g| g.region.as_str())
+        .collect();
     if !skipped.is_empty() {
-        out.push_str(&format!("skipped (not enabled for this account): {}\n", skipped.join(", ")));
+        out.push_str(&format!(
+            "skipped (not enabled for this account): {}\n",
+            skipped.join(", ")
+        ));
     }
 
     out.push_str("\nMAPPINGS\n");
-    let mut t = table(&["CLUSTER", "SOURCE", "PRINCIPAL", "USERNAME", "GROUPS", "ACCESS", "STATE"]);
+    let mut t = table(&[
+        "CLUSTER",
+        "SOURCE",
+        "PRINCIPAL",
+        "USERNAME",
+        "GROUPS",
+        "ACCESS",
+        "STATE",
+    ]);
     let mut any = false;
     for c in &r.clusters {
         for m in c.report.iter().flat_map(|r| r.mappings.iter()) {
@@ -260,7 +374,11 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
         }
         t.add_row(row);
     }
-    out.push_str(&if r.findings.is_empty() { "  (none)\n".into() } else { lines(&t) });
+    out.push_str(&if r.findings.is_empty() {
+        "  (none)\n".into()
+    } else {
+        lines(&t)
+    });
     out
 }
 
@@ -268,13 +386,23 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
 /// `eks/REGION/CLUSTER/...` and prefixed with the cluster, and the failed clusters as
 /// tool execution notifications.
 pub fn render_sarif(r: &FleetReport) -> String {
-    let empty = report::build("all-clusters", &Default::default(), &report::snapshot_of(&Default::default(), crate::rbac::RuleSource::AsStored));
-    let mut doc: Value = serde_json::from_str(&crate::report::sarif::render(&empty)).expect("our SARIF is JSON");
+    let empty = report::build(
+        "all-clusters",
+        &Default::default(),
+        &report::snapshot_of(&Default::default(), crate::rbac::RuleSource::AsStored),
+    );
+    let mut doc: Value =
+        serde_json::from_str(&crate::report::sarif::render(&empty)).expect("our SARIF is JSON");
     let mut results = Vec::new();
     for c in &r.clusters {
         let Some(rep) = &c.report else { continue };
-        let one: Value = serde_json::from_str(&crate::report::sarif::render(rep)).expect("our SARIF is JSON");
-        for mut res in one["runs"][0]["results"].as_array().cloned().unwrap_or_default() {
+        let one: Value =
+            serde_json::from_str(&crate::report::sarif::render(rep)).expect("our SARIF is JSON");
+        for mut res in one["runs"][0]["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
             let tag = format!("{}/{}", c.region, c.cluster);
             if let Some(text) = res["message"]["text"].as_str().map(str::to_string) {
                 res["message"]["text"] = Value::String(format!("[{tag}] {text}"));
@@ -310,11 +438,19 @@ pub fn render_sarif(r: &FleetReport) -> String {
 }
 
 /// Region -> ListClusters, with opt-in regions that are not enabled marked skipped.
-async fn list_clusters(eks: &aws_sdk_eks::Client, region: &str) -> Result<Vec<String>, (bool, String)> {
+async fn list_clusters(
+    eks: &aws_sdk_eks::Client,
+    region: &str,
+) -> Result<Vec<String>, (bool, String)> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        match eks.list_clusters().set_next_token(token.clone()).send().await {
+        match eks
+            .list_clusters()
+            .set_next_token(token.clone())
+            .send()
+            .await
+        {
             Ok(page) => {
                 out.extend(page.clusters().iter().cloned());
                 match page.next_token() {
@@ -324,8 +460,19 @@ async fn list_clusters(eks: &aws_sdk_eks::Client, region: &str) -> Result<Vec<St
             }
             Err(e) => {
                 use aws_sdk_eks::error::ProvideErrorMetadata;
-                let skipped = matches!(e.code(), Some("UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidSignatureException"));
-                let err = super::access_entries::aws_error(&e, &format!("listing the EKS clusters in {region}"), "eks:ListClusters");
+                let skipped = matches!(
+                    e.code(),
+                    Some(
+                        "UnrecognizedClientException"
+                            | "InvalidClientTokenId"
+                            | "InvalidSignatureException"
+                    )
+                );
+                let err = super::access_entries::aws_error(
+                    &e,
+                    &format!("listing the EKS clusters in {region}"),
+                    "eks:ListClusters",
+                );
                 return Err((skipped, err.what));
             }
         }
@@ -356,15 +503,29 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
     for (region, result) in listed {
         match result {
             Ok(names) => {
-                region_rows.push(RegionRow { region: region.clone(), clusters: names.len(), skipped: false, error: None });
+                region_rows.push(RegionRow {
+                    region: region.clone(),
+                    clusters: names.len(),
+                    skipped: false,
+                    error: None,
+                });
                 targets.extend(names.into_iter().map(|n| (region.clone(), n)));
             }
-            Err((skipped, why)) => region_rows.push(RegionRow { region, clusters: 0, skipped, error: Some(why) }),
+            Err((skipped, why)) => region_rows.push(RegionRow {
+                region,
+                clusters: 0,
+                skipped,
+                error: Some(why),
+            }),
         }
     }
     if region_rows.iter().all(|r| r.error.is_some()) && !region_rows.iter().all(|r| r.skipped) {
         // Nothing could be listed anywhere: that is one error, not a report of failures.
-        let first = region_rows.iter().find(|r| !r.skipped).and_then(|r| r.error.clone()).unwrap_or_default();
+        let first = region_rows
+            .iter()
+            .find(|r| !r.skipped)
+            .and_then(|r| r.error.clone())
+            .unwrap_or_default();
         return Err(UserError::failed(
             format!("--all-clusters could not list clusters in any region: {first}"),
             "check the AWS credentials (--profile, AWS_PROFILE, `aws sso login`) and eks:ListClusters",
@@ -396,8 +557,20 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
                 eprintln!("[{n}/{total}] {region}/{cluster} {status}");
             }
             match result {
-                Ok(r) => ClusterRow { cluster, region, ok: true, error: None, report: Some(r) },
-                Err(e) => ClusterRow { cluster, region, ok: false, error: Some(e.what), report: None },
+                Ok(r) => ClusterRow {
+                    cluster,
+                    region,
+                    ok: true,
+                    error: None,
+                    report: Some(r),
+                },
+                Err(e) => ClusterRow {
+                    cluster,
+                    region,
+                    ok: false,
+                    error: Some(e.what),
+                    report: None,
+                },
             }
         }
     })
@@ -418,18 +591,30 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
 /// 4 on a verification mismatch, 3 at or above `fail_on`, 1 when a cluster or region failed.
 pub fn exit_code(fleet: &FleetReport, fail_on: Option<crate::cli::Severity>) -> i32 {
     if fleet.mismatches() > 0 {
-        eprintln!("error: {} answer(s) differ from the live authorizers (see verification in each cluster's report)", fleet.mismatches());
+        eprintln!(
+            "error: {} answer(s) differ from the live authorizers (see verification in each cluster's report)",
+            fleet.mismatches()
+        );
         return crate::audit::EXIT_MISMATCH;
     }
     if let Some(threshold) = fail_on {
-        let at_or_above = fleet.findings.iter().filter(|f| f.finding.severity >= threshold).count();
+        let at_or_above = fleet
+            .findings
+            .iter()
+            .filter(|f| f.finding.severity >= threshold)
+            .count();
         if at_or_above > 0 {
-            eprintln!("{at_or_above} finding(s) at or above {threshold:?} across all clusters (--fail-on)");
+            eprintln!(
+                "{at_or_above} finding(s) at or above {threshold:?} across all clusters (--fail-on)"
+            );
             return crate::audit::EXIT_FINDINGS;
         }
     }
     if fleet.failed() > 0 {
-        eprintln!("error: {} cluster(s) or region(s) could not be audited (see the report)", fleet.failed());
+        eprintln!(
+            "error: {} cluster(s) or region(s) could not be audited (see the report)",
+            fleet.failed()
+        );
         return crate::error::EXIT_FAILED;
     }
     0
@@ -448,28 +633,71 @@ mod tests {
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\ndata:\n  mapRoles: |\n    - rolearn: arn:aws:iam::111122223333:role/admin\n      username: admin\n      groups: [system:masters]\n",
             )
             .unwrap();
-        report::build("ctx", &state, &report::snapshot_of(&state, crate::rbac::RuleSource::Aggregate))
+        report::build(
+            "ctx",
+            &state,
+            &report::snapshot_of(&state, crate::rbac::RuleSource::Aggregate),
+        )
     }
 
     fn fleet() -> FleetReport {
         FleetReport::new(
             vec![
-                RegionRow { region: "eu-west-1".into(), clusters: 2, skipped: false, error: None },
-                RegionRow { region: "ap-east-2".into(), clusters: 0, skipped: true, error: Some("not enabled".into()) },
+                RegionRow {
+                    region: "eu-west-1".into(),
+                    clusters: 2,
+                    skipped: false,
+                    error: None,
+                },
+                RegionRow {
+                    region: "ap-east-2".into(),
+                    clusters: 0,
+                    skipped: true,
+                    error: Some("not enabled".into()),
+                },
             ],
             vec![
-                ClusterRow { cluster: "prod".into(), region: "eu-west-1".into(), ok: true, error: None, report: Some(sample_report()) },
-                ClusterRow { cluster: "dev".into(), region: "eu-west-1".into(), ok: false, error: Some("AccessDenied".into()), report: None },
+                ClusterRow {
+                    cluster: "prod".into(),
+                    region: "eu-west-1".into(),
+                    ok: true,
+                    error: None,
+                    report: Some(sample_report()),
+                },
+                ClusterRow {
+                    cluster: "dev".into(),
+                    region: "eu-west-1".into(),
+                    ok: false,
+                    error: Some("AccessDenied".into()),
+                    report: None,
+                },
             ],
         )
     }
 
     #[test]
     fn regions_list_all_or_default() {
-        assert_eq!(regions_to_scan(&["eu-west-1".into(), " us-east-1".into(), "eu-west-1".into()], None).unwrap(), ["eu-west-1", "us-east-1"]);
-        assert!(regions_to_scan(&["all".into()], None).unwrap().contains(&"us-east-1".to_string()));
-        assert_eq!(regions_to_scan(&[], Some("eu-central-1")).unwrap(), ["eu-central-1"]);
-        assert_eq!(regions_to_scan(&[], None).unwrap_err().exit_code, crate::error::EXIT_USAGE);
+        assert_eq!(
+            regions_to_scan(
+                &["eu-west-1".into(), " us-east-1".into(), "eu-west-1".into()],
+                None
+            )
+            .unwrap(),
+            ["eu-west-1", "us-east-1"]
+        );
+        assert!(
+            regions_to_scan(&["all".into()], None)
+                .unwrap()
+                .contains(&"us-east-1".to_string())
+        );
+        assert_eq!(
+            regions_to_scan(&[], Some("eu-central-1")).unwrap(),
+            ["eu-central-1"]
+        );
+        assert_eq!(
+            regions_to_scan(&[], None).unwrap_err().exit_code,
+            crate::error::EXIT_USAGE
+        );
         assert!(regions_to_scan(&["all".into(), "eu-west-1".into()], None).is_err());
         assert!(regions_to_scan(&["Europe".into()], None).is_err());
     }
@@ -478,10 +706,22 @@ mod tests {
     fn every_finding_carries_its_cluster_and_counts_add_up() {
         let f = fleet();
         assert!(!f.findings.is_empty());
-        assert!(f.findings.iter().all(|x| x.cluster == "prod" && x.region == "eu-west-1"));
-        assert_eq!(f.counts.critical, f.clusters[0].report.as_ref().unwrap().counts.critical);
-        assert_eq!(f.failed(), 1, "the failed cluster counts, the skipped region does not");
-        let json: Value = serde_json::from_str(&crate::report::structured(OutputFormat::Json, &f)).unwrap();
+        assert!(
+            f.findings
+                .iter()
+                .all(|x| x.cluster == "prod" && x.region == "eu-west-1")
+        );
+        assert_eq!(
+            f.counts.critical,
+            f.clusters[0].report.as_ref().unwrap().counts.critical
+        );
+        assert_eq!(
+            f.failed(),
+            1,
+            "the failed cluster counts, the skipped region does not"
+        );
+        let json: Value =
+            serde_json::from_str(&crate::report::structured(OutputFormat::Json, &f)).unwrap();
         assert_eq!(json["findings"][0]["cluster"], "prod");
         assert_eq!(json["findings"][0]["rule"], "CHR001");
         assert_eq!(json["clusters"][1]["error"], "AccessDenied");
@@ -491,8 +731,15 @@ mod tests {
     fn the_table_has_a_cluster_column_and_the_failed_row() {
         let t = render_table(&fleet(), true);
         assert!(t.contains("failed: AccessDenied"), "{t}");
-        assert!(t.lines().any(|l| l.trim_start().starts_with("prod") && l.contains("CHR001")), "{t}");
-        assert!(t.contains("skipped (not enabled for this account): ap-east-2"), "{t}");
+        assert!(
+            t.lines()
+                .any(|l| l.trim_start().starts_with("prod") && l.contains("CHR001")),
+            "{t}"
+        );
+        assert!(
+            t.contains("skipped (not enabled for this account): ap-east-2"),
+            "{t}"
+        );
         assert!(t.contains("REMEDIATION"));
     }
 
@@ -503,19 +750,35 @@ mod tests {
         let run = &v["runs"][0];
         let res = run["results"].as_array().unwrap();
         assert!(!res.is_empty());
-        assert!(res.iter().all(|r| r["message"]["text"].as_str().unwrap().starts_with("[eu-west-1/prod] ")));
-        assert!(res[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap().starts_with("eks/eu-west-1/prod/"));
+        assert!(res.iter().all(|r| {
+            r["message"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("[eu-west-1/prod] ")
+        }));
+        assert!(
+            res[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .starts_with("eks/eu-west-1/prod/")
+        );
         assert_eq!(run["invocations"][0]["executionSuccessful"], false);
         let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
         for r in res {
-            assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize]["id"], r["ruleId"]);
+            assert_eq!(
+                rules[r["ruleIndex"].as_u64().unwrap() as usize]["id"],
+                r["ruleId"]
+            );
         }
     }
 
     #[test]
     fn exit_codes_put_findings_before_failures() {
         let f = fleet();
-        assert_eq!(exit_code(&f, Some(crate::cli::Severity::Critical)), crate::audit::EXIT_FINDINGS);
+        assert_eq!(
+            exit_code(&f, Some(crate::cli::Severity::Critical)),
+            crate::audit::EXIT_FINDINGS
+        );
         assert_eq!(exit_code(&f, None), crate::error::EXIT_FAILED);
     }
 
@@ -535,6 +798,10 @@ mod tests {
         })
         .await;
         assert_eq!(out, (0..20).map(|i| i * 2).collect::<Vec<_>>());
-        assert!(peak.load(Ordering::SeqCst) <= 3, "peak {}", peak.load(Ordering::SeqCst));
+        assert!(
+            peak.load(Ordering::SeqCst) <= 3,
+            "peak {}",
+            peak.load(Ordering::SeqCst)
+        );
     }
 }

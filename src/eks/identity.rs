@@ -23,9 +23,14 @@ pub async fn credentials(sdk: &SdkConfig) -> Result<Credentials, UserError> {
         return Err(no_credentials("no credential provider is configured"));
     };
     provider.provide_credentials().await.map_err(|e| match &e {
-        CredentialsError::CredentialsNotLoaded(_) => no_credentials("no AWS credentials were found"),
+        CredentialsError::CredentialsNotLoaded(_) => {
+            no_credentials("no AWS credentials were found")
+        }
         _ => UserError::failed(
-            format!("cannot load AWS credentials: {}", crate::connect::error_chain(&e).join(": ")),
+            format!(
+                "cannot load AWS credentials: {}",
+                crate::connect::error_chain(&e).join(": ")
+            ),
             "renew the login (`aws sso login`, or fresh keys for the profile), or pass --profile",
         ),
     })
@@ -47,7 +52,10 @@ pub async fn caller(sdk: &SdkConfig) -> Result<AwsCaller, UserError> {
 pub async fn caller_with(sts: &aws_sdk_sts::Client) -> Result<AwsCaller, UserError> {
     let out = sts.get_caller_identity().send().await.map_err(|e| {
         UserError::failed(
-            format!("STS GetCallerIdentity failed: {}", crate::connect::error_chain(&e).join(": ")),
+            format!(
+                "STS GetCallerIdentity failed: {}",
+                crate::connect::error_chain(&e).join(": ")
+            ),
             "check the AWS credentials and network access to STS (re-run with -vv)",
         )
     })?;

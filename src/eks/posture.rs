@@ -104,14 +104,24 @@ impl ClusterFacts {
             arn: c.arn().map(str::to_string),
             region: region.map(str::to_string),
             version: c.version().map(str::to_string),
-            authentication_mode: c.access_config().and_then(|a| a.authentication_mode()).map(|m| m.as_str().to_string()),
-            bootstrap_cluster_creator_admin_permissions: c.access_config().and_then(|a| a.bootstrap_cluster_creator_admin_permissions()),
+            authentication_mode: c
+                .access_config()
+                .and_then(|a| a.authentication_mode())
+                .map(|m| m.as_str().to_string()),
+            bootstrap_cluster_creator_admin_permissions: c
+                .access_config()
+                .and_then(|a| a.bootstrap_cluster_creator_admin_permissions()),
             endpoint_public_access: vpc.is_some_and(|v| v.endpoint_public_access()),
             endpoint_private_access: vpc.is_some_and(|v| v.endpoint_private_access()),
-            public_access_cidrs: vpc.map(|v| v.public_access_cidrs().to_vec()).unwrap_or_default(),
+            public_access_cidrs: vpc
+                .map(|v| v.public_access_cidrs().to_vec())
+                .unwrap_or_default(),
             enabled_log_types,
             secrets_kms_key_arn,
-            created_at: created.and_then(|d| d.fmt(aws_sdk_eks::primitives::DateTimeFormat::DateTime).ok()),
+            created_at: created.and_then(|d| {
+                d.fmt(aws_sdk_eks::primitives::DateTimeFormat::DateTime)
+                    .ok()
+            }),
             created_at_epoch: created.map(|d| d.secs()),
         }
     }
@@ -129,20 +139,54 @@ pub fn findings(c: &ClusterFacts) -> Vec<Finding> {
         let open: Vec<&str> = if c.public_access_cidrs.is_empty() {
             vec!["0.0.0.0/0"]
         } else {
-            c.public_access_cidrs.iter().map(String::as_str).filter(|c| *c == "0.0.0.0/0" || *c == "::/0").collect()
+            c.public_access_cidrs
+                .iter()
+                .map(String::as_str)
+                .filter(|c| *c == "0.0.0.0/0" || *c == "::/0")
+                .collect()
         };
         if !open.is_empty() {
-            let private = if c.endpoint_private_access { "private access is on too" } else { "private access is off" };
-            out.push(findings::finding(findings::PUBLIC_ENDPOINT, &subject, format!("endpointPublicAccess with publicAccessCidrs {} ({private})", open.join(", "))));
+            let private = if c.endpoint_private_access {
+                "private access is on too"
+            } else {
+                "private access is off"
+            };
+            out.push(findings::finding(
+                findings::PUBLIC_ENDPOINT,
+                &subject,
+                format!(
+                    "endpointPublicAccess with publicAccessCidrs {} ({private})",
+                    open.join(", ")
+                ),
+            ));
         }
     }
-    let off: Vec<&str> = REQUIRED_LOG_TYPES.iter().copied().filter(|t| !c.enabled_log_types.iter().any(|e| e == t)).collect();
+    let off: Vec<&str> = REQUIRED_LOG_TYPES
+        .iter()
+        .copied()
+        .filter(|t| !c.enabled_log_types.iter().any(|e| e == t))
+        .collect();
     if !off.is_empty() {
-        let on = if c.enabled_log_types.is_empty() { "none".to_string() } else { c.enabled_log_types.join(", ") };
-        out.push(findings::finding(findings::LOGGING_OFF, &subject, format!("control-plane logging off for {} (enabled: {on})", off.join(", "))));
+        let on = if c.enabled_log_types.is_empty() {
+            "none".to_string()
+        } else {
+            c.enabled_log_types.join(", ")
+        };
+        out.push(findings::finding(
+            findings::LOGGING_OFF,
+            &subject,
+            format!(
+                "control-plane logging off for {} (enabled: {on})",
+                off.join(", ")
+            ),
+        ));
     }
     if c.secrets_kms_key_arn.is_none() {
-        out.push(findings::finding(findings::SECRETS_NOT_KMS, &subject, "encryptionConfig names no KMS key: Secrets are encrypted only with the key EKS owns"));
+        out.push(findings::finding(
+            findings::SECRETS_NOT_KMS,
+            &subject,
+            "encryptionConfig names no KMS key: Secrets are encrypted only with the key EKS owns",
+        ));
     }
     out
 }
@@ -160,7 +204,11 @@ pub fn creator_finding(c: &ClusterFacts, entries: &[EntryWithPolicies]) -> Optio
     }
     let candidates: Vec<&EntryWithPolicies> = entries
         .iter()
-        .filter(|e| e.policies.iter().any(|p| p.policy == CLUSTER_ADMIN_POLICY && p.scope == PolicyScope::Cluster))
+        .filter(|e| {
+            e.policies
+                .iter()
+                .any(|p| p.policy == CLUSTER_ADMIN_POLICY && p.scope == PolicyScope::Cluster)
+        })
         .filter(|e| match (c.created_at_epoch, e.entry.created_at_epoch) {
             (Some(cluster), Some(entry)) => (entry - cluster).abs() <= CREATOR_WINDOW_SECS,
             _ => false,
@@ -176,7 +224,11 @@ pub fn creator_finding(c: &ClusterFacts, entries: &[EntryWithPolicies]) -> Optio
         [] => "; the creator's access entry is not among the entries (deleted, or the cluster predates access entries)".into(),
         more => format!("; the API does not name the creator ({} cluster-admin entries were created with the cluster)", more.len()),
     };
-    Some(findings::finding(findings::CREATOR_ADMIN, format!("cluster/{}", c.name), format!("bootstrapClusterCreatorAdminPermissions is true{who}")))
+    Some(findings::finding(
+        findings::CREATOR_ADMIN,
+        format!("cluster/{}", c.name),
+        format!("bootstrapClusterCreatorAdminPermissions is true{who}"),
+    ))
 }
 
 #[cfg(test)]
@@ -202,7 +254,11 @@ mod tests {
 
     #[test]
     fn a_hardened_cluster_has_no_posture_findings() {
-        assert!(findings(&hardened()).is_empty(), "{:?}", findings(&hardened()));
+        assert!(
+            findings(&hardened()).is_empty(),
+            "{:?}",
+            findings(&hardened())
+        );
     }
 
     #[test]
@@ -213,11 +269,22 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].rule, findings::PUBLIC_ENDPOINT.id);
         assert_eq!(f[0].severity, crate::cli::Severity::Medium);
-        assert!(f[0].evidence.contains("0.0.0.0/0") && !f[0].evidence.contains("10.0.0.0/8"), "{}", f[0].evidence);
+        assert!(
+            f[0].evidence.contains("0.0.0.0/0") && !f[0].evidence.contains("10.0.0.0/8"),
+            "{}",
+            f[0].evidence
+        );
         c.public_access_cidrs.clear();
-        assert_eq!(rules(&c), [findings::PUBLIC_ENDPOINT.id], "no CIDRs means the default 0.0.0.0/0");
+        assert_eq!(
+            rules(&c),
+            [findings::PUBLIC_ENDPOINT.id],
+            "no CIDRs means the default 0.0.0.0/0"
+        );
         c.endpoint_public_access = false;
-        assert!(rules(&c).is_empty(), "a private endpoint is not exposed whatever the CIDRs say");
+        assert!(
+            rules(&c).is_empty(),
+            "a private endpoint is not exposed whatever the CIDRs say"
+        );
     }
 
     #[test]
@@ -227,9 +294,17 @@ mod tests {
         let f = findings(&c);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].rule, findings::LOGGING_OFF.id);
-        assert!(f[0].evidence.contains("audit, authenticator"), "{}", f[0].evidence);
+        assert!(
+            f[0].evidence.contains("audit, authenticator"),
+            "{}",
+            f[0].evidence
+        );
         c.enabled_log_types = vec!["authenticator".into()];
-        assert!(findings(&c)[0].evidence.contains("off for audit "), "{}", findings(&c)[0].evidence);
+        assert!(
+            findings(&c)[0].evidence.contains("off for audit "),
+            "{}",
+            findings(&c)[0].evidence
+        );
     }
 
     #[test]
@@ -244,7 +319,10 @@ mod tests {
         assert_eq!(AuthMode::parse(None), Some(AuthMode::ConfigMap));
         assert_eq!(AuthMode::parse(Some("API")), Some(AuthMode::Api));
         assert_eq!(AuthMode::parse(Some("SOMETHING_NEW")), None);
-        assert!(AuthMode::ApiAndConfigMap.reads_access_entries() && AuthMode::ApiAndConfigMap.reads_aws_auth());
+        assert!(
+            AuthMode::ApiAndConfigMap.reads_access_entries()
+                && AuthMode::ApiAndConfigMap.reads_aws_auth()
+        );
         assert!(!AuthMode::Api.reads_aws_auth() && !AuthMode::ConfigMap.reads_access_entries());
     }
 
@@ -253,22 +331,55 @@ mod tests {
         use aws_sdk_eks::types::*;
         let cluster = Cluster::builder()
             .name("prod")
-            .access_config(AccessConfigResponse::builder().authentication_mode(AuthenticationMode::ApiAndConfigMap).bootstrap_cluster_creator_admin_permissions(true).build())
-            .resources_vpc_config(VpcConfigResponse::builder().endpoint_public_access(true).public_access_cidrs("0.0.0.0/0").build())
-            .logging(Logging::builder()
-                .cluster_logging(LogSetup::builder().enabled(true).types(LogType::Api).types(LogType::Audit).build())
-                .cluster_logging(LogSetup::builder().enabled(false).types(LogType::Authenticator).build())
-                .build())
-            .encryption_config(EncryptionConfig::builder().provider(Provider::builder().key_arn("arn:aws:kms:r:1:key/k").build()).build())
+            .access_config(
+                AccessConfigResponse::builder()
+                    .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+                    .bootstrap_cluster_creator_admin_permissions(true)
+                    .build(),
+            )
+            .resources_vpc_config(
+                VpcConfigResponse::builder()
+                    .endpoint_public_access(true)
+                    .public_access_cidrs("0.0.0.0/0")
+                    .build(),
+            )
+            .logging(
+                Logging::builder()
+                    .cluster_logging(
+                        LogSetup::builder()
+                            .enabled(true)
+                            .types(LogType::Api)
+                            .types(LogType::Audit)
+                            .build(),
+                    )
+                    .cluster_logging(
+                        LogSetup::builder()
+                            .enabled(false)
+                            .types(LogType::Authenticator)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .encryption_config(
+                EncryptionConfig::builder()
+                    .provider(Provider::builder().key_arn("arn:aws:kms:r:1:key/k").build())
+                    .build(),
+            )
             .created_at(aws_sdk_eks::primitives::DateTime::from_secs(1_700_000_000))
             .build();
         let f = ClusterFacts::from_sdk(&cluster, Some("eu-west-1"));
         assert_eq!(f.auth_mode(), Some(AuthMode::ApiAndConfigMap));
         assert_eq!(f.bootstrap_cluster_creator_admin_permissions, Some(true));
         assert_eq!(f.enabled_log_types, ["api", "audit"]);
-        assert_eq!(f.secrets_kms_key_arn.as_deref(), Some("arn:aws:kms:r:1:key/k"));
+        assert_eq!(
+            f.secrets_kms_key_arn.as_deref(),
+            Some("arn:aws:kms:r:1:key/k")
+        );
         assert_eq!(f.created_at.as_deref(), Some("2023-11-14T22:13:20Z"));
-        assert_eq!(rules(&f), [findings::PUBLIC_ENDPOINT.id, findings::LOGGING_OFF.id]);
+        assert_eq!(
+            rules(&f),
+            [findings::PUBLIC_ENDPOINT.id, findings::LOGGING_OFF.id]
+        );
     }
 
     #[test]
@@ -286,21 +397,41 @@ mod tests {
                 created_at_epoch: Some(at),
                 tags: Default::default(),
             },
-            policies: vec![Association::new(&format!("arn:aws:eks::aws:cluster-access-policy/{policy}"), PolicyScope::Cluster)],
+            policies: vec![Association::new(
+                &format!("arn:aws:eks::aws:cluster-access-policy/{policy}"),
+                PolicyScope::Cluster,
+            )],
         };
         let mut c = hardened();
         assert!(creator_finding(&c, &[]).is_none(), "no flag, no finding");
         c.bootstrap_cluster_creator_admin_permissions = Some(true);
         c.created_at_epoch = Some(1_000_000);
         let entries = vec![
-            entry("arn:aws:iam::1:role/creator", 1_000_030, CLUSTER_ADMIN_POLICY),
-            entry("arn:aws:iam::1:role/later-admin", 2_000_000, CLUSTER_ADMIN_POLICY),
-            entry("arn:aws:iam::1:role/viewer", 1_000_010, "AmazonEKSViewPolicy"),
+            entry(
+                "arn:aws:iam::1:role/creator",
+                1_000_030,
+                CLUSTER_ADMIN_POLICY,
+            ),
+            entry(
+                "arn:aws:iam::1:role/later-admin",
+                2_000_000,
+                CLUSTER_ADMIN_POLICY,
+            ),
+            entry(
+                "arn:aws:iam::1:role/viewer",
+                1_000_010,
+                "AmazonEKSViewPolicy",
+            ),
         ];
         let f = creator_finding(&c, &entries).unwrap();
         assert_eq!(f.rule, findings::CREATOR_ADMIN.id);
         assert_eq!(f.severity, crate::cli::Severity::Info);
-        assert!(f.evidence.contains("likely creator: arn:aws:iam::1:role/creator"), "{}", f.evidence);
+        assert!(
+            f.evidence
+                .contains("likely creator: arn:aws:iam::1:role/creator"),
+            "{}",
+            f.evidence
+        );
         let f = creator_finding(&c, &entries[1..]).unwrap();
         assert!(!f.evidence.contains("likely creator"), "{}", f.evidence);
     }

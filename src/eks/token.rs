@@ -10,7 +10,9 @@
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+};
 use aws_sigv4::sign::v4;
 use base64::Engine;
 use jiff::Timestamp;
@@ -40,7 +42,10 @@ pub struct EksToken {
 
 impl std::fmt::Debug for EksToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EksToken").field("token", &"** redacted **").field("expires_at", &self.expires_at).finish()
+        f.debug_struct("EksToken")
+            .field("token", &"** redacted **")
+            .field("expires_at", &self.expires_at)
+            .finish()
     }
 }
 
@@ -48,7 +53,9 @@ impl std::fmt::Debug for EksToken {
 pub enum TokenError {
     #[error("{0:?} is not an AWS region name (expected something like us-east-1); pass --region")]
     Region(String),
-    #[error("{0:?} is not an EKS cluster name or id; pass the name shown by `aws eks list-clusters`")]
+    #[error(
+        "{0:?} is not an EKS cluster name or id; pass the name shown by `aws eks list-clusters`"
+    )]
     Cluster(String),
     #[error("cannot sign the STS request: {0}; check the AWS credentials")]
     Sign(String),
@@ -73,21 +80,39 @@ pub fn partition_domain(region: &str) -> &'static str {
         ("eu-isoe-", "cloud.adc-e.uk"),
         ("eusc-", "amazonaws.eu"),
     ];
-    BY_PREFIX.iter().find(|(prefix, _)| region.starts_with(prefix)).map_or("amazonaws.com", |(_, domain)| domain)
+    BY_PREFIX
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("amazonaws.com", |(_, domain)| domain)
 }
 
 /// Mint a token for `cluster` (the name, or the id of an Outposts local cluster) in `region`,
 /// signed with `credentials` at `now`.
-pub fn mint(credentials: &Credentials, region: &str, cluster: &str, now: Timestamp) -> Result<EksToken, TokenError> {
+pub fn mint(
+    credentials: &Credentials,
+    region: &str,
+    cluster: &str,
+    now: Timestamp,
+) -> Result<EksToken, TokenError> {
     let url = presigned_url(credentials, region, cluster, now)?;
-    let token = format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url));
-    let expires_at = Timestamp::from_second(now.as_second()).expect("a valid timestamp truncated to seconds") + TOKEN_LIFETIME;
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url)
+    );
+    let expires_at = Timestamp::from_second(now.as_second())
+        .expect("a valid timestamp truncated to seconds")
+        + TOKEN_LIFETIME;
     Ok(EksToken { token, expires_at })
 }
 
 /// The presigned `GET https://sts.<region>.<domain>/?Action=GetCallerIdentity&…` URL, with
 /// the query in botocore's order: operation parameters, then `X-Amz-*`, signature last.
-pub fn presigned_url(credentials: &Credentials, region: &str, cluster: &str, now: Timestamp) -> Result<String, TokenError> {
+pub fn presigned_url(
+    credentials: &Credentials,
+    region: &str,
+    cluster: &str,
+    now: Timestamp,
+) -> Result<String, TokenError> {
     if !is_region_name(region) {
         return Err(TokenError::Region(region.to_string()));
     }
@@ -109,11 +134,22 @@ pub fn presigned_url(credentials: &Credentials, region: &str, cluster: &str, now
         .build()
         .map_err(|e| TokenError::Sign(e.to_string()))?
         .into();
-    let request = SignableRequest::new("GET", base.as_str(), [(CLUSTER_ID_HEADER, cluster)].into_iter(), SignableBody::Bytes(&[]))
-        .map_err(|e| TokenError::Sign(e.to_string()))?;
-    let (instructions, _signature) = sign(request, &params).map_err(|e| TokenError::Sign(e.to_string()))?.into_parts();
+    let request = SignableRequest::new(
+        "GET",
+        base.as_str(),
+        [(CLUSTER_ID_HEADER, cluster)].into_iter(),
+        SignableBody::Bytes(&[]),
+    )
+    .map_err(|e| TokenError::Sign(e.to_string()))?;
+    let (instructions, _signature) = sign(request, &params)
+        .map_err(|e| TokenError::Sign(e.to_string()))?
+        .into_parts();
 
-    let signed: Vec<(&str, &str)> = instructions.params().iter().map(|(k, v)| (*k, v.as_ref())).collect();
+    let signed: Vec<(&str, &str)> = instructions
+        .params()
+        .iter()
+        .map(|(k, v)| (*k, v.as_ref()))
+        .collect();
     let order = [
         "X-Amz-Algorithm",
         "X-Amz-Credential",
@@ -132,7 +168,11 @@ pub fn presigned_url(credentials: &Credentials, region: &str, cluster: &str, now
             url.push_str(&uri_encode(value));
         }
     }
-    debug_assert_eq!(signed.len(), url.matches("&X-Amz-").count(), "every signing parameter is in the URL");
+    debug_assert_eq!(
+        signed.len(),
+        url.matches("&X-Amz-").count(),
+        "every signing parameter is in the URL"
+    );
     Ok(url)
 }
 
@@ -160,8 +200,14 @@ pub fn exec_api_version(exec_info: Option<&str>) -> &'static str {
     ];
     let asked = exec_info
         .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
-        .and_then(|info| info.get("apiVersion").and_then(|v| v.as_str()).map(str::to_owned));
-    asked.and_then(|a| KNOWN.into_iter().find(|k| *k == a)).unwrap_or(DEFAULT_EXEC_API_VERSION)
+        .and_then(|info| {
+            info.get("apiVersion")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        });
+    asked
+        .and_then(|a| KNOWN.into_iter().find(|k| *k == a))
+        .unwrap_or(DEFAULT_EXEC_API_VERSION)
 }
 
 /// SigV4 URI encoding: everything but `A-Z a-z 0-9 - _ . ~` as uppercase `%XX`.
@@ -182,7 +228,9 @@ pub fn is_region_name(region: &str) -> bool {
     let ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     let bytes = region.as_bytes();
     match (bytes.first(), bytes.last()) {
-        (Some(&first), Some(&last)) => ok(first) && ok(last) && bytes.iter().all(|&b| ok(b) || b == b'-'),
+        (Some(&first), Some(&last)) => {
+            ok(first) && ok(last) && bytes.iter().all(|&b| ok(b) || b == b'-')
+        }
         _ => false,
     }
 }
@@ -192,7 +240,13 @@ mod tests {
     use super::*;
 
     fn creds(session: Option<&str>) -> Credentials {
-        Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", session.map(str::to_owned), None, "test")
+        Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            session.map(str::to_owned),
+            None,
+            "test",
+        )
     }
 
     fn at() -> Timestamp {
@@ -201,7 +255,12 @@ mod tests {
 
     fn decode(token: &str) -> String {
         let body = token.strip_prefix(TOKEN_PREFIX).unwrap();
-        String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).unwrap()).unwrap()
+        String::from_utf8(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(body)
+                .unwrap(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -210,12 +269,27 @@ mod tests {
         assert_eq!(sts_host("eu-west-1"), "sts.eu-west-1.amazonaws.com");
         assert_eq!(sts_host("us-gov-west-1"), "sts.us-gov-west-1.amazonaws.com");
         assert_eq!(sts_host("cn-north-1"), "sts.cn-north-1.amazonaws.com.cn");
-        assert_eq!(sts_host("cn-northwest-1"), "sts.cn-northwest-1.amazonaws.com.cn");
+        assert_eq!(
+            sts_host("cn-northwest-1"),
+            "sts.cn-northwest-1.amazonaws.com.cn"
+        );
         assert_eq!(sts_host("us-iso-east-1"), "sts.us-iso-east-1.c2s.ic.gov");
-        assert_eq!(sts_host("us-isob-east-1"), "sts.us-isob-east-1.sc2s.sgov.gov");
-        assert_eq!(sts_host("us-isof-south-1"), "sts.us-isof-south-1.csp.hci.ic.gov");
-        assert_eq!(sts_host("eu-isoe-west-1"), "sts.eu-isoe-west-1.cloud.adc-e.uk");
-        assert_eq!(sts_host("eusc-de-east-1"), "sts.eusc-de-east-1.amazonaws.eu");
+        assert_eq!(
+            sts_host("us-isob-east-1"),
+            "sts.us-isob-east-1.sc2s.sgov.gov"
+        );
+        assert_eq!(
+            sts_host("us-isof-south-1"),
+            "sts.us-isof-south-1.csp.hci.ic.gov"
+        );
+        assert_eq!(
+            sts_host("eu-isoe-west-1"),
+            "sts.eu-isoe-west-1.cloud.adc-e.uk"
+        );
+        assert_eq!(
+            sts_host("eusc-de-east-1"),
+            "sts.eusc-de-east-1.amazonaws.eu"
+        );
     }
 
     #[test]
@@ -224,7 +298,10 @@ mod tests {
         assert!(t.token.starts_with(TOKEN_PREFIX));
         assert!(!t.token.contains('=') && !t.token.contains('+') && !t.token.contains('/'));
         let url = decode(&t.token);
-        assert_eq!(url, presigned_url(&creds(None), "eu-west-1", "demo", at()).unwrap());
+        assert_eq!(
+            url,
+            presigned_url(&creds(None), "eu-west-1", "demo", at()).unwrap()
+        );
         assert!(url.starts_with("https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20260301%2Feu-west-1%2Fsts%2Faws4_request&X-Amz-Date=20260301T123456Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id&X-Amz-Signature="), "{url}");
         assert!(!url.contains("X-Amz-Security-Token"));
     }
@@ -238,10 +315,14 @@ mod tests {
 
     #[test]
     fn session_token_is_signed_and_sent_before_the_signature() {
-        let url = presigned_url(&creds(Some("FwoGZXIvYXdzE+/=")), "us-east-1", "demo", at()).unwrap();
+        let url =
+            presigned_url(&creds(Some("FwoGZXIvYXdzE+/=")), "us-east-1", "demo", at()).unwrap();
         let (before, after) = url.split_once("&X-Amz-Security-Token=").unwrap();
         assert!(before.ends_with("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"));
-        assert!(after.starts_with("FwoGZXIvYXdzE%2B%2F%3D&X-Amz-Signature="), "{after}");
+        assert!(
+            after.starts_with("FwoGZXIvYXdzE%2B%2F%3D&X-Amz-Signature="),
+            "{after}"
+        );
         // The session token is part of what is signed: a different token, a different signature.
         let sig = |u: &str| u.rsplit_once("X-Amz-Signature=").unwrap().1.to_owned();
         let other = presigned_url(&creds(Some("other")), "us-east-1", "demo", at()).unwrap();
@@ -251,30 +332,61 @@ mod tests {
     #[test]
     fn signature_binds_cluster_region_and_time() {
         let sig = |region: &str, cluster: &str, now: Timestamp| {
-            presigned_url(&creds(None), region, cluster, now).unwrap().rsplit_once('=').unwrap().1.to_owned()
+            presigned_url(&creds(None), region, cluster, now)
+                .unwrap()
+                .rsplit_once('=')
+                .unwrap()
+                .1
+                .to_owned()
         };
         let base = sig("us-east-1", "demo", at());
         assert_eq!(base.len(), 64);
         assert_eq!(base, sig("us-east-1", "demo", at()), "deterministic");
         assert_ne!(base, sig("us-east-1", "other", at()));
         assert_ne!(base, sig("us-west-2", "demo", at()));
-        assert_ne!(base, sig("us-east-1", "demo", at() + jiff::SignedDuration::from_secs(1)));
+        assert_ne!(
+            base,
+            sig(
+                "us-east-1",
+                "demo",
+                at() + jiff::SignedDuration::from_secs(1)
+            )
+        );
     }
 
     #[test]
     fn rejects_bad_region_and_cluster() {
-        assert!(matches!(mint(&creds(None), "", "demo", at()), Err(TokenError::Region(_))));
-        assert!(matches!(mint(&creds(None), "US-EAST-1", "demo", at()), Err(TokenError::Region(_))));
-        assert!(matches!(mint(&creds(None), "us-east-1/x", "demo", at()), Err(TokenError::Region(_))));
-        assert!(matches!(mint(&creds(None), "us-east-1", "", at()), Err(TokenError::Cluster(_))));
-        assert!(matches!(mint(&creds(None), "us-east-1", "a b", at()), Err(TokenError::Cluster(_))));
-        assert!(matches!(mint(&creds(None), "us-east-1", "a\nb", at()), Err(TokenError::Cluster(_))));
+        assert!(matches!(
+            mint(&creds(None), "", "demo", at()),
+            Err(TokenError::Region(_))
+        ));
+        assert!(matches!(
+            mint(&creds(None), "US-EAST-1", "demo", at()),
+            Err(TokenError::Region(_))
+        ));
+        assert!(matches!(
+            mint(&creds(None), "us-east-1/x", "demo", at()),
+            Err(TokenError::Region(_))
+        ));
+        assert!(matches!(
+            mint(&creds(None), "us-east-1", "", at()),
+            Err(TokenError::Cluster(_))
+        ));
+        assert!(matches!(
+            mint(&creds(None), "us-east-1", "a b", at()),
+            Err(TokenError::Cluster(_))
+        ));
+        assert!(matches!(
+            mint(&creds(None), "us-east-1", "a\nb", at()),
+            Err(TokenError::Cluster(_))
+        ));
     }
 
     #[test]
     fn exec_credential_shape() {
         let t = mint(&creds(None), "us-east-1", "demo", at()).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&exec_credential_json(&t, DEFAULT_EXEC_API_VERSION)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&exec_credential_json(&t, DEFAULT_EXEC_API_VERSION)).unwrap();
         assert_eq!(v["kind"], "ExecCredential");
         assert_eq!(v["apiVersion"], DEFAULT_EXEC_API_VERSION);
         assert_eq!(v["spec"], serde_json::json!({}));
@@ -285,14 +397,26 @@ mod tests {
     #[test]
     fn api_version_comes_from_exec_info() {
         let v1 = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
-        assert_eq!(exec_api_version(Some(v1)), "client.authentication.k8s.io/v1");
+        assert_eq!(
+            exec_api_version(Some(v1)),
+            "client.authentication.k8s.io/v1"
+        );
         let alpha = r#"{"apiVersion":"client.authentication.k8s.io/v1alpha1"}"#;
-        assert_eq!(exec_api_version(Some(alpha)), "client.authentication.k8s.io/v1alpha1");
+        assert_eq!(
+            exec_api_version(Some(alpha)),
+            "client.authentication.k8s.io/v1alpha1"
+        );
         assert_eq!(exec_api_version(None), DEFAULT_EXEC_API_VERSION);
         assert_eq!(exec_api_version(Some("")), DEFAULT_EXEC_API_VERSION);
         assert_eq!(exec_api_version(Some("not json")), DEFAULT_EXEC_API_VERSION);
-        assert_eq!(exec_api_version(Some(r#"{"apiVersion":"example.com/v9"}"#)), DEFAULT_EXEC_API_VERSION);
-        assert_eq!(exec_api_version(Some(r#"{"apiVersion":7}"#)), DEFAULT_EXEC_API_VERSION);
+        assert_eq!(
+            exec_api_version(Some(r#"{"apiVersion":"example.com/v9"}"#)),
+            DEFAULT_EXEC_API_VERSION
+        );
+        assert_eq!(
+            exec_api_version(Some(r#"{"apiVersion":7}"#)),
+            DEFAULT_EXEC_API_VERSION
+        );
     }
 
     #[test]

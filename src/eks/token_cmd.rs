@@ -43,23 +43,37 @@ pub async fn exec_credential(global: &GlobalArgs, args: &TokenArgs) -> Result<St
     if tracing::enabled!(tracing::Level::INFO) {
         // Only when asked (-v): one STS call to say whom the token will identify.
         let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(&sdk).credentials_provider(credentials.clone()).build(),
+            aws_sdk_sts::config::Builder::from(&sdk)
+                .credentials_provider(credentials.clone())
+                .build(),
         );
         match identity::caller_with(&sts).await {
-            Ok(c) => tracing::info!(arn = %c.arn, account = %c.account, cluster = name, region = %region, "signing the token as"),
+            Ok(c) => {
+                tracing::info!(arn = %c.arn, account = %c.account, cluster = name, region = %region, "signing the token as")
+            }
             Err(e) => tracing::info!("cannot tell who signs the token: {}", e.what),
         }
     }
     let minted = token::mint(&credentials, &region, name, jiff::Timestamp::now())
         .map_err(|e| UserError::usage(e.to_string(), "fix the --cluster and --region values"))?;
-    let api_version = token::exec_api_version(std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref());
+    let api_version =
+        token::exec_api_version(std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref());
     Ok(token::exec_credential_json(&minted, api_version))
 }
 
 /// STS AssumeRole with session name `kubectl-chronom`; the temporary credentials sign the token.
-async fn assume_role(sdk: &aws_config::SdkConfig, role_arn: &str) -> Result<Credentials, UserError> {
+async fn assume_role(
+    sdk: &aws_config::SdkConfig,
+    role_arn: &str,
+) -> Result<Credentials, UserError> {
     let sts = aws_sdk_sts::Client::new(sdk);
-    let out = match sts.assume_role().role_arn(role_arn).role_session_name(SESSION_NAME).send().await {
+    let out = match sts
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name(SESSION_NAME)
+        .send()
+        .await
+    {
         Ok(out) => out,
         Err(e) => {
             let code = e.code().unwrap_or_default().to_string();
@@ -70,16 +84,29 @@ async fn assume_role(sdk: &aws_config::SdkConfig, role_arn: &str) -> Result<Cred
                     "check network access to STS (or AWS_ENDPOINT_URL), then re-run with -vv",
                 ));
             }
-            let who = identity::caller_with(&sts).await.map_or_else(|_| "the current principal".to_string(), |c| c.arn);
+            let who = identity::caller_with(&sts)
+                .await
+                .map_or_else(|_| "the current principal".to_string(), |c| c.arn);
             return Err(UserError::failed(
                 format!("{who} cannot assume {role_arn}: {code}: {message}"),
-                format!("the role's trust policy must allow {who} to sts:AssumeRole, and that principal needs sts:AssumeRole on the role"),
+                format!(
+                    "the role's trust policy must allow {who} to sts:AssumeRole, and that principal needs sts:AssumeRole on the role"
+                ),
             ));
         }
     };
     let Some(c) = out.credentials else {
-        return Err(UserError::failed(format!("AssumeRole {role_arn} returned no credentials"), "re-run with -vv"));
+        return Err(UserError::failed(
+            format!("AssumeRole {role_arn} returned no credentials"),
+            "re-run with -vv",
+        ));
     };
     let expiry = std::time::SystemTime::try_from(c.expiration).ok();
-    Ok(Credentials::new(c.access_key_id, c.secret_access_key, Some(c.session_token), expiry, "AssumeRole"))
+    Ok(Credentials::new(
+        c.access_key_id,
+        c.secret_access_key,
+        Some(c.session_token),
+        expiry,
+        "AssumeRole",
+    ))
 }

@@ -60,24 +60,39 @@ pub fn choose(requested: MappingVia, cluster: Option<&ClusterFacts>) -> Result<C
     let name = &cluster.name;
     match (requested, mode) {
         (MappingVia::AccessEntry, Some(AuthMode::ConfigMap)) => Err(UserError::failed(
-            format!("cluster {name} has authenticationMode CONFIG_MAP: access entries are not enabled on it"),
+            format!(
+                "cluster {name} has authenticationMode CONFIG_MAP: access entries are not enabled on it"
+            ),
             format!(
                 "enable them with `aws eks update-cluster-config --name {name} --access-config authenticationMode=API_AND_CONFIG_MAP` (one-way), or use --via aws-auth"
             ),
         )),
         (MappingVia::AwsAuth, Some(AuthMode::Api)) => Err(UserError::failed(
-            format!("cluster {name} has authenticationMode API: EKS ignores aws-auth there, so an aws-auth entry would let nobody in"),
+            format!(
+                "cluster {name} has authenticationMode API: EKS ignores aws-auth there, so an aws-auth entry would let nobody in"
+            ),
             "use --via access-entry (or --via auto)",
         )),
-        (MappingVia::AccessEntry, _) => Ok(Choice { with: MapWith::AccessEntry, note: None }),
-        (MappingVia::AwsAuth, _) => Ok(Choice { with: MapWith::AwsAuth, note: None }),
+        (MappingVia::AccessEntry, _) => Ok(Choice {
+            with: MapWith::AccessEntry,
+            note: None,
+        }),
+        (MappingVia::AwsAuth, _) => Ok(Choice {
+            with: MapWith::AwsAuth,
+            note: None,
+        }),
         (MappingVia::Auto, Some(m @ (AuthMode::Api | AuthMode::ApiAndConfigMap))) => Ok(Choice {
             with: MapWith::AccessEntry,
-            note: Some(format!("--via auto chose an EKS access entry: cluster {name} has authenticationMode {}", m.as_str())),
+            note: Some(format!(
+                "--via auto chose an EKS access entry: cluster {name} has authenticationMode {}",
+                m.as_str()
+            )),
         }),
         (MappingVia::Auto, _) => Ok(Choice {
             with: MapWith::AwsAuth,
-            note: Some(format!("--via auto chose aws-auth: cluster {name} has authenticationMode CONFIG_MAP (access entries are not enabled)")),
+            note: Some(format!(
+                "--via auto chose aws-auth: cluster {name} has authenticationMode CONFIG_MAP (access entries are not enabled)"
+            )),
         }),
     }
 }
@@ -102,16 +117,28 @@ impl EksContext {
 }
 
 /// DescribeCluster, as facts.
-pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<ClusterFacts, UserError> {
+pub async fn describe_cluster(
+    eks: &aws_sdk_eks::Client,
+    name: &str,
+) -> Result<ClusterFacts, UserError> {
     let region = eks.config().region().map(|r| r.to_string());
     match eks.describe_cluster().name(name).send().await {
         Ok(out) => match out.cluster() {
             Some(c) => Ok(ClusterFacts::from_sdk(c, region.as_deref())),
-            None => Err(UserError::failed(format!("DescribeCluster returned no cluster for {name}"), "check --cluster and --region")),
+            None => Err(UserError::failed(
+                format!("DescribeCluster returned no cluster for {name}"),
+                "check --cluster and --region",
+            )),
         },
         Err(e) => {
-            let mut err = super::access_entries::aws_error(&e, &format!("describing EKS cluster {name}"), "eks:DescribeCluster");
-            if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) {
+            let mut err = super::access_entries::aws_error(
+                &e,
+                &format!("describing EKS cluster {name}"),
+                "eks:DescribeCluster",
+            );
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+            {
                 err.next = format!(
                     "there is no cluster {name} in region {}: check --cluster and --region (`aws eks list-clusters --region R`)",
                     region.as_deref().unwrap_or("(none set)")
@@ -124,7 +151,9 @@ pub async fn describe_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<C
 
 /// The EKS context for `--cluster`, or None without it.
 pub async fn context(global: &GlobalArgs) -> Result<Option<EksContext>, UserError> {
-    let Some(name) = &global.cluster else { return Ok(None) };
+    let Some(name) = &global.cluster else {
+        return Ok(None);
+    };
     let config = super::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
     let eks = aws_sdk_eks::Client::new(&config);
     let iam = Some(aws_sdk_iam::Client::new(&config));
@@ -137,12 +166,21 @@ mod tests {
     use super::*;
 
     fn cluster(mode: Option<&str>) -> ClusterFacts {
-        ClusterFacts { name: "prod".into(), authentication_mode: mode.map(str::to_string), ..Default::default() }
+        ClusterFacts {
+            name: "prod".into(),
+            authentication_mode: mode.map(str::to_string),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn auto_follows_the_authentication_mode() {
-        for (mode, want) in [(Some("API"), MapWith::AccessEntry), (Some("API_AND_CONFIG_MAP"), MapWith::AccessEntry), (Some("CONFIG_MAP"), MapWith::AwsAuth), (None, MapWith::AwsAuth)] {
+        for (mode, want) in [
+            (Some("API"), MapWith::AccessEntry),
+            (Some("API_AND_CONFIG_MAP"), MapWith::AccessEntry),
+            (Some("CONFIG_MAP"), MapWith::AwsAuth),
+            (None, MapWith::AwsAuth),
+        ] {
             let c = choose(MappingVia::Auto, Some(&cluster(mode))).unwrap();
             assert_eq!(c.with, want, "{mode:?}");
             let note = c.note.expect("auto always says why");
@@ -159,18 +197,54 @@ mod tests {
 
     #[test]
     fn explicit_choices_are_checked_against_the_mode() {
-        assert_eq!(choose(MappingVia::AccessEntry, None).unwrap_err().exit_code, crate::error::EXIT_USAGE);
-        assert!(choose(MappingVia::AccessEntry, Some(&cluster(Some("CONFIG_MAP")))).unwrap_err().next.contains("update-cluster-config"));
-        assert!(choose(MappingVia::AwsAuth, Some(&cluster(Some("API")))).unwrap_err().what.contains("ignores aws-auth"));
-        let c = choose(MappingVia::AccessEntry, Some(&cluster(Some("API_AND_CONFIG_MAP")))).unwrap();
+        assert_eq!(
+            choose(MappingVia::AccessEntry, None).unwrap_err().exit_code,
+            crate::error::EXIT_USAGE
+        );
+        assert!(
+            choose(MappingVia::AccessEntry, Some(&cluster(Some("CONFIG_MAP"))))
+                .unwrap_err()
+                .next
+                .contains("update-cluster-config")
+        );
+        assert!(
+            choose(MappingVia::AwsAuth, Some(&cluster(Some("API"))))
+                .unwrap_err()
+                .what
+                .contains("ignores aws-auth")
+        );
+        let c = choose(
+            MappingVia::AccessEntry,
+            Some(&cluster(Some("API_AND_CONFIG_MAP"))),
+        )
+        .unwrap();
         assert_eq!((c.with, c.note), (MapWith::AccessEntry, None));
-        assert_eq!(choose(MappingVia::AwsAuth, Some(&cluster(Some("API_AND_CONFIG_MAP")))).unwrap().with, MapWith::AwsAuth);
-        assert_eq!(choose(MappingVia::AwsAuth, None).unwrap(), Choice { with: MapWith::AwsAuth, note: None });
+        assert_eq!(
+            choose(
+                MappingVia::AwsAuth,
+                Some(&cluster(Some("API_AND_CONFIG_MAP")))
+            )
+            .unwrap()
+            .with,
+            MapWith::AwsAuth
+        );
+        assert_eq!(
+            choose(MappingVia::AwsAuth, None).unwrap(),
+            Choice {
+                with: MapWith::AwsAuth,
+                note: None
+            }
+        );
     }
 
     #[test]
     fn an_unknown_mode_needs_an_explicit_choice() {
         assert!(choose(MappingVia::Auto, Some(&cluster(Some("NEW_MODE")))).is_err());
-        assert_eq!(choose(MappingVia::AccessEntry, Some(&cluster(Some("NEW_MODE")))).unwrap().with, MapWith::AccessEntry);
+        assert_eq!(
+            choose(MappingVia::AccessEntry, Some(&cluster(Some("NEW_MODE"))))
+                .unwrap()
+                .with,
+            MapWith::AccessEntry
+        );
     }
 }

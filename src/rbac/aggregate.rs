@@ -41,7 +41,10 @@ pub struct AggregationIssue {
 /// Whether `labels` satisfy `selector`; an error for the selectors LabelSelectorAsSelector
 /// rejects (unknown operator, In/NotIn without values, Exists/DoesNotExist with values).
 /// An empty selector selects everything. Label key/value syntax is not validated here.
-pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> Result<bool, String> {
+pub fn selector_matches(
+    selector: &LabelSelector,
+    labels: &BTreeMap<String, String>,
+) -> Result<bool, String> {
     let match_labels = selector.match_labels.as_ref();
     let exprs = selector.match_expressions.as_deref().unwrap_or_default();
     let mut ok = true;
@@ -53,10 +56,16 @@ pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, Stri
         let has_value = |v: &String| values.iter().any(|x| x == v);
         let m = match e.operator.as_str() {
             "In" | "NotIn" if values.is_empty() => {
-                return Err(format!("operator {} on key {:?} needs at least one value", e.operator, e.key));
+                return Err(format!(
+                    "operator {} on key {:?} needs at least one value",
+                    e.operator, e.key
+                ));
             }
             "Exists" | "DoesNotExist" if !values.is_empty() => {
-                return Err(format!("operator {} on key {:?} takes no values", e.operator, e.key));
+                return Err(format!(
+                    "operator {} on key {:?} takes no values",
+                    e.operator, e.key
+                ));
             }
             "In" => labels.get(&e.key).is_some_and(has_value),
             "NotIn" => !labels.get(&e.key).is_some_and(has_value),
@@ -103,7 +112,9 @@ pub fn aggregate_cluster_roles(roles: &[ClusterRole]) -> (Vec<ClusterRole>, Vec<
     // For each aggregated role with valid selectors: per selector, the selected roles by name.
     let mut plans: BTreeMap<usize, Vec<Vec<usize>>> = BTreeMap::new();
     'roles: for (i, role) in roles.iter().enumerate() {
-        let Some(rule) = &role.aggregation_rule else { continue };
+        let Some(rule) = &role.aggregation_rule else {
+            continue;
+        };
         let mut plan = Vec::new();
         for sel in rule.cluster_role_selectors.as_deref().unwrap_or_default() {
             let mut selected = Vec::new();
@@ -112,7 +123,10 @@ pub fn aggregate_cluster_roles(roles: &[ClusterRole]) -> (Vec<ClusterRole>, Vec<
                     Ok(true) if name(&roles[j]) != name(role) => selected.push(j),
                     Ok(_) => {}
                     Err(reason) => {
-                        issues.push(AggregationIssue { cluster_role: name(role), reason });
+                        issues.push(AggregationIssue {
+                            cluster_role: name(role),
+                            reason,
+                        });
                         continue 'roles;
                     }
                 }
@@ -125,7 +139,13 @@ pub fn aggregate_cluster_roles(roles: &[ClusterRole]) -> (Vec<ClusterRole>, Vec<
     let mut current: Vec<Vec<PolicyRule>> = roles
         .iter()
         .enumerate()
-        .map(|(i, r)| if plans.contains_key(&i) { Vec::new() } else { r.rules.clone().unwrap_or_default() })
+        .map(|(i, r)| {
+            if plans.contains_key(&i) {
+                Vec::new()
+            } else {
+                r.rules.clone().unwrap_or_default()
+            }
+        })
         .collect();
     // Monotone from empty: every round only adds rules, so stop when no role grew.
     for _ in 0..=roles.len() {
@@ -167,20 +187,35 @@ mod tests {
     use k8s_openapi::api::rbac::v1::AggregationRule;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelectorRequirement, ObjectMeta};
 
-    fn cr(name: &str, labels: &[(&str, &str)], rules: Vec<PolicyRule>, agg: Option<Vec<LabelSelector>>) -> ClusterRole {
+    fn cr(
+        name: &str,
+        labels: &[(&str, &str)],
+        rules: Vec<PolicyRule>,
+        agg: Option<Vec<LabelSelector>>,
+    ) -> ClusterRole {
         ClusterRole {
             metadata: ObjectMeta {
                 name: Some(name.into()),
-                labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
                 ..Default::default()
             },
             rules: Some(rules),
-            aggregation_rule: agg.map(|s| AggregationRule { cluster_role_selectors: Some(s) }),
+            aggregation_rule: agg.map(|s| AggregationRule {
+                cluster_role_selectors: Some(s),
+            }),
         }
     }
 
     fn ml(k: &str, v: &str) -> LabelSelector {
-        LabelSelector { match_labels: Some([(k.to_string(), v.to_string())].into()), match_expressions: None }
+        LabelSelector {
+            match_labels: Some([(k.to_string(), v.to_string())].into()),
+            match_expressions: None,
+        }
     }
 
     fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelector {
@@ -189,13 +224,20 @@ mod tests {
             match_expressions: Some(vec![LabelSelectorRequirement {
                 key: key.into(),
                 operator: op.into(),
-                values: (!values.is_empty()).then(|| values.iter().map(|s| s.to_string()).collect()),
+                values: (!values.is_empty())
+                    .then(|| values.iter().map(|s| s.to_string()).collect()),
             }]),
         }
     }
 
     fn get(roles: &[ClusterRole], n: &str) -> Vec<PolicyRule> {
-        roles.iter().find(|r| r.metadata.name.as_deref() == Some(n)).unwrap().rules.clone().unwrap()
+        roles
+            .iter()
+            .find(|r| r.metadata.name.as_deref() == Some(n))
+            .unwrap()
+            .rules
+            .clone()
+            .unwrap()
     }
 
     #[test]
@@ -205,10 +247,16 @@ mod tests {
         assert!(!selector_matches(&ml("a", "2"), &labels).unwrap());
         assert!(selector_matches(&expr("a", "In", &["1", "2"]), &labels).unwrap());
         assert!(!selector_matches(&expr("a", "NotIn", &["1"]), &labels).unwrap());
-        assert!(selector_matches(&expr("b", "NotIn", &["1"]), &labels).unwrap(), "NotIn matches a missing key");
+        assert!(
+            selector_matches(&expr("b", "NotIn", &["1"]), &labels).unwrap(),
+            "NotIn matches a missing key"
+        );
         assert!(selector_matches(&expr("a", "Exists", &[]), &labels).unwrap());
         assert!(selector_matches(&expr("b", "DoesNotExist", &[]), &labels).unwrap());
-        assert!(selector_matches(&LabelSelector::default(), &labels).unwrap(), "empty selector selects all");
+        assert!(
+            selector_matches(&LabelSelector::default(), &labels).unwrap(),
+            "empty selector selects all"
+        );
         assert!(selector_matches(&expr("a", "In", &[]), &labels).is_err());
         assert!(selector_matches(&expr("a", "Exists", &["x"]), &labels).is_err());
         assert!(selector_matches(&expr("a", "Gt", &["1"]), &labels).is_err());
@@ -220,12 +268,37 @@ mod tests {
         let deploys = policy_rule(&["create"], &["apps"], &["deployments"], &[]);
         let secrets = policy_rule(&["delete"], &[""], &["secrets"], &[]);
         let roles = vec![
-            cr("admin", &[], vec![policy_rule(&["hand"], &["x"], &["y"], &[])], Some(vec![ml("to-admin", "true")])),
-            cr("edit", &[("to-admin", "true")], vec![], Some(vec![ml("to-edit", "true")])),
-            cr("view", &[("to-edit", "true")], vec![], Some(vec![ml("to-view", "true")])),
+            cr(
+                "admin",
+                &[],
+                vec![policy_rule(&["hand"], &["x"], &["y"], &[])],
+                Some(vec![ml("to-admin", "true")]),
+            ),
+            cr(
+                "edit",
+                &[("to-admin", "true")],
+                vec![],
+                Some(vec![ml("to-edit", "true")]),
+            ),
+            cr(
+                "view",
+                &[("to-edit", "true")],
+                vec![],
+                Some(vec![ml("to-view", "true")]),
+            ),
             cr("sys-view", &[("to-view", "true")], vec![pods.clone()], None),
-            cr("sys-edit", &[("to-edit", "true")], vec![deploys.clone(), pods.clone()], None),
-            cr("sys-admin", &[("to-admin", "true")], vec![secrets.clone()], None),
+            cr(
+                "sys-edit",
+                &[("to-edit", "true")],
+                vec![deploys.clone(), pods.clone()],
+                None,
+            ),
+            cr(
+                "sys-admin",
+                &[("to-admin", "true")],
+                vec![secrets.clone()],
+                None,
+            ),
         ];
         let (out, issues) = aggregate_cluster_roles(&roles);
         assert!(issues.is_empty());
@@ -245,7 +318,12 @@ mod tests {
             cr("b", &[("x", "1")], vec![], Some(vec![ml("x", "1")])),
             cr("c", &[("x", "1")], vec![r1.clone()], None),
             cr("d", &[("x", "1")], vec![r2.clone()], None),
-            cr("bad", &[], vec![r2.clone()], Some(vec![expr("x", "In", &[])])),
+            cr(
+                "bad",
+                &[],
+                vec![r2.clone()],
+                Some(vec![expr("x", "In", &[])]),
+            ),
             cr("none", &[], vec![r1.clone()], Some(vec![])),
         ];
         let (out, issues) = aggregate_cluster_roles(&roles);
@@ -256,7 +334,11 @@ mod tests {
         };
         assert_eq!(set(get(&out, "a")), set(vec![r1.clone(), r2.clone()]));
         assert_eq!(set(get(&out, "b")), set(vec![r1.clone(), r2.clone()]));
-        assert_eq!(get(&out, "bad"), vec![r2], "invalid selector: left as stored");
+        assert_eq!(
+            get(&out, "bad"),
+            vec![r2],
+            "invalid selector: left as stored"
+        );
         assert_eq!(issues.len(), 1);
         assert_eq!(issues[0].cluster_role, "bad");
         assert!(get(&out, "none").is_empty(), "no selectors: no rules");

@@ -80,7 +80,11 @@ fn probe(
     let mut r = ResourceRequest::new(verb, group, resource);
     r.subresource = sub.map(str::to_string);
     r.name = name.map(str::to_string);
-    Probe { request: Request::Resource(r), any_name, cluster_wide_only: cluster }
+    Probe {
+        request: Request::Resource(r),
+        any_name,
+        cluster_wide_only: cluster,
+    }
 }
 
 /// Some object of this namespaced resource.
@@ -100,30 +104,61 @@ const CERT: &str = "certificates.k8s.io";
 /// The catalogue of dangerous capabilities.
 pub fn dangerous_capabilities() -> Vec<CapabilityCheck> {
     let kube_system = || Placement::Namespace("kube-system".into());
-    let webhook_writes = ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"]
-        .into_iter()
-        .chain(["validatingadmissionpolicies", "validatingadmissionpolicybindings"])
-        .chain(["mutatingadmissionpolicies", "mutatingadmissionpolicybindings"])
-        .flat_map(|res| {
-            std::iter::once(probe("create", ADM, res, None, None, false, true))
-                .chain(["update", "patch", "delete"].into_iter().map(move |v| some_cluster(v, ADM, res, None)))
-        })
-        .collect();
+    let webhook_writes = [
+        "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations",
+    ]
+    .into_iter()
+    .chain([
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicybindings",
+    ])
+    .chain([
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+    ])
+    .flat_map(|res| {
+        std::iter::once(probe("create", ADM, res, None, None, false, true)).chain(
+            ["update", "patch", "delete"]
+                .into_iter()
+                .map(move |v| some_cluster(v, ADM, res, None)),
+        )
+    })
+    .collect();
     vec![
         CapabilityCheck {
             id: "aws-auth-write",
             title: "update or patch the aws-auth ConfigMap in kube-system",
             placement: kube_system(),
             requires: vec![vec![
-                probe("update", "", "configmaps", None, Some("aws-auth"), false, false),
-                probe("patch", "", "configmaps", None, Some("aws-auth"), false, false),
+                probe(
+                    "update",
+                    "",
+                    "configmaps",
+                    None,
+                    Some("aws-auth"),
+                    false,
+                    false,
+                ),
+                probe(
+                    "patch",
+                    "",
+                    "configmaps",
+                    None,
+                    Some("aws-auth"),
+                    false,
+                    false,
+                ),
             ]],
         },
         CapabilityCheck {
             id: "kube-system-configmaps-write",
             title: "update or patch ConfigMaps in kube-system",
             placement: kube_system(),
-            requires: vec![vec![some("update", "", "configmaps", None), some("patch", "", "configmaps", None)]],
+            requires: vec![vec![
+                some("update", "", "configmaps", None),
+                some("patch", "", "configmaps", None),
+            ]],
         },
         CapabilityCheck {
             id: "rbac-escalate",
@@ -139,7 +174,10 @@ pub fn dangerous_capabilities() -> Vec<CapabilityCheck> {
             title: "bind: create bindings to roles with permissions it does not hold",
             placement: Placement::AnyNamespace,
             // bind on clusterroles is checked in the binding's namespace: RoleBindings count.
-            requires: vec![vec![some("bind", RBAC, "roles", None), some("bind", RBAC, "clusterroles", None)]],
+            requires: vec![vec![
+                some("bind", RBAC, "roles", None),
+                some("bind", RBAC, "clusterroles", None),
+            ]],
         },
         CapabilityCheck {
             id: "impersonate",
@@ -200,10 +238,31 @@ pub fn dangerous_capabilities() -> Vec<CapabilityCheck> {
             title: "approve certificate signing requests for kube-apiserver client certificates",
             placement: Placement::ClusterWide,
             requires: vec![
-                vec![some_cluster("update", CERT, "certificatesigningrequests", Some("approval"))],
+                vec![some_cluster(
+                    "update",
+                    CERT,
+                    "certificatesigningrequests",
+                    Some("approval"),
+                )],
                 vec![
-                    probe("approve", CERT, "signers", None, Some("kubernetes.io/kube-apiserver-client"), false, true),
-                    probe("approve", CERT, "signers", None, Some("kubernetes.io/*"), false, true),
+                    probe(
+                        "approve",
+                        CERT,
+                        "signers",
+                        None,
+                        Some("kubernetes.io/kube-apiserver-client"),
+                        false,
+                        true,
+                    ),
+                    probe(
+                        "approve",
+                        CERT,
+                        "signers",
+                        None,
+                        Some("kubernetes.io/*"),
+                        false,
+                        true,
+                    ),
                 ],
             ],
         },
@@ -218,7 +277,11 @@ pub fn dangerous_capabilities() -> Vec<CapabilityCheck> {
 
 impl RbacSnapshot {
     /// The checks that hold for `identity`, each with where and why.
-    pub fn check_capabilities(&self, identity: &Identity, checks: &[CapabilityCheck]) -> Vec<CapabilityHit> {
+    pub fn check_capabilities(
+        &self,
+        identity: &Identity,
+        checks: &[CapabilityCheck],
+    ) -> Vec<CapabilityHit> {
         let rb_namespaces: BTreeSet<String> = self
             .grants(identity, &super::model::QueryScope::AllNamespaces)
             .into_iter()
@@ -227,7 +290,10 @@ impl RbacSnapshot {
                 Scope::Cluster => None,
             })
             .collect();
-        checks.iter().filter_map(|c| self.check_one(identity, c, &rb_namespaces)).collect()
+        checks
+            .iter()
+            .filter_map(|c| self.check_one(identity, c, &rb_namespaces))
+            .collect()
     }
 
     fn check_one(
@@ -236,13 +302,14 @@ impl RbacSnapshot {
         check: &CapabilityCheck,
         rb_namespaces: &BTreeSet<String>,
     ) -> Option<CapabilityHit> {
-        let hit = |scopes: Vec<Scope>, evidence: Vec<Grant>, privileged_group: bool| CapabilityHit {
-            id: check.id,
-            title: check.title,
-            scopes,
-            evidence,
-            privileged_group,
-        };
+        let hit =
+            |scopes: Vec<Scope>, evidence: Vec<Grant>, privileged_group: bool| CapabilityHit {
+                id: check.id,
+                title: check.title,
+                scopes,
+                evidence,
+                privileged_group,
+            };
         if identity.is_privileged() {
             let scope = match &check.placement {
                 Placement::Namespace(ns) => Scope::Namespace(ns.clone()),
@@ -253,17 +320,22 @@ impl RbacSnapshot {
         let candidates: Vec<Option<&str>> = match &check.placement {
             Placement::Namespace(ns) => vec![Some(ns.as_str())],
             Placement::ClusterWide => vec![None],
-            Placement::AnyNamespace => {
-                std::iter::once(None).chain(rb_namespaces.iter().map(|n| Some(n.as_str()))).collect()
-            }
+            Placement::AnyNamespace => std::iter::once(None)
+                .chain(rb_namespaces.iter().map(|n| Some(n.as_str())))
+                .collect(),
         };
         let mut scopes = Vec::new();
         let mut evidence: Vec<Grant> = Vec::new();
         for ns in candidates {
-            let Some(found) = self.holds_in(identity, &check.requires, ns) else { continue };
+            let Some(found) = self.holds_in(identity, &check.requires, ns) else {
+                continue;
+            };
             scopes.push(ns.map_or(Scope::Cluster, |n| Scope::Namespace(n.to_string())));
             for g in found {
-                if !evidence.iter().any(|e| e.binding == g.binding && e.rule_index == g.rule_index) {
+                if !evidence
+                    .iter()
+                    .any(|e| e.binding == g.binding && e.rule_index == g.rule_index)
+                {
                     evidence.push(g);
                 }
             }
@@ -275,7 +347,12 @@ impl RbacSnapshot {
     }
 
     /// The grants satisfying every group in namespace `ns` (`None`: cluster-wide), or `None`.
-    fn holds_in(&self, identity: &Identity, requires: &[Vec<Probe>], ns: Option<&str>) -> Option<Vec<Grant>> {
+    fn holds_in(
+        &self,
+        identity: &Identity,
+        requires: &[Vec<Probe>],
+        ns: Option<&str>,
+    ) -> Option<Vec<Grant>> {
         let mut all = Vec::new();
         for group in requires {
             let mut found = Vec::new();
@@ -299,7 +376,11 @@ impl RbacSnapshot {
             self.collect_grants(hit, &mut dangling, &mut out, |rule| {
                 rule_allows(rule, &request)
                     || (p.any_name
-                        && rule.resource_names.iter().flatten().any(|n| rule_allows(rule, &with_name(&request, n))))
+                        && rule
+                            .resource_names
+                            .iter()
+                            .flatten()
+                            .any(|n| rule_allows(rule, &with_name(&request, n))))
             });
         }
         out
@@ -331,32 +412,92 @@ mod tests {
     fn catalogue_finds_each_capability() {
         let s = RbacSnapshot::from_parts(
             vec![
-                cluster_role("aws-auth-editor", vec![rule(&["patch"], &[""], &["configmaps"], &["aws-auth"])]),
-                cluster_role("coredns-editor", vec![rule(&["update"], &[""], &["configmaps"], &["coredns"])]),
+                cluster_role(
+                    "aws-auth-editor",
+                    vec![rule(&["patch"], &[""], &["configmaps"], &["aws-auth"])],
+                ),
+                cluster_role(
+                    "coredns-editor",
+                    vec![rule(&["update"], &[""], &["configmaps"], &["coredns"])],
+                ),
                 cluster_role(
                     "binder",
-                    vec![rule(&["bind"], &["rbac.authorization.k8s.io"], &["clusterroles"], &["admin"])],
+                    vec![rule(
+                        &["bind"],
+                        &["rbac.authorization.k8s.io"],
+                        &["clusterroles"],
+                        &["admin"],
+                    )],
                 ),
                 cluster_role(
                     "escalator",
-                    vec![rule(&["escalate"], &["rbac.authorization.k8s.io"], &["clusterroles"], &[])],
+                    vec![rule(
+                        &["escalate"],
+                        &["rbac.authorization.k8s.io"],
+                        &["clusterroles"],
+                        &[],
+                    )],
                 ),
-                cluster_role("sa-impersonator", vec![rule(&["impersonate"], &[""], &["serviceaccounts"], &[])]),
-                cluster_role("user-impersonator", vec![rule(&["impersonate"], &[""], &["users"], &[])]),
-                cluster_role("pod-maker", vec![rule(&["create"], &[""], &["pods"], &["named"])]),
-                cluster_role("execer", vec![rule(&["create"], &[""], &["pods/exec", "pods/attach"], &["web-0"])]),
-                cluster_role("kubelet", vec![rule(&["get"], &[""], &["nodes/proxy"], &[])]),
-                cluster_role("secret-lister", vec![rule(&["list"], &[""], &["secrets"], &[])]),
-                cluster_role("tokens", vec![rule(&["create"], &[""], &["serviceaccounts/token"], &[])]),
+                cluster_role(
+                    "sa-impersonator",
+                    vec![rule(&["impersonate"], &[""], &["serviceaccounts"], &[])],
+                ),
+                cluster_role(
+                    "user-impersonator",
+                    vec![rule(&["impersonate"], &[""], &["users"], &[])],
+                ),
+                cluster_role(
+                    "pod-maker",
+                    vec![rule(&["create"], &[""], &["pods"], &["named"])],
+                ),
+                cluster_role(
+                    "execer",
+                    vec![rule(
+                        &["create"],
+                        &[""],
+                        &["pods/exec", "pods/attach"],
+                        &["web-0"],
+                    )],
+                ),
+                cluster_role(
+                    "kubelet",
+                    vec![rule(&["get"], &[""], &["nodes/proxy"], &[])],
+                ),
+                cluster_role(
+                    "secret-lister",
+                    vec![rule(&["list"], &[""], &["secrets"], &[])],
+                ),
+                cluster_role(
+                    "tokens",
+                    vec![rule(&["create"], &[""], &["serviceaccounts/token"], &[])],
+                ),
                 cluster_role(
                     "csr-approver",
-                    vec![rule(&["update"], &["certificates.k8s.io"], &["certificatesigningrequests/approval"], &[])],
+                    vec![rule(
+                        &["update"],
+                        &["certificates.k8s.io"],
+                        &["certificatesigningrequests/approval"],
+                        &[],
+                    )],
                 ),
                 cluster_role(
                     "signer",
-                    vec![rule(&["approve"], &["certificates.k8s.io"], &["signers"], &["kubernetes.io/*"])],
+                    vec![rule(
+                        &["approve"],
+                        &["certificates.k8s.io"],
+                        &["signers"],
+                        &["kubernetes.io/*"],
+                    )],
                 ),
-                cluster_role("webhooks", vec![rule(&["patch"], &["admissionregistration.k8s.io"], &["*"], &[])]),
+                cluster_role(
+                    "webhooks",
+                    vec![rule(
+                        &["patch"],
+                        &["admissionregistration.k8s.io"],
+                        &["*"],
+                        &[],
+                    )],
+                ),
             ],
             vec![
                 crb("a", "aws-auth-editor", vec![user("a")]),
@@ -371,39 +512,95 @@ mod tests {
             ],
             vec![],
             vec![
-                rb("kube-system", "cd", "ClusterRole", "coredns-editor", vec![user("cd")]),
+                rb(
+                    "kube-system",
+                    "cd",
+                    "ClusterRole",
+                    "coredns-editor",
+                    vec![user("cd")],
+                ),
                 rb("dev", "bind-dev", "ClusterRole", "binder", vec![user("bd")]),
-                rb("dev", "esc-dev", "ClusterRole", "escalator", vec![user("ed")]),
-                rb("dev", "imp", "ClusterRole", "sa-impersonator", vec![user("i")]),
-                rb("dev", "ui-dev", "ClusterRole", "user-impersonator", vec![user("uid")]),
+                rb(
+                    "dev",
+                    "esc-dev",
+                    "ClusterRole",
+                    "escalator",
+                    vec![user("ed")],
+                ),
+                rb(
+                    "dev",
+                    "imp",
+                    "ClusterRole",
+                    "sa-impersonator",
+                    vec![user("i")],
+                ),
+                rb(
+                    "dev",
+                    "ui-dev",
+                    "ClusterRole",
+                    "user-impersonator",
+                    vec![user("uid")],
+                ),
                 rb("dev", "pm", "ClusterRole", "pod-maker", vec![user("p")]),
                 rb("dev", "ex", "ClusterRole", "execer", vec![user("x")]),
                 rb("dev", "tok", "ClusterRole", "tokens", vec![user("t")]),
-                rb("dev", "sec", "ClusterRole", "secret-lister", vec![user("sd")]),
+                rb(
+                    "dev",
+                    "sec",
+                    "ClusterRole",
+                    "secret-lister",
+                    vec![user("sd")],
+                ),
             ],
             RuleSource::AsStored,
         );
         let catalogue = dangerous_capabilities();
         let check = |u: &str| s.check_capabilities(&Identity::user(u, &[]), &catalogue);
-        assert_eq!(ids(&check("a")), vec!["aws-auth-write", "kube-system-configmaps-write"]);
-        assert_eq!(ids(&check("cd")), vec!["kube-system-configmaps-write"], "named coredns rule: not aws-auth");
+        assert_eq!(
+            ids(&check("a")),
+            vec!["aws-auth-write", "kube-system-configmaps-write"]
+        );
+        assert_eq!(
+            ids(&check("cd")),
+            vec!["kube-system-configmaps-write"],
+            "named coredns rule: not aws-auth"
+        );
         assert_eq!(ids(&check("b")), vec!["rbac-bind"]);
         assert_eq!(check("b")[0].scopes, vec![Scope::Cluster]);
-        assert_eq!(ids(&check("bd")), vec!["rbac-bind"], "bind clusterroles is checked in the binding's namespace");
+        assert_eq!(
+            ids(&check("bd")),
+            vec!["rbac-bind"],
+            "bind clusterroles is checked in the binding's namespace"
+        );
         assert_eq!(check("bd")[0].scopes, vec![Scope::Namespace("dev".into())]);
         assert_eq!(ids(&check("e")), vec!["rbac-escalate"]);
-        assert!(check("ed").is_empty(), "escalate on cluster-scoped clusterroles: a RoleBinding never applies");
+        assert!(
+            check("ed").is_empty(),
+            "escalate on cluster-scoped clusterroles: a RoleBinding never applies"
+        );
         assert_eq!(ids(&check("i")), vec!["impersonate"]);
         assert_eq!(ids(&check("ui")), vec!["impersonate"]);
-        assert!(check("uid").is_empty(), "impersonating users is cluster-scoped");
-        assert!(check("p").is_empty(), "a named create rule never applies to create");
+        assert!(
+            check("uid").is_empty(),
+            "impersonating users is cluster-scoped"
+        );
+        assert!(
+            check("p").is_empty(),
+            "a named create rule never applies to create"
+        );
         assert_eq!(ids(&check("x")), vec!["pods-exec", "pods-attach"]);
         assert_eq!(ids(&check("k")), vec!["nodes-proxy"]);
         assert_eq!(ids(&check("s")), vec!["secrets-read-cluster-wide"]);
-        assert!(check("sd").is_empty(), "secrets in one namespace is not cluster-wide");
+        assert!(
+            check("sd").is_empty(),
+            "secrets in one namespace is not cluster-wide"
+        );
         assert_eq!(ids(&check("t")), vec!["serviceaccount-token-create"]);
         assert_eq!(ids(&check("c")), vec!["csr-approve"]);
-        assert!(check("half").is_empty(), "signer approval without the approval subresource");
+        assert!(
+            check("half").is_empty(),
+            "signer approval without the approval subresource"
+        );
         assert_eq!(ids(&check("w")), vec!["admission-webhook-write"]);
         assert!(check("nobody").is_empty());
         let root = s.check_capabilities(&Identity::user("root", &["system:masters"]), &catalogue);

@@ -92,7 +92,10 @@ impl ResourceCatalog {
     pub fn overridden_by(self, discovered: impl IntoIterator<Item = ResourceInfo>) -> Self {
         let mut c = Self::from_entries(discovered);
         for e in self.entries {
-            if !c.by_group_resource.contains_key(&(e.group.clone(), e.resource.clone())) {
+            if !c
+                .by_group_resource
+                .contains_key(&(e.group.clone(), e.resource.clone()))
+            {
                 c.push(e);
             }
         }
@@ -105,7 +108,10 @@ impl ResourceCatalog {
             return;
         }
         let idx = self.entries.len();
-        for n in std::iter::once(&e.resource).chain(std::iter::once(&e.singular)).chain(e.short_names.iter()) {
+        for n in std::iter::once(&e.resource)
+            .chain(std::iter::once(&e.singular))
+            .chain(e.short_names.iter())
+        {
             self.by_name.entry(n.to_lowercase()).or_insert(idx);
         }
         self.by_group_resource.insert(key, idx);
@@ -118,20 +124,29 @@ impl ResourceCatalog {
 
     /// Resolves a plural, singular or short name with no group given.
     pub fn lookup_name(&self, name: &str) -> Option<&ResourceInfo> {
-        self.by_name.get(&name.to_lowercase()).map(|&i| &self.entries[i])
+        self.by_name
+            .get(&name.to_lowercase())
+            .map(|&i| &self.entries[i])
     }
 
     /// Resolves a name within a group: exact plural first, then singular or short name.
     pub fn lookup_in_group(&self, group: &str, name: &str) -> Option<&ResourceInfo> {
         let name = name.to_lowercase();
-        if let Some(&i) = self.by_group_resource.get(&(group.to_string(), name.clone())) {
+        if let Some(&i) = self
+            .by_group_resource
+            .get(&(group.to_string(), name.clone()))
+        {
             return Some(&self.entries[i]);
         }
-        self.entries.iter().find(|e| e.group == group && (e.singular == name || e.short_names.contains(&name)))
+        self.entries
+            .iter()
+            .find(|e| e.group == group && (e.singular == name || e.short_names.contains(&name)))
     }
 
     pub fn get(&self, group: &str, resource: &str) -> Option<&ResourceInfo> {
-        self.by_group_resource.get(&(group.to_string(), resource.to_string())).map(|&i| &self.entries[i])
+        self.by_group_resource
+            .get(&(group.to_string(), resource.to_string()))
+            .map(|&i| &self.entries[i])
     }
 
     /// `Some(true)` for namespaced, `Some(false)` for cluster-scoped, `None` when unknown.
@@ -169,57 +184,104 @@ impl ResourceCatalog {
                 "resize",
                 "status",
             ]),
-            R::new(core, "services", NS).short(&["svc"]).subresources(&["proxy", "status"]),
+            R::new(core, "services", NS)
+                .short(&["svc"])
+                .subresources(&["proxy", "status"]),
             R::new(core, "configmaps", NS).short(&["cm"]),
             R::new(core, "secrets", NS),
-            R::new(core, "serviceaccounts", NS).short(&["sa"]).subresources(&["token"]),
-            R::new(core, "namespaces", CL).short(&["ns"]).subresources(&["finalize", "status"]),
-            R::new(core, "nodes", CL).short(&["no"]).subresources(&["proxy", "status"]),
-            R::new(core, "endpoints", NS).singular("endpoints").short(&["ep"]),
+            R::new(core, "serviceaccounts", NS)
+                .short(&["sa"])
+                .subresources(&["token"]),
+            R::new(core, "namespaces", CL)
+                .short(&["ns"])
+                .subresources(&["finalize", "status"]),
+            R::new(core, "nodes", CL)
+                .short(&["no"])
+                .subresources(&["proxy", "status"]),
+            R::new(core, "endpoints", NS)
+                .singular("endpoints")
+                .short(&["ep"]),
             R::new(core, "events", NS).short(&["ev"]),
-            R::new(core, "persistentvolumeclaims", NS).short(&["pvc"]).subresources(&["status"]),
-            R::new(core, "persistentvolumes", CL).short(&["pv"]).subresources(&["status"]),
-            R::new(core, "replicationcontrollers", NS).short(&["rc"]).subresources(&["scale", "status"]),
-            R::new(core, "resourcequotas", NS).short(&["quota"]).subresources(&["status"]),
+            R::new(core, "persistentvolumeclaims", NS)
+                .short(&["pvc"])
+                .subresources(&["status"]),
+            R::new(core, "persistentvolumes", CL)
+                .short(&["pv"])
+                .subresources(&["status"]),
+            R::new(core, "replicationcontrollers", NS)
+                .short(&["rc"])
+                .subresources(&["scale", "status"]),
+            R::new(core, "resourcequotas", NS)
+                .short(&["quota"])
+                .subresources(&["status"]),
             R::new(core, "limitranges", NS).short(&["limits"]),
             R::new(core, "podtemplates", NS),
-            R::new(core, "componentstatuses", CL).singular("componentstatus").short(&["cs"]),
+            R::new(core, "componentstatuses", CL)
+                .singular("componentstatus")
+                .short(&["cs"]),
             R::new(core, "bindings", NS).not_readable(),
             R::new(core, "users", CL).not_readable(),
             R::new(core, "groups", CL).not_readable(),
             // apps, batch, autoscaling, policy
-            R::new(apps, "deployments", NS).short(&["deploy"]).subresources(&["scale", "status"]),
-            R::new(apps, "replicasets", NS).short(&["rs"]).subresources(&["scale", "status"]),
-            R::new(apps, "statefulsets", NS).short(&["sts"]).subresources(&["scale", "status"]),
-            R::new(apps, "daemonsets", NS).short(&["ds"]).subresources(&["status"]),
+            R::new(apps, "deployments", NS)
+                .short(&["deploy"])
+                .subresources(&["scale", "status"]),
+            R::new(apps, "replicasets", NS)
+                .short(&["rs"])
+                .subresources(&["scale", "status"]),
+            R::new(apps, "statefulsets", NS)
+                .short(&["sts"])
+                .subresources(&["scale", "status"]),
+            R::new(apps, "daemonsets", NS)
+                .short(&["ds"])
+                .subresources(&["status"]),
             R::new(apps, "controllerrevisions", NS),
             R::new("batch", "jobs", NS).subresources(&["status"]),
-            R::new("batch", "cronjobs", NS).short(&["cj"]).subresources(&["status"]),
-            R::new("autoscaling", "horizontalpodautoscalers", NS).short(&["hpa"]).subresources(&["status"]),
-            R::new("policy", "poddisruptionbudgets", NS).short(&["pdb"]).subresources(&["status"]),
+            R::new("batch", "cronjobs", NS)
+                .short(&["cj"])
+                .subresources(&["status"]),
+            R::new("autoscaling", "horizontalpodautoscalers", NS)
+                .short(&["hpa"])
+                .subresources(&["status"]),
+            R::new("policy", "poddisruptionbudgets", NS)
+                .short(&["pdb"])
+                .subresources(&["status"]),
             // rbac
             R::new(rbac, "clusterroles", CL),
             R::new(rbac, "clusterrolebindings", CL),
             R::new(rbac, "roles", NS),
             R::new(rbac, "rolebindings", NS),
             // networking, discovery, coordination
-            R::new(net, "ingresses", NS).singular("ingress").short(&["ing"]).subresources(&["status"]),
+            R::new(net, "ingresses", NS)
+                .singular("ingress")
+                .short(&["ing"])
+                .subresources(&["status"]),
             R::new(net, "ingressclasses", CL).singular("ingressclass"),
-            R::new(net, "networkpolicies", NS).singular("networkpolicy").short(&["netpol"]),
-            R::new(net, "ipaddresses", CL).singular("ipaddress").short(&["ip"]),
+            R::new(net, "networkpolicies", NS)
+                .singular("networkpolicy")
+                .short(&["netpol"]),
+            R::new(net, "ipaddresses", CL)
+                .singular("ipaddress")
+                .short(&["ip"]),
             R::new(net, "servicecidrs", CL).subresources(&["status"]),
             R::new("discovery.k8s.io", "endpointslices", NS),
             R::new("coordination.k8s.io", "leases", NS),
             R::new("events.k8s.io", "events", NS).short(&["ev"]),
             R::new("node.k8s.io", "runtimeclasses", CL).singular("runtimeclass"),
-            R::new("scheduling.k8s.io", "priorityclasses", CL).singular("priorityclass").short(&["pc"]),
+            R::new("scheduling.k8s.io", "priorityclasses", CL)
+                .singular("priorityclass")
+                .short(&["pc"]),
             // storage
-            R::new(sto, "storageclasses", CL).singular("storageclass").short(&["sc"]),
+            R::new(sto, "storageclasses", CL)
+                .singular("storageclass")
+                .short(&["sc"]),
             R::new(sto, "volumeattachments", CL).subresources(&["status"]),
             R::new(sto, "csidrivers", CL),
             R::new(sto, "csinodes", CL),
             R::new(sto, "csistoragecapacities", NS).singular("csistoragecapacity"),
-            R::new(sto, "volumeattributesclasses", CL).singular("volumeattributesclass").short(&["vac"]),
+            R::new(sto, "volumeattributesclasses", CL)
+                .singular("volumeattributesclass")
+                .short(&["vac"]),
             // admission and API extension
             R::new(adm, "mutatingwebhookconfigurations", CL),
             R::new(adm, "validatingwebhookconfigurations", CL),
@@ -236,7 +298,9 @@ impl ResourceCatalog {
             R::new(flow, "flowschemas", CL).subresources(&["status"]),
             R::new(flow, "prioritylevelconfigurations", CL).subresources(&["status"]),
             // certificates
-            R::new(cert, "certificatesigningrequests", CL).short(&["csr"]).subresources(&["approval", "status"]),
+            R::new(cert, "certificatesigningrequests", CL)
+                .short(&["csr"])
+                .subresources(&["approval", "status"]),
             R::new(cert, "clustertrustbundles", CL),
             R::new(cert, "signers", CL).not_readable(),
             // dynamic resource allocation
@@ -268,9 +332,19 @@ mod tests {
         assert_eq!(c.lookup_name("po").unwrap().resource, "pods");
         assert_eq!(c.lookup_name("Pod").unwrap().resource, "pods");
         assert_eq!(c.lookup_name("deploy").unwrap().group, "apps");
-        assert_eq!(c.lookup_name("clusterroles").unwrap().group, "rbac.authorization.k8s.io");
-        assert_eq!(c.lookup_name("events").unwrap().group, "", "core wins over events.k8s.io");
-        assert_eq!(c.lookup_in_group("events.k8s.io", "events").unwrap().group, "events.k8s.io");
+        assert_eq!(
+            c.lookup_name("clusterroles").unwrap().group,
+            "rbac.authorization.k8s.io"
+        );
+        assert_eq!(
+            c.lookup_name("events").unwrap().group,
+            "",
+            "core wins over events.k8s.io"
+        );
+        assert_eq!(
+            c.lookup_in_group("events.k8s.io", "events").unwrap().group,
+            "events.k8s.io"
+        );
         assert_eq!(c.lookup_name("ingress").unwrap().resource, "ingresses");
         assert_eq!(c.is_namespaced("", "nodes"), Some(false));
         assert_eq!(c.is_namespaced("apps", "deployments"), Some(true));
@@ -280,7 +354,9 @@ mod tests {
     #[test]
     fn discovery_overrides_builtin() {
         let c = ResourceCatalog::builtin().overridden_by([
-            ResourceInfo::new("example.com", "widgets", true).short(&["po"]).subresources(&["scale"]),
+            ResourceInfo::new("example.com", "widgets", true)
+                .short(&["po"])
+                .subresources(&["scale"]),
             ResourceInfo::new("", "nodes", true),
         ]);
         assert_eq!(c.lookup_name("po").unwrap().group, "example.com");

@@ -65,9 +65,17 @@ impl RbacSnapshot {
         let mut reasons = Vec::new();
         let mut dangling = Vec::new();
         for hit in self.bindings_of(&identity.user, &identity.groups, Some(ns)) {
-            self.collect_grants(hit, &mut dangling, &mut reasons, |rule| rule_allows(rule, request));
+            self.collect_grants(hit, &mut dangling, &mut reasons, |rule| {
+                rule_allows(rule, request)
+            });
         }
-        Decision { allowed: !reasons.is_empty(), reasons, privileged_group: None, dangling, node_authorizer: false }
+        Decision {
+            allowed: !reasons.is_empty(),
+            reasons,
+            privileged_group: None,
+            dangling,
+            node_authorizer: false,
+        }
     }
 
     /// Every rule the identity holds through RBAC within `scope` (`AllNamespaces`: everywhere,
@@ -122,7 +130,9 @@ impl RbacSnapshot {
             return;
         };
         let role = &self.roles[role_idx];
-        let subject = entry.subjects[hit.subject].clone().expect("indexed subjects are resolvable");
+        let subject = entry.subjects[hit.subject]
+            .clone()
+            .expect("indexed subjects are resolvable");
         for (i, rule) in role.rules.iter().enumerate().filter(|(_, r)| keep(r)) {
             out.push(Grant {
                 binding: entry.id.clone(),
@@ -147,8 +157,14 @@ mod tests {
     fn snap() -> RbacSnapshot {
         RbacSnapshot::from_parts(
             vec![
-                cluster_role("pod-reader", vec![rule(&["get", "list"], &[""], &["pods"], &[])]),
-                cluster_role("secret-a", vec![rule(&["get"], &[""], &["secrets"], &["a"])]),
+                cluster_role(
+                    "pod-reader",
+                    vec![rule(&["get", "list"], &[""], &["pods"], &[])],
+                ),
+                cluster_role(
+                    "secret-a",
+                    vec![rule(&["get"], &[""], &["secrets"], &["a"])],
+                ),
                 cluster_role("metrics", vec![non_resource_rule(&["get"], &["/metrics"])]),
             ],
             vec![
@@ -156,12 +172,28 @@ mod tests {
                 crb("ghost", "does-not-exist", vec![user("alice")]),
                 crb("metrics", "metrics", vec![group("monitoring")]),
             ],
-            vec![role("dev", "deployer", vec![rule(&["create"], &["apps"], &["deployments"], &[])])],
+            vec![role(
+                "dev",
+                "deployer",
+                vec![rule(&["create"], &["apps"], &["deployments"], &[])],
+            )],
             vec![
                 rb("dev", "bob-deploy", "Role", "deployer", vec![user("bob")]),
-                rb("dev", "bob-secret", "ClusterRole", "secret-a", vec![user("bob")]),
+                rb(
+                    "dev",
+                    "bob-secret",
+                    "ClusterRole",
+                    "secret-a",
+                    vec![user("bob")],
+                ),
                 rb("dev", "ci", "Role", "deployer", vec![sa(None, "ci")]),
-                rb("prod", "bob-missing-role", "Role", "deployer", vec![user("bob")]),
+                rb(
+                    "prod",
+                    "bob-missing-role",
+                    "Role",
+                    "deployer",
+                    vec![user("bob")],
+                ),
             ],
             RuleSource::AsStored,
         )
@@ -183,25 +215,47 @@ mod tests {
             assert_eq!(d.reasons.len(), 1);
             assert_eq!(d.reasons[0].binding.name, "alice-pods");
             assert_eq!(d.reasons[0].scope, Scope::Cluster);
-            assert_eq!(d.dangling.len(), 1, "ghost binding is consulted and reported");
+            assert_eq!(
+                d.dangling.len(),
+                1,
+                "ghost binding is consulted and reported"
+            );
         }
-        assert!(!s.allows(&alice, &req("delete", "", "pods", None).into()).allowed);
+        assert!(
+            !s.allows(&alice, &req("delete", "", "pods", None).into())
+                .allowed
+        );
     }
 
     #[test]
     fn role_binding_applies_only_in_its_namespace() {
         let s = snap();
         let bob = Identity::user("bob", &[]);
-        let d = s.allows(&bob, &req("create", "apps", "deployments", Some("dev")).into());
+        let d = s.allows(
+            &bob,
+            &req("create", "apps", "deployments", Some("dev")).into(),
+        );
         assert!(d.allowed);
         assert_eq!(d.reasons[0].binding.kind, BindingKind::RoleBinding);
         assert_eq!(d.reasons[0].scope, Scope::Namespace("dev".into()));
         assert_eq!(d.reasons[0].role, RoleId::role("dev", "deployer"));
-        assert!(!s.allows(&bob, &req("create", "apps", "deployments", Some("other")).into()).allowed);
+        assert!(
+            !s.allows(
+                &bob,
+                &req("create", "apps", "deployments", Some("other")).into()
+            )
+            .allowed
+        );
         // All namespaces (no namespace): RoleBindings are not consulted.
-        assert!(!s.allows(&bob, &req("create", "apps", "deployments", None).into()).allowed);
+        assert!(
+            !s.allows(&bob, &req("create", "apps", "deployments", None).into())
+                .allowed
+        );
         // The Role is looked up in the binding's namespace: prod has no "deployer" Role.
-        let d = s.allows(&bob, &req("create", "apps", "deployments", Some("prod")).into());
+        let d = s.allows(
+            &bob,
+            &req("create", "apps", "deployments", Some("prod")).into(),
+        );
         assert!(!d.allowed);
         assert_eq!(d.dangling.len(), 1);
         assert_eq!(d.dangling[0].binding.name, "bob-missing-role");
@@ -215,24 +269,46 @@ mod tests {
         assert!(s.allows(&bob, &get_a(Some("dev"))).allowed);
         assert!(!s.allows(&bob, &get_a(Some("prod"))).allowed);
         assert!(!s.allows(&bob, &get_a(None)).allowed);
-        assert!(!s.allows(&bob, &req("get", "", "secrets", Some("dev")).into()).allowed, "no name, named rule");
+        assert!(
+            !s.allows(&bob, &req("get", "", "secrets", Some("dev")).into())
+                .allowed,
+            "no name, named rule"
+        );
     }
 
     #[test]
     fn service_account_subject_namespace_defaults_to_binding() {
         let s = snap();
         let ci = Identity::service_account("dev", "ci");
-        assert!(s.allows(&ci, &req("create", "apps", "deployments", Some("dev")).into()).allowed);
+        assert!(
+            s.allows(
+                &ci,
+                &req("create", "apps", "deployments", Some("dev")).into()
+            )
+            .allowed
+        );
         let other = Identity::service_account("prod", "ci");
-        assert!(!s.allows(&other, &req("create", "apps", "deployments", Some("dev")).into()).allowed);
+        assert!(
+            !s.allows(
+                &other,
+                &req("create", "apps", "deployments", Some("dev")).into()
+            )
+            .allowed
+        );
     }
 
     #[test]
     fn non_resource_requests_use_cluster_role_bindings() {
         let s = snap();
         let m = Identity::user("prom", &["monitoring"]);
-        assert!(s.allows(&m, &Request::non_resource("get", "/metrics")).allowed);
-        assert!(!s.allows(&m, &Request::non_resource("get", "/metrics/x")).allowed);
+        assert!(
+            s.allows(&m, &Request::non_resource("get", "/metrics"))
+                .allowed
+        );
+        assert!(
+            !s.allows(&m, &Request::non_resource("get", "/metrics/x"))
+                .allowed
+        );
     }
 
     #[test]
@@ -252,8 +328,15 @@ mod tests {
         let s = snap();
         let bob = Identity::user("bob", &[]);
         assert!(s.grants(&bob, &QueryScope::ClusterScoped).is_empty());
-        assert_eq!(s.grants(&bob, &QueryScope::Namespace("dev".into())).len(), 2);
-        assert_eq!(s.grants(&bob, &QueryScope::AllNamespaces).len(), 2, "prod binding is dangling");
+        assert_eq!(
+            s.grants(&bob, &QueryScope::Namespace("dev".into())).len(),
+            2
+        );
+        assert_eq!(
+            s.grants(&bob, &QueryScope::AllNamespaces).len(),
+            2,
+            "prod binding is dangling"
+        );
         assert_eq!(s.dangling_bindings_of(&bob).len(), 1);
     }
 }

@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject,
+};
 use serde::Serialize;
 
 use super::aggregate::{AggregationIssue, RuleSource, aggregate_cluster_roles};
@@ -75,7 +77,9 @@ pub(crate) struct BindingEntry {
 impl BindingEntry {
     pub fn scope(&self) -> super::model::Scope {
         match &self.id.namespace {
-            Some(ns) if self.id.kind == BindingKind::RoleBinding => super::model::Scope::Namespace(ns.clone()),
+            Some(ns) if self.id.kind == BindingKind::RoleBinding => {
+                super::model::Scope::Namespace(ns.clone())
+            }
             _ => super::model::Scope::Cluster,
         }
     }
@@ -119,14 +123,24 @@ fn resolve_subject(s: &Subject, binding_ns: &str) -> Result<SubjectRef, &'static
         Some(SubjectKind::ServiceAccount) => {
             // The subject's namespace, else the namespace being authorized, which for a
             // RoleBinding is its own namespace; empty for a ClusterRoleBinding -> never applies.
-            let ns = s.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_ns);
+            let ns = s
+                .namespace
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .unwrap_or(binding_ns);
             if ns.is_empty() {
-                Err("ServiceAccount subject without a namespace in a ClusterRoleBinding never matches")
+                Err(
+                    "ServiceAccount subject without a namespace in a ClusterRoleBinding never matches",
+                )
             } else {
                 Ok(SubjectRef::service_account(ns, &s.name))
             }
         }
-        Some(kind) => Ok(SubjectRef { kind, name: s.name.clone(), namespace: None }),
+        Some(kind) => Ok(SubjectRef {
+            kind,
+            name: s.name.clone(),
+            namespace: None,
+        }),
         None => Err("unknown subject kind; RBAC understands User, Group and ServiceAccount"),
     }
 }
@@ -135,7 +149,12 @@ impl RbacSnapshot {
     /// Builds a snapshot. With [`RuleSource::Aggregate`], aggregated ClusterRoles get the rules
     /// the aggregation controller would compute; with [`RuleSource::AsStored`] they are used as is.
     pub fn new(objects: RbacObjects, source: RuleSource) -> Self {
-        let RbacObjects { cluster_roles, cluster_role_bindings, roles, role_bindings } = objects;
+        let RbacObjects {
+            cluster_roles,
+            cluster_role_bindings,
+            roles,
+            role_bindings,
+        } = objects;
         let (cluster_roles, aggregation_issues) = match source {
             RuleSource::AsStored => (cluster_roles, Vec::new()),
             RuleSource::Aggregate => aggregate_cluster_roles(&cluster_roles),
@@ -146,22 +165,39 @@ impl RbacSnapshot {
         let mut role_idx: HashMap<(String, String), usize> = HashMap::new();
         for cr in cluster_roles {
             let name = meta_name(&cr.metadata);
-            cluster_role_idx.entry(name.clone()).or_insert(role_entries.len());
-            role_entries.push(RoleEntry { id: RoleId::cluster_role(&name), rules: cr.rules.unwrap_or_default() });
+            cluster_role_idx
+                .entry(name.clone())
+                .or_insert(role_entries.len());
+            role_entries.push(RoleEntry {
+                id: RoleId::cluster_role(&name),
+                rules: cr.rules.unwrap_or_default(),
+            });
         }
         for r in roles {
             let (ns, name) = (meta_ns(&r.metadata), meta_name(&r.metadata));
-            role_idx.entry((ns.clone(), name.clone())).or_insert(role_entries.len());
-            role_entries.push(RoleEntry { id: RoleId::role(&ns, &name), rules: r.rules.unwrap_or_default() });
+            role_idx
+                .entry((ns.clone(), name.clone()))
+                .or_insert(role_entries.len());
+            role_entries.push(RoleEntry {
+                id: RoleId::role(&ns, &name),
+                rules: r.rules.unwrap_or_default(),
+            });
         }
 
         // (binding ref, roleRef, subjects) in report order.
-        let mut raw: Vec<(BindingRef, k8s_openapi::api::rbac::v1::RoleRef, Vec<Subject>)> = Vec::new();
+        let mut raw: Vec<(
+            BindingRef,
+            k8s_openapi::api::rbac::v1::RoleRef,
+            Vec<Subject>,
+        )> = Vec::new();
         let mut crbs: Vec<_> = cluster_role_bindings
             .into_iter()
             .map(|b| {
-                let id =
-                    BindingRef { kind: BindingKind::ClusterRoleBinding, namespace: None, name: meta_name(&b.metadata) };
+                let id = BindingRef {
+                    kind: BindingKind::ClusterRoleBinding,
+                    namespace: None,
+                    name: meta_name(&b.metadata),
+                };
                 (id, b.role_ref, b.subjects.unwrap_or_default())
             })
             .collect();
@@ -200,10 +236,16 @@ impl RbacSnapshot {
             // GetRoleReferenceRules: "Role" is looked up in the binding's namespace ("" for a
             // ClusterRoleBinding, so never found); "ClusterRole" by name; other kinds error.
             let (role, reason) = match role_ref.kind.as_str() {
-                "ClusterRole" => (cluster_role_idx.get(&role_ref.name).copied(), DanglingReason::MissingRole),
-                "Role" if is_rb => {
-                    (role_idx.get(&(binding_ns.clone(), role_ref.name.clone())).copied(), DanglingReason::MissingRole)
-                }
+                "ClusterRole" => (
+                    cluster_role_idx.get(&role_ref.name).copied(),
+                    DanglingReason::MissingRole,
+                ),
+                "Role" if is_rb => (
+                    role_idx
+                        .get(&(binding_ns.clone(), role_ref.name.clone()))
+                        .copied(),
+                    DanglingReason::MissingRole,
+                ),
                 _ => (None, DanglingReason::UnsupportedRoleKind),
             };
             let dangling = role.is_none().then_some(snap.dangling.len());
@@ -219,10 +261,19 @@ impl RbacSnapshot {
             for (si, s) in subjects.iter().enumerate() {
                 match resolve_subject(s, &binding_ns) {
                     Ok(sr) => {
-                        let hit = SubjectHit { binding: bi, subject: si };
+                        let hit = SubjectHit {
+                            binding: bi,
+                            subject: si,
+                        };
                         match sr.kind {
-                            SubjectKind::Group => snap.by_group.entry(sr.name.clone()).or_default().push(hit),
-                            _ => snap.by_user.entry(sr.username().unwrap_or_default()).or_default().push(hit),
+                            SubjectKind::Group => {
+                                snap.by_group.entry(sr.name.clone()).or_default().push(hit)
+                            }
+                            _ => snap
+                                .by_user
+                                .entry(sr.username().unwrap_or_default())
+                                .or_default()
+                                .push(hit),
                         }
                         resolved.push(Some(sr));
                     }
@@ -238,7 +289,10 @@ impl RbacSnapshot {
                 }
             }
             if is_rb {
-                snap.role_bindings_by_namespace.entry(binding_ns).or_default().push(bi);
+                snap.role_bindings_by_namespace
+                    .entry(binding_ns)
+                    .or_default()
+                    .push(bi);
             }
             snap.bindings.push(BindingEntry {
                 id,
@@ -260,7 +314,15 @@ impl RbacSnapshot {
         role_bindings: Vec<RoleBinding>,
         source: RuleSource,
     ) -> Self {
-        Self::new(RbacObjects { cluster_roles, cluster_role_bindings, roles, role_bindings }, source)
+        Self::new(
+            RbacObjects {
+                cluster_roles,
+                cluster_role_bindings,
+                roles,
+                role_bindings,
+            },
+            source,
+        )
     }
 
     /// Bindings whose role does not exist; they grant nothing.
@@ -286,7 +348,10 @@ impl RbacSnapshot {
 
     /// The effective rules of a role (aggregated if the snapshot was built with `Aggregate`).
     pub fn role_rules(&self, role: &RoleId) -> Option<&[PolicyRule]> {
-        self.roles.iter().find(|r| &r.id == role).map(|r| r.rules.as_slice())
+        self.roles
+            .iter()
+            .find(|r| &r.id == role)
+            .map(|r| r.rules.as_slice())
     }
 
     pub fn binding_count(&self) -> usize {
@@ -301,10 +366,16 @@ impl RbacSnapshot {
     /// sorted by binding, restricted by `ns`: `Some(Some(ns))` ClusterRoleBindings and that
     /// namespace's RoleBindings; `Some(None)` ClusterRoleBindings only; `None` all.
     /// Cost: the sizes of this identity's index buckets.
-    pub(crate) fn bindings_of(&self, user: &str, groups: &[String], ns: Option<Option<&str>>) -> Vec<SubjectHit> {
+    pub(crate) fn bindings_of(
+        &self,
+        user: &str,
+        groups: &[String],
+        ns: Option<Option<&str>>,
+    ) -> Vec<SubjectHit> {
         let mut hits: Vec<SubjectHit> = Vec::new();
-        let buckets =
-            std::iter::once(self.by_user.get(user)).chain(groups.iter().map(|g| self.by_group.get(g))).flatten();
+        let buckets = std::iter::once(self.by_user.get(user))
+            .chain(groups.iter().map(|g| self.by_group.get(g)))
+            .flatten();
         for bucket in buckets {
             for h in bucket {
                 let keep = match ns {
@@ -333,8 +404,21 @@ mod tests {
 
     #[test]
     fn resolution_quirks() {
-        let mut odd = crb("odd", "view", vec![sa(None, "x"), Subject { kind: "user".into(), ..user("lower") }]);
-        odd.subjects.as_mut().unwrap().push(user("system:serviceaccount:ns:builder"));
+        let mut odd = crb(
+            "odd",
+            "view",
+            vec![
+                sa(None, "x"),
+                Subject {
+                    kind: "user".into(),
+                    ..user("lower")
+                },
+            ],
+        );
+        odd.subjects
+            .as_mut()
+            .unwrap()
+            .push(user("system:serviceaccount:ns:builder"));
         let crb_to_role = ClusterRoleBinding {
             role_ref: k8s_openapi::api::rbac::v1::RoleRef {
                 api_group: Some("rbac.authorization.k8s.io".into()),
@@ -345,20 +429,36 @@ mod tests {
         };
         let weird_kind = rb("ns", "weird", "Policy", "view", vec![user("u")]);
         let s = RbacSnapshot::from_parts(
-            vec![cluster_role("view", vec![rule(&["get"], &[""], &["pods"], &[])])],
+            vec![cluster_role(
+                "view",
+                vec![rule(&["get"], &[""], &["pods"], &[])],
+            )],
             vec![odd, crb_to_role],
             vec![role("", "view", vec![rule(&["*"], &["*"], &["*"], &[])])],
             vec![weird_kind],
             RuleSource::AsStored,
         );
         assert_eq!(s.inert_subjects().len(), 2);
-        assert!(s.inert_subjects().iter().any(|i| i.kind == "ServiceAccount"));
-        assert!(s.inert_subjects().iter().any(|i| i.kind == "user"), "kinds are case-sensitive");
-        let reasons: Vec<_> =
-            s.dangling_bindings().iter().map(|d| (d.binding.name.as_str(), d.reason.clone())).collect();
+        assert!(
+            s.inert_subjects()
+                .iter()
+                .any(|i| i.kind == "ServiceAccount")
+        );
+        assert!(
+            s.inert_subjects().iter().any(|i| i.kind == "user"),
+            "kinds are case-sensitive"
+        );
+        let reasons: Vec<_> = s
+            .dangling_bindings()
+            .iter()
+            .map(|d| (d.binding.name.as_str(), d.reason.clone()))
+            .collect();
         assert_eq!(
             reasons,
-            vec![("crb-to-role", DanglingReason::UnsupportedRoleKind), ("weird", DanglingReason::UnsupportedRoleKind)]
+            vec![
+                ("crb-to-role", DanglingReason::UnsupportedRoleKind),
+                ("weird", DanglingReason::UnsupportedRoleKind)
+            ]
         );
         // A User subject spelled like a ServiceAccount username matches that ServiceAccount.
         let builder = Identity::service_account("ns", "builder");
@@ -368,14 +468,27 @@ mod tests {
     #[test]
     fn first_matching_subject_is_reported_once_per_binding() {
         let s = RbacSnapshot::from_parts(
-            vec![cluster_role("view", vec![rule(&["get"], &[""], &["pods"], &[])])],
-            vec![crb("b", "view", vec![group("devs"), user("alice"), group("devs")])],
+            vec![cluster_role(
+                "view",
+                vec![rule(&["get"], &[""], &["pods"], &[])],
+            )],
+            vec![crb(
+                "b",
+                "view",
+                vec![group("devs"), user("alice"), group("devs")],
+            )],
             vec![],
             vec![],
             RuleSource::AsStored,
         );
-        let grants = s.grants(&Identity::user("alice", &["devs"]), &QueryScope::AllNamespaces);
+        let grants = s.grants(
+            &Identity::user("alice", &["devs"]),
+            &QueryScope::AllNamespaces,
+        );
         assert_eq!(grants.len(), 1);
-        assert_eq!(grants[0].subject, crate::rbac::model::SubjectRef::group("devs"));
+        assert_eq!(
+            grants[0].subject,
+            crate::rbac::model::SubjectRef::group("devs")
+        );
     }
 }

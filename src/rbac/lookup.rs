@@ -30,8 +30,16 @@ fn row(snapshot: &RbacSnapshot, hit: SubjectHit) -> Option<LookupRow> {
     let role = match entry.role {
         Some(i) => snapshot.roles[i].id.clone(),
         None => RoleId {
-            kind: if entry.role_kind == "Role" { RoleKind::Role } else { RoleKind::ClusterRole },
-            namespace: if entry.role_kind == "Role" { entry.id.namespace.clone() } else { None },
+            kind: if entry.role_kind == "Role" {
+                RoleKind::Role
+            } else {
+                RoleKind::ClusterRole
+            },
+            namespace: if entry.role_kind == "Role" {
+                entry.id.namespace.clone()
+            } else {
+                None
+            },
             name: entry.role_name.clone(),
         },
     };
@@ -63,18 +71,28 @@ pub fn lookup(snapshot: &RbacSnapshot, subject: &SubjectRef) -> Vec<LookupRow> {
 
 /// The bindings that apply to `identity` through its username or any of its groups.
 pub fn lookup_identity(snapshot: &RbacSnapshot, identity: &Identity) -> Vec<LookupRow> {
-    rows(snapshot, snapshot.bindings_of(&identity.user, &identity.groups, None))
+    rows(
+        snapshot,
+        snapshot.bindings_of(&identity.user, &identity.groups, None),
+    )
 }
 
 /// rbac-lookup's filter: every binding subject whose name contains `name_contains`, optionally
 /// of one kind. A full scan, meant for interactive use.
-pub fn lookup_matching(snapshot: &RbacSnapshot, name_contains: &str, kind: Option<SubjectKind>) -> Vec<LookupRow> {
+pub fn lookup_matching(
+    snapshot: &RbacSnapshot,
+    name_contains: &str,
+    kind: Option<SubjectKind>,
+) -> Vec<LookupRow> {
     let mut hits = Vec::new();
     for (b, entry) in snapshot.bindings.iter().enumerate() {
         for (s, subject) in entry.subjects.iter().enumerate() {
             let Some(subject) = subject else { continue };
             if subject.name.contains(name_contains) && kind.is_none_or(|k| k == subject.kind) {
-                hits.push(SubjectHit { binding: b, subject: s });
+                hits.push(SubjectHit {
+                    binding: b,
+                    subject: s,
+                });
             }
         }
     }
@@ -93,13 +111,25 @@ mod tests {
 
     fn snap() -> RbacSnapshot {
         RbacSnapshot::from_parts(
-            vec![cluster_role("view", vec![rule(&["get"], &[""], &["pods"], &[])])],
-            vec![crb("devs-view", "view", vec![group("devs")]), crb("ci-view", "view", vec![sa(Some("build"), "ci")])],
+            vec![cluster_role(
+                "view",
+                vec![rule(&["get"], &[""], &["pods"], &[])],
+            )],
+            vec![
+                crb("devs-view", "view", vec![group("devs")]),
+                crb("ci-view", "view", vec![sa(Some("build"), "ci")]),
+            ],
             vec![role("dev", "editor", vec![])],
             vec![
                 rb("dev", "alice-edit", "Role", "editor", vec![user("alice")]),
                 rb("build", "ci-local", "Role", "missing", vec![sa(None, "ci")]),
-                rb("dev", "alice-again", "ClusterRole", "view", vec![user("alice"), user("alice")]),
+                rb(
+                    "dev",
+                    "alice-again",
+                    "ClusterRole",
+                    "view",
+                    vec![user("alice"), user("alice")],
+                ),
             ],
             RuleSource::AsStored,
         )
@@ -110,10 +140,23 @@ mod tests {
         let s = snap();
         let alice = lookup(&s, &SubjectRef::user("alice"));
         assert_eq!(alice.len(), 2);
-        assert!(alice.iter().all(|r| r.scope == Scope::Namespace("dev".into())));
+        assert!(
+            alice
+                .iter()
+                .all(|r| r.scope == Scope::Namespace("dev".into()))
+        );
         let ci = lookup(&s, &SubjectRef::parse_service_account("build:ci").unwrap());
-        let got: Vec<_> = ci.iter().map(|r| (r.binding.name.as_str(), r.role_exists, r.scope.to_string())).collect();
-        assert_eq!(got, vec![("ci-view", true, "cluster-wide".to_string()), ("ci-local", false, "build".to_string())]);
+        let got: Vec<_> = ci
+            .iter()
+            .map(|r| (r.binding.name.as_str(), r.role_exists, r.scope.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("ci-view", true, "cluster-wide".to_string()),
+                ("ci-local", false, "build".to_string())
+            ]
+        );
         assert_eq!(ci[1].role, RoleId::role("build", "missing"));
         assert_eq!(lookup(&s, &SubjectRef::group("devs")).len(), 1);
         assert!(lookup(&s, &SubjectRef::user("nobody")).is_empty());
@@ -126,7 +169,10 @@ mod tests {
         assert_eq!(lookup_identity(&s, &id).len(), 3);
         let m = lookup_matching(&s, "ali", None);
         assert_eq!(m.len(), 2);
-        assert_eq!(lookup_matching(&s, "ci", Some(SubjectKind::ServiceAccount)).len(), 2);
+        assert_eq!(
+            lookup_matching(&s, "ci", Some(SubjectKind::ServiceAccount)).len(),
+            2
+        );
         assert!(lookup_matching(&s, "ci", Some(SubjectKind::User)).is_empty());
     }
 }

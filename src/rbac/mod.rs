@@ -26,7 +26,12 @@ pub use catalog::{ResourceCatalog, ResourceInfo};
 pub use evaluator::{Decision, Grant};
 pub use index::{DanglingBinding, DanglingReason, InertSubject, RbacObjects, RbacSnapshot};
 pub use lookup::{LookupRow, lookup, lookup_identity, lookup_matching};
-pub use model::{BindingKind, BindingRef, Identity, QueryScope, RoleId, RoleKind, Scope, SubjectKind, SubjectRef};
-pub use request::{NonResourceRequest, Request, RequestParseError, ResourceRequest, parse_request, parse_verb_target};
+pub use model::{
+    BindingKind, BindingRef, Identity, QueryScope, RoleId, RoleKind, Scope, SubjectKind, SubjectRef,
+};
+pub use request::{
+    NonResourceRequest, Request, RequestParseError, ResourceRequest, parse_request,
+    parse_verb_target,
+};
 pub use summary::{AccessSummary, summarize};
 pub use who_can::{WhoCanRow, WhoCanScope, who_can};

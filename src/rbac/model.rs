@@ -51,7 +51,8 @@ impl Identity {
         Identity {
             user: user.to_string(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
-            service_account: split_service_account_username(user).map(|(ns, n)| (ns.to_string(), n.to_string())),
+            service_account: split_service_account_username(user)
+                .map(|(ns, n)| (ns.to_string(), n.to_string())),
         }
     }
 
@@ -145,13 +146,25 @@ pub struct SubjectRef {
 
 impl SubjectRef {
     pub fn user(name: &str) -> Self {
-        SubjectRef { kind: SubjectKind::User, name: name.to_string(), namespace: None }
+        SubjectRef {
+            kind: SubjectKind::User,
+            name: name.to_string(),
+            namespace: None,
+        }
     }
     pub fn group(name: &str) -> Self {
-        SubjectRef { kind: SubjectKind::Group, name: name.to_string(), namespace: None }
+        SubjectRef {
+            kind: SubjectKind::Group,
+            name: name.to_string(),
+            namespace: None,
+        }
     }
     pub fn service_account(namespace: &str, name: &str) -> Self {
-        SubjectRef { kind: SubjectKind::ServiceAccount, name: name.to_string(), namespace: Some(namespace.to_string()) }
+        SubjectRef {
+            kind: SubjectKind::ServiceAccount,
+            name: name.to_string(),
+            namespace: Some(namespace.to_string()),
+        }
     }
 
     /// `ns:name` (the rbac-lookup form) or a full `system:serviceaccount:ns:name` username.
@@ -160,14 +173,18 @@ impl SubjectRef {
             return Some(Self::service_account(ns, name));
         }
         let (ns, name) = text.split_once(':')?;
-        (!ns.is_empty() && !name.is_empty() && !name.contains(':')).then(|| Self::service_account(ns, name))
+        (!ns.is_empty() && !name.is_empty() && !name.contains(':'))
+            .then(|| Self::service_account(ns, name))
     }
 
     /// The username RBAC compares against for User and ServiceAccount subjects; `None` for groups.
     pub fn username(&self) -> Option<String> {
         match self.kind {
             SubjectKind::User => Some(self.name.clone()),
-            SubjectKind::ServiceAccount => self.namespace.as_deref().map(|ns| service_account_username(ns, &self.name)),
+            SubjectKind::ServiceAccount => self
+                .namespace
+                .as_deref()
+                .map(|ns| service_account_username(ns, &self.name)),
             SubjectKind::Group => None,
         }
     }
@@ -221,10 +238,18 @@ pub struct RoleId {
 
 impl RoleId {
     pub fn cluster_role(name: &str) -> Self {
-        RoleId { kind: RoleKind::ClusterRole, namespace: None, name: name.to_string() }
+        RoleId {
+            kind: RoleKind::ClusterRole,
+            namespace: None,
+            name: name.to_string(),
+        }
     }
     pub fn role(namespace: &str, name: &str) -> Self {
-        RoleId { kind: RoleKind::Role, namespace: Some(namespace.to_string()), name: name.to_string() }
+        RoleId {
+            kind: RoleKind::Role,
+            namespace: Some(namespace.to_string()),
+            name: name.to_string(),
+        }
     }
 }
 
@@ -289,15 +314,30 @@ mod tests {
 
     #[test]
     fn service_account_names() {
-        assert_eq!(split_service_account_username("system:serviceaccount:ns:n"), Some(("ns", "n")));
-        assert_eq!(split_service_account_username("system:serviceaccount:ns"), None);
-        assert_eq!(split_service_account_username("system:serviceaccount:a:b:c"), None);
-        assert_eq!(SubjectRef::parse_service_account("ns:n"), Some(SubjectRef::service_account("ns", "n")));
+        assert_eq!(
+            split_service_account_username("system:serviceaccount:ns:n"),
+            Some(("ns", "n"))
+        );
+        assert_eq!(
+            split_service_account_username("system:serviceaccount:ns"),
+            None
+        );
+        assert_eq!(
+            split_service_account_username("system:serviceaccount:a:b:c"),
+            None
+        );
+        assert_eq!(
+            SubjectRef::parse_service_account("ns:n"),
+            Some(SubjectRef::service_account("ns", "n"))
+        );
         assert_eq!(
             SubjectRef::parse_service_account("system:serviceaccount:ns:n"),
             Some(SubjectRef::service_account("ns", "n"))
         );
         assert_eq!(SubjectRef::parse_service_account("nocolon"), None);
-        assert_eq!(SubjectRef::service_account("a", "b").username().as_deref(), Some("system:serviceaccount:a:b"));
+        assert_eq!(
+            SubjectRef::service_account("a", "b").username().as_deref(),
+            Some("system:serviceaccount:a:b")
+        );
     }
 }

@@ -32,33 +32,98 @@ pub fn allows(id: &Identity, request: &Request) -> bool {
 pub fn node_rules() -> Vec<PolicyRule> {
     let read = &["get", "list", "watch"][..];
     vec![
-        policy_rule(&["create"], &["authentication.k8s.io"], &["tokenreviews"], &[]),
-        policy_rule(&["create"], &["authorization.k8s.io"], &["subjectaccessreviews", "localsubjectaccessreviews"], &[]),
+        policy_rule(
+            &["create"],
+            &["authentication.k8s.io"],
+            &["tokenreviews"],
+            &[],
+        ),
+        policy_rule(
+            &["create"],
+            &["authorization.k8s.io"],
+            &["subjectaccessreviews", "localsubjectaccessreviews"],
+            &[],
+        ),
         policy_rule(read, &[""], &["services"], &[]),
         policy_rule(&["create", "get", "list", "watch"], &[""], &["nodes"], &[]),
         policy_rule(&["update", "patch"], &[""], &["nodes/status"], &[]),
         policy_rule(&["update", "patch"], &[""], &["nodes"], &[]),
-        policy_rule(&["create", "update", "patch"], &["", "events.k8s.io"], &["events"], &[]),
+        policy_rule(
+            &["create", "update", "patch"],
+            &["", "events.k8s.io"],
+            &["events"],
+            &[],
+        ),
         policy_rule(read, &[""], &["pods"], &[]),
         policy_rule(&["create", "delete"], &[""], &["pods"], &[]),
         policy_rule(&["update", "patch"], &[""], &["pods/status"], &[]),
         policy_rule(&["create"], &[""], &["pods/eviction"], &[]),
-        policy_rule(&["get", "list", "watch"], &[""], &["secrets", "configmaps"], &[]),
-        policy_rule(&["get"], &[""], &["persistentvolumeclaims", "persistentvolumes"], &[]),
+        policy_rule(
+            &["get", "list", "watch"],
+            &[""],
+            &["secrets", "configmaps"],
+            &[],
+        ),
+        policy_rule(
+            &["get"],
+            &[""],
+            &["persistentvolumeclaims", "persistentvolumes"],
+            &[],
+        ),
         policy_rule(&["get"], &[""], &["endpoints"], &[]),
-        policy_rule(&["create", "get", "list", "watch"], &["certificates.k8s.io"], &["certificatesigningrequests"], &[]),
-        policy_rule(&["get", "create", "update", "patch", "delete"], &["coordination.k8s.io"], &["leases"], &[]),
+        policy_rule(
+            &["create", "get", "list", "watch"],
+            &["certificates.k8s.io"],
+            &["certificatesigningrequests"],
+            &[],
+        ),
+        policy_rule(
+            &["get", "create", "update", "patch", "delete"],
+            &["coordination.k8s.io"],
+            &["leases"],
+            &[],
+        ),
         policy_rule(&["get"], &["storage.k8s.io"], &["volumeattachments"], &[]),
         policy_rule(&["create"], &[""], &["serviceaccounts/token"], &[]),
-        policy_rule(&["get", "update", "patch"], &[""], &["persistentvolumeclaims/status"], &[]),
-        policy_rule(&["get", "watch", "list"], &["storage.k8s.io"], &["csidrivers"], &[]),
-        policy_rule(&["get", "create", "update", "patch", "delete"], &["storage.k8s.io"], &["csinodes"], &[]),
+        policy_rule(
+            &["get", "update", "patch"],
+            &[""],
+            &["persistentvolumeclaims/status"],
+            &[],
+        ),
+        policy_rule(
+            &["get", "watch", "list"],
+            &["storage.k8s.io"],
+            &["csidrivers"],
+            &[],
+        ),
+        policy_rule(
+            &["get", "create", "update", "patch", "delete"],
+            &["storage.k8s.io"],
+            &["csinodes"],
+            &[],
+        ),
         policy_rule(read, &["node.k8s.io"], &["runtimeclasses"], &[]),
         policy_rule(&["get"], &["resource.k8s.io"], &["resourceclaims"], &[]),
-        policy_rule(&["deletecollection"], &["resource.k8s.io"], &["resourceslices"], &[]),
-        policy_rule(read, &["certificates.k8s.io"], &["clustertrustbundles"], &[]),
+        policy_rule(
+            &["deletecollection"],
+            &["resource.k8s.io"],
+            &["resourceslices"],
+            &[],
+        ),
+        policy_rule(
+            read,
+            &["certificates.k8s.io"],
+            &["clustertrustbundles"],
+            &[],
+        ),
         policy_rule(&["get"], &[""], &["serviceaccounts"], &[]),
-        policy_rule(&["get", "list", "watch", "create"], &["certificates.k8s.io"], &["podcertificaterequests"], &[]),
+        policy_rule(
+            &["get", "list", "watch", "create"],
+            &["certificates.k8s.io"],
+            &["podcertificaterequests"],
+            &[],
+        ),
     ]
 }
 
@@ -68,7 +133,9 @@ pub fn node_rules() -> Vec<PolicyRule> {
 /// node names used here) and requests without field selectors. Resources it subdivides are
 /// decided by their own function and never reach the static rules.
 pub fn node_authorizer_allows(id: &Identity, request: &Request, rules: &[PolicyRule]) -> bool {
-    let Some(node) = node_identity(id).filter(|n| !n.is_empty()) else { return false };
+    let Some(node) = node_identity(id).filter(|n| !n.is_empty()) else {
+        return false;
+    };
     if let Request::Resource(r) = request {
         let verb = r.verb.as_str();
         let sub = r.subresource.as_deref().unwrap_or("");
@@ -77,7 +144,14 @@ pub fn node_authorizer_allows(id: &Identity, request: &Request, rules: &[PolicyR
         match (r.api_group.as_str(), r.resource.as_str()) {
             // Graph-checked (authorizeReadNamespacedObject / authorizeGet / authorizeStatusUpdate
             // / authorizeServiceAccount / authorizeCreateToken): unrelated objects, no opinion.
-            ("", "secrets" | "configmaps" | "persistentvolumeclaims" | "persistentvolumes" | "serviceaccounts")
+            (
+                "",
+                "secrets"
+                | "configmaps"
+                | "persistentvolumeclaims"
+                | "persistentvolumes"
+                | "serviceaccounts",
+            )
             | ("resource.k8s.io", "resourceclaims")
             | ("storage.k8s.io", "volumeattachments") => return false,
             ("coordination.k8s.io", "leases") => {
@@ -115,7 +189,9 @@ pub fn node_authorizer_allows(id: &Identity, request: &Request, rules: &[PolicyR
                 };
             }
             // PodCertificateRequest is on: create allowed, get graph, list/watch field selector.
-            ("certificates.k8s.io", "podcertificaterequests") => return sub.is_empty() && verb == "create",
+            ("certificates.k8s.io", "podcertificaterequests") => {
+                return sub.is_empty() && verb == "create";
+            }
             _ => {}
         }
     }
@@ -127,7 +203,13 @@ mod tests {
     use super::*;
     use crate::rbac::ResourceRequest;
 
-    fn res(verb: &str, group: &str, resource: &str, name: Option<&str>, ns: Option<&str>) -> Request {
+    fn res(
+        verb: &str,
+        group: &str,
+        resource: &str,
+        name: Option<&str>,
+        ns: Option<&str>,
+    ) -> Request {
         let mut r = ResourceRequest::new(verb, group, resource);
         r.name = name.map(str::to_string);
         r.namespace = ns.map(str::to_string);
@@ -140,11 +222,38 @@ mod tests {
         let id = Identity::user("system:node:n1", &["system:nodes"]);
         assert!(allows(&id, &res("get", "", "nodes", Some("n1"), None)));
         assert!(!allows(&id, &res("get", "", "nodes", Some("n2"), None)));
-        assert!(!allows(&id, &res("list", "", "pods", None, Some("ns"))), "pods list needs a field selector");
-        assert!(!allows(&id, &res("get", "", "secrets", Some("s"), Some("ns"))), "secrets go through the graph");
-        assert!(allows(&id, &res("list", "", "services", None, None)), "static rule");
-        assert!(!allows(&id, &res("deletecollection", "resource.k8s.io", "resourceslices", None, None)), "static rule shadowed");
-        assert!(!allows(&Identity::user("system:node:n1", &[]), &res("list", "", "services", None, None)));
-        assert!(!allows(&Identity::user("system:node:", &["system:nodes"]), &res("list", "", "services", None, None)));
+        assert!(
+            !allows(&id, &res("list", "", "pods", None, Some("ns"))),
+            "pods list needs a field selector"
+        );
+        assert!(
+            !allows(&id, &res("get", "", "secrets", Some("s"), Some("ns"))),
+            "secrets go through the graph"
+        );
+        assert!(
+            allows(&id, &res("list", "", "services", None, None)),
+            "static rule"
+        );
+        assert!(
+            !allows(
+                &id,
+                &res(
+                    "deletecollection",
+                    "resource.k8s.io",
+                    "resourceslices",
+                    None,
+                    None
+                )
+            ),
+            "static rule shadowed"
+        );
+        assert!(!allows(
+            &Identity::user("system:node:n1", &[]),
+            &res("list", "", "services", None, None)
+        ));
+        assert!(!allows(
+            &Identity::user("system:node:", &["system:nodes"]),
+            &res("list", "", "services", None, None)
+        ));
     }
 }

@@ -88,7 +88,10 @@ impl Request {
     }
 
     pub fn non_resource(verb: &str, path: &str) -> Request {
-        Request::NonResource(NonResourceRequest { verb: verb.to_string(), path: path.to_string() })
+        Request::NonResource(NonResourceRequest {
+            verb: verb.to_string(),
+            path: path.to_string(),
+        })
     }
 
     pub fn verb(&self) -> &str {
@@ -123,8 +126,14 @@ impl Request {
     /// cluster-scoped resources, *except* `namespaces/<name>`, whose request namespace is the
     /// namespace's own name, so RoleBindings inside a namespace can grant access to that
     /// Namespace object. Unknown resources keep `namespace`.
-    pub fn scoped_like_api_server(&self, catalog: &ResourceCatalog, namespace: Option<&str>) -> Request {
-        let Request::Resource(r) = self else { return self.clone() };
+    pub fn scoped_like_api_server(
+        &self,
+        catalog: &ResourceCatalog,
+        namespace: Option<&str>,
+    ) -> Request {
+        let Request::Resource(r) = self else {
+            return self.clone();
+        };
         if r.api_group.is_empty() && r.resource == "namespaces" {
             return self.with_namespace(r.name.as_deref());
         }
@@ -144,7 +153,11 @@ impl Request {
                     s.push('.');
                     s.push_str(&r.api_group);
                 }
-                for part in [&r.name, &r.subresource].into_iter().flatten().filter(|p| !p.is_empty()) {
+                for part in [&r.name, &r.subresource]
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| !p.is_empty())
+                {
                     s.push('/');
                     s.push_str(part);
                 }
@@ -187,7 +200,9 @@ pub fn parse_request(input: &str, catalog: &ResourceCatalog) -> Result<Request, 
     let mut parts = input.split_whitespace();
     match (parts.next(), parts.next(), parts.next()) {
         (Some(verb), Some(target), None) => parse_verb_target(verb, target, catalog),
-        _ => Err(RequestParseError::Shape { input: input.to_string() }),
+        _ => Err(RequestParseError::Shape {
+            input: input.to_string(),
+        }),
     }
 }
 
@@ -208,14 +223,20 @@ pub fn parse_request(input: &str, catalog: &ResourceCatalog) -> Result<Request, 
 ///
 /// Unlike kubectl's `TYPE/NAME`, `pods/exec` means the subresource; to ask about a pod literally
 /// named `exec`, build the [`ResourceRequest`] directly.
-pub fn parse_verb_target(verb: &str, target: &str, catalog: &ResourceCatalog) -> Result<Request, RequestParseError> {
+pub fn parse_verb_target(
+    verb: &str,
+    target: &str,
+    catalog: &ResourceCatalog,
+) -> Result<Request, RequestParseError> {
     let verb = verb.trim();
     if verb.is_empty() {
         return Err(RequestParseError::EmptyVerb);
     }
     let target = target.trim();
     if target.is_empty() {
-        return Err(RequestParseError::Shape { input: format!("{verb} {target}") });
+        return Err(RequestParseError::Shape {
+            input: format!("{verb} {target}"),
+        });
     }
     if target.starts_with('/') {
         return Ok(Request::non_resource(verb, target));
@@ -230,26 +251,50 @@ pub fn parse_verb_target(verb: &str, target: &str, catalog: &ResourceCatalog) ->
     } else if let Some((res, group)) = type_part.split_once('.') {
         let group = strip_version(group);
         match catalog.lookup_in_group(group, res) {
-            Some(info) => (info.group.clone(), info.resource.clone(), Some(info.subresources.clone())),
-            None => {
-                (group.to_string(), res.to_string(), Some(CRD_SUBRESOURCES.iter().map(|s| s.to_string()).collect()))
-            }
+            Some(info) => (
+                info.group.clone(),
+                info.resource.clone(),
+                Some(info.subresources.clone()),
+            ),
+            None => (
+                group.to_string(),
+                res.to_string(),
+                Some(CRD_SUBRESOURCES.iter().map(|s| s.to_string()).collect()),
+            ),
         }
     } else {
         match catalog.lookup_name(&type_part) {
-            Some(info) => (info.group.clone(), info.resource.clone(), Some(info.subresources.clone())),
-            None => return Err(RequestParseError::UnknownResource { resource: type_part }),
+            Some(info) => (
+                info.group.clone(),
+                info.resource.clone(),
+                Some(info.subresources.clone()),
+            ),
+            None => {
+                return Err(RequestParseError::UnknownResource {
+                    resource: type_part,
+                });
+            }
         }
     };
-    let is_sub = |s: &str| !s.is_empty() && known_subs.as_ref().is_none_or(|subs| subs.iter().any(|k| k == s));
+    let is_sub = |s: &str| {
+        !s.is_empty()
+            && known_subs
+                .as_ref()
+                .is_none_or(|subs| subs.iter().any(|k| k == s))
+    };
     let mut req = ResourceRequest::new(verb, &group, &resource);
     if let Some(rest) = rest {
         if rest.is_empty() {
-            return Err(RequestParseError::EmptyName { target: target.to_string() });
+            return Err(RequestParseError::EmptyName {
+                target: target.to_string(),
+            });
         }
         if !rest.contains('/') && is_sub(rest) {
             req.subresource = Some(rest.to_string());
-        } else if let Some((name, sub)) = rest.rsplit_once('/').filter(|(n, s)| !n.is_empty() && is_sub(s)) {
+        } else if let Some((name, sub)) = rest
+            .rsplit_once('/')
+            .filter(|(n, s)| !n.is_empty() && is_sub(s))
+        {
             req.name = Some(name.to_string());
             req.subresource = Some(sub.to_string());
         } else {
@@ -272,7 +317,9 @@ fn strip_version(group: &str) -> &str {
 }
 
 fn is_version(s: &str) -> bool {
-    let Some(digits) = s.strip_prefix('v') else { return false };
+    let Some(digits) = s.strip_prefix('v') else {
+        return false;
+    };
     let major_len = digits.chars().take_while(|c| c.is_ascii_digit()).count();
     if major_len == 0 {
         return false;
@@ -281,7 +328,12 @@ fn is_version(s: &str) -> bool {
     if tail.is_empty() {
         return true;
     }
-    let Some(n) = tail.strip_prefix("alpha").or_else(|| tail.strip_prefix("beta")) else { return false };
+    let Some(n) = tail
+        .strip_prefix("alpha")
+        .or_else(|| tail.strip_prefix("beta"))
+    else {
+        return false;
+    };
     !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())
 }
 
@@ -302,12 +354,30 @@ mod tests {
         assert_eq!(p("get pods"), r("get", "", "pods").into());
         assert_eq!(p("get po"), r("get", "", "pods").into());
         assert_eq!(p("get Pods"), r("get", "", "pods").into());
-        assert_eq!(p("list deployments"), r("list", "apps", "deployments").into());
-        assert_eq!(p("list deployments.apps"), r("list", "apps", "deployments").into());
-        assert_eq!(p("list deployments.v1.apps"), r("list", "apps", "deployments").into());
-        assert_eq!(p("list deploy.apps"), r("list", "apps", "deployments").into());
-        assert_eq!(p("escalate clusterroles"), r("escalate", "rbac.authorization.k8s.io", "clusterroles").into());
-        assert_eq!(p("get widgets.example.com"), r("get", "example.com", "widgets").into());
+        assert_eq!(
+            p("list deployments"),
+            r("list", "apps", "deployments").into()
+        );
+        assert_eq!(
+            p("list deployments.apps"),
+            r("list", "apps", "deployments").into()
+        );
+        assert_eq!(
+            p("list deployments.v1.apps"),
+            r("list", "apps", "deployments").into()
+        );
+        assert_eq!(
+            p("list deploy.apps"),
+            r("list", "apps", "deployments").into()
+        );
+        assert_eq!(
+            p("escalate clusterroles"),
+            r("escalate", "rbac.authorization.k8s.io", "clusterroles").into()
+        );
+        assert_eq!(
+            p("get widgets.example.com"),
+            r("get", "example.com", "widgets").into()
+        );
         assert_eq!(p("get widgets."), r("get", "", "widgets").into());
         assert_eq!(p("list *"), r("list", "", "*").into());
         assert_eq!(p("list *.apps"), r("list", "apps", "*").into());
@@ -315,24 +385,57 @@ mod tests {
 
     #[test]
     fn names_and_subresources() {
-        assert_eq!(p("get pods/web-0"), r("get", "", "pods").name("web-0").into());
-        assert_eq!(p("create pods/exec"), r("create", "", "pods").subresource("exec").into());
-        assert_eq!(p("create pods/web-0/exec"), r("create", "", "pods").name("web-0").subresource("exec").into());
-        assert_eq!(p("update deployments/scale"), r("update", "apps", "deployments").subresource("scale").into());
+        assert_eq!(
+            p("get pods/web-0"),
+            r("get", "", "pods").name("web-0").into()
+        );
+        assert_eq!(
+            p("create pods/exec"),
+            r("create", "", "pods").subresource("exec").into()
+        );
+        assert_eq!(
+            p("create pods/web-0/exec"),
+            r("create", "", "pods")
+                .name("web-0")
+                .subresource("exec")
+                .into()
+        );
+        assert_eq!(
+            p("update deployments/scale"),
+            r("update", "apps", "deployments")
+                .subresource("scale")
+                .into()
+        );
         assert_eq!(
             p("update widgets.example.com/status"),
-            r("update", "example.com", "widgets").subresource("status").into()
+            r("update", "example.com", "widgets")
+                .subresource("status")
+                .into()
         );
-        assert_eq!(p("update */scale"), r("update", "", "*").subresource("scale").into());
+        assert_eq!(
+            p("update */scale"),
+            r("update", "", "*").subresource("scale").into()
+        );
         assert_eq!(
             p("approve signers/kubernetes.io/kube-apiserver-client"),
-            r("approve", "certificates.k8s.io", "signers").name("kubernetes.io/kube-apiserver-client").into()
+            r("approve", "certificates.k8s.io", "signers")
+                .name("kubernetes.io/kube-apiserver-client")
+                .into()
         );
         assert_eq!(
             p("update certificatesigningrequests/approval"),
-            r("update", "certificates.k8s.io", "certificatesigningrequests").subresource("approval").into()
+            r(
+                "update",
+                "certificates.k8s.io",
+                "certificatesigningrequests"
+            )
+            .subresource("approval")
+            .into()
         );
-        assert_eq!(p("get configmaps/aws-auth"), r("get", "", "configmaps").name("aws-auth").into());
+        assert_eq!(
+            p("get configmaps/aws-auth"),
+            r("get", "", "configmaps").name("aws-auth").into()
+        );
     }
 
     #[test]
@@ -347,23 +450,39 @@ mod tests {
     #[test]
     fn errors() {
         let c = ResourceCatalog::builtin();
-        assert!(matches!(parse_request("get", &c), Err(RequestParseError::Shape { .. })));
-        assert!(matches!(parse_request("get pods extra", &c), Err(RequestParseError::Shape { .. })));
-        assert!(matches!(parse_request("get widgets", &c), Err(RequestParseError::UnknownResource { .. })));
-        assert!(matches!(parse_request("get pods/", &c), Err(RequestParseError::EmptyName { .. })));
+        assert!(matches!(
+            parse_request("get", &c),
+            Err(RequestParseError::Shape { .. })
+        ));
+        assert!(matches!(
+            parse_request("get pods extra", &c),
+            Err(RequestParseError::Shape { .. })
+        ));
+        assert!(matches!(
+            parse_request("get widgets", &c),
+            Err(RequestParseError::UnknownResource { .. })
+        ));
+        assert!(matches!(
+            parse_request("get pods/", &c),
+            Err(RequestParseError::EmptyName { .. })
+        ));
         let msg = parse_request("get widgets", &c).unwrap_err().to_string();
         assert!(msg.contains("widgets.<group>"), "{msg}");
     }
 
     #[test]
     fn discovery_map_overrides_table() {
-        let c = ResourceCatalog::builtin().overridden_by([crate::rbac::catalog::ResourceInfo::new(
-            "example.com",
-            "widgets",
-            true,
-        )
-        .short(&["wd"])]);
-        assert_eq!(parse_request("get wd", &c).unwrap(), r("get", "example.com", "widgets").into());
+        let c =
+            ResourceCatalog::builtin().overridden_by([crate::rbac::catalog::ResourceInfo::new(
+                "example.com",
+                "widgets",
+                true,
+            )
+            .short(&["wd"])]);
+        assert_eq!(
+            parse_request("get wd", &c).unwrap(),
+            r("get", "example.com", "widgets").into()
+        );
     }
 
     #[test]
@@ -378,7 +497,11 @@ mod tests {
             "get /healthz",
         ] {
             let req = parse_request(s, &c).unwrap();
-            assert_eq!(parse_verb_target(req.verb(), &req.target(), &c).unwrap(), req, "{s}");
+            assert_eq!(
+                parse_verb_target(req.verb(), &req.target(), &c).unwrap(),
+                req,
+                "{s}"
+            );
         }
     }
 
@@ -386,12 +509,23 @@ mod tests {
     fn scoping_like_the_api_server() {
         let c = ResourceCatalog::builtin();
         let nodes = p("get nodes");
-        assert_eq!(nodes.scoped_like_api_server(&c, Some("dev")).namespace(), None);
+        assert_eq!(
+            nodes.scoped_like_api_server(&c, Some("dev")).namespace(),
+            None
+        );
         let pods = p("get pods");
-        assert_eq!(pods.scoped_like_api_server(&c, Some("dev")).namespace(), Some("dev"));
+        assert_eq!(
+            pods.scoped_like_api_server(&c, Some("dev")).namespace(),
+            Some("dev")
+        );
         let ns = p("get namespaces/dev");
         assert_eq!(ns.scoped_like_api_server(&c, None).namespace(), Some("dev"));
-        assert_eq!(p("get namespaces").scoped_like_api_server(&c, Some("x")).namespace(), None);
+        assert_eq!(
+            p("get namespaces")
+                .scoped_like_api_server(&c, Some("x"))
+                .namespace(),
+            None
+        );
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub fn verb_matches(rule: &PolicyRule, verb: &str) -> bool {
 
 /// `*` or the exact group; the core group is the empty string.
 pub fn api_group_matches(rule: &PolicyRule, group: &str) -> bool {
-    list(&rule.api_groups).iter().any(|g| g == WILDCARD || g == group)
+    list(&rule.api_groups)
+        .iter()
+        .any(|g| g == WILDCARD || g == group)
 }
 
 /// `combined` is `resource` or `resource/subresource`.
@@ -34,7 +36,9 @@ pub fn api_group_matches(rule: &PolicyRule, group: &str) -> bool {
 /// whose subresource is literally `*`.
 pub fn resource_matches(rule: &PolicyRule, combined: &str, subresource: &str) -> bool {
     list(&rule.resources).iter().any(|r| {
-        r == WILDCARD || r == combined || (!subresource.is_empty() && r.strip_prefix("*/") == Some(subresource))
+        r == WILDCARD
+            || r == combined
+            || (!subresource.is_empty() && r.strip_prefix("*/") == Some(subresource))
     })
 }
 
@@ -52,9 +56,11 @@ pub fn resource_name_matches(rule: &PolicyRule, name: &str) -> bool {
 /// trimmed, as strings.TrimRight does, so `/apis/*` matches `/apis/` and `/apis/apps`, but not
 /// `/apis`).
 pub fn non_resource_url_matches(rule: &PolicyRule, path: &str) -> bool {
-    list(&rule.non_resource_urls)
-        .iter()
-        .any(|u| u == WILDCARD || u == path || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*'))))
+    list(&rule.non_resource_urls).iter().any(|u| {
+        u == WILDCARD
+            || u == path
+            || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*')))
+    })
 }
 
 /// RuleAllows for a resource request.
@@ -85,7 +91,12 @@ pub fn rule_allows(rule: &PolicyRule, request: &Request) -> bool {
 }
 
 /// Builds a rule from string slices; for tests and for the capability catalogue.
-pub fn policy_rule(verbs: &[&str], api_groups: &[&str], resources: &[&str], resource_names: &[&str]) -> PolicyRule {
+pub fn policy_rule(
+    verbs: &[&str],
+    api_groups: &[&str],
+    resources: &[&str],
+    resource_names: &[&str],
+) -> PolicyRule {
     let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let opt = |v: &[&str]| (!v.is_empty()).then(|| owned(v));
     PolicyRule {
@@ -110,7 +121,13 @@ pub fn non_resource_rule(verbs: &[&str], urls: &[&str]) -> PolicyRule {
 mod tests {
     use super::*;
 
-    fn res(verb: &str, group: &str, resource: &str, sub: Option<&str>, name: Option<&str>) -> Request {
+    fn res(
+        verb: &str,
+        group: &str,
+        resource: &str,
+        sub: Option<&str>,
+        name: Option<&str>,
+    ) -> Request {
         let mut r = ResourceRequest::new(verb, group, resource);
         r.subresource = sub.map(str::to_string);
         r.name = name.map(str::to_string);
@@ -120,44 +137,112 @@ mod tests {
     #[test]
     fn verbs_groups_resources_wildcards() {
         let rule = policy_rule(&["*"], &["*"], &["*"], &[]);
-        assert!(rule_allows(&rule, &res("escalate", "rbac.authorization.k8s.io", "clusterroles", None, None)));
-        assert!(rule_allows(&rule, &res("create", "", "pods", Some("exec"), Some("p"))));
+        assert!(rule_allows(
+            &rule,
+            &res(
+                "escalate",
+                "rbac.authorization.k8s.io",
+                "clusterroles",
+                None,
+                None
+            )
+        ));
+        assert!(rule_allows(
+            &rule,
+            &res("create", "", "pods", Some("exec"), Some("p"))
+        ));
         let rule = policy_rule(&["get"], &[""], &["pods"], &[]);
         assert!(rule_allows(&rule, &res("get", "", "pods", None, Some("p"))));
         assert!(!rule_allows(&rule, &res("get", "apps", "pods", None, None)));
         assert!(!rule_allows(&rule, &res("list", "", "pods", None, None)));
-        assert!(!rule_allows(&rule, &res("get", "", "pods", Some("log"), None)), "pods does not cover pods/log");
-        assert!(!rule_allows(&rule, &res("*", "", "pods", None, None)), "a request verb * needs a rule verb *");
+        assert!(
+            !rule_allows(&rule, &res("get", "", "pods", Some("log"), None)),
+            "pods does not cover pods/log"
+        );
+        assert!(
+            !rule_allows(&rule, &res("*", "", "pods", None, None)),
+            "a request verb * needs a rule verb *"
+        );
     }
 
     #[test]
     fn subresource_forms() {
         let star_scale = policy_rule(&["update"], &["*"], &["*/scale"], &[]);
-        assert!(rule_allows(&star_scale, &res("update", "apps", "deployments", Some("scale"), Some("d"))));
-        assert!(!rule_allows(&star_scale, &res("update", "apps", "deployments", None, Some("d"))));
-        assert!(!rule_allows(&star_scale, &res("update", "apps", "deployments", Some("status"), Some("d"))));
+        assert!(rule_allows(
+            &star_scale,
+            &res("update", "apps", "deployments", Some("scale"), Some("d"))
+        ));
+        assert!(!rule_allows(
+            &star_scale,
+            &res("update", "apps", "deployments", None, Some("d"))
+        ));
+        assert!(!rule_allows(
+            &star_scale,
+            &res("update", "apps", "deployments", Some("status"), Some("d"))
+        ));
         // `*/scale` must not match a subresource that merely ends in "scale".
-        assert!(!rule_allows(&star_scale, &res("update", "apps", "deployments", Some("rescale"), Some("d"))));
+        assert!(!rule_allows(
+            &star_scale,
+            &res("update", "apps", "deployments", Some("rescale"), Some("d"))
+        ));
         let pods_star = policy_rule(&["create"], &[""], &["pods/*"], &[]);
-        assert!(!rule_allows(&pods_star, &res("create", "", "pods", Some("exec"), Some("p"))), "pods/* is literal");
-        assert!(rule_allows(&pods_star, &res("create", "", "pods", Some("*"), Some("p"))));
+        assert!(
+            !rule_allows(
+                &pods_star,
+                &res("create", "", "pods", Some("exec"), Some("p"))
+            ),
+            "pods/* is literal"
+        );
+        assert!(rule_allows(
+            &pods_star,
+            &res("create", "", "pods", Some("*"), Some("p"))
+        ));
         let exec = policy_rule(&["create"], &[""], &["pods/exec"], &[]);
-        assert!(rule_allows(&exec, &res("create", "", "pods", Some("exec"), Some("p"))));
+        assert!(rule_allows(
+            &exec,
+            &res("create", "", "pods", Some("exec"), Some("p"))
+        ));
         assert!(!rule_allows(&exec, &res("create", "", "pods", None, None)));
     }
 
     #[test]
     fn resource_names() {
-        let named = policy_rule(&["get", "list", "delete", "create", "deletecollection"], &[""], &["secrets"], &["a"]);
-        assert!(rule_allows(&named, &res("get", "", "secrets", None, Some("a"))));
-        assert!(!rule_allows(&named, &res("get", "", "secrets", None, Some("b"))));
-        assert!(!rule_allows(&named, &res("list", "", "secrets", None, None)));
-        assert!(!rule_allows(&named, &res("create", "", "secrets", None, None)));
-        assert!(!rule_allows(&named, &res("deletecollection", "", "secrets", None, None)));
+        let named = policy_rule(
+            &["get", "list", "delete", "create", "deletecollection"],
+            &[""],
+            &["secrets"],
+            &["a"],
+        );
+        assert!(rule_allows(
+            &named,
+            &res("get", "", "secrets", None, Some("a"))
+        ));
+        assert!(!rule_allows(
+            &named,
+            &res("get", "", "secrets", None, Some("b"))
+        ));
+        assert!(!rule_allows(
+            &named,
+            &res("list", "", "secrets", None, None)
+        ));
+        assert!(!rule_allows(
+            &named,
+            &res("create", "", "secrets", None, None)
+        ));
+        assert!(!rule_allows(
+            &named,
+            &res("deletecollection", "", "secrets", None, None)
+        ));
         // list with a metadata.name field selector carries the name (requestinfo.go).
-        assert!(rule_allows(&named, &res("list", "", "secrets", None, Some("a"))));
+        assert!(rule_allows(
+            &named,
+            &res("list", "", "secrets", None, Some("a"))
+        ));
         let empty_name = policy_rule(&["get"], &[""], &["secrets"], &[""]);
-        assert!(rule_allows(&empty_name, &res("get", "", "secrets", None, None)), "Go quirk: \"\" == \"\"");
+        assert!(
+            rule_allows(&empty_name, &res("get", "", "secrets", None, None)),
+            "Go quirk: \"\" == \"\""
+        );
     }
 
     #[test]
@@ -171,9 +256,15 @@ mod tests {
         assert!(!rule_allows(&rule, &nr("/apis")));
         assert!(rule_allows(&rule, &nr("/logs")));
         assert!(rule_allows(&rule, &nr("/logsfoo")));
-        assert!(!rule_allows(&rule, &Request::non_resource("post", "/healthz")));
+        assert!(!rule_allows(
+            &rule,
+            &Request::non_resource("post", "/healthz")
+        ));
         let all = non_resource_rule(&["*"], &["*"]);
-        assert!(rule_allows(&all, &Request::non_resource("delete", "/anything")));
+        assert!(rule_allows(
+            &all,
+            &Request::non_resource("delete", "/anything")
+        ));
         // A non-resource rule never matches a resource request and vice versa.
         assert!(!rule_allows(&all, &res("get", "", "pods", None, None)));
         let resource_rule = policy_rule(&["*"], &["*"], &["*"], &[]);

@@ -79,7 +79,11 @@ const DISCOVERY_URLS: [&str; 11] = [
     "/apis/*",
 ];
 const SELF_REVIEW_GROUPS: [&str; 2] = ["authorization.k8s.io", "authentication.k8s.io"];
-const SELF_REVIEWS: [&str; 3] = ["selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"];
+const SELF_REVIEWS: [&str; 3] = [
+    "selfsubjectaccessreviews",
+    "selfsubjectrulesreviews",
+    "selfsubjectreviews",
+];
 
 fn list(v: &Option<Vec<String>>) -> &[String] {
     v.as_deref().unwrap_or_default()
@@ -94,19 +98,27 @@ pub fn is_baseline_rule(rule: &PolicyRule) -> bool {
     let urls = list(&rule.non_resource_urls);
     let resources = list(&rule.resources);
     if !urls.is_empty() && resources.is_empty() {
-        return rule.verbs.iter().all(|v| v == "get") && urls.iter().all(|u| DISCOVERY_URLS.contains(&u.as_str()));
+        return rule.verbs.iter().all(|v| v == "get")
+            && urls.iter().all(|u| DISCOVERY_URLS.contains(&u.as_str()));
     }
     urls.is_empty()
         && !resources.is_empty()
         && rule.verbs.iter().all(|v| v == "create")
-        && list(&rule.api_groups).iter().all(|g| SELF_REVIEW_GROUPS.contains(&g.as_str()))
+        && list(&rule.api_groups)
+            .iter()
+            .all(|g| SELF_REVIEW_GROUPS.contains(&g.as_str()))
         && resources.iter().all(|r| SELF_REVIEWS.contains(&r.as_str()))
 }
 
 /// Verbs only get/list/watch (get/head for a non-resource rule).
 pub fn is_read_only_rule(rule: &PolicyRule) -> bool {
-    let non_resource = !list(&rule.non_resource_urls).is_empty() && list(&rule.resources).is_empty();
-    let ok: &[&str] = if non_resource { &["get", "head"] } else { &READ_VERBS };
+    let non_resource =
+        !list(&rule.non_resource_urls).is_empty() && list(&rule.resources).is_empty();
+    let ok: &[&str] = if non_resource {
+        &["get", "head"]
+    } else {
+        &READ_VERBS
+    };
     !rule.verbs.is_empty() && rule.verbs.iter().all(|v| ok.contains(&v.as_str()))
 }
 
@@ -125,15 +137,22 @@ fn is_unrestricted_everything(rule: &PolicyRule, verb: &str) -> bool {
 }
 
 fn is_cluster_admin(cluster: &[&PolicyRule]) -> bool {
-    let resources = cluster.iter().any(|r| has(&r.verbs, WILDCARD) && is_unrestricted_everything(r, WILDCARD));
-    let urls = cluster
+    let resources = cluster
         .iter()
-        .any(|r| has(&r.verbs, WILDCARD) && list(&r.non_resource_urls).iter().any(|u| u == WILDCARD || u == "/*"));
+        .any(|r| has(&r.verbs, WILDCARD) && is_unrestricted_everything(r, WILDCARD));
+    let urls = cluster.iter().any(|r| {
+        has(&r.verbs, WILDCARD)
+            && list(&r.non_resource_urls)
+                .iter()
+                .any(|u| u == WILDCARD || u == "/*")
+    });
     resources && urls
 }
 
 fn reads_everything(cluster: &[&PolicyRule]) -> bool {
-    READ_VERBS.iter().all(|v| cluster.iter().any(|r| is_unrestricted_everything(r, v)))
+    READ_VERBS
+        .iter()
+        .all(|v| cluster.iter().any(|r| is_unrestricted_everything(r, v)))
 }
 
 /// Stable (GA, on by default) resources every v1.37 cluster serves: the "everything" of
@@ -175,12 +194,15 @@ fn reads_all_except_secrets<'a>(
     cluster: &[&PolicyRule],
     reference: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> bool {
-    reference.into_iter().filter(|(g, r)| !(g.is_empty() && *r == "secrets")).all(|(g, r)| {
-        READ_VERBS.iter().all(|v| {
-            let req = Request::Resource(ResourceRequest::new(v, g, r));
-            cluster.iter().any(|rule| rule_allows(rule, &req))
+    reference
+        .into_iter()
+        .filter(|(g, r)| !(g.is_empty() && *r == "secrets"))
+        .all(|(g, r)| {
+            READ_VERBS.iter().all(|v| {
+                let req = Request::Resource(ResourceRequest::new(v, g, r));
+                cluster.iter().any(|rule| rule_allows(rule, &req))
+            })
         })
-    })
 }
 
 impl RbacSnapshot {
@@ -189,28 +211,51 @@ impl RbacSnapshot {
         if identity.is_privileged() {
             return AccessSummary::ClusterAdmin;
         }
-        summarize(&self.grants(identity, &QueryScope::AllNamespaces), READ_REFERENCE.iter().copied())
+        summarize(
+            &self.grants(identity, &QueryScope::AllNamespaces),
+            READ_REFERENCE.iter().copied(),
+        )
     }
 
     /// [`AccessSummary`] with the readable entries of `catalog` (typically built from discovery)
     /// as the "every resource" of read-all-but-secrets.
-    pub fn effective_summary_with(&self, identity: &Identity, catalog: &ResourceCatalog) -> AccessSummary {
+    pub fn effective_summary_with(
+        &self,
+        identity: &Identity,
+        catalog: &ResourceCatalog,
+    ) -> AccessSummary {
         if identity.is_privileged() {
             return AccessSummary::ClusterAdmin;
         }
-        let reference =
-            catalog.entries().iter().filter(|e| e.readable).map(|e| (e.group.as_str(), e.resource.as_str()));
-        summarize(&self.grants(identity, &QueryScope::AllNamespaces), reference)
+        let reference = catalog
+            .entries()
+            .iter()
+            .filter(|e| e.readable)
+            .map(|e| (e.group.as_str(), e.resource.as_str()));
+        summarize(
+            &self.grants(identity, &QueryScope::AllNamespaces),
+            reference,
+        )
     }
 }
 
 /// The classification of a set of grants (privileged groups aside); see the module docs.
-pub fn summarize<'a>(grants: &[Grant], reference: impl IntoIterator<Item = (&'a str, &'a str)>) -> AccessSummary {
-    let grants: Vec<&Grant> = grants.iter().filter(|g| !is_baseline_rule(&g.rule)).collect();
+pub fn summarize<'a>(
+    grants: &[Grant],
+    reference: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> AccessSummary {
+    let grants: Vec<&Grant> = grants
+        .iter()
+        .filter(|g| !is_baseline_rule(&g.rule))
+        .collect();
     if grants.is_empty() {
         return AccessSummary::None;
     }
-    let cluster: Vec<&PolicyRule> = grants.iter().filter(|g| g.scope == Scope::Cluster).map(|g| &g.rule).collect();
+    let cluster: Vec<&PolicyRule> = grants
+        .iter()
+        .filter(|g| g.scope == Scope::Cluster)
+        .map(|g| &g.rule)
+        .collect();
     if cluster.is_empty() {
         let namespaces: BTreeSet<&Scope> = grants.iter().map(|g| &g.scope).collect();
         return AccessSummary::Namespaced(namespaces.len());
@@ -224,7 +269,9 @@ pub fn summarize<'a>(grants: &[Grant], reference: impl IntoIterator<Item = (&'a 
     if reads_everything(&cluster) {
         return AccessSummary::ReadAll;
     }
-    if !grants.iter().any(|g| reads_secrets(&g.rule)) && reads_all_except_secrets(&cluster, reference) {
+    if !grants.iter().any(|g| reads_secrets(&g.rule))
+        && reads_all_except_secrets(&cluster, reference)
+    {
         return AccessSummary::ReadAllButSecrets;
     }
     AccessSummary::Custom
@@ -248,35 +295,60 @@ mod tests {
                         &["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
                         &[],
                     ),
-                    rule(&["create"], &["authentication.k8s.io"], &["selfsubjectreviews"], &[]),
+                    rule(
+                        &["create"],
+                        &["authentication.k8s.io"],
+                        &["selfsubjectreviews"],
+                        &[],
+                    ),
                 ],
             ),
             cluster_role(
                 "system:discovery",
-                vec![non_resource_rule(&["get"], &["/api", "/api/*", "/apis", "/apis/*", "/version"])],
+                vec![non_resource_rule(
+                    &["get"],
+                    &["/api", "/api/*", "/apis", "/apis/*", "/version"],
+                )],
             ),
         ]
     }
 
-    fn summary_for(extra_roles: Vec<ClusterRole>, crb_role: Option<&str>, rb_roles: &[(&str, &str)]) -> AccessSummary {
+    fn summary_for(
+        extra_roles: Vec<ClusterRole>,
+        crb_role: Option<&str>,
+        rb_roles: &[(&str, &str)],
+    ) -> AccessSummary {
         let mut roles = baseline();
         roles.extend(extra_roles);
         let mut crbs = vec![
-            crb("basic", "system:basic-user", vec![group("system:authenticated")]),
-            crb("discovery", "system:discovery", vec![group("system:authenticated")]),
+            crb(
+                "basic",
+                "system:basic-user",
+                vec![group("system:authenticated")],
+            ),
+            crb(
+                "discovery",
+                "system:discovery",
+                vec![group("system:authenticated")],
+            ),
         ];
         if let Some(r) = crb_role {
             crbs.push(crb("subject", r, vec![user("u")]));
         }
-        let rbs =
-            rb_roles.iter().map(|(ns, r)| rb(ns, &format!("rb-{r}"), "ClusterRole", r, vec![user("u")])).collect();
+        let rbs = rb_roles
+            .iter()
+            .map(|(ns, r)| rb(ns, &format!("rb-{r}"), "ClusterRole", r, vec![user("u")]))
+            .collect();
         let s = RbacSnapshot::from_parts(roles, crbs, vec![], rbs, RuleSource::AsStored);
         s.effective_summary(&Identity::user("u", &[]))
     }
 
     fn read_all_but_secrets_role() -> ClusterRole {
         let mut rules = Vec::new();
-        for (g, r) in READ_REFERENCE.iter().filter(|(g, r)| !(g.is_empty() && *r == "secrets")) {
+        for (g, r) in READ_REFERENCE
+            .iter()
+            .filter(|(g, r)| !(g.is_empty() && *r == "secrets"))
+        {
             rules.push(rule(&READ_VERBS, &[g], &[r], &[]));
         }
         cluster_role("read-no-secrets", rules)
@@ -284,25 +356,67 @@ mod tests {
 
     #[test]
     fn classification() {
-        let admin =
-            cluster_role("cluster-admin", vec![rule(&["*"], &["*"], &["*"], &[]), non_resource_rule(&["*"], &["*"])]);
+        let admin = cluster_role(
+            "cluster-admin",
+            vec![
+                rule(&["*"], &["*"], &["*"], &[]),
+                non_resource_rule(&["*"], &["*"]),
+            ],
+        );
         let no_urls = cluster_role("almost-admin", vec![rule(&["*"], &["*"], &["*"], &[])]);
         let read_all = cluster_role("read-all", vec![rule(&READ_VERBS, &["*"], &["*"], &[])]);
         let split_read_all = cluster_role(
             "split",
-            vec![rule(&["get"], &["*"], &["*"], &[]), rule(&["list", "watch"], &["*"], &["*"], &[])],
+            vec![
+                rule(&["get"], &["*"], &["*"], &[]),
+                rule(&["list", "watch"], &["*"], &["*"], &[]),
+            ],
         );
-        let writer = cluster_role("writer", vec![rule(&["get", "update"], &[""], &["configmaps"], &[])]);
-        let view = cluster_role("view", vec![rule(&READ_VERBS, &["", "apps"], &["pods", "deployments"], &[])]);
-        let secret_one = cluster_role("secret-one", vec![rule(&["get"], &[""], &["secrets"], &["one"])]);
+        let writer = cluster_role(
+            "writer",
+            vec![rule(&["get", "update"], &[""], &["configmaps"], &[])],
+        );
+        let view = cluster_role(
+            "view",
+            vec![rule(
+                &READ_VERBS,
+                &["", "apps"],
+                &["pods", "deployments"],
+                &[],
+            )],
+        );
+        let secret_one = cluster_role(
+            "secret-one",
+            vec![rule(&["get"], &[""], &["secrets"], &["one"])],
+        );
 
-        assert_eq!(summary_for(vec![], None, &[]), AccessSummary::None, "baseline only");
-        assert_eq!(summary_for(vec![admin.clone()], Some("cluster-admin"), &[]), AccessSummary::ClusterAdmin);
-        assert_eq!(summary_for(vec![no_urls], Some("almost-admin"), &[]), AccessSummary::Custom);
-        assert_eq!(summary_for(vec![read_all.clone()], Some("read-all"), &[]), AccessSummary::ReadAll);
-        assert_eq!(summary_for(vec![split_read_all], Some("split"), &[]), AccessSummary::ReadAll);
         assert_eq!(
-            summary_for(vec![read_all_but_secrets_role()], Some("read-no-secrets"), &[]),
+            summary_for(vec![], None, &[]),
+            AccessSummary::None,
+            "baseline only"
+        );
+        assert_eq!(
+            summary_for(vec![admin.clone()], Some("cluster-admin"), &[]),
+            AccessSummary::ClusterAdmin
+        );
+        assert_eq!(
+            summary_for(vec![no_urls], Some("almost-admin"), &[]),
+            AccessSummary::Custom
+        );
+        assert_eq!(
+            summary_for(vec![read_all.clone()], Some("read-all"), &[]),
+            AccessSummary::ReadAll
+        );
+        assert_eq!(
+            summary_for(vec![split_read_all], Some("split"), &[]),
+            AccessSummary::ReadAll
+        );
+        assert_eq!(
+            summary_for(
+                vec![read_all_but_secrets_role()],
+                Some("read-no-secrets"),
+                &[]
+            ),
             AccessSummary::ReadAllButSecrets
         );
         assert_eq!(
@@ -314,18 +428,33 @@ mod tests {
             AccessSummary::Custom,
             "one readable secret anywhere disqualifies"
         );
-        assert_eq!(summary_for(vec![view.clone()], Some("view"), &[]), AccessSummary::Custom, "partial read");
         assert_eq!(
-            summary_for(vec![read_all.clone(), writer.clone()], Some("read-all"), &[("dev", "writer")]),
+            summary_for(vec![view.clone()], Some("view"), &[]),
+            AccessSummary::Custom,
+            "partial read"
+        );
+        assert_eq!(
+            summary_for(
+                vec![read_all.clone(), writer.clone()],
+                Some("read-all"),
+                &[("dev", "writer")]
+            ),
             AccessSummary::Custom,
             "read-all plus a write is not read-all"
         );
         assert_eq!(
-            summary_for(vec![admin, view], None, &[("a", "cluster-admin"), ("b", "view"), ("a", "view")]),
+            summary_for(
+                vec![admin, view],
+                None,
+                &[("a", "cluster-admin"), ("b", "view"), ("a", "view")]
+            ),
             AccessSummary::Namespaced(2)
         );
         let s = RbacSnapshot::from_parts(vec![], vec![], vec![], vec![], RuleSource::AsStored);
-        assert_eq!(s.effective_summary(&Identity::user("x", &["system:masters"])), AccessSummary::ClusterAdmin);
+        assert_eq!(
+            s.effective_summary(&Identity::user("x", &["system:masters"])),
+            AccessSummary::ClusterAdmin
+        );
     }
 
     #[test]
@@ -344,20 +473,50 @@ mod tests {
             crate::rbac::catalog::ResourceInfo::new("", "pods", true),
             crate::rbac::catalog::ResourceInfo::new("example.com", "widgets", true),
         ]);
-        assert_eq!(s.effective_summary_with(&u, &with_crd), AccessSummary::Custom);
+        assert_eq!(
+            s.effective_summary_with(&u, &with_crd),
+            AccessSummary::Custom
+        );
     }
 
     #[test]
     fn rule_predicates() {
-        assert!(is_baseline_rule(&non_resource_rule(&["get"], &["/healthz", "/version/"])));
-        assert!(!is_baseline_rule(&non_resource_rule(&["get"], &["/metrics"])));
-        assert!(!is_baseline_rule(&rule(&["create"], &["authorization.k8s.io"], &["subjectaccessreviews"], &[])));
-        assert!(is_read_only_rule(&non_resource_rule(&["get", "head"], &["/metrics"])));
+        assert!(is_baseline_rule(&non_resource_rule(
+            &["get"],
+            &["/healthz", "/version/"]
+        )));
+        assert!(!is_baseline_rule(&non_resource_rule(
+            &["get"],
+            &["/metrics"]
+        )));
+        assert!(!is_baseline_rule(&rule(
+            &["create"],
+            &["authorization.k8s.io"],
+            &["subjectaccessreviews"],
+            &[]
+        )));
+        assert!(is_read_only_rule(&non_resource_rule(
+            &["get", "head"],
+            &["/metrics"]
+        )));
         assert!(!is_read_only_rule(&rule(&["*"], &[""], &["pods"], &[])));
         assert!(reads_secrets(&rule(&["*"], &["*"], &["*"], &[])));
-        assert!(reads_secrets(&rule(&["watch"], &[""], &["secrets"], &["x"])));
-        assert!(!reads_secrets(&rule(&["get"], &[""], &["secrets/status"], &[])));
+        assert!(reads_secrets(&rule(
+            &["watch"],
+            &[""],
+            &["secrets"],
+            &["x"]
+        )));
+        assert!(!reads_secrets(&rule(
+            &["get"],
+            &[""],
+            &["secrets/status"],
+            &[]
+        )));
         assert_eq!(AccessSummary::Namespaced(3).to_string(), "namespaced(3)");
-        assert_eq!(serde_json::to_string(&AccessSummary::ReadAllButSecrets).unwrap(), "\"read-all-but-secrets\"");
+        assert_eq!(
+            serde_json::to_string(&AccessSummary::ReadAllButSecrets).unwrap(),
+            "\"read-all-but-secrets\""
+        );
     }
 }

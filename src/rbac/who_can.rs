@@ -13,7 +13,9 @@ use serde::Serialize;
 
 use super::catalog::ResourceCatalog;
 use super::index::RbacSnapshot;
-use super::model::{BindingRef, PRIVILEGED_GROUP, QueryScope, RoleId, Scope, SubjectKind, SubjectRef};
+use super::model::{
+    BindingRef, PRIVILEGED_GROUP, QueryScope, RoleId, Scope, SubjectKind, SubjectRef,
+};
 use super::request::Request;
 use super::rule::rule_allows;
 
@@ -45,7 +47,9 @@ impl QueryScope {
         namespace: Option<&str>,
         all_namespaces: bool,
     ) -> QueryScope {
-        let Request::Resource(r) = request else { return QueryScope::ClusterScoped };
+        let Request::Resource(r) = request else {
+            return QueryScope::ClusterScoped;
+        };
         if r.api_group.is_empty() && r.resource == "namespaces" {
             return match r.name.as_deref().filter(|n| !n.is_empty()) {
                 Some(name) => QueryScope::Namespace(name.to_string()),
@@ -71,14 +75,25 @@ impl QueryScope {
 /// (binding, subject) sorted by scope, binding and subject. Subjects that can never match
 /// (see [`RbacSnapshot::inert_subjects`]) are left out; so are dangling bindings.
 pub fn who_can(snapshot: &RbacSnapshot, request: &Request, scope: &WhoCanScope) -> Vec<WhoCanRow> {
-    let scope = if matches!(request, Request::NonResource(_)) { &QueryScope::ClusterScoped } else { scope };
+    let scope = if matches!(request, Request::NonResource(_)) {
+        &QueryScope::ClusterScoped
+    } else {
+        scope
+    };
     let cluster = 0..snapshot.cluster_binding_count;
     let namespaced: Box<dyn Iterator<Item = usize>> = match scope {
         QueryScope::ClusterScoped => Box::new(std::iter::empty()),
-        QueryScope::AllNamespaces => Box::new(snapshot.cluster_binding_count..snapshot.bindings.len()),
-        QueryScope::Namespace(ns) => {
-            Box::new(snapshot.role_bindings_by_namespace.get(ns.as_str()).into_iter().flatten().copied())
+        QueryScope::AllNamespaces => {
+            Box::new(snapshot.cluster_binding_count..snapshot.bindings.len())
         }
+        QueryScope::Namespace(ns) => Box::new(
+            snapshot
+                .role_bindings_by_namespace
+                .get(ns.as_str())
+                .into_iter()
+                .flatten()
+                .copied(),
+        ),
     };
 
     let mut role_allows: HashMap<usize, bool> = HashMap::new();
@@ -86,9 +101,12 @@ pub fn who_can(snapshot: &RbacSnapshot, request: &Request, scope: &WhoCanScope) 
     for b in cluster.chain(namespaced) {
         let entry = &snapshot.bindings[b];
         let Some(role) = entry.role else { continue };
-        let allowed = *role_allows
-            .entry(role)
-            .or_insert_with(|| snapshot.roles[role].rules.iter().any(|r| rule_allows(r, request)));
+        let allowed = *role_allows.entry(role).or_insert_with(|| {
+            snapshot.roles[role]
+                .rules
+                .iter()
+                .any(|r| rule_allows(r, request))
+        });
         if !allowed {
             continue;
         }
@@ -109,13 +127,20 @@ pub fn who_can(snapshot: &RbacSnapshot, request: &Request, scope: &WhoCanScope) 
         }
     }
     rows.sort_by(|a, b| {
-        (&a.scope, &a.via_binding, a.subject_kind, &a.subject_namespace, &a.subject_name).cmp(&(
-            &b.scope,
-            &b.via_binding,
-            b.subject_kind,
-            &b.subject_namespace,
-            &b.subject_name,
-        ))
+        (
+            &a.scope,
+            &a.via_binding,
+            a.subject_kind,
+            &a.subject_namespace,
+            &a.subject_name,
+        )
+            .cmp(&(
+                &b.scope,
+                &b.via_binding,
+                b.subject_kind,
+                &b.subject_namespace,
+                &b.subject_name,
+            ))
     });
     rows.insert(
         0,
@@ -141,15 +166,36 @@ mod tests {
     fn snap() -> RbacSnapshot {
         RbacSnapshot::from_parts(
             vec![
-                cluster_role("pod-reader", vec![rule(&["get", "list"], &[""], &["pods"], &[])]),
+                cluster_role(
+                    "pod-reader",
+                    vec![rule(&["get", "list"], &[""], &["pods"], &[])],
+                ),
                 cluster_role("node-reader", vec![rule(&["get"], &[""], &["nodes"], &[])]),
             ],
             vec![crb("ops", "pod-reader", vec![group("ops"), group("ops")])],
             vec![],
             vec![
-                rb("dev", "dev-pods", "ClusterRole", "pod-reader", vec![user("bob"), sa(None, "ci")]),
-                rb("prod", "prod-pods", "ClusterRole", "pod-reader", vec![user("carol")]),
-                rb("dev", "dev-nodes", "ClusterRole", "node-reader", vec![user("bob")]),
+                rb(
+                    "dev",
+                    "dev-pods",
+                    "ClusterRole",
+                    "pod-reader",
+                    vec![user("bob"), sa(None, "ci")],
+                ),
+                rb(
+                    "prod",
+                    "prod-pods",
+                    "ClusterRole",
+                    "pod-reader",
+                    vec![user("carol")],
+                ),
+                rb(
+                    "dev",
+                    "dev-nodes",
+                    "ClusterRole",
+                    "node-reader",
+                    vec![user("bob")],
+                ),
                 rb("dev", "dangling", "ClusterRole", "nope", vec![user("dan")]),
             ],
             RuleSource::AsStored,
@@ -157,7 +203,9 @@ mod tests {
     }
 
     fn names(rows: &[WhoCanRow]) -> Vec<String> {
-        rows.iter().map(|r| format!("{}:{}@{}", r.subject_kind, r.subject_name, r.scope)).collect()
+        rows.iter()
+            .map(|r| format!("{}:{}@{}", r.subject_kind, r.subject_name, r.scope))
+            .collect()
     }
 
     #[test]
@@ -166,7 +214,11 @@ mod tests {
         let c = ResourceCatalog::builtin();
         let list_pods = parse_request("list pods", &c).unwrap();
         assert_eq!(
-            names(&who_can(&s, &list_pods, &QueryScope::Namespace("dev".into()))),
+            names(&who_can(
+                &s,
+                &list_pods,
+                &QueryScope::Namespace("dev".into())
+            )),
             vec![
                 "Group:system:masters@cluster-wide",
                 "Group:ops@cluster-wide",
@@ -186,10 +238,17 @@ mod tests {
         );
         assert_eq!(
             names(&who_can(&s, &list_pods, &QueryScope::ClusterScoped)),
-            vec!["Group:system:masters@cluster-wide", "Group:ops@cluster-wide"]
+            vec![
+                "Group:system:masters@cluster-wide",
+                "Group:ops@cluster-wide"
+            ]
         );
         let rows = who_can(&s, &list_pods, &QueryScope::Namespace("dev".into()));
-        assert_eq!(rows[3].subject_namespace.as_deref(), Some("dev"), "SA namespace defaulted");
+        assert_eq!(
+            rows[3].subject_namespace.as_deref(),
+            Some("dev"),
+            "SA namespace defaulted"
+        );
         assert_eq!(rows[1].via_role, Some(RoleId::cluster_role("pod-reader")));
     }
 
@@ -200,9 +259,17 @@ mod tests {
         let get_nodes = parse_request("get nodes", &c).unwrap();
         let scope = QueryScope::for_request(&c, &get_nodes, Some("dev"), false);
         assert_eq!(scope, QueryScope::ClusterScoped);
-        assert_eq!(names(&who_can(&s, &get_nodes, &scope)), vec!["Group:system:masters@cluster-wide"]);
         assert_eq!(
-            QueryScope::for_request(&c, &parse_request("get namespaces/dev", &c).unwrap(), None, true),
+            names(&who_can(&s, &get_nodes, &scope)),
+            vec!["Group:system:masters@cluster-wide"]
+        );
+        assert_eq!(
+            QueryScope::for_request(
+                &c,
+                &parse_request("get namespaces/dev", &c).unwrap(),
+                None,
+                true
+            ),
             QueryScope::Namespace("dev".into())
         );
         assert_eq!(

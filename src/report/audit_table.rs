@@ -5,13 +5,28 @@ use crate::audit::report::AuditReport;
 use crate::report::{plain_table as table, table_text as lines};
 
 fn dash(s: &str) -> String {
-    if s.is_empty() { "-".into() } else { s.to_string() }
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s.to_string()
+    }
 }
 
 pub fn render(r: &AuditReport, wide: bool) -> String {
     let mut out = String::new();
-    out.push_str(&format!("MAPPINGS ({}: aws-auth{})\n", r.source, if r.aws_auth_present { "" } else { " absent" }));
-    let mut t = table(&["SOURCE", "PRINCIPAL", "USERNAME", "GROUPS", "ACCESS", "STATE"]);
+    out.push_str(&format!(
+        "MAPPINGS ({}: aws-auth{})\n",
+        r.source,
+        if r.aws_auth_present { "" } else { " absent" }
+    ));
+    let mut t = table(&[
+        "SOURCE",
+        "PRINCIPAL",
+        "USERNAME",
+        "GROUPS",
+        "ACCESS",
+        "STATE",
+    ]);
     for m in &r.mappings {
         let state = match m.mapping.shadowed_by_line {
             Some(l) => format!("shadowed by line {l}"),
@@ -42,11 +57,19 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
     for m in r.mappings.iter().filter(|m| m.mapping.active) {
         for b in &m.bindings {
             // Every authenticated user holds the API server's defaults; they say nothing about this identity.
-            if b.subject == "Group/system:authenticated" && b.binding.starts_with("ClusterRoleBinding/system:") {
+            if b.subject == "Group/system:authenticated"
+                && b.binding.starts_with("ClusterRoleBinding/system:")
+            {
                 continue;
             }
             any = true;
-            let mut row = vec![m.mapping.principal.clone(), b.subject.clone(), b.scope.clone(), b.role.clone(), b.binding.clone()];
+            let mut row = vec![
+                m.mapping.principal.clone(),
+                b.subject.clone(),
+                b.scope.clone(),
+                b.role.clone(),
+                b.binding.clone(),
+            ];
             if !b.role_exists {
                 row[3].push_str(" (missing)");
             }
@@ -72,7 +95,12 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
     }
     let mut t = table(&header);
     for f in &r.findings {
-        let mut row = vec![format!("{:?}", f.severity).to_uppercase(), format!("{} {}", f.rule, f.name), f.subject.clone(), f.evidence.clone()];
+        let mut row = vec![
+            format!("{:?}", f.severity).to_uppercase(),
+            format!("{} {}", f.rule, f.name),
+            f.subject.clone(),
+            f.evidence.clone(),
+        ];
         if wide {
             row.push(f.remediation.to_string());
         }
@@ -84,11 +112,21 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
         out.push_str(&lines(&t));
     }
     if let Some(v) = &r.verification {
-        out.push_str(&format!("\nVERIFICATION: {} SubjectAccessReview answers compared, {} mismatches\n", v.queries, v.mismatches.len()));
+        out.push_str(&format!(
+            "\nVERIFICATION: {} SubjectAccessReview answers compared, {} mismatches\n",
+            v.queries,
+            v.mismatches.len()
+        ));
         if !v.mismatches.is_empty() {
             let mut t = table(&["PRINCIPAL", "USER", "REQUEST", "OURS", "SERVER"]);
             for m in &v.mismatches {
-                t.add_row(vec![m.principal.clone(), m.user.clone(), m.request.clone(), m.ours.to_string(), m.server.to_string()]);
+                t.add_row(vec![
+                    m.principal.clone(),
+                    m.user.clone(),
+                    m.request.clone(),
+                    m.ours.to_string(),
+                    m.server.to_string(),
+                ]);
             }
             out.push_str(&lines(&t));
         }
@@ -99,8 +137,17 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
 pub fn who_can(rows: &[WhoCanAnswer]) -> String {
     let mut t = table(&["PRINCIPAL", "SUBJECT", "VIA", "SCOPE"]);
     for r in rows {
-        let principals = if r.principals.is_empty() { "-".to_string() } else { r.principals.join("\n") };
-        t.add_row(vec![principals, r.subject.clone(), r.via.clone(), r.scope.clone()]);
+        let principals = if r.principals.is_empty() {
+            "-".to_string()
+        } else {
+            r.principals.join("\n")
+        };
+        t.add_row(vec![
+            principals,
+            r.subject.clone(),
+            r.via.clone(),
+            r.scope.clone(),
+        ]);
     }
     lines(&t)
 }
@@ -112,7 +159,13 @@ pub fn lookup(rows: &[LookupAnswer], wide: bool) -> String {
     }
     let mut t = table(&header);
     for r in rows {
-        let mut row = vec![r.principal.clone().unwrap_or_else(|| "-".into()), r.subject.clone(), r.scope.clone(), r.role.clone(), r.binding.clone()];
+        let mut row = vec![
+            r.principal.clone().unwrap_or_else(|| "-".into()),
+            r.subject.clone(),
+            r.scope.clone(),
+            r.role.clone(),
+            r.binding.clone(),
+        ];
         if wide {
             row.push(r.rules.join("\n"));
         }

@@ -28,8 +28,18 @@ fn security_severity(s: Severity) -> &'static str {
 
 /// `... (mapRoles line 7)` in a subject gives a location in the aws-auth section.
 fn location(subject: &str, evidence: &str) -> Option<(String, u64)> {
-    let (section, rest) = ["mapRoles", "mapUsers", "mapAccounts"].iter().find_map(|s| subject.find(&format!("({s} line ")).map(|i| (*s, &subject[i..])))?;
-    let line: u64 = rest.trim_start_matches(&format!("({section} line ")).trim_end_matches(')').parse().ok()?;
+    let (section, rest) = ["mapRoles", "mapUsers", "mapAccounts"]
+        .iter()
+        .find_map(|s| {
+            subject
+                .find(&format!("({s} line "))
+                .map(|i| (*s, &subject[i..]))
+        })?;
+    let line: u64 = rest
+        .trim_start_matches(&format!("({section} line "))
+        .trim_end_matches(')')
+        .parse()
+        .ok()?;
     let _ = evidence;
     Some((format!("aws-auth/{section}"), line))
 }

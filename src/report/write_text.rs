@@ -7,13 +7,27 @@ pub fn render(r: &WriteReport) -> String {
     let mut out = String::new();
     let suffix = if r.dry_run { " (dry run)" } else { "" };
     out.push_str(&format!("Role:    {}\n", r.role_arn.canonical));
-    out.push_str(&format!("Caller:  {} (context {})\n", r.caller.describe(), r.context));
+    out.push_str(&format!(
+        "Caller:  {} (context {})\n",
+        r.caller.describe(),
+        r.context
+    ));
     for note in &r.notes {
         out.push_str(&format!("note: {note}\n"));
     }
     out.push('\n');
-    out.push_str(&object_line("clusterrole.rbac.authorization.k8s.io", &r.cluster_role, r.dry_run, suffix));
-    out.push_str(&object_line("clusterrolebinding.rbac.authorization.k8s.io", &r.cluster_role_binding, r.dry_run, suffix));
+    out.push_str(&object_line(
+        "clusterrole.rbac.authorization.k8s.io",
+        &r.cluster_role,
+        r.dry_run,
+        suffix,
+    ));
+    out.push_str(&object_line(
+        "clusterrolebinding.rbac.authorization.k8s.io",
+        &r.cluster_role_binding,
+        r.dry_run,
+        suffix,
+    ));
     if let Some(ae) = &r.access_entry {
         let e = &ae.entry;
         out.push_str(&format!(
@@ -27,9 +41,20 @@ pub fn render(r: &WriteReport) -> String {
     }
     let entry = &r.aws_auth.entry;
     let detail = match (r.aws_auth.removed, &r.aws_auth.note) {
-        (_, Some(note)) if r.access_entry.is_some() && r.aws_auth.action == Action::Unchanged => note.clone(),
-        (Some(n), _) => format!("{n} mapRoles entr{} for {} removed", if n == 1 { "y" } else { "ies" }, entry.rolearn),
-        (None, _) => format!("rolearn {} -> username {:?}, groups [{}]", entry.rolearn, entry.username, entry.groups.join(", ")),
+        (_, Some(note)) if r.access_entry.is_some() && r.aws_auth.action == Action::Unchanged => {
+            note.clone()
+        }
+        (Some(n), _) => format!(
+            "{n} mapRoles entr{} for {} removed",
+            if n == 1 { "y" } else { "ies" },
+            entry.rolearn
+        ),
+        (None, _) => format!(
+            "rolearn {} -> username {:?}, groups [{}]",
+            entry.rolearn,
+            entry.username,
+            entry.groups.join(", ")
+        ),
     };
     out.push_str(&format!(
         "configmap/{} -n {} {}{}: {}\n",
@@ -57,13 +82,28 @@ pub fn render(r: &WriteReport) -> String {
         }
     }
     if !r.verification.is_empty() {
-        out.push_str(&format!("\nVerification (SubjectAccessReview as user {:?}, group {:?}):\n", r.aws_auth.entry.username, r.aws_auth.entry.groups.first().cloned().unwrap_or_default()));
-        let mut table = crate::report::plain_table(&["VERB", "RESOURCE", "NAMESPACE", "ALLOWED", "EXPECTED", "RESULT"]);
+        out.push_str(&format!(
+            "\nVerification (SubjectAccessReview as user {:?}, group {:?}):\n",
+            r.aws_auth.entry.username,
+            r.aws_auth.entry.groups.first().cloned().unwrap_or_default()
+        ));
+        let mut table = crate::report::plain_table(&[
+            "VERB",
+            "RESOURCE",
+            "NAMESPACE",
+            "ALLOWED",
+            "EXPECTED",
+            "RESULT",
+        ]);
         for c in &r.verification {
             table.add_row([
                 c.verb.clone(),
                 c.resource.clone(),
-                if c.namespace.is_empty() { "(all)".into() } else { c.namespace.clone() },
+                if c.namespace.is_empty() {
+                    "(all)".into()
+                } else {
+                    c.namespace.clone()
+                },
                 yes_no(c.allowed).into(),
                 yes_no(c.expected).into(),
                 if c.ok() { "ok".into() } else { "WRONG".into() },

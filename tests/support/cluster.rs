@@ -15,7 +15,10 @@ pub const NODE_ENTRY: &str = "- rolearn: arn:aws:iam::111122223333:role/eksctl-d
 
 /// `kubectl-chronom --kubeconfig <cp> --context <context> <args>`, with backups in a private dir.
 pub fn chronom_on(cp: &ControlPlane, context: &str, args: &[&str]) -> Output {
-    plugin_command(&cp.kubeconfig, context).args(args).output().expect("run kubectl-chronom")
+    plugin_command(&cp.kubeconfig, context)
+        .args(args)
+        .output()
+        .expect("run kubectl-chronom")
 }
 
 pub fn chronom(context: &str, args: &[&str]) -> Output {
@@ -48,16 +51,25 @@ pub fn text(o: &Output) -> String {
 }
 
 pub fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", text(o)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", text(o)))
 }
 
 /// Run `f` with an admin client for `cp`.
 pub fn with_client_on<T>(cp: &ControlPlane, f: impl AsyncFnOnce(kube::Client) -> T) -> T {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let kc = kube::config::Kubeconfig::read_from(&cp.kubeconfig).unwrap();
-        let opts = kube::config::KubeConfigOptions { context: Some("chronom-admin".into()), ..Default::default() };
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await.unwrap();
+        let opts = kube::config::KubeConfigOptions {
+            context: Some("chronom-admin".into()),
+            ..Default::default()
+        };
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+            .await
+            .unwrap();
         f(kube::Client::try_from(cfg).unwrap()).await
     })
 }
@@ -67,7 +79,12 @@ pub fn with_client<T>(f: impl AsyncFnOnce(kube::Client) -> T) -> T {
 }
 
 pub fn get_aws_auth_on(cp: &ControlPlane) -> Option<ConfigMap> {
-    with_client_on(cp, async |c| Api::<ConfigMap>::namespaced(c, "kube-system").get_opt("aws-auth").await.unwrap())
+    with_client_on(cp, async |c| {
+        Api::<ConfigMap>::namespaced(c, "kube-system")
+            .get_opt("aws-auth")
+            .await
+            .unwrap()
+    })
 }
 
 pub fn get_aws_auth() -> Option<ConfigMap> {
@@ -75,20 +92,27 @@ pub fn get_aws_auth() -> Option<ConfigMap> {
 }
 
 /// Replace aws-auth's data (None: delete the ConfigMap) and return what was there.
-pub fn set_aws_auth_on(cp: &ControlPlane, data: Option<BTreeMap<String, String>>) -> Option<ConfigMap> {
+pub fn set_aws_auth_on(
+    cp: &ControlPlane,
+    data: Option<BTreeMap<String, String>>,
+) -> Option<ConfigMap> {
     with_client_on(cp, async |c| {
         let api = Api::<ConfigMap>::namespaced(c, "kube-system");
         let before = api.get_opt("aws-auth").await.unwrap();
         match (data, &before) {
             (None, Some(_)) => {
-                api.delete("aws-auth", &DeleteParams::default()).await.unwrap();
+                api.delete("aws-auth", &DeleteParams::default())
+                    .await
+                    .unwrap();
             }
             (None, None) => {}
             (Some(d), Some(cm)) => {
                 let mut cm = cm.clone();
                 cm.data = Some(d);
                 cm.metadata.annotations = None;
-                api.replace("aws-auth", &PostParams::default(), &cm).await.unwrap();
+                api.replace("aws-auth", &PostParams::default(), &cm)
+                    .await
+                    .unwrap();
             }
             (Some(d), None) => {
                 let mut cm = ConfigMap::default();
@@ -106,7 +130,10 @@ pub fn set_aws_auth(data: Option<BTreeMap<String, String>>) -> Option<ConfigMap>
 }
 
 pub fn map_roles_on(cp: &ControlPlane) -> String {
-    get_aws_auth_on(cp).and_then(|c| c.data).and_then(|d| d.get("mapRoles").cloned()).unwrap_or_default()
+    get_aws_auth_on(cp)
+        .and_then(|c| c.data)
+        .and_then(|d| d.get("mapRoles").cloned())
+        .unwrap_or_default()
 }
 
 pub fn map_roles() -> String {
@@ -114,12 +141,17 @@ pub fn map_roles() -> String {
 }
 
 pub fn data(map_roles: &str) -> Option<BTreeMap<String, String>> {
-    Some(BTreeMap::from([("mapRoles".to_string(), map_roles.to_string())]))
+    Some(BTreeMap::from([(
+        "mapRoles".to_string(),
+        map_roles.to_string(),
+    )]))
 }
 
 pub fn cluster_role_on(cp: &ControlPlane, name: &str) -> Option<ClusterRole> {
     let name = name.to_string();
-    with_client_on(cp, async move |c| Api::<ClusterRole>::all(c).get_opt(&name).await.unwrap())
+    with_client_on(cp, async move |c| {
+        Api::<ClusterRole>::all(c).get_opt(&name).await.unwrap()
+    })
 }
 
 pub fn cluster_role(name: &str) -> Option<ClusterRole> {
@@ -128,7 +160,12 @@ pub fn cluster_role(name: &str) -> Option<ClusterRole> {
 
 pub fn cluster_role_binding_on(cp: &ControlPlane, name: &str) -> Option<ClusterRoleBinding> {
     let name = name.to_string();
-    with_client_on(cp, async move |c| Api::<ClusterRoleBinding>::all(c).get_opt(&name).await.unwrap())
+    with_client_on(cp, async move |c| {
+        Api::<ClusterRoleBinding>::all(c)
+            .get_opt(&name)
+            .await
+            .unwrap()
+    })
 }
 
 pub fn cluster_role_binding(name: &str) -> Option<ClusterRoleBinding> {
@@ -145,19 +182,40 @@ pub fn kubectl_apply_on(cp: &ControlPlane, manifest: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(manifest.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "kubectl apply: {}", text(&out));
 }
 
 pub fn kubectl_delete_on(cp: &ControlPlane, what: &str) {
-    let out = cp.kubectl("chronom-admin").args(["delete", what]).output().unwrap();
-    assert!(out.status.success(), "kubectl delete {what}: {}", text(&out));
+    let out = cp
+        .kubectl("chronom-admin")
+        .args(["delete", what])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl delete {what}: {}",
+        text(&out)
+    );
 }
 
 /// A ValidatingAdmissionPolicy (and binding) that refuses matching requests: a real server
 /// refusal that RBAC-based preflight cannot foresee. Waits until it is in force.
-pub fn deny_policy_on(cp: &ControlPlane, name: &str, operations: &str, resource: &str, group: &str, expression: &str, probe: impl Fn() -> bool) {
+pub fn deny_policy_on(
+    cp: &ControlPlane,
+    name: &str,
+    operations: &str,
+    resource: &str,
+    group: &str,
+    expression: &str,
+    probe: impl Fn() -> bool,
+) {
     let manifest = format!(
         r#"apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
@@ -185,7 +243,10 @@ spec:
     kubectl_apply_on(cp, &manifest);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !probe() {
-        assert!(std::time::Instant::now() < deadline, "admission policy {name} never took effect");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "admission policy {name} never took effect"
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }

@@ -7,7 +7,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cluster;
-pub mod moto;
 mod control_plane;
+pub mod moto;
 
 pub use control_plane::{ControlPlane, control_plane, unique_name};

@@ -83,7 +83,10 @@ pub fn python() -> Result<PathBuf, String> {
 
 fn can_import_moto(python: &Path) -> bool {
     Command::new(python)
-        .args(["-c", "import moto.server, moto.eks.models, boto3, botocore, flask, flask_cors"])
+        .args([
+            "-c",
+            "import moto.server, moto.eks.models, boto3, botocore, flask, flask_cors",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -91,7 +94,8 @@ fn can_import_moto(python: &Path) -> bool {
 }
 
 fn find_or_install_python() -> Result<PathBuf, String> {
-    let system = PathBuf::from(std::env::var_os("CHRONOM_PYTHON").unwrap_or_else(|| "python3".into()));
+    let system =
+        PathBuf::from(std::env::var_os("CHRONOM_PYTHON").unwrap_or_else(|| "python3".into()));
     if can_import_moto(&system) {
         return Ok(system);
     }
@@ -100,18 +104,43 @@ fn find_or_install_python() -> Result<PathBuf, String> {
     if can_import_moto(&venv_python) {
         return Ok(venv_python);
     }
-    eprintln!("installing moto[server] into {} (first run only)", venv.display());
+    eprintln!(
+        "installing moto[server] into {} (first run only)",
+        venv.display()
+    );
     let run = |cmd: &mut Command, what: &str| -> Result<(), String> {
-        let out = cmd.stdin(Stdio::null()).output().map_err(|e| format!("{what}: {e}"))?;
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{what}: {e}"))?;
         if out.status.success() {
             Ok(())
         } else {
-            Err(format!("{what} failed ({}):\n{}", out.status, tail(&String::from_utf8_lossy(&out.stderr), 30)))
+            Err(format!(
+                "{what} failed ({}):\n{}",
+                out.status,
+                tail(&String::from_utf8_lossy(&out.stderr), 30)
+            ))
         }
     };
-    run(Command::new(&system).args(["-m", "venv", "--clear"]).arg(&venv), "python3 -m venv")?;
-    run(Command::new(&venv_python).args(["-m", "pip", "install", "--quiet", "moto[server]"]), "pip install moto[server]")?;
-    if can_import_moto(&venv_python) { Ok(venv_python) } else { Err(format!("{} still cannot import moto.server", venv_python.display())) }
+    run(
+        Command::new(&system)
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+        "python3 -m venv",
+    )?;
+    run(
+        Command::new(&venv_python).args(["-m", "pip", "install", "--quiet", "moto[server]"]),
+        "pip install moto[server]",
+    )?;
+    if can_import_moto(&venv_python) {
+        Ok(venv_python)
+    } else {
+        Err(format!(
+            "{} still cannot import moto.server",
+            venv_python.display()
+        ))
+    }
 }
 
 impl Moto {
@@ -123,11 +152,20 @@ impl Moto {
         }
         let mut last = String::new();
         for _attempt in 0..3 {
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| format!("no free port: {e}"))?.port();
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| format!("no free port: {e}"))?
+                .port();
             let log = home.path().join(format!("moto-{port}.log"));
-            let log_file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+            let log_file =
+                std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
             let mut child = Command::new(&python)
-                .args(["-c", LAUNCHER, &port.to_string(), &std::process::id().to_string()])
+                .args([
+                    "-c",
+                    LAUNCHER,
+                    &port.to_string(),
+                    &std::process::id().to_string(),
+                ])
                 .arg(home.path())
                 .stdin(Stdio::null())
                 .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
@@ -138,16 +176,28 @@ impl Moto {
             loop {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     let endpoint = format!("http://127.0.0.1:{port}");
-                    return Ok(Self { endpoint, log, python, child: Mutex::new(child), home });
+                    return Ok(Self {
+                        endpoint,
+                        log,
+                        python,
+                        child: Mutex::new(child),
+                        home,
+                    });
                 }
                 if let Ok(Some(status)) = child.try_wait() {
-                    last = format!("moto exited ({status}); log tail:\n{}", tail(&std::fs::read_to_string(&log).unwrap_or_default(), 30));
+                    last = format!(
+                        "moto exited ({status}); log tail:\n{}",
+                        tail(&std::fs::read_to_string(&log).unwrap_or_default(), 30)
+                    );
                     break;
                 }
                 if Instant::now() > deadline {
                     let _ = child.kill();
                     let _ = child.wait();
-                    last = format!("moto did not listen on {port} within 60 s; log tail:\n{}", tail(&std::fs::read_to_string(&log).unwrap_or_default(), 30));
+                    last = format!(
+                        "moto did not listen on {port} within 60 s; log tail:\n{}",
+                        tail(&std::fs::read_to_string(&log).unwrap_or_default(), 30)
+                    );
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -175,7 +225,10 @@ impl Moto {
             .env("AWS_REGION", region)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", self.home.path().join("aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.home.path().join("aws-credentials"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.home.path().join("aws-credentials"),
+            )
             .env_remove("KUBERNETES_EXEC_INFO")
             .env_remove("KUBECONFIG")
     }
@@ -183,7 +236,9 @@ impl Moto {
     /// `kubectl-chronom <args>` against moto in `region`.
     pub fn chronom(&self, region: &str, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"));
-        self.aws_env(&mut cmd, region).args(args).stdin(Stdio::null());
+        self.aws_env(&mut cmd, region)
+            .args(args)
+            .stdin(Stdio::null());
         cmd.output().expect("run kubectl-chronom")
     }
 
@@ -193,25 +248,42 @@ impl Moto {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "moto")))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                ACCESS_KEY, SECRET_KEY, None, None, "moto",
+            )))
             .build()
     }
 
     /// Create an EKS cluster in moto. `endpoint_and_ca` sets what DescribeCluster returns.
-    pub async fn create_cluster(&self, region: &str, name: &str, vpc: aws_sdk_eks::types::VpcConfigRequest, endpoint_and_ca: Option<(&str, &str)>) {
+    pub async fn create_cluster(
+        &self,
+        region: &str,
+        name: &str,
+        vpc: aws_sdk_eks::types::VpcConfigRequest,
+        endpoint_and_ca: Option<(&str, &str)>,
+    ) {
         let eks = aws_sdk_eks::Client::new(&self.sdk(region));
-        let mut req = eks.create_cluster().name(name).role_arn(format!("arn:aws:iam::{ACCOUNT}:role/eks-cluster")).resources_vpc_config(vpc);
+        let mut req = eks
+            .create_cluster()
+            .name(name)
+            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/eks-cluster"))
+            .resources_vpc_config(vpc);
         if let Some((endpoint, ca)) = endpoint_and_ca {
             req = req.tags(ENDPOINT_TAG, endpoint).tags(CA_TAG, ca);
         }
-        req.send().await.unwrap_or_else(|e| panic!("moto CreateCluster {name}: {e:?}"));
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("moto CreateCluster {name}: {e:?}"));
     }
 
     /// moto's record of the sessions it issued (`/moto-api/data.json`, `sts.AssumedRole`).
     pub fn assumed_roles(&self) -> Vec<serde_json::Value> {
         let body = http_get(&self.endpoint, "/moto-api/data.json");
         let data: serde_json::Value = serde_json::from_str(&body).expect("moto data.json is JSON");
-        data["sts"]["AssumedRole"].as_array().cloned().unwrap_or_default()
+        data["sts"]["AssumedRole"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -231,7 +303,10 @@ fn http_get(endpoint: &str, path: &str) -> String {
     write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
     let mut response = String::new();
     s.read_to_string(&mut response).unwrap();
-    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
 }
 
 pub fn tail(text: &str, lines: usize) -> String {
@@ -258,7 +333,9 @@ pub struct CheckedToken {
 
 impl CheckedToken {
     pub fn param(&self, name: &str) -> &str {
-        self.params.get(&name.to_ascii_lowercase()).map_or("", String::as_str)
+        self.params
+            .get(&name.to_ascii_lowercase())
+            .map_or("", String::as_str)
     }
 }
 
@@ -288,7 +365,11 @@ fn sts_domain(partition: &str) -> &'static str {
 }
 
 /// Apply the authenticator's format checks for a cluster in `partition` at time `now`.
-pub fn check_token(token: &str, partition: &str, now: jiff::Timestamp) -> Result<CheckedToken, String> {
+pub fn check_token(
+    token: &str,
+    partition: &str,
+    now: jiff::Timestamp,
+) -> Result<CheckedToken, String> {
     if token.len() > 4096 {
         return Err("token is too large".into());
     }
@@ -298,10 +379,14 @@ pub fn check_token(token: &str, partition: &str, now: jiff::Timestamp) -> Result
     if body.contains('=') {
         return Err("token body is padded base64 (RawURLEncoding has no padding)".into());
     }
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).map_err(|e| format!("token body is not base64url: {e}"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|e| format!("token body is not base64url: {e}"))?;
     let url = String::from_utf8(bytes).map_err(|_| "token body is not UTF-8".to_string())?;
 
-    let rest = url.strip_prefix("https://").ok_or("unexpected scheme in pre-signed URL (want https)")?;
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or("unexpected scheme in pre-signed URL (want https)")?;
     let (host, path_query) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
     let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
     let host_region = check_sts_host(host, partition)?;
@@ -324,12 +409,20 @@ pub fn check_token(token: &str, partition: &str, now: jiff::Timestamp) -> Result
     if get("action") != "GetCallerIdentity" {
         return Err("unexpected action parameter in pre-signed URL".into());
     }
-    if !get("x-amz-signedheaders").split(';').any(|h| h.eq_ignore_ascii_case("x-k8s-aws-id")) {
+    if !get("x-amz-signedheaders")
+        .split(';')
+        .any(|h| h.eq_ignore_ascii_case("x-k8s-aws-id"))
+    {
         return Err("client did not sign the x-k8s-aws-id header in the pre-signed URL".into());
     }
     match get("x-amz-expires").parse::<i64>() {
         Ok(e) if (0..=900).contains(&e) => {}
-        _ => return Err(format!("invalid X-Amz-Expires parameter in pre-signed URL: {:?}", get("x-amz-expires"))),
+        _ => {
+            return Err(format!(
+                "invalid X-Amz-Expires parameter in pre-signed URL: {:?}",
+                get("x-amz-expires")
+            ));
+        }
     }
     let date = get("x-amz-date");
     if date.is_empty() {
@@ -341,16 +434,34 @@ pub fn check_token(token: &str, partition: &str, now: jiff::Timestamp) -> Result
         .map(|z| z.timestamp())
         .map_err(|e| format!("error parsing X-Amz-Date parameter {date}: {e}"))?;
     if now > signed_at + jiff::SignedDuration::from_mins(15) {
-        return Err(format!("X-Amz-Date parameter is expired (15 minute expiration) {date}"));
+        return Err(format!(
+            "X-Amz-Date parameter is expired (15 minute expiration) {date}"
+        ));
     }
-    let access_key = get("x-amz-credential").split('/').next().unwrap_or("").to_string();
-    Ok(CheckedToken { host: host.to_string(), host_region, params, access_key, signed_at })
+    let access_key = get("x-amz-credential")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    Ok(CheckedToken {
+        host: host.to_string(),
+        host_region,
+        params,
+        access_key,
+        signed_at,
+    })
 }
 
 /// `sts.amazonaws.com` (aws partition only) or `sts.<region>.<partition domain>`.
 fn check_sts_host(host: &str, partition: &str) -> Result<String, String> {
     if host == "sts.amazonaws.com" {
-        return if partition == "aws" { Ok("global".into()) } else { Err(format!("global endpoint unsupported in partition {partition}")) };
+        return if partition == "aws" {
+            Ok("global".into())
+        } else {
+            Err(format!(
+                "global endpoint unsupported in partition {partition}"
+            ))
+        };
     }
     let labels: Vec<&str> = host.split('.').collect();
     if labels.len() < 4 || labels[0] != "sts" {
@@ -358,14 +469,20 @@ fn check_sts_host(host: &str, partition: &str) -> Result<String, String> {
     }
     let region = labels[1];
     let valid_region = !region.is_empty()
-        && region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !region.starts_with('-')
         && !region.ends_with('-');
     if !valid_region {
-        return Err(format!("invalid region identifier format provided: {region}"));
+        return Err(format!(
+            "invalid region identifier format provided: {region}"
+        ));
     }
     if labels[2..].join(".") != sts_domain(partition) {
-        return Err(format!("partition {{{partition}}} does not support hostname {host}"));
+        return Err(format!(
+            "partition {{{partition}}} does not support hostname {host}"
+        ));
     }
     Ok(region.to_string())
 }
@@ -376,7 +493,10 @@ fn percent_decode(s: &str) -> Result<String, String> {
     while let Some(b) = bytes.next() {
         match b {
             b'%' => {
-                let hex = [bytes.next().ok_or("malformed query parameter")?, bytes.next().ok_or("malformed query parameter")?];
+                let hex = [
+                    bytes.next().ok_or("malformed query parameter")?,
+                    bytes.next().ok_or("malformed query parameter")?,
+                ];
                 let hex = std::str::from_utf8(&hex).map_err(|_| "malformed query parameter")?;
                 out.push(u8::from_str_radix(hex, 16).map_err(|_| "malformed query parameter")?);
             }
