@@ -42,14 +42,17 @@ pub fn parse_map_accounts(text: &str) -> Result<Vec<MapAccount>, ParseError> {
 }
 
 /// Each item with its span: from the `-` for block lists, else from the item's first byte, to
-/// the end of its last value (a `|`/`>` value's final line break left out: it depends on
-/// what follows, so leaving it out keeps an untouched entry's span the same across edits).
+/// the end of its last value, trailing blanks and line breaks left out: a `|`/`>` value's final
+/// line break and an empty value's run-on over the next line's indentation depend on what
+/// follows, and leaving them out keeps an untouched entry's span the same across edits.
 fn places<'d>(
     text: &'d str,
     document: &'d Document,
 ) -> impl Iterator<Item = (&'d Node, Place)> + 'd {
     document.items.iter().enumerate().map(move |(i, node)| {
-        let trimmed_end = text[..node.end].trim_end_matches(['\n', '\r']).len();
+        let trimmed_end = text[..node.end]
+            .trim_end_matches([' ', '\t', '\n', '\r'])
+            .len();
         let place = match &document.layout {
             Layout::Block { dashes } => {
                 let dash = dashes[i];
