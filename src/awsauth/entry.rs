@@ -355,15 +355,13 @@ impl<'t> FieldReader<'t> {
         }
     }
 
-    /// The value's source text. A block scalar's (`|`, `>`) own final line break is left
-    /// out: whether it is there depends on what follows, not on the value.
+    /// The value's source text; for a block scalar (`|`, `>`) its value instead: the parser's
+    /// span of one (its final line break, or all of an empty one) depends on what follows,
+    /// so the source text of an untouched entry would change when an entry is added after it.
     fn raw(&self, node: &Node) -> String {
-        let raw = &self.text[node.start..node.end];
         match node.as_scalar() {
-            Some((_, ScalarStyle::Literal | ScalarStyle::Folded, _)) => {
-                raw.trim_end_matches(['\n', '\r']).to_string()
-            }
-            _ => raw.to_string(),
+            Some((value, ScalarStyle::Literal | ScalarStyle::Folded, _)) => value.to_string(),
+            _ => self.text[node.start..node.end].to_string(),
         }
     }
 
