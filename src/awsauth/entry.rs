@@ -355,12 +355,14 @@ impl<'t> FieldReader<'t> {
         }
     }
 
-    /// The value's source text; for a block scalar (`|`, `>`) its value instead: the parser's
-    /// span of one (its final line break, or all of an empty one) depends on what follows,
-    /// so the source text of an untouched entry would change when an entry is added after it.
+    /// The value's source text; for a block scalar (`|`, `>`) its value instead, and nothing
+    /// for an empty plain one (`key:`): the parser's span of those (a final line break, the
+    /// blanks or the `}` after an empty value) depends on what follows, so the source text of
+    /// an untouched entry would change when an entry is added after it.
     fn raw(&self, node: &Node) -> String {
         match node.as_scalar() {
             Some((value, ScalarStyle::Literal | ScalarStyle::Folded, _)) => value.to_string(),
+            Some(("", ScalarStyle::Plain, _)) => String::new(),
             _ => self.text[node.start..node.end].to_string(),
         }
     }
