@@ -74,16 +74,16 @@ pub fn validate(args: &GrantArgs) -> Result<ValidGrant, UserError> {
         ));
     }
     validate_name("--group", &args.group)?;
-    if let Some(reason) = privileged_group_reason(&args.group) {
-        if !args.allow_privileged_group {
-            return Err(UserError::usage(
-                format!(
-                    "refusing to map the role to --group {}: {reason}",
-                    args.group
-                ),
-                "use the default read-only group (chronomReadOnlyGroup), or pass --allow-privileged-group if you really mean it",
-            ));
-        }
+    if let Some(reason) = privileged_group_reason(&args.group)
+        && !args.allow_privileged_group
+    {
+        return Err(UserError::usage(
+            format!(
+                "refusing to map the role to --group {}: {reason}",
+                args.group
+            ),
+            "use the default read-only group (chronomReadOnlyGroup), or pass --allow-privileged-group if you really mean it",
+        ));
     }
     validate_name("--role-name", &args.role_name)?;
     Ok(ValidGrant {
@@ -245,24 +245,37 @@ pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> crate::outcome::RunRe
         Ok(v) => v,
         Err(e) => return e.into(),
     };
-    // With --cluster, DescribeCluster tells which mapping the cluster reads (--via auto).
-    let eks = match via::context(global).await {
-        Ok(c) => c,
-        Err(e) => return e.into(),
-    };
-    let choice = match via::choose(args.via, eks.as_ref().map(|c| &c.cluster)) {
-        Ok(c) => c,
-        Err(e) => return e.into(),
-    };
-    let mapper = match (choice.with, eks.as_ref()) {
-        (MapWith::AccessEntry, Some(ctx)) => Mapper::AccessEntry(ctx),
-        _ => Mapper::AwsAuth,
-    };
     let conn = match connect::connect(global).await {
         Ok(c) => c,
         Err(e) => return e.into(),
     };
-    match execute(&conn, &v, mapper, choice.note).await {
+    // For an EKS cluster (--cluster, or the context's), DescribeCluster tells which mapping the
+    // cluster reads (--via auto).
+    let side = via::side(&conn).await;
+    let choice = match via::choose(
+        args.via,
+        side.ctx.as_ref().map(|c| &c.cluster),
+        side.unreadable.as_ref(),
+    ) {
+        Ok(c) => c,
+        Err(e) => return e.into(),
+    };
+    let mapper = match (choice.with, side.ctx.as_ref()) {
+        (MapWith::AccessEntry, Some(ctx)) => Mapper::AccessEntry(ctx),
+        _ => Mapper::AwsAuth,
+    };
+    // The choice's note says why when the EKS side could not be read; otherwise keep how the
+    // cluster was found.
+    let found = if side.unreadable.is_some() {
+        None
+    } else {
+        side.notes.first().cloned()
+    };
+    let note = match (found, choice.note) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
+    match execute(&conn, &v, mapper, note).await {
         Ok(r) => r,
         Err(e) => e.into(),
     }
@@ -565,7 +578,7 @@ async fn finish(
     )
     .await?;
 
-    let user = verify::sample_username(&v.entry.username, &v.role.canonical.account());
+    let user = verify::sample_username(&v.entry.username, v.role.canonical.account());
     report.verification = verify::run(
         conn,
         &user,
@@ -844,29 +857,27 @@ async fn dry_run_on_server(
     let roles: Api<ClusterRole> = Api::all(conn.client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
     let mut problems = Vec::new();
-    if plan.role_action != Action::Unchanged {
-        if let Err(e) = roles
+    if plan.role_action != Action::Unchanged
+        && let Err(e) = roles
             .patch(
                 &plan.role.metadata.name.clone().unwrap_or_default(),
                 &params,
                 &Patch::Apply(&plan.role),
             )
             .await
-        {
-            problems.push(format!("clusterrole: {e}"));
-        }
+    {
+        problems.push(format!("clusterrole: {e}"));
     }
-    if plan.binding_action != Action::Unchanged {
-        if let Err(e) = bindings
+    if plan.binding_action != Action::Unchanged
+        && let Err(e) = bindings
             .patch(
                 &plan.binding.metadata.name.clone().unwrap_or_default(),
                 &params,
                 &Patch::Apply(&plan.binding),
             )
             .await
-        {
-            problems.push(format!("clusterrolebinding: {e}"));
-        }
+    {
+        problems.push(format!("clusterrolebinding: {e}"));
     }
     if problems.is_empty() {
         report

@@ -115,16 +115,17 @@ pub fn is_managed(meta: &ObjectMeta) -> bool {
         .is_some_and(|v| v == MANAGED_BY_VALUE)
 }
 
+/// One rule's api groups, resources, resource names, non-resource URLs and verbs, each sorted.
+type RuleKey = (
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+);
+
 /// The part of a ClusterRole that decides what it grants, in a canonical order.
-fn rule_key(
-    rules: &[PolicyRule],
-) -> Vec<(
-    Vec<String>,
-    Vec<String>,
-    Vec<String>,
-    Vec<String>,
-    Vec<String>,
-)> {
+fn rule_key(rules: &[PolicyRule]) -> Vec<RuleKey> {
     let sorted = |v: &Option<Vec<String>>| {
         let mut v = v.clone().unwrap_or_default();
         v.sort();

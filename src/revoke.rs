@@ -29,16 +29,15 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs) -> RunResult {
             .into();
         }
     };
-    // With --cluster, the role's EKS access entry is removed too (when the cluster has them).
-    let eks = match via::context(global).await {
-        Ok(c) => c,
-        Err(e) => return e.into(),
-    };
     let conn = match connect::connect(global).await {
         Ok(c) => c,
         Err(e) => return e.into(),
     };
-    match execute(&conn, args, &role, eks.as_ref()).await {
+    // For an EKS cluster (--cluster, or the context's), the role's access entry is removed too
+    // (when the cluster has them).
+    let side = via::side(&conn).await;
+    side.tell();
+    match execute(&conn, args, &role, side.ctx.as_ref()).await {
         Ok(r) => r,
         Err(e) => e.into(),
     }
@@ -353,17 +352,17 @@ pub async fn execute(
     }
 
     let mut failures = Vec::new();
-    if report.cluster_role_binding.action == Action::Deleted {
-        if let Err(e) = delete(conn, &bindings, &args.role_name, "clusterrolebinding").await {
-            report.cluster_role_binding.action = Action::Failed;
-            failures.push(e);
-        }
+    if report.cluster_role_binding.action == Action::Deleted
+        && let Err(e) = delete(conn, &bindings, &args.role_name, "clusterrolebinding").await
+    {
+        report.cluster_role_binding.action = Action::Failed;
+        failures.push(e);
     }
-    if report.cluster_role.action == Action::Deleted {
-        if let Err(e) = delete(conn, &roles, &args.role_name, "clusterrole").await {
-            report.cluster_role.action = Action::Failed;
-            failures.push(e);
-        }
+    if report.cluster_role.action == Action::Deleted
+        && let Err(e) = delete(conn, &roles, &args.role_name, "clusterrole").await
+    {
+        report.cluster_role.action = Action::Failed;
+        failures.push(e);
     }
     if !failures.is_empty() {
         report.ok = false;

@@ -339,7 +339,8 @@ fn krew_validation_rejects_what_krew_rejects() {
         edit(&mut m);
         krew_errors(&m, "chronom")
     };
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "apiVersion",
             Box::new(|m| m["apiVersion"] = json!("krew.googlecontainertools.github.com/v1alpha1")),

@@ -68,6 +68,23 @@ fn eks_with(rules: &[&Rule]) -> aws_sdk_eks::Client {
     aws_sdk_eks::Client::from_conf(config)
 }
 
+fn sts_with(rules: &[&Rule]) -> aws_sdk_sts::Client {
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new(
+            "AKIDMOCK",
+            "mock-secret",
+            None,
+            None,
+            "mock",
+        ))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor(rules))
+        .build();
+    aws_sdk_sts::Client::from_conf(config)
+}
+
 fn iam_with(rules: &[&Rule]) -> aws_sdk_iam::Client {
     let config = aws_sdk_iam::Config::builder()
         .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
@@ -226,11 +243,15 @@ async fn describe_cluster_reads_the_mode_and_auto_chooses_from_it() {
                     .build()
             });
         let eks = eks_with(&[&rule]);
-        let cluster = via::describe_cluster(&eks, CLUSTER).await.unwrap();
+        let cluster =
+            chronom::eks::cluster::describe_with(&eks, &sts_with(&[]), "eu-west-1", CLUSTER)
+                .await
+                .unwrap()
+                .facts;
         assert_eq!(cluster.authentication_mode.as_deref(), Some(mode.as_str()));
         assert_eq!(cluster.region.as_deref(), Some("eu-west-1"));
         assert_eq!(cluster.enabled_log_types, ["audit"]);
-        let choice = via::choose(chronom::cli::MappingVia::Auto, Some(&cluster)).unwrap();
+        let choice = via::choose(chronom::cli::MappingVia::Auto, Some(&cluster), None).unwrap();
         assert_eq!(choice.with, want, "{mode:?}");
         assert!(choice.note.unwrap().contains(mode.as_str()));
         assert_eq!(rule.num_calls(), 1);
@@ -246,11 +267,34 @@ async fn a_missing_cluster_says_to_check_the_name_and_region() {
                 .build(),
         )
     });
-    let e = via::describe_cluster(&eks_with(&[&rule]), CLUSTER)
-        .await
-        .unwrap_err();
+    let listed = mock!(aws_sdk_eks::Client::list_clusters).then_output(|| {
+        aws_sdk_eks::operation::list_clusters::ListClustersOutput::builder()
+            .clusters("staging")
+            .build()
+    });
+    let caller = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(|| {
+        aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput::builder()
+            .account(ACCOUNT)
+            .arn(format!("arn:aws:iam::{ACCOUNT}:user/u"))
+            .build()
+    });
+    let e = chronom::eks::cluster::describe_with(
+        &eks_with(&[&rule, &listed]),
+        &sts_with(&[&caller]),
+        "eu-west-1",
+        CLUSTER,
+    )
+    .await
+    .unwrap_err();
     assert!(
-        e.next.contains("--region") && e.next.contains("eu-west-1"),
+        e.what
+            .contains(&format!("\"{CLUSTER}\" in eu-west-1 of account {ACCOUNT}")),
+        "{e}"
+    );
+    assert!(
+        e.next.contains("clusters in eu-west-1")
+            && e.next.contains("staging")
+            && e.next.contains("--cluster"),
         "{e}"
     );
 }

@@ -20,7 +20,9 @@ use std::process::{Command, Output, Stdio};
 
 use aws_credential_types::Credentials;
 use aws_sdk_eks::types::VpcConfigRequest;
-use chronom::eks::cluster::{self, EksCluster, EndpointAccess, ExecPlugin};
+use chronom::eks::cluster::{self, EksCluster, ExecPlugin};
+use chronom::eks::diagnosis::EndpointAccess;
+use chronom::eks::posture::ClusterFacts;
 use chronom::eks::{identity, token};
 use clap::Parser;
 use jiff::Timestamp;
@@ -270,11 +272,11 @@ fn describe_cluster_reads_endpoint_ca_and_network_access() {
             cluster::describe(&sdk, region, &limited).await.unwrap(),
         )
     });
-    assert_eq!(o.name, open);
+    assert_eq!(o.name(), open);
     assert_eq!(o.region, region);
     assert_eq!(
-        o.arn,
-        format!("arn:aws:eks:{region}:{ACCOUNT}:cluster/{open}")
+        o.facts.arn,
+        Some(format!("arn:aws:eks:{region}:{ACCOUNT}:cluster/{open}"))
     );
     assert_eq!(o.status, "ACTIVE");
     assert!(
@@ -295,7 +297,7 @@ fn describe_cluster_reads_endpoint_ca_and_network_access() {
         l.endpoint_access(),
         EndpointAccess::PublicFrom(vec!["203.0.113.0/24".into(), "198.51.100.7/32".into()])
     );
-    assert!(l.endpoint_private_access);
+    assert!(l.facts.endpoint_private_access);
 }
 
 #[test]
@@ -424,18 +426,22 @@ fn control_plane_as_eks() -> (EksCluster, ExecPlugin) {
         .and_then(|a| a.exec.clone())
         .expect("user chronom-eks has an exec plugin");
     let cluster = EksCluster {
-        name: "chronom".into(),
         region: "us-east-1".into(),
-        arn: format!("arn:aws:eks:us-east-1:{ACCOUNT}:cluster/chronom"),
         status: "ACTIVE".into(),
         endpoint: cl.server.expect("server"),
         certificate_authority_data: cl
             .certificate_authority_data
             .expect("certificate-authority-data"),
-        endpoint_public_access: true,
-        endpoint_private_access: false,
-        public_access_cidrs: vec!["0.0.0.0/0".into()],
-        authentication_mode: Some("API_AND_CONFIG_MAP".into()),
+        facts: ClusterFacts {
+            name: "chronom".into(),
+            arn: Some(format!("arn:aws:eks:us-east-1:{ACCOUNT}:cluster/chronom")),
+            region: Some("us-east-1".into()),
+            endpoint_public_access: true,
+            endpoint_private_access: false,
+            public_access_cidrs: vec!["0.0.0.0/0".into()],
+            authentication_mode: Some("API_AND_CONFIG_MAP".into()),
+            ..Default::default()
+        },
     };
     let plugin = ExecPlugin {
         command: exec.command.expect("command").into(),
@@ -530,6 +536,31 @@ fn cluster_flag_end_to_end_runs_our_token_plugin_against_the_control_plane() {
         !e.contains("cannot build a client") && !e.to_lowercase().contains("certificate"),
         "{e}"
     );
+    // The diagnosis names the cluster (not a kubeconfig context) and the caller STS reports,
+    // and says how to map it; moto has no CloudTrail LookupEvents, which costs one sentence.
+    assert!(
+        e.contains(&format!("EKS cluster {name} in {region} ({})", cp.endpoint)),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "rejected the token of arn:aws:sts::{ACCOUNT}:user/moto"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "aws eks create-access-entry --cluster-name {name} --region {region}"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(
+            "who else used this cluster recently is unknown: CloudTrail LookupEvents failed"
+        ),
+        "{e}"
+    );
+    assert!(!e.contains("kubeconfig"), "{e}");
 }
 
 /// A self-signed CA (EC P-256, valid until 2126) unrelated to the control plane's.
@@ -545,3 +576,498 @@ CCqGSM49BAMCA0kAMEYCIQC7sHKezIc5SuHDQQDG4M6D0/D9+iAVpnXnLyVMg0do
 MAIhAN+/EH8iL2TSzrv5kNGwPg3VlTGcVBbaUHvjLUbfJImI
 -----END CERTIFICATE-----
 ";
+
+// ---------------------------------------------------------------------------------------------
+// A kubeconfig context that points at EKS: the cluster is inferred, its EKS side read.
+
+/// A kubeconfig as `aws eks update-kubeconfig` writes it for `cluster` in `region`: the
+/// endpoint DescribeCluster returned (never resolvable here) and `aws eks get-token` args. The
+/// command is the control plane's stand-in for `aws` (kube runs the plugin when it builds the
+/// client, and there are no AWS credentials for a real `aws` here).
+fn eks_kubeconfig(dir: &std::path::Path, cluster: &EksCluster) -> std::path::PathBuf {
+    let arn = cluster.facts.arn.clone().unwrap();
+    let (_, stand_in) = control_plane_as_eks();
+    let yaml = format!(
+        r#"apiVersion: v1
+kind: Config
+clusters:
+- name: {arn}
+  cluster: {{server: "{endpoint}", certificate-authority-data: "{ca}"}}
+users:
+- name: {arn}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: {command}
+      args: [--region, {region}, eks, get-token, --cluster-name, {name}, --output, json]
+contexts:
+- name: prod
+  context: {{cluster: "{arn}", user: "{arn}"}}
+current-context: prod
+"#,
+        endpoint = cluster.endpoint,
+        ca = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, UNRELATED_CA),
+        region = cluster.region,
+        name = cluster.name(),
+        command = stand_in.command.display(),
+    );
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// An inferred link with another AWS configuration: the one substitution these tests make
+/// (the process environment, which the real link reads, is not the tests' to change).
+fn with_sdk(conn: &mut chronom::connect::Connection, sdk: aws_config::SdkConfig) {
+    let link = conn
+        .eks
+        .as_ref()
+        .expect("the context is inferred to be EKS");
+    conn.eks = Some(std::sync::Arc::new(cluster::EksLink {
+        sdk,
+        ..(**link).clone()
+    }));
+}
+
+#[test]
+fn a_context_on_an_eks_endpoint_reads_the_eks_side_of_its_cluster() {
+    use chronom::cli::MappingVia;
+    use chronom::eks::via::{self, MapWith};
+    let m = moto();
+    let region = "eu-west-2";
+    let name = unique_name("inferred");
+    let dir = tempfile::tempdir().unwrap();
+    let (mut conn, described) = rt().block_on(async {
+        m.create_cluster_with_mode(region, &name, vpc(false, true, &[]), None, Some("API"))
+            .await;
+        let described = cluster::describe(&m.sdk(region), region, &name)
+            .await
+            .unwrap();
+        let kubeconfig = eks_kubeconfig(dir.path(), &described);
+        let conn = chronom::connect::connect(&global(&[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--request-timeout",
+            "5",
+        ]))
+        .await
+        .unwrap();
+        (conn, described)
+    });
+    let link = conn
+        .eks
+        .clone()
+        .expect("inferred from the exec plugin and the endpoint");
+    assert_eq!(
+        (
+            link.name.as_str(),
+            link.region.as_str(),
+            link.inferred_from.as_deref()
+        ),
+        (name.as_str(), region, Some("prod"))
+    );
+    assert!(
+        link.described.is_none(),
+        "nothing is asked of AWS until a command needs it"
+    );
+    with_sdk(&mut conn, m.sdk(region));
+
+    rt().block_on(async {
+        // grant --via auto: the mode DescribeCluster reports decides.
+        let side = via::side(&conn).await;
+        let ctx = side.ctx.as_ref().expect("DescribeCluster answered");
+        assert_eq!(ctx.cluster.name, name);
+        assert_eq!(ctx.cluster.authentication_mode.as_deref(), Some("API"));
+        assert!(side.unreadable.is_none());
+        assert!(side.notes[0].contains(&format!("context \"prod\" is EKS cluster {name} in {region}")), "{:?}", side.notes);
+        let choice = via::choose(MappingVia::Auto, Some(&ctx.cluster), None).unwrap();
+        assert_eq!(choice.with, MapWith::AccessEntry);
+
+        // The audit reads the same EKS side: the facts, and (moto has no access entries API)
+        // the reason the entries are missing, which the report turns into CHR027.
+        let state = chronom::audit::read_eks(&conn).await.expect("an EKS side");
+        assert_eq!(state.cluster.name, name);
+        assert!(state.access_entries_error.is_some());
+
+        // who-can and lookup read it as well: in API mode, aws-auth mappings count for nothing.
+        let aws_auth = std::collections::BTreeMap::from([("mapRoles".to_string(), format!("- rolearn: arn:aws:iam::{ACCOUNT}:role/admin\n  username: admin\n  groups: [system:masters]\n"))]);
+        let mut mappings = chronom::audit::inventory::from_aws_auth(&aws_auth).mappings;
+        let mut objects = chronom::rbac::RbacObjects::default();
+        chronom::eks::mapping_source::add_from(&conn, &mut mappings, &mut objects).await;
+        assert_eq!(mappings.iter().map(|m| (m.active, m.state)).collect::<Vec<_>>(), [(false, "ignored")]);
+
+        // A failed request is explained with the cluster's own settings, named by context.
+        let cms = kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(conn.client.clone(), "kube-system");
+        let err = conn.get_opt(&cms, "aws-auth", "configmap kube-system/").await.unwrap_err();
+        assert!(err.what.contains(&format!("context \"prod\" (EKS cluster {name} in {region})")), "{err}");
+        assert!(err.what.contains(&described.endpoint), "{err}");
+        assert!(!err.next.contains("kubeconfig"), "{err}");
+    });
+}
+
+#[test]
+fn without_aws_credentials_an_eks_context_falls_back_to_aws_auth_and_says_why() {
+    use chronom::cli::MappingVia;
+    use chronom::eks::via::{self, MapWith};
+    let m = moto();
+    let region = "eu-west-2";
+    let name = unique_name("nocreds");
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = rt().block_on(async {
+        m.create_cluster_with_mode(
+            region,
+            &name,
+            vpc(true, false, &[]),
+            None,
+            Some("API_AND_CONFIG_MAP"),
+        )
+        .await;
+        let described = cluster::describe(&m.sdk(region), region, &name)
+            .await
+            .unwrap();
+        let kubeconfig = eks_kubeconfig(dir.path(), &described);
+        chronom::connect::connect(&global(&["--kubeconfig", kubeconfig.to_str().unwrap()]))
+            .await
+            .unwrap()
+    });
+    // The same moto, but no credentials at all.
+    let no_credentials = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .endpoint_url(&m.endpoint)
+        .build();
+    with_sdk(&mut conn, no_credentials);
+    rt().block_on(async {
+        let side = via::side(&conn).await;
+        assert!(side.ctx.is_none());
+        let why = side.unreadable.as_ref().expect("says why");
+        assert!(why.what.contains(&format!("the EKS side of context \"prod\" (EKS cluster {name} in {region}) could not be read")), "{why}");
+        assert!(why.what.contains("credential") && why.next.contains("--profile"), "{why}");
+        assert!(side.notes[0].contains("working with the kubeconfig alone (aws-auth and RBAC)"), "{:?}", side.notes);
+
+        let choice = via::choose(MappingVia::Auto, None, side.unreadable.as_ref()).unwrap();
+        assert_eq!(choice.with, MapWith::AwsAuth);
+        assert!(choice.note.unwrap().contains("If it is API, EKS ignores aws-auth"));
+        let refused = via::choose(MappingVia::AccessEntry, None, side.unreadable.as_ref()).unwrap_err();
+        assert!(refused.what.contains("--via access-entry needs the EKS API") && refused.next.contains("--via aws-auth"), "{refused}");
+        assert!(chronom::audit::read_eks(&conn).await.is_none());
+    });
+}
+
+#[test]
+fn the_control_planes_look_alike_eks_context_is_not_eks_and_changes_nothing() {
+    // Its user runs a stand-in for `aws eks get-token --cluster-name chronom`, on a loopback
+    // server: the binary must not take it for an EKS cluster (AWS is moto here, so a wrong
+    // guess would show as a note or an EKS section rather than as a real AWS call).
+    let cp = control_plane();
+    let m = moto();
+    let kubeconfig = cp.kubeconfig.to_str().unwrap();
+    let o = m.chronom(
+        "us-east-1",
+        &[
+            "--kubeconfig",
+            kubeconfig,
+            "--context",
+            "chronom-eks",
+            "audit",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["source"], "chronom-eks");
+    assert!(
+        report.get("eks").is_none(),
+        "no EKS section for a non-EKS server: {report:#}"
+    );
+    assert!(!stderr(&o).contains("note:"), "{}", text(&o));
+
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/{}", unique_name("lookalike"));
+    let o = m.chronom(
+        "us-east-1",
+        &[
+            "--kubeconfig",
+            kubeconfig,
+            "--context",
+            "chronom-eks",
+            "grant",
+            "--role-arn",
+            &role,
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let notes = report["notes"].as_array().unwrap();
+    assert!(notes.iter().any(|n| n.as_str().unwrap().contains("--via auto used aws-auth: no EKS cluster is known (the context's server is not an EKS endpoint")), "{report:#}");
+    assert!(
+        report.get("accessEntry").is_none_or(|a| a.is_null()),
+        "{report:#}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fleet: ListClusters and DescribeCluster from moto, every cluster's endpoint and CA the
+// real control plane's; only the token plugin is the control plane's stand-in.
+
+fn fleet_env() -> chronom::eks::fleet::FleetEnv {
+    let (_, plugin) = control_plane_as_eks();
+    chronom::eks::fleet::FleetEnv {
+        sdk: moto().sdk("us-east-1"),
+        token_plugin: std::sync::Arc::new(move |_: &EksCluster| Ok(plugin.clone())),
+    }
+}
+
+#[test]
+fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row() {
+    use chronom::cli::Severity;
+    use chronom::eks::fleet;
+    let (cp, _) = control_plane_as_eks();
+    let m = moto();
+    // Regions no other test of this binary creates clusters in.
+    let (busy, quiet) = ("ca-central-1", "ap-northeast-2");
+    let good: Vec<String> = (0..6).map(|i| unique_name(&format!("fleet{i}"))).collect();
+    let other: Vec<String> = (0..2).map(|i| unique_name(&format!("other{i}"))).collect();
+    let walled = unique_name("walled");
+    let unreachable = format!("https://127.0.0.1:{}", closed_port());
+    rt().block_on(async {
+        for (i, name) in good.iter().enumerate() {
+            let mode = (i == 0).then_some("API_AND_CONFIG_MAP");
+            m.create_cluster_with_mode(
+                busy,
+                name,
+                vpc(true, false, &[]),
+                Some((&cp.endpoint, &cp.certificate_authority_data)),
+                mode,
+            )
+            .await;
+        }
+        for name in &other {
+            m.create_cluster(
+                quiet,
+                name,
+                vpc(true, false, &[]),
+                Some((&cp.endpoint, &cp.certificate_authority_data)),
+            )
+            .await;
+        }
+        m.create_cluster(
+            busy,
+            &walled,
+            vpc(true, false, &["203.0.113.0/24"]),
+            Some((&unreachable, &cp.certificate_authority_data)),
+        )
+        .await;
+    });
+    let env = fleet_env();
+    let g = global(&["--request-timeout", "20"]);
+    let regions = vec![busy.to_string(), quiet.to_string()];
+    let started = std::time::Instant::now();
+    let report = rt()
+        .block_on(fleet::collect(&env, &g, &regions, false, false))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let took = started.elapsed();
+    eprintln!(
+        "fleet: {} clusters in 2 regions audited in {took:?}",
+        report.clusters.len()
+    );
+
+    assert_eq!(
+        report
+            .regions
+            .iter()
+            .map(|r| (r.region.as_str(), r.clusters, r.error.is_none()))
+            .collect::<Vec<_>>(),
+        [(busy, 7, true), (quiet, 2, true)]
+    );
+    assert_eq!(report.clusters.len(), 9);
+    for name in good.iter().chain(&other) {
+        let row = report
+            .clusters
+            .iter()
+            .find(|c| &c.cluster == name)
+            .unwrap_or_else(|| panic!("no row for {name}"));
+        assert!(
+            row.ok && row.error.is_none(),
+            "{name}: {:?} {:?}",
+            row.error,
+            row.next
+        );
+        let r = row.report.as_ref().unwrap();
+        assert_eq!(r.source, format!("eks:{}/{name}", row.region));
+        assert_eq!(
+            r.eks.as_ref().map(|e| e.cluster.name.as_str()),
+            Some(name.as_str()),
+            "the EKS side is read for each cluster"
+        );
+        let rules: Vec<&str> = r.findings.iter().map(|f| f.rule).collect();
+        for posture in ["CHR024", "CHR025", "CHR026"] {
+            assert!(rules.contains(&posture), "{name}: {rules:?}");
+        }
+    }
+    let first = report
+        .clusters
+        .iter()
+        .find(|c| c.cluster == good[0])
+        .and_then(|c| c.report.as_ref())
+        .unwrap();
+    assert!(
+        first.findings.iter().any(|f| f.rule == "CHR027"),
+        "access entries read (and missing in moto) for the API_AND_CONFIG_MAP cluster"
+    );
+
+    // The failing cluster is a row with its reason and what to do; the others were audited.
+    let failed = report
+        .clusters
+        .iter()
+        .find(|c| c.cluster == walled)
+        .unwrap();
+    assert!(!failed.ok && failed.report.is_none());
+    let why = failed.error.as_deref().unwrap();
+    assert!(
+        why.contains(&format!("EKS cluster {walled} in {busy}"))
+            && why.contains("only accepts 203.0.113.0/24"),
+        "{why}"
+    );
+    assert!(
+        failed
+            .next
+            .as_deref()
+            .unwrap()
+            .contains("publicAccessCidrs"),
+        "{:?}",
+        failed.next
+    );
+
+    // One report in every format, with the cluster as a column.
+    let table = fleet::render_table(&report, false);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(busy) && l.contains(&walled) && l.contains("failed: ")),
+        "{table}"
+    );
+    for name in good.iter().chain(&other) {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.contains(name.as_str()) && l.contains("audited")),
+            "{name}:\n{table}"
+        );
+        assert!(
+            table
+                .lines()
+                .any(|l| l.trim_start().starts_with(name.as_str()) && l.contains("CHR025")),
+            "{name}:\n{table}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&fleet::render(&report, chronom::cli::AuditFormat::Json)).unwrap();
+    assert_eq!(json["clusters"].as_array().unwrap().len(), 9);
+    assert!(
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["cluster"].is_string() && f["region"].is_string())
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&fleet::render(&report, chronom::cli::AuditFormat::Sarif)).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["invocations"][0]["executionSuccessful"],
+        false
+    );
+
+    // --fail-on looks at every cluster's findings; a failed cluster alone exits 1.
+    let worst = report
+        .findings
+        .iter()
+        .map(|f| f.finding.severity)
+        .max()
+        .unwrap();
+    assert!(worst >= Severity::Medium);
+    assert_eq!(
+        fleet::exit_code(&report, Some(Severity::Medium)),
+        chronom::audit::EXIT_FINDINGS
+    );
+    assert_eq!(fleet::exit_code(&report, None), chronom::error::EXIT_FAILED);
+
+    // Without the failing cluster: 0 under the threshold, 3 at it.
+    let clean = rt()
+        .block_on(fleet::collect(&env, &g, &[quiet.to_string()], false, false))
+        .unwrap();
+    assert_eq!(clean.clusters.len(), 2);
+    assert!(clean.clusters.iter().all(|c| c.ok));
+    assert!(
+        clean
+            .findings
+            .iter()
+            .all(|f| f.finding.severity < Severity::Critical),
+        "the seeded cluster has no critical finding"
+    );
+    assert_eq!(fleet::exit_code(&clean, Some(Severity::Critical)), 0);
+    assert_eq!(
+        fleet::exit_code(&clean, Some(Severity::Medium)),
+        chronom::audit::EXIT_FINDINGS
+    );
+}
+
+#[test]
+fn all_clusters_through_the_binary_keeps_going_past_clusters_that_reject_it() {
+    // The binary's own token (from moto's credentials) is unknown to the control plane: each
+    // cluster answers 401, which is a row with the diagnosis, and the run still reports.
+    let (cp, _) = control_plane_as_eks();
+    let m = moto();
+    let region = "ap-southeast-1";
+    let names: Vec<String> = (0..2).map(|i| unique_name(&format!("denied{i}"))).collect();
+    rt().block_on(async {
+        for name in &names {
+            m.create_cluster(
+                region,
+                name,
+                vpc(true, false, &[]),
+                Some((&cp.endpoint, &cp.certificate_authority_data)),
+            )
+            .await;
+        }
+    });
+    let o = m.chronom(
+        region,
+        &[
+            "--request-timeout",
+            "20",
+            "audit",
+            "--all-clusters",
+            "--regions",
+            region,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let rows = report["clusters"].as_array().unwrap();
+    for name in &names {
+        let row = rows
+            .iter()
+            .find(|r| r["cluster"] == name.as_str())
+            .unwrap_or_else(|| panic!("no row for {name}: {report:#}"));
+        assert_eq!(row["ok"], false);
+        assert!(
+            row["error"].as_str().unwrap().contains("401 Unauthorized"),
+            "{row:#}"
+        );
+        assert!(
+            row["next"]
+                .as_str()
+                .unwrap()
+                .contains("aws eks create-access-entry"),
+            "{row:#}"
+        );
+    }
+    assert!(stderr(&o).contains("could not be audited"), "{}", text(&o));
+}

@@ -369,7 +369,7 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
         "clusterrolebindings",
         "rbac.authorization.k8s.io",
         &expression,
-        &probe,
+        probe,
     );
 
     let out = chronom(
@@ -485,6 +485,8 @@ impl ApiServer {
             .create(true)
             .open(self.dir.join("kube-apiserver.restart.log"))
             .unwrap();
+        // Not waited for here: the server outlives this call and `down` stops it by the pid file.
+        #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new(&self.cmdline[0])
             .args(&self.cmdline[1..])
             .stdin(Stdio::null())

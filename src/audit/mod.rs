@@ -74,49 +74,57 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
             v.queries
         );
     }
-    if let (Some(threshold), Some(worst)) = (args.fail_on, built.worst()) {
-        if worst >= threshold {
-            let at_or_above = built
-                .findings
-                .iter()
-                .filter(|f| f.severity >= threshold)
-                .count();
-            eprintln!("{at_or_above} finding(s) at or above {threshold:?} (--fail-on)");
-            return Ok(EXIT_FINDINGS);
-        }
+    if let (Some(threshold), Some(worst)) = (args.fail_on, built.worst())
+        && worst >= threshold
+    {
+        let at_or_above = built
+            .findings
+            .iter()
+            .filter(|f| f.severity >= threshold)
+            .count();
+        eprintln!("{at_or_above} finding(s) at or above {threshold:?} (--fail-on)");
+        return Ok(EXIT_FINDINGS);
     }
     Ok(0)
 }
 
-/// Read and evaluate one cluster (or the files): the report, verified when asked. With
-/// --cluster the EKS side is read too: DescribeCluster, and the access entries.
+/// Read and evaluate one cluster (or the files): the report, verified when asked.
 pub async fn build_report(
     global: &GlobalArgs,
     from_file: &[PathBuf],
     verify: bool,
 ) -> Result<report::AuditReport, UserError> {
-    let (source, state, conn) = load(global, from_file).await?;
+    if from_file.is_empty() {
+        return live_report(&connect::connect(global).await?, verify).await;
+    }
+    let state = read_files(from_file)?;
     let snapshot = report::snapshot_of(&state, rule_source(from_file));
-    let eks = if from_file.is_empty() {
-        read_eks(global).await?
-    } else {
-        None
-    };
-    let mut built = report::build_with_eks(&source, &state, &snapshot, eks.as_ref());
+    Ok(report::build_with_eks("files", &state, &snapshot, None))
+}
+
+/// The report for a live cluster. For an EKS cluster (--cluster, the context's, or one of the
+/// fleet) its EKS side is read too: DescribeCluster, and the access entries.
+pub async fn live_report(
+    conn: &Connection,
+    verify: bool,
+) -> Result<report::AuditReport, UserError> {
+    let state = read_cluster(conn).await?;
+    let snapshot = report::snapshot_of(&state, RuleSource::AsStored);
+    let eks = read_eks(conn).await;
+    let mut built = report::build_with_eks(&conn.context, &state, &snapshot, eks.as_ref());
     if verify {
-        let conn = conn.expect("live audit has a connection");
-        built.verification = Some(sar_check::verify(&conn, &built, &snapshot).await?);
+        built.verification = Some(sar_check::verify(conn, &built, &snapshot).await?);
     }
     Ok(built)
 }
 
-/// The EKS side of the audit with --cluster; None without it. DescribeCluster must work; the
-/// access entries may fail to read, which the report says (CHR027) rather than stopping.
-pub async fn read_eks(global: &GlobalArgs) -> Result<Option<report::EksState>, UserError> {
-    let Some(ctx) = crate::eks::via::context(global).await? else {
-        return Ok(None);
-    };
-    Ok(Some(eks_state(&ctx).await))
+/// The EKS side of the audit; None without an EKS cluster, or (said on stderr) when the one
+/// the context points at cannot be read. The access entries may fail to read, which the
+/// report says (CHR027) rather than stopping.
+pub async fn read_eks(conn: &Connection) -> Option<report::EksState> {
+    let side = crate::eks::via::side(conn).await;
+    side.tell();
+    Some(eks_state(&side.ctx?).await)
 }
 
 pub async fn eks_state(ctx: &crate::eks::via::EksContext) -> report::EksState {

@@ -135,9 +135,12 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     let catalog = ResourceCatalog::builtin();
     let request = rbac::parse_verb_target(&q.verb, &q.resource, &catalog)
         .map_err(|e| UserError::usage(format!("cannot read `{} {}`: {e}", q.verb, q.resource), "write it as kubectl auth can-i does: VERB RESOURCE[.GROUP][/NAME], e.g. get secrets, create pods/exec, get /metrics"))?;
-    let (_, state, conn) = super::load(global, &q.from_file).await?;
+    let (_, mut state, conn) = super::load(global, &q.from_file).await?;
+    let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
+    if let Some(conn) = &conn {
+        crate::eks::mapping_source::add_from(conn, &mut mappings, &mut state.rbac).await;
+    }
     let snapshot = super::report::snapshot_of(&state, super::rule_source(&q.from_file));
-    let inv = inventory::from_aws_auth(&state.aws_auth);
     let namespaced = match &request {
         Request::Resource(r) => catalog
             .is_namespaced(&r.api_group, &r.resource)
@@ -160,7 +163,7 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     if let (Request::Resource(r), QueryScope::Namespace(ns)) = (&mut request, &scope) {
         r.namespace = Some(ns.clone());
     }
-    let rows = answer_who_can(&snapshot, &inv.mappings, &request, &scope);
+    let rows = answer_who_can(&snapshot, &mappings, &request, &scope);
     let text = match q.output {
         QueryFormat::Json => crate::report::structured(crate::cli::OutputFormat::Json, &rows),
         QueryFormat::Yaml => crate::report::structured(crate::cli::OutputFormat::Yaml, &rows),
@@ -197,6 +200,9 @@ pub fn lookup_targets(
                     arn::go_equal_fold(&u.to_string(), &m.principal)
                 }
                 (p, MappingSource::MapAccounts) => p.account() == m.principal,
+                (p, MappingSource::AccessEntry) => {
+                    crate::eks::mapping_source::entry_matches(p, &m.principal)
+                }
                 _ => false,
             })
             .collect();
@@ -210,14 +216,14 @@ pub fn lookup_targets(
             })
             .collect());
     }
-    if let Some(sa) = SubjectRef::parse_service_account(subject) {
-        if !subject.starts_with("system:") || subject.starts_with("system:serviceaccount:") {
-            let ns = sa.namespace.clone().unwrap_or_default();
-            return Ok(vec![(
-                None,
-                LookupTarget::Identity(Identity::service_account(&ns, &sa.name)),
-            )]);
-        }
+    if let Some(sa) = SubjectRef::parse_service_account(subject)
+        && (!subject.starts_with("system:") || subject.starts_with("system:serviceaccount:"))
+    {
+        let ns = sa.namespace.clone().unwrap_or_default();
+        return Ok(vec![(
+            None,
+            LookupTarget::Identity(Identity::service_account(&ns, &sa.name)),
+        )]);
     }
     Ok(vec![(None, LookupTarget::Named(subject.to_string()))])
 }
@@ -258,13 +264,16 @@ pub fn answer_lookup(
 }
 
 pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserError> {
-    let (_, state, _) = super::load(global, &q.from_file).await?;
+    let (_, mut state, conn) = super::load(global, &q.from_file).await?;
+    let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
+    if let Some(conn) = &conn {
+        crate::eks::mapping_source::add_from(conn, &mut mappings, &mut state.rbac).await;
+    }
     let snapshot = super::report::snapshot_of(&state, super::rule_source(&q.from_file));
-    let inv = inventory::from_aws_auth(&state.aws_auth);
-    let targets = lookup_targets(&q.subject, &inv.mappings)?;
+    let targets = lookup_targets(&q.subject, &mappings)?;
     if targets.is_empty() {
         eprintln!(
-            "{} is not mapped in aws-auth: it cannot authenticate to this cluster through aws-auth",
+            "{} is not mapped in aws-auth (nor by an EKS access entry): it cannot authenticate to this cluster through them",
             q.subject
         );
         return Ok(0);

@@ -4,6 +4,7 @@ pub mod diagnose;
 pub mod identity;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -11,6 +12,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 use crate::cli::GlobalArgs;
+use crate::eks::cluster::EksLink;
+use crate::eks::infer::{self, ContextCluster};
 use crate::error::UserError;
 
 /// A client for one kubeconfig context, with what we need to name it in messages.
@@ -21,6 +24,9 @@ pub struct Connection {
     pub server: String,
     /// The context's namespace (or `default`), for commands that take `-n`.
     pub default_namespace: String,
+    /// The EKS cluster behind it: `--cluster`, or a context inferred to be EKS. It lets the
+    /// commands read the EKS side and lets failures be explained with the cluster's settings.
+    pub eks: Option<Arc<EksLink>>,
 }
 
 /// Load the kubeconfig as kubectl would: `--kubeconfig`, else `$KUBECONFIG` (several files
@@ -67,6 +73,13 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
             ),
         ));
     }
+    let eks_target = match infer::eks_cluster_of(&kubeconfig, &context) {
+        ContextCluster::Eks(target) => Some(target),
+        ContextCluster::NotEks(why) => {
+            tracing::info!(%why, "not reading the EKS side");
+            None
+        }
+    };
     let options = KubeConfigOptions {
         context: Some(context.clone()),
         ..Default::default()
@@ -79,12 +92,19 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
                 "fix that context in the kubeconfig, or pick another with --context",
             )
         })?;
-    connection_from_config(
+    let mut conn = connection_from_config(
         config,
         context,
         global,
         "check the context's cluster and user settings",
-    )
+    )?;
+    if let Some(target) = eks_target {
+        tracing::info!(context = %conn.context, cluster = %target.cluster, region = ?target.region, "the context is an EKS cluster");
+        conn.eks = Some(Arc::new(
+            EksLink::inferred(&target, &conn.context, global.profile.as_deref()).await,
+        ));
+    }
+    Ok(conn)
 }
 
 /// The client for a loaded `Config`, with `--request-timeout` and request counting; shared by
@@ -121,6 +141,7 @@ pub fn connection_from_config(
         context,
         server,
         default_namespace,
+        eks: None,
     })
 }
 
@@ -161,6 +182,12 @@ impl Connection {
         let chain = error_chain(&err);
         let resolved = self.resolve().await;
         let case = diagnose::classify(status, &chain, &resolved);
+        if let Some(link) = &self.eks {
+            tracing::debug!(cause = %chain.join(" | "), "request failed");
+            return link
+                .diagnose(&case, doing, chain.last().map_or("", String::as_str))
+                .await;
+        }
         let (what, next) = diagnose::explain(&case, &self.server);
         tracing::debug!(cause = %chain.join(" | "), "request failed");
         UserError::failed(format!("{doing}: {what}"), next)

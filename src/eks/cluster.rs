@@ -1,45 +1,230 @@
+//! The EKS cluster: the one DescribeCluster and ListClusters call path (for `--cluster`, for a
+//! kubeconfig context inferred to be EKS, for `--via auto`, the audit and the fleet), and the
+//! connection to a described cluster.
+//!
 //! `--cluster NAME`: DescribeCluster, then a client whose credentials come from this same
 //! binary as a kubeconfig exec plugin (`kubectl-chronom token --cluster NAME --region R`), so
 //! kube refreshes the 14-minute token itself. No kubeconfig file and no aws CLI are needed.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_sdk_eks::config::http::HttpResponse;
 use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_eks::operation::list_clusters::ListClustersError;
 use kube::config::{
     AuthInfo, Context, ExecConfig, ExecInteractiveMode, KubeConfigOptions, Kubeconfig,
     NamedAuthInfo, NamedCluster, NamedContext,
 };
 
 use crate::cli::GlobalArgs;
+use crate::connect::diagnose::{self as classify, Unreachable};
 use crate::connect::{Connection, connection_from_config, error_chain};
-use crate::eks::identity;
+use crate::eks::diagnosis::{self, EndpointAccess};
+use crate::eks::posture::ClusterFacts;
 use crate::eks::token::{DEFAULT_EXEC_API_VERSION, is_region_name};
+use crate::eks::{EksTarget, identity, recent_principals};
 use crate::error::UserError;
 
-/// What DescribeCluster says that matters for connecting.
+/// What DescribeCluster says: how to connect, and the facts the audit and `--via` read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EksCluster {
-    pub name: String,
+    /// The region it was described in.
     pub region: String,
-    pub arn: String,
+    /// `ACTIVE`, `CREATING`, ...
     pub status: String,
     /// `https://<id>.<suffix>.<region>.eks.amazonaws.com`
     pub endpoint: String,
     /// The cluster CA, base64 of PEM: exactly a kubeconfig's `certificate-authority-data`.
     pub certificate_authority_data: String,
-    pub endpoint_public_access: bool,
-    pub endpoint_private_access: bool,
-    pub public_access_cidrs: Vec<String>,
-    /// `CONFIG_MAP`, `API_AND_CONFIG_MAP` or `API` (None on clusters that predate access entries).
-    pub authentication_mode: Option<String>,
+    /// Name, ARN, authentication mode, network access, logging, encryption.
+    pub facts: ClusterFacts,
 }
 
 impl EksCluster {
+    /// From the SDK's Cluster; `asked` names it when the answer does not.
+    pub fn from_sdk(c: &aws_sdk_eks::types::Cluster, region: &str, asked: &str) -> Self {
+        let mut facts = ClusterFacts::from_sdk(c, Some(region));
+        if facts.name.is_empty() {
+            facts.name = asked.to_string();
+        }
+        EksCluster {
+            region: region.to_string(),
+            status: c
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            endpoint: c.endpoint().unwrap_or_default().to_string(),
+            certificate_authority_data: c
+                .certificate_authority()
+                .and_then(|ca| ca.data())
+                .unwrap_or_default()
+                .to_string(),
+            facts,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.facts.name
+    }
+
     /// The name the connection goes by in messages: `eks:<region>/<cluster>`.
     pub fn context_name(&self) -> String {
-        format!("eks:{}/{}", self.region, self.name)
+        format!("eks:{}/{}", self.region, self.name())
+    }
+
+    pub fn endpoint_access(&self) -> EndpointAccess {
+        EndpointAccess::of(
+            self.facts.endpoint_public_access,
+            &self.facts.public_access_cidrs,
+        )
+    }
+
+    /// What a diagnosis knows from DescribeCluster alone; `context` is the kubeconfig context
+    /// the cluster was inferred from.
+    pub fn diagnosis_facts(&self, context: Option<&str>) -> diagnosis::Facts {
+        diagnosis::Facts {
+            label: diagnosis::Facts::label_for(self.name(), &self.region, context),
+            cluster: self.name().to_string(),
+            region: self.region.clone(),
+            endpoint: self.endpoint.clone(),
+            access: Some(self.endpoint_access()),
+            private_access: self.facts.endpoint_private_access,
+            describe_error: None,
+            caller: None,
+            recent: None,
+        }
+    }
+
+    /// A cluster still being created has no endpoint or CA yet.
+    pub fn check_connectable(&self) -> Result<(), UserError> {
+        if self.endpoint.is_empty() || self.certificate_authority_data.is_empty() {
+            let status = if self.status.is_empty() {
+                "unknown"
+            } else {
+                &self.status
+            };
+            return Err(UserError::failed(
+                format!(
+                    "cluster {} has no API endpoint yet (status {status})",
+                    self.context_name()
+                ),
+                format!(
+                    "wait until it is ACTIVE: `aws eks wait cluster-active --name {} --region {}`",
+                    self.name(),
+                    self.region
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The EKS cluster behind a connection: what reads its EKS side and explains its failures.
+#[derive(Debug, Clone)]
+pub struct EksLink {
+    /// AWS configuration in the cluster's region.
+    pub sdk: SdkConfig,
+    pub name: String,
+    pub region: String,
+    /// The kubeconfig context it was inferred from; None for `--cluster` and the fleet.
+    pub inferred_from: Option<String>,
+    /// DescribeCluster's answer when it was read to connect (`--cluster`, the fleet).
+    pub described: Option<EksCluster>,
+}
+
+/// How long the AWS calls of a diagnosis may take in all; it explains a failure, so it must
+/// not hang on a network that AWS cannot be reached from either.
+const DIAGNOSIS_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl EksLink {
+    /// The link for a context inferred to be EKS; `profile` (--profile) beats the plugin's.
+    pub async fn inferred(target: &EksTarget, context: &str, profile: Option<&str>) -> Self {
+        let region = target.region.clone().unwrap_or_default();
+        let sdk =
+            crate::eks::aws_config(Some(&region), profile.or(target.profile.as_deref())).await;
+        EksLink {
+            sdk,
+            name: target.cluster.clone(),
+            region,
+            inferred_from: Some(context.to_string()),
+            described: None,
+        }
+    }
+
+    /// DescribeCluster (once: the answer read to connect is reused), after checking that
+    /// there are credentials at all.
+    pub async fn describe(&self) -> Result<EksCluster, UserError> {
+        if let Some(c) = &self.described {
+            return Ok(c.clone());
+        }
+        identity::credentials(&self.sdk).await?;
+        describe(&self.sdk, &self.region, &self.name).await
+    }
+
+    /// `EKS cluster NAME in REGION`, with the context it was inferred from.
+    pub fn label(&self) -> String {
+        diagnosis::Facts::label_for(&self.name, &self.region, self.inferred_from.as_deref())
+    }
+
+    /// Explain a failed request to this cluster: its network settings, who we are, and for a
+    /// 401 who used the cluster recently. AWS failures here only make the message vaguer.
+    pub async fn diagnose(&self, case: &Unreachable, doing: &str, cause: &str) -> UserError {
+        let facts = tokio::time::timeout(DIAGNOSIS_TIMEOUT, self.gather(case))
+            .await
+            .unwrap_or_else(|_| {
+                let mut f =
+                    self.unknown_facts(format!("AWS did not answer within {DIAGNOSIS_TIMEOUT:?}"));
+                if matches!(case, Unreachable::Unauthorized) {
+                    f.recent = Some(Err(format!(
+                        "CloudTrail did not answer within {DIAGNOSIS_TIMEOUT:?}"
+                    )));
+                }
+                f
+            });
+        diagnosis::explain(case, &facts, doing, cause)
+    }
+
+    fn unknown_facts(&self, why: String) -> diagnosis::Facts {
+        diagnosis::Facts {
+            label: self.label(),
+            cluster: self.name.clone(),
+            region: self.region.clone(),
+            endpoint: self
+                .described
+                .as_ref()
+                .map(|c| c.endpoint.clone())
+                .unwrap_or_else(|| "endpoint unknown".into()),
+            access: None,
+            private_access: false,
+            describe_error: Some(why),
+            caller: None,
+            recent: None,
+        }
+    }
+
+    async fn gather(&self, case: &Unreachable) -> diagnosis::Facts {
+        let mut facts = match self.describe().await {
+            Ok(c) => c.diagnosis_facts(self.inferred_from.as_deref()),
+            Err(e) => self.unknown_facts(e.what),
+        };
+        if facts
+            .describe_error
+            .as_deref()
+            .is_some_and(|w| w.contains("AWS credentials"))
+        {
+            return facts;
+        }
+        facts.caller = identity::caller(&self.sdk).await.ok().map(|c| c.arn);
+        if matches!(case, Unreachable::Unauthorized) {
+            let cloudtrail = aws_sdk_cloudtrail::Client::new(&self.sdk);
+            facts.recent = Some(
+                recent_principals::lookup(&cloudtrail, &self.name, facts.caller.as_deref()).await,
+            );
+        }
+        facts
     }
 }
 
@@ -70,65 +255,6 @@ impl ExecPlugin {
             args.extend(["--profile".to_string(), p.to_string()]);
         }
         Ok(Self { command, args })
-    }
-}
-
-/// Which network restriction of the endpoint could keep us out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndpointAccess {
-    /// Public endpoint open to the internet.
-    Open,
-    /// `endpointPublicAccess=false`: only reachable from the VPC (or networks routed into it).
-    PrivateOnly,
-    /// Public, but only from these CIDRs.
-    PublicFrom(Vec<String>),
-}
-
-impl EksCluster {
-    pub fn endpoint_access(&self) -> EndpointAccess {
-        if !self.endpoint_public_access {
-            EndpointAccess::PrivateOnly
-        } else if self.public_access_cidrs.is_empty()
-            || self.public_access_cidrs.iter().any(|c| c == "0.0.0.0/0")
-        {
-            EndpointAccess::Open
-        } else {
-            EndpointAccess::PublicFrom(self.public_access_cidrs.clone())
-        }
-    }
-
-    /// Why the endpoint could not be reached, given its access settings.
-    pub fn unreachable_error(&self, cause: &str) -> UserError {
-        let what = format!(
-            "cannot reach the API endpoint of {} ({}): {cause}",
-            self.context_name(),
-            self.endpoint
-        );
-        match self.endpoint_access() {
-            EndpointAccess::PrivateOnly => UserError::failed(
-                format!("{what}; the cluster's endpoint is private (endpointPublicAccess=false)"),
-                "run from inside the cluster's VPC or over a VPN/peering/Direct Connect into it, or have an admin enable public access (`aws eks update-cluster-config --resources-vpc-config endpointPublicAccess=true`)",
-            ),
-            EndpointAccess::PublicFrom(cidrs) => UserError::failed(
-                format!(
-                    "{what}; the public endpoint only accepts {} (publicAccessCidrs)",
-                    cidrs.join(", ")
-                ),
-                format!(
-                    "run from a network whose public IP is in {}{}, or have an admin add your public IP to publicAccessCidrs",
-                    cidrs.join(", "),
-                    if self.endpoint_private_access {
-                        " or from inside the VPC (private access is on)"
-                    } else {
-                        ""
-                    }
-                ),
-            ),
-            EndpointAccess::Open => UserError::failed(
-                what,
-                "check your network, proxy and DNS for the endpoint; re-run with -vv",
-            ),
-        }
     }
 }
 
@@ -182,13 +308,15 @@ pub async fn connection_for(
     exec: &ExecPlugin,
     global: &GlobalArgs,
 ) -> Result<Connection, UserError> {
+    cluster.check_connectable()?;
     let name = cluster.context_name();
     if let Err(why) = check_certificate_authority(&cluster.certificate_authority_data) {
         return Err(UserError::failed(
             format!("DescribeCluster returned an unusable certificate authority for {name}: {why}"),
             format!(
                 "check `aws eks describe-cluster --name {} --region {} --query cluster.certificateAuthority`",
-                cluster.name, cluster.region
+                cluster.name(),
+                cluster.region
             ),
         ));
     }
@@ -204,7 +332,8 @@ pub async fn connection_for(
     })?;
     let next = format!(
         "run `kubectl chronom token --cluster {} --region {}` to see why no token could be made",
-        cluster.name, cluster.region
+        cluster.name(),
+        cluster.region
     );
     connection_from_config(config, name, global, &next)
 }
@@ -223,8 +352,7 @@ pub fn check_certificate_authority(data: &str) -> Result<(), String> {
     }
 }
 
-/// `--cluster`: DescribeCluster, a reachability check when the endpoint is restricted, and a
-/// client that runs this binary's `token` command for credentials.
+/// `--cluster`: DescribeCluster, then [`open`] with this binary's `token` command as the plugin.
 pub async fn connect_eks(global: &GlobalArgs) -> Result<Connection, UserError> {
     let Some(name) = global.cluster.as_deref() else {
         return Err(UserError::usage(
@@ -241,14 +369,34 @@ pub async fn connect_eks(global: &GlobalArgs) -> Result<Connection, UserError> {
     let (sdk, region) = sdk_for(global).await?;
     identity::credentials(&sdk).await?;
     let cluster = describe(&sdk, &region, name).await?;
+    let exec = ExecPlugin::this_binary(cluster.name(), &cluster.region, global.profile.as_deref())?;
+    open(cluster, &exec, sdk, global).await
+}
+
+/// Connect to a described cluster: a reachability check when the endpoint is restricted, a
+/// client that runs `exec` for its token, and the EKS link (no second DescribeCluster). What
+/// `--cluster` and each cluster of the fleet do.
+pub async fn open(
+    cluster: EksCluster,
+    exec: &ExecPlugin,
+    sdk: SdkConfig,
+    global: &GlobalArgs,
+) -> Result<Connection, UserError> {
     if cluster.endpoint_access() != EndpointAccess::Open {
         let timeout = Duration::try_from_secs_f64(global.request_timeout.clamp(0.5, 10.0))
             .unwrap_or(Duration::from_secs(10));
         probe(&cluster, timeout).await?;
     }
-    let exec = ExecPlugin::this_binary(&cluster.name, &cluster.region, global.profile.as_deref())?;
     tracing::info!(cluster = %cluster.context_name(), endpoint = %cluster.endpoint, "connecting through EKS");
-    connection_for(&cluster, &exec, global).await
+    let mut conn = connection_for(&cluster, exec, global).await?;
+    conn.eks = Some(Arc::new(EksLink {
+        sdk,
+        name: cluster.name().to_string(),
+        region: cluster.region.clone(),
+        inferred_from: None,
+        described: Some(cluster),
+    }));
+    Ok(conn)
 }
 
 /// The AWS config for `--region`/`--profile`, and the region to use (flag, else the
@@ -290,60 +438,16 @@ pub async fn describe_with(
     region: &str,
     name: &str,
 ) -> Result<EksCluster, UserError> {
-    let out = match eks.describe_cluster().name(name).send().await {
-        Ok(out) => out,
-        Err(e) => return Err(describe_error(eks, sts, region, name, e).await),
-    };
-    let Some(c) = out.cluster else {
-        return Err(UserError::failed(
-            format!("DescribeCluster returned no cluster for {name:?}"),
-            "re-run with -vv",
-        ));
-    };
-    let vpc = c.resources_vpc_config.as_ref();
-    let cluster = EksCluster {
-        name: c.name.clone().unwrap_or_else(|| name.to_string()),
-        region: region.to_string(),
-        arn: c.arn.clone().unwrap_or_default(),
-        status: c
-            .status
-            .as_ref()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
-        endpoint: c.endpoint.clone().unwrap_or_default(),
-        certificate_authority_data: c
-            .certificate_authority
-            .as_ref()
-            .and_then(|ca| ca.data.clone())
-            .unwrap_or_default(),
-        endpoint_public_access: vpc.is_none_or(|v| v.endpoint_public_access),
-        endpoint_private_access: vpc.is_some_and(|v| v.endpoint_private_access),
-        public_access_cidrs: vpc
-            .map(|v| v.public_access_cidrs().to_vec())
-            .unwrap_or_default(),
-        authentication_mode: c
-            .access_config
-            .as_ref()
-            .and_then(|a| a.authentication_mode.as_ref())
-            .map(|m| m.as_str().to_string()),
-    };
-    if cluster.endpoint.is_empty() || cluster.certificate_authority_data.is_empty() {
-        let status = if cluster.status.is_empty() {
-            "unknown"
-        } else {
-            &cluster.status
-        };
-        return Err(UserError::failed(
-            format!(
-                "cluster {} has no API endpoint yet (status {status})",
-                cluster.context_name()
-            ),
-            format!(
-                "wait until it is ACTIVE: `aws eks wait cluster-active --name {name} --region {region}`"
-            ),
-        ));
+    match eks.describe_cluster().name(name).send().await {
+        Ok(out) => match out.cluster() {
+            Some(c) => Ok(EksCluster::from_sdk(c, region, name)),
+            None => Err(UserError::failed(
+                format!("DescribeCluster returned no cluster for {name:?}"),
+                "re-run with -vv",
+            )),
+        },
+        Err(e) => Err(describe_error(eks, sts, region, name, e).await),
     }
-    Ok(cluster)
 }
 
 async fn describe_error<R>(
@@ -376,9 +480,14 @@ where
                 "clusters in {region}{account}: {}; pass one of them to --cluster",
                 names.join(", ")
             ),
-            Err(why) => format!(
-                "check the name, --region and --profile (listing the clusters in {region} failed too: {why})"
-            ),
+            Err(e) => {
+                let why = e
+                    .code()
+                    .map_or_else(|| error_chain(&e).join(": "), str::to_string);
+                format!(
+                    "check the name, --region and --profile (listing the clusters in {region} failed too: {why})"
+                )
+            }
         };
         return UserError::failed(
             format!("no EKS cluster named {name:?} in {region}{account}"),
@@ -422,16 +531,15 @@ where
     }
 }
 
-/// All cluster names in the client's region (ListClusters, every page).
-pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>, String> {
+/// All cluster names in the client's region (ListClusters, every page). The caller words the
+/// error: a missing cluster's message and the fleet's skipped regions need different things.
+pub async fn list_clusters(
+    eks: &aws_sdk_eks::Client,
+) -> Result<Vec<String>, SdkError<ListClustersError, HttpResponse>> {
     let mut names = Vec::new();
     let mut pages = eks.list_clusters().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            e.code()
-                .map_or_else(|| error_chain(&e).join(": "), str::to_string)
-        })?;
-        names.extend(page.clusters.unwrap_or_default());
+        names.extend(page?.clusters.unwrap_or_default());
     }
     Ok(names)
 }
@@ -439,10 +547,14 @@ pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>, Str
 /// TCP connect to the endpoint: only done when the endpoint is private or limited to CIDRs,
 /// to turn an opaque timeout into an explanation.
 async fn probe(cluster: &EksCluster, timeout: Duration) -> Result<(), UserError> {
+    let fail = |cause: String| {
+        let case = classify::classify(None, std::slice::from_ref(&cause), &[]);
+        diagnosis::explain(&case, &cluster.diagnosis_facts(None), "", &cause)
+    };
     let uri: http::Uri = cluster
         .endpoint
         .parse()
-        .map_err(|e| cluster.unreachable_error(&format!("not a URL: {e}")))?;
+        .map_err(|e| fail(format!("not a URL: {e}")))?;
     let host = uri
         .host()
         .unwrap_or_default()
@@ -457,8 +569,8 @@ async fn probe(cluster: &EksCluster, timeout: Duration) -> Result<(), UserError>
     .await
     {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(cluster.unreachable_error(&e.to_string())),
-        Err(_) => Err(cluster.unreachable_error(&format!("no answer within {timeout:?}"))),
+        Ok(Err(e)) => Err(fail(e.to_string())),
+        Err(_) => Err(fail(format!("no answer within {timeout:?} (timed out)"))),
     }
 }
 
@@ -645,13 +757,30 @@ mod tests {
                 .build()
         });
         let (eks, sts) = clients(&[&creating], &[]);
-        let err = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap_err();
+        // Its facts are read (the audit and --via can use them); connecting is what fails.
+        let c = run(describe_with(&eks, &sts, "eu-west-1", "prod")).unwrap();
+        assert_eq!(c.status, "CREATING");
+        let err = c.check_connectable().unwrap_err();
         assert!(
             err.what.contains("no API endpoint yet (status CREATING)")
                 && err
                     .next
                     .contains("aws eks wait cluster-active --name prod --region eu-west-1"),
             "{err}"
+        );
+        let global =
+            <crate::cli::Cli as clap::Parser>::try_parse_from(["kubectl-chronom", "token"])
+                .unwrap()
+                .global;
+        let exec = ExecPlugin {
+            command: "/bin/false".into(),
+            args: vec![],
+        };
+        assert_eq!(
+            run(connection_for(&c, &exec, &global))
+                .err()
+                .map(|e| e.what),
+            Some(err.what)
         );
     }
 
@@ -688,23 +817,36 @@ mod tests {
             c.endpoint_access(),
             EndpointAccess::PublicFrom(vec!["203.0.113.0/24".into()])
         );
-        assert!(c.endpoint_private_access);
-        assert_eq!(c.authentication_mode.as_deref(), Some("API"));
+        assert!(c.facts.endpoint_private_access);
+        assert_eq!(c.facts.authentication_mode.as_deref(), Some("API"));
+        assert_eq!(c.facts.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            c.facts.arn.as_deref(),
+            Some("arn:aws:eks:eu-west-1:111122223333:cluster/prod")
+        );
+        assert_eq!(
+            (c.status.as_str(), c.endpoint.as_str()),
+            ("ACTIVE", "https://ABC.gr7.eu-west-1.eks.amazonaws.com")
+        );
         assert_eq!(c.certificate_authority_data, "LS0t");
     }
 
     fn cluster() -> EksCluster {
         EksCluster {
-            name: "demo".into(),
             region: "eu-west-1".into(),
-            arn: "arn:aws:eks:eu-west-1:111122223333:cluster/demo".into(),
             status: "ACTIVE".into(),
             endpoint: "https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com".into(),
             certificate_authority_data: "LS0tLS1CRUdJTi==".into(),
-            endpoint_public_access: true,
-            endpoint_private_access: false,
-            public_access_cidrs: vec!["0.0.0.0/0".into()],
-            authentication_mode: Some("API_AND_CONFIG_MAP".into()),
+            facts: ClusterFacts {
+                name: "demo".into(),
+                arn: Some("arn:aws:eks:eu-west-1:111122223333:cluster/demo".into()),
+                region: Some("eu-west-1".into()),
+                endpoint_public_access: true,
+                endpoint_private_access: false,
+                public_access_cidrs: vec!["0.0.0.0/0".into()],
+                authentication_mode: Some("API_AND_CONFIG_MAP".into()),
+                ..Default::default()
+            },
         }
     }
 
@@ -712,43 +854,33 @@ mod tests {
     fn access_settings_classify_the_endpoint() {
         let mut c = cluster();
         assert_eq!(c.endpoint_access(), EndpointAccess::Open);
-        c.public_access_cidrs.clear();
+        c.facts.public_access_cidrs.clear();
         assert_eq!(c.endpoint_access(), EndpointAccess::Open);
-        c.public_access_cidrs = vec!["203.0.113.0/24".into(), "198.51.100.7/32".into()];
+        c.facts.public_access_cidrs = vec!["203.0.113.0/24".into(), "198.51.100.7/32".into()];
         assert_eq!(
             c.endpoint_access(),
-            EndpointAccess::PublicFrom(c.public_access_cidrs.clone())
+            EndpointAccess::PublicFrom(c.facts.public_access_cidrs.clone())
         );
-        c.endpoint_public_access = false;
-        c.endpoint_private_access = true;
+        c.facts.endpoint_public_access = false;
+        c.facts.endpoint_private_access = true;
         assert_eq!(c.endpoint_access(), EndpointAccess::PrivateOnly);
     }
 
     #[test]
-    fn unreachable_errors_name_the_restriction_and_the_way_out() {
+    fn diagnosis_facts_come_from_describe_cluster() {
         let mut c = cluster();
-        c.endpoint_public_access = false;
-        let e = c.unreachable_error("timed out").to_string();
-        assert!(
-            e.contains("eks:eu-west-1/demo")
-                && e.contains("private")
-                && e.contains("inside the cluster's VPC"),
-            "{e}"
+        c.facts.endpoint_public_access = false;
+        c.facts.endpoint_private_access = true;
+        let f = c.diagnosis_facts(None);
+        assert_eq!(f.label, "EKS cluster demo in eu-west-1");
+        assert_eq!(
+            (f.access, f.private_access),
+            (Some(EndpointAccess::PrivateOnly), true)
         );
-
-        c.endpoint_public_access = true;
-        c.public_access_cidrs = vec!["203.0.113.0/24".into()];
-        let e = c.unreachable_error("timed out").to_string();
-        assert!(
-            e.contains("only accepts 203.0.113.0/24") && e.contains("public IP"),
-            "{e}"
-        );
-        assert!(!e.contains("private access is on"));
-        c.endpoint_private_access = true;
-        assert!(
-            c.unreachable_error("x")
-                .to_string()
-                .contains("private access is on")
+        assert_eq!(f.endpoint, c.endpoint);
+        assert_eq!(
+            c.diagnosis_facts(Some("ctx")).label,
+            "context \"ctx\" (EKS cluster demo in eu-west-1)"
         );
     }
 

@@ -43,6 +43,9 @@ use comfy_table::{Table, presets::NOTHING};
 use serde::Serialize;
 use serde_json::Value;
 
+use aws_config::SdkConfig;
+
+use super::cluster::{self, EksCluster, ExecPlugin};
 use crate::audit::findings::Finding;
 use crate::audit::report::{self, AuditReport, Counts};
 use crate::cli::{AuditArgs, AuditFormat, GlobalArgs, OutputFormat};
@@ -161,6 +164,9 @@ pub struct ClusterRow {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What to do about the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<AuditReport>,
 }
@@ -323,6 +329,11 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
             skipped.join(", ")
         ));
     }
+    for c in r.clusters.iter().filter(|c| !c.ok) {
+        if let Some(next) = &c.next {
+            out.push_str(&format!("{}/{} next: {next}\n", c.region, c.cluster));
+        }
+    }
 
     out.push_str("\nMAPPINGS\n");
     let mut t = table(&[
@@ -437,63 +448,95 @@ pub fn render_sarif(r: &FleetReport) -> String {
     s
 }
 
-/// Region -> ListClusters, with opt-in regions that are not enabled marked skipped.
-async fn list_clusters(
-    eks: &aws_sdk_eks::Client,
-    region: &str,
-) -> Result<Vec<String>, (bool, String)> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        match eks
-            .list_clusters()
-            .set_next_token(token.clone())
-            .send()
-            .await
-        {
-            Ok(page) => {
-                out.extend(page.clusters().iter().cloned());
-                match page.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => return Ok(out),
-                }
-            }
-            Err(e) => {
-                use aws_sdk_eks::error::ProvideErrorMetadata;
-                let skipped = matches!(
-                    e.code(),
-                    Some(
-                        "UnrecognizedClientException"
-                            | "InvalidClientTokenId"
-                            | "InvalidSignatureException"
-                    )
-                );
-                let err = super::access_entries::aws_error(
-                    &e,
-                    &format!("listing the EKS clusters in {region}"),
-                    "eks:ListClusters",
-                );
-                return Err((skipped, err.what));
-            }
+/// How the fleet reaches AWS and each cluster's API server. [`run`] uses the standard
+/// credential chain and this binary's `token` command; a test can point the SDK at moto and
+/// hand out another token plugin, with everything else (ListClusters, DescribeCluster, the
+/// connection built from DescribeCluster's endpoint and CA, the audit) unchanged.
+#[derive(Clone)]
+pub struct FleetEnv {
+    /// AWS configuration; each region gets a copy with its region set.
+    pub sdk: SdkConfig,
+    pub token_plugin: TokenPlugin,
+}
+
+/// The exec credential plugin that gets a described cluster's bearer token.
+pub type TokenPlugin = Arc<dyn Fn(&EksCluster) -> Result<ExecPlugin, UserError> + Send + Sync>;
+
+impl FleetEnv {
+    /// The standard chain with --profile, and `kubectl-chronom token` for the tokens.
+    pub async fn standard(global: &GlobalArgs) -> Self {
+        let sdk = super::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
+        let profile = global.profile.clone();
+        FleetEnv {
+            sdk,
+            token_plugin: Arc::new(move |c: &EksCluster| {
+                ExecPlugin::this_binary(c.name(), &c.region, profile.as_deref())
+            }),
         }
+    }
+
+    pub fn in_region(&self, region: &str) -> SdkConfig {
+        self.sdk
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build()
     }
 }
 
-/// `audit --all-clusters`: list, audit each cluster (at most [`PARALLEL_CLUSTERS`] at once),
-/// print one report, and exit 4 on a verification mismatch, 3 at or above --fail-on, 1 when
-/// a cluster or region failed, else 0.
-pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
-    let config = super::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
-    let default_region = config.region().map(|r| r.to_string());
-    let regions = regions_to_scan(&args.regions, default_region.as_deref())?;
-    let progress = std::io::stderr().is_terminal();
+/// Region -> ListClusters, with opt-in regions that are not enabled marked skipped.
+async fn list_region(env: &FleetEnv, region: &str) -> Result<Vec<String>, (bool, String)> {
+    use aws_sdk_eks::error::ProvideErrorMetadata;
+    cluster::list_clusters(&aws_sdk_eks::Client::new(&env.in_region(region)))
+        .await
+        .map_err(|e| {
+            let skipped = matches!(
+                e.code(),
+                Some(
+                    "UnrecognizedClientException"
+                        | "InvalidClientTokenId"
+                        | "InvalidSignatureException"
+                )
+            );
+            (
+                skipped,
+                super::access_entries::aws_error(
+                    &e,
+                    &format!("listing the EKS clusters in {region}"),
+                    "eks:ListClusters",
+                )
+                .what,
+            )
+        })
+}
 
-    let listed = bounded_map(regions.clone(), PARALLEL_CLUSTERS * 2, |region| {
-        let profile = global.profile.clone();
+/// One cluster: DescribeCluster, connect with the token plugin, audit.
+async fn audit_one(
+    env: &FleetEnv,
+    global: &GlobalArgs,
+    region: &str,
+    name: &str,
+    verify: bool,
+) -> Result<AuditReport, UserError> {
+    let sdk = env.in_region(region);
+    let described = cluster::describe(&sdk, region, name).await?;
+    let exec = (env.token_plugin)(&described)?;
+    let conn = cluster::open(described, &exec, sdk, global).await?;
+    crate::audit::live_report(&conn, verify).await
+}
+
+/// `audit --all-clusters` up to the report: list every region, audit each cluster (at most
+/// [`PARALLEL_CLUSTERS`] at once). Fails only when no region could be listed at all.
+pub async fn collect(
+    env: &FleetEnv,
+    global: &GlobalArgs,
+    regions: &[String],
+    verify: bool,
+    progress: bool,
+) -> Result<FleetReport, UserError> {
+    let listed = bounded_map(regions.to_vec(), PARALLEL_CLUSTERS * 2, |region| {
+        let env = env.clone();
         async move {
-            let config = super::aws_config(Some(&region), profile.as_deref()).await;
-            let eks = aws_sdk_eks::Client::new(&config);
-            let result = list_clusters(&eks, &region).await;
+            let result = list_region(&env, &region).await;
             (region, result)
         }
     })
@@ -537,7 +580,6 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
     if progress && total > 0 {
         eprintln!("auditing {total} cluster(s), {PARALLEL_CLUSTERS} at a time");
     }
-    let verify = args.verify;
     let cluster_rows = bounded_map(targets, PARALLEL_CLUSTERS, |(region, cluster)| {
         let global = GlobalArgs {
             kubeconfig: None,
@@ -548,9 +590,9 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
             profile: global.profile.clone(),
             request_timeout: global.request_timeout,
         };
-        let done = done.clone();
+        let (env, done) = (env.clone(), done.clone());
         async move {
-            let result = crate::audit::build_report(&global, &[], verify).await;
+            let result = audit_one(&env, &global, &region, &cluster, verify).await;
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if progress {
                 let status = if result.is_ok() { "done" } else { "failed" };
@@ -562,6 +604,7 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
                     region,
                     ok: true,
                     error: None,
+                    next: None,
                     report: Some(r),
                 },
                 Err(e) => ClusterRow {
@@ -569,22 +612,42 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
                     region,
                     ok: false,
                     error: Some(e.what),
+                    next: Some(e.next),
                     report: None,
                 },
             }
         }
     })
     .await;
+    Ok(FleetReport::new(region_rows, cluster_rows))
+}
 
-    let fleet = FleetReport::new(region_rows, cluster_rows);
-    let out = match args.output {
-        AuditFormat::Table => render_table(&fleet, false),
-        AuditFormat::Wide => render_table(&fleet, true),
-        AuditFormat::Json => crate::report::structured(OutputFormat::Json, &fleet),
-        AuditFormat::Yaml => crate::report::structured(OutputFormat::Yaml, &fleet),
-        AuditFormat::Sarif => render_sarif(&fleet),
-    };
-    print!("{out}");
+/// The fleet report in the chosen format.
+pub fn render(fleet: &FleetReport, format: AuditFormat) -> String {
+    match format {
+        AuditFormat::Table => render_table(fleet, false),
+        AuditFormat::Wide => render_table(fleet, true),
+        AuditFormat::Json => crate::report::structured(OutputFormat::Json, fleet),
+        AuditFormat::Yaml => crate::report::structured(OutputFormat::Yaml, fleet),
+        AuditFormat::Sarif => render_sarif(fleet),
+    }
+}
+
+/// `audit --all-clusters`: collect, print one report, and exit 4 on a verification mismatch,
+/// 3 at or above --fail-on, 1 when a cluster or region failed, else 0.
+pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
+    let env = FleetEnv::standard(global).await;
+    let default_region = env.sdk.region().map(|r| r.to_string());
+    let regions = regions_to_scan(&args.regions, default_region.as_deref())?;
+    let fleet = collect(
+        &env,
+        global,
+        &regions,
+        args.verify,
+        std::io::stderr().is_terminal(),
+    )
+    .await?;
+    print!("{}", render(&fleet, args.output));
     Ok(exit_code(&fleet, args.fail_on))
 }
 
@@ -662,6 +725,7 @@ mod tests {
                     region: "eu-west-1".into(),
                     ok: true,
                     error: None,
+                    next: None,
                     report: Some(sample_report()),
                 },
                 ClusterRow {
@@ -669,6 +733,7 @@ mod tests {
                     region: "eu-west-1".into(),
                     ok: false,
                     error: Some("AccessDenied".into()),
+                    next: Some("ask for eks:DescribeCluster".into()),
                     report: None,
                 },
             ],
@@ -731,6 +796,10 @@ mod tests {
     fn the_table_has_a_cluster_column_and_the_failed_row() {
         let t = render_table(&fleet(), true);
         assert!(t.contains("failed: AccessDenied"), "{t}");
+        assert!(
+            t.contains("eu-west-1/dev next: ask for eks:DescribeCluster"),
+            "{t}"
+        );
         assert!(
             t.lines()
                 .any(|l| l.trim_start().starts_with("prod") && l.contains("CHR001")),

@@ -7,7 +7,8 @@
 //! - `kubectl-chronom token --cluster X [--region R] [--profile P]` (or `kubectl chronom token …`).
 //!
 //! The plugin's env (`AWS_REGION`, `AWS_DEFAULT_REGION`, `AWS_PROFILE`) fills what the flags do
-//! not say, and the endpoint host (`*.<region>.eks.amazonaws.com[.cn]`) the region last. Pure.
+//! not say. [`eks_cluster_of`] decides whether a context is an EKS cluster at all: only on an
+//! EKS endpoint host (`*.<region>.eks.amazonaws.com[.cn]`), whose region wins. Pure.
 
 use kube::config::{ExecConfig, Kubeconfig};
 
@@ -22,19 +23,12 @@ pub struct InferredCluster {
     pub profile: Option<String>,
 }
 
-impl InferredCluster {
-    /// The `--cluster/--region/--profile` equivalent, when the cluster name is known.
-    pub fn target(&self) -> Option<EksTarget> {
-        Some(EksTarget {
-            cluster: self.cluster.clone()?,
-            region: self.region.clone(),
-            profile: self.profile.clone(),
-        })
-    }
-}
-
-/// Infer from `context` of `kubeconfig`: its user's exec plugin, then its cluster's server.
-pub fn from_context(kubeconfig: &Kubeconfig, context: &str) -> InferredCluster {
+/// The parts of a context inference reads: its user's exec plugin, its cluster's server, and
+/// the name of its cluster entry.
+fn context_parts<'k>(
+    kubeconfig: &'k Kubeconfig,
+    context: &str,
+) -> (Option<&'k ExecConfig>, Option<&'k str>, Option<&'k str>) {
     let ctx = kubeconfig
         .contexts
         .iter()
@@ -45,20 +39,77 @@ pub fn from_context(kubeconfig: &Kubeconfig, context: &str) -> InferredCluster {
         .and_then(|user| kubeconfig.auth_infos.iter().find(|a| a.name == user))
         .and_then(|a| a.auth_info.as_ref())
         .and_then(|a| a.exec.as_ref());
-    let server = ctx
-        .and_then(|c| kubeconfig.clusters.iter().find(|cl| cl.name == c.cluster))
+    let cluster = ctx.and_then(|c| kubeconfig.clusters.iter().find(|cl| cl.name == c.cluster));
+    let server = cluster
         .and_then(|cl| cl.cluster.as_ref())
         .and_then(|cl| cl.server.as_deref());
-    infer(exec, server)
+    (exec, server, cluster.map(|cl| cl.name.as_str()))
 }
 
-/// Infer from an exec plugin and a server URL, either of which may be missing.
-pub fn infer(exec: Option<&ExecConfig>, server: Option<&str>) -> InferredCluster {
-    let mut found = exec.map(from_exec).unwrap_or_default();
-    if found.region.is_none() {
-        found.region = server.and_then(region_from_endpoint);
+/// Whether a kubeconfig context is an EKS cluster whose EKS side (DescribeCluster, access
+/// entries) can be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextCluster {
+    /// The server is an EKS endpoint and the context says which cluster it is.
+    Eks(EksTarget),
+    /// Not an EKS cluster, or not one we can name; the text says why.
+    NotEks(String),
+}
+
+/// Decide whether `context` points at an EKS cluster. Only a server on an EKS endpoint host
+/// (`*.<region>.eks.amazonaws.com`) counts: an exec plugin that runs `aws eks get-token` can
+/// front any API server (the test control plane's does), and asking AWS about a cluster that
+/// is not the one we talk to would mislead. The endpoint gives the region (the cluster lives
+/// there, whatever the plugin's `--region` says); the name comes from the exec plugin, else
+/// from a context or cluster entry named by its ARN, as `aws eks update-kubeconfig` names them.
+pub fn eks_cluster_of(kubeconfig: &Kubeconfig, context: &str) -> ContextCluster {
+    let (exec, server, cluster_entry) = context_parts(kubeconfig, context);
+    let Some(server) = server else {
+        return ContextCluster::NotEks(format!("context {context:?} names no server"));
+    };
+    let Some(region) = region_from_endpoint(server) else {
+        return ContextCluster::NotEks(format!(
+            "the server of context {context:?} ({server}) is not an EKS endpoint"
+        ));
+    };
+    let from_plugin = exec.map(from_exec).unwrap_or_default();
+    let from_arn = [Some(context), cluster_entry]
+        .into_iter()
+        .flatten()
+        .find_map(cluster_arn);
+    let name = from_plugin
+        .cluster
+        .or_else(|| from_arn.filter(|(r, _)| *r == region).map(|(_, n)| n));
+    match name {
+        Some(cluster) => ContextCluster::Eks(EksTarget {
+            cluster,
+            region: Some(region),
+            profile: from_plugin.profile,
+        }),
+        None => ContextCluster::NotEks(format!(
+            "the server of context {context:?} is an EKS endpoint in {region}, but neither its exec plugin nor its name says which cluster it is; pass --cluster NAME --region {region}"
+        )),
     }
-    found
+}
+
+/// `arn:PARTITION:eks:REGION:ACCOUNT:cluster/NAME` -> (region, name).
+pub fn cluster_arn(arn: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
+        return None;
+    };
+    let name = resource.strip_prefix("cluster/")?;
+    let valid = *prefix == "arn"
+        && partition.starts_with("aws")
+        && *service == "eks"
+        && is_region_name(region)
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    valid.then(|| (region.to_string(), name.to_string()))
 }
 
 /// What the exec plugin's command line and env say.
@@ -572,23 +623,159 @@ users:
     token: not-a-real-token
 "#;
         let kc: Kubeconfig = serde_saphyr::from_str(yaml).unwrap();
-        let prod = from_context(&kc, "arn:aws:eks:eu-west-1:111122223333:cluster/prod");
         assert_eq!(
-            prod,
-            found(Some("prod"), Some("eu-west-1"), Some("prod-readonly"))
-        );
-        assert_eq!(
-            prod.target(),
-            Some(EksTarget {
+            eks_cluster_of(&kc, "arn:aws:eks:eu-west-1:111122223333:cluster/prod"),
+            ContextCluster::Eks(EksTarget {
                 cluster: "prod".into(),
                 region: Some("eu-west-1".into()),
                 profile: Some("prod-readonly".into())
             })
         );
-        let by_endpoint = from_context(&kc, "static");
-        assert_eq!(by_endpoint, found(None, Some("ap-northeast-1"), None));
-        assert_eq!(by_endpoint.target(), None);
-        assert_eq!(from_context(&kc, "kind"), InferredCluster::default());
-        assert_eq!(from_context(&kc, "missing"), InferredCluster::default());
+        // A static token on an EKS endpoint: the region is known, the cluster is not.
+        let ContextCluster::NotEks(why) = eks_cluster_of(&kc, "static") else {
+            panic!("no cluster name")
+        };
+        assert!(why.contains("EKS endpoint in ap-northeast-1"), "{why}");
+        assert!(
+            matches!(eks_cluster_of(&kc, "kind"), ContextCluster::NotEks(why) if why.contains("not an EKS endpoint"))
+        );
+    }
+
+    fn kubeconfig(yaml: &str) -> Kubeconfig {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    /// The test control plane's kubeconfig, as scripts/control-plane writes it: its `chronom-eks`
+    /// user runs a stand-in for `aws eks get-token --cluster-name chronom`, on a loopback server.
+    const CONTROL_PLANE: &str = r#"
+apiVersion: v1
+kind: Config
+clusters:
+- name: chronom
+  cluster: {server: "https://127.0.0.1:6443", certificate-authority-data: AAAA}
+users:
+- name: chronom-admin
+  user: {client-certificate-data: AAAA, client-key-data: AAAA}
+- name: chronom-eks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: /tmp/cp/eks-get-token
+      args: [--region, us-east-1, eks, get-token, --cluster-name, chronom, --output, json]
+contexts:
+- name: chronom-admin
+  context: {cluster: chronom, user: chronom-admin}
+- name: chronom-eks
+  context: {cluster: chronom, user: chronom-eks}
+current-context: chronom-admin
+"#;
+
+    #[test]
+    fn a_look_alike_plugin_on_a_non_eks_server_is_not_eks() {
+        let kc = kubeconfig(CONTROL_PLANE);
+        for context in ["chronom-admin", "chronom-eks"] {
+            match eks_cluster_of(&kc, context) {
+                ContextCluster::NotEks(why) => assert!(
+                    why.contains("https://127.0.0.1:6443") && why.contains("not an EKS endpoint"),
+                    "{why}"
+                ),
+                other => panic!("{context}: {other:?}"),
+            }
+        }
+        // The plugin alone does name a cluster: only the server keeps it from counting.
+        let (exec, _, _) = context_parts(&kc, "chronom-eks");
+        assert_eq!(from_exec(exec.unwrap()).cluster.as_deref(), Some("chronom"));
+        assert!(
+            matches!(eks_cluster_of(&kc, "missing"), ContextCluster::NotEks(why) if why.contains("names no server"))
+        );
+    }
+
+    #[test]
+    fn an_eks_server_with_a_named_cluster_is_eks() {
+        let kc = kubeconfig(
+            r#"
+apiVersion: v1
+kind: Config
+clusters:
+- name: arn:aws:eks:eu-west-1:111122223333:cluster/prod
+  cluster: {server: "https://ABC.gr7.eu-west-1.eks.amazonaws.com"}
+- name: staging
+  cluster: {server: "https://DEF.yl4.us-east-2.eks.amazonaws.com"}
+users:
+- name: cli
+  user:
+    exec:
+      command: aws
+      args: [--region, us-west-2, eks, get-token, --cluster-name, prod]
+      env: [{name: AWS_PROFILE, value: ops}]
+- name: static
+  user: {token: not-a-real-token}
+contexts:
+- name: by-plugin
+  context: {cluster: "arn:aws:eks:eu-west-1:111122223333:cluster/prod", user: cli}
+- name: by-cluster-arn
+  context: {cluster: "arn:aws:eks:eu-west-1:111122223333:cluster/prod", user: static}
+- name: arn:aws:eks:us-east-2:111122223333:cluster/staging
+  context: {cluster: staging, user: static}
+- name: unnamed
+  context: {cluster: staging, user: static}
+- name: arn:aws:eks:eu-west-1:111122223333:cluster/elsewhere
+  context: {cluster: staging, user: static}
+"#,
+        );
+        let eks = |cluster: &str, region: &str, profile: Option<&str>| {
+            ContextCluster::Eks(EksTarget {
+                cluster: cluster.into(),
+                region: Some(region.into()),
+                profile: profile.map(Into::into),
+            })
+        };
+        // The endpoint's region wins over the plugin's --region: the cluster lives there.
+        assert_eq!(
+            eks_cluster_of(&kc, "by-plugin"),
+            eks("prod", "eu-west-1", Some("ops"))
+        );
+        assert_eq!(
+            eks_cluster_of(&kc, "by-cluster-arn"),
+            eks("prod", "eu-west-1", None)
+        );
+        assert_eq!(
+            eks_cluster_of(&kc, "arn:aws:eks:us-east-2:111122223333:cluster/staging"),
+            eks("staging", "us-east-2", None)
+        );
+        let ContextCluster::NotEks(why) = eks_cluster_of(&kc, "unnamed") else {
+            panic!("no name, no cluster")
+        };
+        assert!(
+            why.contains("us-east-2") && why.contains("--cluster NAME --region us-east-2"),
+            "{why}"
+        );
+        // An ARN of another region than the endpoint's is not this cluster's name.
+        assert!(matches!(
+            eks_cluster_of(&kc, "arn:aws:eks:eu-west-1:111122223333:cluster/elsewhere"),
+            ContextCluster::NotEks(_)
+        ));
+    }
+
+    #[test]
+    fn cluster_arns() {
+        assert_eq!(
+            cluster_arn("arn:aws:eks:eu-west-1:111122223333:cluster/prod"),
+            Some(("eu-west-1".into(), "prod".into()))
+        );
+        assert_eq!(
+            cluster_arn("arn:aws-cn:eks:cn-north-1:111122223333:cluster/a_b-1"),
+            Some(("cn-north-1".into(), "a_b-1".into()))
+        );
+        for bad in [
+            "arn:aws:eks:eu-west-1:111122223333:nodegroup/prod/x",
+            "arn:aws:iam::111122223333:role/x",
+            "arn:aws:eks:eu-west-1:1111:cluster/p",
+            "arn:aws:eks:eu-west-1:111122223333:cluster/",
+            "prod",
+            "",
+        ] {
+            assert_eq!(cluster_arn(bad), None, "{bad}");
+        }
     }
 }

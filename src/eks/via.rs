@@ -1,11 +1,12 @@
 //! How grant maps the role: an EKS access entry or the aws-auth ConfigMap. `--via auto`
 //! reads the cluster's authentication mode (DescribeCluster accessConfig.authenticationMode):
-//! API and API_AND_CONFIG_MAP take access entries, CONFIG_MAP takes aws-auth. Without an EKS
-//! cluster (a plain kubeconfig context, no --cluster) the mode cannot be read and auto keeps
-//! aws-auth, saying so in a note.
+//! API and API_AND_CONFIG_MAP take access entries, CONFIG_MAP takes aws-auth. The cluster is
+//! the one `--cluster` names, or the one a kubeconfig context points at (see `infer`). Without
+//! an EKS cluster, or when its EKS side cannot be read, auto keeps aws-auth, saying why.
 
 use super::posture::{AuthMode, ClusterFacts};
-use crate::cli::{GlobalArgs, MappingVia};
+use crate::cli::MappingVia;
+use crate::connect::Connection;
 use crate::error::UserError;
 
 /// The two ways to map an IAM role into the cluster.
@@ -35,18 +36,34 @@ fn mode_of(cluster: &ClusterFacts) -> Result<AuthMode, UserError> {
     })
 }
 
-/// Pure: the requested `--via` and what DescribeCluster said (None: no EKS cluster known).
-pub fn choose(requested: MappingVia, cluster: Option<&ClusterFacts>) -> Result<Choice, UserError> {
+/// Pure: the requested `--via`, what DescribeCluster said (None: no EKS cluster known), and
+/// why the EKS side of a cluster the context points at could not be read.
+pub fn choose(
+    requested: MappingVia,
+    cluster: Option<&ClusterFacts>,
+    unreadable: Option<&UserError>,
+) -> Result<Choice, UserError> {
     let Some(cluster) = cluster else {
-        return match requested {
-            MappingVia::AwsAuth => Ok(Choice { with: MapWith::AwsAuth, note: None }),
-            MappingVia::Auto => Ok(Choice {
+        return match (requested, unreadable) {
+            (MappingVia::AwsAuth, _) => Ok(Choice { with: MapWith::AwsAuth, note: None }),
+            (MappingVia::Auto, None) => Ok(Choice {
                 with: MapWith::AwsAuth,
                 note: Some(
-                    "--via auto used aws-auth: no EKS cluster is known (no --cluster), so the cluster's authentication mode could not be read; pass --cluster NAME --region R to let it choose access entries".into(),
+                    "--via auto used aws-auth: no EKS cluster is known (the context's server is not an EKS endpoint, and no --cluster was given), so the cluster's authentication mode could not be read; pass --cluster NAME --region R to let it choose access entries".into(),
                 ),
             }),
-            MappingVia::AccessEntry => Err(UserError::usage(
+            (MappingVia::Auto, Some(why)) => Ok(Choice {
+                with: MapWith::AwsAuth,
+                note: Some(format!(
+                    "--via auto used aws-auth: {}, so the cluster's authentication mode is unknown. If it is API, EKS ignores aws-auth and this entry lets nobody in. To let auto choose: {}",
+                    why.what, why.next
+                )),
+            }),
+            (MappingVia::AccessEntry, Some(why)) => Err(UserError::failed(
+                format!("--via access-entry needs the EKS API, and {}", why.what),
+                format!("{}; or use --via aws-auth", why.next),
+            )),
+            (MappingVia::AccessEntry, None) => Err(UserError::usage(
                 "--via access-entry needs the EKS cluster's name: access entries are written through the EKS API, not the Kubernetes API",
                 "add --cluster NAME (and --region R), or use --via aws-auth",
             )),
@@ -116,49 +133,78 @@ impl EksContext {
     }
 }
 
-/// DescribeCluster, as facts.
-pub async fn describe_cluster(
-    eks: &aws_sdk_eks::Client,
-    name: &str,
-) -> Result<ClusterFacts, UserError> {
-    let region = eks.config().region().map(|r| r.to_string());
-    match eks.describe_cluster().name(name).send().await {
-        Ok(out) => match out.cluster() {
-            Some(c) => Ok(ClusterFacts::from_sdk(c, region.as_deref())),
-            None => Err(UserError::failed(
-                format!("DescribeCluster returned no cluster for {name}"),
-                "check --cluster and --region",
-            )),
-        },
-        Err(e) => {
-            let mut err = super::access_entries::aws_error(
-                &e,
-                &format!("describing EKS cluster {name}"),
-                "eks:DescribeCluster",
-            );
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception())
-            {
-                err.next = format!(
-                    "there is no cluster {name} in region {}: check --cluster and --region (`aws eks list-clusters --region R`)",
-                    region.as_deref().unwrap_or("(none set)")
-                );
+/// The EKS side a command works with: the clients and what DescribeCluster said, or why a
+/// cluster the context points at could not be read, and notes on how it was found.
+#[derive(Debug, Default)]
+pub struct EksSide {
+    pub ctx: Option<EksContext>,
+    /// Set when the connection is to an EKS cluster whose EKS side could not be read.
+    pub unreadable: Option<UserError>,
+    pub notes: Vec<String>,
+}
+
+impl EksSide {
+    /// For commands whose report has no notes: a fallback is said on stderr, how the cluster
+    /// was found only at -v.
+    pub fn tell(&self) {
+        for note in &self.notes {
+            if self.unreadable.is_some() {
+                eprintln!("note: {note}");
+            } else {
+                tracing::info!("{note}");
             }
-            Err(err)
         }
     }
 }
 
-/// The EKS context for `--cluster`, or None without it.
-pub async fn context(global: &GlobalArgs) -> Result<Option<EksContext>, UserError> {
-    let Some(name) = &global.cluster else {
-        return Ok(None);
+/// The EKS side of `conn`: the cluster `--cluster` named (already described to connect), the
+/// one its context points at (described now; missing credentials or permissions leave the
+/// command with what the kubeconfig alone can do, and say so), or none.
+pub async fn side(conn: &Connection) -> EksSide {
+    let Some(link) = &conn.eks else {
+        return EksSide::default();
     };
-    let config = super::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
-    let eks = aws_sdk_eks::Client::new(&config);
-    let iam = Some(aws_sdk_iam::Client::new(&config));
-    let cluster = describe_cluster(&eks, name).await?;
-    Ok(Some(EksContext { eks, iam, cluster }))
+    match link.describe().await {
+        Ok(c) => {
+            let notes = match &link.inferred_from {
+                Some(context) => vec![format!(
+                    "context {context:?} is EKS cluster {} in {} (from its exec plugin and endpoint); its EKS side is read too (pass --cluster NAME --region R to name another)",
+                    link.name, link.region
+                )],
+                None => vec![],
+            };
+            let eks = aws_sdk_eks::Client::new(&link.sdk);
+            let iam = Some(aws_sdk_iam::Client::new(&link.sdk));
+            EksSide {
+                ctx: Some(EksContext {
+                    eks,
+                    iam,
+                    cluster: c.facts,
+                }),
+                unreadable: None,
+                notes,
+            }
+        }
+        Err(e) => {
+            let why = UserError::failed(
+                format!(
+                    "the EKS side of {} could not be read ({})",
+                    link.label(),
+                    e.what
+                ),
+                e.next,
+            );
+            let note = format!(
+                "{}; working with the kubeconfig alone (aws-auth and RBAC). To read it: {}",
+                why.what, why.next
+            );
+            EksSide {
+                ctx: None,
+                unreadable: Some(why),
+                notes: vec![note],
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -181,7 +227,7 @@ mod tests {
             (Some("CONFIG_MAP"), MapWith::AwsAuth),
             (None, MapWith::AwsAuth),
         ] {
-            let c = choose(MappingVia::Auto, Some(&cluster(mode))).unwrap();
+            let c = choose(MappingVia::Auto, Some(&cluster(mode)), None).unwrap();
             assert_eq!(c.with, want, "{mode:?}");
             let note = c.note.expect("auto always says why");
             assert!(note.contains(mode.unwrap_or("CONFIG_MAP")), "{note}");
@@ -190,25 +236,62 @@ mod tests {
 
     #[test]
     fn auto_without_a_cluster_uses_aws_auth_and_says_so() {
-        let c = choose(MappingVia::Auto, None).unwrap();
+        let c = choose(MappingVia::Auto, None, None).unwrap();
         assert_eq!(c.with, MapWith::AwsAuth);
         assert!(c.note.unwrap().contains("no EKS cluster is known"));
     }
 
     #[test]
+    fn an_unreadable_eks_side_falls_back_to_aws_auth_and_says_why() {
+        let why = UserError::failed(
+            "the EKS side of context \"c\" (EKS cluster prod in eu-west-1) could not be read (no AWS credentials were found)",
+            "set AWS_PROFILE",
+        );
+        let c = choose(MappingVia::Auto, None, Some(&why)).unwrap();
+        assert_eq!(c.with, MapWith::AwsAuth);
+        let note = c.note.unwrap();
+        assert!(
+            note.contains("no AWS credentials were found")
+                && note.contains("set AWS_PROFILE")
+                && note.contains("If it is API, EKS ignores aws-auth"),
+            "{note}"
+        );
+        let e = choose(MappingVia::AccessEntry, None, Some(&why)).unwrap_err();
+        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert!(
+            e.what.contains("EKS cluster prod in eu-west-1")
+                && e.next.starts_with("set AWS_PROFILE"),
+            "{e}"
+        );
+        assert_eq!(
+            choose(MappingVia::AwsAuth, None, Some(&why)).unwrap(),
+            Choice {
+                with: MapWith::AwsAuth,
+                note: None
+            }
+        );
+    }
+
+    #[test]
     fn explicit_choices_are_checked_against_the_mode() {
         assert_eq!(
-            choose(MappingVia::AccessEntry, None).unwrap_err().exit_code,
+            choose(MappingVia::AccessEntry, None, None)
+                .unwrap_err()
+                .exit_code,
             crate::error::EXIT_USAGE
         );
         assert!(
-            choose(MappingVia::AccessEntry, Some(&cluster(Some("CONFIG_MAP"))))
-                .unwrap_err()
-                .next
-                .contains("update-cluster-config")
+            choose(
+                MappingVia::AccessEntry,
+                Some(&cluster(Some("CONFIG_MAP"))),
+                None
+            )
+            .unwrap_err()
+            .next
+            .contains("update-cluster-config")
         );
         assert!(
-            choose(MappingVia::AwsAuth, Some(&cluster(Some("API"))))
+            choose(MappingVia::AwsAuth, Some(&cluster(Some("API"))), None)
                 .unwrap_err()
                 .what
                 .contains("ignores aws-auth")
@@ -216,20 +299,22 @@ mod tests {
         let c = choose(
             MappingVia::AccessEntry,
             Some(&cluster(Some("API_AND_CONFIG_MAP"))),
+            None,
         )
         .unwrap();
         assert_eq!((c.with, c.note), (MapWith::AccessEntry, None));
         assert_eq!(
             choose(
                 MappingVia::AwsAuth,
-                Some(&cluster(Some("API_AND_CONFIG_MAP")))
+                Some(&cluster(Some("API_AND_CONFIG_MAP"))),
+                None
             )
             .unwrap()
             .with,
             MapWith::AwsAuth
         );
         assert_eq!(
-            choose(MappingVia::AwsAuth, None).unwrap(),
+            choose(MappingVia::AwsAuth, None, None).unwrap(),
             Choice {
                 with: MapWith::AwsAuth,
                 note: None
@@ -239,11 +324,15 @@ mod tests {
 
     #[test]
     fn an_unknown_mode_needs_an_explicit_choice() {
-        assert!(choose(MappingVia::Auto, Some(&cluster(Some("NEW_MODE")))).is_err());
+        assert!(choose(MappingVia::Auto, Some(&cluster(Some("NEW_MODE"))), None).is_err());
         assert_eq!(
-            choose(MappingVia::AccessEntry, Some(&cluster(Some("NEW_MODE"))))
-                .unwrap()
-                .with,
+            choose(
+                MappingVia::AccessEntry,
+                Some(&cluster(Some("NEW_MODE"))),
+                None
+            )
+            .unwrap()
+            .with,
             MapWith::AccessEntry
         );
     }

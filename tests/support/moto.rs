@@ -27,6 +27,9 @@ pub const ACCOUNT: &str = "123456789012";
 /// random ones that no client could connect to).
 pub const ENDPOINT_TAG: &str = "chronom-test/endpoint";
 pub const CA_TAG: &str = "chronom-test/ca";
+/// A tag the launcher turns into DescribeCluster's accessConfig.authenticationMode, which
+/// moto's CreateCluster does not take.
+pub const AUTH_MODE_TAG: &str = "chronom-test/authentication-mode";
 
 /// Runs moto's server (`ThreadedMotoServer`, the same WSGI app `moto_server` serves); when the
 /// test process is gone it removes the harness's temp dir (statics are never dropped) and exits.
@@ -41,6 +44,8 @@ def _init_with_test_tags(self, *args, **kwargs):
     self.endpoint = self.tags.get("chronom-test/endpoint", self.endpoint)
     if "chronom-test/ca" in self.tags:
         self.certificate_authority = {"data": self.tags["chronom-test/ca"]}
+    if "chronom-test/authentication-mode" in self.tags:
+        self.access_config = {"authenticationMode": self.tags["chronom-test/authentication-mode"]}
 eks.Cluster.__init__ = _init_with_test_tags
 
 port, parent, home = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -262,6 +267,19 @@ impl Moto {
         vpc: aws_sdk_eks::types::VpcConfigRequest,
         endpoint_and_ca: Option<(&str, &str)>,
     ) {
+        self.create_cluster_with_mode(region, name, vpc, endpoint_and_ca, None)
+            .await;
+    }
+
+    /// [`Moto::create_cluster`] with an authentication mode (`API`, `API_AND_CONFIG_MAP`, ...).
+    pub async fn create_cluster_with_mode(
+        &self,
+        region: &str,
+        name: &str,
+        vpc: aws_sdk_eks::types::VpcConfigRequest,
+        endpoint_and_ca: Option<(&str, &str)>,
+        mode: Option<&str>,
+    ) {
         let eks = aws_sdk_eks::Client::new(&self.sdk(region));
         let mut req = eks
             .create_cluster()
@@ -270,6 +288,9 @@ impl Moto {
             .resources_vpc_config(vpc);
         if let Some((endpoint, ca)) = endpoint_and_ca {
             req = req.tags(ENDPOINT_TAG, endpoint).tags(CA_TAG, ca);
+        }
+        if let Some(mode) = mode {
+            req = req.tags(AUTH_MODE_TAG, mode);
         }
         req.send()
             .await

@@ -1,0 +1,328 @@
+//! Who used an EKS cluster recently, according to CloudTrail: the people a user whose identity
+//! the cluster rejects can ask to run the command instead.
+//!
+//! The shell is one bounded LookupEvents query (`ResourceName` = the cluster name: EKS management
+//! events such as DescribeCluster or CreateAccessEntry name the cluster as their resource). The
+//! fold from events to principals is pure. CloudTrail's event history covers 90 days per region.
+
+use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use serde::Serialize;
+
+/// One principal that used the cluster, with its latest event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentPrincipal {
+    /// `userIdentity.arn` of the event: an IAM user, or an assumed-role session.
+    pub arn: String,
+    /// RFC 3339.
+    pub last_seen: String,
+    /// The API call, e.g. `DescribeCluster`.
+    pub event: String,
+}
+
+/// What the fold needs from one CloudTrail event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSummary {
+    pub event_name: String,
+    /// Seconds since the epoch, for ordering.
+    pub time_epoch: i64,
+    pub time: String,
+    /// The `CloudTrailEvent` JSON document.
+    pub document: String,
+}
+
+/// Events per LookupEvents page (the API's maximum) and pages read at most: LookupEvents
+/// allows 2 requests a second per account and region, and a diagnosis must stay quick.
+pub const PAGE_SIZE: i32 = 50;
+pub const MAX_PAGES: usize = 3;
+
+/// Pure: the distinct principals of `events`, most recent first, without `exclude` (the caller
+/// itself) and without AWS services acting for the cluster (no ARN in their identity).
+pub fn fold(events: &[EventSummary], exclude: Option<&str>) -> Vec<RecentPrincipal> {
+    let mut latest: Vec<(i64, RecentPrincipal)> = Vec::new();
+    for e in events {
+        let Some(arn) = principal_arn(&e.document) else {
+            continue;
+        };
+        if exclude == Some(arn.as_str()) {
+            continue;
+        }
+        match latest.iter_mut().find(|(_, p)| p.arn == arn) {
+            Some((t, p)) if e.time_epoch > *t => {
+                *t = e.time_epoch;
+                p.last_seen = e.time.clone();
+                p.event = e.event_name.clone();
+            }
+            Some(_) => {}
+            None => latest.push((
+                e.time_epoch,
+                RecentPrincipal {
+                    arn,
+                    last_seen: e.time.clone(),
+                    event: e.event_name.clone(),
+                },
+            )),
+        }
+    }
+    latest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.arn.cmp(&b.1.arn)));
+    latest.into_iter().map(|(_, p)| p).collect()
+}
+
+/// `userIdentity.arn` of a CloudTrail event document, for IAM users and roles only.
+fn principal_arn(document: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(document).ok()?;
+    let identity = &v["userIdentity"];
+    let arn = identity["arn"].as_str().filter(|a| a.starts_with("arn:"))?;
+    matches!(
+        identity["type"].as_str(),
+        Some("IAMUser" | "AssumedRole" | "Role" | "FederatedUser") | None
+    )
+    .then(|| arn.to_string())
+}
+
+/// The principals that used `cluster` recently, without `exclude`. Err is a sentence saying
+/// why CloudTrail could not tell (never a hard failure: it only adds to a diagnosis).
+pub async fn lookup(
+    cloudtrail: &aws_sdk_cloudtrail::Client,
+    cluster: &str,
+    exclude: Option<&str>,
+) -> Result<Vec<RecentPrincipal>, String> {
+    let attribute = LookupAttribute::builder()
+        .attribute_key(LookupAttributeKey::ResourceName)
+        .attribute_value(cluster)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut events = Vec::new();
+    let mut pages = cloudtrail
+        .lookup_events()
+        .lookup_attributes(attribute)
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut read = 0;
+    while read < MAX_PAGES {
+        let Some(page) = pages.next().await else {
+            break;
+        };
+        read += 1;
+        let page = page.map_err(|e| {
+            let code = e.code().unwrap_or_default().to_string();
+            match code.as_str() {
+                "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
+                    format!("cloudtrail:LookupEvents was denied ({code}); a principal allowed to call it can list who used the cluster")
+                }
+                "" => format!("CloudTrail LookupEvents failed: {}", crate::connect::error_chain(&e).join(": ")),
+                _ => format!("CloudTrail LookupEvents failed ({code}: {})", e.message().unwrap_or_default()),
+            }
+        })?;
+        events.extend(page.events().iter().map(|e| {
+            EventSummary {
+                event_name: e.event_name().unwrap_or_default().to_string(),
+                time_epoch: e.event_time().map_or(0, |t| t.secs()),
+                time: e
+                    .event_time()
+                    .and_then(|t| {
+                        t.fmt(aws_sdk_cloudtrail::primitives::DateTimeFormat::DateTime)
+                            .ok()
+                    })
+                    .unwrap_or_default(),
+                document: e.cloud_trail_event().unwrap_or_default().to_string(),
+            }
+        }));
+    }
+    Ok(fold(&events, exclude))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudtrail::operation::lookup_events::{LookupEventsError, LookupEventsOutput};
+    use aws_sdk_cloudtrail::types::Event;
+    use aws_smithy_mocks::{
+        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
+    };
+
+    fn document(identity_type: &str, arn: &str) -> String {
+        serde_json::json!({"eventVersion": "1.09", "userIdentity": {"type": identity_type, "arn": arn}, "eventSource": "eks.amazonaws.com"}).to_string()
+    }
+
+    fn summary(t: i64, name: &str, doc: String) -> EventSummary {
+        EventSummary {
+            event_name: name.into(),
+            time_epoch: t,
+            time: format!("t{t}"),
+            document: doc,
+        }
+    }
+
+    const ALICE: &str = "arn:aws:sts::111122223333:assumed-role/admin/alice";
+    const BOB: &str = "arn:aws:iam::111122223333:user/bob";
+    const ME: &str = "arn:aws:sts::111122223333:assumed-role/dev/me";
+
+    #[test]
+    fn fold_keeps_each_principal_once_with_its_latest_event() {
+        let events = vec![
+            summary(10, "DescribeCluster", document("AssumedRole", ALICE)),
+            summary(30, "ListNodegroups", document("IAMUser", BOB)),
+            summary(20, "CreateAccessEntry", document("AssumedRole", ALICE)),
+            summary(40, "DescribeCluster", document("AssumedRole", ME)),
+            summary(50, "UpdateClusterVersion", document("AWSService", "")),
+            summary(60, "x", "not json".into()),
+        ];
+        let got = fold(&events, Some(ME));
+        assert_eq!(
+            got,
+            vec![
+                RecentPrincipal {
+                    arn: BOB.into(),
+                    last_seen: "t30".into(),
+                    event: "ListNodegroups".into()
+                },
+                RecentPrincipal {
+                    arn: ALICE.into(),
+                    last_seen: "t20".into(),
+                    event: "CreateAccessEntry".into()
+                },
+            ]
+        );
+        assert_eq!(
+            fold(&events, None).len(),
+            3,
+            "the caller is listed when not excluded"
+        );
+        assert!(fold(&[], None).is_empty());
+    }
+
+    fn client(rules: &[&Rule]) -> aws_sdk_cloudtrail::Client {
+        let interceptor = rules.iter().fold(
+            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+            |i, r| i.with_rule(r),
+        );
+        let config = aws_sdk_cloudtrail::Config::builder()
+            .behavior_version_latest()
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        aws_sdk_cloudtrail::Client::from_conf(config)
+    }
+
+    fn event(secs: i64, name: &str, doc: String) -> Event {
+        Event::builder()
+            .event_name(name)
+            .event_time(aws_sdk_cloudtrail::primitives::DateTime::from_secs(secs))
+            .cloud_trail_event(doc)
+            .build()
+    }
+
+    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn asks_for_the_cluster(
+        r: &aws_sdk_cloudtrail::operation::lookup_events::LookupEventsInput,
+    ) -> bool {
+        let attrs = r.lookup_attributes();
+        attrs.len() == 1
+            && attrs[0].attribute_key() == &LookupAttributeKey::ResourceName
+            && attrs[0].attribute_value() == "prod"
+            && r.max_results() == Some(PAGE_SIZE)
+    }
+
+    #[test]
+    fn lookup_asks_by_resource_name_and_reads_a_bounded_number_of_pages() {
+        let first = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+            .match_requests(|r| asks_for_the_cluster(r) && r.next_token().is_none())
+            .then_output(|| {
+                LookupEventsOutput::builder()
+                    .events(event(
+                        1_772_000_000,
+                        "DescribeCluster",
+                        document("AssumedRole", ALICE),
+                    ))
+                    .next_token("p2")
+                    .build()
+            });
+        let later = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+            .match_requests(|r| asks_for_the_cluster(r) && r.next_token() == Some("more"))
+            .then_output(|| {
+                LookupEventsOutput::builder()
+                    .events(event(
+                        1_772_000_100,
+                        "ListNodegroups",
+                        document("IAMUser", BOB),
+                    ))
+                    .next_token("more")
+                    .build()
+            });
+        let second = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+            .match_requests(|r| asks_for_the_cluster(r) && r.next_token() == Some("p2"))
+            .then_output(|| {
+                LookupEventsOutput::builder()
+                    .events(event(
+                        1_772_000_050,
+                        "DescribeCluster",
+                        document("AssumedRole", ME),
+                    ))
+                    .next_token("more")
+                    .build()
+            });
+        let got = run(lookup(
+            &client(&[&first, &second, &later]),
+            "prod",
+            Some(ME),
+        ))
+        .unwrap();
+        assert_eq!(
+            got.iter().map(|p| p.arn.as_str()).collect::<Vec<_>>(),
+            [BOB, ALICE]
+        );
+        assert_eq!(got[1].last_seen, "2026-02-25T06:13:20Z");
+        assert_eq!(
+            (first.num_calls(), second.num_calls(), later.num_calls()),
+            (1, 1, MAX_PAGES - 2),
+            "stops after {MAX_PAGES} pages"
+        );
+    }
+
+    #[test]
+    fn access_denied_is_a_sentence_not_a_failure() {
+        let denied = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_error(|| {
+            LookupEventsError::generic(
+                aws_sdk_cloudtrail::error::ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("not authorized")
+                    .build(),
+            )
+        });
+        let why = run(lookup(&client(&[&denied]), "prod", None)).unwrap_err();
+        assert!(
+            why.starts_with("cloudtrail:LookupEvents was denied (AccessDeniedException)"),
+            "{why}"
+        );
+        let other = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_error(|| {
+            LookupEventsError::generic(
+                aws_sdk_cloudtrail::error::ErrorMetadata::builder()
+                    .code("InvalidLookupAttributesException")
+                    .message("bad attribute")
+                    .build(),
+            )
+        });
+        assert_eq!(
+            run(lookup(&client(&[&other]), "prod", None)).unwrap_err(),
+            "CloudTrail LookupEvents failed (InvalidLookupAttributesException: bad attribute)"
+        );
+    }
+}
