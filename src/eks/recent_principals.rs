@@ -112,7 +112,10 @@ pub async fn lookup(
                 "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
                     format!("cloudtrail:LookupEvents was denied ({code}); a principal allowed to call it can list who used the cluster")
                 }
-                "" => format!("CloudTrail LookupEvents failed: {}", crate::connect::error_chain(&e).join(": ")),
+                "" => format!(
+                    "CloudTrail LookupEvents failed ({}); check that CloudTrail is reachable in this region (and AWS_ENDPOINT_URL, if set)",
+                    crate::connect::error_chain(&e).join(": ")
+                ),
                 _ => format!("CloudTrail LookupEvents failed ({code}: {})", e.message().unwrap_or_default()),
             }
         })?;
