@@ -472,6 +472,25 @@ impl<'t> Editor<'t> {
         Ok(style)
     }
 
+    /// The text after `at` ends up after the new entry, where go-yaml (aws-iam-authenticator)
+    /// rejects a tab in the indentation that it tolerated after the old last item.
+    fn check_lines_after(&self, at: usize) -> Result<(), EditError> {
+        let text = self.text;
+        let tab = text[at..].lines().find_map(|l| {
+            let indent = &l[..l.len() - l.trim_start().len()];
+            indent
+                .find('\t')
+                .map(|p| l.as_ptr() as usize - text.as_ptr() as usize + p)
+        });
+        match tab {
+            Some(tab) => Err(self.unsupported(
+                tab,
+                "a line after the last entry is indented with a tab, which YAML parsers read differently once an entry follows it; remove the tab first",
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Where and what to insert to append the entry.
     fn insertion(&self, fields: EntryFields<'_>) -> Result<(Range<usize>, String), EditError> {
         self.check_line_breaks()?;
@@ -492,10 +511,13 @@ impl<'t> Editor<'t> {
                     (end..end, format!("{}{item}", self.eol))
                 })
             }
-            Layout::NullScalar { start, end } => Ok((
-                *start..*end,
-                format!("[{}]", emit::flow_mapping(fields, false)),
-            )),
+            Layout::NullScalar { start, end } => {
+                self.check_lines_after(*end)?;
+                Ok((
+                    *start..*end,
+                    format!("[{}]", emit::flow_mapping(fields, false)),
+                ))
+            }
             Layout::Block { dashes } => {
                 let last = self.document.items.last().expect("a block list has items");
                 let style = self.block_style(dashes)?;
@@ -509,17 +531,17 @@ impl<'t> Editor<'t> {
                     emit::block_item(fields, &style)
                 };
                 let at = self.block_item_lines_end(last);
-                // Those lines end up after the new entry, where go-yaml (aws-iam-authenticator)
-                // rejects a tab in the indentation that it tolerated after the old last item.
-                if let Some(tab) = text[at..].lines().find_map(|l| {
-                    let indent = &l[..l.len() - l.trim_start().len()];
-                    indent
-                        .find('\t')
-                        .map(|p| l.as_ptr() as usize - text.as_ptr() as usize + p)
-                }) {
+                self.check_lines_after(at)?;
+                if let Some(scalar) = last_block_scalar(last)
+                    && text[at..]
+                        .lines()
+                        .any(|l| !l.is_empty() && l.trim().is_empty())
+                {
+                    // Blank lines holding spaces after a `|`/`>` value can be part of it; the
+                    // new entry would cut them off (found by fuzzing).
                     return Err(self.unsupported(
-                        tab,
-                        "a line after the last entry is indented with a tab, which YAML parsers read differently once an entry follows it; remove the tab first",
+                        scalar.start,
+                        "the last entry ends with a `|` or `>` value followed by lines of spaces, which may belong to that value; remove the trailing spaces first",
                     ));
                 }
                 Ok(if at == end && !text.ends_with('\n') {
@@ -1023,6 +1045,16 @@ mod tests {
                 Err(e) => assert!(
                     matches!(e, EditError::UnsupportedLayout { .. }),
                     "{empty_block_scalar:?}: {e}"
+                ),
+            }
+        }
+
+        for trailing in ["- |\n /   o |\n  ", "- a: |\n   x\n    ", "~\t\n\t"] {
+            match upsert_role(trailing, &wanted("new"), false) {
+                Ok(edit) => panic!("{trailing:?} -> {:?}", edit.new_text),
+                Err(e) => assert!(
+                    matches!(e, EditError::UnsupportedLayout { .. }),
+                    "{trailing:?}: {e}"
                 ),
             }
         }
