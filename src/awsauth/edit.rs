@@ -532,6 +532,17 @@ impl<'t> Editor<'t> {
                 };
                 let at = self.block_item_lines_end(last);
                 self.check_lines_after(at)?;
+                let last_line = text[line_start(text, end)..].trim_end();
+                if !text.ends_with('\n')
+                    && ["-", "?"]
+                        .iter()
+                        .any(|i| last_line == *i || last_line.ends_with(&format!(" {i}")))
+                {
+                    return Err(self.unsupported(
+                        end,
+                        "the text ends with an empty `-` or `?` and no final line break, which reads differently once an entry follows; add a line break or remove it first",
+                    ));
+                }
                 if let Some(scalar) = last_block_scalar(last)
                     && text[at..]
                         .lines()
@@ -577,6 +588,35 @@ impl<'t> Editor<'t> {
         }
     }
 
+    /// A block item whose last value is empty (`username:`) ends, for the parser, before that
+    /// key's `:`; the rest of the line up to a comment belongs to the item (found by fuzzing).
+    fn block_value_end(&self, range: Range<usize>) -> Result<Range<usize>, EditError> {
+        if self.text[..range.end].ends_with('\n') {
+            // A block scalar's span takes in its final line break.
+            return Ok(range);
+        }
+        let line_end = self.text[range.end..]
+            .find(['\n', '\r'])
+            .map_or(self.text.len(), |p| range.end + p);
+        let rest = &self.text[range.end..line_end];
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            return Ok(range);
+        }
+        let after_colon = trimmed
+            .strip_prefix(':')
+            .map(|t| t.trim_start_matches([' ', '\t']));
+        match after_colon {
+            Some(t) if t.is_empty() || t.starts_with('#') => {
+                Ok(range.start..range.end + (rest.len() - trimmed.len()) + 1)
+            }
+            _ => Err(self.unsupported(
+                range.end,
+                "the entry ends in a form that cannot be replaced safely; edit this entry by hand",
+            )),
+        }
+    }
+
     /// Every flow item's span must reach the text that follows it (a comma, a comment, blanks
     /// or `]`), since edits cut and insert at those ends. An empty pair value (`[a:]`), a plain
     /// scalar with tabs, or an explicit `?` key ends beyond or before its span (found by fuzzing).
@@ -590,14 +630,25 @@ impl<'t> Editor<'t> {
             let tail = self.text.get(item.end..next).map(str::trim_start);
             let clean_tail =
                 tail.is_some_and(|t| t.is_empty() || t.starts_with(',') || t.starts_with('#'));
-            let tabs_in_item = self
+            let multi_line_plain = matches!(
+                &item.kind,
+                NodeKind::Scalar {
+                    style: ScalarStyle::Plain,
+                    ..
+                }
+            ) && self
                 .text
                 .get(item.start..item.end)
-                .is_none_or(|t| t.contains('\t'));
+                .is_some_and(|t| t.contains('\n'));
+            let tabs_in_item = multi_line_plain
+                || self
+                    .text
+                    .get(item.start..item.end)
+                    .is_none_or(|t| t.contains('\t'));
             if tabs_in_item || !clean_tail {
                 return Err(self.unsupported(
                     item.start.min(self.text.len()),
-                    "an item of this flow list ends in a form that cannot be edited safely (an empty value, an explicit `?` key, or tabs inside a plain value); rewrite mapRoles in block style or fix that item first",
+                    "an item of this flow list ends in a form that cannot be edited safely (an empty value, an explicit `?` key, a plain value over several lines or with tabs); rewrite mapRoles in block style or fix that item first",
                 ));
             }
         }
@@ -713,6 +764,7 @@ impl<'t> Editor<'t> {
         if !matches!(item.kind, NodeKind::Map(_)) {
             return Err(self.unsupported(item.start, "the entry is not a mapping"));
         }
+        let range = self.block_value_end(range)?;
         let mut style = BlockStyle {
             indent: String::new(),
             key_offset: column_of(self.text, item.start),
@@ -1058,6 +1110,25 @@ mod tests {
                 ),
             }
         }
+
+        for exotic in ["[r', 0%556111- \n\n-\n\n -  ]\n", "-    :  -       -   ?  "] {
+            match upsert_role(exotic, &wanted("new"), false) {
+                Ok(edit) => assert_eq!(
+                    parse_map_roles(&edit.new_text).unwrap().len(),
+                    parse_map_roles(exotic).unwrap().len() + 1
+                ),
+                Err(e) => assert!(
+                    matches!(e, EditError::UnsupportedLayout { .. }),
+                    "{exotic:?}: {e}"
+                ),
+            }
+        }
+        let empty_last_value = "- rolearn: arn:aws:iam::111122223333:role/reader\n  username:\n #y keep\n- rolearn: arn:aws:iam::111122223333:role/other\n";
+        let edit = upsert_role(empty_last_value, &wanted("reader"), true).unwrap();
+        assert_eq!(
+            edit.new_text,
+            "- rolearn: arn:aws:iam::111122223333:role/reader\n  username: reader\n  groups:\n    - chronom:read-only\n #y keep\n- rolearn: arn:aws:iam::111122223333:role/other\n"
+        );
 
         let err = parse_map_roles("\u{c}``").unwrap_err();
         assert!(err.to_string().contains("U+000C"), "{err}");
