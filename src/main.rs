@@ -1,5 +1,3 @@
-use std::io::Write;
-
 use chronom::cli::{Command, OutputFormat};
 use chronom::outcome::RunResult;
 use chronom::{audit, completion, grant, report, restore, revoke};
@@ -44,17 +42,25 @@ fn main() {
 
 /// Print the report (stdout) and the error (stderr); return the exit code.
 fn finish(result: &RunResult, format: OutputFormat) -> i32 {
+    let mut unprinted = None;
     if let Some(r) = &result.report {
-        let text = match format {
-            OutputFormat::Text => report::write_text::render(r),
-            other => report::structured(other, r),
+        let printed = match format {
+            OutputFormat::Text => report::print_text(&report::write_text::render(r)),
+            other => report::print_structured(other, r),
         };
-        let _ = std::io::stdout().write_all(text.as_bytes());
+        if let Err(e) = printed {
+            eprintln!("{e}");
+            unprinted = Some(e.exit_code);
+        }
     }
     if let Some(e) = &result.error {
         eprintln!("{e}");
     }
-    result.exit_code()
+    // A run that worked but whose report could not be written did not fully work.
+    match (result.exit_code(), unprinted) {
+        (0, Some(code)) => code,
+        (code, _) => code,
+    }
 }
 
 fn init_logging(verbose: u8) {

@@ -115,7 +115,7 @@ pub fn is_managed(meta: &ObjectMeta) -> bool {
         .is_some_and(|v| v == MANAGED_BY_VALUE)
 }
 
-/// One rule's api groups, resources, resource names, non-resource URLs and verbs, each sorted.
+/// One rule's sorted (apiGroups, resources, verbs, resourceNames, nonResourceURLs).
 type RuleKey = (
     Vec<String>,
     Vec<String>,

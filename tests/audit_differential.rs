@@ -18,7 +18,11 @@
 //!   (`system:node:<name>` in `system:nodes`) and also requires `server == ours`: our evaluator
 //!   models the Node authorizer (`chronom::rbac::node`), a transcription of kubernetes v1.37.2
 //!   `plugin/pkg/auth/authorizer/node/node_authorizer.go` (with an empty node graph) and
-//!   `bootstrappolicy.NodeRules()`. It prints which requests only the Node authorizer allows.
+//!   `bootstrappolicy.NodeRules()`. It prints which requests only the Node authorizer allows;
+//! - `who_can_in_one_namespace_agrees_with_the_whole_cluster_and_subject_access_review` checks
+//!   `audit who-can -n NS`, which lists only that namespace's Roles and RoleBindings
+//!   (`read_cluster_for`): the same answer as from every object, and, for an identity holding
+//!   each known binding subject alone, "named in the answer" exactly when the server allows.
 //!
 //! Run with `cargo test --test audit_differential -- --nocapture` to see the counts.
 //! See docs/differential.md.
@@ -31,12 +35,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use chronom::audit::read_cluster;
+use chronom::audit::manifests::ClusterState;
+use chronom::audit::{inventory, queries, read_cluster, read_cluster_for, report};
 use chronom::cli::GlobalArgs;
 use chronom::connect::{Connection, connect};
 use chronom::rbac::{
-    Identity, RbacObjects, RbacSnapshot, Request, ResourceRequest, RuleSource,
-    aggregate_cluster_roles,
+    Identity, QueryScope, RbacObjects, RbacSnapshot, Request, ResourceRequest, RuleSource,
+    SubjectKind, WhoCanRow, aggregate_cluster_roles,
 };
 use k8s_openapi::api::authorization::v1::{
     NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
@@ -1405,6 +1410,200 @@ async fn node_identities_agree_including_the_node_authorizer() {
         mismatches.is_empty(),
         "{} node-identity queries differ from the server",
         mismatches.len()
+    );
+    drop(fx);
+}
+
+// --- who-can in one namespace -------------------------------------------------------------------
+
+/// The namespaces and requests `who_can_in_one_namespace_*` asks about.
+fn who_can_questions(fx: &Fixture) -> Vec<(String, Request)> {
+    let mut out = Vec::new();
+    for ns in [
+        fx.ns("team-a"),
+        fx.ns("team-b"),
+        fx.ns("argocd"),
+        fx.ns("quiet"),
+        "kube-system".to_string(),
+    ] {
+        for (verb, group, resource, sub) in [
+            ("get", "", "secrets", None),
+            ("list", "", "pods", None),
+            ("create", "", "pods", Some("exec")),
+            ("update", "apps", "deployments", Some("scale")),
+            ("create", "rbac.authorization.k8s.io", "rolebindings", None),
+        ] {
+            out.push((ns.clone(), res(verb, group, resource, sub, None, Some(&ns))));
+        }
+    }
+    out
+}
+
+/// Whether a who-can row's subject applies to `id` (the authorizer's appliesToUser).
+fn row_names(row: &WhoCanRow, id: &Identity) -> bool {
+    match row.subject_kind {
+        SubjectKind::Group => id.in_group(&row.subject_name),
+        SubjectKind::User => id.user == row.subject_name,
+        SubjectKind::ServiceAccount => {
+            id.user
+                == format!(
+                    "system:serviceaccount:{}:{}",
+                    row.subject_namespace.as_deref().unwrap_or(""),
+                    row.subject_name
+                )
+        }
+    }
+}
+
+/// One identity per binding subject the cluster knows, holding exactly that subject: a User or
+/// ServiceAccount username with no groups, or a group with a member no binding names.
+fn single_subject_identities(objs: &RbacObjects, fx: &Fixture) -> Vec<Identity> {
+    let probe = format!("{}-probe", fx.prefix);
+    let mut ids = vec![
+        Identity::exact(&probe, &["system:masters"]),
+        Identity::exact(&probe, &[]),
+    ];
+    for (ns, _, _, subjects) in known_bindings(objs, fx) {
+        for s in subjects {
+            ids.push(match s.kind.as_str() {
+                "User" => Identity::exact(&s.name, &[]),
+                "Group" => Identity::exact(&probe, &[s.name.as_str()]),
+                "ServiceAccount" => match s.namespace.as_deref().filter(|n| !n.is_empty()).or(ns) {
+                    Some(sa_ns) => {
+                        Identity::exact(&format!("system:serviceaccount:{sa_ns}:{}", s.name), &[])
+                    }
+                    None => continue,
+                },
+                _ => continue,
+            });
+        }
+    }
+    dedup(ids.into_iter().filter(|i| !is_node(i)).collect())
+}
+
+/// The answer of `audit who-can` (rows with principals) from a state, as JSON for comparing.
+fn who_can_answer(state: ClusterState, request: &Request, scope: &QueryScope) -> serde_json::Value {
+    let mut state = state;
+    let snapshot = report::take_snapshot(&mut state, RuleSource::AsStored);
+    let inv = inventory::from_aws_auth(&state.aws_auth);
+    serde_json::to_value(queries::answer_who_can(
+        &snapshot,
+        &inv.mappings,
+        request,
+        scope,
+    ))
+    .unwrap()
+}
+
+/// `audit who-can VERB RESOURCE -n NS` lists only NS's Roles and RoleBindings. Its answer must be
+/// the one the whole cluster gives, and it must be the truth: a subject is in it exactly when
+/// the API server allows an identity holding only that subject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn who_can_in_one_namespace_agrees_with_the_whole_cluster_and_subject_access_review() {
+    let cp = support::control_plane();
+    let fx = Fixture::apply(cp);
+    let conn = admin(cp).await;
+    let api: Api<SubjectAccessReview> = Api::all(conn.client.clone());
+    wait_for_fixture(&api, &fx).await;
+    let questions = who_can_questions(&fx);
+
+    // 1. The same answer from one namespace's objects as from all of them. Other tests may change
+    //    RBAC between the two reads on a shared control plane, so a difference is read again once.
+    for (ns, request) in &questions {
+        let scope = QueryScope::Namespace(ns.clone());
+        let mut attempt = 0;
+        loop {
+            let one = read_cluster_for(&conn, &scope)
+                .await
+                .unwrap_or_else(|e| panic!("read_cluster_for {ns}: {e}"));
+            let in_ns = |m: &ObjectMeta| m.namespace.as_deref() == Some(ns.as_str());
+            assert!(
+                one.rbac.role_bindings.iter().all(|b| in_ns(&b.metadata)),
+                "RoleBindings listed outside {ns}"
+            );
+            assert!(
+                one.rbac.roles.iter().all(|r| in_ns(&r.metadata)),
+                "Roles listed outside {ns}"
+            );
+            let all = read_cluster(&conn)
+                .await
+                .unwrap_or_else(|e| panic!("read_cluster: {e}"));
+            let (a, b) = (
+                who_can_answer(one, request, &scope),
+                who_can_answer(all, request, &scope),
+            );
+            if a == b {
+                break;
+            }
+            attempt += 1;
+            assert!(
+                attempt < 2,
+                "who-can in {ns} differs between one namespace's objects and all of them:\n{a:#}\nvs\n{b:#}"
+            );
+        }
+    }
+
+    // 2. The truth, asked of the server: for every identity holding a single subject, allowed
+    //    exactly when the answer names that subject (or it is system:masters).
+    let state = read_cluster(&conn)
+        .await
+        .unwrap_or_else(|e| panic!("read_cluster: {e}"));
+    let ids = single_subject_identities(&state.rbac, &fx);
+    let mut queries = Vec::new();
+    let mut ours = Vec::new();
+    for (ns, request) in &questions {
+        let scope = QueryScope::Namespace(ns.clone());
+        let one = read_cluster_for(&conn, &scope)
+            .await
+            .unwrap_or_else(|e| panic!("read_cluster_for {ns}: {e}"));
+        let rows = chronom::rbac::who_can(
+            &RbacSnapshot::new(one.rbac, RuleSource::AsStored),
+            request,
+            &scope,
+        );
+        for id in &ids {
+            queries.push(Query::new(id.clone(), request.clone(), "who-can"));
+            ours.push(rows.iter().any(|r| row_names(r, id)));
+        }
+    }
+    let server = ask_all(&conn, &queries).await;
+    let n = queries.len();
+    let first: Vec<Query> = (0..n)
+        .filter(|&i| server[i] != ours[i])
+        .map(|i| queries[i].clone())
+        .collect();
+    // Re-asked against a fresh read of the whole cluster (part 1 showed it answers as one namespace does).
+    let persisting = recheck(&conn, &first, |snapshot, q| {
+        let Request::Resource(r) = &q.request else {
+            unreachable!("who-can questions are resource requests")
+        };
+        let scope = QueryScope::Namespace(r.namespace.clone().unwrap_or_default());
+        chronom::rbac::who_can(snapshot, &q.request, &scope)
+            .iter()
+            .any(|row| row_names(row, &q.identity))
+    })
+    .await;
+    let allowed = server.iter().filter(|a| **a).count();
+    println!(
+        "who-can -n: {} questions answered alike from one namespace and from all; {} single-subject identities, {n} \
+         SubjectAccessReviews, server allowed {allowed}, {} mismatches ({} first-pass disagreements vanished on re-check)",
+        questions.len(),
+        ids.len(),
+        persisting.len(),
+        first.len() - persisting.len()
+    );
+    for (q, ours, server) in &persisting {
+        println!("MISMATCH ours={ours} server={server}: {}", describe(q));
+    }
+    // Not vacuous: the answers name real subjects and leave others out.
+    assert!(
+        allowed * 20 >= n && (n - allowed) * 2 >= n,
+        "lopsided: {allowed} of {n} allowed"
+    );
+    assert!(
+        persisting.is_empty(),
+        "{} of {n} who-can answers disagree with the API server (listed above)",
+        persisting.len()
     );
     drop(fx);
 }

@@ -1,6 +1,7 @@
 //! `audit` on manifests (--from-file): fixed input, so table, JSON and SARIF are snapshots.
 
-use std::process::{Command, Output};
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
 
 fn chronom(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"))
@@ -336,4 +337,144 @@ fn lookup_follows_an_arn_through_aws_auth_into_rbac() {
     assert_eq!(o.status.code(), Some(0));
     let o = chronom(&["audit", "lookup", "ops", "--from-file", FIXTURE]);
     assert!(stdout(&o).contains("ClusterRole/cluster-admin"));
+}
+
+/// Schema 2 lists bindings per subject: a mapping's bindings are those of its `bindingSubjects`.
+/// `audit lookup ARN` computes them per identity, as schema 1 did inside each mapping; both must
+/// agree, rules included.
+#[test]
+fn a_mappings_subjects_give_back_what_lookup_finds_for_its_arn() {
+    let report: serde_json::Value = serde_json::from_slice(&audit(&["-o", "json"]).stdout).unwrap();
+    let mut checked = 0;
+    for m in report["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["active"] == true && m["source"] != "aws-auth/mapAccounts")
+    {
+        let principal = m["principal"].as_str().unwrap();
+        let o = chronom(&[
+            "audit",
+            "lookup",
+            principal,
+            "--from-file",
+            FIXTURE,
+            "-o",
+            "json",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{principal}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut want: Vec<(String, String, String, serde_json::Value)> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["scope"].to_string(),
+                    r["role"].to_string(),
+                    r["binding"].to_string(),
+                    r["rules"].clone(),
+                )
+            })
+            .collect();
+        let mut got: Vec<(String, String, String, serde_json::Value)> = m["bindingSubjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|k| {
+                report["subjects"][k.as_str().unwrap()]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+            })
+            .map(|b| {
+                let rules = report["roles"]
+                    .get(b["role"].as_str().unwrap())
+                    .cloned()
+                    .unwrap_or(serde_json::json!([]));
+                (
+                    b["scope"].to_string(),
+                    b["role"].to_string(),
+                    b["binding"].to_string(),
+                    rules,
+                )
+            })
+            .collect();
+        want.sort_by(|a, b| (&a.0, &a.1, &a.2).cmp(&(&b.0, &b.1, &b.2)));
+        got.sort_by(|a, b| (&a.0, &a.1, &a.2).cmp(&(&b.0, &b.1, &b.2)));
+        got.dedup();
+        assert_eq!(got, want, "{principal}");
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} mappings compared");
+}
+
+/// A manifest directory whose audit prints far more than a pipe holds.
+fn big_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut roles = String::new();
+    for i in 0..3000 {
+        roles.push_str(&format!("    - rolearn: arn:aws:iam::111122223333:role/r{i}\n      username: r{i}\n      groups: [team-{}]\n", i % 7));
+    }
+    std::fs::write(
+        dir.path().join("aws-auth.yaml"),
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: aws-auth, namespace: kube-system}}\ndata:\n  mapRoles: |\n{roles}"),
+    )
+    .unwrap();
+    dir
+}
+
+/// `audit ... | head`: the reader leaves early. The plugin must stop quietly, not panic.
+#[test]
+fn a_reader_that_leaves_early_ends_the_output_quietly() {
+    let dir = big_fixture();
+    for format in ["json", "yaml", "table"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"))
+            .args([
+                "audit",
+                "--from-file",
+                dir.path().to_str().unwrap(),
+                "-o",
+                format,
+            ])
+            .env("NO_COLOR", "1")
+            .env_remove("KUBECONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 100];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout); // the pipe's read end is now closed: further writes fail with EPIPE
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{format}: {status:?}, stderr: {stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked") && !stderr.to_lowercase().contains("broken pipe"),
+            "{format}: {stderr}"
+        );
+    }
+    // The whole output is far larger than a pipe buffer, so the early close did cut it short.
+    let full = audit_dir(dir.path(), "yaml");
+    assert!(full.stdout.len() > 1 << 20, "{} bytes", full.stdout.len());
+}
+
+fn audit_dir(dir: &std::path::Path, format: &str) -> Output {
+    chronom(&["audit", "--from-file", dir.to_str().unwrap(), "-o", format])
 }

@@ -871,6 +871,59 @@ async fn the_audit_reads_entries_and_policies_and_evaluates_them() {
     );
 }
 
+/// Schema 2: an access entry's policies are bindings of the subject `AccessEntry/<principal>`,
+/// listed once, with each policy's rules once under `roles`.
+#[tokio::test]
+async fn access_policies_are_listed_under_the_entry_and_their_rules_once() {
+    let (_, json) = audit_with("API_AND_CONFIG_MAP", "- rolearn: arn:aws:iam::111122223333:role/viewer\n  username: viewer\n  groups: [system:masters]\n").await;
+    let entry = |arn: &str| {
+        json["mappings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["source"] == "access-entry" && m["principal"] == arn)
+            .unwrap()
+            .clone()
+    };
+    let admin_key = format!("AccessEntry/{ADMIN}");
+    assert!(
+        entry(ADMIN)["bindingSubjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| *k == admin_key.as_str()),
+        "{}",
+        entry(ADMIN)
+    );
+    let admin_rows = json["subjects"][&admin_key].as_array().unwrap();
+    assert_eq!(admin_rows.len(), 1, "{admin_rows:?}");
+    assert_eq!(
+        admin_rows[0]["role"],
+        "AccessPolicy/AmazonEKSClusterAdminPolicy"
+    );
+    assert_eq!(admin_rows[0]["scope"], "cluster-wide");
+    assert_eq!(admin_rows[0]["binding"], "EKS access policy association");
+    assert!(
+        !json["roles"]["AccessPolicy/AmazonEKSClusterAdminPolicy"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let viewer_rows = json["subjects"][format!("AccessEntry/{VIEWER}")]
+        .as_array()
+        .unwrap();
+    assert!(
+        viewer_rows
+            .iter()
+            .all(|r| r["scope"] == "team-a" && r["role"] == "AccessPolicy/AmazonEKSEditPolicy"),
+        "{viewer_rows:?}"
+    );
+    assert!(
+        !json.to_string().contains("eks-access-entry:"),
+        "the stand-in group stays internal"
+    );
+}
+
 #[tokio::test]
 async fn in_api_mode_aws_auth_is_ignored_and_said_once() {
     let (r, json) = audit_with("API", "- rolearn: arn:aws:iam::111122223333:role/old\n  username: old\n  groups: [system:masters]\n").await;

@@ -479,6 +479,10 @@ impl ApiServer {
 
     /// Start it again with the same flags (same etcd, same data), recording the new pid so
     /// that `down` stops it.
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the restarted API server outlives this call on purpose; `down` stops it by its pid file"
+    )]
     fn restart(&self, cp: &ControlPlane) {
         let log = std::fs::OpenOptions::new()
             .append(true)

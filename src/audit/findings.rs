@@ -302,8 +302,7 @@ pub fn access_findings(
         {
             continue;
         }
-        let bound = !rbac::lookup(snapshot, &rbac::SubjectRef::group(group)).is_empty();
-        if !bound {
+        if !snapshot.names_group(group) {
             out.push(finding(
                 GROUP_UNBOUND,
                 &subject,

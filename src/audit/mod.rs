@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams};
 
 use crate::cli::{AuditArgs, AuditFormat, AuditQuery, GlobalArgs};
 use crate::connect::{self, Connection};
 use crate::error::UserError;
-use crate::rbac::{RbacObjects, RuleSource};
+use crate::rbac::{QueryScope, RbacObjects, RuleSource};
 use manifests::ClusterState;
 
 pub const EXIT_FINDINGS: i32 = 3;
@@ -52,14 +53,21 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
         return crate::eks::fleet::run(global, args).await;
     }
     let built = build_report(global, &args.from_file, args.verify).await?;
-    let out = match args.output {
-        AuditFormat::Table => crate::report::audit_table::render(&built, false),
-        AuditFormat::Wide => crate::report::audit_table::render(&built, true),
-        AuditFormat::Json => crate::report::structured(crate::cli::OutputFormat::Json, &built),
-        AuditFormat::Yaml => crate::report::structured(crate::cli::OutputFormat::Yaml, &built),
-        AuditFormat::Sarif => crate::report::sarif::render(&built),
-    };
-    print!("{out}");
+    match args.output {
+        AuditFormat::Table => {
+            crate::report::print_text(&crate::report::audit_table::render(&built, false))?
+        }
+        AuditFormat::Wide => {
+            crate::report::print_text(&crate::report::audit_table::render(&built, true))?
+        }
+        AuditFormat::Json => {
+            crate::report::print_structured(crate::cli::OutputFormat::Json, &built)?
+        }
+        AuditFormat::Yaml => {
+            crate::report::print_structured(crate::cli::OutputFormat::Yaml, &built)?
+        }
+        AuditFormat::Sarif => crate::report::print_text(&crate::report::sarif::render(&built))?,
+    }
     if let Some(v) = &built.verification {
         if !v.mismatches.is_empty() {
             eprintln!(
@@ -97,9 +105,11 @@ pub async fn build_report(
     if from_file.is_empty() {
         return live_report(&connect::connect(global).await?, verify).await;
     }
-    let state = read_files(from_file)?;
-    let snapshot = report::snapshot_of(&state, rule_source(from_file));
-    Ok(report::build_with_eks("files", &state, &snapshot, None))
+    let mut state = read_files(from_file)?;
+    let snapshot = report::take_snapshot(&mut state, rule_source(from_file));
+    Ok(report::build_with_snapshots(
+        "files", &state, &snapshot, None, None,
+    ))
 }
 
 /// The report for a live cluster. For an EKS cluster (--cluster, the context's, or one of the
@@ -108,10 +118,20 @@ pub async fn live_report(
     conn: &Connection,
     verify: bool,
 ) -> Result<report::AuditReport, UserError> {
-    let state = read_cluster(conn).await?;
-    let snapshot = report::snapshot_of(&state, RuleSource::AsStored);
+    let mut state = read_cluster(conn).await?;
     let eks = read_eks(conn).await;
-    let mut built = report::build_with_eks(&conn.context, &state, &snapshot, eks.as_ref());
+    // Made before take_snapshot moves the objects out of the state.
+    let augmented = eks
+        .as_ref()
+        .map(|e| report::augmented_snapshot(&state.rbac, e));
+    let snapshot = report::take_snapshot(&mut state, RuleSource::AsStored);
+    let mut built = report::build_with_snapshots(
+        &conn.context,
+        &state,
+        &snapshot,
+        augmented.as_ref(),
+        eks.as_ref(),
+    );
     if verify {
         built.verification = Some(sar_check::verify(conn, &built, &snapshot).await?);
     }
@@ -150,31 +170,87 @@ pub fn rule_source(from_file: &[PathBuf]) -> RuleSource {
     }
 }
 
-/// Read the cluster (or the files): the source name, the state, and the live connection.
+/// Read the cluster (or the files): the source name, the state, and the live connection. From
+/// a cluster, Roles and RoleBindings are listed only where `scope` looks (see [`read_cluster_for`]);
+/// files are read whole.
 pub async fn load(
     global: &GlobalArgs,
     from_file: &[PathBuf],
+    scope: &QueryScope,
 ) -> Result<(String, ClusterState, Option<Connection>), UserError> {
     if !from_file.is_empty() {
         return Ok(("files".into(), read_files(from_file)?, None));
     }
     let conn = connect::connect(global).await?;
-    let state = read_cluster(&conn).await?;
+    let state = read_cluster_for(&conn, scope).await?;
     Ok((conn.context.clone(), state, Some(conn)))
 }
 
+/// Every RBAC object of the cluster, and aws-auth.
 pub async fn read_cluster(conn: &Connection) -> Result<ClusterState, UserError> {
+    read_cluster_for(conn, &QueryScope::AllNamespaces).await
+}
+
+/// The RBAC objects a question in `scope` can depend on, and aws-auth: every ClusterRole and
+/// ClusterRoleBinding, and the Roles and RoleBindings of every namespace (`AllNamespaces`), of
+/// one namespace (`Namespace`), or of none (`ClusterScoped`: RBAC consults RoleBindings only for
+/// requests in a namespace). A constant number of paginated LISTs whatever the cluster's size.
+pub async fn read_cluster_for(
+    conn: &Connection,
+    scope: &QueryScope,
+) -> Result<ClusterState, UserError> {
     let c = conn.client.clone();
     let config_maps = Api::<ConfigMap>::namespaced(c.clone(), "kube-system");
-    let (cluster_roles, cluster_role_bindings, roles, role_bindings, aws_auth) = tokio::try_join!(
-        list_all(conn, Api::<ClusterRole>::all(c.clone()), "clusterroles"),
+    let namespaced = async {
+        match scope {
+            QueryScope::AllNamespaces => tokio::try_join!(
+                list_all(
+                    conn,
+                    Api::<Role>::all(c.clone()),
+                    "roles",
+                    "in all namespaces"
+                ),
+                list_all(
+                    conn,
+                    Api::<RoleBinding>::all(c.clone()),
+                    "rolebindings",
+                    "in all namespaces"
+                ),
+            ),
+            QueryScope::Namespace(ns) => {
+                let within = format!("in namespace {ns}");
+                tokio::try_join!(
+                    list_all(
+                        conn,
+                        Api::<Role>::namespaced(c.clone(), ns),
+                        "roles",
+                        &within
+                    ),
+                    list_all(
+                        conn,
+                        Api::<RoleBinding>::namespaced(c.clone(), ns),
+                        "rolebindings",
+                        &within
+                    ),
+                )
+            }
+            QueryScope::ClusterScoped => Ok((Vec::new(), Vec::new())),
+        }
+    };
+    let (cluster_roles, cluster_role_bindings, (roles, role_bindings), aws_auth) = tokio::try_join!(
+        list_all(
+            conn,
+            Api::<ClusterRole>::all(c.clone()),
+            "clusterroles",
+            "(cluster-scoped)"
+        ),
         list_all(
             conn,
             Api::<ClusterRoleBinding>::all(c.clone()),
-            "clusterrolebindings"
+            "clusterrolebindings",
+            "(cluster-scoped)"
         ),
-        list_all(conn, Api::<Role>::all(c.clone()), "roles"),
-        list_all(conn, Api::<RoleBinding>::all(c.clone()), "rolebindings"),
+        namespaced,
         conn.get_opt(&config_maps, "aws-auth", "configmap kube-system/"),
     )?;
     Ok(ClusterState {
@@ -189,7 +265,14 @@ pub async fn read_cluster(conn: &Connection) -> Result<ClusterState, UserError> 
     })
 }
 
-async fn list_all<K>(conn: &Connection, api: Api<K>, what: &str) -> Result<Vec<K>, UserError>
+/// Every object of a kind, page by page. Each page is trimmed as it arrives (see [`trim`]), so
+/// what is kept is what the audit reads, not what the API sends.
+async fn list_all<K>(
+    conn: &Connection,
+    api: Api<K>,
+    what: &str,
+    within: &str,
+) -> Result<Vec<K>, UserError>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -199,21 +282,48 @@ where
     loop {
         let page = match api.list(&params).await {
             Ok(p) => p,
-            Err(e) => {
-                return Err(conn
-                    .explain(e, &format!("listing {what} in all namespaces"))
-                    .await);
-            }
+            Err(e) => return Err(conn.explain(e, &format!("listing {what} {within}")).await),
         };
         pages += 1;
-        items.extend(page.items);
+        // The server says how many items are left: room for exactly all of them, rather than
+        // doubling the vector (k8s-openapi objects are ~0.5 KB each before their strings).
+        if let Some(left) = page
+            .metadata
+            .remaining_item_count
+            .and_then(|n| usize::try_from(n).ok())
+        {
+            items.reserve_exact(page.items.len() + left);
+        }
+        items.extend(page.items.into_iter().map(trim));
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
             _ => break,
         }
     }
-    tracing::info!(what, items = items.len(), requests = pages, "listed");
+    tracing::info!(
+        what,
+        within,
+        items = items.len(),
+        requests = pages,
+        "listed"
+    );
     Ok(items)
+}
+
+/// Keep only the metadata the audit reads: name, namespace and labels (aggregation selects
+/// ClusterRoles by label, and the chronom role is recognised by one). The rest goes as each
+/// page arrives: managedFields (often larger than the object), annotations
+/// (`kubectl.kubernetes.io/last-applied-configuration` is a second copy of it), uid,
+/// resourceVersion, timestamps and owner references.
+fn trim<K: kube::Resource>(mut item: K) -> K {
+    let meta = item.meta_mut();
+    *meta = ObjectMeta {
+        name: meta.name.take(),
+        namespace: meta.namespace.take(),
+        labels: meta.labels.take(),
+        ..ObjectMeta::default()
+    };
+    item
 }
 
 /// Every file named, and every .yaml/.yml/.json file under each directory named, in order.

@@ -1,12 +1,15 @@
 //! `audit who-can` and `audit lookup`: the peers' questions, answered with the IAM principals
 //! behind each subject.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::inventory::{self, Mapping, MappingSource};
 use super::report::identity_of;
 use crate::arn::{self, PrincipalArn};
 use crate::cli::{GlobalArgs, LookupArgs, QueryFormat, WhoCanArgs};
+use crate::connect;
 use crate::error::UserError;
 use crate::rbac::{
     self, Identity, QueryScope, RbacSnapshot, Request, ResourceCatalog, SubjectKind, SubjectRef,
@@ -88,6 +91,57 @@ pub fn principals_for(mappings: &[Mapping], kind: SubjectKind, name: &str) -> Ve
     out
 }
 
+/// [`principals_for`] for many subjects of one set of mappings: the principals of each group
+/// are collected once, so a who-can answer costs a lookup per row rather than a pass over every
+/// mapping (thousands of rows times thousands of mappings on a large cluster).
+pub struct PrincipalIndex<'a> {
+    mappings: &'a [Mapping],
+    by_group: HashMap<&'a str, Vec<String>>,
+    /// Every active mapping's principal: the members of system:authenticated.
+    authenticated: Vec<String>,
+}
+
+impl<'a> PrincipalIndex<'a> {
+    pub fn new(mappings: &'a [Mapping]) -> Self {
+        let mut by_group: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut authenticated = Vec::new();
+        for m in mappings.iter().filter(|m| m.active) {
+            authenticated.push(m.principal.clone());
+            for g in &m.groups {
+                by_group
+                    .entry(g.as_str())
+                    .or_default()
+                    .push(m.principal.clone());
+            }
+        }
+        for list in by_group
+            .values_mut()
+            .chain(std::iter::once(&mut authenticated))
+        {
+            list.sort();
+            list.dedup();
+        }
+        PrincipalIndex {
+            mappings,
+            by_group,
+            authenticated,
+        }
+    }
+
+    /// The same answer as [`principals_for`].
+    pub fn principals(&self, kind: SubjectKind, name: &str) -> Vec<String> {
+        match kind {
+            SubjectKind::Group if name == rbac::model::AUTHENTICATED_GROUP => {
+                self.authenticated.clone()
+            }
+            SubjectKind::Group => self.by_group.get(name).cloned().unwrap_or_default(),
+            // Usernames are templates: matched per mapping, as principals_for does (User rows are few).
+            SubjectKind::User => principals_for(self.mappings, kind, name),
+            SubjectKind::ServiceAccount => Vec::new(),
+        }
+    }
+}
+
 fn subject_text(kind: SubjectKind, name: &str, ns: Option<&str>) -> String {
     match ns {
         Some(ns) => format!("{kind}/{ns}:{name}"),
@@ -101,6 +155,7 @@ pub fn answer_who_can(
     request: &Request,
     scope: &QueryScope,
 ) -> Vec<WhoCanAnswer> {
+    let index = PrincipalIndex::new(mappings);
     let mut out: Vec<WhoCanAnswer> = rbac::who_can(snapshot, request, scope)
         .into_iter()
         .map(|row| {
@@ -109,7 +164,7 @@ pub fn answer_who_can(
                 _ => "system:masters (bypasses RBAC)".into(),
             };
             WhoCanAnswer {
-                principals: principals_for(mappings, row.subject_kind, &row.subject_name),
+                principals: index.principals(row.subject_kind, &row.subject_name),
                 subject: subject_text(
                     row.subject_kind,
                     &row.subject_name,
@@ -135,12 +190,12 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     let catalog = ResourceCatalog::builtin();
     let request = rbac::parse_verb_target(&q.verb, &q.resource, &catalog)
         .map_err(|e| UserError::usage(format!("cannot read `{} {}`: {e}", q.verb, q.resource), "write it as kubectl auth can-i does: VERB RESOURCE[.GROUP][/NAME], e.g. get secrets, create pods/exec, get /metrics"))?;
-    let (_, mut state, conn) = super::load(global, &q.from_file).await?;
-    let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
-    if let Some(conn) = &conn {
-        crate::eks::mapping_source::add_from(conn, &mut mappings, &mut state.rbac).await;
-    }
-    let snapshot = super::report::snapshot_of(&state, super::rule_source(&q.from_file));
+    // Connect first: the scope (the context's namespace by default) decides what is listed.
+    let conn = if q.from_file.is_empty() {
+        Some(connect::connect(global).await?)
+    } else {
+        None
+    };
     let namespaced = match &request {
         Request::Resource(r) => catalog
             .is_namespaced(&r.api_group, &r.resource)
@@ -159,17 +214,33 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
         };
         QueryScope::Namespace(ns)
     };
+    // Only the bindings the scope consults are listed (one namespace's, or none besides the
+    // cluster's); rbac::who_can looks at no others, so the answer is the same as from the whole.
+    let mut state = match &conn {
+        Some(c) => super::read_cluster_for(c, &scope).await?,
+        None => super::read_files(&q.from_file)?,
+    };
+    let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
+    if let Some(conn) = &conn {
+        crate::eks::mapping_source::add_from(conn, &mut mappings, &mut state.rbac).await;
+    }
+    let snapshot = super::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
     let mut request = request;
     if let (Request::Resource(r), QueryScope::Namespace(ns)) = (&mut request, &scope) {
         r.namespace = Some(ns.clone());
     }
     let rows = answer_who_can(&snapshot, &mappings, &request, &scope);
-    let text = match q.output {
-        QueryFormat::Json => crate::report::structured(crate::cli::OutputFormat::Json, &rows),
-        QueryFormat::Yaml => crate::report::structured(crate::cli::OutputFormat::Yaml, &rows),
-        QueryFormat::Table | QueryFormat::Wide => crate::report::audit_table::who_can(&rows),
-    };
-    print!("{text}");
+    match q.output {
+        QueryFormat::Json => {
+            crate::report::print_structured(crate::cli::OutputFormat::Json, &rows)?
+        }
+        QueryFormat::Yaml => {
+            crate::report::print_structured(crate::cli::OutputFormat::Yaml, &rows)?
+        }
+        QueryFormat::Table | QueryFormat::Wide => {
+            crate::report::print_text(&crate::report::audit_table::who_can(&rows))?
+        }
+    }
     if rows.is_empty() {
         eprintln!("no subject may {} {} in that scope", q.verb, q.resource);
     }
@@ -264,12 +335,13 @@ pub fn answer_lookup(
 }
 
 pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserError> {
-    let (_, mut state, conn) = super::load(global, &q.from_file).await?;
+    let (_, mut state, conn) =
+        super::load(global, &q.from_file, &QueryScope::AllNamespaces).await?;
     let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
     if let Some(conn) = &conn {
         crate::eks::mapping_source::add_from(conn, &mut mappings, &mut state.rbac).await;
     }
-    let snapshot = super::report::snapshot_of(&state, super::rule_source(&q.from_file));
+    let snapshot = super::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
     let targets = lookup_targets(&q.subject, &mappings)?;
     if targets.is_empty() {
         eprintln!(
@@ -279,13 +351,20 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
         return Ok(0);
     }
     let rows = answer_lookup(&snapshot, &targets);
-    let text = match q.output {
-        QueryFormat::Json => crate::report::structured(crate::cli::OutputFormat::Json, &rows),
-        QueryFormat::Yaml => crate::report::structured(crate::cli::OutputFormat::Yaml, &rows),
-        QueryFormat::Table => crate::report::audit_table::lookup(&rows, false),
-        QueryFormat::Wide => crate::report::audit_table::lookup(&rows, true),
-    };
-    print!("{text}");
+    match q.output {
+        QueryFormat::Json => {
+            crate::report::print_structured(crate::cli::OutputFormat::Json, &rows)?
+        }
+        QueryFormat::Yaml => {
+            crate::report::print_structured(crate::cli::OutputFormat::Yaml, &rows)?
+        }
+        QueryFormat::Table => {
+            crate::report::print_text(&crate::report::audit_table::lookup(&rows, false))?
+        }
+        QueryFormat::Wide => {
+            crate::report::print_text(&crate::report::audit_table::lookup(&rows, true))?
+        }
+    }
     if rows.is_empty() {
         eprintln!("no binding applies to {}", q.subject);
     }
@@ -311,5 +390,59 @@ mod tests {
             "{{AccountID}}-{{SessionName}}",
             "111122223333-bob"
         ));
+    }
+
+    #[test]
+    fn the_principal_index_answers_as_principals_for() {
+        let data = std::collections::BTreeMap::from([
+            (
+                "mapRoles".to_string(),
+                "- rolearn: arn:aws:iam::111122223333:role/a\n  username: dev:{{SessionName}}\n  groups: [devs, ops]\n\
+                 - rolearn: arn:aws:iam::111122223333:role/b\n  username: b\n  groups: [devs]\n\
+                 - rolearn: arn:aws:iam::111122223333:role/b\n  username: b2\n  groups: [ops, ops]\n\
+                 - rolearn: arn:aws:iam::111122223333:role/c\n  groups: [devs]\n"
+                    .to_string(),
+            ),
+            ("mapAccounts".to_string(), "- \"444455556666\"\n".to_string()),
+        ]);
+        let inv = inventory::from_aws_auth(&data);
+        assert!(
+            inv.mappings.iter().any(|m| !m.active),
+            "the fixture has a shadowed entry"
+        );
+        let index = PrincipalIndex::new(&inv.mappings);
+        let subjects = [
+            (SubjectKind::Group, "devs"),
+            (SubjectKind::Group, "ops"),
+            (SubjectKind::Group, "nobody"),
+            (SubjectKind::Group, rbac::model::AUTHENTICATED_GROUP),
+            (SubjectKind::User, "dev:alice"),
+            (SubjectKind::User, "b"),
+            (SubjectKind::User, "b2"),
+            (SubjectKind::User, "arn:aws:iam::111122223333:role/c"),
+            (SubjectKind::User, "arn:aws:iam::444455556666:role/x"),
+            (SubjectKind::ServiceAccount, "default"),
+        ];
+        for (kind, name) in subjects {
+            assert_eq!(
+                index.principals(kind, name),
+                principals_for(&inv.mappings, kind, name),
+                "{kind} {name}"
+            );
+        }
+        assert_eq!(
+            index.principals(SubjectKind::Group, "ops"),
+            [
+                "arn:aws:iam::111122223333:role/a",
+                "arn:aws:iam::111122223333:role/b"
+            ]
+        );
+        assert_eq!(
+            index
+                .principals(SubjectKind::Group, rbac::model::AUTHENTICATED_GROUP)
+                .len(),
+            4,
+            "a, b, c and the account"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The audit report: what `-o json`/`-o yaml` print (docs/json-schema.md) and what the
 //! table and SARIF renderers read. Built purely from a `ClusterState`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -12,23 +12,24 @@ use crate::cli::Severity;
 use crate::eks::access_entries::EntryWithPolicies;
 use crate::eks::access_policies::{self, CLUSTER_ADMIN_POLICY, PolicyScope};
 use crate::eks::posture::{self, AuthMode, ClusterFacts};
-use crate::rbac::{self, Identity, RbacSnapshot, RuleSource};
+use crate::rbac::{self, AccessSummary, Identity, RbacObjects, RbacSnapshot, RuleSource};
 use crate::readonly_role;
 use crate::verify::sample_username;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: bindings are listed once per subject (`subjects`) and rules once per role (`roles`)
+/// instead of inside every mapping; see docs/json-schema.md.
+pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Debug, Clone, Serialize)]
+/// One binding that names a subject; listed under that subject in [`AuditReport::subjects`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BindingRow {
-    /// The binding subject through which the identity is reached (`Group/name`, `User/name`).
-    pub subject: String,
-    /// `cluster-wide` or `namespace/NS`.
+    /// `cluster-wide` or the RoleBinding's namespace.
     pub scope: String,
+    /// `ClusterRole/name`, `Role/ns/name` or `AccessPolicy/name`; its rules are under this key in
+    /// [`AuditReport::roles`] when it exists.
     pub role: String,
     pub binding: String,
-    /// The role's rules, one line each (shown by `-o wide`).
-    pub rules: Vec<String>,
     /// False when the role does not exist: the binding grants nothing.
     pub role_exists: bool,
 }
@@ -43,7 +44,10 @@ pub struct MappedIdentity {
     pub kubernetes_groups: Vec<String>,
     /// cluster-admin / read-all / read-all-but-secrets / namespaced(N) / custom / none.
     pub access: String,
-    pub bindings: Vec<BindingRow>,
+    /// Keys of [`AuditReport::subjects`] through which bindings reach this identity: its user,
+    /// its groups, and for an access entry with modelled policies `AccessEntry/<principal>`.
+    /// Subjects no binding names are left out.
+    pub binding_subjects: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -96,6 +100,11 @@ pub struct AuditReport {
     pub source: String,
     pub aws_auth_present: bool,
     pub mappings: Vec<MappedIdentity>,
+    /// Every binding that reaches a mapped identity, listed once under the subject it names
+    /// (`Group/name`, `User/name`, `AccessEntry/<principal>`), however many mappings share it.
+    pub subjects: BTreeMap<String, Vec<BindingRow>>,
+    /// The rules of every existing role in `subjects`, one line each (see [`rule_lines`]).
+    pub roles: BTreeMap<String, Vec<String>>,
     pub section_errors: Vec<inventory::SectionError>,
     pub findings: Vec<Finding>,
     pub counts: Counts,
@@ -128,8 +137,24 @@ fn account_of(arn: &str) -> String {
     arn.split(':').nth(4).unwrap_or_default().to_string()
 }
 
+/// A snapshot of a copy of the state's RBAC objects, for small states (tests, files). The audit
+/// itself takes the objects with [`take_snapshot`].
 pub fn snapshot_of(state: &ClusterState, source: RuleSource) -> RbacSnapshot {
     RbacSnapshot::new(state.rbac.clone(), source)
+}
+
+/// A snapshot of the state's RBAC objects, moved rather than copied: they are most of what an
+/// audit of a large cluster holds. `state.rbac` keeps only the chronom-managed ClusterRoles, as
+/// stored, which [`build`] checks for drift (CHR014).
+pub fn take_snapshot(state: &mut ClusterState, source: RuleSource) -> RbacSnapshot {
+    let objects = std::mem::take(&mut state.rbac);
+    state.rbac.cluster_roles = objects
+        .cluster_roles
+        .iter()
+        .filter(|r| readonly_role::is_managed(&r.metadata))
+        .cloned()
+        .collect();
+    RbacSnapshot::new(objects, source)
 }
 
 /// A role's rules, one line each: `verbs resources.groups [names]` or `verbs URLs`.
@@ -172,27 +197,118 @@ fn identity_with_policies(m: &Mapping) -> Identity {
     identity
 }
 
-/// A binding row as the report shows it; rows that stand for access policies say so.
-fn binding_row(r: &rbac::LookupRow, snapshot: &RbacSnapshot) -> BindingRow {
-    let rules = rule_lines(snapshot.role_rules(&r.role));
-    match r.role.name.strip_prefix(access_policies::ROLE_PREFIX) {
-        Some(policy) => BindingRow {
-            subject: "AccessEntry".into(),
-            scope: r.scope.to_string(),
-            role: format!("AccessPolicy/{policy}"),
-            binding: "EKS access policy association".into(),
-            rules,
-            role_exists: true,
-        },
-        None => BindingRow {
-            subject: r.subject.to_string(),
-            scope: r.scope.to_string(),
-            role: r.role.to_string(),
-            binding: r.binding.to_string(),
-            rules,
-            role_exists: r.role_exists,
-        },
+/// The report's `subjects` and `roles` sections, each entry computed once however many mappings
+/// reach it: that keeps the report linear in objects plus mappings when many IAM roles map to
+/// the same few groups.
+#[derive(Default)]
+struct Sections {
+    subjects: BTreeMap<String, Vec<BindingRow>>,
+    roles: BTreeMap<String, Vec<String>>,
+}
+
+impl Sections {
+    /// The bindings naming `subject`, under `key`; filled from `snapshot` on first use. Mappings
+    /// evaluated in the augmented snapshot see the same bindings for real subjects: its
+    /// stand-ins name only their own `eks-access-entry:` groups.
+    fn subject(
+        &mut self,
+        key: String,
+        snapshot: &RbacSnapshot,
+        subject: &rbac::SubjectRef,
+    ) -> String {
+        if !self.subjects.contains_key(&key) {
+            let rows = rbac::lookup(snapshot, subject)
+                .iter()
+                .map(|r| self.row(r, snapshot))
+                .collect();
+            self.subjects.insert(key.clone(), rows);
+        }
+        key
     }
+
+    /// A binding row as the report shows it (rows that stand for access policies say so), its
+    /// role's rules rendered into `roles` the first time the role is seen.
+    fn row(&mut self, r: &rbac::LookupRow, snapshot: &RbacSnapshot) -> BindingRow {
+        let row = match r.role.name.strip_prefix(access_policies::ROLE_PREFIX) {
+            Some(policy) => BindingRow {
+                scope: r.scope.to_string(),
+                role: format!("AccessPolicy/{policy}"),
+                binding: "EKS access policy association".into(),
+                role_exists: true,
+            },
+            None => BindingRow {
+                scope: r.scope.to_string(),
+                role: r.role.to_string(),
+                binding: r.binding.to_string(),
+                role_exists: r.role_exists,
+            },
+        };
+        if r.role_exists && !self.roles.contains_key(&row.role) {
+            self.roles
+                .insert(row.role.clone(), rule_lines(snapshot.role_rules(&r.role)));
+        }
+        row
+    }
+
+    /// The keys of `subjects` that reach `identity` (see [`MappedIdentity::binding_subjects`]).
+    fn of_identity(
+        &mut self,
+        snapshot: &RbacSnapshot,
+        identity: &Identity,
+        m: &Mapping,
+    ) -> Vec<String> {
+        let stand_in = (m.source == MappingSource::AccessEntry)
+            .then(|| access_policies::entry_group(&m.principal));
+        let mut keys = Vec::new();
+        if snapshot.names_user(&identity.user) {
+            let user = rbac::SubjectRef::user(&identity.user);
+            keys.push(self.subject(user.to_string(), snapshot, &user));
+        }
+        for g in identity.groups.iter().filter(|g| snapshot.names_group(g)) {
+            let group = rbac::SubjectRef::group(g);
+            let key = if stand_in.as_ref() == Some(g) {
+                format!("AccessEntry/{}", m.principal)
+            } else {
+                group.to_string()
+            };
+            let key = self.subject(key, snapshot, &group);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+}
+
+/// Mappings whose identities have the same groups, and usernames no binding names, hold the same
+/// bindings, so they share one evaluation (the summary and capabilities cost a pass over those
+/// bindings each). Group order and repeats do not matter to RBAC, so the groups are sorted.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct IdentityKey {
+    augmented: bool,
+    user: Option<String>,
+    groups: Vec<String>,
+}
+
+impl IdentityKey {
+    fn new(snapshot: &RbacSnapshot, identity: &Identity, augmented: bool) -> Self {
+        let mut groups = identity.groups.clone();
+        groups.sort();
+        groups.dedup();
+        IdentityKey {
+            augmented,
+            user: snapshot
+                .names_user(&identity.user)
+                .then(|| identity.user.clone()),
+            groups,
+        }
+    }
+}
+
+/// What RBAC gives one [`IdentityKey`]; capabilities only once an active mapping asks.
+struct Evaluated {
+    summary: AccessSummary,
+    hits: Option<Vec<rbac::CapabilityHit>>,
 }
 
 /// What one identity may do, for comparing the two mapping sources.
@@ -299,15 +415,12 @@ fn merge_eks(inv: &mut Inventory, eks: &EksState, out: &mut Vec<findings::Findin
     inv.mappings.extend(entry_mappings);
 }
 
-/// The RBAC objects plus the access policies' stand-ins, for evaluating access entries.
-fn augmented_snapshot(state: &ClusterState, inv: &Inventory) -> RbacSnapshot {
-    let mut objects = state.rbac.clone();
-    for m in inv
-        .mappings
-        .iter()
-        .filter(|m| m.source == MappingSource::AccessEntry)
-    {
-        access_policies::add_to(&mut objects, &m.principal, &m.access_policies);
+/// The RBAC objects plus the access policies' stand-ins, for evaluating access entries. A copy
+/// of the objects, made only with --cluster.
+pub fn augmented_snapshot(objects: &RbacObjects, eks: &EksState) -> RbacSnapshot {
+    let mut objects = objects.clone();
+    for e in &eks.access_entries {
+        access_policies::add_to(&mut objects, &e.entry.principal_arn, &e.policies);
     }
     // EKS state only comes with a live cluster, whose ClusterRoles are stored aggregated.
     RbacSnapshot::new(objects, RuleSource::AsStored)
@@ -321,30 +434,51 @@ pub fn build_with_eks(
     snapshot: &RbacSnapshot,
     eks: Option<&EksState>,
 ) -> AuditReport {
+    let augmented = eks.map(|e| augmented_snapshot(&state.rbac, e));
+    build_with_snapshots(source, state, snapshot, augmented.as_ref(), eks)
+}
+
+/// [`build_with_eks`] with the augmented snapshot made by the caller (from the objects, before
+/// [`take_snapshot`] moved them); `augmented` is `Some` exactly when `eks` is.
+pub fn build_with_snapshots(
+    source: &str,
+    state: &ClusterState,
+    snapshot: &RbacSnapshot,
+    augmented: Option<&RbacSnapshot>,
+    eks: Option<&EksState>,
+) -> AuditReport {
     let mut inv: Inventory = inventory::from_aws_auth(&state.aws_auth);
     let mut all = findings::mapping_findings(&inv);
-    let augmented = eks.map(|e| {
+    if let Some(e) = eks {
         merge_eks(&mut inv, e, &mut all);
-        augmented_snapshot(state, &inv)
-    });
+    }
     let checks = rbac::dangerous_capabilities();
+    let mut evaluated: HashMap<IdentityKey, Evaluated> = HashMap::new();
+    let mut sections = Sections::default();
     let mut mappings = Vec::with_capacity(inv.mappings.len());
     for m in &inv.mappings {
         let is_entry = m.source == MappingSource::AccessEntry;
-        let snapshot = match (&augmented, is_entry) {
-            (Some(a), true) => a,
-            _ => snapshot,
+        let (snapshot, in_augmented) = match (augmented, is_entry) {
+            (Some(a), true) => (a, true),
+            _ => (snapshot, false),
         };
         let identity = if is_entry {
             identity_with_policies(m)
         } else {
             identity_of(m)
         };
-        let summary = snapshot.effective_summary(&identity);
-        let rows = rbac::lookup_identity(snapshot, &identity);
+        let shared = evaluated
+            .entry(IdentityKey::new(snapshot, &identity, in_augmented))
+            .or_insert_with(|| Evaluated {
+                summary: snapshot.effective_summary(&identity),
+                hits: None,
+            });
+        let summary = shared.summary;
         if m.active {
-            let hits = snapshot.check_capabilities(&identity, &checks);
-            let mut found = findings::access_findings(m, &identity, summary, &hits, snapshot);
+            let hits = shared
+                .hits
+                .get_or_insert_with(|| snapshot.check_capabilities(&identity, &checks));
+            let mut found = findings::access_findings(m, &identity, summary, hits, snapshot);
             if is_entry
                 && all.iter().any(|f| {
                     f.rule == findings::ACCESS_POLICY_CLUSTER_ADMIN.id
@@ -357,33 +491,8 @@ pub fn build_with_eks(
             all.extend(found);
         }
         if is_entry && eks.is_some() {
-            for other in inv.mappings.iter().filter(|o| {
-                o.source != MappingSource::AccessEntry && same_principal(o, &m.principal)
-            }) {
-                let theirs = rights(snapshot, &identity_of(other), &checks);
-                let ours = rights(snapshot, &identity, &checks);
-                if theirs != ours {
-                    let line = other.line.map(|l| format!(" line {l}")).unwrap_or_default();
-                    all.push(findings::finding(
-                        findings::MAPPED_TWICE,
-                        findings::mapping_subject(m),
-                        format!(
-                            "aws-auth {}{line} gives {} (user {:?}, groups [{}]); the access entry gives {} (user {:?}, groups [{}]{}){}",
-                            other.source.as_str(),
-                            theirs.0,
-                            other.username,
-                            other.groups.join(", "),
-                            ours.0,
-                            m.username,
-                            m.groups.join(", "),
-                            if m.access_policies.is_empty() { String::new() } else { format!(", policies {}", m.access_policies.iter().map(|p| p.describe()).collect::<Vec<_>>().join("; ")) },
-                            if other.state == "overridden" { "; EKS uses the access entry" } else { "" }
-                        ),
-                    ));
-                }
-            }
+            all.extend(mapped_twice(&inv, m, &identity, snapshot, &checks));
         }
-        let bindings = rows.iter().map(|r| binding_row(r, snapshot)).collect();
         mappings.push(MappedIdentity {
             mapping: m.clone(),
             kubernetes_user: identity.user.clone(),
@@ -399,7 +508,7 @@ pub fn build_with_eks(
             } else {
                 summary.to_string()
             },
-            bindings,
+            binding_subjects: sections.of_identity(snapshot, &identity, m),
         });
     }
     let chronom_roles: Vec<(String, Vec<k8s_openapi::api::rbac::v1::PolicyRule>)> = state
@@ -431,12 +540,54 @@ pub fn build_with_eks(
         source: source.to_string(),
         aws_auth_present: state.aws_auth_present,
         mappings,
+        subjects: sections.subjects,
+        roles: sections.roles,
         section_errors: inv.section_errors,
         findings: all,
         counts,
         verification: None,
         eks: eks.cloned(),
     }
+}
+
+/// CHR021 for an access entry: each aws-auth mapping of the same principal that gives other
+/// rights.
+fn mapped_twice(
+    inv: &Inventory,
+    m: &Mapping,
+    identity: &Identity,
+    snapshot: &RbacSnapshot,
+    checks: &[rbac::CapabilityCheck],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for other in inv
+        .mappings
+        .iter()
+        .filter(|o| o.source != MappingSource::AccessEntry && same_principal(o, &m.principal))
+    {
+        let theirs = rights(snapshot, &identity_of(other), checks);
+        let ours = rights(snapshot, identity, checks);
+        if theirs != ours {
+            let line = other.line.map(|l| format!(" line {l}")).unwrap_or_default();
+            out.push(findings::finding(
+                findings::MAPPED_TWICE,
+                findings::mapping_subject(m),
+                format!(
+                    "aws-auth {}{line} gives {} (user {:?}, groups [{}]); the access entry gives {} (user {:?}, groups [{}]{}){}",
+                    other.source.as_str(),
+                    theirs.0,
+                    other.username,
+                    other.groups.join(", "),
+                    ours.0,
+                    m.username,
+                    m.groups.join(", "),
+                    if m.access_policies.is_empty() { String::new() } else { format!(", policies {}", m.access_policies.iter().map(|p| p.describe()).collect::<Vec<_>>().join("; ")) },
+                    if other.state == "overridden" { "; EKS uses the access entry" } else { "" }
+                ),
+            ));
+        }
+    }
+    out
 }
 
 /// Severity counts as a map, for renderers that want to loop.
@@ -448,4 +599,197 @@ pub fn count_map(c: &Counts) -> BTreeMap<&'static str, usize> {
         ("low", c.low),
         ("info", c.info),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three IAM roles on one team group, one IAM user who is also bound by name, and the
+    /// defaults every authenticated user holds.
+    fn state() -> ClusterState {
+        let mut s = ClusterState::default();
+        let rbac = "\
+kind: ClusterRole
+metadata: {name: view}
+rules: [{apiGroups: [''], resources: [pods], verbs: [get, list]}]
+---
+kind: ClusterRole
+metadata: {name: admin}
+rules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]
+---
+kind: ClusterRole
+metadata: {name: 'system:basic-user'}
+rules: [{apiGroups: [authorization.k8s.io], resources: [selfsubjectaccessreviews], verbs: [create]}]
+---
+kind: ClusterRoleBinding
+metadata: {name: 'system:basic-user'}
+roleRef: {kind: ClusterRole, name: 'system:basic-user'}
+subjects: [{kind: Group, name: 'system:authenticated'}]
+---
+kind: RoleBinding
+metadata: {name: team-view, namespace: a}
+roleRef: {kind: ClusterRole, name: view}
+subjects: [{kind: Group, name: team}]
+---
+kind: RoleBinding
+metadata: {name: team-view, namespace: c}
+roleRef: {kind: ClusterRole, name: view}
+subjects: [{kind: Group, name: team}, {kind: User, name: alice}]
+---
+kind: RoleBinding
+metadata: {name: alice-admin, namespace: b}
+roleRef: {kind: ClusterRole, name: admin}
+subjects: [{kind: User, name: alice}]
+---
+kind: RoleBinding
+metadata: {name: ghost, namespace: b}
+roleRef: {kind: ClusterRole, name: missing}
+subjects: [{kind: Group, name: team}]
+---
+kind: ConfigMap
+metadata: {name: aws-auth, namespace: kube-system}
+data:
+  mapRoles: |
+    - rolearn: arn:aws:iam::111122223333:role/r1
+      username: r1
+      groups: [team]
+    - rolearn: arn:aws:iam::111122223333:role/r2
+      username: r2:{{SessionName}}
+      groups: [team, team]
+    - rolearn: arn:aws:iam::111122223333:role/r3
+      username: r3
+      groups: [team]
+  mapUsers: |
+    - userarn: arn:aws:iam::111122223333:user/alice
+      username: alice
+      groups: [team]
+";
+        s.add_text("t.yaml", rbac).unwrap();
+        s
+    }
+
+    fn key(r: &rbac::LookupRow) -> (String, String, String) {
+        (
+            r.scope.to_string(),
+            r.role.to_string(),
+            r.binding.to_string(),
+        )
+    }
+
+    #[test]
+    fn each_subject_and_role_is_listed_once_and_every_mapping_gets_its_own_bindings_back() {
+        let s = state();
+        let snapshot = snapshot_of(&s, RuleSource::AsStored);
+        let r = build("t", &s, &snapshot);
+        assert_eq!(r.schema_version, 2);
+        let keys: Vec<&str> = r.subjects.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["Group/system:authenticated", "Group/team", "User/alice"]
+        );
+        let roles: Vec<&str> = r.roles.keys().map(String::as_str).collect();
+        assert_eq!(
+            roles,
+            [
+                "ClusterRole/admin",
+                "ClusterRole/system:basic-user",
+                "ClusterRole/view"
+            ],
+            "the missing role has no rules to list"
+        );
+        assert_eq!(r.roles["ClusterRole/view"], ["get,list pods."]);
+        assert!(
+            r.subjects["Group/team"]
+                .iter()
+                .any(|b| b.role == "ClusterRole/missing" && !b.role_exists)
+        );
+
+        for m in &r.mappings {
+            // What schema 1 listed inside the mapping: every binding reaching its identity.
+            let identity = identity_of(&m.mapping);
+            let want: std::collections::BTreeSet<_> = rbac::lookup_identity(&snapshot, &identity)
+                .iter()
+                .map(key)
+                .collect();
+            let got: std::collections::BTreeSet<_> = m
+                .binding_subjects
+                .iter()
+                .flat_map(|k| r.subjects[k].iter())
+                .map(|b| (b.scope.clone(), b.role.clone(), b.binding.clone()))
+                .collect();
+            assert_eq!(got, want, "{}", m.mapping.principal);
+            assert_eq!(
+                m.access,
+                snapshot.effective_summary(&identity).to_string(),
+                "{}: the shared evaluation is the mapping's own",
+                m.mapping.principal
+            );
+        }
+        let alice = r
+            .mappings
+            .iter()
+            .find(|m| m.mapping.principal.ends_with("user/alice"))
+            .unwrap();
+        assert_eq!(
+            alice.binding_subjects,
+            ["User/alice", "Group/team", "Group/system:authenticated"]
+        );
+        assert_eq!(
+            alice.access, "namespaced(3)",
+            "her own admin binding in b counts: the user is part of the sharing key"
+        );
+        let r2 = r
+            .mappings
+            .iter()
+            .find(|m| m.mapping.principal.ends_with("role/r2"))
+            .unwrap();
+        assert_eq!(
+            r2.binding_subjects,
+            ["Group/team", "Group/system:authenticated"],
+            "a repeated group is listed once"
+        );
+        assert_eq!(r2.access, "namespaced(2)");
+    }
+
+    #[test]
+    fn taking_the_snapshot_keeps_only_the_chronom_roles_and_changes_nothing_in_the_report() {
+        let mut s = ClusterState::default();
+        s.add_text(
+            "rbac.yaml",
+            include_str!("../../tests/fixtures/audit/rbac.yaml"),
+        )
+        .unwrap();
+        s.add_text(
+            "aws-auth.yaml",
+            include_str!("../../tests/fixtures/audit/aws-auth.yaml"),
+        )
+        .unwrap();
+        let copied = build("t", &s, &snapshot_of(&s, RuleSource::Aggregate));
+        let mut taken_state = s.clone();
+        let taken = take_snapshot(&mut taken_state, RuleSource::Aggregate);
+        let names: Vec<_> = taken_state
+            .rbac
+            .cluster_roles
+            .iter()
+            .map(|r| r.metadata.name.as_deref().unwrap_or(""))
+            .collect();
+        assert_eq!(names, ["chronomReadOnlyRole"]);
+        assert!(
+            taken_state.rbac.role_bindings.is_empty()
+                && taken_state.rbac.cluster_role_bindings.is_empty()
+        );
+        let after = build("t", &taken_state, &taken);
+        assert_eq!(
+            serde_json::to_value(&after).unwrap(),
+            serde_json::to_value(&copied).unwrap()
+        );
+        assert!(
+            after
+                .findings
+                .iter()
+                .any(|f| f.rule == findings::CHRONOM_DRIFT.id),
+            "CHR014 still sees the stored chronom role"
+        );
+    }
 }

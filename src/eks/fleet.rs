@@ -647,7 +647,12 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
         std::io::stderr().is_terminal(),
     )
     .await?;
-    print!("{}", render(&fleet, args.output));
+    // Streamed: a fleet's JSON holds every cluster's report.
+    match args.output {
+        AuditFormat::Json => crate::report::print_structured(OutputFormat::Json, &fleet)?,
+        AuditFormat::Yaml => crate::report::print_structured(OutputFormat::Yaml, &fleet)?,
+        other => crate::report::print_text(&render(&fleet, other))?,
+    }
     Ok(exit_code(&fleet, args.fail_on))
 }
 

@@ -12,12 +12,12 @@
 //! then by `<domain>/*`), and pods/exec (`create`; GET upgrades need `create` too once
 //! AuthorizePodWebsocketUpgradeCreatePermission is on, the default since v1.35).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::evaluator::Grant;
-use super::index::RbacSnapshot;
+use super::index::{RbacSnapshot, SubjectHit};
 use super::model::{Identity, Scope};
 use super::request::{Request, ResourceRequest};
 use super::rule::rule_allows;
@@ -275,6 +275,53 @@ pub fn dangerous_capabilities() -> Vec<CapabilityCheck> {
     ]
 }
 
+/// An identity's bindings split once by where they apply: ClusterRoleBindings, and RoleBindings
+/// by namespace, each in binding order. A probe's ClusterRoleBinding grants do not depend on the
+/// namespace (rules name no namespace), so they are found once per probe; each namespace then
+/// adds only its own RoleBindings. Trying every namespace of an identity bound in many of them
+/// stays linear in its bindings.
+struct IdentityHits {
+    cluster: Vec<SubjectHit>,
+    by_namespace: BTreeMap<String, Vec<SubjectHit>>,
+}
+
+impl IdentityHits {
+    fn new(snapshot: &RbacSnapshot, identity: &Identity) -> Self {
+        let mut hits = IdentityHits {
+            cluster: Vec::new(),
+            by_namespace: BTreeMap::new(),
+        };
+        // Sorted by binding and one per binding; splitting by a per-binding key keeps both.
+        for h in snapshot.bindings_of(&identity.user, &identity.groups, None) {
+            match &snapshot.bindings[h.binding].id.namespace {
+                Some(ns) if !snapshot.is_cluster_binding(h.binding) => {
+                    hits.by_namespace.entry(ns.clone()).or_default().push(h)
+                }
+                _ => hits.cluster.push(h),
+            }
+        }
+        hits
+    }
+
+    /// Namespaces where a RoleBinding gives the identity at least one rule (what
+    /// `grants(AllNamespaces)` reports as namespaced scopes).
+    fn granting_namespaces(&self, snapshot: &RbacSnapshot) -> BTreeSet<String> {
+        let grants = |h: &SubjectHit| {
+            snapshot.bindings[h.binding]
+                .role
+                .is_some_and(|r| !snapshot.roles[r].rules.is_empty())
+        };
+        self.by_namespace
+            .iter()
+            .filter(|(_, hits)| hits.iter().any(grants))
+            .map(|(ns, _)| ns.clone())
+            .collect()
+    }
+}
+
+/// A probe's grants through ClusterRoleBindings, per requirement group and probe.
+type ClusterGrants = Vec<Vec<Vec<Grant>>>;
+
 impl RbacSnapshot {
     /// The checks that hold for `identity`, each with where and why.
     pub fn check_capabilities(
@@ -282,23 +329,18 @@ impl RbacSnapshot {
         identity: &Identity,
         checks: &[CapabilityCheck],
     ) -> Vec<CapabilityHit> {
-        let rb_namespaces: BTreeSet<String> = self
-            .grants(identity, &super::model::QueryScope::AllNamespaces)
-            .into_iter()
-            .filter_map(|g| match g.scope {
-                Scope::Namespace(ns) => Some(ns),
-                Scope::Cluster => None,
-            })
-            .collect();
+        let hits = IdentityHits::new(self, identity);
+        let rb_namespaces = hits.granting_namespaces(self);
         checks
             .iter()
-            .filter_map(|c| self.check_one(identity, c, &rb_namespaces))
+            .filter_map(|c| self.check_one(identity, &hits, c, &rb_namespaces))
             .collect()
     }
 
     fn check_one(
         &self,
         identity: &Identity,
+        hits: &IdentityHits,
         check: &CapabilityCheck,
         rb_namespaces: &BTreeSet<String>,
     ) -> Option<CapabilityHit> {
@@ -324,10 +366,20 @@ impl RbacSnapshot {
                 .chain(rb_namespaces.iter().map(|n| Some(n.as_str())))
                 .collect(),
         };
+        let cluster: ClusterGrants = check
+            .requires
+            .iter()
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|p| self.probe_grants(&hits.cluster, p, None))
+                    .collect()
+            })
+            .collect();
         let mut scopes = Vec::new();
         let mut evidence: Vec<Grant> = Vec::new();
         for ns in candidates {
-            let Some(found) = self.holds_in(identity, &check.requires, ns) else {
+            let Some(found) = self.holds_in(hits, &check.requires, &cluster, ns) else {
                 continue;
             };
             scopes.push(ns.map_or(Scope::Cluster, |n| Scope::Namespace(n.to_string())));
@@ -346,18 +398,29 @@ impl RbacSnapshot {
         (!scopes.is_empty()).then(|| hit(scopes, evidence, false))
     }
 
-    /// The grants satisfying every group in namespace `ns` (`None`: cluster-wide), or `None`.
+    /// The grants satisfying every group in namespace `ns` (`None`: cluster-wide), or `None`. For
+    /// each probe: its ClusterRoleBinding grants, then those of `ns`'s RoleBindings (the order of
+    /// the identity's bindings, as the authorizer visits them).
     fn holds_in(
         &self,
-        identity: &Identity,
+        hits: &IdentityHits,
         requires: &[Vec<Probe>],
+        cluster: &ClusterGrants,
         ns: Option<&str>,
     ) -> Option<Vec<Grant>> {
         let mut all = Vec::new();
-        for group in requires {
+        for (group, cluster) in requires.iter().zip(cluster) {
             let mut found = Vec::new();
-            for p in group {
-                found.extend(self.probe_grants(identity, p, ns));
+            for (p, cluster) in group.iter().zip(cluster) {
+                found.extend(cluster.iter().cloned());
+                // Asked without a namespace (cluster-wide-only probes, or no namespace at all),
+                // a request is never matched by RoleBindings.
+                let in_ns = ns
+                    .filter(|ns| !ns.is_empty() && !p.cluster_wide_only)
+                    .and_then(|ns| hits.by_namespace.get(ns));
+                if let Some(in_ns) = in_ns {
+                    found.extend(self.probe_grants(in_ns, p, ns));
+                }
             }
             if found.is_empty() {
                 return None;
@@ -367,13 +430,14 @@ impl RbacSnapshot {
         Some(all)
     }
 
-    fn probe_grants(&self, identity: &Identity, p: &Probe, ns: Option<&str>) -> Vec<Grant> {
+    /// The grants of `hits` whose rules allow probe `p` asked in `ns`.
+    fn probe_grants(&self, hits: &[SubjectHit], p: &Probe, ns: Option<&str>) -> Vec<Grant> {
         let ns = if p.cluster_wide_only { None } else { ns };
         let request = p.request.with_namespace(ns);
         let mut out = Vec::new();
         let mut dangling = Vec::new();
-        for hit in self.bindings_of(&identity.user, &identity.groups, Some(request.namespace())) {
-            self.collect_grants(hit, &mut dangling, &mut out, |rule| {
+        for hit in hits {
+            self.collect_grants(*hit, &mut dangling, &mut out, |rule| {
                 rule_allows(rule, &request)
                     || (p.any_name
                         && rule
@@ -403,6 +467,194 @@ mod tests {
     use super::*;
     use crate::rbac::aggregate::RuleSource;
     use crate::rbac::fixture::*;
+
+    /// The straightforward evaluation `check_capabilities` must agree with, evidence order
+    /// included: every probe asked through `bindings_of` in every candidate namespace.
+    fn reference(
+        s: &RbacSnapshot,
+        identity: &Identity,
+        checks: &[CapabilityCheck],
+    ) -> Vec<CapabilityHit> {
+        let probe = |p: &Probe, ns: Option<&str>| {
+            let request = p
+                .request
+                .with_namespace(if p.cluster_wide_only { None } else { ns });
+            let mut out = Vec::new();
+            for hit in s.bindings_of(&identity.user, &identity.groups, Some(request.namespace())) {
+                s.collect_grants(hit, &mut Vec::new(), &mut out, |rule| {
+                    rule_allows(rule, &request)
+                        || (p.any_name
+                            && rule
+                                .resource_names
+                                .iter()
+                                .flatten()
+                                .any(|n| rule_allows(rule, &with_name(&request, n))))
+                });
+            }
+            out
+        };
+        let rb_namespaces: BTreeSet<String> = s
+            .grants(identity, &crate::rbac::model::QueryScope::AllNamespaces)
+            .into_iter()
+            .filter_map(|g| match g.scope {
+                Scope::Namespace(ns) => Some(ns),
+                Scope::Cluster => None,
+            })
+            .collect();
+        let mut out = Vec::new();
+        for check in checks {
+            let candidates: Vec<Option<&str>> = match &check.placement {
+                Placement::Namespace(ns) => vec![Some(ns.as_str())],
+                Placement::ClusterWide => vec![None],
+                Placement::AnyNamespace => std::iter::once(None)
+                    .chain(rb_namespaces.iter().map(|n| Some(n.as_str())))
+                    .collect(),
+            };
+            let (mut scopes, mut evidence) = (Vec::new(), Vec::<Grant>::new());
+            for ns in candidates {
+                let mut all = Vec::new();
+                let holds = check.requires.iter().all(|group| {
+                    let found: Vec<Grant> = group.iter().flat_map(|p| probe(p, ns)).collect();
+                    all.extend(found.iter().cloned());
+                    !found.is_empty()
+                });
+                if !holds {
+                    continue;
+                }
+                scopes.push(ns.map_or(Scope::Cluster, |n| Scope::Namespace(n.to_string())));
+                for g in all {
+                    if !evidence
+                        .iter()
+                        .any(|e| e.binding == g.binding && e.rule_index == g.rule_index)
+                    {
+                        evidence.push(g);
+                    }
+                }
+                if ns.is_none() {
+                    break;
+                }
+            }
+            if !scopes.is_empty() {
+                out.push(CapabilityHit {
+                    id: check.id,
+                    title: check.title,
+                    scopes,
+                    evidence,
+                    privileged_group: false,
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn splitting_bindings_by_namespace_changes_no_answer_and_no_evidence_order() {
+        // Users bound in several namespaces, cluster-wide, through groups and by name, with
+        // requirements met across both kinds of binding, and a RoleBinding without a namespace.
+        let s = RbacSnapshot::from_parts(
+            vec![
+                cluster_role(
+                    "pods",
+                    vec![
+                        rule(&["create"], &[""], &["pods"], &[]),
+                        rule(&["create"], &[""], &["pods/exec"], &["web-0"]),
+                    ],
+                ),
+                cluster_role(
+                    "attach",
+                    vec![rule(&["create"], &[""], &["pods/attach"], &[])],
+                ),
+                cluster_role(
+                    "approval",
+                    vec![rule(
+                        &["update"],
+                        &["certificates.k8s.io"],
+                        &["certificatesigningrequests/approval"],
+                        &[],
+                    )],
+                ),
+                cluster_role(
+                    "signer",
+                    vec![rule(
+                        &["approve"],
+                        &["certificates.k8s.io"],
+                        &["signers"],
+                        &["kubernetes.io/*"],
+                    )],
+                ),
+                cluster_role(
+                    "cm",
+                    vec![rule(&["patch", "update"], &[""], &["configmaps"], &[])],
+                ),
+                cluster_role(
+                    "binder",
+                    vec![rule(
+                        &["bind"],
+                        &["rbac.authorization.k8s.io"],
+                        &["clusterroles"],
+                        &[],
+                    )],
+                ),
+                cluster_role("empty", vec![]),
+            ],
+            vec![
+                crb("team-attach", "attach", vec![group("team")]),
+                crb("team-approval", "approval", vec![group("team")]),
+                crb("u-cm", "cm", vec![user("u")]),
+            ],
+            vec![role(
+                "a",
+                "local-exec",
+                vec![rule(&["create"], &[""], &["pods/exec"], &[])],
+            )],
+            vec![
+                rb("a", "pods", "ClusterRole", "pods", vec![group("team")]),
+                rb(
+                    "a",
+                    "exec",
+                    "Role",
+                    "local-exec",
+                    vec![user("u"), group("team")],
+                ),
+                rb("b", "pods", "ClusterRole", "pods", vec![user("u")]),
+                rb("b", "signer", "ClusterRole", "signer", vec![group("team")]),
+                rb(
+                    "kube-system",
+                    "cm",
+                    "ClusterRole",
+                    "cm",
+                    vec![group("team")],
+                ),
+                rb("c", "bind", "ClusterRole", "binder", vec![group("team")]),
+                rb("d", "nothing", "ClusterRole", "empty", vec![group("team")]),
+                rb(
+                    "",
+                    "no-namespace",
+                    "ClusterRole",
+                    "pods",
+                    vec![group("team")],
+                ),
+                rb("e", "ghost", "ClusterRole", "missing", vec![group("team")]),
+            ],
+            RuleSource::AsStored,
+        );
+        let catalogue = dangerous_capabilities();
+        let mut compared = 0;
+        for id in [
+            Identity::user("u", &["team"]),
+            Identity::user("u", &[]),
+            Identity::user("v", &["team"]),
+            Identity::user("w", &[]),
+        ] {
+            let got = s.check_capabilities(&id, &catalogue);
+            assert_eq!(got, reference(&s, &id, &catalogue), "{id:?}");
+            compared += got.len();
+        }
+        assert!(
+            compared >= 8,
+            "the fixture should hold several capabilities, got {compared}"
+        );
+    }
 
     fn ids(hits: &[CapabilityHit]) -> Vec<&str> {
         hits.iter().map(|h| h.id).collect()

@@ -97,6 +97,8 @@ pub(crate) struct SubjectHit {
 #[derive(Debug, Clone)]
 pub struct RbacSnapshot {
     pub(crate) roles: Vec<RoleEntry>,
+    /// Role id -> index into `roles` (the first role of that id, as the authorizer's lookup finds it).
+    pub(crate) role_by_id: HashMap<RoleId, usize>,
     pub(crate) bindings: Vec<BindingEntry>,
     /// `bindings[..cluster_binding_count]` are ClusterRoleBindings.
     pub(crate) cluster_binding_count: usize,
@@ -218,8 +220,13 @@ impl RbacSnapshot {
         rbs.sort_by(|a, b| a.0.cmp(&b.0));
         raw.extend(rbs);
 
+        let mut role_by_id = HashMap::with_capacity(role_entries.len());
+        for (i, r) in role_entries.iter().enumerate() {
+            role_by_id.entry(r.id.clone()).or_insert(i);
+        }
         let mut snap = RbacSnapshot {
             roles: role_entries,
+            role_by_id,
             bindings: Vec::with_capacity(raw.len()),
             cluster_binding_count,
             by_user: HashMap::new(),
@@ -348,10 +355,20 @@ impl RbacSnapshot {
 
     /// The effective rules of a role (aggregated if the snapshot was built with `Aggregate`).
     pub fn role_rules(&self, role: &RoleId) -> Option<&[PolicyRule]> {
-        self.roles
-            .iter()
-            .find(|r| &r.id == role)
-            .map(|r| r.rules.as_slice())
+        self.role_by_id
+            .get(role)
+            .map(|&i| self.roles[i].rules.as_slice())
+    }
+
+    /// Whether some binding names this username (as a User, or as the ServiceAccount it spells).
+    /// When none does, an identity's bindings depend on its groups alone.
+    pub fn names_user(&self, user: &str) -> bool {
+        self.by_user.get(user).is_some_and(|b| !b.is_empty())
+    }
+
+    /// Whether some binding names this group.
+    pub fn names_group(&self, group: &str) -> bool {
+        self.by_group.get(group).is_some_and(|b| !b.is_empty())
     }
 
     pub fn binding_count(&self) -> usize {
@@ -463,6 +480,37 @@ mod tests {
         // A User subject spelled like a ServiceAccount username matches that ServiceAccount.
         let builder = Identity::service_account("ns", "builder");
         assert_eq!(s.grants(&builder, &QueryScope::ClusterScoped).len(), 1);
+    }
+
+    #[test]
+    fn role_rules_by_id_find_the_first_of_a_name_and_subjects_are_known() {
+        let s = RbacSnapshot::from_parts(
+            vec![
+                cluster_role("view", vec![rule(&["get"], &[""], &["pods"], &[])]),
+                cluster_role("view", vec![rule(&["*"], &["*"], &["*"], &[])]),
+            ],
+            vec![crb("b", "view", vec![group("devs"), user("alice")])],
+            vec![role(
+                "dev",
+                "view",
+                vec![rule(&["list"], &[""], &["secrets"], &[])],
+            )],
+            vec![],
+            RuleSource::AsStored,
+        );
+        let verbs = |id: &RoleId| s.role_rules(id).map(|r| r[0].verbs.clone());
+        assert_eq!(
+            verbs(&RoleId::cluster_role("view")),
+            Some(vec!["get".to_string()]),
+            "the first, as bindings resolve it"
+        );
+        assert_eq!(
+            verbs(&RoleId::role("dev", "view")),
+            Some(vec!["list".to_string()])
+        );
+        assert_eq!(verbs(&RoleId::role("prod", "view")), None);
+        assert!(s.names_group("devs") && !s.names_group("alice"));
+        assert!(s.names_user("alice") && !s.names_user("devs"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Tables for `audit`, `audit who-can` and `audit lookup`, in kubectl's plain column style.
 
+use std::collections::BTreeSet;
+
 use crate::audit::queries::{LookupAnswer, WhoCanAnswer};
 use crate::audit::report::AuditReport;
 use crate::report::{plain_table as table, table_text as lines};
@@ -47,34 +49,47 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
         out.push_str(&lines(&t));
     }
 
-    out.push_str("\nACCESS (bindings behind each mapped identity)\n");
-    let mut header = vec!["PRINCIPAL", "SUBJECT", "SCOPE", "ROLE", "BINDING"];
+    out.push_str(
+        "\nACCESS (bindings per subject; each mapping above holds those of its user and groups)\n",
+    );
+    let mut header = vec!["SUBJECT", "SCOPE", "ROLE", "BINDING"];
     if wide {
         header.push("RULES");
     }
     let mut t = table(&header);
     let mut any = false;
-    for m in r.mappings.iter().filter(|m| m.mapping.active) {
-        for b in &m.bindings {
+    // Each subject once, however many mappings reach it; only subjects of active mappings.
+    let reached: BTreeSet<&str> = r
+        .mappings
+        .iter()
+        .filter(|m| m.mapping.active)
+        .flat_map(|m| m.binding_subjects.iter().map(String::as_str))
+        .collect();
+    for subject in reached {
+        for b in r.subjects.get(subject).into_iter().flatten() {
             // Every authenticated user holds the API server's defaults; they say nothing about this identity.
-            if b.subject == "Group/system:authenticated"
+            if subject == "Group/system:authenticated"
                 && b.binding.starts_with("ClusterRoleBinding/system:")
             {
                 continue;
             }
             any = true;
             let mut row = vec![
-                m.mapping.principal.clone(),
-                b.subject.clone(),
+                subject.to_string(),
                 b.scope.clone(),
                 b.role.clone(),
                 b.binding.clone(),
             ];
             if !b.role_exists {
-                row[3].push_str(" (missing)");
+                row[2].push_str(" (missing)");
             }
             if wide {
-                row.push(b.rules.join("\n"));
+                row.push(
+                    r.roles
+                        .get(&b.role)
+                        .map(|rules| rules.join("\n"))
+                        .unwrap_or_default(),
+                );
             }
             t.add_row(row);
         }
