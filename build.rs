@@ -50,16 +50,15 @@ fn git_commit(manifest_dir: &Path) -> Option<String> {
 
     // Rebuild when HEAD moves: HEAD itself (checkout), the branch refs (commit) and
     // packed-refs. Only existing paths, or cargo would rerun this script on every build.
-    if let Some(git_dir) = git(manifest_dir, &["rev-parse", "--absolute-git-dir"]) {
-        let git_dir = PathBuf::from(git_dir);
-        for watched in [
-            git_dir.join("HEAD"),
-            git_dir.join("refs").join("heads"),
-            git_dir.join("packed-refs"),
-        ] {
-            if watched.exists() {
-                println!("cargo:rerun-if-changed={}", watched.display());
-            }
+    // `--git-path` finds each where git keeps it: in a linked work tree (`git worktree`) HEAD
+    // is the work tree's own, while the refs live in the main repository's .git.
+    for name in ["HEAD", "refs/heads", "packed-refs"] {
+        let Some(path) = git(manifest_dir, &["rev-parse", "--git-path", name]) else {
+            continue;
+        };
+        let watched = manifest_dir.join(path);
+        if watched.exists() {
+            println!("cargo:rerun-if-changed={}", watched.display());
         }
     }
 

@@ -49,6 +49,8 @@ impl ClusterState {
         Ok(added)
     }
 
+    /// Each document is moved into its object, not copied: a `kubectl get -A -o json` dump of a
+    /// large cluster is tens of megabytes.
     fn add_value(&mut self, doc: Value) -> Result<usize, String> {
         if doc.is_null() {
             return Ok(0);
@@ -58,15 +60,12 @@ impl ClusterState {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let v = doc;
-        let named = |v: &Value| {
-            v.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string()
-        };
-        let parse_err =
-            |kind: &str, v: &Value, e: serde_json::Error| format!("{kind} {}: {e}", named(v));
+        let name = doc
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
+        let parse_err = |kind: &str, e: serde_json::Error| format!("{kind} {name}: {e}");
         match kind.as_str() {
             "List"
             | "ClusterRoleList"
@@ -74,48 +73,46 @@ impl ClusterState {
             | "RoleList"
             | "RoleBindingList"
             | "ConfigMapList" => {
+                let items = match doc {
+                    Value::Object(mut fields) => fields.remove("items"),
+                    _ => None,
+                };
                 let mut n = 0;
-                for item in v
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-                {
-                    n += self.add_value(item)?;
+                if let Some(Value::Array(items)) = items {
+                    for item in items {
+                        n += self.add_value(item)?;
+                    }
                 }
                 Ok(n)
             }
             "ClusterRole" => {
-                self.rbac.cluster_roles.push(
-                    serde_json::from_value(v.clone())
-                        .map_err(|e| parse_err("ClusterRole", &v, e))?,
-                );
+                self.rbac
+                    .cluster_roles
+                    .push(serde_json::from_value(doc).map_err(|e| parse_err("ClusterRole", e))?);
                 Ok(1)
             }
             "ClusterRoleBinding" => {
                 self.rbac.cluster_role_bindings.push(
-                    serde_json::from_value(v.clone())
-                        .map_err(|e| parse_err("ClusterRoleBinding", &v, e))?,
+                    serde_json::from_value(doc).map_err(|e| parse_err("ClusterRoleBinding", e))?,
                 );
                 Ok(1)
             }
             "Role" => {
-                let mut r: Role =
-                    serde_json::from_value(v.clone()).map_err(|e| parse_err("Role", &v, e))?;
+                let mut r: Role = serde_json::from_value(doc).map_err(|e| parse_err("Role", e))?;
                 r.metadata.namespace.get_or_insert_with(|| "default".into());
                 self.rbac.roles.push(r);
                 Ok(1)
             }
             "RoleBinding" => {
-                let mut b: RoleBinding = serde_json::from_value(v.clone())
-                    .map_err(|e| parse_err("RoleBinding", &v, e))?;
+                let mut b: RoleBinding =
+                    serde_json::from_value(doc).map_err(|e| parse_err("RoleBinding", e))?;
                 b.metadata.namespace.get_or_insert_with(|| "default".into());
                 self.rbac.role_bindings.push(b);
                 Ok(1)
             }
             "ConfigMap" => {
                 let cm: ConfigMap =
-                    serde_json::from_value(v.clone()).map_err(|e| parse_err("ConfigMap", &v, e))?;
+                    serde_json::from_value(doc).map_err(|e| parse_err("ConfigMap", e))?;
                 let ns = cm.metadata.namespace.as_deref().unwrap_or("kube-system");
                 if cm.metadata.name.as_deref() == Some("aws-auth") && ns == "kube-system" {
                     self.aws_auth = cm.data.unwrap_or_default();

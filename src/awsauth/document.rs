@@ -364,6 +364,7 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                     Layout::Block { dashes }
                 }
             };
+            check_sibling_order(&items)?;
             for item in &items {
                 check_spans(text, item)?;
             }
@@ -428,10 +429,25 @@ fn check_spans(text: &str, node: &Node) -> Result<(), ParseError> {
     }
     match &node.kind {
         NodeKind::Scalar { .. } => Ok(()),
-        NodeKind::Seq(items) => items.iter().try_for_each(|n| check_spans(text, n)),
+        NodeKind::Seq(items) => {
+            check_sibling_order(items)?;
+            items.iter().try_for_each(|n| check_spans(text, n))
+        }
         NodeKind::Map(pairs) => pairs
             .iter()
             .try_for_each(|(k, v)| check_spans(text, k).and_then(|_| check_spans(text, v))),
+    }
+}
+
+/// Items of one list must not overlap (explicit `?` keys in flow lists give spans that do).
+fn check_sibling_order(items: &[Node]) -> Result<(), ParseError> {
+    match items.windows(2).find(|w| w[1].start < w[0].end) {
+        Some(pair) => Err(error_at(
+            pair[1].line,
+            pair[1].column,
+            "this YAML construct (for example an explicit `?` key) is not supported in aws-auth; write entries as plain `key: value` mappings",
+        )),
+        None => Ok(()),
     }
 }
 

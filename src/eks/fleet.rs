@@ -37,7 +37,6 @@ where
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use comfy_table::{Table, presets::NOTHING};
 use serde::Serialize;
@@ -576,10 +575,7 @@ pub async fn collect(
     }
 
     let total = targets.len();
-    let done = Arc::new(AtomicUsize::new(0));
-    if progress && total > 0 {
-        eprintln!("auditing {total} cluster(s), {PARALLEL_CLUSTERS} at a time");
-    }
+    let bar = progress_bar(progress, total);
     let cluster_rows = bounded_map(targets, PARALLEL_CLUSTERS, |(region, cluster)| {
         let global = GlobalArgs {
             kubeconfig: None,
@@ -590,14 +586,14 @@ pub async fn collect(
             profile: global.profile.clone(),
             request_timeout: global.request_timeout,
         };
-        let (env, done) = (env.clone(), done.clone());
+        let (env, bar) = (env.clone(), bar.clone());
         async move {
             let result = audit_one(&env, &global, &region, &cluster, verify).await;
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if progress {
-                let status = if result.is_ok() { "done" } else { "failed" };
-                eprintln!("[{n}/{total}] {region}/{cluster} {status}");
+            if result.is_err() {
+                bar.println(format!("{region}/{cluster} failed"));
             }
+            bar.set_message(format!("{region}/{cluster}"));
+            bar.inc(1);
             match result {
                 Ok(r) => ClusterRow {
                     cluster,
@@ -619,7 +615,27 @@ pub async fn collect(
         }
     })
     .await;
+    bar.finish_and_clear();
     Ok(FleetReport::new(region_rows, cluster_rows))
+}
+
+/// A bar on stderr when it is a terminal (`show`), else nothing: the report goes to stdout and
+/// a log of CI runs needs no redraws.
+fn progress_bar(show: bool, total: usize) -> indicatif::ProgressBar {
+    if !show || total == 0 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    let style =
+        indicatif::ProgressStyle::with_template("auditing {pos}/{len} clusters [{bar:30}] {msg}")
+            .map(|s| s.progress_chars("=> "));
+    if let Ok(style) = style {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// The fleet report in the chosen format.
@@ -692,6 +708,7 @@ pub fn exit_code(fleet: &FleetReport, fail_on: Option<crate::cli::Severity>) -> 
 mod tests {
     use super::*;
     use crate::audit::manifests::ClusterState;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn sample_report() -> AuditReport {
         let mut state = ClusterState::default();
