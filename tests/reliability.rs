@@ -489,8 +489,6 @@ impl ApiServer {
             .create(true)
             .open(self.dir.join("kube-apiserver.restart.log"))
             .unwrap();
-        // Not waited for here: the server outlives this call and `down` stops it by the pid file.
-        #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new(&self.cmdline[0])
             .args(&self.cmdline[1..])
             .stdin(Stdio::null())

@@ -11,6 +11,7 @@ use super::manifests::ClusterState;
 use crate::cli::Severity;
 use crate::eks::access_entries::EntryWithPolicies;
 use crate::eks::access_policies::{self, CLUSTER_ADMIN_POLICY, PolicyScope};
+use crate::eks::mapping_source;
 use crate::eks::posture::{self, AuthMode, ClusterFacts};
 use crate::rbac::{self, AccessSummary, Identity, RbacObjects, RbacSnapshot, RuleSource};
 use crate::readonly_role;
@@ -332,16 +333,6 @@ fn rights(
     (summary, caps)
 }
 
-/// Does an aws-auth mapping name the same IAM principal as an access entry?
-fn same_principal(aws_auth: &Mapping, entry_arn: &str) -> bool {
-    match aws_auth.source {
-        MappingSource::MapRoles => crate::arn::parse_role_arn(entry_arn)
-            .is_ok_and(|r| r.canonical.matches(&aws_auth.principal)),
-        MappingSource::MapUsers => crate::arn::go_equal_fold(&aws_auth.principal, entry_arn),
-        _ => false,
-    }
-}
-
 /// Apply what the cluster's authentication mode does to aws-auth mappings, add the access
 /// entries, and raise the EKS findings that need no RBAC evaluation.
 fn merge_eks(inv: &mut Inventory, eks: &EksState, out: &mut Vec<findings::Finding>) {
@@ -368,7 +359,7 @@ fn merge_eks(inv: &mut Inventory, eks: &EksState, out: &mut Vec<findings::Findin
             for m in inv
                 .mappings
                 .iter_mut()
-                .filter(|m| m.active && same_principal(m, &e.principal))
+                .filter(|m| m.active && mapping_source::same_principal(m, &e.principal))
             {
                 m.active = false;
                 m.state = "overridden";
@@ -560,11 +551,9 @@ fn mapped_twice(
     checks: &[rbac::CapabilityCheck],
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    for other in inv
-        .mappings
-        .iter()
-        .filter(|o| o.source != MappingSource::AccessEntry && same_principal(o, &m.principal))
-    {
+    for other in inv.mappings.iter().filter(|o| {
+        o.source != MappingSource::AccessEntry && mapping_source::same_principal(o, &m.principal)
+    }) {
         let theirs = rights(snapshot, &identity_of(other), checks);
         let ours = rights(snapshot, identity, checks);
         if theirs != ours {

@@ -412,6 +412,9 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
     }
 }
 
+/// What a construct whose spans are out of place (see [`check_spans`]) is refused with.
+const UNSUPPORTED_CONSTRUCT: &str = "this YAML construct (for example an explicit `?` key) is not supported in aws-auth; write entries as plain `key: value` mappings";
+
 /// Every node's span must lie inside the text, in order, on character boundaries. Constructs
 /// the editor does not support (explicit `?` keys in flow collections, found by fuzzing) give
 /// spans that do not; refuse them here, with a position, rather than slice out of bounds later.
@@ -421,11 +424,7 @@ fn check_spans(text: &str, node: &Node) -> Result<(), ParseError> {
         && text.is_char_boundary(node.start)
         && text.is_char_boundary(node.end);
     if !sane {
-        return Err(error_at(
-            node.line,
-            node.column,
-            "this YAML construct (for example an explicit `?` key) is not supported in aws-auth; write entries as plain `key: value` mappings",
-        ));
+        return Err(error_at(node.line, node.column, UNSUPPORTED_CONSTRUCT));
     }
     match &node.kind {
         NodeKind::Scalar { .. } => Ok(()),
@@ -445,7 +444,7 @@ fn check_sibling_order(items: &[Node]) -> Result<(), ParseError> {
         Some(pair) => Err(error_at(
             pair[1].line,
             pair[1].column,
-            "this YAML construct (for example an explicit `?` key) is not supported in aws-auth; write entries as plain `key: value` mappings",
+            UNSUPPORTED_CONSTRUCT,
         )),
         None => Ok(()),
     }
