@@ -156,11 +156,19 @@ pub struct RevokeArgs {
     #[arg(long, value_name = "ARN")]
     pub role_arn: String,
 
+    /// The username grant mapped the role to (default: the role name, as grant). An aws-auth entry with another username is not removed.
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+
+    /// Remove the role's aws-auth entry or access entry even when it is not exactly what grant writes. Never a node or system:masters mapping, a non-STANDARD access entry, or one with AmazonEKSClusterAdminPolicy.
+    #[arg(long)]
+    pub force_remove_foreign_entry: bool,
+
     /// Keep the ClusterRole and ClusterRoleBinding even when no remaining entry maps to the group.
     #[arg(long)]
     pub keep_rbac: bool,
 
-    /// The group whose ClusterRoleBinding is removed when no remaining entry maps to it.
+    /// The group grant mapped the role to. Its subject leaves the ClusterRoleBinding when no remaining entry maps it; the binding goes when no subject is left.
     #[arg(long, value_name = "GROUP", default_value = DEFAULT_GROUP)]
     pub group: String,
 

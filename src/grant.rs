@@ -626,6 +626,9 @@ struct AwsAuthEdit {
 }
 
 fn plan_aws_auth(text: &str, v: &ValidGrant) -> Result<AwsAuthEdit, UserError> {
+    if v.force_update {
+        awsauth::ownership::check_forced_replace(text, &v.role.canonical)?;
+    }
     match awsauth::upsert_role(text, &v.entry, v.force_update) {
         Ok(edit) => {
             let (action, new_text) = match edit.action {

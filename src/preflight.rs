@@ -44,6 +44,10 @@ pub fn for_revoke(delete_rbac: bool, role_name: &str) -> Vec<Right> {
             .named("aws-auth"),
     ];
     if delete_rbac {
+        // The binding may be shared: revoke takes its group out (update) and deletes it only
+        // when no subject is left; the role goes only if no other binding refers to it (list).
+        rights.push(Right::new("update", rbac, "clusterrolebindings").named(role_name));
+        rights.push(Right::new("list", rbac, "clusterrolebindings"));
         rights.push(Right::new("delete", rbac, "clusterrolebindings").named(role_name));
         rights.push(Right::new("delete", rbac, "clusterroles").named(role_name));
         rights.push(Right::new(

@@ -1,13 +1,20 @@
-//! `revoke`: remove every aws-auth entry of a role, then the RBAC objects when nothing else
-//! maps to the group. aws-auth goes first, so the role loses its way in before anything
-//! else changes; a failure after that leaves less access, never more.
+//! `revoke`: remove the role's aws-auth entries (and its access entry), then its group from
+//! the shared RBAC objects when nothing else maps to the group. aws-auth goes first, so the
+//! role loses its way in before anything else changes; a failure after that leaves less
+//! access, never more.
+//!
+//! Ownership (docs/ownership.md): an entry is removed only when it is exactly what grant
+//! writes (`awsauth::ownership`, `access_entries::check_revoke`); the ClusterRoleBinding may
+//! bind several grants' groups, so only this group's subject leaves it, the binding goes when
+//! no subject is left, and the ClusterRole when no binding refers to it any more. Objects
+//! without our managed-by label are never changed.
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube::api::{Api, DeleteParams};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Subject};
+use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 
 use crate::arn::{self, RoleArnInput};
 use crate::aws_auth_writer::{self as writer, EditOutcome};
-use crate::awsauth;
+use crate::awsauth::{self, ownership};
 use crate::cli::{GlobalArgs, RevokeArgs};
 use crate::connect::{self, Connection, identity};
 use crate::eks::access_entries::{self as entries, PreparedRevoke};
@@ -49,15 +56,25 @@ struct Removal {
     removed: Vec<awsauth::MapRoleEntry>,
     diff: String,
     group_still_mapped: bool,
+    /// Entries that were not what grant writes, removed because of the override.
+    forced: Vec<String>,
+}
+
+/// What the run removes and may remove: the entry grant would have written, and the override.
+struct Wanted<'a> {
+    role: &'a RoleArnInput,
+    username: &'a str,
+    group: &'a str,
+    force: bool,
 }
 
 fn plan_removal(
     text: &str,
     map_users: &str,
     key_ours: bool,
-    role: &RoleArnInput,
-    group: &str,
+    want: &Wanted<'_>,
 ) -> Result<Removal, UserError> {
+    let (role, group) = (want.role, want.group);
     let removal = awsauth::remove_role(text, &role.canonical).map_err(|p| {
         UserError::failed(
             format!(
@@ -67,6 +84,30 @@ fn plan_removal(
             "fix mapRoles by hand (`kubectl -n kube-system edit configmap aws-auth`), then re-run",
         )
     })?;
+    // Before anything is written: every entry about the role must be what grant writes.
+    let granted = ownership::GrantedEntry {
+        role: &role.canonical,
+        username: want.username,
+        group,
+    };
+    ownership::check_removal(text, &removal.removed, &granted, want.force)?;
+    let forced = removal
+        .removed
+        .iter()
+        .filter_map(|e| match ownership::ownership(e, &granted) {
+            ownership::Ownership::Foreign { differences } => Some(format!(
+                "mapRoles line {} was not what grant writes ({}); removed because of {}",
+                e.line,
+                differences
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                ownership::OVERRIDE_FLAG
+            )),
+            _ => None,
+        })
+        .collect();
     let remaining_roles = awsauth::parse_map_roles(&removal.new_text)
         .map(|e| e.into_iter().any(|e| e.groups.iter().any(|g| g == group)));
     let users_map_group = awsauth::parse_map_users(map_users)
@@ -79,6 +120,7 @@ fn plan_removal(
             removed: vec![],
             diff: String::new(),
             group_still_mapped,
+            forced,
         });
     }
     let diff = awsauth::unified_diff(
@@ -98,6 +140,7 @@ fn plan_removal(
         removed: removal.removed,
         diff,
         group_still_mapped,
+        forced,
     })
 }
 
@@ -121,12 +164,23 @@ pub async fn execute(
     if !denied.is_empty() && !args.dry_run {
         return Err(preflight::denied_error(&denied, &caller, &conn.context));
     }
+    let username = args
+        .username
+        .clone()
+        .unwrap_or_else(|| awsauth::default_username(&role.canonical));
+    let want = Wanted {
+        role,
+        username: &username,
+        group: &args.group,
+        force: args.force_remove_foreign_entry,
+    };
     let roles: Api<ClusterRole> = Api::all(conn.client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
     let ae: Option<PreparedRevoke> = match eks {
-        Some(ctx) if mode.is_some_and(|m| m.reads_access_entries()) => {
-            Some(entries::prepare_revoke(ctx, role, &args.group).await?)
-        }
+        Some(ctx) if mode.is_some_and(|m| m.reads_access_entries()) => Some(
+            entries::prepare_revoke(ctx, role, &args.group, args.force_remove_foreign_entry)
+                .await?,
+        ),
         _ => None,
     };
     let entries_map_group = ae.as_ref().is_some_and(PreparedRevoke::group_still_mapped);
@@ -141,14 +195,19 @@ pub async fn execute(
         &text,
         &users,
         writer::key_created_by_us(aws_auth.as_ref()),
-        role,
-        &args.group,
+        &want,
     )?;
     planned.group_still_mapped |= entries_map_group;
     let live_role = conn.get_opt(&roles, &args.role_name, "clusterrole").await?;
     let live_binding = conn
         .get_opt(&bindings, &args.role_name, "clusterrolebinding")
         .await?;
+    // Other bindings that refer to the role keep it; only read when the role could go.
+    let all_bindings = if live_role.is_some() && !args.keep_rbac && !planned.group_still_mapped {
+        list_bindings(conn, &bindings).await?
+    } else {
+        vec![]
+    };
 
     let entry = planned.removed.last().map(|e| EntryView {
         rolearn: e.rolearn.clone(),
@@ -198,6 +257,7 @@ pub async fn execute(
         notes: ae.as_ref().map(|a| a.notes.clone()).unwrap_or_default(),
         ok: true,
     };
+    report.notes.extend(planned.forced.iter().cloned());
     let entry_to_delete = ae.as_ref().and_then(|a| a.entry.as_ref());
     if planned.removed.len() > 1 {
         report.notes.push(format!(
@@ -206,30 +266,24 @@ pub async fn execute(
             role.canonical
         ));
     }
-    let delete_rbac = !args.keep_rbac && !planned.group_still_mapped;
-    let role_plan = rbac_action(
-        live_role.as_ref().map(|r| &r.metadata),
-        delete_rbac,
-        args,
-        "clusterrole",
-        &planned,
-        &mut report.notes,
-    );
-    let binding_plan = rbac_action(
-        live_binding.as_ref().map(|b| &b.metadata),
-        delete_rbac,
-        args,
-        "clusterrolebinding",
-        &planned,
-        &mut report.notes,
-    );
-    report.cluster_role.action = role_plan;
-    report.cluster_role_binding.action = binding_plan;
+    let rbac = plan_rbac(&RbacInput {
+        role_name: &args.role_name,
+        group: &args.group,
+        keep_rbac: args.keep_rbac,
+        group_still_mapped: planned.group_still_mapped,
+        live_role: live_role.as_ref(),
+        live_binding: live_binding.as_ref(),
+        all_bindings: &all_bindings,
+    });
+    report.notes.extend(rbac.notes.iter().cloned());
+    report.cluster_role.action = rbac.role;
+    report.cluster_role_binding.action = rbac.binding.action();
+    report.cluster_role_binding.note = rbac.binding_note.clone();
 
     let nothing = planned.removed.is_empty()
         && entry_to_delete.is_none()
-        && role_plan != Action::Deleted
-        && binding_plan != Action::Deleted;
+        && rbac.role != Action::Deleted
+        && !rbac.binding.writes();
     if nothing {
         let where_ = match (&ae, uses_aws_auth) {
             (Some(a), true) => format!(
@@ -276,16 +330,7 @@ pub async fn execute(
                     a.action = Action::Failed;
                 }
                 report.aws_auth.action = Action::Unchanged;
-                report.cluster_role.action = if live_role.is_some() {
-                    Action::Kept
-                } else {
-                    Action::Absent
-                };
-                report.cluster_role_binding.action = if live_binding.is_some() {
-                    Action::Kept
-                } else {
-                    Action::Absent
-                };
+                keep_rbac_on_failure(&mut report, &live_role, &live_binding);
                 report.ok = false;
                 return Ok(RunResult {
                     report: Some(report),
@@ -298,13 +343,7 @@ pub async fn execute(
     if !planned.removed.is_empty() {
         let written = writer::update(conn, |text, cm| {
             let users = map_users(cm);
-            let mut again = plan_removal(
-                text,
-                &users,
-                writer::key_created_by_us(cm),
-                role,
-                &args.group,
-            )?;
+            let mut again = plan_removal(text, &users, writer::key_created_by_us(cm), &want)?;
             again.group_still_mapped |= entries_map_group;
             Ok(if again.removed.is_empty() {
                 EditOutcome::NoChange(again)
@@ -324,24 +363,19 @@ pub async fn execute(
                         .notes
                         .push("another writer removed the entry first".into());
                 }
-                if done.result.group_still_mapped && delete_rbac {
+                if done.result.group_still_mapped && !planned.group_still_mapped {
                     // Someone mapped the group while we worked: keep its RBAC.
-                    report.cluster_role.action = Action::Kept;
-                    report.cluster_role_binding.action = Action::Kept;
+                    for o in [&mut report.cluster_role, &mut report.cluster_role_binding] {
+                        if o.action != Action::Absent {
+                            o.action = Action::Kept;
+                        }
+                    }
+                    report.cluster_role_binding.note = None;
                 }
             }
             Err(e) => {
                 report.aws_auth.action = Action::Failed;
-                report.cluster_role.action = if live_role.is_some() {
-                    Action::Kept
-                } else {
-                    Action::Absent
-                };
-                report.cluster_role_binding.action = if live_binding.is_some() {
-                    Action::Kept
-                } else {
-                    Action::Absent
-                };
+                keep_rbac_on_failure(&mut report, &live_role, &live_binding);
                 report.ok = false;
                 return Ok(RunResult {
                     report: Some(report),
@@ -352,11 +386,38 @@ pub async fn execute(
     }
 
     let mut failures = Vec::new();
-    if report.cluster_role_binding.action == Action::Deleted
-        && let Err(e) = delete(conn, &bindings, &args.role_name, "clusterrolebinding").await
-    {
-        report.cluster_role_binding.action = Action::Failed;
-        failures.push(e);
+    if matches!(
+        report.cluster_role_binding.action,
+        Action::Deleted | Action::Updated
+    ) {
+        match release_binding(conn, &bindings, &args.role_name, &args.group).await {
+            Ok(done) => {
+                if done != report.cluster_role_binding.action {
+                    report.notes.push(format!(
+                        "clusterrolebinding {} changed while revoke ran; it was {}",
+                        args.role_name,
+                        done.word()
+                    ));
+                }
+                report.cluster_role_binding.action = done;
+            }
+            Err(e) => {
+                report.cluster_role_binding.action = Action::Failed;
+                failures.push(e);
+            }
+        }
+    }
+    // The role goes only if the binding is gone: one that kept subjects still refers to it.
+    let binding_gone = matches!(
+        report.cluster_role_binding.action,
+        Action::Deleted | Action::Absent
+    );
+    if report.cluster_role.action == Action::Deleted && !binding_gone {
+        report.cluster_role.action = Action::Kept;
+        report.notes.push(format!(
+            "clusterrole {} kept: clusterrolebinding {} still refers to it",
+            args.role_name, args.role_name
+        ));
     }
     if report.cluster_role.action == Action::Deleted
         && let Err(e) = delete(conn, &roles, &args.role_name, "clusterrole").await
@@ -380,7 +441,7 @@ pub async fn execute(
         };
         let e = UserError::failed(
             format!(
-                "{done}, but these objects are left because deleting them failed: {}\n  {}",
+                "{done}, but these objects are left because changing them failed: {}\n  {}",
                 left.join(", "),
                 failures
                     .iter()
@@ -389,7 +450,8 @@ pub async fn execute(
                     .join("\n  ")
             ),
             format!(
-                "delete them with a context that may (kubectl delete {}), or re-run revoke",
+                "re-run revoke, or remove group {} from them with a context that may (kubectl edit {})",
+                args.group,
                 left.join(" ")
             ),
         );
@@ -399,16 +461,11 @@ pub async fn execute(
         });
     }
 
-    if report.cluster_role_binding.action == Action::Deleted {
-        let user = report.aws_auth.entry.username.clone();
-        let user = verify::sample_username(
-            if user.is_empty() {
-                "chronom-verify"
-            } else {
-                &user
-            },
-            role.canonical.account(),
-        );
+    if matches!(
+        report.cluster_role_binding.action,
+        Action::Deleted | Action::Updated
+    ) {
+        let user = verify::sample_username(&username, role.canonical.account());
         report.verification =
             verify::run(conn, &user, &args.group, &verify::after_revoke()).await?;
         report.ok = report.verification.iter().all(|c| c.ok());
@@ -429,39 +486,302 @@ pub async fn execute(
     Ok(report.into())
 }
 
-fn rbac_action(
-    live: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
-    delete_rbac: bool,
-    args: &RevokeArgs,
-    kind: &str,
-    planned: &Removal,
-    notes: &mut Vec<String>,
-) -> Action {
-    let Some(meta) = live else {
-        return Action::Absent;
+/// After a failed write, the RBAC objects that were there stay there.
+fn keep_rbac_on_failure(
+    report: &mut WriteReport,
+    live_role: &Option<ClusterRole>,
+    live_binding: &Option<ClusterRoleBinding>,
+) {
+    report.cluster_role.action = if live_role.is_some() {
+        Action::Kept
+    } else {
+        Action::Absent
     };
-    if args.keep_rbac {
-        notes.push(format!("{kind} {} kept (--keep-rbac)", args.role_name));
+    report.cluster_role_binding.action = if live_binding.is_some() {
         Action::Kept
-    } else if planned.group_still_mapped {
-        notes.push(format!(
-            "{kind} {} kept: other aws-auth entries or access entries still map group {}",
-            args.role_name, args.group
-        ));
-        Action::Kept
-    } else if !ro::is_managed(meta) {
-        notes.push(format!(
+    } else {
+        Action::Absent
+    };
+    report.cluster_role_binding.note = None;
+}
+
+/// What revoke does to the managed ClusterRoleBinding.
+#[derive(Debug, Clone, PartialEq)]
+enum BindingStep {
+    Absent,
+    Kept,
+    /// No subject would be left.
+    Delete,
+    /// Other grants' groups stay bound: only this group's subject leaves.
+    RemoveSubject {
+        remaining: Vec<Subject>,
+    },
+}
+
+impl BindingStep {
+    fn action(&self) -> Action {
+        match self {
+            BindingStep::Absent => Action::Absent,
+            BindingStep::Kept => Action::Kept,
+            BindingStep::Delete => Action::Deleted,
+            BindingStep::RemoveSubject { .. } => Action::Updated,
+        }
+    }
+
+    fn writes(&self) -> bool {
+        matches!(
+            self,
+            BindingStep::Delete | BindingStep::RemoveSubject { .. }
+        )
+    }
+}
+
+fn is_group(subject: &Subject, group: &str) -> bool {
+    subject.kind == "Group" && subject.name == group
+}
+
+fn describe_subjects(subjects: &[Subject]) -> String {
+    subjects
+        .iter()
+        .map(|s| format!("{} {}", s.kind, s.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What leaving `group` does to a managed binding: delete it when no subject is left, else
+/// take out only the group's subject (whatever else it binds stays bound).
+fn binding_step(binding: &ClusterRoleBinding, group: &str) -> BindingStep {
+    let subjects = binding.subjects.as_deref().unwrap_or_default();
+    let remaining: Vec<Subject> = subjects
+        .iter()
+        .filter(|s| !is_group(s, group))
+        .cloned()
+        .collect();
+    if remaining.is_empty() {
+        BindingStep::Delete
+    } else if remaining.len() == subjects.len() {
+        BindingStep::Kept
+    } else {
+        BindingStep::RemoveSubject { remaining }
+    }
+}
+
+/// What was observed, for [`plan_rbac`].
+struct RbacInput<'a> {
+    role_name: &'a str,
+    group: &'a str,
+    keep_rbac: bool,
+    /// Another aws-auth entry (any section) or access entry still maps the group.
+    group_still_mapped: bool,
+    live_role: Option<&'a ClusterRole>,
+    live_binding: Option<&'a ClusterRoleBinding>,
+    /// Every ClusterRoleBinding (read only when the role could be deleted).
+    all_bindings: &'a [ClusterRoleBinding],
+}
+
+/// What revoke does to the RBAC objects. Pure.
+#[derive(Debug)]
+struct RbacRevoke {
+    binding: BindingStep,
+    binding_note: Option<String>,
+    role: Action,
+    notes: Vec<String>,
+}
+
+fn plan_rbac(i: &RbacInput<'_>) -> RbacRevoke {
+    let mut notes = Vec::new();
+    let not_managed = |kind: &str| {
+        format!(
             "{kind} {} kept: it is not managed by kubectl-chronom (no {}={} label)",
-            args.role_name,
+            i.role_name,
             ro::MANAGED_BY_LABEL,
             ro::MANAGED_BY_VALUE
-        ));
-        Action::Kept
-    } else if delete_rbac {
-        Action::Deleted
+        )
+    };
+    let kept_because = if i.keep_rbac {
+        Some("(--keep-rbac)".to_string())
+    } else if i.group_still_mapped {
+        Some(format!(
+            ": other aws-auth entries or access entries still map group {}",
+            i.group
+        ))
     } else {
-        Action::Kept
+        None
+    };
+    if let Some(why) = kept_because {
+        let sep = |w: &str| if w.starts_with(':') { "" } else { " " };
+        let mut kept = |kind: &str, there: bool| {
+            if there {
+                notes.push(format!("{kind} {} kept{}{why}", i.role_name, sep(&why)));
+                Action::Kept
+            } else {
+                Action::Absent
+            }
+        };
+        let role = kept("clusterrole", i.live_role.is_some());
+        let binding = kept("clusterrolebinding", i.live_binding.is_some());
+        return RbacRevoke {
+            binding: if binding == Action::Kept {
+                BindingStep::Kept
+            } else {
+                BindingStep::Absent
+            },
+            binding_note: None,
+            role,
+            notes,
+        };
     }
+    let mut binding_note = None;
+    let binding = match i.live_binding {
+        None => BindingStep::Absent,
+        Some(b) if !ro::is_managed(&b.metadata) => {
+            notes.push(not_managed("clusterrolebinding"));
+            BindingStep::Kept
+        }
+        Some(b) => {
+            let step = binding_step(b, i.group);
+            match &step {
+                BindingStep::Kept => notes.push(format!(
+                    "clusterrolebinding {} kept: it does not bind group {} (it binds {})",
+                    i.role_name,
+                    i.group,
+                    describe_subjects(b.subjects.as_deref().unwrap_or_default())
+                )),
+                BindingStep::RemoveSubject { remaining } => {
+                    binding_note = Some(format!(
+                        "group {} removed; still binds {}",
+                        i.group,
+                        describe_subjects(remaining)
+                    ));
+                }
+                _ => {}
+            }
+            step
+        }
+    };
+    let role = match i.live_role {
+        None => Action::Absent,
+        Some(r) if !ro::is_managed(&r.metadata) => {
+            notes.push(not_managed("clusterrole"));
+            Action::Kept
+        }
+        Some(_) => {
+            let ours_stays = !matches!(binding, BindingStep::Absent | BindingStep::Delete)
+                && i.live_binding
+                    .is_some_and(|b| refers_to_role(b, i.role_name));
+            let others: Vec<&str> = i
+                .all_bindings
+                .iter()
+                .filter(|b| b.metadata.name.as_deref() != Some(i.role_name))
+                .filter(|b| refers_to_role(b, i.role_name))
+                .filter_map(|b| b.metadata.name.as_deref())
+                .collect();
+            if ours_stays {
+                notes.push(format!(
+                    "clusterrole {} kept: clusterrolebinding {} still binds it",
+                    i.role_name, i.role_name
+                ));
+                Action::Kept
+            } else if !others.is_empty() {
+                notes.push(format!(
+                    "clusterrole {} kept: clusterrolebinding(s) {} still refer to it",
+                    i.role_name,
+                    others.join(", ")
+                ));
+                Action::Kept
+            } else {
+                Action::Deleted
+            }
+        }
+    };
+    RbacRevoke {
+        binding,
+        binding_note,
+        role,
+        notes,
+    }
+}
+
+fn refers_to_role(binding: &ClusterRoleBinding, role_name: &str) -> bool {
+    binding.role_ref.kind == "ClusterRole" && binding.role_ref.name == role_name
+}
+
+async fn list_bindings(
+    conn: &Connection,
+    api: &Api<ClusterRoleBinding>,
+) -> Result<Vec<ClusterRoleBinding>, UserError> {
+    match api.list(&ListParams::default()).await {
+        Ok(l) => Ok(l.items),
+        Err(e) => Err(conn
+            .explain(
+                e,
+                "listing clusterrolebindings (to see what still uses the role)",
+            )
+            .await),
+    }
+}
+
+/// Take `group` out of the managed binding: delete it when no subject is left, else write it
+/// back without the group. Each write is preconditioned on the resourceVersion read, so a
+/// grant that adds its subject meanwhile is re-read, never lost.
+async fn release_binding(
+    conn: &Connection,
+    api: &Api<ClusterRoleBinding>,
+    name: &str,
+    group: &str,
+) -> Result<Action, UserError> {
+    const ATTEMPTS: usize = 10;
+    for _ in 0..ATTEMPTS {
+        let Some(mut live) = conn.get_opt(api, name, "clusterrolebinding").await? else {
+            return Ok(Action::Absent);
+        };
+        if !ro::is_managed(&live.metadata) {
+            return Ok(Action::Kept);
+        }
+        let version = live.metadata.resource_version.clone();
+        let outcome = match binding_step(&live, group) {
+            BindingStep::Absent | BindingStep::Kept => return Ok(Action::Kept),
+            BindingStep::Delete => {
+                let params = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: None,
+                        resource_version: version,
+                    }),
+                    ..Default::default()
+                };
+                api.delete(name, &params).await.map(|_| Action::Deleted)
+            }
+            BindingStep::RemoveSubject { remaining } => {
+                live.subjects = Some(remaining);
+                let params = PostParams {
+                    field_manager: Some(ro::FIELD_MANAGER.into()),
+                    ..Default::default()
+                };
+                api.replace(name, &params, &live)
+                    .await
+                    .map(|_| Action::Updated)
+            }
+        };
+        match outcome {
+            Ok(action) => return Ok(action),
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Action::Absent),
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => {
+                return Err(conn
+                    .explain(
+                        e,
+                        &format!("removing group {group} from clusterrolebinding {name}"),
+                    )
+                    .await);
+            }
+        }
+    }
+    Err(UserError::failed(
+        format!(
+            "clusterrolebinding {name} kept changing while revoke removed group {group} from it"
+        ),
+        "re-run revoke once the other writer is done",
+    ))
 }
 
 fn map_users(cm: Option<&k8s_openapi::api::core::v1::ConfigMap>) -> String {
@@ -479,5 +799,218 @@ where
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(conn.explain(e, &format!("deleting {what} {name}")).await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::rbac::v1::RoleRef;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    const NAME: &str = "chronomReadOnlyRole";
+
+    fn group(name: &str) -> Subject {
+        Subject {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "Group".into(),
+            name: name.into(),
+            namespace: None,
+        }
+    }
+
+    fn meta(name: &str, managed: bool) -> ObjectMeta {
+        let mut m = ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        };
+        if managed {
+            m.labels = Some(
+                [(
+                    ro::MANAGED_BY_LABEL.to_string(),
+                    ro::MANAGED_BY_VALUE.to_string(),
+                )]
+                .into(),
+            );
+        }
+        m
+    }
+
+    fn binding(name: &str, role: &str, subjects: &[Subject], managed: bool) -> ClusterRoleBinding {
+        ClusterRoleBinding {
+            metadata: meta(name, managed),
+            role_ref: RoleRef {
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                kind: "ClusterRole".into(),
+                name: role.into(),
+            },
+            subjects: Some(subjects.to_vec()),
+        }
+    }
+
+    fn role(managed: bool) -> ClusterRole {
+        ClusterRole {
+            metadata: meta(NAME, managed),
+            ..Default::default()
+        }
+    }
+
+    fn plan(
+        group_still_mapped: bool,
+        live_role: Option<&ClusterRole>,
+        live_binding: Option<&ClusterRoleBinding>,
+        all: &[ClusterRoleBinding],
+    ) -> RbacRevoke {
+        plan_rbac(&RbacInput {
+            role_name: NAME,
+            group: "a",
+            keep_rbac: false,
+            group_still_mapped,
+            live_role,
+            live_binding,
+            all_bindings: all,
+        })
+    }
+
+    #[test]
+    fn the_last_subject_takes_the_binding_and_then_the_role() {
+        let b = binding(NAME, NAME, &[group("a")], true);
+        let r = role(true);
+        let p = plan(false, Some(&r), Some(&b), std::slice::from_ref(&b));
+        assert_eq!(p.binding, BindingStep::Delete);
+        assert_eq!(p.role, Action::Deleted);
+        // Our own binding is not "another binding" of the role.
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn a_shared_binding_loses_only_this_group_and_the_role_stays() {
+        let b = binding(NAME, NAME, &[group("a"), group("b")], true);
+        let r = role(true);
+        let p = plan(false, Some(&r), Some(&b), std::slice::from_ref(&b));
+        assert_eq!(
+            p.binding,
+            BindingStep::RemoveSubject {
+                remaining: vec![group("b")]
+            }
+        );
+        assert_eq!(p.binding.action(), Action::Updated);
+        assert_eq!(p.role, Action::Kept);
+        assert_eq!(
+            p.binding_note.as_deref(),
+            Some("group a removed; still binds Group b")
+        );
+        // A User subject with the group's name is not the group.
+        let user = Subject {
+            kind: "User".into(),
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            ..group("a")
+        };
+        assert_eq!(
+            binding_step(&binding(NAME, NAME, &[group("a"), user.clone()], true), "a"),
+            BindingStep::RemoveSubject {
+                remaining: vec![user]
+            }
+        );
+    }
+
+    #[test]
+    fn a_binding_without_the_group_is_left_alone() {
+        let b = binding(NAME, NAME, &[group("b")], true);
+        let r = role(true);
+        let p = plan(false, Some(&r), Some(&b), std::slice::from_ref(&b));
+        assert_eq!(p.binding, BindingStep::Kept);
+        assert_eq!(p.role, Action::Kept);
+        assert!(
+            p.notes[0].contains("does not bind group a (it binds Group b)"),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn the_group_still_mapped_keeps_everything() {
+        let b = binding(NAME, NAME, &[group("a")], true);
+        let r = role(true);
+        let p = plan(true, Some(&r), Some(&b), &[]);
+        assert_eq!((p.binding, p.role), (BindingStep::Kept, Action::Kept));
+        assert_eq!(
+            p.notes[0],
+            format!(
+                "clusterrole {NAME} kept: other aws-auth entries or access entries still map group a"
+            )
+        );
+        let p = plan_rbac(&RbacInput {
+            role_name: NAME,
+            group: "a",
+            keep_rbac: true,
+            group_still_mapped: false,
+            live_role: Some(&r),
+            live_binding: None,
+            all_bindings: &[],
+        });
+        assert_eq!((p.binding, p.role), (BindingStep::Absent, Action::Kept));
+        assert_eq!(p.notes, [format!("clusterrole {NAME} kept (--keep-rbac)")]);
+    }
+
+    #[test]
+    fn objects_without_our_label_are_never_changed() {
+        let b = binding(NAME, NAME, &[group("a")], false);
+        let r = role(false);
+        let p = plan(false, Some(&r), Some(&b), std::slice::from_ref(&b));
+        assert_eq!((p.binding, p.role), (BindingStep::Kept, Action::Kept));
+        assert_eq!(p.notes.len(), 2);
+        assert!(
+            p.notes
+                .iter()
+                .all(|n| n.contains("not managed by kubectl-chronom"))
+        );
+        // Our binding gone, an unlabelled role of that name: kept.
+        let p = plan(false, Some(&r), None, &[]);
+        assert_eq!(p.role, Action::Kept);
+    }
+
+    #[test]
+    fn another_binding_of_the_role_keeps_it() {
+        let ours = binding(NAME, NAME, &[group("a")], true);
+        for managed in [true, false] {
+            let other = binding("team-view", NAME, &[group("x")], managed);
+            let r = role(true);
+            let all = [ours.clone(), other];
+            let p = plan(false, Some(&r), Some(&ours), &all);
+            assert_eq!(p.binding, BindingStep::Delete);
+            assert_eq!(p.role, Action::Kept);
+            assert!(
+                p.notes
+                    .iter()
+                    .any(|n| n.contains("team-view still refer to it")),
+                "{:?}",
+                p.notes
+            );
+        }
+        // A binding of another role, or a Role of the same name, does not count.
+        let mut unrelated = binding("x", "other", &[group("x")], true);
+        let r = role(true);
+        let p = plan(
+            false,
+            Some(&r),
+            Some(&ours),
+            &[ours.clone(), unrelated.clone()],
+        );
+        assert_eq!(p.role, Action::Deleted);
+        unrelated.role_ref = RoleRef {
+            kind: "Role".into(),
+            name: NAME.into(),
+            api_group: Some("rbac.authorization.k8s.io".into()),
+        };
+        let p = plan(false, Some(&r), Some(&ours), &[ours.clone(), unrelated]);
+        assert_eq!(p.role, Action::Deleted);
+    }
+
+    #[test]
+    fn nothing_live_is_nothing_to_do() {
+        let p = plan(false, None, None, &[]);
+        assert_eq!((p.binding, p.role), (BindingStep::Absent, Action::Absent));
+        assert!(!BindingStep::Absent.writes() && !BindingStep::Kept.writes());
     }
 }

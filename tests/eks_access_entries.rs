@@ -622,7 +622,7 @@ async fn revoke_finds_the_entry_whatever_its_path_and_sees_other_entries_of_the_
         None,
         "API",
     );
-    let p = entries::prepare_revoke(&c, &input(&role("scanner")), "g")
+    let p = entries::prepare_revoke(&c, &input(&role("scanner")), "g", false)
         .await
         .unwrap();
     assert_eq!(p.entry.as_ref().unwrap().principal_arn, SCANNER_WITH_PATH);

@@ -46,6 +46,7 @@ mod document;
 mod edit;
 mod emit;
 mod entry;
+pub mod ownership;
 mod parse;
 pub mod template;
 

@@ -285,6 +285,135 @@ pub fn policy_notes(policies: &[Association]) -> Vec<String> {
     )]
 }
 
+/// Whether revoke may delete `entry` (decision 6 of issue 12): only a STANDARD entry whose
+/// kubernetesGroups are exactly `[group]` and that has no access policy is what grant creates.
+/// Anything else is refused with the entry and what would break; `force`
+/// (--force-remove-foreign-entry) lets a STANDARD entry go anyway, but never a node or Fargate
+/// entry (EKS gives those system:nodes) and never one with AmazonEKSClusterAdminPolicy.
+/// Ok(Some(note)) when the override was needed.
+pub fn check_revoke(
+    entry: &AccessEntryView,
+    policies: &[Association],
+    group: &str,
+    force: bool,
+    cluster: &str,
+) -> Result<Option<String>, UserError> {
+    use crate::awsauth::ownership::{OVERRIDE_FLAG, protects};
+    let mut never = Vec::new();
+    let mut differences = Vec::new();
+    let mut breaks = Vec::new();
+    if entry.entry_type != STANDARD {
+        never.push(format!("its type is {}", entry.entry_type));
+        differences.push(format!(
+            "type {} (grant creates STANDARD)",
+            entry.entry_type
+        ));
+        let implicit = entry.implicit_groups();
+        breaks.push(if implicit.is_empty() {
+            format!(
+                "whatever EKS lets {} entries do would stop for this role (its nodes or workers would lose their way in)",
+                entry.entry_type
+            )
+        } else {
+            format!(
+                "nodes of this role would drop out of the cluster (EKS maps {} entries to {})",
+                entry.entry_type,
+                implicit.join(", ")
+            )
+        });
+    }
+    let admin = policies
+        .iter()
+        .find(|p| p.policy == super::access_policies::CLUSTER_ADMIN_POLICY);
+    if let Some(a) = admin {
+        never.push(format!("it has {}", a.describe()));
+    }
+    for p in protects(Some(&entry.username), &entry.kubernetes_groups) {
+        never.push("it maps a node or system:masters identity".into());
+        breaks.push(p.breakage().to_string());
+    }
+    if entry.kubernetes_groups != [group] {
+        differences.push(format!(
+            "kubernetesGroups [{}] (grant creates [{group}])",
+            entry.kubernetes_groups.join(", ")
+        ));
+        let others: Vec<&String> = entry
+            .kubernetes_groups
+            .iter()
+            .filter(|g| *g != group)
+            .collect();
+        if !others.is_empty() {
+            breaks.push(format!(
+                "sessions of this role would lose what groups [{}] are bound to",
+                others
+                    .iter()
+                    .map(|g| g.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    if !policies.is_empty() {
+        let list: Vec<String> = policies.iter().map(Association::describe).collect();
+        differences.push(format!(
+            "access policies {} (grant associates none)",
+            list.join("; ")
+        ));
+        breaks.push(format!("the role would lose {}", list.join("; ")));
+    }
+    if differences.is_empty() && never.is_empty() {
+        return Ok(None);
+    }
+    let overridable = never.is_empty();
+    if overridable && force {
+        return Ok(Some(format!(
+            "the access entry was not what grant creates ({}); deleted because of {OVERRIDE_FLAG}",
+            differences.join("; ")
+        )));
+    }
+    let shown = serde_saphyr::to_string(&EntryWithPolicies {
+        entry: entry.clone(),
+        policies: policies.to_vec(),
+    })
+    .unwrap_or_else(|e| format!("# could not render the entry: {e}\n"));
+    let mut what = format!(
+        "refusing to delete the access entry for {} in cluster {cluster}: {}; nothing was changed.\n  entry:\n",
+        entry.principal_arn,
+        if overridable {
+            "it is not the entry grant creates"
+        } else {
+            "it is not an access entry kubectl-chronom deletes"
+        }
+    );
+    for line in shown.lines() {
+        what.push_str("    ");
+        what.push_str(line);
+        what.push('\n');
+    }
+    what.push_str(&format!(
+        "  differs from what grant creates: {}\n  if it were deleted:",
+        differences
+            .iter()
+            .chain(never.iter().filter(|n| n.starts_with("it has")))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ")
+    ));
+    for b in &breaks {
+        what.push_str("\n    - ");
+        what.push_str(b);
+    }
+    let next = if overridable {
+        format!("check who created this entry; to delete it anyway, re-run with {OVERRIDE_FLAG}")
+    } else {
+        format!(
+            "no flag of kubectl-chronom deletes this entry ({}; not even {OVERRIDE_FLAG}); if the role really must lose it, use `aws eks delete-access-entry`",
+            never.join("; ")
+        )
+    };
+    Err(UserError::failed(what, next))
+}
+
 // ---------------------------------------------------------------------------------------
 // Shell: the EKS and IAM calls
 // ---------------------------------------------------------------------------------------
@@ -810,11 +939,14 @@ impl PreparedRevoke {
     }
 }
 
-/// Find the role's entry (whatever its path) and whether any other entry maps `group`.
+/// Find the role's entry (whatever its path) and whether any other entry maps `group`, and
+/// decide whether the entry may be deleted ([`check_revoke`]): a refusal is an error, before
+/// any write.
 pub async fn prepare_revoke(
     ctx: &super::via::EksContext,
     role: &RoleArnInput,
     group: &str,
+    force: bool,
 ) -> Result<PreparedRevoke, UserError> {
     let cluster = ctx.name().to_string();
     let principals = list_principals(&ctx.eks, &cluster).await?;
@@ -824,12 +956,13 @@ pub async fn prepare_revoke(
         .collect();
     let mut entry = None;
     let mut policies = vec![];
+    let mut notes = Vec::new();
     if let Some(arn) = ours.first() {
         entry = describe(&ctx.eks, &cluster, arn).await?;
-        if entry.is_some() {
-            policies = list_policies(&ctx.eks, &cluster, arn)
-                .await
-                .unwrap_or_default();
+        if let Some(e) = &entry {
+            // Unread policies could be cluster admin: no guess, the error stops the run.
+            policies = list_policies(&ctx.eks, &cluster, arn).await?;
+            notes.extend(check_revoke(e, &policies, group, force, &cluster)?);
         }
     }
     let others: Vec<String> = principals
@@ -842,7 +975,6 @@ pub async fn prepare_revoke(
         async move { describe(&eks, &cluster, &p).await }
     })
     .await;
-    let mut notes = Vec::new();
     let mut others_map_group = Some(false);
     for r in looked {
         match r {
@@ -1017,6 +1149,146 @@ mod tests {
             n[0].contains("AmazonEKSClusterAdminPolicy (cluster)"),
             "{n:?}"
         );
+    }
+
+    const ADMIN_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+    const VIEW_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
+
+    fn cluster_policy(arn: &str) -> Association {
+        Association::new(arn, PolicyScope::Cluster)
+    }
+
+    #[test]
+    fn revoke_deletes_only_what_grant_creates() {
+        let ours = live("scanner", &["readers"], STANDARD);
+        assert_eq!(
+            check_revoke(&ours, &[], "readers", false, "prod").unwrap(),
+            None
+        );
+        assert_eq!(
+            check_revoke(&ours, &[], "readers", true, "prod").unwrap(),
+            None
+        );
+        // The username is not part of it (decision 6): EKS may have chosen it.
+        let other_user = live(
+            "arn:aws:sts::1:assumed-role/scanner/{{SessionName}}",
+            &["readers"],
+            STANDARD,
+        );
+        assert_eq!(
+            check_revoke(&other_user, &[], "readers", false, "prod").unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn other_groups_or_any_policy_need_the_override() {
+        let view = [cluster_policy(VIEW_POLICY)];
+        for (entry, policies) in [
+            (
+                live("scanner", &["readers", "deployers"], STANDARD),
+                &[][..],
+            ),
+            (live("scanner", &["deployers"], STANDARD), &[][..]),
+            (live("scanner", &[], STANDARD), &[][..]),
+            (live("scanner", &["readers"], STANDARD), &view[..]),
+        ] {
+            let e = check_revoke(&entry, policies, "readers", false, "prod").unwrap_err();
+            assert!(
+                e.what.contains("refusing to delete the access entry")
+                    && e.what.contains("nothing was changed")
+                    && e.what
+                        .contains("principalArn: arn:aws:iam::111122223333:role/team/scanner")
+                    && e.next.contains("--force-remove-foreign-entry"),
+                "{e}"
+            );
+            let note = check_revoke(&entry, policies, "readers", true, "prod")
+                .unwrap()
+                .expect("the override is noted");
+            assert!(note.contains("--force-remove-foreign-entry"), "{note}");
+        }
+        let e = check_revoke(
+            &live("scanner", &["readers"], STANDARD),
+            &view,
+            "readers",
+            false,
+            "prod",
+        )
+        .unwrap_err();
+        assert!(
+            e.what
+                .contains("the role would lose AmazonEKSViewPolicy (cluster)")
+                && e.what.contains("policy: AmazonEKSViewPolicy"),
+            "{e}"
+        );
+        let e = check_revoke(
+            &live("scanner", &["readers", "deployers"], STANDARD),
+            &[],
+            "readers",
+            false,
+            "prod",
+        )
+        .unwrap_err();
+        assert!(e.what.contains("would lose what groups [deployers]"), "{e}");
+    }
+
+    #[test]
+    fn node_entries_and_cluster_admin_are_never_deleted() {
+        for ty in [
+            "EC2_LINUX",
+            "EC2_WINDOWS",
+            "FARGATE_LINUX",
+            "HYBRID_LINUX",
+            "HYPERPOD_LINUX",
+            "EC2",
+        ] {
+            // Even one that otherwise looks like grant's.
+            let node = live("scanner", &["readers"], ty);
+            for force in [false, true] {
+                let e = check_revoke(&node, &[], "readers", force, "prod").unwrap_err();
+                assert!(
+                    e.what.contains(&format!("type: {ty}"))
+                        && e.what
+                            .contains("not an access entry kubectl-chronom deletes")
+                        && e.next.contains("no flag")
+                        && e.next.contains("aws eks delete-access-entry"),
+                    "{ty}: {e}"
+                );
+            }
+        }
+        let e = check_revoke(
+            &live("system:node:{{EC2PrivateDNSName}}", &[], "EC2_LINUX"),
+            &[],
+            "readers",
+            true,
+            "prod",
+        )
+        .unwrap_err();
+        assert!(
+            e.what
+                .contains("nodes of this role would drop out of the cluster"),
+            "{e}"
+        );
+        for scope in [
+            PolicyScope::Cluster,
+            PolicyScope::Namespace {
+                namespaces: vec!["kube-system".into()],
+            },
+        ] {
+            let admin = [Association::new(ADMIN_POLICY, scope)];
+            let e = check_revoke(
+                &live("scanner", &["readers"], STANDARD),
+                &admin,
+                "readers",
+                true,
+                "prod",
+            )
+            .unwrap_err();
+            assert!(
+                e.what.contains("AmazonEKSClusterAdminPolicy") && e.next.contains("no flag"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
