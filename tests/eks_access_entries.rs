@@ -1173,3 +1173,197 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
     assert!(e.what.contains("eks:"), "{e}");
     assert_eq!(describe.num_calls(), 0);
 }
+
+// ---------------------------------------------------------------------------------------
+// revoke deletes only the entry grant creates (decision 6 of issue 12; docs/ownership.md).
+// ---------------------------------------------------------------------------------------
+
+/// revoke through `revoke::execute` on the real control plane (API mode: aws-auth is not
+/// read), with the role's entry `live` and its policies as EKS answers them. Returns the
+/// result and how many DeleteAccessEntry calls were made.
+fn revoke_entry(
+    live: AccessEntry,
+    policies: Vec<AssociatedAccessPolicy>,
+    extra: &[&str],
+) -> (
+    Result<chronom::outcome::RunResult, chronom::error::UserError>,
+    usize,
+) {
+    let id = support::unique_name("aerevoke");
+    let principal: &'static str =
+        Box::leak(format!("arn:aws:iam::{ACCOUNT}:role/eks/{id}").into_boxed_str());
+    let live = AccessEntry::builder()
+        .set_cluster_name(live.cluster_name().map(str::to_string))
+        .principal_arn(principal)
+        .set_username(live.username().map(str::to_string))
+        .set_kubernetes_groups(Some(live.kubernetes_groups().to_vec()))
+        .set_type(live.r#type().map(str::to_string))
+        .build();
+    let mut args = vec![
+        "revoke",
+        "--role-arn",
+        principal,
+        "--group",
+        "readers",
+        "--role-name",
+        &id,
+    ];
+    args.extend_from_slice(extra);
+    let cli = parse(&args);
+    let chronom::cli::Command::Revoke(args) = &cli.command else {
+        unreachable!()
+    };
+    let list = mock!(aws_sdk_eks::Client::list_access_entries).then_output(move || {
+        ListAccessEntriesOutput::builder()
+            .access_entries(principal)
+            .build()
+    });
+    let describe = describe_rule(principal, Some(live));
+    let listed =
+        mock!(aws_sdk_eks::Client::list_associated_access_policies).then_output(move || {
+            ListAssociatedAccessPoliciesOutput::builder()
+                .set_associated_access_policies(Some(policies.clone()))
+                .build()
+        });
+    let delete = mock!(aws_sdk_eks::Client::delete_access_entry)
+        .then_output(|| DeleteAccessEntryOutput::builder().build());
+    let eks = ctx(eks_with(&[&list, &describe, &listed, &delete]), None, "API");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = rt.block_on(async {
+        let conn = chronom::connect::connect(&cli.global).await.unwrap();
+        chronom::revoke::execute(&conn, args, &input(principal), Some(&eks)).await
+    });
+    (result, delete.num_calls())
+}
+
+#[test]
+fn revoke_never_deletes_a_node_entry_or_a_cluster_admin_entry() {
+    let cases: Vec<(&str, AccessEntry, Vec<AssociatedAccessPolicy>)> = vec![
+        (
+            "EC2_LINUX",
+            entry("x", "system:node:{{EC2PrivateDNSName}}", &[], "EC2_LINUX"),
+            vec![],
+        ),
+        (
+            "FARGATE_LINUX",
+            entry("x", "system:node:{{SessionName}}", &[], "FARGATE_LINUX"),
+            vec![],
+        ),
+        // A type this code has never heard of is not STANDARD either.
+        (
+            "HYPERPOD_LINUX",
+            entry("x", "hp", &["readers"], "HYPERPOD_LINUX"),
+            vec![],
+        ),
+        (
+            "AmazonEKSClusterAdminPolicy",
+            entry("x", "scanner", &["readers"], "STANDARD"),
+            vec![association("AmazonEKSClusterAdminPolicy", None)],
+        ),
+    ];
+    for (what, live, policies) in cases {
+        for force in [false, true] {
+            let extra: &[&str] = if force {
+                &["--force-remove-foreign-entry"]
+            } else {
+                &[]
+            };
+            let (result, deletes) = revoke_entry(live.clone(), policies.clone(), extra);
+            let e = result
+                .err()
+                .unwrap_or_else(|| panic!("{what}: not refused"));
+            assert_eq!(e.exit_code, chronom::error::EXIT_FAILED, "{what}");
+            assert!(
+                e.what.contains("refusing to delete the access entry")
+                    && e.what.contains(what)
+                    && e.next.contains("no flag"),
+                "{what} force={force}: {e}"
+            );
+            assert_eq!(deletes, 0, "{what} force={force}: nothing deleted");
+        }
+    }
+}
+
+#[test]
+fn revoke_deletes_a_foreign_standard_entry_only_with_the_override() {
+    for (what, live, policies) in [
+        (
+            "another group",
+            entry("x", "scanner", &["readers", "deployers"], "STANDARD"),
+            vec![],
+        ),
+        (
+            "a policy",
+            entry("x", "scanner", &["readers"], "STANDARD"),
+            vec![association("AmazonEKSViewPolicy", Some(&["apps"]))],
+        ),
+    ] {
+        let (result, deletes) = revoke_entry(live.clone(), policies.clone(), &[]);
+        let e = result
+            .err()
+            .unwrap_or_else(|| panic!("{what}: not refused"));
+        assert!(
+            e.what.contains("it is not the entry grant creates")
+                && e.next.contains("--force-remove-foreign-entry"),
+            "{what}: {e}"
+        );
+        assert_eq!(deletes, 0, "{what}");
+        let (result, deletes) = revoke_entry(
+            live,
+            policies,
+            &["--force-remove-foreign-entry", "--keep-rbac"],
+        );
+        let r = result.unwrap();
+        assert!(
+            r.error.is_none(),
+            "{what}: {:?}",
+            r.error.map(|e| e.to_string())
+        );
+        let report = r.report.unwrap();
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("deleted because of --force-remove-foreign-entry")),
+            "{what}: {:?}",
+            report.notes
+        );
+        assert_eq!(deletes, 1, "{what}");
+    }
+    // What grant creates goes without any flag.
+    let (result, deletes) = revoke_entry(
+        entry("x", "scanner", &["readers"], "STANDARD"),
+        vec![],
+        &["--keep-rbac"],
+    );
+    assert!(result.unwrap().error.is_none());
+    assert_eq!(deletes, 1);
+}
+
+#[tokio::test]
+async fn revoke_stops_when_the_entry_policies_cannot_be_read() {
+    let list = list_rule(&[SCANNER_WITH_PATH]);
+    let ours = describe_rule(
+        SCANNER_WITH_PATH,
+        Some(entry(SCANNER_WITH_PATH, "scanner", &["g"], "STANDARD")),
+    );
+    let denied = mock!(aws_sdk_eks::Client::list_associated_access_policies).then_error(|| {
+        aws_sdk_eks::operation::list_associated_access_policies::ListAssociatedAccessPoliciesError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("not authorized")
+                .build(),
+        )
+    });
+    let c = ctx(eks_with(&[&list, &ours, &denied]), None, "API");
+    let e = entries::prepare_revoke(&c, &input(&role("scanner")), "g", true)
+        .await
+        .unwrap_err();
+    assert!(
+        e.what.contains("AWS denied it") && e.next.contains("eks:ListAssociatedAccessPolicies"),
+        "{e}"
+    );
+}

@@ -36,8 +36,10 @@ fn race_round(round: usize) -> Vec<String> {
     let to_revoke: Vec<String> = (0..8).map(|i| arn(&format!("{id}-old-{i}"))).collect();
     let mut seeded = NODE_ENTRY.to_string();
     for a in &to_revoke {
+        // What grant writes for the role (revoke removes nothing else without an override).
+        let name = a.rsplit('/').next().unwrap();
         seeded.push_str(&format!(
-            "- rolearn: {a}\n  username: old\n  groups:\n    - {group}-old\n"
+            "- rolearn: {a}\n  username: {name}\n  groups:\n    - {group}\n"
         ));
     }
     let mut initial = BTreeMap::from([("mapRoles".to_string(), seeded)]);
