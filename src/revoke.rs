@@ -407,12 +407,13 @@ pub async fn execute(
             }
         }
     }
-    // The role goes only if the binding is gone: one that kept subjects still refers to it.
-    let binding_gone = matches!(
+    // A binding that kept subjects (another grant added one meanwhile) still needs the role.
+    // One whose deletion failed does not: deleting the role then leaves less access, not more.
+    let binding_still_binds = matches!(
         report.cluster_role_binding.action,
-        Action::Deleted | Action::Absent
+        Action::Updated | Action::Kept
     );
-    if report.cluster_role.action == Action::Deleted && !binding_gone {
+    if report.cluster_role.action == Action::Deleted && binding_still_binds {
         report.cluster_role.action = Action::Kept;
         report.notes.push(format!(
             "clusterrole {} kept: clusterrolebinding {} still refers to it",

@@ -265,7 +265,7 @@ fn two_groups_through_one_binding_revoking_one_keeps_the_other() {
         .into_iter()
         .map(|s| s.name)
         .collect();
-    assert_eq!(subjects, [b.group.clone()]);
+    assert_eq!(subjects, std::slice::from_ref(&b.group));
 
     // The last group takes the binding and then the role with it.
     let out = with_names("revoke", &b, &["-o", "json"]);

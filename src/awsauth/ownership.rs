@@ -321,8 +321,8 @@ impl EntryRefusal {
     }
 }
 
-impl From<EntryRefusal> for UserError {
-    fn from(r: EntryRefusal) -> Self {
+impl From<Box<EntryRefusal>> for UserError {
+    fn from(r: Box<EntryRefusal>) -> Self {
         UserError::failed(r.what(), r.next())
     }
 }
@@ -351,12 +351,16 @@ pub fn check_removal(
     entries: &[MapRoleEntry],
     want: &GrantedEntry<'_>,
     force: bool,
-) -> Result<(), EntryRefusal> {
+) -> Result<(), Box<EntryRefusal>> {
     for entry in entries {
         match ownership(entry, want) {
             Ownership::Ours => {}
             Ownership::Foreign { .. } if force => {}
-            verdict => return Err(EntryRefusal::new("remove", text, entry, want.role, verdict)),
+            verdict => {
+                return Err(Box::new(EntryRefusal::new(
+                    "remove", text, entry, want.role, verdict,
+                )));
+            }
         }
     }
     Ok(())
@@ -364,7 +368,7 @@ pub fn check_removal(
 
 /// grant --force-update: may the entries about the role be replaced? Never a protected one,
 /// whatever it says; anything else is what --force-update is for.
-pub fn check_forced_replace(text: &str, role: &CanonicalRoleArn) -> Result<(), EntryRefusal> {
+pub fn check_forced_replace(text: &str, role: &CanonicalRoleArn) -> Result<(), Box<EntryRefusal>> {
     let Ok(entries) = super::parse_map_roles(text) else {
         // The edit itself reports an unreadable text, with its place.
         return Ok(());
@@ -375,7 +379,9 @@ pub fn check_forced_replace(text: &str, role: &CanonicalRoleArn) -> Result<(), E
                 differences: vec![],
                 protects: protects(entry.username.as_deref(), &entry.groups),
             };
-            return Err(EntryRefusal::new("replace", text, entry, role, verdict));
+            return Err(Box::new(EntryRefusal::new(
+                "replace", text, entry, role, verdict,
+            )));
         }
     }
     Ok(())
@@ -418,7 +424,7 @@ mod tests {
         }
     }
 
-    fn removal(text: &str, force: bool) -> Result<(), EntryRefusal> {
+    fn removal(text: &str, force: bool) -> Result<(), Box<EntryRefusal>> {
         let role = role();
         let entries: Vec<MapRoleEntry> = parse_map_roles(text)
             .unwrap()

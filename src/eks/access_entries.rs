@@ -371,11 +371,15 @@ pub fn check_revoke(
             differences.join("; ")
         )));
     }
-    let shown = serde_saphyr::to_string(&EntryWithPolicies {
-        entry: entry.clone(),
-        policies: policies.to_vec(),
-    })
-    .unwrap_or_else(|e| format!("# could not render the entry: {e}\n"));
+    let mut shown = serde_saphyr::to_string(entry)
+        .unwrap_or_else(|e| format!("# could not render the entry: {e}\n"));
+    if !policies.is_empty() {
+        let listed = BTreeMap::from([("associatedAccessPolicies", policies)]);
+        shown.push_str(
+            &serde_saphyr::to_string(&listed)
+                .unwrap_or_else(|e| format!("# could not render the policies: {e}\n")),
+        );
+    }
     let mut what = format!(
         "refusing to delete the access entry for {} in cluster {cluster}: {}; nothing was changed.\n  entry:\n",
         entry.principal_arn,
