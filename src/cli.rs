@@ -446,6 +446,49 @@ mod tests {
         assert_eq!(display_name("/opt/bin/chronom"), "chronom");
     }
 
+    fn grant(extra: &[&str]) -> Result<GrantArgs, clap::Error> {
+        use clap::Parser;
+        let mut argv = vec!["kubectl-chronom", "grant", "--role-arn", "arn:aws:iam::1:role/r"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Grant(g) => Ok(g),
+            _ => unreachable!("parsed grant"),
+        }
+    }
+
+    #[test]
+    fn profile_flags_choose_the_profile() {
+        use crate::readonly_role::RoleProfile;
+        assert_eq!(grant(&[]).unwrap().profile(), RoleProfile::ReadOnly);
+        assert_eq!(
+            grant(&["--exclude-secrets"]).unwrap().profile(),
+            RoleProfile::ReadOnly,
+            "--exclude-secrets means the default"
+        );
+        assert_eq!(
+            grant(&["--include-secrets"]).unwrap().profile(),
+            RoleProfile::ReadOnlyWithSecrets
+        );
+        assert_eq!(
+            grant(&["--wildcard-role"]).unwrap().profile(),
+            RoleProfile::Wildcard
+        );
+    }
+
+    #[test]
+    fn profile_flags_conflict_with_each_other() {
+        for pair in [
+            ["--include-secrets", "--wildcard-role"],
+            ["--exclude-secrets", "--include-secrets"],
+            ["--exclude-secrets", "--wildcard-role"],
+        ] {
+            for order in [pair, [pair[1], pair[0]]] {
+                let err = grant(&order).err().unwrap_or_else(|| panic!("{order:?} accepted"));
+                assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict, "{order:?}");
+            }
+        }
+    }
+
     #[test]
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
