@@ -448,7 +448,12 @@ mod tests {
 
     fn grant(extra: &[&str]) -> Result<GrantArgs, clap::Error> {
         use clap::Parser;
-        let mut argv = vec!["kubectl-chronom", "grant", "--role-arn", "arn:aws:iam::1:role/r"];
+        let mut argv = vec![
+            "kubectl-chronom",
+            "grant",
+            "--role-arn",
+            "arn:aws:iam::1:role/r",
+        ];
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv)?.command {
             Command::Grant(g) => Ok(g),
@@ -483,8 +488,14 @@ mod tests {
             ["--exclude-secrets", "--wildcard-role"],
         ] {
             for order in [pair, [pair[1], pair[0]]] {
-                let err = grant(&order).err().unwrap_or_else(|| panic!("{order:?} accepted"));
-                assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict, "{order:?}");
+                let err = grant(&order)
+                    .err()
+                    .unwrap_or_else(|| panic!("{order:?} accepted"));
+                assert_eq!(
+                    err.kind(),
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "{order:?}"
+                );
             }
         }
     }

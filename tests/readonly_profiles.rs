@@ -230,7 +230,11 @@ fn profile_annotation(role: &ClusterRole) -> Option<String> {
 
 fn names_resource(rules: &[PolicyRule], group: &str, resource: &str) -> bool {
     rules.iter().any(|r| {
-        r.api_groups.as_deref().unwrap_or_default().iter().any(|g| g == group)
+        r.api_groups
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|g| g == group)
             && r.resources
                 .as_deref()
                 .unwrap_or_default()
@@ -289,12 +293,9 @@ fn default_grant_reads_core_apps_and_crds_and_nothing_that_runs_code() {
         "{checks:?}"
     );
     assert!(
-        checks
-            .iter()
-            .any(|c| c["verb"] == "list" && c["allowed"] == true && c["resource"]
-                .as_str()
-                .unwrap()
-                .ends_with(".chronom.test")),
+        checks.iter().any(|c| c["verb"] == "list"
+            && c["allowed"] == true
+            && c["resource"].as_str().unwrap().ends_with(".chronom.test")),
         "verification lists a custom resource: {checks:?}"
     );
     revoke(&n);
@@ -376,19 +377,35 @@ fn a_crd_installed_after_the_grant_is_reported_then_added_by_a_rerun_that_then_w
     assert_eq!(second["clusterRole"]["action"], "updated", "{second}");
     let rules = role_rules(&n.role);
     assert!(names_resource(&rules, &group, "widgets"), "{rules:?}");
-    assert!(names_resource(&rules, &group, "widgets/status"), "{rules:?}");
+    assert!(
+        names_resource(&rules, &group, "widgets/status"),
+        "{rules:?}"
+    );
     no_wildcards(&rules);
     wait_until_allowed(&n, &ask("list", &crd));
 
     let version = |name: &str| cluster_role(name).unwrap().metadata.resource_version;
     let before = version(&n.role);
-    let binding_before = cluster_role_binding(&n.role).unwrap().metadata.resource_version;
+    let binding_before = cluster_role_binding(&n.role)
+        .unwrap()
+        .metadata
+        .resource_version;
     let third = granted_ok(&n, &[]);
     assert_eq!(third["clusterRole"]["action"], "unchanged", "{third}");
-    assert_eq!(third["clusterRoleBinding"]["action"], "unchanged", "{third}");
-    assert_eq!(version(&n.role), before, "a re-run with nothing new wrote the role");
     assert_eq!(
-        cluster_role_binding(&n.role).unwrap().metadata.resource_version,
+        third["clusterRoleBinding"]["action"], "unchanged",
+        "{third}"
+    );
+    assert_eq!(
+        version(&n.role),
+        before,
+        "a re-run with nothing new wrote the role"
+    );
+    assert_eq!(
+        cluster_role_binding(&n.role)
+            .unwrap()
+            .metadata
+            .resource_version,
         binding_before
     );
 
@@ -425,7 +442,10 @@ fn wildcard_role_is_exactly_star_star_read_and_warns_what_it_grants() {
         "services/proxy",
         "Secret",
     ] {
-        assert!(stderr.contains(named), "the warning names {named}: {stderr}");
+        assert!(
+            stderr.contains(named),
+            "the warning names {named}: {stderr}"
+        );
     }
     let r = json(&out);
     assert_eq!(r["clusterRole"]["profile"], "wildcard");
@@ -577,7 +597,10 @@ fn view_does_not_cover_an_unlabelled_crd_and_a_labelled_role_joins_view() {
         !reads(&before, &group, "widgets"),
         "view would read a CRD without the aggregate-to-view label"
     );
-    assert!(!reads(&before, "", "secrets"), "view leaves secrets out too");
+    assert!(
+        !reads(&before, "", "secrets"),
+        "view leaves secrets out too"
+    );
 
     let labelled = unique_name("aggregated");
     kubectl_apply_on(

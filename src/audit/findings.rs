@@ -401,7 +401,11 @@ pub fn role_gap_findings(
         let Some(profile) = ro::live_profile(role).filter(|p| p.is_per_resource()) else {
             continue;
         };
-        let missing = ro::missing_reads(profile, role.rules.as_deref().unwrap_or_default(), discovered);
+        let missing = ro::missing_reads(
+            profile,
+            role.rules.as_deref().unwrap_or_default(),
+            discovered,
+        );
         if missing.is_empty() {
             continue;
         }
@@ -507,16 +511,26 @@ mod tests {
             let rw: std::collections::BTreeSet<String> =
                 ["get", "list", "watch", "create"].map(String::from).into();
             let mut d = DiscoveredResources::new();
-            for (g, r) in [("", "pods"), ("", "secrets"), ("", "pods/exec"), ("apps", "deployments")]
-                .iter()
-                .chain(extra)
+            for (g, r) in [
+                ("", "pods"),
+                ("", "secrets"),
+                ("", "pods/exec"),
+                ("apps", "deployments"),
+            ]
+            .iter()
+            .chain(extra)
             {
-                d.entry(g.to_string()).or_default().insert(r.to_string(), rw.clone());
+                d.entry(g.to_string())
+                    .or_default()
+                    .insert(r.to_string(), rw.clone());
             }
             d
         }
 
-        fn role(profile: RoleProfile, d: &DiscoveredResources) -> k8s_openapi::api::rbac::v1::ClusterRole {
+        fn role(
+            profile: RoleProfile,
+            d: &DiscoveredResources,
+        ) -> k8s_openapi::api::rbac::v1::ClusterRole {
             ro::cluster_role(
                 "chronomReadOnlyRole",
                 profile,
@@ -531,7 +545,10 @@ mod tests {
         #[test]
         fn a_role_granted_before_a_crd_was_installed_is_incomplete() {
             let before = served(&[]);
-            let after = served(&[("example.com", "widgets"), ("example.com", "widgets/status")]);
+            let after = served(&[
+                ("example.com", "widgets"),
+                ("example.com", "widgets/status"),
+            ]);
             let roles = [role(RoleProfile::ReadOnly, &before)];
             assert!(role_gap_findings(&roles, &before).is_empty());
             let f = role_gap_findings(&roles, &after);
@@ -568,11 +585,22 @@ mod tests {
 
         #[test]
         fn long_lists_are_cut_with_a_count() {
-            let extra: Vec<(String, String)> =
-                (0..25).map(|i| ("example.com".to_string(), format!("r{i:02}"))).collect();
-            let extra: Vec<(&str, &str)> = extra.iter().map(|(g, r)| (g.as_str(), r.as_str())).collect();
-            let f = role_gap_findings(&[role(RoleProfile::ReadOnlyWithSecrets, &served(&[]))], &served(&extra));
-            assert!(f[0].evidence.contains("25 resource(s)"), "{}", f[0].evidence);
+            let extra: Vec<(String, String)> = (0..25)
+                .map(|i| ("example.com".to_string(), format!("r{i:02}")))
+                .collect();
+            let extra: Vec<(&str, &str)> = extra
+                .iter()
+                .map(|(g, r)| (g.as_str(), r.as_str()))
+                .collect();
+            let f = role_gap_findings(
+                &[role(RoleProfile::ReadOnlyWithSecrets, &served(&[]))],
+                &served(&extra),
+            );
+            assert!(
+                f[0].evidence.contains("25 resource(s)"),
+                "{}",
+                f[0].evidence
+            );
             assert!(f[0].evidence.ends_with(" and 5 more"), "{}", f[0].evidence);
         }
     }

@@ -149,8 +149,7 @@ async fn discover_for_chronom_roles(
     if !report::needs_discovery(&state.rbac.cluster_roles) {
         return None;
     }
-    match connect::discovery::served_resources(conn, "checking the chronom role for CHR028").await
-    {
+    match connect::discovery::served_resources(conn, "checking the chronom role for CHR028").await {
         Ok(d) => Some(d),
         Err(e) => {
             eprintln!(

@@ -756,7 +756,9 @@ data:
         assert_eq!(r2.access, "namespaced(2)");
     }
 
-    fn chronom_role(profile: readonly_role::RoleProfile) -> k8s_openapi::api::rbac::v1::ClusterRole {
+    fn chronom_role(
+        profile: readonly_role::RoleProfile,
+    ) -> k8s_openapi::api::rbac::v1::ClusterRole {
         readonly_role::cluster_role(
             "chronomReadOnlyRole",
             profile,
@@ -774,7 +776,9 @@ data:
         assert!(!needs_discovery(&[]));
         assert!(!needs_discovery(&[chronom_role(RoleProfile::Wildcard)]));
         assert!(needs_discovery(&[chronom_role(RoleProfile::ReadOnly)]));
-        assert!(needs_discovery(&[chronom_role(RoleProfile::ReadOnlyWithSecrets)]));
+        assert!(needs_discovery(&[chronom_role(
+            RoleProfile::ReadOnlyWithSecrets
+        )]));
         let mut foreign = chronom_role(RoleProfile::ReadOnly);
         foreign.metadata.labels = None;
         assert!(!needs_discovery(&[foreign]));
@@ -792,9 +796,17 @@ data:
             .insert("widgets".into(), ["get", "list"].map(String::from).into());
         s.discovered = Some(d);
         let with = build("t", &s, &snapshot_of(&s, RuleSource::AsStored));
-        let f: Vec<_> = with.findings.iter().filter(|f| f.rule == "CHR028").collect();
+        let f: Vec<_> = with
+            .findings
+            .iter()
+            .filter(|f| f.rule == "CHR028")
+            .collect();
         assert_eq!(f.len(), 1, "{:?}", with.findings);
-        assert!(f[0].evidence.contains("widgets.example.com"), "{}", f[0].evidence);
+        assert!(
+            f[0].evidence.contains("widgets.example.com"),
+            "{}",
+            f[0].evidence
+        );
         assert_eq!(with.counts.low, without.counts.low + 1);
     }
 
