@@ -118,9 +118,22 @@ pub struct GrantArgs {
     #[arg(long, value_name = "NAME", default_value = DEFAULT_ROLE_NAME)]
     pub role_name: String,
 
-    /// Grant get/list/watch on every discovered resource except secrets, instead of on "*".
-    #[arg(long)]
+    /// The default, kept for scripts: the read-only role (get/list/watch on every resource the
+    /// server serves, except Secrets and the exec, attach, portforward and proxy subresources).
+    #[arg(long, conflicts_with_all = ["include_secrets", "wildcard_role"])]
     pub exclude_secrets: bool,
+
+    /// The read-only role plus get/list/watch on Secrets in every namespace (service-account
+    /// tokens and credentials).
+    #[arg(long, conflicts_with = "wildcard_role")]
+    pub include_secrets: bool,
+
+    /// The legacy role get/list/watch on "*" in every group. NOT read-only: get nodes/proxy runs
+    /// commands on every node through the kubelet, get pods/exec|attach|portforward works over a
+    /// WebSocket before Kubernetes 1.35, get pods/proxy and services/proxy reach any pod or
+    /// service, and it reads every Secret and every resource installed later. Prints a warning.
+    #[arg(long)]
+    pub wildcard_role: bool,
 
     /// Replace an existing aws-auth entry for the same role that maps a different username or groups.
     #[arg(long)]
@@ -141,6 +154,20 @@ pub struct GrantArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
     pub output: OutputFormat,
+}
+
+impl GrantArgs {
+    /// The role profile the flags ask for (they conflict, so at most one is set).
+    pub fn profile(&self) -> crate::readonly_role::RoleProfile {
+        use crate::readonly_role::RoleProfile;
+        if self.wildcard_role {
+            RoleProfile::Wildcard
+        } else if self.include_secrets {
+            RoleProfile::ReadOnlyWithSecrets
+        } else {
+            RoleProfile::ReadOnly
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -319,8 +346,8 @@ const GRANT_EXAMPLES: &str = "Examples:
   # See the aws-auth diff and manifests without changing anything
   kubectl chronom grant --role-arn arn:aws:iam::111122223333:role/chronom-scanner --dry-run
 
-  # Everything but secrets, as JSON
-  kubectl chronom grant --role-arn arn:aws:iam::111122223333:role/chronom-scanner --exclude-secrets -o json";
+  # The read-only role plus Secrets, as JSON
+  kubectl chronom grant --role-arn arn:aws:iam::111122223333:role/chronom-scanner --include-secrets -o json";
 
 const AUDIT_EXAMPLES: &str = "Examples:
   # Mappings, effective access and findings for the current context
@@ -425,6 +452,60 @@ mod tests {
         );
         assert_eq!(display_name("kubectl-chronom.exe"), "kubectl chronom");
         assert_eq!(display_name("/opt/bin/chronom"), "chronom");
+    }
+
+    fn grant(extra: &[&str]) -> Result<GrantArgs, clap::Error> {
+        use clap::Parser;
+        let mut argv = vec![
+            "kubectl-chronom",
+            "grant",
+            "--role-arn",
+            "arn:aws:iam::1:role/r",
+        ];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Grant(g) => Ok(g),
+            _ => unreachable!("parsed grant"),
+        }
+    }
+
+    #[test]
+    fn profile_flags_choose_the_profile() {
+        use crate::readonly_role::RoleProfile;
+        assert_eq!(grant(&[]).unwrap().profile(), RoleProfile::ReadOnly);
+        assert_eq!(
+            grant(&["--exclude-secrets"]).unwrap().profile(),
+            RoleProfile::ReadOnly,
+            "--exclude-secrets means the default"
+        );
+        assert_eq!(
+            grant(&["--include-secrets"]).unwrap().profile(),
+            RoleProfile::ReadOnlyWithSecrets
+        );
+        assert_eq!(
+            grant(&["--wildcard-role"]).unwrap().profile(),
+            RoleProfile::Wildcard
+        );
+    }
+
+    #[test]
+    fn profile_flags_conflict_with_each_other() {
+        for pair in [
+            ["--include-secrets", "--wildcard-role"],
+            ["--exclude-secrets", "--include-secrets"],
+            ["--exclude-secrets", "--wildcard-role"],
+        ] {
+            for order in [pair, [pair[1], pair[0]]] {
+                let err = grant(&order)
+                    .err()
+                    .unwrap_or_else(|| panic!("{order:?} accepted"));
+                assert_eq!(
+                    err.kind(),
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "{order:?}"
+                );
+            }
+        }
     }
 
     #[test]

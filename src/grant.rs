@@ -16,7 +16,7 @@ use crate::eks::access_entries::{self as entries, PreparedGrant};
 use crate::eks::via::{self, EksContext, MapWith};
 use crate::error::UserError;
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RoleArnView, WriteReport};
-use crate::readonly_role::{self as ro, DiscoveredResources, Provenance};
+use crate::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 use crate::{preflight, test_hook, verify};
 
 /// A grant request whose inputs have been checked. Pure data.
@@ -26,7 +26,8 @@ pub struct ValidGrant {
     pub entry: awsauth::NewRoleEntry,
     pub group: String,
     pub role_name: String,
-    pub exclude_secrets: bool,
+    /// What the ClusterRole grants (`--include-secrets`, `--wildcard-role`; read-only by default).
+    pub profile: RoleProfile,
     pub force_update: bool,
     pub dry_run: bool,
 }
@@ -95,7 +96,7 @@ pub fn validate(args: &GrantArgs) -> Result<ValidGrant, UserError> {
         role,
         group: args.group.clone(),
         role_name: args.role_name.clone(),
-        exclude_secrets: args.exclude_secrets,
+        profile: args.profile(),
         force_update: args.force_update,
         dry_run: args.dry_run,
     })
@@ -146,16 +147,23 @@ struct RbacPlan {
     binding_action: Action,
     notes: Vec<String>,
     drift_diff: String,
+    /// A custom resource the server serves, for the verification's "list a CRD" check.
+    verify_crd: Option<verify::CustomResource>,
 }
 
 fn plan_rbac(
     v: &ValidGrant,
-    rules_source: Option<&DiscoveredResources>,
+    discovered: &DiscoveredResources,
     provenance: &Provenance,
     live_role: Option<&ClusterRole>,
     live_binding: Option<&ClusterRoleBinding>,
 ) -> Result<RbacPlan, UserError> {
-    let role = ro::cluster_role(&v.role_name, ro::read_only_rules(rules_source), provenance);
+    let role = ro::cluster_role(
+        &v.role_name,
+        v.profile,
+        ro::profile_rules(v.profile, discovered),
+        provenance,
+    );
     let binding = ro::cluster_role_binding(&v.role_name, &v.role_name, &v.group, provenance);
     let mut notes = Vec::new();
     let mut drift_diff = String::new();
@@ -173,13 +181,18 @@ fn plan_rbac(
                     &format!("clusterrole/{} rules (restored)", v.role_name),
                 );
                 notes.push(format!(
-                    "clusterrole {} had drifted from read-only; its rules are restored (see diff)",
+                    "clusterrole {} differs from what profile {} grants on this server (resources served or removed since the last grant, or rules changed by someone); its rules are updated (see diff)",
+                    v.role_name, v.profile
+                ));
+            } else if !ro::is_managed(&live.metadata) {
+                notes.push(format!(
+                    "clusterrole {} exists without the managed-by label; it is taken over",
                     v.role_name
                 ));
             } else {
                 notes.push(format!(
-                    "clusterrole {} exists without the managed-by label; it is taken over",
-                    v.role_name
+                    "clusterrole {} is annotated with its profile ({})",
+                    v.role_name, v.profile
                 ));
             }
             Action::Updated
@@ -212,32 +225,13 @@ fn plan_rbac(
         binding_action,
         notes,
         drift_diff,
+        verify_crd: verify::pick_custom_resource(v.profile, discovered),
     })
 }
 
-/// Every resource the server serves, per API group and across its versions, subresources included.
+/// What the server serves, for the per-resource profiles (see [`connect::discovery`]).
 async fn discover(conn: &Connection) -> Result<DiscoveredResources, UserError> {
-    let discovery = match kube::Discovery::new(conn.client.clone()).run().await {
-        Ok(d) => d,
-        Err(e) => {
-            return Err(conn
-                .explain(e, "discovering the API resources for --exclude-secrets")
-                .await);
-        }
-    };
-    let mut out = DiscoveredResources::new();
-    for group in discovery.groups() {
-        let resources = out.entry(group.name().to_string()).or_default();
-        for version in group.versions() {
-            for (resource, caps) in group.versioned_resources(version) {
-                for (sub, _) in &caps.subresources {
-                    resources.push(format!("{}/{}", resource.plural, sub.plural));
-                }
-                resources.push(resource.plural);
-            }
-        }
-    }
-    Ok(out)
+    connect::discovery::served_resources(conn, "building the read-only role").await
 }
 
 pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> crate::outcome::RunResult {
@@ -245,6 +239,9 @@ pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> crate::outcome::RunRe
         Ok(v) => v,
         Err(e) => return e.into(),
     };
+    if v.profile == RoleProfile::Wildcard {
+        eprintln!("warning: {}", ro::WILDCARD_WARNING);
+    }
     let conn = match connect::connect(global).await {
         Ok(c) => c,
         Err(e) => return e.into(),
@@ -355,10 +352,12 @@ pub async fn execute(
     let live_binding = conn
         .get_opt(&bindings, &v.role_name, "clusterrolebinding")
         .await?;
-    let discovered = if v.exclude_secrets {
-        Some(discover(conn).await?)
+    // The wildcard role names no resource; the others are built from what the server serves
+    // now, so a re-run picks up resources installed since the last grant.
+    let discovered = if v.profile.is_per_resource() {
+        discover(conn).await?
     } else {
-        None
+        DiscoveredResources::new()
     };
     let provenance = Provenance {
         granted_by: caller.username.clone(),
@@ -366,7 +365,7 @@ pub async fn execute(
     };
     let plan = plan_rbac(
         v,
-        discovered.as_ref(),
+        &discovered,
         &provenance,
         live_role.as_ref(),
         live_binding.as_ref(),
@@ -402,11 +401,13 @@ pub async fn execute(
             name: v.role_name.clone(),
             action: plan.role_action,
             note: None,
+            profile: Some(v.profile),
         },
         cluster_role_binding: ObjectResult {
             name: v.role_name.clone(),
             action: plan.binding_action,
             note: None,
+            profile: None,
         },
         aws_auth: AwsAuthResult {
             name: writer::NAME.into(),
@@ -442,6 +443,9 @@ pub async fn execute(
         }
     }
     report.notes.extend(plan.notes.iter().cloned());
+    if v.profile == RoleProfile::Wildcard {
+        report.notes.push(ro::WILDCARD_WARNING.to_string());
+    }
     if !plan.drift_diff.is_empty() {
         report.diff = format!("{}{}", plan.drift_diff, report.diff);
     }
@@ -583,7 +587,7 @@ async fn finish(
         conn,
         &user,
         &v.group,
-        &verify::after_grant(v.exclude_secrets),
+        &verify::after_grant(v.profile, plan.verify_crd.as_ref()),
     )
     .await?;
     report.ok = report.verification.iter().all(|c| c.ok());

@@ -46,6 +46,10 @@ pub struct ObjectResult {
     pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// For the ClusterRole of a grant: the profile it is written as (`read-only`,
+    /// `read-only-with-secrets` or `wildcard`; the `chronom.io/profile` annotation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::readonly_role::RoleProfile>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -224,11 +224,13 @@ pub async fn execute(
             name: args.role_name.clone(),
             action: Action::Absent,
             note: None,
+            profile: None,
         },
         cluster_role_binding: ObjectResult {
             name: args.role_name.clone(),
             action: Action::Absent,
             note: None,
+            profile: None,
         },
         aws_auth: AwsAuthResult {
             name: writer::NAME.into(),

@@ -6,12 +6,41 @@ use crate::connect::Connection;
 use crate::connect::identity::{Right, can_they};
 use crate::error::UserError;
 use crate::outcome::Check;
+use crate::readonly_role::{self, DiscoveredResources, RoleProfile};
 
-/// The questions a read-only grant must answer, with the expected answers.
-pub fn after_grant(exclude_secrets: bool) -> Vec<(Right, bool)> {
-    vec![
+/// A custom resource the server serves (from discovery), to prove that the role reads CRDs too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomResource {
+    pub group: String,
+    /// Plural resource name.
+    pub resource: String,
+}
+
+/// The questions a grant of `profile` must answer, with the expected answers: the reads it
+/// exists for (core, apps, and a custom resource when the server serves one), and the
+/// requests that are not reads even though some of them use the `get` verb (decision 7 of
+/// issue 12; docs/read-only-role.md says why each one is dangerous).
+///
+/// For the wildcard profile the expectations are what `*`/`*`/get,list,watch really grants, so
+/// its verification passes and its table shows the dangerous rows as allowed.
+pub fn after_grant(profile: RoleProfile, crd: Option<&CustomResource>) -> Vec<(Right, bool)> {
+    let wildcard = profile == RoleProfile::Wildcard;
+    let mut checks = vec![
         (Right::new("list", "", "pods"), true),
-        (Right::new("get", "", "secrets"), !exclude_secrets),
+        (Right::new("get", "apps", "deployments"), true),
+    ];
+    if let Some(c) = crd {
+        checks.push((Right::new("list", &c.group, &c.resource), true));
+    }
+    checks.extend([
+        (Right::new("get", "", "nodes/proxy"), wildcard),
+        (Right::new("get", "", "pods/exec"), wildcard),
+        (Right::new("create", "", "pods/exec"), false),
+        (Right::new("get", "", "pods/attach"), wildcard),
+        (Right::new("get", "", "pods/portforward"), wildcard),
+        (Right::new("get", "", "pods/proxy"), wildcard),
+        (Right::new("get", "", "services/proxy"), wildcard),
+        (Right::new("get", "", "secrets"), profile.reads_secrets()),
         (Right::new("create", "", "pods"), false),
         (
             Right::new("update", "", "configmaps").in_namespace("kube-system"),
@@ -22,7 +51,34 @@ pub fn after_grant(exclude_secrets: bool) -> Vec<(Right, bool)> {
             Right::new("escalate", "rbac.authorization.k8s.io", "clusterroles"),
             false,
         ),
-    ]
+    ]);
+    checks
+}
+
+/// The first custom resource discovery reports that the profile's role reads (so `list` on it
+/// must be allowed), in a stable order: groups not served by kube-apiserver itself, i.e. whose
+/// name has a dot and does not end in `.k8s.io`, that serve a resource supporting `list`.
+pub fn pick_custom_resource(
+    profile: RoleProfile,
+    discovered: &DiscoveredResources,
+) -> Option<CustomResource> {
+    discovered
+        .iter()
+        .filter(|(group, _)| group.contains('.') && !group.ends_with(".k8s.io"))
+        .find_map(|(group, resources)| {
+            resources
+                .iter()
+                .find(|(resource, verbs)| {
+                    !resource.contains('/')
+                        && verbs.contains("list")
+                        && !readonly_role::is_excluded(profile, group, resource)
+                        && !resource.contains('*')
+                })
+                .map(|(resource, _)| CustomResource {
+                    group: group.clone(),
+                    resource: resource.clone(),
+                })
+        })
 }
 
 /// After a revoke that deleted the RBAC objects, the group must have lost its read access.
@@ -72,26 +128,111 @@ pub async fn run(
 mod tests {
     use super::*;
 
-    #[test]
-    fn secrets_expectation_follows_the_flag() {
-        let get_secrets = |ex| {
-            after_grant(ex)
-                .into_iter()
-                .find(|(r, _)| r.resource == "secrets")
-                .unwrap()
-                .1
-        };
-        assert!(get_secrets(false));
-        assert!(!get_secrets(true));
+    fn expected(profile: RoleProfile, verb: &str, resource: &str) -> bool {
+        after_grant(profile, None)
+            .into_iter()
+            .find(|(r, _)| r.verb == verb && r.resource == resource)
+            .unwrap_or_else(|| panic!("no check {verb} {resource}"))
+            .1
     }
 
     #[test]
-    fn every_write_check_expects_denial() {
-        for (right, expected) in after_grant(false) {
-            if !["get", "list", "watch"].contains(&right.verb.as_str()) {
-                assert!(!expected, "{right:?}");
+    fn secrets_expectation_follows_the_profile() {
+        assert!(!expected(RoleProfile::ReadOnly, "get", "secrets"));
+        assert!(expected(RoleProfile::ReadOnlyWithSecrets, "get", "secrets"));
+        assert!(expected(RoleProfile::Wildcard, "get", "secrets"));
+    }
+
+    #[test]
+    fn read_only_profiles_expect_every_dangerous_get_denied() {
+        for p in [RoleProfile::ReadOnly, RoleProfile::ReadOnlyWithSecrets] {
+            for r in [
+                "nodes/proxy",
+                "pods/exec",
+                "pods/attach",
+                "pods/portforward",
+                "pods/proxy",
+                "services/proxy",
+            ] {
+                assert!(!expected(p, "get", r), "{p} get {r}");
             }
+            assert!(!expected(p, "create", "pods/exec"));
         }
+    }
+
+    #[test]
+    fn wildcard_expects_what_the_wildcard_really_grants() {
+        for r in [
+            "nodes/proxy",
+            "pods/exec",
+            "pods/attach",
+            "pods/portforward",
+            "pods/proxy",
+            "services/proxy",
+            "secrets",
+        ] {
+            assert!(expected(RoleProfile::Wildcard, "get", r), "get {r}");
+        }
+        assert!(!expected(RoleProfile::Wildcard, "create", "pods/exec"));
+    }
+
+    #[test]
+    fn every_write_check_expects_denial_and_every_profile_reads() {
+        for p in RoleProfile::ALL {
+            let checks = after_grant(p, None);
+            assert_eq!(checks.len(), 14, "{p}");
+            for (right, expected) in &checks {
+                if !["get", "list", "watch"].contains(&right.verb.as_str()) {
+                    assert!(!expected, "{p} {right:?}");
+                }
+            }
+            assert!(expected(p, "list", "pods"));
+            assert!(expected(p, "get", "deployments"));
+        }
+    }
+
+    #[test]
+    fn a_served_custom_resource_is_checked_as_readable() {
+        let crd = CustomResource {
+            group: "example.com".into(),
+            resource: "widgets".into(),
+        };
+        let checks = after_grant(RoleProfile::ReadOnly, Some(&crd));
+        assert_eq!(checks.len(), 15);
+        assert!(checks.iter().any(|(r, e)| *e
+            && r.verb == "list"
+            && r.group == "example.com"
+            && r.resource == "widgets"));
+    }
+
+    #[test]
+    fn the_custom_resource_is_a_listable_non_builtin_one() {
+        let v = |vs: &[&str]| vs.iter().map(|s| s.to_string()).collect();
+        let mut d = DiscoveredResources::new();
+        d.entry("apps".into())
+            .or_default()
+            .insert("deployments".into(), v(&["get", "list"]));
+        d.entry("storage.k8s.io".into())
+            .or_default()
+            .insert("csidrivers".into(), v(&["get", "list"]));
+        assert_eq!(pick_custom_resource(RoleProfile::ReadOnly, &d), None);
+        d.entry("a.example.com".into())
+            .or_default()
+            .insert("reviews".into(), v(&["create"]));
+        d.entry("a.example.com".into())
+            .or_default()
+            .insert("things/status".into(), v(&["get", "list"]));
+        assert_eq!(pick_custom_resource(RoleProfile::ReadOnly, &d), None);
+        d.entry("b.example.com".into())
+            .or_default()
+            .insert("widgets".into(), v(&["get", "list", "watch"]));
+        assert_eq!(
+            pick_custom_resource(RoleProfile::ReadOnly, &d),
+            Some(CustomResource {
+                group: "b.example.com".into(),
+                resource: "widgets".into()
+            })
+        );
     }
 
     #[test]

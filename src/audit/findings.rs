@@ -109,6 +109,9 @@ rules! {
     EKS_UNREADABLE = "CHR027", "access-entries-unreadable", Medium,
         "EKS access entries could not be read, so this audit misses a mapping source",
         "Give the auditing principal eks:ListAccessEntries, eks:DescribeAccessEntry and eks:ListAssociatedAccessPolicies, then audit again.";
+    ROLE_INCOMPLETE = "CHR028", "chronom-role-incomplete", Low,
+        "The chronom read-only ClusterRole lacks get/list/watch on resources the server now serves",
+        "Run kubectl chronom grant again with the same --role-name, --group and profile flags: it recomputes the rules from discovery and updates the role (a run with nothing new writes nothing).";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -381,6 +384,52 @@ pub fn rbac_findings(
     out
 }
 
+/// How many missing resources CHR028's evidence names before it says how many more there are.
+const MISSING_SHOWN: usize = 20;
+
+/// CHR028: chronom-managed ClusterRoles of a per-resource profile (read-only,
+/// read-only-with-secrets) that do not read everything that profile covers on the server today,
+/// typically CRDs installed after the grant. Roles whose profile cannot be told, and the
+/// wildcard profile (which names no resource), are not judged here.
+pub fn role_gap_findings(
+    roles: &[k8s_openapi::api::rbac::v1::ClusterRole],
+    discovered: &crate::readonly_role::DiscoveredResources,
+) -> Vec<Finding> {
+    use crate::readonly_role as ro;
+    let mut out = Vec::new();
+    for role in roles.iter().filter(|r| ro::is_managed(&r.metadata)) {
+        let Some(profile) = ro::live_profile(role).filter(|p| p.is_per_resource()) else {
+            continue;
+        };
+        let missing = ro::missing_reads(
+            profile,
+            role.rules.as_deref().unwrap_or_default(),
+            discovered,
+        );
+        if missing.is_empty() {
+            continue;
+        }
+        let mut shown = missing
+            .iter()
+            .take(MISSING_SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if missing.len() > MISSING_SHOWN {
+            shown.push_str(&format!(" and {} more", missing.len() - MISSING_SHOWN));
+        }
+        out.push(finding(
+            ROLE_INCOMPLETE,
+            format!("ClusterRole/{}", role.metadata.name.clone().unwrap_or_default()),
+            format!(
+                "profile {profile} lacks get/list/watch on {} resource(s) the server serves: {shown}",
+                missing.len()
+            ),
+        ));
+    }
+    out
+}
+
 /// Highest first, then by rule and subject, so reports and snapshots are stable.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
@@ -408,7 +457,7 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(ids, sorted);
-        assert_eq!(CATALOGUE.len(), 27);
+        assert_eq!(CATALOGUE.len(), 28);
     }
 
     #[test]
@@ -452,5 +501,107 @@ mod tests {
         assert_eq!(f[0].rule, "CHR011");
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(f[0].evidence.starts_with("line "), "{}", f[0].evidence);
+    }
+
+    mod role_gap {
+        use super::*;
+        use crate::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
+
+        fn served(extra: &[(&str, &str)]) -> DiscoveredResources {
+            let rw: std::collections::BTreeSet<String> =
+                ["get", "list", "watch", "create"].map(String::from).into();
+            let mut d = DiscoveredResources::new();
+            for (g, r) in [
+                ("", "pods"),
+                ("", "secrets"),
+                ("", "pods/exec"),
+                ("apps", "deployments"),
+            ]
+            .iter()
+            .chain(extra)
+            {
+                d.entry(g.to_string())
+                    .or_default()
+                    .insert(r.to_string(), rw.clone());
+            }
+            d
+        }
+
+        fn role(
+            profile: RoleProfile,
+            d: &DiscoveredResources,
+        ) -> k8s_openapi::api::rbac::v1::ClusterRole {
+            ro::cluster_role(
+                "chronomReadOnlyRole",
+                profile,
+                ro::profile_rules(profile, d),
+                &Provenance {
+                    granted_by: "a".into(),
+                    granted_at: "t".into(),
+                },
+            )
+        }
+
+        #[test]
+        fn a_role_granted_before_a_crd_was_installed_is_incomplete() {
+            let before = served(&[]);
+            let after = served(&[
+                ("example.com", "widgets"),
+                ("example.com", "widgets/status"),
+            ]);
+            let roles = [role(RoleProfile::ReadOnly, &before)];
+            assert!(role_gap_findings(&roles, &before).is_empty());
+            let f = role_gap_findings(&roles, &after);
+            assert_eq!(f.len(), 1, "{f:?}");
+            assert_eq!(f[0].rule, "CHR028");
+            assert_eq!(f[0].severity, Severity::Low);
+            assert_eq!(f[0].subject, "ClusterRole/chronomReadOnlyRole");
+            assert!(
+                f[0].evidence.ends_with("2 resource(s) the server serves: widgets.example.com, widgets.example.com/status"),
+                "{}",
+                f[0].evidence
+            );
+            // Re-granting (the role rebuilt from the new discovery) clears it.
+            assert!(role_gap_findings(&[role(RoleProfile::ReadOnly, &after)], &after).is_empty());
+        }
+
+        #[test]
+        fn excluded_resources_are_never_reported_missing() {
+            let d = served(&[("", "nodes/proxy"), ("", "serviceaccounts/token")]);
+            assert!(role_gap_findings(&[role(RoleProfile::ReadOnly, &served(&[]))], &d).is_empty());
+        }
+
+        #[test]
+        fn wildcard_unknown_and_foreign_roles_are_not_judged() {
+            let d = served(&[("example.com", "widgets")]);
+            let empty = DiscoveredResources::new();
+            let wildcard = role(RoleProfile::Wildcard, &empty);
+            let mut unknown = role(RoleProfile::ReadOnly, &empty);
+            unknown.metadata.annotations = None;
+            let mut foreign = role(RoleProfile::ReadOnly, &empty);
+            foreign.metadata.labels = None;
+            assert!(role_gap_findings(&[wildcard, unknown, foreign], &d).is_empty());
+        }
+
+        #[test]
+        fn long_lists_are_cut_with_a_count() {
+            let extra: Vec<(String, String)> = (0..25)
+                .map(|i| ("example.com".to_string(), format!("r{i:02}")))
+                .collect();
+            let extra: Vec<(&str, &str)> = extra
+                .iter()
+                .map(|(g, r)| (g.as_str(), r.as_str()))
+                .collect();
+            let f = role_gap_findings(
+                &[role(RoleProfile::ReadOnlyWithSecrets, &served(&[]))],
+                &served(&extra),
+            );
+            assert!(
+                f[0].evidence.contains("25 resource(s)"),
+                "{}",
+                f[0].evidence
+            );
+            assert!(f[0].evidence.ends_with(" and 5 more"), "{}", f[0].evidence);
+        }
     }
 }

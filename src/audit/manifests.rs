@@ -16,6 +16,9 @@ pub struct ClusterState {
     /// aws-auth's data; empty when there is no aws-auth.
     pub aws_auth: BTreeMap<String, String>,
     pub aws_auth_present: bool,
+    /// What discovery reported, read only from a live cluster that has a chronom-managed role
+    /// with a per-resource profile: the input of CHR028 (chronom-role-incomplete).
+    pub discovered: Option<crate::readonly_role::DiscoveredResources>,
 }
 
 #[derive(Debug, thiserror::Error)]

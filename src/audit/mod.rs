@@ -119,6 +119,7 @@ pub async fn live_report(
     verify: bool,
 ) -> Result<report::AuditReport, UserError> {
     let mut state = read_cluster(conn).await?;
+    state.discovered = discover_for_chronom_roles(conn, &state).await;
     let eks = read_eks(conn).await;
     // Made before take_snapshot moves the objects out of the state.
     let augmented = eks
@@ -136,6 +137,27 @@ pub async fn live_report(
         built.verification = Some(sar_check::verify(conn, &built, &snapshot).await?);
     }
     Ok(built)
+}
+
+/// Discovery, for CHR028, only when the cluster holds a chronom-managed role with a
+/// per-resource profile (one aggregated-discovery round trip: 2 requests). A failure is said
+/// on stderr and leaves CHR028 out rather than failing the audit.
+async fn discover_for_chronom_roles(
+    conn: &Connection,
+    state: &ClusterState,
+) -> Option<crate::readonly_role::DiscoveredResources> {
+    if !report::needs_discovery(&state.rbac.cluster_roles) {
+        return None;
+    }
+    match connect::discovery::served_resources(conn, "checking the chronom role for CHR028").await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!(
+                "warning: CHR028 (chronom-role-incomplete) was not checked: {e}\n  next: check that the caller may read the discovery endpoints (/api, /apis), then audit again"
+            );
+            None
+        }
+    }
 }
 
 /// The EKS side of the audit; None without an EKS cluster, or (said on stderr) when the one
@@ -262,6 +284,7 @@ pub async fn read_cluster_for(
         },
         aws_auth_present: aws_auth.is_some(),
         aws_auth: aws_auth.and_then(|c| c.data).unwrap_or_default(),
+        discovered: None,
     })
 }
 
@@ -310,17 +333,23 @@ where
     Ok(items)
 }
 
-/// Keep only the metadata the audit reads: name, namespace and labels (aggregation selects
-/// ClusterRoles by label, and the chronom role is recognised by one). The rest goes as each
-/// page arrives: managedFields (often larger than the object), annotations
+/// Keep only the metadata the audit reads: name, namespace, labels (aggregation selects
+/// ClusterRoles by label, and the chronom role is recognised by one) and the chronom profile
+/// annotation (CHR028 judges the role by its profile). The rest goes as each page arrives:
+/// managedFields (often larger than the object), the other annotations
 /// (`kubectl.kubernetes.io/last-applied-configuration` is a second copy of it), uid,
 /// resourceVersion, timestamps and owner references.
 fn trim<K: kube::Resource>(mut item: K) -> K {
     let meta = item.meta_mut();
+    let profile = meta
+        .annotations
+        .as_mut()
+        .and_then(|a| a.remove_entry(crate::readonly_role::PROFILE_ANNOTATION));
     *meta = ObjectMeta {
         name: meta.name.take(),
         namespace: meta.namespace.take(),
         labels: meta.labels.take(),
+        annotations: profile.map(|(k, v)| std::collections::BTreeMap::from([(k, v)])),
         ..ObjectMeta::default()
     };
     item
@@ -377,5 +406,39 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         std::fs::metadata(path)?;
         out.push(path.to_path_buf());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimming_keeps_the_profile_annotation_and_nothing_else_of_the_annotations() {
+        let mut role = ClusterRole::default();
+        role.metadata.name = Some("r".into());
+        role.metadata.resource_version = Some("7".into());
+        role.metadata.annotations = Some(std::collections::BTreeMap::from([
+            (
+                crate::readonly_role::PROFILE_ANNOTATION.to_string(),
+                "read-only".to_string(),
+            ),
+            (
+                "kubectl.kubernetes.io/last-applied-configuration".to_string(),
+                "{}".to_string(),
+            ),
+        ]));
+        let trimmed = trim(role);
+        assert_eq!(
+            trimmed.metadata.annotations,
+            Some(std::collections::BTreeMap::from([(
+                crate::readonly_role::PROFILE_ANNOTATION.to_string(),
+                "read-only".to_string()
+            )]))
+        );
+        assert_eq!(trimmed.metadata.resource_version, None);
+        let mut bare = ClusterRole::default();
+        bare.metadata.annotations = Some(Default::default());
+        assert_eq!(trim(bare).metadata.annotations, None);
     }
 }

@@ -158,6 +158,15 @@ pub fn take_snapshot(state: &mut ClusterState, source: RuleSource) -> RbacSnapsh
     RbacSnapshot::new(objects, source)
 }
 
+/// Whether the audit needs discovery: some chronom-managed ClusterRole has a per-resource profile
+/// (CHR028 compares it with what the server serves). Clusters without one cost no extra request.
+pub fn needs_discovery(cluster_roles: &[k8s_openapi::api::rbac::v1::ClusterRole]) -> bool {
+    cluster_roles.iter().any(|r| {
+        readonly_role::is_managed(&r.metadata)
+            && readonly_role::live_profile(r).is_some_and(|p| p.is_per_resource())
+    })
+}
+
 /// A role's rules, one line each: `verbs resources.groups [names]` or `verbs URLs`.
 pub fn rule_lines(rules: Option<&[k8s_openapi::api::rbac::v1::PolicyRule]>) -> Vec<String> {
     rules
@@ -515,6 +524,12 @@ pub fn build_with_snapshots(
         })
         .collect();
     all.extend(findings::rbac_findings(snapshot, &chronom_roles));
+    if let Some(discovered) = &state.discovered {
+        all.extend(findings::role_gap_findings(
+            &state.rbac.cluster_roles,
+            discovered,
+        ));
+    }
     findings::sort(&mut all);
     let mut counts = Counts::default();
     for f in &all {
@@ -739,6 +754,60 @@ data:
             "a repeated group is listed once"
         );
         assert_eq!(r2.access, "namespaced(2)");
+    }
+
+    fn chronom_role(
+        profile: readonly_role::RoleProfile,
+    ) -> k8s_openapi::api::rbac::v1::ClusterRole {
+        readonly_role::cluster_role(
+            "chronomReadOnlyRole",
+            profile,
+            readonly_role::profile_rules(profile, &readonly_role::DiscoveredResources::new()),
+            &readonly_role::Provenance {
+                granted_by: "a".into(),
+                granted_at: "t".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn discovery_is_needed_only_for_a_managed_per_resource_role() {
+        use readonly_role::RoleProfile;
+        assert!(!needs_discovery(&[]));
+        assert!(!needs_discovery(&[chronom_role(RoleProfile::Wildcard)]));
+        assert!(needs_discovery(&[chronom_role(RoleProfile::ReadOnly)]));
+        assert!(needs_discovery(&[chronom_role(
+            RoleProfile::ReadOnlyWithSecrets
+        )]));
+        let mut foreign = chronom_role(RoleProfile::ReadOnly);
+        foreign.metadata.labels = None;
+        assert!(!needs_discovery(&[foreign]));
+    }
+
+    #[test]
+    fn the_report_carries_chr028_when_discovery_shows_an_unread_resource() {
+        let mut s = ClusterState::default();
+        s.rbac.cluster_roles = vec![chronom_role(readonly_role::RoleProfile::ReadOnly)];
+        let without = build("t", &s, &snapshot_of(&s, RuleSource::AsStored));
+        assert!(!without.findings.iter().any(|f| f.rule == "CHR028"));
+        let mut d = readonly_role::DiscoveredResources::new();
+        d.entry("example.com".into())
+            .or_default()
+            .insert("widgets".into(), ["get", "list"].map(String::from).into());
+        s.discovered = Some(d);
+        let with = build("t", &s, &snapshot_of(&s, RuleSource::AsStored));
+        let f: Vec<_> = with
+            .findings
+            .iter()
+            .filter(|f| f.rule == "CHR028")
+            .collect();
+        assert_eq!(f.len(), 1, "{:?}", with.findings);
+        assert!(
+            f[0].evidence.contains("widgets.example.com"),
+            "{}",
+            f[0].evidence
+        );
+        assert_eq!(with.counts.low, without.counts.low + 1);
     }
 
     #[test]

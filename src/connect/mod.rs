@@ -1,6 +1,7 @@
 //! Reaching the API server the way kubectl does, and explaining why when we cannot.
 
 pub mod diagnose;
+pub mod discovery;
 pub mod identity;
 
 use std::net::IpAddr;

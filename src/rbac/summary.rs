@@ -22,7 +22,7 @@
 //!    a reference set except secrets. The reference set is [`READ_REFERENCE`] (stable resources
 //!    every v1.37 cluster serves) for [`RbacSnapshot::effective_summary`], and every readable
 //!    entry of the given catalog for [`RbacSnapshot::effective_summary_with`] (pass the
-//!    discovery catalog to demand custom resources too). `--exclude-secrets` grants this.
+//!    discovery catalog to demand custom resources too). The default grant (profile `read-only`) grants this.
 //! 7. **custom** otherwise.
 
 use std::collections::BTreeSet;

@@ -116,6 +116,9 @@ pub fn render(r: &WriteReport) -> String {
 
 fn object_line(kind: &str, o: &ObjectResult, dry_run: bool, suffix: &str) -> String {
     let mut line = format!("{kind}/{} {}{suffix}", o.name, verb(o.action, dry_run));
+    if let Some(p) = o.profile {
+        line.push_str(&format!(" (profile {p})"));
+    }
     if let Some(n) = &o.note {
         line.push_str(&format!(": {n}"));
     }
