@@ -1348,15 +1348,29 @@ async fn rollback_rbac(conn: &Connection, v: &ValidGrant, report: &mut WriteRepo
     let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
     let mut binding_gone = !binding_written;
     if binding_written {
-        let (action, gone) = match in_use {
-            Some(false) => remove_our_subject(conn, &bindings, v, w).await,
-            other => (keep_note(other, "clusterrolebinding", &v.role_name), false),
+        let (action, gone) = match (in_use, &w.binding.created_uid) {
+            (Some(false), _) => remove_our_subject(conn, &bindings, v, w).await,
+            // Kept (in use) or left in place (cannot tell), each with its note.
+            (other, Some(uid)) => (
+                undo(
+                    conn,
+                    &bindings,
+                    &v.role_name,
+                    "clusterrolebinding",
+                    uid.clone(),
+                    other,
+                )
+                .await,
+                false,
+            ),
+            (other, None) => (keep_note(other, "clusterrolebinding", &v.role_name), false),
         };
         binding_gone = gone;
         report.cluster_role_binding.action = action;
     }
     if let Some(uid) = &w.role_uid {
-        report.cluster_role.action = if binding_gone {
+        // While other subjects still use the binding, its role stays too.
+        report.cluster_role.action = if binding_gone || in_use != Some(false) {
             undo(
                 conn,
                 &roles,
