@@ -4,18 +4,24 @@
 //! conflict), so a refused run changes nothing. If the aws-auth write fails after this run
 //! created RBAC objects, those objects are deleted again before we report.
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef, Subject,
+};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 
 use crate::arn::{self, RoleArnInput};
 use crate::aws_auth_writer::{self as writer, EditOutcome};
 use crate::awsauth;
 use crate::cli::{GlobalArgs, GrantArgs};
 use crate::connect::{self, Connection, identity};
-use crate::eks::access_entries::{self as entries, PreparedGrant};
+use crate::eks::access_entries::{self as entries, PreparedGrant, UsernameTarget};
 use crate::eks::via::{self, EksContext, MapWith};
 use crate::error::UserError;
+use crate::inherited_access::{self, ReadScope};
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RoleArnView, WriteReport};
+use crate::rbac::RbacObjects;
 use crate::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 use crate::{preflight, test_hook, verify};
 
@@ -66,14 +72,13 @@ pub fn validate(args: &GrantArgs) -> Result<ValidGrant, UserError> {
             "pass a plain name such as chronom, or a template such as chronom:{{SessionName}}",
         )
     })?;
-    if username.starts_with("system:") {
-        return Err(UserError::usage(
-            format!(
-                "--username {username:?} starts with system:, which Kubernetes reserves for its own components"
-            ),
-            "pick a username without the system: prefix, for example chronom-scanner",
-        ));
-    }
+    // The rules both mappings share; the access-entry path adds EKS's own in `execute`.
+    entries::check_username(&username, UsernameTarget::AwsAuth).map_err(|why| {
+        UserError::usage(
+            format!("--username {username:?} cannot be used: {why}"),
+            "pick a username with a fixed part of your own, for example chronom-scanner or chronom:{{SessionName}}",
+        )
+    })?;
     validate_name("--group", &args.group)?;
     if let Some(reason) = privileged_group_reason(&args.group)
         && !args.allow_privileged_group
@@ -142,6 +147,7 @@ fn entry_view(entry: &awsauth::NewRoleEntry) -> EntryView {
 /// What the RBAC part of the run will do, decided from what is live.
 struct RbacPlan {
     role: ClusterRole,
+    /// The binding as it must be after this run: the live one's subjects plus our group.
     binding: ClusterRoleBinding,
     role_action: Action,
     binding_action: Action,
@@ -151,13 +157,190 @@ struct RbacPlan {
     verify_crd: Option<verify::CustomResource>,
 }
 
+/// One subject of a binding that references a role, as a refusal names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundSubject {
+    /// `ClusterRoleBinding/name` or `RoleBinding/namespace/name`.
+    pub binding: String,
+    /// `Group/name`, `User/name` or `ServiceAccount/namespace:name`.
+    pub subject: String,
+}
+
+impl std::fmt::Display for BoundSubject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (through {})", self.subject, self.binding)
+    }
+}
+
+fn subject_text(s: &Subject) -> String {
+    match &s.namespace {
+        Some(ns) if !ns.is_empty() => format!("{}/{}:{}", s.kind, ns, s.name),
+        _ => format!("{}/{}", s.kind, s.name),
+    }
+}
+
+/// Every subject of every binding (cluster-wide or namespaced) that references ClusterRole `role_name`.
+pub fn subjects_bound_to(objects: &RbacObjects, role_name: &str) -> Vec<BoundSubject> {
+    let refers = |r: &RoleRef| r.kind == "ClusterRole" && r.name == role_name;
+    let mut out = Vec::new();
+    for b in &objects.cluster_role_bindings {
+        if refers(&b.role_ref) {
+            let binding = format!(
+                "ClusterRoleBinding/{}",
+                b.metadata.name.as_deref().unwrap_or_default()
+            );
+            out.extend(b.subjects.iter().flatten().map(|s| BoundSubject {
+                binding: binding.clone(),
+                subject: subject_text(s),
+            }));
+        }
+    }
+    for b in &objects.role_bindings {
+        if refers(&b.role_ref) {
+            let binding = format!(
+                "RoleBinding/{}/{}",
+                b.metadata.namespace.as_deref().unwrap_or_default(),
+                b.metadata.name.as_deref().unwrap_or_default()
+            );
+            out.extend(b.subjects.iter().flatten().map(|s| BoundSubject {
+                binding: binding.clone(),
+                subject: subject_text(s),
+            }));
+        }
+    }
+    out
+}
+
+fn bound_list(bound: &[BoundSubject]) -> String {
+    if bound.is_empty() {
+        "nothing binds it".into()
+    } else {
+        let lines: Vec<String> = bound.iter().map(|b| format!("    - {b}")).collect();
+        format!("bound to:\n{}", lines.join("\n"))
+    }
+}
+
+/// Decision 5: grant writes only objects with our managed-by label. An existing ClusterRole or
+/// ClusterRoleBinding of the requested name without it (cluster-admin, a team's role) is
+/// refused before any write, naming the object and what binds it.
+pub fn ownership_refusal(
+    role_name: &str,
+    live_role: Option<&ClusterRole>,
+    live_binding: Option<&ClusterRoleBinding>,
+    bound: &[BoundSubject],
+) -> Result<(), UserError> {
+    let next = "pick another --role-name; chronom changes only objects labelled app.kubernetes.io/managed-by=kubectl-chronom";
+    if let Some(role) = live_role
+        && !ro::is_managed(&role.metadata)
+    {
+        return Err(UserError::failed(
+            format!(
+                "clusterrole {role_name} already exists and is not managed by kubectl-chronom (no app.kubernetes.io/managed-by=kubectl-chronom label); rewriting it would change the access of everything it is {}\n  Nothing was changed.",
+                bound_list(bound)
+            ),
+            next,
+        ));
+    }
+    if let Some(binding) = live_binding
+        && !ro::is_managed(&binding.metadata)
+    {
+        let subjects: Vec<String> = binding
+            .subjects
+            .iter()
+            .flatten()
+            .map(|s| format!("    - {}", subject_text(s)))
+            .collect();
+        return Err(UserError::failed(
+            format!(
+                "clusterrolebinding {role_name} already exists and is not managed by kubectl-chronom (no app.kubernetes.io/managed-by=kubectl-chronom label); it binds {} {} to:\n{}\n  Nothing was changed.",
+                binding.role_ref.kind,
+                binding.role_ref.name,
+                if subjects.is_empty() {
+                    "    (no subjects)".to_string()
+                } else {
+                    subjects.join("\n")
+                }
+            ),
+            next,
+        ));
+    }
+    Ok(())
+}
+
+/// Decision 3: grants that share a ClusterRole must not change each other's access, so a
+/// managed role whose live profile differs from the requested one is refused before any write.
+/// `live` is None when there is no role yet.
+pub fn profile_change_refusal(
+    role_name: &str,
+    live: Option<RoleProfile>,
+    requested: RoleProfile,
+    bound: &[BoundSubject],
+) -> Result<(), UserError> {
+    match live {
+        Some(live) if live != requested => Err(UserError::failed(
+            format!(
+                "clusterrole {role_name} has profile {} and this grant asks for {}; changing it would change the access of everything it is {}\n  Nothing was changed.",
+                live,
+                requested,
+                bound_list(bound)
+            ),
+            format!(
+                "use another --role-name and --group for the {} profile, or revoke the grants of {role_name} first",
+                requested
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Decision 4: our managed binding accumulates subjects. The binding after this run is the
+/// live one with our group added when missing; subjects are never removed here.
+/// Returns the binding to write and whether it changes.
+fn accumulated_binding(
+    desired: &ClusterRoleBinding,
+    live: &ClusterRoleBinding,
+    group: &str,
+) -> (ClusterRoleBinding, bool) {
+    let mut out = desired.clone();
+    let mut subjects = live.subjects.clone().unwrap_or_default();
+    let missing = !has_group_subject(live, group);
+    if missing {
+        subjects.extend(desired.subjects.iter().flatten().cloned());
+    }
+    out.subjects = Some(subjects);
+    (out, missing)
+}
+
+fn has_group_subject(binding: &ClusterRoleBinding, group: &str) -> bool {
+    binding
+        .subjects
+        .iter()
+        .flatten()
+        .any(|s| s.kind == "Group" && s.name == group)
+}
+
+/// Whether a live binding is one this grant can rely on: ours, bound to our role, with our group.
+fn binding_serves(live: &ClusterRoleBinding, desired: &ClusterRoleBinding, group: &str) -> bool {
+    ro::is_managed(&live.metadata)
+        && live.role_ref == desired.role_ref
+        && has_group_subject(live, group)
+}
+
 fn plan_rbac(
     v: &ValidGrant,
     discovered: &DiscoveredResources,
     provenance: &Provenance,
     live_role: Option<&ClusterRole>,
     live_binding: Option<&ClusterRoleBinding>,
+    bound: &[BoundSubject],
 ) -> Result<RbacPlan, UserError> {
+    ownership_refusal(&v.role_name, live_role, live_binding, bound)?;
+    profile_change_refusal(
+        &v.role_name,
+        live_role.and_then(ro::live_profile),
+        v.profile,
+        bound,
+    )?;
     let role = ro::cluster_role(
         &v.role_name,
         v.profile,
@@ -184,11 +367,6 @@ fn plan_rbac(
                     "clusterrole {} differs from what profile {} grants on this server (resources served or removed since the last grant, or rules changed by someone); its rules are updated (see diff)",
                     v.role_name, v.profile
                 ));
-            } else if !ro::is_managed(&live.metadata) {
-                notes.push(format!(
-                    "clusterrole {} exists without the managed-by label; it is taken over",
-                    v.role_name
-                ));
             } else {
                 notes.push(format!(
                     "clusterrole {} is annotated with its profile ({})",
@@ -198,8 +376,8 @@ fn plan_rbac(
             Action::Updated
         }
     };
-    let binding_action = match live_binding {
-        None => Action::Created,
+    let (binding, binding_action) = match live_binding {
+        None => (binding, Action::Created),
         Some(live) if live.role_ref != binding.role_ref => {
             return Err(UserError::failed(
                 format!(
@@ -209,14 +387,16 @@ fn plan_rbac(
                 "delete that binding yourself if it is stale, or choose another --role-name",
             ));
         }
-        Some(live) if ro::binding_matches(live, &binding) => Action::Unchanged,
-        Some(_) => {
-            notes.push(format!(
-                "clusterrolebinding {} bound other subjects; it is restored to bind only group {}",
-                v.role_name, v.group
-            ));
-            Action::Updated
-        }
+        Some(live) => match accumulated_binding(&binding, live, &v.group) {
+            (b, false) => (b, Action::Unchanged),
+            (b, true) => {
+                notes.push(format!(
+                    "clusterrolebinding {} now binds group {} too; the subjects it had are kept",
+                    v.role_name, v.group
+                ));
+                (b, Action::Updated)
+            }
+        },
     };
     Ok(RbacPlan {
         role,
@@ -296,7 +476,7 @@ pub async fn execute(
 ) -> Result<crate::outcome::RunResult, UserError> {
     let uses_aws_auth = matches!(mapper, Mapper::AwsAuth);
     if let Mapper::AccessEntry(_) = mapper {
-        entries::check_username(&v.entry.username).map_err(|why| {
+        entries::check_username(&v.entry.username, UsernameTarget::AccessEntry).map_err(|why| {
             UserError::usage(
                 format!(
                     "--username {:?} cannot be used on an EKS access entry: {why}",
@@ -314,6 +494,15 @@ pub async fn execute(
         identity::Right::new("get", rbac, "clusterroles").named(&v.role_name),
         identity::Right::new("get", rbac, "clusterrolebindings").named(&v.role_name),
     ];
+    // Every binding and role, to see what the mapped identity already holds (decision 7).
+    for kind in [
+        "clusterroles",
+        "clusterrolebindings",
+        "roles",
+        "rolebindings",
+    ] {
+        reads.push(identity::Right::new("list", rbac, kind));
+    }
     if uses_aws_auth {
         reads.insert(
             0,
@@ -363,13 +552,36 @@ pub async fn execute(
         granted_by: caller.username.clone(),
         granted_at: jiff::Timestamp::now().to_string(),
     };
+    // Every RBAC object: what binds the role (for the refusals), and what the mapped identity
+    // already holds through other bindings (decision 7).
+    let listed = list_rbac(conn).await?;
+    let bound = subjects_bound_to(&listed, &v.role_name);
     let plan = plan_rbac(
         v,
         &discovered,
         &provenance,
         live_role.as_ref(),
         live_binding.as_ref(),
+        &bound,
     )?;
+    let sample_user = verify::sample_username(&v.entry.username, v.role.canonical.account());
+    let users = inherited_access::usernames_to_check(
+        &v.entry.username,
+        v.role.canonical.account(),
+        &sample_user,
+        &listed,
+    );
+    let held = inherited_access::held_beyond(
+        &listed,
+        &v.role_name,
+        &users,
+        &v.group,
+        ReadScope::of(v.profile),
+    );
+    if !held.is_empty() {
+        return Err(identity_refusal(v, &held));
+    }
+    let verify_in = inherited_access::role_binding_namespaces(&listed, &users, &v.group);
 
     // The aws-auth edit (or the access entry) is decided now too, so a conflict refuses the
     // run before any write.
@@ -385,6 +597,7 @@ pub async fn execute(
                     action: Action::Unchanged,
                     new_text: None,
                     diff: String::new(),
+                    replaced: false,
                 },
                 Some(p),
             )
@@ -461,20 +674,15 @@ pub async fn execute(
         return Ok(report.into());
     }
 
-    let role_uid = apply(conn, &roles, &plan.role, plan.role_action, "clusterrole").await?;
-    let binding_uid = match apply(
-        conn,
-        &bindings,
-        &plan.binding,
-        plan.binding_action,
-        "clusterrolebinding",
-    )
-    .await
-    {
-        Ok(uid) => uid,
+    let mut written = Written {
+        role_uid: apply(conn, &roles, &plan.role, plan.role_action, "clusterrole").await?,
+        ..Written::default()
+    };
+    match apply_binding(conn, &bindings, &plan.binding, &v.group).await {
+        Ok(w) => written.binding = w,
         Err(e) => {
             report.cluster_role_binding.action = Action::Failed;
-            rollback(conn, v, &mut report, role_uid, None).await;
+            rollback_rbac(conn, v, &mut report, &written).await;
             report.aws_auth.action = Action::Failed;
             report.ok = false;
             return Ok(crate::outcome::RunResult {
@@ -486,30 +694,44 @@ pub async fn execute(
     test_hook::pause_after_rbac();
 
     if let (Mapper::AccessEntry(ctx), Some(p)) = (mapper, &prepared) {
-        return finish_with_access_entry(conn, v, ctx, p, report, role_uid, binding_uid, &plan)
-            .await;
+        return finish_with_access_entry(conn, v, ctx, p, report, written, &plan, &verify_in).await;
     }
-    let written = writer::update(conn, |text, _| {
+    let written_aws_auth = writer::update(conn, |text, cm| {
         let edit = plan_aws_auth(text, v)?;
+        let key_created = cm
+            .and_then(|c| c.data.as_ref())
+            .is_none_or(|d| !d.contains_key(writer::MAP_ROLES));
         Ok(match edit.new_text.clone() {
-            Some(new) => EditOutcome::Write(Some(new), edit),
-            None => EditOutcome::NoChange(edit),
+            Some(new) => EditOutcome::Write(
+                Some(new.clone()),
+                (
+                    edit,
+                    Some(AwsAuthWrite {
+                        before: text.to_string(),
+                        after: new,
+                        key_created,
+                    }),
+                ),
+            ),
+            None => EditOutcome::NoChange((edit, None)),
         })
     })
     .await;
-    match written {
+    match written_aws_auth {
         Ok(done) => {
-            report.aws_auth.action = done.result.action;
-            report.diff = format!("{}{}", plan.drift_diff, done.result.diff);
+            let (edit, wrote) = done.result;
+            report.aws_auth.action = edit.action;
+            report.diff = format!("{}{}", plan.drift_diff, edit.diff);
             report.aws_auth.backup = done.backup.map(|p| p.display().to_string());
             if done.before.is_none() && done.wrote {
                 report
                     .notes
                     .push("aws-auth did not exist; it was created".into());
             }
+            written.aws_auth = wrote.map(|w| (w, edit.replaced));
         }
         Err(e) => {
-            rollback(conn, v, &mut report, role_uid, binding_uid).await;
+            rollback_rbac(conn, v, &mut report, &written).await;
             report.aws_auth.action = Action::Failed;
             report.ok = false;
             return Ok(crate::outcome::RunResult {
@@ -518,7 +740,168 @@ pub async fn execute(
             });
         }
     }
-    finish(conn, v, &plan, report).await
+    finish(conn, v, &plan, report, written, None, &verify_in).await
+}
+
+/// Every ClusterRole, ClusterRoleBinding, Role and RoleBinding of the cluster.
+async fn list_rbac(conn: &Connection) -> Result<RbacObjects, UserError> {
+    async fn all<K>(conn: &Connection, what: &str) -> Result<Vec<K>, UserError>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        match Api::<K>::all(conn.client.clone())
+            .list(&ListParams::default())
+            .await
+        {
+            Ok(list) => Ok(list.items),
+            Err(e) => Err(conn
+                .explain(
+                    e,
+                    &format!("listing {what} to see what the mapped identity already holds"),
+                )
+                .await),
+        }
+    }
+    let (cluster_roles, cluster_role_bindings, roles, role_bindings) = tokio::try_join!(
+        all::<ClusterRole>(conn, "clusterroles"),
+        all::<ClusterRoleBinding>(conn, "clusterrolebindings"),
+        all::<Role>(conn, "roles"),
+        all::<RoleBinding>(conn, "rolebindings"),
+    )?;
+    Ok(RbacObjects {
+        cluster_roles,
+        cluster_role_bindings,
+        roles,
+        role_bindings,
+    })
+}
+
+/// The refusal when the mapped identity already holds more than the grant gives (decision 7).
+fn identity_refusal(v: &ValidGrant, held: &[inherited_access::HeldBeyond]) -> UserError {
+    let lines: Vec<String> = held.iter().map(|h| format!("    - {h}")).collect();
+    UserError::failed(
+        format!(
+            "the identity this grant maps (username {:?}, group {}, and system:authenticated) already holds more than the {} profile through other bindings, so the grant would not be read-only; nothing was changed:\n{}",
+            v.entry.username,
+            v.group,
+            v.profile,
+            lines.join("\n")
+        ),
+        "remove or narrow those bindings, or map the role to a --username and --group that nothing else binds (`kubectl chronom audit lookup GROUP` lists what a group holds)",
+    )
+}
+
+/// What this run wrote, so a later failure can undo exactly that.
+#[derive(Debug, Default)]
+struct Written {
+    /// The uid of the ClusterRole this run created.
+    role_uid: Option<String>,
+    binding: BindingWrite,
+    /// The mapRoles text this run replaced and wrote, and whether the entry replaced another
+    /// one (--force-update) rather than being added.
+    aws_auth: Option<(AwsAuthWrite, bool)>,
+    /// The access entry this run created or updated: its action and the entry before.
+    access_entry: Option<(Action, Option<entries::AccessEntryView>)>,
+}
+
+#[derive(Debug, Default)]
+struct BindingWrite {
+    /// The uid of the binding this run created.
+    created_uid: Option<String>,
+    /// This run added our group to a binding that existed.
+    added_subject: bool,
+}
+
+#[derive(Debug, Clone)]
+struct AwsAuthWrite {
+    before: String,
+    after: String,
+    /// mapRoles was absent or empty before: an emptied key may go again.
+    key_created: bool,
+}
+
+/// Create our binding, or add our group to the live one with an optimistic update, so two
+/// grants adding different groups at once both keep theirs (a server-side apply of the whole
+/// subjects list, an atomic list, would let the last writer drop the other's group).
+async fn apply_binding(
+    conn: &Connection,
+    api: &Api<ClusterRoleBinding>,
+    desired: &ClusterRoleBinding,
+    group: &str,
+) -> Result<BindingWrite, UserError> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    for _ in 0..10 {
+        let live = conn.get_opt(api, &name, "clusterrolebinding").await?;
+        let Some(mut live) = live else {
+            let mut fresh = desired.clone();
+            fresh.subjects = Some(
+                desired
+                    .subjects
+                    .iter()
+                    .flatten()
+                    .filter(|s| s.kind == "Group" && s.name == group)
+                    .cloned()
+                    .collect(),
+            );
+            match api.create(&PostParams::default(), &fresh).await {
+                Ok(created) => {
+                    return Ok(BindingWrite {
+                        created_uid: created.metadata.uid,
+                        added_subject: false,
+                    });
+                }
+                // Created by someone else meanwhile: add our group to theirs.
+                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                Err(e) => {
+                    return Err(conn
+                        .explain(e, &format!("creating clusterrolebinding {name}"))
+                        .await);
+                }
+            }
+        };
+        ownership_refusal(&name, None, Some(&live), &[])?;
+        if live.role_ref != desired.role_ref {
+            return Err(UserError::failed(
+                format!(
+                    "clusterrolebinding {name} was changed meanwhile to refer to {} {:?}; nothing more was changed",
+                    live.role_ref.kind, live.role_ref.name
+                ),
+                "check who else manages that binding, then re-run",
+            ));
+        }
+        if has_group_subject(&live, group) {
+            return Ok(BindingWrite::default());
+        }
+        live.subjects.get_or_insert_with(Vec::new).extend(
+            desired
+                .subjects
+                .iter()
+                .flatten()
+                .filter(|s| s.name == group)
+                .cloned(),
+        );
+        match api.replace(&name, &PostParams::default(), &live).await {
+            Ok(_) => {
+                return Ok(BindingWrite {
+                    created_uid: None,
+                    added_subject: true,
+                });
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => {
+                return Err(conn
+                    .explain(
+                        e,
+                        &format!("adding group {group} to clusterrolebinding {name}"),
+                    )
+                    .await);
+            }
+        }
+    }
+    Err(UserError::failed(
+        format!("clusterrolebinding {name} kept changing while group {group} was added to it"),
+        "another tool is rewriting that binding in a loop; stop it, then re-run",
+    ))
 }
 
 /// The access-entry write, in the place of the aws-auth one; rollback and verification as for aws-auth.
@@ -529,18 +912,19 @@ async fn finish_with_access_entry(
     ctx: &EksContext,
     p: &PreparedGrant,
     mut report: WriteReport,
-    role_uid: Option<String>,
-    binding_uid: Option<String>,
+    mut written: Written,
     plan: &RbacPlan,
+    verify_in: &BTreeSet<String>,
 ) -> Result<crate::outcome::RunResult, UserError> {
     match entries::apply_grant(&ctx.eks, p, v.force_update).await {
         Ok(action) => {
             if let Some(ae) = report.access_entry.as_mut() {
                 ae.action = action;
             }
+            written.access_entry = Some((action, p.previous.clone()));
         }
         Err(e) => {
-            rollback(conn, v, &mut report, role_uid, binding_uid).await;
+            rollback_rbac(conn, v, &mut report, &written).await;
             if let Some(ae) = report.access_entry.as_mut() {
                 ae.action = Action::Failed;
             }
@@ -551,15 +935,19 @@ async fn finish_with_access_entry(
             });
         }
     }
-    finish(conn, v, plan, report).await
+    finish(conn, v, plan, report, written, Some((ctx, p)), verify_in).await
 }
 
-/// After the mapping is written: make sure the RBAC objects are there, then verify.
+/// After the mapping is written: make sure the RBAC objects are there, then verify. When the
+/// authorizer does not give exactly what the grant means, undo this run's writes (decision 7).
 async fn finish(
     conn: &Connection,
     v: &ValidGrant,
     plan: &RbacPlan,
     mut report: WriteReport,
+    mut written: Written,
+    access_entry: Option<(&EksContext, &PreparedGrant)>,
+    verify_in: &BTreeSet<String>,
 ) -> Result<crate::outcome::RunResult, UserError> {
     let roles: Api<ClusterRole> = Api::all(conn.client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
@@ -572,36 +960,167 @@ async fn finish(
         ro::role_matches,
     )
     .await?;
-    ensure_rbac(
-        conn,
-        &bindings,
-        &plan.binding,
-        "clusterrolebinding",
-        &mut report.notes,
-        ro::binding_matches,
-    )
-    .await?;
+    let live = conn
+        .get_opt(&bindings, &v.role_name, "clusterrolebinding")
+        .await?;
+    if !live
+        .as_ref()
+        .is_some_and(|l| binding_serves(l, &plan.binding, &v.group))
+    {
+        let again = apply_binding(conn, &bindings, &plan.binding, &v.group).await?;
+        if again.created_uid.is_some() {
+            written.binding = again;
+        } else {
+            written.binding.added_subject |= again.added_subject;
+        }
+        report.notes.push(format!(
+            "clusterrolebinding {} was removed or changed by someone else while this grant ran; group {} was bound again",
+            v.role_name, v.group
+        ));
+    }
 
     let user = verify::sample_username(&v.entry.username, v.role.canonical.account());
-    report.verification = verify::run(
-        conn,
-        &user,
-        &v.group,
-        &verify::after_grant(v.profile, plan.verify_crd.as_ref()),
-    )
-    .await?;
-    report.ok = report.verification.iter().all(|c| c.ok());
-    if !report.ok {
-        let e = UserError::failed(
-            "the API server's authorizer does not give the mapped identity exactly read-only access (see the verification table)",
-            "look for other bindings to this group or to system:authenticated: `kubectl chronom audit lookup GROUP`",
-        );
-        return Ok(crate::outcome::RunResult {
-            report: Some(report),
-            error: Some(e),
-        });
+    let checks = verify::in_namespaces(
+        verify::after_grant(v.profile, plan.verify_crd.as_ref()),
+        verify_in,
+    );
+    // A grant the authorizer cannot confirm is treated like one it contradicts: undone.
+    let unverified = match verify::run(conn, &user, &v.group, &checks).await {
+        Ok(rows) => {
+            report.verification = rows;
+            None
+        }
+        Err(e) => Some(e),
+    };
+    report.ok = unverified.is_none() && report.verification.iter().all(|c| c.ok());
+    if report.ok {
+        return Ok(report.into());
     }
-    Ok(report.into())
+    let undone = rollback_mapping(conn, v, &mut report, &written, access_entry).await;
+    if undone {
+        rollback_rbac(conn, v, &mut report, &written).await;
+    }
+    let failure = match &unverified {
+        Some(e) => format!("the grant could not be verified: {}", e.what),
+        None => "the API server's authorizer does not give the mapped identity exactly read-only access (see the verification table)".to_string(),
+    };
+    let what = if undone {
+        format!("{failure}; what this run wrote was rolled back")
+    } else {
+        format!("{failure}; the mapping could not be rolled back (see the notes)")
+    };
+    Ok(crate::outcome::RunResult {
+        report: Some(report),
+        error: Some(UserError::failed(
+            what,
+            "look for other bindings to this username, group or system:authenticated (`kubectl chronom audit lookup GROUP`), then re-run",
+        )),
+    })
+}
+
+/// Undo the mapping this run wrote: the aws-auth entry (removed if it was added, the text put
+/// back if it replaced another entry and nothing changed since) or the access entry (deleted
+/// if created, put back if updated). Returns false when it could not be undone; the RBAC
+/// objects then stay, since a mapping without them would fail differently.
+async fn rollback_mapping(
+    conn: &Connection,
+    v: &ValidGrant,
+    report: &mut WriteReport,
+    written: &Written,
+    access_entry: Option<(&EksContext, &PreparedGrant)>,
+) -> bool {
+    if let (Some((action, previous)), Some((ctx, p))) = (&written.access_entry, access_entry) {
+        let undone = match (action, previous) {
+            (Action::Created, _) => entries::delete(&ctx.eks, &p.cluster, &p.desired.principal_arn)
+                .await
+                .map(|_| ()),
+            (Action::Updated, Some(before)) => {
+                let restore = entries::DesiredEntry {
+                    principal_arn: p.desired.principal_arn.clone(),
+                    username: before.username.clone(),
+                    kubernetes_groups: before.kubernetes_groups.clone(),
+                    entry_type: p.desired.entry_type,
+                };
+                entries::update(&ctx.eks, &p.cluster, &restore)
+                    .await
+                    .map(|_| ())
+            }
+            _ => return true,
+        };
+        return match undone {
+            Ok(()) => {
+                if let Some(ae) = report.access_entry.as_mut() {
+                    ae.action = Action::RolledBack;
+                }
+                report.notes.push(format!(
+                    "verification failed: the access entry for {} was rolled back",
+                    p.desired.principal_arn
+                ));
+                true
+            }
+            Err(e) => {
+                report.notes.push(format!(
+                    "verification failed and the access entry could not be rolled back ({}); remove it by hand: `kubectl chronom revoke`",
+                    e.what
+                ));
+                false
+            }
+        };
+    }
+    let Some((w, replaced)) = &written.aws_auth else {
+        return true;
+    };
+    let undo = writer::update(conn, |text, _| {
+        let restored = if *replaced {
+            // Put the replaced entry back only over exactly what this run wrote.
+            if text != w.after {
+                return Err(UserError::failed(
+                    "aws-auth changed after this run replaced the entry, so the replaced entry was not put back",
+                    "restore it from the backup this run saved: `kubectl chronom restore`",
+                ));
+            }
+            w.before.clone()
+        } else {
+            match awsauth::remove_role(text, &v.role.canonical) {
+                Ok(r) => r.new_text,
+                Err(p) => {
+                    return Err(UserError::failed(
+                        format!(
+                            "aws-auth mapRoles no longer parses (line {}, column {}: {})",
+                            p.line, p.column, p.message
+                        ),
+                        "remove the entry by hand: `kubectl -n kube-system edit configmap aws-auth`",
+                    ));
+                }
+            }
+        };
+        if restored == text {
+            return Ok(EditOutcome::NoChange(()));
+        }
+        let key = if restored.is_empty() && w.key_created {
+            None
+        } else {
+            Some(restored)
+        };
+        Ok(EditOutcome::Write(key, ()))
+    })
+    .await;
+    match undo {
+        Ok(_) => {
+            report.aws_auth.action = Action::RolledBack;
+            report.notes.push(
+                "verification failed: the aws-auth entry this run wrote was rolled back".into(),
+            );
+            true
+        }
+        Err(e) => {
+            report.notes.push(format!(
+                "verification failed and the aws-auth entry could not be rolled back: {}; {}",
+                e.what, e.next
+            ));
+            false
+        }
+    }
 }
 
 fn path_notes(role: &RoleArnInput) -> Vec<String> {
@@ -627,6 +1146,8 @@ struct AwsAuthEdit {
     action: Action,
     new_text: Option<String>,
     diff: String,
+    /// The entry replaces another one for the role (--force-update) rather than being added.
+    replaced: bool,
 }
 
 fn plan_aws_auth(text: &str, v: &ValidGrant) -> Result<AwsAuthEdit, UserError> {
@@ -655,6 +1176,7 @@ fn plan_aws_auth(text: &str, v: &ValidGrant) -> Result<AwsAuthEdit, UserError> {
                 action,
                 new_text,
                 diff,
+                replaced: matches!(edit.action, awsauth::EditAction::Updated { .. }),
             })
         }
         Err(awsauth::EditError::Conflict { existing, .. }) => {
@@ -741,17 +1263,14 @@ where
     Ok(())
 }
 
-/// Undo what this run created, but never what another grant now relies on: if a fresh read
-/// of aws-auth shows an entry mapping the group, the objects stay. Deletes are preconditioned
-/// on the uid this run applied, so an object recreated meanwhile is not touched.
-async fn rollback(
-    conn: &Connection,
-    v: &ValidGrant,
-    report: &mut WriteReport,
-    role_uid: Option<String>,
-    binding_uid: Option<String>,
-) {
-    if role_uid.is_none() && binding_uid.is_none() {
+/// Undo this run's RBAC writes, but never what another grant now relies on: if a fresh read
+/// of aws-auth shows an entry mapping the group, everything stays. Otherwise our group leaves
+/// the binding (if this run added it), the binding goes when this run created it and no
+/// subject remains, and the role goes when this run created it and its binding is gone.
+/// Deletes are preconditioned on the uid, so an object recreated meanwhile is not touched.
+async fn rollback_rbac(conn: &Connection, v: &ValidGrant, report: &mut WriteReport, w: &Written) {
+    let binding_written = w.binding.created_uid.is_some() || w.binding.added_subject;
+    if w.role_uid.is_none() && !binding_written {
         return;
     }
     let in_use = match writer::read(conn).await {
@@ -761,21 +1280,131 @@ async fn rollback(
     };
     let roles: Api<ClusterRole> = Api::all(conn.client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
-    if let Some(uid) = binding_uid {
-        report.cluster_role_binding.action = undo(
-            conn,
-            &bindings,
-            &v.role_name,
-            "clusterrolebinding",
-            uid,
-            in_use,
-        )
-        .await;
+    let mut binding_gone = !binding_written;
+    if binding_written {
+        let (action, gone) = match (in_use, &w.binding.created_uid) {
+            (Some(false), _) => remove_our_subject(conn, &bindings, v, w).await,
+            // Kept (in use) or left in place (cannot tell), each with its note.
+            (other, Some(uid)) => (
+                undo(
+                    conn,
+                    &bindings,
+                    &v.role_name,
+                    "clusterrolebinding",
+                    uid.clone(),
+                    other,
+                )
+                .await,
+                false,
+            ),
+            (other, None) => (keep_note(other, "clusterrolebinding", &v.role_name), false),
+        };
+        binding_gone = gone;
+        report.cluster_role_binding.action = action;
     }
-    if let Some(uid) = role_uid {
-        report.cluster_role.action =
-            undo(conn, &roles, &v.role_name, "clusterrole", uid, in_use).await;
+    if let Some(uid) = &w.role_uid {
+        // While other subjects still use the binding, its role stays too.
+        report.cluster_role.action = if binding_gone || in_use != Some(false) {
+            undo(
+                conn,
+                &roles,
+                &v.role_name,
+                "clusterrole",
+                uid.clone(),
+                in_use,
+            )
+            .await
+        } else {
+            Action::Kept
+        };
     }
+}
+
+fn keep_note(in_use: Option<bool>, what: &str, name: &str) -> Action {
+    if in_use == Some(true) {
+        eprintln!(
+            "note: {what} {name} was written by this run but is kept: another aws-auth entry now maps its group"
+        );
+    } else {
+        eprintln!(
+            "warning: {what} {name} was written by this run and is left in place: aws-auth could not be read to check whether anything else uses it; remove it by hand if not"
+        );
+    }
+    Action::Kept
+}
+
+/// Take our group out of the binding again; delete the binding when this run created it and
+/// nothing else is bound. Optimistic: a concurrent change is re-read, never overwritten.
+/// Returns the action and whether the binding is gone.
+async fn remove_our_subject(
+    conn: &Connection,
+    api: &Api<ClusterRoleBinding>,
+    v: &ValidGrant,
+    w: &Written,
+) -> (Action, bool) {
+    for _ in 0..10 {
+        let live = match conn.get_opt(api, &v.role_name, "clusterrolebinding").await {
+            Ok(Some(l)) => l,
+            Ok(None) => return (Action::RolledBack, true),
+            Err(e) => {
+                eprintln!(
+                    "warning: clusterrolebinding {} could not be read to roll it back ({}); remove group {} from it by hand",
+                    v.role_name, e.what, v.group
+                );
+                return (Action::Failed, false);
+            }
+        };
+        if !ro::is_managed(&live.metadata) {
+            return (Action::Kept, false);
+        }
+        let mut rest = live.clone();
+        rest.subjects = Some(
+            live.subjects
+                .iter()
+                .flatten()
+                .filter(|s| !(s.kind == "Group" && s.name == v.group))
+                .cloned()
+                .collect(),
+        );
+        let ours = w.binding.created_uid.is_some() && live.metadata.uid == w.binding.created_uid;
+        if ours && rest.subjects.as_ref().is_some_and(Vec::is_empty) {
+            let uid = live.metadata.uid.clone().unwrap_or_default();
+            let action = undo(
+                conn,
+                api,
+                &v.role_name,
+                "clusterrolebinding",
+                uid,
+                Some(false),
+            )
+            .await;
+            return (action, action == Action::RolledBack);
+        }
+        if rest.subjects == live.subjects {
+            return (Action::RolledBack, false);
+        }
+        match api
+            .replace(&v.role_name, &PostParams::default(), &rest)
+            .await
+        {
+            Ok(_) => return (Action::RolledBack, false),
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => {
+                let err = conn
+                    .explain(
+                        e,
+                        &format!(
+                            "removing group {} from clusterrolebinding {}",
+                            v.group, v.role_name
+                        ),
+                    )
+                    .await;
+                eprintln!("warning: {}; remove it by hand", err.what);
+                return (Action::Failed, false);
+            }
+        }
+    }
+    (Action::Failed, false)
 }
 
 /// Whether a mapRoles entry maps `group`: Some(true/false), or None when the text does not parse.
@@ -896,5 +1525,224 @@ async fn dry_run_on_server(
             "server-side dry run rejected: {}",
             problems.join("; ")
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn prov() -> Provenance {
+        Provenance {
+            granted_by: "admin".into(),
+            granted_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn group(name: &str) -> Subject {
+        Subject {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "Group".into(),
+            name: name.into(),
+            namespace: None,
+        }
+    }
+
+    fn unlabelled(mut role: ClusterRole) -> ClusterRole {
+        role.metadata.labels = None;
+        role
+    }
+
+    fn objects_binding_cluster_admin() -> RbacObjects {
+        let mut b =
+            ro::cluster_role_binding("cluster-admin", "cluster-admin", "system:masters", &prov());
+        b.metadata.labels = None;
+        let mut rb = RoleBinding {
+            metadata: Default::default(),
+            role_ref: b.role_ref.clone(),
+            subjects: Some(vec![Subject {
+                kind: "User".into(),
+                name: "alice".into(),
+                ..group("")
+            }]),
+        };
+        rb.metadata.name = Some("alice-admin".into());
+        rb.metadata.namespace = Some("team-x".into());
+        RbacObjects {
+            cluster_role_bindings: vec![b],
+            role_bindings: vec![rb],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_unlabelled_role_is_refused_naming_what_binds_it() {
+        let live = unlabelled(ro::cluster_role(
+            "cluster-admin",
+            RoleProfile::ReadOnly,
+            vec![],
+            &prov(),
+        ));
+        let bound = subjects_bound_to(&objects_binding_cluster_admin(), "cluster-admin");
+        assert_eq!(bound.len(), 2);
+        let e = ownership_refusal("cluster-admin", Some(&live), None, &bound).unwrap_err();
+        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        for want in [
+            "clusterrole cluster-admin",
+            "not managed by kubectl-chronom",
+            "Group/system:masters (through ClusterRoleBinding/cluster-admin)",
+            "User/alice (through RoleBinding/team-x/alice-admin)",
+            "Nothing was changed",
+        ] {
+            assert!(e.what.contains(want), "{want:?} missing from: {}", e.what);
+        }
+        assert!(e.next.contains("--role-name"), "{}", e.next);
+        let managed = ro::cluster_role("mine", RoleProfile::ReadOnly, vec![], &prov());
+        assert!(ownership_refusal("mine", Some(&managed), None, &[]).is_ok());
+        assert!(ownership_refusal("none", None, None, &[]).is_ok());
+    }
+
+    #[test]
+    fn an_unlabelled_binding_is_refused_naming_its_role_and_subjects() {
+        let mut b = ro::cluster_role_binding("team", "team-role", "team-devs", &prov());
+        b.metadata.labels = Some(BTreeMap::from([("app".into(), "team".into())]));
+        let e = ownership_refusal("team", None, Some(&b), &[]).unwrap_err();
+        for want in [
+            "clusterrolebinding team",
+            "ClusterRole team-role",
+            "Group/team-devs",
+        ] {
+            assert!(e.what.contains(want), "{want:?} missing from: {}", e.what);
+        }
+        let ours = ro::cluster_role_binding("team", "team", "g", &prov());
+        assert!(ownership_refusal("team", None, Some(&ours), &[]).is_ok());
+    }
+
+    #[test]
+    fn a_profile_change_is_refused_naming_the_live_profile_and_every_subject() {
+        let bound = vec![
+            BoundSubject {
+                binding: "ClusterRoleBinding/shared".into(),
+                subject: "Group/first-readers".into(),
+            },
+            BoundSubject {
+                binding: "RoleBinding/ns/x".into(),
+                subject: "User/bob".into(),
+            },
+        ];
+        let e = profile_change_refusal(
+            "shared",
+            Some(RoleProfile::ReadOnly),
+            RoleProfile::Wildcard,
+            &bound,
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        for want in [
+            "profile read-only",
+            "asks for wildcard",
+            "Group/first-readers (through ClusterRoleBinding/shared)",
+            "User/bob (through RoleBinding/ns/x)",
+            "Nothing was changed",
+        ] {
+            assert!(e.what.contains(want), "{want:?} missing from: {}", e.what);
+        }
+        assert!(
+            e.next.contains("--role-name")
+                && e.next.contains("--group")
+                && e.next.contains("revoke"),
+            "{}",
+            e.next
+        );
+        assert!(profile_change_refusal("r", None, RoleProfile::Wildcard, &[]).is_ok());
+        for p in [
+            RoleProfile::ReadOnly,
+            RoleProfile::ReadOnlyWithSecrets,
+            RoleProfile::Wildcard,
+        ] {
+            assert!(profile_change_refusal("r", Some(p), p, &bound).is_ok());
+        }
+        assert!(
+            profile_change_refusal(
+                "r",
+                Some(RoleProfile::ReadOnlyWithSecrets),
+                RoleProfile::ReadOnly,
+                &[]
+            )
+            .unwrap_err()
+            .what
+            .contains("nothing binds it")
+        );
+    }
+
+    #[test]
+    fn the_binding_accumulates_subjects_and_never_drops_one() {
+        let desired = ro::cluster_role_binding("shared", "shared", "second", &prov());
+        let mut live = ro::cluster_role_binding("shared", "shared", "first", &prov());
+        live.subjects.as_mut().unwrap().push(Subject {
+            kind: "User".into(),
+            name: "someone".into(),
+            ..group("")
+        });
+        let (b, changed) = accumulated_binding(&desired, &live, "second");
+        assert!(changed);
+        let names: Vec<&str> = b
+            .subjects
+            .iter()
+            .flatten()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["first", "someone", "second"]);
+        assert!(binding_serves(&b, &desired, "second") && binding_serves(&b, &desired, "first"));
+        let (again, changed) = accumulated_binding(&desired, &b, "second");
+        assert!(!changed);
+        assert_eq!(again.subjects, b.subjects);
+        // A User named like the group is not the group.
+        let mut user_only = live.clone();
+        user_only.subjects = Some(vec![Subject {
+            kind: "User".into(),
+            name: "second".into(),
+            ..group("")
+        }]);
+        assert!(accumulated_binding(&desired, &user_only, "second").1);
+    }
+
+    #[test]
+    fn plan_keeps_the_first_group_when_a_second_grant_shares_the_role() {
+        let args = GrantArgs {
+            role_arn: "arn:aws:iam::111122223333:role/scanner".into(),
+            username: None,
+            group: "other-readers".into(),
+            role_name: "shared".into(),
+            exclude_secrets: false,
+            include_secrets: false,
+            wildcard_role: false,
+            force_update: false,
+            allow_privileged_group: false,
+            dry_run: false,
+            via: crate::cli::MappingVia::AwsAuth,
+            output: crate::cli::OutputFormat::Text,
+        };
+        let v = validate(&args).unwrap();
+        let served = DiscoveredResources::new();
+        let role = ro::cluster_role(
+            "shared",
+            RoleProfile::ReadOnly,
+            ro::profile_rules(RoleProfile::ReadOnly, &served),
+            &prov(),
+        );
+        let live = ro::cluster_role_binding("shared", "shared", "first-readers", &prov());
+        let plan = plan_rbac(&v, &served, &prov(), Some(&role), Some(&live), &[]).unwrap();
+        assert_eq!(plan.role_action, Action::Unchanged);
+        assert_eq!(plan.binding_action, Action::Updated);
+        let names: Vec<&str> = plan
+            .binding
+            .subjects
+            .iter()
+            .flatten()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["first-readers", "other-readers"]);
     }
 }

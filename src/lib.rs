@@ -13,6 +13,7 @@ pub mod connect;
 pub mod eks;
 pub mod error;
 pub mod grant;
+pub mod inherited_access;
 pub mod outcome;
 pub mod preflight;
 pub mod rbac;

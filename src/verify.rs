@@ -81,6 +81,43 @@ pub fn pick_custom_resource(
         })
 }
 
+/// Resources of the checks that exist only cluster-wide: asking about them in a namespace
+/// tells nothing a RoleBinding could change.
+const CLUSTER_SCOPED: [&str; 8] = [
+    "nodes",
+    "namespaces",
+    "persistentvolumes",
+    "users",
+    "groups",
+    "clusterroles",
+    "clusterrolebindings",
+    "customresourcedefinitions",
+];
+
+/// `checks`, then every denial on a namespaced resource asked again in each of `namespaces`
+/// (where the mapped username or group has a RoleBinding): RoleBindings grant only in their
+/// namespace, so a cluster-wide question never sees them.
+pub fn in_namespaces(
+    checks: Vec<(Right, bool)>,
+    namespaces: &std::collections::BTreeSet<String>,
+) -> Vec<(Right, bool)> {
+    let mut out = checks.clone();
+    for ns in namespaces {
+        for (right, expected) in &checks {
+            let base = right.resource.split('/').next().unwrap_or_default();
+            if *expected || CLUSTER_SCOPED.contains(&base) {
+                continue;
+            }
+            let mut r = right.clone();
+            r.namespace = Some(ns.clone());
+            if !out.iter().any(|(o, _)| *o == r) {
+                out.push((r, false));
+            }
+        }
+    }
+    out
+}
+
 /// After a revoke that deleted the RBAC objects, the group must have lost its read access.
 pub fn after_revoke() -> Vec<(Right, bool)> {
     vec![(Right::new("list", "", "pods"), false)]
@@ -232,6 +269,44 @@ mod tests {
                 group: "b.example.com".into(),
                 resource: "widgets".into()
             })
+        );
+    }
+
+    #[test]
+    fn denials_are_asked_again_in_each_namespace_with_a_role_binding() {
+        let base = vec![
+            (Right::new("list", "", "pods"), true),
+            (Right::new("create", "", "pods/exec"), false),
+            (Right::new("get", "", "nodes/proxy"), false),
+            (
+                Right::new("update", "", "configmaps").in_namespace("kube-system"),
+                false,
+            ),
+        ];
+        let none = in_namespaces(base.clone(), &Default::default());
+        assert_eq!(none, base);
+        let ns = std::collections::BTreeSet::from(["team-x".to_string(), "team-y".to_string()]);
+        let all = in_namespaces(base.clone(), &ns);
+        let extra: Vec<String> = all[base.len()..]
+            .iter()
+            .map(|(r, e)| {
+                assert!(!e, "only denials are repeated: {r:?}");
+                format!(
+                    "{} {} in {}",
+                    r.verb,
+                    r.resource,
+                    r.namespace.as_deref().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            extra,
+            [
+                "create pods/exec in team-x",
+                "update configmaps in team-x",
+                "create pods/exec in team-y",
+                "update configmaps in team-y",
+            ]
         );
     }
 

@@ -1142,15 +1142,28 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
 
 #[test]
 fn a_reserved_username_is_refused_before_anything_is_read() {
-    let cli = parse(&[
-        "grant",
-        "--role-arn",
-        SCANNER_WITH_PATH,
-        "--username",
-        "eks:scanner",
-        "--via",
-        "access-entry",
-    ]);
+    let grant_as = |username: &str| {
+        parse(&[
+            "grant",
+            "--role-arn",
+            SCANNER_WITH_PATH,
+            "--username",
+            username,
+            "--via",
+            "access-entry",
+        ])
+    };
+    // Reserved prefixes are refused on every path, before connecting (grant::validate).
+    let cli = grant_as("eks:scanner");
+    let chronom::cli::Command::Grant(args) = &cli.command else {
+        unreachable!()
+    };
+    let e = chronom::grant::validate(args).expect_err("eks: is reserved");
+    assert_eq!(e.exit_code, chronom::error::EXIT_USAGE);
+    assert!(e.what.contains("eks:"), "{e}");
+    // EKS's own rule for access entries (a session name after a colon) is checked before
+    // anything is read from EKS.
+    let cli = grant_as("chronom{{SessionName}}");
     let chronom::cli::Command::Grant(args) = &cli.command else {
         unreachable!()
     };
@@ -1170,7 +1183,7 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
         .err()
         .expect("refused");
     assert_eq!(e.exit_code, chronom::error::EXIT_USAGE);
-    assert!(e.what.contains("eks:"), "{e}");
+    assert!(e.what.contains("colon"), "{e}");
     assert_eq!(describe.num_calls(), 0);
 }
 

@@ -73,6 +73,148 @@ fn revoke(n: &Names, extra: &[&str]) -> Output {
     admin(&args)
 }
 
+/// The API server's own answer, through the control plane's kubectl: may `user` in `group`
+/// (and system:authenticated) do `verb` on `resource` (`res[/sub][.group]`), in `ns` or in
+/// all namespaces? Independent of the plugin's verification table (issue 15).
+fn server_allows(user: &str, group: &str, verb: &str, resource: &str, ns: Option<&str>) -> bool {
+    let (res_sub, api_group) = match resource.split_once('.') {
+        Some((r, g)) => (r, Some(g)),
+        None => (resource, None),
+    };
+    let (res, sub) = match res_sub.split_once('/') {
+        Some((r, s)) => (r, Some(s)),
+        None => (res_sub, None),
+    };
+    let target = match api_group {
+        Some(g) => format!("{res}.{g}"),
+        None => res.to_string(),
+    };
+    let mut cmd = control_plane().kubectl("chronom-admin");
+    cmd.args([
+        "auth",
+        "can-i",
+        verb,
+        &target,
+        "--as",
+        user,
+        "--as-group",
+        group,
+        "--as-group",
+        "system:authenticated",
+    ]);
+    if let Some(s) = sub {
+        cmd.args(["--subresource", s]);
+    }
+    match ns {
+        Some(n) if !n.is_empty() => cmd.args(["-n", n]),
+        _ => cmd.arg("--all-namespaces"),
+    };
+    let out = cmd.output().expect("run kubectl auth can-i");
+    let answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    match (out.status.code(), answer.as_str()) {
+        (Some(0), "yes") => true,
+        (Some(1), "no") => false,
+        _ => panic!(
+            "kubectl auth can-i {verb} {resource} as {user}: {}",
+            text(&out)
+        ),
+    }
+}
+
+/// Every row of the plugin's verification table agrees with the server, asked directly.
+fn rows_agree_with_the_server(report: &serde_json::Value, user: &str, group: &str) -> usize {
+    let rows = report["verification"]
+        .as_array()
+        .expect("verification rows");
+    for row in rows {
+        let ns = row["namespace"].as_str().unwrap();
+        let said = server_allows(
+            user,
+            group,
+            row["verb"].as_str().unwrap(),
+            row["resource"].as_str().unwrap(),
+            Some(ns),
+        );
+        assert_eq!(
+            row["allowed"], said,
+            "the plugin reported {row} but the server says {said}"
+        );
+    }
+    rows.len()
+}
+
+/// The binding binds exactly ClusterRole `role`, and binds these groups (among others).
+fn assert_binding_binds(role: &str, groups: &[&str]) {
+    let b = cluster_role_binding(role).expect("binding exists");
+    assert_eq!(b.role_ref.kind, "ClusterRole");
+    assert_eq!(b.role_ref.name, role);
+    assert_eq!(
+        b.role_ref.api_group.as_deref(),
+        Some("rbac.authorization.k8s.io")
+    );
+    let subjects = b.subjects.unwrap_or_default();
+    for g in groups {
+        assert!(
+            subjects.iter().any(|s| s.kind == "Group" && s.name == *g),
+            "binding {role} lacks Group {g}: {subjects:?}"
+        );
+    }
+}
+
+/// An object exactly as the server stores it (resourceVersion included), for "unchanged" checks.
+fn raw(kind: &str, name: &str) -> String {
+    let out = control_plane()
+        .kubectl("chronom-admin")
+        .args(["get", kind, name, "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl get {kind} {name}: {}",
+        text(&out)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn apply(manifest: &str) {
+    kubectl_apply_on(control_plane(), manifest);
+}
+
+/// Deletes without waiting: this control plane runs no namespace controller to finish it.
+fn delete(what: &str) {
+    let out = control_plane()
+        .kubectl("chronom-admin")
+        .args(["delete", what, "--wait=false", "--ignore-not-found"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl delete {what}: {}",
+        text(&out)
+    );
+}
+
+/// The resourceVersion of aws-auth (None when absent): equal before and after means no write.
+fn aws_auth_version() -> Option<String> {
+    get_aws_auth().and_then(|c| c.metadata.resource_version)
+}
+
+/// Nothing of a refused grant is left: no ClusterRole or binding of its name, aws-auth untouched.
+fn assert_nothing_written(n: &Names, aws_auth_before: &Option<String>) {
+    assert!(
+        cluster_role(&n.role).is_none(),
+        "clusterrole {} was created",
+        n.role
+    );
+    assert!(
+        cluster_role_binding(&n.role).is_none(),
+        "clusterrolebinding {} was created",
+        n.role
+    );
+    assert_eq!(&aws_auth_version(), aws_auth_before, "aws-auth was written");
+    assert!(!map_roles().contains(&n.arn), "{}", map_roles());
+}
+
 #[test]
 fn grant_creates_maps_and_verifies_then_regrant_is_a_no_op() {
     let _g = lock();
@@ -88,13 +230,49 @@ fn grant_creates_maps_and_verifies_then_regrant_is_a_no_op() {
     assert_eq!(r["awsAuth"]["entry"]["rolearn"], n.arn.as_str());
     assert_eq!(r["awsAuth"]["entry"]["groups"][0], n.group.as_str());
     let checks = r["verification"].as_array().unwrap();
-    assert_eq!(checks.len(), 6, "{checks:?}");
+    // One row more when the server serves a custom resource (the "list a CRD" check).
+    let crd_rows = checks
+        .iter()
+        .filter(|c| {
+            let res = c["resource"].as_str().unwrap_or_default();
+            res.contains('.') && !res.ends_with(".k8s.io") && !res.ends_with(".apps")
+        })
+        .count();
+    assert_eq!(
+        checks.len(),
+        chronom::verify::after_grant(chronom::readonly_role::RoleProfile::ReadOnly, None).len()
+            + crd_rows,
+        "{checks:?}"
+    );
     for c in checks {
-        assert_eq!(c["allowed"], c["expected"], "{c}");
         for key in ["verb", "resource", "namespace", "allowed", "expected"] {
             assert!(c.get(key).is_some(), "verification row lacks {key}: {c}");
         }
     }
+    // The proof is the server's, not the plugin's table: ask it directly.
+    let user = n.arn.rsplit('/').next().unwrap();
+    assert_eq!(rows_agree_with_the_server(&r, user, &n.group), checks.len());
+    assert!(server_allows(user, &n.group, "list", "pods", None));
+    assert!(server_allows(
+        user,
+        &n.group,
+        "get",
+        "deployments.apps",
+        None
+    ));
+    for (verb, resource, ns) in [
+        ("create", "pods", None),
+        ("update", "configmaps", Some("kube-system")),
+        ("impersonate", "users", None),
+        ("escalate", "clusterroles.rbac.authorization.k8s.io", None),
+        ("create", "pods/exec", None),
+    ] {
+        assert!(
+            !server_allows(user, &n.group, verb, resource, ns),
+            "{verb} {resource} must be denied"
+        );
+    }
+    assert_binding_binds(&n.role, &[&n.group]);
     assert!(
         map_roles().starts_with(NODE_ENTRY),
         "the node entry must stay first and intact:\n{}",
@@ -102,11 +280,19 @@ fn grant_creates_maps_and_verifies_then_regrant_is_a_no_op() {
     );
 
     let role = cluster_role(&n.role).expect("role exists");
+    // The default profile: one read rule per API group, never a `*` (the seed's `*`/`*` role
+    // is --wildcard-role, tested in readonly_profiles).
     let rules = role.rules.unwrap();
-    assert_eq!(rules.len(), 1);
-    assert_eq!(rules[0].api_groups.as_deref().unwrap(), ["*"]);
-    assert_eq!(rules[0].resources.as_deref().unwrap(), ["*"]);
-    assert_eq!(rules[0].verbs, ["get", "list", "watch"]);
+    assert!(rules.len() > 1, "{rules:?}");
+    for r in &rules {
+        assert_eq!(r.verbs, ["get", "list", "watch"], "{r:?}");
+        let names = r.api_groups.iter().chain(r.resources.iter()).flatten();
+        assert!(names.clone().all(|x| !x.contains('*')), "{r:?}");
+    }
+    assert_eq!(
+        role.metadata.annotations.as_ref().unwrap()["chronom.io/profile"],
+        "read-only"
+    );
     let labels = role.metadata.labels.unwrap();
     assert_eq!(labels["app.kubernetes.io/managed-by"], "kubectl-chronom");
     let annotations = role.metadata.annotations.unwrap();
@@ -366,18 +552,34 @@ fn dry_run_writes_nothing_and_shows_diff_and_manifests() {
 fn exclude_secrets_is_verified_by_the_authorizer() {
     let _g = lock();
     let n = names("nosecrets");
-    let out = grant(&n, &["--exclude-secrets", "-o", "json"]);
+    let out = grant(&n, &["--exclude-secrets"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let r = json(&out);
-    let secrets = r["verification"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["resource"] == "secrets")
-        .unwrap()
-        .clone();
-    assert_eq!(secrets["allowed"], false);
-    assert_eq!(secrets["expected"], false);
+    // The server's answers, asked directly, are the proof.
+    let user = n.arn.rsplit('/').next().unwrap();
+    assert!(!server_allows(user, &n.group, "get", "secrets", None));
+    assert!(!server_allows(
+        user,
+        &n.group,
+        "list",
+        "secrets",
+        Some("kube-system")
+    ));
+    assert!(server_allows(user, &n.group, "list", "pods", None));
+    assert!(server_allows(
+        user,
+        &n.group,
+        "get",
+        "pods/log",
+        Some("default")
+    ));
+    assert!(server_allows(
+        user,
+        &n.group,
+        "list",
+        "configmaps",
+        Some("kube-system")
+    ));
+    assert_binding_binds(&n.role, &[&n.group]);
     let rules = cluster_role(&n.role).unwrap().rules.unwrap();
     assert!(rules.iter().all(|r| {
         !r.resources
@@ -554,6 +756,7 @@ fn hostile_usernames_and_groups_stay_one_scalar() {
         "- system:masters",
     ];
     let mut written = 0;
+    let mut refused = Vec::new();
     for p in payloads {
         let n = names("hostile");
         let flag = format!("--username={p}");
@@ -565,6 +768,7 @@ fn hostile_usernames_and_groups_stay_one_scalar() {
                 "{}",
                 text(&out)
             );
+            refused.push(p);
             continue;
         }
         assert_eq!(out.status.code(), Some(0), "{p:?}: {}", text(&out));
@@ -583,13 +787,18 @@ fn hostile_usernames_and_groups_stay_one_scalar() {
             "{p:?} smuggled a group"
         );
         assert_eq!(entries.len(), 2, "{p:?} added an entry:\n{}", map_roles());
-        revoke(&n, &[]);
+        let out = revoke(&n, &[&flag]);
+        assert_eq!(out.status.code(), Some(0), "{p:?}: {}", text(&out));
         assert_eq!(map_roles(), NODE_ENTRY, "{p:?}");
         written += 1;
     }
-    assert!(
-        written >= payloads.len() - 1,
-        "only a newline payload may be refused; {written} of {} were written",
+    // The session name completes whatever precedes the first colon (here: nothing), so
+    // `{{SessionName}}: ...` could start with system: and is refused; every other payload
+    // must be written as one scalar.
+    assert_eq!(
+        refused,
+        ["{{SessionName}}: [system:masters]"],
+        "{written} of {} were written",
         payloads.len()
     );
     let n = names("masters");
@@ -725,4 +934,410 @@ fn bad_arns_are_usage_errors_before_connecting() {
             "{bad:?}: {err}"
         );
     }
+}
+
+/// Issue 12 item 2: `grant --role-name cluster-admin` rewrote the built-in role to read-only and
+/// rebound its binding away from system:masters, exit 0. Now: refused, both byte-identical.
+#[test]
+fn grant_refuses_cluster_admin_and_leaves_it_byte_identical() {
+    let _g = lock();
+    let role_before = raw("clusterrole", "cluster-admin");
+    let binding_before = raw("clusterrolebinding", "cluster-admin");
+    let aws_auth_before = aws_auth_version();
+    let n = names("takeover");
+    for extra in [&[][..], &["--exclude-secrets"], &["--dry-run"]] {
+        let mut args = vec![
+            "grant",
+            "--role-arn",
+            &n.arn,
+            "--group",
+            &n.group,
+            "--role-name",
+            "cluster-admin",
+        ];
+        args.extend_from_slice(extra);
+        let out = admin(&args);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        for want in [
+            "clusterrole cluster-admin",
+            "not managed by kubectl-chronom",
+            "Group/system:masters (through ClusterRoleBinding/cluster-admin)",
+            "next:",
+        ] {
+            assert!(err.contains(want), "{extra:?}: {want:?} missing: {err}");
+        }
+    }
+    assert_eq!(raw("clusterrole", "cluster-admin"), role_before);
+    assert_eq!(raw("clusterrolebinding", "cluster-admin"), binding_before);
+    assert_eq!(aws_auth_version(), aws_auth_before);
+    assert!(!map_roles().contains(&n.arn));
+}
+
+/// A team's own ClusterRole (or binding) of the requested name, without our label, is refused
+/// and named with what binds it; nothing is written.
+#[test]
+fn a_teams_unlabelled_role_or_binding_is_refused() {
+    let _g = lock();
+    let n = names("team");
+    apply(&format!(
+        r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: {role}, labels: {{team: payments}}}}
+rules:
+- {{apiGroups: [""], resources: [configmaps], verbs: [get, update]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {role}-devs}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {role}}}
+subjects:
+- {{apiGroup: rbac.authorization.k8s.io, kind: Group, name: payments-devs}}
+"#,
+        role = n.role
+    ));
+    let role_before = raw("clusterrole", &n.role);
+    let aws_auth_before = aws_auth_version();
+    let out = grant(&n, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("clusterrole {}", n.role))
+            && err.contains(&format!(
+                "Group/payments-devs (through ClusterRoleBinding/{}-devs)",
+                n.role
+            )),
+        "{err}"
+    );
+    assert_eq!(raw("clusterrole", &n.role), role_before);
+    assert!(cluster_role_binding(&n.role).is_none());
+    assert_eq!(aws_auth_version(), aws_auth_before);
+
+    // An unlabelled binding of the requested name (its role absent) is refused as well.
+    let m = names("teambinding");
+    apply(&format!(
+        r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {role}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {role}}}
+subjects:
+- {{apiGroup: rbac.authorization.k8s.io, kind: User, name: payments-lead}}
+"#,
+        role = m.role
+    ));
+    let binding_before = raw("clusterrolebinding", &m.role);
+    let out = grant(&m, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("clusterrolebinding {}", m.role))
+            && err.contains("User/payments-lead"),
+        "{err}"
+    );
+    assert_eq!(raw("clusterrolebinding", &m.role), binding_before);
+    assert!(cluster_role(&m.role).is_none());
+    assert_eq!(aws_auth_version(), aws_auth_before);
+    delete(&format!("clusterrolebinding/{}-devs", n.role));
+    delete(&format!("clusterrole/{}", n.role));
+    delete(&format!("clusterrolebinding/{}", m.role));
+}
+
+/// Issue 12 item 4: `--username bob`, where User bob can exec in a namespace, verified "ok"
+/// cluster-wide and exited 0. Now refused before any write, naming the RoleBinding.
+#[test]
+fn a_username_that_can_exec_in_a_namespace_is_refused_before_any_write() {
+    let _g = lock();
+    let ns = unique_name("team-x");
+    let bob = unique_name("bob");
+    apply(&format!(
+        r#"apiVersion: v1
+kind: Namespace
+metadata: {{name: {ns}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: debugger, namespace: {ns}}}
+rules:
+- {{apiGroups: [""], resources: [pods], verbs: [get, list]}}
+- {{apiGroups: [""], resources: [pods/exec], verbs: [create]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: bob-debug, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: debugger}}
+subjects:
+- {{apiGroup: rbac.authorization.k8s.io, kind: User, name: {bob}}}
+"#
+    ));
+    assert!(
+        server_allows(&bob, "nobody", "create", "pods/exec", Some(&ns)),
+        "setup: {bob} can exec in {ns}"
+    );
+    let aws_auth_before = aws_auth_version();
+    let n = names("bob");
+    let out = grant(&n, &["--username", &bob]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        format!("RoleBinding/{ns}/bob-debug"),
+        format!("User/{bob}"),
+        "create pods/exec".to_string(),
+        format!("in namespace {ns}"),
+        "nothing was changed".to_string(),
+    ] {
+        assert!(err.contains(&want), "{want:?} missing: {err}");
+    }
+    assert_nothing_written(&n, &aws_auth_before);
+    delete(&format!("namespace/{ns}"));
+}
+
+/// Issue 12 item 4: a reserved username (eks:addon-manager is cluster-admin on EKS) and a group
+/// bound to cluster-admin showed WRONG and exited 1 but left the mapping in place. Now both
+/// are refused before any write and nothing is left behind.
+#[test]
+fn a_reserved_username_or_a_group_bound_to_cluster_admin_is_refused_before_any_write() {
+    let _g = lock();
+    let aws_auth_before = aws_auth_version();
+    let n = names("addon");
+    let out = grant(&n, &["--username", "eks:addon-manager"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--username") && err.contains("eks:"), "{err}");
+    assert_nothing_written(&n, &aws_auth_before);
+
+    let admins = names("admins");
+    apply(&format!(
+        r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {g}-admin}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}}
+subjects:
+- {{apiGroup: rbac.authorization.k8s.io, kind: Group, name: {g}}}
+"#,
+        g = admins.group
+    ));
+    let out = grant(&admins, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("ClusterRoleBinding/{}-admin", admins.group))
+            && err.contains("ClusterRole/cluster-admin")
+            && err.contains(&format!("Group/{}", admins.group)),
+        "{err}"
+    );
+    assert_nothing_written(&admins, &aws_auth_before);
+    delete(&format!("clusterrolebinding/{}-admin", admins.group));
+}
+
+/// Issue 12 item 4: a bare `{{SessionName}}` username was accepted for aws-auth: whoever assumes
+/// the role picks the session name and so the Kubernetes user. Refused, as on access entries.
+#[test]
+fn a_session_template_username_is_refused_for_aws_auth() {
+    let _g = lock();
+    let aws_auth_before = aws_auth_version();
+    for username in ["{{SessionName}}", "{{SessionNameRaw}}", "{{SessionName}}:x"] {
+        let n = names("session");
+        let out = grant(&n, &["--username", username, "--via", "aws-auth"]);
+        assert_eq!(out.status.code(), Some(2), "{username}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--username") && err.contains("next:"), "{err}");
+        assert_nothing_written(&n, &aws_auth_before);
+    }
+}
+
+/// Issue 12 item 5: a grant with another --group rebound the shared binding and took the first
+/// group's access away. Now the binding accumulates subjects: both keep access.
+#[test]
+fn two_grants_with_different_groups_on_one_role_both_keep_access() {
+    let _g = lock();
+    let first = names("sharea");
+    let second = Names {
+        arn: arn(&unique_name("shareb")),
+        group: format!("{}-other-readers", unique_name("g")),
+        role: first.role.clone(),
+    };
+    let user = |n: &Names| n.arn.rsplit('/').next().unwrap().to_string();
+    let out = grant(&first, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = grant(&second, &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(json(&out)["clusterRoleBinding"]["action"], "updated");
+    assert_binding_binds(&first.role, &[&first.group, &second.group]);
+    for n in [&first, &second] {
+        assert!(
+            server_allows(&user(n), &n.group, "list", "pods", None),
+            "{} lost its access",
+            n.group
+        );
+    }
+    // A re-run of the first grant does not drop the second group either.
+    assert_eq!(grant(&first, &[]).status.code(), Some(0));
+    assert_binding_binds(&first.role, &[&first.group, &second.group]);
+    assert!(server_allows(
+        &user(&second),
+        &second.group,
+        "list",
+        "pods",
+        None
+    ));
+    revoke(&second, &[]);
+    revoke(&first, &[]);
+    delete(&format!("clusterrolebinding/{}", first.role));
+    delete(&format!("clusterrole/{}", first.role));
+}
+
+/// Decision 7: verification asks its denials again in every namespace where the username or
+/// group has a RoleBinding (a cluster-wide question never sees a RoleBinding).
+#[test]
+fn verification_asks_the_denials_where_the_group_has_role_bindings() {
+    let _g = lock();
+    let ns = unique_name("readers-ns");
+    let n = names("nsverify");
+    apply(&format!(
+        r#"apiVersion: v1
+kind: Namespace
+metadata: {{name: {ns}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: readers-view, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}
+subjects:
+- {{apiGroup: rbac.authorization.k8s.io, kind: Group, name: {g}}}
+"#,
+        g = n.group
+    ));
+    let out = grant(&n, &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = json(&out);
+    let in_ns: Vec<&serde_json::Value> = r["verification"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["namespace"] == ns.as_str())
+        .collect();
+    for (verb, resource) in [("create", "pods"), ("update", "configmaps")] {
+        assert!(
+            in_ns
+                .iter()
+                .any(|c| c["verb"] == verb && c["resource"] == resource),
+            "no {verb} {resource} row in {ns}: {in_ns:?}"
+        );
+    }
+    let user = n.arn.rsplit('/').next().unwrap();
+    rows_agree_with_the_server(&r, user, &n.group);
+    revoke(&n, &[]);
+    delete(&format!("namespace/{ns}"));
+}
+
+/// Decision 7: when verification fails after the writes, grant undoes them (the aws-auth entry
+/// first, then the RBAC objects it created), says so in the report, and exits 1. A real
+/// MutatingAdmissionPolicy adds `create pods` to the role as the server stores it, after every
+/// check grant can make before writing, so the authorizer contradicts the grant.
+#[test]
+fn a_grant_the_authorizer_contradicts_is_rolled_back() {
+    let _g = lock();
+    let original = get_aws_auth();
+    set_aws_auth(data(NODE_ENTRY));
+    let n = names("widened");
+    let policy = unique_name("widen-role");
+    apply(&format!(
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata: {{name: {policy}}}
+spec:
+  failurePolicy: Fail
+  reinvocationPolicy: Never
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [rbac.authorization.k8s.io]
+      apiVersions: [v1]
+      operations: [CREATE, UPDATE]
+      resources: [clusterroles]
+  matchConditions:
+  - name: this-role
+    expression: "object.metadata.name == '{role}'"
+  mutations:
+  - patchType: JSONPatch
+    jsonPatch:
+      expression: >-
+        [JSONPatch{{op: "add", path: "/rules/-", value: Object.rules{{apiGroups: [""], resources: ["pods"], verbs: ["create"]}}}}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicyBinding
+metadata: {{name: {policy}}}
+spec:
+  policyName: {policy}
+"#,
+        role = n.role
+    ));
+    // Wait until the policy is in force: a server-side dry run of the role comes back widened.
+    let widened = || {
+        let role = n.role.clone();
+        with_client(async move |c| {
+            let mut cr = ClusterRole::default();
+            cr.metadata.name = Some(role);
+            cr.rules = Some(vec![k8s_openapi::api::rbac::v1::PolicyRule {
+                api_groups: Some(vec![String::new()]),
+                resources: Some(vec!["pods".into()]),
+                verbs: vec!["get".into()],
+                ..Default::default()
+            }]);
+            let params = PostParams {
+                dry_run: true,
+                ..Default::default()
+            };
+            let back = Api::<ClusterRole>::all(c)
+                .create(&params, &cr)
+                .await
+                .unwrap();
+            back.rules.unwrap_or_default().len() == 2
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !widened() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "policy {policy} never took effect"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = grant(&n, &["-o", "json"]);
+    delete(&format!("mutatingadmissionpolicybinding/{policy}"));
+    delete(&format!("mutatingadmissionpolicy/{policy}"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = json(&out);
+    let wrong: Vec<&serde_json::Value> = r["verification"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["allowed"] != c["expected"])
+        .collect();
+    assert!(
+        wrong
+            .iter()
+            .any(|c| c["verb"] == "create" && c["resource"] == "pods"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(r["awsAuth"]["action"], "rolledBack", "{}", text(&out));
+    assert_eq!(r["clusterRole"]["action"], "rolledBack");
+    assert_eq!(r["clusterRoleBinding"]["action"], "rolledBack");
+    assert_eq!(r["ok"], false);
+    assert!(
+        r["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|note| note.as_str().unwrap().contains("rolled back")),
+        "{}",
+        text(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rolled back"), "{err}");
+    assert_eq!(map_roles(), NODE_ENTRY, "the entry must be gone again");
+    assert!(cluster_role(&n.role).is_none() && cluster_role_binding(&n.role).is_none());
+    let user = n.arn.rsplit('/').next().unwrap();
+    assert!(!server_allows(user, &n.group, "list", "pods", None));
+    set_aws_auth(original.and_then(|c| c.data));
 }

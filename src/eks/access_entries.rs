@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::access_policies::{Association, PolicyScope};
 use crate::arn::{self, CanonicalRoleArn, RoleArnInput};
+use crate::awsauth::template::{Placeholder, TemplatePart, parse_template};
 use crate::error::UserError;
 use crate::outcome::Action;
 
@@ -136,20 +137,71 @@ pub struct AccessEntryResult {
 // Pure decisions
 // ---------------------------------------------------------------------------------------
 
-/// Whether EKS accepts `username` on an access entry.
-pub fn check_username(username: &str) -> Result<(), String> {
+/// Where a grant writes its username. The two differ only in a rule EKS's API adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsernameTarget {
+    AwsAuth,
+    AccessEntry,
+}
+
+/// The placeholders whose value the caller chooses: `sts:AssumeRole` takes any session name
+/// made of `[\w+=,.@-]` (no colon), so whoever may assume the role picks this part.
+const CALLER_CHOSEN: [Placeholder; 2] = [Placeholder::SessionName, Placeholder::SessionNameRaw];
+
+/// The one check of a grant's username, for aws-auth and access entries alike.
+///
+/// Refused everywhere: the prefixes Kubernetes and EKS reserve (their users are bound to
+/// powerful roles: `eks:addon-manager` is cluster-admin); a username with nothing fixed in it
+/// (`{{SessionName}}`: the caller picks the whole name and can become any user); and a session
+/// placeholder placed so that the caller can complete a reserved prefix (`{{SessionName}}:x`
+/// becomes `system:x` for session name `system`). On access entries EKS also requires a
+/// session placeholder to come after a colon.
+pub fn check_username(username: &str, target: UsernameTarget) -> Result<(), String> {
     if let Some(p) = RESERVED_USERNAME_PREFIXES
         .iter()
         .find(|p| username.starts_with(**p))
     {
         return Err(format!(
-            "it starts with {p}, which EKS reserves (system:, eks:, aws:, amazon: and iam: are not allowed on access entries)"
+            "it starts with {p}, which Kubernetes and EKS reserve for their own components (system:, eks:, aws:, amazon: and iam: are refused)"
         ));
     }
-    for t in ["{{SessionName}}", "{{SessionNameRaw}}"] {
-        if let Some(i) = username.find(t)
-            && !username[..i].contains(':')
+    let parts = parse_template(username).map_err(|e| e.to_string())?;
+    let fixed = |p: &TemplatePart| matches!(p, TemplatePart::Text(t) if !t.is_empty());
+    if !parts.iter().any(fixed) {
+        return Err(
+            "it is only placeholders with nothing fixed, so the session (whoever assumes the role picks its name) decides the whole username and can pose as any user"
+                .into(),
+        );
+    }
+    if let Some(first) = parts
+        .iter()
+        .position(|p| matches!(p, TemplatePart::Placeholder(ph) if CALLER_CHOSEN.contains(ph)))
+    {
+        let before: String = parts[..first]
+            .iter()
+            .map(|p| match p {
+                TemplatePart::Text(t) => t.as_str(),
+                TemplatePart::Placeholder(_) => "",
+            })
+            .collect();
+        let colon_after = parts[first + 1..]
+            .iter()
+            .any(|p| matches!(p, TemplatePart::Text(t) if t.contains(':')));
+        if !before.contains(':')
+            && colon_after
+            && let Some(r) = RESERVED_USERNAME_PREFIXES
+                .iter()
+                .find(|r| r.starts_with(before.as_str()))
         {
+            return Err(format!(
+                "the session name comes before the first colon, so a session named to complete {r:?} makes the username start with the reserved prefix {r}"
+            ));
+        }
+        if target == UsernameTarget::AccessEntry && !before.contains(':') {
+            let t = match &parts[first] {
+                TemplatePart::Placeholder(p) => p.to_string(),
+                TemplatePart::Text(_) => unreachable!("position() found a placeholder"),
+            };
             return Err(format!(
                 "{t} must come after a colon on access entries (for example chronom:{t})"
             ));
@@ -1030,23 +1082,72 @@ mod tests {
 
     #[test]
     fn reserved_username_prefixes_are_refused() {
-        for u in ["system:chronom", "eks:x", "aws:x", "amazon:x", "iam:x"] {
-            assert!(check_username(u).is_err(), "{u}");
-        }
-        for u in [
-            "chronom",
-            "chronom:{{SessionName}}",
-            "arn:aws:sts::1:assumed-role/r/{{SessionName}}",
-            "my-system:x",
-        ] {
-            assert!(check_username(u).is_ok(), "{u}");
+        for target in [UsernameTarget::AwsAuth, UsernameTarget::AccessEntry] {
+            for u in [
+                "system:chronom",
+                "eks:addon-manager",
+                "aws:x",
+                "amazon:x",
+                "iam:x",
+            ] {
+                assert!(check_username(u, target).is_err(), "{u} {target:?}");
+            }
+            for u in [
+                "chronom",
+                "chronom:{{SessionName}}",
+                "arn:aws:sts::1:assumed-role/r/{{SessionName}}",
+                "my-system:x",
+                "{{AccountID}}:{{SessionName}}",
+            ] {
+                assert_eq!(check_username(u, target), Ok(()), "{u} {target:?}");
+            }
         }
         assert!(
-            check_username("chronom{{SessionName}}")
+            check_username("chronom{{SessionName}}", UsernameTarget::AccessEntry)
                 .unwrap_err()
                 .contains("colon")
         );
-        assert!(check_username("chronom-{{SessionNameRaw}}").is_err());
+        assert!(check_username("chronom-{{SessionNameRaw}}", UsernameTarget::AccessEntry).is_err());
+        // aws-auth has no colon rule: a fixed prefix that cannot grow into a reserved one is enough.
+        assert_eq!(
+            check_username("chronom-{{SessionName}}", UsernameTarget::AwsAuth),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_username_the_session_decides_is_refused_on_every_path() {
+        for target in [UsernameTarget::AwsAuth, UsernameTarget::AccessEntry] {
+            for u in [
+                "{{SessionName}}",
+                "{{SessionNameRaw}}",
+                "{{SessionName}}{{SessionNameRaw}}",
+                "{{AccountID}}{{SessionName}}",
+                "{{EC2PrivateDNSName}}",
+            ] {
+                let why = check_username(u, target).unwrap_err();
+                assert!(why.contains("nothing fixed"), "{u} {target:?}: {why}");
+            }
+            // The session name "system" (or "eks", "s" + "ystem", ...) completes a reserved prefix.
+            for u in [
+                "{{SessionName}}:x",
+                "s{{SessionNameRaw}}:x",
+                "e{{SessionName}}:addon-manager",
+            ] {
+                let why = check_username(u, target).unwrap_err();
+                assert!(why.contains("reserved prefix"), "{u} {target:?}: {why}");
+            }
+        }
+        assert_eq!(
+            check_username("{{SessionName}}-reader", UsernameTarget::AwsAuth),
+            Ok(()),
+            "a fixed part and no colon after the session: no reserved prefix is reachable"
+        );
+        assert_eq!(
+            check_username("scanner{{SessionName}}:x", UsernameTarget::AwsAuth),
+            Ok(()),
+            "scanner is no beginning of a reserved prefix"
+        );
     }
 
     #[test]
