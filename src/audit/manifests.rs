@@ -16,6 +16,8 @@ pub struct ClusterState {
     /// aws-auth's data; empty when there is no aws-auth.
     pub aws_auth: BTreeMap<String, String>,
     pub aws_auth_present: bool,
+    /// What a live read could not get (a forbidden LIST or GET): the report is then incomplete.
+    pub unread: Vec<super::completeness::UnreadSource>,
 }
 
 #[derive(Debug, thiserror::Error)]
