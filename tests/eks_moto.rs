@@ -990,10 +990,29 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
         .unwrap();
     assert!(worst >= Severity::Medium);
     assert_eq!(
-        fleet::exit_code(&report, Some(Severity::Medium)),
+        fleet::exit_code(&report, Some(Severity::Medium), false),
         chronom::audit::EXIT_FINDINGS
     );
-    assert_eq!(fleet::exit_code(&report, None), chronom::error::EXIT_FAILED);
+    assert_eq!(fleet::exit_code(&report, None, false), chronom::error::EXIT_FAILED);
+    // What was not read is in the report: the walled cluster, and the access entries (moto has
+    // no such API) of the API_AND_CONFIG_MAP cluster.
+    assert!(!report.complete);
+    let gaps: Vec<(Option<&str>, &str)> = report
+        .incomplete
+        .iter()
+        .map(|u| (u.cluster.as_deref(), u.unread.source.as_str()))
+        .collect();
+    assert!(
+        gaps.contains(&(Some(walled.as_str()), "cluster"))
+            && gaps.contains(&(Some(good[0].as_str()), "eks:access-entries")),
+        "{gaps:?}"
+    );
+    assert_eq!(json["complete"], false);
+    assert_eq!(
+        fleet::exit_code(&report, None, true),
+        0,
+        "accepted with --allow-incomplete"
+    );
 
     // Without the failing cluster: 0 under the threshold, 3 at it.
     let clean = rt()
@@ -1001,6 +1020,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
         .unwrap();
     assert_eq!(clean.clusters.len(), 2);
     assert!(clean.clusters.iter().all(|c| c.ok));
+    assert!(clean.complete && clean.incomplete.is_empty());
     assert!(
         clean
             .findings
@@ -1008,9 +1028,9 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
             .all(|f| f.finding.severity < Severity::Critical),
         "the seeded cluster has no critical finding"
     );
-    assert_eq!(fleet::exit_code(&clean, Some(Severity::Critical)), 0);
+    assert_eq!(fleet::exit_code(&clean, Some(Severity::Critical), false), 0);
     assert_eq!(
-        fleet::exit_code(&clean, Some(Severity::Medium)),
+        fleet::exit_code(&clean, Some(Severity::Medium), false),
         chronom::audit::EXIT_FINDINGS
     );
 }
@@ -1070,4 +1090,204 @@ fn all_clusters_through_the_binary_keeps_going_past_clusters_that_reject_it() {
         );
     }
     assert!(stderr(&o).contains("could not be audited"), "{}", text(&o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12 item 7: `audit --all-clusters` must not pass on credentials AWS rejects. These tests
+// run a moto server of their own that checks every request's signature and IAM policy, as AWS
+// does (moto's IAM authentication, switched on once the launcher has made an IAM user), so an
+// unknown key gets InvalidClientTokenId from STS and from EKS alike, the answer a disabled
+// opt-in region also gives.
+
+/// Starts moto with IAM authentication on; returns its endpoint and the keys of an IAM user
+/// that may call only sts:GetCallerIdentity (so ListClusters is AccessDenied for it).
+const AUTH_LAUNCHER: &str = r#"
+import json, os, sys, time
+import boto3
+from moto import settings
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.server import ThreadedMotoServer
+
+port, parent = int(sys.argv[1]), int(sys.argv[2])
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+server.start()
+iam = boto3.client("iam", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                   aws_access_key_id="AKIDSETUP", aws_secret_access_key="setup")
+iam.create_user(UserName="sts-only")
+iam.put_user_policy(UserName="sts-only", PolicyName="sts-only", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}))
+key = iam.create_access_key(UserName="sts-only")["AccessKey"]
+# From here on every request is authenticated and authorized (moto's INITIAL_NO_AUTH_ACTION_COUNT).
+settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+ActionAuthenticatorMixin.request_count = 0
+print(json.dumps({"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}), flush=True)
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        os._exit(0)
+    time.sleep(0.5)
+"#;
+
+struct AuthMoto {
+    endpoint: String,
+    /// An IAM user moto knows, allowed sts:GetCallerIdentity only.
+    key: String,
+    secret: String,
+    child: std::process::Child,
+    /// Empty AWS config and credentials files, so nothing of the machine's is read.
+    home: tempfile::TempDir,
+}
+
+impl Drop for AuthMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_with_iam_auth() -> AuthMoto {
+    use std::io::BufRead;
+    let python = support::moto::python().unwrap_or_else(|e| panic!("no moto: {e}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let home = tempfile::tempdir().unwrap();
+    for empty in ["config", "credentials"] {
+        std::fs::write(home.path().join(empty), "").unwrap();
+    }
+    let mut child = Command::new(python)
+        .args([
+            "-c",
+            AUTH_LAUNCHER,
+            &port.to_string(),
+            &std::process::id().to_string(),
+        ])
+        .env_remove("INITIAL_NO_AUTH_ACTION_COUNT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let keys: serde_json::Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("moto with IAM auth did not start ({e}): {line:?}"));
+    AuthMoto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        key: keys["key"].as_str().unwrap().to_string(),
+        secret: keys["secret"].as_str().unwrap().to_string(),
+        child,
+        home,
+    }
+}
+
+impl AuthMoto {
+    /// `kubectl-chronom <args>` with these keys against this moto, and nothing else of AWS.
+    fn chronom(&self, key: &str, secret: &str, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") {
+                cmd.env_remove(&name);
+            }
+        }
+        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", self.home.path().join("config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.home.path().join("credentials"),
+            )
+            .env_remove("KUBECONFIG")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kubectl-chronom")
+    }
+}
+
+#[test]
+fn all_clusters_with_credentials_aws_rejects_fails_with_one_message_even_with_fail_on() {
+    let m = moto_with_iam_auth();
+    // An opt-in and a default region: before the credentials were checked first, both answered
+    // InvalidClientTokenId, both were "skipped (not enabled)", and the run exited 0.
+    for extra in [&[][..], &["-o", "json"][..]] {
+        let mut args = vec![
+            "audit",
+            "--all-clusters",
+            "--regions",
+            "af-south-1,eu-west-1",
+            "--fail-on",
+            "low",
+        ];
+        args.extend_from_slice(extra);
+        let o = m.chronom("AKIDNOTAREALKEY00000", "not-the-secret", &args);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("AWS rejected the credentials: STS GetCallerIdentity in eu-west-1 answered InvalidClientTokenId")
+                && err.contains("no region was scanned"),
+            "{}",
+            text(&o)
+        );
+        assert!(
+            err.contains("next: ")
+                && err.contains("AWS_PROFILE")
+                && err.contains("aws sso login")
+                && err.contains("aws configure"),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(
+            err.matches("error: ").count(),
+            1,
+            "one message: {}",
+            text(&o)
+        );
+        for debug in ["Error {", "ErrorMetadata", "SdkError", "ServiceError {"] {
+            assert!(!err.contains(debug), "no Debug structs: {}", text(&o));
+        }
+        assert!(
+            o.stdout.is_empty() && !err.contains("skipped"),
+            "no report, nothing skipped: {}\n--- stdout\n{}",
+            text(&o),
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+}
+
+#[test]
+fn all_clusters_with_working_credentials_denied_listclusters_fails_every_region() {
+    // The key is good (STS says who it is), but EKS denies ListClusters everywhere, as an SCP
+    // or a missing policy would: each region is a failure with its reason, none is skipped.
+    let m = moto_with_iam_auth();
+    let o = m.chronom(
+        &m.key,
+        &m.secret,
+        &[
+            "audit",
+            "--all-clusters",
+            "--regions",
+            "af-south-1,eu-west-1",
+            "--fail-on",
+            "low",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--all-clusters could not list clusters in any region")
+            && err.contains("eks:ListClusters")
+            && !err.contains("rejected the credentials"),
+        "{}",
+        text(&o)
+    );
 }

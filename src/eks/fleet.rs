@@ -159,14 +159,39 @@ pub fn sts_region(configured: Option<&str>, scanned: &[String]) -> String {
         .unwrap_or_else(|| "us-east-1".to_string())
 }
 
-/// The one error for credentials STS would not accept, from GetCallerIdentity's error code
-/// and message (`None` when no answer came back: `transport` says why).
-pub fn credentials_error(
-    region: &str,
-    code: Option<&str>,
-    message: &str,
-    transport: &str,
-) -> UserError {
+/// What STS answered, when it answered: its error code and message, else the HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StsAnswer<'a> {
+    Error { code: &'a str, message: &'a str },
+    Status(u16),
+    /// No answer (DNS, TCP, TLS, timeout): the transport's own words.
+    None(&'a str),
+}
+
+/// The error code and message of an AWS error answer the SDK could not parse: the
+/// `X-Amzn-ErrorType` header, else `<Code>` and `<Message>` anywhere in an XML body (AWS nests
+/// them under `<ErrorResponse><Error>`, some emulators under `<Errors><Error>`).
+pub fn raw_error(error_type: Option<&str>, body: &[u8]) -> Option<(String, String)> {
+    let body = String::from_utf8_lossy(body);
+    let between = |open: &str, close: &str| {
+        let start = body.find(open)? + open.len();
+        let len = body[start..].find(close)?;
+        Some(body[start..start + len].trim().to_string())
+    };
+    let code = error_type
+        .map(|t| t.split(':').next().unwrap_or(t).trim().to_string())
+        .filter(|c| !c.is_empty())
+        .or_else(|| between("<Code>", "</Code>"))?;
+    Some((code, between("<Message>", "</Message>").unwrap_or_default()))
+}
+
+/// The one error for credentials STS would not accept, from what GetCallerIdentity answered.
+pub fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserError {
+    let (code, message, transport) = match answer {
+        StsAnswer::Error { code, message } => (Some(code), message.to_string(), ""),
+        StsAnswer::Status(status) => (None, format!("HTTP {status}"), ""),
+        StsAnswer::None(transport) => (None, String::new(), transport),
+    };
     const RENEW: &str = "check which AWS credentials are used (--profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment) and renew them: `aws sso login` for an SSO profile, `aws configure` for access keys; `aws sts get-caller-identity` shows whether they work";
     match code {
         Some(
@@ -193,6 +218,12 @@ pub fn credentials_error(
         Some(c) => UserError::failed(
             format!(
                 "cannot check the AWS credentials: STS GetCallerIdentity in {region} answered {c}: {message}; no region was scanned"
+            ),
+            "check the credentials and that STS is allowed and reachable from here (re-run with -vv)",
+        ),
+        None if transport.is_empty() => UserError::failed(
+            format!(
+                "cannot check the AWS credentials: STS GetCallerIdentity in {region} answered {message}; no region was scanned"
             ),
             "check the credentials and that STS is allowed and reachable from here (re-run with -vv)",
         ),
@@ -231,12 +262,29 @@ pub async fn verify_credentials(
             tracing::info!(arn = %caller.arn, region, "the AWS credentials work");
             Ok(caller)
         }
-        Err(e) => Err(credentials_error(
-            &region,
-            e.code(),
-            e.message().unwrap_or_default(),
-            &crate::connect::error_chain(&e).join(": "),
-        )),
+        Err(e) => {
+            let transport = crate::connect::error_chain(&e).join(": ");
+            tracing::debug!(error = %transport, "GetCallerIdentity failed");
+            let raw = e.raw_response().map(|r| {
+                (
+                    r.status().as_u16(),
+                    raw_error(
+                        r.headers().get("x-amzn-errortype"),
+                        r.body().bytes().unwrap_or_default(),
+                    ),
+                )
+            });
+            let answer = match (e.code(), &raw) {
+                (Some(code), _) => StsAnswer::Error {
+                    code,
+                    message: e.message().unwrap_or_default(),
+                },
+                (None, Some((_, Some((code, message))))) => StsAnswer::Error { code, message },
+                (None, Some((status, None))) => StsAnswer::Status(*status),
+                (None, None) => StsAnswer::None(&transport),
+            };
+            Err(credentials_error(&region, answer))
+        }
     }
 }
 
@@ -1249,9 +1297,10 @@ mod tests {
     fn rejected_credentials_are_one_message_with_the_next_step() {
         let e = credentials_error(
             "eu-west-1",
-            Some("InvalidClientTokenId"),
-            "The security token included in the request is invalid.",
-            "service error",
+            StsAnswer::Error {
+                code: "InvalidClientTokenId",
+                message: "The security token included in the request is invalid.",
+            },
         );
         assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
         assert!(
@@ -1265,29 +1314,61 @@ mod tests {
                 && e.next.contains("aws configure"),
             "{e}"
         );
-        let e = credentials_error("us-east-1", Some("ExpiredToken"), "expired", "");
-        assert!(
-            e.what.starts_with("the AWS credentials have expired"),
-            "{e}"
-        );
         let e = credentials_error(
             "us-east-1",
-            None,
-            "",
-            "dispatch failure: connection refused",
+            StsAnswer::Error {
+                code: "ExpiredToken",
+                message: "expired",
+            },
+        );
+        assert!(e.what.starts_with("the AWS credentials have expired"), "{e}");
+        let e = credentials_error(
+            "us-east-1",
+            StsAnswer::None("dispatch failure: connection refused"),
         );
         assert!(
-            e.what
-                .contains("got no answer: dispatch failure: connection refused")
+            e.what.contains("got no answer: dispatch failure: connection refused")
                 && e.next.contains("network"),
             "{e}"
         );
+        let e = credentials_error("us-east-1", StsAnswer::Status(503));
+        assert!(e.what.contains("answered HTTP 503"), "{e}");
         for e in [
-            credentials_error("r", Some("Throttling"), "slow down", ""),
-            credentials_error("r", Some("InvalidClientTokenId"), "m", ""),
+            credentials_error(
+                "r",
+                StsAnswer::Error {
+                    code: "Throttling",
+                    message: "slow down",
+                },
+            ),
+            credentials_error("r", StsAnswer::Status(403)),
         ] {
             assert!(!format!("{e}").contains('{'), "no Debug structs: {e}");
         }
+    }
+
+    #[test]
+    fn an_error_answer_the_sdk_cannot_parse_is_read_from_its_header_or_body() {
+        // AWS's query-protocol shape, and moto's (an extra <Errors> level the SDK does not read).
+        let aws = b"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>";
+        let moto = b"<?xml version=\"1.0\"?><ErrorResponse><Errors><Error><Code>InvalidClientTokenId</Code><Message>bad</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(
+            raw_error(None, aws),
+            Some((
+                "InvalidClientTokenId".into(),
+                "The security token included in the request is invalid.".into()
+            ))
+        );
+        assert_eq!(
+            raw_error(None, moto),
+            Some(("InvalidClientTokenId".into(), "bad".into()))
+        );
+        assert_eq!(
+            raw_error(Some("UnrecognizedClientException:http://internal.amazon.com/"), b"{}"),
+            Some(("UnrecognizedClientException".into(), String::new()))
+        );
+        assert_eq!(raw_error(None, b"<html>bad gateway</html>"), None);
+        assert_eq!(raw_error(Some(""), b""), None);
     }
 
     #[tokio::test]
