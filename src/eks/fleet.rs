@@ -162,7 +162,10 @@ pub fn sts_region(configured: Option<&str>, scanned: &[String]) -> String {
 /// What STS answered, when it answered: its error code and message, else the HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StsAnswer<'a> {
-    Error { code: &'a str, message: &'a str },
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
     Status(u16),
     /// No answer (DNS, TCP, TLS, timeout): the transport's own words.
     None(&'a str),
@@ -1321,13 +1324,17 @@ mod tests {
                 message: "expired",
             },
         );
-        assert!(e.what.starts_with("the AWS credentials have expired"), "{e}");
+        assert!(
+            e.what.starts_with("the AWS credentials have expired"),
+            "{e}"
+        );
         let e = credentials_error(
             "us-east-1",
             StsAnswer::None("dispatch failure: connection refused"),
         );
         assert!(
-            e.what.contains("got no answer: dispatch failure: connection refused")
+            e.what
+                .contains("got no answer: dispatch failure: connection refused")
                 && e.next.contains("network"),
             "{e}"
         );
@@ -1364,7 +1371,10 @@ mod tests {
             Some(("InvalidClientTokenId".into(), "bad".into()))
         );
         assert_eq!(
-            raw_error(Some("UnrecognizedClientException:http://internal.amazon.com/"), b"{}"),
+            raw_error(
+                Some("UnrecognizedClientException:http://internal.amazon.com/"),
+                b"{}"
+            ),
             Some(("UnrecognizedClientException".into(), String::new()))
         );
         assert_eq!(raw_error(None, b"<html>bad gateway</html>"), None);
