@@ -1294,3 +1294,208 @@ fn all_clusters_with_working_credentials_denied_listclusters_fails_every_region(
         text(&o)
     );
 }
+
+/// A stand-in for AWS as an account with good credentials sees it, for what moto cannot play:
+/// an answer per region. STS GetCallerIdentity succeeds; EKS ListClusters answers with
+/// `answers[region]` (status, X-Amzn-ErrorType, message), or an empty list. The region and
+/// service are read from each request's SigV4 credential scope.
+fn aws_answering_per_region(
+    answers: std::collections::HashMap<&'static str, (u16, &'static str, &'static str)>,
+) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let head_end = loop {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break None,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(i + 4);
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < head_end + length {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            // Credential=KEY/DATE/REGION/SERVICE/aws4_request
+            let scope: Vec<&str> = head
+                .split("credential=")
+                .nth(1)
+                .unwrap_or_default()
+                .split('/')
+                .collect();
+            let (region, service) = (
+                scope.get(2).copied().unwrap_or_default(),
+                scope.get(3).copied().unwrap_or_default(),
+            );
+            let (status, error_type, body, content_type) = if service == "sts" {
+                (
+                    200,
+                    "",
+                    format!(
+                        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::{ACCOUNT}:user/scanner</Arn><UserId>AIDAEXAMPLE</UserId><Account>{ACCOUNT}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+                    ),
+                    "text/xml",
+                )
+            } else {
+                match answers.get(region) {
+                    Some((status, error_type, message)) => (
+                        *status,
+                        *error_type,
+                        serde_json::json!({ "message": message }).to_string(),
+                        "application/json",
+                    ),
+                    None => (
+                        200,
+                        "",
+                        r#"{"clusters":[]}"#.to_string(),
+                        "application/json",
+                    ),
+                }
+            };
+            let mut response = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            if !error_type.is_empty() {
+                response.push_str(&format!("X-Amzn-ErrorType: {error_type}\r\n"));
+            }
+            response.push_str("\r\n");
+            response.push_str(&body);
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    endpoint
+}
+
+#[test]
+fn with_good_credentials_only_an_opt_in_region_is_skipped_and_other_failures_are_rows() {
+    const BAD_TOKEN: &str = "The security token included in the request is invalid.";
+    let endpoint = aws_answering_per_region(std::collections::HashMap::from([
+        // What a disabled opt-in region answers: skipped.
+        (
+            "af-south-1",
+            (403, "UnrecognizedClientException", BAD_TOKEN),
+        ),
+        // The same answer from a region every account has cannot be "not enabled".
+        ("eu-west-1", (403, "UnrecognizedClientException", BAD_TOKEN)),
+        // An SCP denying EKS in one region: a failed region with the reason.
+        (
+            "me-south-1",
+            (
+                403,
+                "AccessDeniedException",
+                "User: arn:aws:iam::123456789012:user/scanner is not authorized to perform: eks:ListClusters with an explicit deny in a service control policy",
+            ),
+        ),
+    ]));
+    let home = tempfile::tempdir().unwrap();
+    for empty in ["config", "credentials"] {
+        std::fs::write(home.path().join(empty), "").unwrap();
+    }
+    let run = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") {
+                cmd.env_remove(&name);
+            }
+        }
+        cmd.env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "eu-central-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", home.path().join("config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                home.path().join("credentials"),
+            )
+            .env_remove("KUBECONFIG")
+            .args([
+                "audit",
+                "--all-clusters",
+                "--regions",
+                "eu-central-1,af-south-1,eu-west-1,me-south-1",
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kubectl-chronom")
+    };
+    let o = run(&["--fail-on", "low", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let report: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let row = |region: &str| {
+        report["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["region"] == region)
+            .unwrap_or_else(|| panic!("no row for {region}: {report:#}"))
+            .clone()
+    };
+    assert_eq!(row("eu-central-1")["error"], serde_json::Value::Null);
+    assert_eq!(row("af-south-1")["skipped"], true, "{report:#}");
+    assert!(
+        row("af-south-1")["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not enabled for this account"),
+        "{report:#}"
+    );
+    for failed in ["eu-west-1", "me-south-1"] {
+        assert_eq!(row(failed)["skipped"], false, "{failed}: {report:#}");
+    }
+    assert!(
+        row("me-south-1")["error"]
+            .as_str()
+            .unwrap()
+            .contains("service control policy"),
+        "{report:#}"
+    );
+    assert_eq!(report["complete"], false);
+    let gaps: Vec<(&str, &str)> = report["incomplete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["region"].as_str().unwrap(), u["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        gaps,
+        [
+            ("eu-west-1", "eks:clusters"),
+            ("me-south-1", "eks:clusters")
+        ]
+    );
+    let table = run(&[]);
+    assert_eq!(table.status.code(), Some(1), "{}", text(&table));
+    let out = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        out.contains("skipped (not enabled for this account): af-south-1\n")
+            && out.contains("INCOMPLETE (2 source(s)"),
+        "{out}"
+    );
+    assert_eq!(
+        run(&["--fail-on", "low", "--allow-incomplete"])
+            .status
+            .code(),
+        Some(0),
+        "accepted explicitly"
+    );
+}

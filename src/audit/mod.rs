@@ -140,7 +140,7 @@ pub async fn live_report(
     conn: &Connection,
     verify: bool,
 ) -> Result<report::AuditReport, UserError> {
-    let mut state = read_cluster(conn).await?;
+    let mut state = read_readable(conn, &QueryScope::AllNamespaces).await?;
     let (eks, eks_unread) = read_eks_side(conn).await;
     state.unread.extend(eks_unread);
     // Made before take_snapshot moves the objects out of the state.
@@ -208,8 +208,8 @@ pub fn rule_source(from_file: &[PathBuf]) -> RuleSource {
 }
 
 /// Read the cluster (or the files): the source name, the state, and the live connection. From
-/// a cluster, Roles and RoleBindings are listed only where `scope` looks (see [`read_cluster_for`]);
-/// files are read whole.
+/// a cluster, Roles and RoleBindings are listed only where `scope` looks (see [`read_readable`]),
+/// and what could not be read is in the state's `unread`; files are read whole.
 pub async fn load(
     global: &GlobalArgs,
     from_file: &[PathBuf],
@@ -219,7 +219,8 @@ pub async fn load(
         return Ok(("files".into(), read_files(from_file)?, None));
     }
     let conn = connect::connect(global).await?;
-    let state = read_cluster_for(&conn, scope).await?;
+    // Partial: lookup says what could not be read (queries::check_complete).
+    let state = read_readable(&conn, scope).await?;
     Ok((conn.context.clone(), state, Some(conn)))
 }
 
@@ -228,11 +229,29 @@ pub async fn read_cluster(conn: &Connection) -> Result<ClusterState, UserError> 
     read_cluster_for(conn, &QueryScope::AllNamespaces).await
 }
 
+/// [`read_readable`], failing when anything could not be read: for callers that decide
+/// something from the objects (an empty list read as "no bindings" would be a wrong answer).
+pub async fn read_cluster_for(
+    conn: &Connection,
+    scope: &QueryScope,
+) -> Result<ClusterState, UserError> {
+    let state = read_readable(conn, scope).await?;
+    match state.unread.first() {
+        None => Ok(state),
+        Some(u) => Err(UserError::failed(
+            u.reason.clone(),
+            "ask a cluster admin for the missing right, or use a context with more rights",
+        )),
+    }
+}
+
 /// The RBAC objects a question in `scope` can depend on, and aws-auth: every ClusterRole and
 /// ClusterRoleBinding, and the Roles and RoleBindings of every namespace (`AllNamespaces`), of
 /// one namespace (`Namespace`), or of none (`ClusterScoped`: RBAC consults RoleBindings only for
 /// requests in a namespace). A constant number of paginated LISTs whatever the cluster's size.
-pub async fn read_cluster_for(
+/// What the API server refuses (403) is left empty and named in `unread`; the caller must say
+/// the result is incomplete.
+pub async fn read_readable(
     conn: &Connection,
     scope: &QueryScope,
 ) -> Result<ClusterState, UserError> {

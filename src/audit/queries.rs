@@ -218,7 +218,7 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     // Only the bindings the scope consults are listed (one namespace's, or none besides the
     // cluster's); rbac::who_can looks at no others, so the answer is the same as from the whole.
     let mut state = match &conn {
-        Some(c) => super::read_cluster_for(c, &scope).await?,
+        Some(c) => super::read_readable(c, &scope).await?,
         None => super::read_files(&q.from_file)?,
     };
     let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
