@@ -1499,3 +1499,67 @@ fn with_good_credentials_only_an_opt_in_region_is_skipped_and_other_failures_are
         "accepted explicitly"
     );
 }
+
+#[test]
+fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
+    // The context is an EKS cluster, but there are no AWS credentials: the audit cannot know
+    // the authentication mode (which mappings count) nor read the access entries. That used
+    // to be a note on stderr; it is now an unread source, so the report says it is partial.
+    let m = moto();
+    let region = "eu-west-2";
+    let name = unique_name("unreadable");
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = rt().block_on(async {
+        m.create_cluster_with_mode(region, &name, vpc(true, false, &[]), None, Some("API"))
+            .await;
+        let described = cluster::describe(&m.sdk(region), region, &name)
+            .await
+            .unwrap();
+        let kubeconfig = eks_kubeconfig(dir.path(), &described);
+        chronom::connect::connect(&global(&["--kubeconfig", kubeconfig.to_str().unwrap()]))
+            .await
+            .unwrap()
+    });
+    let no_credentials = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .endpoint_url(&m.endpoint)
+        .build();
+    with_sdk(&mut conn, no_credentials);
+    let (state, unread) = rt().block_on(chronom::audit::read_eks_side(&conn));
+    assert!(state.is_none());
+    let unread = unread.expect("an unread source");
+    assert_eq!(unread.source, "eks:cluster");
+    assert!(
+        unread.reason.contains(&format!(
+            "the EKS side of context \"prod\" (EKS cluster {name} in {region}) could not be read"
+        )),
+        "{unread:?}"
+    );
+
+    // who-can and lookup get it too, and refuse to answer from the rest alone.
+    let mut mappings = Vec::new();
+    let mut objects = chronom::rbac::RbacObjects::default();
+    let gaps = rt().block_on(chronom::eks::mapping_source::add_from(
+        &conn,
+        &mut mappings,
+        &mut objects,
+    ));
+    assert_eq!(gaps, [unread.clone()]);
+    let refused = chronom::audit::queries::check_complete(&gaps, false).unwrap_err();
+    assert!(
+        refused
+            .what
+            .contains("eks:cluster: the EKS side of context")
+            && refused.next.contains("--allow-incomplete"),
+        "{refused}"
+    );
+    assert!(chronom::audit::queries::check_complete(&gaps, true).is_ok());
+
+    // With the credentials, the same context reads whole (moto has no access entries API, so
+    // an API-mode cluster still misses those, by name).
+    with_sdk(&mut conn, m.sdk(region));
+    let (state, unread) = rt().block_on(chronom::audit::read_eks_side(&conn));
+    assert!(unread.is_none());
+    assert!(state.unwrap().access_entries_error.is_some());
+}
