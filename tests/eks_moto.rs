@@ -1096,35 +1096,27 @@ fn all_clusters_through_the_binary_keeps_going_past_clusters_that_reject_it() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Issue 12 item 7: `audit --all-clusters` must not pass on credentials AWS rejects. These tests
-// run a moto server of their own that checks every request's signature and IAM policy, as AWS
-// does (moto's IAM authentication, switched on once the launcher has made an IAM user), so an
-// unknown key gets InvalidClientTokenId from STS and from EKS alike, the answer a disabled
-// opt-in region also gives.
+// Issue 12 item 7: `audit --all-clusters` must not pass on credentials AWS rejects. The first
+// test runs a moto server of its own that checks every request's signature and IAM policy, as
+// AWS does (moto's IAM authentication), so an unknown key is rejected by STS and EKS alike. (A
+// key moto did issue fails its SigV4 check on EKS's REST paths, so moto cannot play "good key,
+// AccessDenied in one region"; `aws_answering_per_region` below plays the answers per region.)
 
-/// Starts moto with IAM authentication on; returns its endpoint and the keys of an IAM user
-/// that may call only sts:GetCallerIdentity (so ListClusters is AccessDenied for it).
+/// Starts moto with IAM authentication on (a moto of its own: the shared one accepts any key).
 const AUTH_LAUNCHER: &str = r#"
-import json, os, sys, time
-import boto3
+import os, sys, time
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.server import ThreadedMotoServer
 
 port, parent = int(sys.argv[1]), int(sys.argv[2])
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-server.start()
-iam = boto3.client("iam", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                   aws_access_key_id="AKIDSETUP", aws_secret_access_key="setup")
-iam.create_user(UserName="sts-only")
-iam.put_user_policy(UserName="sts-only", PolicyName="sts-only", PolicyDocument=json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}))
-key = iam.create_access_key(UserName="sts-only")["AccessKey"]
-# From here on every request is authenticated and authorized (moto's INITIAL_NO_AUTH_ACTION_COUNT).
+# From the first request on, every request is authenticated and authorized
+# (moto's INITIAL_NO_AUTH_ACTION_COUNT), so a key moto never issued is rejected.
 settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
 ActionAuthenticatorMixin.request_count = 0
-print(json.dumps({"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}), flush=True)
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+server.start()
+print("ready", flush=True)
 while True:
     try:
         os.kill(parent, 0)
@@ -1135,9 +1127,6 @@ while True:
 
 struct AuthMoto {
     endpoint: String,
-    /// An IAM user moto knows, allowed sts:GetCallerIdentity only.
-    key: String,
-    secret: String,
     child: std::process::Child,
     /// Empty AWS config and credentials files, so nothing of the machine's is read.
     home: tempfile::TempDir,
@@ -1179,12 +1168,9 @@ fn moto_with_iam_auth() -> AuthMoto {
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let keys: serde_json::Value = serde_json::from_str(&line)
-        .unwrap_or_else(|e| panic!("moto with IAM auth did not start ({e}): {line:?}"));
+    assert_eq!(line.trim(), "ready", "moto with IAM auth did not start");
     AuthMoto {
         endpoint: format!("http://127.0.0.1:{port}"),
-        key: keys["key"].as_str().unwrap().to_string(),
-        secret: keys["secret"].as_str().unwrap().to_string(),
         child,
         home,
     }
@@ -1267,38 +1253,11 @@ fn all_clusters_with_credentials_aws_rejects_fails_with_one_message_even_with_fa
     }
 }
 
-#[test]
-fn all_clusters_with_working_credentials_denied_listclusters_fails_every_region() {
-    // The key is good (STS says who it is), but EKS denies ListClusters everywhere, as an SCP
-    // or a missing policy would: each region is a failure with its reason, none is skipped.
-    let m = moto_with_iam_auth();
-    let o = m.chronom(
-        &m.key,
-        &m.secret,
-        &[
-            "audit",
-            "--all-clusters",
-            "--regions",
-            "af-south-1,eu-west-1",
-            "--fail-on",
-            "low",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let err = stderr(&o);
-    assert!(
-        err.contains("--all-clusters could not list clusters in any region")
-            && err.contains("eks:ListClusters")
-            && !err.contains("rejected the credentials"),
-        "{}",
-        text(&o)
-    );
-}
-
-/// A stand-in for AWS as an account with good credentials sees it, for what moto cannot play:
-/// an answer per region. STS GetCallerIdentity succeeds; EKS ListClusters answers with
-/// `answers[region]` (status, X-Amzn-ErrorType, message), or an empty list. The region and
-/// service are read from each request's SigV4 credential scope.
+/// A stand-in for AWS for what moto cannot play: an answer per region, and errors in AWS's own
+/// shapes. STS GetCallerIdentity succeeds, or answers `answers["sts"]` (status, code, message);
+/// EKS ListClusters answers `answers[region]` (or `answers["*"]`: status, X-Amzn-ErrorType,
+/// message), else an empty list. The region and service are read from each request's SigV4
+/// credential scope.
 fn aws_answering_per_region(
     answers: std::collections::HashMap<&'static str, (u16, &'static str, &'static str)>,
 ) -> String {
@@ -1343,7 +1302,22 @@ fn aws_answering_per_region(
                 scope.get(2).copied().unwrap_or_default(),
                 scope.get(3).copied().unwrap_or_default(),
             );
-            let (status, error_type, body, content_type) = if service == "sts" {
+            let (status, error_type, body, content_type) = if let (
+                true,
+                Some((status, code, message)),
+            ) =
+                (service == "sts", answers.get("sts"))
+            {
+                // STS's own error shape (query protocol), as AWS sends it for a bad key.
+                (
+                    *status,
+                    "",
+                    format!(
+                        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+                    ),
+                    "text/xml",
+                )
+            } else if service == "sts" {
                 (
                     200,
                     "",
@@ -1353,7 +1327,7 @@ fn aws_answering_per_region(
                     "text/xml",
                 )
             } else {
-                match answers.get(region) {
+                match answers.get(region).or_else(|| answers.get("*")) {
                     Some((status, error_type, message)) => (
                         *status,
                         *error_type,
@@ -1562,4 +1536,61 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
     let (state, unread) = rt().block_on(chronom::audit::read_eks_side(&conn));
     assert!(unread.is_none());
     assert!(state.unwrap().access_entries_error.is_some());
+}
+
+#[test]
+fn all_clusters_with_a_key_aws_rejects_as_aws_answers_it_is_one_error_not_skipped_regions() {
+    // What AWS answers a bad key: STS InvalidClientTokenId; EKS, in every region,
+    // UnrecognizedClientException, the same answer a disabled opt-in region gives. The seed
+    // marked every region "skipped (not enabled)", printed "(no EKS clusters)" and exited 0
+    // even with --fail-on low.
+    const BAD_TOKEN: &str = "The security token included in the request is invalid.";
+    let endpoint = aws_answering_per_region(std::collections::HashMap::from([
+        ("sts", (403, "InvalidClientTokenId", BAD_TOKEN)),
+        ("*", (403, "UnrecognizedClientException", BAD_TOKEN)),
+    ]));
+    let home = tempfile::tempdir().unwrap();
+    for empty in ["config", "credentials"] {
+        std::fs::write(home.path().join(empty), "").unwrap();
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(&name);
+        }
+    }
+    let o = cmd
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "AKIDREVOKEDKEY000000")
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .env_remove("KUBECONFIG")
+        .args([
+            "audit",
+            "--all-clusters",
+            "--regions",
+            "all",
+            "--fail-on",
+            "low",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kubectl-chronom");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: AWS rejected the credentials: STS GetCallerIdentity in us-east-1 answered InvalidClientTokenId: The security token included in the request is invalid.")
+            && err.contains("next: ")
+            && err.contains("aws sso login"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(err.matches("error: ").count(), 1, "{}", text(&o));
+    assert!(o.stdout.is_empty(), "no report: {}", text(&o));
 }

@@ -188,6 +188,35 @@ pub fn raw_error(error_type: Option<&str>, body: &[u8]) -> Option<(String, Strin
     Some((code, between("<Message>", "</Message>").unwrap_or_default()))
 }
 
+/// What AWS answered to a failed call, without the SDK's Debug output: the error code and
+/// message (read from the raw answer when the SDK could not parse it), else the HTTP status,
+/// else (nothing came back) the transport's own words.
+pub fn failure_of<E>(
+    e: &aws_sdk_eks::error::SdkError<E, aws_sdk_eks::config::http::HttpResponse>,
+) -> (Option<(String, String)>, Option<u16>, String)
+where
+    E: aws_sdk_eks::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_eks::error::ProvideErrorMetadata;
+    let transport = crate::connect::error_chain(e).join(": ");
+    tracing::debug!(error = %transport, "AWS call failed");
+    if let Some(code) = e.code() {
+        let message = e.message().unwrap_or_default().to_string();
+        return (Some((code.to_string(), message)), None, transport);
+    }
+    match e.raw_response() {
+        Some(r) => (
+            raw_error(
+                r.headers().get("x-amzn-errortype"),
+                r.body().bytes().unwrap_or_default(),
+            ),
+            Some(r.status().as_u16()),
+            transport,
+        ),
+        None => (None, None, transport),
+    }
+}
+
 /// The one error for credentials STS would not accept, from what GetCallerIdentity answered.
 pub fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserError {
     let (code, message, transport) = match answer {
@@ -246,7 +275,6 @@ pub async fn verify_credentials(
     env: &FleetEnv,
     regions: &[String],
 ) -> Result<AwsCaller, UserError> {
-    use aws_sdk_sts::error::ProvideErrorMetadata;
     let configured = env.sdk.region().map(|r| r.to_string());
     let region = sts_region(configured.as_deref(), regions);
     let sdk = env.in_region(&region);
@@ -266,24 +294,10 @@ pub async fn verify_credentials(
             Ok(caller)
         }
         Err(e) => {
-            let transport = crate::connect::error_chain(&e).join(": ");
-            tracing::debug!(error = %transport, "GetCallerIdentity failed");
-            let raw = e.raw_response().map(|r| {
-                (
-                    r.status().as_u16(),
-                    raw_error(
-                        r.headers().get("x-amzn-errortype"),
-                        r.body().bytes().unwrap_or_default(),
-                    ),
-                )
-            });
-            let answer = match (e.code(), &raw) {
-                (Some(code), _) => StsAnswer::Error {
-                    code,
-                    message: e.message().unwrap_or_default(),
-                },
-                (None, Some((_, Some((code, message))))) => StsAnswer::Error { code, message },
-                (None, Some((status, None))) => StsAnswer::Status(*status),
+            let (coded, status, transport) = failure_of(&e);
+            let answer = match (&coded, status) {
+                (Some((code, message)), _) => StsAnswer::Error { code, message },
+                (None, Some(status)) => StsAnswer::Status(status),
                 (None, None) => StsAnswer::None(&transport),
             };
             Err(credentials_error(&region, answer))
@@ -767,30 +781,53 @@ impl FleetEnv {
 /// Region -> ListClusters; an opt-in region that is not enabled is `Err((true, why))` (skipped),
 /// any other failure `Err((false, why))`. Only called once the credentials are known to work.
 async fn list_region(env: &FleetEnv, region: &str) -> Result<Vec<String>, (bool, String)> {
-    use aws_sdk_eks::error::ProvideErrorMetadata;
     cluster::list_clusters(&aws_sdk_eks::Client::new(&env.in_region(region)))
         .await
         .map_err(|e| {
-            if region_skipped(region, e.code()) {
-                return (
-                    true,
-                    format!(
-                        "not enabled for this account: ListClusters answered {}: {} (what an opt-in region answers until it is enabled; if it is enabled, the session token may come from the global STS endpoint, which is valid in default regions only)",
-                        e.code().unwrap_or_default(),
-                        e.message().unwrap_or_default()
-                    ),
-                );
-            }
-            (
-                false,
-                super::access_entries::aws_error(
-                    &e,
-                    &format!("listing the EKS clusters in {region}"),
-                    "eks:ListClusters",
-                )
-                .what,
+            let (coded, status, transport) = failure_of(&e);
+            region_failure(
+                region,
+                coded.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
+                status,
+                &transport,
             )
         })
+}
+
+/// A region's ListClusters failure as its row says it: `(skipped, why)`.
+pub fn region_failure(
+    region: &str,
+    coded: Option<(&str, &str)>,
+    status: Option<u16>,
+    transport: &str,
+) -> (bool, String) {
+    match coded {
+        Some((code, message)) if region_skipped(region, Some(code)) => (
+            true,
+            format!(
+                "not enabled for this account: ListClusters answered {code}: {message} (what an opt-in region answers until it is enabled; if it is enabled, the session token may come from the global STS endpoint, which is valid in default regions only)"
+            ),
+        ),
+        Some((code, message)) if code.contains("AccessDenied") => (
+            false,
+            format!(
+                "listing the EKS clusters in {region}: AWS denied it ({code}: {message}); allow eks:ListClusters for this identity there (an SCP or a permissions boundary may deny it)"
+            ),
+        ),
+        Some((code, message)) => (
+            false,
+            format!("listing the EKS clusters in {region}: {code}: {message}"),
+        ),
+        None => (
+            false,
+            match status {
+                Some(status) => {
+                    format!("listing the EKS clusters in {region}: AWS answered HTTP {status}")
+                }
+                None => format!("listing the EKS clusters in {region}: no answer: {transport}"),
+            },
+        ),
+    }
 }
 
 /// One cluster: DescribeCluster, connect with the token plugin, audit.
@@ -1267,6 +1304,34 @@ mod tests {
                 "{code:?}: denied (an SCP), throttled or unreachable is a failed region"
             );
         }
+        let (skipped, why) = region_failure(
+            "af-south-1",
+            Some(("UnrecognizedClientException", "bad token")),
+            Some(403),
+            "",
+        );
+        assert!(
+            skipped && why.starts_with("not enabled for this account"),
+            "{why}"
+        );
+        let (skipped, why) = region_failure(
+            "af-south-1",
+            Some((
+                "AccessDeniedException",
+                "explicit deny in a service control policy",
+            )),
+            Some(403),
+            "",
+        );
+        assert!(
+            !skipped && why.contains("AWS denied it") && why.contains("service control policy"),
+            "{why}"
+        );
+        let (skipped, why) = region_failure("eu-west-1", None, None, "dispatch failure: refused");
+        assert!(
+            !skipped && why.ends_with("no answer: dispatch failure: refused"),
+            "{why}"
+        );
         for r in DEFAULT_ENABLED_REGIONS {
             assert!(EKS_REGIONS.contains(r), "{r}");
         }
