@@ -1519,7 +1519,7 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
         &mut mappings,
         &mut objects,
     ));
-    assert_eq!(gaps, [unread.clone()]);
+    assert_eq!(gaps, std::slice::from_ref(&unread));
     let refused = chronom::audit::queries::check_complete(&gaps, false).unwrap_err();
     assert!(
         refused
