@@ -329,7 +329,11 @@ const AUDIT_EXAMPLES: &str = "Examples:
   kubectl chronom audit
 
   # Fail a CI job on high or critical findings, with SARIF for code scanning
+  # (an audit that could not read a source fails it too: exit 3)
   kubectl chronom audit --fail-on high -o sarif > chronom.sarif
+
+  # Gate on findings alone, accepting what this identity may not read (still reported)
+  kubectl chronom audit --fail-on high --allow-incomplete
 
   # Audit a GitOps repository before it is deployed
   kubectl chronom audit --from-file ./manifests
