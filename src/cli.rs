@@ -248,9 +248,13 @@ pub struct AuditArgs {
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: AuditFormat,
 
-    /// Exit 3 when any finding is at or above this severity.
+    /// Exit 3 when any finding is at or above this severity, or when the audit is incomplete (see --allow-incomplete).
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<Severity>,
+
+    /// Accept an incomplete audit (a source it could not read, such as a forbidden list, the EKS side, or a fleet's failed cluster): still reported, but not a failure by itself.
+    #[arg(long)]
+    pub allow_incomplete: bool,
 
     /// Ask the live authorizer (SubjectAccessReview) every allow/deny the report relies on; exit 4 on any mismatch.
     #[arg(long)]
@@ -306,6 +310,9 @@ pub struct WhoCanArgs {
     /// Audit manifests instead of a live cluster (as for audit).
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub from_file: Vec<PathBuf>,
+    /// Answer even when a source could not be read (a forbidden list, the EKS side): the answer then leaves it out, and says so on stderr.
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +324,9 @@ pub struct LookupArgs {
     /// Audit manifests instead of a live cluster (as for audit).
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub from_file: Vec<PathBuf>,
+    /// Answer even when a source could not be read (a forbidden list, the EKS side): the answer then leaves it out, and says so on stderr.
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 #[derive(Debug, Args)]
@@ -354,7 +364,11 @@ const AUDIT_EXAMPLES: &str = "Examples:
   kubectl chronom audit
 
   # Fail a CI job on high or critical findings, with SARIF for code scanning
+  # (an audit that could not read a source fails it too: exit 3)
   kubectl chronom audit --fail-on high -o sarif > chronom.sarif
+
+  # Gate on findings alone, accepting what this identity may not read (still reported)
+  kubectl chronom audit --fail-on high --allow-incomplete
 
   # Audit a GitOps repository before it is deployed
   kubectl chronom audit --from-file ./manifests

@@ -56,6 +56,8 @@ fn json_snapshot_and_schema_keys() {
     for key in [
         "schemaVersion",
         "source",
+        "complete",
+        "incomplete",
         "mappings",
         "findings",
         "counts",

@@ -19,6 +19,8 @@ pub struct ClusterState {
     /// What discovery reported, read only from a live cluster that has a chronom-managed role
     /// with a per-resource profile: the input of CHR028 (chronom-role-incomplete).
     pub discovered: Option<crate::readonly_role::DiscoveredResources>,
+    /// What a live read could not get (a forbidden LIST or GET): the report is then incomplete.
+    pub unread: Vec<super::completeness::UnreadSource>,
 }
 
 #[derive(Debug, thiserror::Error)]

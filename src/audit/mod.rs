@@ -3,6 +3,7 @@
 //! The shell lists the four RBAC kinds and reads aws-auth (a constant number of paginated
 //! requests, whatever the cluster's size), or reads manifests; everything else is pure.
 
+pub mod completeness;
 pub mod findings;
 pub mod inventory;
 pub mod manifests;
@@ -21,6 +22,7 @@ use crate::cli::{AuditArgs, AuditFormat, AuditQuery, GlobalArgs};
 use crate::connect::{self, Connection};
 use crate::error::UserError;
 use crate::rbac::{QueryScope, RbacObjects, RuleSource};
+use completeness::{UnreadSource, Verdict, source};
 use manifests::ClusterState;
 
 pub const EXIT_FINDINGS: i32 = 3;
@@ -68,32 +70,52 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
         }
         AuditFormat::Sarif => crate::report::print_text(&crate::report::sarif::render(&built))?,
     }
+    let mismatches = built
+        .verification
+        .as_ref()
+        .map_or(0, |v| v.mismatches.len());
     if let Some(v) = &built.verification {
-        if !v.mismatches.is_empty() {
+        if mismatches > 0 {
             eprintln!(
                 "error: {} of {} answers differ from the live authorizer (see verification in the report)\n  next: report this with the -o json output; the report cannot be trusted for these identities",
-                v.mismatches.len(),
+                mismatches, v.queries
+            );
+        } else {
+            eprintln!(
+                "verified: {} answers agree with the live authorizer",
                 v.queries
             );
-            return Ok(EXIT_MISMATCH);
         }
-        eprintln!(
-            "verified: {} answers agree with the live authorizer",
-            v.queries
+    }
+    if !built.complete {
+        let unread: Vec<(String, &UnreadSource)> = built
+            .incomplete
+            .iter()
+            .map(|u| (String::new(), u))
+            .collect();
+        eprint!(
+            "{}",
+            completeness::stderr_message("the audit", &unread, args.allow_incomplete)
         );
     }
-    if let (Some(threshold), Some(worst)) = (args.fail_on, built.worst())
-        && worst >= threshold
-    {
-        let at_or_above = built
-            .findings
-            .iter()
-            .filter(|f| f.severity >= threshold)
-            .count();
-        eprintln!("{at_or_above} finding(s) at or above {threshold:?} (--fail-on)");
-        return Ok(EXIT_FINDINGS);
+    let severities: Vec<crate::cli::Severity> = built.findings.iter().map(|f| f.severity).collect();
+    let verdict = completeness::gate(completeness::GateInput {
+        mismatches,
+        severities: &severities,
+        fail_on: args.fail_on,
+        complete: built.complete,
+        allow_incomplete: args.allow_incomplete,
+    });
+    match (verdict, args.fail_on) {
+        (Verdict::Threshold(n), Some(threshold)) => {
+            eprintln!("{n} finding(s) at or above {threshold:?} (--fail-on)")
+        }
+        (Verdict::Incomplete { fail_on: true }, Some(threshold)) => eprintln!(
+            "no finding at or above {threshold:?}, but the audit is incomplete: --fail-on fails (pass --allow-incomplete to accept it)"
+        ),
+        _ => {}
     }
-    Ok(0)
+    Ok(verdict.exit_code())
 }
 
 /// Read and evaluate one cluster (or the files): the report, verified when asked.
@@ -118,9 +140,10 @@ pub async fn live_report(
     conn: &Connection,
     verify: bool,
 ) -> Result<report::AuditReport, UserError> {
-    let mut state = read_cluster(conn).await?;
-    state.discovered = discover_for_chronom_roles(conn, &state).await;
-    let eks = read_eks(conn).await;
+    let mut state = read_readable(conn, &QueryScope::AllNamespaces).await?;
+    let (eks, eks_unread) = read_eks_side(conn).await;
+    state.unread.extend(eks_unread);
+    state.discovered = discover_for_chronom_roles(conn, &mut state).await;
     // Made before take_snapshot moves the objects out of the state.
     let augmented = eks
         .as_ref()
@@ -144,17 +167,18 @@ pub async fn live_report(
 /// on stderr and leaves CHR028 out rather than failing the audit.
 async fn discover_for_chronom_roles(
     conn: &Connection,
-    state: &ClusterState,
+    state: &mut ClusterState,
 ) -> Option<crate::readonly_role::DiscoveredResources> {
     if !report::needs_discovery(&state.rbac.cluster_roles) {
         return None;
     }
     match connect::discovery::served_resources(conn, "checking the chronom role for CHR028").await {
         Ok(d) => Some(d),
+        // CHR028 cannot be judged without it: the report says so rather than passing.
         Err(e) => {
-            eprintln!(
-                "warning: CHR028 (chronom-role-incomplete) was not checked: {e}\n  next: check that the caller may read the discovery endpoints (/api, /apis), then audit again"
-            );
+            state
+                .unread
+                .push(UnreadSource::new(source::DISCOVERY, e.what.clone()));
             None
         }
     }
@@ -164,9 +188,23 @@ async fn discover_for_chronom_roles(
 /// the context points at cannot be read. The access entries may fail to read, which the
 /// report says (CHR027) rather than stopping.
 pub async fn read_eks(conn: &Connection) -> Option<report::EksState> {
+    read_eks_side(conn).await.0
+}
+
+/// [`read_eks`], and what could not be read: an EKS cluster whose DescribeCluster failed
+/// leaves the audit without its authentication mode (which mappings count), its access
+/// entries and its posture.
+pub async fn read_eks_side(conn: &Connection) -> (Option<report::EksState>, Option<UnreadSource>) {
     let side = crate::eks::via::side(conn).await;
     side.tell();
-    Some(eks_state(&side.ctx?).await)
+    let unread = side
+        .unreadable
+        .as_ref()
+        .map(|why| UnreadSource::new(source::EKS_CLUSTER, why.what.clone()));
+    match &side.ctx {
+        Some(ctx) => (Some(eks_state(ctx).await), unread),
+        None => (None, unread),
+    }
 }
 
 pub async fn eks_state(ctx: &crate::eks::via::EksContext) -> report::EksState {
@@ -193,8 +231,8 @@ pub fn rule_source(from_file: &[PathBuf]) -> RuleSource {
 }
 
 /// Read the cluster (or the files): the source name, the state, and the live connection. From
-/// a cluster, Roles and RoleBindings are listed only where `scope` looks (see [`read_cluster_for`]);
-/// files are read whole.
+/// a cluster, Roles and RoleBindings are listed only where `scope` looks (see [`read_readable`]),
+/// and what could not be read is in the state's `unread`; files are read whole.
 pub async fn load(
     global: &GlobalArgs,
     from_file: &[PathBuf],
@@ -204,7 +242,8 @@ pub async fn load(
         return Ok(("files".into(), read_files(from_file)?, None));
     }
     let conn = connect::connect(global).await?;
-    let state = read_cluster_for(&conn, scope).await?;
+    // Partial: lookup says what could not be read (queries::check_complete).
+    let state = read_readable(&conn, scope).await?;
     Ok((conn.context.clone(), state, Some(conn)))
 }
 
@@ -213,11 +252,29 @@ pub async fn read_cluster(conn: &Connection) -> Result<ClusterState, UserError> 
     read_cluster_for(conn, &QueryScope::AllNamespaces).await
 }
 
+/// [`read_readable`], failing when anything could not be read: for callers that decide
+/// something from the objects (an empty list read as "no bindings" would be a wrong answer).
+pub async fn read_cluster_for(
+    conn: &Connection,
+    scope: &QueryScope,
+) -> Result<ClusterState, UserError> {
+    let state = read_readable(conn, scope).await?;
+    match state.unread.first() {
+        None => Ok(state),
+        Some(u) => Err(UserError::failed(
+            u.reason.clone(),
+            "ask a cluster admin for the missing right, or use a context with more rights",
+        )),
+    }
+}
+
 /// The RBAC objects a question in `scope` can depend on, and aws-auth: every ClusterRole and
 /// ClusterRoleBinding, and the Roles and RoleBindings of every namespace (`AllNamespaces`), of
 /// one namespace (`Namespace`), or of none (`ClusterScoped`: RBAC consults RoleBindings only for
 /// requests in a namespace). A constant number of paginated LISTs whatever the cluster's size.
-pub async fn read_cluster_for(
+/// What the API server refuses (403) is left empty and named in `unread`; the caller must say
+/// the result is incomplete.
+pub async fn read_readable(
     conn: &Connection,
     scope: &QueryScope,
 ) -> Result<ClusterState, UserError> {
@@ -229,13 +286,13 @@ pub async fn read_cluster_for(
                 list_all(
                     conn,
                     Api::<Role>::all(c.clone()),
-                    "roles",
+                    source::ROLES,
                     "in all namespaces"
                 ),
                 list_all(
                     conn,
                     Api::<RoleBinding>::all(c.clone()),
-                    "rolebindings",
+                    source::ROLE_BINDINGS,
                     "in all namespaces"
                 ),
             ),
@@ -245,47 +302,94 @@ pub async fn read_cluster_for(
                     list_all(
                         conn,
                         Api::<Role>::namespaced(c.clone(), ns),
-                        "roles",
+                        source::ROLES,
                         &within
                     ),
                     list_all(
                         conn,
                         Api::<RoleBinding>::namespaced(c.clone(), ns),
-                        "rolebindings",
+                        source::ROLE_BINDINGS,
                         &within
                     ),
                 )
             }
-            QueryScope::ClusterScoped => Ok((Vec::new(), Vec::new())),
+            QueryScope::ClusterScoped => Ok((Ok(Vec::new()), Ok(Vec::new()))),
+        }
+    };
+    let aws_auth = async {
+        match config_maps.get_opt("aws-auth").await {
+            Ok(cm) => Ok(Ok(cm)),
+            Err(e) => refused(
+                conn,
+                e,
+                source::AWS_AUTH,
+                "reading configmap kube-system/aws-auth",
+            )
+            .await
+            .map(Err),
         }
     };
     let (cluster_roles, cluster_role_bindings, (roles, role_bindings), aws_auth) = tokio::try_join!(
         list_all(
             conn,
             Api::<ClusterRole>::all(c.clone()),
-            "clusterroles",
+            source::CLUSTER_ROLES,
             "(cluster-scoped)"
         ),
         list_all(
             conn,
             Api::<ClusterRoleBinding>::all(c.clone()),
-            "clusterrolebindings",
+            source::CLUSTER_ROLE_BINDINGS,
             "(cluster-scoped)"
         ),
         namespaced,
-        conn.get_opt(&config_maps, "aws-auth", "configmap kube-system/"),
+        aws_auth,
     )?;
+    let mut unread = Vec::new();
+    let rbac = RbacObjects {
+        cluster_roles: or_unread(cluster_roles, &mut unread),
+        cluster_role_bindings: or_unread(cluster_role_bindings, &mut unread),
+        roles: or_unread(roles, &mut unread),
+        role_bindings: or_unread(role_bindings, &mut unread),
+    };
+    let aws_auth = or_unread(aws_auth, &mut unread);
     Ok(ClusterState {
-        rbac: RbacObjects {
-            cluster_roles,
-            cluster_role_bindings,
-            roles,
-            role_bindings,
-        },
+        rbac,
         aws_auth_present: aws_auth.is_some(),
         aws_auth: aws_auth.and_then(|c| c.data).unwrap_or_default(),
         discovered: None,
+        unread,
     })
+}
+
+/// A read the API server refused, or its result.
+type Readable<T> = Result<T, UnreadSource>;
+
+fn or_unread<T: Default>(read: Readable<T>, unread: &mut Vec<UnreadSource>) -> T {
+    read.unwrap_or_else(|u| {
+        unread.push(u);
+        T::default()
+    })
+}
+
+/// A read the API server refused (403) is a gap in the audit, not its end: what else can be
+/// read is still worth reporting, and the report says what is missing. Any other failure (a
+/// rejected token, an unreachable server, a timeout) ends the run as before: nothing else
+/// could be read either.
+async fn refused(
+    conn: &Connection,
+    err: kube::Error,
+    source: &str,
+    doing: &str,
+) -> Result<UnreadSource, UserError> {
+    let forbidden = matches!(&err, kube::Error::Api(s) if s.code == 403);
+    let explained = conn.explain(err, doing).await;
+    if forbidden {
+        tracing::info!(source, reason = %explained.what, "not readable");
+        Ok(UnreadSource::new(source, explained.what))
+    } else {
+        Err(explained)
+    }
 }
 
 /// Every object of a kind, page by page. Each page is trimmed as it arrives (see [`trim`]), so
@@ -295,7 +399,7 @@ async fn list_all<K>(
     api: Api<K>,
     what: &str,
     within: &str,
-) -> Result<Vec<K>, UserError>
+) -> Result<Readable<Vec<K>>, UserError>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -305,7 +409,10 @@ where
     loop {
         let page = match api.list(&params).await {
             Ok(p) => p,
-            Err(e) => return Err(conn.explain(e, &format!("listing {what} {within}")).await),
+            Err(e) => {
+                let doing = format!("listing {what} {within}");
+                return refused(conn, e, what, &doing).await.map(Err);
+            }
         };
         pages += 1;
         // The server says how many items are left: room for exactly all of them, rather than
@@ -330,7 +437,7 @@ where
         requests = pages,
         "listed"
     );
-    Ok(items)
+    Ok(Ok(items))
 }
 
 /// Keep only the metadata the audit reads: name, namespace, labels (aggregation selects

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::completeness::UnreadSource;
 use super::inventory::{self, Mapping, MappingSource};
 use super::report::identity_of;
 use crate::arn::{self, PrincipalArn};
@@ -217,13 +218,16 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     // Only the bindings the scope consults are listed (one namespace's, or none besides the
     // cluster's); rbac::who_can looks at no others, so the answer is the same as from the whole.
     let mut state = match &conn {
-        Some(c) => super::read_cluster_for(c, &scope).await?,
+        Some(c) => super::read_readable(c, &scope).await?,
         None => super::read_files(&q.from_file)?,
     };
     let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
     if let Some(conn) = &conn {
-        crate::eks::mapping_source::add_from(conn, &mut mappings, &mut state.rbac).await;
+        let eks_unread =
+            crate::eks::mapping_source::add_from(conn, &mut mappings, &mut state.rbac).await;
+        state.unread.extend(eks_unread);
     }
+    check_complete(&state.unread, q.allow_incomplete)?;
     let snapshot = super::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
     let mut request = request;
     if let (Request::Resource(r), QueryScope::Namespace(ns)) = (&mut request, &scope) {
@@ -245,6 +249,36 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
         eprintln!("no subject may {} {} in that scope", q.verb, q.resource);
     }
     Ok(0)
+}
+
+/// who-can and lookup answer from what they read: a source they could not read is an error
+/// naming it (an empty or partial answer would read as "nobody"), unless the user accepted a
+/// partial answer with `--allow-incomplete`, which is then said on stderr.
+pub fn check_complete(unread: &[UnreadSource], allow_incomplete: bool) -> Result<(), UserError> {
+    if unread.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = unread
+        .iter()
+        .map(|u| format!("{}: {}", u.source, u.reason))
+        .collect();
+    if allow_incomplete {
+        let named: Vec<(String, &UnreadSource)> =
+            unread.iter().map(|u| (String::new(), u)).collect();
+        eprint!(
+            "{}",
+            super::completeness::stderr_message("the answer", &named, true)
+        );
+        return Ok(());
+    }
+    Err(UserError::failed(
+        format!(
+            "cannot answer: {} source(s) could not be read, so the answer could leave out who holds access through them:\n  {}",
+            unread.len(),
+            listed.join("\n  ")
+        ),
+        super::completeness::NEXT_STEP,
+    ))
 }
 
 /// The identities a lookup subject stands for: one per mapping for an IAM ARN, else one.
@@ -339,15 +373,25 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
         super::load(global, &q.from_file, &QueryScope::AllNamespaces).await?;
     let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
     if let Some(conn) = &conn {
-        crate::eks::mapping_source::add_from(conn, &mut mappings, &mut state.rbac).await;
+        let eks_unread =
+            crate::eks::mapping_source::add_from(conn, &mut mappings, &mut state.rbac).await;
+        state.unread.extend(eks_unread);
     }
+    check_complete(&state.unread, q.allow_incomplete)?;
     let snapshot = super::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
     let targets = lookup_targets(&q.subject, &mappings)?;
     if targets.is_empty() {
-        eprintln!(
-            "{} is not mapped in aws-auth (nor by an EKS access entry): it cannot authenticate to this cluster through them",
-            q.subject
-        );
+        if state.unread.is_empty() {
+            eprintln!(
+                "{} is not mapped in aws-auth (nor by an EKS access entry): it cannot authenticate to this cluster through them",
+                q.subject
+            );
+        } else {
+            eprintln!(
+                "{} is not mapped in what could be read (see the sources above that could not be)",
+                q.subject
+            );
+        }
         return Ok(0);
     }
     let rows = answer_lookup(&snapshot, &targets);

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::completeness::{UnreadSource, source as unread};
 use super::findings::{self, Finding};
 use super::inventory::{self, Inventory, Mapping, MappingSource};
 use super::manifests::ClusterState;
@@ -18,8 +19,9 @@ use crate::readonly_role;
 use crate::verify::sample_username;
 
 /// 2: bindings are listed once per subject (`subjects`) and rules once per role (`roles`)
-/// instead of inside every mapping; see docs/json-schema.md.
-pub const SCHEMA_VERSION: u32 = 2;
+/// instead of inside every mapping. 3: `complete` and `incomplete` say whether every source
+/// could be read (additive). See docs/json-schema.md.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One binding that names a subject; listed under that subject in [`AuditReport::subjects`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -99,6 +101,13 @@ pub struct AuditReport {
     pub schema_version: u32,
     /// The kubeconfig context, or `files` for --from-file.
     pub source: String,
+    /// True when every source the audit needs was read; else `incomplete` says what was not,
+    /// and the findings and mappings cover only what was read.
+    pub complete: bool,
+    /// Each source that could not be read, and why (see [`super::completeness::source`]).
+    pub incomplete: Vec<UnreadSource>,
+    /// False when there is no aws-auth, and when it could not be read (then `incomplete` names
+    /// `aws-auth`).
     pub aws_auth_present: bool,
     pub mappings: Vec<MappedIdentity>,
     /// Every binding that reaches a mapped identity, listed once under the subject it names
@@ -541,9 +550,16 @@ pub fn build_with_snapshots(
             Severity::Info => counts.info += 1,
         }
     }
+    let mut incomplete = state.unread.clone();
+    if let Some(why) = eks.and_then(|e| e.access_entries_error.as_ref()) {
+        // Also CHR027: the finding says what is at stake, this says the report is partial.
+        incomplete.push(UnreadSource::new(unread::EKS_ACCESS_ENTRIES, why.clone()));
+    }
     AuditReport {
         schema_version: SCHEMA_VERSION,
         source: source.to_string(),
+        complete: incomplete.is_empty(),
+        incomplete,
         aws_auth_present: state.aws_auth_present,
         mappings,
         subjects: sections.subjects,
@@ -686,7 +702,11 @@ data:
         let s = state();
         let snapshot = snapshot_of(&s, RuleSource::AsStored);
         let r = build("t", &s, &snapshot);
-        assert_eq!(r.schema_version, 2);
+        assert_eq!(r.schema_version, 3);
+        assert!(
+            r.complete && r.incomplete.is_empty(),
+            "files are read whole"
+        );
         let keys: Vec<&str> = r.subjects.keys().map(String::as_str).collect();
         assert_eq!(
             keys,
@@ -808,6 +828,76 @@ data:
             f[0].evidence
         );
         assert_eq!(with.counts.low, without.counts.low + 1);
+    }
+
+    #[test]
+    fn every_unread_source_makes_the_report_incomplete_in_every_format() {
+        let mut s = state();
+        s.unread = vec![UnreadSource::new(
+            unread::ROLE_BINDINGS,
+            "listing rolebindings in all namespaces: the API server answered 403: forbidden",
+        )];
+        let eks = EksState {
+            access_entries_error: Some("AWS denied it".into()),
+            ..Default::default()
+        };
+        let r = build_with_eks("t", &s, &snapshot_of(&s, RuleSource::AsStored), Some(&eks));
+        assert!(!r.complete);
+        assert_eq!(
+            r.incomplete
+                .iter()
+                .map(|u| u.source.as_str())
+                .collect::<Vec<_>>(),
+            ["rolebindings", "eks:access-entries"]
+        );
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.rule == findings::EKS_UNREADABLE.id),
+            "CHR027 stays"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["complete"], false);
+        assert_eq!(json["incomplete"][0]["source"], "rolebindings");
+        assert!(
+            json["incomplete"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("403")
+        );
+        let table = crate::report::audit_table::render(&r, false);
+        assert!(
+            table.starts_with("INCOMPLETE: 2 source(s) could not be read"),
+            "{table}"
+        );
+        assert!(
+            table.contains("\nINCOMPLETE (sources the audit could not read)\n"),
+            "{table}"
+        );
+        assert!(
+            table
+                .lines()
+                .any(|l| l.trim_start().starts_with("rolebindings") && l.contains("403")),
+            "{table}"
+        );
+        let sarif: serde_json::Value =
+            serde_json::from_str(&crate::report::sarif::render(&r)).unwrap();
+        let inv = &sarif["runs"][0]["invocations"][0];
+        assert_eq!(inv["executionSuccessful"], false);
+        let notes = inv["toolExecutionNotifications"].as_array().unwrap();
+        assert_eq!(notes.len(), 2);
+        assert!(notes.iter().all(|n| n["level"] == "error"));
+
+        let clean = build("t", &state(), &snapshot_of(&state(), RuleSource::AsStored));
+        assert!(clean.complete && clean.incomplete.is_empty());
+        let table = crate::report::audit_table::render(&clean, false);
+        assert!(!table.contains("INCOMPLETE"), "{table}");
+        let sarif: serde_json::Value =
+            serde_json::from_str(&crate::report::sarif::render(&clean)).unwrap();
+        assert_eq!(
+            sarif["runs"][0]["invocations"][0]["executionSuccessful"],
+            true
+        );
     }
 
     #[test]

@@ -45,6 +45,8 @@ use serde_json::Value;
 use aws_config::SdkConfig;
 
 use super::cluster::{self, EksCluster, ExecPlugin};
+use super::identity::AwsCaller;
+use crate::audit::completeness::{self, UnreadSource, Verdict, source};
 use crate::audit::findings::Finding;
 use crate::audit::report::{self, AuditReport, Counts};
 use crate::cli::{AuditArgs, AuditFormat, GlobalArgs, OutputFormat};
@@ -54,9 +56,9 @@ use crate::error::UserError;
 pub const PARALLEL_CLUSTERS: usize = 4;
 
 /// The commercial-partition regions where EKS is offered, for `--regions all`. A fixed list
-/// (EC2 DescribeRegions would need another SDK); regions an account has not opted into answer
-/// with an authentication error and are reported as skipped. Keep it in sync with the EKS
-/// endpoints page (docs.aws.amazon.com/general/latest/gr/eks.html).
+/// (EC2 DescribeRegions would need another SDK); opt-in regions an account has not enabled
+/// answer with an authentication error and are reported as skipped (see [`region_skipped`]).
+/// Keep it in sync with the EKS endpoints page (docs.aws.amazon.com/general/latest/gr/eks.html).
 pub const EKS_REGIONS: &[&str] = &[
     "us-east-1",
     "us-east-2",
@@ -92,6 +94,216 @@ pub const EKS_REGIONS: &[&str] = &[
     "mx-central-1",
     "sa-east-1",
 ];
+
+/// The commercial regions enabled in every account: those launched before 2019-03-20. They
+/// cannot be disabled (AWS Account Management, "Enable or disable AWS Regions in your
+/// account"), so an authentication error there is never "not enabled". Every later region is
+/// opt-in; this list does not grow.
+pub const DEFAULT_ENABLED_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-north-1",
+    "sa-east-1",
+];
+
+/// Can `region` be one the account has not enabled? Only an opt-in region of the commercial
+/// partition can; the China and GovCloud partitions have no opt-in regions.
+pub fn may_be_disabled(region: &str) -> bool {
+    !DEFAULT_ENABLED_REGIONS.contains(&region)
+        && !region.starts_with("cn-")
+        && !region.starts_with("us-gov-")
+        && !region.starts_with("us-iso")
+}
+
+/// The error codes AWS answers a request to a region the account has not enabled with, by
+/// protocol: `UnrecognizedClientException` (JSON and REST-JSON services such as EKS),
+/// `InvalidClientTokenId` (query services such as STS), `AuthFailure` (EC2). They are also
+/// what a bad key gets everywhere, which is why [`verify_credentials`] runs first.
+const NOT_ENABLED_CODES: &[&str] = &[
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "AuthFailure",
+];
+
+/// Is a ListClusters failure in `region` (with credentials STS has accepted) a region the
+/// account has not enabled, to be skipped? Only for an opt-in region and an authentication
+/// code; anything else (AccessDenied from a policy or an SCP, throttling, a network error, an
+/// authentication error in a default region) is a failed region.
+pub fn region_skipped(region: &str, code: Option<&str>) -> bool {
+    may_be_disabled(region) && code.is_some_and(|c| NOT_ENABLED_CODES.contains(&c))
+}
+
+/// The region STS GetCallerIdentity is asked in: the configured one unless it is opt-in (it
+/// may be disabled, which would read as bad credentials), else the first default-enabled
+/// region scanned, else the configured or first scanned one, else us-east-1.
+pub fn sts_region(configured: Option<&str>, scanned: &[String]) -> String {
+    configured
+        .filter(|r| !may_be_disabled(r))
+        .map(str::to_string)
+        .or_else(|| scanned.iter().find(|r| !may_be_disabled(r)).cloned())
+        .or_else(|| configured.map(str::to_string))
+        .or_else(|| scanned.first().cloned())
+        .unwrap_or_else(|| "us-east-1".to_string())
+}
+
+/// What STS answered, when it answered: its error code and message, else the HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StsAnswer<'a> {
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
+    Status(u16),
+    /// No answer (DNS, TCP, TLS, timeout): the transport's own words.
+    None(&'a str),
+}
+
+/// The error code and message of an AWS error answer the SDK could not parse: the
+/// `X-Amzn-ErrorType` header, else `<Code>` and `<Message>` anywhere in an XML body (AWS nests
+/// them under `<ErrorResponse><Error>`, some emulators under `<Errors><Error>`).
+pub fn raw_error(error_type: Option<&str>, body: &[u8]) -> Option<(String, String)> {
+    let body = String::from_utf8_lossy(body);
+    let between = |open: &str, close: &str| {
+        let start = body.find(open)? + open.len();
+        let len = body[start..].find(close)?;
+        Some(body[start..start + len].trim().to_string())
+    };
+    let code = error_type
+        .map(|t| t.split(':').next().unwrap_or(t).trim().to_string())
+        .filter(|c| !c.is_empty())
+        .or_else(|| between("<Code>", "</Code>"))?;
+    Some((code, between("<Message>", "</Message>").unwrap_or_default()))
+}
+
+/// What AWS answered to a failed call, without the SDK's Debug output: the error code and
+/// message (read from the raw answer when the SDK could not parse it), else the HTTP status,
+/// else (nothing came back) the transport's own words.
+pub fn failure_of<E>(
+    e: &aws_sdk_eks::error::SdkError<E, aws_sdk_eks::config::http::HttpResponse>,
+) -> (Option<(String, String)>, Option<u16>, String)
+where
+    E: aws_sdk_eks::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_eks::error::ProvideErrorMetadata;
+    let transport = crate::connect::error_chain(e).join(": ");
+    tracing::debug!(error = %transport, "AWS call failed");
+    if let Some(code) = e.code() {
+        let message = e.message().unwrap_or_default().to_string();
+        return (Some((code.to_string(), message)), None, transport);
+    }
+    match e.raw_response() {
+        Some(r) => (
+            raw_error(
+                r.headers().get("x-amzn-errortype"),
+                r.body().bytes().unwrap_or_default(),
+            ),
+            Some(r.status().as_u16()),
+            transport,
+        ),
+        None => (None, None, transport),
+    }
+}
+
+/// The one error for credentials STS would not accept, from what GetCallerIdentity answered.
+pub fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserError {
+    let (code, message, transport) = match answer {
+        StsAnswer::Error { code, message } => (Some(code), message.to_string(), ""),
+        StsAnswer::Status(status) => (None, format!("HTTP {status}"), ""),
+        StsAnswer::None(transport) => (None, String::new(), transport),
+    };
+    const RENEW: &str = "check which AWS credentials are used (--profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment) and renew them: `aws sso login` for an SSO profile, `aws configure` for access keys; `aws sts get-caller-identity` shows whether they work";
+    match code {
+        Some(
+            c @ ("InvalidClientTokenId"
+            | "UnrecognizedClientException"
+            | "SignatureDoesNotMatch"
+            | "IncompleteSignature"
+            | "InvalidAccessKeyId"
+            | "AuthFailure"),
+        ) => UserError::failed(
+            format!(
+                "AWS rejected the credentials: STS GetCallerIdentity in {region} answered {c}: {message}; no region was scanned"
+            ),
+            RENEW,
+        ),
+        Some(c @ ("ExpiredToken" | "ExpiredTokenException" | "RequestExpired")) => {
+            UserError::failed(
+                format!(
+                    "the AWS credentials have expired: STS GetCallerIdentity in {region} answered {c}: {message}; no region was scanned"
+                ),
+                RENEW,
+            )
+        }
+        Some(c) => UserError::failed(
+            format!(
+                "cannot check the AWS credentials: STS GetCallerIdentity in {region} answered {c}: {message}; no region was scanned"
+            ),
+            "check the credentials and that STS is allowed and reachable from here (re-run with -vv)",
+        ),
+        None if transport.is_empty() => UserError::failed(
+            format!(
+                "cannot check the AWS credentials: STS GetCallerIdentity in {region} answered {message}; no region was scanned"
+            ),
+            "check the credentials and that STS is allowed and reachable from here (re-run with -vv)",
+        ),
+        None => UserError::failed(
+            format!(
+                "cannot check the AWS credentials: STS GetCallerIdentity in {region} got no answer: {transport}; no region was scanned"
+            ),
+            "check the network, proxy settings and AWS_ENDPOINT_URL if set, then re-run (-vv for details)",
+        ),
+    }
+}
+
+/// Before any region is listed: do the credentials work? A rejected or expired key makes every
+/// region answer with an authentication error, the answer a disabled opt-in region gives, so
+/// without this check a broken key would skip the whole fleet and pass.
+pub async fn verify_credentials(
+    env: &FleetEnv,
+    regions: &[String],
+) -> Result<AwsCaller, UserError> {
+    let configured = env.sdk.region().map(|r| r.to_string());
+    let region = sts_region(configured.as_deref(), regions);
+    let sdk = env.in_region(&region);
+    super::identity::credentials(&sdk).await?;
+    match aws_sdk_sts::Client::new(&sdk)
+        .get_caller_identity()
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let caller = AwsCaller {
+                account: out.account.unwrap_or_default(),
+                arn: out.arn.unwrap_or_default(),
+                user_id: out.user_id.unwrap_or_default(),
+            };
+            tracing::info!(arn = %caller.arn, region, "the AWS credentials work");
+            Ok(caller)
+        }
+        Err(e) => {
+            let (coded, status, transport) = failure_of(&e);
+            let answer = match (&coded, status) {
+                (Some((code, message)), _) => StsAnswer::Error { code, message },
+                (None, Some(status)) => StsAnswer::Status(status),
+                (None, None) => StsAnswer::None(&transport),
+            };
+            Err(credentials_error(&region, answer))
+        }
+    }
+}
 
 /// The regions `--regions` names: a list, `all`, or (empty) the one the profile or --region gives.
 pub fn regions_to_scan(
@@ -148,7 +360,8 @@ pub fn regions_to_scan(
 pub struct RegionRow {
     pub region: String,
     pub clusters: usize,
-    /// The region is not enabled for the account (opt-in regions), so it was left out.
+    /// The region is an opt-in region not enabled for the account (an authentication error
+    /// there, with credentials STS accepted), so it was left out. `error` says what it answered.
     pub skipped: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -180,11 +393,39 @@ pub struct FleetFinding {
     pub finding: Finding,
 }
 
+/// A source the fleet audit could not read: a region's ListClusters, a cluster that could not
+/// be audited, or one of a cluster's own sources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetUnread {
+    pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(flatten)]
+    pub unread: UnreadSource,
+}
+
+impl FleetUnread {
+    /// `region/cluster ` or `region `, to put before the source in messages.
+    fn prefix(&self) -> String {
+        match &self.cluster {
+            Some(c) => format!("{}/{c} ", self.region),
+            None => format!("{} ", self.region),
+        }
+    }
+}
+
 /// `audit --all-clusters -o json|yaml`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetReport {
     pub schema_version: u32,
+    /// True when every region was listed (or skipped as not enabled), every cluster audited,
+    /// and every cluster's audit complete.
+    pub complete: bool,
+    /// What was not read: failed regions (`eks:clusters`), clusters that could not be audited
+    /// (`cluster`), and each cluster's own unread sources.
+    pub incomplete: Vec<FleetUnread>,
     pub regions: Vec<RegionRow>,
     pub clusters: Vec<ClusterRow>,
     /// Every cluster's findings, worst first, each with its cluster and region.
@@ -223,8 +464,11 @@ impl FleetReport {
             counts.low += c.counts.low;
             counts.info += c.counts.info;
         }
+        let incomplete = fleet_unread(&regions, &clusters);
         FleetReport {
             schema_version: report::SCHEMA_VERSION,
+            complete: incomplete.is_empty(),
+            incomplete,
             regions,
             clusters,
             findings,
@@ -248,6 +492,36 @@ impl FleetReport {
             .map(|v| v.mismatches.len())
             .sum()
     }
+}
+
+/// Everything the fleet could not read, in report order: regions, then clusters.
+fn fleet_unread(regions: &[RegionRow], clusters: &[ClusterRow]) -> Vec<FleetUnread> {
+    let mut out: Vec<FleetUnread> = regions
+        .iter()
+        .filter(|r| !r.skipped)
+        .filter_map(|r| {
+            Some(FleetUnread {
+                region: r.region.clone(),
+                cluster: None,
+                unread: UnreadSource::new(source::EKS_CLUSTERS, r.error.clone()?),
+            })
+        })
+        .collect();
+    for c in clusters {
+        let at = |unread: UnreadSource| FleetUnread {
+            region: c.region.clone(),
+            cluster: Some(c.cluster.clone()),
+            unread,
+        };
+        match &c.report {
+            Some(r) => out.extend(r.incomplete.iter().cloned().map(at)),
+            None => out.push(at(UnreadSource::new(
+                source::CLUSTER,
+                c.error.clone().unwrap_or_else(|| "not audited".into()),
+            ))),
+        }
+    }
+    out
 }
 
 fn table(header: &[&str]) -> Table {
@@ -312,7 +586,10 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
         ]);
     }
     if r.clusters.is_empty() && r.failed() == 0 {
-        out.push_str("  (no EKS clusters)\n");
+        let listed = r.regions.iter().filter(|g| !g.skipped).count();
+        out.push_str(&format!(
+            "  (no EKS clusters in the {listed} region(s) listed)\n"
+        ));
     } else {
         out.push_str(&lines(&t));
     }
@@ -389,6 +666,22 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
     } else {
         lines(&t)
     });
+    if !r.complete {
+        out.push_str(&format!(
+            "\nINCOMPLETE ({} source(s) could not be read; the tables above leave out what they hold)\n",
+            r.incomplete.len()
+        ));
+        let mut t = table(&["REGION", "CLUSTER", "SOURCE", "REASON"]);
+        for u in &r.incomplete {
+            t.add_row(vec![
+                u.region.clone(),
+                u.cluster.clone().unwrap_or_else(|| "-".into()),
+                u.unread.source.clone(),
+                u.unread.reason.clone(),
+            ]);
+        }
+        out.push_str(&lines(&t));
+    }
     out
 }
 
@@ -430,18 +723,21 @@ pub fn render_sarif(r: &FleetReport) -> String {
             results.push(res);
         }
     }
+    // Failed clusters and regions, and every cluster's unread sources: each a notification at
+    // level error, which SARIF consumers read as "the results may be incomplete".
     let failures: Vec<Value> = r
         .clusters
         .iter()
         .filter(|c| !c.ok)
-        .map(|c| (format!("{}/{}", c.region, c.cluster), c.error.clone().unwrap_or_default()))
-        .chain(r.regions.iter().filter(|g| g.error.is_some() && !g.skipped).map(|g| (g.region.clone(), g.error.clone().unwrap_or_default())))
-        .map(|(what, why)| serde_json::json!({ "level": "error", "message": { "text": format!("{what}: {why}") } }))
+        .map(|c| (format!("{}/{}", c.region, c.cluster), c.error.clone().unwrap_or_default(), source::CLUSTER.to_string()))
+        .chain(r.regions.iter().filter(|g| g.error.is_some() && !g.skipped).map(|g| (g.region.clone(), g.error.clone().unwrap_or_default(), source::EKS_CLUSTERS.to_string())))
+        .chain(r.incomplete.iter().filter(|u| u.unread.source != source::CLUSTER && u.unread.source != source::EKS_CLUSTERS).map(|u| (format!("{}/{}", u.region, u.cluster.as_deref().unwrap_or("-")), format!("could not read {}: {}", u.unread.source, u.unread.reason), u.unread.source.clone())))
+        .map(|(what, why, source)| serde_json::json!({ "level": "error", "message": { "text": format!("{what}: {why}") }, "properties": { "source": source } }))
         .collect();
     let run = &mut doc["runs"][0];
     run["results"] = Value::Array(results);
     run["automationDetails"]["id"] = Value::String("kubectl-chronom/audit/all-clusters".into());
-    run["invocations"] = serde_json::json!([{ "executionSuccessful": failures.is_empty(), "toolExecutionNotifications": failures }]);
+    run["invocations"] = serde_json::json!([{ "executionSuccessful": r.complete, "toolExecutionNotifications": failures, "properties": { "complete": r.complete } }]);
     let mut s = serde_json::to_string_pretty(&doc).expect("sarif serialises");
     s.push('\n');
     s
@@ -482,30 +778,56 @@ impl FleetEnv {
     }
 }
 
-/// Region -> ListClusters, with opt-in regions that are not enabled marked skipped.
+/// Region -> ListClusters; an opt-in region that is not enabled is `Err((true, why))` (skipped),
+/// any other failure `Err((false, why))`. Only called once the credentials are known to work.
 async fn list_region(env: &FleetEnv, region: &str) -> Result<Vec<String>, (bool, String)> {
-    use aws_sdk_eks::error::ProvideErrorMetadata;
     cluster::list_clusters(&aws_sdk_eks::Client::new(&env.in_region(region)))
         .await
         .map_err(|e| {
-            let skipped = matches!(
-                e.code(),
-                Some(
-                    "UnrecognizedClientException"
-                        | "InvalidClientTokenId"
-                        | "InvalidSignatureException"
-                )
-            );
-            (
-                skipped,
-                super::access_entries::aws_error(
-                    &e,
-                    &format!("listing the EKS clusters in {region}"),
-                    "eks:ListClusters",
-                )
-                .what,
+            let (coded, status, transport) = failure_of(&e);
+            region_failure(
+                region,
+                coded.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
+                status,
+                &transport,
             )
         })
+}
+
+/// A region's ListClusters failure as its row says it: `(skipped, why)`.
+pub fn region_failure(
+    region: &str,
+    coded: Option<(&str, &str)>,
+    status: Option<u16>,
+    transport: &str,
+) -> (bool, String) {
+    match coded {
+        Some((code, message)) if region_skipped(region, Some(code)) => (
+            true,
+            format!(
+                "not enabled for this account: ListClusters answered {code}: {message} (what an opt-in region answers until it is enabled; if it is enabled, the session token may come from the global STS endpoint, which is valid in default regions only)"
+            ),
+        ),
+        Some((code, message)) if code.contains("AccessDenied") => (
+            false,
+            format!(
+                "listing the EKS clusters in {region}: AWS denied it ({code}: {message}); allow eks:ListClusters for this identity there (an SCP or a permissions boundary may deny it)"
+            ),
+        ),
+        Some((code, message)) => (
+            false,
+            format!("listing the EKS clusters in {region}: {code}: {message}"),
+        ),
+        None => (
+            false,
+            match status {
+                Some(status) => {
+                    format!("listing the EKS clusters in {region}: AWS answered HTTP {status}")
+                }
+                None => format!("listing the EKS clusters in {region}: no answer: {transport}"),
+            },
+        ),
+    }
 }
 
 /// One cluster: DescribeCluster, connect with the token plugin, audit.
@@ -532,6 +854,7 @@ pub async fn collect(
     verify: bool,
     progress: bool,
 ) -> Result<FleetReport, UserError> {
+    verify_credentials(env, regions).await?;
     let listed = bounded_map(regions.to_vec(), PARALLEL_CLUSTERS * 2, |region| {
         let env = env.clone();
         async move {
@@ -649,8 +972,8 @@ pub fn render(fleet: &FleetReport, format: AuditFormat) -> String {
     }
 }
 
-/// `audit --all-clusters`: collect, print one report, and exit 4 on a verification mismatch,
-/// 3 at or above --fail-on, 1 when a cluster or region failed, else 0.
+/// `audit --all-clusters`: check the credentials, collect, print one report, and exit as
+/// [`exit_code`] says.
 pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
     let env = FleetEnv::standard(global).await;
     let default_region = env.sdk.region().map(|r| r.to_string());
@@ -669,39 +992,55 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
         AuditFormat::Yaml => crate::report::print_structured(OutputFormat::Yaml, &fleet)?,
         other => crate::report::print_text(&render(&fleet, other))?,
     }
-    Ok(exit_code(&fleet, args.fail_on))
+    Ok(exit_code(&fleet, args.fail_on, args.allow_incomplete))
 }
 
-/// 4 on a verification mismatch, 3 at or above `fail_on`, 1 when a cluster or region failed.
-pub fn exit_code(fleet: &FleetReport, fail_on: Option<crate::cli::Severity>) -> i32 {
-    if fleet.mismatches() > 0 {
-        eprintln!(
+/// 4 on a verification mismatch, 3 at or above `fail_on`; an incomplete fleet (a failed
+/// region or cluster, or a cluster's unread source) then 3 with `fail_on` and 1 without,
+/// unless `allow_incomplete`; else 0. What was not read is said on stderr either way.
+pub fn exit_code(
+    fleet: &FleetReport,
+    fail_on: Option<crate::cli::Severity>,
+    allow_incomplete: bool,
+) -> i32 {
+    if !fleet.complete {
+        let named: Vec<(String, &UnreadSource)> = fleet
+            .incomplete
+            .iter()
+            .map(|u| (u.prefix(), &u.unread))
+            .collect();
+        eprint!(
+            "{}",
+            completeness::stderr_message("the fleet audit", &named, allow_incomplete)
+        );
+    }
+    let severities: Vec<crate::cli::Severity> =
+        fleet.findings.iter().map(|f| f.finding.severity).collect();
+    let verdict = completeness::gate(completeness::GateInput {
+        mismatches: fleet.mismatches(),
+        severities: &severities,
+        fail_on,
+        complete: fleet.complete,
+        allow_incomplete,
+    });
+    match (verdict, fail_on) {
+        (Verdict::Mismatch, _) => eprintln!(
             "error: {} answer(s) differ from the live authorizers (see verification in each cluster's report)",
             fleet.mismatches()
-        );
-        return crate::audit::EXIT_MISMATCH;
-    }
-    if let Some(threshold) = fail_on {
-        let at_or_above = fleet
-            .findings
-            .iter()
-            .filter(|f| f.finding.severity >= threshold)
-            .count();
-        if at_or_above > 0 {
-            eprintln!(
-                "{at_or_above} finding(s) at or above {threshold:?} across all clusters (--fail-on)"
-            );
-            return crate::audit::EXIT_FINDINGS;
+        ),
+        (Verdict::Threshold(n), Some(threshold)) => {
+            eprintln!("{n} finding(s) at or above {threshold:?} across all clusters (--fail-on)")
         }
-    }
-    if fleet.failed() > 0 {
-        eprintln!(
+        (Verdict::Incomplete { fail_on: true }, Some(threshold)) => eprintln!(
+            "no finding at or above {threshold:?} in what was read, but the fleet audit is incomplete: --fail-on fails (pass --allow-incomplete to accept it)"
+        ),
+        (Verdict::Incomplete { .. }, _) if fleet.failed() > 0 => eprintln!(
             "error: {} cluster(s) or region(s) could not be audited (see the report)",
             fleet.failed()
-        );
-        return crate::error::EXIT_FAILED;
+        ),
+        _ => {}
     }
-    0
+    verdict.exit_code()
 }
 
 #[cfg(test)]
@@ -867,10 +1206,244 @@ mod tests {
     fn exit_codes_put_findings_before_failures() {
         let f = fleet();
         assert_eq!(
-            exit_code(&f, Some(crate::cli::Severity::Critical)),
+            exit_code(&f, Some(crate::cli::Severity::Critical), false),
             crate::audit::EXIT_FINDINGS
         );
-        assert_eq!(exit_code(&f, None), crate::error::EXIT_FAILED);
+        assert_eq!(exit_code(&f, None, false), crate::error::EXIT_FAILED);
+    }
+
+    #[test]
+    fn a_failed_cluster_makes_the_fleet_incomplete_and_fails_the_gate_unless_allowed() {
+        use crate::cli::Severity;
+        let mut f = fleet();
+        // Keep the failed cluster, drop the audited one's findings: nothing reaches a threshold.
+        f.clusters[0].report.as_mut().unwrap().findings.clear();
+        let f = FleetReport::new(f.regions, f.clusters);
+        assert!(f.findings.is_empty());
+        assert!(!f.complete);
+        assert_eq!(
+            f.incomplete,
+            [FleetUnread {
+                region: "eu-west-1".into(),
+                cluster: Some("dev".into()),
+                unread: UnreadSource::new(source::CLUSTER, "AccessDenied"),
+            }],
+            "the skipped region is not a gap; the failed cluster is"
+        );
+        assert_eq!(exit_code(&f, Some(Severity::Low), false), 3);
+        assert_eq!(exit_code(&f, None, false), 1);
+        assert_eq!(exit_code(&f, Some(Severity::Low), true), 0);
+        assert_eq!(exit_code(&f, None, true), 0);
+        let json: Value =
+            serde_json::from_str(&crate::report::structured(OutputFormat::Json, &f)).unwrap();
+        assert_eq!(json["complete"], false);
+        assert_eq!(
+            json["incomplete"],
+            serde_json::json!([{"region": "eu-west-1", "cluster": "dev", "source": "cluster", "reason": "AccessDenied"}])
+        );
+        let t = render_table(&f, false);
+        assert!(t.contains("INCOMPLETE (1 source(s)"), "{t}");
+
+        // A cluster audited with a gap of its own (a forbidden list) counts as well.
+        let mut r = sample_report();
+        r.incomplete = vec![UnreadSource::new(source::ROLE_BINDINGS, "403")];
+        r.complete = false;
+        r.findings.clear();
+        let g = FleetReport::new(
+            vec![],
+            vec![ClusterRow {
+                cluster: "prod".into(),
+                region: "eu-west-1".into(),
+                ok: true,
+                error: None,
+                next: None,
+                report: Some(r),
+            }],
+        );
+        assert!(!g.complete);
+        assert_eq!(g.incomplete[0].unread.source, "rolebindings");
+        assert_eq!(g.incomplete[0].cluster.as_deref(), Some("prod"));
+        assert_eq!(exit_code(&g, Some(Severity::Critical), false), 3);
+        let v: Value = serde_json::from_str(&render_sarif(&g)).unwrap();
+        let inv = &v["runs"][0]["invocations"][0];
+        assert_eq!(inv["executionSuccessful"], false);
+        assert!(
+            inv["toolExecutionNotifications"][0]["message"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("eu-west-1/prod: could not read rolebindings: 403"),
+            "{inv:#}"
+        );
+    }
+
+    #[test]
+    fn only_an_opt_in_region_answering_with_an_authentication_error_is_skipped() {
+        for code in [
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "AuthFailure",
+        ] {
+            assert!(region_skipped("af-south-1", Some(code)), "{code}");
+            assert!(region_skipped("mx-central-1", Some(code)), "{code}");
+            assert!(
+                !region_skipped("eu-west-1", Some(code)),
+                "{code}: a default region cannot be disabled"
+            );
+            assert!(!region_skipped("cn-north-1", Some(code)), "{code}");
+            assert!(!region_skipped("us-gov-west-1", Some(code)), "{code}");
+        }
+        for code in [
+            Some("AccessDeniedException"),
+            Some("AccessDenied"),
+            Some("ThrottlingException"),
+            Some("InvalidSignatureException"),
+            None,
+        ] {
+            assert!(
+                !region_skipped("af-south-1", code),
+                "{code:?}: denied (an SCP), throttled or unreachable is a failed region"
+            );
+        }
+        let (skipped, why) = region_failure(
+            "af-south-1",
+            Some(("UnrecognizedClientException", "bad token")),
+            Some(403),
+            "",
+        );
+        assert!(
+            skipped && why.starts_with("not enabled for this account"),
+            "{why}"
+        );
+        let (skipped, why) = region_failure(
+            "af-south-1",
+            Some((
+                "AccessDeniedException",
+                "explicit deny in a service control policy",
+            )),
+            Some(403),
+            "",
+        );
+        assert!(
+            !skipped && why.contains("AWS denied it") && why.contains("service control policy"),
+            "{why}"
+        );
+        let (skipped, why) = region_failure("eu-west-1", None, None, "dispatch failure: refused");
+        assert!(
+            !skipped && why.ends_with("no answer: dispatch failure: refused"),
+            "{why}"
+        );
+        for r in DEFAULT_ENABLED_REGIONS {
+            assert!(EKS_REGIONS.contains(r), "{r}");
+        }
+        assert_eq!(
+            EKS_REGIONS.iter().filter(|r| may_be_disabled(r)).count(),
+            EKS_REGIONS.len() - DEFAULT_ENABLED_REGIONS.len()
+        );
+    }
+
+    #[test]
+    fn sts_is_asked_in_a_region_that_cannot_be_disabled_when_there_is_one() {
+        let scanned = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            sts_region(Some("eu-west-1"), &scanned(&["af-south-1"])),
+            "eu-west-1"
+        );
+        assert_eq!(
+            sts_region(Some("af-south-1"), &scanned(&["af-south-1", "us-east-2"])),
+            "us-east-2"
+        );
+        assert_eq!(
+            sts_region(Some("af-south-1"), &scanned(&["me-south-1"])),
+            "af-south-1"
+        );
+        assert_eq!(sts_region(None, &scanned(&["me-south-1"])), "me-south-1");
+        assert_eq!(sts_region(None, &scanned(&["cn-north-1"])), "cn-north-1");
+        assert_eq!(sts_region(None, &[]), "us-east-1");
+    }
+
+    #[test]
+    fn rejected_credentials_are_one_message_with_the_next_step() {
+        let e = credentials_error(
+            "eu-west-1",
+            StsAnswer::Error {
+                code: "InvalidClientTokenId",
+                message: "The security token included in the request is invalid.",
+            },
+        );
+        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert!(
+            e.what.starts_with("AWS rejected the credentials: STS GetCallerIdentity in eu-west-1 answered InvalidClientTokenId: The security token")
+                && e.what.ends_with("no region was scanned"),
+            "{e}"
+        );
+        assert!(
+            e.next.contains("AWS_PROFILE")
+                && e.next.contains("aws sso login")
+                && e.next.contains("aws configure"),
+            "{e}"
+        );
+        let e = credentials_error(
+            "us-east-1",
+            StsAnswer::Error {
+                code: "ExpiredToken",
+                message: "expired",
+            },
+        );
+        assert!(
+            e.what.starts_with("the AWS credentials have expired"),
+            "{e}"
+        );
+        let e = credentials_error(
+            "us-east-1",
+            StsAnswer::None("dispatch failure: connection refused"),
+        );
+        assert!(
+            e.what
+                .contains("got no answer: dispatch failure: connection refused")
+                && e.next.contains("network"),
+            "{e}"
+        );
+        let e = credentials_error("us-east-1", StsAnswer::Status(503));
+        assert!(e.what.contains("answered HTTP 503"), "{e}");
+        for e in [
+            credentials_error(
+                "r",
+                StsAnswer::Error {
+                    code: "Throttling",
+                    message: "slow down",
+                },
+            ),
+            credentials_error("r", StsAnswer::Status(403)),
+        ] {
+            assert!(!format!("{e}").contains('{'), "no Debug structs: {e}");
+        }
+    }
+
+    #[test]
+    fn an_error_answer_the_sdk_cannot_parse_is_read_from_its_header_or_body() {
+        // AWS's query-protocol shape, and moto's (an extra <Errors> level the SDK does not read).
+        let aws = b"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>";
+        let moto = b"<?xml version=\"1.0\"?><ErrorResponse><Errors><Error><Code>InvalidClientTokenId</Code><Message>bad</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(
+            raw_error(None, aws),
+            Some((
+                "InvalidClientTokenId".into(),
+                "The security token included in the request is invalid.".into()
+            ))
+        );
+        assert_eq!(
+            raw_error(None, moto),
+            Some(("InvalidClientTokenId".into(), "bad".into()))
+        );
+        assert_eq!(
+            raw_error(
+                Some("UnrecognizedClientException:http://internal.amazon.com/"),
+                b"{}"
+            ),
+            Some(("UnrecognizedClientException".into(), String::new()))
+        );
+        assert_eq!(raw_error(None, b"<html>bad gateway</html>"), None);
+        assert_eq!(raw_error(Some(""), b""), None);
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ use super::access_entries::EntryWithPolicies;
 use super::access_policies;
 use super::posture::{AuthMode, ClusterFacts};
 use crate::arn::{self, PrincipalArn};
+use crate::audit::completeness::{UnreadSource, source};
 use crate::audit::inventory::{self, Mapping, MappingSource};
 use crate::connect::Connection;
 use crate::rbac::RbacObjects;
@@ -77,18 +78,23 @@ pub fn entry_matches(principal: &PrincipalArn, entry_arn: &str) -> bool {
 }
 
 /// [`add`] with the EKS side of `conn` (the `--cluster` cluster, or the one its context points
-/// at); nothing without one. What could not be read is said on stderr.
-pub async fn add_from(conn: &Connection, mappings: &mut Vec<Mapping>, objects: &mut RbacObjects) {
-    let Some(eks) = crate::audit::read_eks(conn).await else {
-        return;
+/// at); nothing without one. Returns what could not be read (DescribeCluster, the access
+/// entries): the caller must not answer as if it had seen everything.
+pub async fn add_from(
+    conn: &Connection,
+    mappings: &mut Vec<Mapping>,
+    objects: &mut RbacObjects,
+) -> Vec<UnreadSource> {
+    let (eks, unread) = crate::audit::read_eks_side(conn).await;
+    let mut unread: Vec<UnreadSource> = unread.into_iter().collect();
+    let Some(eks) = eks else {
+        return unread;
     };
     if let Some(why) = &eks.access_entries_error {
-        eprintln!(
-            "note: the access entries of EKS cluster {} could not be read ({why}); the answer leaves them out",
-            eks.cluster.name
-        );
+        unread.push(UnreadSource::new(source::EKS_ACCESS_ENTRIES, why.clone()));
     }
     add(mappings, objects, &eks.cluster, &eks.access_entries);
+    unread
 }
 
 #[cfg(test)]

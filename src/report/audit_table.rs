@@ -16,10 +16,25 @@ fn dash(s: &str) -> String {
 
 pub fn render(r: &AuditReport, wide: bool) -> String {
     let mut out = String::new();
+    if !r.complete {
+        // First, so that nobody reads the tables below as the whole picture.
+        out.push_str(&format!(
+            "INCOMPLETE: {} source(s) could not be read; the mappings, access and findings below leave out what they hold (see INCOMPLETE at the end)\n\n",
+            r.incomplete.len()
+        ));
+    }
+    let aws_auth_unread = r
+        .incomplete
+        .iter()
+        .any(|u| u.source == crate::audit::completeness::source::AWS_AUTH);
     out.push_str(&format!(
         "MAPPINGS ({}: aws-auth{})\n",
         r.source,
-        if r.aws_auth_present { "" } else { " absent" }
+        match (r.aws_auth_present, aws_auth_unread) {
+            (true, _) => "",
+            (false, true) => " unreadable",
+            (false, false) => " absent",
+        }
     ));
     let mut t = table(&[
         "SOURCE",
@@ -146,7 +161,20 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
             out.push_str(&lines(&t));
         }
     }
+    if !r.complete {
+        out.push_str("\nINCOMPLETE (sources the audit could not read)\n");
+        out.push_str(&unread_table(&r.incomplete));
+    }
     out
+}
+
+/// The sources an audit could not read, one row each.
+pub fn unread_table(unread: &[crate::audit::completeness::UnreadSource]) -> String {
+    let mut t = table(&["SOURCE", "REASON"]);
+    for u in unread {
+        t.add_row(vec![u.source.clone(), u.reason.clone()]);
+    }
+    lines(&t)
 }
 
 pub fn who_can(rows: &[WhoCanAnswer]) -> String {

@@ -44,6 +44,29 @@ fn location(subject: &str, evidence: &str) -> Option<(String, u64)> {
     Some((format!("aws-auth/{section}"), line))
 }
 
+/// SARIF 2.1.0 Appendix I ("Detecting incomplete result sets"): a consumer treats a run whose
+/// invocation has `executionSuccessful: false`, or a tool execution notification at level
+/// `error`, as possibly incomplete. Each source the audit could not read is one such
+/// notification, so code-scanning UIs do not show a partial audit as a clean one.
+fn invocation(r: &AuditReport) -> Value {
+    let notifications: Vec<Value> = r
+        .incomplete
+        .iter()
+        .map(|u| {
+            json!({
+                "level": "error",
+                "message": { "text": format!("could not read {}: {}", u.source, u.reason) },
+                "properties": { "source": u.source }
+            })
+        })
+        .collect();
+    json!({
+        "executionSuccessful": r.complete,
+        "toolExecutionNotifications": notifications,
+        "properties": { "complete": r.complete }
+    })
+}
+
 pub fn render(r: &AuditReport) -> String {
     let rules: Vec<Value> = CATALOGUE
         .iter()
@@ -86,6 +109,7 @@ pub fn render(r: &AuditReport) -> String {
                 "rules": rules
             }},
             "automationDetails": { "id": format!("kubectl-chronom/audit/{}", r.source) },
+            "invocations": [invocation(r)],
             "results": results
         }]
     });
