@@ -20,8 +20,9 @@
 //! and awsauth_parse.rs is another helper's file this session. Mounting the files keeps one
 //! copy of each check and no change to the targets' shape.
 //!
-//! The replay is strict because nothing here reads CHRONOM_FUZZ_TOLERATED_DIR: the test
-//! refuses to run when it is set (it is the fuzzer's CI switch, see docs/fuzzing.md).
+//! The replay is strict: awsauth_edit tolerates a self-check refusal only when
+//! CHRONOM_FUZZ_TOLERATED_DIR is set (scripts/fuzz's CI switch, see docs/fuzzing.md), and this
+//! test refuses to run when it is.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
