@@ -23,7 +23,7 @@ use crate::inherited_access::{self, ReadScope};
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RoleArnView, WriteReport};
 use crate::rbac::RbacObjects;
 use crate::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
-use crate::{preflight, test_hook, verify};
+use crate::{preflight, verify};
 
 /// A grant request whose inputs have been checked. Pure data.
 #[derive(Debug, Clone)]
@@ -466,6 +466,15 @@ pub enum Mapper<'a> {
     AccessEntry(&'a EksContext),
 }
 
+/// A point between the writes of a grant, reported to the caller's observer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GrantPhase {
+    /// The ClusterRole and ClusterRoleBinding are written; the mapping (aws-auth or the
+    /// access entry) is not.
+    RbacApplied,
+}
+
 /// The write flow once the inputs are valid and the mapping is chosen; `via_note` says why
 /// it was chosen. Public so tests can run it with an injected (mocked) EKS client.
 pub async fn execute(
@@ -473,6 +482,19 @@ pub async fn execute(
     v: &ValidGrant,
     mapper: Mapper<'_>,
     via_note: Option<String>,
+) -> Result<crate::outcome::RunResult, UserError> {
+    execute_observed(conn, v, mapper, via_note, &|_| {}).await
+}
+
+/// [`execute`], calling `observe` at each [`GrantPhase`]. The seam for fault-injection tests,
+/// in-process only: they stop the API server while the observer blocks (which blocks the
+/// flow's runtime thread too, as a slow server would). The binary calls `execute`.
+pub async fn execute_observed(
+    conn: &Connection,
+    v: &ValidGrant,
+    mapper: Mapper<'_>,
+    via_note: Option<String>,
+    observe: &(dyn Fn(GrantPhase) + Sync),
 ) -> Result<crate::outcome::RunResult, UserError> {
     let uses_aws_auth = matches!(mapper, Mapper::AwsAuth);
     if let Mapper::AccessEntry(_) = mapper {
@@ -691,7 +713,7 @@ pub async fn execute(
             });
         }
     };
-    test_hook::pause_after_rbac();
+    observe(GrantPhase::RbacApplied);
 
     if let (Mapper::AccessEntry(ctx), Some(p)) = (mapper, &prepared) {
         return finish_with_access_entry(conn, v, ctx, p, report, written, &plan, &verify_in).await;

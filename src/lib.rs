@@ -21,5 +21,4 @@ pub mod readonly_role;
 pub mod report;
 pub mod restore;
 pub mod revoke;
-pub mod test_hook;
 pub mod verify;

@@ -24,6 +24,15 @@
 //!   (`read_cluster_for`): the same answer as from every object, and, for an identity holding
 //!   each known binding subject alone, "named in the answer" exactly when the server allows.
 //!
+//! The tests take turns (`serialized`): each writes RBAC (its fixture, then its deletion), and
+//! a write while another test asks would make the server and that test's snapshot differ.
+//! After reading the cluster, a test waits until the authorizer has seen every write up to that
+//! read (`barrier`), and after asking, it checks that nothing changed (`assert_unchanged`). So
+//! there is no race left to forgive: any disagreement fails the test.
+//!
+//! Queries come from a fixed seed (the same set every run) and from a rotating one, printed at
+//! the start; `CHRONOM_DIFFERENTIAL_SEED=<seed>` replays a run's rotating set.
+//!
 //! Run with `cargo test --test audit_differential -- --nocapture` to see the counts.
 //! See docs/differential.md.
 
@@ -31,9 +40,9 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chronom::audit::manifests::ClusterState;
 use chronom::audit::{inventory, queries, read_cluster, read_cluster_for, report};
@@ -46,7 +55,9 @@ use chronom::rbac::{
 use k8s_openapi::api::authorization::v1::{
     NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
-use k8s_openapi::api::rbac::v1::{PolicyRule, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
 use support::ControlPlane;
@@ -59,6 +70,57 @@ const LABEL: &str = "chronom.test/differential";
 /// SubjectAccessReviews in flight at once (loopback only).
 const PARALLELISM: usize = 16;
 const MIN_QUERIES: usize = 3000;
+/// Every barrier object carries `BARRIER_LABEL: <prefix>` (and not LABEL: they are no part of
+/// the fixture, and no query is made from them).
+const BARRIER_LABEL: &str = "chronom.test/differential-barrier";
+/// The fixed seeds: the same queries every run.
+const MAIN_SEED: u64 = 0x5EED_C4A0_0000_0007;
+const NODE_SEED: u64 = 0x5EED_0000_40DE_0007;
+/// Replays a run's rotating query set.
+const SEED_ENV: &str = "CHRONOM_DIFFERENTIAL_SEED";
+
+// --- taking turns -------------------------------------------------------------------------------
+
+static TURN: Mutex<()> = Mutex::new(());
+
+/// Runs one test of this binary on a runtime of its own, while no other test of it runs.
+fn serialized(test: impl Future<Output = ()>) {
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    println!("{}", seed_line());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(test);
+}
+
+/// The rotating seed: `CHRONOM_DIFFERENTIAL_SEED` (decimal or 0x hex), else the clock.
+fn rotating_seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| match std::env::var(SEED_ENV) {
+        Ok(v) => {
+            let t = v.trim();
+            let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
+                None => t.replace('_', "").parse(),
+            };
+            parsed.unwrap_or_else(|e| panic!("{SEED_ENV}={v:?} is not a number: {e}"))
+        }
+        Err(_) => {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("the clock is after 1970");
+            // Nanoseconds, mixed, so that runs a second apart differ in every bit.
+            Rng(now.as_nanos() as u64).next()
+        }
+    })
+}
+
+fn seed_line() -> String {
+    let seed = rotating_seed();
+    format!("differential: rotating seed {seed:#x} (replay: {SEED_ENV}={seed:#x})")
+}
 
 // --- the fixture ------------------------------------------------------------------------------
 
@@ -88,7 +150,6 @@ impl Fixture {
         let mut file = tempfile::NamedTempFile::new().expect("temp file");
         std::io::Write::write_all(&mut file, text.as_bytes()).expect("write fixture");
         let fixture = Fixture { cp, prefix };
-        // Server-side apply processes the objects in file order, so the sentinels go last.
         let out = cp
             .kubectl("chronom-admin")
             .args([
@@ -138,6 +199,7 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         let selector = format!("{LABEL}={}", self.prefix);
+        let barriers = format!("{BARRIER_LABEL}={}", self.prefix);
         // Namespaced objects first: with no kube-controller-manager here, a deleted namespace
         // stays Terminating and keeps its contents.
         for args in [
@@ -151,9 +213,24 @@ impl Drop for Fixture {
             ],
             vec![
                 "delete",
+                "role,rolebinding",
+                "--all-namespaces",
+                "-l",
+                &barriers,
+                "--wait=false",
+            ],
+            vec![
+                "delete",
                 "clusterrole,clusterrolebinding",
                 "-l",
                 &selector,
+                "--wait=false",
+            ],
+            vec![
+                "delete",
+                "clusterrole,clusterrolebinding",
+                "-l",
+                &barriers,
                 "--wait=false",
             ],
             vec!["delete", "namespace", "-l", &selector, "--wait=false"],
@@ -195,39 +272,164 @@ async fn admin(cp: &ControlPlane) -> Connection {
         .unwrap_or_else(|e| panic!("connect as chronom-admin: {e}"))
 }
 
-/// The authorizer reads informer caches. Each cache receives its kind's objects in order, and the
-/// sentinels were applied last, so once both sentinel grants are visible, the whole fixture is.
-async fn wait_for_fixture(api: &Api<SubjectAccessReview>, fx: &Fixture) {
-    let user = Identity::user(&format!("{}-sentinel", fx.prefix), &[]);
+/// Waits until the API server's authorizer has seen every RBAC write made before this call.
+///
+/// The authorizer reads four informer caches (ClusterRoles, ClusterRoleBindings, Roles,
+/// RoleBindings), and each receives its kind's writes in order. So this writes one new object
+/// of each kind, granting a new user `get` on a made-up resource (cluster-wide through the
+/// ClusterRole, in one namespace through the Role), and waits until SubjectAccessReview allows
+/// both: then every earlier write of every kind is in the caches too. At most 30 s.
+async fn barrier(conn: &Connection, fx: &Fixture) {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "{}-barrier-{}",
+        fx.prefix,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let ns = fx.ns("quiet");
+    let meta = |namespace: Option<&str>| ObjectMeta {
+        name: Some(name.clone()),
+        namespace: namespace.map(str::to_string),
+        labels: Some(BTreeMap::from([(
+            BARRIER_LABEL.to_string(),
+            fx.prefix.clone(),
+        )])),
+        ..Default::default()
+    };
+    let rules = |resource: &str| {
+        Some(vec![PolicyRule {
+            api_groups: Some(vec!["chronom.test".into()]),
+            resources: Some(vec![resource.into()]),
+            verbs: vec!["get".into()],
+            ..Default::default()
+        }])
+    };
+    let role_ref = |kind: &str| RoleRef {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: kind.into(),
+        name: name.clone(),
+    };
+    let subjects = Some(vec![Subject {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: "User".into(),
+        name: name.clone(),
+        namespace: None,
+    }]);
+    let pp = PostParams::default();
+    let created = async {
+        Api::<ClusterRole>::all(conn.client.clone())
+            .create(
+                &pp,
+                &ClusterRole {
+                    metadata: meta(None),
+                    rules: rules("clusterbarriers"),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Api::<ClusterRoleBinding>::all(conn.client.clone())
+            .create(
+                &pp,
+                &ClusterRoleBinding {
+                    metadata: meta(None),
+                    role_ref: role_ref("ClusterRole"),
+                    subjects: subjects.clone(),
+                },
+            )
+            .await?;
+        Api::<Role>::namespaced(conn.client.clone(), &ns)
+            .create(
+                &pp,
+                &Role {
+                    metadata: meta(Some(&ns)),
+                    rules: rules("rolebarriers"),
+                },
+            )
+            .await?;
+        Api::<RoleBinding>::namespaced(conn.client.clone(), &ns)
+            .create(
+                &pp,
+                &RoleBinding {
+                    metadata: meta(Some(&ns)),
+                    role_ref: role_ref("Role"),
+                    subjects,
+                },
+            )
+            .await?;
+        Ok::<_, kube::Error>(())
+    };
+    created
+        .await
+        .unwrap_or_else(|e| panic!("writing the barrier {name}: {e}"));
+    let user = Identity::user(&name, &[]);
     let cluster = Query::new(
         user.clone(),
-        res("get", "chronom.test", "clustersentinels", None, None, None),
-        "sentinel",
+        res("get", "chronom.test", "clusterbarriers", None, None, None),
+        "barrier",
     );
-    let quiet = fx.ns("quiet");
     let role = Query::new(
         user,
-        res(
-            "get",
-            "chronom.test",
-            "rolesentinels",
-            None,
-            None,
-            Some(&quiet),
-        ),
-        "sentinel",
+        res("get", "chronom.test", "rolebarriers", None, None, Some(&ns)),
+        "barrier",
     );
+    let api: Api<SubjectAccessReview> = Api::all(conn.client.clone());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if ask(api, &cluster).await && ask(api, &role).await {
+        if ask(&api, &cluster).await && ask(&api, &role).await {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "the API server's RBAC caches never saw the fixture's sentinels (30 s)"
+            "the API server's RBAC caches never saw the barrier {name} (30 s)"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The RBAC objects as listed, barriers left out, each as its JSON: to tell whether anything
+/// changed between two reads.
+fn fingerprint(objs: &RbacObjects) -> BTreeSet<String> {
+    fn add<K: kube::Resource + serde::Serialize>(
+        out: &mut BTreeSet<String>,
+        kind: &str,
+        items: &[K],
+    ) {
+        for item in items {
+            let barrier = item
+                .meta()
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(BARRIER_LABEL));
+            if !barrier {
+                out.insert(format!(
+                    "{kind} {}",
+                    serde_json::to_string(item).expect("serializable")
+                ));
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    add(&mut out, "ClusterRole", &objs.cluster_roles);
+    add(&mut out, "ClusterRoleBinding", &objs.cluster_role_bindings);
+    add(&mut out, "Role", &objs.roles);
+    add(&mut out, "RoleBinding", &objs.role_bindings);
+    out
+}
+
+/// Fails unless the cluster's RBAC is still what `before` listed (barriers aside): the
+/// comparison is between the server and a snapshot of one state, or it proves nothing.
+async fn assert_unchanged(conn: &Connection, before: &RbacObjects) {
+    let after = read_cluster(conn)
+        .await
+        .unwrap_or_else(|e| panic!("read_cluster: {e}"));
+    let (a, b) = (fingerprint(before), fingerprint(&after.rbac));
+    let gone: Vec<&String> = a.difference(&b).collect();
+    let new: Vec<&String> = b.difference(&a).collect();
+    assert!(
+        gone.is_empty() && new.is_empty(),
+        "RBAC changed while the server was asked, so the comparison is void. Another writer on this \
+         control plane (CHRONOM_TEST_KUBECONFIG shares one)? Gone: {gone:#?}\nNew: {new:#?}"
+    );
 }
 
 // --- queries ------------------------------------------------------------------------------------
@@ -238,6 +440,8 @@ struct Query {
     request: Request,
     /// Which generator made it, for the statistics.
     origin: &'static str,
+    /// Made from the rotating seed (else the fixed one, or no seed).
+    rotating: bool,
 }
 
 impl Query {
@@ -246,8 +450,17 @@ impl Query {
             identity,
             request,
             origin,
+            rotating: false,
         }
     }
+}
+
+/// Marks queries as made from the rotating seed.
+fn rotating(mut queries: Vec<Query>) -> Vec<Query> {
+    for q in &mut queries {
+        q.rotating = true;
+    }
+    queries
 }
 
 fn res(
@@ -295,6 +508,9 @@ fn describe(q: &Query) -> String {
         }
     }
     let _ = write!(s, " [{}]", q.origin);
+    if q.rotating {
+        let _ = write!(s, " [rotating seed {:#x}]", rotating_seed());
+    }
     s
 }
 
@@ -994,20 +1210,20 @@ struct Outcome {
     objects: RbacObjects,
 }
 
-/// Applies the fixture, builds the queries with `make`, asks the server and our evaluator.
+/// Applies the fixture, builds the queries with `make`, asks the server and our evaluator
+/// about one state of the cluster (see `barrier` and `assert_unchanged`).
 async fn run(
     make: impl Fn(&RbacObjects, &Fixture) -> Vec<Query>,
 ) -> (Fixture, Connection, Outcome) {
     let cp = support::control_plane();
     let fx = Fixture::apply(cp);
     let conn = admin(cp).await;
-    let api: Api<SubjectAccessReview> = Api::all(conn.client.clone());
     let t0 = Instant::now();
-    wait_for_fixture(&api, &fx).await;
     let state = read_cluster(&conn)
         .await
         .unwrap_or_else(|e| panic!("read_cluster: {e}"));
     let objects = state.rbac;
+    barrier(&conn, &fx).await;
     let snapshot = evaluator(objects.clone());
     let queries = make(&objects, &fx);
     let ours: Vec<bool> = queries
@@ -1016,6 +1232,7 @@ async fn run(
         .collect();
     let t1 = Instant::now();
     let server = ask_all(&conn, &queries).await;
+    assert_unchanged(&conn, &objects).await;
     println!(
         "differential[{}]: {} SubjectAccessReviews in {:.1}s ({} in flight), setup {:.1}s",
         fx.prefix,
@@ -1036,26 +1253,11 @@ async fn run(
     )
 }
 
-/// Re-reads the cluster and re-asks the given queries: a disagreement that vanishes was a race
-/// with another test changing RBAC on a shared control plane, not an evaluator bug.
-async fn recheck(
-    conn: &Connection,
-    queries: &[Query],
-    expect: impl Fn(&RbacSnapshot, &Query) -> bool,
-) -> Vec<(Query, bool, bool)> {
-    if queries.is_empty() {
-        return Vec::new();
-    }
-    let state = read_cluster(conn)
-        .await
-        .unwrap_or_else(|e| panic!("read_cluster: {e}"));
-    let snapshot = evaluator(state.rbac);
-    let server = ask_all(conn, queries).await;
-    queries
-        .iter()
-        .zip(server)
-        .map(|(q, s)| (q.clone(), expect(&snapshot, q), s))
-        .filter(|(_, ours, s)| ours != s)
+/// The queries where the server and ours differ: (query, ours, server).
+fn mismatches(queries: &[Query], ours: &[bool], server: &[bool]) -> Vec<(Query, bool, bool)> {
+    (0..queries.len())
+        .filter(|&i| ours[i] != server[i])
+        .map(|i| (queries[i].clone(), ours[i], server[i]))
         .collect()
 }
 
@@ -1069,8 +1271,15 @@ fn tally<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, usize> {
 
 // --- the main differential --------------------------------------------------------------------
 
+/// The fixed seed's queries, then the rotating seed's.
 fn main_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
-    let mut rng = Rng(0x5EED_C4A0_0000_0007);
+    let mut queries = main_queries_from(objs, fx, MAIN_SEED);
+    queries.extend(rotating(main_queries_from(objs, fx, rotating_seed())));
+    queries
+}
+
+fn main_queries_from(objs: &RbacObjects, fx: &Fixture, seed: u64) -> Vec<Query> {
+    let mut rng = Rng(seed);
     let roles = known_roles(objs, fx);
     let rules: Vec<&PolicyRule> = roles.iter().flat_map(|r| r.2.iter()).collect();
     let p = &fx.prefix;
@@ -1115,18 +1324,16 @@ fn main_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
     queries
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn rbac_evaluator_agrees_with_subject_access_review() {
-    let (fx, conn, out) = run(main_queries).await;
+#[test]
+fn rbac_evaluator_agrees_with_subject_access_review() {
+    serialized(rbac_evaluator_agrees_with_subject_access_review_alone());
+}
+
+async fn rbac_evaluator_agrees_with_subject_access_review_alone() {
+    let (fx, _conn, out) = run(main_queries).await;
     let n = out.queries.len();
-    let first: Vec<Query> = (0..n)
-        .filter(|&i| out.server[i] != out.ours[i])
-        .map(|i| out.queries[i].clone())
-        .collect();
-    let persisting = recheck(&conn, &first, |s, q| {
-        s.allows(&q.identity, &q.request).allowed
-    })
-    .await;
+    let persisting = mismatches(&out.queries, &out.ours, &out.server);
+    let rotating_n = out.queries.iter().filter(|q| q.rotating).count();
     let allowed = out.server.iter().filter(|a| **a).count();
     let identities: BTreeSet<_> = out
         .queries
@@ -1134,13 +1341,12 @@ async fn rbac_evaluator_agrees_with_subject_access_review() {
         .map(|q| (&q.identity.user, &q.identity.groups))
         .collect();
     println!(
-        "differential: {n} queries, {} mismatches ({} identities; server allowed {allowed}, denied {}; by origin {:?}; \
-         {} first-pass disagreements vanished on re-check)",
+        "differential: {n} queries ({rotating_n} from the rotating seed), {} mismatches ({} identities; server \
+         allowed {allowed}, denied {}; by origin {:?})",
         persisting.len(),
         identities.len(),
         n - allowed,
         tally(out.queries.iter().map(|q| q.origin)),
-        first.len() - persisting.len(),
     );
 
     // What aggregation looks like here: no kube-controller-manager, so aggregated ClusterRoles
@@ -1194,8 +1400,9 @@ async fn rbac_evaluator_agrees_with_subject_access_review() {
     );
     assert!(
         persisting.is_empty(),
-        "{} of {n} queries: our evaluator disagrees with the API server (listed above)",
-        persisting.len()
+        "{} of {n} queries: our evaluator disagrees with the API server (listed above; {})",
+        persisting.len(),
+        seed_line()
     );
     drop(fx);
 }
@@ -1220,8 +1427,9 @@ fn node_identities(fx: &Fixture) -> Vec<Identity> {
     ]
 }
 
+/// Exhaustive where the Node authorizer subdivides, then random and rule-derived queries from
+/// the fixed seed and from the rotating one.
 fn node_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
-    let mut rng = Rng(0x5EED_0000_40DE_0007);
     let roles = known_roles(objs, fx);
     let rules: Vec<&PolicyRule> = roles.iter().flat_map(|r| r.2.iter()).collect();
     let ids = node_identities(fx);
@@ -1315,20 +1523,6 @@ fn node_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
                 }
             }
         }
-        for _ in 0..60 {
-            queries.push(Query::new(
-                id.clone(),
-                dims.random_resource(&mut rng),
-                "random",
-            ));
-        }
-        for _ in 0..20 {
-            queries.push(Query::new(
-                id.clone(),
-                dims.random_non_resource(&mut rng),
-                "non-resource",
-            ));
-        }
     }
     let pair = |s: &Subject, ns: Option<&str>| {
         ids.iter()
@@ -1336,7 +1530,32 @@ fn node_queries(objs: &RbacObjects, fx: &Fixture) -> Vec<Query> {
             .cloned()
             .collect()
     };
-    queries.extend(rule_queries(objs, fx, &dims, &mut rng, &pair, &[]));
+    for (seed, is_rotating) in [(NODE_SEED, false), (rotating_seed(), true)] {
+        let mut rng = Rng(seed);
+        let mut seeded = Vec::new();
+        for id in &ids {
+            for _ in 0..60 {
+                seeded.push(Query::new(
+                    id.clone(),
+                    dims.random_resource(&mut rng),
+                    "random",
+                ));
+            }
+            for _ in 0..20 {
+                seeded.push(Query::new(
+                    id.clone(),
+                    dims.random_non_resource(&mut rng),
+                    "non-resource",
+                ));
+            }
+        }
+        seeded.extend(rule_queries(objs, fx, &dims, &mut rng, &pair, &[]));
+        queries.extend(if is_rotating {
+            rotating(seeded)
+        } else {
+            seeded
+        });
+    }
     queries
 }
 
@@ -1360,18 +1579,15 @@ fn kind_of(r: &Request) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn node_identities_agree_including_the_node_authorizer() {
-    let (fx, conn, out) = run(node_queries).await;
+#[test]
+fn node_identities_agree_including_the_node_authorizer() {
+    serialized(node_identities_agree_including_the_node_authorizer_alone());
+}
+
+async fn node_identities_agree_including_the_node_authorizer_alone() {
+    let (fx, _conn, out) = run(node_queries).await;
     let n = out.queries.len();
-    let first: Vec<Query> = (0..n)
-        .filter(|&i| out.server[i] != out.ours[i])
-        .map(|i| out.queries[i].clone())
-        .collect();
-    let mismatches = recheck(&conn, &first, |s, q| {
-        s.allows(&q.identity, &q.request).allowed
-    })
-    .await;
+    let mismatches = mismatches(&out.queries, &out.ours, &out.server);
 
     // What only the Node authorizer allows: proof that it is on, and that we model it.
     let rbac_only = evaluator(out.objects.clone());
@@ -1408,8 +1624,9 @@ async fn node_identities_agree_including_the_node_authorizer() {
     );
     assert!(
         mismatches.is_empty(),
-        "{} node-identity queries differ from the server",
-        mismatches.len()
+        "{} node-identity queries differ from the server ({})",
+        mismatches.len(),
+        seed_line()
     );
     drop(fx);
 }
@@ -1498,56 +1715,50 @@ fn who_can_answer(state: ClusterState, request: &Request, scope: &QueryScope) ->
 /// `audit who-can VERB RESOURCE -n NS` lists only NS's Roles and RoleBindings. Its answer must be
 /// the one the whole cluster gives, and it must be the truth: a subject is in it exactly when
 /// the API server allows an identity holding only that subject.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn who_can_in_one_namespace_agrees_with_the_whole_cluster_and_subject_access_review() {
+#[test]
+fn who_can_in_one_namespace_agrees_with_the_whole_cluster_and_subject_access_review() {
+    serialized(who_can_in_one_namespace_alone());
+}
+
+async fn who_can_in_one_namespace_alone() {
     let cp = support::control_plane();
     let fx = Fixture::apply(cp);
     let conn = admin(cp).await;
-    let api: Api<SubjectAccessReview> = Api::all(conn.client.clone());
-    wait_for_fixture(&api, &fx).await;
     let questions = who_can_questions(&fx);
+    let state = read_cluster(&conn)
+        .await
+        .unwrap_or_else(|e| panic!("read_cluster: {e}"));
 
-    // 1. The same answer from one namespace's objects as from all of them. Other tests may change
-    //    RBAC between the two reads on a shared control plane, so a difference is read again once.
+    // 1. The same answer from one namespace's objects as from all of them.
     for (ns, request) in &questions {
         let scope = QueryScope::Namespace(ns.clone());
-        let mut attempt = 0;
-        loop {
-            let one = read_cluster_for(&conn, &scope)
-                .await
-                .unwrap_or_else(|e| panic!("read_cluster_for {ns}: {e}"));
-            let in_ns = |m: &ObjectMeta| m.namespace.as_deref() == Some(ns.as_str());
-            assert!(
-                one.rbac.role_bindings.iter().all(|b| in_ns(&b.metadata)),
-                "RoleBindings listed outside {ns}"
-            );
-            assert!(
-                one.rbac.roles.iter().all(|r| in_ns(&r.metadata)),
-                "Roles listed outside {ns}"
-            );
-            let all = read_cluster(&conn)
-                .await
-                .unwrap_or_else(|e| panic!("read_cluster: {e}"));
-            let (a, b) = (
-                who_can_answer(one, request, &scope),
-                who_can_answer(all, request, &scope),
-            );
-            if a == b {
-                break;
-            }
-            attempt += 1;
-            assert!(
-                attempt < 2,
-                "who-can in {ns} differs between one namespace's objects and all of them:\n{a:#}\nvs\n{b:#}"
-            );
-        }
+        let one = read_cluster_for(&conn, &scope)
+            .await
+            .unwrap_or_else(|e| panic!("read_cluster_for {ns}: {e}"));
+        let in_ns = |m: &ObjectMeta| m.namespace.as_deref() == Some(ns.as_str());
+        assert!(
+            one.rbac.role_bindings.iter().all(|b| in_ns(&b.metadata)),
+            "RoleBindings listed outside {ns}"
+        );
+        assert!(
+            one.rbac.roles.iter().all(|r| in_ns(&r.metadata)),
+            "Roles listed outside {ns}"
+        );
+        let all = read_cluster(&conn)
+            .await
+            .unwrap_or_else(|e| panic!("read_cluster: {e}"));
+        let (a, b) = (
+            who_can_answer(one, request, &scope),
+            who_can_answer(all, request, &scope),
+        );
+        assert_eq!(
+            a, b,
+            "who-can in {ns} differs between one namespace's objects and all of them"
+        );
     }
 
     // 2. The truth, asked of the server: for every identity holding a single subject, allowed
     //    exactly when the answer names that subject (or it is system:masters).
-    let state = read_cluster(&conn)
-        .await
-        .unwrap_or_else(|e| panic!("read_cluster: {e}"));
     let ids = single_subject_identities(&state.rbac, &fx);
     let mut queries = Vec::new();
     let mut ours = Vec::new();
@@ -1566,31 +1777,18 @@ async fn who_can_in_one_namespace_agrees_with_the_whole_cluster_and_subject_acce
             ours.push(rows.iter().any(|r| row_names(r, id)));
         }
     }
+    barrier(&conn, &fx).await;
     let server = ask_all(&conn, &queries).await;
+    assert_unchanged(&conn, &state.rbac).await;
     let n = queries.len();
-    let first: Vec<Query> = (0..n)
-        .filter(|&i| server[i] != ours[i])
-        .map(|i| queries[i].clone())
-        .collect();
-    // Re-asked against a fresh read of the whole cluster (part 1 showed it answers as one namespace does).
-    let persisting = recheck(&conn, &first, |snapshot, q| {
-        let Request::Resource(r) = &q.request else {
-            unreachable!("who-can questions are resource requests")
-        };
-        let scope = QueryScope::Namespace(r.namespace.clone().unwrap_or_default());
-        chronom::rbac::who_can(snapshot, &q.request, &scope)
-            .iter()
-            .any(|row| row_names(row, &q.identity))
-    })
-    .await;
+    let persisting = mismatches(&queries, &ours, &server);
     let allowed = server.iter().filter(|a| **a).count();
     println!(
         "who-can -n: {} questions answered alike from one namespace and from all; {} single-subject identities, {n} \
-         SubjectAccessReviews, server allowed {allowed}, {} mismatches ({} first-pass disagreements vanished on re-check)",
+         SubjectAccessReviews, server allowed {allowed}, {} mismatches",
         questions.len(),
         ids.len(),
         persisting.len(),
-        first.len() - persisting.len()
     );
     for (q, ours, server) in &persisting {
         println!("MISMATCH ours={ours} server={server}: {}", describe(q));

@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
+use chronom::grant::{GrantPhase, Mapper};
+use chronom::outcome::RunResult;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, DeleteParams, PostParams};
@@ -27,8 +29,9 @@ fn arn(name: &str) -> String {
 }
 
 /// One round: 8 grants and 8 revokes run as 16 parallel processes while another writer keeps
-/// editing an unrelated aws-auth key. Returns a description of anything lost.
-fn race_round(round: usize) -> Vec<String> {
+/// editing an unrelated aws-auth key. Returns a description of anything lost (or of a round
+/// that could not have lost anything), and what the writer did.
+fn race_round(round: usize) -> (Vec<String>, WriterTally) {
     let id = unique_name(&format!("race{round}"));
     let group = format!("{id}-group");
     let role = format!("{id}-role");
@@ -47,31 +50,37 @@ fn race_round(round: usize) -> Vec<String> {
     set_aws_auth(Some(initial));
 
     // The unrelated writer: read-modify-write of another key as fast as 50 times a second,
-    // far busier than any real controller, re-reading after each conflict.
+    // far busier than any real controller, re-reading after each conflict. A conflict (409)
+    // is expected and retried; any other failure means the writer is broken, and so would be
+    // the test, which is only meaningful if the writer's updates really land among the
+    // plugin's: it counts them, and the round fails with none.
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let stop = stop.clone();
         std::thread::spawn(move || {
-            let mut last_written = 0u64;
+            let mut tally = WriterTally::default();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let ok = with_client(async |c| {
+                let written = with_client(async |c| {
                     let api = Api::<ConfigMap>::namespaced(c, "kube-system");
-                    let mut cm = api.get("aws-auth").await.unwrap();
+                    let mut cm = api.get("aws-auth").await?;
                     cm.data
                         .get_or_insert_with(BTreeMap::new)
                         .insert("unrelated".into(), n.to_string());
-                    api.replace("aws-auth", &PostParams::default(), &cm)
-                        .await
-                        .is_ok()
+                    api.replace("aws-auth", &PostParams::default(), &cm).await
                 });
-                if ok {
-                    last_written = n;
+                match written {
+                    Ok(_) => {
+                        tally.last_written = n;
+                        tally.successes += 1;
+                    }
+                    Err(kube::Error::Api(s)) if s.code == 409 => tally.conflicts += 1,
+                    Err(e) => tally.errors.push(e.to_string()),
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            last_written
+            tally
         })
     };
     let mut children = Vec::new();
@@ -105,7 +114,21 @@ fn race_round(round: usize) -> Vec<String> {
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let last_unrelated = writer.join().unwrap();
+    let tally = writer.join().unwrap();
+    let last_unrelated = tally.last_written;
+    if tally.successes == 0 {
+        problems.push(format!(
+            "the unrelated writer never wrote ({} conflicts): the round tested nothing",
+            tally.conflicts
+        ));
+    }
+    if !tally.errors.is_empty() {
+        problems.push(format!(
+            "the unrelated writer failed {} times other than by conflict, first: {}",
+            tally.errors.len(),
+            tally.errors[0]
+        ));
+    }
 
     let cm = get_aws_auth().unwrap();
     let data = cm.data.unwrap();
@@ -143,7 +166,20 @@ fn race_round(round: usize) -> Vec<String> {
             .delete(&role, &DeleteParams::default())
             .await;
     });
-    problems
+    (problems, tally)
+}
+
+/// What the unrelated writer of one round did.
+#[derive(Debug, Default)]
+struct WriterTally {
+    /// Updates the API server accepted.
+    successes: u64,
+    /// Updates refused with 409 (another write came first): expected under the race.
+    conflicts: u64,
+    /// Any other failure.
+    errors: Vec<String>,
+    /// The value of the last accepted update (what the key must hold at the end).
+    last_written: u64,
 }
 
 #[test]
@@ -151,17 +187,21 @@ fn parallel_grants_and_revokes_with_an_unrelated_writer_lose_nothing_20_times() 
     let _g = lock();
     let original = get_aws_auth();
     let mut lost = Vec::new();
+    let mut writes = Vec::new();
     let started = Instant::now();
     for round in 0..20 {
-        let problems = race_round(round);
+        let (problems, tally) = race_round(round);
+        writes.push(format!("{}/{}", tally.successes, tally.conflicts));
         if !problems.is_empty() {
             lost.push(format!("round {round}:\n  {}", problems.join("\n  ")));
         }
     }
     println!(
-        "concurrency: 20 rounds x 16 processes in {:.1}s, {} rounds with losses",
+        "concurrency: 20 rounds x 16 processes in {:.1}s, {} rounds with losses; unrelated writer \
+         per round (accepted/conflicts): {}",
         started.elapsed().as_secs_f64(),
-        lost.len()
+        lost.len(),
+        writes.join(" ")
     );
     set_aws_auth(original.and_then(|c| c.data));
     assert!(lost.is_empty(), "{}", lost.join("\n"));
@@ -428,6 +468,148 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
     set_aws_auth(original.and_then(|c| c.data));
 }
 
+/// The aws-auth write is refused, and so is the rollback's delete of the ClusterRole: grant
+/// exits 1 and names on stderr what it left behind. (Through the binary: the warning is
+/// printed, so an in-process run could not see it.)
+#[test]
+fn grant_whose_rollback_is_refused_names_what_it_left_on_stderr() {
+    let _g = lock();
+    let original = get_aws_auth();
+    set_aws_auth(data(NODE_ENTRY));
+    let id = unique_name("orphan");
+    let probe_role = format!("{id}-probe");
+    with_client(async |c| {
+        let role = k8s_openapi::api::rbac::v1::ClusterRole {
+            metadata: kube::api::ObjectMeta {
+                name: Some(probe_role.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(c)
+            .create(&PostParams::default(), &role)
+            .await
+            .unwrap();
+    });
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let aws_auth_refused = || {
+        with_client(async |c| {
+            let api = Api::<ConfigMap>::namespaced(c, "kube-system");
+            let mut cm = api.get("aws-auth").await.unwrap();
+            let roles = cm.data.get_or_insert_with(BTreeMap::new);
+            let probe_entry = format!("- rolearn: {}\n  groups: [{id}]\n", arn(&id));
+            roles
+                .entry("mapRoles".into())
+                .or_default()
+                .push_str(&probe_entry);
+            api.replace("aws-auth", &dry_run, &cm).await.is_err()
+        })
+    };
+    let delete_refused = || {
+        with_client(async |c| {
+            Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(c)
+                .delete(
+                    &probe_role,
+                    &DeleteParams {
+                        dry_run: true,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .is_err()
+        })
+    };
+    let no_write = unique_name("deny-aws-auth");
+    deny_policy_on(
+        control_plane(),
+        &no_write,
+        "UPDATE",
+        "configmaps",
+        "",
+        &format!(
+            "object.metadata.name != 'aws-auth' || !has(object.data) || !has(object.data.mapRoles) || !object.data.mapRoles.contains('{id}')"
+        ),
+        aws_auth_refused,
+    );
+    let no_delete = unique_name("deny-delete");
+    deny_policy_on(
+        control_plane(),
+        &no_delete,
+        "DELETE",
+        "clusterroles",
+        "rbac.authorization.k8s.io",
+        &format!("!(oldObject.metadata.name in ['{id}', '{probe_role}'])"),
+        delete_refused,
+    );
+
+    let out = chronom(
+        "chronom-admin",
+        &[
+            "grant",
+            "--role-arn",
+            &arn(&id),
+            "--group",
+            &id,
+            "--role-name",
+            &id,
+            "-o",
+            "json",
+        ],
+    );
+    remove_policy_on(control_plane(), &no_write);
+    remove_policy_on(control_plane(), &no_delete);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = json(&out);
+    assert_eq!(r["awsAuth"]["action"], "failed", "{}", text(&out));
+    assert_eq!(r["clusterRole"]["action"], "created", "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("clusterrole {id}")) && err.contains("delete it by hand"),
+        "orphans must be named:\n{err}"
+    );
+    assert!(!map_roles().contains(&id), "no partial aws-auth write");
+
+    // Policy removal reaches the admission chain asynchronously.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while delete_refused() {
+        assert!(
+            Instant::now() < deadline,
+            "admission policy {no_delete} never went away"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    with_client(async |c| {
+        let roles = Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(c);
+        for name in [&id, &probe_role] {
+            let _ = roles.delete(name, &DeleteParams::default()).await;
+        }
+    });
+    set_aws_auth(original.and_then(|c| c.data));
+}
+
+/// Issue 12 item 8: the plugin binary carries no test hook. The fault tests above pause a
+/// grant through `grant::execute_observed` in this process instead of an environment variable.
+#[test]
+fn the_plugin_binary_reads_no_test_environment_variable() {
+    let path = env!("CARGO_BIN_EXE_kubectl-chronom");
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    // As text (std's searcher is fast even in a debug test build); the ASCII strings survive.
+    // String literals sit side by side in the binary, with no separator: look for the prefix.
+    let text = String::from_utf8_lossy(&bytes);
+    // The scan sees the binary's strings: the documented variable is there.
+    assert!(
+        text.contains("CHRONOM_REQUEST_TIMEOUT"),
+        "the scan found no CHRONOM_REQUEST_TIMEOUT in {path}"
+    );
+    if let Some(i) = text.find("CHRONOM_TEST_") {
+        let context: String = text[i..].chars().take(60).collect();
+        panic!("a test hook in the plugin binary {path}: {context:?}");
+    }
+}
+
 /// The kube-apiserver process of a dedicated control plane, to stop and start it again.
 struct ApiServer {
     dir: PathBuf,
@@ -519,42 +701,122 @@ impl ApiServer {
     }
 }
 
-fn paused_grant(
-    cp: &ControlPlane,
-    id: &str,
-    marker: &std::path::Path,
-    timeout: &str,
-) -> std::process::Child {
-    plugin_command(&cp.kubeconfig, "chronom-admin")
-        .args([
+/// A grant run in this process through the library (`grant::execute_observed`), held by its
+/// phase observer after the RBAC objects are written and before the aws-auth write, until the
+/// test resumes it. The shipped binary has no pause point (issue 12 item 8): the seam is the
+/// observer argument, and the CLI passes none.
+struct PausedGrant {
+    reached: mpsc::Receiver<GrantPhase>,
+    resume: mpsc::Sender<()>,
+    run: std::thread::JoinHandle<RunResult>,
+}
+
+impl PausedGrant {
+    /// `grant --role-arn <id> --group <id> --role-name <id>` as the CLI parses it, with
+    /// `--request-timeout <timeout>`, against `cp` as chronom-admin, mapped through aws-auth.
+    fn start(cp: &ControlPlane, id: &str, timeout: &str) -> Self {
+        let kubeconfig = cp.kubeconfig.to_str().expect("kubeconfig path is UTF-8");
+        let role_arn = arn(id);
+        let cli = <chronom::cli::Cli as clap::Parser>::try_parse_from([
+            "kubectl-chronom",
+            "--kubeconfig",
+            kubeconfig,
+            "--context",
+            "chronom-admin",
             "--request-timeout",
             timeout,
             "grant",
             "--role-arn",
-            &arn(id),
+            &role_arn,
             "--group",
             id,
             "--role-name",
             id,
-            "-o",
-            "json",
         ])
-        .env(chronom::test_hook::PAUSE_AFTER_RBAC, marker)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .unwrap_or_else(|e| panic!("grant arguments: {e}"));
+        let (reached_tx, reached) = mpsc::channel();
+        let (resume, resume_rx) = mpsc::channel::<()>();
+        let run = std::thread::spawn(move || {
+            let chronom::cli::Command::Grant(args) = &cli.command else {
+                unreachable!("parsed a grant")
+            };
+            let valid = chronom::grant::validate(args).unwrap_or_else(|e| panic!("{e}"));
+            let resume_rx = Mutex::new(resume_rx);
+            let observe = move |phase: GrantPhase| {
+                if phase != GrantPhase::RbacApplied {
+                    return;
+                }
+                let _ = reached_tx.send(phase);
+                // Blocks the flow and its runtime thread, as the removed env hook did. A test
+                // that panics drops the sender, which ends the wait.
+                let _ = resume_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            runtime.block_on(async {
+                let conn = match chronom::connect::connect(&cli.global).await {
+                    Ok(conn) => conn,
+                    Err(e) => return e.into(),
+                };
+                chronom::grant::execute_observed(&conn, &valid, Mapper::AwsAuth, None, &observe)
+                    .await
+                    .unwrap_or_else(RunResult::from)
+            })
+        });
+        PausedGrant {
+            reached,
+            resume,
+            run,
+        }
+    }
+
+    /// Waits until the grant has applied its RBAC objects and is held before the aws-auth write.
+    fn wait_until_paused(self) -> Self {
+        match self.reached.recv_timeout(Duration::from_secs(60)) {
+            Ok(phase) => assert_eq!(phase, GrantPhase::RbacApplied),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the grant never reached the pause point (60 s)")
+            }
+            // The flow ended without reaching the pause point: show why.
+            Err(mpsc::RecvTimeoutError::Disconnected) => panic!(
+                "the grant ended before the pause point:\n{}",
+                describe_run(&self.run.join().expect("the grant thread panicked"))
+            ),
+        }
+        self
+    }
+
+    /// Lets the grant go on and returns what it reports.
+    fn resume(self) -> RunResult {
+        let _ = self.resume.send(());
+        self.run.join().expect("the grant thread panicked")
+    }
 }
 
-fn wait_for(path: &std::path::Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the grant never reached the pause point"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// A run's outcome as the CLI would show it: exit code, `-o json` report and stderr error.
+fn describe_run(r: &RunResult) -> String {
+    format!(
+        "exit {}\n--- report\n{}\n--- error\n{}",
+        r.exit_code(),
+        r.report
+            .as_ref()
+            .map(|w| serde_json::to_string_pretty(w).unwrap())
+            .unwrap_or_default(),
+        r.error
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    )
+}
+
+fn report_json(r: &RunResult) -> serde_json::Value {
+    let report = r
+        .report
+        .as_ref()
+        .unwrap_or_else(|| panic!("no report:\n{}", describe_run(r)));
+    serde_json::to_value(report).unwrap()
 }
 
 /// Kill kube-apiserver between the RBAC apply and the aws-auth write, restart it, re-run:
@@ -565,26 +827,34 @@ fn apiserver_killed_mid_grant_then_rerun_completes_and_nothing_is_left_unreporte
     let server = ApiServer::of(&cp);
     let before = map_roles_on(&cp);
     let id = unique_name("killed");
-    let marker = tempfile::tempdir().unwrap().keep().join("pause");
-    let child = paused_grant(&cp, &id, &marker, "3");
-    wait_for(&marker);
+    let grant = PausedGrant::start(&cp, &id, "3").wait_until_paused();
     assert!(
         cluster_role_on(&cp, &id).is_some(),
         "RBAC is applied before the pause"
     );
     server.kill();
-    std::fs::remove_file(&marker).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let r = json(&out);
-    assert_eq!(r["awsAuth"]["action"], "failed", "{}", text(&out));
-    // The rollback cannot reach the server either: the objects must be reported as left behind.
-    assert_eq!(r["clusterRole"]["action"], "created", "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = grant.resume();
+    let shown = describe_run(&out);
+    assert_eq!(out.exit_code(), 1, "{shown}");
+    let r = report_json(&out);
+    assert_eq!(r["awsAuth"]["action"], "failed", "{shown}");
+    // The rollback cannot reach the server either: the objects must be reported as left behind,
+    // in the report and in the table the user reads.
+    assert_eq!(r["clusterRole"]["name"], id.as_str(), "{shown}");
+    assert_eq!(r["clusterRole"]["action"], "created", "{shown}");
+    let table = chronom::report::write_text::render(out.report.as_ref().unwrap());
     assert!(
-        err.contains(&format!("clusterrole {id}")) && err.contains("delete it by hand"),
-        "orphans must be named:\n{err}"
+        table
+            .lines()
+            .any(|l| l.contains(&id) && l.contains("created")),
+        "the table must show the clusterrole as created (left behind):\n{table}"
     );
+    let err = out
+        .error
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(err.contains("next:"), "{shown}");
 
     server.restart(&cp);
     assert_eq!(map_roles_on(&cp), before, "no partial aws-auth write");
@@ -618,22 +888,24 @@ fn timeout_mid_request_is_clear_and_writes_nothing() {
     let server = ApiServer::of(&cp);
     let before = map_roles_on(&cp);
     let id = unique_name("frozen");
-    let marker = tempfile::tempdir().unwrap().keep().join("pause");
-    let child = paused_grant(&cp, &id, &marker, "2");
-    wait_for(&marker);
+    let grant = PausedGrant::start(&cp, &id, "2").wait_until_paused();
     server.signal("-STOP");
-    std::fs::remove_file(&marker).unwrap();
     let started = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let out = grant.resume();
     server.signal("-CONT");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = describe_run(&out);
+    assert_eq!(out.exit_code(), 1, "{shown}");
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the timeout must be honoured"
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("timeout") && err.contains("next:"), "{err}");
-    assert_eq!(json(&out)["awsAuth"]["action"], "failed");
+    let err = out
+        .error
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(err.contains("timeout") && err.contains("next:"), "{shown}");
+    assert_eq!(report_json(&out)["awsAuth"]["action"], "failed", "{shown}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while cp
         .kubectl("chronom-admin")
