@@ -77,14 +77,116 @@ fn yaml_carries_the_same_document() {
     assert_eq!(json, yaml);
 }
 
+/// The SARIF 2.1.0 JSON schema our output names in `$schema` (json.schemastore.org's
+/// sarif-2.1.0.json, the draft-07 form of the OASIS schema). It comes from a registry package,
+/// not from this repository: the `serde-sarif` crate (MIT, a pinned dev-dependency) ships it as
+/// src/schema.json. `cargo metadata` says where cargo unpacked that crate.
+fn sarif_schema() -> serde_json::Value {
+    // Offline, cargo metadata can only resolve this platform's dependencies: ask for those.
+    let rustc = std::path::Path::new(env!("CARGO")).with_file_name("rustc");
+    let version = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .expect("run rustc -vV");
+    let host = String::from_utf8_lossy(&version.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .expect("rustc -vV names the host");
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host, "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "serde-sarif")
+        .expect("serde-sarif is a dev-dependency")["manifest_path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = std::path::Path::new(&manifest).with_file_name("src/schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // Make sure it is the schema we mean, not whatever a future serde-sarif ships.
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(
+        schema["title"],
+        "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema"
+    );
+    schema
+}
+
+/// Every way `doc` breaks the SARIF 2.1.0 schema (empty when it is valid).
+fn sarif_schema_errors(validator: &jsonschema::Validator, doc: &serde_json::Value) -> Vec<String> {
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+fn sarif_validator() -> jsonschema::Validator {
+    // The language patterns (run, toolComponent) have a lone `]`: a literal `]` in ECMA-262
+    // regexes (Annex B), but the validator refuses the schema over it. Escaping it changes
+    // nothing the pattern matches.
+    const LONE_BRACKET: &str = "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$";
+    fn escape(v: &mut serde_json::Value, fixed: &mut usize) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    if key == "pattern" && *child == LONE_BRACKET {
+                        *child = r"^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}\]?$".into();
+                        *fixed += 1;
+                    } else {
+                        escape(child, fixed);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| escape(i, fixed)),
+            _ => {}
+        }
+    }
+    let mut schema = sarif_schema();
+    let mut fixed = 0;
+    escape(&mut schema, &mut fixed);
+    assert_eq!(
+        fixed, 2,
+        "the schema's language patterns changed: revisit this fix-up"
+    );
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the SARIF schema compiles")
+}
+
 #[test]
 fn sarif_snapshot_is_valid_2_1_0() {
-    let text = stdout(&audit(&["-o", "sarif"]));
+    let o = audit(&["-o", "sarif"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&o);
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = sarif_validator();
+    assert_eq!(sarif_schema_errors(&validator, &v), Vec::<String>::new());
     assert_eq!(v["version"], "2.1.0");
     let run = &v["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    for r in run["results"].as_array().unwrap() {
+    let results = run["results"].as_array().unwrap();
+    assert!(results.len() >= 10, "{} results", results.len());
+    for r in results {
         let idx = r["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(
             rules[idx]["id"], r["ruleId"],
@@ -93,6 +195,39 @@ fn sarif_snapshot_is_valid_2_1_0() {
         assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
     }
     insta::assert_snapshot!("audit_sarif", text);
+}
+
+/// The schema check is not vacuous: the same output with one wrong field is rejected.
+#[test]
+fn the_sarif_schema_check_rejects_a_wrong_field() {
+    let v: serde_json::Value = serde_json::from_str(&stdout(&audit(&["-o", "sarif"]))).unwrap();
+    let validator = sarif_validator();
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 5] = [
+        ("level outside the enum", |v| {
+            v["runs"][0]["results"][0]["level"] = "critical".into()
+        }),
+        ("misspelt property", |v| {
+            let r = v["runs"][0]["results"][0].as_object_mut().unwrap();
+            let id = r.remove("ruleId").unwrap();
+            r.insert("rule_id".into(), id);
+        }),
+        ("message without text", |v| {
+            v["runs"][0]["results"][0]["message"] = serde_json::json!({})
+        }),
+        ("version", |v| v["version"] = "2.0.0".into()),
+        ("ruleIndex below -1", |v| {
+            v["runs"][0]["results"][0]["ruleIndex"] = (-2).into()
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut broken = v.clone();
+        edit(&mut broken);
+        assert!(
+            !sarif_schema_errors(&validator, &broken).is_empty(),
+            "the schema accepted SARIF with a {what}"
+        );
+    }
 }
 
 #[test]
