@@ -40,6 +40,7 @@ fn table_snapshot() {
 #[test]
 fn wide_adds_rules_and_remediation() {
     let o = audit(&["-o", "wide"]);
+    assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
     assert!(
         out.contains("RULES") && out.contains("REMEDIATION"),
@@ -416,7 +417,9 @@ fn who_can_respects_resource_names() {
     );
 }
 
-/// Peer gap: bind, escalate and impersonate are verbs like any other.
+/// Peer gap: bind, escalate and impersonate are verbs like any other. system:masters is always
+/// listed, so the test names the group that holds them through RBAC (ops, via cluster-admin's
+/// `*`) and checks that no one else does.
 #[test]
 fn who_can_accepts_bind_escalate_impersonate() {
     for (verb, target, ns) in [
@@ -424,12 +427,24 @@ fn who_can_accepts_bind_escalate_impersonate() {
         ("escalate", "clusterroles", "apps"),
         ("impersonate", "users", "apps"),
     ] {
-        let v = who_can(&[verb, target, "-n", ns]);
-        assert!(
-            subjects(&v).iter().any(|r| r.starts_with("Group/")),
-            "{verb} {target}: {v}"
+        let mut rows = subjects(&who_can(&[verb, target, "-n", ns]));
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                "Group/ops @ cluster-wide",
+                "Group/system:masters @ cluster-wide"
+            ],
+            "{verb} {target}"
         );
     }
+    // Only through RBAC: the deployers in apps can create pods, but not bind.
+    assert!(
+        subjects(&who_can(&["create", "pods", "-n", "apps"]))
+            .iter()
+            .any(|r| r.starts_with("Group/deployers")),
+        "the comparison above would see a namespaced grant"
+    );
 }
 
 #[test]
@@ -460,18 +475,58 @@ fn lookup_follows_an_arn_through_aws_auth_into_rbac() {
         roles.contains(&"ClusterRole/deployer") && roles.contains(&"ClusterRole/scaler"),
         "{roles:?}"
     );
-    let o = chronom(&[
-        "audit",
-        "lookup",
-        "kube-system:nobody",
-        "--from-file",
-        FIXTURE,
-        "-o",
-        "json",
-    ]);
-    assert_eq!(o.status.code(), Some(0));
     let o = chronom(&["audit", "lookup", "ops", "--from-file", FIXTURE]);
+    assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("ClusterRole/cluster-admin"));
+}
+
+/// `NAMESPACE:NAME` is a service account: one with no binding gets an empty list and a note on
+/// stderr (not an error), and the same lookup does find a service account that is bound.
+#[test]
+fn lookup_of_a_service_account_lists_exactly_its_bindings() {
+    let lookup = |dir: &str, who: &str| {
+        let o = chronom(&["audit", "lookup", who, "--from-file", dir, "-o", "json"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{who}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (rows, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (rows, note) = lookup(FIXTURE, "kube-system:nobody");
+    assert_eq!(rows, serde_json::json!([]));
+    assert!(
+        note.contains("no binding applies to kube-system:nobody"),
+        "{note}"
+    );
+
+    // The fixture plus a RoleBinding for kube-system:builder.
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(FIXTURE).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("builder.yaml"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: builders, namespace: kube-system}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: deployer}\nsubjects: [{kind: ServiceAccount, name: builder, namespace: kube-system}]\n",
+    )
+    .unwrap();
+    let dir = dir.path().to_str().unwrap();
+    let (rows, _) = lookup(dir, "kube-system:builder");
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["subject"], "ServiceAccount/kube-system:builder");
+    assert_eq!(rows[0]["scope"], "kube-system");
+    assert_eq!(rows[0]["role"], "ClusterRole/deployer");
+    assert_eq!(rows[0]["binding"], "RoleBinding/kube-system/builders");
+    let (rows, _) = lookup(dir, "kube-system:nobody");
+    assert_eq!(
+        rows,
+        serde_json::json!([]),
+        "a neighbour's binding is not nobody's"
+    );
 }
 
 /// Schema 2 lists bindings per subject: a mapping's bindings are those of its `bindingSubjects`.
