@@ -895,6 +895,12 @@ fn the_transcribed_oracle_keeps_the_documented_cases() {
         &star_scale,
         &res("update", "apps", "deployments", None, None)
     ));
+    // HasSuffix alone would let `*/xexec` match the subresource `exec`: the length test stops it.
+    let star_xexec = rule(&["create"], &[""], &["*/xexec"], &[]);
+    assert!(!allows(
+        &star_xexec,
+        &res("create", "", "pods", Some("exec"), None)
+    ));
     let pods_star = rule(&["get"], &[""], &["pods/*"], &[]);
     assert!(!allows(
         &pods_star,
