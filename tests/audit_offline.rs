@@ -271,6 +271,28 @@ fn fail_on_exits_3_at_or_above_the_threshold() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+    // One low finding (CHR013, a group no binding names): exit 3 at its severity, 0 above it.
+    let low = tempfile::tempdir().unwrap();
+    std::fs::write(
+        low.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\ndata:\n  mapRoles: |\n    - rolearn: arn:aws:iam::111122223333:role/lonely\n      username: lonely\n      groups: [nobody-binds-this]\n",
+    )
+    .unwrap();
+    let dir = low.path().to_str().unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&chronom(&["audit", "--from-file", dir, "-o", "json"]).stdout)
+            .unwrap();
+    let found: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found, [("CHR013", "low")]);
+    for (threshold, code) in [("low", 3), ("medium", 0), ("high", 0), ("critical", 0)] {
+        let o = chronom(&["audit", "--from-file", dir, "--fail-on", threshold]);
+        assert_eq!(o.status.code(), Some(code), "--fail-on {threshold}");
+    }
 }
 
 #[test]
