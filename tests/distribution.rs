@@ -101,13 +101,17 @@ fn build_krew() -> Result<Krew, String> {
     );
     let out = Command::new("go")
         .current_dir(module)
-        .env(
-            "GOFLAGS",
-            format!(
-                "{} -mod=readonly",
-                std::env::var("GOFLAGS").unwrap_or_default()
-            ),
-        )
+        .env("GOFLAGS", {
+            // go.sum is committed: build exactly what it pins (a caller's -mod= is replaced).
+            let mut flags: Vec<String> = std::env::var("GOFLAGS")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter(|f| !f.starts_with("-mod="))
+                .map(str::to_string)
+                .collect();
+            flags.push("-mod=readonly".into());
+            flags.join(" ")
+        })
         .args(["build", "-trimpath", "-o"])
         .arg(format!("{}/", tmp.path().display()))
         .args([
