@@ -40,6 +40,7 @@ fn table_snapshot() {
 #[test]
 fn wide_adds_rules_and_remediation() {
     let o = audit(&["-o", "wide"]);
+    assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
     assert!(
         out.contains("RULES") && out.contains("REMEDIATION"),
@@ -79,14 +80,116 @@ fn yaml_carries_the_same_document() {
     assert_eq!(json, yaml);
 }
 
+/// The SARIF 2.1.0 JSON schema our output names in `$schema` (json.schemastore.org's
+/// sarif-2.1.0.json, the draft-07 form of the OASIS schema). It comes from a registry package,
+/// not from this repository: the `serde-sarif` crate (MIT, a pinned dev-dependency) ships it as
+/// src/schema.json. `cargo metadata` says where cargo unpacked that crate.
+fn sarif_schema() -> serde_json::Value {
+    // Offline, cargo metadata can only resolve this platform's dependencies: ask for those.
+    let rustc = std::path::Path::new(env!("CARGO")).with_file_name("rustc");
+    let version = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .expect("run rustc -vV");
+    let host = String::from_utf8_lossy(&version.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .expect("rustc -vV names the host");
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host, "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "serde-sarif")
+        .expect("serde-sarif is a dev-dependency")["manifest_path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = std::path::Path::new(&manifest).with_file_name("src/schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // Make sure it is the schema we mean, not whatever a future serde-sarif ships.
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(
+        schema["title"],
+        "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema"
+    );
+    schema
+}
+
+/// Every way `doc` breaks the SARIF 2.1.0 schema (empty when it is valid).
+fn sarif_schema_errors(validator: &jsonschema::Validator, doc: &serde_json::Value) -> Vec<String> {
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+fn sarif_validator() -> jsonschema::Validator {
+    // The language patterns (run, toolComponent) have a lone `]`: a literal `]` in ECMA-262
+    // regexes (Annex B), but the validator refuses the schema over it. Escaping it changes
+    // nothing the pattern matches.
+    const LONE_BRACKET: &str = "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$";
+    fn escape(v: &mut serde_json::Value, fixed: &mut usize) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    if key == "pattern" && *child == LONE_BRACKET {
+                        *child = r"^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}\]?$".into();
+                        *fixed += 1;
+                    } else {
+                        escape(child, fixed);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| escape(i, fixed)),
+            _ => {}
+        }
+    }
+    let mut schema = sarif_schema();
+    let mut fixed = 0;
+    escape(&mut schema, &mut fixed);
+    assert_eq!(
+        fixed, 2,
+        "the schema's language patterns changed: revisit this fix-up"
+    );
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the SARIF schema compiles")
+}
+
 #[test]
 fn sarif_snapshot_is_valid_2_1_0() {
-    let text = stdout(&audit(&["-o", "sarif"]));
+    let o = audit(&["-o", "sarif"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&o);
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = sarif_validator();
+    assert_eq!(sarif_schema_errors(&validator, &v), Vec::<String>::new());
     assert_eq!(v["version"], "2.1.0");
     let run = &v["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    for r in run["results"].as_array().unwrap() {
+    let results = run["results"].as_array().unwrap();
+    assert!(results.len() >= 10, "{} results", results.len());
+    for r in results {
         let idx = r["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(
             rules[idx]["id"], r["ruleId"],
@@ -95,6 +198,39 @@ fn sarif_snapshot_is_valid_2_1_0() {
         assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
     }
     insta::assert_snapshot!("audit_sarif", text);
+}
+
+/// The schema check is not vacuous: the same output with one wrong field is rejected.
+#[test]
+fn the_sarif_schema_check_rejects_a_wrong_field() {
+    let v: serde_json::Value = serde_json::from_str(&stdout(&audit(&["-o", "sarif"]))).unwrap();
+    let validator = sarif_validator();
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 5] = [
+        ("level outside the enum", |v| {
+            v["runs"][0]["results"][0]["level"] = "critical".into()
+        }),
+        ("misspelt property", |v| {
+            let r = v["runs"][0]["results"][0].as_object_mut().unwrap();
+            let id = r.remove("ruleId").unwrap();
+            r.insert("rule_id".into(), id);
+        }),
+        ("message without text", |v| {
+            v["runs"][0]["results"][0]["message"] = serde_json::json!({})
+        }),
+        ("version", |v| v["version"] = "2.0.0".into()),
+        ("ruleIndex below -1", |v| {
+            v["runs"][0]["results"][0]["ruleIndex"] = (-2).into()
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut broken = v.clone();
+        edit(&mut broken);
+        assert!(
+            !sarif_schema_errors(&validator, &broken).is_empty(),
+            "the schema accepted SARIF with a {what}"
+        );
+    }
 }
 
 #[test]
@@ -137,6 +273,28 @@ fn fail_on_exits_3_at_or_above_the_threshold() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+    // One low finding (CHR013, a group no binding names): exit 3 at its severity, 0 above it.
+    let low = tempfile::tempdir().unwrap();
+    std::fs::write(
+        low.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\ndata:\n  mapRoles: |\n    - rolearn: arn:aws:iam::111122223333:role/lonely\n      username: lonely\n      groups: [nobody-binds-this]\n",
+    )
+    .unwrap();
+    let dir = low.path().to_str().unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&chronom(&["audit", "--from-file", dir, "-o", "json"]).stdout)
+            .unwrap();
+    let found: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found, [("CHR013", "low")]);
+    for (threshold, code) in [("low", 3), ("medium", 0), ("high", 0), ("critical", 0)] {
+        let o = chronom(&["audit", "--from-file", dir, "--fail-on", threshold]);
+        assert_eq!(o.status.code(), Some(code), "--fail-on {threshold}");
+    }
 }
 
 #[test]
@@ -283,7 +441,9 @@ fn who_can_respects_resource_names() {
     );
 }
 
-/// Peer gap: bind, escalate and impersonate are verbs like any other.
+/// Peer gap: bind, escalate and impersonate are verbs like any other. system:masters is always
+/// listed, so the test names the group that holds them through RBAC (ops, via cluster-admin's
+/// `*`) and checks that no one else does.
 #[test]
 fn who_can_accepts_bind_escalate_impersonate() {
     for (verb, target, ns) in [
@@ -291,12 +451,24 @@ fn who_can_accepts_bind_escalate_impersonate() {
         ("escalate", "clusterroles", "apps"),
         ("impersonate", "users", "apps"),
     ] {
-        let v = who_can(&[verb, target, "-n", ns]);
-        assert!(
-            subjects(&v).iter().any(|r| r.starts_with("Group/")),
-            "{verb} {target}: {v}"
+        let mut rows = subjects(&who_can(&[verb, target, "-n", ns]));
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                "Group/ops @ cluster-wide",
+                "Group/system:masters @ cluster-wide"
+            ],
+            "{verb} {target}"
         );
     }
+    // Only through RBAC: the deployers in apps can create pods, but not bind.
+    assert!(
+        subjects(&who_can(&["create", "pods", "-n", "apps"]))
+            .iter()
+            .any(|r| r.starts_with("Group/deployers")),
+        "the comparison above would see a namespaced grant"
+    );
 }
 
 #[test]
@@ -327,18 +499,58 @@ fn lookup_follows_an_arn_through_aws_auth_into_rbac() {
         roles.contains(&"ClusterRole/deployer") && roles.contains(&"ClusterRole/scaler"),
         "{roles:?}"
     );
-    let o = chronom(&[
-        "audit",
-        "lookup",
-        "kube-system:nobody",
-        "--from-file",
-        FIXTURE,
-        "-o",
-        "json",
-    ]);
-    assert_eq!(o.status.code(), Some(0));
     let o = chronom(&["audit", "lookup", "ops", "--from-file", FIXTURE]);
+    assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("ClusterRole/cluster-admin"));
+}
+
+/// `NAMESPACE:NAME` is a service account: one with no binding gets an empty list and a note on
+/// stderr (not an error), and the same lookup does find a service account that is bound.
+#[test]
+fn lookup_of_a_service_account_lists_exactly_its_bindings() {
+    let lookup = |dir: &str, who: &str| {
+        let o = chronom(&["audit", "lookup", who, "--from-file", dir, "-o", "json"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{who}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (rows, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (rows, note) = lookup(FIXTURE, "kube-system:nobody");
+    assert_eq!(rows, serde_json::json!([]));
+    assert!(
+        note.contains("no binding applies to kube-system:nobody"),
+        "{note}"
+    );
+
+    // The fixture plus a RoleBinding for kube-system:builder.
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(FIXTURE).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("builder.yaml"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: builders, namespace: kube-system}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: deployer}\nsubjects: [{kind: ServiceAccount, name: builder, namespace: kube-system}]\n",
+    )
+    .unwrap();
+    let dir = dir.path().to_str().unwrap();
+    let (rows, _) = lookup(dir, "kube-system:builder");
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["subject"], "ServiceAccount/kube-system:builder");
+    assert_eq!(rows[0]["scope"], "kube-system");
+    assert_eq!(rows[0]["role"], "ClusterRole/deployer");
+    assert_eq!(rows[0]["binding"], "RoleBinding/kube-system/builders");
+    let (rows, _) = lookup(dir, "kube-system:nobody");
+    assert_eq!(
+        rows,
+        serde_json::json!([]),
+        "a neighbour's binding is not nobody's"
+    );
 }
 
 /// Schema 2 lists bindings per subject: a mapping's bindings are those of its `bindingSubjects`.

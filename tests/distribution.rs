@@ -1,15 +1,19 @@
-//! Distribution: the krew manifest (checked with krew's own rules), the release script's
-//! manifest generation, the release workflow's platforms, `--version`, help, the static
-//! completion scripts and the Cobra `__complete` protocol that kubectl uses for plugins.
+//! Distribution: the krew manifest (checked by krew itself), the release script's manifest
+//! generation and archives (installed by krew itself), the release workflow's platforms,
+//! `--version`, help, the static completion scripts and the Cobra `__complete` protocol that
+//! kubectl uses for plugins.
 //!
-//! The krew rules are those of sigs.k8s.io/krew `pkg/index/validation` (ValidatePlugin,
-//! validatePlatform, validateSelector, IsSafePluginName, the semver check) and of
-//! `cmd/validate-krew-manifest` (platforms match a supported os/arch, no two overlap, line
-//! lengths), plus krew's strict decoding (unknown fields are errors). Beyond krew, our own
-//! contract: matchLabels with exactly os and arch, the five platforms, LICENSE installed.
+//! The oracle is krew: `validate-krew-manifest` and `krew` built from the sigs.k8s.io/krew Go
+//! module (tests/peers/krew pins the version) by these tests, cached like the control plane.
+//! Beside it, `manifest_rule_errors` is a port of krew's rules (`internal/index/validation`,
+//! `cmd/validate-krew-manifest`) plus our own contract that krew does not check (no unknown
+//! fields: krew v0.4.4 decodes leniently and would silently drop a misspelt one; matchLabels with
+//! exactly os and arch; the five platforms; bin and LICENSE installed by `files`; line lengths).
+//! The port gives readable messages and covers the contract; krew says what krew accepts.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
@@ -24,7 +28,158 @@ const PLATFORMS: [(&str, &str); 5] = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-// krew's manifest rules
+// krew itself, built from its Go module
+
+/// The wrapper Go module that pins sigs.k8s.io/krew.
+const KREW_MODULE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/krew");
+
+/// krew's binaries: `validate-krew-manifest` and `krew`.
+struct Krew {
+    bin: PathBuf,
+}
+
+/// Builds `validate-krew-manifest` and `krew` from the Go module proxy once, into
+/// `${XDG_CACHE_HOME:-~/.cache}/kubectl-chronom/krew/<version>/bin`, rebuilt only when
+/// tests/peers/krew's go.mod, go.sum or the Go version change (the stamp holds all three), under a
+/// file lock so parallel test processes share one build. Never skipped: without Go the tests fail
+/// and say so.
+fn krew() -> &'static Krew {
+    static BUILT: OnceLock<Result<Krew, String>> = OnceLock::new();
+    match BUILT.get_or_init(build_krew) {
+        Ok(k) => k,
+        Err(why) => panic!("cannot build krew for the manifest checks: {why}"),
+    }
+}
+
+fn build_krew() -> Result<Krew, String> {
+    let module = Path::new(KREW_MODULE);
+    let read = |f: &str| {
+        std::fs::read_to_string(module.join(f))
+            .map_err(|e| format!("{}/{f}: {e}", module.display()))
+    };
+    let (go_mod, go_sum) = (read("go.mod")?, read("go.sum")?);
+    let version = go_mod
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("require sigs.k8s.io/krew "))
+        .ok_or("tests/peers/krew/go.mod does not require sigs.k8s.io/krew")?
+        .trim()
+        .to_string();
+    let go_version = Command::new("go")
+        .args(["env", "GOVERSION"])
+        .output()
+        .map_err(|e| {
+            format!("go is required to build krew (install Go, as for the control plane): {e}")
+        })?;
+    let stamp = format!(
+        "{go_mod}\n{go_sum}\n{}",
+        String::from_utf8_lossy(&go_version.stdout)
+    );
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .ok_or("neither XDG_CACHE_HOME nor HOME is set")?
+        .join("kubectl-chronom/krew")
+        .join(&version);
+    let bin = cache.join("bin");
+    let fresh = || std::fs::read_to_string(bin.join(".stamp")).is_ok_and(|s| s == stamp);
+    if fresh() {
+        return Ok(Krew { bin });
+    }
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let lock = std::fs::File::create(cache.join(".build.lock")).map_err(|e| e.to_string())?;
+    lock.lock().map_err(|e| e.to_string())?;
+    if fresh() {
+        return Ok(Krew { bin });
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".bin.")
+        .tempdir_in(&cache)
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "building krew {version} (once; cached in {})",
+        bin.display()
+    );
+    let out = Command::new("go")
+        .current_dir(module)
+        .env("GOFLAGS", {
+            // go.sum is committed: build exactly what it pins (a caller's -mod= is replaced).
+            let mut flags: Vec<String> = std::env::var("GOFLAGS")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter(|f| !f.starts_with("-mod="))
+                .map(str::to_string)
+                .collect();
+            flags.push("-mod=readonly".into());
+            flags.join(" ")
+        })
+        .args(["build", "-trimpath", "-o"])
+        .arg(format!("{}/", tmp.path().display()))
+        .args([
+            "sigs.k8s.io/krew/cmd/krew",
+            "sigs.k8s.io/krew/cmd/validate-krew-manifest",
+        ])
+        .output()
+        .map_err(|e| format!("go build: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "go build in {} failed:\n{}",
+            module.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    std::fs::write(tmp.path().join(".stamp"), &stamp).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&bin);
+    std::fs::rename(tmp.keep(), &bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    Ok(Krew { bin })
+}
+
+impl Krew {
+    /// `validate-krew-manifest -manifest <name>.yaml -skip-install`: krew's structural validation,
+    /// its supported-platform and overlap checks. The install step it skips needs the network
+    /// (it downloads every platform's archive); `release_pack_makes_the_archive_krew_installs`
+    /// does that step with krew itself on a local archive.
+    fn validate(&self, manifest: &Value, name: &str) -> Output {
+        let dir = tempfile::tempdir().unwrap();
+        // krew reads the plugin's name from the file name.
+        let path = dir.path().join(format!("{name}.yaml"));
+        // JSON is YAML: krew's reader (sigs.k8s.io/yaml, strict) takes it as it is.
+        std::fs::write(&path, serde_json::to_string_pretty(manifest).unwrap()).unwrap();
+        Command::new(self.bin.join("validate-krew-manifest"))
+            .arg("-manifest")
+            .arg(&path)
+            .arg("-skip-install")
+            .env("HOME", dir.path())
+            .output()
+            .unwrap()
+    }
+
+    /// Asserts that krew accepts `manifest`, and that it did run its checks.
+    fn assert_accepts(&self, manifest: &Value, name: &str) {
+        let out = self.validate(manifest, name);
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "krew rejected the manifest:\n{log}"
+        );
+        for step in [
+            "structural validation OK",
+            "all spec.platform[] items are used",
+            "no overlapping spec.platform[].selector",
+        ] {
+            assert!(log.contains(step), "krew did not report {step:?}:\n{log}");
+        }
+    }
+
+    /// krew's reason for rejecting `manifest`, or None when it accepts it.
+    fn rejection(&self, manifest: &Value, name: &str) -> Option<String> {
+        let out = self.validate(manifest, name);
+        (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// krew's manifest rules, ported, and our own contract
 
 fn krew_semver_ok(v: &str) -> bool {
     let Some(v) = v.strip_prefix('v') else {
@@ -85,7 +240,7 @@ fn unknown_keys(v: &Value, allowed: &[&str], at: &str, errors: &mut Vec<String>)
     if let Some(map) = v.as_object() {
         for key in map.keys().filter(|k| !allowed.contains(&k.as_str())) {
             errors.push(format!(
-                "{at}: unknown field {key:?} (krew decodes strictly)"
+                "{at}: unknown field {key:?} (krew would ignore it)"
             ));
         }
     } else {
@@ -97,8 +252,9 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
-/// Every krew rule (and ours) that `manifest` breaks, for a plugin installed as `name`.
-fn krew_errors(manifest: &Value, name: &str) -> Vec<String> {
+/// Every ported krew rule, and every rule of our own contract, that `manifest` breaks, for a
+/// plugin installed as `name`.
+fn manifest_rule_errors(manifest: &Value, name: &str) -> Vec<String> {
     let mut e = Vec::new();
     unknown_keys(
         manifest,
@@ -312,9 +468,13 @@ fn platform<'a>(manifest: &'a Value, os: &str, arch: &str) -> &'a Value {
 }
 
 #[test]
-fn plugin_manifest_passes_krew_validation() {
+fn plugin_manifest_passes_krews_validator_and_our_contract() {
     let manifest = parse_yaml(&Path::new(REPO).join("plugin.yaml"));
-    assert_eq!(krew_errors(&manifest, "chronom"), Vec::<String>::new());
+    krew().assert_accepts(&manifest, "chronom");
+    assert_eq!(
+        manifest_rule_errors(&manifest, "chronom"),
+        Vec::<String>::new()
+    );
 
     let spec = &manifest["spec"];
     assert_eq!(
@@ -331,105 +491,131 @@ fn plugin_manifest_passes_krew_validation() {
     }
 }
 
+/// Each edit breaks one rule. Where the rule is krew's, krew itself must reject the edited
+/// manifest (so the port cannot drift from krew unnoticed); where it is only our contract, krew
+/// accepts it and only the port catches it.
 #[test]
-fn krew_validation_rejects_what_krew_rejects() {
+fn the_manifest_checks_reject_what_krew_rejects_and_what_our_contract_forbids() {
     let good = parse_yaml(&Path::new(REPO).join("plugin.yaml"));
     let broken = |edit: &dyn Fn(&mut Value)| {
         let mut m = good.clone();
         edit(&mut m);
-        krew_errors(&m, "chronom")
+        manifest_rule_errors(&m, "chronom")
     };
     type Edit = Box<dyn Fn(&mut Value)>;
-    let cases: Vec<(&str, Edit)> = vec![
+    const KREW: bool = true;
+    const OURS: bool = false;
+    let cases: Vec<(&str, bool, Edit)> = vec![
         (
             "apiVersion",
+            KREW,
             Box::new(|m| m["apiVersion"] = json!("krew.googlecontainertools.github.com/v1alpha1")),
         ),
-        ("kind", Box::new(|m| m["kind"] = json!("NotPlugin"))),
+        ("kind", KREW, Box::new(|m| m["kind"] = json!("NotPlugin"))),
         (
             "named",
+            KREW,
             Box::new(|m| m["metadata"]["name"] = json!("other")),
         ),
         (
             "version",
+            KREW,
             Box::new(|m| m["spec"]["version"] = json!("0.1.0")),
         ),
         (
             "version",
+            KREW,
             Box::new(|m| m["spec"]["version"] = json!("v01.02.3-a")),
         ),
         (
             "version",
+            KREW,
             Box::new(|m| m["spec"]["version"] = json!("v1.2")),
         ),
         (
             "short description",
+            KREW,
             Box::new(|m| m["spec"]["shortDescription"] = json!("")),
         ),
         (
             "one line",
+            KREW,
             Box::new(|m| m["spec"]["shortDescription"] = json!("two\nlines")),
         ),
         (
             "longer than",
+            OURS,
             Box::new(|m| m["spec"]["description"] = json!(format!("{} end", "word ".repeat(20)))),
         ),
         (
             "platform specified",
+            KREW,
             Box::new(|m| m["spec"]["platforms"] = json!([])),
         ),
         (
             "sha256",
+            KREW,
             Box::new(|m| m["spec"]["platforms"][0]["sha256"] = json!("A".repeat(64))),
         ),
         (
             "sha256",
+            KREW,
             Box::new(|m| m["spec"]["platforms"][0]["sha256"] = json!("abc")),
         ),
         (
             "URI",
+            KREW,
             Box::new(|m| m["spec"]["platforms"][0]["uri"] = json!("")),
         ),
         (
             "bin has to be set",
+            KREW,
             Box::new(|m| m["spec"]["platforms"][0]["bin"] = json!("")),
         ),
         (
             "file operations",
+            KREW,
             Box::new(|m| m["spec"]["platforms"][0]["files"] = json!([])),
         ),
         (
             "LICENSE",
+            OURS,
             Box::new(|m| {
                 m["spec"]["platforms"][1]["files"] = json!([{"from": "kubectl-chronom", "to": "."}])
             }),
         ),
         (
             "nil selector",
+            KREW,
             Box::new(|m| m["spec"]["platforms"][0]["selector"] = Value::Null),
         ),
         (
             "\"distro\" not supported",
+            KREW,
             Box::new(|m| {
                 m["spec"]["platforms"][0]["selector"]["matchLabels"]["distro"] = json!("x")
             }),
         ),
         (
             "empty selector",
+            KREW,
             Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchLabels"] = json!({})),
         ),
         (
             "matchLabels only",
+            KREW,
             Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchExpressions"] = json!([])),
         ),
         (
             "supported platform",
+            KREW,
             Box::new(|m| {
                 m["spec"]["platforms"][0]["selector"]["matchLabels"]["os"] = json!("plan9")
             }),
         ),
         (
             "overlapping",
+            KREW,
             Box::new(|m| {
                 let first = m["spec"]["platforms"][0].clone();
                 m["spec"]["platforms"].as_array_mut().unwrap().push(first);
@@ -437,16 +623,32 @@ fn krew_validation_rejects_what_krew_rejects() {
         ),
         (
             "unknown field",
+            OURS,
             Box::new(|m| m["spec"]["platforms"][0]["sha"] = json!("x")),
         ),
     ];
-    for (expected, edit) in cases {
+    let mut krew_rejected = 0;
+    for (expected, krew_rule, edit) in cases {
         let errors = broken(&*edit);
         assert!(
             errors.iter().any(|e| e.contains(expected)),
             "expected an error about {expected:?}, got {errors:?}"
         );
+        let mut m = good.clone();
+        edit(&mut m);
+        match krew().rejection(&m, "chronom") {
+            Some(_) if krew_rule => krew_rejected += 1,
+            None if !krew_rule => {}
+            Some(why) => panic!(
+                "krew rejects the {expected:?} edit, which is marked as our contract only:\n{why}"
+            ),
+            None => panic!("krew accepts the {expected:?} edit, which the port says krew rejects"),
+        }
     }
+    assert!(
+        krew_rejected >= 15,
+        "krew rejected only {krew_rejected} edits"
+    );
     assert!(!safe_plugin_name("../foo") && !safe_plugin_name("nul") && safe_plugin_name("foo-bar"));
     assert!(krew_semver_ok("v1.2.3-rc.1+build.5") && !krew_semver_ok("v1.2.3-01"));
 }
@@ -494,7 +696,11 @@ fn release_manifest_fills_in_the_archives_sha256() {
 
     let written = std::fs::read_to_string(dist.path().join("plugin.yaml")).unwrap();
     let manifest = parse_yaml(&dist.path().join("plugin.yaml"));
-    assert_eq!(krew_errors(&manifest, "chronom"), Vec::<String>::new());
+    krew().assert_accepts(&manifest, "chronom");
+    assert_eq!(
+        manifest_rule_errors(&manifest, "chronom"),
+        Vec::<String>::new()
+    );
     let spec = &manifest["spec"];
     assert_eq!(text(spec, "version"), "v9.8.7");
     let template = parse_yaml(&Path::new(REPO).join("plugin.yaml"));
@@ -530,6 +736,12 @@ fn release_manifest_fills_in_the_archives_sha256() {
 
     let out = run(&["manifest", "v1.02.3"]);
     assert!(!out.status.success(), "krew would reject v1.02.3");
+    let mut leading_zero = manifest.clone();
+    leading_zero["spec"]["version"] = json!("v1.02.3");
+    assert!(
+        krew().rejection(&leading_zero, "chronom").is_some(),
+        "krew does reject v1.02.3"
+    );
 }
 
 #[test]
@@ -578,6 +790,54 @@ fn release_pack_makes_the_archive_krew_installs() {
             "{f} not in {names:?}"
         );
     }
+
+    // krew itself installs it, offline, from the manifest the release script writes for it: the
+    // install step of validate-krew-manifest, with the archive given locally.
+    let out = Command::new("bash")
+        .arg(Path::new(REPO).join("scripts/release"))
+        .args(["manifest", "v0.1.0"])
+        .env("DIST_DIR", dist.path())
+        .env_remove("RELEASE_BASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = dist.path().join("krew-root");
+    let out = Command::new(krew().bin.join("krew"))
+        .arg("install")
+        .arg(format!(
+            "--manifest={}",
+            dist.path().join("plugin.yaml").display()
+        ))
+        .arg(format!("--archive={}", archive.display()))
+        .env("KREW_ROOT", &root)
+        .env("KREW_OS", "linux")
+        .env("KREW_ARCH", "arm64")
+        .env("HOME", dist.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "krew install failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = root.join("store/chronom/v0.1.0");
+    for installed in ["LICENSE", "kubectl-chronom", "kubectl_complete-chronom"] {
+        assert!(
+            store.join(installed).is_file(),
+            "krew did not install {installed}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(root.join("bin/kubectl-chronom")).unwrap(),
+        b"#!/bin/sh\n",
+        "krew links the plugin's bin onto its PATH"
+    );
 }
 
 #[test]

@@ -347,6 +347,12 @@ fn token_command_errors_say_what_to_do() {
 
     let bad_region = token_cmd(&["token", "--cluster", "demo", "--region", "Mars 1"], &KEYS);
     assert_eq!(bad_region.status.code(), Some(2));
+    assert!(bad_region.stdout.is_empty());
+    let err = String::from_utf8_lossy(&bad_region.stderr);
+    assert!(
+        err.contains("not an AWS region name") && err.contains("next:"),
+        "{err}"
+    );
 
     let no_creds = token_cmd(
         &["token", "--cluster", "demo", "--region", "us-east-1"],

@@ -1,8 +1,9 @@
 //! RBAC evaluation semantics (matching the Kubernetes RBAC authorizer), who-can without the
-//! known gaps of kubectl-who-can, and a property test of the indexed evaluator against a naive
-//! scan that transcribes VisitRulesFor (pkg/registry/rbac/validation/rule.go) literally.
+//! known gaps of kubectl-who-can, and property tests of the evaluator against an oracle written
+//! here from the Kubernetes source: RuleAllows and its helpers (module `kubernetes` below) and a
+//! naive scan that transcribes VisitRulesFor (pkg/registry/rbac/validation/rule.go) literally.
+//! Nothing in the oracle calls src/rbac's matching code, so a bug there cannot hide in both.
 
-use chronom::rbac::rule::rule_allows;
 use chronom::rbac::{
     AccessSummary, BindingKind, Identity, QueryScope, RbacObjects, RbacSnapshot, Request,
     ResourceCatalog, ResourceRequest, RuleSource, Scope, SubjectKind, WhoCanRow, lookup,
@@ -739,10 +740,201 @@ fn summaries_for_the_read_only_grant_shapes() {
     );
 }
 
+// ---------- the oracle: Kubernetes' RuleAllows, transcribed ----------
+
+/// Transcribed statement by statement from Kubernetes v1.37.2 (the release tests/control-plane
+/// builds; read from the `k8s.io/kubernetes@v1.37.2` module source):
+/// - `pkg/apis/rbac/v1/evaluation_helpers.go`: VerbMatches, APIGroupMatches, ResourceMatches,
+///   ResourceNameMatches, NonResourceURLMatches;
+/// - `plugin/pkg/auth/authorizer/rbac/rbac.go`: RuleAllows.
+///
+/// Kept deliberately literal (loops, early returns, the length test of the `*/subresource` form,
+/// `strings.TrimRight`) rather than idiomatic, so that it reads line for line against the Go and
+/// shares no code with src/rbac/rule.rs. Go's nil and empty slices are both `None`/empty here.
+mod kubernetes {
+    use chronom::rbac::Request;
+    use k8s_openapi::api::rbac::v1::PolicyRule;
+
+    // k8s.io/api/rbac/v1 types.go
+    const VERB_ALL: &str = "*";
+    const API_GROUP_ALL: &str = "*";
+    const RESOURCE_ALL: &str = "*";
+    const NON_RESOURCE_ALL: &str = "*";
+
+    fn slice(v: &Option<Vec<String>>) -> &[String] {
+        v.as_deref().unwrap_or(&[])
+    }
+
+    pub fn verb_matches(rule: &PolicyRule, requested_verb: &str) -> bool {
+        for rule_verb in &rule.verbs {
+            if rule_verb == VERB_ALL {
+                return true;
+            }
+            if rule_verb == requested_verb {
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn api_group_matches(rule: &PolicyRule, requested_group: &str) -> bool {
+        for rule_group in slice(&rule.api_groups) {
+            if rule_group == API_GROUP_ALL {
+                return true;
+            }
+            if rule_group == requested_group {
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn resource_matches(
+        rule: &PolicyRule,
+        combined_requested_resource: &str,
+        requested_subresource: &str,
+    ) -> bool {
+        for rule_resource in slice(&rule.resources) {
+            // if everything is allowed, we match
+            if rule_resource == RESOURCE_ALL {
+                return true;
+            }
+            // if we have an exact match, we match
+            if rule_resource == combined_requested_resource {
+                return true;
+            }
+            // We can also match a */subresource.
+            // if there isn't a subresource, then continue
+            if requested_subresource.is_empty() {
+                continue;
+            }
+            // if the rule isn't in the format */subresource, then we don't match, continue
+            if rule_resource.len() == requested_subresource.len() + 2
+                && rule_resource.starts_with("*/")
+                && rule_resource.ends_with(requested_subresource)
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn resource_name_matches(rule: &PolicyRule, requested_name: &str) -> bool {
+        if slice(&rule.resource_names).is_empty() {
+            return true;
+        }
+        for rule_name in slice(&rule.resource_names) {
+            if rule_name == requested_name {
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn non_resource_url_matches(rule: &PolicyRule, requested_url: &str) -> bool {
+        for rule_url in slice(&rule.non_resource_urls) {
+            if rule_url == NON_RESOURCE_ALL {
+                return true;
+            }
+            if rule_url == requested_url {
+                return true;
+            }
+            // strings.HasSuffix(ruleURL, "*") && strings.HasPrefix(requestedURL, strings.TrimRight(ruleURL, "*"))
+            if rule_url.ends_with('*') && requested_url.starts_with(rule_url.trim_end_matches('*'))
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// RuleAllows. The request's fields are read the way authorizer.Attributes hands them out:
+    /// an absent subresource or name is the empty string.
+    pub fn rule_allows(request: &Request, rule: &PolicyRule) -> bool {
+        match request {
+            // requestAttributes.IsResourceRequest()
+            Request::Resource(r) => {
+                let subresource = r.subresource.clone().unwrap_or_default();
+                let mut combined_resource = r.resource.clone();
+                if !subresource.is_empty() {
+                    combined_resource = format!("{}/{}", r.resource, subresource);
+                }
+                verb_matches(rule, &r.verb)
+                    && api_group_matches(rule, &r.api_group)
+                    && resource_matches(rule, &combined_resource, &subresource)
+                    && resource_name_matches(rule, &r.name.clone().unwrap_or_default())
+            }
+            Request::NonResource(r) => {
+                verb_matches(rule, &r.verb) && non_resource_url_matches(rule, &r.path)
+            }
+        }
+    }
+}
+
+/// The oracle itself against cases worked out by hand from the Go code, so that a slip in the
+/// transcription shows up here and not as a disagreement blamed on the evaluator.
+#[test]
+fn the_transcribed_oracle_keeps_the_documented_cases() {
+    let res = |v: &str, g: &str, r: &str, sub: Option<&str>, name: Option<&str>| {
+        let mut rr = ResourceRequest::new(v, g, r);
+        rr.subresource = sub.map(Into::into);
+        rr.name = name.map(Into::into);
+        Request::Resource(rr)
+    };
+    let allows = |rule: &PolicyRule, request: &Request| kubernetes::rule_allows(request, rule);
+    let star_scale = rule(&["update"], &["*"], &["*/scale"], &[]);
+    assert!(allows(
+        &star_scale,
+        &res("update", "apps", "deployments", Some("scale"), None)
+    ));
+    assert!(!allows(
+        &star_scale,
+        &res("update", "apps", "deployments", Some("rescale"), None)
+    ));
+    assert!(!allows(
+        &star_scale,
+        &res("update", "apps", "deployments", None, None)
+    ));
+    // HasSuffix alone would let `*/xexec` match the subresource `exec`: the length test stops it.
+    let star_xexec = rule(&["create"], &[""], &["*/xexec"], &[]);
+    assert!(!allows(
+        &star_xexec,
+        &res("create", "", "pods", Some("exec"), None)
+    ));
+    let pods_star = rule(&["get"], &[""], &["pods/*"], &[]);
+    assert!(!allows(
+        &pods_star,
+        &res("get", "", "pods", Some("log"), None)
+    ));
+    let all = rule(&["*"], &["*"], &["*"], &[]);
+    assert!(allows(
+        &all,
+        &res("create", "", "pods", Some("exec"), Some("p"))
+    ));
+    assert!(!allows(&all, &Request::non_resource("get", "/healthz")));
+    let named = rule(&["get", "list"], &[""], &["secrets"], &["a"]);
+    assert!(allows(&named, &res("get", "", "secrets", None, Some("a"))));
+    assert!(!allows(&named, &res("list", "", "secrets", None, None)));
+    let urls = url_rule(&["get"], &["/apis/*", "/healthz", "/logs**"]);
+    assert!(allows(&urls, &Request::non_resource("get", "/apis/")));
+    assert!(allows(
+        &urls,
+        &Request::non_resource("get", "/apis/apps/v1")
+    ));
+    assert!(!allows(&urls, &Request::non_resource("get", "/apis")));
+    assert!(allows(&urls, &Request::non_resource("get", "/logsx")));
+    assert!(!allows(
+        &urls,
+        &Request::non_resource("get", "/healthz/etcd")
+    ));
+    assert!(!allows(&urls, &Request::non_resource("post", "/healthz")));
+}
+
 // ---------- property: the indexes change nothing ----------
 
 /// VisitRulesFor, transcribed without indexes: every ClusterRoleBinding, then, for a non-empty
-/// namespace, every RoleBinding of that namespace; appliesTo; GetRoleReferenceRules; RuleAllows.
+/// namespace, every RoleBinding of that namespace; appliesTo; GetRoleReferenceRules; and the
+/// transcribed RuleAllows (`kubernetes::rule_allows`), never src's own matcher.
 fn naive_grants(
     o: &RbacObjects,
     id: &Identity,
@@ -778,7 +970,7 @@ fn naive_grants(
             _ => None,
         };
         for (i, r) in rules.unwrap_or_default().iter().enumerate() {
-            if rule_allows(r, request) {
+            if kubernetes::rule_allows(request, r) {
                 out.push((
                     BindingKind::ClusterRoleBinding,
                     String::new(),
@@ -810,7 +1002,7 @@ fn naive_grants(
                 _ => None,
             };
             for (i, r) in rules.unwrap_or_default().iter().enumerate() {
-                if rule_allows(r, request) {
+                if kubernetes::rule_allows(request, r) {
                     out.push((
                         BindingKind::RoleBinding,
                         ns.to_string(),
@@ -842,7 +1034,7 @@ fn arb_rule() -> impl Strategy<Value = PolicyRule> {
     let verbs = proptest::sample::subsequence(&["get", "list", "create", "*"][..], 1..=2);
     let groups = proptest::sample::subsequence(&["", "apps", "*"][..], 1..=2);
     let resources = proptest::sample::subsequence(
-        &["pods", "pods/exec", "*/exec", "deployments", "*"][..],
+        &["pods", "pods/exec", "*/exec", "*/scale", "deployments", "*"][..],
         1..=2,
     );
     let names = proptest::sample::subsequence(&["a", "b"][..], 0..=1);
@@ -951,6 +1143,9 @@ fn arb_identity() -> impl Strategy<Value = Identity> {
 }
 
 proptest! {
+    // Four times proptest's default: a grant needs a rule, a binding and a subject to line up.
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
     #[test]
     fn indexed_evaluator_equals_naive_scan(o in arb_objects(), id in arb_identity(), request in arb_request()) {
         let s = RbacSnapshot::new(o.clone(), RuleSource::AsStored);
@@ -1027,5 +1222,169 @@ proptest! {
         let request = Request::Resource(r);
         let back = chronom::rbac::parse_verb_target(request.verb(), &request.target(), &c).unwrap();
         prop_assert_eq!(back.with_namespace(request.namespace()), request);
+    }
+}
+
+// ---------- property: src's matcher is Kubernetes' RuleAllows ----------
+
+/// Rules over deliberately awkward strings: every wildcard position, the `*/subresource` form
+/// and its near misses (`*/`, `**/exec`, `*/xexec`, `pods/*`), case differences, listed empty
+/// names, and URL patterns with one, two or a bare `*`.
+fn arb_awkward_rule() -> impl Strategy<Value = PolicyRule> {
+    let verbs = proptest::sample::subsequence(&["get", "list", "*", "GET", ""][..], 0..=3);
+    let groups = proptest::sample::subsequence(&["", "apps", "*", "Apps"][..], 0..=3);
+    let resources = proptest::sample::subsequence(
+        &[
+            "pods",
+            "pods/exec",
+            "*/exec",
+            "*/scale",
+            "*/",
+            "**/exec",
+            "*/xexec",
+            "pods/*",
+            "*",
+            "deployments/scale",
+            "exec",
+            "",
+        ][..],
+        0..=3,
+    );
+    let names = proptest::sample::subsequence(&["", "a", "b"][..], 0..=2);
+    let urls = proptest::sample::subsequence(
+        &[
+            "*", "/healthz", "/logs/*", "/logs**", "/", "/*", "/logs", "",
+        ][..],
+        0..=3,
+    );
+    let owned = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
+    (verbs, groups, resources, names, proptest::option::of(urls)).prop_map(
+        move |(v, g, r, n, u)| PolicyRule {
+            verbs: owned(v),
+            api_groups: Some(owned(g)),
+            resources: Some(owned(r)),
+            resource_names: Some(owned(n)),
+            non_resource_urls: u.map(owned),
+        },
+    )
+}
+
+fn arb_awkward_request() -> impl Strategy<Value = Request> {
+    let resource = (
+        pick(&["get", "list", "*", "GET", "create"]),
+        pick(&["", "apps", "*", "Apps"]),
+        pick(&["pods", "deployments", "*", "", "exec"]),
+        pick(&[
+            None,
+            Some(""),
+            Some("exec"),
+            Some("scale"),
+            Some("*"),
+            Some("xexec"),
+        ]),
+        pick(&[None, Some(""), Some("a"), Some("c")]),
+    )
+        .prop_map(|(v, g, r, sub, name)| {
+            let mut rr = ResourceRequest::new(v, g, r);
+            rr.subresource = sub.map(Into::into);
+            rr.name = name.map(Into::into);
+            Request::Resource(rr)
+        });
+    let non_resource = (
+        pick(&["get", "post", "*", "GET"]),
+        pick(&[
+            "/healthz",
+            "/healthz/etcd",
+            "/logs",
+            "/logs/",
+            "/logs/a",
+            "/logsx",
+            "/",
+            "",
+            "*",
+            "/metrics",
+        ]),
+    )
+        .prop_map(|(v, p)| Request::non_resource(v, p));
+    prop_oneof![3 => resource, 2 => non_resource]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// One rule, one request: `chronom::rbac::rule::rule_allows` says what Kubernetes' RuleAllows
+    /// (transcribed above) says.
+    #[test]
+    fn rule_allows_agrees_with_kubernetes(rule in arb_awkward_rule(), request in arb_awkward_request()) {
+        prop_assert_eq!(
+            chronom::rbac::rule::rule_allows(&rule, &request),
+            kubernetes::rule_allows(&request, &rule),
+            "rule {:?} request {:?}", rule, request
+        );
+    }
+}
+
+/// The property above is only as good as its generator: both answers must actually occur, and
+/// each matching form must decide some cases.
+#[test]
+fn the_rule_generator_reaches_every_matching_form() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut allowed, mut denied, mut star_sub, mut url_prefix, mut named) = (0, 0, 0, 0, 0);
+    for _ in 0..4096 {
+        let rule = arb_awkward_rule().new_tree(&mut runner).unwrap().current();
+        let request = arb_awkward_request()
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        if !kubernetes::rule_allows(&request, &rule) {
+            denied += 1;
+            continue;
+        }
+        allowed += 1;
+        match &request {
+            Request::Resource(r) => {
+                let sub = r.subresource.as_deref().unwrap_or("");
+                let combined = format!("{}/{sub}", r.resource);
+                let resources = rule.resources.as_deref().unwrap_or_default();
+                if !sub.is_empty()
+                    && !resources.iter().any(|x| x == "*" || *x == combined)
+                    && resources.iter().any(|x| *x == format!("*/{sub}"))
+                {
+                    star_sub += 1;
+                }
+                if r.name.as_deref().is_some_and(|n| !n.is_empty())
+                    && !rule
+                        .resource_names
+                        .as_deref()
+                        .unwrap_or_default()
+                        .is_empty()
+                {
+                    named += 1;
+                }
+            }
+            Request::NonResource(n) => {
+                let urls = rule.non_resource_urls.as_deref().unwrap_or_default();
+                if !urls.iter().any(|u| u == "*" || *u == n.path) {
+                    url_prefix += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "allowed {allowed}, denied {denied}, */subresource {star_sub}, URL prefix {url_prefix}, resourceNames {named}"
+    );
+    for (what, count, floor) in [
+        ("allowed", allowed, 100),
+        ("denied", denied, 1000),
+        ("*/subresource matches", star_sub, 10),
+        ("URL prefix matches", url_prefix, 20),
+        ("resourceNames matches", named, 5),
+    ] {
+        assert!(
+            count >= floor,
+            "only {count} {what} in 4096 generated cases"
+        );
     }
 }

@@ -226,17 +226,71 @@ fn eks_token() -> String {
     cred["status"]["token"].as_str().unwrap().to_string()
 }
 
+/// A copy of the control plane's kubeconfig whose chronom-eks exec plugin is wrapped by a script
+/// that appends a line to the returned marker file each time it runs, then runs the real plugin.
+fn kubeconfig_counting_exec_runs(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let original = &control_plane().kubeconfig;
+    let kc = kube::config::Kubeconfig::read_from(original).unwrap();
+    let user = kc
+        .auth_infos
+        .iter()
+        .find(|u| u.name == "chronom-eks")
+        .unwrap();
+    let real = user
+        .auth_info
+        .as_ref()
+        .unwrap()
+        .exec
+        .as_ref()
+        .unwrap()
+        .command
+        .clone()
+        .unwrap();
+    let marker = dir.join("exec-plugin-runs");
+    let wrapper = dir.join("eks-get-token-counted");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho ran >>'{}'\nexec '{real}' \"$@\"\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let text = std::fs::read_to_string(original).unwrap();
+    let line = format!("command: {real}\n");
+    assert_eq!(text.matches(&line).count(), 1, "one exec plugin in {text}");
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        text.replace(&line, &format!("command: {}\n", wrapper.display())),
+    )
+    .unwrap();
+    (path, marker)
+}
+
+fn exec_runs(marker: &std::path::Path) -> usize {
+    std::fs::read_to_string(marker)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
 #[test]
 fn no_token_is_printed_even_at_the_highest_verbosity() {
     let _g = lock();
     let token = eks_token();
     assert!(token.len() >= 16, "the test needs a real token to look for");
+    let scratch = tempfile::tempdir().unwrap();
+    let (kubeconfig, marker) = kubeconfig_counting_exec_runs(scratch.path());
     let id = unique_name("secret");
     let a = arn(&id);
     let mut all = String::new();
+    // -vvv is the highest level the CLI has (trace); more v's change nothing. Each command
+    // must really run (exit 0) and authenticate through the exec plugin, or it proves nothing.
     for args in [
         vec![
-            "-vvvvv",
+            "-vvv",
             "grant",
             "--role-arn",
             &a,
@@ -247,9 +301,9 @@ fn no_token_is_printed_even_at_the_highest_verbosity() {
             "-o",
             "json",
         ],
-        vec!["-vvvvv", "audit", "--verify", "-o", "yaml"],
+        vec!["-vvv", "audit", "--verify", "-o", "yaml"],
         vec![
-            "-vvvvv",
+            "-vvv",
             "revoke",
             "--role-arn",
             &a,
@@ -259,23 +313,33 @@ fn no_token_is_printed_even_at_the_highest_verbosity() {
             &id,
         ],
         vec![
-            "--v=9",
+            "-v",
+            "-v",
+            "--v",
             "grant",
             "--role-arn",
             "arn:aws:iam::111122223333:role/x",
-            "--context",
-            "chronom-eks",
             "--dry-run",
         ],
     ] {
-        let out = chronom("chronom-eks", &args);
-        all.push_str(&text(&out));
+        let before = exec_runs(&marker);
+        let out = plugin_command(&kubeconfig, "chronom-eks")
+            .args(&args)
+            .output()
+            .unwrap();
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}:\n{shown}");
+        assert!(
+            exec_runs(&marker) > before,
+            "{args:?} did not run the exec plugin:\n{shown}"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("DEBUG api request"),
+            "{args:?}: verbose logging should have logged the API requests:\n{shown}"
+        );
+        all.push_str(&shown);
     }
     // The token also must not leak into backups' text shown to the user.
-    assert!(
-        all.contains("DEBUG") || all.contains("INFO") || all.contains("TRACE"),
-        "verbose logging should have produced logs:\n{all}"
-    );
     assert!(
         !all.contains(&token),
         "the bearer token appeared in the output"

@@ -1446,13 +1446,19 @@ mod tests {
         assert_eq!(raw_error(Some(""), b""), None);
     }
 
+    /// Proves both halves of "bounded": the tasks did overlap (a sequential run peaks at 1), and
+    /// never more than `limit` of them at once. The first `limit` tasks sleep longest, so all of
+    /// them are in flight together before any finishes.
     #[tokio::test]
     async fn bounded_map_keeps_order_and_limits_concurrency() {
+        const LIMIT: usize = 3;
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
-        let out = bounded_map((0..20u64).collect(), 3, |i| {
-            let (running, peak) = (running.clone(), peak.clone());
+        let started = Arc::new(AtomicUsize::new(0));
+        let out = bounded_map((0..20u64).collect(), LIMIT, |i| {
+            let (running, peak, started) = (running.clone(), peak.clone(), started.clone());
             async move {
+                started.fetch_add(1, Ordering::SeqCst);
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);
                 tokio::time::sleep(std::time::Duration::from_millis(20 - i)).await;
@@ -1462,10 +1468,13 @@ mod tests {
         })
         .await;
         assert_eq!(out, (0..20).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(started.load(Ordering::SeqCst), 20, "every item ran once");
+        let peak = peak.load(Ordering::SeqCst);
         assert!(
-            peak.load(Ordering::SeqCst) <= 3,
-            "peak {}",
-            peak.load(Ordering::SeqCst)
+            peak > 1,
+            "never more than one task in flight: ran sequentially"
         );
+        assert!(peak <= LIMIT, "{peak} tasks in flight, limit {LIMIT}");
+        assert_eq!(peak, LIMIT, "the limit is also reached");
     }
 }

@@ -703,6 +703,10 @@ mod tests {
                     vec![rule(&["create"], &[""], &["pods"], &["named"])],
                 ),
                 cluster_role(
+                    "any-pod-maker",
+                    vec![rule(&["create"], &[""], &["pods"], &[])],
+                ),
+                cluster_role(
                     "execer",
                     vec![rule(
                         &["create"],
@@ -794,6 +798,13 @@ mod tests {
                     vec![user("uid")],
                 ),
                 rb("dev", "pm", "ClusterRole", "pod-maker", vec![user("p")]),
+                rb(
+                    "dev",
+                    "pa",
+                    "ClusterRole",
+                    "any-pod-maker",
+                    vec![user("pa")],
+                ),
                 rb("dev", "ex", "ClusterRole", "execer", vec![user("x")]),
                 rb("dev", "tok", "ClusterRole", "tokens", vec![user("t")]),
                 rb(
@@ -840,6 +851,7 @@ mod tests {
             check("p").is_empty(),
             "a named create rule never applies to create"
         );
+        assert_eq!(ids(&check("pa")), vec!["pods-create"]);
         assert_eq!(ids(&check("x")), vec!["pods-exec", "pods-attach"]);
         assert_eq!(ids(&check("k")), vec!["nodes-proxy"]);
         assert_eq!(ids(&check("s")), vec!["secrets-read-cluster-wide"]);
@@ -855,6 +867,19 @@ mod tests {
         );
         assert_eq!(ids(&check("w")), vec!["admission-webhook-write"]);
         assert!(check("nobody").is_empty());
+        // "each": every capability of the catalogue is found for someone above.
+        let mut found: Vec<&str> = [
+            "a", "cd", "b", "bd", "e", "i", "ui", "pa", "x", "k", "s", "t", "c", "w",
+        ]
+        .iter()
+        .flat_map(|u| check(u).into_iter().map(|h| h.id))
+        .collect();
+        found.sort();
+        found.dedup();
+        let mut all: Vec<&str> = catalogue.iter().map(|c| c.id).collect();
+        all.sort();
+        assert!(all.len() >= 13, "catalogue has {} capabilities", all.len());
+        assert_eq!(found, all);
         let root = s.check_capabilities(&Identity::user("root", &["system:masters"]), &catalogue);
         assert_eq!(root.len(), catalogue.len());
         assert!(root.iter().all(|h| h.privileged_group));
