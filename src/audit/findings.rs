@@ -109,6 +109,9 @@ rules! {
     EKS_UNREADABLE = "CHR027", "access-entries-unreadable", Medium,
         "EKS access entries could not be read, so this audit misses a mapping source",
         "Give the auditing principal eks:ListAccessEntries, eks:DescribeAccessEntry and eks:ListAssociatedAccessPolicies, then audit again.";
+    AWS_AUTH_NOT_EDITABLE = "CHR029", "aws-auth-not-editable", Info,
+        "aws-auth uses YAML that aws-iam-authenticator reads but kubectl chronom grant and revoke will not edit",
+        "The audit still reports every mapping in effect. To let grant and revoke edit aws-auth, rewrite the section from the line and column given as plain `key: value` entries: no anchors, aliases, merge keys, tabs after colons or second document.";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -172,6 +175,16 @@ pub fn mapping_findings(inv: &Inventory) -> Vec<Finding> {
             SECTION_UNPARSEABLE,
             format!("aws-auth/{}", e.section),
             format!("line {}, column {}: {}", e.line, e.column, e.message),
+        ));
+    }
+    for e in &inv.not_editable {
+        out.push(finding(
+            AWS_AUTH_NOT_EDITABLE,
+            format!("aws-auth/{}", e.section),
+            format!(
+                "every mapping in it was read as aws-iam-authenticator reads it, but grant and revoke refuse to edit it: line {}, column {}: {}",
+                e.line, e.column, e.message
+            ),
         ));
     }
     for m in &inv.mappings {
@@ -408,7 +421,7 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(ids, sorted);
-        assert_eq!(CATALOGUE.len(), 27);
+        assert_eq!(CATALOGUE.len(), 28);
     }
 
     #[test]
@@ -452,5 +465,40 @@ mod tests {
         assert_eq!(f[0].rule, "CHR011");
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(f[0].evidence.starts_with("line "), "{}", f[0].evidence);
+    }
+
+    /// Issue 12 item 6: a system:masters mapping behind YAML the strict editor refuses must
+    /// still raise CHR001, with CHR029 saying why grant/revoke cannot edit the section.
+    #[test]
+    fn masters_hidden_behind_yaml_tricks_still_raise_chr001() {
+        let arn = "arn:aws:iam::111122223333:role/backdoor";
+        for roles in [
+            format!("- rolearn:\t{arn}\n  groups: [system:masters]\n"),
+            format!(
+                "- rolearn: {arn}\n  groups: &g [system:masters]\n- rolearn: {arn}2\n  groups: *g\n"
+            ),
+            format!("- &b\n  groups: [system:masters]\n  rolearn: x\n- <<: *b\n  rolearn: {arn}\n"),
+            format!("- rolearn: {arn}\n  groups: [system:masters]\n---\n- rolearn: x\n"),
+        ] {
+            let inv = super::super::inventory::from_aws_auth(&BTreeMap::from([(
+                "mapRoles".to_string(),
+                roles.clone(),
+            )]));
+            let f = mapping_findings(&inv);
+            assert!(
+                f.iter()
+                    .any(|f| f.rule == "CHR001" && f.subject.starts_with(&format!("{arn} "))),
+                "{roles:?}: {f:?}"
+            );
+            let not_editable: Vec<_> = f.iter().filter(|f| f.rule == "CHR029").collect();
+            assert_eq!(not_editable.len(), 1, "{roles:?}: {f:?}");
+            assert_eq!(not_editable[0].severity, Severity::Info);
+            assert!(
+                not_editable[0].evidence.contains("line "),
+                "{}",
+                not_editable[0].evidence
+            );
+            assert!(!f.iter().any(|f| f.rule == "CHR011"), "{roles:?}: {f:?}");
+        }
     }
 }
