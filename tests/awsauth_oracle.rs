@@ -83,7 +83,7 @@ fn hand_list() -> Vec<Data> {
             "- rolearn: !!binary {}\n",
             "YXJuOmF3czppYW06OjExMTEyMjIyMzMzMzpyb2xlL2FkbWlu"
         ),
-        format!("- rolearn: !!binary '*'\n"),
+        "- rolearn: !!binary '*'\n".to_string(),
         format!("- rolearn: {R}\n  x: .nan\n"),
         format!("- rolearn: {R}\n  groups: [-.Inf]\n"),
         format!("- rolearn: {R}\n  username: 1e999\n"),
@@ -105,17 +105,11 @@ fn hand_list() -> Vec<Data> {
             "- rolearn: {R}\n  groups: system:masters\n- rolearn: 5\n- username: x\n- just text\n- null\n- [a]\n"
         ),
         format!("- rolearn: {R}\n  groups: ~\n  username: ~\n"),
-        format!(
-            "- sso: {{permissionSetName: Admin, accountID: \"012345678901\"}}\n  groups: [system:masters]\n"
-        ),
-        format!("- sso: {{permissionSetName: Admin, accountID: 012345678901}}\n"),
-        format!(
-            "- sso: {{permissionSetName: Admin, accountID: '111122223333', partition: aws-cn}}\n"
-        ),
-        format!("- sso: {{permissionSetName: 'bad name', accountID: '111122223333'}}\n"),
-        format!(
-            "- sso: {{permissionSetName: A, accountID: '111122223333'}}\n  sso: {{accountID: '444455556666'}}\n"
-        ),
+        "- sso: {permissionSetName: Admin, accountID: \"012345678901\"}\n  groups: [system:masters]\n".to_string(),
+        "- sso: {permissionSetName: Admin, accountID: 012345678901}\n".to_string(),
+        "- sso: {permissionSetName: Admin, accountID: '111122223333', partition: aws-cn}\n".to_string(),
+        "- sso: {permissionSetName: 'bad name', accountID: '111122223333'}\n".to_string(),
+        "- sso: {permissionSetName: A, accountID: '111122223333'}\n  sso: {accountID: '444455556666'}\n".to_string(),
         format!("- sso: {{permissionSetName: A, accountID: '111122223333'}}\n  rolearn: {R}\n"),
         // Whole-section shapes.
         "{\"a\": 1}".to_string(),
@@ -253,7 +247,7 @@ fn scalar(s: &str, flow: bool, dice: &mut Dice) -> String {
         && !s.starts_with(|c: char| "-#&*!|>'\"%@`{}[],? ".contains(c))
         && !s.contains(": ")
         && !s.contains(" #")
-        && !(s.ends_with(':') && !flow)
+        && (flow || !s.ends_with(':'))
         && !s.ends_with(' ')
         && !(flow && s.contains(|c: char| ",[]{}?".contains(c)))
         && !s.contains(['\\', '\'', '"'])
@@ -331,13 +325,13 @@ fn entry_fields(
     if dice.chance(80) {
         fields.push((
             key_spelling("username", dice),
-            scalar(&dice.pick(WORDS), flow, dice),
+            scalar(dice.pick(WORDS), flow, dice),
         ));
     }
     if dice.chance(85) {
         let n = dice.below(4);
         let groups: Vec<String> = (0..n)
-            .map(|_| scalar(&dice.pick(WORDS), true, dice))
+            .map(|_| scalar(dice.pick(WORDS), true, dice))
             .collect();
         let mut list = format!("[{}]", groups.join(", "));
         if dice.chance(20) {
@@ -347,20 +341,20 @@ fn entry_fields(
         } else if !anchors.is_empty() && dice.chance(15) {
             list = format!("*{}", dice.pick(anchors));
         } else if dice.chance(10) {
-            list = scalar(&dice.pick(WORDS), flow, dice);
+            list = scalar(dice.pick(WORDS), flow, dice);
         }
         fields.push((key_spelling("groups", dice), list));
     }
     if dice.chance(10) {
         fields.push((
             key_spelling("userid", dice),
-            scalar(&dice.pick(WORDS), flow, dice),
+            scalar(dice.pick(WORDS), flow, dice),
         ));
     }
     if dice.chance(15) {
         fields.push((
             key_spelling(dice.pick(&["extra", "note", "k"]), dice),
-            scalar(&dice.pick(WORDS), flow, dice),
+            scalar(dice.pick(WORDS), flow, dice),
         ));
     }
     // A key written twice, or two spellings that fold alike.
@@ -374,7 +368,7 @@ fn entry_fields(
         let v = if k.to_lowercase().contains("groups") {
             "[system:masters]".to_string()
         } else {
-            scalar(&dice.pick(WORDS), flow, dice)
+            scalar(dice.pick(WORDS), flow, dice)
         };
         fields.push((k, v));
     }
