@@ -65,6 +65,9 @@ fn hand_list() -> Vec<Data> {
         "---\n".to_string(),
         // Byte-order mark; line breaks YAML 1.1 knows.
         format!("\u{feff}- rolearn: {R}\n  groups: [system:masters]\n"),
+        format!("- rolearn: x\n\u{feff}- rolearn: {R}\n  groups: [system:masters]\n"),
+        format!("\u{feff}- rolearn:\t{R}\n  groups:\t[system:masters]\n"),
+        format!("---\n\u{feff}- rolearn: {R}\n"),
         format!("- rolearn: {R}\r\n  groups: [g]\r\n"),
         format!("- rolearn: {R}\r  groups: [g]\r"),
         format!("- rolearn: {R}\u{85}  groups: [g]\n"),
@@ -485,6 +488,8 @@ fn generated_entries(arn_key: &str, dice: &mut Dice) -> String {
     match dice.below(20) {
         0 => out.replace('\n', "\r\n"),
         1 => out.replacen('\n', "\u{85}", 1),
+        // go-yaml skips a byte-order mark only at the very start, not at a later line's.
+        2 => out.replacen("\n", "\n\u{feff}", 1),
         _ => out,
     }
 }

@@ -231,16 +231,55 @@ impl Tree {
     /// `,?[]{}` ("found unexpected ':'"); go-yaml v2 takes the `:` into the scalar. Read such
     /// text with that `:` replaced by `;` (same length, not an indicator), and put the `:` back
     /// into the scalar it ends.
+    ///
+    /// libyaml also skips a byte-order mark at the start of any line; go-yaml v2 skips only
+    /// the one that starts the text (its `is_bom` looks at the start of its buffer, not at the
+    /// current position), so a later one is content (`\u{feff}- a: b` is a mapping key). Such
+    /// marks are read as a private-use character absent from the text, then put back.
     fn read(text: &str) -> Result<Tree, ParseError> {
         let mut work = text.to_string();
+        let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let base = text.len() - body.len();
+        let line_boms: Vec<usize> = body
+            .match_indices('\u{feff}')
+            .map(|(i, _)| base + i)
+            .filter(|&i| {
+                i > base && text[..i].ends_with(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
+            })
+            .collect();
+        let placeholder = (!line_boms.is_empty())
+            .then(|| ('\u{e000}'..='\u{f8ff}').find(|c| !text.contains(*c)))
+            .flatten();
+        if let Some(p) = placeholder {
+            for &i in &line_boms {
+                work.replace_range(i..i + 3, p.encode_utf8(&mut [0; 4]));
+            }
+        }
         let mut patched: Vec<usize> = Vec::new();
         loop {
             match Tree::read_once(&work, &patched) {
+                Ok(mut tree) => {
+                    if let Some(p) = placeholder {
+                        tree.restore(p, '\u{feff}');
+                    }
+                    return Ok(tree);
+                }
                 Err((_, Some(colon))) if patched.len() < 64 && !patched.contains(&colon) => {
                     work.replace_range(colon..colon + 1, ";");
                     patched.push(colon);
                 }
-                other => return other.map_err(|(err, _)| err),
+                Err((err, _)) => return Err(err),
+            }
+        }
+    }
+
+    /// Puts `original` back where the reading used `stand_in`.
+    fn restore(&mut self, stand_in: char, original: char) {
+        for node in &mut self.nodes {
+            if let RawKind::Scalar { value, .. } = &mut node.kind
+                && value.contains(stand_in)
+            {
+                *value = value.replace(stand_in, &original.to_string());
             }
         }
     }
