@@ -135,6 +135,13 @@ fn hand_list() -> Vec<Data> {
         format!("[{{rolearn: {R}, groups: [a:[b]]}}]"),
         format!("- rolearn: \"{R}\"\n  username: \"a\\\tb\"\n"),
         format!("- rolearn: >-\n    {R}\n  username: |\n    multi\n    line\n"),
+        // A block scalar that ends the text without a line break (found by fuzzing).
+        format!("- rolearn: {R}\n  username: |\n    multi"),
+        format!("- rolearn: {R}\n  username: |+\n    multi"),
+        format!("- rolearn: {R}\n  username: >\n    a\n    b"),
+        format!("- rolearn: {R}\n  username: |\n    multi  "),
+        format!("- rolearn: {R}\n  username: |\n    multi\n   "),
+        format!("- rolearn: {R}\n  username: |\n    multi\n# c"),
         format!("- ? rolearn\n  : {R}\n"),
     ];
     let mut docs: Vec<Data> = roles.iter().map(|t| roles_only(t)).collect();
