@@ -112,6 +112,9 @@ rules! {
     ROLE_INCOMPLETE = "CHR028", "chronom-role-incomplete", Low,
         "The chronom read-only ClusterRole lacks get/list/watch on resources the server now serves",
         "Run kubectl chronom grant again with the same --role-name, --group and profile flags: it recomputes the rules from discovery and updates the role (a run with nothing new writes nothing).";
+    AWS_AUTH_NOT_EDITABLE = "CHR029", "aws-auth-not-editable", Info,
+        "aws-auth uses YAML that aws-iam-authenticator reads but kubectl chronom grant and revoke will not edit",
+        "The audit still reports every mapping in effect. To let grant and revoke edit aws-auth, rewrite the section from the line and column given as plain `key: value` entries: no anchors, aliases, merge keys, tabs after colons or second document.";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -175,6 +178,16 @@ pub fn mapping_findings(inv: &Inventory) -> Vec<Finding> {
             SECTION_UNPARSEABLE,
             format!("aws-auth/{}", e.section),
             format!("line {}, column {}: {}", e.line, e.column, e.message),
+        ));
+    }
+    for e in &inv.not_editable {
+        out.push(finding(
+            AWS_AUTH_NOT_EDITABLE,
+            format!("aws-auth/{}", e.section),
+            format!(
+                "every mapping in it was read as aws-iam-authenticator reads it, but grant and revoke refuse to edit it: line {}, column {}: {}",
+                e.line, e.column, e.message
+            ),
         ));
     }
     for m in &inv.mappings {
@@ -626,6 +639,41 @@ mod tests {
                 f[0].evidence
             );
             assert!(f[0].evidence.ends_with(" and 5 more"), "{}", f[0].evidence);
+        }
+    }
+
+    /// Issue 12 item 6: a system:masters mapping behind YAML the strict editor refuses must
+    /// still raise CHR001, with CHR029 saying why grant/revoke cannot edit the section.
+    #[test]
+    fn masters_hidden_behind_yaml_tricks_still_raise_chr001() {
+        let arn = "arn:aws:iam::111122223333:role/backdoor";
+        for roles in [
+            format!("- rolearn:\t{arn}\n  groups: [system:masters]\n"),
+            format!(
+                "- rolearn: {arn}\n  groups: &g [system:masters]\n- rolearn: {arn}2\n  groups: *g\n"
+            ),
+            format!("- &b\n  groups: [system:masters]\n  rolearn: x\n- <<: *b\n  rolearn: {arn}\n"),
+            format!("- rolearn: {arn}\n  groups: [system:masters]\n---\n- rolearn: x\n"),
+        ] {
+            let inv = super::super::inventory::from_aws_auth(&BTreeMap::from([(
+                "mapRoles".to_string(),
+                roles.clone(),
+            )]));
+            let f = mapping_findings(&inv);
+            assert!(
+                f.iter()
+                    .any(|f| f.rule == "CHR001" && f.subject.starts_with(&format!("{arn} "))),
+                "{roles:?}: {f:?}"
+            );
+            let not_editable: Vec<_> = f.iter().filter(|f| f.rule == "CHR029").collect();
+            assert_eq!(not_editable.len(), 1, "{roles:?}: {f:?}");
+            assert_eq!(not_editable[0].severity, Severity::Info);
+            assert!(
+                not_editable[0].evidence.contains("line "),
+                "{}",
+                not_editable[0].evidence
+            );
+            assert!(!f.iter().any(|f| f.rule == "CHR011"), "{roles:?}: {f:?}");
         }
     }
 }

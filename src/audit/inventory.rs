@@ -1,7 +1,10 @@
 //! Every identity mapping in aws-auth, read the way aws-iam-authenticator reads it.
 //!
-//! Pure: ConfigMap data in, mappings out. A section that does not parse is reported with
-//! its line and column, because the authenticator then drops that whole section.
+//! Pure: ConfigMap data in, mappings out. The mappings come from the lenient reader
+//! ([`awsauth::read_map_roles`]), so YAML the strict editor refuses (anchors, aliases, merge
+//! keys, tabs, a second document) cannot hide a mapping from the audit. A section the
+//! authenticator itself cannot read is reported with its line and column (it drops that whole
+//! section); a section it reads but the strict editor refuses is reported as not editable.
 
 use std::collections::BTreeMap;
 
@@ -88,87 +91,119 @@ pub struct SectionError {
 pub struct Inventory {
     pub mappings: Vec<Mapping>,
     pub section_errors: Vec<SectionError>,
+    /// Sections the authenticator reads but the strict editor refuses: grant and revoke
+    /// cannot change aws-auth until they are rewritten. Reported as CHR029.
+    #[serde(skip)]
+    pub not_editable: Vec<SectionError>,
 }
 
 /// Read every mapping from aws-auth's data (empty data: a cluster without aws-auth).
 pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
     let mut inv = Inventory::default();
     let text = |k: &str| data.get(k).map(String::as_str).unwrap_or("");
-    match awsauth::parse_map_roles(text("mapRoles")) {
-        Ok(entries) => {
-            let mut roles: Vec<Mapping> = entries
-                .iter()
-                .map(|e| {
-                    let principal = if e.rolearn.is_empty() {
-                        sso_pattern(e.sso.as_ref())
-                    } else {
-                        e.rolearn.clone()
-                    };
-                    let mut m = entry_mapping(
-                        MappingSource::MapRoles,
-                        principal,
-                        e.username.as_deref(),
-                        &e.groups,
-                        e.line,
-                        &e.notes,
-                        e.is_dropped(),
-                    );
-                    m.userid = e.userid.clone();
-                    m.sso = e.sso.clone();
-                    m
-                })
-                .collect();
-            mark_shadowed(&mut roles, |p| p.to_lowercase());
-            inv.mappings.extend(roles);
+
+    let roles = awsauth::read_map_roles(text("mapRoles"));
+    let mut mappings: Vec<Mapping> = roles
+        .entries
+        .iter()
+        .map(|e| {
+            let principal = if e.rolearn.is_empty() {
+                sso_pattern(e.sso.as_ref())
+            } else {
+                e.rolearn.clone()
+            };
+            let mut m = entry_mapping(
+                MappingSource::MapRoles,
+                principal,
+                e.username.as_deref(),
+                &e.groups,
+                e.line,
+                &e.notes,
+                e.is_dropped(),
+            );
+            m.userid = e.userid.clone();
+            m.sso = e.sso.clone();
+            m
+        })
+        .collect();
+    mark_shadowed(&mut mappings, |p| p.to_lowercase());
+    inv.mappings.extend(mappings);
+    check_section(
+        &mut inv,
+        "mapRoles",
+        roles.error,
+        awsauth::parse_map_roles(text("mapRoles")).err(),
+    );
+
+    let users = awsauth::read_map_users(text("mapUsers"));
+    let mut mappings: Vec<Mapping> = users
+        .entries
+        .iter()
+        .map(|e| {
+            let mut m = entry_mapping(
+                MappingSource::MapUsers,
+                e.userarn.clone(),
+                e.username.as_deref(),
+                &e.groups,
+                e.line,
+                &e.notes,
+                e.is_dropped(),
+            );
+            m.userid = e.userid.clone();
+            m
+        })
+        .collect();
+    // Users are keyed as written but matched case-insensitively, so case variants collide too.
+    mark_shadowed(&mut mappings, |p| p.to_lowercase());
+    inv.mappings.extend(mappings);
+    check_section(
+        &mut inv,
+        "mapUsers",
+        users.error,
+        awsauth::parse_map_users(text("mapUsers")).err(),
+    );
+
+    let accounts = awsauth::read_map_accounts(text("mapAccounts"));
+    inv.mappings.extend(accounts.entries.iter().map(|a| {
+        let rejected = !a.notes.is_empty();
+        Mapping {
+            source: MappingSource::MapAccounts,
+            principal: a.account.clone(),
+            username: "(the caller's ARN)".into(),
+            groups: vec![],
+            line: Some(a.line),
+            userid: None,
+            sso: None,
+            active: !rejected,
+            state: if rejected { "rejected" } else { "active" },
+            shadowed_by_line: None,
+            notes: a.notes.iter().map(|n| n.to_string()).collect(),
+            rejected,
+            access_policies: vec![],
         }
-        Err(e) => inv.section_errors.push(section_error("mapRoles", e)),
-    }
-    match awsauth::parse_map_users(text("mapUsers")) {
-        Ok(entries) => {
-            let mut users: Vec<Mapping> = entries
-                .iter()
-                .map(|e| {
-                    let mut m = entry_mapping(
-                        MappingSource::MapUsers,
-                        e.userarn.clone(),
-                        e.username.as_deref(),
-                        &e.groups,
-                        e.line,
-                        &e.notes,
-                        e.is_dropped(),
-                    );
-                    m.userid = e.userid.clone();
-                    m
-                })
-                .collect();
-            // Users are keyed as written but matched case-insensitively, so case variants collide too.
-            mark_shadowed(&mut users, |p| p.to_lowercase());
-            inv.mappings.extend(users);
-        }
-        Err(e) => inv.section_errors.push(section_error("mapUsers", e)),
-    }
-    match awsauth::parse_map_accounts(text("mapAccounts")) {
-        Ok(accounts) => inv.mappings.extend(accounts.iter().map(|a| {
-            let rejected = !a.notes.is_empty();
-            Mapping {
-                source: MappingSource::MapAccounts,
-                principal: a.account.clone(),
-                username: "(the caller's ARN)".into(),
-                groups: vec![],
-                line: Some(a.line),
-                userid: None,
-                sso: None,
-                active: !rejected,
-                state: if rejected { "rejected" } else { "active" },
-                shadowed_by_line: None,
-                notes: a.notes.iter().map(|n| n.to_string()).collect(),
-                rejected,
-                access_policies: vec![],
-            }
-        })),
-        Err(e) => inv.section_errors.push(section_error("mapAccounts", e)),
-    }
+    }));
+    check_section(
+        &mut inv,
+        "mapAccounts",
+        accounts.error,
+        awsauth::parse_map_accounts(text("mapAccounts")).err(),
+    );
     inv
+}
+
+/// Records what the authenticator could not read (it drops the section) or, when it could,
+/// what the strict editor refuses (grant and revoke then cannot edit aws-auth).
+fn check_section(
+    inv: &mut Inventory,
+    section: &'static str,
+    authenticator: Option<awsauth::ParseError>,
+    strict: Option<awsauth::ParseError>,
+) {
+    match (authenticator, strict) {
+        (Some(e), _) => inv.section_errors.push(section_error(section, e)),
+        (None, Some(e)) => inv.not_editable.push(section_error(section, e)),
+        (None, None) => {}
+    }
 }
 
 /// Every EKS access entry as a mapping. `active` is false when the cluster's authentication
@@ -349,5 +384,25 @@ mod tests {
         assert_eq!(inv.mappings.len(), 1);
         assert_eq!(inv.mappings[0].principal, "444455556666");
         assert!(inv.mappings[0].groups.is_empty() && inv.mappings[0].active);
+    }
+
+    #[test]
+    fn yaml_the_editor_refuses_still_yields_every_mapping() {
+        let inv = from_aws_auth(&data(
+            "- &n\n  rolearn: arn:aws:iam::111122223333:role/node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups: [system:nodes]\n- <<: *n\n  rolearn:\tarn:aws:iam::111122223333:role/other\n",
+        ));
+        assert!(inv.section_errors.is_empty(), "{:?}", inv.section_errors);
+        assert_eq!(inv.not_editable.len(), 1);
+        assert_eq!(inv.not_editable[0].section, "mapRoles");
+        let principals: Vec<&str> = inv.mappings.iter().map(|m| m.principal.as_str()).collect();
+        assert_eq!(
+            principals,
+            [
+                "arn:aws:iam::111122223333:role/node",
+                "arn:aws:iam::111122223333:role/other"
+            ]
+        );
+        assert_eq!(inv.mappings[1].groups, ["system:nodes"]);
+        assert_eq!(inv.mappings[1].line, Some(5));
     }
 }

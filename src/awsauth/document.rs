@@ -220,6 +220,15 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                 let str_tag = check_tag(&tag, "str", line, column)?;
                 // A block scalar's span runs on over the next line's indentation; end it at
                 // that line's start instead.
+                let mut value = value.into_owned();
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && ends_without_line_break(text, end)
+                    && value.ends_with('\n')
+                {
+                    // saphyr gives a `|`/`>` value that ends the text without a line break a
+                    // final `\n` anyway; go-yaml (aws-iam-authenticator) does not.
+                    value.pop();
+                }
                 let mut end = end;
                 if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                     let next_line = line_start(text, end);
@@ -229,7 +238,7 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                 }
                 Node {
                     kind: NodeKind::Scalar {
-                        value: value.into_owned(),
+                        value,
                         style,
                         str_tag,
                     },
@@ -465,6 +474,13 @@ fn span_is_empty(span: &Span) -> bool {
     span.start.index() == span.end.index()
 }
 
+/// Does a block scalar whose span ends at `end` run to the end of the text, with content on
+/// the text's last line and no line break after it?
+fn ends_without_line_break(text: &str, end: usize) -> bool {
+    let last_line = text.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    end >= text.len() && !text[last_line..].trim_matches([' ', '\t']).is_empty()
+}
+
 /// Byte offset of the start of the line holding `byte`.
 pub(crate) fn line_start(text: &str, byte: usize) -> usize {
     text[..byte].rfind('\n').map_or(0, |i| i + 1)
@@ -579,5 +595,22 @@ mod tests {
         ));
         assert!(read_document("hello").is_err());
         assert!(read_document("a: b").is_err());
+    }
+
+    /// Found by fuzzing the strict reader against the lenient one; the values are what
+    /// aws-iam-authenticator v0.7.8 reads (tests/awsauth_oracle.rs has these documents).
+    #[test]
+    fn a_block_scalar_ending_the_text_has_no_final_line_break() {
+        let value = |text: &str| match &read_document(text).unwrap().items[0].kind {
+            NodeKind::Map(pairs) => pairs[0].1.as_scalar().unwrap().0.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(value("- u: |\n    multi"), "multi");
+        assert_eq!(value("- u: |+\n    multi"), "multi");
+        assert_eq!(value("- u: >\n    a\n    b"), "a b");
+        assert_eq!(value("- u: |\n    multi  "), "multi  ");
+        assert_eq!(value("- u: |\n    multi\n"), "multi\n");
+        assert_eq!(value("- u: |\n    multi\n# c"), "multi\n");
+        assert_eq!(value("- u: |\n    multi\n   "), "multi\n");
     }
 }

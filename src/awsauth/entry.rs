@@ -237,6 +237,85 @@ pub(crate) fn yaml11_resolve(s: &str) -> Yaml11 {
     Yaml11::Str
 }
 
+/// The boolean go-yaml v2 reads a plain scalar that [`yaml11_resolve`]s to `Bool` as.
+pub(crate) fn yaml11_bool(s: &str) -> bool {
+    matches!(
+        s,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON"
+    )
+}
+
+/// The value of a plain scalar that [`yaml11_resolve`]s to `Int` (go-yaml drops `_` first).
+pub(crate) fn go_int_value(s: &str) -> Option<i128> {
+    let plain: String = s.chars().filter(|c| *c != '_').collect();
+    let (negative, body) = match plain.as_bytes().first() {
+        Some(b'+') => (false, &plain[1..]),
+        Some(b'-') => (true, &plain[1..]),
+        _ => (false, plain.as_str()),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    let value = i128::try_from(u128::from_str_radix(digits, radix).ok()?).ok()?;
+    Some(if negative { -value } else { value })
+}
+
+/// A plain scalar go-yaml v2 reads as a NaN or infinite float (JSON cannot hold those).
+pub(crate) fn is_nan_or_infinite(s: &str) -> bool {
+    yaml11_resolve(s) == Yaml11::Float
+        && !s
+            .chars()
+            .filter(|c| *c != '_')
+            .collect::<String>()
+            .parse::<f64>()
+            .is_ok_and(f64::is_finite)
+}
+
+/// The pairs of an entry in the order `encoding/json` sees them, each with whether a later
+/// identical key replaced it. sigs.k8s.io/yaml turns the YAML mapping into a Go map (a
+/// repeated key keeps its last value) and `json.Marshal` writes the keys sorted, so among
+/// keys that fold alike (`RoleArn`, `rolearn`) the one that sorts last wins, wherever it was
+/// written.
+fn json_order(pairs: &[(Node, Node)]) -> Vec<(&Node, &Node, bool)> {
+    let identity = |n: &Node| match n.as_scalar() {
+        Some((k, style, str_tag)) => {
+            let text = style != ScalarStyle::Plain || str_tag || yaml11_resolve(k) == Yaml11::Str;
+            Some((k.to_string(), text))
+        }
+        None => None,
+    };
+    let mut ordered: Vec<(&Node, &Node, bool)> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| {
+            let id = identity(k);
+            let superseded = id.is_some()
+                && pairs[i + 1..]
+                    .iter()
+                    .any(|(later, _)| identity(later) == id);
+            (k, v, superseded)
+        })
+        .collect();
+    ordered.sort_by(|a, b| {
+        let key = |n: &Node| {
+            n.as_scalar()
+                .map(|(k, _, _)| k.to_string())
+                .unwrap_or_default()
+        };
+        key(a.0).cmp(&key(b.0))
+    });
+    ordered
+}
+
 /// Go `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` succeeds.
 fn go_parses_int(s: &str) -> bool {
     let (sign, body) = match s.as_bytes().first() {
@@ -344,6 +423,26 @@ struct FieldReader<'t> {
     text: &'t str,
     notes: Vec<EntryNote>,
     seen: Vec<String>,
+    /// The Go slice behind `groups`, up to its capacity (see [`FieldReader::groups`]).
+    groups_backing: Vec<String>,
+}
+
+/// The capacity Go's `growslice` gives a slice of strings of capacity `cap` that must hold
+/// `needed` elements (runtime/slice.go `nextslicecap`, then the allocator's size classes,
+/// which for 16-byte elements keep powers of two up to 256).
+fn go_grown_capacity(cap: usize, needed: usize) -> usize {
+    let double = cap * 2;
+    if needed > double {
+        return needed;
+    }
+    if cap < 256 {
+        return double;
+    }
+    let mut new = cap;
+    while new < needed {
+        new += (new + 3 * 256) >> 2;
+    }
+    new
 }
 
 impl<'t> FieldReader<'t> {
@@ -352,6 +451,7 @@ impl<'t> FieldReader<'t> {
             text,
             notes: Vec::new(),
             seen: Vec::new(),
+            groups_backing: Vec::new(),
         }
     }
 
@@ -399,15 +499,26 @@ impl<'t> FieldReader<'t> {
         }
     }
 
+    /// `encoding/json` decodes a list into the slice already there, element by element
+    /// (decode.go `array`): a later `groups` key (see [`json_order`]) overwrites the earlier
+    /// list in place, and an element that is null or of the wrong type keeps whatever that
+    /// place held, an earlier group included, or an empty string in fresh memory.
     fn groups(&mut self, node: &Node, slot: &mut Vec<String>) {
         self.seen("groups");
         match &node.kind {
             NodeKind::Seq(items) => {
-                slot.clear();
-                for item in items {
+                let mut backing = std::mem::take(&mut self.groups_backing);
+                let mut len = slot.len();
+                for (i, item) in items.iter().enumerate() {
+                    if i >= backing.len() {
+                        let cap = go_grown_capacity(backing.len(), len + 1);
+                        backing.truncate(len);
+                        backing.resize(cap, String::new());
+                    }
+                    len = len.max(i + 1);
                     match go_string(item) {
-                        GoString::Str(s) => slot.push(s),
-                        GoString::Null => slot.push(String::new()),
+                        GoString::Str(s) => backing[i] = s,
+                        GoString::Null => {}
                         GoString::Wrong(reason) => {
                             let raw = self.raw(item);
                             self.notes.push(EntryNote::IgnoredValue {
@@ -415,10 +526,12 @@ impl<'t> FieldReader<'t> {
                                 raw,
                                 reason,
                             });
-                            slot.push(String::new());
                         }
                     }
                 }
+                len = len.min(items.len());
+                *slot = backing[..len].to_vec();
+                self.groups_backing = backing;
             }
             NodeKind::Scalar {
                 value,
@@ -429,6 +542,7 @@ impl<'t> FieldReader<'t> {
                 && yaml11_resolve(value) == Yaml11::Null =>
             {
                 slot.clear();
+                self.groups_backing.clear();
             }
             _ => {
                 let raw = self.raw(node);
@@ -448,17 +562,26 @@ impl<'t> FieldReader<'t> {
             NodeKind::Map(pairs) => {
                 let mut sso = slot.take().unwrap_or_default();
                 let (mut name, mut account, mut partition) = (None, None, None);
-                for (key, value) in pairs {
+                for (key, value, superseded) in json_order(pairs) {
                     let Some((key, _, _)) = key.as_scalar() else {
                         continue;
                     };
-                    match arn::go_fold(key).as_str() {
-                        "permissionsetname" => {
+                    let field = match arn::go_fold(key).as_str() {
+                        "permissionsetname" => "sso.permissionSetName",
+                        "accountid" => "sso.accountID",
+                        "partition" => "sso.partition",
+                        _ => continue,
+                    };
+                    if superseded {
+                        self.seen(field);
+                        continue;
+                    }
+                    match field {
+                        "sso.permissionSetName" => {
                             self.string("sso.permissionSetName", value, &mut name)
                         }
-                        "accountid" => self.string("sso.accountID", value, &mut account),
-                        "partition" => self.string("sso.partition", value, &mut partition),
-                        _ => {}
+                        "sso.accountID" => self.string(field, value, &mut account),
+                        _ => self.string(field, value, &mut partition),
                     }
                 }
                 if let Some(v) = name {
@@ -489,6 +612,9 @@ impl<'t> FieldReader<'t> {
                     raw,
                     reason: "is not a mapping".to_string(),
                 });
+                // encoding/json allocates the pointer before it finds the type wrong, so the
+                // entry now has an (empty) sso: with a rolearn, the authenticator rejects it.
+                *slot = Some(slot.take().unwrap_or_default());
             }
         }
     }
@@ -596,11 +722,21 @@ pub(crate) fn role_entry(text: &str, node: &Node, place: Place) -> MapRoleEntry 
     };
     let mut reader = FieldReader::new(text);
     let mut rolearn = None;
-    for (key, value) in pairs {
+    for (key, value, superseded) in json_order(pairs) {
         let Some((key, _, _)) = key.as_scalar() else {
             continue;
         };
-        match arn::go_fold(key).as_str() {
+        let field = arn::go_fold(key);
+        if superseded {
+            if matches!(
+                field.as_str(),
+                "rolearn" | "username" | "groups" | "userid" | "sso"
+            ) {
+                reader.seen(&field);
+            }
+            continue;
+        }
+        match field.as_str() {
             "rolearn" => reader.string("rolearn", value, &mut rolearn),
             "username" => reader.string("username", value, &mut entry.username),
             "groups" => reader.groups(value, &mut entry.groups),
@@ -633,11 +769,18 @@ pub(crate) fn user_entry(text: &str, node: &Node, place: Place) -> MapUserEntry 
     };
     let mut reader = FieldReader::new(text);
     let mut userarn = None;
-    for (key, value) in pairs {
+    for (key, value, superseded) in json_order(pairs) {
         let Some((key, _, _)) = key.as_scalar() else {
             continue;
         };
-        match arn::go_fold(key).as_str() {
+        let field = arn::go_fold(key);
+        if superseded {
+            if matches!(field.as_str(), "userarn" | "username" | "groups" | "userid") {
+                reader.seen(&field);
+            }
+            continue;
+        }
+        match field.as_str() {
             "userarn" => reader.string("userarn", value, &mut userarn),
             "username" => reader.string("username", value, &mut entry.username),
             "groups" => reader.groups(value, &mut entry.groups),

@@ -46,15 +46,18 @@ mod document;
 mod edit;
 mod emit;
 mod entry;
+mod lenient;
 pub mod ownership;
 mod parse;
 pub mod template;
+mod yaml11;
 
 pub use diff::unified_diff;
 pub use edit::{
     EditAction, EditError, NewRoleEntry, RoleEdit, RoleRemoval, remove_role, upsert_role,
 };
 pub use entry::{EntryNote, ExtraField, MapAccount, MapRoleEntry, MapUserEntry, SsoMatcher};
+pub use lenient::{LenientRead, read_map_accounts, read_map_roles, read_map_users};
 pub use parse::{ParseError, parse_map_accounts, parse_map_roles, parse_map_users};
 pub use template::{Placeholder, TemplateError, default_username, validate_username};
 
