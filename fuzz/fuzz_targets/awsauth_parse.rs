@@ -70,17 +70,17 @@ fn check_lenient(text: &str) {
     for entry in &roles.entries {
         assert!(entry.rolearn.is_empty() || entry.sso.is_none() || entry.is_dropped(), "rolearn and sso both kept: {entry:?}");
     }
-    if roles.error.is_none() {
-        if let Ok(strict) = parse_map_roles(text) {
-            let meaning = |e: &chronom_fuzz::awsauth::MapRoleEntry| {
-                (e.rolearn.clone(), e.username.clone(), e.groups.clone(), e.userid.clone(), e.sso.clone(), e.is_dropped())
-            };
-            assert_eq!(
-                strict.iter().map(meaning).collect::<Vec<_>>(),
-                roles.entries.iter().map(meaning).collect::<Vec<_>>(),
-                "the strict editor and the lenient reader (aws-iam-authenticator's semantics) read this mapRoles differently"
-            );
-        }
+    if roles.error.is_none()
+        && let Ok(strict) = parse_map_roles(text)
+    {
+        let meaning = |e: &chronom_fuzz::awsauth::MapRoleEntry| {
+            (e.rolearn.clone(), e.username.clone(), e.groups.clone(), e.userid.clone(), e.sso.clone(), e.is_dropped())
+        };
+        assert_eq!(
+            strict.iter().map(meaning).collect::<Vec<_>>(),
+            roles.entries.iter().map(meaning).collect::<Vec<_>>(),
+            "the strict editor and the lenient reader (aws-iam-authenticator's semantics) read this mapRoles differently"
+        );
     }
 }
 
