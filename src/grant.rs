@@ -220,7 +220,7 @@ fn bound_list(bound: &[BoundSubject]) -> String {
     }
 }
 
-/// Decision 5: grant writes only objects with our managed-by label. An existing ClusterRole or
+/// Decision 5 (docs/decisions.md): grant writes only objects with our managed-by label. An existing ClusterRole or
 /// ClusterRoleBinding of the requested name without it (cluster-admin, a team's role) is
 /// refused before any write, naming the object and what binds it.
 pub fn ownership_refusal(
@@ -267,7 +267,7 @@ pub fn ownership_refusal(
     Ok(())
 }
 
-/// Decision 3: grants that share a ClusterRole must not change each other's access, so a
+/// Decision 3 (docs/decisions.md): grants that share a ClusterRole must not change each other's access, so a
 /// managed role whose live profile differs from the requested one is refused before any write.
 /// `live` is None when there is no role yet.
 pub fn profile_change_refusal(
@@ -293,7 +293,7 @@ pub fn profile_change_refusal(
     }
 }
 
-/// Decision 4: our managed binding accumulates subjects. The binding after this run is the
+/// Decision 4 (docs/decisions.md): our managed binding accumulates subjects. The binding after this run is the
 /// live one with our group added when missing; subjects are never removed here.
 /// Returns the binding to write and whether it changes.
 fn accumulated_binding(
@@ -516,7 +516,7 @@ pub async fn execute_observed(
         identity::Right::new("get", rbac, "clusterroles").named(&v.role_name),
         identity::Right::new("get", rbac, "clusterrolebindings").named(&v.role_name),
     ];
-    // Every binding and role, to see what the mapped identity already holds (decision 7).
+    // Every binding and role, to see what the mapped identity already holds (decision 7 in docs/decisions.md).
     for kind in [
         "clusterroles",
         "clusterrolebindings",
@@ -575,7 +575,7 @@ pub async fn execute_observed(
         granted_at: jiff::Timestamp::now().to_string(),
     };
     // Every RBAC object: what binds the role (for the refusals), and what the mapped identity
-    // already holds through other bindings (decision 7).
+    // already holds through other bindings (decision 7 in docs/decisions.md).
     let listed = list_rbac(conn).await?;
     let bound = subjects_bound_to(&listed, &v.role_name);
     let plan = plan_rbac(
@@ -798,7 +798,7 @@ async fn list_rbac(conn: &Connection) -> Result<RbacObjects, UserError> {
     })
 }
 
-/// The refusal when the mapped identity already holds more than the grant gives (decision 7).
+/// The refusal when the mapped identity already holds more than the grant gives (decision 7 in docs/decisions.md).
 fn identity_refusal(v: &ValidGrant, held: &[inherited_access::HeldBeyond]) -> UserError {
     let lines: Vec<String> = held.iter().map(|h| format!("    - {h}")).collect();
     UserError::failed(
@@ -961,7 +961,7 @@ async fn finish_with_access_entry(
 }
 
 /// After the mapping is written: make sure the RBAC objects are there, then verify. When the
-/// authorizer does not give exactly what the grant means, undo this run's writes (decision 7).
+/// authorizer does not give exactly what the grant means, undo this run's writes (decision 7 in docs/decisions.md).
 async fn finish(
     conn: &Connection,
     v: &ValidGrant,
@@ -1190,6 +1190,18 @@ fn plan_aws_auth(text: &str, v: &ValidGrant) -> Result<AwsAuthEdit, UserError> {
                 ),
                 awsauth::EditAction::Updated { .. } => (Action::Updated, Some(edit.new_text)),
             };
+            // The strict editor accepts a few texts aws-iam-authenticator drops whole (`%YAML
+            // 1.2`, a `\/` escape, a NaN): an entry written there would never take effect.
+            let in_effect = new_text.as_deref().unwrap_or(text);
+            if let Some(p) = awsauth::read_map_roles(in_effect).error {
+                return Err(UserError::failed(
+                    format!(
+                        "aws-iam-authenticator cannot read aws-auth mapRoles (line {}, column {}: {}), so it ignores every entry in it, this one included; nothing was changed",
+                        p.line, p.column, p.message
+                    ),
+                    "fix mapRoles by hand (`kubectl -n kube-system edit configmap aws-auth`; `kubectl chronom audit` shows the place), then re-run",
+                ));
+            }
             let diff = match &new_text {
                 Some(n) => awsauth::unified_diff(text, n, "mapRoles (before)", "mapRoles (after)"),
                 None => String::new(),
@@ -1728,6 +1740,42 @@ mod tests {
             ..group("")
         }]);
         assert!(accumulated_binding(&desired, &user_only, "second").1);
+    }
+
+    #[test]
+    fn an_entry_the_authenticator_would_never_read_is_refused() {
+        let args = GrantArgs {
+            role_arn: "arn:aws:iam::111122223333:role/scanner".into(),
+            username: None,
+            group: "chronomReadOnlyGroup".into(),
+            role_name: "chronomReadOnlyRole".into(),
+            exclude_secrets: false,
+            include_secrets: false,
+            wildcard_role: false,
+            force_update: false,
+            allow_privileged_group: false,
+            dry_run: false,
+            via: crate::cli::MappingVia::AwsAuth,
+            output: crate::cli::OutputFormat::Text,
+        };
+        let v = validate(&args).unwrap();
+        let readable = "- rolearn: arn:aws:iam::111122223333:role/other\n  username: other\n  groups:\n  - g\n";
+        let edit = plan_aws_auth(readable, &v).expect("a plain mapRoles is edited");
+        assert!(edit.new_text.is_some());
+        // go-yaml v2 refuses a %YAML 1.2 directive, so the authenticator drops the section whole.
+        let dropped = format!("%YAML 1.2\n---\n{readable}");
+        assert!(awsauth::read_map_roles(&dropped).error.is_some());
+        assert!(
+            awsauth::parse_map_roles(&dropped).is_ok(),
+            "the premise: the strict editor reads it"
+        );
+        let e = plan_aws_auth(&dropped, &v).unwrap_err();
+        assert!(
+            e.what.contains("aws-iam-authenticator cannot read")
+                && e.what.contains("nothing was changed"),
+            "{}",
+            e.what
+        );
     }
 
     #[test]

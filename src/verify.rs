@@ -18,8 +18,8 @@ pub struct CustomResource {
 
 /// The questions a grant of `profile` must answer, with the expected answers: the reads it
 /// exists for (core, apps, and a custom resource when the server serves one), and the
-/// requests that are not reads even though some of them use the `get` verb (decision 7 of
-/// issue 12; docs/read-only-role.md says why each one is dangerous).
+/// requests that are not reads even though some of them use the `get` verb (decision 7 in
+/// docs/decisions.md; docs/read-only-role.md says why each one is dangerous).
 ///
 /// For the wildcard profile the expectations are what `*`/`*`/get,list,watch really grants, so
 /// its verification passes and its table shows the dangerous rows as allowed.

@@ -1,5 +1,5 @@
 //! An audit that cannot read something it needs is never silent and never passes by mistake
-//! (issue 12, decision 8), against the real control plane:
+//! (docs/decisions.md, decision 8), against the real control plane:
 //! - a caller that may read everything but RoleBindings gets a report that says
 //!   `complete: false` and names `rolebindings` with the API server's reason; `--fail-on` exits
 //!   3 on it even without a finding at the threshold, unless `--allow-incomplete`;

@@ -1188,7 +1188,7 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
 }
 
 // ---------------------------------------------------------------------------------------
-// revoke deletes only the entry grant creates (decision 6 of issue 12; docs/ownership.md).
+// revoke deletes only the entry grant creates (decision 6 in docs/decisions.md; docs/ownership.md).
 // ---------------------------------------------------------------------------------------
 
 /// revoke through `revoke::execute` on the real control plane (API mode: aws-auth is not

@@ -1186,7 +1186,7 @@ fn two_grants_with_different_groups_on_one_role_both_keep_access() {
     delete(&format!("clusterrole/{}", first.role));
 }
 
-/// Decision 7: verification asks its denials again in every namespace where the username or
+/// Decision 7 (docs/decisions.md): verification asks its denials again in every namespace where the username or
 /// group has a RoleBinding (a cluster-wide question never sees a RoleBinding).
 #[test]
 fn verification_asks_the_denials_where_the_group_has_role_bindings() {
@@ -1230,7 +1230,7 @@ subjects:
     delete(&format!("namespace/{ns}"));
 }
 
-/// Decision 7: when verification fails after the writes, grant undoes them (the aws-auth entry
+/// Decision 7 (docs/decisions.md): when verification fails after the writes, grant undoes them (the aws-auth entry
 /// first, then the RBAC objects it created), says so in the report, and exits 1. A real
 /// MutatingAdmissionPolicy adds `create pods` to the role as the server stores it, after every
 /// check grant can make before writing, so the authorizer contradicts the grant.

@@ -1,4 +1,4 @@
-//! Which mapRoles entries chronom may remove or replace (decision 6 of issue 12). Pure.
+//! Which mapRoles entries chronom may remove or replace (decision 6 in docs/decisions.md). Pure.
 //!
 //! revoke removes an entry only when it is exactly what grant writes: the role's canonical ARN
 //! (compared as aws-iam-authenticator compares it, case-insensitively), `groups` exactly

@@ -337,7 +337,7 @@ pub fn policy_notes(policies: &[Association]) -> Vec<String> {
     )]
 }
 
-/// Whether revoke may delete `entry` (decision 6 of issue 12): only a STANDARD entry whose
+/// Whether revoke may delete `entry` (decision 6 in docs/decisions.md): only a STANDARD entry whose
 /// kubernetesGroups are exactly `[group]` and that has no access policy is what grant creates.
 /// Anything else is refused with the entry and what would break; `force`
 /// (--force-remove-foreign-entry) lets a STANDARD entry go anyway, but never a node or Fargate
@@ -1274,7 +1274,7 @@ mod tests {
             check_revoke(&ours, &[], "readers", true, "prod").unwrap(),
             None
         );
-        // The username is not part of it (decision 6): EKS may have chosen it.
+        // The username is not part of it (decision 6 in docs/decisions.md): EKS may have chosen it.
         let other_user = live(
             "arn:aws:sts::1:assumed-role/scanner/{{SessionName}}",
             &["readers"],
