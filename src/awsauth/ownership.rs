@@ -15,7 +15,6 @@ use std::fmt;
 
 use super::entry::{EntryNote, MapRoleEntry};
 use crate::arn::CanonicalRoleArn;
-use crate::error::UserError;
 
 /// Groups whose mapping chronom never removes or replaces.
 pub const PROTECTED_GROUPS: [&str; 3] = ["system:masters", "system:nodes", "system:bootstrappers"];
@@ -318,12 +317,6 @@ impl EntryRefusal {
                 "check who wrote this entry; to remove it anyway, re-run with {OVERRIDE_FLAG}"
             ),
         }
-    }
-}
-
-impl From<Box<EntryRefusal>> for UserError {
-    fn from(r: Box<EntryRefusal>) -> Self {
-        UserError::failed(r.what(), r.next())
     }
 }
 
@@ -694,14 +687,13 @@ mod tests {
     }
 
     #[test]
-    fn the_error_is_one_user_error_with_a_next_step() {
-        let e: UserError = removal(NODE, false).unwrap_err().into();
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
-        assert!(e.what.contains("nothing was changed") && !e.next.is_empty());
+    fn the_refusal_is_one_message_with_a_next_step() {
+        let r = removal(NODE, false).unwrap_err();
+        assert!(r.what().contains("nothing was changed") && !r.next().is_empty());
         assert!(
-            !e.what.contains("MapRoleEntry"),
+            !r.what().contains("MapRoleEntry"),
             "no Debug output: {}",
-            e.what
+            r.what()
         );
     }
 }
