@@ -1742,13 +1742,13 @@ mod tests {
         assert!(accumulated_binding(&desired, &user_only, "second").1);
     }
 
-    #[test]
-    fn an_entry_the_authenticator_would_never_read_is_refused() {
-        let args = GrantArgs {
+    /// A default grant of role/scanner to `group` through `role_name`, validated.
+    fn valid(group: &str, role_name: &str) -> ValidGrant {
+        validate(&GrantArgs {
             role_arn: "arn:aws:iam::111122223333:role/scanner".into(),
             username: None,
-            group: "chronomReadOnlyGroup".into(),
-            role_name: "chronomReadOnlyRole".into(),
+            group: group.into(),
+            role_name: role_name.into(),
             exclude_secrets: false,
             include_secrets: false,
             wildcard_role: false,
@@ -1757,8 +1757,13 @@ mod tests {
             dry_run: false,
             via: crate::cli::MappingVia::AwsAuth,
             output: crate::cli::OutputFormat::Text,
-        };
-        let v = validate(&args).unwrap();
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_entry_the_authenticator_would_never_read_is_refused() {
+        let v = valid("chronomReadOnlyGroup", "chronomReadOnlyRole");
         let readable = "- rolearn: arn:aws:iam::111122223333:role/other\n  username: other\n  groups:\n  - g\n";
         let edit = plan_aws_auth(readable, &v).expect("a plain mapRoles is edited");
         assert!(edit.new_text.is_some());
@@ -1780,21 +1785,7 @@ mod tests {
 
     #[test]
     fn plan_keeps_the_first_group_when_a_second_grant_shares_the_role() {
-        let args = GrantArgs {
-            role_arn: "arn:aws:iam::111122223333:role/scanner".into(),
-            username: None,
-            group: "other-readers".into(),
-            role_name: "shared".into(),
-            exclude_secrets: false,
-            include_secrets: false,
-            wildcard_role: false,
-            force_update: false,
-            allow_privileged_group: false,
-            dry_run: false,
-            via: crate::cli::MappingVia::AwsAuth,
-            output: crate::cli::OutputFormat::Text,
-        };
-        let v = validate(&args).unwrap();
+        let v = valid("other-readers", "shared");
         let served = DiscoveredResources::new();
         let role = ro::cluster_role(
             "shared",
