@@ -111,6 +111,14 @@ enum Frame {
     },
 }
 
+impl Frame {
+    fn is_flow(&self) -> bool {
+        match self {
+            Frame::Seq { flow, .. } | Frame::Map { flow, .. } => *flow,
+        }
+    }
+}
+
 fn error_at(line: usize, column: usize, message: impl Into<String>) -> ParseError {
     ParseError {
         line,
@@ -218,6 +226,19 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
             Event::Scalar(value, style, anchor, tag) => {
                 refuse_anchor(anchor, line, column)?;
                 let str_tag = check_tag(&tag, "str", line, column)?;
+                // Inside [ ] or { }, go-yaml (YAML 1.1, as aws-iam-authenticator reads) takes a
+                // leading `?` or `:` as a key or value indicator, where saphyr (YAML 1.2) reads
+                // a plain value: the two would see different entries.
+                if style == ScalarStyle::Plain
+                    && value.starts_with(['?', ':'])
+                    && stack.iter().any(Frame::is_flow)
+                {
+                    return Err(error_at(
+                        line,
+                        column,
+                        "a plain value starting with `?` or `:` inside [ ] or { } is read as a key or value indicator by aws-iam-authenticator; quote it",
+                    ));
+                }
                 // A block scalar's span runs on over the next line's indentation; end it at
                 // that line's start instead.
                 let mut value = value.into_owned();
@@ -533,6 +554,28 @@ fn is_block_scalar_header(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    /// Found by the awsauth_parse fuzz target's strict-versus-lenient check (CI, 2026-12-07):
+    /// go-yaml reads `[?!!x- rolearn: ARN]` as an entry with that rolearn, saphyr as text.
+    #[test]
+    fn a_leading_question_mark_or_colon_inside_flow_brackets_is_refused() {
+        for text in [
+            "[?!!!!-   rolearn: arn:aws:iam::111122223333:role/n]\n",
+            "[?rolearn: arn:aws:iam::111122223333:role/n]\n",
+            "- {rolearn: arn:aws:iam::111122223333:role/n, groups: [:g]}\n",
+        ] {
+            let e = read_document(text).unwrap_err();
+            assert!(e.message.contains("quote it"), "{text:?}: {e:?}");
+        }
+        // Outside brackets, and quoted, both readers agree: still read.
+        for text in [
+            "- rolearn: arn:aws:iam::111122223333:role/n\n  username: ?x\n",
+            "- {rolearn: arn:aws:iam::111122223333:role/n, username: '?x'}\n",
+        ] {
+            assert!(read_document(text).is_ok(), "{text:?}");
+        }
+    }
+
     use super::*;
 
     #[test]
