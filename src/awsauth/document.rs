@@ -243,7 +243,8 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                 // that line's start instead.
                 let mut value = value.into_owned();
                 if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
-                    && ends_without_line_break(text, end)
+                    && (ends_without_line_break(text, end)
+                        || ends_in_blank_content_line(text, start, end))
                     && value.ends_with('\n')
                 {
                     // saphyr gives a `|`/`>` value that ends the text without a line break a
@@ -497,6 +498,38 @@ fn span_is_empty(span: &Span) -> bool {
 
 /// Does a block scalar whose span ends at `end` run to the end of the text, with content on
 /// the text's last line and no line break after it?
+/// Whether the block scalar whose header is at `start` runs to the end of the text into a last
+/// line of only spaces, indented at least as far as its content, with no line break after it.
+/// go-yaml reads that line's extra spaces as content without a break; saphyr adds one.
+fn ends_in_blank_content_line(text: &str, start: usize, end: usize) -> bool {
+    let last_line = text.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let tail = &text[last_line..];
+    if end < last_line || tail.is_empty() || !tail.bytes().all(|b| b == b' ') {
+        return false;
+    }
+    // The span starts at the header (`|`, `>`) or at the first content line, depending on the
+    // parser's marks; the content's indentation is that of its first non-blank line.
+    let header = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let from = if text[start..].starts_with(['|', '>']) {
+        // An explicit indentation indicator (`|2`) sets the indentation: left as it was.
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        if text[start..line_end].bytes().any(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        (line_end + 1).min(text.len())
+    } else {
+        header
+    };
+    if last_line < from {
+        return false;
+    }
+    let indent = text[from..last_line]
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len());
+    indent.is_some_and(|n| tail.len() >= n)
+}
+
 fn ends_without_line_break(text: &str, end: usize) -> bool {
     let last_line = text.rfind(['\n', '\r']).map_or(0, |i| i + 1);
     end >= text.len() && !text[last_line..].trim_matches([' ', '\t']).is_empty()
@@ -554,6 +587,25 @@ fn is_block_scalar_header(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    /// Found by the same fuzz check in a 180 s run: a last line of only spaces, as indented as
+    /// the content or more, with no break after it. Values are aws-iam-authenticator's.
+    #[test]
+    fn a_block_scalar_ending_in_a_blank_line_without_a_break_keeps_its_spaces() {
+        let value = |text: &str| match &read_document(text).unwrap().items[0].kind {
+            NodeKind::Map(pairs) => pairs[0].1.as_scalar().unwrap().0.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(value("- u: |\n    a\n     "), "a\n ");
+        assert_eq!(value("- u: |\n    a\n    "), "a\n");
+        assert_eq!(value("- u: |\n    a\n  "), "a\n");
+        assert_eq!(value("- u: |\n    a\n       "), "a\n   ");
+        assert_eq!(value("- u: >\n    a\n     "), "a\n ");
+        assert_eq!(value("- u: |+\n    a\n     "), "a\n ");
+        assert_eq!(value("- u: |-\n    a\n     "), "a\n ");
+        assert_eq!(value("- u: |\n    a\n\n     "), "a\n\n ");
+        assert_eq!(value("- u: |\n    a\n     \n"), "a\n \n");
+    }
 
     /// Found by the awsauth_parse fuzz target's strict-versus-lenient check (CI, 2026-12-07):
     /// go-yaml reads `[?!!x- rolearn: ARN]` as an entry with that rolearn, saphyr as text.
