@@ -197,7 +197,11 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
     while let Some(next) = parser.next_event() {
         let (event, span) =
             next.map_err(|e| error_at(e.marker().line(), e.marker().col() + 1, e.info()))?;
-        let (line, column) = (span.start.line(), span.start.col() + 1);
+        let (line, mut column) = (span.start.line(), span.start.col() + 1);
+        // saphyr does not count a leading byte-order mark as a column; editors show it as one.
+        if line == 1 && text.starts_with('\u{feff}') {
+            column += 1;
+        }
         let start = offsets.byte(span.start.index());
         let end = offsets.byte(span.end.index());
         // A flow collection's closing bracket is the one character at the end event's start;
@@ -605,6 +609,13 @@ mod tests {
         assert_eq!(value("- u: |-\n    a\n     "), "a\n ");
         assert_eq!(value("- u: |\n    a\n\n     "), "a\n\n ");
         assert_eq!(value("- u: |\n    a\n     \n"), "a\n \n");
+    }
+
+    /// Found by the awsauth_parse target's place check: a leading byte-order mark is a column.
+    #[test]
+    fn columns_on_the_first_line_count_a_byte_order_mark() {
+        let d = read_document("\u{feff} [{rolearn: a}]").unwrap();
+        assert_eq!((d.items[0].line, d.items[0].column), (1, 4));
     }
 
     /// Found by the awsauth_parse fuzz target's strict-versus-lenient check (CI, 2026-12-07):
