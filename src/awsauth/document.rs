@@ -193,16 +193,20 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<(Node, Option<(usize, usize)>)> = None;
     let mut documents = 0usize;
+    let has_cr = text.contains('\r');
 
     while let Some(next) = parser.next_event() {
         let (event, span) =
             next.map_err(|e| error_at(e.marker().line(), e.marker().col() + 1, e.info()))?;
-        let (line, mut column) = (span.start.line(), span.start.col() + 1);
-        // saphyr does not count a leading byte-order mark as a column; editors show it as one.
-        if line == 1 && text.starts_with('\u{feff}') {
-            column += 1;
-        }
         let start = offsets.byte(span.start.index());
+        // saphyr does not count byte-order marks as columns; editors show them as characters.
+        // A text with `\r` line breaks keeps saphyr's columns, which follow those breaks.
+        let line = span.start.line();
+        let column = if has_cr {
+            span.start.col() + 1
+        } else {
+            text[line_start(text, start)..start].chars().count() + 1
+        };
         let end = offsets.byte(span.end.index());
         // A flow collection's closing bracket is the one character at the end event's start;
         // the event's span can run on over a trailing comment.
@@ -616,6 +620,8 @@ mod tests {
     fn columns_on_the_first_line_count_a_byte_order_mark() {
         let d = read_document("\u{feff} [{rolearn: a}]").unwrap();
         assert_eq!((d.items[0].line, d.items[0].column), (1, 4));
+        let d = read_document("\u{feff}\u{feff} [{rolearn: a}]").unwrap();
+        assert_eq!((d.items[0].line, d.items[0].column), (1, 5));
     }
 
     /// Found by the awsauth_parse fuzz target's strict-versus-lenient check (CI, 2026-12-07):
