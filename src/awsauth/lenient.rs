@@ -44,6 +44,14 @@ pub struct LenientRead<T> {
 }
 
 impl<T> LenientRead<T> {
+    /// Nothing in the section, and nothing wrong with it.
+    fn empty() -> Self {
+        LenientRead {
+            entries: Vec::new(),
+            error: None,
+        }
+    }
+
     fn failed(error: ParseError) -> Self {
         LenientRead {
             entries: Vec::new(),
@@ -65,20 +73,14 @@ pub fn read_map_users(text: &str) -> LenientRead<MapUserEntry> {
 /// mapAccounts as the authenticator loads it (go-yaml v2 into `[]string`).
 pub fn read_map_accounts(text: &str) -> LenientRead<MapAccount> {
     if is_skippable(text) {
-        return LenientRead {
-            entries: Vec::new(),
-            error: None,
-        };
+        return LenientRead::empty();
     }
     let tree = match Tree::read(text) {
         Ok(tree) => tree,
         Err(e) => return LenientRead::failed(e),
     };
     let Some(root) = tree.root else {
-        return LenientRead {
-            entries: Vec::new(),
-            error: None,
-        };
+        return LenientRead::empty();
     };
     let mut decoder = Decoder::new(&tree, text);
     match decoder.accounts(root) {
@@ -102,10 +104,7 @@ fn error_at(mark: Mark, message: impl Into<String>) -> ParseError {
 
 fn read_json_section<T>(text: &str, make: impl Fn(&str, &Node, Place) -> T) -> LenientRead<T> {
     if is_skippable(text) {
-        return LenientRead {
-            entries: Vec::new(),
-            error: None,
-        };
+        return LenientRead::empty();
     }
     // apimachinery's `yaml.ToJSON` passes text that starts with `{` to encoding/json as is:
     // an object (or not JSON at all), never a list, so nothing loads.
@@ -123,10 +122,7 @@ fn read_json_section<T>(text: &str, make: impl Fn(&str, &Node, Place) -> T) -> L
         Err(e) => return LenientRead::failed(e),
     };
     let Some(root) = tree.root else {
-        return LenientRead {
-            entries: Vec::new(),
-            error: None,
-        };
+        return LenientRead::empty();
     };
     let mut decoder = Decoder::new(&tree, text);
     let decoded = match decoder.node(root, 0) {
