@@ -11,19 +11,19 @@ use k8s_openapi::api::rbac::v1::{
 };
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 
-use crate::arn::{self, RoleArnInput};
 use crate::aws_auth_writer::{self as writer, EditOutcome};
-use crate::awsauth;
 use crate::cli::{GlobalArgs, GrantArgs};
 use crate::connect::{self, Connection, identity};
 use crate::eks::access_entries::{self as entries, PreparedGrant, UsernameTarget};
 use crate::eks::via::{self, EksContext, MapWith};
 use crate::error::UserError;
-use crate::inherited_access::{self, ReadScope};
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RoleArnView, WriteReport};
-use crate::rbac::RbacObjects;
-use crate::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 use crate::{preflight, verify};
+use chronom_core::arn::{self, RoleArnInput};
+use chronom_core::awsauth;
+use chronom_core::inherited_access::{self, ReadScope};
+use chronom_core::rbac::RbacObjects;
+use chronom_core::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 
 /// A grant request whose inputs have been checked. Pure data.
 #[derive(Debug, Clone)]

@@ -1,12 +1,12 @@
 //! Proof after a write: ask the API server's authorizer (SubjectAccessReview) what the
 //! mapped identity may now do, and compare with what a read-only grant must mean.
 
-use crate::awsauth::template::{SessionFacts, render_template};
 use crate::connect::Connection;
 use crate::connect::identity::{Right, can_they};
 use crate::error::UserError;
 use crate::outcome::Check;
-use crate::readonly_role::{self, DiscoveredResources, RoleProfile};
+use chronom_core::awsauth::template::{SessionFacts, render_template};
+use chronom_core::readonly_role::{self, DiscoveredResources, RoleProfile};
 
 /// A custom resource the server serves (from discovery), to prove that the role reads CRDs too.
 #[derive(Debug, Clone, PartialEq, Eq)]

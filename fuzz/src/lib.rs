@@ -7,10 +7,10 @@
 //! If the core moves into a crate of its own, depend on it instead and drop these two lines.
 
 #[allow(dead_code, unused_imports)]
-#[path = "../../src/arn.rs"]
+#[path = "../../crates/chronom-core/src/arn.rs"]
 pub mod arn;
 #[allow(dead_code, unused_imports)]
-#[path = "../../src/awsauth/mod.rs"]
+#[path = "../../crates/chronom-core/src/awsauth/mod.rs"]
 pub mod awsauth;
 
 pub mod edit_input;

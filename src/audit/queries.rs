@@ -8,11 +8,11 @@ use serde::Serialize;
 use super::completeness::UnreadSource;
 use super::inventory::{self, Mapping, MappingSource};
 use super::report::identity_of;
-use crate::arn::{self, PrincipalArn};
 use crate::cli::{GlobalArgs, LookupArgs, QueryFormat, WhoCanArgs};
 use crate::connect;
 use crate::error::UserError;
-use crate::rbac::{
+use chronom_core::arn::{self, PrincipalArn};
+use chronom_core::rbac::{
     self, Identity, QueryScope, RbacSnapshot, Request, ResourceCatalog, SubjectKind, SubjectRef,
 };
 

@@ -18,10 +18,10 @@ use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use serde::Serialize;
 
 use super::access_policies::{Association, PolicyScope};
-use crate::arn::{self, CanonicalRoleArn, RoleArnInput};
-use crate::awsauth::template::{Placeholder, TemplatePart, parse_template};
 use crate::error::UserError;
 use crate::outcome::Action;
+use chronom_core::arn::{self, CanonicalRoleArn, RoleArnInput};
+use chronom_core::awsauth::template::{Placeholder, TemplatePart, parse_template};
 
 /// Prefixes EKS reserves for its own usernames.
 pub const RESERVED_USERNAME_PREFIXES: [&str; 5] = ["system:", "eks:", "aws:", "amazon:", "iam:"];
@@ -350,7 +350,7 @@ pub fn check_revoke(
     force: bool,
     cluster: &str,
 ) -> Result<Option<String>, UserError> {
-    use crate::awsauth::ownership::{OVERRIDE_FLAG, protects};
+    use chronom_core::awsauth::ownership::{OVERRIDE_FLAG, protects};
     let mut never = Vec::new();
     let mut differences = Vec::new();
     let mut breaks = Vec::new();

@@ -7,11 +7,11 @@
 use super::access_entries::EntryWithPolicies;
 use super::access_policies;
 use super::posture::{AuthMode, ClusterFacts};
-use crate::arn::{self, PrincipalArn};
 use crate::audit::completeness::{UnreadSource, source};
 use crate::audit::inventory::{self, Mapping, MappingSource};
 use crate::connect::Connection;
-use crate::rbac::RbacObjects;
+use chronom_core::arn::{self, PrincipalArn};
+use chronom_core::rbac::RbacObjects;
 
 /// Add the EKS side to the queries' inputs:
 /// - aws-auth mappings become inactive when the mode is `API` (state `ignored`), or when an
@@ -103,7 +103,7 @@ mod tests {
     use crate::audit::queries::{self, LookupTarget};
     use crate::eks::access_entries::AccessEntryView;
     use crate::eks::access_policies::{Association, PolicyScope};
-    use crate::rbac::{QueryScope, RbacSnapshot, Request, ResourceCatalog, RuleSource};
+    use chronom_core::rbac::{QueryScope, RbacSnapshot, Request, ResourceCatalog, RuleSource};
 
     const VIEWER: &str = "arn:aws:iam::111122223333:role/team/viewer";
     const ADMIN: &str = "arn:aws:iam::111122223333:role/admin";
@@ -180,7 +180,8 @@ mod tests {
         ns: &str,
     ) -> Vec<queries::WhoCanAnswer> {
         let mut request =
-            crate::rbac::parse_verb_target(verb, resource, &ResourceCatalog::builtin()).unwrap();
+            chronom_core::rbac::parse_verb_target(verb, resource, &ResourceCatalog::builtin())
+                .unwrap();
         if let Request::Resource(r) = &mut request {
             r.namespace = Some(ns.into());
         }
