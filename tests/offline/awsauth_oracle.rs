@@ -11,8 +11,7 @@
 //! `CHRONOM_ORACLE_SEED` to replay). The number of documents compared is printed and must
 //! reach a floor, so a run that compared nothing fails.
 
-#[path = "support/awsauth_oracle.rs"]
-mod awsauth_oracle;
+use crate::support::awsauth_oracle;
 
 use std::collections::BTreeMap;
 

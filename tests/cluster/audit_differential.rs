@@ -36,14 +36,13 @@
 //! Run with `cargo test --test audit_differential -- --nocapture` to see the counts.
 //! See docs/differential.md.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::ControlPlane;
 use chronom::audit::manifests::ClusterState;
 use chronom::audit::{inventory, queries, read_cluster, read_cluster_for, report};
 use chronom::cli::GlobalArgs;
@@ -60,7 +59,12 @@ use k8s_openapi::api::rbac::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
-use support::ControlPlane;
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/differential");
 /// Replaced by the run's unique prefix in every fixture file.
@@ -132,7 +136,7 @@ struct Fixture {
 
 impl Fixture {
     fn apply(cp: &'static ControlPlane) -> Fixture {
-        let prefix = support::unique_name("diff");
+        let prefix = crate::support::unique_name("diff");
         let mut files: Vec<_> = std::fs::read_dir(FIXTURE_DIR)
             .unwrap_or_else(|e| panic!("{FIXTURE_DIR}: {e}"))
             .map(|e| e.expect("fixture dir entry").path())
@@ -1215,7 +1219,7 @@ struct Outcome {
 async fn run(
     make: impl Fn(&RbacObjects, &Fixture) -> Vec<Query>,
 ) -> (Fixture, Connection, Outcome) {
-    let cp = support::control_plane();
+    let cp = control_plane();
     let fx = Fixture::apply(cp);
     let conn = admin(cp).await;
     let t0 = Instant::now();
@@ -1721,7 +1725,7 @@ fn who_can_in_one_namespace_agrees_with_the_whole_cluster_and_subject_access_rev
 }
 
 async fn who_can_in_one_namespace_alone() {
-    let cp = support::control_plane();
+    let cp = control_plane();
     let fx = Fixture::apply(cp);
     let conn = admin(cp).await;
     let questions = who_can_questions(&fx);

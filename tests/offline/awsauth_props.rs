@@ -12,8 +12,7 @@
 //! `PROPTEST_CASES=0` fails). `PROPTEST_CASES` overrides the defaults (512 for mapRoles, 256
 //! for mapUsers and mapAccounts); `PROPTEST_CASES_BIG` the 3,000-entry property's 4.
 
-#[path = "support/awsauth_oracle.rs"]
-mod awsauth_oracle;
+use crate::support::awsauth_oracle;
 
 use std::collections::BTreeSet;
 use std::io::Write;
