@@ -43,6 +43,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::ControlPlane;
+use crate::support::splitmix::SplitMix64 as Rng;
 use chronom::audit::manifests::ClusterState;
 use chronom::audit::{inventory, queries, read_cluster, read_cluster_for, report};
 use chronom::cli::GlobalArgs;
@@ -516,25 +517,6 @@ fn describe(q: &Query) -> String {
         let _ = write!(s, " [rotating seed {:#x}]", rotating_seed());
     }
     s
-}
-
-/// SplitMix64: a fixed seed makes the query set reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
 }
 
 const VERBS: &[&str] = &[

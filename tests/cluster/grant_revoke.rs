@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::support::cluster::*;
+use crate::support::names::{Names, arn, names};
 use crate::support::{ControlPlane, unique_name};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::ClusterRole;
@@ -29,52 +30,12 @@ fn admin(args: &[&str]) -> Output {
     chronom(control_plane(), "chronom-admin", args)
 }
 
-fn arn(name: &str) -> String {
-    format!("arn:aws:iam::111122223333:role/{name}")
-}
-
-/// A grant's unique names: role ARN, group and ClusterRole name.
-struct Names {
-    arn: String,
-    group: String,
-    role: String,
-}
-
-fn names(prefix: &str) -> Names {
-    let id = unique_name(prefix);
-    Names {
-        arn: arn(&id),
-        group: format!("{id}-group"),
-        role: format!("{id}-role"),
-    }
-}
-
 fn grant(n: &Names, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "grant",
-        "--role-arn",
-        &n.arn,
-        "--group",
-        &n.group,
-        "--role-name",
-        &n.role,
-    ];
-    args.extend_from_slice(extra);
-    admin(&args)
+    admin(&n.args("grant", extra))
 }
 
 fn revoke(n: &Names, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "revoke",
-        "--role-arn",
-        &n.arn,
-        "--group",
-        &n.group,
-        "--role-name",
-        &n.role,
-    ];
-    args.extend_from_slice(extra);
-    admin(&args)
+    admin(&n.args("revoke", extra))
 }
 
 /// The API server's own answer, through the control plane's kubectl: may `user` in `group`

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::support::cluster::*;
+use crate::support::names::{Names, names};
 use crate::support::{ControlPlane, unique_name};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 
@@ -31,48 +32,12 @@ fn admin(args: &[&str]) -> Output {
     chronom(control_plane(), "chronom-admin", args)
 }
 
-/// A grant's unique names: role ARN, the username grant derives from it, group, ClusterRole.
-struct Names {
-    arn: String,
-    user: String,
-    group: String,
-    role: String,
-}
-
-fn names(prefix: &str) -> Names {
-    let id = unique_name(prefix);
-    Names {
-        arn: format!("arn:aws:iam::111122223333:role/{id}"),
-        user: id.clone(),
-        group: format!("{id}-group"),
-        role: format!("{id}-role"),
-    }
-}
-
 fn grant(n: &Names, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "grant",
-        "--role-arn",
-        &n.arn,
-        "--group",
-        &n.group,
-        "--role-name",
-        &n.role,
-    ];
-    args.extend_from_slice(extra);
-    admin(&args)
+    admin(&n.args("grant", extra))
 }
 
 fn revoke(n: &Names) {
-    let out = admin(&[
-        "revoke",
-        "--role-arn",
-        &n.arn,
-        "--group",
-        &n.group,
-        "--role-name",
-        &n.role,
-    ]);
+    let out = admin(&n.args("revoke", &[]));
     assert_eq!(out.status.code(), Some(0), "cleanup revoke: {}", text(&out));
 }
 
@@ -136,7 +101,7 @@ fn can_i_on(cp: &ControlPlane, user: &str, group: &str, q: &Ask) -> bool {
 }
 
 fn can_i(n: &Names, q: &Ask) -> bool {
-    can_i_on(control_plane(), &n.user, &n.group, q)
+    can_i_on(control_plane(), n.user(), &n.group, q)
 }
 
 /// The authorizer reads informer caches: wait until the group holds `q` (a read the grant gives),
@@ -154,7 +119,7 @@ fn wait_until_allowed_on(cp: &ControlPlane, user: &str, group: &str, q: &Ask) {
 }
 
 fn wait_until_allowed(n: &Names, q: &Ask) {
-    wait_until_allowed_on(control_plane(), &n.user, &n.group, q);
+    wait_until_allowed_on(control_plane(), n.user(), &n.group, q);
 }
 
 /// What must be denied to every read-only profile: each one a request that runs code, opens a

@@ -8,6 +8,7 @@ use std::process::Output;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::support::cluster::*;
+use crate::support::names::{Names, names};
 use crate::support::{ControlPlane, unique_name};
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, PostParams};
@@ -39,36 +40,8 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The role name is also the username grant writes by default.
-struct Names {
-    name: String,
-    arn: String,
-    group: String,
-    role: String,
-}
-
-fn names(prefix: &str) -> Names {
-    let id = unique_name(prefix);
-    Names {
-        arn: format!("arn:aws:iam::111122223333:role/{id}"),
-        group: format!("{id}-group"),
-        role: format!("{id}-role"),
-        name: id,
-    }
-}
-
 fn with_names(cmd: &str, n: &Names, extra: &[&str]) -> Output {
-    let mut args = vec![
-        cmd,
-        "--role-arn",
-        &n.arn,
-        "--group",
-        &n.group,
-        "--role-name",
-        &n.role,
-    ];
-    args.extend_from_slice(extra);
-    admin(&args)
+    admin(&n.args(cmd, extra))
 }
 
 /// aws-auth as it is, down to the resourceVersion: a refused run must not even write it back.
@@ -175,7 +148,9 @@ fn an_entry_with_another_group_or_username_is_removed_only_when_asked() {
     let n = names("foreign");
     let extra_group = format!(
         "- rolearn: {}\n  username: {}\n  groups:\n    - {}\n    - deployers\n",
-        n.arn, n.name, n.group
+        n.arn,
+        n.user(),
+        n.group
     );
     let other_user = format!(
         "- rolearn: {}\n  username: someone-else\n  groups:\n    - {}\n",
@@ -236,7 +211,9 @@ fn two_groups_through_one_binding_revoking_one_keeps_the_other() {
     let mut roles = map_roles(control_plane());
     roles.push_str(&format!(
         "- rolearn: {}\n  username: {}\n  groups:\n    - {}\n",
-        b.arn, b.name, b.group
+        b.arn,
+        b.user(),
+        b.group
     ));
     let mut d = get_aws_auth(control_plane()).unwrap().data.unwrap();
     d.insert("mapRoles".into(), roles);
@@ -333,7 +310,9 @@ subjects:
         control_plane(),
         data(&format!(
             "{NODE_ENTRY}- rolearn: {}\n  username: {}\n  groups:\n    - {}\n",
-            n.arn, n.name, n.group
+            n.arn,
+            n.user(),
+            n.group
         )),
     );
     let out = with_names("revoke", &n, &["-o", "json"]);

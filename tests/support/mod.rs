@@ -12,6 +12,8 @@
 pub mod cluster;
 pub mod control_plane;
 pub mod moto;
+pub mod names;
 pub mod per_module;
+pub mod splitmix;
 
 pub use control_plane::{ControlPlane, unique_name};

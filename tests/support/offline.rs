@@ -9,3 +9,5 @@ pub mod awsauth_oracle;
 pub mod moto;
 #[path = "per_module.rs"]
 mod per_module;
+#[path = "splitmix.rs"]
+pub mod splitmix;
