@@ -33,7 +33,7 @@
 //! Queries come from a fixed seed (the same set every run) and from a rotating one, printed at
 //! the start; `CHRONOM_DIFFERENTIAL_SEED=<seed>` replays a run's rotating set.
 //!
-//! Run with `cargo test --test audit_differential -- --nocapture` to see the counts.
+//! Run with `cargo test --test cluster audit_differential:: -- --nocapture` to see the counts.
 //! See docs/differential.md.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -169,7 +169,7 @@ fn every_fuzz_target_and_seed_directory_is_replayed_here() {
     assert_eq!(
         file_stems("fuzz_targets", Some("rs")),
         mounted,
-        "a fuzz target is not mounted in tests/fuzz_seeds.rs (TARGETS)"
+        "a fuzz target is not mounted in tests/offline/fuzz_seeds.rs (TARGETS)"
     );
     assert_eq!(
         file_stems("seeds", None),

@@ -1,6 +1,6 @@
 //! The integration tests that need no control plane: the plugin offline (files, fixtures),
-//! property and oracle tests of the pure core, the fuzz seeds, the EKS token against botocore,
-//! and the release archive against krew. One test binary;
+//! property and oracle tests of the pure core, the fuzz seeds, the EKS token (its snapshot and
+//! the authenticator's checks), and the release archive against krew. One test binary;
 //! `cargo test --test offline rbac_eval::` runs one module.
 
 #[path = "../support/offline.rs"]

@@ -5,8 +5,8 @@
 //! module's `fn control_plane()`, and `support::unique_name()` names the objects and namespaces
 //! a test creates, so tests that run in parallel never touch each other's objects.
 //!
-//! The offline target (tests/offline/main.rs) mounts only `awsauth_oracle`, `moto` (for its
-//! token checks; it starts no moto server) and `per_module`: it compiles no kube client helper.
+//! The offline target mounts offline.rs instead: the aws-auth oracle, moto.rs for its token
+//! checks (it starts no moto server) and SplitMix64, but no kube client helper.
 #![allow(dead_code, unused_imports)]
 
 pub mod cluster;
