@@ -11,6 +11,10 @@
 //! `CHRONOM_ORACLE_SEED` to replay). The number of documents compared is printed and must
 //! reach a floor, so a run that compared nothing fails.
 
+// `*dice.pick(WORDS)` copies the &str out of the shared SplitMix64's borrowed pick; without the
+// `*`, as clippy suggests, inference takes the item type to be `str` and it does not compile.
+#![allow(clippy::explicit_auto_deref)]
+
 use crate::support::awsauth_oracle;
 use crate::support::splitmix::SplitMix64 as Dice;
 

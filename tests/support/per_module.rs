@@ -23,7 +23,7 @@ impl<T: Send + Sync + 'static> PerModule<T> {
     /// modules make theirs in parallel while the tests of one module wait for its first one.
     pub fn get_or_init(&self, module_path: &str, init: impl FnOnce(&str) -> T) -> &'static T {
         let module = test_module(module_path);
-        let slot: &'static OnceLock<T> = *self
+        let slot: &'static OnceLock<T> = self
             .slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
