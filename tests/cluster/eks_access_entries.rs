@@ -2,8 +2,6 @@
 //! the access-entry grant and revoke flows with a mocked EKS client on the real control plane
 //! (the RBAC half is real: server-side apply, SubjectAccessReview).
 
-mod support;
-
 use std::collections::BTreeMap;
 
 use aws_sdk_eks::config::{BehaviorVersion, Credentials, Region};
@@ -34,6 +32,14 @@ use chronom::eks::access_entries::{self as entries, EntryPlan};
 use chronom::eks::posture::ClusterFacts;
 use chronom::eks::via::{self, EksContext, MapWith};
 use chronom::outcome::Action;
+
+use crate::support::ControlPlane;
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 const ACCOUNT: &str = "111122223333";
 const CLUSTER: &str = "prod";
@@ -981,7 +987,7 @@ async fn unreadable_entries_are_a_finding_not_a_silent_gap() {
 
 fn parse(args: &[&str]) -> chronom::cli::Cli {
     use clap::Parser;
-    let cp = support::control_plane();
+    let cp = control_plane();
     let mut argv = vec![
         "kubectl-chronom",
         "--kubeconfig",
@@ -995,12 +1001,13 @@ fn parse(args: &[&str]) -> chronom::cli::Cli {
 
 #[test]
 fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
-    let id = support::unique_name("ae");
+    let id = crate::support::unique_name("ae");
     let principal: &'static str =
         Box::leak(format!("arn:aws:iam::{ACCOUNT}:role/eks/{id}").into_boxed_str());
     let group = format!("{id}-group");
     let role_name = format!("{id}-role");
-    let aws_auth_before = support::cluster::get_aws_auth().and_then(|c| c.data);
+    let aws_auth_before =
+        crate::support::cluster::get_aws_auth(control_plane()).and_then(|c| c.data);
 
     let cli = parse(&[
         "grant",
@@ -1065,9 +1072,9 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
     );
     assert_eq!(r.notes[0], "chosen by the test");
     assert_eq!(create.num_calls(), 1);
-    assert!(support::cluster::cluster_role(&role_name).is_some());
+    assert!(crate::support::cluster::cluster_role(control_plane(), &role_name).is_some());
     assert_eq!(
-        support::cluster::get_aws_auth().and_then(|c| c.data),
+        crate::support::cluster::get_aws_auth(control_plane()).and_then(|c| c.data),
         aws_auth_before,
         "aws-auth is not touched"
     );
@@ -1132,9 +1139,9 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
     );
     assert_eq!(delete.num_calls(), 1);
     drop(rt);
-    assert!(support::cluster::cluster_role(&role_name).is_none());
+    assert!(crate::support::cluster::cluster_role(control_plane(), &role_name).is_none());
     assert_eq!(
-        support::cluster::get_aws_auth().and_then(|c| c.data),
+        crate::support::cluster::get_aws_auth(control_plane()).and_then(|c| c.data),
         aws_auth_before,
         "aws-auth is not touched"
     );
@@ -1202,7 +1209,7 @@ fn revoke_entry(
     Result<chronom::outcome::RunResult, chronom::error::UserError>,
     usize,
 ) {
-    let id = support::unique_name("aerevoke");
+    let id = crate::support::unique_name("aerevoke");
     let principal: &'static str =
         Box::leak(format!("arn:aws:iam::{ACCOUNT}:role/eks/{id}").into_boxed_str());
     let live = AccessEntry::builder()
