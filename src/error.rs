@@ -44,6 +44,12 @@ impl fmt::Display for UserError {
 impl std::error::Error for UserError {}
 
 /// The pure core says why it refuses an aws-auth entry; the user sees it as one failed run.
+impl From<crate::plan::refusal::Refusal> for UserError {
+    fn from(r: crate::plan::refusal::Refusal) -> Self {
+        UserError::failed(r.what(), r.next())
+    }
+}
+
 impl From<Box<crate::awsauth::ownership::EntryRefusal>> for UserError {
     fn from(r: Box<crate::awsauth::ownership::EntryRefusal>) -> Self {
         UserError::failed(r.what(), r.next())

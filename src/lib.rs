@@ -15,6 +15,7 @@ pub mod error;
 pub mod grant;
 pub mod inherited_access;
 pub mod outcome;
+pub mod plan;
 pub mod preflight;
 pub mod rbac;
 pub mod readonly_role;
