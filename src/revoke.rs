@@ -20,8 +20,8 @@ use crate::connect::{self, Connection, identity};
 use crate::eks::access_entries::{self as entries, PreparedRevoke};
 use crate::eks::via::{self, EksContext};
 use crate::error::UserError;
-use crate::grant::role_arn_view;
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RunResult, WriteReport};
+use crate::plan::messages::role_arn_view;
 use crate::readonly_role as ro;
 use crate::{preflight, verify};
 
@@ -258,6 +258,7 @@ pub async fn execute(
         verification: vec![],
         notes: ae.as_ref().map(|a| a.notes.clone()).unwrap_or_default(),
         ok: true,
+        rollback: vec![],
     };
     report.notes.extend(planned.forced.iter().cloned());
     let entry_to_delete = ae.as_ref().and_then(|a| a.entry.as_ref());

@@ -477,3 +477,274 @@ impl GrantPlan {
         steps
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::GrantArgs;
+    use crate::plan::binding::{accumulated_binding, binding_serves, subjects_bound_to};
+    use k8s_openapi::api::rbac::v1::{RoleBinding, Subject};
+    use std::collections::BTreeMap;
+
+    fn prov() -> Provenance {
+        Provenance {
+            granted_by: "admin".into(),
+            granted_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn group(name: &str) -> Subject {
+        Subject {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "Group".into(),
+            name: name.into(),
+            namespace: None,
+        }
+    }
+
+    fn unlabelled(mut role: ClusterRole) -> ClusterRole {
+        role.metadata.labels = None;
+        role
+    }
+
+    fn objects_binding_cluster_admin() -> RbacObjects {
+        let mut b =
+            ro::cluster_role_binding("cluster-admin", "cluster-admin", "system:masters", &prov());
+        b.metadata.labels = None;
+        let mut rb = RoleBinding {
+            metadata: Default::default(),
+            role_ref: b.role_ref.clone(),
+            subjects: Some(vec![Subject {
+                kind: "User".into(),
+                name: "alice".into(),
+                ..group("")
+            }]),
+        };
+        rb.metadata.name = Some("alice-admin".into());
+        rb.metadata.namespace = Some("team-x".into());
+        RbacObjects {
+            cluster_role_bindings: vec![b],
+            role_bindings: vec![rb],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_unlabelled_role_is_refused_naming_what_binds_it() {
+        let live = unlabelled(ro::cluster_role(
+            "cluster-admin",
+            RoleProfile::ReadOnly,
+            vec![],
+            &prov(),
+        ));
+        let bound = subjects_bound_to(&objects_binding_cluster_admin(), "cluster-admin");
+        assert_eq!(bound.len(), 2);
+        let e = ownership_refusal("cluster-admin", Some(&live), None, &bound).unwrap_err();
+        let e = crate::error::UserError::from(e);
+        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        for want in [
+            "clusterrole cluster-admin",
+            "not managed by kubectl-chronom",
+            "Group/system:masters (through ClusterRoleBinding/cluster-admin)",
+            "User/alice (through RoleBinding/team-x/alice-admin)",
+            "Nothing was changed",
+        ] {
+            assert!(e.what.contains(want), "{want:?} missing from: {}", e.what);
+        }
+        assert!(e.next.contains("--role-name"), "{}", e.next);
+        let managed = ro::cluster_role("mine", RoleProfile::ReadOnly, vec![], &prov());
+        assert!(ownership_refusal("mine", Some(&managed), None, &[]).is_ok());
+        assert!(ownership_refusal("none", None, None, &[]).is_ok());
+    }
+
+    #[test]
+    fn an_unlabelled_binding_is_refused_naming_its_role_and_subjects() {
+        let mut b = ro::cluster_role_binding("team", "team-role", "team-devs", &prov());
+        b.metadata.labels = Some(BTreeMap::from([("app".into(), "team".into())]));
+        let e = crate::error::UserError::from(
+            ownership_refusal("team", None, Some(&b), &[]).unwrap_err(),
+        );
+        for want in [
+            "clusterrolebinding team",
+            "ClusterRole team-role",
+            "Group/team-devs",
+        ] {
+            assert!(e.what.contains(want), "{want:?} missing from: {}", e.what);
+        }
+        let ours = ro::cluster_role_binding("team", "team", "g", &prov());
+        assert!(ownership_refusal("team", None, Some(&ours), &[]).is_ok());
+    }
+
+    #[test]
+    fn a_profile_change_is_refused_naming_the_live_profile_and_every_subject() {
+        let bound = vec![
+            BoundSubject {
+                binding: "ClusterRoleBinding/shared".into(),
+                subject: "Group/first-readers".into(),
+            },
+            BoundSubject {
+                binding: "RoleBinding/ns/x".into(),
+                subject: "User/bob".into(),
+            },
+        ];
+        let e = profile_change_refusal(
+            "shared",
+            Some(RoleProfile::ReadOnly),
+            RoleProfile::Wildcard,
+            &bound,
+        )
+        .unwrap_err();
+        let e = crate::error::UserError::from(e);
+        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        for want in [
+            "profile read-only",
+            "asks for wildcard",
+            "Group/first-readers (through ClusterRoleBinding/shared)",
+            "User/bob (through RoleBinding/ns/x)",
+            "Nothing was changed",
+        ] {
+            assert!(e.what.contains(want), "{want:?} missing from: {}", e.what);
+        }
+        assert!(
+            e.next.contains("--role-name")
+                && e.next.contains("--group")
+                && e.next.contains("revoke"),
+            "{}",
+            e.next
+        );
+        assert!(profile_change_refusal("r", None, RoleProfile::Wildcard, &[]).is_ok());
+        for p in [
+            RoleProfile::ReadOnly,
+            RoleProfile::ReadOnlyWithSecrets,
+            RoleProfile::Wildcard,
+        ] {
+            assert!(profile_change_refusal("r", Some(p), p, &bound).is_ok());
+        }
+        assert!(
+            profile_change_refusal(
+                "r",
+                Some(RoleProfile::ReadOnlyWithSecrets),
+                RoleProfile::ReadOnly,
+                &[]
+            )
+            .unwrap_err()
+            .what()
+            .contains("nothing binds it")
+        );
+    }
+
+    #[test]
+    fn the_binding_accumulates_subjects_and_never_drops_one() {
+        let desired = ro::cluster_role_binding("shared", "shared", "second", &prov());
+        let mut live = ro::cluster_role_binding("shared", "shared", "first", &prov());
+        live.subjects.as_mut().unwrap().push(Subject {
+            kind: "User".into(),
+            name: "someone".into(),
+            ..group("")
+        });
+        let (b, changed) = accumulated_binding(&desired, &live, "second");
+        assert!(changed);
+        let names: Vec<&str> = b
+            .subjects
+            .iter()
+            .flatten()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["first", "someone", "second"]);
+        assert!(binding_serves(&b, &desired, "second") && binding_serves(&b, &desired, "first"));
+        let (again, changed) = accumulated_binding(&desired, &b, "second");
+        assert!(!changed);
+        assert_eq!(again.subjects, b.subjects);
+        // A User named like the group is not the group.
+        let mut user_only = live.clone();
+        user_only.subjects = Some(vec![Subject {
+            kind: "User".into(),
+            name: "second".into(),
+            ..group("")
+        }]);
+        assert!(accumulated_binding(&desired, &user_only, "second").1);
+    }
+
+    /// A default grant of role/scanner to `group` through `role_name`, validated.
+    fn valid(group: &str, role_name: &str) -> ValidGrant {
+        crate::grant::validate(&GrantArgs {
+            role_arn: "arn:aws:iam::111122223333:role/scanner".into(),
+            username: None,
+            group: group.into(),
+            role_name: role_name.into(),
+            exclude_secrets: false,
+            include_secrets: false,
+            wildcard_role: false,
+            force_update: false,
+            allow_privileged_group: false,
+            dry_run: false,
+            via: crate::cli::MappingVia::AwsAuth,
+            output: crate::cli::OutputFormat::Text,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_entry_the_authenticator_would_never_read_is_refused() {
+        let v = valid("chronomReadOnlyGroup", "chronomReadOnlyRole");
+        let readable = "- rolearn: arn:aws:iam::111122223333:role/other\n  username: other\n  groups:\n  - g\n";
+        let seen = |text: &str| AwsAuthSeen {
+            exists: true,
+            map_roles: Some(text.to_string()),
+            ..AwsAuthSeen::default()
+        };
+        let edit =
+            aws_auth::grant(&seen(readable), &v.entry()).expect("a plain mapRoles is edited");
+        assert!(edit.after.is_some());
+        // go-yaml v2 refuses a %YAML 1.2 directive, so the authenticator drops the section whole.
+        let dropped = format!("%YAML 1.2\n---\n{readable}");
+        assert!(awsauth::read_map_roles(&dropped).error.is_some());
+        assert!(
+            awsauth::parse_map_roles(&dropped).is_ok(),
+            "the premise: the strict editor reads it"
+        );
+        let e = aws_auth::grant(&seen(&dropped), &v.entry()).unwrap_err();
+        assert!(
+            e.what().contains("aws-iam-authenticator cannot read")
+                && e.what().contains("nothing was changed"),
+            "{}",
+            e.what()
+        );
+    }
+
+    #[test]
+    fn plan_keeps_the_first_group_when_a_second_grant_shares_the_role() {
+        let v = valid("other-readers", "shared");
+        let served = DiscoveredResources::new();
+        let role = ro::cluster_role(
+            "shared",
+            RoleProfile::ReadOnly,
+            ro::profile_rules(RoleProfile::ReadOnly, &served),
+            &prov(),
+        );
+        let live = ro::cluster_role_binding("shared", "shared", "first-readers", &prov());
+        let objects = RbacObjects::default();
+        let plan = plan_grant(&GrantObservation {
+            request: &v,
+            live_role: Some(&role),
+            live_binding: Some(&live),
+            rbac: &objects,
+            discovered: &served,
+            provenance: &prov(),
+            sample_user: "scanner",
+            mapping: MappingSeen::AwsAuth(AwsAuthSeen::default()),
+            via_note: None,
+        })
+        .unwrap();
+        assert_eq!(plan.role_action, Action::Unchanged);
+        assert_eq!(plan.binding_action, Action::Updated);
+        let names: Vec<&str> = plan
+            .binding
+            .subjects
+            .iter()
+            .flatten()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["first-readers", "other-readers"]);
+    }
+}
