@@ -376,3 +376,237 @@ impl RevokePlan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::binding::leave as binding_step;
+    use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    const NAME: &str = "chronomReadOnlyRole";
+
+    fn group(name: &str) -> Subject {
+        Subject {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "Group".into(),
+            name: name.into(),
+            namespace: None,
+        }
+    }
+
+    fn meta(name: &str, managed: bool) -> ObjectMeta {
+        let mut m = ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        };
+        if managed {
+            m.labels = Some(
+                [(
+                    ro::MANAGED_BY_LABEL.to_string(),
+                    ro::MANAGED_BY_VALUE.to_string(),
+                )]
+                .into(),
+            );
+        }
+        m
+    }
+
+    fn binding(name: &str, role: &str, subjects: &[Subject], managed: bool) -> ClusterRoleBinding {
+        ClusterRoleBinding {
+            metadata: meta(name, managed),
+            role_ref: RoleRef {
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                kind: "ClusterRole".into(),
+                name: role.into(),
+            },
+            subjects: Some(subjects.to_vec()),
+        }
+    }
+
+    fn role(managed: bool) -> ClusterRole {
+        ClusterRole {
+            metadata: meta(NAME, managed),
+            ..Default::default()
+        }
+    }
+
+    fn request(keep_rbac: bool) -> RevokeRequest {
+        RevokeRequest {
+            role: crate::arn::parse_role_arn("arn:aws:iam::111122223333:role/scanner").unwrap(),
+            username: "scanner".into(),
+            group: "a".into(),
+            role_name: NAME.into(),
+            keep_rbac,
+            force: false,
+        }
+    }
+
+    /// The RBAC part of a revoke plan, as `plan_rbac` decided it before it was public.
+    fn plan_rbac_with(
+        keep_rbac: bool,
+        group_still_mapped: bool,
+        live_role: Option<&ClusterRole>,
+        live_binding: Option<&ClusterRoleBinding>,
+        all: &[ClusterRoleBinding],
+    ) -> RevokePlan {
+        let entries = AccessEntriesSeen {
+            cluster: "c".into(),
+            entry: None,
+            group_still_mapped,
+            notes: vec![],
+        };
+        plan_revoke(&RevokeObservation {
+            request: &request(keep_rbac),
+            aws_auth: Some(&AwsAuthSeen::default()),
+            access_entries: Some(&entries),
+            live_role,
+            live_binding,
+            all_bindings: Some(all),
+        })
+        .unwrap()
+    }
+
+    fn plan(
+        group_still_mapped: bool,
+        live_role: Option<&ClusterRole>,
+        live_binding: Option<&ClusterRoleBinding>,
+        all: &[ClusterRoleBinding],
+    ) -> RevokePlan {
+        plan_rbac_with(false, group_still_mapped, live_role, live_binding, all)
+    }
+
+    #[test]
+    fn the_last_subject_takes_the_binding_and_then_the_role() {
+        let b = binding(NAME, NAME, &[group("a")], true);
+        let r = role(true);
+        let p = plan(false, Some(&r), Some(&b), std::slice::from_ref(&b));
+        assert_eq!(p.binding, BindingStep::Delete);
+        assert_eq!(p.role, Action::Deleted);
+        // Our own binding is not "another binding" of the role.
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn a_shared_binding_loses_only_this_group_and_the_role_stays() {
+        let b = binding(NAME, NAME, &[group("a"), group("b")], true);
+        let r = role(true);
+        let p = plan(false, Some(&r), Some(&b), std::slice::from_ref(&b));
+        assert_eq!(
+            p.binding,
+            BindingStep::RemoveSubject {
+                remaining: vec![group("b")]
+            }
+        );
+        assert_eq!(p.binding.action(), Action::Updated);
+        assert_eq!(p.role, Action::Kept);
+        assert_eq!(
+            p.binding_note.as_deref(),
+            Some("group a removed; still binds Group b")
+        );
+        // A User subject with the group's name is not the group.
+        let user = Subject {
+            kind: "User".into(),
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            ..group("a")
+        };
+        assert_eq!(
+            binding_step(&binding(NAME, NAME, &[group("a"), user.clone()], true), "a"),
+            BindingStep::RemoveSubject {
+                remaining: vec![user]
+            }
+        );
+    }
+
+    #[test]
+    fn a_binding_without_the_group_is_left_alone() {
+        let b = binding(NAME, NAME, &[group("b")], true);
+        let r = role(true);
+        let p = plan(false, Some(&r), Some(&b), std::slice::from_ref(&b));
+        assert_eq!(p.binding, BindingStep::Kept);
+        assert_eq!(p.role, Action::Kept);
+        assert!(
+            p.notes[0].contains("does not bind group a (it binds Group b)"),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn the_group_still_mapped_keeps_everything() {
+        let b = binding(NAME, NAME, &[group("a")], true);
+        let r = role(true);
+        let p = plan(true, Some(&r), Some(&b), &[]);
+        assert_eq!((p.binding, p.role), (BindingStep::Kept, Action::Kept));
+        assert_eq!(
+            p.notes[0],
+            format!(
+                "clusterrole {NAME} kept: other aws-auth entries or access entries still map group a"
+            )
+        );
+        let p = plan_rbac_with(true, false, Some(&r), None, &[]);
+        assert_eq!((p.binding, p.role), (BindingStep::Absent, Action::Kept));
+        assert_eq!(p.notes, [format!("clusterrole {NAME} kept (--keep-rbac)")]);
+    }
+
+    #[test]
+    fn objects_without_our_label_are_never_changed() {
+        let b = binding(NAME, NAME, &[group("a")], false);
+        let r = role(false);
+        let p = plan(false, Some(&r), Some(&b), std::slice::from_ref(&b));
+        assert_eq!((p.binding, p.role), (BindingStep::Kept, Action::Kept));
+        assert_eq!(p.notes.len(), 2);
+        assert!(
+            p.notes
+                .iter()
+                .all(|n| n.contains("not managed by kubectl-chronom"))
+        );
+        // Our binding gone, an unlabelled role of that name: kept.
+        let p = plan(false, Some(&r), None, &[]);
+        assert_eq!(p.role, Action::Kept);
+    }
+
+    #[test]
+    fn another_binding_of_the_role_keeps_it() {
+        let ours = binding(NAME, NAME, &[group("a")], true);
+        for managed in [true, false] {
+            let other = binding("team-view", NAME, &[group("x")], managed);
+            let r = role(true);
+            let all = [ours.clone(), other];
+            let p = plan(false, Some(&r), Some(&ours), &all);
+            assert_eq!(p.binding, BindingStep::Delete);
+            assert_eq!(p.role, Action::Kept);
+            assert!(
+                p.notes
+                    .iter()
+                    .any(|n| n.contains("team-view still refer to it")),
+                "{:?}",
+                p.notes
+            );
+        }
+        // A binding of another role, or a Role of the same name, does not count.
+        let mut unrelated = binding("x", "other", &[group("x")], true);
+        let r = role(true);
+        let p = plan(
+            false,
+            Some(&r),
+            Some(&ours),
+            &[ours.clone(), unrelated.clone()],
+        );
+        assert_eq!(p.role, Action::Deleted);
+        unrelated.role_ref = RoleRef {
+            kind: "Role".into(),
+            name: NAME.into(),
+            api_group: Some("rbac.authorization.k8s.io".into()),
+        };
+        let p = plan(false, Some(&r), Some(&ours), &[ours.clone(), unrelated]);
+        assert_eq!(p.role, Action::Deleted);
+    }
+
+    #[test]
+    fn nothing_live_is_nothing_to_do() {
+        let p = plan(false, None, None, &[]);
+        assert_eq!((p.binding, p.role), (BindingStep::Absent, Action::Absent));
+        assert!(!BindingStep::Absent.writes() && !BindingStep::Kept.writes());
+    }
+}
