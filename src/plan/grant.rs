@@ -747,4 +747,81 @@ mod tests {
             .collect();
         assert_eq!(names, ["first-readers", "other-readers"]);
     }
+
+    /// Rollback comes from the plan and from what the run wrote, not from a fresh guess: a
+    /// grant that joined a shared binding and added an aws-auth entry takes back exactly
+    /// those two, never the role it did not create.
+    #[test]
+    fn a_failed_verification_rolls_back_exactly_what_this_run_wrote() {
+        use crate::plan::rollback::{KeepReason, RollbackStep, Written};
+        let v = valid("other-readers", "shared");
+        let served = DiscoveredResources::new();
+        let role = ro::cluster_role(
+            "shared",
+            RoleProfile::ReadOnly,
+            ro::profile_rules(RoleProfile::ReadOnly, &served),
+            &prov(),
+        );
+        let live = ro::cluster_role_binding("shared", "shared", "first-readers", &prov());
+        let nodes = "- rolearn: arn:aws:iam::111122223333:role/nodes\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n  - system:nodes\n";
+        let objects = RbacObjects::default();
+        let plan = plan_grant(&GrantObservation {
+            request: &v,
+            live_role: Some(&role),
+            live_binding: Some(&live),
+            rbac: &objects,
+            discovered: &served,
+            provenance: &prov(),
+            sample_user: "scanner",
+            mapping: MappingSeen::AwsAuth(AwsAuthSeen {
+                exists: true,
+                map_roles: Some(nodes.into()),
+                ..AwsAuthSeen::default()
+            }),
+            via_note: None,
+        })
+        .unwrap();
+        let written = Written {
+            binding_added_subject: true,
+            aws_auth: true,
+            ..Written::default()
+        };
+        let mut steps: Vec<RollbackStep> = plan.mapping_rollback(&written).into_iter().collect();
+        steps.extend(plan.rbac_rollback(&written, Some(false)));
+        assert_eq!(
+            steps,
+            [
+                RollbackStep::RemoveAwsAuthEntry {
+                    rolearn: "arn:aws:iam::111122223333:role/scanner".into(),
+                    key_created: false,
+                },
+                RollbackStep::ReleaseBinding {
+                    name: "shared".into(),
+                    group: "other-readers".into(),
+                    created_uid: None,
+                },
+            ]
+        );
+        // Another mapping of the group now, or aws-auth unreadable: the binding stays, and why.
+        for (in_use, reason) in [
+            (Some(true), KeepReason::GroupStillMapped),
+            (None, KeepReason::AwsAuthUnreadable),
+        ] {
+            assert_eq!(
+                plan.rbac_rollback(&written, in_use),
+                [RollbackStep::Keep {
+                    kind: "clusterrolebinding".into(),
+                    name: "shared".into(),
+                    created: false,
+                    reason,
+                }]
+            );
+        }
+        // A run that stopped before the aws-auth write has no aws-auth step to undo.
+        let before_mapping = Written {
+            aws_auth: false,
+            ..written
+        };
+        assert_eq!(plan.mapping_rollback(&before_mapping), None);
+    }
 }

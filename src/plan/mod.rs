@@ -14,3 +14,6 @@ pub mod refusal;
 pub mod report;
 pub mod revoke;
 pub mod rollback;
+
+#[cfg(test)]
+mod matrix;
