@@ -7,6 +7,8 @@ use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
 use crate::connect::Connection;
 use crate::error::UserError;
+use crate::outcome::Action;
+use crate::plan::binding::{self, BindingStep};
 use crate::readonly_role as ro;
 
 /// What to do with the binding as just read, and what to return once it is done.
@@ -58,4 +60,42 @@ pub async fn update<T>(
         format!("clusterrolebinding {name} kept changing while {doing}"),
         "another tool is rewriting that binding in a loop; stop it, then re-run",
     ))
+}
+
+/// Take `group` out of our binding `name`: when no subject would be left and `may_delete`
+/// allows it, delete the binding (preconditioned on the uid and resourceVersion read), else
+/// write it back without the group. A binding without our label is left alone.
+/// Returns `absent` (gone already), `kept` (not ours), `unchanged` (the group is not bound),
+/// `deleted` or `updated`.
+pub async fn release(
+    conn: &Connection,
+    name: &str,
+    group: &str,
+    may_delete: impl Fn(&ClusterRoleBinding) -> bool,
+) -> Result<Action, UserError> {
+    let doing = format!("removing group {group} from clusterrolebinding {name}");
+    let (action, _) = update(conn, name, &doing, |live| {
+        let Some(mut live) = live else {
+            return Ok(Next::Done(Action::Absent));
+        };
+        if !ro::is_managed(&live.metadata) {
+            return Ok(Next::Done(Action::Kept));
+        }
+        let remaining = match binding::leave(&live, group) {
+            BindingStep::Absent | BindingStep::Kept => return Ok(Next::Done(Action::Unchanged)),
+            BindingStep::Delete if may_delete(&live) => {
+                let preconditions = Preconditions {
+                    uid: live.metadata.uid.clone(),
+                    resource_version: live.metadata.resource_version.clone(),
+                };
+                return Ok(Next::Delete(preconditions, Action::Deleted));
+            }
+            BindingStep::Delete => vec![],
+            BindingStep::RemoveSubject { remaining } => remaining,
+        };
+        live.subjects = Some(remaining);
+        Ok(Next::Replace(live, Action::Updated))
+    })
+    .await?;
+    Ok(action)
 }

@@ -19,11 +19,12 @@ use crate::eks::via::{self, EksContext, MapWith};
 use crate::error::UserError;
 use crate::outcome::{Action, RollbackEntry, RollbackOutcome, RunResult, WriteReport};
 use crate::plan::aws_auth::AwsAuthSeen;
-use crate::plan::binding::{self, BindingStep, Join};
+use crate::plan::binding::{self, Join};
 use crate::plan::grant::{
     AccessEntrySeen, GrantObservation, GrantPlan, MappingSeen, PreviousEntry, ValidGrant,
 };
 use crate::plan::mapped;
+use crate::plan::messages;
 use crate::plan::rollback::{self, KeepReason, RollbackStep, Written};
 use crate::rbac::RbacObjects;
 use crate::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
@@ -48,10 +49,8 @@ fn privileged_group_reason(group: &str) -> Option<&'static str> {
 
 pub fn validate(args: &GrantArgs) -> Result<ValidGrant, UserError> {
     let role = arn::parse_role_arn(&args.role_arn).map_err(|e| {
-        UserError::usage(
-            format!("--role-arn {:?} is not an IAM role ARN: {e}", args.role_arn),
-            "pass arn:aws:iam::<12-digit account>:role/<name> (or an sts assumed-role ARN)",
-        )
+        let (what, next) = messages::bad_role_arn(&args.role_arn, &e);
+        UserError::usage(what, next)
     })?;
     let username = args
         .username
@@ -744,17 +743,10 @@ impl GrantRun<'_> {
                     group,
                     created_uid,
                 } => {
-                    match release_our_subject(self.conn, name, group, created_uid.as_deref()).await
-                    {
-                        Ok(gone) => {
-                            binding_gone = gone;
-                            (Action::RolledBack, RollbackOutcome::Done, None)
-                        }
-                        Err(why) => {
-                            binding_gone = false;
-                            (Action::Failed, RollbackOutcome::Failed, Some(why))
-                        }
-                    }
+                    let released =
+                        release_our_subject(self.conn, name, group, created_uid.as_deref()).await;
+                    binding_gone = matches!(released, Ok(Action::Absent | Action::Deleted));
+                    release_row(name, released)
                 }
                 RollbackStep::DeleteRole {
                     name,
@@ -850,54 +842,43 @@ fn undo_text(
     }
 }
 
-/// Take our group out of the binding again; delete the binding when this run created it
-/// (`created_uid`) and nothing else is bound. Returns whether the binding is gone.
+/// How releasing our subject ended, as the report's binding action and rollback row.
+fn release_row(
+    name: &str,
+    released: Result<Action, String>,
+) -> (Action, RollbackOutcome, Option<String>) {
+    match released {
+        Ok(Action::Kept) => (
+            Action::Kept,
+            RollbackOutcome::Kept,
+            Some(format!(
+                "clusterrolebinding {name} is no longer managed by kubectl-chronom; it is left alone"
+            )),
+        ),
+        Ok(_) => (Action::RolledBack, RollbackOutcome::Done, None),
+        Err(why) => (Action::Failed, RollbackOutcome::Failed, Some(why)),
+    }
+}
+
+/// Take our group out of the binding again; delete the binding only when this run created it
+/// (`created_uid`) and nothing else is bound. Returns what the binding now is
+/// (`absent`/`deleted`: gone; `kept`: no longer ours, left alone).
 async fn release_our_subject(
     conn: &Connection,
     name: &str,
     group: &str,
     created_uid: Option<&str>,
-) -> Result<bool, String> {
-    let doing = format!("removing group {group} from clusterrolebinding {name}");
-    let released = binding_writer::update(conn, name, &doing, |live| {
-        let Some(live) = live else {
-            return Ok(Next::Done(true));
-        };
-        if !ro::is_managed(&live.metadata) {
-            return Ok(Next::Done(false));
-        }
-        let ours = created_uid.is_some() && live.metadata.uid.as_deref() == created_uid;
-        let mut rest = live.clone();
-        match binding::leave(&live, group) {
-            BindingStep::Delete if ours => {
-                let uid = live.metadata.uid.clone();
-                Ok(Next::Delete(
-                    Preconditions {
-                        uid,
-                        resource_version: None,
-                    },
-                    true,
-                ))
-            }
-            BindingStep::Absent | BindingStep::Kept => Ok(Next::Done(false)),
-            // Not ours to delete: only our subject leaves, whatever is left.
-            BindingStep::Delete => {
-                rest.subjects = Some(vec![]);
-                Ok(Next::Replace(rest, false))
-            }
-            BindingStep::RemoveSubject { remaining } => {
-                rest.subjects = Some(remaining);
-                Ok(Next::Replace(rest, false))
-            }
-        }
-    })
-    .await;
-    released.map(|(gone, _)| gone).map_err(|e| {
-        format!(
+) -> Result<Action, String> {
+    let ours = |live: &ClusterRoleBinding| {
+        created_uid.is_some() && live.metadata.uid.as_deref() == created_uid
+    };
+    match binding_writer::release(conn, name, group, ours).await {
+        Ok(action) => Ok(action),
+        Err(e) => Err(format!(
             "{}; remove group {group} from clusterrolebinding {name} by hand",
             e.what
-        )
-    })
+        )),
+    }
 }
 
 /// Delete the role this run created, preconditioned on its uid so an object recreated

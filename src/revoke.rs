@@ -9,12 +9,12 @@
 //! any more. Objects without our managed-by label are never changed.
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube::api::{Api, DeleteParams, Preconditions};
+use kube::api::{Api, DeleteParams};
 
 use crate::arn::{self, RoleArnInput};
 use crate::aws_auth_writer::{self as writer, EditOutcome};
 use crate::awsauth;
-use crate::binding_writer::{self, Next};
+use crate::binding_writer;
 use crate::cli::{GlobalArgs, RevokeArgs};
 use crate::connect::{self, Connection, identity};
 use crate::eks::access_entries::{self as entries, PreparedRevoke};
@@ -22,20 +22,16 @@ use crate::eks::via::{self, EksContext};
 use crate::error::UserError;
 use crate::outcome::{Action, RunResult, WriteReport};
 use crate::plan::aws_auth::AwsAuthSeen;
-use crate::plan::binding::{self, BindingStep};
+use crate::plan::messages;
 use crate::plan::revoke::{AccessEntriesSeen, RevokeObservation, RevokePlan, RevokeRequest};
-use crate::readonly_role as ro;
 use crate::{audit, preflight, verify, write_report};
 
 pub async fn run(global: &GlobalArgs, args: &RevokeArgs) -> RunResult {
     let role = match arn::parse_role_arn(&args.role_arn) {
         Ok(r) => r,
         Err(e) => {
-            return UserError::usage(
-                format!("--role-arn {:?} is not an IAM role ARN: {e}", args.role_arn),
-                "pass arn:aws:iam::<12-digit account>:role/<name> (or an sts assumed-role ARN)",
-            )
-            .into();
+            let (what, next) = messages::bad_role_arn(&args.role_arn, &e);
+            return UserError::usage(what, next).into();
         }
     };
     let conn = match connect::connect(global).await {
@@ -290,7 +286,11 @@ impl RevokeRun<'_> {
         let mut failures = Vec::new();
         let name = self.plan.request.role_name.clone();
         if writes_binding(self.report.cluster_role_binding.action) {
-            match release_binding(self.conn, &name, &self.plan.request.group).await {
+            // Each write is conditioned on what was read, so a grant that adds its subject meanwhile
+            // is re-read, never lost.
+            match binding_writer::release(self.conn, &name, &self.plan.request.group, |_| true)
+                .await
+            {
                 Ok(done) => self.binding_released(done),
                 Err(e) => {
                     self.report.cluster_role_binding.action = Action::Failed;
@@ -323,6 +323,11 @@ impl RevokeRun<'_> {
     }
 
     fn binding_released(&mut self, done: Action) {
+        // The group not bound (any more) keeps the binding as it is.
+        let done = match done {
+            Action::Unchanged => Action::Kept,
+            other => other,
+        };
         let r = &mut self.report;
         if done != r.cluster_role_binding.action {
             r.notes.push(format!(
@@ -399,38 +404,6 @@ impl RevokeRun<'_> {
 /// The binding is deleted or loses a subject.
 fn writes_binding(action: Action) -> bool {
     matches!(action, Action::Deleted | Action::Updated)
-}
-
-/// Take `group` out of the managed binding: delete it when no subject is left, else write it
-/// back without the group. Each write is preconditioned on the resourceVersion read, so a
-/// grant that adds its subject meanwhile is re-read, never lost.
-async fn release_binding(conn: &Connection, name: &str, group: &str) -> Result<Action, UserError> {
-    let doing = format!("removing group {group} from clusterrolebinding {name}");
-    let (action, _) = binding_writer::update(conn, name, &doing, |live| {
-        let Some(mut live) = live else {
-            return Ok(Next::Done(Action::Absent));
-        };
-        if !ro::is_managed(&live.metadata) {
-            return Ok(Next::Done(Action::Kept));
-        }
-        let resource_version = live.metadata.resource_version.clone();
-        Ok(match binding::leave(&live, group) {
-            BindingStep::Absent | BindingStep::Kept => Next::Done(Action::Kept),
-            BindingStep::Delete => Next::Delete(
-                Preconditions {
-                    uid: None,
-                    resource_version,
-                },
-                Action::Deleted,
-            ),
-            BindingStep::RemoveSubject { remaining } => {
-                live.subjects = Some(remaining);
-                Next::Replace(live, Action::Updated)
-            }
-        })
-    })
-    .await?;
-    Ok(action)
 }
 
 async fn delete_role(conn: &Connection, name: &str) -> Result<(), UserError> {

@@ -480,11 +480,23 @@ impl GrantPlan {
 
 #[cfg(test)]
 mod tests {
+    use super::super::binding::{accumulated_binding, binding_serves, subjects_bound_to};
     use super::*;
-    use crate::cli::GrantArgs;
-    use crate::plan::binding::{accumulated_binding, binding_serves, subjects_bound_to};
     use k8s_openapi::api::rbac::v1::{RoleBinding, Subject};
     use std::collections::BTreeMap;
+
+    /// A refusal's two texts, as the user reads them.
+    struct Said {
+        what: String,
+        next: String,
+    }
+
+    fn said(r: Refusal) -> Said {
+        Said {
+            what: r.what(),
+            next: r.next(),
+        }
+    }
 
     fn prov() -> Provenance {
         Provenance {
@@ -539,9 +551,8 @@ mod tests {
         ));
         let bound = subjects_bound_to(&objects_binding_cluster_admin(), "cluster-admin");
         assert_eq!(bound.len(), 2);
-        let e = ownership_refusal("cluster-admin", Some(&live), None, &bound).unwrap_err();
-        let e = crate::error::UserError::from(e);
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        let e = said(ownership_refusal("cluster-admin", Some(&live), None, &bound).unwrap_err());
+        // That it exits 1 is checked where refusals become errors (error.rs).
         for want in [
             "clusterrole cluster-admin",
             "not managed by kubectl-chronom",
@@ -561,9 +572,7 @@ mod tests {
     fn an_unlabelled_binding_is_refused_naming_its_role_and_subjects() {
         let mut b = ro::cluster_role_binding("team", "team-role", "team-devs", &prov());
         b.metadata.labels = Some(BTreeMap::from([("app".into(), "team".into())]));
-        let e = crate::error::UserError::from(
-            ownership_refusal("team", None, Some(&b), &[]).unwrap_err(),
-        );
+        let e = said(ownership_refusal("team", None, Some(&b), &[]).unwrap_err());
         for want in [
             "clusterrolebinding team",
             "ClusterRole team-role",
@@ -594,8 +603,7 @@ mod tests {
             &bound,
         )
         .unwrap_err();
-        let e = crate::error::UserError::from(e);
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        let e = said(e);
         for want in [
             "profile read-only",
             "asks for wildcard",
@@ -665,23 +673,23 @@ mod tests {
         assert!(accumulated_binding(&desired, &user_only, "second").1);
     }
 
-    /// A default grant of role/scanner to `group` through `role_name`, validated.
+    /// A default grant of role/scanner to `group` through `role_name`, as `grant::validate`
+    /// makes it from the default flags (username: the role name).
     fn valid(group: &str, role_name: &str) -> ValidGrant {
-        crate::grant::validate(&GrantArgs {
-            role_arn: "arn:aws:iam::111122223333:role/scanner".into(),
-            username: None,
+        let role = crate::arn::parse_role_arn("arn:aws:iam::111122223333:role/scanner").unwrap();
+        ValidGrant {
+            entry: awsauth::NewRoleEntry {
+                rolearn: role.canonical.clone(),
+                username: awsauth::default_username(&role.canonical),
+                groups: vec![group.into()],
+            },
+            role,
             group: group.into(),
             role_name: role_name.into(),
-            exclude_secrets: false,
-            include_secrets: false,
-            wildcard_role: false,
+            profile: RoleProfile::ReadOnly,
             force_update: false,
-            allow_privileged_group: false,
             dry_run: false,
-            via: crate::cli::MappingVia::AwsAuth,
-            output: crate::cli::OutputFormat::Text,
-        })
-        .unwrap()
+        }
     }
 
     #[test]
@@ -753,7 +761,7 @@ mod tests {
     /// those two, never the role it did not create.
     #[test]
     fn a_failed_verification_rolls_back_exactly_what_this_run_wrote() {
-        use crate::plan::rollback::{KeepReason, RollbackStep, Written};
+        use super::super::rollback::{KeepReason, RollbackStep, Written};
         let v = valid("other-readers", "shared");
         let served = DiscoveredResources::new();
         let role = ro::cluster_role(

@@ -5,6 +5,14 @@ use crate::awsauth;
 use crate::outcome::{EntryView, RoleArnView};
 use crate::readonly_role as ro;
 
+/// A `--role-arn` that is not an IAM role ARN: what happened, and what to pass instead.
+pub fn bad_role_arn(value: &str, why: &dyn std::fmt::Display) -> (String, &'static str) {
+    (
+        format!("--role-arn {value:?} is not an IAM role ARN: {why}"),
+        "pass arn:aws:iam::<12-digit account>:role/<name> (or an sts assumed-role ARN)",
+    )
+}
+
 /// The role ARN as typed and as aws-auth matches it.
 pub fn role_arn_view(role: &RoleArnInput) -> RoleArnView {
     RoleArnView {

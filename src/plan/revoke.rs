@@ -379,8 +379,8 @@ impl RevokePlan {
 
 #[cfg(test)]
 mod tests {
+    use super::super::binding::leave as binding_step;
     use super::*;
-    use crate::plan::binding::leave as binding_step;
     use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
