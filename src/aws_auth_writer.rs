@@ -12,10 +12,12 @@ use kube::api::{Api, PostParams};
 
 use crate::connect::Connection;
 use crate::error::UserError;
+use crate::plan::aws_auth::AwsAuthSeen;
 
-pub const NAMESPACE: &str = "kube-system";
-pub const NAME: &str = "aws-auth";
+pub const NAMESPACE: &str = crate::plan::report::AWS_AUTH_NAMESPACE;
+pub const NAME: &str = crate::plan::report::AWS_AUTH_NAME;
 pub const MAP_ROLES: &str = "mapRoles";
+pub const MAP_USERS: &str = "mapUsers";
 /// Set when we created the mapRoles key, so that a revoke which empties it can remove the
 /// key again and leave aws-auth exactly as it was before the grant.
 pub const CREATED_KEY_ANNOTATION: &str = "chronom.io/created-map-roles";
@@ -40,6 +42,17 @@ pub fn map_roles(cm: Option<&ConfigMap>) -> &str {
         .and_then(|d| d.get(MAP_ROLES))
         .map(String::as_str)
         .unwrap_or("")
+}
+
+/// aws-auth as the write plans read it (`crate::plan::aws_auth`).
+pub fn seen(cm: Option<&ConfigMap>) -> AwsAuthSeen {
+    let data = cm.and_then(|c| c.data.as_ref());
+    AwsAuthSeen {
+        exists: cm.is_some(),
+        map_roles: data.and_then(|d| d.get(MAP_ROLES)).cloned(),
+        map_users: data.and_then(|d| d.get(MAP_USERS)).cloned(),
+        key_created_by_us: key_created_by_us(cm),
+    }
 }
 
 /// What an edit wants done to the mapRoles text it was given.

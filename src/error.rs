@@ -44,6 +44,12 @@ impl fmt::Display for UserError {
 impl std::error::Error for UserError {}
 
 /// The pure core says why it refuses an aws-auth entry; the user sees it as one failed run.
+impl From<crate::plan::refusal::Refusal> for UserError {
+    fn from(r: crate::plan::refusal::Refusal) -> Self {
+        UserError::failed(r.what(), r.next())
+    }
+}
+
 impl From<Box<chronom_core::awsauth::ownership::EntryRefusal>> for UserError {
     fn from(r: Box<chronom_core::awsauth::ownership::EntryRefusal>) -> Self {
         UserError::failed(r.what(), r.next())
@@ -53,6 +59,8 @@ impl From<Box<chronom_core::awsauth::ownership::EntryRefusal>> for UserError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::grant::{ownership_refusal, profile_change_refusal};
+    use chronom_core::readonly_role::{self as ro, Provenance, RoleProfile};
 
     #[test]
     fn an_entry_refusal_is_a_failed_run_with_a_next_step() {
@@ -65,5 +73,31 @@ mod tests {
             .into();
         assert_eq!(e.exit_code, EXIT_FAILED);
         assert!(e.what.contains("nothing was changed") && !e.next.is_empty());
+    }
+
+    /// Moved from grant.rs's refusal tests: a plan's refusal is a failure (exit 1), not a
+    /// usage error.
+    #[test]
+    fn a_plan_refusal_exits_1() {
+        let prov = Provenance {
+            granted_by: "admin".into(),
+            granted_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let mut live = ro::cluster_role("cluster-admin", RoleProfile::ReadOnly, vec![], &prov);
+        live.metadata.labels = None;
+        let e = UserError::from(
+            ownership_refusal("cluster-admin", Some(&live), None, &[]).unwrap_err(),
+        );
+        assert_eq!(e.exit_code, EXIT_FAILED);
+        let e = UserError::from(
+            profile_change_refusal(
+                "shared",
+                Some(RoleProfile::ReadOnly),
+                RoleProfile::Wildcard,
+                &[],
+            )
+            .unwrap_err(),
+        );
+        assert_eq!(e.exit_code, EXIT_FAILED);
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod aws_auth_writer;
+pub mod binding_writer;
 pub mod cli;
 pub mod completion;
 pub mod connect;
@@ -13,8 +14,10 @@ pub mod eks;
 pub mod error;
 pub mod grant;
 pub mod outcome;
+pub mod plan;
 pub mod preflight;
 pub mod report;
 pub mod restore;
 pub mod revoke;
 pub mod verify;
+pub mod write_report;

@@ -1,5 +1,5 @@
 use chronom::cli::{Command, OutputFormat};
-use chronom::outcome::RunResult;
+use chronom::outcome::{RollbackOutcome, RunResult};
 use chronom::{audit, completion, grant, report, restore, revoke};
 
 fn main() {
@@ -51,6 +51,18 @@ fn finish(result: &RunResult, format: OutputFormat) -> i32 {
         if let Err(e) = printed {
             eprintln!("{e}");
             unprinted = Some(e.exit_code);
+        }
+    }
+    // What a rollback kept or could not undo is in the report (`rollback`), and on stderr
+    // in every format, next to the error, where a person reads it.
+    for step in result.report.iter().flat_map(|r| &r.rollback) {
+        let level = match step.outcome {
+            RollbackOutcome::Done => continue,
+            RollbackOutcome::Kept => "note",
+            RollbackOutcome::LeftInPlace | RollbackOutcome::Failed => "warning",
+        };
+        if let Some(reason) = &step.reason {
+            eprintln!("{level}: {reason}");
         }
     }
     if let Some(e) = &result.error {

@@ -133,6 +133,34 @@ pub struct WriteReport {
     pub notes: Vec<String>,
     /// True when every step succeeded and every check matched.
     pub ok: bool,
+    /// What a failed grant undid, step by step, and what it could not (absent when nothing
+    /// was rolled back).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rollback: Vec<RollbackEntry>,
+}
+
+/// How one rollback step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RollbackOutcome {
+    /// Undone.
+    Done,
+    /// Deliberately left: something else relies on it now.
+    Kept,
+    /// Left because it could not be checked; `reason` says what to do by hand.
+    LeftInPlace,
+    /// The undo failed; `reason` says what to do by hand.
+    Failed,
+}
+
+/// One step of a rollback (`rollback: [{step, outcome, reason}]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackEntry {
+    pub step: String,
+    pub outcome: RollbackOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A finished run: the report when we got far enough to have one, and the error if any.

@@ -392,6 +392,59 @@ async fn refused(
     }
 }
 
+/// Every object of a kind, page by page, for a write flow that decides from the list: a
+/// refused read (403) is an error there, since an empty list would read as "nothing else".
+pub async fn list_every<K>(
+    conn: &Connection,
+    api: Api<K>,
+    what: &str,
+    within: &str,
+) -> Result<Vec<K>, UserError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    list_all(conn, api, what, within).await?.map_err(|u| {
+        UserError::failed(
+            u.reason,
+            "ask a cluster admin for the missing right, or use a context with more rights",
+        )
+    })
+}
+
+/// Every ClusterRole, ClusterRoleBinding, Role and RoleBinding, paginated, all readable.
+pub async fn read_rbac(conn: &Connection) -> Result<RbacObjects, UserError> {
+    const CLUSTER: &str = "(cluster-scoped)";
+    const ALL: &str = "in all namespaces";
+    let c = &conn.client;
+    let (cluster_roles, cluster_role_bindings, roles, role_bindings) = tokio::try_join!(
+        list_every(
+            conn,
+            Api::<ClusterRole>::all(c.clone()),
+            source::CLUSTER_ROLES,
+            CLUSTER
+        ),
+        list_every(
+            conn,
+            Api::<ClusterRoleBinding>::all(c.clone()),
+            source::CLUSTER_ROLE_BINDINGS,
+            CLUSTER
+        ),
+        list_every(conn, Api::<Role>::all(c.clone()), source::ROLES, ALL),
+        list_every(
+            conn,
+            Api::<RoleBinding>::all(c.clone()),
+            source::ROLE_BINDINGS,
+            ALL
+        ),
+    )?;
+    Ok(RbacObjects {
+        cluster_roles,
+        cluster_role_bindings,
+        roles,
+        role_bindings,
+    })
+}
+
 /// Every object of a kind, page by page. Each page is trimmed as it arrives (see [`trim`]), so
 /// what is kept is what the audit reads, not what the API sends.
 async fn list_all<K>(

@@ -924,6 +924,87 @@ fn failed_aws_auth_write_rolls_back_rbac() {
     set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
+/// The same failure, as the JSON report lists it: one `rollback` row per step the plan
+/// computed from what this run wrote, each undone.
+#[test]
+fn a_rolled_back_grant_lists_its_rollback_steps_in_the_json() {
+    let _g = lock();
+    let original = get_aws_auth(control_plane());
+    set_aws_auth(control_plane(), data(NODE_ENTRY));
+    let n = names("rollback-json");
+    // A real admission policy on the real server refuses the write; RBAC allows it, so preflight passes.
+    let policy = unique_name("deny-aws-auth-json");
+    let expression = format!(
+        "object.metadata.name != 'aws-auth' || !object.data.mapRoles.contains('{}')",
+        n.arn
+    );
+    let probe = || {
+        with_client(control_plane(), async |c| {
+            let api = Api::<ConfigMap>::namespaced(c, "kube-system");
+            let mut cm = api.get("aws-auth").await.unwrap();
+            cm.data
+                .as_mut()
+                .unwrap()
+                .insert("mapRoles".into(), format!("{NODE_ENTRY}# {}\n", n.arn));
+            api.replace(
+                "aws-auth",
+                &PostParams {
+                    dry_run: true,
+                    ..Default::default()
+                },
+                &cm,
+            )
+            .await
+            .is_err()
+        })
+    };
+    deny_policy(
+        control_plane(),
+        &policy,
+        "UPDATE, CREATE",
+        "configmaps",
+        "",
+        &expression,
+        probe,
+    );
+    let out = grant(&n, &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = json(&out);
+    let steps: Vec<(String, String)> = r["rollback"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rollback list: {}", text(&out)))
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().to_string(),
+                s["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (
+                format!(
+                    "remove group {} from clusterrolebinding {}",
+                    n.group, n.role
+                ),
+                "done".to_string()
+            ),
+            (format!("delete clusterrole {}", n.role), "done".to_string()),
+        ],
+        "{}",
+        text(&out)
+    );
+    assert!(
+        cluster_role(control_plane(), &n.role).is_none()
+            && cluster_role_binding(control_plane(), &n.role).is_none()
+    );
+    assert_eq!(map_roles(control_plane()), NODE_ENTRY);
+    remove_policy(control_plane(), &policy);
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
+}
+
 #[test]
 fn bad_arns_are_usage_errors_before_connecting() {
     for bad in [

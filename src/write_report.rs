@@ -1,0 +1,32 @@
+//! The report of a write flow (grant, revoke): who ran it and where, around what its plan
+//! decided (`crate::plan::report::PlannedReport`). The flows then mark what happened.
+
+use crate::connect::{Connection, identity::Caller};
+use crate::outcome::WriteReport;
+use crate::plan::report::PlannedReport;
+
+pub fn planned(
+    command: &'static str,
+    conn: &Connection,
+    caller: Caller,
+    dry_run: bool,
+    planned: PlannedReport,
+) -> WriteReport {
+    WriteReport {
+        command,
+        dry_run,
+        context: conn.context.clone(),
+        caller,
+        role_arn: planned.role_arn,
+        cluster_role: planned.cluster_role,
+        cluster_role_binding: planned.cluster_role_binding,
+        aws_auth: planned.aws_auth,
+        access_entry: None,
+        diff: planned.diff,
+        manifests: planned.manifests,
+        verification: vec![],
+        notes: planned.notes,
+        ok: true,
+        rollback: vec![],
+    }
+}
