@@ -7,7 +7,6 @@
 pub mod audit;
 pub mod aws_auth_writer;
 pub mod cli;
-pub mod completion;
 pub mod connect;
 pub mod eks;
 pub mod error;

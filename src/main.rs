@@ -1,10 +1,11 @@
+use chronom::cli::completion;
 use chronom::cli::{Command, OutputFormat};
 use chronom::outcome::RunResult;
-use chronom::{audit, completion, grant, report, restore, revoke};
+use chronom::{audit, grant, report, restore, revoke};
 
 fn main() {
     // `__complete` must answer before clap parses half-typed flags (see completion::intercept).
-    if let Some(code) = chronom::completion::intercept() {
+    if let Some(code) = chronom::cli::completion::intercept() {
         std::process::exit(code);
     }
     let cli = chronom::cli::parse();
