@@ -2,9 +2,7 @@
 
 use std::fmt;
 
-/// Exit codes are part of the contract: 0 done or nothing to do, 1 failed, 2 usage error.
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
+use chronom_core::exit::{EXIT_FAILED, EXIT_USAGE};
 
 #[derive(Debug)]
 pub struct UserError {

@@ -1621,7 +1621,7 @@ mod tests {
         let bound = subjects_bound_to(&objects_binding_cluster_admin(), "cluster-admin");
         assert_eq!(bound.len(), 2);
         let e = ownership_refusal("cluster-admin", Some(&live), None, &bound).unwrap_err();
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED);
         for want in [
             "clusterrole cluster-admin",
             "not managed by kubectl-chronom",
@@ -1672,7 +1672,7 @@ mod tests {
             &bound,
         )
         .unwrap_err();
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED);
         for want in [
             "profile read-only",
             "asks for wildcard",

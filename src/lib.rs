@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod aws_auth_writer;
 pub mod cli;
+pub mod commands;
 pub mod connect;
 pub mod eks;
 pub mod error;

@@ -145,7 +145,7 @@ impl RunResult {
     pub fn exit_code(&self) -> i32 {
         match (&self.error, &self.report) {
             (Some(e), _) => e.exit_code,
-            (None, Some(r)) if !r.ok => crate::error::EXIT_FAILED,
+            (None, Some(r)) if !r.ok => chronom_core::exit::EXIT_FAILED,
             _ => 0,
         }
     }

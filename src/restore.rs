@@ -15,16 +15,6 @@ use crate::connect;
 use crate::error::UserError;
 use chronom_core::awsauth::unified_diff;
 
-pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> i32 {
-    match restore(global, args).await {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("{e}");
-            e.exit_code
-        }
-    }
-}
-
 /// Read a backup file: the ConfigMap aws-auth in kube-system, as YAML or JSON.
 pub fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, String>, UserError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -77,7 +67,7 @@ pub fn data_diff(live: &BTreeMap<String, String>, backup: &BTreeMap<String, Stri
     out
 }
 
-async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserError> {
+pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserError> {
     let backup = read_backup(&args.file)?;
     let conn = connect::connect(global).await?;
     let live = writer::read(&conn).await?;
@@ -91,7 +81,7 @@ async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserErr
             "aws-auth already matches {}; nothing to restore",
             args.file.display()
         );
-        return Ok(0);
+        return Ok(chronom_core::exit::EXIT_OK);
     }
     print!("{diff}");
     if !args.yes && !confirm()? {
@@ -121,7 +111,7 @@ async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserErr
         "configmap/aws-auth -n kube-system restored from {}",
         args.file.display()
     );
-    Ok(0)
+    Ok(chronom_core::exit::EXIT_OK)
 }
 
 fn confirm() -> Result<bool, UserError> {

@@ -534,7 +534,7 @@ async fn without_iam_the_path_comes_from_the_existing_entry_or_the_user() {
     let e = entries::resolve_principal(c.iam.as_ref(), &c.eks, CLUSTER, &input(&role("scanner")))
         .await
         .unwrap_err();
-    assert_eq!(e.exit_code, chronom::error::EXIT_USAGE);
+    assert_eq!(e.exit_code, chronom_core::exit::EXIT_USAGE);
     assert!(
         e.what.contains("full ARN") && e.what.contains("AccessDenied"),
         "{e}"
@@ -1159,7 +1159,7 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
         unreachable!()
     };
     let e = chronom::grant::validate(args).expect_err("eks: is reserved");
-    assert_eq!(e.exit_code, chronom::error::EXIT_USAGE);
+    assert_eq!(e.exit_code, chronom_core::exit::EXIT_USAGE);
     assert!(e.what.contains("eks:"), "{e}");
     // EKS's own rule for access entries (a session name after a colon) is checked before
     // anything is read from EKS.
@@ -1182,7 +1182,7 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
         })
         .err()
         .expect("refused");
-    assert_eq!(e.exit_code, chronom::error::EXIT_USAGE);
+    assert_eq!(e.exit_code, chronom_core::exit::EXIT_USAGE);
     assert!(e.what.contains("colon"), "{e}");
     assert_eq!(describe.num_calls(), 0);
 }
@@ -1288,7 +1288,7 @@ fn revoke_never_deletes_a_node_entry_or_a_cluster_admin_entry() {
             let e = result
                 .err()
                 .unwrap_or_else(|| panic!("{what}: not refused"));
-            assert_eq!(e.exit_code, chronom::error::EXIT_FAILED, "{what}");
+            assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED, "{what}");
             assert!(
                 e.what.contains("refusing to delete the access entry")
                     && e.what.contains(what)

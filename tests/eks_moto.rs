@@ -991,11 +991,11 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
     assert!(worst >= Severity::Medium);
     assert_eq!(
         fleet::exit_code(&report, Some(Severity::Medium), false),
-        chronom::audit::EXIT_FINDINGS
+        chronom_core::exit::EXIT_FINDINGS
     );
     assert_eq!(
         fleet::exit_code(&report, None, false),
-        chronom::error::EXIT_FAILED
+        chronom_core::exit::EXIT_FAILED
     );
     // What was not read is in the report: the walled cluster, and the access entries (moto has
     // no such API) of the API_AND_CONFIG_MAP cluster.
@@ -1034,7 +1034,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
     assert_eq!(fleet::exit_code(&clean, Some(Severity::Critical), false), 0);
     assert_eq!(
         fleet::exit_code(&clean, Some(Severity::Medium), false),
-        chronom::audit::EXIT_FINDINGS
+        chronom_core::exit::EXIT_FINDINGS
     );
 }
 

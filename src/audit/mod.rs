@@ -25,22 +25,14 @@ use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
 use completeness::{UnreadSource, Verdict, source};
 use manifests::ClusterState;
 
-pub const EXIT_FINDINGS: i32 = 3;
-pub const EXIT_MISMATCH: i32 = 4;
 const PAGE_SIZE: u32 = 500;
 
-pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> i32 {
-    let result = match &args.query {
+/// The audit, or the query it names; the exit code follows the audit gate.
+pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
+    match &args.query {
         Some(AuditQuery::WhoCan(q)) => queries::who_can(global, q).await,
         Some(AuditQuery::Lookup(q)) => queries::lookup(global, q).await,
         None => audit(global, args).await,
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("{e}");
-            e.exit_code
-        }
     }
 }
 

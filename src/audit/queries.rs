@@ -248,7 +248,7 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     if rows.is_empty() {
         eprintln!("no subject may {} {} in that scope", q.verb, q.resource);
     }
-    Ok(0)
+    Ok(chronom_core::exit::EXIT_OK)
 }
 
 /// who-can and lookup answer from what they read: a source they could not read is an error
@@ -392,7 +392,7 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
                 q.subject
             );
         }
-        return Ok(0);
+        return Ok(chronom_core::exit::EXIT_OK);
     }
     let rows = answer_lookup(&snapshot, &targets);
     match q.output {
@@ -412,7 +412,7 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
     if rows.is_empty() {
         eprintln!("no binding applies to {}", q.subject);
     }
-    Ok(0)
+    Ok(chronom_core::exit::EXIT_OK)
 }
 
 #[cfg(test)]

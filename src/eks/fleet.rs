@@ -1125,7 +1125,7 @@ mod tests {
         );
         assert_eq!(
             regions_to_scan(&[], None).unwrap_err().exit_code,
-            crate::error::EXIT_USAGE
+            chronom_core::exit::EXIT_USAGE
         );
         assert!(regions_to_scan(&["all".into(), "eu-west-1".into()], None).is_err());
         assert!(regions_to_scan(&["Europe".into()], None).is_err());
@@ -1210,9 +1210,9 @@ mod tests {
         let f = fleet();
         assert_eq!(
             exit_code(&f, Some(crate::cli::Severity::Critical), false),
-            crate::audit::EXIT_FINDINGS
+            chronom_core::exit::EXIT_FINDINGS
         );
-        assert_eq!(exit_code(&f, None, false), crate::error::EXIT_FAILED);
+        assert_eq!(exit_code(&f, None, false), chronom_core::exit::EXIT_FAILED);
     }
 
     #[test]
@@ -1373,7 +1373,7 @@ mod tests {
                 message: "The security token included in the request is invalid.",
             },
         );
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED);
         assert!(
             e.what.starts_with("AWS rejected the credentials: STS GetCallerIdentity in eu-west-1 answered InvalidClientTokenId: The security token")
                 && e.what.ends_with("no region was scanned"),

@@ -13,19 +13,6 @@ use crate::error::UserError;
 /// The session name of `--role-arn` sessions, as CloudTrail and the cluster's audit log show it.
 pub const SESSION_NAME: &str = "kubectl-chronom";
 
-pub async fn run(global: &GlobalArgs, args: &TokenArgs) -> i32 {
-    match exec_credential(global, args).await {
-        Ok(json) => {
-            println!("{json}");
-            0
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            e.exit_code
-        }
-    }
-}
-
 /// The ExecCredential JSON for `--cluster`, signed with the chain's credentials (or with the
 /// role's, after AssumeRole).
 pub async fn exec_credential(global: &GlobalArgs, args: &TokenArgs) -> Result<String, UserError> {

@@ -257,7 +257,7 @@ mod tests {
             "{note}"
         );
         let e = choose(MappingVia::AccessEntry, None, Some(&why)).unwrap_err();
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED);
         assert!(
             e.what.contains("EKS cluster prod in eu-west-1")
                 && e.next.starts_with("set AWS_PROFILE"),
@@ -278,7 +278,7 @@ mod tests {
             choose(MappingVia::AccessEntry, None, None)
                 .unwrap_err()
                 .exit_code,
-            crate::error::EXIT_USAGE
+            chronom_core::exit::EXIT_USAGE
         );
         assert!(
             choose(
