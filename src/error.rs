@@ -48,6 +48,17 @@ impl From<Box<chronom_core::awsauth::ownership::EntryRefusal>> for UserError {
     }
 }
 
+/// The error and all its sources, outermost first.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut chain = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    chain
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,9 +11,9 @@ use k8s_openapi::api::rbac::v1::{
 };
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 
-use crate::aws_auth_writer::{self as writer, EditOutcome};
+use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
+use crate::adapters::kube::{self as connect, Connection, identity};
 use crate::cli::{GlobalArgs, GrantArgs};
-use crate::connect::{self, Connection, identity};
 use crate::eks::access_entries::{self as entries, PreparedGrant, UsernameTarget};
 use crate::eks::via::{self, EksContext, MapWith};
 use crate::error::UserError;

@@ -4,11 +4,15 @@
 //! (crates/chronom-core) and never does I/O; the shell modules here (`connect`, the write
 //! flows) talk to the API server and call it.
 
+pub mod adapters;
 pub mod audit;
-pub mod aws_auth_writer;
 pub mod cli;
 pub mod commands;
-pub mod connect;
+/// Pure diagnosis of a failed connection (moving to the core crate); the kube adapter that
+/// connects is `adapters::kube`.
+pub mod connect {
+    pub mod diagnose;
+}
 pub mod eks;
 pub mod error;
 pub mod grant;

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::connect::identity::Caller;
+use crate::adapters::kube::identity::Caller;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,8 +1,8 @@
 //! Before any write: ask the server whether the caller has exactly the rights this run
 //! needs, so a denied run fails up front and changes nothing.
 
-use crate::connect::Connection;
-use crate::connect::identity::{Caller, Right, can_i};
+use crate::adapters::kube::Connection;
+use crate::adapters::kube::identity::{Caller, Right, can_i};
 use crate::error::UserError;
 
 /// The rights `grant` needs. Whether aws-auth exists decides update vs create.

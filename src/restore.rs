@@ -9,9 +9,9 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use crate::aws_auth_writer::{self as writer, EditOutcome};
+use crate::adapters::kube as connect;
+use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
 use crate::cli::{GlobalArgs, RestoreArgs};
-use crate::connect;
 use crate::error::UserError;
 use chronom_core::awsauth::unified_diff;
 

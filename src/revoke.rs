@@ -12,9 +12,9 @@
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Subject};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 
-use crate::aws_auth_writer::{self as writer, EditOutcome};
+use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
+use crate::adapters::kube::{self as connect, Connection, identity};
 use crate::cli::{GlobalArgs, RevokeArgs};
-use crate::connect::{self, Connection, identity};
 use crate::eks::access_entries::{self as entries, PreparedRevoke};
 use crate::eks::via::{self, EksContext};
 use crate::error::UserError;

@@ -44,10 +44,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use chronom::adapters::kube::{Connection, connect};
 use chronom::audit::manifests::ClusterState;
 use chronom::audit::{inventory, queries, read_cluster, read_cluster_for, report};
 use chronom::cli::GlobalArgs;
-use chronom::connect::{Connection, connect};
 use chronom_core::rbac::{
     Identity, QueryScope, RbacObjects, RbacSnapshot, Request, ResourceRequest, RuleSource,
     SubjectKind, WhoCanRow, aggregate_cluster_roles,

@@ -1031,7 +1031,7 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
         .build()
         .unwrap();
     let result = rt.block_on(async {
-        let conn = chronom::connect::connect(&cli.global).await.unwrap();
+        let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
         chronom::grant::execute(
             &conn,
             &v,
@@ -1109,7 +1109,7 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
         "API",
     );
     let result = rt.block_on(async {
-        let conn = chronom::connect::connect(&cli.global).await.unwrap();
+        let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
         chronom::revoke::execute(&conn, args, &input(&role(&id)), Some(&eks))
             .await
             .unwrap()
@@ -1176,7 +1176,7 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
         .unwrap();
     let e = rt
         .block_on(async {
-            let conn = chronom::connect::connect(&cli.global).await.unwrap();
+            let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
             chronom::grant::execute(&conn, &v, chronom::grant::Mapper::AccessEntry(&eks), None)
                 .await
         })
@@ -1246,7 +1246,7 @@ fn revoke_entry(
         .build()
         .unwrap();
     let result = rt.block_on(async {
-        let conn = chronom::connect::connect(&cli.global).await.unwrap();
+        let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
         chronom::revoke::execute(&conn, args, &input(principal), Some(&eks)).await
     });
     (result, delete.num_calls())

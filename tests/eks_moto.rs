@@ -288,7 +288,7 @@ fn describe_cluster_reads_endpoint_ca_and_network_access() {
     assert!(!o.certificate_authority_data.is_empty());
     assert_eq!(o.context_name(), format!("eks:{region}/{open}"));
     assert_eq!(
-        chronom::eks::infer::region_from_endpoint(&o.endpoint).as_deref(),
+        chronom::adapters::kube::infer::region_from_endpoint(&o.endpoint).as_deref(),
         Some(region)
     );
     assert_eq!(o.endpoint_access(), EndpointAccess::Open);
@@ -618,7 +618,7 @@ current-context: prod
 
 /// An inferred link with another AWS configuration: the one substitution these tests make
 /// (the process environment, which the real link reads, is not the tests' to change).
-fn with_sdk(conn: &mut chronom::connect::Connection, sdk: aws_config::SdkConfig) {
+fn with_sdk(conn: &mut chronom::adapters::kube::Connection, sdk: aws_config::SdkConfig) {
     let link = conn
         .eks
         .as_ref()
@@ -644,7 +644,7 @@ fn a_context_on_an_eks_endpoint_reads_the_eks_side_of_its_cluster() {
             .await
             .unwrap();
         let kubeconfig = eks_kubeconfig(dir.path(), &described);
-        let conn = chronom::connect::connect(&global(&[
+        let conn = chronom::adapters::kube::connect(&global(&[
             "--kubeconfig",
             kubeconfig.to_str().unwrap(),
             "--request-timeout",
@@ -726,7 +726,7 @@ fn without_aws_credentials_an_eks_context_falls_back_to_aws_auth_and_says_why() 
             .await
             .unwrap();
         let kubeconfig = eks_kubeconfig(dir.path(), &described);
-        chronom::connect::connect(&global(&["--kubeconfig", kubeconfig.to_str().unwrap()]))
+        chronom::adapters::kube::connect(&global(&["--kubeconfig", kubeconfig.to_str().unwrap()]))
             .await
             .unwrap()
     });
@@ -1490,7 +1490,7 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
             .await
             .unwrap();
         let kubeconfig = eks_kubeconfig(dir.path(), &described);
-        chronom::connect::connect(&global(&["--kubeconfig", kubeconfig.to_str().unwrap()]))
+        chronom::adapters::kube::connect(&global(&["--kubeconfig", kubeconfig.to_str().unwrap()]))
             .await
             .unwrap()
     });

@@ -820,7 +820,7 @@ impl PausedGrant {
                 .build()
                 .expect("tokio runtime");
             runtime.block_on(async {
-                let conn = match chronom::connect::connect(&cli.global).await {
+                let conn = match chronom::adapters::kube::connect(&cli.global).await {
                     Ok(conn) => conn,
                     Err(e) => return e.into(),
                 };

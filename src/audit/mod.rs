@@ -18,8 +18,8 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams};
 
+use crate::adapters::kube::{self as connect, Connection};
 use crate::cli::{AuditArgs, AuditFormat, AuditQuery, GlobalArgs};
-use crate::connect::{self, Connection};
 use crate::error::UserError;
 use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
 use completeness::{UnreadSource, Verdict, source};

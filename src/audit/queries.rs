@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::completeness::UnreadSource;
 use super::inventory::{self, Mapping, MappingSource};
 use super::report::identity_of;
+use crate::adapters::kube as connect;
 use crate::cli::{GlobalArgs, LookupArgs, QueryFormat, WhoCanArgs};
-use crate::connect;
 use crate::error::UserError;
 use chronom_core::arn::{self, PrincipalArn};
 use chronom_core::rbac::{

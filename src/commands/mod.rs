@@ -21,7 +21,7 @@ pub fn run(cli: &Cli) -> i32 {
             runtime.block_on(run_async(cli, command))
         }
     };
-    let requests = crate::connect::API_REQUESTS.load(std::sync::atomic::Ordering::Relaxed);
+    let requests = crate::adapters::kube::API_REQUESTS.load(std::sync::atomic::Ordering::Relaxed);
     tracing::info!(api_requests = requests, "done");
     code
 }

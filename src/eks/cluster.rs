@@ -19,14 +19,15 @@ use kube::config::{
     NamedAuthInfo, NamedCluster, NamedContext,
 };
 
+use crate::adapters::kube::{Connection, connection_from_config};
 use crate::cli::GlobalArgs;
 use crate::connect::diagnose::{self as classify, Unreachable};
-use crate::connect::{Connection, connection_from_config, error_chain};
 use crate::eks::diagnosis::{self, EndpointAccess};
 use crate::eks::posture::ClusterFacts;
 use crate::eks::token::{DEFAULT_EXEC_API_VERSION, is_region_name};
 use crate::eks::{EksTarget, identity, recent_principals};
 use crate::error::UserError;
+use crate::error::error_chain;
 
 /// What DescribeCluster says: how to connect, and the facts the audit and `--via` read.
 #[derive(Debug, Clone, PartialEq, Eq)]

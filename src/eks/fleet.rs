@@ -198,7 +198,7 @@ where
     E: aws_sdk_eks::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     use aws_sdk_eks::error::ProvideErrorMetadata;
-    let transport = crate::connect::error_chain(e).join(": ");
+    let transport = crate::error::error_chain(e).join(": ");
     tracing::debug!(error = %transport, "AWS call failed");
     if let Some(code) = e.code() {
         let message = e.message().unwrap_or_default().to_string();

@@ -29,7 +29,7 @@ pub async fn credentials(sdk: &SdkConfig) -> Result<Credentials, UserError> {
         _ => UserError::failed(
             format!(
                 "cannot load AWS credentials: {}",
-                crate::connect::error_chain(&e).join(": ")
+                crate::error::error_chain(&e).join(": ")
             ),
             "renew the login (`aws sso login`, or fresh keys for the profile), or pass --profile",
         ),
@@ -54,7 +54,7 @@ pub async fn caller_with(sts: &aws_sdk_sts::Client) -> Result<AwsCaller, UserErr
         UserError::failed(
             format!(
                 "STS GetCallerIdentity failed: {}",
-                crate::connect::error_chain(&e).join(": ")
+                crate::error::error_chain(&e).join(": ")
             ),
             "check the AWS credentials and network access to STS (re-run with -vv)",
         )

@@ -7,9 +7,9 @@
 use super::access_entries::EntryWithPolicies;
 use super::access_policies;
 use super::posture::{AuthMode, ClusterFacts};
+use crate::adapters::kube::Connection;
 use crate::audit::completeness::{UnreadSource, source};
 use crate::audit::inventory::{self, Mapping, MappingSource};
-use crate::connect::Connection;
 use chronom_core::arn::{self, PrincipalArn};
 use chronom_core::rbac::RbacObjects;
 

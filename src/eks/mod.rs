@@ -11,7 +11,6 @@ pub mod via;
 pub mod cluster;
 pub mod diagnosis;
 pub mod identity;
-pub mod infer;
 pub mod recent_principals;
 pub mod token;
 pub mod token_cmd;

@@ -6,9 +6,9 @@ use aws_credential_types::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 
 use crate::cli::{GlobalArgs, TokenArgs};
-use crate::connect::error_chain;
 use crate::eks::{cluster, identity, token};
 use crate::error::UserError;
+use crate::error::error_chain;
 
 /// The session name of `--role-arn` sessions, as CloudTrail and the cluster's audit log show it.
 pub const SESSION_NAME: &str = "kubectl-chronom";

@@ -5,8 +5,8 @@
 //! an EKS cluster, or when its EKS side cannot be read, auto keeps aws-auth, saying why.
 
 use super::posture::{AuthMode, ClusterFacts};
+use crate::adapters::kube::Connection;
 use crate::cli::MappingVia;
-use crate::connect::Connection;
 use crate::error::UserError;
 
 /// The two ways to map an IAM role into the cluster.

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 
-use crate::connect::Connection;
+use super::Connection;
 use crate::error::UserError;
 
 pub const NAMESPACE: &str = "kube-system";

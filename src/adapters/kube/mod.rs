@@ -1,8 +1,9 @@
 //! Reaching the API server the way kubectl does, and explaining why when we cannot.
 
-pub mod diagnose;
+pub mod aws_auth_writer;
 pub mod discovery;
 pub mod identity;
+pub mod infer;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -13,9 +14,11 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 use crate::cli::GlobalArgs;
+use crate::connect::diagnose;
 use crate::eks::cluster::EksLink;
-use crate::eks::infer::{self, ContextCluster};
 use crate::error::UserError;
+use crate::error::error_chain;
+use infer::ContextCluster;
 
 /// A client for one kubeconfig context, with what we need to name it in messages.
 #[derive(Clone)]
@@ -231,15 +234,4 @@ fn count_request<B>(request: http::Request<B>) -> http::Request<B> {
     // Method and path only: headers carry the bearer token.
     tracing::debug!(method = %request.method(), path = %request.uri().path(), "api request");
     request
-}
-
-/// The error and all its sources, outermost first.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut chain = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        chain.push(s.to_string());
-        source = s.source();
-    }
-    chain
 }
