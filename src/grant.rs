@@ -11,11 +11,12 @@ use k8s_openapi::api::rbac::v1::{
 };
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 
+use crate::adapters::aws::EksContext;
+use crate::adapters::aws::access_entries::{self as entries, PreparedGrant, UsernameTarget};
 use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
 use crate::adapters::kube::{self as connect, Connection, identity};
 use crate::cli::{GlobalArgs, GrantArgs};
-use crate::eks::access_entries::{self as entries, PreparedGrant, UsernameTarget};
-use crate::eks::via::{self, EksContext, MapWith};
+use crate::eks::via::{self, MapWith};
 use crate::error::UserError;
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RoleArnView, WriteReport};
 use crate::{preflight, verify};

@@ -12,11 +12,12 @@
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Subject};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 
+use crate::adapters::aws::EksContext;
+use crate::adapters::aws::access_entries::{self as entries, PreparedRevoke};
 use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
 use crate::adapters::kube::{self as connect, Connection, identity};
 use crate::cli::{GlobalArgs, RevokeArgs};
-use crate::eks::access_entries::{self as entries, PreparedRevoke};
-use crate::eks::via::{self, EksContext};
+use crate::eks::via;
 use crate::error::UserError;
 use crate::grant::role_arn_view;
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RunResult, WriteReport};

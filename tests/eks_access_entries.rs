@@ -28,11 +28,12 @@ use aws_sdk_eks::types::{
 };
 use aws_sdk_iam::operation::get_role::{GetRoleError, GetRoleOutput};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use chronom::adapters::aws::EksContext;
+use chronom::adapters::aws::access_entries::{self as entries, EntryPlan};
 use chronom::audit::manifests::ClusterState;
 use chronom::audit::report::{self, EksState};
-use chronom::eks::access_entries::{self as entries, EntryPlan};
 use chronom::eks::posture::ClusterFacts;
-use chronom::eks::via::{self, EksContext, MapWith};
+use chronom::eks::via::{self, MapWith};
 use chronom::outcome::Action;
 
 const ACCOUNT: &str = "111122223333";
@@ -243,11 +244,15 @@ async fn describe_cluster_reads_the_mode_and_auto_chooses_from_it() {
                     .build()
             });
         let eks = eks_with(&[&rule]);
-        let cluster =
-            chronom::eks::cluster::describe_with(&eks, &sts_with(&[]), "eu-west-1", CLUSTER)
-                .await
-                .unwrap()
-                .facts;
+        let cluster = chronom::adapters::aws::cluster::describe_with(
+            &eks,
+            &sts_with(&[]),
+            "eu-west-1",
+            CLUSTER,
+        )
+        .await
+        .unwrap()
+        .facts;
         assert_eq!(cluster.authentication_mode.as_deref(), Some(mode.as_str()));
         assert_eq!(cluster.region.as_deref(), Some("eu-west-1"));
         assert_eq!(cluster.enabled_log_types, ["audit"]);
@@ -278,7 +283,7 @@ async fn a_missing_cluster_says_to_check_the_name_and_region() {
             .arn(format!("arn:aws:iam::{ACCOUNT}:user/u"))
             .build()
     });
-    let e = chronom::eks::cluster::describe_with(
+    let e = chronom::adapters::aws::cluster::describe_with(
         &eks_with(&[&rule, &listed]),
         &sts_with(&[&caller]),
         "eu-west-1",

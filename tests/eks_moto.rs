@@ -20,10 +20,10 @@ use std::process::{Command, Output, Stdio};
 
 use aws_credential_types::Credentials;
 use aws_sdk_eks::types::VpcConfigRequest;
-use chronom::eks::cluster::{self, EksCluster, ExecPlugin};
+use chronom::adapters::aws::cluster::{self, EksCluster, ExecPlugin};
+use chronom::adapters::aws::{identity, token};
 use chronom::eks::diagnosis::EndpointAccess;
 use chronom::eks::posture::ClusterFacts;
-use chronom::eks::{identity, token};
 use clap::Parser;
 use jiff::Timestamp;
 use support::moto::{ACCESS_KEY, ACCOUNT, SECRET_KEY, check_token, moto};

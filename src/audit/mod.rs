@@ -199,13 +199,13 @@ pub async fn read_eks_side(conn: &Connection) -> (Option<report::EksState>, Opti
     }
 }
 
-pub async fn eks_state(ctx: &crate::eks::via::EksContext) -> report::EksState {
+pub async fn eks_state(ctx: &crate::adapters::aws::EksContext) -> report::EksState {
     let mut state = report::EksState {
         cluster: ctx.cluster.clone(),
         ..Default::default()
     };
     if ctx.auth_mode().is_some_and(|m| m.reads_access_entries()) {
-        match crate::eks::access_entries::read_all(&ctx.eks, ctx.name()).await {
+        match crate::adapters::aws::access_entries::read_all(&ctx.eks, ctx.name()).await {
             Ok(entries) => state.access_entries = entries,
             Err(e) => state.access_entries_error = Some(e.what),
         }

@@ -1,40 +1,6 @@
 //! `audit --all-clusters`: every EKS cluster in the chosen regions, audited concurrently with
 //! bounded parallelism, in one report.
 
-use std::future::Future;
-
-/// Run `f` on every item, at most `limit` at a time, and return the results in input order.
-pub async fn bounded_map<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
-where
-    F: Fn(T) -> Fut,
-    Fut: Future<Output = R> + Send + 'static,
-    R: Send + 'static,
-{
-    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    let mut pending = items.into_iter().enumerate();
-    let mut running = tokio::task::JoinSet::new();
-    for (i, item) in pending.by_ref().take(limit.max(1)) {
-        let fut = f(item);
-        running.spawn(async move { (i, fut.await) });
-    }
-    while let Some(done) = running.join_next().await {
-        let (i, r) = match done {
-            Ok(v) => v,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => panic!("task failed: {e}"),
-        };
-        results[i] = Some(r);
-        if let Some((i, item)) = pending.next() {
-            let fut = f(item);
-            running.spawn(async move { (i, fut.await) });
-        }
-    }
-    results
-        .into_iter()
-        .map(|r| r.expect("every task ran"))
-        .collect()
-}
-
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -44,8 +10,8 @@ use serde_json::Value;
 
 use aws_config::SdkConfig;
 
-use super::cluster::{self, EksCluster, ExecPlugin};
-use super::identity::AwsCaller;
+use crate::adapters::aws::cluster::{self, EksCluster, ExecPlugin};
+use crate::adapters::aws::identity::AwsCaller;
 use crate::audit::completeness::{self, UnreadSource, Verdict, source};
 use crate::audit::findings::Finding;
 use crate::audit::report::{self, AuditReport, Counts};
@@ -278,7 +244,7 @@ pub async fn verify_credentials(
     let configured = env.sdk.region().map(|r| r.to_string());
     let region = sts_region(configured.as_deref(), regions);
     let sdk = env.in_region(&region);
-    super::identity::credentials(&sdk).await?;
+    crate::adapters::aws::identity::credentials(&sdk).await?;
     match aws_sdk_sts::Client::new(&sdk)
         .get_caller_identity()
         .send()
@@ -763,7 +729,9 @@ pub type TokenPlugin = Arc<dyn Fn(&EksCluster) -> Result<ExecPlugin, UserError> 
 impl FleetEnv {
     /// The standard chain with --profile, and `kubectl-chronom token` for the tokens.
     pub async fn standard(global: &GlobalArgs) -> Self {
-        let sdk = super::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
+        let sdk =
+            crate::adapters::aws::aws_config(global.region.as_deref(), global.profile.as_deref())
+                .await;
         let profile = global.profile.clone();
         FleetEnv {
             sdk,
@@ -858,14 +826,15 @@ pub async fn collect(
     progress: bool,
 ) -> Result<FleetReport, UserError> {
     verify_credentials(env, regions).await?;
-    let listed = bounded_map(regions.to_vec(), PARALLEL_CLUSTERS * 2, |region| {
-        let env = env.clone();
-        async move {
-            let result = list_region(&env, &region).await;
-            (region, result)
-        }
-    })
-    .await;
+    let listed =
+        crate::adapters::parallel::bounded_map(regions.to_vec(), PARALLEL_CLUSTERS * 2, |region| {
+            let env = env.clone();
+            async move {
+                let result = list_region(&env, &region).await;
+                (region, result)
+            }
+        })
+        .await;
     let mut region_rows = Vec::new();
     let mut targets: Vec<(String, String)> = Vec::new();
     for (region, result) in listed {
@@ -902,45 +871,46 @@ pub async fn collect(
 
     let total = targets.len();
     let bar = progress_bar(progress, total);
-    let cluster_rows = bounded_map(targets, PARALLEL_CLUSTERS, |(region, cluster)| {
-        let global = GlobalArgs {
-            kubeconfig: None,
-            context: None,
-            verbose: global.verbose,
-            cluster: Some(cluster.clone()),
-            region: Some(region.clone()),
-            profile: global.profile.clone(),
-            request_timeout: global.request_timeout,
-        };
-        let (env, bar) = (env.clone(), bar.clone());
-        async move {
-            let result = audit_one(&env, &global, &region, &cluster, verify).await;
-            if result.is_err() {
-                bar.println(format!("{region}/{cluster} failed"));
+    let cluster_rows =
+        crate::adapters::parallel::bounded_map(targets, PARALLEL_CLUSTERS, |(region, cluster)| {
+            let global = GlobalArgs {
+                kubeconfig: None,
+                context: None,
+                verbose: global.verbose,
+                cluster: Some(cluster.clone()),
+                region: Some(region.clone()),
+                profile: global.profile.clone(),
+                request_timeout: global.request_timeout,
+            };
+            let (env, bar) = (env.clone(), bar.clone());
+            async move {
+                let result = audit_one(&env, &global, &region, &cluster, verify).await;
+                if result.is_err() {
+                    bar.println(format!("{region}/{cluster} failed"));
+                }
+                bar.set_message(format!("{region}/{cluster}"));
+                bar.inc(1);
+                match result {
+                    Ok(r) => ClusterRow {
+                        cluster,
+                        region,
+                        ok: true,
+                        error: None,
+                        next: None,
+                        report: Some(r),
+                    },
+                    Err(e) => ClusterRow {
+                        cluster,
+                        region,
+                        ok: false,
+                        error: Some(e.what),
+                        next: Some(e.next),
+                        report: None,
+                    },
+                }
             }
-            bar.set_message(format!("{region}/{cluster}"));
-            bar.inc(1);
-            match result {
-                Ok(r) => ClusterRow {
-                    cluster,
-                    region,
-                    ok: true,
-                    error: None,
-                    next: None,
-                    report: Some(r),
-                },
-                Err(e) => ClusterRow {
-                    cluster,
-                    region,
-                    ok: false,
-                    error: Some(e.what),
-                    next: Some(e.next),
-                    report: None,
-                },
-            }
-        }
-    })
-    .await;
+        })
+        .await;
     bar.finish_and_clear();
     Ok(FleetReport::new(region_rows, cluster_rows))
 }
@@ -1050,7 +1020,6 @@ pub fn exit_code(
 mod tests {
     use super::*;
     use crate::audit::manifests::ClusterState;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn sample_report() -> AuditReport {
         let mut state = ClusterState::default();
@@ -1447,37 +1416,5 @@ mod tests {
         );
         assert_eq!(raw_error(None, b"<html>bad gateway</html>"), None);
         assert_eq!(raw_error(Some(""), b""), None);
-    }
-
-    /// Proves both halves of "bounded": the tasks did overlap (a sequential run peaks at 1), and
-    /// never more than `limit` of them at once. The first `limit` tasks sleep longest, so all of
-    /// them are in flight together before any finishes.
-    #[tokio::test]
-    async fn bounded_map_keeps_order_and_limits_concurrency() {
-        const LIMIT: usize = 3;
-        let running = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let started = Arc::new(AtomicUsize::new(0));
-        let out = bounded_map((0..20u64).collect(), LIMIT, |i| {
-            let (running, peak, started) = (running.clone(), peak.clone(), started.clone());
-            async move {
-                started.fetch_add(1, Ordering::SeqCst);
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(20 - i)).await;
-                running.fetch_sub(1, Ordering::SeqCst);
-                i * 2
-            }
-        })
-        .await;
-        assert_eq!(out, (0..20).map(|i| i * 2).collect::<Vec<_>>());
-        assert_eq!(started.load(Ordering::SeqCst), 20, "every item ran once");
-        let peak = peak.load(Ordering::SeqCst);
-        assert!(
-            peak > 1,
-            "never more than one task in flight: ran sequentially"
-        );
-        assert!(peak <= LIMIT, "{peak} tasks in flight, limit {LIMIT}");
-        assert_eq!(peak, LIMIT, "the limit is also reached");
     }
 }

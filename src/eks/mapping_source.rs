@@ -4,9 +4,9 @@
 //!
 //! [`add`] is pure; [`add_from`] reads the EKS side of a connection first.
 
-use super::access_entries::EntryWithPolicies;
 use super::access_policies;
 use super::posture::{AuthMode, ClusterFacts};
+use crate::adapters::aws::access_entries::EntryWithPolicies;
 use crate::adapters::kube::Connection;
 use crate::audit::completeness::{UnreadSource, source};
 use crate::audit::inventory::{self, Mapping, MappingSource};
@@ -100,8 +100,8 @@ pub async fn add_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::aws::access_entries::AccessEntryView;
     use crate::audit::queries::{self, LookupTarget};
-    use crate::eks::access_entries::AccessEntryView;
     use crate::eks::access_policies::{Association, PolicyScope};
     use chronom_core::rbac::{QueryScope, RbacSnapshot, Request, ResourceCatalog, RuleSource};
 

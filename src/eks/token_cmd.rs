@@ -5,8 +5,8 @@
 use aws_credential_types::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 
+use crate::adapters::aws::{cluster, identity, token};
 use crate::cli::{GlobalArgs, TokenArgs};
-use crate::eks::{cluster, identity, token};
 use crate::error::UserError;
 use crate::error::error_chain;
 

@@ -5,6 +5,7 @@
 //! an EKS cluster, or when its EKS side cannot be read, auto keeps aws-auth, saying why.
 
 use super::posture::{AuthMode, ClusterFacts};
+use crate::adapters::aws::EksContext;
 use crate::adapters::kube::Connection;
 use crate::cli::MappingVia;
 use crate::error::UserError;
@@ -111,25 +112,6 @@ pub fn choose(
                 "--via auto chose aws-auth: cluster {name} has authenticationMode CONFIG_MAP (access entries are not enabled)"
             )),
         }),
-    }
-}
-
-/// The EKS side of one command: the clients and what DescribeCluster said.
-#[derive(Debug, Clone)]
-pub struct EksContext {
-    pub eks: aws_sdk_eks::Client,
-    /// For GetRole, to find a role's path; None where IAM must not be asked.
-    pub iam: Option<aws_sdk_iam::Client>,
-    pub cluster: ClusterFacts,
-}
-
-impl EksContext {
-    pub fn name(&self) -> &str {
-        &self.cluster.name
-    }
-
-    pub fn auth_mode(&self) -> Option<AuthMode> {
-        self.cluster.auth_mode()
     }
 }
 

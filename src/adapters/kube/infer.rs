@@ -12,8 +12,8 @@
 
 use kube::config::{ExecConfig, Kubeconfig};
 
-use crate::eks::EksTarget;
-use crate::eks::token::is_region_name;
+use crate::adapters::aws::EksTarget;
+use crate::adapters::aws::token::is_region_name;
 
 /// What a context says about its EKS cluster. Each part may be unknown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

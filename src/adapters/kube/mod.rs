@@ -13,9 +13,9 @@ use std::time::Duration;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
+use crate::adapters::aws::cluster::EksLink;
 use crate::cli::GlobalArgs;
 use crate::connect::diagnose;
-use crate::eks::cluster::EksLink;
 use crate::error::UserError;
 use crate::error::error_chain;
 use infer::ContextCluster;
@@ -38,7 +38,7 @@ pub struct Connection {
 /// plugins run through kube's own support.
 pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
     if global.cluster.is_some() {
-        return crate::eks::cluster::connect_eks(global).await;
+        return crate::adapters::aws::cluster::connect_eks(global).await;
     }
     let kubeconfig = match &global.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),

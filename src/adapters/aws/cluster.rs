@@ -19,13 +19,13 @@ use kube::config::{
     NamedAuthInfo, NamedCluster, NamedContext,
 };
 
+use super::{EksTarget, identity, recent_principals};
+use crate::adapters::aws::token::{DEFAULT_EXEC_API_VERSION, is_region_name};
 use crate::adapters::kube::{Connection, connection_from_config};
 use crate::cli::GlobalArgs;
 use crate::connect::diagnose::{self as classify, Unreachable};
 use crate::eks::diagnosis::{self, EndpointAccess};
 use crate::eks::posture::ClusterFacts;
-use crate::eks::token::{DEFAULT_EXEC_API_VERSION, is_region_name};
-use crate::eks::{EksTarget, identity, recent_principals};
 use crate::error::UserError;
 use crate::error::error_chain;
 
@@ -145,7 +145,8 @@ impl EksLink {
     pub async fn inferred(target: &EksTarget, context: &str, profile: Option<&str>) -> Self {
         let region = target.region.clone().unwrap_or_default();
         let sdk =
-            crate::eks::aws_config(Some(&region), profile.or(target.profile.as_deref())).await;
+            crate::adapters::aws::aws_config(Some(&region), profile.or(target.profile.as_deref()))
+                .await;
         EksLink {
             sdk,
             name: target.cluster.clone(),
@@ -411,7 +412,8 @@ pub async fn sdk_for(global: &GlobalArgs) -> Result<(SdkConfig, String), UserErr
             "for example --region eu-west-1",
         ));
     }
-    let sdk = crate::eks::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
+    let sdk =
+        crate::adapters::aws::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
     let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
         UserError::usage(
             "no AWS region: --region is not given and the AWS profile and environment name none",

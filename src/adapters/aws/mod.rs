@@ -1,21 +1,15 @@
 //! Speaking EKS directly: AWS configuration, DescribeCluster, the native bearer token,
-//! access entries. Shell code here calls pure helpers in the submodules.
+//! access entries, CloudTrail. I/O only: the decisions are in the pure EKS model.
 
 pub mod access_entries;
-pub mod access_policies;
-pub mod fleet;
-pub mod mapping_source;
-pub mod posture;
-pub mod via;
-
 pub mod cluster;
-pub mod diagnosis;
 pub mod identity;
 pub mod recent_principals;
 pub mod token;
-pub mod token_cmd;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::eks::posture::{AuthMode, ClusterFacts};
 
 /// A cluster named on the command line with --cluster (and --region, --profile).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +17,25 @@ pub struct EksTarget {
     pub cluster: String,
     pub region: Option<String>,
     pub profile: Option<String>,
+}
+
+/// The EKS side of one command: the clients and what DescribeCluster said.
+#[derive(Debug, Clone)]
+pub struct EksContext {
+    pub eks: aws_sdk_eks::Client,
+    /// For GetRole, to find a role's path; None where IAM must not be asked.
+    pub iam: Option<aws_sdk_iam::Client>,
+    pub cluster: ClusterFacts,
+}
+
+impl EksContext {
+    pub fn name(&self) -> &str {
+        &self.cluster.name
+    }
+
+    pub fn auth_mode(&self) -> Option<AuthMode> {
+        self.cluster.auth_mode()
+    }
 }
 
 /// The standard AWS credential chain (env, profile, SSO, IMDS, web identity), with the
