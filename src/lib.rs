@@ -5,7 +5,14 @@
 //! flows) talk to the API server and call it.
 
 pub mod adapters;
-pub mod audit;
+/// The audit's pure parts (moving to the core crate); the audit flow is `flows::audit`.
+pub mod audit {
+    pub mod completeness;
+    pub mod findings;
+    pub mod inventory;
+    pub mod manifests;
+    pub mod report;
+}
 pub mod cli;
 pub mod commands;
 /// Pure diagnosis of a failed connection (moving to the core crate); the kube adapter that
@@ -18,17 +25,9 @@ pub mod connect {
 pub mod eks {
     pub mod access_policies;
     pub mod diagnosis;
-    pub mod fleet;
-    pub mod mapping_source;
     pub mod posture;
-    pub mod token_cmd;
-    pub mod via;
 }
 pub mod error;
-pub mod grant;
+pub mod flows;
 pub mod outcome;
-pub mod preflight;
 pub mod report;
-pub mod restore;
-pub mod revoke;
-pub mod verify;

@@ -33,7 +33,7 @@ use chronom::adapters::aws::access_entries::{self as entries, EntryPlan};
 use chronom::audit::manifests::ClusterState;
 use chronom::audit::report::{self, EksState};
 use chronom::eks::posture::ClusterFacts;
-use chronom::eks::via::{self, MapWith};
+use chronom::flows::via::{self, MapWith};
 use chronom::outcome::Action;
 
 const ACCOUNT: &str = "111122223333";
@@ -1021,7 +1021,7 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
     let chronom::cli::Command::Grant(args) = &cli.command else {
         unreachable!()
     };
-    let v = chronom::grant::validate(args).unwrap();
+    let v = chronom::flows::grant::validate(args).unwrap();
     let describe = describe_rule(principal, None);
     let g = group.clone();
     let create = mock!(aws_sdk_eks::Client::create_access_entry)
@@ -1037,10 +1037,10 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
         .unwrap();
     let result = rt.block_on(async {
         let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
-        chronom::grant::execute(
+        chronom::flows::grant::execute(
             &conn,
             &v,
-            chronom::grant::Mapper::AccessEntry(&eks),
+            chronom::flows::grant::Mapper::AccessEntry(&eks),
             Some("chosen by the test".into()),
         )
         .await
@@ -1115,7 +1115,7 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
     );
     let result = rt.block_on(async {
         let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
-        chronom::revoke::execute(&conn, args, &input(&role(&id)), Some(&eks))
+        chronom::flows::revoke::execute(&conn, args, &input(&role(&id)), Some(&eks))
             .await
             .unwrap()
     });
@@ -1163,7 +1163,7 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
     let chronom::cli::Command::Grant(args) = &cli.command else {
         unreachable!()
     };
-    let e = chronom::grant::validate(args).expect_err("eks: is reserved");
+    let e = chronom::flows::grant::validate(args).expect_err("eks: is reserved");
     assert_eq!(e.exit_code, chronom_core::exit::EXIT_USAGE);
     assert!(e.what.contains("eks:"), "{e}");
     // EKS's own rule for access entries (a session name after a colon) is checked before
@@ -1172,7 +1172,7 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
     let chronom::cli::Command::Grant(args) = &cli.command else {
         unreachable!()
     };
-    let v = chronom::grant::validate(args).unwrap();
+    let v = chronom::flows::grant::validate(args).unwrap();
     let describe = describe_rule(SCANNER_WITH_PATH, None);
     let eks = ctx(eks_with(&[&describe]), None, "API");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -1182,8 +1182,13 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
     let e = rt
         .block_on(async {
             let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
-            chronom::grant::execute(&conn, &v, chronom::grant::Mapper::AccessEntry(&eks), None)
-                .await
+            chronom::flows::grant::execute(
+                &conn,
+                &v,
+                chronom::flows::grant::Mapper::AccessEntry(&eks),
+                None,
+            )
+            .await
         })
         .err()
         .expect("refused");
@@ -1252,7 +1257,7 @@ fn revoke_entry(
         .unwrap();
     let result = rt.block_on(async {
         let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
-        chronom::revoke::execute(&conn, args, &input(principal), Some(&eks)).await
+        chronom::flows::revoke::execute(&conn, args, &input(principal), Some(&eks)).await
     });
     (result, delete.num_calls())
 }

@@ -5,8 +5,9 @@ use chronom_core::exit::EXIT_OK;
 
 use crate::cli::{Cli, Command, OutputFormat};
 use crate::error::UserError;
+use crate::flows::{audit, grant, restore, revoke};
 use crate::outcome::RunResult;
-use crate::{audit, grant, report, restore, revoke};
+use crate::report;
 
 /// Run the parsed command line; the exit code is the process's.
 pub fn run(cli: &Cli) -> i32 {
@@ -34,7 +35,7 @@ async fn run_async(cli: &Cli, command: &Command) -> i32 {
         Command::Audit(args) => exit_code(audit::run(global, args).await),
         Command::RestoreAwsAuth(args) => exit_code(restore::restore(global, args).await),
         Command::Token(args) => exit_code(
-            crate::eks::token_cmd::exec_credential(global, args)
+            crate::flows::token::exec_credential(global, args)
                 .await
                 .map(|json| {
                     // stdout carries only the ExecCredential JSON.

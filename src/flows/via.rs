@@ -4,10 +4,10 @@
 //! the one `--cluster` names, or the one a kubeconfig context points at (see `infer`). Without
 //! an EKS cluster, or when its EKS side cannot be read, auto keeps aws-auth, saying why.
 
-use super::posture::{AuthMode, ClusterFacts};
 use crate::adapters::aws::EksContext;
 use crate::adapters::kube::Connection;
 use crate::cli::MappingVia;
+use crate::eks::posture::{AuthMode, ClusterFacts};
 use crate::error::UserError;
 
 /// The two ways to map an IAM role into the cluster.

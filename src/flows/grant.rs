@@ -16,10 +16,10 @@ use crate::adapters::aws::access_entries::{self as entries, PreparedGrant, Usern
 use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
 use crate::adapters::kube::{self as connect, Connection, identity};
 use crate::cli::{GlobalArgs, GrantArgs};
-use crate::eks::via::{self, MapWith};
 use crate::error::UserError;
+use crate::flows::via::{self, MapWith};
+use crate::flows::{preflight, verify};
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RoleArnView, WriteReport};
-use crate::{preflight, verify};
 use chronom_core::arn::{self, RoleArnInput};
 use chronom_core::awsauth;
 use chronom_core::inherited_access::{self, ReadScope};

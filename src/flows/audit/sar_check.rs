@@ -3,9 +3,9 @@
 
 use k8s_openapi::api::authorization::v1::{NonResourceAttributes, ResourceAttributes};
 
-use super::report::{AuditReport, Mismatch, Verification, identity_of};
 use crate::adapters::kube::Connection;
 use crate::adapters::kube::identity::review;
+use crate::audit::report::{AuditReport, Mismatch, Verification, identity_of};
 use crate::error::UserError;
 use chronom_core::rbac::{NonResourceRequest, RbacSnapshot, Request, ResourceRequest};
 

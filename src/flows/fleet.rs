@@ -813,7 +813,7 @@ async fn audit_one(
     let described = cluster::describe(&sdk, region, name).await?;
     let exec = (env.token_plugin)(&described)?;
     let conn = cluster::open(described, &exec, sdk, global).await?;
-    crate::audit::live_report(&conn, verify).await
+    crate::flows::audit::live_report(&conn, verify).await
 }
 
 /// `audit --all-clusters` up to the report: list every region, audit each cluster (at most

@@ -3,15 +3,13 @@
 //! The shell lists the four RBAC kinds and reads aws-auth (a constant number of paginated
 //! requests, whatever the cluster's size), or reads manifests; everything else is pure.
 
-pub mod completeness;
-pub mod findings;
-pub mod inventory;
-pub mod manifests;
+pub mod mapping_source;
 pub mod queries;
-pub mod report;
 pub mod sar_check;
 
 use std::path::{Path, PathBuf};
+
+use crate::audit::{completeness, report};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
@@ -19,11 +17,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams};
 
 use crate::adapters::kube::{self as connect, Connection};
+use crate::audit::completeness::{UnreadSource, Verdict, source};
+use crate::audit::manifests::ClusterState;
 use crate::cli::{AuditArgs, AuditFormat, AuditQuery, GlobalArgs};
 use crate::error::UserError;
 use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
-use completeness::{UnreadSource, Verdict, source};
-use manifests::ClusterState;
 
 const PAGE_SIZE: u32 = 500;
 
@@ -44,7 +42,7 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
         ));
     }
     if args.all_clusters {
-        return crate::eks::fleet::run(global, args).await;
+        return crate::flows::fleet::run(global, args).await;
     }
     let built = build_report(global, &args.from_file, args.verify).await?;
     match args.output {
@@ -187,7 +185,7 @@ pub async fn read_eks(conn: &Connection) -> Option<report::EksState> {
 /// leaves the audit without its authentication mode (which mappings count), its access
 /// entries and its posture.
 pub async fn read_eks_side(conn: &Connection) -> (Option<report::EksState>, Option<UnreadSource>) {
-    let side = crate::eks::via::side(conn).await;
+    let side = crate::flows::via::side(conn).await;
     side.tell();
     let unread = side
         .unreadable
