@@ -504,6 +504,15 @@ fn lines(t: &Table) -> String {
 /// The table form: clusters, then every mapping and every finding with its cluster.
 pub fn render_table(r: &FleetReport, wide: bool) -> String {
     let mut out = String::new();
+    clusters_section(&mut out, r);
+    mappings_section(&mut out, r);
+    findings_section(&mut out, r, wide);
+    incomplete_section(&mut out, r);
+    out
+}
+
+/// One row per cluster (audited or failed) and per failed region, then what was skipped and each failure's next step.
+fn clusters_section(out: &mut String, r: &FleetReport) {
     out.push_str(&format!(
         "CLUSTERS ({} in {} region(s))\n",
         r.clusters.len(),
@@ -576,7 +585,10 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
             out.push_str(&format!("{}/{} next: {next}\n", c.region, c.cluster));
         }
     }
+}
 
+/// Every mapping of every audited cluster.
+fn mappings_section(out: &mut String, r: &FleetReport) {
     out.push_str("\nMAPPINGS\n");
     let mut t = table(&[
         "CLUSTER",
@@ -604,7 +616,10 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
         }
     }
     out.push_str(&if any { lines(&t) } else { "  (none)\n".into() });
+}
 
+/// Every finding, with its remediation when `wide`.
+fn findings_section(out: &mut String, r: &FleetReport, wide: bool) {
     out.push_str(&format!(
         "\nFINDINGS (critical {}, high {}, medium {}, low {})\n",
         r.counts.critical, r.counts.high, r.counts.medium, r.counts.low
@@ -632,6 +647,10 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
     } else {
         lines(&t)
     });
+}
+
+/// What could not be read, when anything could not.
+fn incomplete_section(out: &mut String, r: &FleetReport) {
     if !r.complete {
         out.push_str(&format!(
             "\nINCOMPLETE ({} source(s) could not be read; the tables above leave out what they hold)\n",
@@ -648,7 +667,6 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
         }
         out.push_str(&lines(&t));
     }
-    out
 }
 
 /// One SARIF run for the whole fleet: every cluster's results, located under
@@ -826,6 +844,17 @@ pub async fn collect(
     progress: bool,
 ) -> Result<FleetReport, UserError> {
     verify_credentials(env, regions).await?;
+    let (region_rows, targets) = list_regions(env, regions).await?;
+    let cluster_rows = audit_clusters(env, global, targets, verify, progress).await;
+    Ok(FleetReport::new(region_rows, cluster_rows))
+}
+
+/// Phase 1: ListClusters in every region. Each region is a row; the clusters found are the
+/// `(region, name)` targets. An error only when no region could be listed at all.
+async fn list_regions(
+    env: &FleetEnv,
+    regions: &[String],
+) -> Result<(Vec<RegionRow>, Vec<(String, String)>), UserError> {
     let listed =
         crate::adapters::parallel::bounded_map(regions.to_vec(), PARALLEL_CLUSTERS * 2, |region| {
             let env = env.clone();
@@ -868,9 +897,19 @@ pub async fn collect(
             "check the AWS credentials (--profile, AWS_PROFILE, `aws sso login`) and eks:ListClusters",
         ));
     }
+    Ok((region_rows, targets))
+}
 
-    let total = targets.len();
-    let bar = progress_bar(progress, total);
+/// Phase 2: audit every `(region, cluster)` target, at most [`PARALLEL_CLUSTERS`] at once; a
+/// cluster that fails is a row with its reason, never the end of the run.
+async fn audit_clusters(
+    env: &FleetEnv,
+    global: &GlobalArgs,
+    targets: Vec<(String, String)>,
+    verify: bool,
+    progress: bool,
+) -> Vec<ClusterRow> {
+    let bar = progress_bar(progress, targets.len());
     let cluster_rows =
         crate::adapters::parallel::bounded_map(targets, PARALLEL_CLUSTERS, |(region, cluster)| {
             let global = GlobalArgs {
@@ -890,29 +929,37 @@ pub async fn collect(
                 }
                 bar.set_message(format!("{region}/{cluster}"));
                 bar.inc(1);
-                match result {
-                    Ok(r) => ClusterRow {
-                        cluster,
-                        region,
-                        ok: true,
-                        error: None,
-                        next: None,
-                        report: Some(r),
-                    },
-                    Err(e) => ClusterRow {
-                        cluster,
-                        region,
-                        ok: false,
-                        error: Some(e.what),
-                        next: Some(e.next),
-                        report: None,
-                    },
-                }
+                cluster_row(region, cluster, result)
             }
         })
         .await;
     bar.finish_and_clear();
-    Ok(FleetReport::new(region_rows, cluster_rows))
+    cluster_rows
+}
+
+fn cluster_row(
+    region: String,
+    cluster: String,
+    result: Result<AuditReport, UserError>,
+) -> ClusterRow {
+    match result {
+        Ok(r) => ClusterRow {
+            cluster,
+            region,
+            ok: true,
+            error: None,
+            next: None,
+            report: Some(r),
+        },
+        Err(e) => ClusterRow {
+            cluster,
+            region,
+            ok: false,
+            error: Some(e.what),
+            next: Some(e.next),
+            report: None,
+        },
+    }
 }
 
 /// A bar on stderr when it is a terminal (`show`), else nothing: the report goes to stdout and

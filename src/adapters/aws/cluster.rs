@@ -470,32 +470,7 @@ where
         .as_service_error()
         .is_some_and(|e| e.is_resource_not_found_exception())
     {
-        let caller = identity::caller_with(sts).await.ok();
-        let account = caller
-            .as_ref()
-            .map(|c| format!(" of account {}", c.account))
-            .unwrap_or_default();
-        let next = match list_clusters(eks).await {
-            Ok(names) if names.is_empty() => format!(
-                "there are no clusters in {region}{account}; pass --region of the cluster (or --profile of its account)"
-            ),
-            Ok(names) => format!(
-                "clusters in {region}{account}: {}; pass one of them to --cluster",
-                names.join(", ")
-            ),
-            Err(e) => {
-                let why = e
-                    .code()
-                    .map_or_else(|| error_chain(&e).join(": "), str::to_string);
-                format!(
-                    "check the name, --region and --profile (listing the clusters in {region} failed too: {why})"
-                )
-            }
-        };
-        return UserError::failed(
-            format!("no EKS cluster named {name:?} in {region}{account}"),
-            next,
-        );
+        return not_found_error(eks, sts, region, name).await;
     }
     match code.as_str() {
         "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
@@ -532,6 +507,42 @@ where
             "re-run with -vv; if it persists, check the AWS Health Dashboard",
         ),
     }
+}
+
+/// DescribeCluster said there is no such cluster: say which account and region were asked,
+/// and which clusters are there instead.
+async fn not_found_error(
+    eks: &aws_sdk_eks::Client,
+    sts: &aws_sdk_sts::Client,
+    region: &str,
+    name: &str,
+) -> UserError {
+    let caller = identity::caller_with(sts).await.ok();
+    let account = caller
+        .as_ref()
+        .map(|c| format!(" of account {}", c.account))
+        .unwrap_or_default();
+    let next = match list_clusters(eks).await {
+        Ok(names) if names.is_empty() => format!(
+            "there are no clusters in {region}{account}; pass --region of the cluster (or --profile of its account)"
+        ),
+        Ok(names) => format!(
+            "clusters in {region}{account}: {}; pass one of them to --cluster",
+            names.join(", ")
+        ),
+        Err(e) => {
+            let why = e
+                .code()
+                .map_or_else(|| error_chain(&e).join(": "), str::to_string);
+            format!(
+                "check the name, --region and --profile (listing the clusters in {region} failed too: {why})"
+            )
+        }
+    };
+    UserError::failed(
+        format!("no EKS cluster named {name:?} in {region}{account}"),
+        next,
+    )
 }
 
 /// All cluster names in the client's region (ListClusters, every page). The caller words the

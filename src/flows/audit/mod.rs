@@ -269,56 +269,6 @@ pub async fn read_readable(
     scope: &QueryScope,
 ) -> Result<ClusterState, UserError> {
     let c = conn.client.clone();
-    let config_maps = Api::<ConfigMap>::namespaced(c.clone(), "kube-system");
-    let namespaced = async {
-        match scope {
-            QueryScope::AllNamespaces => tokio::try_join!(
-                list_all(
-                    conn,
-                    Api::<Role>::all(c.clone()),
-                    source::ROLES,
-                    "in all namespaces"
-                ),
-                list_all(
-                    conn,
-                    Api::<RoleBinding>::all(c.clone()),
-                    source::ROLE_BINDINGS,
-                    "in all namespaces"
-                ),
-            ),
-            QueryScope::Namespace(ns) => {
-                let within = format!("in namespace {ns}");
-                tokio::try_join!(
-                    list_all(
-                        conn,
-                        Api::<Role>::namespaced(c.clone(), ns),
-                        source::ROLES,
-                        &within
-                    ),
-                    list_all(
-                        conn,
-                        Api::<RoleBinding>::namespaced(c.clone(), ns),
-                        source::ROLE_BINDINGS,
-                        &within
-                    ),
-                )
-            }
-            QueryScope::ClusterScoped => Ok((Ok(Vec::new()), Ok(Vec::new()))),
-        }
-    };
-    let aws_auth = async {
-        match config_maps.get_opt("aws-auth").await {
-            Ok(cm) => Ok(Ok(cm)),
-            Err(e) => refused(
-                conn,
-                e,
-                source::AWS_AUTH,
-                "reading configmap kube-system/aws-auth",
-            )
-            .await
-            .map(Err),
-        }
-    };
     let (cluster_roles, cluster_role_bindings, (roles, role_bindings), aws_auth) = tokio::try_join!(
         list_all(
             conn,
@@ -332,8 +282,8 @@ pub async fn read_readable(
             source::CLUSTER_ROLE_BINDINGS,
             "(cluster-scoped)"
         ),
-        namespaced,
-        aws_auth,
+        read_namespaced(conn, scope),
+        read_aws_auth(conn),
     )?;
     let mut unread = Vec::new();
     let rbac = RbacObjects {
@@ -350,6 +300,64 @@ pub async fn read_readable(
         discovered: None,
         unread,
     })
+}
+
+/// The Roles and RoleBindings `scope` can depend on (none for `ClusterScoped`).
+async fn read_namespaced(
+    conn: &Connection,
+    scope: &QueryScope,
+) -> Result<(Readable<Vec<Role>>, Readable<Vec<RoleBinding>>), UserError> {
+    let c = conn.client.clone();
+    match scope {
+        QueryScope::AllNamespaces => tokio::try_join!(
+            list_all(
+                conn,
+                Api::<Role>::all(c.clone()),
+                source::ROLES,
+                "in all namespaces"
+            ),
+            list_all(
+                conn,
+                Api::<RoleBinding>::all(c.clone()),
+                source::ROLE_BINDINGS,
+                "in all namespaces"
+            ),
+        ),
+        QueryScope::Namespace(ns) => {
+            let within = format!("in namespace {ns}");
+            tokio::try_join!(
+                list_all(
+                    conn,
+                    Api::<Role>::namespaced(c.clone(), ns),
+                    source::ROLES,
+                    &within
+                ),
+                list_all(
+                    conn,
+                    Api::<RoleBinding>::namespaced(c.clone(), ns),
+                    source::ROLE_BINDINGS,
+                    &within
+                ),
+            )
+        }
+        QueryScope::ClusterScoped => Ok((Ok(Vec::new()), Ok(Vec::new()))),
+    }
+}
+
+/// aws-auth, or why it could not be read (its absence is a valid answer: `None`).
+async fn read_aws_auth(conn: &Connection) -> Result<Readable<Option<ConfigMap>>, UserError> {
+    let config_maps = Api::<ConfigMap>::namespaced(conn.client.clone(), "kube-system");
+    match config_maps.get_opt("aws-auth").await {
+        Ok(cm) => Ok(Ok(cm)),
+        Err(e) => refused(
+            conn,
+            e,
+            source::AWS_AUTH,
+            "reading configmap kube-system/aws-auth",
+        )
+        .await
+        .map(Err),
+    }
 }
 
 /// A read the API server refused, or its result.
