@@ -9,7 +9,7 @@
 //! (`UnsupportedLayout`, an invalid username or group); a refusal that says "please report
 //! this" (the editor's own self-check caught a wrong edit) is a finding, like a panic, unless
 //! CHRONOM_FUZZ_TOLERATED_DIR names a directory: then the input is written there and the run
-//! goes on (see `self_check_refused`). tests/fuzz_seeds.rs replays the seeds through this file.
+//! goes on (see `self_check_refused`). tests/offline/fuzz_seeds.rs replays the seeds through this file.
 #![no_main]
 
 use chronom_fuzz::arn::{parse_role_arn, CanonicalRoleArn};
@@ -68,7 +68,7 @@ thread_local! {
 /// edits, not at random. There the input is written to that directory (named by its hash,
 /// replayable with `cargo fuzz run`) and the run goes on; scripts/fuzz prints every kept input,
 /// and first replays the committed seeds strictly. Without the variable (by hand, and in
-/// tests/fuzz_seeds.rs) this panics.
+/// tests/offline/fuzz_seeds.rs) this panics.
 fn self_check_refused(what: &str, message: &str) {
     static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
     let dir = DIR.get_or_init(|| std::env::var_os("CHRONOM_FUZZ_TOLERATED_DIR").map(Into::into));
@@ -106,7 +106,7 @@ fn check_refusal(error: &EditError, entry: &NewRoleEntry, what: &str) {
             assert!(!entry_is_valid(entry), "{what}: a valid username/groups refused: {error}");
         }
         // Refusing to edit a layout it cannot edit losslessly is safe; how often the editor
-        // does so on the seeds is bounded in tests/fuzz_seeds.rs.
+        // does so on the seeds is bounded in tests/offline/fuzz_seeds.rs.
         EditError::UnsupportedLayout { .. } => {}
         EditError::Verification { .. } => self_check_refused(what, &error.to_string()),
         other => panic!("{what}: {other}"),

@@ -5,7 +5,7 @@
 //! place every entry inside the text where its line and column say. Where both readers read
 //! a text, they must mean the same entries: the editor may only edit what it reads as the
 //! authenticator does. (The lenient reader's oracle is aws-iam-authenticator itself, in
-//! tests/awsauth_oracle.rs; a fuzz target cannot call Go per input, see docs/fuzzing.md.)
+//! tests/offline/awsauth_oracle.rs; a fuzz target cannot call Go per input, see docs/fuzzing.md.)
 #![no_main]
 
 use std::ops::Range;

@@ -1,28 +1,25 @@
 //! Reading and writing the test cluster directly (as admin), and running the plugin on it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DeleteParams, PostParams};
 
-use super::control_plane::{ControlPlane, control_plane};
+use super::control_plane::ControlPlane;
 
 /// The node-role entry of the eks seed, as block-style mapRoles text.
 pub const NODE_ENTRY: &str = "- rolearn: arn:aws:iam::111122223333:role/eksctl-demo-nodegroup-NodeInstanceRole-1ABCDEF\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n";
 
 /// `kubectl-chronom --kubeconfig <cp> --context <context> <args>`, with backups in a private dir.
-pub fn chronom_on(cp: &ControlPlane, context: &str, args: &[&str]) -> Output {
+pub fn chronom(cp: &ControlPlane, context: &str, args: &[&str]) -> Output {
     plugin_command(&cp.kubeconfig, context)
         .args(args)
         .output()
         .expect("run kubectl-chronom")
-}
-
-pub fn chronom(context: &str, args: &[&str]) -> Output {
-    chronom_on(control_plane(), context, args)
 }
 
 pub fn plugin_command(kubeconfig: &Path, context: &str) -> Command {
@@ -32,13 +29,21 @@ pub fn plugin_command(kubeconfig: &Path, context: &str) -> Command {
         .arg("--context")
         .arg(context)
         .env_remove("KUBECONFIG")
-        .env("XDG_STATE_HOME", state_dir());
+        .env("XDG_STATE_HOME", state_dir(kubeconfig));
     cmd
 }
 
-/// Where the plugin writes backups during tests (one dir per test process).
-pub fn state_dir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("chronom-test-state-{}", std::process::id()))
+/// Where the plugin writes backups during tests: one dir per test process and control plane
+/// (named by its kubeconfig). Backups are named by context and second, so the modules of one
+/// test binary, each on its own control plane, would otherwise write over each other's.
+pub fn state_dir(kubeconfig: &Path) -> PathBuf {
+    let mut hasher = DefaultHasher::new();
+    kubeconfig.hash(&mut hasher);
+    std::env::temp_dir().join(format!(
+        "chronom-test-state-{}-{:016x}",
+        std::process::id(),
+        hasher.finish()
+    ))
 }
 
 pub fn text(o: &Output) -> String {
@@ -56,7 +61,7 @@ pub fn json(o: &Output) -> serde_json::Value {
 }
 
 /// Run `f` with an admin client for `cp`.
-pub fn with_client_on<T>(cp: &ControlPlane, f: impl AsyncFnOnce(kube::Client) -> T) -> T {
+pub fn with_client<T>(cp: &ControlPlane, f: impl AsyncFnOnce(kube::Client) -> T) -> T {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -74,12 +79,8 @@ pub fn with_client_on<T>(cp: &ControlPlane, f: impl AsyncFnOnce(kube::Client) ->
     })
 }
 
-pub fn with_client<T>(f: impl AsyncFnOnce(kube::Client) -> T) -> T {
-    with_client_on(control_plane(), f)
-}
-
-pub fn get_aws_auth_on(cp: &ControlPlane) -> Option<ConfigMap> {
-    with_client_on(cp, async |c| {
+pub fn get_aws_auth(cp: &ControlPlane) -> Option<ConfigMap> {
+    with_client(cp, async |c| {
         Api::<ConfigMap>::namespaced(c, "kube-system")
             .get_opt("aws-auth")
             .await
@@ -87,16 +88,12 @@ pub fn get_aws_auth_on(cp: &ControlPlane) -> Option<ConfigMap> {
     })
 }
 
-pub fn get_aws_auth() -> Option<ConfigMap> {
-    get_aws_auth_on(control_plane())
-}
-
 /// Replace aws-auth's data (None: delete the ConfigMap) and return what was there.
-pub fn set_aws_auth_on(
+pub fn set_aws_auth(
     cp: &ControlPlane,
     data: Option<BTreeMap<String, String>>,
 ) -> Option<ConfigMap> {
-    with_client_on(cp, async |c| {
+    with_client(cp, async |c| {
         let api = Api::<ConfigMap>::namespaced(c, "kube-system");
         let before = api.get_opt("aws-auth").await.unwrap();
         match (data, &before) {
@@ -125,19 +122,11 @@ pub fn set_aws_auth_on(
     })
 }
 
-pub fn set_aws_auth(data: Option<BTreeMap<String, String>>) -> Option<ConfigMap> {
-    set_aws_auth_on(control_plane(), data)
-}
-
-pub fn map_roles_on(cp: &ControlPlane) -> String {
-    get_aws_auth_on(cp)
+pub fn map_roles(cp: &ControlPlane) -> String {
+    get_aws_auth(cp)
         .and_then(|c| c.data)
         .and_then(|d| d.get("mapRoles").cloned())
         .unwrap_or_default()
-}
-
-pub fn map_roles() -> String {
-    map_roles_on(control_plane())
 }
 
 pub fn data(map_roles: &str) -> Option<BTreeMap<String, String>> {
@@ -147,20 +136,16 @@ pub fn data(map_roles: &str) -> Option<BTreeMap<String, String>> {
     )]))
 }
 
-pub fn cluster_role_on(cp: &ControlPlane, name: &str) -> Option<ClusterRole> {
+pub fn cluster_role(cp: &ControlPlane, name: &str) -> Option<ClusterRole> {
     let name = name.to_string();
-    with_client_on(cp, async move |c| {
+    with_client(cp, async move |c| {
         Api::<ClusterRole>::all(c).get_opt(&name).await.unwrap()
     })
 }
 
-pub fn cluster_role(name: &str) -> Option<ClusterRole> {
-    cluster_role_on(control_plane(), name)
-}
-
-pub fn cluster_role_binding_on(cp: &ControlPlane, name: &str) -> Option<ClusterRoleBinding> {
+pub fn cluster_role_binding(cp: &ControlPlane, name: &str) -> Option<ClusterRoleBinding> {
     let name = name.to_string();
-    with_client_on(cp, async move |c| {
+    with_client(cp, async move |c| {
         Api::<ClusterRoleBinding>::all(c)
             .get_opt(&name)
             .await
@@ -168,11 +153,7 @@ pub fn cluster_role_binding_on(cp: &ControlPlane, name: &str) -> Option<ClusterR
     })
 }
 
-pub fn cluster_role_binding(name: &str) -> Option<ClusterRoleBinding> {
-    cluster_role_binding_on(control_plane(), name)
-}
-
-pub fn kubectl_apply_on(cp: &ControlPlane, manifest: &str) {
+pub fn kubectl_apply(cp: &ControlPlane, manifest: &str) {
     use std::io::Write;
     let mut child = cp
         .kubectl("chronom-admin")
@@ -192,7 +173,7 @@ pub fn kubectl_apply_on(cp: &ControlPlane, manifest: &str) {
     assert!(out.status.success(), "kubectl apply: {}", text(&out));
 }
 
-pub fn kubectl_delete_on(cp: &ControlPlane, what: &str) {
+pub fn kubectl_delete(cp: &ControlPlane, what: &str) {
     let out = cp
         .kubectl("chronom-admin")
         .args(["delete", what])
@@ -207,7 +188,7 @@ pub fn kubectl_delete_on(cp: &ControlPlane, what: &str) {
 
 /// A ValidatingAdmissionPolicy (and binding) that refuses matching requests: a real server
 /// refusal that RBAC-based preflight cannot foresee. Waits until it is in force.
-pub fn deny_policy_on(
+pub fn deny_policy(
     cp: &ControlPlane,
     name: &str,
     operations: &str,
@@ -240,7 +221,7 @@ spec:
   validationActions: [Deny]
 "#
     );
-    kubectl_apply_on(cp, &manifest);
+    kubectl_apply(cp, &manifest);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !probe() {
         assert!(
@@ -251,7 +232,7 @@ spec:
     }
 }
 
-pub fn remove_policy_on(cp: &ControlPlane, name: &str) {
-    kubectl_delete_on(cp, &format!("validatingadmissionpolicybinding/{name}"));
-    kubectl_delete_on(cp, &format!("validatingadmissionpolicy/{name}"));
+pub fn remove_policy(cp: &ControlPlane, name: &str) {
+    kubectl_delete(cp, &format!("validatingadmissionpolicybinding/{name}"));
+    kubectl_delete(cp, &format!("validatingadmissionpolicy/{name}"));
 }

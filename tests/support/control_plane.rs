@@ -4,9 +4,10 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::per_module::PerModule;
 
 /// `scripts/control-plane` in this repository.
 pub const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/control-plane");
@@ -28,21 +29,29 @@ pub struct ControlPlane {
     owned: bool,
 }
 
-/// The control plane shared by all tests of this test binary, seeded like a fresh EKS cluster.
+/// The control plane of one test module, seeded like a fresh EKS cluster: each module of the
+/// cluster target gets its own, as each was its own test binary with its own control plane
+/// before (tests/cluster/main.rs). Tests that own aws-auth or the RBAC of their cluster (the
+/// differential, reliability) take turns only with the tests of their module, so no other
+/// module may share it. Call it as `for_module(module_path!())` from a module's
+/// `fn control_plane()`; a nested module counts as the test module it is in.
 ///
-/// Started once, on first use, with `up --seed eks --watch-pid <this process>`, so it is stopped
+/// Started on first use, with `up --seed eks --watch-pid <this process>`, so it is stopped
 /// when the test process exits even though statics are never dropped. With
-/// `CHRONOM_TEST_KUBECONFIG` set, that control plane is used instead. Never skips: if no control
-/// plane can be had, every caller panics with the reason.
-pub fn control_plane() -> &'static ControlPlane {
-    static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
-    let shared = SHARED.get_or_init(|| match std::env::var_os(REUSE_ENV) {
+/// `CHRONOM_TEST_KUBECONFIG` set, every module uses that control plane instead. Never skips: if
+/// no control plane can be had, every caller panics with the reason.
+pub fn for_module(module_path: &str) -> &'static ControlPlane {
+    static BY_MODULE: PerModule<Result<ControlPlane, String>> = PerModule::new();
+    let started = BY_MODULE.get_or_init(module_path, |module| match std::env::var_os(REUSE_ENV) {
         Some(path) => ControlPlane::reuse(Path::new(&path)),
-        None => ControlPlane::up(&["--seed", "eks"]),
+        None => {
+            eprintln!("{module}: starting its control plane");
+            ControlPlane::up(&["--seed", "eks"])
+        }
     });
-    match shared {
+    match started {
         Ok(cp) => cp,
-        Err(why) => panic!("no control plane for the tests: {why}"),
+        Err(why) => panic!("no control plane for the tests of {module_path}: {why}"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The AWS side of the EKS tests: moto in server mode on loopback, and the format checks an EKS
 //! cluster's authenticator (aws-iam-authenticator) applies to a bearer token before calling STS.
 //!
-//! `moto()` starts one moto server per test binary on a free 127.0.0.1 port. It finds a Python
+//! `for_module()` starts one moto server per test module on a free 127.0.0.1 port. It finds a Python
 //! with `moto[server]`, or makes a venv under the target dir and pip-installs it there; it never
 //! skips: when moto cannot start, the caller panics with the log tail. The server exits with the
 //! test process (it watches our pid). Children reach it through `AWS_ENDPOINT_URL`, with fake
@@ -18,6 +18,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use base64::Engine;
+
+use super::per_module::PerModule;
 
 /// The fake long-term keys every test signs with (moto accepts any; account 123456789012).
 pub const ACCESS_KEY: &str = "AKIDEXAMPLE";
@@ -71,12 +73,15 @@ pub struct Moto {
     home: tempfile::TempDir,
 }
 
-/// The moto server shared by all tests of this binary. Panics (never skips) if it cannot start.
-pub fn moto() -> &'static Moto {
-    static SHARED: OnceLock<Result<Moto, String>> = OnceLock::new();
-    match SHARED.get_or_init(Moto::start) {
+/// The moto server of one test module (`for_module(module_path!())` behind the module's
+/// `fn moto()`): each test module has its own, as each had when it was its own test binary, so
+/// the clusters and access entries one module creates are never another's. Panics (never
+/// skips) if it cannot start.
+pub fn for_module(module_path: &str) -> &'static Moto {
+    static BY_MODULE: PerModule<Result<Moto, String>> = PerModule::new();
+    match BY_MODULE.get_or_init(module_path, |_| Moto::start()) {
         Ok(m) => m,
-        Err(why) => panic!("no moto server for the tests: {why}"),
+        Err(why) => panic!("no moto server for the tests of {module_path}: {why}"),
     }
 }
 

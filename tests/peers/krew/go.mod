@@ -1,5 +1,5 @@
 // Wrapper module: builds krew's own manifest validator (cmd/validate-krew-manifest) and krew
-// itself (cmd/krew) from the published sigs.k8s.io/krew module, for tests/distribution.rs,
+// itself (cmd/krew) from the published sigs.k8s.io/krew module, for tests/offline/distribution.rs,
 // which builds them once and caches them under ~/.cache/kubectl-chronom/krew/<version>/.
 module chronom.local/peers/krew
 

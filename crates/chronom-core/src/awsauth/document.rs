@@ -710,7 +710,7 @@ mod tests {
     }
 
     /// Found by fuzzing the strict reader against the lenient one; the values are what
-    /// aws-iam-authenticator v0.7.8 reads (tests/awsauth_oracle.rs has these documents).
+    /// aws-iam-authenticator v0.7.8 reads (tests/offline/awsauth_oracle.rs has these documents).
     #[test]
     fn a_block_scalar_ending_the_text_has_no_final_line_break() {
         let value = |text: &str| match &read_document(text).unwrap().items[0].kind {

@@ -16,7 +16,7 @@
 //! - mapAccounts: go-yaml v2 straight into `[]string`.
 //!
 //! The YAML events come from libyaml ([`super::yaml11`]), the C library go-yaml v2 was ported
-//! from. tests/awsauth_oracle.rs compares the result with the authenticator's own mapper.
+//! from. tests/offline/awsauth_oracle.rs compares the result with the authenticator's own mapper.
 
 use std::collections::HashMap;
 

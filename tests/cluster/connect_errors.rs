@@ -1,13 +1,17 @@
 //! When the API server cannot be reached, the user is told which case it is.
 //! Every case runs for real on loopback (or against a name that cannot resolve).
 
-mod support;
-
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Command, Output};
 
-use support::control_plane;
+use crate::support::ControlPlane;
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 fn server() -> String {
     let kc = kube::config::Kubeconfig::read_from(&control_plane().kubeconfig).unwrap();

@@ -11,8 +11,12 @@
 //! `CHRONOM_ORACLE_SEED` to replay). The number of documents compared is printed and must
 //! reach a floor, so a run that compared nothing fails.
 
-#[path = "support/awsauth_oracle.rs"]
-mod awsauth_oracle;
+// `*dice.pick(WORDS)` copies the &str out of the shared SplitMix64's borrowed pick; without the
+// `*`, as clippy suggests, inference takes the item type to be `str` and it does not compile.
+#![allow(clippy::explicit_auto_deref)]
+
+use crate::support::awsauth_oracle;
+use crate::support::splitmix::SplitMix64 as Dice;
 
 use std::collections::BTreeMap;
 
@@ -170,28 +174,6 @@ fn data(key: &str, text: &str) -> Data {
     BTreeMap::from([(key.to_string(), text.to_string())])
 }
 
-/// SplitMix64.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())].clone()
-    }
-}
-
 const WORDS: &[&str] = &[
     "system:masters",
     "admin",
@@ -279,7 +261,7 @@ fn scalar(s: &str, flow: bool, dice: &mut Dice) -> String {
 
 /// The separator after a key's colon: go-yaml takes a tab there.
 fn colon(dice: &mut Dice) -> &'static str {
-    dice.pick(&[": ", ": ", ":\t", ": \t", ":\t "])
+    *dice.pick(&[": ", ": ", ":\t", ": \t", ":\t "])
 }
 
 fn key_spelling(name: &str, dice: &mut Dice) -> String {
@@ -315,13 +297,13 @@ fn entry_fields(
         dice.pick(ROLE_ARNS).to_string()
     };
     if arn_key == "rolearn" && dice.chance(8) {
-        let account = dice.pick(ACCOUNTS);
+        let account = *dice.pick(ACCOUNTS);
         let account = if dice.chance(50) {
             account.to_string()
         } else {
             format!("'{account}'")
         };
-        let name = dice.pick(&["Admin", "Read_Only", "bad name", ""]);
+        let name = *dice.pick(&["Admin", "Read_Only", "bad name", ""]);
         fields.push((
             key_spelling("sso", dice),
             format!(
@@ -335,13 +317,13 @@ fn entry_fields(
     if dice.chance(80) {
         fields.push((
             key_spelling("username", dice),
-            scalar(dice.pick(WORDS), flow, dice),
+            scalar(*dice.pick(WORDS), flow, dice),
         ));
     }
     if dice.chance(85) {
         let n = dice.below(4);
         let groups: Vec<String> = (0..n)
-            .map(|_| scalar(dice.pick(WORDS), true, dice))
+            .map(|_| scalar(*dice.pick(WORDS), true, dice))
             .collect();
         let mut list = format!("[{}]", groups.join(", "));
         if dice.chance(20) {
@@ -349,22 +331,22 @@ fn entry_fields(
             list = format!("&{name} {list}");
             anchors.push(name);
         } else if !anchors.is_empty() && dice.chance(15) {
-            list = format!("*{}", dice.pick(anchors));
+            list = format!("*{}", *dice.pick(anchors));
         } else if dice.chance(10) {
-            list = scalar(dice.pick(WORDS), flow, dice);
+            list = scalar(*dice.pick(WORDS), flow, dice);
         }
         fields.push((key_spelling("groups", dice), list));
     }
     if dice.chance(10) {
         fields.push((
             key_spelling("userid", dice),
-            scalar(dice.pick(WORDS), flow, dice),
+            scalar(*dice.pick(WORDS), flow, dice),
         ));
     }
     if dice.chance(15) {
         fields.push((
-            key_spelling(dice.pick(&["extra", "note", "k"]), dice),
-            scalar(dice.pick(WORDS), flow, dice),
+            key_spelling(*dice.pick(&["extra", "note", "k"]), dice),
+            scalar(*dice.pick(WORDS), flow, dice),
         ));
     }
     // A key written twice, or two spellings that fold alike.
@@ -378,7 +360,7 @@ fn entry_fields(
         let v = if k.to_lowercase().contains("groups") {
             "[system:masters]".to_string()
         } else {
-            scalar(dice.pick(WORDS), flow, dice)
+            scalar(*dice.pick(WORDS), flow, dice)
         };
         fields.push((k, v));
     }
@@ -436,7 +418,7 @@ fn generated_entries(arn_key: &str, dice: &mut Dice) -> String {
                 out.push_str(if dice.chance(50) { ", " } else { ",\n  " });
             }
             if alias {
-                out.push_str(&format!("*{}", dice.pick(&entry_anchors)));
+                out.push_str(&format!("*{}", *dice.pick(&entry_anchors)));
                 continue;
             }
             let mut parts: Vec<String> = fields
@@ -449,7 +431,7 @@ fn generated_entries(arn_key: &str, dice: &mut Dice) -> String {
             out.push_str(&format!("{anchor}{{{}}}", parts.join(", ")));
         } else {
             if alias {
-                out.push_str(&format!("- *{}\n", dice.pick(&entry_anchors)));
+                out.push_str(&format!("- *{}\n", *dice.pick(&entry_anchors)));
                 continue;
             }
             let mut lines: Vec<String> = fields
@@ -486,7 +468,7 @@ fn generated_entries(arn_key: &str, dice: &mut Dice) -> String {
         out.push_str("]\n");
     }
     if dice.chance(10) {
-        out.push_str(dice.pick(&[
+        out.push_str(*dice.pick(&[
             "---\n- rolearn: x\n  groups: [system:masters]\n",
             "...\n",
             "---\n- [broken\n",
@@ -508,9 +490,9 @@ fn generated_accounts(dice: &mut Dice) -> String {
     }
     let mut anchored = Vec::new();
     for i in 0..1 + dice.below(4) {
-        let a = dice.pick(ACCOUNTS);
+        let a = *dice.pick(ACCOUNTS);
         let v = if !anchored.is_empty() && dice.chance(15) {
-            format!("*{}", dice.pick(&anchored))
+            format!("*{}", *dice.pick(&anchored))
         } else if dice.chance(15) {
             anchored.push(format!("a{i}"));
             format!("&a{i} {}", scalar(a, false, dice))

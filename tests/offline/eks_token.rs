@@ -2,15 +2,13 @@
 //! and the `kubectl chronom token` command's ExecCredential. No network and no AWS account:
 //! the credentials are the well-known fake example keys.
 
-mod support;
-
 use std::process::{Command, Output, Stdio};
 
+use crate::support::moto::{ACCESS_KEY, SECRET_KEY, check_token};
 use aws_credential_types::Credentials;
 use base64::Engine;
 use chronom::adapters::aws::token::{self, EksToken};
 use jiff::{SignedDuration, Timestamp};
-use support::moto::{ACCESS_KEY, SECRET_KEY, check_token};
 
 fn creds(session: Option<&str>) -> Credentials {
     Credentials::new(

@@ -5,9 +5,14 @@
 //! and `audit lookup` said the ARN was not mapped. Now the audit lists the mapping, raises
 //! CHR001 for it and CHR029 for the section, and lookup finds it.
 
-mod support;
+use crate::support::ControlPlane;
+use crate::support::cluster::{chronom, data, json, set_aws_auth, text};
 
-use support::cluster::{chronom, data, json, set_aws_auth, text};
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 const NODE: &str = "arn:aws:iam::111122223333:role/eksctl-demo-nodegroup-NodeInstanceRole-1ABCDEF";
 
@@ -42,11 +47,11 @@ fn backdoors() -> Vec<(&'static str, String, String)> {
 
 #[test]
 fn audit_and_lookup_see_masters_hidden_behind_yaml_the_editor_refuses() {
-    let original = set_aws_auth(None);
+    let original = set_aws_auth(control_plane(), None);
     for (how, arn, map_roles) in backdoors() {
-        set_aws_auth(data(&map_roles));
+        set_aws_auth(control_plane(), data(&map_roles));
 
-        let out = chronom("chronom-admin", &["audit", "-o", "json"]);
+        let out = chronom(control_plane(), "chronom-admin", &["audit", "-o", "json"]);
         let report = json(&out);
         let mapping = report["mappings"]
             .as_array()
@@ -87,7 +92,11 @@ fn audit_and_lookup_see_masters_hidden_behind_yaml_the_editor_refuses() {
             text(&out)
         );
 
-        let out = chronom("chronom-admin", &["audit", "lookup", &arn, "-o", "json"]);
+        let out = chronom(
+            control_plane(),
+            "chronom-admin",
+            &["audit", "lookup", &arn, "-o", "json"],
+        );
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -103,5 +112,5 @@ fn audit_and_lookup_see_masters_hidden_behind_yaml_the_editor_refuses() {
             text(&out)
         );
     }
-    set_aws_auth(original.and_then(|c| c.data));
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }

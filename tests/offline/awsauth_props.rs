@@ -12,8 +12,8 @@
 //! `PROPTEST_CASES=0` fails). `PROPTEST_CASES` overrides the defaults (512 for mapRoles, 256
 //! for mapUsers and mapAccounts); `PROPTEST_CASES_BIG` the 3,000-entry property's 4.
 
-#[path = "support/awsauth_oracle.rs"]
-mod awsauth_oracle;
+use crate::support::awsauth_oracle;
+use crate::support::splitmix::SplitMix64 as Dice;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -143,28 +143,6 @@ impl OracleChecks {
 
 // ---------------------------------------------------------------------------------------
 // A YAML writer that is not the library's.
-
-/// SplitMix64: deterministic layout choices from one generated seed.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 fn yaml_printable(c: char) -> bool {
     matches!(c, ' '..='~')
@@ -314,7 +292,7 @@ fn block_item(fields: &[Field], layout: &BlockLayout, dice: &mut Dice) -> Vec<St
                 } else {
                     lines.push(format!(
                         "{lead}{k}:{}{}",
-                        " ".repeat(1 + dice.below(2) as usize),
+                        " ".repeat(1 + dice.below(2)),
                         scalar(s, false, dice)
                     ));
                 }
@@ -364,9 +342,7 @@ struct DocStyle {
 
 fn render(items: &[Vec<Field>], style: &DocStyle, comments: &[String]) -> String {
     let mut dice = Dice(style.seed);
-    let comment = |dice: &mut Dice| -> String {
-        comments[dice.below(comments.len() as u64) as usize].clone()
-    };
+    let comment = |dice: &mut Dice| -> String { comments[dice.below(comments.len())].clone() };
     let mut text = String::new();
     if let Some(head) = &style.head_comment {
         text.push_str(&format!("# {head}\n"));
@@ -516,7 +492,7 @@ impl RoleItem {
         // A deterministic shuffle: key order must not matter.
         let mut dice = Dice(self.order);
         for i in (1..fields.len()).rev() {
-            fields.swap(i, dice.below(i as u64 + 1) as usize);
+            fields.swap(i, dice.below(i + 1));
         }
         fields
     }

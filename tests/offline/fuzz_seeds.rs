@@ -27,18 +27,14 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-// --- the fuzz crate's paths, at this crate's root ---------------------------------------------
+use chronom_core::{arn, awsauth};
 
-extern crate self as chronom_fuzz;
-extern crate self as libfuzzer_sys;
+// --- the fuzz crate's paths: the names are at this crate's root (tests/offline/main.rs) ------
 
-pub use ::arbitrary;
-pub use chronom_core::{arn, awsauth};
-
-#[path = "../fuzz/src/edit_input.rs"]
+#[path = "../../fuzz/src/edit_input.rs"]
 #[rustfmt::skip]
 pub mod edit_input;
-#[path = "../fuzz/src/meaning.rs"]
+#[path = "../../fuzz/src/meaning.rs"]
 #[rustfmt::skip]
 pub mod meaning;
 
@@ -71,15 +67,15 @@ mod stand_in {
 
 // --- the targets, unchanged -------------------------------------------------------------------
 
-#[path = "../fuzz/fuzz_targets/arn.rs"]
+#[path = "../../fuzz/fuzz_targets/arn.rs"]
 #[rustfmt::skip]
 #[allow(unused_attributes)] // `#![no_main]`: crate-level in the fuzz crate, inert here
 mod arn_target;
-#[path = "../fuzz/fuzz_targets/awsauth_parse.rs"]
+#[path = "../../fuzz/fuzz_targets/awsauth_parse.rs"]
 #[rustfmt::skip]
 #[allow(unused_attributes)]
 mod awsauth_parse_target;
-#[path = "../fuzz/fuzz_targets/awsauth_edit.rs"]
+#[path = "../../fuzz/fuzz_targets/awsauth_edit.rs"]
 #[rustfmt::skip]
 #[allow(unused_attributes)]
 mod awsauth_edit_target;
@@ -173,7 +169,7 @@ fn every_fuzz_target_and_seed_directory_is_replayed_here() {
     assert_eq!(
         file_stems("fuzz_targets", Some("rs")),
         mounted,
-        "a fuzz target is not mounted in tests/fuzz_seeds.rs (TARGETS)"
+        "a fuzz target is not mounted in tests/offline/fuzz_seeds.rs (TARGETS)"
     );
     assert_eq!(
         file_stems("seeds", None),

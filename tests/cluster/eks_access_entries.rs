@@ -2,8 +2,6 @@
 //! the access-entry grant and revoke flows with a mocked EKS client on the real control plane
 //! (the RBAC half is real: server-side apply, SubjectAccessReview).
 
-mod support;
-
 use std::collections::BTreeMap;
 
 use aws_sdk_eks::config::{BehaviorVersion, Credentials, Region};
@@ -35,6 +33,14 @@ use chronom::audit::report::{self, EksState};
 use chronom::eks::posture::ClusterFacts;
 use chronom::flows::via::{self, MapWith};
 use chronom::outcome::Action;
+
+use crate::support::ControlPlane;
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 const ACCOUNT: &str = "111122223333";
 const CLUSTER: &str = "prod";
@@ -986,7 +992,7 @@ async fn unreadable_entries_are_a_finding_not_a_silent_gap() {
 
 fn parse(args: &[&str]) -> chronom::cli::Cli {
     use clap::Parser;
-    let cp = support::control_plane();
+    let cp = control_plane();
     let mut argv = vec![
         "kubectl-chronom",
         "--kubeconfig",
@@ -1000,12 +1006,13 @@ fn parse(args: &[&str]) -> chronom::cli::Cli {
 
 #[test]
 fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
-    let id = support::unique_name("ae");
+    let id = crate::support::unique_name("ae");
     let principal: &'static str =
         Box::leak(format!("arn:aws:iam::{ACCOUNT}:role/eks/{id}").into_boxed_str());
     let group = format!("{id}-group");
     let role_name = format!("{id}-role");
-    let aws_auth_before = support::cluster::get_aws_auth().and_then(|c| c.data);
+    let aws_auth_before =
+        crate::support::cluster::get_aws_auth(control_plane()).and_then(|c| c.data);
 
     let cli = parse(&[
         "grant",
@@ -1070,9 +1077,9 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
     );
     assert_eq!(r.notes[0], "chosen by the test");
     assert_eq!(create.num_calls(), 1);
-    assert!(support::cluster::cluster_role(&role_name).is_some());
+    assert!(crate::support::cluster::cluster_role(control_plane(), &role_name).is_some());
     assert_eq!(
-        support::cluster::get_aws_auth().and_then(|c| c.data),
+        crate::support::cluster::get_aws_auth(control_plane()).and_then(|c| c.data),
         aws_auth_before,
         "aws-auth is not touched"
     );
@@ -1137,9 +1144,9 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
     );
     assert_eq!(delete.num_calls(), 1);
     drop(rt);
-    assert!(support::cluster::cluster_role(&role_name).is_none());
+    assert!(crate::support::cluster::cluster_role(control_plane(), &role_name).is_none());
     assert_eq!(
-        support::cluster::get_aws_auth().and_then(|c| c.data),
+        crate::support::cluster::get_aws_auth(control_plane()).and_then(|c| c.data),
         aws_auth_before,
         "aws-auth is not touched"
     );
@@ -1212,7 +1219,7 @@ fn revoke_entry(
     Result<chronom::outcome::RunResult, chronom::error::UserError>,
     usize,
 ) {
-    let id = support::unique_name("aerevoke");
+    let id = crate::support::unique_name("aerevoke");
     let principal: &'static str =
         Box::leak(format!("arn:aws:iam::{ACCOUNT}:role/eks/{id}").into_boxed_str());
     let live = AccessEntry::builder()

@@ -33,10 +33,8 @@
 //! Queries come from a fixed seed (the same set every run) and from a rotating one, printed at
 //! the start; `CHRONOM_DIFFERENTIAL_SEED=<seed>` replays a run's rotating set.
 //!
-//! Run with `cargo test --test audit_differential -- --nocapture` to see the counts.
+//! Run with `cargo test --test cluster audit_differential:: -- --nocapture` to see the counts.
 //! See docs/differential.md.
-
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -44,11 +42,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chronom::adapters::kube::{Connection, connect};
+use crate::support::ControlPlane;
+use crate::support::splitmix::SplitMix64 as Rng;
 use chronom::audit::manifests::ClusterState;
 use chronom::audit::{inventory, report};
-use chronom::cli::GlobalArgs;
 use chronom::flows::audit::{queries, read_cluster, read_cluster_for};
+use chronom::cli::GlobalArgs;
+use chronom::adapters::kube::{Connection, connect};
 use chronom_core::rbac::{
     Identity, QueryScope, RbacObjects, RbacSnapshot, Request, ResourceRequest, RuleSource,
     SubjectKind, WhoCanRow, aggregate_cluster_roles,
@@ -61,7 +61,12 @@ use k8s_openapi::api::rbac::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
-use support::ControlPlane;
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/differential");
 /// Replaced by the run's unique prefix in every fixture file.
@@ -133,7 +138,7 @@ struct Fixture {
 
 impl Fixture {
     fn apply(cp: &'static ControlPlane) -> Fixture {
-        let prefix = support::unique_name("diff");
+        let prefix = crate::support::unique_name("diff");
         let mut files: Vec<_> = std::fs::read_dir(FIXTURE_DIR)
             .unwrap_or_else(|e| panic!("{FIXTURE_DIR}: {e}"))
             .map(|e| e.expect("fixture dir entry").path())
@@ -513,25 +518,6 @@ fn describe(q: &Query) -> String {
         let _ = write!(s, " [rotating seed {:#x}]", rotating_seed());
     }
     s
-}
-
-/// SplitMix64: a fixed seed makes the query set reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
 }
 
 const VERBS: &[&str] = &[
@@ -1216,7 +1202,7 @@ struct Outcome {
 async fn run(
     make: impl Fn(&RbacObjects, &Fixture) -> Vec<Query>,
 ) -> (Fixture, Connection, Outcome) {
-    let cp = support::control_plane();
+    let cp = control_plane();
     let fx = Fixture::apply(cp);
     let conn = admin(cp).await;
     let t0 = Instant::now();
@@ -1722,7 +1708,7 @@ fn who_can_in_one_namespace_agrees_with_the_whole_cluster_and_subject_access_rev
 }
 
 async fn who_can_in_one_namespace_alone() {
-    let cp = support::control_plane();
+    let cp = control_plane();
     let fx = Fixture::apply(cp);
     let conn = admin(cp).await;
     let questions = who_can_questions(&fx);

@@ -14,10 +14,10 @@
 //!   plugin, and presents its token, which the control plane rejects as unknown (401).
 //!   Only a real EKS cluster can accept the token; that step is covered by the botocore test.
 
-mod support;
-
 use std::process::{Command, Output, Stdio};
 
+use crate::support::moto::{ACCESS_KEY, ACCOUNT, Moto, SECRET_KEY, check_token};
+use crate::support::{ControlPlane, unique_name};
 use aws_credential_types::Credentials;
 use aws_sdk_eks::types::VpcConfigRequest;
 use chronom::adapters::aws::cluster::{self, EksCluster, ExecPlugin};
@@ -26,8 +26,17 @@ use chronom::eks::diagnosis::EndpointAccess;
 use chronom::eks::posture::ClusterFacts;
 use clap::Parser;
 use jiff::Timestamp;
-use support::moto::{ACCESS_KEY, ACCOUNT, SECRET_KEY, check_token, moto};
-use support::{control_plane, unique_name};
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
+
+/// This module's own moto server (support::moto::for_module).
+fn moto() -> &'static Moto {
+    crate::support::moto::for_module(module_path!())
+}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -109,7 +118,8 @@ print(json.dumps(out))
         serde_json::json!({"region": region, "cluster": cluster, "key": ACCESS_KEY, "secret": SECRET_KEY, "session": session})
     })
     .collect();
-    let python = support::moto::python().unwrap_or_else(|e| panic!("no Python with botocore: {e}"));
+    let python =
+        crate::support::moto::python().unwrap_or_else(|e| panic!("no Python with botocore: {e}"));
     let home = tempfile::tempdir().unwrap();
     std::fs::write(home.path().join("config"), "").unwrap();
     std::fs::write(home.path().join("credentials"), "").unwrap();
@@ -1141,7 +1151,7 @@ impl Drop for AuthMoto {
 
 fn moto_with_iam_auth() -> AuthMoto {
     use std::io::BufRead;
-    let python = support::moto::python().unwrap_or_else(|e| panic!("no moto: {e}"));
+    let python = crate::support::moto::python().unwrap_or_else(|e| panic!("no moto: {e}"));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -4,15 +4,20 @@
 //! aws-auth is one object per cluster, so every test here holds `AWS_AUTH`; RBAC objects use
 //! unique names.
 
-mod support;
-
 use std::process::Output;
 use std::sync::{Mutex, MutexGuard};
 
+use crate::support::cluster::*;
+use crate::support::names::{Names, names};
+use crate::support::{ControlPlane, unique_name};
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, PostParams};
-use support::cluster::*;
-use support::{control_plane, unique_name};
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 static AWS_AUTH: Mutex<()> = Mutex::new(());
 
@@ -28,48 +33,20 @@ const NODE_ROLE: &str =
 const SEED_MAP_ROLES: &str = "- groups:\n  - system:bootstrappers\n  - system:nodes\n  rolearn: arn:aws:iam::111122223333:role/eksctl-demo-nodegroup-NodeInstanceRole-1ABCDEF\n  username: system:node:{{EC2PrivateDNSName}}\n";
 
 fn admin(args: &[&str]) -> Output {
-    chronom("chronom-admin", args)
+    chronom(control_plane(), "chronom-admin", args)
 }
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The role name is also the username grant writes by default.
-struct Names {
-    name: String,
-    arn: String,
-    group: String,
-    role: String,
-}
-
-fn names(prefix: &str) -> Names {
-    let id = unique_name(prefix);
-    Names {
-        arn: format!("arn:aws:iam::111122223333:role/{id}"),
-        group: format!("{id}-group"),
-        role: format!("{id}-role"),
-        name: id,
-    }
-}
-
 fn with_names(cmd: &str, n: &Names, extra: &[&str]) -> Output {
-    let mut args = vec![
-        cmd,
-        "--role-arn",
-        &n.arn,
-        "--group",
-        &n.group,
-        "--role-name",
-        &n.role,
-    ];
-    args.extend_from_slice(extra);
-    admin(&args)
+    admin(&n.args(cmd, extra))
 }
 
 /// aws-auth as it is, down to the resourceVersion: a refused run must not even write it back.
 fn snapshot() -> (Option<std::collections::BTreeMap<String, String>>, String) {
-    let cm = get_aws_auth().expect("aws-auth exists");
+    let cm = get_aws_auth(control_plane()).expect("aws-auth exists");
     (cm.data, cm.metadata.resource_version.unwrap())
 }
 
@@ -100,7 +77,7 @@ fn group_can_list_pods(group: &str) -> bool {
 #[test]
 fn revoking_the_node_role_is_refused_even_with_the_override() {
     let _g = lock();
-    let original = set_aws_auth(data(SEED_MAP_ROLES));
+    let original = set_aws_auth(control_plane(), data(SEED_MAP_ROLES));
     let before = snapshot();
     for extra in [
         &[][..],
@@ -129,13 +106,13 @@ fn revoking_the_node_role_is_refused_even_with_the_override() {
         );
         assert_eq!(snapshot(), before, "{extra:?}: aws-auth must be untouched");
     }
-    set_aws_auth(original.and_then(|c| c.data));
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 #[test]
 fn grant_force_update_over_the_node_role_is_refused() {
     let _g = lock();
-    let original = set_aws_auth(data(SEED_MAP_ROLES));
+    let original = set_aws_auth(control_plane(), data(SEED_MAP_ROLES));
     let before = snapshot();
     let role = unique_name("nodeforce");
     let out = admin(&[
@@ -157,20 +134,23 @@ fn grant_force_update_over_the_node_role_is_refused() {
     );
     assert_eq!(snapshot(), before, "aws-auth must be untouched");
     assert!(
-        cluster_role(&role).is_none() && cluster_role_binding(&role).is_none(),
+        cluster_role(control_plane(), &role).is_none()
+            && cluster_role_binding(control_plane(), &role).is_none(),
         "refused before any write: no RBAC object either"
     );
-    set_aws_auth(original.and_then(|c| c.data));
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 #[test]
 fn an_entry_with_another_group_or_username_is_removed_only_when_asked() {
     let _g = lock();
-    let original = get_aws_auth();
+    let original = get_aws_auth(control_plane());
     let n = names("foreign");
     let extra_group = format!(
         "- rolearn: {}\n  username: {}\n  groups:\n    - {}\n    - deployers\n",
-        n.arn, n.name, n.group
+        n.arn,
+        n.user(),
+        n.group
     );
     let other_user = format!(
         "- rolearn: {}\n  username: someone-else\n  groups:\n    - {}\n",
@@ -183,7 +163,7 @@ fn an_entry_with_another_group_or_username_is_removed_only_when_asked() {
             "bindings to user \"someone-else\" would no longer apply".to_string(),
         ),
     ] {
-        set_aws_auth(data(&format!("{NODE_ENTRY}{entry}")));
+        set_aws_auth(control_plane(), data(&format!("{NODE_ENTRY}{entry}")));
         let before = snapshot();
         let out = with_names("revoke", &n, &[]);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -203,22 +183,22 @@ fn an_entry_with_another_group_or_username_is_removed_only_when_asked() {
         );
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         assert_eq!(json(&out)["awsAuth"]["removed"], 1);
-        assert_eq!(map_roles(), NODE_ENTRY);
+        assert_eq!(map_roles(control_plane()), NODE_ENTRY);
     }
 
     // --username names what grant --username wrote: no override needed.
-    set_aws_auth(data(&format!("{NODE_ENTRY}{other_user}")));
+    set_aws_auth(control_plane(), data(&format!("{NODE_ENTRY}{other_user}")));
     let out = with_names("revoke", &n, &["--username", "someone-else"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(map_roles(), NODE_ENTRY);
-    set_aws_auth(original.and_then(|c| c.data));
+    assert_eq!(map_roles(control_plane()), NODE_ENTRY);
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 #[test]
 fn two_groups_through_one_binding_revoking_one_keeps_the_other() {
     let _g = lock();
-    let original = get_aws_auth();
-    set_aws_auth(data(NODE_ENTRY));
+    let original = get_aws_auth(control_plane());
+    set_aws_auth(control_plane(), data(NODE_ENTRY));
     let a = names("shared-a");
     let b = Names {
         role: a.role.clone(),
@@ -228,17 +208,19 @@ fn two_groups_through_one_binding_revoking_one_keeps_the_other() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // The second grant's mapping and subject, as grant writes them (mapRoles entry, one more
     // Group subject on the shared managed binding), independent of how grant adds them.
-    let mut roles = map_roles();
+    let mut roles = map_roles(control_plane());
     roles.push_str(&format!(
         "- rolearn: {}\n  username: {}\n  groups:\n    - {}\n",
-        b.arn, b.name, b.group
+        b.arn,
+        b.user(),
+        b.group
     ));
-    let mut d = get_aws_auth().unwrap().data.unwrap();
+    let mut d = get_aws_auth(control_plane()).unwrap().data.unwrap();
     d.insert("mapRoles".into(), roles);
-    set_aws_auth(Some(d));
+    set_aws_auth(control_plane(), Some(d));
     let role = a.role.clone();
     let group_b = b.group.clone();
-    with_client(async move |c| {
+    with_client(control_plane(), async move |c| {
         let api = Api::<ClusterRoleBinding>::all(c);
         let mut binding = api.get(&role).await.unwrap();
         let mut subject = binding.subjects.as_ref().unwrap()[0].clone();
@@ -258,7 +240,7 @@ fn two_groups_through_one_binding_revoking_one_keeps_the_other() {
     assert_eq!(r["verification"][0]["allowed"], false, "{r:#}");
     assert!(!group_can_list_pods(&a.group), "a's access is gone");
     assert!(group_can_list_pods(&b.group), "b keeps its access");
-    let binding = cluster_role_binding(&a.role).expect("the binding stays for b");
+    let binding = cluster_role_binding(control_plane(), &a.role).expect("the binding stays for b");
     let subjects: Vec<String> = binding
         .subjects
         .unwrap()
@@ -273,19 +255,22 @@ fn two_groups_through_one_binding_revoking_one_keeps_the_other() {
     let r = json(&out);
     assert_eq!(r["clusterRoleBinding"]["action"], "deleted", "{r:#}");
     assert_eq!(r["clusterRole"]["action"], "deleted", "{r:#}");
-    assert!(cluster_role(&a.role).is_none() && cluster_role_binding(&a.role).is_none());
+    assert!(
+        cluster_role(control_plane(), &a.role).is_none()
+            && cluster_role_binding(control_plane(), &a.role).is_none()
+    );
     assert!(!group_can_list_pods(&b.group));
-    assert_eq!(map_roles(), NODE_ENTRY);
-    set_aws_auth(original.and_then(|c| c.data));
+    assert_eq!(map_roles(control_plane()), NODE_ENTRY);
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 #[test]
 fn objects_without_our_label_are_never_changed() {
     let _g = lock();
-    let original = get_aws_auth();
+    let original = get_aws_auth(control_plane());
     let n = names("unlabelled");
     // A team's own role and binding that happen to have the name, binding our group and theirs.
-    kubectl_apply_on(
+    kubectl_apply(
         control_plane(),
         &format!(
             r#"apiVersion: rbac.authorization.k8s.io/v1
@@ -309,17 +294,27 @@ subjects:
         ),
     );
     let version = |rv: Option<String>| rv.expect("resourceVersion");
-    let role_rv = version(cluster_role(&n.role).unwrap().metadata.resource_version);
-    let binding_rv = version(
-        cluster_role_binding(&n.role)
+    let role_rv = version(
+        cluster_role(control_plane(), &n.role)
             .unwrap()
             .metadata
             .resource_version,
     );
-    set_aws_auth(data(&format!(
-        "{NODE_ENTRY}- rolearn: {}\n  username: {}\n  groups:\n    - {}\n",
-        n.arn, n.name, n.group
-    )));
+    let binding_rv = version(
+        cluster_role_binding(control_plane(), &n.role)
+            .unwrap()
+            .metadata
+            .resource_version,
+    );
+    set_aws_auth(
+        control_plane(),
+        data(&format!(
+            "{NODE_ENTRY}- rolearn: {}\n  username: {}\n  groups:\n    - {}\n",
+            n.arn,
+            n.user(),
+            n.group
+        )),
+    );
     let out = with_names("revoke", &n, &["-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r = json(&out);
@@ -327,13 +322,18 @@ subjects:
     assert_eq!(r["clusterRole"]["action"], "kept", "{r:#}");
     assert_eq!(r["clusterRoleBinding"]["action"], "kept", "{r:#}");
     assert_eq!(
-        version(cluster_role(&n.role).unwrap().metadata.resource_version),
+        version(
+            cluster_role(control_plane(), &n.role)
+                .unwrap()
+                .metadata
+                .resource_version
+        ),
         role_rv
     );
-    let binding = cluster_role_binding(&n.role).unwrap();
+    let binding = cluster_role_binding(control_plane(), &n.role).unwrap();
     assert_eq!(version(binding.metadata.resource_version), binding_rv);
     assert_eq!(binding.subjects.unwrap().len(), 2);
-    kubectl_delete_on(control_plane(), &format!("clusterrolebinding/{}", n.role));
-    kubectl_delete_on(control_plane(), &format!("clusterrole/{}", n.role));
-    set_aws_auth(original.and_then(|c| c.data));
+    kubectl_delete(control_plane(), &format!("clusterrolebinding/{}", n.role));
+    kubectl_delete(control_plane(), &format!("clusterrole/{}", n.role));
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }

@@ -3,17 +3,22 @@
 //! aws-auth is one object per cluster, so every test that reads or writes it holds
 //! `AWS_AUTH`; RBAC objects use unique names so the rest runs in parallel.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
+use crate::support::cluster::*;
+use crate::support::names::{Names, arn, names};
+use crate::support::{ControlPlane, unique_name};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, PostParams};
-use support::cluster::*;
-use support::{control_plane, unique_name};
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 static AWS_AUTH: Mutex<()> = Mutex::new(());
 
@@ -22,55 +27,15 @@ fn lock() -> MutexGuard<'static, ()> {
 }
 
 fn admin(args: &[&str]) -> Output {
-    chronom("chronom-admin", args)
-}
-
-fn arn(name: &str) -> String {
-    format!("arn:aws:iam::111122223333:role/{name}")
-}
-
-/// A grant's unique names: role ARN, group and ClusterRole name.
-struct Names {
-    arn: String,
-    group: String,
-    role: String,
-}
-
-fn names(prefix: &str) -> Names {
-    let id = unique_name(prefix);
-    Names {
-        arn: arn(&id),
-        group: format!("{id}-group"),
-        role: format!("{id}-role"),
-    }
+    chronom(control_plane(), "chronom-admin", args)
 }
 
 fn grant(n: &Names, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "grant",
-        "--role-arn",
-        &n.arn,
-        "--group",
-        &n.group,
-        "--role-name",
-        &n.role,
-    ];
-    args.extend_from_slice(extra);
-    admin(&args)
+    admin(&n.args("grant", extra))
 }
 
 fn revoke(n: &Names, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "revoke",
-        "--role-arn",
-        &n.arn,
-        "--group",
-        &n.group,
-        "--role-name",
-        &n.role,
-    ];
-    args.extend_from_slice(extra);
-    admin(&args)
+    admin(&n.args("revoke", extra))
 }
 
 /// The API server's own answer, through the control plane's kubectl: may `user` in `group`
@@ -145,7 +110,7 @@ fn rows_agree_with_the_server(report: &serde_json::Value, user: &str, group: &st
 
 /// The binding binds exactly ClusterRole `role`, and binds these groups (among others).
 fn assert_binding_binds(role: &str, groups: &[&str]) {
-    let b = cluster_role_binding(role).expect("binding exists");
+    let b = cluster_role_binding(control_plane(), role).expect("binding exists");
     assert_eq!(b.role_ref.kind, "ClusterRole");
     assert_eq!(b.role_ref.name, role);
     assert_eq!(
@@ -177,7 +142,7 @@ fn raw(kind: &str, name: &str) -> String {
 }
 
 fn apply(manifest: &str) {
-    kubectl_apply_on(control_plane(), manifest);
+    kubectl_apply(control_plane(), manifest);
 }
 
 /// Deletes without waiting: this control plane runs no namespace controller to finish it.
@@ -196,29 +161,33 @@ fn delete(what: &str) {
 
 /// The resourceVersion of aws-auth (None when absent): equal before and after means no write.
 fn aws_auth_version() -> Option<String> {
-    get_aws_auth().and_then(|c| c.metadata.resource_version)
+    get_aws_auth(control_plane()).and_then(|c| c.metadata.resource_version)
 }
 
 /// Nothing of a refused grant is left: no ClusterRole or binding of its name, aws-auth untouched.
 fn assert_nothing_written(n: &Names, aws_auth_before: &Option<String>) {
     assert!(
-        cluster_role(&n.role).is_none(),
+        cluster_role(control_plane(), &n.role).is_none(),
         "clusterrole {} was created",
         n.role
     );
     assert!(
-        cluster_role_binding(&n.role).is_none(),
+        cluster_role_binding(control_plane(), &n.role).is_none(),
         "clusterrolebinding {} was created",
         n.role
     );
     assert_eq!(&aws_auth_version(), aws_auth_before, "aws-auth was written");
-    assert!(!map_roles().contains(&n.arn), "{}", map_roles());
+    assert!(
+        !map_roles(control_plane()).contains(&n.arn),
+        "{}",
+        map_roles(control_plane())
+    );
 }
 
 #[test]
 fn grant_creates_maps_and_verifies_then_regrant_is_a_no_op() {
     let _g = lock();
-    let before = set_aws_auth(data(NODE_ENTRY));
+    let before = set_aws_auth(control_plane(), data(NODE_ENTRY));
     let n = names("grant");
     let out = grant(&n, &["-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -278,12 +247,12 @@ fn grant_creates_maps_and_verifies_then_regrant_is_a_no_op() {
     }
     assert_binding_binds(&n.role, &[&n.group]);
     assert!(
-        map_roles().starts_with(NODE_ENTRY),
+        map_roles(control_plane()).starts_with(NODE_ENTRY),
         "the node entry must stay first and intact:\n{}",
-        map_roles()
+        map_roles(control_plane())
     );
 
-    let role = cluster_role(&n.role).expect("role exists");
+    let role = cluster_role(control_plane(), &n.role).expect("role exists");
     // The default profile: one read rule per API group, never a `*` (the seed's `*`/`*` role
     // is --wildcard-role, tested in readonly_profiles).
     let rules = role.rules.unwrap();
@@ -314,8 +283,8 @@ fn grant_creates_maps_and_verifies_then_regrant_is_a_no_op() {
 
     // A second identical grant changes nothing, not even resourceVersions.
     let rv = |cm: Option<ConfigMap>| cm.unwrap().metadata.resource_version.unwrap();
-    let cm_rv = rv(get_aws_auth());
-    let role_rv = cluster_role(&n.role)
+    let cm_rv = rv(get_aws_auth(control_plane()));
+    let role_rv = cluster_role(control_plane(), &n.role)
         .unwrap()
         .metadata
         .resource_version
@@ -326,9 +295,9 @@ fn grant_creates_maps_and_verifies_then_regrant_is_a_no_op() {
     for key in ["clusterRole", "clusterRoleBinding", "awsAuth"] {
         assert_eq!(r[key]["action"], "unchanged", "{key}: {}", text(&again));
     }
-    assert_eq!(rv(get_aws_auth()), cm_rv);
+    assert_eq!(rv(get_aws_auth(control_plane())), cm_rv);
     assert_eq!(
-        cluster_role(&n.role)
+        cluster_role(control_plane(), &n.role)
             .unwrap()
             .metadata
             .resource_version
@@ -338,16 +307,19 @@ fn grant_creates_maps_and_verifies_then_regrant_is_a_no_op() {
 
     let out = revoke(&n, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(map_roles(), NODE_ENTRY);
-    assert!(cluster_role(&n.role).is_none() && cluster_role_binding(&n.role).is_none());
-    set_aws_auth(before.and_then(|c| c.data));
+    assert_eq!(map_roles(control_plane()), NODE_ENTRY);
+    assert!(
+        cluster_role(control_plane(), &n.role).is_none()
+            && cluster_role_binding(control_plane(), &n.role).is_none()
+    );
+    set_aws_auth(control_plane(), before.and_then(|c| c.data));
 }
 
 /// grant then revoke gives back aws-auth's text byte for byte, whatever its shape.
 #[test]
 fn grant_then_revoke_restores_every_shape_byte_for_byte() {
     let _g = lock();
-    let original = get_aws_auth();
+    let original = get_aws_auth(control_plane());
     let shapes: Vec<(&str, Option<BTreeMap<String, String>>)> = vec![
         ("block", data(NODE_ENTRY)),
         ("flow one line", data("[{\"rolearn\":\"arn:aws:iam::111122223333:role/node\",\"username\":\"system:node:{{EC2PrivateDNSName}}\",\"groups\":[\"system:nodes\"]}]")),
@@ -371,8 +343,8 @@ fn grant_then_revoke_restores_every_shape_byte_for_byte() {
         ("no ConfigMap", None),
     ];
     for (shape, d) in shapes {
-        set_aws_auth(d.clone());
-        let before = get_aws_auth();
+        set_aws_auth(control_plane(), d.clone());
+        let before = get_aws_auth(control_plane());
         let n = names("shape");
         let out = grant(&n, &[]);
         assert_eq!(
@@ -381,7 +353,7 @@ fn grant_then_revoke_restores_every_shape_byte_for_byte() {
             "[{shape}] grant: {}",
             text(&out)
         );
-        let during = map_roles();
+        let during = map_roles(control_plane());
         assert!(
             during.contains(&n.arn),
             "[{shape}] entry not written: {during:?}"
@@ -393,7 +365,7 @@ fn grant_then_revoke_restores_every_shape_byte_for_byte() {
             "[{shape}] revoke: {}",
             text(&out)
         );
-        let after = get_aws_auth();
+        let after = get_aws_auth(control_plane());
         let data_of =
             |c: &Option<ConfigMap>| c.as_ref().map(|c| c.data.clone().unwrap_or_default());
         match &before {
@@ -415,15 +387,16 @@ fn grant_then_revoke_restores_every_shape_byte_for_byte() {
             );
         }
     }
-    set_aws_auth(original.and_then(|c| c.data));
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 #[test]
 fn denied_caller_learns_what_is_missing_and_nothing_changes() {
     let _g = lock();
-    let before = get_aws_auth().map(|c| c.metadata.resource_version);
+    let before = get_aws_auth(control_plane()).map(|c| c.metadata.resource_version);
     let n = names("denied");
     let out = chronom(
+        control_plane(),
         "chronom-operator",
         &[
             "grant",
@@ -446,20 +419,23 @@ fn denied_caller_learns_what_is_missing_and_nothing_changes() {
         "must name the missing rights: {err}"
     );
     assert!(err.contains("next:"), "must say what to do next: {err}");
-    assert_eq!(get_aws_auth().map(|c| c.metadata.resource_version), before);
-    assert!(cluster_role(&n.role).is_none());
+    assert_eq!(
+        get_aws_auth(control_plane()).map(|c| c.metadata.resource_version),
+        before
+    );
+    assert!(cluster_role(control_plane(), &n.role).is_none());
 }
 
 #[test]
 fn conflicting_entry_is_refused_unless_forced() {
     let _g = lock();
-    let original = get_aws_auth();
+    let original = get_aws_auth(control_plane());
     let n = names("conflict");
     let existing = format!(
         "{NODE_ENTRY}- rolearn: {}\n  username: someone-else\n  groups:\n    - other\n",
         n.arn
     );
-    set_aws_auth(data(&existing));
+    set_aws_auth(control_plane(), data(&existing));
     let out = grant(&n, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -467,16 +443,20 @@ fn conflicting_entry_is_refused_unless_forced() {
         err.contains("--force-update") && err.contains("someone-else"),
         "must show the diff and the way out: {err}"
     );
-    assert_eq!(map_roles(), existing, "a refused grant changes nothing");
+    assert_eq!(
+        map_roles(control_plane()),
+        existing,
+        "a refused grant changes nothing"
+    );
     assert!(
-        cluster_role(&n.role).is_none(),
+        cluster_role(control_plane(), &n.role).is_none(),
         "nothing, not even RBAC, is written when aws-auth conflicts"
     );
 
     let out = grant(&n, &["--force-update", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(json(&out)["awsAuth"]["action"], "updated");
-    let now = map_roles();
+    let now = map_roles(control_plane());
     assert!(
         now.starts_with(NODE_ENTRY)
             && !now.contains("someone-else")
@@ -484,7 +464,7 @@ fn conflicting_entry_is_refused_unless_forced() {
         "{now}"
     );
     revoke(&n, &[]);
-    set_aws_auth(original.and_then(|c| c.data));
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 #[test]
@@ -492,7 +472,7 @@ fn drifted_role_is_shown_and_restored() {
     let _g = lock();
     let n = names("drift");
     assert_eq!(grant(&n, &[]).status.code(), Some(0));
-    with_client(async |c| {
+    with_client(control_plane(), async |c| {
         let api = Api::<ClusterRole>::all(c);
         let mut role = api.get(&n.role).await.unwrap();
         role.rules.as_mut().unwrap()[0].verbs.push("delete".into());
@@ -520,7 +500,11 @@ fn drifted_role_is_shown_and_restored() {
         "{stdout}"
     );
     assert_eq!(
-        cluster_role(&n.role).unwrap().rules.unwrap()[0].verbs,
+        cluster_role(control_plane(), &n.role)
+            .unwrap()
+            .rules
+            .unwrap()[0]
+            .verbs,
         ["get", "list", "watch"]
     );
     revoke(&n, &[]);
@@ -529,7 +513,7 @@ fn drifted_role_is_shown_and_restored() {
 #[test]
 fn dry_run_writes_nothing_and_shows_diff_and_manifests() {
     let _g = lock();
-    let before = get_aws_auth().map(|c| c.metadata.resource_version);
+    let before = get_aws_auth(control_plane()).map(|c| c.metadata.resource_version);
     let n = names("dry");
     let out = grant(&n, &["--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -548,8 +532,14 @@ fn dry_run_writes_nothing_and_shows_diff_and_manifests() {
     );
     assert!(stdout.contains("would be created"), "{stdout}");
     assert!(stdout.contains("server-side dry run"), "{stdout}");
-    assert_eq!(get_aws_auth().map(|c| c.metadata.resource_version), before);
-    assert!(cluster_role(&n.role).is_none() && cluster_role_binding(&n.role).is_none());
+    assert_eq!(
+        get_aws_auth(control_plane()).map(|c| c.metadata.resource_version),
+        before
+    );
+    assert!(
+        cluster_role(control_plane(), &n.role).is_none()
+            && cluster_role_binding(control_plane(), &n.role).is_none()
+    );
 }
 
 #[test]
@@ -584,7 +574,10 @@ fn exclude_secrets_is_verified_by_the_authorizer() {
         Some("kube-system")
     ));
     assert_binding_binds(&n.role, &[&n.group]);
-    let rules = cluster_role(&n.role).unwrap().rules.unwrap();
+    let rules = cluster_role(control_plane(), &n.role)
+        .unwrap()
+        .rules
+        .unwrap();
     assert!(rules.iter().all(|r| {
         !r.resources
             .as_ref()
@@ -626,7 +619,7 @@ fn role_path_is_stripped_and_the_username_is_the_role_name() {
         "{}",
         text(&text_out)
     );
-    assert!(!map_roles().contains("team/ops"));
+    assert!(!map_roles(control_plane()).contains("team/ops"));
     revoke(&n, &[]);
 }
 
@@ -638,7 +631,7 @@ fn regrant_never_appends_a_duplicate() {
     for _ in 0..3 {
         assert_eq!(grant(&n, &[]).status.code(), Some(0));
     }
-    assert_eq!(map_roles().matches(&n.arn).count(), 1);
+    assert_eq!(map_roles(control_plane()).matches(&n.arn).count(), 1);
     // Case-insensitive, path-less match, as the authenticator does.
     let shouting = Names {
         arn: n
@@ -664,7 +657,7 @@ fn regrant_never_appends_a_duplicate() {
 #[test]
 fn other_keys_comments_and_unknown_fields_survive() {
     let _g = lock();
-    let original = get_aws_auth();
+    let original = get_aws_auth(control_plane());
     let roles = format!(
         "# nodes\n{NODE_ENTRY}- rolearn: arn:aws:iam::111122223333:role/sso\n  username: sso:{{{{SessionName}}}}\n  userid: AROAEXAMPLE\n  groups: [sso]\n"
     );
@@ -674,10 +667,10 @@ fn other_keys_comments_and_unknown_fields_survive() {
         ("mapAccounts".to_string(), "- \"444455556666\"\n".to_string()),
         ("extra".to_string(), "kept: true\n".to_string()),
     ]);
-    set_aws_auth(Some(full.clone()));
+    set_aws_auth(control_plane(), Some(full.clone()));
     let n = names("keep");
     assert_eq!(grant(&n, &[]).status.code(), Some(0));
-    let during = get_aws_auth().unwrap().data.unwrap();
+    let during = get_aws_auth(control_plane()).unwrap().data.unwrap();
     for key in ["mapUsers", "mapAccounts", "extra"] {
         assert_eq!(during[key], full[key], "{key} must be untouched");
     }
@@ -687,8 +680,8 @@ fn other_keys_comments_and_unknown_fields_survive() {
         during["mapRoles"]
     );
     assert_eq!(revoke(&n, &[]).status.code(), Some(0));
-    assert_eq!(get_aws_auth().unwrap().data.unwrap(), full);
-    set_aws_auth(original.and_then(|c| c.data));
+    assert_eq!(get_aws_auth(control_plane()).unwrap().data.unwrap(), full);
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 #[test]
@@ -707,7 +700,7 @@ fn revoke_is_idempotent_and_keeps_rbac_still_in_use() {
     let r = json(&out);
     assert_eq!(r["awsAuth"]["removed"], 1);
     assert_eq!(r["clusterRole"]["action"], "kept", "b still maps the group");
-    assert!(cluster_role(&a.role).is_some());
+    assert!(cluster_role(control_plane(), &a.role).is_some());
 
     let again = revoke(&a, &[]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
@@ -719,38 +712,47 @@ fn revoke_is_idempotent_and_keeps_rbac_still_in_use() {
 
     let out = revoke(&b, &["--keep-rbac", "-o", "json"]);
     assert_eq!(json(&out)["clusterRoleBinding"]["action"], "kept");
-    assert!(cluster_role_binding(&b.role).is_some());
+    assert!(cluster_role_binding(control_plane(), &b.role).is_some());
     let out = revoke(&b, &["-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r = json(&out);
     assert_eq!(r["clusterRole"]["action"], "deleted");
     assert_eq!(r["clusterRoleBinding"]["action"], "deleted");
     assert_eq!(r["verification"][0]["allowed"], false);
-    assert!(cluster_role(&b.role).is_none());
+    assert!(cluster_role(control_plane(), &b.role).is_none());
 }
 
 #[test]
 fn malformed_map_roles_is_refused_with_line_and_column() {
     let _g = lock();
-    let original = get_aws_auth();
+    let original = get_aws_auth(control_plane());
     let broken = format!("{NODE_ENTRY}- rolearn: [unclosed\n  groups: x\n");
-    set_aws_auth(data(&broken));
-    let rv = get_aws_auth().unwrap().metadata.resource_version;
+    set_aws_auth(control_plane(), data(&broken));
+    let rv = get_aws_auth(control_plane())
+        .unwrap()
+        .metadata
+        .resource_version;
     let n = names("malformed");
     let out = grant(&n, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line ") && err.contains("column "), "{err}");
-    assert_eq!(get_aws_auth().unwrap().metadata.resource_version, rv);
-    assert!(cluster_role(&n.role).is_none());
-    set_aws_auth(original.and_then(|c| c.data));
+    assert_eq!(
+        get_aws_auth(control_plane())
+            .unwrap()
+            .metadata
+            .resource_version,
+        rv
+    );
+    assert!(cluster_role(control_plane(), &n.role).is_none());
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 #[test]
 fn hostile_usernames_and_groups_stay_one_scalar() {
     let _g = lock();
-    let original = get_aws_auth();
-    set_aws_auth(data(NODE_ENTRY));
+    let original = get_aws_auth(control_plane());
+    set_aws_auth(control_plane(), data(NODE_ENTRY));
     let payloads = [
         "evil\n- rolearn: arn:aws:iam::111122223333:role/x\n  groups: [system:masters]",
         "a: b",
@@ -776,7 +778,8 @@ fn hostile_usernames_and_groups_stay_one_scalar() {
             continue;
         }
         assert_eq!(out.status.code(), Some(0), "{p:?}: {}", text(&out));
-        let entries = chronom_core::awsauth::parse_map_roles(&map_roles()).expect("still parses");
+        let entries = chronom_core::awsauth::parse_map_roles(&map_roles(control_plane()))
+            .expect("still parses");
         let mine: Vec<_> = entries
             .iter()
             .filter(|e| e.rolearn.contains(&n.arn))
@@ -790,10 +793,15 @@ fn hostile_usernames_and_groups_stay_one_scalar() {
                 .any(|e| e.groups.iter().any(|g| g == "system:masters")),
             "{p:?} smuggled a group"
         );
-        assert_eq!(entries.len(), 2, "{p:?} added an entry:\n{}", map_roles());
+        assert_eq!(
+            entries.len(),
+            2,
+            "{p:?} added an entry:\n{}",
+            map_roles(control_plane())
+        );
         let out = revoke(&n, &[&flag]);
         assert_eq!(out.status.code(), Some(0), "{p:?}: {}", text(&out));
-        assert_eq!(map_roles(), NODE_ENTRY, "{p:?}");
+        assert_eq!(map_roles(control_plane()), NODE_ENTRY, "{p:?}");
         written += 1;
     }
     // The session name completes whatever precedes the first colon (here: nothing), so
@@ -817,15 +825,15 @@ fn hostile_usernames_and_groups_stay_one_scalar() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-privileged-group"));
-    assert_eq!(map_roles(), NODE_ENTRY);
-    set_aws_auth(original.and_then(|c| c.data));
+    assert_eq!(map_roles(control_plane()), NODE_ENTRY);
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 #[test]
 fn concurrent_grants_keep_every_entry() {
     let _g = lock();
-    let original = get_aws_auth();
-    set_aws_auth(data(NODE_ENTRY));
+    let original = get_aws_auth(control_plane());
+    set_aws_auth(control_plane(), data(NODE_ENTRY));
     let all: Vec<Names> = (0..8).map(|_| names("par")).collect();
     let handles: Vec<_> = all
         .iter()
@@ -840,7 +848,7 @@ fn concurrent_grants_keep_every_entry() {
         let out = h.join().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
-    let now = map_roles();
+    let now = map_roles(control_plane());
     assert!(now.starts_with(NODE_ENTRY));
     let entries = chronom_core::awsauth::parse_map_roles(&now).unwrap();
     assert_eq!(entries.len(), 9, "{now}");
@@ -853,16 +861,16 @@ fn concurrent_grants_keep_every_entry() {
         );
         revoke(n, &[]);
     }
-    assert_eq!(map_roles(), NODE_ENTRY);
-    set_aws_auth(original.and_then(|c| c.data));
+    assert_eq!(map_roles(control_plane()), NODE_ENTRY);
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 /// If aws-auth cannot be written after the RBAC objects were created, they are deleted again.
 #[test]
 fn failed_aws_auth_write_rolls_back_rbac() {
     let _g = lock();
-    let original = get_aws_auth();
-    set_aws_auth(data(NODE_ENTRY));
+    let original = get_aws_auth(control_plane());
+    set_aws_auth(control_plane(), data(NODE_ENTRY));
     let n = names("rollback");
     // A real admission policy on the real server refuses the write; RBAC allows it, so preflight passes.
     let policy = unique_name("deny-aws-auth");
@@ -871,7 +879,7 @@ fn failed_aws_auth_write_rolls_back_rbac() {
         n.arn
     );
     let probe = || {
-        with_client(async |c| {
+        with_client(control_plane(), async |c| {
             let api = Api::<ConfigMap>::namespaced(c, "kube-system");
             let mut cm = api.get("aws-auth").await.unwrap();
             cm.data
@@ -890,7 +898,7 @@ fn failed_aws_auth_write_rolls_back_rbac() {
             .is_err()
         })
     };
-    deny_policy_on(
+    deny_policy(
         control_plane(),
         &policy,
         "UPDATE, CREATE",
@@ -910,10 +918,13 @@ fn failed_aws_auth_write_rolls_back_rbac() {
         "{}",
         text(&out)
     );
-    assert!(cluster_role(&n.role).is_none() && cluster_role_binding(&n.role).is_none());
-    assert_eq!(map_roles(), NODE_ENTRY);
-    remove_policy_on(control_plane(), &policy);
-    set_aws_auth(original.and_then(|c| c.data));
+    assert!(
+        cluster_role(control_plane(), &n.role).is_none()
+            && cluster_role_binding(control_plane(), &n.role).is_none()
+    );
+    assert_eq!(map_roles(control_plane()), NODE_ENTRY);
+    remove_policy(control_plane(), &policy);
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 #[test]
@@ -975,7 +986,7 @@ fn grant_refuses_cluster_admin_and_leaves_it_byte_identical() {
     assert_eq!(raw("clusterrole", "cluster-admin"), role_before);
     assert_eq!(raw("clusterrolebinding", "cluster-admin"), binding_before);
     assert_eq!(aws_auth_version(), aws_auth_before);
-    assert!(!map_roles().contains(&n.arn));
+    assert!(!map_roles(control_plane()).contains(&n.arn));
 }
 
 /// A team's own ClusterRole (or binding) of the requested name, without our label, is refused
@@ -1014,7 +1025,7 @@ subjects:
         "{err}"
     );
     assert_eq!(raw("clusterrole", &n.role), role_before);
-    assert!(cluster_role_binding(&n.role).is_none());
+    assert!(cluster_role_binding(control_plane(), &n.role).is_none());
     assert_eq!(aws_auth_version(), aws_auth_before);
 
     // An unlabelled binding of the requested name (its role absent) is refused as well.
@@ -1039,7 +1050,7 @@ subjects:
         "{err}"
     );
     assert_eq!(raw("clusterrolebinding", &m.role), binding_before);
-    assert!(cluster_role(&m.role).is_none());
+    assert!(cluster_role(control_plane(), &m.role).is_none());
     assert_eq!(aws_auth_version(), aws_auth_before);
     delete(&format!("clusterrolebinding/{}-devs", n.role));
     delete(&format!("clusterrole/{}", n.role));
@@ -1241,8 +1252,8 @@ subjects:
 #[test]
 fn a_grant_the_authorizer_contradicts_is_rolled_back() {
     let _g = lock();
-    let original = get_aws_auth();
-    set_aws_auth(data(NODE_ENTRY));
+    let original = get_aws_auth(control_plane());
+    set_aws_auth(control_plane(), data(NODE_ENTRY));
     let n = names("widened");
     let policy = unique_name("widen-role");
     apply(&format!(
@@ -1278,7 +1289,7 @@ spec:
     // Wait until the policy is in force: a server-side dry run of the role comes back widened.
     let widened = || {
         let role = n.role.clone();
-        with_client(async move |c| {
+        with_client(control_plane(), async move |c| {
             let mut cr = ClusterRole::default();
             cr.metadata.name = Some(role);
             cr.rules = Some(vec![k8s_openapi::api::rbac::v1::PolicyRule {
@@ -1339,9 +1350,16 @@ spec:
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rolled back"), "{err}");
-    assert_eq!(map_roles(), NODE_ENTRY, "the entry must be gone again");
-    assert!(cluster_role(&n.role).is_none() && cluster_role_binding(&n.role).is_none());
+    assert_eq!(
+        map_roles(control_plane()),
+        NODE_ENTRY,
+        "the entry must be gone again"
+    );
+    assert!(
+        cluster_role(control_plane(), &n.role).is_none()
+            && cluster_role_binding(control_plane(), &n.role).is_none()
+    );
     let user = n.arn.rsplit('/').next().unwrap();
     assert!(!server_allows(user, &n.group, "list", "pods", None));
-    set_aws_auth(original.and_then(|c| c.data));
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }

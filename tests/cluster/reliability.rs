@@ -1,8 +1,6 @@
 //! Races, faults and secrets on the real control plane: no aws-auth entry is ever lost, no
 //! write is half done without being reported, and no token is ever printed.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -10,13 +8,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
+use crate::support::cluster::*;
+use crate::support::{ControlPlane, unique_name};
 use chronom::flows::grant::{GrantPhase, Mapper};
 use chronom::outcome::RunResult;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, DeleteParams, PostParams};
-use support::cluster::*;
-use support::{ControlPlane, control_plane, unique_name};
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 static AWS_AUTH: Mutex<()> = Mutex::new(());
 
@@ -47,7 +51,7 @@ fn race_round(round: usize) -> (Vec<String>, WriterTally) {
     }
     let mut initial = BTreeMap::from([("mapRoles".to_string(), seeded)]);
     initial.insert("unrelated".into(), "0".into());
-    set_aws_auth(Some(initial));
+    set_aws_auth(control_plane(), Some(initial));
 
     // The unrelated writer: read-modify-write of another key as fast as 50 times a second,
     // far busier than any real controller, re-reading after each conflict. A conflict (409)
@@ -62,7 +66,7 @@ fn race_round(round: usize) -> (Vec<String>, WriterTally) {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let written = with_client(async |c| {
+                let written = with_client(control_plane(), async |c| {
                     let api = Api::<ConfigMap>::namespaced(c, "kube-system");
                     let mut cm = api.get("aws-auth").await?;
                     cm.data
@@ -130,7 +134,7 @@ fn race_round(round: usize) -> (Vec<String>, WriterTally) {
         ));
     }
 
-    let cm = get_aws_auth().unwrap();
+    let cm = get_aws_auth(control_plane()).unwrap();
     let data = cm.data.unwrap();
     let roles = &data["mapRoles"];
     if !roles.starts_with(NODE_ENTRY) {
@@ -158,7 +162,7 @@ fn race_round(round: usize) -> (Vec<String>, WriterTally) {
             data["unrelated"]
         ));
     }
-    with_client(async |c| {
+    with_client(control_plane(), async |c| {
         let _ = Api::<ClusterRoleBinding>::all(c.clone())
             .delete(&role, &DeleteParams::default())
             .await;
@@ -185,7 +189,7 @@ struct WriterTally {
 #[test]
 fn parallel_grants_and_revokes_with_an_unrelated_writer_lose_nothing_20_times() {
     let _g = lock();
-    let original = get_aws_auth();
+    let original = get_aws_auth(control_plane());
     let mut lost = Vec::new();
     let mut writes = Vec::new();
     let started = Instant::now();
@@ -203,7 +207,7 @@ fn parallel_grants_and_revokes_with_an_unrelated_writer_lose_nothing_20_times() 
         lost.len(),
         writes.join(" ")
     );
-    set_aws_auth(original.and_then(|c| c.data));
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
     assert!(lost.is_empty(), "{}", lost.join("\n"));
 }
 
@@ -349,10 +353,11 @@ fn no_token_is_printed_even_at_the_highest_verbosity() {
 #[test]
 fn backups_are_private_and_restore_puts_aws_auth_back() {
     let _g = lock();
-    let original = get_aws_auth();
-    set_aws_auth(data(NODE_ENTRY));
+    let original = get_aws_auth(control_plane());
+    set_aws_auth(control_plane(), data(NODE_ENTRY));
     let id = unique_name("backup");
     let out = chronom(
+        control_plane(),
         "chronom-admin",
         &[
             "grant",
@@ -374,7 +379,9 @@ fn backups_are_private_and_restore_puts_aws_auth_back() {
             .to_string(),
     );
     assert!(
-        backup.starts_with(state_dir().join("kubectl-chronom/backups/chronom-admin")),
+        backup.starts_with(
+            state_dir(&control_plane().kubeconfig).join("kubectl-chronom/backups/chronom-admin")
+        ),
         "{}",
         backup.display()
     );
@@ -386,10 +393,11 @@ fn backups_are_private_and_restore_puts_aws_auth_back() {
             0o600
         );
     }
-    assert!(map_roles().contains(&id));
+    assert!(map_roles(control_plane()).contains(&id));
 
     // Without --yes and without a terminal, restore refuses and changes nothing.
     let refused = chronom(
+        control_plane(),
         "chronom-admin",
         &["restore-aws-auth", backup.to_str().unwrap()],
     );
@@ -400,15 +408,17 @@ fn backups_are_private_and_restore_puts_aws_auth_back() {
         "the diff is shown first: {}",
         text(&refused)
     );
-    assert!(map_roles().contains(&id));
+    assert!(map_roles(control_plane()).contains(&id));
 
     let restored = chronom(
+        control_plane(),
         "chronom-admin",
         &["restore-aws-auth", backup.to_str().unwrap(), "--yes"],
     );
     assert_eq!(restored.status.code(), Some(0), "{}", text(&restored));
-    assert_eq!(map_roles(), NODE_ENTRY);
+    assert_eq!(map_roles(control_plane()), NODE_ENTRY);
     let again = chronom(
+        control_plane(),
         "chronom-admin",
         &["restore-aws-auth", backup.to_str().unwrap(), "--yes"],
     );
@@ -418,6 +428,7 @@ fn backups_are_private_and_restore_puts_aws_auth_back() {
         text(&again)
     );
     chronom(
+        control_plane(),
         "chronom-admin",
         &[
             "revoke",
@@ -429,16 +440,17 @@ fn backups_are_private_and_restore_puts_aws_auth_back() {
             &id,
         ],
     );
-    set_aws_auth(original.and_then(|c| c.data));
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 #[test]
 fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
     let _g = lock();
-    let original = get_aws_auth();
-    set_aws_auth(data(NODE_ENTRY));
+    let original = get_aws_auth(control_plane());
+    set_aws_auth(control_plane(), data(NODE_ENTRY));
     let id = unique_name("stuck");
     let grant = chronom(
+        control_plane(),
         "chronom-admin",
         &[
             "grant",
@@ -455,7 +467,7 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
     let expression = format!("oldObject.metadata.name != '{id}'");
     let probe = || {
         let id = id.clone();
-        with_client(async move |c| {
+        with_client(control_plane(), async move |c| {
             Api::<ClusterRoleBinding>::all(c)
                 .delete(
                     &id,
@@ -468,7 +480,7 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
                 .is_err()
         })
     };
-    deny_policy_on(
+    deny_policy(
         control_plane(),
         &policy,
         "DELETE",
@@ -479,6 +491,7 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
     );
 
     let out = chronom(
+        control_plane(),
         "chronom-admin",
         &[
             "revoke",
@@ -502,10 +515,10 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
         err.contains(&format!("clusterrolebinding/{id}")) && err.contains("left"),
         "{err}"
     );
-    assert!(cluster_role_binding(&id).is_some());
-    assert!(!map_roles().contains(&id));
+    assert!(cluster_role_binding(control_plane(), &id).is_some());
+    assert!(!map_roles(control_plane()).contains(&id));
 
-    remove_policy_on(control_plane(), &policy);
+    remove_policy(control_plane(), &policy);
     // Policy removal reaches the admission chain asynchronously: wait until a delete would pass.
     let deadline = Instant::now() + Duration::from_secs(30);
     while probe() {
@@ -516,6 +529,7 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let out = chronom(
+        control_plane(),
         "chronom-admin",
         &[
             "revoke",
@@ -528,8 +542,8 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(cluster_role_binding(&id).is_none());
-    set_aws_auth(original.and_then(|c| c.data));
+    assert!(cluster_role_binding(control_plane(), &id).is_none());
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 /// The aws-auth write is refused, and so is the rollback's delete of the ClusterRole: grant
@@ -538,11 +552,11 @@ fn forbidden_rbac_deletion_reports_what_is_left_and_exits_1() {
 #[test]
 fn grant_whose_rollback_is_refused_names_what_it_left_on_stderr() {
     let _g = lock();
-    let original = get_aws_auth();
-    set_aws_auth(data(NODE_ENTRY));
+    let original = get_aws_auth(control_plane());
+    set_aws_auth(control_plane(), data(NODE_ENTRY));
     let id = unique_name("orphan");
     let probe_role = format!("{id}-probe");
-    with_client(async |c| {
+    with_client(control_plane(), async |c| {
         let role = k8s_openapi::api::rbac::v1::ClusterRole {
             metadata: kube::api::ObjectMeta {
                 name: Some(probe_role.clone()),
@@ -560,7 +574,7 @@ fn grant_whose_rollback_is_refused_names_what_it_left_on_stderr() {
         ..Default::default()
     };
     let aws_auth_refused = || {
-        with_client(async |c| {
+        with_client(control_plane(), async |c| {
             let api = Api::<ConfigMap>::namespaced(c, "kube-system");
             let mut cm = api.get("aws-auth").await.unwrap();
             let roles = cm.data.get_or_insert_with(BTreeMap::new);
@@ -573,7 +587,7 @@ fn grant_whose_rollback_is_refused_names_what_it_left_on_stderr() {
         })
     };
     let delete_refused = || {
-        with_client(async |c| {
+        with_client(control_plane(), async |c| {
             Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(c)
                 .delete(
                     &probe_role,
@@ -587,7 +601,7 @@ fn grant_whose_rollback_is_refused_names_what_it_left_on_stderr() {
         })
     };
     let no_write = unique_name("deny-aws-auth");
-    deny_policy_on(
+    deny_policy(
         control_plane(),
         &no_write,
         "UPDATE",
@@ -599,7 +613,7 @@ fn grant_whose_rollback_is_refused_names_what_it_left_on_stderr() {
         aws_auth_refused,
     );
     let no_delete = unique_name("deny-delete");
-    deny_policy_on(
+    deny_policy(
         control_plane(),
         &no_delete,
         "DELETE",
@@ -610,6 +624,7 @@ fn grant_whose_rollback_is_refused_names_what_it_left_on_stderr() {
     );
 
     let out = chronom(
+        control_plane(),
         "chronom-admin",
         &[
             "grant",
@@ -623,8 +638,8 @@ fn grant_whose_rollback_is_refused_names_what_it_left_on_stderr() {
             "json",
         ],
     );
-    remove_policy_on(control_plane(), &no_write);
-    remove_policy_on(control_plane(), &no_delete);
+    remove_policy(control_plane(), &no_write);
+    remove_policy(control_plane(), &no_delete);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let r = json(&out);
     assert_eq!(r["awsAuth"]["action"], "failed", "{}", text(&out));
@@ -634,7 +649,10 @@ fn grant_whose_rollback_is_refused_names_what_it_left_on_stderr() {
         err.contains(&format!("clusterrole {id}")) && err.contains("delete it by hand"),
         "orphans must be named:\n{err}"
     );
-    assert!(!map_roles().contains(&id), "no partial aws-auth write");
+    assert!(
+        !map_roles(control_plane()).contains(&id),
+        "no partial aws-auth write"
+    );
 
     // Policy removal reaches the admission chain asynchronously.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -645,13 +663,13 @@ fn grant_whose_rollback_is_refused_names_what_it_left_on_stderr() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    with_client(async |c| {
+    with_client(control_plane(), async |c| {
         let roles = Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(c);
         for name in [&id, &probe_role] {
             let _ = roles.delete(name, &DeleteParams::default()).await;
         }
     });
-    set_aws_auth(original.and_then(|c| c.data));
+    set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
 /// Issue 12 item 8: the plugin binary carries no test hook. The fault tests above pause a
@@ -824,15 +842,9 @@ impl PausedGrant {
                     Ok(conn) => conn,
                     Err(e) => return e.into(),
                 };
-                chronom::flows::grant::execute_observed(
-                    &conn,
-                    &valid,
-                    Mapper::AwsAuth,
-                    None,
-                    &observe,
-                )
-                .await
-                .unwrap_or_else(RunResult::from)
+                chronom::flows::grant::execute_observed(&conn, &valid, Mapper::AwsAuth, None, &observe)
+                    .await
+                    .unwrap_or_else(RunResult::from)
             })
         });
         PausedGrant {
@@ -895,11 +907,11 @@ fn report_json(r: &RunResult) -> serde_json::Value {
 fn apiserver_killed_mid_grant_then_rerun_completes_and_nothing_is_left_unreported() {
     let cp = ControlPlane::up(&["--seed", "eks"]).expect("dedicated control plane");
     let server = ApiServer::of(&cp);
-    let before = map_roles_on(&cp);
+    let before = map_roles(&cp);
     let id = unique_name("killed");
     let grant = PausedGrant::start(&cp, &id, "3").wait_until_paused();
     assert!(
-        cluster_role_on(&cp, &id).is_some(),
+        cluster_role(&cp, &id).is_some(),
         "RBAC is applied before the pause"
     );
     server.kill();
@@ -927,8 +939,8 @@ fn apiserver_killed_mid_grant_then_rerun_completes_and_nothing_is_left_unreporte
     assert!(err.contains("next:"), "{shown}");
 
     server.restart(&cp);
-    assert_eq!(map_roles_on(&cp), before, "no partial aws-auth write");
-    let out = chronom_on(
+    assert_eq!(map_roles(&cp), before, "no partial aws-auth write");
+    let out = chronom(
         &cp,
         "chronom-admin",
         &[
@@ -947,7 +959,7 @@ fn apiserver_killed_mid_grant_then_rerun_completes_and_nothing_is_left_unreporte
     let r = json(&out);
     assert_eq!(r["clusterRole"]["action"], "unchanged");
     assert_eq!(r["awsAuth"]["action"], "updated");
-    assert!(map_roles_on(&cp).contains(&arn(&id)));
+    assert!(map_roles(&cp).contains(&arn(&id)));
     cp.down().unwrap();
 }
 
@@ -956,7 +968,7 @@ fn apiserver_killed_mid_grant_then_rerun_completes_and_nothing_is_left_unreporte
 fn timeout_mid_request_is_clear_and_writes_nothing() {
     let cp = ControlPlane::up(&["--seed", "eks"]).expect("dedicated control plane");
     let server = ApiServer::of(&cp);
-    let before = map_roles_on(&cp);
+    let before = map_roles(&cp);
     let id = unique_name("frozen");
     let grant = PausedGrant::start(&cp, &id, "2").wait_until_paused();
     server.signal("-STOP");
@@ -990,6 +1002,6 @@ fn timeout_mid_request_is_clear_and_writes_nothing() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(map_roles_on(&cp), before, "no partial aws-auth write");
+    assert_eq!(map_roles(&cp), before, "no partial aws-auth write");
     cp.down().unwrap();
 }

@@ -1,7 +1,5 @@
 //! The test control plane itself: contexts, the EKS seed, start/stop, and the Rust client.
 
-mod support;
-
 use std::path::Path;
 use std::process::Output;
 use std::time::Instant;
@@ -10,7 +8,13 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
-use support::{ControlPlane, control_plane, unique_name};
+use crate::support::{ControlPlane, unique_name};
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 const NODE_ROLE: &str =
     "arn:aws:iam::111122223333:role/eksctl-demo-nodegroup-NodeInstanceRole-1ABCDEF";

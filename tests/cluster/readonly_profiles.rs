@@ -6,16 +6,21 @@
 //! so what a re-grant writes, and they all write aws-auth. The dedicated-cluster test and the
 //! request count do neither and run alongside.
 
-mod support;
-
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::support::cluster::*;
+use crate::support::names::{Names, names};
+use crate::support::{ControlPlane, unique_name};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
-use support::cluster::*;
-use support::{ControlPlane, control_plane, unique_name};
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -24,51 +29,15 @@ fn lock() -> MutexGuard<'static, ()> {
 }
 
 fn admin(args: &[&str]) -> Output {
-    chronom("chronom-admin", args)
-}
-
-/// A grant's unique names: role ARN, the username grant derives from it, group, ClusterRole.
-struct Names {
-    arn: String,
-    user: String,
-    group: String,
-    role: String,
-}
-
-fn names(prefix: &str) -> Names {
-    let id = unique_name(prefix);
-    Names {
-        arn: format!("arn:aws:iam::111122223333:role/{id}"),
-        user: id.clone(),
-        group: format!("{id}-group"),
-        role: format!("{id}-role"),
-    }
+    chronom(control_plane(), "chronom-admin", args)
 }
 
 fn grant(n: &Names, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "grant",
-        "--role-arn",
-        &n.arn,
-        "--group",
-        &n.group,
-        "--role-name",
-        &n.role,
-    ];
-    args.extend_from_slice(extra);
-    admin(&args)
+    admin(&n.args("grant", extra))
 }
 
 fn revoke(n: &Names) {
-    let out = admin(&[
-        "revoke",
-        "--role-arn",
-        &n.arn,
-        "--group",
-        &n.group,
-        "--role-name",
-        &n.role,
-    ]);
+    let out = admin(&n.args("revoke", &[]));
     assert_eq!(out.status.code(), Some(0), "cleanup revoke: {}", text(&out));
 }
 
@@ -132,7 +101,7 @@ fn can_i_on(cp: &ControlPlane, user: &str, group: &str, q: &Ask) -> bool {
 }
 
 fn can_i(n: &Names, q: &Ask) -> bool {
-    can_i_on(control_plane(), &n.user, &n.group, q)
+    can_i_on(control_plane(), n.user(), &n.group, q)
 }
 
 /// The authorizer reads informer caches: wait until the group holds `q` (a read the grant gives),
@@ -150,7 +119,7 @@ fn wait_until_allowed_on(cp: &ControlPlane, user: &str, group: &str, q: &Ask) {
 }
 
 fn wait_until_allowed(n: &Names, q: &Ask) {
-    wait_until_allowed_on(control_plane(), &n.user, &n.group, q);
+    wait_until_allowed_on(control_plane(), n.user(), &n.group, q);
 }
 
 /// What must be denied to every read-only profile: each one a request that runs code, opens a
@@ -169,7 +138,7 @@ const NOT_READS: [(&str, &str, &str); 7] = [
 /// discovery serves it, which is what grant reads. Returns its `resource.group` name.
 fn install_crd(cp: &ControlPlane, group: &str) -> String {
     let name = format!("widgets.{group}");
-    kubectl_apply_on(
+    kubectl_apply(
         cp,
         &format!(
             r#"apiVersion: apiextensions.k8s.io/v1
@@ -190,7 +159,7 @@ spec:
     );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let served = with_client_on(cp, async |c| {
+        let served = with_client(cp, async |c| {
             let d = kube::Discovery::new(c).run_aggregated().await.unwrap();
             d.get(group).is_some_and(|g| {
                 g.versioned_resources("v1")
@@ -214,7 +183,7 @@ fn crd_group(prefix: &str) -> String {
 }
 
 fn role_rules(name: &str) -> Vec<PolicyRule> {
-    cluster_role(name)
+    cluster_role(control_plane(), name)
         .unwrap_or_else(|| panic!("clusterrole {name} exists"))
         .rules
         .unwrap_or_default()
@@ -283,7 +252,7 @@ fn default_grant_reads_core_apps_and_crds_and_nothing_that_runs_code() {
     assert!(!can_i(&n, &ask("list", "secrets")));
     assert!(!can_i(&n, &ask_sub("create", "serviceaccounts", "token")));
 
-    let role = cluster_role(&n.role).unwrap();
+    let role = cluster_role(control_plane(), &n.role).unwrap();
     assert_eq!(profile_annotation(&role).as_deref(), Some("read-only"));
     no_wildcards(role.rules.as_deref().unwrap());
     // The plugin's own verification asked the same and listed the CRD.
@@ -299,7 +268,7 @@ fn default_grant_reads_core_apps_and_crds_and_nothing_that_runs_code() {
         "verification lists a custom resource: {checks:?}"
     );
     revoke(&n);
-    kubectl_delete_on(cp, &format!("crd/{crd}"));
+    kubectl_delete(cp, &format!("crd/{crd}"));
 }
 
 /// Issue 12 "done when": `audit --fail-on high` exits 0 right after a default grant on
@@ -307,7 +276,7 @@ fn default_grant_reads_core_apps_and_crds_and_nothing_that_runs_code() {
 #[test]
 fn audit_fail_on_high_passes_right_after_a_default_grant_on_the_eks_seed() {
     let cp = ControlPlane::up(&["--seed", "eks"]).expect("dedicated control plane");
-    let out = chronom_on(
+    let out = chronom(
         &cp,
         "chronom-admin",
         &[
@@ -324,9 +293,9 @@ fn audit_fail_on_high_passes_right_after_a_default_grant_on_the_eks_seed() {
         "chronomReadOnlyGroup",
         &ask("list", "pods"),
     );
-    let audit = chronom_on(&cp, "chronom-admin", &["audit", "--fail-on", "high"]);
+    let audit = chronom(&cp, "chronom-admin", &["audit", "--fail-on", "high"]);
     assert_eq!(audit.status.code(), Some(0), "{}", text(&audit));
-    let report = json(&chronom_on(&cp, "chronom-admin", &["audit", "-o", "json"]));
+    let report = json(&chronom(&cp, "chronom-admin", &["audit", "-o", "json"]));
     let ours: Vec<&serde_json::Value> = report["mappings"]
         .as_array()
         .unwrap()
@@ -384,9 +353,14 @@ fn a_crd_installed_after_the_grant_is_reported_then_added_by_a_rerun_that_then_w
     no_wildcards(&rules);
     wait_until_allowed(&n, &ask("list", &crd));
 
-    let version = |name: &str| cluster_role(name).unwrap().metadata.resource_version;
+    let version = |name: &str| {
+        cluster_role(control_plane(), name)
+            .unwrap()
+            .metadata
+            .resource_version
+    };
     let before = version(&n.role);
-    let binding_before = cluster_role_binding(&n.role)
+    let binding_before = cluster_role_binding(control_plane(), &n.role)
         .unwrap()
         .metadata
         .resource_version;
@@ -402,7 +376,7 @@ fn a_crd_installed_after_the_grant_is_reported_then_added_by_a_rerun_that_then_w
         "a re-run with nothing new wrote the role"
     );
     assert_eq!(
-        cluster_role_binding(&n.role)
+        cluster_role_binding(control_plane(), &n.role)
             .unwrap()
             .metadata
             .resource_version,
@@ -420,7 +394,7 @@ fn a_crd_installed_after_the_grant_is_reported_then_added_by_a_rerun_that_then_w
         audit["findings"]
     );
     revoke(&n);
-    kubectl_delete_on(cp, &format!("crd/{crd}"));
+    kubectl_delete(cp, &format!("crd/{crd}"));
 }
 
 /// `--wildcard-role` writes the seed's exact role, says on stderr what that grants, and its
@@ -458,7 +432,7 @@ fn wildcard_role_is_exactly_star_star_read_and_warns_what_it_grants() {
         "the report carries the warning: {}",
         r["notes"]
     );
-    let role = cluster_role(&n.role).unwrap();
+    let role = cluster_role(control_plane(), &n.role).unwrap();
     assert_eq!(profile_annotation(&role).as_deref(), Some("wildcard"));
     let rules = role.rules.unwrap();
     assert_eq!(rules.len(), 1, "{rules:?}");
@@ -494,7 +468,7 @@ fn include_secrets_allows_secrets_and_still_denies_what_runs_code() {
             "{verb} {resource}/{sub} must be denied"
         );
     }
-    let role = cluster_role(&n.role).unwrap();
+    let role = cluster_role(control_plane(), &n.role).unwrap();
     assert_eq!(
         profile_annotation(&role).as_deref(),
         Some("read-only-with-secrets")
@@ -514,8 +488,8 @@ fn exclude_secrets_is_still_accepted_and_is_the_default() {
     assert_eq!(a["clusterRole"]["profile"], "read-only");
     assert_eq!(b["clusterRole"]["profile"], "read-only");
     let (ra, rb) = (
-        cluster_role(&flagged.role).unwrap(),
-        cluster_role(&plain.role).unwrap(),
+        cluster_role(control_plane(), &flagged.role).unwrap(),
+        cluster_role(control_plane(), &plain.role).unwrap(),
     );
     assert_eq!(ra.rules, rb.rules, "same rules with and without the flag");
     assert_eq!(profile_annotation(&ra), profile_annotation(&rb));
@@ -553,7 +527,7 @@ fn view_does_not_cover_an_unlabelled_crd_and_a_labelled_role_joins_view() {
     install_crd(cp, &group);
     const LABEL: &str = "rbac.authorization.k8s.io/aggregate-to-view";
 
-    let view = cluster_role("view").expect("the bootstrap view role");
+    let view = cluster_role(control_plane(), "view").expect("the bootstrap view role");
     let selectors = view
         .aggregation_rule
         .expect("view is an aggregated role")
@@ -566,7 +540,7 @@ fn view_does_not_cover_an_unlabelled_crd_and_a_labelled_role_joins_view() {
         "{selectors:?}"
     );
     let selected = |cp: &ControlPlane| -> Vec<ClusterRole> {
-        with_client_on(cp, async |c| {
+        with_client(cp, async |c| {
             Api::<ClusterRole>::all(c)
                 .list(&ListParams::default().labels(&format!("{LABEL}=true")))
                 .await
@@ -603,7 +577,7 @@ fn view_does_not_cover_an_unlabelled_crd_and_a_labelled_role_joins_view() {
     );
 
     let labelled = unique_name("aggregated");
-    kubectl_apply_on(
+    kubectl_apply(
         cp,
         &format!(
             r#"apiVersion: rbac.authorization.k8s.io/v1
@@ -621,8 +595,8 @@ rules:
         reads(&after, &group, "widgets"),
         "a labelled ClusterRole joins view"
     );
-    kubectl_delete_on(cp, &format!("clusterrole/{labelled}"));
-    kubectl_delete_on(cp, &format!("crd/widgets.{group}"));
+    kubectl_delete(cp, &format!("clusterrole/{labelled}"));
+    kubectl_delete(cp, &format!("crd/widgets.{group}"));
 }
 
 /// The global options, parsed like the CLI does, for an in-process connection.

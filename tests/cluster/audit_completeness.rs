@@ -11,12 +11,16 @@
 //! The restricted caller is a ServiceAccount with a token from the TokenRequest API: a real
 //! bearer token whose every request goes through RBAC.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use support::{ControlPlane, control_plane, unique_name};
+use crate::support::{ControlPlane, unique_name};
+
+/// This module's own control plane (support::control_plane::for_module): its tests are the
+/// only writers of its aws-auth and RBAC, as when the module was its own test binary.
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
 
 fn chronom(kubeconfig: &Path, context: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kubectl-chronom"))
