@@ -44,11 +44,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::ControlPlane;
 use crate::support::splitmix::SplitMix64 as Rng;
+use chronom::adapters::kube::{Connection, connect};
 use chronom::audit::manifests::ClusterState;
 use chronom::audit::{inventory, report};
-use chronom::flows::audit::{queries, read_cluster, read_cluster_for};
 use chronom::cli::GlobalArgs;
-use chronom::adapters::kube::{Connection, connect};
+use chronom::flows::audit::{queries, read_cluster, read_cluster_for};
 use chronom_core::rbac::{
     Identity, QueryScope, RbacObjects, RbacSnapshot, Request, ResourceRequest, RuleSource,
     SubjectKind, WhoCanRow, aggregate_cluster_roles,

@@ -842,9 +842,15 @@ impl PausedGrant {
                     Ok(conn) => conn,
                     Err(e) => return e.into(),
                 };
-                chronom::flows::grant::execute_observed(&conn, &valid, Mapper::AwsAuth, None, &observe)
-                    .await
-                    .unwrap_or_else(RunResult::from)
+                chronom::flows::grant::execute_observed(
+                    &conn,
+                    &valid,
+                    Mapper::AwsAuth,
+                    None,
+                    &observe,
+                )
+                .await
+                .unwrap_or_else(RunResult::from)
             })
         });
         PausedGrant {
