@@ -12,7 +12,7 @@ pub struct UserError {
 }
 
 impl UserError {
-    pub fn failed(what: impl Into<String>, next: impl Into<String>) -> Self {
+    pub(crate) fn failed(what: impl Into<String>, next: impl Into<String>) -> Self {
         Self {
             what: what.into(),
             next: next.into(),
@@ -20,7 +20,7 @@ impl UserError {
         }
     }
 
-    pub fn usage(what: impl Into<String>, next: impl Into<String>) -> Self {
+    pub(crate) fn usage(what: impl Into<String>, next: impl Into<String>) -> Self {
         Self {
             what: what.into(),
             next: next.into(),
@@ -49,7 +49,7 @@ impl From<Box<chronom_core::awsauth::ownership::EntryRefusal>> for UserError {
 }
 
 /// The error and all its sources, outermost first.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
     let mut chain = vec![err.to_string()];
     let mut source = err.source();
     while let Some(s) = source {

@@ -7,8 +7,8 @@
 pub mod adapters;
 /// The audit's pure parts (moving to the core crate); the audit flow is `flows::audit`.
 pub mod audit {
-    pub mod completeness;
-    pub mod findings;
+    pub(crate) mod completeness;
+    pub(crate) mod findings;
     pub mod inventory;
     pub mod manifests;
     pub mod report;
@@ -17,13 +17,13 @@ pub mod cli;
 pub mod commands;
 /// Pure diagnosis of a failed connection (moving to the core crate); the kube adapter that
 /// connects is `adapters::kube`.
-pub mod connect {
-    pub mod diagnose;
+pub(crate) mod connect {
+    pub(crate) mod diagnose;
 }
 /// EKS: the pure model (moving to the core crate) and the commands not yet in flows/; the AWS
 /// calls are `adapters::aws`.
 pub mod eks {
-    pub mod access_policies;
+    pub(crate) mod access_policies;
     pub mod diagnosis;
     pub mod posture;
 }

@@ -3,4 +3,4 @@
 
 pub mod aws;
 pub mod kube;
-pub mod parallel;
+pub(crate) mod parallel;

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 /// Run `f` on every item, at most `limit` at a time, and return the results in input order.
-pub async fn bounded_map<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
+pub(crate) async fn bounded_map<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
 where
     F: Fn(T) -> Fut,
     Fut: Future<Output = R> + Send + 'static,

@@ -19,13 +19,13 @@ use crate::cli::{AuditArgs, AuditFormat, GlobalArgs, OutputFormat};
 use crate::error::UserError;
 
 /// How many clusters are audited at once.
-pub const PARALLEL_CLUSTERS: usize = 4;
+pub(crate) const PARALLEL_CLUSTERS: usize = 4;
 
 /// The commercial-partition regions where EKS is offered, for `--regions all`. A fixed list
 /// (EC2 DescribeRegions would need another SDK); opt-in regions an account has not enabled
 /// answer with an authentication error and are reported as skipped (see [`region_skipped`]).
 /// Keep it in sync with the EKS endpoints page (docs.aws.amazon.com/general/latest/gr/eks.html).
-pub const EKS_REGIONS: &[&str] = &[
+pub(crate) const EKS_REGIONS: &[&str] = &[
     "us-east-1",
     "us-east-2",
     "us-west-1",
@@ -65,7 +65,7 @@ pub const EKS_REGIONS: &[&str] = &[
 /// cannot be disabled (AWS Account Management, "Enable or disable AWS Regions in your
 /// account"), so an authentication error there is never "not enabled". Every later region is
 /// opt-in; this list does not grow.
-pub const DEFAULT_ENABLED_REGIONS: &[&str] = &[
+pub(crate) const DEFAULT_ENABLED_REGIONS: &[&str] = &[
     "us-east-1",
     "us-east-2",
     "us-west-1",
@@ -87,7 +87,7 @@ pub const DEFAULT_ENABLED_REGIONS: &[&str] = &[
 
 /// Can `region` be one the account has not enabled? Only an opt-in region of the commercial
 /// partition can; the China and GovCloud partitions have no opt-in regions.
-pub fn may_be_disabled(region: &str) -> bool {
+pub(crate) fn may_be_disabled(region: &str) -> bool {
     !DEFAULT_ENABLED_REGIONS.contains(&region)
         && !region.starts_with("cn-")
         && !region.starts_with("us-gov-")
@@ -108,14 +108,14 @@ const NOT_ENABLED_CODES: &[&str] = &[
 /// account has not enabled, to be skipped? Only for an opt-in region and an authentication
 /// code; anything else (AccessDenied from a policy or an SCP, throttling, a network error, an
 /// authentication error in a default region) is a failed region.
-pub fn region_skipped(region: &str, code: Option<&str>) -> bool {
+pub(crate) fn region_skipped(region: &str, code: Option<&str>) -> bool {
     may_be_disabled(region) && code.is_some_and(|c| NOT_ENABLED_CODES.contains(&c))
 }
 
 /// The region STS GetCallerIdentity is asked in: the configured one unless it is opt-in (it
 /// may be disabled, which would read as bad credentials), else the first default-enabled
 /// region scanned, else the configured or first scanned one, else us-east-1.
-pub fn sts_region(configured: Option<&str>, scanned: &[String]) -> String {
+pub(crate) fn sts_region(configured: Option<&str>, scanned: &[String]) -> String {
     configured
         .filter(|r| !may_be_disabled(r))
         .map(str::to_string)
@@ -127,7 +127,7 @@ pub fn sts_region(configured: Option<&str>, scanned: &[String]) -> String {
 
 /// What STS answered, when it answered: its error code and message, else the HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StsAnswer<'a> {
+pub(crate) enum StsAnswer<'a> {
     Error {
         code: &'a str,
         message: &'a str,
@@ -140,7 +140,7 @@ pub enum StsAnswer<'a> {
 /// The error code and message of an AWS error answer the SDK could not parse: the
 /// `X-Amzn-ErrorType` header, else `<Code>` and `<Message>` anywhere in an XML body (AWS nests
 /// them under `<ErrorResponse><Error>`, some emulators under `<Errors><Error>`).
-pub fn raw_error(error_type: Option<&str>, body: &[u8]) -> Option<(String, String)> {
+pub(crate) fn raw_error(error_type: Option<&str>, body: &[u8]) -> Option<(String, String)> {
     let body = String::from_utf8_lossy(body);
     let between = |open: &str, close: &str| {
         let start = body.find(open)? + open.len();
@@ -157,7 +157,7 @@ pub fn raw_error(error_type: Option<&str>, body: &[u8]) -> Option<(String, Strin
 /// What AWS answered to a failed call, without the SDK's Debug output: the error code and
 /// message (read from the raw answer when the SDK could not parse it), else the HTTP status,
 /// else (nothing came back) the transport's own words.
-pub fn failure_of<E>(
+pub(crate) fn failure_of<E>(
     e: &aws_sdk_eks::error::SdkError<E, aws_sdk_eks::config::http::HttpResponse>,
 ) -> (Option<(String, String)>, Option<u16>, String)
 where
@@ -184,7 +184,7 @@ where
 }
 
 /// The one error for credentials STS would not accept, from what GetCallerIdentity answered.
-pub fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserError {
+pub(crate) fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserError {
     let (code, message, transport) = match answer {
         StsAnswer::Error { code, message } => (Some(code), message.to_string(), ""),
         StsAnswer::Status(status) => (None, format!("HTTP {status}"), ""),
@@ -237,7 +237,7 @@ pub fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserError {
 /// Before any region is listed: do the credentials work? A rejected or expired key makes every
 /// region answer with an authentication error, the answer a disabled opt-in region gives, so
 /// without this check a broken key would skip the whole fleet and pass.
-pub async fn verify_credentials(
+pub(crate) async fn verify_credentials(
     env: &FleetEnv,
     regions: &[String],
 ) -> Result<AwsCaller, UserError> {
@@ -272,7 +272,7 @@ pub async fn verify_credentials(
 }
 
 /// The regions `--regions` names: a list, `all`, or (empty) the one the profile or --region gives.
-pub fn regions_to_scan(
+pub(crate) fn regions_to_scan(
     requested: &[String],
     default_region: Option<&str>,
 ) -> Result<Vec<String>, UserError> {
@@ -400,7 +400,7 @@ pub struct FleetReport {
 }
 
 impl FleetReport {
-    pub fn new(regions: Vec<RegionRow>, clusters: Vec<ClusterRow>) -> Self {
+    pub(crate) fn new(regions: Vec<RegionRow>, clusters: Vec<ClusterRow>) -> Self {
         let mut findings: Vec<FleetFinding> = clusters
             .iter()
             .flat_map(|c| {
@@ -442,7 +442,7 @@ impl FleetReport {
         }
     }
 
-    pub fn failed(&self) -> usize {
+    pub(crate) fn failed(&self) -> usize {
         self.clusters.iter().filter(|c| !c.ok).count()
             + self
                 .regions
@@ -451,7 +451,7 @@ impl FleetReport {
                 .count()
     }
 
-    pub fn mismatches(&self) -> usize {
+    pub(crate) fn mismatches(&self) -> usize {
         self.clusters
             .iter()
             .filter_map(|c| c.report.as_ref()?.verification.as_ref())
@@ -672,7 +672,7 @@ fn incomplete_section(out: &mut String, r: &FleetReport) {
 /// One SARIF run for the whole fleet: every cluster's results, located under
 /// `eks/REGION/CLUSTER/...` and prefixed with the cluster, and the failed clusters as
 /// tool execution notifications.
-pub fn render_sarif(r: &FleetReport) -> String {
+pub(crate) fn render_sarif(r: &FleetReport) -> String {
     let empty = report::build(
         "all-clusters",
         &Default::default(),
@@ -742,11 +742,12 @@ pub struct FleetEnv {
 }
 
 /// The exec credential plugin that gets a described cluster's bearer token.
-pub type TokenPlugin = Arc<dyn Fn(&EksCluster) -> Result<ExecPlugin, UserError> + Send + Sync>;
+pub(crate) type TokenPlugin =
+    Arc<dyn Fn(&EksCluster) -> Result<ExecPlugin, UserError> + Send + Sync>;
 
 impl FleetEnv {
     /// The standard chain with --profile, and `kubectl-chronom token` for the tokens.
-    pub async fn standard(global: &GlobalArgs) -> Self {
+    pub(crate) async fn standard(global: &GlobalArgs) -> Self {
         let sdk =
             crate::adapters::aws::aws_config(global.region.as_deref(), global.profile.as_deref())
                 .await;
@@ -759,7 +760,7 @@ impl FleetEnv {
         }
     }
 
-    pub fn in_region(&self, region: &str) -> SdkConfig {
+    pub(crate) fn in_region(&self, region: &str) -> SdkConfig {
         self.sdk
             .to_builder()
             .region(aws_config::Region::new(region.to_string()))
@@ -784,7 +785,7 @@ async fn list_region(env: &FleetEnv, region: &str) -> Result<Vec<String>, (bool,
 }
 
 /// A region's ListClusters failure as its row says it: `(skipped, why)`.
-pub fn region_failure(
+pub(crate) fn region_failure(
     region: &str,
     coded: Option<(&str, &str)>,
     status: Option<u16>,
@@ -994,7 +995,7 @@ pub fn render(fleet: &FleetReport, format: AuditFormat) -> String {
 
 /// `audit --all-clusters`: check the credentials, collect, print one report, and exit as
 /// [`exit_code`] says.
-pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
+pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
     let env = FleetEnv::standard(global).await;
     let default_region = env.sdk.region().map(|r| r.to_string());
     let regions = regions_to_scan(&args.regions, default_region.as_deref())?;

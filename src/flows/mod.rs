@@ -5,9 +5,9 @@
 pub mod audit;
 pub mod fleet;
 pub mod grant;
-pub mod preflight;
-pub mod restore;
+pub(crate) mod preflight;
+pub(crate) mod restore;
 pub mod revoke;
-pub mod token;
+pub(crate) mod token;
 pub mod verify;
 pub mod via;

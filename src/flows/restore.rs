@@ -16,7 +16,7 @@ use crate::error::UserError;
 use chronom_core::awsauth::unified_diff;
 
 /// Read a backup file: the ConfigMap aws-auth in kube-system, as YAML or JSON.
-pub fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, String>, UserError> {
+pub(crate) fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, String>, UserError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         UserError::usage(
             format!("cannot read {}: {e}", path.display()),
@@ -49,7 +49,10 @@ pub fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, String>, U
 }
 
 /// A diff of every data key, live against the backup.
-pub fn data_diff(live: &BTreeMap<String, String>, backup: &BTreeMap<String, String>) -> String {
+pub(crate) fn data_diff(
+    live: &BTreeMap<String, String>,
+    backup: &BTreeMap<String, String>,
+) -> String {
     let keys: std::collections::BTreeSet<&String> = live.keys().chain(backup.keys()).collect();
     let mut out = String::new();
     for k in keys {
@@ -67,7 +70,7 @@ pub fn data_diff(live: &BTreeMap<String, String>, backup: &BTreeMap<String, Stri
     out
 }
 
-pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserError> {
+pub(crate) async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserError> {
     let backup = read_backup(&args.file)?;
     let conn = connect::connect(global).await?;
     let live = writer::read(&conn).await?;

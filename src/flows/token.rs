@@ -11,11 +11,14 @@ use crate::error::UserError;
 use crate::error::error_chain;
 
 /// The session name of `--role-arn` sessions, as CloudTrail and the cluster's audit log show it.
-pub const SESSION_NAME: &str = "kubectl-chronom";
+pub(crate) const SESSION_NAME: &str = "kubectl-chronom";
 
 /// The ExecCredential JSON for `--cluster`, signed with the chain's credentials (or with the
 /// role's, after AssumeRole).
-pub async fn exec_credential(global: &GlobalArgs, args: &TokenArgs) -> Result<String, UserError> {
+pub(crate) async fn exec_credential(
+    global: &GlobalArgs,
+    args: &TokenArgs,
+) -> Result<String, UserError> {
     let Some(name) = global.cluster.as_deref() else {
         return Err(UserError::usage(
             "kubectl chronom token needs --cluster NAME",

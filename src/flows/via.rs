@@ -128,7 +128,7 @@ pub struct EksSide {
 impl EksSide {
     /// For commands whose report has no notes: a fallback is said on stderr, how the cluster
     /// was found only at -v.
-    pub fn tell(&self) {
+    pub(crate) fn tell(&self) {
         for note in &self.notes {
             if self.unreadable.is_some() {
                 eprintln!("note: {note}");

@@ -18,7 +18,7 @@ pub struct AwsCaller {
 
 /// Resolve credentials from the configured chain (env, profile, SSO, web identity, IMDS), so a
 /// missing or expired login is reported before any AWS call is made.
-pub async fn credentials(sdk: &SdkConfig) -> Result<Credentials, UserError> {
+pub(crate) async fn credentials(sdk: &SdkConfig) -> Result<Credentials, UserError> {
     let Some(provider) = sdk.credentials_provider() else {
         return Err(no_credentials("no credential provider is configured"));
     };
@@ -49,7 +49,7 @@ pub async fn caller(sdk: &SdkConfig) -> Result<AwsCaller, UserError> {
     caller_with(&aws_sdk_sts::Client::new(sdk)).await
 }
 
-pub async fn caller_with(sts: &aws_sdk_sts::Client) -> Result<AwsCaller, UserError> {
+pub(crate) async fn caller_with(sts: &aws_sdk_sts::Client) -> Result<AwsCaller, UserError> {
     let out = sts.get_caller_identity().send().await.map_err(|e| {
         UserError::failed(
             format!(

@@ -4,7 +4,7 @@
 pub mod access_entries;
 pub mod cluster;
 pub mod identity;
-pub mod recent_principals;
+pub(crate) mod recent_principals;
 pub mod token;
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -29,11 +29,11 @@ pub struct EksContext {
 }
 
 impl EksContext {
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.cluster.name
     }
 
-    pub fn auth_mode(&self) -> Option<AuthMode> {
+    pub(crate) fn auth_mode(&self) -> Option<AuthMode> {
         self.cluster.auth_mode()
     }
 }
@@ -41,7 +41,7 @@ impl EksContext {
 /// The standard AWS credential chain (env, profile, SSO, IMDS, web identity), with the
 /// region and profile the user chose. `AWS_ENDPOINT_URL` is honoured, which is how the tests
 /// reach moto on loopback.
-pub async fn aws_config(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
+pub(crate) async fn aws_config(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(r) = region {
         loader = loader.region(aws_config::Region::new(r.to_string()));

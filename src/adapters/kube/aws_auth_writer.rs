@@ -13,29 +13,29 @@ use kube::api::{Api, PostParams};
 use super::Connection;
 use crate::error::UserError;
 
-pub const NAMESPACE: &str = "kube-system";
-pub const NAME: &str = "aws-auth";
-pub const MAP_ROLES: &str = "mapRoles";
+pub(crate) const NAMESPACE: &str = "kube-system";
+pub(crate) const NAME: &str = "aws-auth";
+pub(crate) const MAP_ROLES: &str = "mapRoles";
 /// Set when we created the mapRoles key, so that a revoke which empties it can remove the
 /// key again and leave aws-auth exactly as it was before the grant.
-pub const CREATED_KEY_ANNOTATION: &str = "chronom.io/created-map-roles";
+pub(crate) const CREATED_KEY_ANNOTATION: &str = "chronom.io/created-map-roles";
 /// Conflicts are retried with jittered exponential backoff: enough for dozens of concurrent
 /// writers, bounded so a runaway writer cannot keep us waiting for ever (about 20 s at most).
 const MAX_ATTEMPTS: usize = 30;
 const BACKOFF_BASE: std::time::Duration = std::time::Duration::from_millis(20);
 const BACKOFF_CAP: std::time::Duration = std::time::Duration::from_secs(1);
 
-pub fn api(conn: &Connection) -> Api<ConfigMap> {
+pub(crate) fn api(conn: &Connection) -> Api<ConfigMap> {
     Api::namespaced(conn.client.clone(), NAMESPACE)
 }
 
-pub async fn read(conn: &Connection) -> Result<Option<ConfigMap>, UserError> {
+pub(crate) async fn read(conn: &Connection) -> Result<Option<ConfigMap>, UserError> {
     conn.get_opt(&api(conn), NAME, "configmap kube-system/")
         .await
 }
 
 /// The mapRoles text of a ConfigMap; an absent ConfigMap or key reads as empty.
-pub fn map_roles(cm: Option<&ConfigMap>) -> &str {
+pub(crate) fn map_roles(cm: Option<&ConfigMap>) -> &str {
     cm.and_then(|c| c.data.as_ref())
         .and_then(|d| d.get(MAP_ROLES))
         .map(String::as_str)
@@ -43,7 +43,7 @@ pub fn map_roles(cm: Option<&ConfigMap>) -> &str {
 }
 
 /// What an edit wants done to the mapRoles text it was given.
-pub enum EditOutcome<T> {
+pub(crate) enum EditOutcome<T> {
     /// Nothing to write; carry the result.
     NoChange(T),
     /// Write this text (None: remove the key we created) and carry the result.
@@ -54,17 +54,16 @@ pub enum EditOutcome<T> {
 
 /// The result of `update`: what the edit decided, the ConfigMap as read before the write
 /// that succeeded, and whether a write happened.
-pub struct Updated<T> {
+pub(crate) struct Updated<T> {
     pub result: T,
     pub before: Option<ConfigMap>,
     pub wrote: bool,
-    pub attempts: usize,
     pub backup: Option<PathBuf>,
 }
 
 /// Read, edit, back up and write aws-auth, re-reading and re-editing on 409 Conflict.
 /// The edit sees the current text and whether the ConfigMap exists; it must be pure.
-pub async fn update<T, E>(conn: &Connection, mut edit: E) -> Result<Updated<T>, UserError>
+pub(crate) async fn update<T, E>(conn: &Connection, mut edit: E) -> Result<Updated<T>, UserError>
 where
     E: FnMut(&str, Option<&ConfigMap>) -> Result<EditOutcome<T>, UserError>,
 {
@@ -77,7 +76,6 @@ where
                     result,
                     before: current,
                     wrote: false,
-                    attempts: attempt,
                     backup: None,
                 });
             }
@@ -118,7 +116,6 @@ where
                     result,
                     before: current,
                     wrote: true,
-                    attempts: attempt,
                     backup,
                 });
             }
@@ -194,7 +191,7 @@ fn new_config_map(text: Option<String>) -> ConfigMap {
 }
 
 /// Whether the mapRoles key was created by a chronom grant (and may be removed when empty).
-pub fn key_created_by_us(cm: Option<&ConfigMap>) -> bool {
+pub(crate) fn key_created_by_us(cm: Option<&ConfigMap>) -> bool {
     cm.and_then(|c| c.metadata.annotations.as_ref())
         .is_some_and(|a| a.get(CREATED_KEY_ANNOTATION).is_some_and(|v| v == "true"))
 }
@@ -224,7 +221,7 @@ fn backup(conn: &Connection, cm: &ConfigMap) -> Result<PathBuf, UserError> {
     Ok(path)
 }
 
-pub fn backup_dir(context: &str) -> PathBuf {
+pub(crate) fn backup_dir(context: &str) -> PathBuf {
     let state = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())

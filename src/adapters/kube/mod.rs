@@ -1,8 +1,8 @@
 //! Reaching the API server the way kubectl does, and explaining why when we cannot.
 
-pub mod aws_auth_writer;
+pub(crate) mod aws_auth_writer;
 pub mod discovery;
-pub mod identity;
+pub(crate) mod identity;
 pub mod infer;
 
 use std::net::IpAddr;
@@ -114,7 +114,7 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
 /// The client for a loaded `Config`, with `--request-timeout` and request counting; shared by
 /// kubeconfig contexts and `--cluster` (EKS). `next_on_failure` is the advice when the client
 /// cannot be built (which is when an exec credential plugin first runs).
-pub fn connection_from_config(
+pub(crate) fn connection_from_config(
     mut config: Config,
     context: String,
     global: &GlobalArgs,
@@ -168,7 +168,7 @@ impl Connection {
 
     /// Turn a failed request into a message that names the case and the next step.
     /// `doing` says what we were trying to do, in the user's words.
-    pub async fn explain(&self, err: kube::Error, doing: &str) -> UserError {
+    pub(crate) async fn explain(&self, err: kube::Error, doing: &str) -> UserError {
         let status = match &err {
             kube::Error::Api(s) => Some(s.code),
             _ => None,
@@ -227,7 +227,7 @@ fn next_step_for_status(code: u16) -> &'static str {
 }
 
 /// API requests sent by this process: reported at -v, and read by the benchmarks.
-pub static API_REQUESTS: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static API_REQUESTS: AtomicUsize = AtomicUsize::new(0);
 
 fn count_request<B>(request: http::Request<B>) -> http::Request<B> {
     API_REQUESTS.fetch_add(1, Ordering::Relaxed);

@@ -5,7 +5,7 @@
 
 pub mod mapping_source;
 pub mod queries;
-pub mod sar_check;
+pub(crate) mod sar_check;
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +26,7 @@ use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
 const PAGE_SIZE: u32 = 500;
 
 /// The audit, or the query it names; the exit code follows the audit gate.
-pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
+pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
     match &args.query {
         Some(AuditQuery::WhoCan(q)) => queries::who_can(global, q).await,
         Some(AuditQuery::Lookup(q)) => queries::lookup(global, q).await,
@@ -109,7 +109,7 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
 }
 
 /// Read and evaluate one cluster (or the files): the report, verified when asked.
-pub async fn build_report(
+pub(crate) async fn build_report(
     global: &GlobalArgs,
     from_file: &[PathBuf],
     verify: bool,
@@ -126,7 +126,7 @@ pub async fn build_report(
 
 /// The report for a live cluster. For an EKS cluster (--cluster, the context's, or one of the
 /// fleet) its EKS side is read too: DescribeCluster, and the access entries.
-pub async fn live_report(
+pub(crate) async fn live_report(
     conn: &Connection,
     verify: bool,
 ) -> Result<report::AuditReport, UserError> {
@@ -197,7 +197,7 @@ pub async fn read_eks_side(conn: &Connection) -> (Option<report::EksState>, Opti
     }
 }
 
-pub async fn eks_state(ctx: &crate::adapters::aws::EksContext) -> report::EksState {
+pub(crate) async fn eks_state(ctx: &crate::adapters::aws::EksContext) -> report::EksState {
     let mut state = report::EksState {
         cluster: ctx.cluster.clone(),
         ..Default::default()
@@ -212,7 +212,7 @@ pub async fn eks_state(ctx: &crate::adapters::aws::EksContext) -> report::EksSta
 }
 
 /// Live objects as stored already carry aggregated rules; manifests need aggregating.
-pub fn rule_source(from_file: &[PathBuf]) -> RuleSource {
+pub(crate) fn rule_source(from_file: &[PathBuf]) -> RuleSource {
     if from_file.is_empty() {
         RuleSource::AsStored
     } else {
@@ -223,7 +223,7 @@ pub fn rule_source(from_file: &[PathBuf]) -> RuleSource {
 /// Read the cluster (or the files): the source name, the state, and the live connection. From
 /// a cluster, Roles and RoleBindings are listed only where `scope` looks (see [`read_readable`]),
 /// and what could not be read is in the state's `unread`; files are read whole.
-pub async fn load(
+pub(crate) async fn load(
     global: &GlobalArgs,
     from_file: &[PathBuf],
     scope: &QueryScope,
@@ -264,7 +264,7 @@ pub async fn read_cluster_for(
 /// requests in a namespace). A constant number of paginated LISTs whatever the cluster's size.
 /// What the API server refuses (403) is left empty and named in `unread`; the caller must say
 /// the result is incomplete.
-pub async fn read_readable(
+pub(crate) async fn read_readable(
     conn: &Connection,
     scope: &QueryScope,
 ) -> Result<ClusterState, UserError> {
@@ -461,7 +461,7 @@ fn trim<K: kube::Resource>(mut item: K) -> K {
 }
 
 /// Every file named, and every .yaml/.yml/.json file under each directory named, in order.
-pub fn read_files(paths: &[PathBuf]) -> Result<ClusterState, UserError> {
+pub(crate) fn read_files(paths: &[PathBuf]) -> Result<ClusterState, UserError> {
     let mut state = ClusterState::default();
     let mut files = Vec::new();
     for p in paths {
