@@ -5,7 +5,7 @@ use chronom_core::exit::EXIT_OK;
 
 use crate::cli::{Cli, Command, OutputFormat};
 use crate::error::UserError;
-use crate::flows::{audit, grant, restore, revoke};
+use crate::flows::{audit, fleet, grant, restore, revoke};
 use crate::outcome::RunResult;
 use crate::report;
 
@@ -32,6 +32,13 @@ async fn run_async(cli: &Cli, command: &Command) -> i32 {
     match command {
         Command::Grant(args) => finish(&grant::run(global, args).await, args.output),
         Command::Revoke(args) => finish(&revoke::run(global, args).await, args.output),
+        Command::Audit(args) if args.query.is_none() && args.all_clusters => {
+            let fleet = match audit::check_verify_source(args) {
+                Ok(()) => fleet::run(global, args).await,
+                Err(e) => Err(e),
+            };
+            exit_code(fleet)
+        }
         Command::Audit(args) => exit_code(audit::run(global, args).await),
         Command::RestoreAwsAuth(args) => exit_code(restore::restore(global, args).await),
         Command::Token(args) => exit_code(

@@ -34,16 +34,21 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, Us
     }
 }
 
-async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
+/// `--verify` asks a live API server: refused with `--from-file`, for one cluster and for the
+/// fleet alike, before anything is read.
+pub(crate) fn check_verify_source(args: &AuditArgs) -> Result<(), UserError> {
     if args.verify && !args.from_file.is_empty() {
         return Err(UserError::usage(
             "--verify asks a live API server, so it cannot be combined with --from-file",
             "drop --verify to audit files, or drop --from-file to verify against the current context",
         ));
     }
-    if args.all_clusters {
-        return crate::flows::fleet::run(global, args).await;
-    }
+    Ok(())
+}
+
+/// The audit of one cluster (or of manifests); `commands` sends `--all-clusters` to the fleet.
+async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
+    check_verify_source(args)?;
     let built = build_report(global, &args.from_file, args.verify).await?;
     match args.output {
         AuditFormat::Table => {
