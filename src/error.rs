@@ -2,9 +2,7 @@
 
 use std::fmt;
 
-/// Exit codes are part of the contract: 0 done or nothing to do, 1 failed, 2 usage error.
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
+use chronom_core::exit::{EXIT_FAILED, EXIT_USAGE};
 
 #[derive(Debug)]
 pub struct UserError {
@@ -14,7 +12,7 @@ pub struct UserError {
 }
 
 impl UserError {
-    pub fn failed(what: impl Into<String>, next: impl Into<String>) -> Self {
+    pub(crate) fn failed(what: impl Into<String>, next: impl Into<String>) -> Self {
         Self {
             what: what.into(),
             next: next.into(),
@@ -22,7 +20,7 @@ impl UserError {
         }
     }
 
-    pub fn usage(what: impl Into<String>, next: impl Into<String>) -> Self {
+    pub(crate) fn usage(what: impl Into<String>, next: impl Into<String>) -> Self {
         Self {
             what: what.into(),
             next: next.into(),
@@ -54,6 +52,17 @@ impl From<Box<chronom_core::awsauth::ownership::EntryRefusal>> for UserError {
     fn from(r: Box<chronom_core::awsauth::ownership::EntryRefusal>) -> Self {
         UserError::failed(r.what(), r.next())
     }
+}
+
+/// The error and all its sources, outermost first.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut chain = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    chain
 }
 
 #[cfg(test)]

@@ -4,20 +4,31 @@
 //! (crates/chronom-core) and never does I/O; the shell modules here (`connect`, the write
 //! flows) talk to the API server and call it.
 
-pub mod audit;
-pub mod aws_auth_writer;
-pub mod binding_writer;
+pub mod adapters;
+/// The audit's pure parts (moving to the core crate); the audit flow is `flows::audit`.
+pub mod audit {
+    pub(crate) mod completeness;
+    pub(crate) mod findings;
+    pub mod inventory;
+    pub mod manifests;
+    pub mod report;
+}
 pub mod cli;
-pub mod completion;
-pub mod connect;
-pub mod eks;
+pub mod commands;
+/// Pure diagnosis of a failed connection (moving to the core crate); the kube adapter that
+/// connects is `adapters::kube`.
+pub(crate) mod connect {
+    pub(crate) mod diagnose;
+}
+/// EKS: the pure model (moving to the core crate) and the commands not yet in flows/; the AWS
+/// calls are `adapters::aws`.
+pub mod eks {
+    pub(crate) mod access_policies;
+    pub mod diagnosis;
+    pub mod posture;
+}
 pub mod error;
-pub mod grant;
+pub mod flows;
 pub mod outcome;
 pub mod plan;
-pub mod preflight;
 pub mod report;
-pub mod restore;
-pub mod revoke;
-pub mod verify;
-pub mod write_report;

@@ -1,78 +1,13 @@
-use chronom::cli::{Command, OutputFormat};
-use chronom::outcome::{RollbackOutcome, RunResult};
-use chronom::{audit, completion, grant, report, restore, revoke};
+//! Parse, dispatch, exit: everything else is in the `chronom` library (`commands` first).
 
 fn main() {
     // `__complete` must answer before clap parses half-typed flags (see completion::intercept).
-    if let Some(code) = chronom::completion::intercept() {
+    if let Some(code) = chronom::cli::completion::intercept() {
         std::process::exit(code);
     }
     let cli = chronom::cli::parse();
     init_logging(cli.global.verbose);
-    let code = match &cli.command {
-        Command::Completion { shell } => completion::print_script(*shell),
-        Command::Complete { words } => completion::complete(&cli.global, words),
-        command => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            runtime.block_on(async {
-                match command {
-                    Command::Grant(args) => {
-                        finish(&grant::run(&cli.global, args).await, args.output)
-                    }
-                    Command::Revoke(args) => {
-                        finish(&revoke::run(&cli.global, args).await, args.output)
-                    }
-                    Command::Audit(args) => audit::run(&cli.global, args).await,
-                    Command::RestoreAwsAuth(args) => restore::run(&cli.global, args).await,
-                    Command::Token(args) => chronom::eks::token_cmd::run(&cli.global, args).await,
-                    Command::Completion { .. } | Command::Complete { .. } => {
-                        unreachable!("handled above")
-                    }
-                }
-            })
-        }
-    };
-    let requests = chronom::connect::API_REQUESTS.load(std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(api_requests = requests, "done");
-    std::process::exit(code);
-}
-
-/// Print the report (stdout) and the error (stderr); return the exit code.
-fn finish(result: &RunResult, format: OutputFormat) -> i32 {
-    let mut unprinted = None;
-    if let Some(r) = &result.report {
-        let printed = match format {
-            OutputFormat::Text => report::print_text(&report::write_text::render(r)),
-            other => report::print_structured(other, r),
-        };
-        if let Err(e) = printed {
-            eprintln!("{e}");
-            unprinted = Some(e.exit_code);
-        }
-    }
-    // What a rollback kept or could not undo is in the report (`rollback`), and on stderr
-    // in every format, next to the error, where a person reads it.
-    for step in result.report.iter().flat_map(|r| &r.rollback) {
-        let level = match step.outcome {
-            RollbackOutcome::Done => continue,
-            RollbackOutcome::Kept => "note",
-            RollbackOutcome::LeftInPlace | RollbackOutcome::Failed => "warning",
-        };
-        if let Some(reason) = &step.reason {
-            eprintln!("{level}: {reason}");
-        }
-    }
-    if let Some(e) = &result.error {
-        eprintln!("{e}");
-    }
-    // A run that worked but whose report could not be written did not fully work.
-    match (result.exit_code(), unprinted) {
-        (0, Some(code)) => code,
-        (code, _) => code,
-    }
+    std::process::exit(chronom::commands::run(&cli));
 }
 
 fn init_logging(verbose: u8) {

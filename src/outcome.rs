@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::connect::identity::Caller;
+use crate::adapters::kube::identity::Caller;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -121,7 +121,7 @@ pub struct WriteReport {
     /// The EKS access entry, when the role is mapped through one (`--via access-entry`, or
     /// auto on an API / API_AND_CONFIG_MAP cluster); `awsAuth` then says it was not used.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_entry: Option<crate::eks::access_entries::AccessEntryResult>,
+    pub access_entry: Option<crate::adapters::aws::access_entries::AccessEntryResult>,
     /// Unified diff of mapRoles (empty when it did not change).
     pub diff: String,
     /// Manifests that were (or would be) applied, as YAML.
@@ -173,7 +173,7 @@ impl RunResult {
     pub fn exit_code(&self) -> i32 {
         match (&self.error, &self.report) {
             (Some(e), _) => e.exit_code,
-            (None, Some(r)) if !r.ok => crate::error::EXIT_FAILED,
+            (None, Some(r)) if !r.ok => chronom_core::exit::EXIT_FAILED,
             _ => 0,
         }
     }

@@ -65,11 +65,11 @@ pub enum Verdict {
 impl Verdict {
     pub fn exit_code(self) -> i32 {
         match self {
-            Verdict::Pass => 0,
-            Verdict::Mismatch => super::EXIT_MISMATCH,
-            Verdict::Threshold(_) => super::EXIT_FINDINGS,
-            Verdict::Incomplete { fail_on: true } => super::EXIT_FINDINGS,
-            Verdict::Incomplete { fail_on: false } => crate::error::EXIT_FAILED,
+            Verdict::Pass => chronom_core::exit::EXIT_OK,
+            Verdict::Mismatch => chronom_core::exit::EXIT_MISMATCH,
+            Verdict::Threshold(_) => chronom_core::exit::EXIT_FINDINGS,
+            Verdict::Incomplete { fail_on: true } => chronom_core::exit::EXIT_FINDINGS,
+            Verdict::Incomplete { fail_on: false } => chronom_core::exit::EXIT_FAILED,
         }
     }
 }

@@ -454,10 +454,6 @@ pub fn sort(findings: &mut [Finding]) {
     });
 }
 
-pub fn rule(id: &str) -> Option<&'static Rule> {
-    CATALOGUE.iter().find(|r| r.id == id)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::eks::access_entries::EntryWithPolicies;
+use crate::adapters::aws::access_entries::EntryWithPolicies;
 use crate::eks::access_policies::Association;
 use chronom_core::awsauth::{self, EntryNote, SsoMatcher};
 

@@ -9,12 +9,12 @@ use super::completeness::{UnreadSource, source as unread};
 use super::findings::{self, Finding};
 use super::inventory::{self, Inventory, Mapping, MappingSource};
 use super::manifests::ClusterState;
+use crate::adapters::aws::access_entries::EntryWithPolicies;
 use crate::cli::Severity;
-use crate::eks::access_entries::EntryWithPolicies;
 use crate::eks::access_policies::{self, CLUSTER_ADMIN_POLICY, PolicyScope};
-use crate::eks::mapping_source;
 use crate::eks::posture::{self, AuthMode, ClusterFacts};
-use crate::verify::sample_username;
+use crate::flows::audit::mapping_source;
+use crate::flows::verify::sample_username;
 use chronom_core::rbac::{self, AccessSummary, Identity, RbacObjects, RbacSnapshot, RuleSource};
 use chronom_core::readonly_role;
 

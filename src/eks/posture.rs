@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::access_entries::EntryWithPolicies;
 use super::access_policies::{CLUSTER_ADMIN_POLICY, PolicyScope};
+use crate::adapters::aws::access_entries::EntryWithPolicies;
 use crate::audit::findings::{self, Finding};
 
 /// The parts of DescribeCluster the audit and `--via auto` read.
@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn the_creator_is_named_when_one_admin_entry_was_made_with_the_cluster() {
-        use crate::eks::access_entries::AccessEntryView;
+        use crate::adapters::aws::access_entries::AccessEntryView;
         use crate::eks::access_policies::Association;
         let entry = |arn: &str, at: i64, policy: &str| EntryWithPolicies {
             entry: AccessEntryView {

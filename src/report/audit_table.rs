@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::audit::queries::{LookupAnswer, WhoCanAnswer};
 use crate::audit::report::AuditReport;
+use crate::flows::audit::queries::{LookupAnswer, WhoCanAnswer};
 use crate::report::{plain_table as table, table_text as lines};
 
 fn dash(s: &str) -> String {

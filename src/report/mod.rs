@@ -1,7 +1,7 @@
 //! Renderers: stdout carries the result in the chosen format; stderr carries the rest.
 
-pub mod audit_table;
-pub mod sarif;
+pub(crate) mod audit_table;
+pub(crate) mod sarif;
 pub mod write_text;
 
 use std::io::{self, BufWriter, Write};

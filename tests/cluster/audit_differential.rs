@@ -4,7 +4,7 @@
 //! Each test applies `tests/fixtures/differential/*.yaml` under a unique prefix (chart-style RBAC
 //! for ingress-nginx, cert-manager and Argo CD plus rule-matching and subject-resolution corner
 //! cases), on top of what the control plane already holds: the API server's bootstrap roles and
-//! the EKS seed. It then lists every RBAC object with `chronom::audit::read_cluster`, builds an
+//! the EKS seed. It then lists every RBAC object with `chronom::flows::audit::read_cluster`, builds an
 //! `RbacSnapshot` with `RuleSource::AsStored` (what a live audit does), generates queries
 //! deterministically (fixed-seed PRNG over the sorted objects; only the per-run name prefix
 //! varies), asks the API server each one, and compares.
@@ -44,10 +44,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::ControlPlane;
 use crate::support::splitmix::SplitMix64 as Rng;
+use chronom::adapters::kube::{Connection, connect};
 use chronom::audit::manifests::ClusterState;
-use chronom::audit::{inventory, queries, read_cluster, read_cluster_for, report};
+use chronom::audit::{inventory, report};
 use chronom::cli::GlobalArgs;
-use chronom::connect::{Connection, connect};
+use chronom::flows::audit::{queries, read_cluster, read_cluster_for};
 use chronom_core::rbac::{
     Identity, QueryScope, RbacObjects, RbacSnapshot, Request, ResourceRequest, RuleSource,
     SubjectKind, WhoCanRow, aggregate_cluster_roles,

@@ -26,11 +26,12 @@ use aws_sdk_eks::types::{
 };
 use aws_sdk_iam::operation::get_role::{GetRoleError, GetRoleOutput};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use chronom::adapters::aws::EksContext;
+use chronom::adapters::aws::access_entries::{self as entries, EntryPlan};
 use chronom::audit::manifests::ClusterState;
 use chronom::audit::report::{self, EksState};
-use chronom::eks::access_entries::{self as entries, EntryPlan};
 use chronom::eks::posture::ClusterFacts;
-use chronom::eks::via::{self, EksContext, MapWith};
+use chronom::flows::via::{self, MapWith};
 use chronom::outcome::Action;
 
 use crate::support::ControlPlane;
@@ -249,11 +250,15 @@ async fn describe_cluster_reads_the_mode_and_auto_chooses_from_it() {
                     .build()
             });
         let eks = eks_with(&[&rule]);
-        let cluster =
-            chronom::eks::cluster::describe_with(&eks, &sts_with(&[]), "eu-west-1", CLUSTER)
-                .await
-                .unwrap()
-                .facts;
+        let cluster = chronom::adapters::aws::cluster::describe_with(
+            &eks,
+            &sts_with(&[]),
+            "eu-west-1",
+            CLUSTER,
+        )
+        .await
+        .unwrap()
+        .facts;
         assert_eq!(cluster.authentication_mode.as_deref(), Some(mode.as_str()));
         assert_eq!(cluster.region.as_deref(), Some("eu-west-1"));
         assert_eq!(cluster.enabled_log_types, ["audit"]);
@@ -284,7 +289,7 @@ async fn a_missing_cluster_says_to_check_the_name_and_region() {
             .arn(format!("arn:aws:iam::{ACCOUNT}:user/u"))
             .build()
     });
-    let e = chronom::eks::cluster::describe_with(
+    let e = chronom::adapters::aws::cluster::describe_with(
         &eks_with(&[&rule, &listed]),
         &sts_with(&[&caller]),
         "eu-west-1",
@@ -540,7 +545,7 @@ async fn without_iam_the_path_comes_from_the_existing_entry_or_the_user() {
     let e = entries::resolve_principal(c.iam.as_ref(), &c.eks, CLUSTER, &input(&role("scanner")))
         .await
         .unwrap_err();
-    assert_eq!(e.exit_code, chronom::error::EXIT_USAGE);
+    assert_eq!(e.exit_code, chronom_core::exit::EXIT_USAGE);
     assert!(
         e.what.contains("full ARN") && e.what.contains("AccessDenied"),
         "{e}"
@@ -1023,7 +1028,7 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
     let chronom::cli::Command::Grant(args) = &cli.command else {
         unreachable!()
     };
-    let v = chronom::grant::validate(args).unwrap();
+    let v = chronom::flows::grant::validate(args).unwrap();
     let describe = describe_rule(principal, None);
     let g = group.clone();
     let create = mock!(aws_sdk_eks::Client::create_access_entry)
@@ -1038,11 +1043,11 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
         .build()
         .unwrap();
     let result = rt.block_on(async {
-        let conn = chronom::connect::connect(&cli.global).await.unwrap();
-        chronom::grant::execute(
+        let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
+        chronom::flows::grant::execute(
             &conn,
             &v,
-            chronom::grant::Mapper::AccessEntry(&eks),
+            chronom::flows::grant::Mapper::AccessEntry(&eks),
             Some("chosen by the test".into()),
         )
         .await
@@ -1116,8 +1121,8 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
         "API",
     );
     let result = rt.block_on(async {
-        let conn = chronom::connect::connect(&cli.global).await.unwrap();
-        chronom::revoke::execute(&conn, args, &input(&role(&id)), Some(&eks))
+        let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
+        chronom::flows::revoke::execute(&conn, args, &input(&role(&id)), Some(&eks))
             .await
             .unwrap()
     });
@@ -1165,8 +1170,8 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
     let chronom::cli::Command::Grant(args) = &cli.command else {
         unreachable!()
     };
-    let e = chronom::grant::validate(args).expect_err("eks: is reserved");
-    assert_eq!(e.exit_code, chronom::error::EXIT_USAGE);
+    let e = chronom::flows::grant::validate(args).expect_err("eks: is reserved");
+    assert_eq!(e.exit_code, chronom_core::exit::EXIT_USAGE);
     assert!(e.what.contains("eks:"), "{e}");
     // EKS's own rule for access entries (a session name after a colon) is checked before
     // anything is read from EKS.
@@ -1174,7 +1179,7 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
     let chronom::cli::Command::Grant(args) = &cli.command else {
         unreachable!()
     };
-    let v = chronom::grant::validate(args).unwrap();
+    let v = chronom::flows::grant::validate(args).unwrap();
     let describe = describe_rule(SCANNER_WITH_PATH, None);
     let eks = ctx(eks_with(&[&describe]), None, "API");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -1183,13 +1188,18 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
         .unwrap();
     let e = rt
         .block_on(async {
-            let conn = chronom::connect::connect(&cli.global).await.unwrap();
-            chronom::grant::execute(&conn, &v, chronom::grant::Mapper::AccessEntry(&eks), None)
-                .await
+            let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
+            chronom::flows::grant::execute(
+                &conn,
+                &v,
+                chronom::flows::grant::Mapper::AccessEntry(&eks),
+                None,
+            )
+            .await
         })
         .err()
         .expect("refused");
-    assert_eq!(e.exit_code, chronom::error::EXIT_USAGE);
+    assert_eq!(e.exit_code, chronom_core::exit::EXIT_USAGE);
     assert!(e.what.contains("colon"), "{e}");
     assert_eq!(describe.num_calls(), 0);
 }
@@ -1253,8 +1263,8 @@ fn revoke_entry(
         .build()
         .unwrap();
     let result = rt.block_on(async {
-        let conn = chronom::connect::connect(&cli.global).await.unwrap();
-        chronom::revoke::execute(&conn, args, &input(principal), Some(&eks)).await
+        let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
+        chronom::flows::revoke::execute(&conn, args, &input(principal), Some(&eks)).await
     });
     (result, delete.num_calls())
 }
@@ -1295,7 +1305,7 @@ fn revoke_never_deletes_a_node_entry_or_a_cluster_admin_entry() {
             let e = result
                 .err()
                 .unwrap_or_else(|| panic!("{what}: not refused"));
-            assert_eq!(e.exit_code, chronom::error::EXIT_FAILED, "{what}");
+            assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED, "{what}");
             assert!(
                 e.what.contains("refusing to delete the access entry")
                     && e.what.contains(what)

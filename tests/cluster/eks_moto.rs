@@ -20,10 +20,10 @@ use crate::support::moto::{ACCESS_KEY, ACCOUNT, Moto, SECRET_KEY, check_token};
 use crate::support::{ControlPlane, unique_name};
 use aws_credential_types::Credentials;
 use aws_sdk_eks::types::VpcConfigRequest;
-use chronom::eks::cluster::{self, EksCluster, ExecPlugin};
+use chronom::adapters::aws::cluster::{self, EksCluster, ExecPlugin};
+use chronom::adapters::aws::{identity, token};
 use chronom::eks::diagnosis::EndpointAccess;
 use chronom::eks::posture::ClusterFacts;
-use chronom::eks::{identity, token};
 use clap::Parser;
 use jiff::Timestamp;
 
@@ -298,7 +298,7 @@ fn describe_cluster_reads_endpoint_ca_and_network_access() {
     assert!(!o.certificate_authority_data.is_empty());
     assert_eq!(o.context_name(), format!("eks:{region}/{open}"));
     assert_eq!(
-        chronom::eks::infer::region_from_endpoint(&o.endpoint).as_deref(),
+        chronom::adapters::kube::infer::region_from_endpoint(&o.endpoint).as_deref(),
         Some(region)
     );
     assert_eq!(o.endpoint_access(), EndpointAccess::Open);
@@ -628,7 +628,7 @@ current-context: prod
 
 /// An inferred link with another AWS configuration: the one substitution these tests make
 /// (the process environment, which the real link reads, is not the tests' to change).
-fn with_sdk(conn: &mut chronom::connect::Connection, sdk: aws_config::SdkConfig) {
+fn with_sdk(conn: &mut chronom::adapters::kube::Connection, sdk: aws_config::SdkConfig) {
     let link = conn
         .eks
         .as_ref()
@@ -642,7 +642,7 @@ fn with_sdk(conn: &mut chronom::connect::Connection, sdk: aws_config::SdkConfig)
 #[test]
 fn a_context_on_an_eks_endpoint_reads_the_eks_side_of_its_cluster() {
     use chronom::cli::MappingVia;
-    use chronom::eks::via::{self, MapWith};
+    use chronom::flows::via::{self, MapWith};
     let m = moto();
     let region = "eu-west-2";
     let name = unique_name("inferred");
@@ -654,7 +654,7 @@ fn a_context_on_an_eks_endpoint_reads_the_eks_side_of_its_cluster() {
             .await
             .unwrap();
         let kubeconfig = eks_kubeconfig(dir.path(), &described);
-        let conn = chronom::connect::connect(&global(&[
+        let conn = chronom::adapters::kube::connect(&global(&[
             "--kubeconfig",
             kubeconfig.to_str().unwrap(),
             "--request-timeout",
@@ -695,7 +695,7 @@ fn a_context_on_an_eks_endpoint_reads_the_eks_side_of_its_cluster() {
 
         // The audit reads the same EKS side: the facts, and (moto has no access entries API)
         // the reason the entries are missing, which the report turns into CHR027.
-        let state = chronom::audit::read_eks(&conn).await.expect("an EKS side");
+        let state = chronom::flows::audit::read_eks(&conn).await.expect("an EKS side");
         assert_eq!(state.cluster.name, name);
         assert!(state.access_entries_error.is_some());
 
@@ -703,7 +703,7 @@ fn a_context_on_an_eks_endpoint_reads_the_eks_side_of_its_cluster() {
         let aws_auth = std::collections::BTreeMap::from([("mapRoles".to_string(), format!("- rolearn: arn:aws:iam::{ACCOUNT}:role/admin\n  username: admin\n  groups: [system:masters]\n"))]);
         let mut mappings = chronom::audit::inventory::from_aws_auth(&aws_auth).mappings;
         let mut objects = chronom_core::rbac::RbacObjects::default();
-        chronom::eks::mapping_source::add_from(&conn, &mut mappings, &mut objects).await;
+        chronom::flows::audit::mapping_source::add_from(&conn, &mut mappings, &mut objects).await;
         assert_eq!(mappings.iter().map(|m| (m.active, m.state)).collect::<Vec<_>>(), [(false, "ignored")]);
 
         // A failed request is explained with the cluster's own settings, named by context.
@@ -718,7 +718,7 @@ fn a_context_on_an_eks_endpoint_reads_the_eks_side_of_its_cluster() {
 #[test]
 fn without_aws_credentials_an_eks_context_falls_back_to_aws_auth_and_says_why() {
     use chronom::cli::MappingVia;
-    use chronom::eks::via::{self, MapWith};
+    use chronom::flows::via::{self, MapWith};
     let m = moto();
     let region = "eu-west-2";
     let name = unique_name("nocreds");
@@ -736,7 +736,7 @@ fn without_aws_credentials_an_eks_context_falls_back_to_aws_auth_and_says_why() 
             .await
             .unwrap();
         let kubeconfig = eks_kubeconfig(dir.path(), &described);
-        chronom::connect::connect(&global(&["--kubeconfig", kubeconfig.to_str().unwrap()]))
+        chronom::adapters::kube::connect(&global(&["--kubeconfig", kubeconfig.to_str().unwrap()]))
             .await
             .unwrap()
     });
@@ -760,7 +760,7 @@ fn without_aws_credentials_an_eks_context_falls_back_to_aws_auth_and_says_why() 
         assert!(choice.note.unwrap().contains("If it is API, EKS ignores aws-auth"));
         let refused = via::choose(MappingVia::AccessEntry, None, side.unreadable.as_ref()).unwrap_err();
         assert!(refused.what.contains("--via access-entry needs the EKS API") && refused.next.contains("--via aws-auth"), "{refused}");
-        assert!(chronom::audit::read_eks(&conn).await.is_none());
+        assert!(chronom::flows::audit::read_eks(&conn).await.is_none());
     });
 }
 
@@ -823,9 +823,9 @@ fn the_control_planes_look_alike_eks_context_is_not_eks_and_changes_nothing() {
 // The fleet: ListClusters and DescribeCluster from moto, every cluster's endpoint and CA the
 // real control plane's; only the token plugin is the control plane's stand-in.
 
-fn fleet_env() -> chronom::eks::fleet::FleetEnv {
+fn fleet_env() -> chronom::flows::fleet::FleetEnv {
     let (_, plugin) = control_plane_as_eks();
-    chronom::eks::fleet::FleetEnv {
+    chronom::flows::fleet::FleetEnv {
         sdk: moto().sdk("us-east-1"),
         token_plugin: std::sync::Arc::new(move |_: &EksCluster| Ok(plugin.clone())),
     }
@@ -834,7 +834,7 @@ fn fleet_env() -> chronom::eks::fleet::FleetEnv {
 #[test]
 fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row() {
     use chronom::cli::Severity;
-    use chronom::eks::fleet;
+    use chronom::flows::fleet;
     let (cp, _) = control_plane_as_eks();
     let m = moto();
     // Regions no other test of this binary creates clusters in.
@@ -1001,11 +1001,11 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
     assert!(worst >= Severity::Medium);
     assert_eq!(
         fleet::exit_code(&report, Some(Severity::Medium), false),
-        chronom::audit::EXIT_FINDINGS
+        chronom_core::exit::EXIT_FINDINGS
     );
     assert_eq!(
         fleet::exit_code(&report, None, false),
-        chronom::error::EXIT_FAILED
+        chronom_core::exit::EXIT_FAILED
     );
     // What was not read is in the report: the walled cluster, and the access entries (moto has
     // no such API) of the API_AND_CONFIG_MAP cluster.
@@ -1044,7 +1044,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
     assert_eq!(fleet::exit_code(&clean, Some(Severity::Critical), false), 0);
     assert_eq!(
         fleet::exit_code(&clean, Some(Severity::Medium), false),
-        chronom::audit::EXIT_FINDINGS
+        chronom_core::exit::EXIT_FINDINGS
     );
 }
 
@@ -1500,7 +1500,7 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
             .await
             .unwrap();
         let kubeconfig = eks_kubeconfig(dir.path(), &described);
-        chronom::connect::connect(&global(&["--kubeconfig", kubeconfig.to_str().unwrap()]))
+        chronom::adapters::kube::connect(&global(&["--kubeconfig", kubeconfig.to_str().unwrap()]))
             .await
             .unwrap()
     });
@@ -1510,7 +1510,7 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
         .endpoint_url(&m.endpoint)
         .build();
     with_sdk(&mut conn, no_credentials);
-    let (state, unread) = rt().block_on(chronom::audit::read_eks_side(&conn));
+    let (state, unread) = rt().block_on(chronom::flows::audit::read_eks_side(&conn));
     assert!(state.is_none());
     let unread = unread.expect("an unread source");
     assert_eq!(unread.source, "eks:cluster");
@@ -1524,13 +1524,13 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
     // who-can and lookup get it too, and refuse to answer from the rest alone.
     let mut mappings = Vec::new();
     let mut objects = chronom_core::rbac::RbacObjects::default();
-    let gaps = rt().block_on(chronom::eks::mapping_source::add_from(
+    let gaps = rt().block_on(chronom::flows::audit::mapping_source::add_from(
         &conn,
         &mut mappings,
         &mut objects,
     ));
     assert_eq!(gaps, std::slice::from_ref(&unread));
-    let refused = chronom::audit::queries::check_complete(&gaps, false).unwrap_err();
+    let refused = chronom::flows::audit::queries::check_complete(&gaps, false).unwrap_err();
     assert!(
         refused
             .what
@@ -1538,12 +1538,12 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
             && refused.next.contains("--allow-incomplete"),
         "{refused}"
     );
-    assert!(chronom::audit::queries::check_complete(&gaps, true).is_ok());
+    assert!(chronom::flows::audit::queries::check_complete(&gaps, true).is_ok());
 
     // With the credentials, the same context reads whole (moto has no access entries API, so
     // an API-mode cluster still misses those, by name).
     with_sdk(&mut conn, m.sdk(region));
-    let (state, unread) = rt().block_on(chronom::audit::read_eks_side(&conn));
+    let (state, unread) = rt().block_on(chronom::flows::audit::read_eks_side(&conn));
     assert!(unread.is_none());
     assert!(state.unwrap().access_entries_error.is_some());
 }

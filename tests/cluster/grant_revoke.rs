@@ -209,8 +209,11 @@ fn grant_creates_maps_and_verifies_then_regrant_is_a_no_op() {
         .count();
     assert_eq!(
         checks.len(),
-        chronom::verify::after_grant(chronom_core::readonly_role::RoleProfile::ReadOnly, None)
-            .len()
+        chronom::flows::verify::after_grant(
+            chronom_core::readonly_role::RoleProfile::ReadOnly,
+            None
+        )
+        .len()
             + crd_rows,
         "{checks:?}"
     );

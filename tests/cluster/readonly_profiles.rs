@@ -626,7 +626,7 @@ fn discovery_is_two_requests_and_carries_the_verbs_of_each_subresource() {
             "chronom-admin",
         ])
         .unwrap();
-        let mut conn = chronom::connect::connect(&options.global).await.unwrap();
+        let mut conn = chronom::adapters::kube::connect(&options.global).await.unwrap();
         let count = Arc::new(AtomicUsize::new(0));
         let inner = conn.client.clone();
         let counter = count.clone();
@@ -641,7 +641,7 @@ fn discovery_is_two_requests_and_carries_the_verbs_of_each_subresource() {
         count.store(0, Ordering::SeqCst);
 
         let t = Instant::now();
-        let served = chronom::connect::discovery::served_resources(&conn, "test")
+        let served = chronom::adapters::kube::discovery::served_resources(&conn, "test")
             .await
             .unwrap();
         let aggregated = (count.swap(0, Ordering::SeqCst), t.elapsed());

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::cluster::*;
 use crate::support::{ControlPlane, unique_name};
-use chronom::grant::{GrantPhase, Mapper};
+use chronom::flows::grant::{GrantPhase, Mapper};
 use chronom::outcome::RunResult;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
@@ -822,7 +822,7 @@ impl PausedGrant {
             let chronom::cli::Command::Grant(args) = &cli.command else {
                 unreachable!("parsed a grant")
             };
-            let valid = chronom::grant::validate(args).unwrap_or_else(|e| panic!("{e}"));
+            let valid = chronom::flows::grant::validate(args).unwrap_or_else(|e| panic!("{e}"));
             let resume_rx = Mutex::new(resume_rx);
             let observe = move |phase: GrantPhase| {
                 if phase != GrantPhase::RbacApplied {
@@ -838,13 +838,19 @@ impl PausedGrant {
                 .build()
                 .expect("tokio runtime");
             runtime.block_on(async {
-                let conn = match chronom::connect::connect(&cli.global).await {
+                let conn = match chronom::adapters::kube::connect(&cli.global).await {
                     Ok(conn) => conn,
                     Err(e) => return e.into(),
                 };
-                chronom::grant::execute_observed(&conn, &valid, Mapper::AwsAuth, None, &observe)
-                    .await
-                    .unwrap_or_else(RunResult::from)
+                chronom::flows::grant::execute_observed(
+                    &conn,
+                    &valid,
+                    Mapper::AwsAuth,
+                    None,
+                    &observe,
+                )
+                .await
+                .unwrap_or_else(RunResult::from)
             })
         });
         PausedGrant {

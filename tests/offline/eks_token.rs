@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use crate::support::moto::{ACCESS_KEY, SECRET_KEY, check_token};
 use aws_credential_types::Credentials;
 use base64::Engine;
-use chronom::eks::token::{self, EksToken};
+use chronom::adapters::aws::token::{self, EksToken};
 use jiff::{SignedDuration, Timestamp};
 
 fn creds(session: Option<&str>) -> Credentials {

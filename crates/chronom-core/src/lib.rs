@@ -4,6 +4,7 @@
 
 pub mod arn;
 pub mod awsauth;
+pub mod exit;
 pub mod inherited_access;
 pub mod rbac;
 pub mod readonly_role;

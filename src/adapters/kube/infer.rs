@@ -12,12 +12,12 @@
 
 use kube::config::{ExecConfig, Kubeconfig};
 
-use crate::eks::EksTarget;
-use crate::eks::token::is_region_name;
+use crate::adapters::aws::EksTarget;
+use crate::adapters::aws::token::is_region_name;
 
 /// What a context says about its EKS cluster. Each part may be unknown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InferredCluster {
+pub(crate) struct InferredCluster {
     pub cluster: Option<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
@@ -49,7 +49,7 @@ fn context_parts<'k>(
 /// Whether a kubeconfig context is an EKS cluster whose EKS side (DescribeCluster, access
 /// entries) can be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ContextCluster {
+pub(crate) enum ContextCluster {
     /// The server is an EKS endpoint and the context says which cluster it is.
     Eks(EksTarget),
     /// Not an EKS cluster, or not one we can name; the text says why.
@@ -62,7 +62,7 @@ pub enum ContextCluster {
 /// is not the one we talk to would mislead. The endpoint gives the region (the cluster lives
 /// there, whatever the plugin's `--region` says); the name comes from the exec plugin, else
 /// from a context or cluster entry named by its ARN, as `aws eks update-kubeconfig` names them.
-pub fn eks_cluster_of(kubeconfig: &Kubeconfig, context: &str) -> ContextCluster {
+pub(crate) fn eks_cluster_of(kubeconfig: &Kubeconfig, context: &str) -> ContextCluster {
     let (exec, server, cluster_entry) = context_parts(kubeconfig, context);
     let Some(server) = server else {
         return ContextCluster::NotEks(format!("context {context:?} names no server"));
@@ -93,7 +93,7 @@ pub fn eks_cluster_of(kubeconfig: &Kubeconfig, context: &str) -> ContextCluster 
 }
 
 /// `arn:PARTITION:eks:REGION:ACCOUNT:cluster/NAME` -> (region, name).
-pub fn cluster_arn(arn: &str) -> Option<(String, String)> {
+pub(crate) fn cluster_arn(arn: &str) -> Option<(String, String)> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
         return None;
@@ -113,7 +113,7 @@ pub fn cluster_arn(arn: &str) -> Option<(String, String)> {
 }
 
 /// What the exec plugin's command line and env say.
-pub fn from_exec(exec: &ExecConfig) -> InferredCluster {
+pub(crate) fn from_exec(exec: &ExecConfig) -> InferredCluster {
     let args: Vec<&str> = exec.args.iter().flatten().map(String::as_str).collect();
     let program = exec
         .command

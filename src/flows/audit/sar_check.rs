@@ -3,14 +3,14 @@
 
 use k8s_openapi::api::authorization::v1::{NonResourceAttributes, ResourceAttributes};
 
-use super::report::{AuditReport, Mismatch, Verification, identity_of};
-use crate::connect::Connection;
-use crate::connect::identity::review;
+use crate::adapters::kube::Connection;
+use crate::adapters::kube::identity::review;
+use crate::audit::report::{AuditReport, Mismatch, Verification, identity_of};
 use crate::error::UserError;
 use chronom_core::rbac::{NonResourceRequest, RbacSnapshot, Request, ResourceRequest};
 
 /// The questions behind the report's summaries and findings, each with its namespace.
-pub fn questions() -> Vec<Request> {
+pub(crate) fn questions() -> Vec<Request> {
     let r = |verb: &str,
              group: &str,
              resource: &str,
@@ -120,7 +120,7 @@ pub fn questions() -> Vec<Request> {
     ]
 }
 
-pub fn describe(q: &Request) -> String {
+pub(crate) fn describe(q: &Request) -> String {
     match q {
         Request::Resource(r) => {
             let mut s = format!("{} {}", r.verb, r.resource);
@@ -167,7 +167,7 @@ fn attributes(q: &Request) -> (Option<ResourceAttributes>, Option<NonResourceAtt
     }
 }
 
-pub async fn verify(
+pub(crate) async fn verify(
     conn: &Connection,
     report: &AuditReport,
     snapshot: &RbacSnapshot,

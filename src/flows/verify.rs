@@ -1,8 +1,8 @@
 //! Proof after a write: ask the API server's authorizer (SubjectAccessReview) what the
 //! mapped identity may now do, and compare with what a read-only grant must mean.
 
-use crate::connect::Connection;
-use crate::connect::identity::{Right, can_they};
+use crate::adapters::kube::Connection;
+use crate::adapters::kube::identity::{Right, can_they};
 use crate::error::UserError;
 use crate::outcome::Check;
 use chronom_core::awsauth::template::{SessionFacts, render_template};

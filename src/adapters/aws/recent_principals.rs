@@ -114,7 +114,7 @@ pub async fn lookup(
                 }
                 "" => format!(
                     "CloudTrail LookupEvents failed ({}); check that CloudTrail is reachable in this region (and AWS_ENDPOINT_URL, if set)",
-                    crate::connect::error_chain(&e).join(": ")
+                    crate::error::error_chain(&e).join(": ")
                 ),
                 _ => format!("CloudTrail LookupEvents failed ({code}: {})", e.message().unwrap_or_default()),
             }

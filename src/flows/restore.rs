@@ -9,24 +9,14 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use crate::aws_auth_writer::{self as writer, EditOutcome};
+use crate::adapters::kube as connect;
+use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
 use crate::cli::{GlobalArgs, RestoreArgs};
-use crate::connect;
 use crate::error::UserError;
 use chronom_core::awsauth::unified_diff;
 
-pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> i32 {
-    match restore(global, args).await {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("{e}");
-            e.exit_code
-        }
-    }
-}
-
 /// Read a backup file: the ConfigMap aws-auth in kube-system, as YAML or JSON.
-pub fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, String>, UserError> {
+pub(crate) fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, String>, UserError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         UserError::usage(
             format!("cannot read {}: {e}", path.display()),
@@ -59,7 +49,10 @@ pub fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, String>, U
 }
 
 /// A diff of every data key, live against the backup.
-pub fn data_diff(live: &BTreeMap<String, String>, backup: &BTreeMap<String, String>) -> String {
+pub(crate) fn data_diff(
+    live: &BTreeMap<String, String>,
+    backup: &BTreeMap<String, String>,
+) -> String {
     let keys: std::collections::BTreeSet<&String> = live.keys().chain(backup.keys()).collect();
     let mut out = String::new();
     for k in keys {
@@ -77,7 +70,7 @@ pub fn data_diff(live: &BTreeMap<String, String>, backup: &BTreeMap<String, Stri
     out
 }
 
-async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserError> {
+pub(crate) async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserError> {
     let backup = read_backup(&args.file)?;
     let conn = connect::connect(global).await?;
     let live = writer::read(&conn).await?;
@@ -91,7 +84,7 @@ async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserErr
             "aws-auth already matches {}; nothing to restore",
             args.file.display()
         );
-        return Ok(0);
+        return Ok(chronom_core::exit::EXIT_OK);
     }
     print!("{diff}");
     if !args.yes && !confirm()? {
@@ -108,7 +101,7 @@ async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserErr
                 "re-run restore-aws-auth to see the new diff",
             ));
         }
-        Ok(EditOutcome::ReplaceData(backup.clone(), ()))
+        Ok(EditOutcome::ReplaceData(backup.clone()))
     })
     .await?;
     if let Some(b) = done.backup {
@@ -121,7 +114,7 @@ async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserErr
         "configmap/aws-auth -n kube-system restored from {}",
         args.file.display()
     );
-    Ok(0)
+    Ok(chronom_core::exit::EXIT_OK)
 }
 
 fn confirm() -> Result<bool, UserError> {

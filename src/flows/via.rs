@@ -4,9 +4,10 @@
 //! the one `--cluster` names, or the one a kubeconfig context points at (see `infer`). Without
 //! an EKS cluster, or when its EKS side cannot be read, auto keeps aws-auth, saying why.
 
-use super::posture::{AuthMode, ClusterFacts};
+use crate::adapters::aws::EksContext;
+use crate::adapters::kube::Connection;
 use crate::cli::MappingVia;
-use crate::connect::Connection;
+use crate::eks::posture::{AuthMode, ClusterFacts};
 use crate::error::UserError;
 
 /// The two ways to map an IAM role into the cluster.
@@ -114,25 +115,6 @@ pub fn choose(
     }
 }
 
-/// The EKS side of one command: the clients and what DescribeCluster said.
-#[derive(Debug, Clone)]
-pub struct EksContext {
-    pub eks: aws_sdk_eks::Client,
-    /// For GetRole, to find a role's path; None where IAM must not be asked.
-    pub iam: Option<aws_sdk_iam::Client>,
-    pub cluster: ClusterFacts,
-}
-
-impl EksContext {
-    pub fn name(&self) -> &str {
-        &self.cluster.name
-    }
-
-    pub fn auth_mode(&self) -> Option<AuthMode> {
-        self.cluster.auth_mode()
-    }
-}
-
 /// The EKS side a command works with: the clients and what DescribeCluster said, or why a
 /// cluster the context points at could not be read, and notes on how it was found.
 #[derive(Debug, Default)]
@@ -146,7 +128,7 @@ pub struct EksSide {
 impl EksSide {
     /// For commands whose report has no notes: a fallback is said on stderr, how the cluster
     /// was found only at -v.
-    pub fn tell(&self) {
+    pub(crate) fn tell(&self) {
         for note in &self.notes {
             if self.unreadable.is_some() {
                 eprintln!("note: {note}");
@@ -257,7 +239,7 @@ mod tests {
             "{note}"
         );
         let e = choose(MappingVia::AccessEntry, None, Some(&why)).unwrap_err();
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED);
         assert!(
             e.what.contains("EKS cluster prod in eu-west-1")
                 && e.next.starts_with("set AWS_PROFILE"),
@@ -278,7 +260,7 @@ mod tests {
             choose(MappingVia::AccessEntry, None, None)
                 .unwrap_err()
                 .exit_code,
-            crate::error::EXIT_USAGE
+            chronom_core::exit::EXIT_USAGE
         );
         assert!(
             choose(

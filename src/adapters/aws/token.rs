@@ -20,14 +20,14 @@ use jiff::Timestamp;
 /// Every token starts with this; the authenticator rejects anything else.
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 /// The signed header that binds a token to one cluster.
-pub const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
+pub(crate) const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
 /// `X-Amz-Expires`: STS ignores it (a presigned GetCallerIdentity is valid 15 minutes after
 /// `X-Amz-Date`), but authenticators up to 0.3.0 want 0..=60, so every client sends 60.
-pub const PRESIGN_EXPIRES_SECS: u64 = 60;
+pub(crate) const PRESIGN_EXPIRES_SECS: u64 = 60;
 /// STS honours the URL for 15 minutes; clients refresh one minute earlier.
-pub const TOKEN_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_mins(14);
+pub(crate) const TOKEN_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_mins(14);
 /// `apiVersion` of the ExecCredential when the client does not say (same as `aws eks get-token`).
-pub const DEFAULT_EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1beta1";
+pub(crate) const DEFAULT_EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1beta1";
 
 const STS_QUERY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
@@ -65,13 +65,13 @@ pub enum TokenError {
 /// partition, as `aws eks get-token` (botocore's default `sts_regional_endpoints=regional`) and
 /// aws-iam-authenticator (`--region`) produce. us-east-1 also gets its regional host; the
 /// authenticator accepts it, and the legacy global `sts.amazonaws.com` alike.
-pub fn sts_host(region: &str) -> String {
+pub(crate) fn sts_host(region: &str) -> String {
     format!("sts.{region}.{}", partition_domain(region))
 }
 
 /// DNS suffix of the AWS partition a region belongs to (aws-iam-authenticator's
 /// `GetSTSPartitionDomain`, keyed by the partitions' region patterns).
-pub fn partition_domain(region: &str) -> &'static str {
+pub(crate) fn partition_domain(region: &str) -> &'static str {
     const BY_PREFIX: [(&str, &str); 6] = [
         ("cn-", "amazonaws.com.cn"),
         ("us-isob-", "sc2s.sgov.gov"),
@@ -177,7 +177,7 @@ pub fn presigned_url(
 }
 
 /// The ExecCredential a kubeconfig exec plugin prints (one line, like `aws eks get-token -o json`).
-pub fn exec_credential_json(token: &EksToken, api_version: &str) -> String {
+pub(crate) fn exec_credential_json(token: &EksToken, api_version: &str) -> String {
     serde_json::json!({
         "kind": "ExecCredential",
         "apiVersion": api_version,
@@ -192,7 +192,7 @@ pub fn exec_credential_json(token: &EksToken, api_version: &str) -> String {
 
 /// The `apiVersion` to answer with: the one in `KUBERNETES_EXEC_INFO` (set by kubectl and
 /// kube-rs), else v1beta1. Like `aws eks get-token`, an unknown or malformed value falls back.
-pub fn exec_api_version(exec_info: Option<&str>) -> &'static str {
+pub(crate) fn exec_api_version(exec_info: Option<&str>) -> &'static str {
     const KNOWN: [&str; 3] = [
         "client.authentication.k8s.io/v1",
         "client.authentication.k8s.io/v1beta1",
@@ -224,7 +224,7 @@ fn uri_encode(value: &str) -> String {
 }
 
 /// Lowercase letters, digits and inner dashes (`us-east-1`, `cn-north-1`, `us-gov-west-1`).
-pub fn is_region_name(region: &str) -> bool {
+pub(crate) fn is_region_name(region: &str) -> bool {
     let ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     let bytes = region.as_bytes();
     match (bytes.first(), bytes.last()) {

@@ -5,30 +5,20 @@
 use aws_credential_types::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 
+use crate::adapters::aws::{cluster, identity, token};
 use crate::cli::{GlobalArgs, TokenArgs};
-use crate::connect::error_chain;
-use crate::eks::{cluster, identity, token};
 use crate::error::UserError;
+use crate::error::error_chain;
 
 /// The session name of `--role-arn` sessions, as CloudTrail and the cluster's audit log show it.
-pub const SESSION_NAME: &str = "kubectl-chronom";
-
-pub async fn run(global: &GlobalArgs, args: &TokenArgs) -> i32 {
-    match exec_credential(global, args).await {
-        Ok(json) => {
-            println!("{json}");
-            0
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            e.exit_code
-        }
-    }
-}
+pub(crate) const SESSION_NAME: &str = "kubectl-chronom";
 
 /// The ExecCredential JSON for `--cluster`, signed with the chain's credentials (or with the
 /// role's, after AssumeRole).
-pub async fn exec_credential(global: &GlobalArgs, args: &TokenArgs) -> Result<String, UserError> {
+pub(crate) async fn exec_credential(
+    global: &GlobalArgs,
+    args: &TokenArgs,
+) -> Result<String, UserError> {
     let Some(name) = global.cluster.as_deref() else {
         return Err(UserError::usage(
             "kubectl chronom token needs --cluster NAME",

@@ -1,40 +1,6 @@
 //! `audit --all-clusters`: every EKS cluster in the chosen regions, audited concurrently with
 //! bounded parallelism, in one report.
 
-use std::future::Future;
-
-/// Run `f` on every item, at most `limit` at a time, and return the results in input order.
-pub async fn bounded_map<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
-where
-    F: Fn(T) -> Fut,
-    Fut: Future<Output = R> + Send + 'static,
-    R: Send + 'static,
-{
-    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    let mut pending = items.into_iter().enumerate();
-    let mut running = tokio::task::JoinSet::new();
-    for (i, item) in pending.by_ref().take(limit.max(1)) {
-        let fut = f(item);
-        running.spawn(async move { (i, fut.await) });
-    }
-    while let Some(done) = running.join_next().await {
-        let (i, r) = match done {
-            Ok(v) => v,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => panic!("task failed: {e}"),
-        };
-        results[i] = Some(r);
-        if let Some((i, item)) = pending.next() {
-            let fut = f(item);
-            running.spawn(async move { (i, fut.await) });
-        }
-    }
-    results
-        .into_iter()
-        .map(|r| r.expect("every task ran"))
-        .collect()
-}
-
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -44,8 +10,8 @@ use serde_json::Value;
 
 use aws_config::SdkConfig;
 
-use super::cluster::{self, EksCluster, ExecPlugin};
-use super::identity::AwsCaller;
+use crate::adapters::aws::cluster::{self, EksCluster, ExecPlugin};
+use crate::adapters::aws::identity::AwsCaller;
 use crate::audit::completeness::{self, UnreadSource, Verdict, source};
 use crate::audit::findings::Finding;
 use crate::audit::report::{self, AuditReport, Counts};
@@ -53,13 +19,13 @@ use crate::cli::{AuditArgs, AuditFormat, GlobalArgs, OutputFormat};
 use crate::error::UserError;
 
 /// How many clusters are audited at once.
-pub const PARALLEL_CLUSTERS: usize = 4;
+pub(crate) const PARALLEL_CLUSTERS: usize = 4;
 
 /// The commercial-partition regions where EKS is offered, for `--regions all`. A fixed list
 /// (EC2 DescribeRegions would need another SDK); opt-in regions an account has not enabled
 /// answer with an authentication error and are reported as skipped (see [`region_skipped`]).
 /// Keep it in sync with the EKS endpoints page (docs.aws.amazon.com/general/latest/gr/eks.html).
-pub const EKS_REGIONS: &[&str] = &[
+pub(crate) const EKS_REGIONS: &[&str] = &[
     "us-east-1",
     "us-east-2",
     "us-west-1",
@@ -99,7 +65,7 @@ pub const EKS_REGIONS: &[&str] = &[
 /// cannot be disabled (AWS Account Management, "Enable or disable AWS Regions in your
 /// account"), so an authentication error there is never "not enabled". Every later region is
 /// opt-in; this list does not grow.
-pub const DEFAULT_ENABLED_REGIONS: &[&str] = &[
+pub(crate) const DEFAULT_ENABLED_REGIONS: &[&str] = &[
     "us-east-1",
     "us-east-2",
     "us-west-1",
@@ -121,7 +87,7 @@ pub const DEFAULT_ENABLED_REGIONS: &[&str] = &[
 
 /// Can `region` be one the account has not enabled? Only an opt-in region of the commercial
 /// partition can; the China and GovCloud partitions have no opt-in regions.
-pub fn may_be_disabled(region: &str) -> bool {
+pub(crate) fn may_be_disabled(region: &str) -> bool {
     !DEFAULT_ENABLED_REGIONS.contains(&region)
         && !region.starts_with("cn-")
         && !region.starts_with("us-gov-")
@@ -142,14 +108,14 @@ const NOT_ENABLED_CODES: &[&str] = &[
 /// account has not enabled, to be skipped? Only for an opt-in region and an authentication
 /// code; anything else (AccessDenied from a policy or an SCP, throttling, a network error, an
 /// authentication error in a default region) is a failed region.
-pub fn region_skipped(region: &str, code: Option<&str>) -> bool {
+pub(crate) fn region_skipped(region: &str, code: Option<&str>) -> bool {
     may_be_disabled(region) && code.is_some_and(|c| NOT_ENABLED_CODES.contains(&c))
 }
 
 /// The region STS GetCallerIdentity is asked in: the configured one unless it is opt-in (it
 /// may be disabled, which would read as bad credentials), else the first default-enabled
 /// region scanned, else the configured or first scanned one, else us-east-1.
-pub fn sts_region(configured: Option<&str>, scanned: &[String]) -> String {
+pub(crate) fn sts_region(configured: Option<&str>, scanned: &[String]) -> String {
     configured
         .filter(|r| !may_be_disabled(r))
         .map(str::to_string)
@@ -161,7 +127,7 @@ pub fn sts_region(configured: Option<&str>, scanned: &[String]) -> String {
 
 /// What STS answered, when it answered: its error code and message, else the HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StsAnswer<'a> {
+pub(crate) enum StsAnswer<'a> {
     Error {
         code: &'a str,
         message: &'a str,
@@ -174,7 +140,7 @@ pub enum StsAnswer<'a> {
 /// The error code and message of an AWS error answer the SDK could not parse: the
 /// `X-Amzn-ErrorType` header, else `<Code>` and `<Message>` anywhere in an XML body (AWS nests
 /// them under `<ErrorResponse><Error>`, some emulators under `<Errors><Error>`).
-pub fn raw_error(error_type: Option<&str>, body: &[u8]) -> Option<(String, String)> {
+pub(crate) fn raw_error(error_type: Option<&str>, body: &[u8]) -> Option<(String, String)> {
     let body = String::from_utf8_lossy(body);
     let between = |open: &str, close: &str| {
         let start = body.find(open)? + open.len();
@@ -191,14 +157,14 @@ pub fn raw_error(error_type: Option<&str>, body: &[u8]) -> Option<(String, Strin
 /// What AWS answered to a failed call, without the SDK's Debug output: the error code and
 /// message (read from the raw answer when the SDK could not parse it), else the HTTP status,
 /// else (nothing came back) the transport's own words.
-pub fn failure_of<E>(
+pub(crate) fn failure_of<E>(
     e: &aws_sdk_eks::error::SdkError<E, aws_sdk_eks::config::http::HttpResponse>,
 ) -> (Option<(String, String)>, Option<u16>, String)
 where
     E: aws_sdk_eks::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     use aws_sdk_eks::error::ProvideErrorMetadata;
-    let transport = crate::connect::error_chain(e).join(": ");
+    let transport = crate::error::error_chain(e).join(": ");
     tracing::debug!(error = %transport, "AWS call failed");
     if let Some(code) = e.code() {
         let message = e.message().unwrap_or_default().to_string();
@@ -218,7 +184,7 @@ where
 }
 
 /// The one error for credentials STS would not accept, from what GetCallerIdentity answered.
-pub fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserError {
+pub(crate) fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserError {
     let (code, message, transport) = match answer {
         StsAnswer::Error { code, message } => (Some(code), message.to_string(), ""),
         StsAnswer::Status(status) => (None, format!("HTTP {status}"), ""),
@@ -271,14 +237,14 @@ pub fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserError {
 /// Before any region is listed: do the credentials work? A rejected or expired key makes every
 /// region answer with an authentication error, the answer a disabled opt-in region gives, so
 /// without this check a broken key would skip the whole fleet and pass.
-pub async fn verify_credentials(
+pub(crate) async fn verify_credentials(
     env: &FleetEnv,
     regions: &[String],
 ) -> Result<AwsCaller, UserError> {
     let configured = env.sdk.region().map(|r| r.to_string());
     let region = sts_region(configured.as_deref(), regions);
     let sdk = env.in_region(&region);
-    super::identity::credentials(&sdk).await?;
+    crate::adapters::aws::identity::credentials(&sdk).await?;
     match aws_sdk_sts::Client::new(&sdk)
         .get_caller_identity()
         .send()
@@ -306,7 +272,7 @@ pub async fn verify_credentials(
 }
 
 /// The regions `--regions` names: a list, `all`, or (empty) the one the profile or --region gives.
-pub fn regions_to_scan(
+pub(crate) fn regions_to_scan(
     requested: &[String],
     default_region: Option<&str>,
 ) -> Result<Vec<String>, UserError> {
@@ -434,7 +400,7 @@ pub struct FleetReport {
 }
 
 impl FleetReport {
-    pub fn new(regions: Vec<RegionRow>, clusters: Vec<ClusterRow>) -> Self {
+    pub(crate) fn new(regions: Vec<RegionRow>, clusters: Vec<ClusterRow>) -> Self {
         let mut findings: Vec<FleetFinding> = clusters
             .iter()
             .flat_map(|c| {
@@ -476,7 +442,7 @@ impl FleetReport {
         }
     }
 
-    pub fn failed(&self) -> usize {
+    pub(crate) fn failed(&self) -> usize {
         self.clusters.iter().filter(|c| !c.ok).count()
             + self
                 .regions
@@ -485,7 +451,7 @@ impl FleetReport {
                 .count()
     }
 
-    pub fn mismatches(&self) -> usize {
+    pub(crate) fn mismatches(&self) -> usize {
         self.clusters
             .iter()
             .filter_map(|c| c.report.as_ref()?.verification.as_ref())
@@ -538,6 +504,15 @@ fn lines(t: &Table) -> String {
 /// The table form: clusters, then every mapping and every finding with its cluster.
 pub fn render_table(r: &FleetReport, wide: bool) -> String {
     let mut out = String::new();
+    clusters_section(&mut out, r);
+    mappings_section(&mut out, r);
+    findings_section(&mut out, r, wide);
+    incomplete_section(&mut out, r);
+    out
+}
+
+/// One row per cluster (audited or failed) and per failed region, then what was skipped and each failure's next step.
+fn clusters_section(out: &mut String, r: &FleetReport) {
     out.push_str(&format!(
         "CLUSTERS ({} in {} region(s))\n",
         r.clusters.len(),
@@ -610,7 +585,10 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
             out.push_str(&format!("{}/{} next: {next}\n", c.region, c.cluster));
         }
     }
+}
 
+/// Every mapping of every audited cluster.
+fn mappings_section(out: &mut String, r: &FleetReport) {
     out.push_str("\nMAPPINGS\n");
     let mut t = table(&[
         "CLUSTER",
@@ -638,7 +616,10 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
         }
     }
     out.push_str(&if any { lines(&t) } else { "  (none)\n".into() });
+}
 
+/// Every finding, with its remediation when `wide`.
+fn findings_section(out: &mut String, r: &FleetReport, wide: bool) {
     out.push_str(&format!(
         "\nFINDINGS (critical {}, high {}, medium {}, low {})\n",
         r.counts.critical, r.counts.high, r.counts.medium, r.counts.low
@@ -666,6 +647,10 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
     } else {
         lines(&t)
     });
+}
+
+/// What could not be read, when anything could not.
+fn incomplete_section(out: &mut String, r: &FleetReport) {
     if !r.complete {
         out.push_str(&format!(
             "\nINCOMPLETE ({} source(s) could not be read; the tables above leave out what they hold)\n",
@@ -682,13 +667,12 @@ pub fn render_table(r: &FleetReport, wide: bool) -> String {
         }
         out.push_str(&lines(&t));
     }
-    out
 }
 
 /// One SARIF run for the whole fleet: every cluster's results, located under
 /// `eks/REGION/CLUSTER/...` and prefixed with the cluster, and the failed clusters as
 /// tool execution notifications.
-pub fn render_sarif(r: &FleetReport) -> String {
+pub(crate) fn render_sarif(r: &FleetReport) -> String {
     let empty = report::build(
         "all-clusters",
         &Default::default(),
@@ -758,12 +742,15 @@ pub struct FleetEnv {
 }
 
 /// The exec credential plugin that gets a described cluster's bearer token.
-pub type TokenPlugin = Arc<dyn Fn(&EksCluster) -> Result<ExecPlugin, UserError> + Send + Sync>;
+pub(crate) type TokenPlugin =
+    Arc<dyn Fn(&EksCluster) -> Result<ExecPlugin, UserError> + Send + Sync>;
 
 impl FleetEnv {
     /// The standard chain with --profile, and `kubectl-chronom token` for the tokens.
-    pub async fn standard(global: &GlobalArgs) -> Self {
-        let sdk = super::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
+    pub(crate) async fn standard(global: &GlobalArgs) -> Self {
+        let sdk =
+            crate::adapters::aws::aws_config(global.region.as_deref(), global.profile.as_deref())
+                .await;
         let profile = global.profile.clone();
         FleetEnv {
             sdk,
@@ -773,7 +760,7 @@ impl FleetEnv {
         }
     }
 
-    pub fn in_region(&self, region: &str) -> SdkConfig {
+    pub(crate) fn in_region(&self, region: &str) -> SdkConfig {
         self.sdk
             .to_builder()
             .region(aws_config::Region::new(region.to_string()))
@@ -798,7 +785,7 @@ async fn list_region(env: &FleetEnv, region: &str) -> Result<Vec<String>, (bool,
 }
 
 /// A region's ListClusters failure as its row says it: `(skipped, why)`.
-pub fn region_failure(
+pub(crate) fn region_failure(
     region: &str,
     coded: Option<(&str, &str)>,
     status: Option<u16>,
@@ -845,7 +832,7 @@ async fn audit_one(
     let described = cluster::describe(&sdk, region, name).await?;
     let exec = (env.token_plugin)(&described)?;
     let conn = cluster::open(described, &exec, sdk, global).await?;
-    crate::audit::live_report(&conn, verify).await
+    crate::flows::audit::live_report(&conn, verify).await
 }
 
 /// `audit --all-clusters` up to the report: list every region, audit each cluster (at most
@@ -858,14 +845,26 @@ pub async fn collect(
     progress: bool,
 ) -> Result<FleetReport, UserError> {
     verify_credentials(env, regions).await?;
-    let listed = bounded_map(regions.to_vec(), PARALLEL_CLUSTERS * 2, |region| {
-        let env = env.clone();
-        async move {
-            let result = list_region(&env, &region).await;
-            (region, result)
-        }
-    })
-    .await;
+    let (region_rows, targets) = list_regions(env, regions).await?;
+    let cluster_rows = audit_clusters(env, global, targets, verify, progress).await;
+    Ok(FleetReport::new(region_rows, cluster_rows))
+}
+
+/// Phase 1: ListClusters in every region. Each region is a row; the clusters found are the
+/// `(region, name)` targets. An error only when no region could be listed at all.
+async fn list_regions(
+    env: &FleetEnv,
+    regions: &[String],
+) -> Result<(Vec<RegionRow>, Vec<(String, String)>), UserError> {
+    let listed =
+        crate::adapters::parallel::bounded_map(regions.to_vec(), PARALLEL_CLUSTERS * 2, |region| {
+            let env = env.clone();
+            async move {
+                let result = list_region(&env, &region).await;
+                (region, result)
+            }
+        })
+        .await;
     let mut region_rows = Vec::new();
     let mut targets: Vec<(String, String)> = Vec::new();
     for (region, result) in listed {
@@ -899,50 +898,69 @@ pub async fn collect(
             "check the AWS credentials (--profile, AWS_PROFILE, `aws sso login`) and eks:ListClusters",
         ));
     }
+    Ok((region_rows, targets))
+}
 
-    let total = targets.len();
-    let bar = progress_bar(progress, total);
-    let cluster_rows = bounded_map(targets, PARALLEL_CLUSTERS, |(region, cluster)| {
-        let global = GlobalArgs {
-            kubeconfig: None,
-            context: None,
-            verbose: global.verbose,
-            cluster: Some(cluster.clone()),
-            region: Some(region.clone()),
-            profile: global.profile.clone(),
-            request_timeout: global.request_timeout,
-        };
-        let (env, bar) = (env.clone(), bar.clone());
-        async move {
-            let result = audit_one(&env, &global, &region, &cluster, verify).await;
-            if result.is_err() {
-                bar.println(format!("{region}/{cluster} failed"));
+/// Phase 2: audit every `(region, cluster)` target, at most [`PARALLEL_CLUSTERS`] at once; a
+/// cluster that fails is a row with its reason, never the end of the run.
+async fn audit_clusters(
+    env: &FleetEnv,
+    global: &GlobalArgs,
+    targets: Vec<(String, String)>,
+    verify: bool,
+    progress: bool,
+) -> Vec<ClusterRow> {
+    let bar = progress_bar(progress, targets.len());
+    let cluster_rows =
+        crate::adapters::parallel::bounded_map(targets, PARALLEL_CLUSTERS, |(region, cluster)| {
+            let global = GlobalArgs {
+                kubeconfig: None,
+                context: None,
+                verbose: global.verbose,
+                cluster: Some(cluster.clone()),
+                region: Some(region.clone()),
+                profile: global.profile.clone(),
+                request_timeout: global.request_timeout,
+            };
+            let (env, bar) = (env.clone(), bar.clone());
+            async move {
+                let result = audit_one(&env, &global, &region, &cluster, verify).await;
+                if result.is_err() {
+                    bar.println(format!("{region}/{cluster} failed"));
+                }
+                bar.set_message(format!("{region}/{cluster}"));
+                bar.inc(1);
+                cluster_row(region, cluster, result)
             }
-            bar.set_message(format!("{region}/{cluster}"));
-            bar.inc(1);
-            match result {
-                Ok(r) => ClusterRow {
-                    cluster,
-                    region,
-                    ok: true,
-                    error: None,
-                    next: None,
-                    report: Some(r),
-                },
-                Err(e) => ClusterRow {
-                    cluster,
-                    region,
-                    ok: false,
-                    error: Some(e.what),
-                    next: Some(e.next),
-                    report: None,
-                },
-            }
-        }
-    })
-    .await;
+        })
+        .await;
     bar.finish_and_clear();
-    Ok(FleetReport::new(region_rows, cluster_rows))
+    cluster_rows
+}
+
+fn cluster_row(
+    region: String,
+    cluster: String,
+    result: Result<AuditReport, UserError>,
+) -> ClusterRow {
+    match result {
+        Ok(r) => ClusterRow {
+            cluster,
+            region,
+            ok: true,
+            error: None,
+            next: None,
+            report: Some(r),
+        },
+        Err(e) => ClusterRow {
+            cluster,
+            region,
+            ok: false,
+            error: Some(e.what),
+            next: Some(e.next),
+            report: None,
+        },
+    }
 }
 
 /// A bar on stderr when it is a terminal (`show`), else nothing: the report goes to stdout and
@@ -977,7 +995,7 @@ pub fn render(fleet: &FleetReport, format: AuditFormat) -> String {
 
 /// `audit --all-clusters`: check the credentials, collect, print one report, and exit as
 /// [`exit_code`] says.
-pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
+pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
     let env = FleetEnv::standard(global).await;
     let default_region = env.sdk.region().map(|r| r.to_string());
     let regions = regions_to_scan(&args.regions, default_region.as_deref())?;
@@ -1050,7 +1068,6 @@ pub fn exit_code(
 mod tests {
     use super::*;
     use crate::audit::manifests::ClusterState;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn sample_report() -> AuditReport {
         let mut state = ClusterState::default();
@@ -1125,7 +1142,7 @@ mod tests {
         );
         assert_eq!(
             regions_to_scan(&[], None).unwrap_err().exit_code,
-            crate::error::EXIT_USAGE
+            chronom_core::exit::EXIT_USAGE
         );
         assert!(regions_to_scan(&["all".into(), "eu-west-1".into()], None).is_err());
         assert!(regions_to_scan(&["Europe".into()], None).is_err());
@@ -1210,9 +1227,9 @@ mod tests {
         let f = fleet();
         assert_eq!(
             exit_code(&f, Some(crate::cli::Severity::Critical), false),
-            crate::audit::EXIT_FINDINGS
+            chronom_core::exit::EXIT_FINDINGS
         );
-        assert_eq!(exit_code(&f, None, false), crate::error::EXIT_FAILED);
+        assert_eq!(exit_code(&f, None, false), chronom_core::exit::EXIT_FAILED);
     }
 
     #[test]
@@ -1373,7 +1390,7 @@ mod tests {
                 message: "The security token included in the request is invalid.",
             },
         );
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED);
         assert!(
             e.what.starts_with("AWS rejected the credentials: STS GetCallerIdentity in eu-west-1 answered InvalidClientTokenId: The security token")
                 && e.what.ends_with("no region was scanned"),
@@ -1447,37 +1464,5 @@ mod tests {
         );
         assert_eq!(raw_error(None, b"<html>bad gateway</html>"), None);
         assert_eq!(raw_error(Some(""), b""), None);
-    }
-
-    /// Proves both halves of "bounded": the tasks did overlap (a sequential run peaks at 1), and
-    /// never more than `limit` of them at once. The first `limit` tasks sleep longest, so all of
-    /// them are in flight together before any finishes.
-    #[tokio::test]
-    async fn bounded_map_keeps_order_and_limits_concurrency() {
-        const LIMIT: usize = 3;
-        let running = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let started = Arc::new(AtomicUsize::new(0));
-        let out = bounded_map((0..20u64).collect(), LIMIT, |i| {
-            let (running, peak, started) = (running.clone(), peak.clone(), started.clone());
-            async move {
-                started.fetch_add(1, Ordering::SeqCst);
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(20 - i)).await;
-                running.fetch_sub(1, Ordering::SeqCst);
-                i * 2
-            }
-        })
-        .await;
-        assert_eq!(out, (0..20).map(|i| i * 2).collect::<Vec<_>>());
-        assert_eq!(started.load(Ordering::SeqCst), 20, "every item ran once");
-        let peak = peak.load(Ordering::SeqCst);
-        assert!(
-            peak > 1,
-            "never more than one task in flight: ran sequentially"
-        );
-        assert!(peak <= LIMIT, "{peak} tasks in flight, limit {LIMIT}");
-        assert_eq!(peak, LIMIT, "the limit is also reached");
     }
 }

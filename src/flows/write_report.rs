@@ -1,7 +1,7 @@
 //! The report of a write flow (grant, revoke): who ran it and where, around what its plan
 //! decided (`crate::plan::report::PlannedReport`). The flows then mark what happened.
 
-use crate::connect::{Connection, identity::Caller};
+use crate::adapters::kube::{Connection, identity::Caller};
 use crate::outcome::WriteReport;
 use crate::plan::report::PlannedReport;
 

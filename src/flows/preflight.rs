@@ -1,12 +1,12 @@
 //! Before any write: ask the server whether the caller has exactly the rights this run
 //! needs, so a denied run fails up front and changes nothing.
 
-use crate::connect::Connection;
-use crate::connect::identity::{Caller, Right, can_i};
+use crate::adapters::kube::Connection;
+use crate::adapters::kube::identity::{Caller, Right, can_i};
 use crate::error::UserError;
 
 /// The rights `grant` needs. Whether aws-auth exists decides update vs create.
-pub fn for_grant(aws_auth_exists: bool, role_name: &str) -> Vec<Right> {
+pub(crate) fn for_grant(aws_auth_exists: bool, role_name: &str) -> Vec<Right> {
     let rbac = "rbac.authorization.k8s.io";
     let mut rights = vec![
         Right::new("create", rbac, "clusterroles"),
@@ -33,7 +33,7 @@ pub fn for_grant(aws_auth_exists: bool, role_name: &str) -> Vec<Right> {
 }
 
 /// The rights `revoke` needs.
-pub fn for_revoke(delete_rbac: bool, role_name: &str) -> Vec<Right> {
+pub(crate) fn for_revoke(delete_rbac: bool, role_name: &str) -> Vec<Right> {
     let rbac = "rbac.authorization.k8s.io";
     let mut rights = vec![
         Right::new("get", "", "configmaps")
@@ -60,7 +60,7 @@ pub fn for_revoke(delete_rbac: bool, role_name: &str) -> Vec<Right> {
 }
 
 /// The rights the caller lacks (empty when all are granted).
-pub async fn missing(conn: &Connection, rights: &[Right]) -> Result<Vec<Right>, UserError> {
+pub(crate) async fn missing(conn: &Connection, rights: &[Right]) -> Result<Vec<Right>, UserError> {
     let mut denied = Vec::new();
     for right in rights {
         if !can_i(conn, right).await? {
@@ -70,7 +70,7 @@ pub async fn missing(conn: &Connection, rights: &[Right]) -> Result<Vec<Right>, 
     Ok(denied)
 }
 
-pub fn denied_error(denied: &[Right], caller: &Caller, context: &str) -> UserError {
+pub(crate) fn denied_error(denied: &[Right], caller: &Caller, context: &str) -> UserError {
     let list: Vec<String> = denied
         .iter()
         .map(|r| format!("    - {}", r.describe()))

@@ -1,22 +1,15 @@
 //! Speaking EKS directly: AWS configuration, DescribeCluster, the native bearer token,
-//! access entries. Shell code here calls pure helpers in the submodules.
+//! access entries, CloudTrail. I/O only: the decisions are in the pure EKS model.
 
 pub mod access_entries;
-pub mod access_policies;
-pub mod fleet;
-pub mod mapping_source;
-pub mod posture;
-pub mod via;
-
 pub mod cluster;
-pub mod diagnosis;
 pub mod identity;
-pub mod infer;
-pub mod recent_principals;
+pub(crate) mod recent_principals;
 pub mod token;
-pub mod token_cmd;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::eks::posture::{AuthMode, ClusterFacts};
 
 /// A cluster named on the command line with --cluster (and --region, --profile).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +19,29 @@ pub struct EksTarget {
     pub profile: Option<String>,
 }
 
+/// The EKS side of one command: the clients and what DescribeCluster said.
+#[derive(Debug, Clone)]
+pub struct EksContext {
+    pub eks: aws_sdk_eks::Client,
+    /// For GetRole, to find a role's path; None where IAM must not be asked.
+    pub iam: Option<aws_sdk_iam::Client>,
+    pub cluster: ClusterFacts,
+}
+
+impl EksContext {
+    pub(crate) fn name(&self) -> &str {
+        &self.cluster.name
+    }
+
+    pub(crate) fn auth_mode(&self) -> Option<AuthMode> {
+        self.cluster.auth_mode()
+    }
+}
+
 /// The standard AWS credential chain (env, profile, SSO, IMDS, web identity), with the
 /// region and profile the user chose. `AWS_ENDPOINT_URL` is honoured, which is how the tests
 /// reach moto on loopback.
-pub async fn aws_config(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
+pub(crate) async fn aws_config(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(r) = region {
         loader = loader.region(aws_config::Region::new(r.to_string()));

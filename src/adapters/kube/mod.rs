@@ -1,8 +1,10 @@
 //! Reaching the API server the way kubectl does, and explaining why when we cannot.
 
-pub mod diagnose;
+pub(crate) mod aws_auth_writer;
+pub(crate) mod binding_writer;
 pub mod discovery;
-pub mod identity;
+pub(crate) mod identity;
+pub mod infer;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,10 +14,12 @@ use std::time::Duration;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
+use crate::adapters::aws::cluster::EksLink;
 use crate::cli::GlobalArgs;
-use crate::eks::cluster::EksLink;
-use crate::eks::infer::{self, ContextCluster};
+use crate::connect::diagnose;
 use crate::error::UserError;
+use crate::error::error_chain;
+use infer::ContextCluster;
 
 /// A client for one kubeconfig context, with what we need to name it in messages.
 #[derive(Clone)]
@@ -35,7 +39,7 @@ pub struct Connection {
 /// plugins run through kube's own support.
 pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
     if global.cluster.is_some() {
-        return crate::eks::cluster::connect_eks(global).await;
+        return crate::adapters::aws::cluster::connect_eks(global).await;
     }
     let kubeconfig = match &global.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
@@ -111,7 +115,7 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
 /// The client for a loaded `Config`, with `--request-timeout` and request counting; shared by
 /// kubeconfig contexts and `--cluster` (EKS). `next_on_failure` is the advice when the client
 /// cannot be built (which is when an exec credential plugin first runs).
-pub fn connection_from_config(
+pub(crate) fn connection_from_config(
     mut config: Config,
     context: String,
     global: &GlobalArgs,
@@ -165,7 +169,7 @@ impl Connection {
 
     /// Turn a failed request into a message that names the case and the next step.
     /// `doing` says what we were trying to do, in the user's words.
-    pub async fn explain(&self, err: kube::Error, doing: &str) -> UserError {
+    pub(crate) async fn explain(&self, err: kube::Error, doing: &str) -> UserError {
         let status = match &err {
             kube::Error::Api(s) => Some(s.code),
             _ => None,
@@ -224,22 +228,11 @@ fn next_step_for_status(code: u16) -> &'static str {
 }
 
 /// API requests sent by this process: reported at -v, and read by the benchmarks.
-pub static API_REQUESTS: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static API_REQUESTS: AtomicUsize = AtomicUsize::new(0);
 
 fn count_request<B>(request: http::Request<B>) -> http::Request<B> {
     API_REQUESTS.fetch_add(1, Ordering::Relaxed);
     // Method and path only: headers carry the bearer token.
     tracing::debug!(method = %request.method(), path = %request.uri().path(), "api request");
     request
-}
-
-/// The error and all its sources, outermost first.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut chain = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        chain.push(s.to_string());
-        source = s.source();
-    }
-    chain
 }

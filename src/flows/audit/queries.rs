@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::completeness::UnreadSource;
-use super::inventory::{self, Mapping, MappingSource};
-use super::report::identity_of;
+use crate::adapters::kube as connect;
+use crate::audit::completeness::UnreadSource;
+use crate::audit::inventory::{self, Mapping, MappingSource};
+use crate::audit::report::identity_of;
 use crate::cli::{GlobalArgs, LookupArgs, QueryFormat, WhoCanArgs};
-use crate::connect;
 use crate::error::UserError;
 use chronom_core::arn::{self, PrincipalArn};
 use chronom_core::rbac::{
@@ -224,11 +224,13 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
     if let Some(conn) = &conn {
         let eks_unread =
-            crate::eks::mapping_source::add_from(conn, &mut mappings, &mut state.rbac).await;
+            crate::flows::audit::mapping_source::add_from(conn, &mut mappings, &mut state.rbac)
+                .await;
         state.unread.extend(eks_unread);
     }
     check_complete(&state.unread, q.allow_incomplete)?;
-    let snapshot = super::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
+    let snapshot =
+        crate::audit::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
     let mut request = request;
     if let (Request::Resource(r), QueryScope::Namespace(ns)) = (&mut request, &scope) {
         r.namespace = Some(ns.clone());
@@ -248,7 +250,7 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     if rows.is_empty() {
         eprintln!("no subject may {} {} in that scope", q.verb, q.resource);
     }
-    Ok(0)
+    Ok(chronom_core::exit::EXIT_OK)
 }
 
 /// who-can and lookup answer from what they read: a source they could not read is an error
@@ -267,7 +269,7 @@ pub fn check_complete(unread: &[UnreadSource], allow_incomplete: bool) -> Result
             unread.iter().map(|u| (String::new(), u)).collect();
         eprint!(
             "{}",
-            super::completeness::stderr_message("the answer", &named, true)
+            crate::audit::completeness::stderr_message("the answer", &named, true)
         );
         return Ok(());
     }
@@ -277,7 +279,7 @@ pub fn check_complete(unread: &[UnreadSource], allow_incomplete: bool) -> Result
             unread.len(),
             listed.join("\n  ")
         ),
-        super::completeness::NEXT_STEP,
+        crate::audit::completeness::NEXT_STEP,
     ))
 }
 
@@ -306,7 +308,7 @@ pub fn lookup_targets(
                 }
                 (p, MappingSource::MapAccounts) => p.account() == m.principal,
                 (p, MappingSource::AccessEntry) => {
-                    crate::eks::mapping_source::entry_matches(p, &m.principal)
+                    crate::flows::audit::mapping_source::entry_matches(p, &m.principal)
                 }
                 _ => false,
             })
@@ -361,7 +363,7 @@ pub fn answer_lookup(
                 scope: r.scope.to_string(),
                 role: r.role.to_string(),
                 binding: r.binding.to_string(),
-                rules: super::report::rule_lines(snapshot.role_rules(&r.role)),
+                rules: crate::audit::report::rule_lines(snapshot.role_rules(&r.role)),
             });
         }
     }
@@ -374,11 +376,13 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
     let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
     if let Some(conn) = &conn {
         let eks_unread =
-            crate::eks::mapping_source::add_from(conn, &mut mappings, &mut state.rbac).await;
+            crate::flows::audit::mapping_source::add_from(conn, &mut mappings, &mut state.rbac)
+                .await;
         state.unread.extend(eks_unread);
     }
     check_complete(&state.unread, q.allow_incomplete)?;
-    let snapshot = super::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
+    let snapshot =
+        crate::audit::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
     let targets = lookup_targets(&q.subject, &mappings)?;
     if targets.is_empty() {
         if state.unread.is_empty() {
@@ -392,7 +396,7 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
                 q.subject
             );
         }
-        return Ok(0);
+        return Ok(chronom_core::exit::EXIT_OK);
     }
     let rows = answer_lookup(&snapshot, &targets);
     match q.output {
@@ -412,7 +416,7 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
     if rows.is_empty() {
         eprintln!("no binding applies to {}", q.subject);
     }
-    Ok(0)
+    Ok(chronom_core::exit::EXIT_OK)
 }
 
 #[cfg(test)]

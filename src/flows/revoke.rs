@@ -11,18 +11,20 @@
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DeleteParams};
 
-use crate::aws_auth_writer::{self as writer, EditOutcome};
-use crate::binding_writer;
+use crate::adapters::aws::EksContext;
+use crate::adapters::aws::access_entries::{self as entries, PreparedRevoke};
+use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
+use crate::adapters::kube::binding_writer;
+use crate::adapters::kube::{self as connect, Connection, identity};
 use crate::cli::{GlobalArgs, RevokeArgs};
-use crate::connect::{self, Connection, identity};
-use crate::eks::access_entries::{self as entries, PreparedRevoke};
-use crate::eks::via::{self, EksContext};
 use crate::error::UserError;
+use crate::flows::audit;
+use crate::flows::via;
+use crate::flows::{preflight, verify, write_report};
 use crate::outcome::{Action, RunResult, WriteReport};
 use crate::plan::aws_auth::AwsAuthSeen;
 use crate::plan::messages;
 use crate::plan::revoke::{AccessEntriesSeen, RevokeObservation, RevokePlan, RevokeRequest};
-use crate::{audit, preflight, verify, write_report};
 use chronom_core::arn::{self, RoleArnInput};
 use chronom_core::awsauth;
 
@@ -246,9 +248,9 @@ impl RevokeRun<'_> {
         let done = writer::update(self.conn, |_, cm| {
             plan.rebase(&writer::seen(cm))?;
             Ok(if plan.aws_auth.removed.is_empty() {
-                EditOutcome::NoChange(())
+                EditOutcome::NoChange
             } else {
-                EditOutcome::Write(plan.aws_auth.after.clone(), ())
+                EditOutcome::Write(plan.aws_auth.after.clone())
             })
         })
         .await?;

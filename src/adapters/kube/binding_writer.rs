@@ -5,7 +5,7 @@
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
-use crate::connect::Connection;
+use crate::adapters::kube::Connection;
 use crate::error::UserError;
 use crate::outcome::Action;
 use crate::plan::binding::{self, BindingStep};

@@ -10,34 +10,34 @@ use std::path::PathBuf;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 
-use crate::connect::Connection;
+use super::Connection;
 use crate::error::UserError;
 use crate::plan::aws_auth::AwsAuthSeen;
 
-pub const NAMESPACE: &str = crate::plan::report::AWS_AUTH_NAMESPACE;
-pub const NAME: &str = crate::plan::report::AWS_AUTH_NAME;
-pub const MAP_ROLES: &str = "mapRoles";
-pub const MAP_USERS: &str = "mapUsers";
+pub(crate) const NAMESPACE: &str = crate::plan::report::AWS_AUTH_NAMESPACE;
+pub(crate) const NAME: &str = crate::plan::report::AWS_AUTH_NAME;
+pub(crate) const MAP_ROLES: &str = "mapRoles";
+pub(crate) const MAP_USERS: &str = "mapUsers";
 /// Set when we created the mapRoles key, so that a revoke which empties it can remove the
 /// key again and leave aws-auth exactly as it was before the grant.
-pub const CREATED_KEY_ANNOTATION: &str = "chronom.io/created-map-roles";
+pub(crate) const CREATED_KEY_ANNOTATION: &str = "chronom.io/created-map-roles";
 /// Conflicts are retried with jittered exponential backoff: enough for dozens of concurrent
 /// writers, bounded so a runaway writer cannot keep us waiting for ever (about 20 s at most).
 const MAX_ATTEMPTS: usize = 30;
 const BACKOFF_BASE: std::time::Duration = std::time::Duration::from_millis(20);
 const BACKOFF_CAP: std::time::Duration = std::time::Duration::from_secs(1);
 
-pub fn api(conn: &Connection) -> Api<ConfigMap> {
+pub(crate) fn api(conn: &Connection) -> Api<ConfigMap> {
     Api::namespaced(conn.client.clone(), NAMESPACE)
 }
 
-pub async fn read(conn: &Connection) -> Result<Option<ConfigMap>, UserError> {
+pub(crate) async fn read(conn: &Connection) -> Result<Option<ConfigMap>, UserError> {
     conn.get_opt(&api(conn), NAME, "configmap kube-system/")
         .await
 }
 
 /// The mapRoles text of a ConfigMap; an absent ConfigMap or key reads as empty.
-pub fn map_roles(cm: Option<&ConfigMap>) -> &str {
+pub(crate) fn map_roles(cm: Option<&ConfigMap>) -> &str {
     cm.and_then(|c| c.data.as_ref())
         .and_then(|d| d.get(MAP_ROLES))
         .map(String::as_str)
@@ -56,46 +56,42 @@ pub fn seen(cm: Option<&ConfigMap>) -> AwsAuthSeen {
 }
 
 /// What an edit wants done to the mapRoles text it was given.
-pub enum EditOutcome<T> {
-    /// Nothing to write; carry the result.
-    NoChange(T),
-    /// Write this text (None: remove the key we created) and carry the result.
-    Write(Option<String>, T),
-    /// Replace all of `data` (restore from a backup) and carry the result.
-    ReplaceData(BTreeMap<String, String>, T),
+pub(crate) enum EditOutcome {
+    /// Nothing to write.
+    NoChange,
+    /// Write this text (None: remove the key we created).
+    Write(Option<String>),
+    /// Replace all of `data` (restore from a backup).
+    ReplaceData(BTreeMap<String, String>),
 }
 
-/// The result of `update`: what the edit decided, the ConfigMap as read before the write
-/// that succeeded, and whether a write happened.
-pub struct Updated<T> {
-    pub result: T,
+/// The result of `update`: the ConfigMap as read before the write that succeeded, and
+/// whether a write happened.
+pub(crate) struct Updated {
     pub before: Option<ConfigMap>,
     pub wrote: bool,
-    pub attempts: usize,
     pub backup: Option<PathBuf>,
 }
 
 /// Read, edit, back up and write aws-auth, re-reading and re-editing on 409 Conflict.
 /// The edit sees the current text and whether the ConfigMap exists; it must be pure.
-pub async fn update<T, E>(conn: &Connection, mut edit: E) -> Result<Updated<T>, UserError>
+pub(crate) async fn update<E>(conn: &Connection, mut edit: E) -> Result<Updated, UserError>
 where
-    E: FnMut(&str, Option<&ConfigMap>) -> Result<EditOutcome<T>, UserError>,
+    E: FnMut(&str, Option<&ConfigMap>) -> Result<EditOutcome, UserError>,
 {
     let api = api(conn);
     for attempt in 1..=MAX_ATTEMPTS {
         let current = read(conn).await?;
-        let (change, result) = match edit(map_roles(current.as_ref()), current.as_ref())? {
-            EditOutcome::NoChange(result) => {
+        let change = match edit(map_roles(current.as_ref()), current.as_ref())? {
+            EditOutcome::NoChange => {
                 return Ok(Updated {
-                    result,
                     before: current,
                     wrote: false,
-                    attempts: attempt,
                     backup: None,
                 });
             }
-            EditOutcome::Write(text, result) => (Change::MapRoles(text), result),
-            EditOutcome::ReplaceData(data, result) => (Change::Data(data), result),
+            EditOutcome::Write(text) => Change::MapRoles(text),
+            EditOutcome::ReplaceData(data) => Change::Data(data),
         };
         let backup = match &current {
             Some(cm) => Some(backup(conn, cm)?),
@@ -128,10 +124,8 @@ where
         match outcome {
             Ok(_) => {
                 return Ok(Updated {
-                    result,
                     before: current,
                     wrote: true,
-                    attempts: attempt,
                     backup,
                 });
             }
@@ -207,7 +201,7 @@ fn new_config_map(text: Option<String>) -> ConfigMap {
 }
 
 /// Whether the mapRoles key was created by a chronom grant (and may be removed when empty).
-pub fn key_created_by_us(cm: Option<&ConfigMap>) -> bool {
+pub(crate) fn key_created_by_us(cm: Option<&ConfigMap>) -> bool {
     cm.and_then(|c| c.metadata.annotations.as_ref())
         .is_some_and(|a| a.get(CREATED_KEY_ANNOTATION).is_some_and(|v| v == "true"))
 }
@@ -237,7 +231,7 @@ fn backup(conn: &Connection, cm: &ConfigMap) -> Result<PathBuf, UserError> {
     Ok(path)
 }
 
-pub fn backup_dir(context: &str) -> PathBuf {
+pub(crate) fn backup_dir(context: &str) -> PathBuf {
     let state = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())

@@ -3,57 +3,52 @@
 //! The shell lists the four RBAC kinds and reads aws-auth (a constant number of paginated
 //! requests, whatever the cluster's size), or reads manifests; everything else is pure.
 
-pub mod completeness;
-pub mod findings;
-pub mod inventory;
-pub mod manifests;
+pub mod mapping_source;
 pub mod queries;
-pub mod report;
-pub mod sar_check;
+pub(crate) mod sar_check;
 
 use std::path::{Path, PathBuf};
+
+use crate::audit::{completeness, report};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams};
 
+use crate::adapters::kube::{self as connect, Connection};
+use crate::audit::completeness::{UnreadSource, Verdict, source};
+use crate::audit::manifests::ClusterState;
 use crate::cli::{AuditArgs, AuditFormat, AuditQuery, GlobalArgs};
-use crate::connect::{self, Connection};
 use crate::error::UserError;
 use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
-use completeness::{UnreadSource, Verdict, source};
-use manifests::ClusterState;
 
-pub const EXIT_FINDINGS: i32 = 3;
-pub const EXIT_MISMATCH: i32 = 4;
 const PAGE_SIZE: u32 = 500;
 
-pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> i32 {
-    let result = match &args.query {
+/// The audit, or the query it names; the exit code follows the audit gate.
+pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
+    match &args.query {
         Some(AuditQuery::WhoCan(q)) => queries::who_can(global, q).await,
         Some(AuditQuery::Lookup(q)) => queries::lookup(global, q).await,
         None => audit(global, args).await,
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("{e}");
-            e.exit_code
-        }
     }
 }
 
-async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
+/// `--verify` asks a live API server: refused with `--from-file`, for one cluster and for the
+/// fleet alike, before anything is read.
+pub(crate) fn check_verify_source(args: &AuditArgs) -> Result<(), UserError> {
     if args.verify && !args.from_file.is_empty() {
         return Err(UserError::usage(
             "--verify asks a live API server, so it cannot be combined with --from-file",
             "drop --verify to audit files, or drop --from-file to verify against the current context",
         ));
     }
-    if args.all_clusters {
-        return crate::eks::fleet::run(global, args).await;
-    }
+    Ok(())
+}
+
+/// The audit of one cluster (or of manifests); `commands` sends `--all-clusters` to the fleet.
+async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
+    check_verify_source(args)?;
     let built = build_report(global, &args.from_file, args.verify).await?;
     match args.output {
         AuditFormat::Table => {
@@ -119,7 +114,7 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
 }
 
 /// Read and evaluate one cluster (or the files): the report, verified when asked.
-pub async fn build_report(
+pub(crate) async fn build_report(
     global: &GlobalArgs,
     from_file: &[PathBuf],
     verify: bool,
@@ -136,7 +131,7 @@ pub async fn build_report(
 
 /// The report for a live cluster. For an EKS cluster (--cluster, the context's, or one of the
 /// fleet) its EKS side is read too: DescribeCluster, and the access entries.
-pub async fn live_report(
+pub(crate) async fn live_report(
     conn: &Connection,
     verify: bool,
 ) -> Result<report::AuditReport, UserError> {
@@ -195,7 +190,7 @@ pub async fn read_eks(conn: &Connection) -> Option<report::EksState> {
 /// leaves the audit without its authentication mode (which mappings count), its access
 /// entries and its posture.
 pub async fn read_eks_side(conn: &Connection) -> (Option<report::EksState>, Option<UnreadSource>) {
-    let side = crate::eks::via::side(conn).await;
+    let side = crate::flows::via::side(conn).await;
     side.tell();
     let unread = side
         .unreadable
@@ -207,13 +202,13 @@ pub async fn read_eks_side(conn: &Connection) -> (Option<report::EksState>, Opti
     }
 }
 
-pub async fn eks_state(ctx: &crate::eks::via::EksContext) -> report::EksState {
+pub(crate) async fn eks_state(ctx: &crate::adapters::aws::EksContext) -> report::EksState {
     let mut state = report::EksState {
         cluster: ctx.cluster.clone(),
         ..Default::default()
     };
     if ctx.auth_mode().is_some_and(|m| m.reads_access_entries()) {
-        match crate::eks::access_entries::read_all(&ctx.eks, ctx.name()).await {
+        match crate::adapters::aws::access_entries::read_all(&ctx.eks, ctx.name()).await {
             Ok(entries) => state.access_entries = entries,
             Err(e) => state.access_entries_error = Some(e.what),
         }
@@ -222,7 +217,7 @@ pub async fn eks_state(ctx: &crate::eks::via::EksContext) -> report::EksState {
 }
 
 /// Live objects as stored already carry aggregated rules; manifests need aggregating.
-pub fn rule_source(from_file: &[PathBuf]) -> RuleSource {
+pub(crate) fn rule_source(from_file: &[PathBuf]) -> RuleSource {
     if from_file.is_empty() {
         RuleSource::AsStored
     } else {
@@ -233,7 +228,7 @@ pub fn rule_source(from_file: &[PathBuf]) -> RuleSource {
 /// Read the cluster (or the files): the source name, the state, and the live connection. From
 /// a cluster, Roles and RoleBindings are listed only where `scope` looks (see [`read_readable`]),
 /// and what could not be read is in the state's `unread`; files are read whole.
-pub async fn load(
+pub(crate) async fn load(
     global: &GlobalArgs,
     from_file: &[PathBuf],
     scope: &QueryScope,
@@ -274,61 +269,11 @@ pub async fn read_cluster_for(
 /// requests in a namespace). A constant number of paginated LISTs whatever the cluster's size.
 /// What the API server refuses (403) is left empty and named in `unread`; the caller must say
 /// the result is incomplete.
-pub async fn read_readable(
+pub(crate) async fn read_readable(
     conn: &Connection,
     scope: &QueryScope,
 ) -> Result<ClusterState, UserError> {
     let c = conn.client.clone();
-    let config_maps = Api::<ConfigMap>::namespaced(c.clone(), "kube-system");
-    let namespaced = async {
-        match scope {
-            QueryScope::AllNamespaces => tokio::try_join!(
-                list_all(
-                    conn,
-                    Api::<Role>::all(c.clone()),
-                    source::ROLES,
-                    "in all namespaces"
-                ),
-                list_all(
-                    conn,
-                    Api::<RoleBinding>::all(c.clone()),
-                    source::ROLE_BINDINGS,
-                    "in all namespaces"
-                ),
-            ),
-            QueryScope::Namespace(ns) => {
-                let within = format!("in namespace {ns}");
-                tokio::try_join!(
-                    list_all(
-                        conn,
-                        Api::<Role>::namespaced(c.clone(), ns),
-                        source::ROLES,
-                        &within
-                    ),
-                    list_all(
-                        conn,
-                        Api::<RoleBinding>::namespaced(c.clone(), ns),
-                        source::ROLE_BINDINGS,
-                        &within
-                    ),
-                )
-            }
-            QueryScope::ClusterScoped => Ok((Ok(Vec::new()), Ok(Vec::new()))),
-        }
-    };
-    let aws_auth = async {
-        match config_maps.get_opt("aws-auth").await {
-            Ok(cm) => Ok(Ok(cm)),
-            Err(e) => refused(
-                conn,
-                e,
-                source::AWS_AUTH,
-                "reading configmap kube-system/aws-auth",
-            )
-            .await
-            .map(Err),
-        }
-    };
     let (cluster_roles, cluster_role_bindings, (roles, role_bindings), aws_auth) = tokio::try_join!(
         list_all(
             conn,
@@ -342,8 +287,8 @@ pub async fn read_readable(
             source::CLUSTER_ROLE_BINDINGS,
             "(cluster-scoped)"
         ),
-        namespaced,
-        aws_auth,
+        read_namespaced(conn, scope),
+        read_aws_auth(conn),
     )?;
     let mut unread = Vec::new();
     let rbac = RbacObjects {
@@ -360,6 +305,64 @@ pub async fn read_readable(
         discovered: None,
         unread,
     })
+}
+
+/// The Roles and RoleBindings `scope` can depend on (none for `ClusterScoped`).
+async fn read_namespaced(
+    conn: &Connection,
+    scope: &QueryScope,
+) -> Result<(Readable<Vec<Role>>, Readable<Vec<RoleBinding>>), UserError> {
+    let c = conn.client.clone();
+    match scope {
+        QueryScope::AllNamespaces => tokio::try_join!(
+            list_all(
+                conn,
+                Api::<Role>::all(c.clone()),
+                source::ROLES,
+                "in all namespaces"
+            ),
+            list_all(
+                conn,
+                Api::<RoleBinding>::all(c.clone()),
+                source::ROLE_BINDINGS,
+                "in all namespaces"
+            ),
+        ),
+        QueryScope::Namespace(ns) => {
+            let within = format!("in namespace {ns}");
+            tokio::try_join!(
+                list_all(
+                    conn,
+                    Api::<Role>::namespaced(c.clone(), ns),
+                    source::ROLES,
+                    &within
+                ),
+                list_all(
+                    conn,
+                    Api::<RoleBinding>::namespaced(c.clone(), ns),
+                    source::ROLE_BINDINGS,
+                    &within
+                ),
+            )
+        }
+        QueryScope::ClusterScoped => Ok((Ok(Vec::new()), Ok(Vec::new()))),
+    }
+}
+
+/// aws-auth, or why it could not be read (its absence is a valid answer: `None`).
+async fn read_aws_auth(conn: &Connection) -> Result<Readable<Option<ConfigMap>>, UserError> {
+    let config_maps = Api::<ConfigMap>::namespaced(conn.client.clone(), "kube-system");
+    match config_maps.get_opt("aws-auth").await {
+        Ok(cm) => Ok(Ok(cm)),
+        Err(e) => refused(
+            conn,
+            e,
+            source::AWS_AUTH,
+            "reading configmap kube-system/aws-auth",
+        )
+        .await
+        .map(Err),
+    }
 }
 
 /// A read the API server refused, or its result.
@@ -516,7 +519,7 @@ fn trim<K: kube::Resource>(mut item: K) -> K {
 }
 
 /// Every file named, and every .yaml/.yml/.json file under each directory named, in order.
-pub fn read_files(paths: &[PathBuf]) -> Result<ClusterState, UserError> {
+pub(crate) fn read_files(paths: &[PathBuf]) -> Result<ClusterState, UserError> {
     let mut state = ClusterState::default();
     let mut files = Vec::new();
     for p in paths {

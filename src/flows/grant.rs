@@ -8,13 +8,16 @@
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 
-use crate::aws_auth_writer::{self as writer, EditOutcome};
-use crate::binding_writer::{self, Next};
+use crate::adapters::aws::EksContext;
+use crate::adapters::aws::access_entries::{self as entries, PreparedGrant, UsernameTarget};
+use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
+use crate::adapters::kube::binding_writer::{self, Next};
+use crate::adapters::kube::{self as connect, Connection, identity};
 use crate::cli::{GlobalArgs, GrantArgs};
-use crate::connect::{self, Connection, identity};
-use crate::eks::access_entries::{self as entries, PreparedGrant, UsernameTarget};
-use crate::eks::via::{self, EksContext, MapWith};
 use crate::error::UserError;
+use crate::flows::audit;
+use crate::flows::via::{self, MapWith};
+use crate::flows::{preflight, verify, write_report};
 use crate::outcome::{Action, RollbackEntry, RollbackOutcome, RunResult, WriteReport};
 use crate::plan::aws_auth::AwsAuthSeen;
 use crate::plan::binding::{self, Join};
@@ -24,7 +27,6 @@ use crate::plan::grant::{
 use crate::plan::mapped;
 use crate::plan::messages;
 use crate::plan::rollback::{self, KeepReason, RollbackStep, Written};
-use crate::{audit, preflight, verify, write_report};
 use chronom_core::arn;
 use chronom_core::awsauth;
 use chronom_core::rbac::RbacObjects;
@@ -487,8 +489,8 @@ impl GrantRun<'_> {
             plan.rebase(&writer::seen(cm))?;
             let edit = plan.aws_auth().cloned();
             Ok(match edit.and_then(|e| e.after) {
-                Some(after) => EditOutcome::Write(Some(after), ()),
-                None => EditOutcome::NoChange(()),
+                Some(after) => EditOutcome::Write(Some(after)),
+                None => EditOutcome::NoChange,
             })
         })
         .await?;
@@ -695,10 +697,10 @@ impl GrantRun<'_> {
         let undo = writer::update(self.conn, |text, _| {
             let (restored, key_created) = undo_text(step, role, text)?;
             if restored == text {
-                return Ok(EditOutcome::NoChange(()));
+                return Ok(EditOutcome::NoChange);
             }
             let key = (!(restored.is_empty() && key_created)).then_some(restored);
-            Ok(EditOutcome::Write(key, ()))
+            Ok(EditOutcome::Write(key))
         })
         .await;
         if let Err(e) = undo {

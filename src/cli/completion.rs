@@ -18,7 +18,7 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, GlobalArgs};
 
-pub fn print_script(shell: clap_complete::Shell) -> i32 {
+pub(crate) fn print_script(shell: clap_complete::Shell) -> i32 {
     let mut command = Cli::command();
     clap_complete::generate(
         shell,
@@ -29,35 +29,31 @@ pub fn print_script(shell: clap_complete::Shell) -> i32 {
     0
 }
 
-/// Cobra's `ShellCompDirective` values (a bitmask; `DEFAULT` lets the shell complete file names
-/// when there are no candidates).
-pub struct Directive;
+/// The Cobra `ShellCompDirective` values we send (a bitmask; `DEFAULT` lets the shell complete
+/// file names when there are no candidates). Cobra defines more (error, no space, file
+/// extension filter, directories only, keep order); add them here when a completion needs one.
+pub(crate) struct Directive;
 
 impl Directive {
-    pub const DEFAULT: u32 = 0;
-    pub const ERROR: u32 = 1;
-    pub const NO_SPACE: u32 = 2;
-    pub const NO_FILE_COMP: u32 = 4;
-    pub const FILTER_FILE_EXT: u32 = 8;
-    pub const FILTER_DIRS: u32 = 16;
-    pub const KEEP_ORDER: u32 = 32;
+    pub(crate) const DEFAULT: u32 = 0;
+    pub(crate) const NO_FILE_COMP: u32 = 4;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     pub value: String,
     pub description: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Completion {
+pub(crate) struct Completion {
     pub candidates: Vec<Candidate>,
     pub directive: u32,
 }
 
 impl Completion {
     /// The text kubectl reads: `value[\tdescription]` lines, then `:<directive>`.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         for c in &self.candidates {
             out.push_str(&c.value);
@@ -77,7 +73,7 @@ impl Completion {
 /// clap parses global flags that come before the first word (`__complete --context ""`) into
 /// `_global` instead of `words`, which loses their position; so the words are taken from the
 /// raw command line when we were run as `__complete`, and from `words` otherwise.
-pub fn complete(_global: &GlobalArgs, words: &[String]) -> i32 {
+pub(crate) fn complete(_global: &GlobalArgs, words: &[String]) -> i32 {
     let raw = words_after_complete(std::env::args_os().map(|a| a.to_string_lossy().into_owned()));
     let words = raw.as_deref().unwrap_or(words);
     let completion = candidates(words, &kubeconfig_contexts);
@@ -105,12 +101,12 @@ fn words_after_complete(mut argv: impl Iterator<Item = String>) -> Option<Vec<St
 
 /// Lists `(name, description)` of the contexts in the kubeconfig named by `--kubeconfig`, or in
 /// the default one when `None`.
-pub type ContextLister = dyn Fn(Option<&Path>) -> Vec<(String, String)>;
+pub(crate) type ContextLister = dyn Fn(Option<&Path>) -> Vec<(String, String)>;
 
 /// What to offer for the last of `words` (the words after `kubectl chronom`).
 /// `contexts(kubeconfig)` lists `(name, description)` of the contexts in the kubeconfig that
 /// `--kubeconfig` names, or in the default one.
-pub fn candidates(words: &[String], contexts: &ContextLister) -> Completion {
+pub(crate) fn candidates(words: &[String], contexts: &ContextLister) -> Completion {
     let mut root = Cli::command();
     root.build();
     let (to_complete, before) = match words.split_last() {
@@ -388,7 +384,7 @@ fn expand_home(path: &str) -> PathBuf {
 /// Context names from `--kubeconfig`, else every readable file in `$KUBECONFIG` (the first file
 /// to name a context wins, as in kubectl), else `~/.kube/config`. A file that can't be read
 /// adds nothing: completion never prints errors into the user's prompt.
-pub fn kubeconfig_contexts(explicit: Option<&Path>) -> Vec<(String, String)> {
+pub(crate) fn kubeconfig_contexts(explicit: Option<&Path>) -> Vec<(String, String)> {
     use kube::config::Kubeconfig;
     let configs: Vec<Kubeconfig> = match explicit {
         Some(path) => Kubeconfig::read_from(path).into_iter().collect(),

@@ -19,14 +19,15 @@ use kube::config::{
     NamedAuthInfo, NamedCluster, NamedContext,
 };
 
+use super::{EksTarget, identity, recent_principals};
+use crate::adapters::aws::token::{DEFAULT_EXEC_API_VERSION, is_region_name};
+use crate::adapters::kube::{Connection, connection_from_config};
 use crate::cli::GlobalArgs;
 use crate::connect::diagnose::{self as classify, Unreachable};
-use crate::connect::{Connection, connection_from_config, error_chain};
 use crate::eks::diagnosis::{self, EndpointAccess};
 use crate::eks::posture::ClusterFacts;
-use crate::eks::token::{DEFAULT_EXEC_API_VERSION, is_region_name};
-use crate::eks::{EksTarget, identity, recent_principals};
 use crate::error::UserError;
+use crate::error::error_chain;
 
 /// What DescribeCluster says: how to connect, and the facts the audit and `--via` read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,7 +145,8 @@ impl EksLink {
     pub async fn inferred(target: &EksTarget, context: &str, profile: Option<&str>) -> Self {
         let region = target.region.clone().unwrap_or_default();
         let sdk =
-            crate::eks::aws_config(Some(&region), profile.or(target.profile.as_deref())).await;
+            crate::adapters::aws::aws_config(Some(&region), profile.or(target.profile.as_deref()))
+                .await;
         EksLink {
             sdk,
             name: target.cluster.clone(),
@@ -410,7 +412,8 @@ pub async fn sdk_for(global: &GlobalArgs) -> Result<(SdkConfig, String), UserErr
             "for example --region eu-west-1",
         ));
     }
-    let sdk = crate::eks::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
+    let sdk =
+        crate::adapters::aws::aws_config(global.region.as_deref(), global.profile.as_deref()).await;
     let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
         UserError::usage(
             "no AWS region: --region is not given and the AWS profile and environment name none",
@@ -467,32 +470,7 @@ where
         .as_service_error()
         .is_some_and(|e| e.is_resource_not_found_exception())
     {
-        let caller = identity::caller_with(sts).await.ok();
-        let account = caller
-            .as_ref()
-            .map(|c| format!(" of account {}", c.account))
-            .unwrap_or_default();
-        let next = match list_clusters(eks).await {
-            Ok(names) if names.is_empty() => format!(
-                "there are no clusters in {region}{account}; pass --region of the cluster (or --profile of its account)"
-            ),
-            Ok(names) => format!(
-                "clusters in {region}{account}: {}; pass one of them to --cluster",
-                names.join(", ")
-            ),
-            Err(e) => {
-                let why = e
-                    .code()
-                    .map_or_else(|| error_chain(&e).join(": "), str::to_string);
-                format!(
-                    "check the name, --region and --profile (listing the clusters in {region} failed too: {why})"
-                )
-            }
-        };
-        return UserError::failed(
-            format!("no EKS cluster named {name:?} in {region}{account}"),
-            next,
-        );
+        return not_found_error(eks, sts, region, name).await;
     }
     match code.as_str() {
         "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
@@ -529,6 +507,42 @@ where
             "re-run with -vv; if it persists, check the AWS Health Dashboard",
         ),
     }
+}
+
+/// DescribeCluster said there is no such cluster: say which account and region were asked,
+/// and which clusters are there instead.
+async fn not_found_error(
+    eks: &aws_sdk_eks::Client,
+    sts: &aws_sdk_sts::Client,
+    region: &str,
+    name: &str,
+) -> UserError {
+    let caller = identity::caller_with(sts).await.ok();
+    let account = caller
+        .as_ref()
+        .map(|c| format!(" of account {}", c.account))
+        .unwrap_or_default();
+    let next = match list_clusters(eks).await {
+        Ok(names) if names.is_empty() => format!(
+            "there are no clusters in {region}{account}; pass --region of the cluster (or --profile of its account)"
+        ),
+        Ok(names) => format!(
+            "clusters in {region}{account}: {}; pass one of them to --cluster",
+            names.join(", ")
+        ),
+        Err(e) => {
+            let why = e
+                .code()
+                .map_or_else(|| error_chain(&e).join(": "), str::to_string);
+            format!(
+                "check the name, --region and --profile (listing the clusters in {region} failed too: {why})"
+            )
+        }
+    };
+    UserError::failed(
+        format!("no EKS cluster named {name:?} in {region}{account}"),
+        next,
+    )
 }
 
 /// All cluster names in the client's region (ListClusters, every page). The caller words the

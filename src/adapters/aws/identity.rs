@@ -18,7 +18,7 @@ pub struct AwsCaller {
 
 /// Resolve credentials from the configured chain (env, profile, SSO, web identity, IMDS), so a
 /// missing or expired login is reported before any AWS call is made.
-pub async fn credentials(sdk: &SdkConfig) -> Result<Credentials, UserError> {
+pub(crate) async fn credentials(sdk: &SdkConfig) -> Result<Credentials, UserError> {
     let Some(provider) = sdk.credentials_provider() else {
         return Err(no_credentials("no credential provider is configured"));
     };
@@ -29,7 +29,7 @@ pub async fn credentials(sdk: &SdkConfig) -> Result<Credentials, UserError> {
         _ => UserError::failed(
             format!(
                 "cannot load AWS credentials: {}",
-                crate::connect::error_chain(&e).join(": ")
+                crate::error::error_chain(&e).join(": ")
             ),
             "renew the login (`aws sso login`, or fresh keys for the profile), or pass --profile",
         ),
@@ -49,12 +49,12 @@ pub async fn caller(sdk: &SdkConfig) -> Result<AwsCaller, UserError> {
     caller_with(&aws_sdk_sts::Client::new(sdk)).await
 }
 
-pub async fn caller_with(sts: &aws_sdk_sts::Client) -> Result<AwsCaller, UserError> {
+pub(crate) async fn caller_with(sts: &aws_sdk_sts::Client) -> Result<AwsCaller, UserError> {
     let out = sts.get_caller_identity().send().await.map_err(|e| {
         UserError::failed(
             format!(
                 "STS GetCallerIdentity failed: {}",
-                crate::connect::error_chain(&e).join(": ")
+                crate::error::error_chain(&e).join(": ")
             ),
             "check the AWS credentials and network access to STS (re-run with -vv)",
         )

@@ -1,6 +1,8 @@
 //! The command line users see. Flag and command names are a contract other tools rely on:
 //! see the issues before renaming anything.
 
+pub mod completion;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use serde::Serialize;
 
-use super::access_policies::{Association, PolicyScope};
+use crate::eks::access_policies::{Association, PolicyScope};
 use crate::error::UserError;
 use crate::outcome::Action;
 use chronom_core::arn::{self, CanonicalRoleArn, RoleArnInput};
@@ -376,7 +376,7 @@ pub fn check_revoke(
     }
     let admin = policies
         .iter()
-        .find(|p| p.policy == super::access_policies::CLUSTER_ADMIN_POLICY);
+        .find(|p| p.policy == crate::eks::access_policies::CLUSTER_ADMIN_POLICY);
     if let Some(a) = admin {
         never.push(format!("it has {}", a.describe()));
     }
@@ -620,7 +620,7 @@ pub async fn read_all(
     cluster: &str,
 ) -> Result<Vec<EntryWithPolicies>, UserError> {
     let principals = list_principals(eks, cluster).await?;
-    let results = super::fleet::bounded_map(principals, PARALLEL_REQUESTS, |p| {
+    let results = crate::adapters::parallel::bounded_map(principals, PARALLEL_REQUESTS, |p| {
         let eks = eks.clone();
         let cluster = cluster.to_string();
         async move {
@@ -857,7 +857,7 @@ impl PreparedGrant {
 
 /// Resolve the principal, read the live entry and its policies, and decide: no writes.
 pub async fn prepare_grant(
-    ctx: &super::via::EksContext,
+    ctx: &super::EksContext,
     role: &RoleArnInput,
     username: &str,
     group: &str,
@@ -999,7 +999,7 @@ impl PreparedRevoke {
 /// decide whether the entry may be deleted ([`check_revoke`]): a refusal is an error, before
 /// any write.
 pub async fn prepare_revoke(
-    ctx: &super::via::EksContext,
+    ctx: &super::EksContext,
     role: &RoleArnInput,
     group: &str,
     force: bool,
@@ -1025,7 +1025,7 @@ pub async fn prepare_revoke(
         .into_iter()
         .filter(|p| !ours.contains(p))
         .collect();
-    let looked = super::fleet::bounded_map(others, PARALLEL_REQUESTS, |p| {
+    let looked = crate::adapters::parallel::bounded_map(others, PARALLEL_REQUESTS, |p| {
         let eks = ctx.eks.clone();
         let cluster = cluster.clone();
         async move { describe(&eks, &cluster, &p).await }

@@ -4,12 +4,12 @@
 //!
 //! [`add`] is pure; [`add_from`] reads the EKS side of a connection first.
 
-use super::access_entries::EntryWithPolicies;
-use super::access_policies;
-use super::posture::{AuthMode, ClusterFacts};
+use crate::adapters::aws::access_entries::EntryWithPolicies;
+use crate::adapters::kube::Connection;
 use crate::audit::completeness::{UnreadSource, source};
 use crate::audit::inventory::{self, Mapping, MappingSource};
-use crate::connect::Connection;
+use crate::eks::access_policies;
+use crate::eks::posture::{AuthMode, ClusterFacts};
 use chronom_core::arn::{self, PrincipalArn};
 use chronom_core::rbac::RbacObjects;
 
@@ -85,7 +85,7 @@ pub async fn add_from(
     mappings: &mut Vec<Mapping>,
     objects: &mut RbacObjects,
 ) -> Vec<UnreadSource> {
-    let (eks, unread) = crate::audit::read_eks_side(conn).await;
+    let (eks, unread) = crate::flows::audit::read_eks_side(conn).await;
     let mut unread: Vec<UnreadSource> = unread.into_iter().collect();
     let Some(eks) = eks else {
         return unread;
@@ -100,9 +100,9 @@ pub async fn add_from(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::queries::{self, LookupTarget};
-    use crate::eks::access_entries::AccessEntryView;
+    use crate::adapters::aws::access_entries::AccessEntryView;
     use crate::eks::access_policies::{Association, PolicyScope};
+    use crate::flows::audit::queries::{self, LookupTarget};
     use chronom_core::rbac::{QueryScope, RbacSnapshot, Request, ResourceCatalog, RuleSource};
 
     const VIEWER: &str = "arn:aws:iam::111122223333:role/team/viewer";
