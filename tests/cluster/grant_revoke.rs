@@ -865,15 +865,10 @@ fn concurrent_grants_keep_every_entry() {
     set_aws_auth(control_plane(), original.and_then(|c| c.data));
 }
 
-/// If aws-auth cannot be written after the RBAC objects were created, they are deleted again.
-#[test]
-fn failed_aws_auth_write_rolls_back_rbac() {
-    let _g = lock();
-    let original = get_aws_auth(control_plane());
-    set_aws_auth(control_plane(), data(NODE_ENTRY));
-    let n = names("rollback");
-    // A real admission policy on the real server refuses the write; RBAC allows it, so preflight passes.
-    let policy = unique_name("deny-aws-auth");
+/// A real admission policy on the real server that refuses any aws-auth write mapping `n`'s
+/// role; RBAC still allows the write, so grant's preflight passes. Returns the policy's name.
+fn deny_aws_auth_writes_for(n: &Names, prefix: &str) -> String {
+    let policy = unique_name(prefix);
     let expression = format!(
         "object.metadata.name != 'aws-auth' || !object.data.mapRoles.contains('{}')",
         n.arn
@@ -907,6 +902,17 @@ fn failed_aws_auth_write_rolls_back_rbac() {
         &expression,
         probe,
     );
+    policy
+}
+
+/// If aws-auth cannot be written after the RBAC objects were created, they are deleted again.
+#[test]
+fn failed_aws_auth_write_rolls_back_rbac() {
+    let _g = lock();
+    let original = get_aws_auth(control_plane());
+    set_aws_auth(control_plane(), data(NODE_ENTRY));
+    let n = names("rollback");
+    let policy = deny_aws_auth_writes_for(&n, "deny-aws-auth");
     let out = grant(&n, &["-o", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let r = json(&out);
@@ -935,41 +941,7 @@ fn a_rolled_back_grant_lists_its_rollback_steps_in_the_json() {
     let original = get_aws_auth(control_plane());
     set_aws_auth(control_plane(), data(NODE_ENTRY));
     let n = names("rollback-json");
-    // A real admission policy on the real server refuses the write; RBAC allows it, so preflight passes.
-    let policy = unique_name("deny-aws-auth-json");
-    let expression = format!(
-        "object.metadata.name != 'aws-auth' || !object.data.mapRoles.contains('{}')",
-        n.arn
-    );
-    let probe = || {
-        with_client(control_plane(), async |c| {
-            let api = Api::<ConfigMap>::namespaced(c, "kube-system");
-            let mut cm = api.get("aws-auth").await.unwrap();
-            cm.data
-                .as_mut()
-                .unwrap()
-                .insert("mapRoles".into(), format!("{NODE_ENTRY}# {}\n", n.arn));
-            api.replace(
-                "aws-auth",
-                &PostParams {
-                    dry_run: true,
-                    ..Default::default()
-                },
-                &cm,
-            )
-            .await
-            .is_err()
-        })
-    };
-    deny_policy(
-        control_plane(),
-        &policy,
-        "UPDATE, CREATE",
-        "configmaps",
-        "",
-        &expression,
-        probe,
-    );
+    let policy = deny_aws_auth_writes_for(&n, "deny-aws-auth-json");
     let out = grant(&n, &["-o", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let r = json(&out);
