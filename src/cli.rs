@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::audit::findings::Severity;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -212,16 +215,6 @@ pub struct RevokeArgs {
     pub output: OutputFormat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuditFormat {
     Table,
@@ -249,7 +242,7 @@ pub struct AuditArgs {
     pub output: AuditFormat,
 
     /// Exit 3 when any finding is at or above this severity, or when the audit is incomplete (see --allow-incomplete).
-    #[arg(long, value_enum, value_name = "SEVERITY")]
+    #[arg(long, value_name = "SEVERITY", value_parser = one_of(&Severity::ALL, Severity::name))]
     pub fail_on: Option<Severity>,
 
     /// Accept an incomplete audit (a source it could not read, such as a forbidden list, the EKS side, or a fleet's failed cluster): still reported, but not a failure by itself.
@@ -527,4 +520,20 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+/// A flag whose values are the names of a core type's variants (`name` gives each one's
+/// spelling): clap lists and checks them as it would for a `ValueEnum`, and the core type
+/// stays free of clap.
+fn one_of<T: Copy + Send + Sync + 'static>(
+    values: &[T],
+    name: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    let values = values.to_vec();
+    PossibleValuesParser::new(values.iter().map(|v| name(*v))).map(move |typed| {
+        *values
+            .iter()
+            .find(|v| name(**v) == typed)
+            .expect("clap accepts only the listed names")
+    })
 }

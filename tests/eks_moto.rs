@@ -823,7 +823,7 @@ fn fleet_env() -> chronom::eks::fleet::FleetEnv {
 
 #[test]
 fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row() {
-    use chronom::cli::Severity;
+    use chronom::audit::findings::Severity;
     use chronom::eks::fleet;
     let (cp, _) = control_plane_as_eks();
     let m = moto();

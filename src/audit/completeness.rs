@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::cli::Severity;
+use crate::audit::findings::Severity;
 
 /// The sources an audit reads, as `incomplete[].source` names them (docs/json-schema.md).
 pub mod source {

@@ -6,8 +6,40 @@
 use serde::Serialize;
 
 use super::inventory::{Inventory, Mapping, MappingSource};
-use crate::cli::Severity;
 use crate::rbac::{self, AccessSummary, CapabilityHit, Identity, RbacSnapshot};
+
+/// How bad a finding is. `audit --fail-on` takes these names; JSON and SARIF carry them too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Every severity, least severe first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// The name users type and read (`--fail-on high`, `"severity": "high"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
 
 /// One rule of the catalogue.
 #[derive(Debug, Clone, Copy, Serialize)]

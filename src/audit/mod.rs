@@ -98,7 +98,8 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
             completeness::stderr_message("the audit", &unread, args.allow_incomplete)
         );
     }
-    let severities: Vec<crate::cli::Severity> = built.findings.iter().map(|f| f.severity).collect();
+    let severities: Vec<crate::audit::findings::Severity> =
+        built.findings.iter().map(|f| f.severity).collect();
     let verdict = completeness::gate(completeness::GateInput {
         mismatches,
         severities: &severities,

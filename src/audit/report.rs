@@ -9,7 +9,7 @@ use super::completeness::{UnreadSource, source as unread};
 use super::findings::{self, Finding};
 use super::inventory::{self, Inventory, Mapping, MappingSource};
 use super::manifests::ClusterState;
-use crate::cli::Severity;
+use crate::audit::findings::Severity;
 use crate::eks::access_entries::EntryWithPolicies;
 use crate::eks::access_policies::{self, CLUSTER_ADMIN_POLICY, PolicyScope};
 use crate::eks::mapping_source;

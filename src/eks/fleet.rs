@@ -1000,7 +1000,7 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
 /// unless `allow_incomplete`; else 0. What was not read is said on stderr either way.
 pub fn exit_code(
     fleet: &FleetReport,
-    fail_on: Option<crate::cli::Severity>,
+    fail_on: Option<crate::audit::findings::Severity>,
     allow_incomplete: bool,
 ) -> i32 {
     if !fleet.complete {
@@ -1014,7 +1014,7 @@ pub fn exit_code(
             completeness::stderr_message("the fleet audit", &named, allow_incomplete)
         );
     }
-    let severities: Vec<crate::cli::Severity> =
+    let severities: Vec<crate::audit::findings::Severity> =
         fleet.findings.iter().map(|f| f.finding.severity).collect();
     let verdict = completeness::gate(completeness::GateInput {
         mismatches: fleet.mismatches(),
@@ -1206,7 +1206,7 @@ mod tests {
     fn exit_codes_put_findings_before_failures() {
         let f = fleet();
         assert_eq!(
-            exit_code(&f, Some(crate::cli::Severity::Critical), false),
+            exit_code(&f, Some(crate::audit::findings::Severity::Critical), false),
             crate::audit::EXIT_FINDINGS
         );
         assert_eq!(exit_code(&f, None, false), crate::error::EXIT_FAILED);
@@ -1214,7 +1214,7 @@ mod tests {
 
     #[test]
     fn a_failed_cluster_makes_the_fleet_incomplete_and_fails_the_gate_unless_allowed() {
-        use crate::cli::Severity;
+        use crate::audit::findings::Severity;
         let mut f = fleet();
         // Keep the failed cluster, drop the audited one's findings: nothing reaches a threshold.
         f.clusters[0].report.as_mut().unwrap().findings.clear();

@@ -268,7 +268,7 @@ mod tests {
         let f = findings(&c);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].rule, findings::PUBLIC_ENDPOINT.id);
-        assert_eq!(f[0].severity, crate::cli::Severity::Medium);
+        assert_eq!(f[0].severity, crate::audit::findings::Severity::Medium);
         assert!(
             f[0].evidence.contains("0.0.0.0/0") && !f[0].evidence.contains("10.0.0.0/8"),
             "{}",
@@ -425,7 +425,7 @@ mod tests {
         ];
         let f = creator_finding(&c, &entries).unwrap();
         assert_eq!(f.rule, findings::CREATOR_ADMIN.id);
-        assert_eq!(f.severity, crate::cli::Severity::Info);
+        assert_eq!(f.severity, crate::audit::findings::Severity::Info);
         assert!(
             f.evidence
                 .contains("likely creator: arn:aws:iam::1:role/creator"),

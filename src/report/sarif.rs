@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::audit::findings::CATALOGUE;
+use crate::audit::findings::Severity;
 use crate::audit::report::AuditReport;
-use crate::cli::Severity;
 
 fn level(s: Severity) -> &'static str {
     match s {
