@@ -7,6 +7,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::audit::findings::Severity;
+use crate::report::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -96,13 +97,6 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-    Yaml,
-}
-
 #[derive(Debug, Args)]
 pub struct GrantArgs {
     /// The IAM role to map: arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME, or an STS assumed-role ARN.
@@ -155,8 +149,8 @@ pub struct GrantArgs {
     pub via: MappingVia,
 
     /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
-    pub output: OutputFormat,
+    #[arg(short = 'o', long = "output", value_parser = one_of(&WRITE_FORMATS, Format::name), default_value = "text")]
+    pub output: Format,
 }
 
 impl GrantArgs {
@@ -211,26 +205,20 @@ pub struct RevokeArgs {
     pub dry_run: bool,
 
     /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
-    pub output: OutputFormat,
+    #[arg(short = 'o', long = "output", value_parser = one_of(&WRITE_FORMATS, Format::name), default_value = "text")]
+    pub output: Format,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuditFormat {
-    Table,
-    Wide,
-    Json,
-    Yaml,
-    Sarif,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum QueryFormat {
-    Table,
-    Wide,
-    Json,
-    Yaml,
-}
+/// The formats each command accepts for `-o`, in the order `--help` lists them.
+const WRITE_FORMATS: [Format; 3] = [Format::Text, Format::Json, Format::Yaml];
+const AUDIT_FORMATS: [Format; 5] = [
+    Format::Table,
+    Format::Wide,
+    Format::Json,
+    Format::Yaml,
+    Format::Sarif,
+];
+const QUERY_FORMATS: [Format; 4] = [Format::Table, Format::Wide, Format::Json, Format::Yaml];
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -238,8 +226,8 @@ pub struct AuditArgs {
     pub query: Option<AuditQuery>,
 
     /// Output format. wide adds the rules behind each grant; sarif is SARIF 2.1.0 for code-scanning UIs.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub output: AuditFormat,
+    #[arg(short = 'o', long = "output", value_parser = one_of(&AUDIT_FORMATS, Format::name), default_value = "table")]
+    pub output: Format,
 
     /// Exit 3 when any finding is at or above this severity, or when the audit is incomplete (see --allow-incomplete).
     #[arg(long, value_name = "SEVERITY", value_parser = one_of(&Severity::ALL, Severity::name))]
@@ -298,8 +286,8 @@ pub struct WhoCanArgs {
     /// Every subject that may do it in at least one namespace, one row per scope.
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
-    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub output: QueryFormat,
+    #[arg(short = 'o', long = "output", value_parser = one_of(&QUERY_FORMATS, Format::name), default_value = "table")]
+    pub output: Format,
     /// Audit manifests instead of a live cluster (as for audit).
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub from_file: Vec<PathBuf>,
@@ -312,8 +300,8 @@ pub struct WhoCanArgs {
 pub struct LookupArgs {
     /// arn:aws:iam::ACCOUNT:role/NAME (or assumed-role), a user name, a group name, or ns:serviceaccount.
     pub subject: String,
-    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub output: QueryFormat,
+    #[arg(short = 'o', long = "output", value_parser = one_of(&QUERY_FORMATS, Format::name), default_value = "table")]
+    pub output: Format,
     /// Audit manifests instead of a live cluster (as for audit).
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub from_file: Vec<PathBuf>,

@@ -1756,7 +1756,7 @@ mod tests {
             allow_privileged_group: false,
             dry_run: false,
             via: crate::cli::MappingVia::AwsAuth,
-            output: crate::cli::OutputFormat::Text,
+            output: crate::report::Format::Text,
         })
         .unwrap()
     }

@@ -1,4 +1,4 @@
-use chronom::cli::{Command, OutputFormat};
+use chronom::cli::Command;
 use chronom::outcome::RunResult;
 use chronom::{audit, completion, grant, report, restore, revoke};
 
@@ -41,12 +41,12 @@ fn main() {
 }
 
 /// Print the report (stdout) and the error (stderr); return the exit code.
-fn finish(result: &RunResult, format: OutputFormat) -> i32 {
+fn finish(result: &RunResult, format: report::Format) -> i32 {
     let mut unprinted = None;
     if let Some(r) = &result.report {
         let printed = match format {
-            OutputFormat::Text => report::print_text(&report::write_text::render(r)),
-            other => report::print_structured(other, r),
+            report::Format::Json | report::Format::Yaml => report::print_structured(format, r),
+            _ => report::print_text(&report::write_text::render(r)),
         };
         if let Err(e) = printed {
             eprintln!("{e}");

@@ -965,7 +965,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
         );
     }
     let json: serde_json::Value =
-        serde_json::from_str(&fleet::render(&report, chronom::cli::AuditFormat::Json)).unwrap();
+        serde_json::from_str(&fleet::render(&report, chronom::report::Format::Json)).unwrap();
     assert_eq!(json["clusters"].as_array().unwrap().len(), 9);
     assert!(
         json["findings"]
@@ -975,7 +975,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
             .all(|f| f["cluster"].is_string() && f["region"].is_string())
     );
     let sarif: serde_json::Value =
-        serde_json::from_str(&fleet::render(&report, chronom::cli::AuditFormat::Sarif)).unwrap();
+        serde_json::from_str(&fleet::render(&report, chronom::report::Format::Sarif)).unwrap();
     assert_eq!(
         sarif["runs"][0]["invocations"][0]["executionSuccessful"],
         false

@@ -18,10 +18,11 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams};
 
-use crate::cli::{AuditArgs, AuditFormat, AuditQuery, GlobalArgs};
+use crate::cli::{AuditArgs, AuditQuery, GlobalArgs};
 use crate::connect::{self, Connection};
 use crate::error::UserError;
 use crate::rbac::{QueryScope, RbacObjects, RuleSource};
+use crate::report::Format;
 use completeness::{UnreadSource, Verdict, source};
 use manifests::ClusterState;
 
@@ -56,19 +57,15 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
     }
     let built = build_report(global, &args.from_file, args.verify).await?;
     match args.output {
-        AuditFormat::Table => {
-            crate::report::print_text(&crate::report::audit_table::render(&built, false))?
-        }
-        AuditFormat::Wide => {
+        Format::Wide => {
             crate::report::print_text(&crate::report::audit_table::render(&built, true))?
         }
-        AuditFormat::Json => {
-            crate::report::print_structured(crate::cli::OutputFormat::Json, &built)?
+        Format::Json | Format::Yaml => crate::report::print_structured(args.output, &built)?,
+        Format::Sarif => crate::report::print_text(&crate::report::sarif::render(&built))?,
+        // audit accepts table, wide, json, yaml and sarif (cli.rs); text would be the table.
+        Format::Table | Format::Text => {
+            crate::report::print_text(&crate::report::audit_table::render(&built, false))?
         }
-        AuditFormat::Yaml => {
-            crate::report::print_structured(crate::cli::OutputFormat::Yaml, &built)?
-        }
-        AuditFormat::Sarif => crate::report::print_text(&crate::report::sarif::render(&built))?,
     }
     let mismatches = built
         .verification

@@ -9,12 +9,13 @@ use super::completeness::UnreadSource;
 use super::inventory::{self, Mapping, MappingSource};
 use super::report::identity_of;
 use crate::arn::{self, PrincipalArn};
-use crate::cli::{GlobalArgs, LookupArgs, QueryFormat, WhoCanArgs};
+use crate::cli::{GlobalArgs, LookupArgs, WhoCanArgs};
 use crate::connect;
 use crate::error::UserError;
 use crate::rbac::{
     self, Identity, QueryScope, RbacSnapshot, Request, ResourceCatalog, SubjectKind, SubjectRef,
 };
+use crate::report::Format;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -235,15 +236,9 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     }
     let rows = answer_who_can(&snapshot, &mappings, &request, &scope);
     match q.output {
-        QueryFormat::Json => {
-            crate::report::print_structured(crate::cli::OutputFormat::Json, &rows)?
-        }
-        QueryFormat::Yaml => {
-            crate::report::print_structured(crate::cli::OutputFormat::Yaml, &rows)?
-        }
-        QueryFormat::Table | QueryFormat::Wide => {
-            crate::report::print_text(&crate::report::audit_table::who_can(&rows))?
-        }
+        Format::Json | Format::Yaml => crate::report::print_structured(q.output, &rows)?,
+        // who-can accepts table, wide, json and yaml (cli.rs); its table has no wide form.
+        _ => crate::report::print_text(&crate::report::audit_table::who_can(&rows))?,
     }
     if rows.is_empty() {
         eprintln!("no subject may {} {} in that scope", q.verb, q.resource);
@@ -396,18 +391,12 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
     }
     let rows = answer_lookup(&snapshot, &targets);
     match q.output {
-        QueryFormat::Json => {
-            crate::report::print_structured(crate::cli::OutputFormat::Json, &rows)?
-        }
-        QueryFormat::Yaml => {
-            crate::report::print_structured(crate::cli::OutputFormat::Yaml, &rows)?
-        }
-        QueryFormat::Table => {
-            crate::report::print_text(&crate::report::audit_table::lookup(&rows, false))?
-        }
-        QueryFormat::Wide => {
+        Format::Json | Format::Yaml => crate::report::print_structured(q.output, &rows)?,
+        Format::Wide => {
             crate::report::print_text(&crate::report::audit_table::lookup(&rows, true))?
         }
+        // lookup accepts table, wide, json and yaml (cli.rs).
+        _ => crate::report::print_text(&crate::report::audit_table::lookup(&rows, false))?,
     }
     if rows.is_empty() {
         eprintln!("no binding applies to {}", q.subject);

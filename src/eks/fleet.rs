@@ -49,8 +49,9 @@ use super::identity::AwsCaller;
 use crate::audit::completeness::{self, UnreadSource, Verdict, source};
 use crate::audit::findings::Finding;
 use crate::audit::report::{self, AuditReport, Counts};
-use crate::cli::{AuditArgs, AuditFormat, GlobalArgs, OutputFormat};
+use crate::cli::{AuditArgs, GlobalArgs};
 use crate::error::UserError;
+use crate::report::Format;
 
 /// How many clusters are audited at once.
 pub const PARALLEL_CLUSTERS: usize = 4;
@@ -962,13 +963,13 @@ fn progress_bar(show: bool, total: usize) -> indicatif::ProgressBar {
 }
 
 /// The fleet report in the chosen format.
-pub fn render(fleet: &FleetReport, format: AuditFormat) -> String {
+pub fn render(fleet: &FleetReport, format: Format) -> String {
     match format {
-        AuditFormat::Table => render_table(fleet, false),
-        AuditFormat::Wide => render_table(fleet, true),
-        AuditFormat::Json => crate::report::structured(OutputFormat::Json, fleet),
-        AuditFormat::Yaml => crate::report::structured(OutputFormat::Yaml, fleet),
-        AuditFormat::Sarif => render_sarif(fleet),
+        Format::Wide => render_table(fleet, true),
+        Format::Json | Format::Yaml => crate::report::structured(format, fleet),
+        Format::Sarif => render_sarif(fleet),
+        // audit accepts table, wide, json, yaml and sarif (cli.rs); text would be the table.
+        Format::Table | Format::Text => render_table(fleet, false),
     }
 }
 
@@ -988,8 +989,7 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
     .await?;
     // Streamed: a fleet's JSON holds every cluster's report.
     match args.output {
-        AuditFormat::Json => crate::report::print_structured(OutputFormat::Json, &fleet)?,
-        AuditFormat::Yaml => crate::report::print_structured(OutputFormat::Yaml, &fleet)?,
+        Format::Json | Format::Yaml => crate::report::print_structured(args.output, &fleet)?,
         other => crate::report::print_text(&render(&fleet, other))?,
     }
     Ok(exit_code(&fleet, args.fail_on, args.allow_incomplete))
@@ -1147,7 +1147,7 @@ mod tests {
             "the failed cluster counts, the skipped region does not"
         );
         let json: Value =
-            serde_json::from_str(&crate::report::structured(OutputFormat::Json, &f)).unwrap();
+            serde_json::from_str(&crate::report::structured(Format::Json, &f)).unwrap();
         assert_eq!(json["findings"][0]["cluster"], "prod");
         assert_eq!(json["findings"][0]["rule"], "CHR001");
         assert_eq!(json["clusters"][1]["error"], "AccessDenied");
@@ -1235,7 +1235,7 @@ mod tests {
         assert_eq!(exit_code(&f, Some(Severity::Low), true), 0);
         assert_eq!(exit_code(&f, None, true), 0);
         let json: Value =
-            serde_json::from_str(&crate::report::structured(OutputFormat::Json, &f)).unwrap();
+            serde_json::from_str(&crate::report::structured(Format::Json, &f)).unwrap();
         assert_eq!(json["complete"], false);
         assert_eq!(
             json["incomplete"],
