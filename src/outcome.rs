@@ -5,7 +5,23 @@
 
 use serde::Serialize;
 
-use crate::connect::identity::Caller;
+/// The caller as the server sees it, like `kubectl auth whoami` (the adapter asks with a
+/// SelfSubjectReview; this is what the report says).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Caller {
+    pub username: String,
+    pub groups: Vec<String>,
+}
+
+impl Caller {
+    pub fn describe(&self) -> String {
+        if self.groups.is_empty() {
+            self.username.clone()
+        } else {
+            format!("{} (groups: {})", self.username, self.groups.join(", "))
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

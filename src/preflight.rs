@@ -2,8 +2,9 @@
 //! needs, so a denied run fails up front and changes nothing.
 
 use crate::connect::Connection;
-use crate::connect::identity::{Caller, Right, can_i};
+use crate::connect::identity::{Right, can_i};
 use crate::error::UserError;
+use crate::outcome::Caller;
 
 /// The rights `grant` needs. Whether aws-auth exists decides update vs create.
 pub fn for_grant(aws_auth_exists: bool, role_name: &str) -> Vec<Right> {
