@@ -586,7 +586,8 @@ pub async fn execute_observed(
         live_binding.as_ref(),
         &bound,
     )?;
-    let sample_user = verify::sample_username(&v.entry.username, v.role.canonical.account());
+    let sample_user =
+        crate::awsauth::template::sample_username(&v.entry.username, v.role.canonical.account());
     let users = inherited_access::usernames_to_check(
         &v.entry.username,
         v.role.canonical.account(),
@@ -1001,7 +1002,8 @@ async fn finish(
         ));
     }
 
-    let user = verify::sample_username(&v.entry.username, v.role.canonical.account());
+    let user =
+        crate::awsauth::template::sample_username(&v.entry.username, v.role.canonical.account());
     let checks = verify::in_namespaces(
         verify::after_grant(v.profile, plan.verify_crd.as_ref()),
         verify_in,

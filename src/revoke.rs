@@ -468,7 +468,7 @@ pub async fn execute(
         report.cluster_role_binding.action,
         Action::Deleted | Action::Updated
     ) {
-        let user = verify::sample_username(&username, role.canonical.account());
+        let user = crate::awsauth::template::sample_username(&username, role.canonical.account());
         report.verification =
             verify::run(conn, &user, &args.group, &verify::after_revoke()).await?;
         report.ok = report.verification.iter().all(|c| c.ok());

@@ -10,13 +10,13 @@ use super::findings::{self, Finding};
 use super::inventory::{self, Inventory, Mapping, MappingSource};
 use super::manifests::ClusterState;
 use crate::audit::findings::Severity;
+use crate::awsauth::template::sample_username;
 use crate::eks::access_entries::EntryWithPolicies;
 use crate::eks::access_policies::{self, CLUSTER_ADMIN_POLICY, PolicyScope};
 use crate::eks::mapping_source;
 use crate::eks::posture::{self, AuthMode, ClusterFacts};
 use crate::rbac::{self, AccessSummary, Identity, RbacObjects, RbacSnapshot, RuleSource};
 use crate::readonly_role;
-use crate::verify::sample_username;
 
 /// 2: bindings are listed once per subject (`subjects`) and rules once per role (`roles`)
 /// instead of inside every mapping. 3: `complete` and `incomplete` say whether every source
