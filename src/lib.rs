@@ -14,6 +14,7 @@ pub mod eks;
 pub mod error;
 pub mod grant;
 pub mod inherited_access;
+pub mod mapping;
 pub mod outcome;
 pub mod preflight;
 pub mod rbac;

@@ -300,9 +300,7 @@ pub fn lookup_targets(
                     arn::go_equal_fold(&u.to_string(), &m.principal)
                 }
                 (p, MappingSource::MapAccounts) => p.account() == m.principal,
-                (p, MappingSource::AccessEntry) => {
-                    crate::eks::mapping_source::entry_matches(p, &m.principal)
-                }
+                (p, MappingSource::AccessEntry) => crate::mapping::entry_matches(p, &m.principal),
                 _ => false,
             })
             .collect();

@@ -13,8 +13,8 @@ use crate::audit::findings::Severity;
 use crate::awsauth::template::sample_username;
 use crate::eks::access_entries::EntryWithPolicies;
 use crate::eks::access_policies::{self, CLUSTER_ADMIN_POLICY, PolicyScope};
-use crate::eks::mapping_source;
-use crate::eks::posture::{self, AuthMode, ClusterFacts};
+use crate::eks::posture::{self, ClusterFacts};
+use crate::mapping;
 use crate::rbac::{self, AccessSummary, Identity, RbacObjects, RbacSnapshot, RuleSource};
 use crate::readonly_role;
 
@@ -354,40 +354,22 @@ fn rights(
 /// Apply what the cluster's authentication mode does to aws-auth mappings, add the access
 /// entries, and raise the EKS findings that need no RBAC evaluation.
 fn merge_eks(inv: &mut Inventory, eks: &EksState, out: &mut Vec<findings::Finding>) {
-    let mode = eks.cluster.auth_mode();
-    let entries_read = mode.is_some_and(AuthMode::reads_access_entries);
-    let aws_auth_read = mode.is_none_or(AuthMode::reads_aws_auth);
-    if !aws_auth_read {
-        let mapped = inv.mappings.iter().filter(|m| m.active).count();
-        for m in inv.mappings.iter_mut().filter(|m| m.active) {
-            m.active = false;
-            m.state = "ignored";
-        }
-        if mapped > 0 {
-            out.push(findings::finding(
-                findings::AWS_AUTH_IGNORED,
-                format!("cluster/{}", eks.cluster.name),
-                format!("{mapped} aws-auth mapping(s) are ignored: authenticationMode is API"),
-            ));
-        }
+    let resolved = mapping::resolve(
+        eks.cluster.auth_mode(),
+        &mut inv.mappings,
+        &eks.access_entries,
+    );
+    if resolved.ignored > 0 {
+        out.push(findings::finding(
+            findings::AWS_AUTH_IGNORED,
+            format!("cluster/{}", eks.cluster.name),
+            format!(
+                "{} aws-auth mapping(s) are ignored: authenticationMode is API",
+                resolved.ignored
+            ),
+        ));
     }
-    let entry_mappings = inventory::from_access_entries(&eks.access_entries, entries_read);
-    if entries_read {
-        for e in &entry_mappings {
-            for m in inv
-                .mappings
-                .iter_mut()
-                .filter(|m| m.active && mapping_source::same_principal(m, &e.principal))
-            {
-                m.active = false;
-                m.state = "overridden";
-                m.notes.push(format!(
-                    "EKS uses the access entry for {} instead of this entry",
-                    e.principal
-                ));
-            }
-        }
-    }
+    let entry_mappings = resolved.entries;
     for m in &entry_mappings {
         let subject = findings::mapping_subject(m);
         for p in m
@@ -583,7 +565,7 @@ fn mapped_twice(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     for other in inv.mappings.iter().filter(|o| {
-        o.source != MappingSource::AccessEntry && mapping_source::same_principal(o, &m.principal)
+        o.source != MappingSource::AccessEntry && mapping::same_principal(o, &m.principal)
     }) {
         let theirs = rights(snapshot, &identity_of(other), checks);
         let ours = rights(snapshot, identity, checks);

@@ -6,16 +6,16 @@
 
 use super::access_entries::EntryWithPolicies;
 use super::access_policies;
-use super::posture::{AuthMode, ClusterFacts};
-use crate::arn::{self, PrincipalArn};
+use super::posture::ClusterFacts;
 use crate::audit::completeness::{UnreadSource, source};
-use crate::audit::inventory::{self, Mapping, MappingSource};
+use crate::audit::inventory::Mapping;
 use crate::connect::Connection;
+use crate::mapping;
 use crate::rbac::RbacObjects;
 
 /// Add the EKS side to the queries' inputs:
-/// - aws-auth mappings become inactive when the mode is `API` (state `ignored`), or when an
-///   access entry names the same principal (state `overridden`: EKS uses the entry);
+/// - aws-auth mappings and access entries count as [`mapping::resolve`] says (the audit report
+///   follows the same rule);
 /// - each access entry becomes a mapping; with modelled access policies, their stand-in RBAC
 ///   objects go into `objects`, bound to a group the mapping lists, so that who-can names the
 ///   principal behind access-policy rights and lookup shows them.
@@ -25,56 +25,14 @@ pub fn add(
     cluster: &ClusterFacts,
     entries: &[EntryWithPolicies],
 ) {
-    let mode = cluster.auth_mode();
-    let entries_read = mode.is_some_and(AuthMode::reads_access_entries);
-    if !mode.is_none_or(AuthMode::reads_aws_auth) {
-        for m in mappings.iter_mut().filter(|m| m.active) {
-            m.active = false;
-            m.state = "ignored";
-        }
-    }
-    let mut entry_mappings = inventory::from_access_entries(entries, entries_read);
+    let mut entry_mappings = mapping::resolve(cluster.auth_mode(), mappings, entries).entries;
     for e in entry_mappings.iter_mut() {
-        if entries_read {
-            for m in mappings
-                .iter_mut()
-                .filter(|m| m.active && same_principal(m, &e.principal))
-            {
-                m.active = false;
-                m.state = "overridden";
-            }
-        }
         if e.access_policies.iter().any(|p| p.modelled) {
             access_policies::add_to(objects, &e.principal, &e.access_policies);
             e.groups.push(access_policies::entry_group(&e.principal));
         }
     }
     mappings.extend(entry_mappings);
-}
-
-/// Does an aws-auth mapping name the IAM principal of the access entry for `entry_arn`?
-/// mapRoles entries match the role whatever its path; mapUsers entries the user's ARN.
-pub fn same_principal(aws_auth: &Mapping, entry_arn: &str) -> bool {
-    match aws_auth.source {
-        MappingSource::MapRoles => {
-            arn::parse_role_arn(entry_arn).is_ok_and(|r| r.canonical.matches(&aws_auth.principal))
-        }
-        MappingSource::MapUsers => arn::go_equal_fold(&aws_auth.principal, entry_arn),
-        _ => false,
-    }
-}
-
-/// Does `principal` (the ARN a user asks about) authenticate through the access entry for
-/// `entry_arn`? EKS binds an entry to the role's unique ID, so the role's sessions match it,
-/// and so does the role's ARN with or without its path (role names are unique in an account).
-pub fn entry_matches(principal: &PrincipalArn, entry_arn: &str) -> bool {
-    match principal {
-        PrincipalArn::Role { role, .. } | PrincipalArn::AssumedRole { role, .. } => {
-            arn::parse_role_arn(entry_arn)
-                .is_ok_and(|r| role.authenticator_matches(&r.canonical.to_string()))
-        }
-        PrincipalArn::User(u) => arn::go_equal_fold(&u.to_string(), entry_arn),
-    }
 }
 
 /// [`add`] with the EKS side of `conn` (the `--cluster` cluster, or the one its context points
@@ -100,6 +58,7 @@ pub async fn add_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::inventory::{self, MappingSource};
     use crate::audit::queries::{self, LookupTarget};
     use crate::eks::access_entries::AccessEntryView;
     use crate::eks::access_policies::{Association, PolicyScope};
@@ -298,35 +257,5 @@ mod tests {
                 && !identity.groups.iter().any(|g| g == "system:masters"),
             "{identity:?}"
         );
-    }
-
-    #[test]
-    fn entry_matching_follows_eks() {
-        let p = |s: &str| arn::parse_principal_arn(s).unwrap();
-        assert!(entry_matches(&p(VIEWER), VIEWER));
-        assert!(
-            entry_matches(&p("arn:aws:iam::111122223333:role/viewer"), VIEWER),
-            "the same role without its path"
-        );
-        assert!(entry_matches(
-            &p("arn:aws:sts::111122223333:assumed-role/viewer/session-1"),
-            VIEWER
-        ));
-        assert!(!entry_matches(
-            &p("arn:aws:iam::111122223333:role/other"),
-            VIEWER
-        ));
-        assert!(
-            !entry_matches(&p("arn:aws:iam::444455556666:role/viewer"), VIEWER),
-            "another account"
-        );
-        assert!(entry_matches(
-            &p("arn:aws:iam::111122223333:user/bob"),
-            "arn:aws:iam::111122223333:user/bob"
-        ));
-        assert!(!entry_matches(
-            &p("arn:aws:iam::111122223333:user/bob"),
-            VIEWER
-        ));
     }
 }
