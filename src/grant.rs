@@ -16,7 +16,8 @@ use crate::aws_auth_writer::{self as writer, EditOutcome};
 use crate::awsauth;
 use crate::cli::{GlobalArgs, GrantArgs};
 use crate::connect::{self, Connection, identity};
-use crate::eks::access_entries::{self as entries, PreparedGrant, UsernameTarget};
+use crate::eks::access_entries::{self as entries, PreparedGrant};
+use crate::eks::access_entry::{self, UsernameTarget};
 use crate::eks::via::{self, EksContext, MapWith};
 use crate::error::UserError;
 use crate::inherited_access::{self, ReadScope};
@@ -73,7 +74,7 @@ pub fn validate(args: &GrantArgs) -> Result<ValidGrant, UserError> {
         )
     })?;
     // The rules both mappings share; the access-entry path adds EKS's own in `execute`.
-    entries::check_username(&username, UsernameTarget::AwsAuth).map_err(|why| {
+    access_entry::check_username(&username, UsernameTarget::AwsAuth).map_err(|why| {
         UserError::usage(
             format!("--username {username:?} cannot be used: {why}"),
             "pick a username with a fixed part of your own, for example chronom-scanner or chronom:{{SessionName}}",
@@ -498,15 +499,17 @@ pub async fn execute_observed(
 ) -> Result<crate::outcome::RunResult, UserError> {
     let uses_aws_auth = matches!(mapper, Mapper::AwsAuth);
     if let Mapper::AccessEntry(_) = mapper {
-        entries::check_username(&v.entry.username, UsernameTarget::AccessEntry).map_err(|why| {
-            UserError::usage(
-                format!(
-                    "--username {:?} cannot be used on an EKS access entry: {why}",
-                    v.entry.username
-                ),
-                "pick another --username, or use --via aws-auth",
-            )
-        })?;
+        access_entry::check_username(&v.entry.username, UsernameTarget::AccessEntry).map_err(
+            |why| {
+                UserError::usage(
+                    format!(
+                        "--username {:?} cannot be used on an EKS access entry: {why}",
+                        v.entry.username
+                    ),
+                    "pick another --username, or use --via aws-auth",
+                )
+            },
+        )?;
     }
     let caller = identity::whoami(conn).await?;
     let roles: Api<ClusterRole> = Api::all(conn.client.clone());
@@ -824,7 +827,7 @@ struct Written {
     /// one (--force-update) rather than being added.
     aws_auth: Option<(AwsAuthWrite, bool)>,
     /// The access entry this run created or updated: its action and the entry before.
-    access_entry: Option<(Action, Option<entries::AccessEntryView>)>,
+    access_entry: Option<(Action, Option<access_entry::AccessEntryView>)>,
 }
 
 #[derive(Debug, Default)]
@@ -1059,7 +1062,7 @@ async fn rollback_mapping(
                 .await
                 .map(|_| ()),
             (Action::Updated, Some(before)) => {
-                let restore = entries::DesiredEntry {
+                let restore = access_entry::DesiredEntry {
                     principal_arn: p.desired.principal_arn.clone(),
                     username: before.username.clone(),
                     kubernetes_groups: before.kubernetes_groups.clone(),

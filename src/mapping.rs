@@ -10,7 +10,7 @@
 
 use crate::arn::{self, PrincipalArn};
 use crate::audit::inventory::{self, Mapping, MappingSource};
-use crate::eks::access_entries::EntryWithPolicies;
+use crate::eks::access_entry::EntryWithPolicies;
 use crate::eks::posture::AuthMode;
 
 /// The access entries as mappings, after the rule was applied to the aws-auth mappings.
@@ -114,7 +114,7 @@ mod tests {
 
     fn entry(arn: &str) -> EntryWithPolicies {
         EntryWithPolicies {
-            entry: crate::eks::access_entries::AccessEntryView {
+            entry: crate::eks::access_entry::AccessEntryView {
                 principal_arn: arn.into(),
                 username: "from-entry".into(),
                 kubernetes_groups: vec!["g".into()],

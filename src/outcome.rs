@@ -137,7 +137,7 @@ pub struct WriteReport {
     /// The EKS access entry, when the role is mapped through one (`--via access-entry`, or
     /// auto on an API / API_AND_CONFIG_MAP cluster); `awsAuth` then says it was not used.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_entry: Option<crate::eks::access_entries::AccessEntryResult>,
+    pub access_entry: Option<crate::eks::access_entry::AccessEntryResult>,
     /// Unified diff of mapRoles (empty when it did not change).
     pub diff: String,
     /// Manifests that were (or would be) applied, as YAML.

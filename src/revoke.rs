@@ -4,7 +4,7 @@
 //! access, never more.
 //!
 //! Ownership (docs/ownership.md): an entry is removed only when it is exactly what grant
-//! writes (`awsauth::ownership`, `access_entries::check_revoke`); the ClusterRoleBinding may
+//! writes (`awsauth::ownership`, `access_entry::check_revoke`); the ClusterRoleBinding may
 //! bind several grants' groups, so only this group's subject leaves it, the binding goes when
 //! no subject is left, and the ClusterRole when no binding refers to it any more. Objects
 //! without our managed-by label are never changed.

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::awsauth::{self, EntryNote, SsoMatcher};
-use crate::eks::access_entries::EntryWithPolicies;
+use crate::eks::access_entry::EntryWithPolicies;
 use crate::eks::access_policies::Association;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -11,7 +11,7 @@ use super::inventory::{self, Inventory, Mapping, MappingSource};
 use super::manifests::ClusterState;
 use crate::audit::findings::Severity;
 use crate::awsauth::template::sample_username;
-use crate::eks::access_entries::EntryWithPolicies;
+use crate::eks::access_entry::EntryWithPolicies;
 use crate::eks::access_policies::{self, CLUSTER_ADMIN_POLICY, PolicyScope};
 use crate::eks::posture::{self, ClusterFacts};
 use crate::mapping;

@@ -4,7 +4,7 @@
 //!
 //! [`add`] is pure; [`add_from`] reads the EKS side of a connection first.
 
-use super::access_entries::EntryWithPolicies;
+use super::access_entry::EntryWithPolicies;
 use super::access_policies;
 use super::posture::ClusterFacts;
 use crate::audit::completeness::{UnreadSource, source};
@@ -60,7 +60,7 @@ mod tests {
     use super::*;
     use crate::audit::inventory::{self, MappingSource};
     use crate::audit::queries::{self, LookupTarget};
-    use crate::eks::access_entries::AccessEntryView;
+    use crate::eks::access_entry::AccessEntryView;
     use crate::eks::access_policies::{Association, PolicyScope};
     use crate::rbac::{QueryScope, RbacSnapshot, Request, ResourceCatalog, RuleSource};
 

@@ -2,6 +2,7 @@
 //! access entries. Shell code here calls pure helpers in the submodules.
 
 pub mod access_entries;
+pub mod access_entry;
 pub mod access_policies;
 pub mod fleet;
 pub mod mapping_source;

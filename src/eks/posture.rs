@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::access_entries::EntryWithPolicies;
+use super::access_entry::EntryWithPolicies;
 use super::access_policies::{CLUSTER_ADMIN_POLICY, PolicyScope};
 use crate::audit::findings::{self, Finding};
 
@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn the_creator_is_named_when_one_admin_entry_was_made_with_the_cluster() {
-        use crate::eks::access_entries::AccessEntryView;
+        use crate::eks::access_entry::AccessEntryView;
         use crate::eks::access_policies::Association;
         let entry = |arn: &str, at: i64, policy: &str| EntryWithPolicies {
             entry: AccessEntryView {
