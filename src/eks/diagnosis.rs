@@ -4,7 +4,7 @@
 //! who used the cluster recently according to CloudTrail) and the failure's class
 //! ([`Unreachable`], from the error chain); this chooses the case and writes the message.
 
-use super::recent_principals::RecentPrincipal;
+use super::recent_use::RecentPrincipal;
 use crate::connect::diagnose::Unreachable;
 use crate::error::UserError;
 

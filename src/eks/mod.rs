@@ -14,6 +14,7 @@ pub mod diagnosis;
 pub mod identity;
 pub mod infer;
 pub mod recent_principals;
+pub mod recent_use;
 pub mod token;
 pub mod token_cmd;
 
