@@ -7,7 +7,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::audit::findings::Severity;
-use crate::report::Format;
+use crate::report::format::Format;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1761,7 +1761,7 @@ mod tests {
             allow_privileged_group: false,
             dry_run: false,
             via: crate::cli::MappingVia::AwsAuth,
-            output: crate::report::Format::Text,
+            output: crate::report::format::Format::Text,
         })
         .unwrap()
     }

@@ -41,11 +41,13 @@ fn main() {
 }
 
 /// Print the report (stdout) and the error (stderr); return the exit code.
-fn finish(result: &RunResult, format: report::Format) -> i32 {
+fn finish(result: &RunResult, format: report::format::Format) -> i32 {
     let mut unprinted = None;
     if let Some(r) = &result.report {
         let printed = match format {
-            report::Format::Json | report::Format::Yaml => report::print_structured(format, r),
+            report::format::Format::Json | report::format::Format::Yaml => {
+                report::print_structured(format, r)
+            }
             _ => report::print_text(&report::write_text::render(r)),
         };
         if let Err(e) = printed {

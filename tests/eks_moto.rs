@@ -964,8 +964,11 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
             "{name}:\n{table}"
         );
     }
-    let json: serde_json::Value =
-        serde_json::from_str(&fleet::render(&report, chronom::report::Format::Json)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&fleet::render(
+        &report,
+        chronom::report::format::Format::Json,
+    ))
+    .unwrap();
     assert_eq!(json["clusters"].as_array().unwrap().len(), 9);
     assert!(
         json["findings"]
@@ -974,8 +977,11 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
             .iter()
             .all(|f| f["cluster"].is_string() && f["region"].is_string())
     );
-    let sarif: serde_json::Value =
-        serde_json::from_str(&fleet::render(&report, chronom::report::Format::Sarif)).unwrap();
+    let sarif: serde_json::Value = serde_json::from_str(&fleet::render(
+        &report,
+        chronom::report::format::Format::Sarif,
+    ))
+    .unwrap();
     assert_eq!(
         sarif["runs"][0]["invocations"][0]["executionSuccessful"],
         false

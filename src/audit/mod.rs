@@ -22,7 +22,7 @@ use crate::cli::{AuditArgs, AuditQuery, GlobalArgs};
 use crate::connect::{self, Connection};
 use crate::error::UserError;
 use crate::rbac::{QueryScope, RbacObjects, RuleSource};
-use crate::report::Format;
+use crate::report::format::Format;
 use completeness::{UnreadSource, Verdict, source};
 use manifests::ClusterState;
 

@@ -15,7 +15,7 @@ use crate::error::UserError;
 use crate::rbac::{
     self, Identity, QueryScope, RbacSnapshot, Request, ResourceCatalog, SubjectKind, SubjectRef,
 };
-use crate::report::Format;
+use crate::report::format::Format;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

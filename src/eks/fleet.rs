@@ -51,7 +51,7 @@ use crate::audit::findings::Finding;
 use crate::audit::report::{self, AuditReport, Counts};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::error::UserError;
-use crate::report::Format;
+use crate::report::format::Format;
 
 /// How many clusters are audited at once.
 pub const PARALLEL_CLUSTERS: usize = 4;
@@ -966,7 +966,7 @@ fn progress_bar(show: bool, total: usize) -> indicatif::ProgressBar {
 pub fn render(fleet: &FleetReport, format: Format) -> String {
     match format {
         Format::Wide => render_table(fleet, true),
-        Format::Json | Format::Yaml => crate::report::structured(format, fleet),
+        Format::Json | Format::Yaml => crate::report::format::structured(format, fleet),
         Format::Sarif => render_sarif(fleet),
         // audit accepts table, wide, json, yaml and sarif (cli.rs); text would be the table.
         Format::Table | Format::Text => render_table(fleet, false),
@@ -1147,7 +1147,7 @@ mod tests {
             "the failed cluster counts, the skipped region does not"
         );
         let json: Value =
-            serde_json::from_str(&crate::report::structured(Format::Json, &f)).unwrap();
+            serde_json::from_str(&crate::report::format::structured(Format::Json, &f)).unwrap();
         assert_eq!(json["findings"][0]["cluster"], "prod");
         assert_eq!(json["findings"][0]["rule"], "CHR001");
         assert_eq!(json["clusters"][1]["error"], "AccessDenied");
@@ -1235,7 +1235,7 @@ mod tests {
         assert_eq!(exit_code(&f, Some(Severity::Low), true), 0);
         assert_eq!(exit_code(&f, None, true), 0);
         let json: Value =
-            serde_json::from_str(&crate::report::structured(Format::Json, &f)).unwrap();
+            serde_json::from_str(&crate::report::format::structured(Format::Json, &f)).unwrap();
         assert_eq!(json["complete"], false);
         assert_eq!(
             json["incomplete"],

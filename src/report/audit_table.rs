@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use crate::audit::queries::{LookupAnswer, WhoCanAnswer};
 use crate::audit::report::AuditReport;
-use crate::report::{plain_table as table, table_text as lines};
+use crate::report::table::{plain_table as table, table_text as lines};
 
 fn dash(s: &str) -> String {
     if s.is_empty() {

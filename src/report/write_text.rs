@@ -87,7 +87,7 @@ pub fn render(r: &WriteReport) -> String {
             r.aws_auth.entry.username,
             r.aws_auth.entry.groups.first().cloned().unwrap_or_default()
         ));
-        let mut table = crate::report::plain_table(&[
+        let mut table = crate::report::table::plain_table(&[
             "VERB",
             "RESOURCE",
             "NAMESPACE",
@@ -109,7 +109,7 @@ pub fn render(r: &WriteReport) -> String {
                 if c.ok() { "ok".into() } else { "WRONG".into() },
             ]);
         }
-        out.push_str(&crate::report::table_text(&table));
+        out.push_str(&crate::report::table::table_text(&table));
     }
     out
 }
