@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chronom::audit::manifests::ClusterState;
-use chronom::audit::{inventory, queries, read_cluster, read_cluster_for, report};
+use chronom::audit::{answers, inventory, read_cluster, read_cluster_for, report};
 use chronom::cli::GlobalArgs;
 use chronom::connect::{Connection, connect};
 use chronom::rbac::{
@@ -1703,7 +1703,7 @@ fn who_can_answer(state: ClusterState, request: &Request, scope: &QueryScope) ->
     let mut state = state;
     let snapshot = report::take_snapshot(&mut state, RuleSource::AsStored);
     let inv = inventory::from_aws_auth(&state.aws_auth);
-    serde_json::to_value(queries::answer_who_can(
+    serde_json::to_value(answers::answer_who_can(
         &snapshot,
         &inv.mappings,
         request,

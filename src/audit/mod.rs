@@ -3,6 +3,7 @@
 //! The shell lists the four RBAC kinds and reads aws-auth (a constant number of paginated
 //! requests, whatever the cluster's size), or reads manifests; everything else is pure.
 
+pub mod answers;
 pub mod completeness;
 pub mod findings;
 pub mod inventory;

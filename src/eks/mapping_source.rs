@@ -58,8 +58,8 @@ pub async fn add_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::answers::{self, LookupTarget};
     use crate::audit::inventory::{self, MappingSource};
-    use crate::audit::queries::{self, LookupTarget};
     use crate::eks::access_entry::AccessEntryView;
     use crate::eks::access_policies::{Association, PolicyScope};
     use crate::rbac::{QueryScope, RbacSnapshot, Request, ResourceCatalog, RuleSource};
@@ -137,13 +137,13 @@ mod tests {
         verb: &str,
         resource: &str,
         ns: &str,
-    ) -> Vec<queries::WhoCanAnswer> {
+    ) -> Vec<answers::WhoCanAnswer> {
         let mut request =
             crate::rbac::parse_verb_target(verb, resource, &ResourceCatalog::builtin()).unwrap();
         if let Request::Resource(r) = &mut request {
             r.namespace = Some(ns.into());
         }
-        queries::answer_who_can(
+        answers::answer_who_can(
             snapshot,
             mappings,
             &request,
@@ -227,7 +227,7 @@ mod tests {
     fn lookup_resolves_an_arn_to_its_entry_with_policies() {
         let (mappings, snapshot) = inputs("API", true);
         // A session of the viewer role: the role's path is not in an assumed-role ARN.
-        let targets = queries::lookup_targets(
+        let targets = answers::lookup_targets(
             "arn:aws:sts::111122223333:assumed-role/viewer/alice",
             &mappings,
         )
@@ -237,7 +237,7 @@ mod tests {
             panic!("an identity")
         };
         assert_eq!(identity.user, "viewer");
-        let rows = queries::answer_lookup(&snapshot, &targets);
+        let rows = answers::answer_lookup(&snapshot, &targets);
         assert!(
             rows.iter()
                 .any(|r| r.role.contains("AmazonEKSViewPolicy") && r.scope.contains("team")),
@@ -246,7 +246,7 @@ mod tests {
         assert!(rows.iter().all(|r| r.principal.as_deref() == Some(VIEWER)));
         // The admin role resolves to its entry (username admin-entry, group readers), not to
         // the ignored aws-auth entry.
-        let targets = queries::lookup_targets(ADMIN, &mappings).unwrap();
+        let targets = answers::lookup_targets(ADMIN, &mappings).unwrap();
         assert_eq!(targets.len(), 1);
         let LookupTarget::Identity(identity) = &targets[0].1 else {
             panic!("an identity")

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::audit::queries::{LookupAnswer, WhoCanAnswer};
+use crate::audit::answers::{LookupAnswer, WhoCanAnswer};
 use crate::audit::report::AuditReport;
 use crate::report::table::{plain_table as table, table_text as lines};
 
