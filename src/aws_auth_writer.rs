@@ -1,6 +1,6 @@
 //! Reading, backing up and writing the aws-auth ConfigMap with optimistic concurrency.
 //!
-//! The edit itself is pure (`crate::awsauth`); this module only moves text to and from the
+//! The edit itself is pure (`chronom_core::awsauth`); this module only moves text to and from the
 //! server. Every write carries the resourceVersion that was read, so a concurrent writer
 //! makes the server answer 409 instead of one of us silently losing the other's entry.
 

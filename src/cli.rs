@@ -155,8 +155,8 @@ pub struct GrantArgs {
 
 impl GrantArgs {
     /// The role profile the flags ask for (they conflict, so at most one is set).
-    pub fn profile(&self) -> crate::readonly_role::RoleProfile {
-        use crate::readonly_role::RoleProfile;
+    pub fn profile(&self) -> chronom_core::readonly_role::RoleProfile {
+        use chronom_core::readonly_role::RoleProfile;
         if self.wildcard_role {
             RoleProfile::Wildcard
         } else if self.include_secrets {
@@ -466,7 +466,7 @@ mod tests {
 
     #[test]
     fn profile_flags_choose_the_profile() {
-        use crate::readonly_role::RoleProfile;
+        use chronom_core::readonly_role::RoleProfile;
         assert_eq!(grant(&[]).unwrap().profile(), RoleProfile::ReadOnly);
         assert_eq!(
             grant(&["--exclude-secrets"]).unwrap().profile(),

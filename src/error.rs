@@ -44,8 +44,8 @@ impl fmt::Display for UserError {
 impl std::error::Error for UserError {}
 
 /// The pure core says why it refuses an aws-auth entry; the user sees it as one failed run.
-impl From<Box<crate::awsauth::ownership::EntryRefusal>> for UserError {
-    fn from(r: Box<crate::awsauth::ownership::EntryRefusal>) -> Self {
+impl From<Box<chronom_core::awsauth::ownership::EntryRefusal>> for UserError {
+    fn from(r: Box<chronom_core::awsauth::ownership::EntryRefusal>) -> Self {
         UserError::failed(r.what(), r.next())
     }
 }
@@ -57,10 +57,10 @@ mod tests {
     #[test]
     fn an_entry_refusal_is_a_failed_run_with_a_next_step() {
         let node = "- rolearn: arn:aws:iam::111122223333:role/node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups: [system:bootstrappers, system:nodes]\n";
-        let role = crate::arn::parse_role_arn("arn:aws:iam::111122223333:role/node")
+        let role = chronom_core::arn::parse_role_arn("arn:aws:iam::111122223333:role/node")
             .unwrap()
             .canonical;
-        let e: UserError = crate::awsauth::ownership::check_forced_replace(node, &role)
+        let e: UserError = chronom_core::awsauth::ownership::check_forced_replace(node, &role)
             .unwrap_err()
             .into();
         assert_eq!(e.exit_code, EXIT_FAILED);

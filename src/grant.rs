@@ -11,20 +11,20 @@ use k8s_openapi::api::rbac::v1::{
 };
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 
-use crate::arn::{self, RoleArnInput};
 use crate::aws_auth_writer::{self as writer, EditOutcome};
-use crate::awsauth;
 use crate::cli::{GlobalArgs, GrantArgs};
 use crate::connect::{self, Connection, identity};
 use crate::eks::access_entries::{self as entries, PreparedGrant};
 use crate::eks::access_entry::{self, UsernameTarget};
 use crate::eks::via::{self, EksContext, MapWith};
 use crate::error::UserError;
-use crate::inherited_access::{self, ReadScope};
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RoleArnView, WriteReport};
-use crate::rbac::RbacObjects;
-use crate::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 use crate::{preflight, verify};
+use chronom_core::arn::{self, RoleArnInput};
+use chronom_core::awsauth;
+use chronom_core::inherited_access::{self, ReadScope};
+use chronom_core::rbac::RbacObjects;
+use chronom_core::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 
 /// A grant request whose inputs have been checked. Pure data.
 #[derive(Debug, Clone)]
@@ -589,8 +589,10 @@ pub async fn execute_observed(
         live_binding.as_ref(),
         &bound,
     )?;
-    let sample_user =
-        crate::awsauth::template::sample_username(&v.entry.username, v.role.canonical.account());
+    let sample_user = chronom_core::awsauth::template::sample_username(
+        &v.entry.username,
+        v.role.canonical.account(),
+    );
     let users = inherited_access::usernames_to_check(
         &v.entry.username,
         v.role.canonical.account(),
@@ -1005,8 +1007,10 @@ async fn finish(
         ));
     }
 
-    let user =
-        crate::awsauth::template::sample_username(&v.entry.username, v.role.canonical.account());
+    let user = chronom_core::awsauth::template::sample_username(
+        &v.entry.username,
+        v.role.canonical.account(),
+    );
     let checks = verify::in_namespaces(
         verify::after_grant(v.profile, plan.verify_crd.as_ref()),
         verify_in,

@@ -10,10 +10,10 @@ use std::io::{BufRead, IsTerminal, Write};
 use k8s_openapi::api::core::v1::ConfigMap;
 
 use crate::aws_auth_writer::{self as writer, EditOutcome};
-use crate::awsauth::unified_diff;
 use crate::cli::{GlobalArgs, RestoreArgs};
 use crate::connect;
 use crate::error::UserError;
+use chronom_core::awsauth::unified_diff;
 
 pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> i32 {
     match restore(global, args).await {

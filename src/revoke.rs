@@ -12,9 +12,7 @@
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Subject};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 
-use crate::arn::{self, RoleArnInput};
 use crate::aws_auth_writer::{self as writer, EditOutcome};
-use crate::awsauth::{self, ownership};
 use crate::cli::{GlobalArgs, RevokeArgs};
 use crate::connect::{self, Connection, identity};
 use crate::eks::access_entries::{self as entries, PreparedRevoke};
@@ -22,8 +20,10 @@ use crate::eks::via::{self, EksContext};
 use crate::error::UserError;
 use crate::grant::role_arn_view;
 use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RunResult, WriteReport};
-use crate::readonly_role as ro;
 use crate::{preflight, verify};
+use chronom_core::arn::{self, RoleArnInput};
+use chronom_core::awsauth::{self, ownership};
+use chronom_core::readonly_role as ro;
 
 pub async fn run(global: &GlobalArgs, args: &RevokeArgs) -> RunResult {
     let role = match arn::parse_role_arn(&args.role_arn) {
@@ -468,7 +468,8 @@ pub async fn execute(
         report.cluster_role_binding.action,
         Action::Deleted | Action::Updated
     ) {
-        let user = crate::awsauth::template::sample_username(&username, role.canonical.account());
+        let user =
+            chronom_core::awsauth::template::sample_username(&username, role.canonical.account());
         report.verification =
             verify::run(conn, &user, &args.group, &verify::after_revoke()).await?;
         report.ok = report.verification.iter().all(|c| c.ok());

@@ -5,7 +5,7 @@ use crate::connect::Connection;
 use crate::connect::identity::{Right, can_they};
 use crate::error::UserError;
 use crate::outcome::Check;
-use crate::readonly_role::{self, DiscoveredResources, RoleProfile};
+use chronom_core::readonly_role::{self, DiscoveredResources, RoleProfile};
 
 /// A custom resource the server serves (from discovery), to prove that the role reads CRDs too.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Differential test: our pure RBAC evaluator (`chronom::rbac`) against the real API server's
+//! Differential test: our pure RBAC evaluator (`chronom_core::rbac`) against the real API server's
 //! authorizer, asked through SubjectAccessReview, on thousands of queries.
 //!
 //! Each test applies `tests/fixtures/differential/*.yaml` under a unique prefix (chart-style RBAC
@@ -16,7 +16,7 @@
 //!   has no opinion on, and requires exact agreement;
 //! - `node_identities_agree_including_the_node_authorizer` uses node identities
 //!   (`system:node:<name>` in `system:nodes`) and also requires `server == ours`: our evaluator
-//!   models the Node authorizer (`chronom::rbac::node`), a transcription of kubernetes v1.37.2
+//!   models the Node authorizer (`chronom_core::rbac::node`), a transcription of kubernetes v1.37.2
 //!   `plugin/pkg/auth/authorizer/node/node_authorizer.go` (with an empty node graph) and
 //!   `bootstrappolicy.NodeRules()`. It prints which requests only the Node authorizer allows;
 //! - `who_can_in_one_namespace_agrees_with_the_whole_cluster_and_subject_access_review` checks
@@ -48,7 +48,7 @@ use chronom::audit::manifests::ClusterState;
 use chronom::audit::{answers, inventory, read_cluster, read_cluster_for, report};
 use chronom::cli::GlobalArgs;
 use chronom::connect::{Connection, connect};
-use chronom::rbac::{
+use chronom_core::rbac::{
     Identity, QueryScope, RbacObjects, RbacSnapshot, Request, ResourceRequest, RuleSource,
     SubjectKind, WhoCanRow, aggregate_cluster_roles,
 };
@@ -952,7 +952,7 @@ fn known_roles<'a>(
 
 /// The node name the Node authorizer identifies (`nodeidentifier.NodeIdentity`): a user named
 /// `system:node:<name>` in the group `system:nodes`. `Some("")` is a node it cannot identify.
-use chronom::rbac::node::node_identity;
+use chronom_core::rbac::node::node_identity;
 
 /// Whether the Node authorizer has an opinion on this identity at all (a non-empty node name).
 fn is_node(id: &Identity) -> bool {
@@ -1767,7 +1767,7 @@ async fn who_can_in_one_namespace_alone() {
         let one = read_cluster_for(&conn, &scope)
             .await
             .unwrap_or_else(|e| panic!("read_cluster_for {ns}: {e}"));
-        let rows = chronom::rbac::who_can(
+        let rows = chronom_core::rbac::who_can(
             &RbacSnapshot::new(one.rbac, RuleSource::AsStored),
             request,
             &scope,

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use chronom::arn::{CanonicalRoleArn, parse_role_arn};
-use chronom::awsauth::{
+use chronom_core::arn::{CanonicalRoleArn, parse_role_arn};
+use chronom_core::awsauth::{
     EditAction, EditError, MapRoleEntry, NewRoleEntry, default_username, parse_map_roles,
     remove_role, upsert_role,
 };
@@ -655,14 +655,14 @@ fn a_dead_path_entry_or_a_different_mapping_is_a_conflict() {
 /// refuse them explicitly (UnsupportedLayout, with a position) rather than emit broken YAML.
 #[test]
 fn flow_lists_it_cannot_extend_are_refused_explicitly() {
-    let entry = chronom::awsauth::NewRoleEntry {
-        rolearn: chronom::arn::CanonicalRoleArn::new("aws", "111122223333", "fuzzed").unwrap(),
+    let entry = chronom_core::awsauth::NewRoleEntry {
+        rolearn: chronom_core::arn::CanonicalRoleArn::new("aws", "111122223333", "fuzzed").unwrap(),
         username: "fuzzed".into(),
         groups: vec!["g".into()],
     };
     for text in ["[:]", "[a:]", "[a\t-\t]"] {
-        match chronom::awsauth::upsert_role(text, &entry, false) {
-            Err(chronom::awsauth::EditError::UnsupportedLayout { line, column, .. }) => {
+        match chronom_core::awsauth::upsert_role(text, &entry, false) {
+            Err(chronom_core::awsauth::EditError::UnsupportedLayout { line, column, .. }) => {
                 assert!(line >= 1 && column >= 1, "{text:?}")
             }
             other => panic!("{text:?}: expected UnsupportedLayout, got {other:?}"),

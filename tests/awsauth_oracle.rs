@@ -546,7 +546,7 @@ fn generated(seed: u64) -> Vec<Data> {
 fn strict(data: &Data) -> InEffect {
     let text = |k: &str| data.get(k).map(String::as_str).unwrap_or("");
     let mut as_lenient = lenient(&Data::new());
-    if let Ok(entries) = chronom::awsauth::parse_map_roles(text("mapRoles")) {
+    if let Ok(entries) = chronom_core::awsauth::parse_map_roles(text("mapRoles")) {
         as_lenient.roles = entries
             .into_iter()
             .filter(|e| !e.is_dropped())
@@ -563,7 +563,7 @@ fn strict(data: &Data) -> InEffect {
             })
             .collect();
     }
-    if let Ok(entries) = chronom::awsauth::parse_map_users(text("mapUsers")) {
+    if let Ok(entries) = chronom_core::awsauth::parse_map_users(text("mapUsers")) {
         as_lenient.users = entries
             .into_iter()
             .filter(|e| !e.is_dropped())
@@ -575,7 +575,7 @@ fn strict(data: &Data) -> InEffect {
             })
             .collect();
     }
-    if let Ok(accounts) = chronom::awsauth::parse_map_accounts(text("mapAccounts")) {
+    if let Ok(accounts) = chronom_core::awsauth::parse_map_accounts(text("mapAccounts")) {
         as_lenient.accounts = accounts
             .into_iter()
             .filter(|a| !a.notes.iter().any(|n| n.drops_entry()))

@@ -19,11 +19,11 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use chronom::arn::CanonicalRoleArn;
+use chronom_core::arn::CanonicalRoleArn;
 use std::sync::Mutex;
 
 use awsauth_oracle::{Data, InEffect, Role, Sso, User};
-use chronom::awsauth::{
+use chronom_core::awsauth::{
     EditAction, EditError, MapRoleEntry, NewRoleEntry, parse_map_accounts, parse_map_roles,
     parse_map_users, remove_role, upsert_role,
 };

@@ -199,8 +199,8 @@ fn ctx(eks: aws_sdk_eks::Client, iam: Option<aws_sdk_iam::Client>, mode: &str) -
     }
 }
 
-fn input(arn: &str) -> chronom::arn::RoleArnInput {
-    chronom::arn::parse_role_arn(arn).unwrap()
+fn input(arn: &str) -> chronom_core::arn::RoleArnInput {
+    chronom_core::arn::parse_role_arn(arn).unwrap()
 }
 
 #[tokio::test]
@@ -763,7 +763,7 @@ async fn audit_with(mode: &str, map_roles: &str) -> (report::AuditReport, serde_
     cluster.endpoint_public_access = true;
     cluster.bootstrap_cluster_creator_admin_permissions = Some(true);
     let state = aws_auth_state(map_roles);
-    let snapshot = report::snapshot_of(&state, chronom::rbac::RuleSource::AsStored);
+    let snapshot = report::snapshot_of(&state, chronom_core::rbac::RuleSource::AsStored);
     let eks_state = EksState {
         cluster,
         access_entries,
@@ -957,7 +957,7 @@ async fn unreadable_entries_are_a_finding_not_a_silent_gap() {
         .await
         .unwrap_err();
     let state = ClusterState::default();
-    let snapshot = report::snapshot_of(&state, chronom::rbac::RuleSource::AsStored);
+    let snapshot = report::snapshot_of(&state, chronom_core::rbac::RuleSource::AsStored);
     let eks_state = EksState {
         cluster: facts("API"),
         access_entries: vec![],

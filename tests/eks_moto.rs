@@ -692,7 +692,7 @@ fn a_context_on_an_eks_endpoint_reads_the_eks_side_of_its_cluster() {
         // who-can and lookup read it as well: in API mode, aws-auth mappings count for nothing.
         let aws_auth = std::collections::BTreeMap::from([("mapRoles".to_string(), format!("- rolearn: arn:aws:iam::{ACCOUNT}:role/admin\n  username: admin\n  groups: [system:masters]\n"))]);
         let mut mappings = chronom::audit::inventory::from_aws_auth(&aws_auth).mappings;
-        let mut objects = chronom::rbac::RbacObjects::default();
+        let mut objects = chronom_core::rbac::RbacObjects::default();
         chronom::eks::mapping_source::add_from(&conn, &mut mappings, &mut objects).await;
         assert_eq!(mappings.iter().map(|m| (m.active, m.state)).collect::<Vec<_>>(), [(false, "ignored")]);
 
@@ -1519,7 +1519,7 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
 
     // who-can and lookup get it too, and refuse to answer from the rest alone.
     let mut mappings = Vec::new();
-    let mut objects = chronom::rbac::RbacObjects::default();
+    let mut objects = chronom_core::rbac::RbacObjects::default();
     let gaps = rt().block_on(chronom::eks::mapping_source::add_from(
         &conn,
         &mut mappings,

@@ -33,7 +33,7 @@ extern crate self as chronom_fuzz;
 extern crate self as libfuzzer_sys;
 
 pub use ::arbitrary;
-pub use chronom::{arn, awsauth};
+pub use chronom_core::{arn, awsauth};
 
 #[path = "../fuzz/src/edit_input.rs"]
 #[rustfmt::skip]

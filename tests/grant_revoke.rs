@@ -240,7 +240,8 @@ fn grant_creates_maps_and_verifies_then_regrant_is_a_no_op() {
         .count();
     assert_eq!(
         checks.len(),
-        chronom::verify::after_grant(chronom::readonly_role::RoleProfile::ReadOnly, None).len()
+        chronom::verify::after_grant(chronom_core::readonly_role::RoleProfile::ReadOnly, None)
+            .len()
             + crd_rows,
         "{checks:?}"
     );
@@ -772,7 +773,7 @@ fn hostile_usernames_and_groups_stay_one_scalar() {
             continue;
         }
         assert_eq!(out.status.code(), Some(0), "{p:?}: {}", text(&out));
-        let entries = chronom::awsauth::parse_map_roles(&map_roles()).expect("still parses");
+        let entries = chronom_core::awsauth::parse_map_roles(&map_roles()).expect("still parses");
         let mine: Vec<_> = entries
             .iter()
             .filter(|e| e.rolearn.contains(&n.arn))
@@ -838,7 +839,7 @@ fn concurrent_grants_keep_every_entry() {
     }
     let now = map_roles();
     assert!(now.starts_with(NODE_ENTRY));
-    let entries = chronom::awsauth::parse_map_roles(&now).unwrap();
+    let entries = chronom_core::awsauth::parse_map_roles(&now).unwrap();
     assert_eq!(entries.len(), 9, "{now}");
     for n in &all {
         assert_eq!(

@@ -2,9 +2,10 @@
 //! known gaps of kubectl-who-can, and property tests of the evaluator against an oracle written
 //! here from the Kubernetes source: RuleAllows and its helpers (module `kubernetes` below) and a
 //! naive scan that transcribes VisitRulesFor (pkg/registry/rbac/validation/rule.go) literally.
-//! Nothing in the oracle calls src/rbac's matching code, so a bug there cannot hide in both.
+//! Nothing in the oracle calls the core's RBAC matching code (crates/chronom-core/src/rbac), so
+//! a bug there cannot hide in both.
 
-use chronom::rbac::{
+use chronom_core::rbac::{
     AccessSummary, BindingKind, Identity, QueryScope, RbacObjects, RbacSnapshot, Request,
     ResourceCatalog, ResourceRequest, RuleSource, Scope, SubjectKind, WhoCanRow, lookup,
     parse_request, who_can,
@@ -707,7 +708,7 @@ fn lookup_like_rbac_lookup() {
     let s = peer_gap_snapshot();
     let rows = lookup(
         &s,
-        &chronom::rbac::SubjectRef::parse_service_account("team-b:bot").unwrap(),
+        &chronom_core::rbac::SubjectRef::parse_service_account("team-b:bot").unwrap(),
     );
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].scope, Scope::Namespace("team-b".into()));
@@ -750,9 +751,10 @@ fn summaries_for_the_read_only_grant_shapes() {
 ///
 /// Kept deliberately literal (loops, early returns, the length test of the `*/subresource` form,
 /// `strings.TrimRight`) rather than idiomatic, so that it reads line for line against the Go and
-/// shares no code with src/rbac/rule.rs. Go's nil and empty slices are both `None`/empty here.
+/// shares no code with crates/chronom-core/src/rbac/rule.rs. Go's nil and empty slices are both
+/// `None`/empty here.
 mod kubernetes {
-    use chronom::rbac::Request;
+    use chronom_core::rbac::Request;
     use k8s_openapi::api::rbac::v1::PolicyRule;
 
     // k8s.io/api/rbac/v1 types.go
@@ -1220,7 +1222,7 @@ proptest! {
         r.name = name.map(Into::into);
         r.namespace = ns.map(Into::into);
         let request = Request::Resource(r);
-        let back = chronom::rbac::parse_verb_target(request.verb(), &request.target(), &c).unwrap();
+        let back = chronom_core::rbac::parse_verb_target(request.verb(), &request.target(), &c).unwrap();
         prop_assert_eq!(back.with_namespace(request.namespace()), request);
     }
 }
@@ -1312,12 +1314,12 @@ fn arb_awkward_request() -> impl Strategy<Value = Request> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4096))]
 
-    /// One rule, one request: `chronom::rbac::rule::rule_allows` says what Kubernetes' RuleAllows
-    /// (transcribed above) says.
+    /// One rule, one request: `chronom_core::rbac::rule::rule_allows` says what Kubernetes'
+    /// RuleAllows (transcribed above) says.
     #[test]
     fn rule_allows_agrees_with_kubernetes(rule in arb_awkward_rule(), request in arb_awkward_request()) {
         prop_assert_eq!(
-            chronom::rbac::rule::rule_allows(&rule, &request),
+            chronom_core::rbac::rule::rule_allows(&rule, &request),
             kubernetes::rule_allows(&request, &rule),
             "rule {:?} request {:?}", rule, request
         );

@@ -146,7 +146,7 @@ fn race_round(round: usize) -> (Vec<String>, WriterTally) {
             problems.push(format!("revoked {a} still present"));
         }
     }
-    let entries = chronom::awsauth::parse_map_roles(roles)
+    let entries = chronom_core::awsauth::parse_map_roles(roles)
         .map(|e| e.len())
         .unwrap_or(0);
     if entries != 9 {

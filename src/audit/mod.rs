@@ -22,8 +22,8 @@ use kube::api::{Api, ListParams};
 use crate::cli::{AuditArgs, AuditQuery, GlobalArgs};
 use crate::connect::{self, Connection};
 use crate::error::UserError;
-use crate::rbac::{QueryScope, RbacObjects, RuleSource};
 use crate::report::format::Format;
+use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
 use completeness::{UnreadSource, Verdict, source};
 use manifests::ClusterState;
 
@@ -167,7 +167,7 @@ pub async fn live_report(
 async fn discover_for_chronom_roles(
     conn: &Connection,
     state: &mut ClusterState,
-) -> Option<crate::readonly_role::DiscoveredResources> {
+) -> Option<chronom_core::readonly_role::DiscoveredResources> {
     if !report::needs_discovery(&state.rbac.cluster_roles) {
         return None;
     }
@@ -450,7 +450,7 @@ fn trim<K: kube::Resource>(mut item: K) -> K {
     let profile = meta
         .annotations
         .as_mut()
-        .and_then(|a| a.remove_entry(crate::readonly_role::PROFILE_ANNOTATION));
+        .and_then(|a| a.remove_entry(chronom_core::readonly_role::PROFILE_ANNOTATION));
     *meta = ObjectMeta {
         name: meta.name.take(),
         namespace: meta.namespace.take(),
@@ -526,7 +526,7 @@ mod tests {
         role.metadata.resource_version = Some("7".into());
         role.metadata.annotations = Some(std::collections::BTreeMap::from([
             (
-                crate::readonly_role::PROFILE_ANNOTATION.to_string(),
+                chronom_core::readonly_role::PROFILE_ANNOTATION.to_string(),
                 "read-only".to_string(),
             ),
             (
@@ -538,7 +538,7 @@ mod tests {
         assert_eq!(
             trimmed.metadata.annotations,
             Some(std::collections::BTreeMap::from([(
-                crate::readonly_role::PROFILE_ANNOTATION.to_string(),
+                chronom_core::readonly_role::PROFILE_ANNOTATION.to_string(),
                 "read-only".to_string()
             )]))
         );

@@ -6,8 +6,8 @@ use super::inventory;
 use crate::cli::{GlobalArgs, LookupArgs, WhoCanArgs};
 use crate::connect;
 use crate::error::UserError;
-use crate::rbac::{self, QueryScope, Request, ResourceCatalog};
 use crate::report::format::Format;
+use chronom_core::rbac::{self, QueryScope, Request, ResourceCatalog};
 
 pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserError> {
     let catalog = ResourceCatalog::builtin();

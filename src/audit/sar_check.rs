@@ -7,7 +7,7 @@ use super::report::{AuditReport, Mismatch, Verification, identity_of};
 use crate::connect::Connection;
 use crate::connect::identity::review;
 use crate::error::UserError;
-use crate::rbac::{NonResourceRequest, RbacSnapshot, Request, ResourceRequest};
+use chronom_core::rbac::{NonResourceRequest, RbacSnapshot, Request, ResourceRequest};
 
 /// The questions behind the report's summaries and findings, each with its namespace.
 pub fn questions() -> Vec<Request> {

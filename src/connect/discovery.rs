@@ -2,7 +2,7 @@
 
 use super::Connection;
 use crate::error::UserError;
-use crate::readonly_role::DiscoveredResources;
+use chronom_core::readonly_role::DiscoveredResources;
 
 /// Every resource and subresource the server serves, per API group and across its versions,
 /// with the verbs each supports: what the per-resource profiles are built from.

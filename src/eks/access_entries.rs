@@ -10,9 +10,9 @@ use super::access_entry::{
     principal_plan, view_of,
 };
 use super::access_policies::{Association, PolicyScope};
-use crate::arn::{self, RoleArnInput};
 use crate::error::UserError;
 use crate::outcome::Action;
+use chronom_core::arn::{self, RoleArnInput};
 
 /// How many EKS requests one cluster's audit or revoke keeps in flight.
 pub const PARALLEL_REQUESTS: usize = 8;

@@ -156,7 +156,7 @@ fn unauthorized(f: &Facts) -> UserError {
     );
     // Access entries and aws-auth take the role, not the session; an IAM user as it is.
     let principal = match f.caller.as_deref() {
-        Some(arn) => crate::arn::parse_role_arn(arn)
+        Some(arn) => chronom_core::arn::parse_role_arn(arn)
             .map_or_else(|_| arn.to_string(), |r| r.canonical.to_string()),
         None => "YOUR_PRINCIPAL_ARN".to_string(),
     };

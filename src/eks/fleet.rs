@@ -693,7 +693,10 @@ pub fn render_sarif(r: &FleetReport) -> String {
     let empty = report::build(
         "all-clusters",
         &Default::default(),
-        &report::snapshot_of(&Default::default(), crate::rbac::RuleSource::AsStored),
+        &report::snapshot_of(
+            &Default::default(),
+            chronom_core::rbac::RuleSource::AsStored,
+        ),
     );
     let mut doc: Value =
         serde_json::from_str(&crate::report::sarif::render(&empty)).expect("our SARIF is JSON");
@@ -1060,7 +1063,7 @@ mod tests {
         report::build(
             "ctx",
             &state,
-            &report::snapshot_of(&state, crate::rbac::RuleSource::Aggregate),
+            &report::snapshot_of(&state, chronom_core::rbac::RuleSource::Aggregate),
         )
     }
 

@@ -11,7 +11,7 @@ use crate::audit::completeness::{UnreadSource, source};
 use crate::audit::inventory::Mapping;
 use crate::connect::Connection;
 use crate::mapping;
-use crate::rbac::RbacObjects;
+use chronom_core::rbac::RbacObjects;
 
 /// Add the EKS side to the queries' inputs:
 /// - aws-auth mappings and access entries count as [`mapping::resolve`] says (the audit report
@@ -62,7 +62,7 @@ mod tests {
     use crate::audit::inventory::{self, MappingSource};
     use crate::eks::access_entry::AccessEntryView;
     use crate::eks::access_policies::{Association, PolicyScope};
-    use crate::rbac::{QueryScope, RbacSnapshot, Request, ResourceCatalog, RuleSource};
+    use chronom_core::rbac::{QueryScope, RbacSnapshot, Request, ResourceCatalog, RuleSource};
 
     const VIEWER: &str = "arn:aws:iam::111122223333:role/team/viewer";
     const ADMIN: &str = "arn:aws:iam::111122223333:role/admin";
@@ -139,7 +139,8 @@ mod tests {
         ns: &str,
     ) -> Vec<answers::WhoCanAnswer> {
         let mut request =
-            crate::rbac::parse_verb_target(verb, resource, &ResourceCatalog::builtin()).unwrap();
+            chronom_core::rbac::parse_verb_target(verb, resource, &ResourceCatalog::builtin())
+                .unwrap();
         if let Request::Resource(r) = &mut request {
             r.namespace = Some(ns.into());
         }

@@ -139,7 +139,7 @@ pub fn oracle(batch: &[Data]) -> Vec<InEffect> {
 /// rejected), in order.
 pub fn lenient(data: &Data) -> InEffect {
     let text = |k: &str| data.get(k).map(String::as_str).unwrap_or("");
-    let roles = chronom::awsauth::read_map_roles(text("mapRoles"))
+    let roles = chronom_core::awsauth::read_map_roles(text("mapRoles"))
         .entries
         .into_iter()
         .filter(|e| !e.is_dropped())
@@ -155,7 +155,7 @@ pub fn lenient(data: &Data) -> InEffect {
             userid: e.userid.unwrap_or_default(),
         })
         .collect();
-    let users = chronom::awsauth::read_map_users(text("mapUsers"))
+    let users = chronom_core::awsauth::read_map_users(text("mapUsers"))
         .entries
         .into_iter()
         .filter(|e| !e.is_dropped())
@@ -166,7 +166,7 @@ pub fn lenient(data: &Data) -> InEffect {
             userid: e.userid.unwrap_or_default(),
         })
         .collect();
-    let accounts = chronom::awsauth::read_map_accounts(text("mapAccounts"))
+    let accounts = chronom_core::awsauth::read_map_accounts(text("mapAccounts"))
         .entries
         .into_iter()
         .filter(|a| !a.notes.iter().any(|n| n.drops_entry()))

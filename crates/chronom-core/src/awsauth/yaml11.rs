@@ -7,6 +7,8 @@
 //! the events up to the end of the first document are ever asked for (go-yaml reads one
 //! document and stops). This module is the only place that touches the C-shaped API.
 
+#![allow(unsafe_code)] // the libyaml binding: each block says why it is sound
+
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::ptr::addr_of_mut;

@@ -1,0 +1,9 @@
+//! The pure core of kubectl-chronom: plain data in, plain data out. Nothing here reads files,
+//! the environment or the clock, talks to a network or prints; the binary (`chronom`) does
+//! that and calls in here for every decision.
+
+pub mod arn;
+pub mod awsauth;
+pub mod inherited_access;
+pub mod rbac;
+pub mod readonly_role;
