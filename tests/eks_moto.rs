@@ -1526,7 +1526,7 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
         &mut objects,
     ));
     assert_eq!(gaps, std::slice::from_ref(&unread));
-    let refused = chronom::audit::answers::check_complete(&gaps, false).unwrap_err();
+    let refused = chronom::audit::queries::check_complete(&gaps, false).unwrap_err();
     assert!(
         refused
             .what
@@ -1534,7 +1534,7 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
             && refused.next.contains("--allow-incomplete"),
         "{refused}"
     );
-    assert!(chronom::audit::answers::check_complete(&gaps, true).is_ok());
+    assert!(chronom::audit::queries::check_complete(&gaps, true).is_ok());
 
     // With the credentials, the same context reads whole (moto has no access entries API, so
     // an API-mode cluster still misses those, by name).

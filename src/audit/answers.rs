@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::completeness::UnreadSource;
 use super::inventory::{Mapping, MappingSource};
 use super::report::identity_of;
 use crate::error::UserError;
@@ -184,36 +183,6 @@ pub fn answer_who_can(
     });
     out.dedup_by(|a, b| a.subject == b.subject && a.via == b.via && a.scope == b.scope);
     out
-}
-
-/// who-can and lookup answer from what they read: a source they could not read is an error
-/// naming it (an empty or partial answer would read as "nobody"), unless the user accepted a
-/// partial answer with `--allow-incomplete`, which is then said on stderr.
-pub fn check_complete(unread: &[UnreadSource], allow_incomplete: bool) -> Result<(), UserError> {
-    if unread.is_empty() {
-        return Ok(());
-    }
-    let listed: Vec<String> = unread
-        .iter()
-        .map(|u| format!("{}: {}", u.source, u.reason))
-        .collect();
-    if allow_incomplete {
-        let named: Vec<(String, &UnreadSource)> =
-            unread.iter().map(|u| (String::new(), u)).collect();
-        eprint!(
-            "{}",
-            super::completeness::stderr_message("the answer", &named, true)
-        );
-        return Ok(());
-    }
-    Err(UserError::failed(
-        format!(
-            "cannot answer: {} source(s) could not be read, so the answer could leave out who holds access through them:\n  {}",
-            unread.len(),
-            listed.join("\n  ")
-        ),
-        super::completeness::NEXT_STEP,
-    ))
 }
 
 /// The identities a lookup subject stands for: one per mapping for an IAM ARN, else one.

@@ -1,7 +1,8 @@
 //! `audit who-can` and `audit lookup`: read the cluster (or the files), answer with the pure
 //! `answers`, and print.
 
-use super::answers::{answer_lookup, answer_who_can, check_complete, lookup_targets};
+use super::answers::{answer_lookup, answer_who_can, lookup_targets};
+use super::completeness::UnreadSource;
 use super::inventory;
 use crate::cli::{GlobalArgs, LookupArgs, WhoCanArgs};
 use crate::connect;
@@ -106,4 +107,34 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
         eprintln!("no binding applies to {}", q.subject);
     }
     Ok(0)
+}
+
+/// who-can and lookup answer from what they read: a source they could not read is an error
+/// naming it (an empty or partial answer would read as "nobody"), unless the user accepted a
+/// partial answer with `--allow-incomplete`, which is then said on stderr.
+pub fn check_complete(unread: &[UnreadSource], allow_incomplete: bool) -> Result<(), UserError> {
+    if unread.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = unread
+        .iter()
+        .map(|u| format!("{}: {}", u.source, u.reason))
+        .collect();
+    if allow_incomplete {
+        let named: Vec<(String, &UnreadSource)> =
+            unread.iter().map(|u| (String::new(), u)).collect();
+        eprint!(
+            "{}",
+            super::completeness::stderr_message("the answer", &named, true)
+        );
+        return Ok(());
+    }
+    Err(UserError::failed(
+        format!(
+            "cannot answer: {} source(s) could not be read, so the answer could leave out who holds access through them:\n  {}",
+            unread.len(),
+            listed.join("\n  ")
+        ),
+        super::completeness::NEXT_STEP,
+    ))
 }
