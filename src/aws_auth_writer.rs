@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 
 use crate::connect::Connection;
-use crate::error::UserError;
+use chronom_core::error::UserError;
 
 pub const NAMESPACE: &str = "kube-system";
 pub const NAME: &str = "aws-auth";

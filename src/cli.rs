@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::audit::findings::Severity;
-use crate::report::format::Format;
+use chronom_core::audit::findings::Severity;
+use chronom_core::report::format::Format;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -15,14 +15,16 @@ use crate::aws_auth_writer::{self as writer, EditOutcome};
 use crate::cli::{GlobalArgs, GrantArgs};
 use crate::connect::{self, Connection, identity};
 use crate::eks::access_entries::{self as entries, PreparedGrant};
-use crate::eks::access_entry::{self, UsernameTarget};
 use crate::eks::via::{self, EksContext, MapWith};
-use crate::error::UserError;
-use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RoleArnView, WriteReport};
 use crate::{preflight, verify};
 use chronom_core::arn::{self, RoleArnInput};
 use chronom_core::awsauth;
+use chronom_core::eks::access_entry::{self, UsernameTarget};
+use chronom_core::error::UserError;
 use chronom_core::inherited_access::{self, ReadScope};
+use chronom_core::outcome::{
+    Action, AwsAuthResult, EntryView, ObjectResult, RoleArnView, WriteReport,
+};
 use chronom_core::rbac::RbacObjects;
 use chronom_core::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 
@@ -415,7 +417,7 @@ async fn discover(conn: &Connection) -> Result<DiscoveredResources, UserError> {
     connect::discovery::served_resources(conn, "building the read-only role").await
 }
 
-pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> crate::outcome::RunResult {
+pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> chronom_core::outcome::RunResult {
     let v = match validate(args) {
         Ok(v) => v,
         Err(e) => return e.into(),
@@ -483,7 +485,7 @@ pub async fn execute(
     v: &ValidGrant,
     mapper: Mapper<'_>,
     via_note: Option<String>,
-) -> Result<crate::outcome::RunResult, UserError> {
+) -> Result<chronom_core::outcome::RunResult, UserError> {
     execute_observed(conn, v, mapper, via_note, &|_| {}).await
 }
 
@@ -496,7 +498,7 @@ pub async fn execute_observed(
     mapper: Mapper<'_>,
     via_note: Option<String>,
     observe: &(dyn Fn(GrantPhase) + Sync),
-) -> Result<crate::outcome::RunResult, UserError> {
+) -> Result<chronom_core::outcome::RunResult, UserError> {
     let uses_aws_auth = matches!(mapper, Mapper::AwsAuth);
     if let Mapper::AccessEntry(_) = mapper {
         access_entry::check_username(&v.entry.username, UsernameTarget::AccessEntry).map_err(
@@ -713,7 +715,7 @@ pub async fn execute_observed(
             rollback_rbac(conn, v, &mut report, &written).await;
             report.aws_auth.action = Action::Failed;
             report.ok = false;
-            return Ok(crate::outcome::RunResult {
+            return Ok(chronom_core::outcome::RunResult {
                 report: Some(report),
                 error: Some(e),
             });
@@ -762,7 +764,7 @@ pub async fn execute_observed(
             rollback_rbac(conn, v, &mut report, &written).await;
             report.aws_auth.action = Action::Failed;
             report.ok = false;
-            return Ok(crate::outcome::RunResult {
+            return Ok(chronom_core::outcome::RunResult {
                 report: Some(report),
                 error: Some(e),
             });
@@ -943,7 +945,7 @@ async fn finish_with_access_entry(
     mut written: Written,
     plan: &RbacPlan,
     verify_in: &BTreeSet<String>,
-) -> Result<crate::outcome::RunResult, UserError> {
+) -> Result<chronom_core::outcome::RunResult, UserError> {
     match entries::apply_grant(&ctx.eks, p, v.force_update).await {
         Ok(action) => {
             if let Some(ae) = report.access_entry.as_mut() {
@@ -957,7 +959,7 @@ async fn finish_with_access_entry(
                 ae.action = Action::Failed;
             }
             report.ok = false;
-            return Ok(crate::outcome::RunResult {
+            return Ok(chronom_core::outcome::RunResult {
                 report: Some(report),
                 error: Some(e),
             });
@@ -976,7 +978,7 @@ async fn finish(
     mut written: Written,
     access_entry: Option<(&EksContext, &PreparedGrant)>,
     verify_in: &BTreeSet<String>,
-) -> Result<crate::outcome::RunResult, UserError> {
+) -> Result<chronom_core::outcome::RunResult, UserError> {
     let roles: Api<ClusterRole> = Api::all(conn.client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
     ensure_rbac(
@@ -1040,7 +1042,7 @@ async fn finish(
     } else {
         format!("{failure}; the mapping could not be rolled back (see the notes)")
     };
-    Ok(crate::outcome::RunResult {
+    Ok(chronom_core::outcome::RunResult {
         report: Some(report),
         error: Some(UserError::failed(
             what,
@@ -1630,7 +1632,7 @@ mod tests {
         let bound = subjects_bound_to(&objects_binding_cluster_admin(), "cluster-admin");
         assert_eq!(bound.len(), 2);
         let e = ownership_refusal("cluster-admin", Some(&live), None, &bound).unwrap_err();
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert_eq!(e.exit_code, chronom_core::error::EXIT_FAILED);
         for want in [
             "clusterrole cluster-admin",
             "not managed by kubectl-chronom",
@@ -1681,7 +1683,7 @@ mod tests {
             &bound,
         )
         .unwrap_err();
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert_eq!(e.exit_code, chronom_core::error::EXIT_FAILED);
         for want in [
             "profile read-only",
             "asks for wildcard",
@@ -1765,7 +1767,7 @@ mod tests {
             allow_privileged_group: false,
             dry_run: false,
             via: crate::cli::MappingVia::AwsAuth,
-            output: crate::report::format::Format::Text,
+            output: chronom_core::report::format::Format::Text,
         })
         .unwrap()
     }

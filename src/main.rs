@@ -1,6 +1,7 @@
 use chronom::cli::Command;
-use chronom::outcome::RunResult;
 use chronom::{audit, completion, grant, report, restore, revoke};
+use chronom_core::outcome::RunResult;
+use chronom_core::report::format::Format;
 
 fn main() {
     // `__complete` must answer before clap parses half-typed flags (see completion::intercept).
@@ -41,14 +42,12 @@ fn main() {
 }
 
 /// Print the report (stdout) and the error (stderr); return the exit code.
-fn finish(result: &RunResult, format: report::format::Format) -> i32 {
+fn finish(result: &RunResult, format: Format) -> i32 {
     let mut unprinted = None;
     if let Some(r) = &result.report {
         let printed = match format {
-            report::format::Format::Json | report::format::Format::Yaml => {
-                report::print_structured(format, r)
-            }
-            _ => report::print_text(&report::write_text::render(r)),
+            Format::Json | Format::Yaml => report::print_structured(format, r),
+            _ => report::print_text(&chronom_core::report::write_text::render(r)),
         };
         if let Err(e) = printed {
             eprintln!("{e}");

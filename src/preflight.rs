@@ -3,8 +3,8 @@
 
 use crate::connect::Connection;
 use crate::connect::identity::{Right, can_i};
-use crate::error::UserError;
-use crate::outcome::Caller;
+use chronom_core::error::UserError;
+use chronom_core::outcome::Caller;
 
 /// The rights `grant` needs. Whether aws-auth exists decides update vs create.
 pub fn for_grant(aws_auth_exists: bool, role_name: &str) -> Vec<Right> {

@@ -12,8 +12,8 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use crate::aws_auth_writer::{self as writer, EditOutcome};
 use crate::cli::{GlobalArgs, RestoreArgs};
 use crate::connect;
-use crate::error::UserError;
 use chronom_core::awsauth::unified_diff;
+use chronom_core::error::UserError;
 
 pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> i32 {
     match restore(global, args).await {

@@ -17,12 +17,14 @@ use crate::cli::{GlobalArgs, RevokeArgs};
 use crate::connect::{self, Connection, identity};
 use crate::eks::access_entries::{self as entries, PreparedRevoke};
 use crate::eks::via::{self, EksContext};
-use crate::error::UserError;
 use crate::grant::role_arn_view;
-use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult, RunResult, WriteReport};
 use crate::{preflight, verify};
 use chronom_core::arn::{self, RoleArnInput};
 use chronom_core::awsauth::{self, ownership};
+use chronom_core::error::UserError;
+use chronom_core::outcome::{
+    Action, AwsAuthResult, EntryView, ObjectResult, RunResult, WriteReport,
+};
 use chronom_core::readonly_role as ro;
 
 pub async fn run(global: &GlobalArgs, args: &RevokeArgs) -> RunResult {

@@ -3,8 +3,8 @@
 
 use crate::connect::Connection;
 use crate::connect::identity::{Right, can_they};
-use crate::error::UserError;
-use crate::outcome::Check;
+use chronom_core::error::UserError;
+use chronom_core::outcome::Check;
 use chronom_core::readonly_role::{self, DiscoveredResources, RoleProfile};
 
 /// A custom resource the server serves (from discovery), to prove that the role reads CRDs too.

@@ -44,10 +44,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chronom::audit::manifests::ClusterState;
-use chronom::audit::{answers, inventory, read_cluster, read_cluster_for, report};
+use chronom::audit::{read_cluster, read_cluster_for};
 use chronom::cli::GlobalArgs;
 use chronom::connect::{Connection, connect};
+use chronom_core::audit::manifests::ClusterState;
+use chronom_core::audit::{answers, inventory, report};
 use chronom_core::rbac::{
     Identity, QueryScope, RbacObjects, RbacSnapshot, Request, ResourceRequest, RuleSource,
     SubjectKind, WhoCanRow, aggregate_cluster_roles,

@@ -28,13 +28,13 @@ use aws_sdk_eks::types::{
 };
 use aws_sdk_iam::operation::get_role::{GetRoleError, GetRoleOutput};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
-use chronom::audit::manifests::ClusterState;
-use chronom::audit::report::{self, EksState};
 use chronom::eks::access_entries as entries;
-use chronom::eks::access_entry::EntryPlan;
-use chronom::eks::posture::ClusterFacts;
 use chronom::eks::via::{self, EksContext, MapWith};
-use chronom::outcome::Action;
+use chronom_core::audit::manifests::ClusterState;
+use chronom_core::audit::report::{self, EksState};
+use chronom_core::eks::access_entry::EntryPlan;
+use chronom_core::eks::posture::ClusterFacts;
+use chronom_core::outcome::Action;
 
 const ACCOUNT: &str = "111122223333";
 const CLUSTER: &str = "prod";
@@ -535,7 +535,7 @@ async fn without_iam_the_path_comes_from_the_existing_entry_or_the_user() {
     let e = entries::resolve_principal(c.iam.as_ref(), &c.eks, CLUSTER, &input(&role("scanner")))
         .await
         .unwrap_err();
-    assert_eq!(e.exit_code, chronom::error::EXIT_USAGE);
+    assert_eq!(e.exit_code, chronom_core::error::EXIT_USAGE);
     assert!(
         e.what.contains("full ARN") && e.what.contains("AccessDenied"),
         "{e}"
@@ -1072,7 +1072,7 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
         aws_auth_before,
         "aws-auth is not touched"
     );
-    let text = chronom::report::write_text::render(&r);
+    let text = chronom_core::report::write_text::render(&r);
     assert!(
         text.contains(&format!("accessentry {principal} (cluster prod) created")),
         "{text}"
@@ -1160,7 +1160,7 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
         unreachable!()
     };
     let e = chronom::grant::validate(args).expect_err("eks: is reserved");
-    assert_eq!(e.exit_code, chronom::error::EXIT_USAGE);
+    assert_eq!(e.exit_code, chronom_core::error::EXIT_USAGE);
     assert!(e.what.contains("eks:"), "{e}");
     // EKS's own rule for access entries (a session name after a colon) is checked before
     // anything is read from EKS.
@@ -1183,7 +1183,7 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
         })
         .err()
         .expect("refused");
-    assert_eq!(e.exit_code, chronom::error::EXIT_USAGE);
+    assert_eq!(e.exit_code, chronom_core::error::EXIT_USAGE);
     assert!(e.what.contains("colon"), "{e}");
     assert_eq!(describe.num_calls(), 0);
 }
@@ -1200,7 +1200,7 @@ fn revoke_entry(
     policies: Vec<AssociatedAccessPolicy>,
     extra: &[&str],
 ) -> (
-    Result<chronom::outcome::RunResult, chronom::error::UserError>,
+    Result<chronom_core::outcome::RunResult, chronom_core::error::UserError>,
     usize,
 ) {
     let id = support::unique_name("aerevoke");
@@ -1289,7 +1289,7 @@ fn revoke_never_deletes_a_node_entry_or_a_cluster_admin_entry() {
             let e = result
                 .err()
                 .unwrap_or_else(|| panic!("{what}: not refused"));
-            assert_eq!(e.exit_code, chronom::error::EXIT_FAILED, "{what}");
+            assert_eq!(e.exit_code, chronom_core::error::EXIT_FAILED, "{what}");
             assert!(
                 e.what.contains("refusing to delete the access entry")
                     && e.what.contains(what)

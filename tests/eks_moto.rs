@@ -21,9 +21,9 @@ use std::process::{Command, Output, Stdio};
 use aws_credential_types::Credentials;
 use aws_sdk_eks::types::VpcConfigRequest;
 use chronom::eks::cluster::{self, EksCluster, ExecPlugin};
-use chronom::eks::diagnosis::EndpointAccess;
-use chronom::eks::posture::ClusterFacts;
 use chronom::eks::{identity, token};
+use chronom_core::eks::diagnosis::EndpointAccess;
+use chronom_core::eks::posture::ClusterFacts;
 use clap::Parser;
 use jiff::Timestamp;
 use support::moto::{ACCESS_KEY, ACCOUNT, SECRET_KEY, check_token, moto};
@@ -691,7 +691,7 @@ fn a_context_on_an_eks_endpoint_reads_the_eks_side_of_its_cluster() {
 
         // who-can and lookup read it as well: in API mode, aws-auth mappings count for nothing.
         let aws_auth = std::collections::BTreeMap::from([("mapRoles".to_string(), format!("- rolearn: arn:aws:iam::{ACCOUNT}:role/admin\n  username: admin\n  groups: [system:masters]\n"))]);
-        let mut mappings = chronom::audit::inventory::from_aws_auth(&aws_auth).mappings;
+        let mut mappings = chronom_core::audit::inventory::from_aws_auth(&aws_auth).mappings;
         let mut objects = chronom_core::rbac::RbacObjects::default();
         chronom::eks::mapping_source::add_from(&conn, &mut mappings, &mut objects).await;
         assert_eq!(mappings.iter().map(|m| (m.active, m.state)).collect::<Vec<_>>(), [(false, "ignored")]);
@@ -823,8 +823,8 @@ fn fleet_env() -> chronom::eks::fleet::FleetEnv {
 
 #[test]
 fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row() {
-    use chronom::audit::findings::Severity;
     use chronom::eks::fleet;
+    use chronom_core::audit::findings::Severity;
     let (cp, _) = control_plane_as_eks();
     let m = moto();
     // Regions no other test of this binary creates clusters in.
@@ -966,7 +966,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
     }
     let json: serde_json::Value = serde_json::from_str(&fleet::render(
         &report,
-        chronom::report::format::Format::Json,
+        chronom_core::report::format::Format::Json,
     ))
     .unwrap();
     assert_eq!(json["clusters"].as_array().unwrap().len(), 9);
@@ -979,7 +979,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
     );
     let sarif: serde_json::Value = serde_json::from_str(&fleet::render(
         &report,
-        chronom::report::format::Format::Sarif,
+        chronom_core::report::format::Format::Sarif,
     ))
     .unwrap();
     assert_eq!(
@@ -997,11 +997,11 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
     assert!(worst >= Severity::Medium);
     assert_eq!(
         fleet::exit_code(&report, Some(Severity::Medium), false),
-        chronom::audit::EXIT_FINDINGS
+        chronom_core::error::EXIT_FINDINGS
     );
     assert_eq!(
         fleet::exit_code(&report, None, false),
-        chronom::error::EXIT_FAILED
+        chronom_core::error::EXIT_FAILED
     );
     // What was not read is in the report: the walled cluster, and the access entries (moto has
     // no such API) of the API_AND_CONFIG_MAP cluster.
@@ -1040,7 +1040,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
     assert_eq!(fleet::exit_code(&clean, Some(Severity::Critical), false), 0);
     assert_eq!(
         fleet::exit_code(&clean, Some(Severity::Medium), false),
-        chronom::audit::EXIT_FINDINGS
+        chronom_core::error::EXIT_FINDINGS
     );
 }
 

@@ -3,13 +3,7 @@
 //! The shell lists the four RBAC kinds and reads aws-auth (a constant number of paginated
 //! requests, whatever the cluster's size), or reads manifests; everything else is pure.
 
-pub mod answers;
-pub mod completeness;
-pub mod findings;
-pub mod inventory;
-pub mod manifests;
 pub mod queries;
-pub mod report;
 pub mod sar_check;
 
 use std::path::{Path, PathBuf};
@@ -21,14 +15,13 @@ use kube::api::{Api, ListParams};
 
 use crate::cli::{AuditArgs, AuditQuery, GlobalArgs};
 use crate::connect::{self, Connection};
-use crate::error::UserError;
-use crate::report::format::Format;
+use chronom_core::audit::completeness::{self, UnreadSource, Verdict, source};
+use chronom_core::audit::manifests::ClusterState;
+use chronom_core::audit::report;
+use chronom_core::error::UserError;
 use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
-use completeness::{UnreadSource, Verdict, source};
-use manifests::ClusterState;
+use chronom_core::report::format::Format;
 
-pub const EXIT_FINDINGS: i32 = 3;
-pub const EXIT_MISMATCH: i32 = 4;
 const PAGE_SIZE: u32 = 500;
 
 pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> i32 {
@@ -59,13 +52,13 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
     let built = build_report(global, &args.from_file, args.verify).await?;
     match args.output {
         Format::Wide => {
-            crate::report::print_text(&crate::report::audit_table::render(&built, true))?
+            crate::report::print_text(&chronom_core::report::audit_table::render(&built, true))?
         }
         Format::Json | Format::Yaml => crate::report::print_structured(args.output, &built)?,
-        Format::Sarif => crate::report::print_text(&crate::report::sarif::render(&built))?,
+        Format::Sarif => crate::report::print_text(&chronom_core::report::sarif::render(&built))?,
         // audit accepts table, wide, json, yaml and sarif (cli.rs); text would be the table.
         Format::Table | Format::Text => {
-            crate::report::print_text(&crate::report::audit_table::render(&built, false))?
+            crate::report::print_text(&chronom_core::report::audit_table::render(&built, false))?
         }
     }
     let mismatches = built
@@ -96,7 +89,7 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
             completeness::stderr_message("the audit", &unread, args.allow_incomplete)
         );
     }
-    let severities: Vec<crate::audit::findings::Severity> =
+    let severities: Vec<chronom_core::audit::findings::Severity> =
         built.findings.iter().map(|f| f.severity).collect();
     let verdict = completeness::gate(completeness::GateInput {
         mismatches,

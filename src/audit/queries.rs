@@ -1,14 +1,14 @@
 //! `audit who-can` and `audit lookup`: read the cluster (or the files), answer with the pure
 //! `answers`, and print.
 
-use super::answers::{answer_lookup, answer_who_can, lookup_targets};
-use super::completeness::UnreadSource;
-use super::inventory;
 use crate::cli::{GlobalArgs, LookupArgs, WhoCanArgs};
 use crate::connect;
-use crate::error::UserError;
-use crate::report::format::Format;
+use chronom_core::audit::answers::{answer_lookup, answer_who_can, lookup_targets};
+use chronom_core::audit::completeness::UnreadSource;
+use chronom_core::audit::inventory;
+use chronom_core::error::UserError;
 use chronom_core::rbac::{self, QueryScope, Request, ResourceCatalog};
+use chronom_core::report::format::Format;
 
 pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserError> {
     let catalog = ResourceCatalog::builtin();
@@ -51,7 +51,8 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
         state.unread.extend(eks_unread);
     }
     check_complete(&state.unread, q.allow_incomplete)?;
-    let snapshot = super::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
+    let snapshot =
+        chronom_core::audit::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
     let mut request = request;
     if let (Request::Resource(r), QueryScope::Namespace(ns)) = (&mut request, &scope) {
         r.namespace = Some(ns.clone());
@@ -60,7 +61,7 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     match q.output {
         Format::Json | Format::Yaml => crate::report::print_structured(q.output, &rows)?,
         // who-can accepts table, wide, json and yaml (cli.rs); its table has no wide form.
-        _ => crate::report::print_text(&crate::report::audit_table::who_can(&rows))?,
+        _ => crate::report::print_text(&chronom_core::report::audit_table::who_can(&rows))?,
     }
     if rows.is_empty() {
         eprintln!("no subject may {} {} in that scope", q.verb, q.resource);
@@ -78,7 +79,8 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
         state.unread.extend(eks_unread);
     }
     check_complete(&state.unread, q.allow_incomplete)?;
-    let snapshot = super::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
+    let snapshot =
+        chronom_core::audit::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
     let targets = lookup_targets(&q.subject, &mappings)?;
     if targets.is_empty() {
         if state.unread.is_empty() {
@@ -98,10 +100,10 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
     match q.output {
         Format::Json | Format::Yaml => crate::report::print_structured(q.output, &rows)?,
         Format::Wide => {
-            crate::report::print_text(&crate::report::audit_table::lookup(&rows, true))?
+            crate::report::print_text(&chronom_core::report::audit_table::lookup(&rows, true))?
         }
         // lookup accepts table, wide, json and yaml (cli.rs).
-        _ => crate::report::print_text(&crate::report::audit_table::lookup(&rows, false))?,
+        _ => crate::report::print_text(&chronom_core::report::audit_table::lookup(&rows, false))?,
     }
     if rows.is_empty() {
         eprintln!("no binding applies to {}", q.subject);
@@ -125,7 +127,7 @@ pub fn check_complete(unread: &[UnreadSource], allow_incomplete: bool) -> Result
             unread.iter().map(|u| (String::new(), u)).collect();
         eprint!(
             "{}",
-            super::completeness::stderr_message("the answer", &named, true)
+            chronom_core::audit::completeness::stderr_message("the answer", &named, true)
         );
         return Ok(());
     }
@@ -135,6 +137,6 @@ pub fn check_complete(unread: &[UnreadSource], allow_incomplete: bool) -> Result
             unread.len(),
             listed.join("\n  ")
         ),
-        super::completeness::NEXT_STEP,
+        chronom_core::audit::completeness::NEXT_STEP,
     ))
 }

@@ -3,10 +3,10 @@
 
 use k8s_openapi::api::authorization::v1::{NonResourceAttributes, ResourceAttributes};
 
-use super::report::{AuditReport, Mismatch, Verification, identity_of};
 use crate::connect::Connection;
 use crate::connect::identity::review;
-use crate::error::UserError;
+use chronom_core::audit::report::{AuditReport, Mismatch, Verification, identity_of};
+use chronom_core::error::UserError;
 use chronom_core::rbac::{NonResourceRequest, RbacSnapshot, Request, ResourceRequest};
 
 /// The questions behind the report's summaries and findings, each with its namespace.

@@ -8,8 +8,8 @@ use k8s_openapi::api::authorization::v1::{
 use kube::api::{Api, PostParams};
 
 use super::Connection;
-use crate::error::UserError;
-use crate::outcome::Caller;
+use chronom_core::error::UserError;
+use chronom_core::outcome::Caller;
 
 pub async fn whoami(conn: &Connection) -> Result<Caller, UserError> {
     let api: Api<SelfSubjectReview> = Api::all(conn.client.clone());

@@ -1,6 +1,5 @@
 //! Reaching the API server the way kubectl does, and explaining why when we cannot.
 
-pub mod diagnose;
 pub mod discovery;
 pub mod identity;
 
@@ -15,7 +14,8 @@ use kube::{Client, Config};
 use crate::cli::GlobalArgs;
 use crate::eks::cluster::EksLink;
 use crate::eks::infer::{self, ContextCluster};
-use crate::error::UserError;
+use chronom_core::diagnose;
+use chronom_core::error::UserError;
 
 /// A client for one kubeconfig context, with what we need to name it in messages.
 #[derive(Clone)]

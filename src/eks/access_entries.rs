@@ -4,15 +4,15 @@
 
 use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use super::access_entry::{
+use chronom_core::arn::{self, RoleArnInput};
+use chronom_core::eks::access_entry::{
     AccessEntryResult, AccessEntryView, DesiredEntry, EntryPlan, EntryWithPolicies, MANAGED_BY_TAG,
     PrincipalPlan, STANDARD, check_principal, check_revoke, entries_for, plan_grant, policy_notes,
     principal_plan, view_of,
 };
-use super::access_policies::{Association, PolicyScope};
-use crate::error::UserError;
-use crate::outcome::Action;
-use chronom_core::arn::{self, RoleArnInput};
+use chronom_core::eks::access_policies::{Association, PolicyScope};
+use chronom_core::error::UserError;
+use chronom_core::outcome::Action;
 
 /// How many EKS requests one cluster's audit or revoke keeps in flight.
 pub const PARALLEL_REQUESTS: usize = 8;

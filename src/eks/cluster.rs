@@ -20,13 +20,13 @@ use kube::config::{
 };
 
 use crate::cli::GlobalArgs;
-use crate::connect::diagnose::{self as classify, Unreachable};
 use crate::connect::{Connection, connection_from_config, error_chain};
-use crate::eks::diagnosis::{self, EndpointAccess};
-use crate::eks::posture::ClusterFacts;
 use crate::eks::token::{DEFAULT_EXEC_API_VERSION, is_region_name};
 use crate::eks::{EksTarget, identity, recent_principals};
-use crate::error::UserError;
+use chronom_core::diagnose::{self as classify, Unreachable};
+use chronom_core::eks::diagnosis::{self, EndpointAccess};
+use chronom_core::eks::posture::ClusterFacts;
+use chronom_core::error::UserError;
 
 /// What DescribeCluster says: how to connect, and the facts the audit and `--via` read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1037,7 +1037,7 @@ mod tests {
         let f = facts_of_sdk(&cluster, Some("eu-west-1"));
         assert_eq!(
             f.auth_mode(),
-            Some(crate::eks::posture::AuthMode::ApiAndConfigMap)
+            Some(chronom_core::eks::posture::AuthMode::ApiAndConfigMap)
         );
         assert_eq!(f.bootstrap_cluster_creator_admin_permissions, Some(true));
         assert_eq!(f.enabled_log_types, ["api", "audit"]);
@@ -1046,15 +1046,15 @@ mod tests {
             Some("arn:aws:kms:r:1:key/k")
         );
         assert_eq!(f.created_at.as_deref(), Some("2023-11-14T22:13:20Z"));
-        let rules: Vec<&str> = crate::eks::posture::findings(&f)
+        let rules: Vec<&str> = chronom_core::eks::posture::findings(&f)
             .iter()
             .map(|f| f.rule)
             .collect();
         assert_eq!(
             rules,
             [
-                crate::audit::findings::PUBLIC_ENDPOINT.id,
-                crate::audit::findings::LOGGING_OFF.id
+                chronom_core::audit::findings::PUBLIC_ENDPOINT.id,
+                chronom_core::audit::findings::LOGGING_OFF.id
             ]
         );
     }

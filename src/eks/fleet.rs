@@ -46,12 +46,12 @@ use aws_config::SdkConfig;
 
 use super::cluster::{self, EksCluster, ExecPlugin};
 use super::identity::AwsCaller;
-use crate::audit::completeness::{self, UnreadSource, Verdict, source};
-use crate::audit::findings::Finding;
-use crate::audit::report::{self, AuditReport, Counts};
 use crate::cli::{AuditArgs, GlobalArgs};
-use crate::error::UserError;
-use crate::report::format::Format;
+use chronom_core::audit::completeness::{self, UnreadSource, Verdict, source};
+use chronom_core::audit::findings::Finding;
+use chronom_core::audit::report::{self, AuditReport, Counts};
+use chronom_core::error::UserError;
+use chronom_core::report::format::Format;
 
 /// How many clusters are audited at once.
 pub const PARALLEL_CLUSTERS: usize = 4;
@@ -698,13 +698,13 @@ pub fn render_sarif(r: &FleetReport) -> String {
             chronom_core::rbac::RuleSource::AsStored,
         ),
     );
-    let mut doc: Value =
-        serde_json::from_str(&crate::report::sarif::render(&empty)).expect("our SARIF is JSON");
+    let mut doc: Value = serde_json::from_str(&chronom_core::report::sarif::render(&empty))
+        .expect("our SARIF is JSON");
     let mut results = Vec::new();
     for c in &r.clusters {
         let Some(rep) = &c.report else { continue };
-        let one: Value =
-            serde_json::from_str(&crate::report::sarif::render(rep)).expect("our SARIF is JSON");
+        let one: Value = serde_json::from_str(&chronom_core::report::sarif::render(rep))
+            .expect("our SARIF is JSON");
         for mut res in one["runs"][0]["results"]
             .as_array()
             .cloned()
@@ -969,7 +969,7 @@ fn progress_bar(show: bool, total: usize) -> indicatif::ProgressBar {
 pub fn render(fleet: &FleetReport, format: Format) -> String {
     match format {
         Format::Wide => render_table(fleet, true),
-        Format::Json | Format::Yaml => crate::report::format::structured(format, fleet),
+        Format::Json | Format::Yaml => chronom_core::report::format::structured(format, fleet),
         Format::Sarif => render_sarif(fleet),
         // audit accepts table, wide, json, yaml and sarif (cli.rs); text would be the table.
         Format::Table | Format::Text => render_table(fleet, false),
@@ -1003,7 +1003,7 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError
 /// unless `allow_incomplete`; else 0. What was not read is said on stderr either way.
 pub fn exit_code(
     fleet: &FleetReport,
-    fail_on: Option<crate::audit::findings::Severity>,
+    fail_on: Option<chronom_core::audit::findings::Severity>,
     allow_incomplete: bool,
 ) -> i32 {
     if !fleet.complete {
@@ -1017,7 +1017,7 @@ pub fn exit_code(
             completeness::stderr_message("the fleet audit", &named, allow_incomplete)
         );
     }
-    let severities: Vec<crate::audit::findings::Severity> =
+    let severities: Vec<chronom_core::audit::findings::Severity> =
         fleet.findings.iter().map(|f| f.finding.severity).collect();
     let verdict = completeness::gate(completeness::GateInput {
         mismatches: fleet.mismatches(),
@@ -1049,7 +1049,7 @@ pub fn exit_code(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::manifests::ClusterState;
+    use chronom_core::audit::manifests::ClusterState;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn sample_report() -> AuditReport {
@@ -1125,7 +1125,7 @@ mod tests {
         );
         assert_eq!(
             regions_to_scan(&[], None).unwrap_err().exit_code,
-            crate::error::EXIT_USAGE
+            chronom_core::error::EXIT_USAGE
         );
         assert!(regions_to_scan(&["all".into(), "eu-west-1".into()], None).is_err());
         assert!(regions_to_scan(&["Europe".into()], None).is_err());
@@ -1150,7 +1150,8 @@ mod tests {
             "the failed cluster counts, the skipped region does not"
         );
         let json: Value =
-            serde_json::from_str(&crate::report::format::structured(Format::Json, &f)).unwrap();
+            serde_json::from_str(&chronom_core::report::format::structured(Format::Json, &f))
+                .unwrap();
         assert_eq!(json["findings"][0]["cluster"], "prod");
         assert_eq!(json["findings"][0]["rule"], "CHR001");
         assert_eq!(json["clusters"][1]["error"], "AccessDenied");
@@ -1209,15 +1210,19 @@ mod tests {
     fn exit_codes_put_findings_before_failures() {
         let f = fleet();
         assert_eq!(
-            exit_code(&f, Some(crate::audit::findings::Severity::Critical), false),
-            crate::audit::EXIT_FINDINGS
+            exit_code(
+                &f,
+                Some(chronom_core::audit::findings::Severity::Critical),
+                false
+            ),
+            chronom_core::error::EXIT_FINDINGS
         );
-        assert_eq!(exit_code(&f, None, false), crate::error::EXIT_FAILED);
+        assert_eq!(exit_code(&f, None, false), chronom_core::error::EXIT_FAILED);
     }
 
     #[test]
     fn a_failed_cluster_makes_the_fleet_incomplete_and_fails_the_gate_unless_allowed() {
-        use crate::audit::findings::Severity;
+        use chronom_core::audit::findings::Severity;
         let mut f = fleet();
         // Keep the failed cluster, drop the audited one's findings: nothing reaches a threshold.
         f.clusters[0].report.as_mut().unwrap().findings.clear();
@@ -1238,7 +1243,8 @@ mod tests {
         assert_eq!(exit_code(&f, Some(Severity::Low), true), 0);
         assert_eq!(exit_code(&f, None, true), 0);
         let json: Value =
-            serde_json::from_str(&crate::report::format::structured(Format::Json, &f)).unwrap();
+            serde_json::from_str(&chronom_core::report::format::structured(Format::Json, &f))
+                .unwrap();
         assert_eq!(json["complete"], false);
         assert_eq!(
             json["incomplete"],
@@ -1373,7 +1379,7 @@ mod tests {
                 message: "The security token included in the request is invalid.",
             },
         );
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert_eq!(e.exit_code, chronom_core::error::EXIT_FAILED);
         assert!(
             e.what.starts_with("AWS rejected the credentials: STS GetCallerIdentity in eu-west-1 answered InvalidClientTokenId: The security token")
                 && e.what.ends_with("no region was scanned"),

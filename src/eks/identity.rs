@@ -5,7 +5,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::error::CredentialsError;
 
-use crate::error::UserError;
+use chronom_core::error::UserError;
 
 /// The principal behind the credentials, as STS GetCallerIdentity reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -4,13 +4,13 @@
 //!
 //! [`add`] is pure; [`add_from`] reads the EKS side of a connection first.
 
-use super::access_entry::EntryWithPolicies;
-use super::access_policies;
-use super::posture::ClusterFacts;
-use crate::audit::completeness::{UnreadSource, source};
-use crate::audit::inventory::Mapping;
 use crate::connect::Connection;
-use crate::mapping;
+use chronom_core::audit::completeness::{UnreadSource, source};
+use chronom_core::audit::inventory::Mapping;
+use chronom_core::eks::access_entry::EntryWithPolicies;
+use chronom_core::eks::access_policies;
+use chronom_core::eks::posture::ClusterFacts;
+use chronom_core::mapping;
 use chronom_core::rbac::RbacObjects;
 
 /// Add the EKS side to the queries' inputs:
@@ -58,10 +58,10 @@ pub async fn add_from(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::answers::{self, LookupTarget};
-    use crate::audit::inventory::{self, MappingSource};
-    use crate::eks::access_entry::AccessEntryView;
-    use crate::eks::access_policies::{Association, PolicyScope};
+    use chronom_core::audit::answers::{self, LookupTarget};
+    use chronom_core::audit::inventory::{self, MappingSource};
+    use chronom_core::eks::access_entry::AccessEntryView;
+    use chronom_core::eks::access_policies::{Association, PolicyScope};
     use chronom_core::rbac::{QueryScope, RbacSnapshot, Request, ResourceCatalog, RuleSource};
 
     const VIEWER: &str = "arn:aws:iam::111122223333:role/team/viewer";

@@ -2,19 +2,14 @@
 //! access entries. Shell code here calls pure helpers in the submodules.
 
 pub mod access_entries;
-pub mod access_entry;
-pub mod access_policies;
 pub mod fleet;
 pub mod mapping_source;
-pub mod posture;
 pub mod via;
 
 pub mod cluster;
-pub mod diagnosis;
 pub mod identity;
 pub mod infer;
 pub mod recent_principals;
-pub mod recent_use;
 pub mod token;
 pub mod token_cmd;
 

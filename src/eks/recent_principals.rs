@@ -6,9 +6,9 @@
 //! resource). The fold from events to principals is pure, in `recent_use`. CloudTrail's event
 //! history covers 90 days per region.
 
-use super::recent_use::{EventSummary, RecentPrincipal, fold};
 use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use chronom_core::eks::recent_use::{EventSummary, RecentPrincipal, fold};
 
 /// Events per LookupEvents page (the API's maximum) and pages read at most: LookupEvents
 /// allows 2 requests a second per account and region, and a diagnosis must stay quick.

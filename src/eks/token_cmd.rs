@@ -8,7 +8,7 @@ use aws_sdk_sts::error::ProvideErrorMetadata;
 use crate::cli::{GlobalArgs, TokenArgs};
 use crate::connect::error_chain;
 use crate::eks::{cluster, identity, token};
-use crate::error::UserError;
+use chronom_core::error::UserError;
 
 /// The session name of `--role-arn` sessions, as CloudTrail and the cluster's audit log show it.
 pub const SESSION_NAME: &str = "kubectl-chronom";

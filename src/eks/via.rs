@@ -4,10 +4,10 @@
 //! the one `--cluster` names, or the one a kubeconfig context points at (see `infer`). Without
 //! an EKS cluster, or when its EKS side cannot be read, auto keeps aws-auth, saying why.
 
-use super::posture::{AuthMode, ClusterFacts};
 use crate::cli::MappingVia;
 use crate::connect::Connection;
-use crate::error::UserError;
+use chronom_core::eks::posture::{AuthMode, ClusterFacts};
+use chronom_core::error::UserError;
 
 /// The two ways to map an IAM role into the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,7 +257,7 @@ mod tests {
             "{note}"
         );
         let e = choose(MappingVia::AccessEntry, None, Some(&why)).unwrap_err();
-        assert_eq!(e.exit_code, crate::error::EXIT_FAILED);
+        assert_eq!(e.exit_code, chronom_core::error::EXIT_FAILED);
         assert!(
             e.what.contains("EKS cluster prod in eu-west-1")
                 && e.next.starts_with("set AWS_PROFILE"),
@@ -278,7 +278,7 @@ mod tests {
             choose(MappingVia::AccessEntry, None, None)
                 .unwrap_err()
                 .exit_code,
-            crate::error::EXIT_USAGE
+            chronom_core::error::EXIT_USAGE
         );
         assert!(
             choose(

@@ -3,18 +3,12 @@
 //! The renderers in the submodules are pure (they write to a `Write` or return a String); this
 //! file is the shell's part: the one place that writes them to stdout.
 
-pub mod audit_table;
-pub mod format;
-pub mod sarif;
-pub mod table;
-pub mod write_text;
-
 use std::io::{self, BufWriter, Write};
 
 use serde::Serialize;
 
-use crate::error::UserError;
-use format::{Format, write_structured};
+use chronom_core::error::UserError;
+use chronom_core::report::format::{Format, write_structured};
 
 /// Run `write` against a locked, buffered stdout. A reader that went away (`| head`) ends the
 /// output quietly: what it did not read it did not want, and the exit code still tells the

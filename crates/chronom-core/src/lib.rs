@@ -3,7 +3,14 @@
 //! that and calls in here for every decision.
 
 pub mod arn;
+pub mod audit;
 pub mod awsauth;
+pub mod diagnose;
+pub mod eks;
+pub mod error;
 pub mod inherited_access;
+pub mod mapping;
+pub mod outcome;
 pub mod rbac;
 pub mod readonly_role;
+pub mod report;

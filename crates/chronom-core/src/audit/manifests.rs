@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use serde_json::Value;
 
-use chronom_core::rbac::RbacObjects;
+use crate::rbac::RbacObjects;
 
 /// Everything the audit reads, from a cluster or from files.
 #[derive(Debug, Clone, Default)]
@@ -18,7 +18,7 @@ pub struct ClusterState {
     pub aws_auth_present: bool,
     /// What discovery reported, read only from a live cluster that has a chronom-managed role
     /// with a per-resource profile: the input of CHR028 (chronom-role-incomplete).
-    pub discovered: Option<chronom_core::readonly_role::DiscoveredResources>,
+    pub discovered: Option<crate::readonly_role::DiscoveredResources>,
     /// What a live read could not get (a forbidden LIST or GET): the report is then incomplete.
     pub unread: Vec<super::completeness::UnreadSource>,
 }

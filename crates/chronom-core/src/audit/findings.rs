@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::inventory::{Inventory, Mapping, MappingSource};
-use chronom_core::rbac::{self, AccessSummary, CapabilityHit, Identity, RbacSnapshot};
+use crate::rbac::{self, AccessSummary, CapabilityHit, Identity, RbacSnapshot};
 
 /// How bad a finding is. `audit --fail-on` takes these names; JSON and SARIF carry them too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -404,7 +404,7 @@ pub fn rbac_findings(
             .flat_map(|r| {
                 r.verbs
                     .iter()
-                    .filter(|v| !chronom_core::readonly_role::READ_VERBS.contains(&v.as_str()))
+                    .filter(|v| !crate::readonly_role::READ_VERBS.contains(&v.as_str()))
                     .cloned()
             })
             .collect();
@@ -438,9 +438,9 @@ const MISSING_SHOWN: usize = 20;
 /// wildcard profile (which names no resource), are not judged here.
 pub fn role_gap_findings(
     roles: &[k8s_openapi::api::rbac::v1::ClusterRole],
-    discovered: &chronom_core::readonly_role::DiscoveredResources,
+    discovered: &crate::readonly_role::DiscoveredResources,
 ) -> Vec<Finding> {
-    use chronom_core::readonly_role as ro;
+    use crate::readonly_role as ro;
     let mut out = Vec::new();
     for role in roles.iter().filter(|r| ro::is_managed(&r.metadata)) {
         let Some(profile) = ro::live_profile(role).filter(|p| p.is_per_resource()) else {
@@ -574,9 +574,7 @@ mod tests {
 
     mod role_gap {
         use super::*;
-        use chronom_core::readonly_role::{
-            self as ro, DiscoveredResources, Provenance, RoleProfile,
-        };
+        use crate::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 
         fn served(extra: &[(&str, &str)]) -> DiscoveredResources {
             let rw: std::collections::BTreeSet<String> =

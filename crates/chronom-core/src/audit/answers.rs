@@ -8,11 +8,9 @@ use serde::Serialize;
 
 use super::inventory::{Mapping, MappingSource};
 use super::report::identity_of;
+use crate::arn::{self, PrincipalArn};
 use crate::error::UserError;
-use chronom_core::arn::{self, PrincipalArn};
-use chronom_core::rbac::{
-    self, Identity, QueryScope, RbacSnapshot, Request, SubjectKind, SubjectRef,
-};
+use crate::rbac::{self, Identity, QueryScope, RbacSnapshot, Request, SubjectKind, SubjectRef};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -66,9 +66,9 @@ impl Verdict {
     pub fn exit_code(self) -> i32 {
         match self {
             Verdict::Pass => 0,
-            Verdict::Mismatch => super::EXIT_MISMATCH,
-            Verdict::Threshold(_) => super::EXIT_FINDINGS,
-            Verdict::Incomplete { fail_on: true } => super::EXIT_FINDINGS,
+            Verdict::Mismatch => crate::error::EXIT_MISMATCH,
+            Verdict::Threshold(_) => crate::error::EXIT_FINDINGS,
+            Verdict::Incomplete { fail_on: true } => crate::error::EXIT_FINDINGS,
             Verdict::Incomplete { fail_on: false } => crate::error::EXIT_FAILED,
         }
     }

@@ -8,10 +8,10 @@
 //! IAM principal"; `API` does not read aws-auth; `CONFIG_MAP` (also a cluster that states no
 //! mode) does not read access entries.
 
+use crate::arn::{self, PrincipalArn};
 use crate::audit::inventory::{self, Mapping, MappingSource};
 use crate::eks::access_entry::EntryWithPolicies;
 use crate::eks::posture::AuthMode;
-use chronom_core::arn::{self, PrincipalArn};
 
 /// The access entries as mappings, after the rule was applied to the aws-auth mappings.
 #[derive(Debug)]

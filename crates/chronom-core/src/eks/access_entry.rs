@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::access_policies::Association;
+use crate::arn::{CanonicalRoleArn, RoleArnInput};
+use crate::awsauth::template::{Placeholder, TemplatePart, parse_template};
 use crate::error::UserError;
 use crate::outcome::Action;
-use chronom_core::arn::{CanonicalRoleArn, RoleArnInput};
-use chronom_core::awsauth::template::{Placeholder, TemplatePart, parse_template};
 
 /// Prefixes EKS reserves for its own usernames.
 pub const RESERVED_USERNAME_PREFIXES: [&str; 5] = ["system:", "eks:", "aws:", "amazon:", "iam:"];
@@ -323,7 +323,7 @@ pub fn check_revoke(
     force: bool,
     cluster: &str,
 ) -> Result<Option<String>, UserError> {
-    use chronom_core::awsauth::ownership::{OVERRIDE_FLAG, protects};
+    use crate::awsauth::ownership::{OVERRIDE_FLAG, protects};
     let mut never = Vec::new();
     let mut differences = Vec::new();
     let mut breaks = Vec::new();
@@ -460,8 +460,8 @@ pub fn view_of(want: &DesiredEntry) -> AccessEntryView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arn;
     use crate::eks::access_policies::PolicyScope;
-    use chronom_core::arn;
 
     fn want(user: &str, groups: &[&str]) -> DesiredEntry {
         DesiredEntry {

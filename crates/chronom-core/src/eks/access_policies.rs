@@ -16,7 +16,7 @@ use k8s_openapi::api::rbac::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use chronom_core::rbac::RbacObjects;
+use crate::rbac::RbacObjects;
 
 pub const CLUSTER_ADMIN_POLICY: &str = "AmazonEKSClusterAdminPolicy";
 pub const ADMIN_POLICY: &str = "AmazonEKSAdminPolicy";
@@ -404,7 +404,7 @@ pub fn add_to(objects: &mut RbacObjects, principal_arn: &str, associations: &[As
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chronom_core::rbac::{AccessSummary, Identity, RbacSnapshot, Request, RuleSource};
+    use crate::rbac::{AccessSummary, Identity, RbacSnapshot, Request, RuleSource};
 
     fn snapshot(policy: &str, scope: PolicyScope) -> (RbacSnapshot, Identity) {
         let arn = "arn:aws:iam::111122223333:role/team/viewer";

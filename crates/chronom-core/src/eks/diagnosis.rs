@@ -5,7 +5,7 @@
 //! ([`Unreachable`], from the error chain); this chooses the case and writes the message.
 
 use super::recent_use::RecentPrincipal;
-use crate::connect::diagnose::Unreachable;
+use crate::diagnose::Unreachable;
 use crate::error::UserError;
 
 /// Which network restriction of the endpoint could keep us out.
@@ -156,7 +156,7 @@ fn unauthorized(f: &Facts) -> UserError {
     );
     // Access entries and aws-auth take the role, not the session; an IAM user as it is.
     let principal = match f.caller.as_deref() {
-        Some(arn) => chronom_core::arn::parse_role_arn(arn)
+        Some(arn) => crate::arn::parse_role_arn(arn)
             .map_or_else(|_| arn.to_string(), |r| r.canonical.to_string()),
         None => "YOUR_PRINCIPAL_ARN".to_string(),
     };

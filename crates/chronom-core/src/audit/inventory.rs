@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::awsauth::{self, EntryNote, SsoMatcher};
 use crate::eks::access_entry::EntryWithPolicies;
 use crate::eks::access_policies::Association;
-use chronom_core::awsauth::{self, EntryNote, SsoMatcher};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum MappingSource {

@@ -10,13 +10,13 @@ use super::findings::{self, Finding};
 use super::inventory::{self, Inventory, Mapping, MappingSource};
 use super::manifests::ClusterState;
 use crate::audit::findings::Severity;
+use crate::awsauth::template::sample_username;
 use crate::eks::access_entry::EntryWithPolicies;
 use crate::eks::access_policies::{self, CLUSTER_ADMIN_POLICY, PolicyScope};
 use crate::eks::posture::{self, ClusterFacts};
 use crate::mapping;
-use chronom_core::awsauth::template::sample_username;
-use chronom_core::rbac::{self, AccessSummary, Identity, RbacObjects, RbacSnapshot, RuleSource};
-use chronom_core::readonly_role;
+use crate::rbac::{self, AccessSummary, Identity, RbacObjects, RbacSnapshot, RuleSource};
+use crate::readonly_role;
 
 /// 2: bindings are listed once per subject (`subjects`) and rules once per role (`roles`)
 /// instead of inside every mapping. 3: `complete` and `incomplete` say whether every source
@@ -887,12 +887,12 @@ data:
         let mut s = ClusterState::default();
         s.add_text(
             "rbac.yaml",
-            include_str!("../../tests/fixtures/audit/rbac.yaml"),
+            include_str!("../../../../tests/fixtures/audit/rbac.yaml"),
         )
         .unwrap();
         s.add_text(
             "aws-auth.yaml",
-            include_str!("../../tests/fixtures/audit/aws-auth.yaml"),
+            include_str!("../../../../tests/fixtures/audit/aws-auth.yaml"),
         )
         .unwrap();
         let copied = build("t", &s, &snapshot_of(&s, RuleSource::Aggregate));

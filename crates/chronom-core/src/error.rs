@@ -2,9 +2,13 @@
 
 use std::fmt;
 
-/// Exit codes are part of the contract: 0 done or nothing to do, 1 failed, 2 usage error.
+/// Exit codes are part of the contract: 0 done or nothing to do, 1 failed, 2 usage error,
+/// 3 an audit finding at or above `--fail-on` (or an incomplete audit with it), 4 an audit
+/// answer the live authorizer contradicts (`--verify`).
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_FINDINGS: i32 = 3;
+pub const EXIT_MISMATCH: i32 = 4;
 
 #[derive(Debug)]
 pub struct UserError {
@@ -44,8 +48,8 @@ impl fmt::Display for UserError {
 impl std::error::Error for UserError {}
 
 /// The pure core says why it refuses an aws-auth entry; the user sees it as one failed run.
-impl From<Box<chronom_core::awsauth::ownership::EntryRefusal>> for UserError {
-    fn from(r: Box<chronom_core::awsauth::ownership::EntryRefusal>) -> Self {
+impl From<Box<crate::awsauth::ownership::EntryRefusal>> for UserError {
+    fn from(r: Box<crate::awsauth::ownership::EntryRefusal>) -> Self {
         UserError::failed(r.what(), r.next())
     }
 }
@@ -57,10 +61,10 @@ mod tests {
     #[test]
     fn an_entry_refusal_is_a_failed_run_with_a_next_step() {
         let node = "- rolearn: arn:aws:iam::111122223333:role/node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups: [system:bootstrappers, system:nodes]\n";
-        let role = chronom_core::arn::parse_role_arn("arn:aws:iam::111122223333:role/node")
+        let role = crate::arn::parse_role_arn("arn:aws:iam::111122223333:role/node")
             .unwrap()
             .canonical;
-        let e: UserError = chronom_core::awsauth::ownership::check_forced_replace(node, &role)
+        let e: UserError = crate::awsauth::ownership::check_forced_replace(node, &role)
             .unwrap_err()
             .into();
         assert_eq!(e.exit_code, EXIT_FAILED);

@@ -65,7 +65,7 @@ pub struct ObjectResult {
     /// For the ClusterRole of a grant: the profile it is written as (`read-only`,
     /// `read-only-with-secrets` or `wildcard`; the `chronom.io/profile` annotation).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub profile: Option<chronom_core::readonly_role::RoleProfile>,
+    pub profile: Option<crate::readonly_role::RoleProfile>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
