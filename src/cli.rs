@@ -435,6 +435,22 @@ pub fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
+/// A flag whose values are the names of a core type's variants (`name` gives each one's
+/// spelling): clap lists and checks them as it would for a `ValueEnum`, and the core type
+/// stays free of clap.
+fn one_of<T: Copy + Send + Sync + 'static>(
+    values: &[T],
+    name: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    let values = values.to_vec();
+    PossibleValuesParser::new(values.iter().map(|v| name(*v))).map(move |typed| {
+        *values
+            .iter()
+            .find(|v| name(**v) == typed)
+            .expect("clap accepts only the listed names")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,20 +524,4 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
-}
-
-/// A flag whose values are the names of a core type's variants (`name` gives each one's
-/// spelling): clap lists and checks them as it would for a `ValueEnum`, and the core type
-/// stays free of clap.
-fn one_of<T: Copy + Send + Sync + 'static>(
-    values: &[T],
-    name: fn(T) -> &'static str,
-) -> impl TypedValueParser<Value = T> {
-    let values = values.to_vec();
-    PossibleValuesParser::new(values.iter().map(|v| name(*v))).map(move |typed| {
-        *values
-            .iter()
-            .find(|v| name(**v) == typed)
-            .expect("clap accepts only the listed names")
-    })
 }
