@@ -7,4 +7,5 @@ pub mod completeness;
 pub mod findings;
 pub mod inventory;
 pub mod manifests;
+pub mod questions;
 pub mod report;
