@@ -943,7 +943,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
     );
 
     // One report in every format, with the cluster as a column.
-    let table = fleet::render_table(&report, false);
+    let table = chronom_core::report::fleet::render_table(&report, false);
     assert!(
         table
             .lines()
@@ -964,7 +964,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
             "{name}:\n{table}"
         );
     }
-    let json: serde_json::Value = serde_json::from_str(&fleet::render(
+    let json: serde_json::Value = serde_json::from_str(&chronom_core::report::fleet::render(
         &report,
         chronom_core::report::format::Format::Json,
     ))
@@ -977,7 +977,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
             .iter()
             .all(|f| f["cluster"].is_string() && f["region"].is_string())
     );
-    let sarif: serde_json::Value = serde_json::from_str(&fleet::render(
+    let sarif: serde_json::Value = serde_json::from_str(&chronom_core::report::fleet::render(
         &report,
         chronom_core::report::format::Format::Sarif,
     ))

@@ -5,6 +5,7 @@
 pub mod answers;
 pub mod completeness;
 pub mod findings;
+pub mod fleet;
 pub mod inventory;
 pub mod manifests;
 pub mod questions;

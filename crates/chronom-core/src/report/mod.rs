@@ -2,6 +2,7 @@
 //! binary's `report`.
 
 pub mod audit_table;
+pub mod fleet;
 pub mod format;
 pub mod sarif;
 pub mod table;
