@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::audit::answers::{LookupAnswer, WhoCanAnswer};
-use crate::audit::report::AuditReport;
+use crate::audit::report::{AuditReport, Verification};
 use crate::report::table::{plain_table as table, table_text as lines};
 
 fn dash(s: &str) -> String {
@@ -14,6 +14,8 @@ fn dash(s: &str) -> String {
     }
 }
 
+/// The audit as tables: mappings, the access they reach, findings, then the verification and
+/// what could not be read.
 pub fn render(r: &AuditReport, wide: bool) -> String {
     let mut out = String::new();
     if !r.complete {
@@ -23,6 +25,21 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
             r.incomplete.len()
         ));
     }
+    mappings_section(r, &mut out);
+    access_section(r, wide, &mut out);
+    findings_section(r, wide, &mut out);
+    if let Some(v) = &r.verification {
+        verification_section(v, &mut out);
+    }
+    if !r.complete {
+        out.push_str("\nINCOMPLETE (sources the audit could not read)\n");
+        out.push_str(&unread_table(&r.incomplete));
+    }
+    out
+}
+
+/// MAPPINGS: every mapping with its source, access and state.
+fn mappings_section(r: &AuditReport, out: &mut String) {
     let aws_auth_unread = r
         .incomplete
         .iter()
@@ -63,7 +80,10 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
     } else {
         out.push_str(&lines(&t));
     }
+}
 
+/// ACCESS: the bindings of each subject an active mapping reaches, once each.
+fn access_section(r: &AuditReport, wide: bool, out: &mut String) {
     out.push_str(
         "\nACCESS (bindings per subject; each mapping above holds those of its user and groups)\n",
     );
@@ -114,7 +134,10 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
     } else {
         out.push_str("  (no bindings beyond the defaults every authenticated user has)\n");
     }
+}
 
+/// FINDINGS: worst first; wide adds the remediation.
+fn findings_section(r: &AuditReport, wide: bool, out: &mut String) {
     out.push_str(&format!(
         "\nFINDINGS (critical {}, high {}, medium {}, low {})\n",
         r.counts.critical, r.counts.high, r.counts.medium, r.counts.low
@@ -141,31 +164,28 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
     } else {
         out.push_str(&lines(&t));
     }
-    if let Some(v) = &r.verification {
-        out.push_str(&format!(
-            "\nVERIFICATION: {} SubjectAccessReview answers compared, {} mismatches\n",
-            v.queries,
-            v.mismatches.len()
-        ));
-        if !v.mismatches.is_empty() {
-            let mut t = table(&["PRINCIPAL", "USER", "REQUEST", "OURS", "SERVER"]);
-            for m in &v.mismatches {
-                t.add_row(vec![
-                    m.principal.clone(),
-                    m.user.clone(),
-                    m.request.clone(),
-                    m.ours.to_string(),
-                    m.server.to_string(),
-                ]);
-            }
-            out.push_str(&lines(&t));
+}
+
+/// VERIFICATION: how many answers were compared with the live authorizer, and the mismatches.
+fn verification_section(v: &Verification, out: &mut String) {
+    out.push_str(&format!(
+        "\nVERIFICATION: {} SubjectAccessReview answers compared, {} mismatches\n",
+        v.queries,
+        v.mismatches.len()
+    ));
+    if !v.mismatches.is_empty() {
+        let mut t = table(&["PRINCIPAL", "USER", "REQUEST", "OURS", "SERVER"]);
+        for m in &v.mismatches {
+            t.add_row(vec![
+                m.principal.clone(),
+                m.user.clone(),
+                m.request.clone(),
+                m.ours.to_string(),
+                m.server.to_string(),
+            ]);
         }
+        out.push_str(&lines(&t));
     }
-    if !r.complete {
-        out.push_str("\nINCOMPLETE (sources the audit could not read)\n");
-        out.push_str(&unread_table(&r.incomplete));
-    }
-    out
 }
 
 /// The sources an audit could not read, one row each.
