@@ -39,31 +39,7 @@ pub fn render(r: &WriteReport) -> String {
             e.kubernetes_groups.join(", ")
         ));
     }
-    let entry = &r.aws_auth.entry;
-    let detail = match (r.aws_auth.removed, &r.aws_auth.note) {
-        (_, Some(note)) if r.access_entry.is_some() && r.aws_auth.action == Action::Unchanged => {
-            note.clone()
-        }
-        (Some(n), _) => format!(
-            "{n} mapRoles entr{} for {} removed",
-            if n == 1 { "y" } else { "ies" },
-            entry.rolearn
-        ),
-        (None, _) => format!(
-            "rolearn {} -> username {:?}, groups [{}]",
-            entry.rolearn,
-            entry.username,
-            entry.groups.join(", ")
-        ),
-    };
-    out.push_str(&format!(
-        "configmap/{} -n {} {}{}: {}\n",
-        r.aws_auth.name,
-        r.aws_auth.namespace,
-        verb(r.aws_auth.action, r.dry_run),
-        suffix,
-        detail
-    ));
+    out.push_str(&aws_auth_line(r, suffix));
     if let Some(b) = &r.aws_auth.backup {
         out.push_str(&format!("backup of aws-auth as read: {b}\n"));
     }
@@ -82,35 +58,70 @@ pub fn render(r: &WriteReport) -> String {
         }
     }
     if !r.verification.is_empty() {
-        out.push_str(&format!(
-            "\nVerification (SubjectAccessReview as user {:?}, group {:?}):\n",
-            r.aws_auth.entry.username,
-            r.aws_auth.entry.groups.first().cloned().unwrap_or_default()
-        ));
-        let mut table = crate::report::table::plain_table(&[
-            "VERB",
-            "RESOURCE",
-            "NAMESPACE",
-            "ALLOWED",
-            "EXPECTED",
-            "RESULT",
-        ]);
-        for c in &r.verification {
-            table.add_row([
-                c.verb.clone(),
-                c.resource.clone(),
-                if c.namespace.is_empty() {
-                    "(all)".into()
-                } else {
-                    c.namespace.clone()
-                },
-                yes_no(c.allowed).into(),
-                yes_no(c.expected).into(),
-                if c.ok() { "ok".into() } else { "WRONG".into() },
-            ]);
-        }
-        out.push_str(&crate::report::table::table_text(&table));
+        out.push_str(&verification_table(r));
     }
+    out
+}
+
+/// The aws-auth line: what happened to the role's mapRoles entry (or why it was not used).
+fn aws_auth_line(r: &WriteReport, suffix: &str) -> String {
+    let entry = &r.aws_auth.entry;
+    let detail = match (r.aws_auth.removed, &r.aws_auth.note) {
+        (_, Some(note)) if r.access_entry.is_some() && r.aws_auth.action == Action::Unchanged => {
+            note.clone()
+        }
+        (Some(n), _) => format!(
+            "{n} mapRoles entr{} for {} removed",
+            if n == 1 { "y" } else { "ies" },
+            entry.rolearn
+        ),
+        (None, _) => format!(
+            "rolearn {} -> username {:?}, groups [{}]",
+            entry.rolearn,
+            entry.username,
+            entry.groups.join(", ")
+        ),
+    };
+    format!(
+        "configmap/{} -n {} {}{}: {}\n",
+        r.aws_auth.name,
+        r.aws_auth.namespace,
+        verb(r.aws_auth.action, r.dry_run),
+        suffix,
+        detail
+    )
+}
+
+/// The verification table: each SubjectAccessReview answer against what the grant must mean.
+fn verification_table(r: &WriteReport) -> String {
+    let mut out = format!(
+        "\nVerification (SubjectAccessReview as user {:?}, group {:?}):\n",
+        r.aws_auth.entry.username,
+        r.aws_auth.entry.groups.first().cloned().unwrap_or_default()
+    );
+    let mut table = crate::report::table::plain_table(&[
+        "VERB",
+        "RESOURCE",
+        "NAMESPACE",
+        "ALLOWED",
+        "EXPECTED",
+        "RESULT",
+    ]);
+    for c in &r.verification {
+        table.add_row([
+            c.verb.clone(),
+            c.resource.clone(),
+            if c.namespace.is_empty() {
+                "(all)".into()
+            } else {
+                c.namespace.clone()
+            },
+            yes_no(c.allowed).into(),
+            yes_no(c.expected).into(),
+            if c.ok() { "ok".into() } else { "WRONG".into() },
+        ]);
+    }
+    out.push_str(&crate::report::table::table_text(&table));
     out
 }
 
