@@ -484,54 +484,12 @@ pub fn build_with_snapshots(
         if is_entry && eks.is_some() {
             all.extend(mapped_twice(&inv, m, &identity, snapshot, &checks));
         }
-        mappings.push(MappedIdentity {
-            mapping: m.clone(),
-            kubernetes_user: identity.user.clone(),
-            // The policies' stand-in group exists only inside our evaluation.
-            kubernetes_groups: identity
-                .groups
-                .iter()
-                .filter(|g| !g.starts_with(access_policies::GROUP_PREFIX))
-                .cloned()
-                .collect(),
-            access: if identity.is_privileged() {
-                "cluster-admin (system:masters)".into()
-            } else {
-                summary.to_string()
-            },
-            binding_subjects: sections.of_identity(snapshot, &identity, m),
-        });
+        let binding_subjects = sections.of_identity(snapshot, &identity, m);
+        mappings.push(mapped_identity(m, &identity, summary, binding_subjects));
     }
-    let chronom_roles: Vec<(String, Vec<k8s_openapi::api::rbac::v1::PolicyRule>)> = state
-        .rbac
-        .cluster_roles
-        .iter()
-        .filter(|r| readonly_role::is_managed(&r.metadata))
-        .map(|r| {
-            (
-                r.metadata.name.clone().unwrap_or_default(),
-                r.rules.clone().unwrap_or_default(),
-            )
-        })
-        .collect();
-    all.extend(findings::rbac_findings(snapshot, &chronom_roles));
-    if let Some(discovered) = &state.discovered {
-        all.extend(findings::role_gap_findings(
-            &state.rbac.cluster_roles,
-            discovered,
-        ));
-    }
+    all.extend(role_findings(state, snapshot));
     findings::sort(&mut all);
-    let mut counts = Counts::default();
-    for f in &all {
-        match f.severity {
-            Severity::Critical => counts.critical += 1,
-            Severity::High => counts.high += 1,
-            Severity::Medium => counts.medium += 1,
-            Severity::Low => counts.low += 1,
-            Severity::Info => counts.info += 1,
-        }
-    }
+    let counts = counts_of(&all);
     let mut incomplete = state.unread.clone();
     if let Some(why) = eks.and_then(|e| e.access_entries_error.as_ref()) {
         // Also CHR027: the finding says what is at stake, this says the report is partial.
@@ -552,6 +510,72 @@ pub fn build_with_snapshots(
         verification: None,
         eks: eks.cloned(),
     }
+}
+
+/// A mapping as the report shows it: the identity it authenticates as and what that may do.
+fn mapped_identity(
+    m: &Mapping,
+    identity: &Identity,
+    summary: AccessSummary,
+    binding_subjects: Vec<String>,
+) -> MappedIdentity {
+    MappedIdentity {
+        mapping: m.clone(),
+        kubernetes_user: identity.user.clone(),
+        // The policies' stand-in group exists only inside our evaluation.
+        kubernetes_groups: identity
+            .groups
+            .iter()
+            .filter(|g| !g.starts_with(access_policies::GROUP_PREFIX))
+            .cloned()
+            .collect(),
+        access: if identity.is_privileged() {
+            "cluster-admin (system:masters)".into()
+        } else {
+            summary.to_string()
+        },
+        binding_subjects,
+    }
+}
+
+/// The findings about roles rather than mappings: the RBAC rules, and the chronom roles that
+/// miss a served resource (when discovery was read).
+fn role_findings(state: &ClusterState, snapshot: &RbacSnapshot) -> Vec<Finding> {
+    let chronom_roles: Vec<(String, Vec<k8s_openapi::api::rbac::v1::PolicyRule>)> = state
+        .rbac
+        .cluster_roles
+        .iter()
+        .filter(|r| readonly_role::is_managed(&r.metadata))
+        .map(|r| {
+            (
+                r.metadata.name.clone().unwrap_or_default(),
+                r.rules.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut out = findings::rbac_findings(snapshot, &chronom_roles);
+    if let Some(discovered) = &state.discovered {
+        out.extend(findings::role_gap_findings(
+            &state.rbac.cluster_roles,
+            discovered,
+        ));
+    }
+    out
+}
+
+/// How many findings of each severity.
+fn counts_of(all: &[Finding]) -> Counts {
+    let mut counts = Counts::default();
+    for f in all {
+        match f.severity {
+            Severity::Critical => counts.critical += 1,
+            Severity::High => counts.high += 1,
+            Severity::Medium => counts.medium += 1,
+            Severity::Low => counts.low += 1,
+            Severity::Info => counts.info += 1,
+        }
+    }
+    counts
 }
 
 /// CHR021 for an access entry: each aws-auth mapping of the same principal that gives other
