@@ -323,7 +323,31 @@ pub fn check_revoke(
     force: bool,
     cluster: &str,
 ) -> Result<Option<String>, UserError> {
-    use crate::awsauth::ownership::{OVERRIDE_FLAG, protects};
+    use crate::awsauth::ownership::OVERRIDE_FLAG;
+    let o = objections(entry, policies, group);
+    if o.differences.is_empty() && o.never.is_empty() {
+        return Ok(None);
+    }
+    let overridable = o.never.is_empty();
+    if overridable && force {
+        return Ok(Some(format!(
+            "the access entry was not what grant creates ({}); deleted because of {OVERRIDE_FLAG}",
+            o.differences.join("; ")
+        )));
+    }
+    Err(refusal(entry, policies, cluster, overridable, &o))
+}
+
+/// What stands against deleting an entry: why it may never be deleted (`never`), how it differs
+/// from what grant creates (`differences`), and what would break (`breaks`).
+struct Objections {
+    never: Vec<String>,
+    differences: Vec<String>,
+    breaks: Vec<String>,
+}
+
+fn objections(entry: &AccessEntryView, policies: &[Association], group: &str) -> Objections {
+    use crate::awsauth::ownership::protects;
     let mut never = Vec::new();
     let mut differences = Vec::new();
     let mut breaks = Vec::new();
@@ -386,16 +410,27 @@ pub fn check_revoke(
         ));
         breaks.push(format!("the role would lose {}", list.join("; ")));
     }
-    if differences.is_empty() && never.is_empty() {
-        return Ok(None);
+    Objections {
+        never,
+        differences,
+        breaks,
     }
-    let overridable = never.is_empty();
-    if overridable && force {
-        return Ok(Some(format!(
-            "the access entry was not what grant creates ({}); deleted because of {OVERRIDE_FLAG}",
-            differences.join("; ")
-        )));
-    }
+}
+
+/// The refusal: the entry as YAML, how it differs, what would break, and the next step.
+fn refusal(
+    entry: &AccessEntryView,
+    policies: &[Association],
+    cluster: &str,
+    overridable: bool,
+    o: &Objections,
+) -> UserError {
+    let Objections {
+        never,
+        differences,
+        breaks,
+    } = o;
+    use crate::awsauth::ownership::OVERRIDE_FLAG;
     let mut shown = serde_saphyr::to_string(entry)
         .unwrap_or_else(|e| format!("# could not render the entry: {e}\n"));
     if !policies.is_empty() {
@@ -428,7 +463,7 @@ pub fn check_revoke(
             .collect::<Vec<_>>()
             .join("; ")
     ));
-    for b in &breaks {
+    for b in breaks {
         what.push_str("\n    - ");
         what.push_str(b);
     }
@@ -440,7 +475,7 @@ pub fn check_revoke(
             never.join("; ")
         )
     };
-    Err(UserError::failed(what, next))
+    UserError::failed(what, next)
 }
 
 /// The entry as EKS would store `want` once this tool created it (tagged as ours).
