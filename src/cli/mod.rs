@@ -5,7 +5,11 @@ pub mod completion;
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use chronom_core::audit::findings::Severity;
+use chronom_core::report::format::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -95,13 +99,6 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-    Yaml,
-}
-
 #[derive(Debug, Args)]
 pub struct GrantArgs {
     /// The IAM role to map: arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME, or an STS assumed-role ARN.
@@ -154,8 +151,8 @@ pub struct GrantArgs {
     pub via: MappingVia,
 
     /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
-    pub output: OutputFormat,
+    #[arg(short = 'o', long = "output", value_parser = one_of(&WRITE_FORMATS, Format::name), default_value = "text")]
+    pub output: Format,
 }
 
 impl GrantArgs {
@@ -210,36 +207,20 @@ pub struct RevokeArgs {
     pub dry_run: bool,
 
     /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
-    pub output: OutputFormat,
+    #[arg(short = 'o', long = "output", value_parser = one_of(&WRITE_FORMATS, Format::name), default_value = "text")]
+    pub output: Format,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuditFormat {
-    Table,
-    Wide,
-    Json,
-    Yaml,
-    Sarif,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum QueryFormat {
-    Table,
-    Wide,
-    Json,
-    Yaml,
-}
+/// The formats each command accepts for `-o`, in the order `--help` lists them.
+const WRITE_FORMATS: [Format; 3] = [Format::Text, Format::Json, Format::Yaml];
+const AUDIT_FORMATS: [Format; 5] = [
+    Format::Table,
+    Format::Wide,
+    Format::Json,
+    Format::Yaml,
+    Format::Sarif,
+];
+const QUERY_FORMATS: [Format; 4] = [Format::Table, Format::Wide, Format::Json, Format::Yaml];
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -247,11 +228,11 @@ pub struct AuditArgs {
     pub query: Option<AuditQuery>,
 
     /// Output format. wide adds the rules behind each grant; sarif is SARIF 2.1.0 for code-scanning UIs.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub output: AuditFormat,
+    #[arg(short = 'o', long = "output", value_parser = one_of(&AUDIT_FORMATS, Format::name), default_value = "table")]
+    pub output: Format,
 
     /// Exit 3 when any finding is at or above this severity, or when the audit is incomplete (see --allow-incomplete).
-    #[arg(long, value_enum, value_name = "SEVERITY")]
+    #[arg(long, value_name = "SEVERITY", value_parser = one_of(&Severity::ALL, Severity::name))]
     pub fail_on: Option<Severity>,
 
     /// Accept an incomplete audit (a source it could not read, such as a forbidden list, the EKS side, or a fleet's failed cluster): still reported, but not a failure by itself.
@@ -307,8 +288,8 @@ pub struct WhoCanArgs {
     /// Every subject that may do it in at least one namespace, one row per scope.
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
-    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub output: QueryFormat,
+    #[arg(short = 'o', long = "output", value_parser = one_of(&QUERY_FORMATS, Format::name), default_value = "table")]
+    pub output: Format,
     /// Audit manifests instead of a live cluster (as for audit).
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub from_file: Vec<PathBuf>,
@@ -321,8 +302,8 @@ pub struct WhoCanArgs {
 pub struct LookupArgs {
     /// arn:aws:iam::ACCOUNT:role/NAME (or assumed-role), a user name, a group name, or ns:serviceaccount.
     pub subject: String,
-    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub output: QueryFormat,
+    #[arg(short = 'o', long = "output", value_parser = one_of(&QUERY_FORMATS, Format::name), default_value = "table")]
+    pub output: Format,
     /// Audit manifests instead of a live cluster (as for audit).
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub from_file: Vec<PathBuf>,
@@ -454,6 +435,22 @@ pub fn parse() -> Cli {
     }
     let matches = command.get_matches();
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// A flag whose values are the names of a core type's variants (`name` gives each one's
+/// spelling): clap lists and checks them as it would for a `ValueEnum`, and the core type
+/// stays free of clap.
+fn one_of<T: Copy + Send + Sync + 'static>(
+    values: &[T],
+    name: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    let values = values.to_vec();
+    PossibleValuesParser::new(values.iter().map(|v| name(*v))).map(move |typed| {
+        *values
+            .iter()
+            .find(|v| name(**v) == typed)
+            .expect("clap accepts only the listed names")
+    })
 }
 
 #[cfg(test)]

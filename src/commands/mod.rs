@@ -3,11 +3,12 @@
 
 use chronom_core::exit::EXIT_OK;
 
-use crate::cli::{Cli, Command, OutputFormat};
-use crate::error::UserError;
+use crate::cli::{Cli, Command};
 use crate::flows::{audit, fleet, grant, restore, revoke};
-use crate::outcome::{RollbackOutcome, RunResult};
 use crate::report;
+use chronom_core::error::UserError;
+use chronom_core::outcome::{RollbackOutcome, RunResult};
+use chronom_core::report::format::Format;
 
 /// Run the parsed command line; the exit code is the process's.
 pub fn run(cli: &Cli) -> i32 {
@@ -66,12 +67,12 @@ fn exit_code(result: Result<i32, UserError>) -> i32 {
 }
 
 /// Print the report (stdout) and the error (stderr); return the exit code.
-fn finish(result: &RunResult, format: OutputFormat) -> i32 {
+fn finish(result: &RunResult, format: Format) -> i32 {
     let mut unprinted = None;
     if let Some(r) = &result.report {
         let printed = match format {
-            OutputFormat::Text => report::print_text(&report::write_text::render(r)),
-            other => report::print_structured(other, r),
+            Format::Json | Format::Yaml => report::print_structured(format, r),
+            _ => report::print_text(&chronom_core::report::write_text::render(r)),
         };
         if let Err(e) = printed {
             eprintln!("{e}");

@@ -4,19 +4,17 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use comfy_table::{Table, presets::NOTHING};
-use serde::Serialize;
-use serde_json::Value;
-
 use aws_config::SdkConfig;
 
 use crate::adapters::aws::cluster::{self, EksCluster, ExecPlugin};
 use crate::adapters::aws::identity::AwsCaller;
-use crate::audit::completeness::{self, UnreadSource, Verdict, source};
-use crate::audit::findings::Finding;
-use crate::audit::report::{self, AuditReport, Counts};
-use crate::cli::{AuditArgs, AuditFormat, GlobalArgs, OutputFormat};
-use crate::error::UserError;
+use crate::cli::{AuditArgs, GlobalArgs};
+use chronom_core::audit::completeness::{self, UnreadSource, Verdict};
+use chronom_core::audit::fleet::{ClusterRow, FleetReport, RegionRow};
+use chronom_core::audit::report::AuditReport;
+use chronom_core::error::UserError;
+use chronom_core::report::fleet::render;
+use chronom_core::report::format::Format;
 
 /// How many clusters are audited at once.
 pub(crate) const PARALLEL_CLUSTERS: usize = 4;
@@ -164,7 +162,7 @@ where
     E: aws_sdk_eks::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     use aws_sdk_eks::error::ProvideErrorMetadata;
-    let transport = crate::error::error_chain(e).join(": ");
+    let transport = chronom_core::error::error_chain(e).join(": ");
     tracing::debug!(error = %transport, "AWS call failed");
     if let Some(code) = e.code() {
         let message = e.message().unwrap_or_default().to_string();
@@ -318,416 +316,6 @@ pub(crate) fn regions_to_scan(
         }
     }
     Ok(out)
-}
-
-/// One region's ListClusters.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RegionRow {
-    pub region: String,
-    pub clusters: usize,
-    /// The region is an opt-in region not enabled for the account (an authentication error
-    /// there, with credentials STS accepted), so it was left out. `error` says what it answered.
-    pub skipped: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// One cluster's audit: its report, or why there is none.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterRow {
-    pub cluster: String,
-    pub region: String,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// What to do about the error.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub report: Option<AuditReport>,
-}
-
-/// A finding with the cluster it was found in.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FleetFinding {
-    pub cluster: String,
-    pub region: String,
-    #[serde(flatten)]
-    pub finding: Finding,
-}
-
-/// A source the fleet audit could not read: a region's ListClusters, a cluster that could not
-/// be audited, or one of a cluster's own sources.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FleetUnread {
-    pub region: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<String>,
-    #[serde(flatten)]
-    pub unread: UnreadSource,
-}
-
-impl FleetUnread {
-    /// `region/cluster ` or `region `, to put before the source in messages.
-    fn prefix(&self) -> String {
-        match &self.cluster {
-            Some(c) => format!("{}/{c} ", self.region),
-            None => format!("{} ", self.region),
-        }
-    }
-}
-
-/// `audit --all-clusters -o json|yaml`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FleetReport {
-    pub schema_version: u32,
-    /// True when every region was listed (or skipped as not enabled), every cluster audited,
-    /// and every cluster's audit complete.
-    pub complete: bool,
-    /// What was not read: failed regions (`eks:clusters`), clusters that could not be audited
-    /// (`cluster`), and each cluster's own unread sources.
-    pub incomplete: Vec<FleetUnread>,
-    pub regions: Vec<RegionRow>,
-    pub clusters: Vec<ClusterRow>,
-    /// Every cluster's findings, worst first, each with its cluster and region.
-    pub findings: Vec<FleetFinding>,
-    pub counts: Counts,
-}
-
-impl FleetReport {
-    pub(crate) fn new(regions: Vec<RegionRow>, clusters: Vec<ClusterRow>) -> Self {
-        let mut findings: Vec<FleetFinding> = clusters
-            .iter()
-            .flat_map(|c| {
-                c.report
-                    .iter()
-                    .flat_map(|r| r.findings.iter())
-                    .map(|f| FleetFinding {
-                        cluster: c.cluster.clone(),
-                        region: c.region.clone(),
-                        finding: f.clone(),
-                    })
-            })
-            .collect();
-        findings.sort_by(|a, b| {
-            b.finding
-                .severity
-                .cmp(&a.finding.severity)
-                .then(a.region.cmp(&b.region))
-                .then(a.cluster.cmp(&b.cluster))
-                .then(a.finding.rule.cmp(b.finding.rule))
-        });
-        let mut counts = Counts::default();
-        for c in clusters.iter().filter_map(|c| c.report.as_ref()) {
-            counts.critical += c.counts.critical;
-            counts.high += c.counts.high;
-            counts.medium += c.counts.medium;
-            counts.low += c.counts.low;
-            counts.info += c.counts.info;
-        }
-        let incomplete = fleet_unread(&regions, &clusters);
-        FleetReport {
-            schema_version: report::SCHEMA_VERSION,
-            complete: incomplete.is_empty(),
-            incomplete,
-            regions,
-            clusters,
-            findings,
-            counts,
-        }
-    }
-
-    pub(crate) fn failed(&self) -> usize {
-        self.clusters.iter().filter(|c| !c.ok).count()
-            + self
-                .regions
-                .iter()
-                .filter(|r| r.error.is_some() && !r.skipped)
-                .count()
-    }
-
-    pub(crate) fn mismatches(&self) -> usize {
-        self.clusters
-            .iter()
-            .filter_map(|c| c.report.as_ref()?.verification.as_ref())
-            .map(|v| v.mismatches.len())
-            .sum()
-    }
-}
-
-/// Everything the fleet could not read, in report order: regions, then clusters.
-fn fleet_unread(regions: &[RegionRow], clusters: &[ClusterRow]) -> Vec<FleetUnread> {
-    let mut out: Vec<FleetUnread> = regions
-        .iter()
-        .filter(|r| !r.skipped)
-        .filter_map(|r| {
-            Some(FleetUnread {
-                region: r.region.clone(),
-                cluster: None,
-                unread: UnreadSource::new(source::EKS_CLUSTERS, r.error.clone()?),
-            })
-        })
-        .collect();
-    for c in clusters {
-        let at = |unread: UnreadSource| FleetUnread {
-            region: c.region.clone(),
-            cluster: Some(c.cluster.clone()),
-            unread,
-        };
-        match &c.report {
-            Some(r) => out.extend(r.incomplete.iter().cloned().map(at)),
-            None => out.push(at(UnreadSource::new(
-                source::CLUSTER,
-                c.error.clone().unwrap_or_else(|| "not audited".into()),
-            ))),
-        }
-    }
-    out
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(NOTHING);
-    t.set_header(header.to_vec());
-    t
-}
-
-fn lines(t: &Table) -> String {
-    t.lines().map(|l| format!("{}\n", l.trim_end())).collect()
-}
-
-/// The table form: clusters, then every mapping and every finding with its cluster.
-pub fn render_table(r: &FleetReport, wide: bool) -> String {
-    let mut out = String::new();
-    clusters_section(&mut out, r);
-    mappings_section(&mut out, r);
-    findings_section(&mut out, r, wide);
-    incomplete_section(&mut out, r);
-    out
-}
-
-/// One row per cluster (audited or failed) and per failed region, then what was skipped and each failure's next step.
-fn clusters_section(out: &mut String, r: &FleetReport) {
-    out.push_str(&format!(
-        "CLUSTERS ({} in {} region(s))\n",
-        r.clusters.len(),
-        r.regions.iter().filter(|g| !g.skipped).count()
-    ));
-    let mut t = table(&[
-        "REGION", "CLUSTER", "STATUS", "MAPPINGS", "CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO",
-    ]);
-    for c in &r.clusters {
-        match &c.report {
-            Some(rep) => t.add_row(vec![
-                c.region.clone(),
-                c.cluster.clone(),
-                "audited".into(),
-                rep.mappings.len().to_string(),
-                rep.counts.critical.to_string(),
-                rep.counts.high.to_string(),
-                rep.counts.medium.to_string(),
-                rep.counts.low.to_string(),
-                rep.counts.info.to_string(),
-            ]),
-            None => t.add_row(vec![
-                c.region.clone(),
-                c.cluster.clone(),
-                format!("failed: {}", c.error.as_deref().unwrap_or("?")),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-            ]),
-        };
-    }
-    for g in r.regions.iter().filter(|g| g.error.is_some() && !g.skipped) {
-        t.add_row(vec![
-            g.region.clone(),
-            "-".into(),
-            format!("failed: {}", g.error.as_deref().unwrap_or("?")),
-            "-".into(),
-            "-".into(),
-            "-".into(),
-            "-".into(),
-            "-".into(),
-            "-".into(),
-        ]);
-    }
-    if r.clusters.is_empty() && r.failed() == 0 {
-        let listed = r.regions.iter().filter(|g| !g.skipped).count();
-        out.push_str(&format!(
-            "  (no EKS clusters in the {listed} region(s) listed)\n"
-        ));
-    } else {
-        out.push_str(&lines(&t));
-    }
-    let skipped: Vec<&str> = r
-        .regions
-        .iter()
-        .filter(|g| g.skipped)
-        .map(|g| g.region.as_str())
-        .collect();
-    if !skipped.is_empty() {
-        out.push_str(&format!(
-            "skipped (not enabled for this account): {}\n",
-            skipped.join(", ")
-        ));
-    }
-    for c in r.clusters.iter().filter(|c| !c.ok) {
-        if let Some(next) = &c.next {
-            out.push_str(&format!("{}/{} next: {next}\n", c.region, c.cluster));
-        }
-    }
-}
-
-/// Every mapping of every audited cluster.
-fn mappings_section(out: &mut String, r: &FleetReport) {
-    out.push_str("\nMAPPINGS\n");
-    let mut t = table(&[
-        "CLUSTER",
-        "SOURCE",
-        "PRINCIPAL",
-        "USERNAME",
-        "GROUPS",
-        "ACCESS",
-        "STATE",
-    ]);
-    let mut any = false;
-    for c in &r.clusters {
-        for m in c.report.iter().flat_map(|r| r.mappings.iter()) {
-            any = true;
-            let dash = |s: String| if s.is_empty() { "-".to_string() } else { s };
-            t.add_row(vec![
-                c.cluster.clone(),
-                m.mapping.source.as_str().to_string(),
-                m.mapping.principal.clone(),
-                dash(m.mapping.username.clone()),
-                dash(m.mapping.groups.join(",")),
-                m.access.clone(),
-                m.mapping.state.to_string(),
-            ]);
-        }
-    }
-    out.push_str(&if any { lines(&t) } else { "  (none)\n".into() });
-}
-
-/// Every finding, with its remediation when `wide`.
-fn findings_section(out: &mut String, r: &FleetReport, wide: bool) {
-    out.push_str(&format!(
-        "\nFINDINGS (critical {}, high {}, medium {}, low {})\n",
-        r.counts.critical, r.counts.high, r.counts.medium, r.counts.low
-    ));
-    let mut header = vec!["CLUSTER", "SEVERITY", "RULE", "SUBJECT", "EVIDENCE"];
-    if wide {
-        header.push("REMEDIATION");
-    }
-    let mut t = table(&header);
-    for f in &r.findings {
-        let mut row = vec![
-            f.cluster.clone(),
-            format!("{:?}", f.finding.severity).to_uppercase(),
-            format!("{} {}", f.finding.rule, f.finding.name),
-            f.finding.subject.clone(),
-            f.finding.evidence.clone(),
-        ];
-        if wide {
-            row.push(f.finding.remediation.to_string());
-        }
-        t.add_row(row);
-    }
-    out.push_str(&if r.findings.is_empty() {
-        "  (none)\n".into()
-    } else {
-        lines(&t)
-    });
-}
-
-/// What could not be read, when anything could not.
-fn incomplete_section(out: &mut String, r: &FleetReport) {
-    if !r.complete {
-        out.push_str(&format!(
-            "\nINCOMPLETE ({} source(s) could not be read; the tables above leave out what they hold)\n",
-            r.incomplete.len()
-        ));
-        let mut t = table(&["REGION", "CLUSTER", "SOURCE", "REASON"]);
-        for u in &r.incomplete {
-            t.add_row(vec![
-                u.region.clone(),
-                u.cluster.clone().unwrap_or_else(|| "-".into()),
-                u.unread.source.clone(),
-                u.unread.reason.clone(),
-            ]);
-        }
-        out.push_str(&lines(&t));
-    }
-}
-
-/// One SARIF run for the whole fleet: every cluster's results, located under
-/// `eks/REGION/CLUSTER/...` and prefixed with the cluster, and the failed clusters as
-/// tool execution notifications.
-pub(crate) fn render_sarif(r: &FleetReport) -> String {
-    let empty = report::build(
-        "all-clusters",
-        &Default::default(),
-        &report::snapshot_of(
-            &Default::default(),
-            chronom_core::rbac::RuleSource::AsStored,
-        ),
-    );
-    let mut doc: Value =
-        serde_json::from_str(&crate::report::sarif::render(&empty)).expect("our SARIF is JSON");
-    let mut results = Vec::new();
-    for c in &r.clusters {
-        let Some(rep) = &c.report else { continue };
-        let one: Value =
-            serde_json::from_str(&crate::report::sarif::render(rep)).expect("our SARIF is JSON");
-        for mut res in one["runs"][0]["results"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-        {
-            let tag = format!("{}/{}", c.region, c.cluster);
-            if let Some(text) = res["message"]["text"].as_str().map(str::to_string) {
-                res["message"]["text"] = Value::String(format!("[{tag}] {text}"));
-            }
-            let loc = &mut res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
-            if let Some(uri) = loc.as_str().map(str::to_string) {
-                *loc = Value::String(format!("eks/{tag}/{uri}"));
-            }
-            let fp = &mut res["partialFingerprints"]["chronomFinding/v1"];
-            if let Some(f) = fp.as_str().map(str::to_string) {
-                *fp = Value::String(format!("{tag}|{f}"));
-            }
-            res["properties"]["cluster"] = Value::String(c.cluster.clone());
-            res["properties"]["region"] = Value::String(c.region.clone());
-            results.push(res);
-        }
-    }
-    // Failed clusters and regions, and every cluster's unread sources: each a notification at
-    // level error, which SARIF consumers read as "the results may be incomplete".
-    let failures: Vec<Value> = r
-        .clusters
-        .iter()
-        .filter(|c| !c.ok)
-        .map(|c| (format!("{}/{}", c.region, c.cluster), c.error.clone().unwrap_or_default(), source::CLUSTER.to_string()))
-        .chain(r.regions.iter().filter(|g| g.error.is_some() && !g.skipped).map(|g| (g.region.clone(), g.error.clone().unwrap_or_default(), source::EKS_CLUSTERS.to_string())))
-        .chain(r.incomplete.iter().filter(|u| u.unread.source != source::CLUSTER && u.unread.source != source::EKS_CLUSTERS).map(|u| (format!("{}/{}", u.region, u.cluster.as_deref().unwrap_or("-")), format!("could not read {}: {}", u.unread.source, u.unread.reason), u.unread.source.clone())))
-        .map(|(what, why, source)| serde_json::json!({ "level": "error", "message": { "text": format!("{what}: {why}") }, "properties": { "source": source } }))
-        .collect();
-    let run = &mut doc["runs"][0];
-    run["results"] = Value::Array(results);
-    run["automationDetails"]["id"] = Value::String("kubectl-chronom/audit/all-clusters".into());
-    run["invocations"] = serde_json::json!([{ "executionSuccessful": r.complete, "toolExecutionNotifications": failures, "properties": { "complete": r.complete } }]);
-    let mut s = serde_json::to_string_pretty(&doc).expect("sarif serialises");
-    s.push('\n');
-    s
 }
 
 /// How the fleet reaches AWS and each cluster's API server. [`run`] uses the standard
@@ -982,17 +570,6 @@ fn progress_bar(show: bool, total: usize) -> indicatif::ProgressBar {
     bar
 }
 
-/// The fleet report in the chosen format.
-pub fn render(fleet: &FleetReport, format: AuditFormat) -> String {
-    match format {
-        AuditFormat::Table => render_table(fleet, false),
-        AuditFormat::Wide => render_table(fleet, true),
-        AuditFormat::Json => crate::report::structured(OutputFormat::Json, fleet),
-        AuditFormat::Yaml => crate::report::structured(OutputFormat::Yaml, fleet),
-        AuditFormat::Sarif => render_sarif(fleet),
-    }
-}
-
 /// `audit --all-clusters`: check the credentials, collect, print one report, and exit as
 /// [`exit_code`] says.
 pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
@@ -1009,8 +586,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, Us
     .await?;
     // Streamed: a fleet's JSON holds every cluster's report.
     match args.output {
-        AuditFormat::Json => crate::report::print_structured(OutputFormat::Json, &fleet)?,
-        AuditFormat::Yaml => crate::report::print_structured(OutputFormat::Yaml, &fleet)?,
+        Format::Json | Format::Yaml => crate::report::print_structured(args.output, &fleet)?,
         other => crate::report::print_text(&render(&fleet, other))?,
     }
     Ok(exit_code(&fleet, args.fail_on, args.allow_incomplete))
@@ -1021,7 +597,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, Us
 /// unless `allow_incomplete`; else 0. What was not read is said on stderr either way.
 pub fn exit_code(
     fleet: &FleetReport,
-    fail_on: Option<crate::cli::Severity>,
+    fail_on: Option<chronom_core::audit::findings::Severity>,
     allow_incomplete: bool,
 ) -> i32 {
     if !fleet.complete {
@@ -1035,7 +611,7 @@ pub fn exit_code(
             completeness::stderr_message("the fleet audit", &named, allow_incomplete)
         );
     }
-    let severities: Vec<crate::cli::Severity> =
+    let severities: Vec<chronom_core::audit::findings::Severity> =
         fleet.findings.iter().map(|f| f.finding.severity).collect();
     let verdict = completeness::gate(completeness::GateInput {
         mismatches: fleet.mismatches(),
@@ -1067,7 +643,12 @@ pub fn exit_code(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::manifests::ClusterState;
+    use chronom_core::audit::completeness::source;
+    use chronom_core::audit::fleet::FleetUnread;
+    use chronom_core::audit::manifests::ClusterState;
+    use chronom_core::audit::report;
+    use chronom_core::report::fleet::{render_sarif, render_table};
+    use serde_json::Value;
 
     fn sample_report() -> AuditReport {
         let mut state = ClusterState::default();
@@ -1149,84 +730,14 @@ mod tests {
     }
 
     #[test]
-    fn every_finding_carries_its_cluster_and_counts_add_up() {
-        let f = fleet();
-        assert!(!f.findings.is_empty());
-        assert!(
-            f.findings
-                .iter()
-                .all(|x| x.cluster == "prod" && x.region == "eu-west-1")
-        );
-        assert_eq!(
-            f.counts.critical,
-            f.clusters[0].report.as_ref().unwrap().counts.critical
-        );
-        assert_eq!(
-            f.failed(),
-            1,
-            "the failed cluster counts, the skipped region does not"
-        );
-        let json: Value =
-            serde_json::from_str(&crate::report::structured(OutputFormat::Json, &f)).unwrap();
-        assert_eq!(json["findings"][0]["cluster"], "prod");
-        assert_eq!(json["findings"][0]["rule"], "CHR001");
-        assert_eq!(json["clusters"][1]["error"], "AccessDenied");
-    }
-
-    #[test]
-    fn the_table_has_a_cluster_column_and_the_failed_row() {
-        let t = render_table(&fleet(), true);
-        assert!(t.contains("failed: AccessDenied"), "{t}");
-        assert!(
-            t.contains("eu-west-1/dev next: ask for eks:DescribeCluster"),
-            "{t}"
-        );
-        assert!(
-            t.lines()
-                .any(|l| l.trim_start().starts_with("prod") && l.contains("CHR001")),
-            "{t}"
-        );
-        assert!(
-            t.contains("skipped (not enabled for this account): ap-east-2"),
-            "{t}"
-        );
-        assert!(t.contains("REMEDIATION"));
-    }
-
-    #[test]
-    fn sarif_is_one_run_with_located_results_and_failures() {
-        let v: Value = serde_json::from_str(&render_sarif(&fleet())).unwrap();
-        assert_eq!(v["runs"].as_array().unwrap().len(), 1);
-        let run = &v["runs"][0];
-        let res = run["results"].as_array().unwrap();
-        assert!(!res.is_empty());
-        assert!(res.iter().all(|r| {
-            r["message"]["text"]
-                .as_str()
-                .unwrap()
-                .starts_with("[eu-west-1/prod] ")
-        }));
-        assert!(
-            res[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-                .as_str()
-                .unwrap()
-                .starts_with("eks/eu-west-1/prod/")
-        );
-        assert_eq!(run["invocations"][0]["executionSuccessful"], false);
-        let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-        for r in res {
-            assert_eq!(
-                rules[r["ruleIndex"].as_u64().unwrap() as usize]["id"],
-                r["ruleId"]
-            );
-        }
-    }
-
-    #[test]
     fn exit_codes_put_findings_before_failures() {
         let f = fleet();
         assert_eq!(
-            exit_code(&f, Some(crate::cli::Severity::Critical), false),
+            exit_code(
+                &f,
+                Some(chronom_core::audit::findings::Severity::Critical),
+                false
+            ),
             chronom_core::exit::EXIT_FINDINGS
         );
         assert_eq!(exit_code(&f, None, false), chronom_core::exit::EXIT_FAILED);
@@ -1234,7 +745,7 @@ mod tests {
 
     #[test]
     fn a_failed_cluster_makes_the_fleet_incomplete_and_fails_the_gate_unless_allowed() {
-        use crate::cli::Severity;
+        use chronom_core::audit::findings::Severity;
         let mut f = fleet();
         // Keep the failed cluster, drop the audited one's findings: nothing reaches a threshold.
         f.clusters[0].report.as_mut().unwrap().findings.clear();
@@ -1255,7 +766,8 @@ mod tests {
         assert_eq!(exit_code(&f, Some(Severity::Low), true), 0);
         assert_eq!(exit_code(&f, None, true), 0);
         let json: Value =
-            serde_json::from_str(&crate::report::structured(OutputFormat::Json, &f)).unwrap();
+            serde_json::from_str(&chronom_core::report::format::structured(Format::Json, &f))
+                .unwrap();
         assert_eq!(json["complete"], false);
         assert_eq!(
             json["incomplete"],

@@ -1,6 +1,6 @@
 //! `grant`: validate → observe → plan → preflight → apply → verify.
 //!
-//! Everything is decided before a write, in one pure [`GrantPlan`] (`crate::plan::grant`),
+//! Everything is decided before a write, in one pure [`GrantPlan`] (`chronom_core::plan::grant`),
 //! including an aws-auth conflict, so a refused run changes nothing. The same plan is the
 //! dry run, the report and, when a later step fails, the rollback: what this run wrote is
 //! undone from the plan's rollback steps, and each step is listed in the report.
@@ -9,26 +9,27 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 
 use crate::adapters::aws::EksContext;
-use crate::adapters::aws::access_entries::{self as entries, PreparedGrant, UsernameTarget};
+use crate::adapters::aws::access_entries::{self as entries, PreparedGrant};
 use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
 use crate::adapters::kube::binding_writer::{self, Next};
 use crate::adapters::kube::{self as connect, Connection, identity};
 use crate::cli::{GlobalArgs, GrantArgs};
-use crate::error::UserError;
 use crate::flows::audit;
 use crate::flows::via::{self, MapWith};
 use crate::flows::{preflight, verify, write_report};
-use crate::outcome::{Action, RollbackEntry, RollbackOutcome, RunResult, WriteReport};
-use crate::plan::aws_auth::AwsAuthSeen;
-use crate::plan::binding::{self, Join};
-use crate::plan::grant::{
-    AccessEntrySeen, GrantObservation, GrantPlan, MappingSeen, PreviousEntry, ValidGrant,
-};
-use crate::plan::mapped;
-use crate::plan::messages;
-use crate::plan::rollback::{self, KeepReason, RollbackStep, Written};
 use chronom_core::arn;
 use chronom_core::awsauth;
+use chronom_core::eks::access_entry::{self, UsernameTarget};
+use chronom_core::error::UserError;
+use chronom_core::outcome::{Action, RollbackEntry, RollbackOutcome, RunResult, WriteReport};
+use chronom_core::plan::aws_auth::AwsAuthSeen;
+use chronom_core::plan::binding::{self, Join};
+use chronom_core::plan::grant::{
+    AccessEntrySeen, GrantObservation, GrantPlan, MappingSeen, PreviousEntry, ValidGrant,
+};
+use chronom_core::plan::mapped;
+use chronom_core::plan::messages;
+use chronom_core::plan::rollback::{self, KeepReason, RollbackStep, Written};
 use chronom_core::rbac::RbacObjects;
 use chronom_core::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 
@@ -65,7 +66,7 @@ pub fn validate(args: &GrantArgs) -> Result<ValidGrant, UserError> {
         )
     })?;
     // The rules both mappings share; the access-entry path adds EKS's own in `execute`.
-    entries::check_username(&username, UsernameTarget::AwsAuth).map_err(|why| {
+    access_entry::check_username(&username, UsernameTarget::AwsAuth).map_err(|why| {
         UserError::usage(
             format!("--username {username:?} cannot be used: {why}"),
             "pick a username with a fixed part of your own, for example chronom-scanner or chronom:{{SessionName}}",
@@ -119,7 +120,7 @@ fn validate_name(flag: &str, value: &str) -> Result<(), UserError> {
     Ok(())
 }
 
-pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> crate::outcome::RunResult {
+pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> chronom_core::outcome::RunResult {
     let v = match validate(args) {
         Ok(v) => v,
         Err(e) => return e.into(),
@@ -204,7 +205,7 @@ pub async fn execute_observed(
     check_access_entry_username(v, mapper)?;
     let caller = identity::whoami(conn).await?;
     let seen = observe_cluster(conn, v, mapper, &caller).await?;
-    let plan = crate::plan::grant::plan_grant(&seen.observation(v, via_note))?;
+    let plan = chronom_core::plan::grant::plan_grant(&seen.observation(v, via_note))?;
     let denied = preflight_writes(conn, v, mapper, &seen, &caller).await?;
     let report = write_report::planned("grant", conn, caller, v.dry_run, plan.report());
     let mut run = GrantRun {
@@ -234,15 +235,17 @@ pub async fn execute_observed(
 /// EKS adds its own rules for an access entry's username.
 fn check_access_entry_username(v: &ValidGrant, mapper: Mapper<'_>) -> Result<(), UserError> {
     if let Mapper::AccessEntry(_) = mapper {
-        entries::check_username(&v.entry.username, UsernameTarget::AccessEntry).map_err(|why| {
-            UserError::usage(
-                format!(
-                    "--username {:?} cannot be used on an EKS access entry: {why}",
-                    v.entry.username
-                ),
-                "pick another --username, or use --via aws-auth",
-            )
-        })?;
+        access_entry::check_username(&v.entry.username, UsernameTarget::AccessEntry).map_err(
+            |why| {
+                UserError::usage(
+                    format!(
+                        "--username {:?} cannot be used on an EKS access entry: {why}",
+                        v.entry.username
+                    ),
+                    "pick another --username, or use --via aws-auth",
+                )
+            },
+        )?;
     }
     Ok(())
 }
@@ -342,7 +345,7 @@ async fn observe_cluster(
     conn: &Connection,
     v: &ValidGrant,
     mapper: Mapper<'_>,
-    caller: &identity::Caller,
+    caller: &chronom_core::outcome::Caller,
 ) -> Result<Seen, UserError> {
     let reads = reads_needed(v, mapper);
     let mut denied = preflight::missing(conn, &reads).await?;
@@ -388,7 +391,10 @@ async fn observe_cluster(
             granted_by: caller.username.clone(),
             granted_at: jiff::Timestamp::now().to_string(),
         },
-        sample_user: verify::sample_username(&v.entry.username, v.role.canonical.account()),
+        sample_user: chronom_core::awsauth::template::sample_username(
+            &v.entry.username,
+            v.role.canonical.account(),
+        ),
         reads,
     })
 }
@@ -399,7 +405,7 @@ async fn preflight_writes(
     v: &ValidGrant,
     mapper: Mapper<'_>,
     seen: &Seen,
-    caller: &identity::Caller,
+    caller: &chronom_core::outcome::Caller,
 ) -> Result<Vec<identity::Right>, UserError> {
     let exists = seen.aws_auth.as_ref().is_some_and(|a| a.exists);
     let mut denied = preflight::missing(conn, &rights_needed(v, mapper, exists)).await?;
@@ -536,7 +542,10 @@ impl GrantRun<'_> {
     async fn verify(mut self) -> Result<RunResult, UserError> {
         self.ensure_rbac().await?;
         let v = &self.plan.request;
-        let user = verify::sample_username(&v.entry.username, v.role.canonical.account());
+        let user = chronom_core::awsauth::template::sample_username(
+            &v.entry.username,
+            v.role.canonical.account(),
+        );
         let checks = verify::in_namespaces(
             verify::after_grant(v.profile, self.verify_crd.as_ref()),
             &self.plan.verify_in,
@@ -660,7 +669,7 @@ impl GrantRun<'_> {
                 username,
                 kubernetes_groups,
             } => {
-                let restore = entries::DesiredEntry {
+                let restore = access_entry::DesiredEntry {
                     principal_arn: principal_arn.clone(),
                     username: username.clone(),
                     kubernetes_groups: kubernetes_groups.clone(),

@@ -2,8 +2,9 @@
 //! needs, so a denied run fails up front and changes nothing.
 
 use crate::adapters::kube::Connection;
-use crate::adapters::kube::identity::{Caller, Right, can_i};
-use crate::error::UserError;
+use crate::adapters::kube::identity::{Right, can_i};
+use chronom_core::error::UserError;
+use chronom_core::outcome::Caller;
 
 /// The rights `grant` needs. Whether aws-auth exists decides update vs create.
 pub(crate) fn for_grant(aws_auth_exists: bool, role_name: &str) -> Vec<Right> {

@@ -12,8 +12,8 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use crate::adapters::kube as connect;
 use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
 use crate::cli::{GlobalArgs, RestoreArgs};
-use crate::error::UserError;
 use chronom_core::awsauth::unified_diff;
+use chronom_core::error::UserError;
 
 /// Read a backup file: the ConfigMap aws-auth in kube-system, as YAML or JSON.
 pub(crate) fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, String>, UserError> {

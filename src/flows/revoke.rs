@@ -3,7 +3,7 @@
 //! access, never more.
 //!
 //! Ownership (docs/ownership.md) is decided in the pure [`RevokePlan`]
-//! (`crate::plan::revoke`): an entry is removed only when it is exactly what grant writes; the
+//! (`chronom_core::plan::revoke`): an entry is removed only when it is exactly what grant writes; the
 //! ClusterRoleBinding may bind several grants' groups, so only this group's subject leaves it,
 //! the binding goes when no subject is left, and the ClusterRole when no binding refers to it
 //! any more. Objects without our managed-by label are never changed.
@@ -17,16 +17,16 @@ use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
 use crate::adapters::kube::binding_writer;
 use crate::adapters::kube::{self as connect, Connection, identity};
 use crate::cli::{GlobalArgs, RevokeArgs};
-use crate::error::UserError;
 use crate::flows::audit;
 use crate::flows::via;
 use crate::flows::{preflight, verify, write_report};
-use crate::outcome::{Action, RunResult, WriteReport};
-use crate::plan::aws_auth::AwsAuthSeen;
-use crate::plan::messages;
-use crate::plan::revoke::{AccessEntriesSeen, RevokeObservation, RevokePlan, RevokeRequest};
 use chronom_core::arn::{self, RoleArnInput};
 use chronom_core::awsauth;
+use chronom_core::error::UserError;
+use chronom_core::outcome::{Action, RunResult, WriteReport};
+use chronom_core::plan::aws_auth::AwsAuthSeen;
+use chronom_core::plan::messages;
+use chronom_core::plan::revoke::{AccessEntriesSeen, RevokeObservation, RevokePlan, RevokeRequest};
 
 pub async fn run(global: &GlobalArgs, args: &RevokeArgs) -> RunResult {
     let role = match arn::parse_role_arn(&args.role_arn) {
@@ -114,7 +114,7 @@ async fn preflight_revoke(
     conn: &Connection,
     args: &RevokeArgs,
     uses_aws_auth: bool,
-    caller: &identity::Caller,
+    caller: &chronom_core::outcome::Caller,
 ) -> Result<Vec<identity::Right>, UserError> {
     let mut needed = preflight::for_revoke(!args.keep_rbac, &args.role_name);
     if !uses_aws_auth {
@@ -189,7 +189,7 @@ async fn plan_revoke(
             live_binding: seen.live_binding.as_ref(),
             all_bindings: seen.all_bindings.as_deref(),
         };
-        let plan = crate::plan::revoke::plan_revoke(&observation)?;
+        let plan = chronom_core::plan::revoke::plan_revoke(&observation)?;
         if !plan.wants_all_bindings() {
             return Ok(plan);
         }
@@ -382,7 +382,10 @@ impl RevokeRun<'_> {
             return Ok(self.report.into());
         }
         let r = &self.plan.request;
-        let user = verify::sample_username(&r.username, r.role.canonical.account());
+        let user = chronom_core::awsauth::template::sample_username(
+            &r.username,
+            r.role.canonical.account(),
+        );
         self.report.verification =
             verify::run(self.conn, &user, &r.group, &verify::after_revoke()).await?;
         self.report.ok = self.report.verification.iter().all(|c| c.ok());

@@ -7,8 +7,8 @@ use aws_sdk_sts::error::ProvideErrorMetadata;
 
 use crate::adapters::aws::{cluster, identity, token};
 use crate::cli::{GlobalArgs, TokenArgs};
-use crate::error::UserError;
-use crate::error::error_chain;
+use chronom_core::error::UserError;
+use chronom_core::error::error_chain;
 
 /// The session name of `--role-arn` sessions, as CloudTrail and the cluster's audit log show it.
 pub(crate) const SESSION_NAME: &str = "kubectl-chronom";

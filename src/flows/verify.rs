@@ -3,9 +3,8 @@
 
 use crate::adapters::kube::Connection;
 use crate::adapters::kube::identity::{Right, can_they};
-use crate::error::UserError;
-use crate::outcome::Check;
-use chronom_core::awsauth::template::{SessionFacts, render_template};
+use chronom_core::error::UserError;
+use chronom_core::outcome::Check;
 use chronom_core::readonly_role::{self, DiscoveredResources, RoleProfile};
 
 /// A custom resource the server serves (from discovery), to prove that the role reads CRDs too.
@@ -121,19 +120,6 @@ pub fn in_namespaces(
 /// After a revoke that deleted the RBAC objects, the group must have lost its read access.
 pub fn after_revoke() -> Vec<(Right, bool)> {
     vec![(Right::new("list", "", "pods"), false)]
-}
-
-/// A concrete username for a template, so the authorizer can be asked about it. The
-/// placeholder values cannot collide with real identities' rights in a way that matters:
-/// RBAC for this grant binds the group, not the user.
-pub fn sample_username(template: &str, account: &str) -> String {
-    let facts = SessionFacts {
-        account_id: account,
-        session_name: "chronom-verify",
-        access_key_id: "AKIACHRONOMVERIFY",
-        ec2_private_dns_name: Some("ip-10-0-0-1.ec2.internal"),
-    };
-    render_template(template, &facts).unwrap_or_else(|| template.to_string())
 }
 
 pub async fn run(
@@ -307,21 +293,6 @@ mod tests {
                 "create pods/exec in team-y",
                 "update configmaps in team-y",
             ]
-        );
-    }
-
-    #[test]
-    fn templates_become_concrete() {
-        assert_eq!(
-            sample_username("chronom:{{SessionName}}@{{AccountID}}", "111122223333"),
-            "chronom:chronom-verify@111122223333"
-        );
-        assert!(
-            !sample_username(
-                "{{EC2PrivateDNSName}}{{AccessKeyID}}{{SessionNameRaw}}",
-                "1"
-            )
-            .contains("{{")
         );
     }
 }

@@ -7,8 +7,8 @@
 use crate::adapters::aws::EksContext;
 use crate::adapters::kube::Connection;
 use crate::cli::MappingVia;
-use crate::eks::posture::{AuthMode, ClusterFacts};
-use crate::error::UserError;
+use chronom_core::eks::posture::{AuthMode, ClusterFacts};
+use chronom_core::error::UserError;
 
 /// The two ways to map an IAM role into the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,10 @@
 //! The report of a write flow (grant, revoke): who ran it and where, around what its plan
-//! decided (`crate::plan::report::PlannedReport`). The flows then mark what happened.
+//! decided (`chronom_core::plan::report::PlannedReport`). The flows then mark what happened.
 
-use crate::adapters::kube::{Connection, identity::Caller};
-use crate::outcome::WriteReport;
-use crate::plan::report::PlannedReport;
+use crate::adapters::kube::Connection;
+use chronom_core::outcome::Caller;
+use chronom_core::outcome::WriteReport;
+use chronom_core::plan::report::PlannedReport;
 
 pub fn planned(
     command: &'static str,

@@ -1,47 +1,14 @@
 //! Renderers: stdout carries the result in the chosen format; stderr carries the rest.
-
-pub(crate) mod audit_table;
-pub(crate) mod sarif;
-pub mod write_text;
+//!
+//! The renderers in the submodules are pure (they write to a `Write` or return a String); this
+//! file is the shell's part: the one place that writes them to stdout.
 
 use std::io::{self, BufWriter, Write};
 
-use comfy_table::{Table, presets::NOTHING};
 use serde::Serialize;
 
-use crate::cli::OutputFormat;
-use crate::error::UserError;
-
-/// Write a document as JSON or YAML (stable schemas, see docs/json-schema.md) while it is
-/// serialised: a large audit never exists as one string next to the report it came from.
-pub fn write_structured<T: Serialize, W: Write + ?Sized>(
-    format: OutputFormat,
-    value: &T,
-    out: &mut W,
-) -> io::Result<()> {
-    match format {
-        OutputFormat::Json => {
-            // serde_json hands back the writer's own io::Error (a closed pipe stays BrokenPipe).
-            serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::from)?;
-            out.write_all(b"\n")
-        }
-        OutputFormat::Yaml => {
-            serde_saphyr::to_io_writer(&mut &mut *out, value).map_err(|e| match e {
-                serde_saphyr::ser::Error::IO { error } => error,
-                other => io::Error::other(other),
-            })
-        }
-        OutputFormat::Text => unreachable!("text has its own renderer"),
-    }
-}
-
-/// A document as JSON or YAML text, for small documents and tests; commands stream with
-/// [`write_structured`] through [`to_stdout`].
-pub fn structured<T: Serialize>(format: OutputFormat, value: &T) -> String {
-    let mut buf = Vec::new();
-    write_structured(format, value, &mut buf).expect("report serialises");
-    String::from_utf8(buf).expect("JSON and YAML are UTF-8")
-}
+use chronom_core::error::UserError;
+use chronom_core::report::format::{Format, write_structured};
 
 /// Run `write` against a locked, buffered stdout. A reader that went away (`| head`) ends the
 /// output quietly: what it did not read it did not want, and the exit code still tells the
@@ -60,68 +27,11 @@ pub fn to_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result
 }
 
 /// Stream a document to stdout as JSON or YAML.
-pub fn print_structured<T: Serialize>(format: OutputFormat, value: &T) -> Result<(), UserError> {
+pub fn print_structured<T: Serialize>(format: Format, value: &T) -> Result<(), UserError> {
     to_stdout(|out| write_structured(format, value, &mut *out))
 }
 
 /// Text (a table) to stdout, with the same closed-pipe handling as documents.
 pub fn print_text(text: &str) -> Result<(), UserError> {
     to_stdout(|out| out.write_all(text.as_bytes()))
-}
-
-/// A table in kubectl's plain column style.
-pub fn plain_table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(NOTHING);
-    t.set_header(header.to_vec());
-    t
-}
-
-/// The table's lines without comfy-table's trailing padding (noise in terminals and diffs).
-pub fn table_text(t: &Table) -> String {
-    t.lines().map(|l| format!("{}\n", l.trim_end())).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Takes `room` bytes, then fails as a closed pipe does.
-    struct ClosedAfter {
-        room: usize,
-    }
-
-    impl Write for ClosedAfter {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.room == 0 {
-                return Err(io::Error::from(io::ErrorKind::BrokenPipe));
-            }
-            let n = buf.len().min(self.room);
-            self.room -= n;
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_closed_pipe_surfaces_as_broken_pipe_in_both_formats() {
-        let doc: Vec<String> = (0..1000).map(|i| format!("line {i}")).collect();
-        for format in [OutputFormat::Json, OutputFormat::Yaml] {
-            let err = write_structured(format, &doc, &mut ClosedAfter { room: 100 }).unwrap_err();
-            assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{format:?}: {err}");
-        }
-    }
-
-    #[test]
-    fn streamed_and_string_forms_agree() {
-        let doc = serde_json::json!({"a": [1, 2], "b": "x: y"});
-        for format in [OutputFormat::Json, OutputFormat::Yaml] {
-            let mut buf = Vec::new();
-            write_structured(format, &doc, &mut buf).unwrap();
-            assert_eq!(String::from_utf8(buf).unwrap(), structured(format, &doc));
-        }
-        assert!(structured(OutputFormat::Json, &doc).ends_with("}\n"));
-    }
 }

@@ -45,10 +45,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::support::ControlPlane;
 use crate::support::splitmix::SplitMix64 as Rng;
 use chronom::adapters::kube::{Connection, connect};
-use chronom::audit::manifests::ClusterState;
-use chronom::audit::{inventory, report};
 use chronom::cli::GlobalArgs;
-use chronom::flows::audit::{queries, read_cluster, read_cluster_for};
+use chronom::flows::audit::{read_cluster, read_cluster_for};
+use chronom_core::audit::manifests::ClusterState;
+use chronom_core::audit::{answers, inventory, report};
 use chronom_core::rbac::{
     Identity, QueryScope, RbacObjects, RbacSnapshot, Request, ResourceRequest, RuleSource,
     SubjectKind, WhoCanRow, aggregate_cluster_roles,
@@ -1690,7 +1690,7 @@ fn who_can_answer(state: ClusterState, request: &Request, scope: &QueryScope) ->
     let mut state = state;
     let snapshot = report::take_snapshot(&mut state, RuleSource::AsStored);
     let inv = inventory::from_aws_auth(&state.aws_auth);
-    serde_json::to_value(queries::answer_who_can(
+    serde_json::to_value(answers::answer_who_can(
         &snapshot,
         &inv.mappings,
         request,

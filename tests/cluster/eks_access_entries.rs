@@ -27,12 +27,13 @@ use aws_sdk_eks::types::{
 use aws_sdk_iam::operation::get_role::{GetRoleError, GetRoleOutput};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use chronom::adapters::aws::EksContext;
-use chronom::adapters::aws::access_entries::{self as entries, EntryPlan};
-use chronom::audit::manifests::ClusterState;
-use chronom::audit::report::{self, EksState};
-use chronom::eks::posture::ClusterFacts;
+use chronom::adapters::aws::access_entries as entries;
 use chronom::flows::via::{self, MapWith};
-use chronom::outcome::Action;
+use chronom_core::audit::manifests::ClusterState;
+use chronom_core::audit::report::{self, EksState};
+use chronom_core::eks::access_entry::EntryPlan;
+use chronom_core::eks::posture::ClusterFacts;
+use chronom_core::outcome::Action;
 
 use crate::support::ControlPlane;
 
@@ -1083,7 +1084,7 @@ fn grant_and_revoke_through_an_access_entry_on_the_control_plane() {
         aws_auth_before,
         "aws-auth is not touched"
     );
-    let text = chronom::report::write_text::render(&r);
+    let text = chronom_core::report::write_text::render(&r);
     assert!(
         text.contains(&format!("accessentry {principal} (cluster prod) created")),
         "{text}"
@@ -1216,7 +1217,7 @@ fn revoke_entry(
     policies: Vec<AssociatedAccessPolicy>,
     extra: &[&str],
 ) -> (
-    Result<chronom::outcome::RunResult, chronom::error::UserError>,
+    Result<chronom_core::outcome::RunResult, chronom_core::error::UserError>,
     usize,
 ) {
     let id = crate::support::unique_name("aerevoke");

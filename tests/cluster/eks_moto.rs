@@ -22,8 +22,8 @@ use aws_credential_types::Credentials;
 use aws_sdk_eks::types::VpcConfigRequest;
 use chronom::adapters::aws::cluster::{self, EksCluster, ExecPlugin};
 use chronom::adapters::aws::{identity, token};
-use chronom::eks::diagnosis::EndpointAccess;
-use chronom::eks::posture::ClusterFacts;
+use chronom_core::eks::diagnosis::EndpointAccess;
+use chronom_core::eks::posture::ClusterFacts;
 use clap::Parser;
 use jiff::Timestamp;
 
@@ -701,7 +701,7 @@ fn a_context_on_an_eks_endpoint_reads_the_eks_side_of_its_cluster() {
 
         // who-can and lookup read it as well: in API mode, aws-auth mappings count for nothing.
         let aws_auth = std::collections::BTreeMap::from([("mapRoles".to_string(), format!("- rolearn: arn:aws:iam::{ACCOUNT}:role/admin\n  username: admin\n  groups: [system:masters]\n"))]);
-        let mut mappings = chronom::audit::inventory::from_aws_auth(&aws_auth).mappings;
+        let mut mappings = chronom_core::audit::inventory::from_aws_auth(&aws_auth).mappings;
         let mut objects = chronom_core::rbac::RbacObjects::default();
         chronom::flows::audit::mapping_source::add_from(&conn, &mut mappings, &mut objects).await;
         assert_eq!(mappings.iter().map(|m| (m.active, m.state)).collect::<Vec<_>>(), [(false, "ignored")]);
@@ -833,8 +833,8 @@ fn fleet_env() -> chronom::flows::fleet::FleetEnv {
 
 #[test]
 fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row() {
-    use chronom::cli::Severity;
     use chronom::flows::fleet;
+    use chronom_core::audit::findings::Severity;
     let (cp, _) = control_plane_as_eks();
     let m = moto();
     // Regions no other test of this binary creates clusters in.
@@ -953,7 +953,7 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
     );
 
     // One report in every format, with the cluster as a column.
-    let table = fleet::render_table(&report, false);
+    let table = chronom_core::report::fleet::render_table(&report, false);
     assert!(
         table
             .lines()
@@ -974,8 +974,11 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
             "{name}:\n{table}"
         );
     }
-    let json: serde_json::Value =
-        serde_json::from_str(&fleet::render(&report, chronom::cli::AuditFormat::Json)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&chronom_core::report::fleet::render(
+        &report,
+        chronom_core::report::format::Format::Json,
+    ))
+    .unwrap();
     assert_eq!(json["clusters"].as_array().unwrap().len(), 9);
     assert!(
         json["findings"]
@@ -984,8 +987,11 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
             .iter()
             .all(|f| f["cluster"].is_string() && f["region"].is_string())
     );
-    let sarif: serde_json::Value =
-        serde_json::from_str(&fleet::render(&report, chronom::cli::AuditFormat::Sarif)).unwrap();
+    let sarif: serde_json::Value = serde_json::from_str(&chronom_core::report::fleet::render(
+        &report,
+        chronom_core::report::format::Format::Sarif,
+    ))
+    .unwrap();
     assert_eq!(
         sarif["runs"][0]["invocations"][0]["executionSuccessful"],
         false

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::support::cluster::*;
 use crate::support::{ControlPlane, unique_name};
 use chronom::flows::grant::{GrantPhase, Mapper};
-use chronom::outcome::RunResult;
+use chronom_core::outcome::RunResult;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, DeleteParams, PostParams};
@@ -930,7 +930,7 @@ fn apiserver_killed_mid_grant_then_rerun_completes_and_nothing_is_left_unreporte
     // in the report and in the table the user reads.
     assert_eq!(r["clusterRole"]["name"], id.as_str(), "{shown}");
     assert_eq!(r["clusterRole"]["action"], "created", "{shown}");
-    let table = chronom::report::write_text::render(out.report.as_ref().unwrap());
+    let table = chronom_core::report::write_text::render(out.report.as_ref().unwrap());
     assert!(
         table
             .lines()

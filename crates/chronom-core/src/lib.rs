@@ -3,8 +3,16 @@
 //! that and calls in here for every decision.
 
 pub mod arn;
+pub mod audit;
 pub mod awsauth;
+pub mod diagnose;
+pub mod eks;
+pub mod error;
 pub mod exit;
 pub mod inherited_access;
+pub mod mapping;
+pub mod outcome;
+pub mod plan;
 pub mod rbac;
 pub mod readonly_role;
+pub mod report;

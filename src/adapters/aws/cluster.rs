@@ -23,11 +23,11 @@ use super::{EksTarget, identity, recent_principals};
 use crate::adapters::aws::token::{DEFAULT_EXEC_API_VERSION, is_region_name};
 use crate::adapters::kube::{Connection, connection_from_config};
 use crate::cli::GlobalArgs;
-use crate::connect::diagnose::{self as classify, Unreachable};
-use crate::eks::diagnosis::{self, EndpointAccess};
-use crate::eks::posture::ClusterFacts;
-use crate::error::UserError;
-use crate::error::error_chain;
+use chronom_core::diagnose::{self as classify, Unreachable};
+use chronom_core::eks::diagnosis::{self, EndpointAccess};
+use chronom_core::eks::posture::ClusterFacts;
+use chronom_core::error::UserError;
+use chronom_core::error::error_chain;
 
 /// What DescribeCluster says: how to connect, and the facts the audit and `--via` read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub struct EksCluster {
 impl EksCluster {
     /// From the SDK's Cluster; `asked` names it when the answer does not.
     pub fn from_sdk(c: &aws_sdk_eks::types::Cluster, region: &str, asked: &str) -> Self {
-        let mut facts = ClusterFacts::from_sdk(c, Some(region));
+        let mut facts = facts_of_sdk(c, Some(region));
         if facts.name.is_empty() {
             facts.name = asked.to_string();
         }
@@ -588,6 +588,50 @@ async fn probe(cluster: &EksCluster, timeout: Duration) -> Result<(), UserError>
     }
 }
 
+/// The posture facts of the SDK's Cluster, with the region it was asked in.
+pub fn facts_of_sdk(c: &aws_sdk_eks::types::Cluster, region: Option<&str>) -> ClusterFacts {
+    let vpc = c.resources_vpc_config();
+    let enabled_log_types = c
+        .logging()
+        .map(|l| l.cluster_logging())
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| s.enabled().unwrap_or(false))
+        .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
+        .collect();
+    let secrets_kms_key_arn = c
+        .encryption_config()
+        .iter()
+        .find_map(|e| e.provider().and_then(|p| p.key_arn()))
+        .map(str::to_string);
+    let created = c.created_at();
+    ClusterFacts {
+        name: c.name().unwrap_or_default().to_string(),
+        arn: c.arn().map(str::to_string),
+        region: region.map(str::to_string),
+        version: c.version().map(str::to_string),
+        authentication_mode: c
+            .access_config()
+            .and_then(|a| a.authentication_mode())
+            .map(|m| m.as_str().to_string()),
+        bootstrap_cluster_creator_admin_permissions: c
+            .access_config()
+            .and_then(|a| a.bootstrap_cluster_creator_admin_permissions()),
+        endpoint_public_access: vpc.is_some_and(|v| v.endpoint_public_access()),
+        endpoint_private_access: vpc.is_some_and(|v| v.endpoint_private_access()),
+        public_access_cidrs: vpc
+            .map(|v| v.public_access_cidrs().to_vec())
+            .unwrap_or_default(),
+        enabled_log_types,
+        secrets_kms_key_arn,
+        created_at: created.and_then(|d| {
+            d.fmt(aws_sdk_eks::primitives::DateTimeFormat::DateTime)
+                .ok()
+        }),
+        created_at_epoch: created.map(|d| d.secs()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -960,6 +1004,72 @@ mod tests {
         assert_eq!(
             yaml["contexts"][0]["context"],
             serde_json::json!({"cluster": "eks:eu-west-1/demo", "user": "eks:eu-west-1/demo"})
+        );
+    }
+
+    #[test]
+    fn facts_from_the_sdk() {
+        use aws_sdk_eks::types::*;
+        let cluster = Cluster::builder()
+            .name("prod")
+            .access_config(
+                AccessConfigResponse::builder()
+                    .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+                    .bootstrap_cluster_creator_admin_permissions(true)
+                    .build(),
+            )
+            .resources_vpc_config(
+                VpcConfigResponse::builder()
+                    .endpoint_public_access(true)
+                    .public_access_cidrs("0.0.0.0/0")
+                    .build(),
+            )
+            .logging(
+                Logging::builder()
+                    .cluster_logging(
+                        LogSetup::builder()
+                            .enabled(true)
+                            .types(LogType::Api)
+                            .types(LogType::Audit)
+                            .build(),
+                    )
+                    .cluster_logging(
+                        LogSetup::builder()
+                            .enabled(false)
+                            .types(LogType::Authenticator)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .encryption_config(
+                EncryptionConfig::builder()
+                    .provider(Provider::builder().key_arn("arn:aws:kms:r:1:key/k").build())
+                    .build(),
+            )
+            .created_at(aws_sdk_eks::primitives::DateTime::from_secs(1_700_000_000))
+            .build();
+        let f = facts_of_sdk(&cluster, Some("eu-west-1"));
+        assert_eq!(
+            f.auth_mode(),
+            Some(chronom_core::eks::posture::AuthMode::ApiAndConfigMap)
+        );
+        assert_eq!(f.bootstrap_cluster_creator_admin_permissions, Some(true));
+        assert_eq!(f.enabled_log_types, ["api", "audit"]);
+        assert_eq!(
+            f.secrets_kms_key_arn.as_deref(),
+            Some("arn:aws:kms:r:1:key/k")
+        );
+        assert_eq!(f.created_at.as_deref(), Some("2023-11-14T22:13:20Z"));
+        let rules: Vec<&str> = chronom_core::eks::posture::findings(&f)
+            .iter()
+            .map(|f| f.rule)
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                chronom_core::audit::findings::PUBLIC_ENDPOINT.id,
+                chronom_core::audit::findings::LOGGING_OFF.id
+            ]
         );
     }
 }

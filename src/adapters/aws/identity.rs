@@ -5,7 +5,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::error::CredentialsError;
 
-use crate::error::UserError;
+use chronom_core::error::UserError;
 
 /// The principal behind the credentials, as STS GetCallerIdentity reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -29,7 +29,7 @@ pub(crate) async fn credentials(sdk: &SdkConfig) -> Result<Credentials, UserErro
         _ => UserError::failed(
             format!(
                 "cannot load AWS credentials: {}",
-                crate::error::error_chain(&e).join(": ")
+                chronom_core::error::error_chain(&e).join(": ")
             ),
             "renew the login (`aws sso login`, or fresh keys for the profile), or pass --profile",
         ),
@@ -54,7 +54,7 @@ pub(crate) async fn caller_with(sts: &aws_sdk_sts::Client) -> Result<AwsCaller, 
         UserError::failed(
             format!(
                 "STS GetCallerIdentity failed: {}",
-                crate::error::error_chain(&e).join(": ")
+                chronom_core::error::error_chain(&e).join(": ")
             ),
             "check the AWS credentials and network access to STS (re-run with -vv)",
         )

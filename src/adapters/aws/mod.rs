@@ -9,7 +9,7 @@ pub mod token;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::eks::posture::{AuthMode, ClusterFacts};
+use chronom_core::eks::posture::{AuthMode, ClusterFacts};
 
 /// A cluster named on the command line with --cluster (and --region, --profile).
 #[derive(Debug, Clone, PartialEq, Eq)]

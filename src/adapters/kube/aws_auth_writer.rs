@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 
-use super::Connection;
-use crate::error::UserError;
-use crate::plan::aws_auth::AwsAuthSeen;
+use crate::adapters::kube::Connection;
+use chronom_core::error::UserError;
+use chronom_core::plan::aws_auth::AwsAuthSeen;
 
-pub(crate) const NAMESPACE: &str = crate::plan::report::AWS_AUTH_NAMESPACE;
-pub(crate) const NAME: &str = crate::plan::report::AWS_AUTH_NAME;
+pub(crate) const NAMESPACE: &str = chronom_core::plan::report::AWS_AUTH_NAMESPACE;
+pub(crate) const NAME: &str = chronom_core::plan::report::AWS_AUTH_NAME;
 pub(crate) const MAP_ROLES: &str = "mapRoles";
 pub(crate) const MAP_USERS: &str = "mapUsers";
 /// Set when we created the mapRoles key, so that a revoke which empties it can remove the
@@ -44,7 +44,7 @@ pub(crate) fn map_roles(cm: Option<&ConfigMap>) -> &str {
         .unwrap_or("")
 }
 
-/// aws-auth as the write plans read it (`crate::plan::aws_auth`).
+/// aws-auth as the write plans read it (`chronom_core::plan::aws_auth`).
 pub fn seen(cm: Option<&ConfigMap>) -> AwsAuthSeen {
     let data = cm.and_then(|c| c.data.as_ref());
     AwsAuthSeen {

@@ -1,14 +1,14 @@
 //! Writing the shared ClusterRoleBinding with optimistic concurrency: read, decide (purely,
-//! in `crate::plan::binding`), write with the resourceVersion read, and on a 409 or 404 read
+//! in `chronom_core::plan::binding`), write with the resourceVersion read, and on a 409 or 404 read
 //! again. Grant's add, grant's rollback and revoke's release all go through [`update`].
 
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
 use crate::adapters::kube::Connection;
-use crate::error::UserError;
-use crate::outcome::Action;
-use crate::plan::binding::{self, BindingStep};
+use chronom_core::error::UserError;
+use chronom_core::outcome::Action;
+use chronom_core::plan::binding::{self, BindingStep};
 use chronom_core::readonly_role as ro;
 
 /// What to do with the binding as just read, and what to return once it is done.

@@ -1,7 +1,7 @@
 //! Discovery: which resources the API server serves, and the verbs each supports.
 
 use super::Connection;
-use crate::error::UserError;
+use chronom_core::error::UserError;
 use chronom_core::readonly_role::DiscoveredResources;
 
 /// Every resource and subresource the server serves, per API group and across its versions,

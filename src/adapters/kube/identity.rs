@@ -8,24 +8,8 @@ use k8s_openapi::api::authorization::v1::{
 use kube::api::{Api, PostParams};
 
 use super::Connection;
-use crate::error::UserError;
-
-/// The caller as the server sees it, like `kubectl auth whoami`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Caller {
-    pub username: String,
-    pub groups: Vec<String>,
-}
-
-impl Caller {
-    pub fn describe(&self) -> String {
-        if self.groups.is_empty() {
-            self.username.clone()
-        } else {
-            format!("{} (groups: {})", self.username, self.groups.join(", "))
-        }
-    }
-}
+use chronom_core::error::UserError;
+use chronom_core::outcome::Caller;
 
 pub async fn whoami(conn: &Connection) -> Result<Caller, UserError> {
     let api: Api<SelfSubjectReview> = Api::all(conn.client.clone());

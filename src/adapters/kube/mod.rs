@@ -16,9 +16,8 @@ use kube::{Client, Config};
 
 use crate::adapters::aws::cluster::EksLink;
 use crate::cli::GlobalArgs;
-use crate::connect::diagnose;
-use crate::error::UserError;
-use crate::error::error_chain;
+use chronom_core::diagnose;
+use chronom_core::error::{UserError, error_chain};
 use infer::ContextCluster;
 
 /// A client for one kubeconfig context, with what we need to name it in messages.

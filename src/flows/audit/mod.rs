@@ -5,11 +5,9 @@
 
 pub mod mapping_source;
 pub mod queries;
-pub(crate) mod sar_check;
+pub mod sar_check;
 
 use std::path::{Path, PathBuf};
-
-use crate::audit::{completeness, report};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
@@ -17,11 +15,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams};
 
 use crate::adapters::kube::{self as connect, Connection};
-use crate::audit::completeness::{UnreadSource, Verdict, source};
-use crate::audit::manifests::ClusterState;
-use crate::cli::{AuditArgs, AuditFormat, AuditQuery, GlobalArgs};
-use crate::error::UserError;
+use crate::cli::{AuditArgs, AuditQuery, GlobalArgs};
+use chronom_core::audit::completeness::{self, UnreadSource, Verdict, source};
+use chronom_core::audit::manifests::ClusterState;
+use chronom_core::audit::report;
+use chronom_core::error::UserError;
 use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
+use chronom_core::report::format::Format;
 
 const PAGE_SIZE: u32 = 500;
 
@@ -51,19 +51,15 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
     check_verify_source(args)?;
     let built = build_report(global, &args.from_file, args.verify).await?;
     match args.output {
-        AuditFormat::Table => {
-            crate::report::print_text(&crate::report::audit_table::render(&built, false))?
+        Format::Wide => {
+            crate::report::print_text(&chronom_core::report::audit_table::render(&built, true))?
         }
-        AuditFormat::Wide => {
-            crate::report::print_text(&crate::report::audit_table::render(&built, true))?
+        Format::Json | Format::Yaml => crate::report::print_structured(args.output, &built)?,
+        Format::Sarif => crate::report::print_text(&chronom_core::report::sarif::render(&built))?,
+        // audit accepts table, wide, json, yaml and sarif (cli.rs); text would be the table.
+        Format::Table | Format::Text => {
+            crate::report::print_text(&chronom_core::report::audit_table::render(&built, false))?
         }
-        AuditFormat::Json => {
-            crate::report::print_structured(crate::cli::OutputFormat::Json, &built)?
-        }
-        AuditFormat::Yaml => {
-            crate::report::print_structured(crate::cli::OutputFormat::Yaml, &built)?
-        }
-        AuditFormat::Sarif => crate::report::print_text(&crate::report::sarif::render(&built))?,
     }
     let mismatches = built
         .verification
@@ -93,7 +89,8 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
             completeness::stderr_message("the audit", &unread, args.allow_incomplete)
         );
     }
-    let severities: Vec<crate::cli::Severity> = built.findings.iter().map(|f| f.severity).collect();
+    let severities: Vec<chronom_core::audit::findings::Severity> =
+        built.findings.iter().map(|f| f.severity).collect();
     let verdict = completeness::gate(completeness::GateInput {
         mismatches,
         severities: &severities,

@@ -1,191 +1,14 @@
-//! `audit who-can` and `audit lookup`: the peers' questions, answered with the IAM principals
-//! behind each subject.
-
-use std::collections::HashMap;
-
-use serde::Serialize;
+//! `audit who-can` and `audit lookup`: read the cluster (or the files), answer with the pure
+//! `answers`, and print.
 
 use crate::adapters::kube as connect;
-use crate::audit::completeness::UnreadSource;
-use crate::audit::inventory::{self, Mapping, MappingSource};
-use crate::audit::report::identity_of;
-use crate::cli::{GlobalArgs, LookupArgs, QueryFormat, WhoCanArgs};
-use crate::error::UserError;
-use chronom_core::arn::{self, PrincipalArn};
-use chronom_core::rbac::{
-    self, Identity, QueryScope, RbacSnapshot, Request, ResourceCatalog, SubjectKind, SubjectRef,
-};
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WhoCanAnswer {
-    /// IAM principals (ARNs, or accounts) whose mapping reaches the subject; empty when none.
-    pub principals: Vec<String>,
-    /// `Kind/name` (ServiceAccounts `ServiceAccount/ns:name`).
-    pub subject: String,
-    /// `binding -> role`, or `system:masters` for the privileged group.
-    pub via: String,
-    pub scope: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LookupAnswer {
-    pub principal: Option<String>,
-    pub subject: String,
-    pub scope: String,
-    pub role: String,
-    pub binding: String,
-    pub rules: Vec<String>,
-}
-
-/// Does a username template (`chronom:{{SessionName}}`) produce this username?
-pub fn template_matches(template: &str, username: &str) -> bool {
-    let parts: Vec<&str> = template.split("{{").collect();
-    if parts.len() == 1 {
-        return template == username;
-    }
-    // Literal pieces around placeholders must appear in order; a placeholder matches one or more characters.
-    let mut pieces = vec![parts[0]];
-    for p in &parts[1..] {
-        pieces.push(p.split_once("}}").map(|(_, rest)| rest).unwrap_or(p));
-    }
-    let Some(mut rest) = username.strip_prefix(pieces[0]) else {
-        return false;
-    };
-    for (i, piece) in pieces.iter().enumerate().skip(1) {
-        let last = i == pieces.len() - 1;
-        if last {
-            return rest.len() > piece.len() && rest.ends_with(piece);
-        }
-        match rest.get(1..).and_then(|r| r.find(piece)) {
-            Some(at) if !piece.is_empty() => rest = &rest[at + 1 + piece.len()..],
-            _ if piece.is_empty() => return false,
-            _ => return false,
-        }
-    }
-    true
-}
-
-/// The active mappings whose identity is, or is in, this subject.
-pub fn principals_for(mappings: &[Mapping], kind: SubjectKind, name: &str) -> Vec<String> {
-    let mut out: Vec<String> = mappings
-        .iter()
-        .filter(|m| m.active)
-        .filter(|m| match kind {
-            SubjectKind::Group => {
-                name == rbac::model::AUTHENTICATED_GROUP || m.groups.iter().any(|g| g == name)
-            }
-            SubjectKind::User => match m.source {
-                MappingSource::MapAccounts => {
-                    name.starts_with("arn:") && name.split(':').nth(4) == Some(m.principal.as_str())
-                }
-                _ if m.username.is_empty() => m.principal == name,
-                _ => template_matches(&m.username, name),
-            },
-            SubjectKind::ServiceAccount => false,
-        })
-        .map(|m| m.principal.clone())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// [`principals_for`] for many subjects of one set of mappings: the principals of each group
-/// are collected once, so a who-can answer costs a lookup per row rather than a pass over every
-/// mapping (thousands of rows times thousands of mappings on a large cluster).
-pub struct PrincipalIndex<'a> {
-    mappings: &'a [Mapping],
-    by_group: HashMap<&'a str, Vec<String>>,
-    /// Every active mapping's principal: the members of system:authenticated.
-    authenticated: Vec<String>,
-}
-
-impl<'a> PrincipalIndex<'a> {
-    pub fn new(mappings: &'a [Mapping]) -> Self {
-        let mut by_group: HashMap<&str, Vec<String>> = HashMap::new();
-        let mut authenticated = Vec::new();
-        for m in mappings.iter().filter(|m| m.active) {
-            authenticated.push(m.principal.clone());
-            for g in &m.groups {
-                by_group
-                    .entry(g.as_str())
-                    .or_default()
-                    .push(m.principal.clone());
-            }
-        }
-        for list in by_group
-            .values_mut()
-            .chain(std::iter::once(&mut authenticated))
-        {
-            list.sort();
-            list.dedup();
-        }
-        PrincipalIndex {
-            mappings,
-            by_group,
-            authenticated,
-        }
-    }
-
-    /// The same answer as [`principals_for`].
-    pub fn principals(&self, kind: SubjectKind, name: &str) -> Vec<String> {
-        match kind {
-            SubjectKind::Group if name == rbac::model::AUTHENTICATED_GROUP => {
-                self.authenticated.clone()
-            }
-            SubjectKind::Group => self.by_group.get(name).cloned().unwrap_or_default(),
-            // Usernames are templates: matched per mapping, as principals_for does (User rows are few).
-            SubjectKind::User => principals_for(self.mappings, kind, name),
-            SubjectKind::ServiceAccount => Vec::new(),
-        }
-    }
-}
-
-fn subject_text(kind: SubjectKind, name: &str, ns: Option<&str>) -> String {
-    match ns {
-        Some(ns) => format!("{kind}/{ns}:{name}"),
-        None => format!("{kind}/{name}"),
-    }
-}
-
-pub fn answer_who_can(
-    snapshot: &RbacSnapshot,
-    mappings: &[Mapping],
-    request: &Request,
-    scope: &QueryScope,
-) -> Vec<WhoCanAnswer> {
-    let index = PrincipalIndex::new(mappings);
-    let mut out: Vec<WhoCanAnswer> = rbac::who_can(snapshot, request, scope)
-        .into_iter()
-        .map(|row| {
-            let via = match (&row.via_binding, &row.via_role) {
-                (Some(b), Some(r)) => format!("{b} -> {r}"),
-                _ => "system:masters (bypasses RBAC)".into(),
-            };
-            WhoCanAnswer {
-                principals: index.principals(row.subject_kind, &row.subject_name),
-                subject: subject_text(
-                    row.subject_kind,
-                    &row.subject_name,
-                    row.subject_namespace.as_deref(),
-                ),
-                via,
-                scope: row.scope.to_string(),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        (a.scope.as_str(), a.subject.as_str(), a.via.as_str()).cmp(&(
-            b.scope.as_str(),
-            b.subject.as_str(),
-            b.via.as_str(),
-        ))
-    });
-    out.dedup_by(|a, b| a.subject == b.subject && a.via == b.via && a.scope == b.scope);
-    out
-}
+use crate::cli::{GlobalArgs, LookupArgs, WhoCanArgs};
+use chronom_core::audit::answers::{answer_lookup, answer_who_can, lookup_targets};
+use chronom_core::audit::completeness::UnreadSource;
+use chronom_core::audit::inventory;
+use chronom_core::error::UserError;
+use chronom_core::rbac::{self, QueryScope, Request, ResourceCatalog};
+use chronom_core::report::format::Format;
 
 pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserError> {
     let catalog = ResourceCatalog::builtin();
@@ -230,27 +53,64 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     }
     check_complete(&state.unread, q.allow_incomplete)?;
     let snapshot =
-        crate::audit::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
+        chronom_core::audit::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
     let mut request = request;
     if let (Request::Resource(r), QueryScope::Namespace(ns)) = (&mut request, &scope) {
         r.namespace = Some(ns.clone());
     }
     let rows = answer_who_can(&snapshot, &mappings, &request, &scope);
     match q.output {
-        QueryFormat::Json => {
-            crate::report::print_structured(crate::cli::OutputFormat::Json, &rows)?
-        }
-        QueryFormat::Yaml => {
-            crate::report::print_structured(crate::cli::OutputFormat::Yaml, &rows)?
-        }
-        QueryFormat::Table | QueryFormat::Wide => {
-            crate::report::print_text(&crate::report::audit_table::who_can(&rows))?
-        }
+        Format::Json | Format::Yaml => crate::report::print_structured(q.output, &rows)?,
+        // who-can accepts table, wide, json and yaml (cli.rs); its table has no wide form.
+        _ => crate::report::print_text(&chronom_core::report::audit_table::who_can(&rows))?,
     }
     if rows.is_empty() {
         eprintln!("no subject may {} {} in that scope", q.verb, q.resource);
     }
     Ok(chronom_core::exit::EXIT_OK)
+}
+
+pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserError> {
+    let (_, mut state, conn) =
+        super::load(global, &q.from_file, &QueryScope::AllNamespaces).await?;
+    let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
+    if let Some(conn) = &conn {
+        let eks_unread =
+            crate::flows::audit::mapping_source::add_from(conn, &mut mappings, &mut state.rbac)
+                .await;
+        state.unread.extend(eks_unread);
+    }
+    check_complete(&state.unread, q.allow_incomplete)?;
+    let snapshot =
+        chronom_core::audit::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
+    let targets = lookup_targets(&q.subject, &mappings)?;
+    if targets.is_empty() {
+        if state.unread.is_empty() {
+            eprintln!(
+                "{} is not mapped in aws-auth (nor by an EKS access entry): it cannot authenticate to this cluster through them",
+                q.subject
+            );
+        } else {
+            eprintln!(
+                "{} is not mapped in what could be read (see the sources above that could not be)",
+                q.subject
+            );
+        }
+        return Ok(0);
+    }
+    let rows = answer_lookup(&snapshot, &targets);
+    match q.output {
+        Format::Json | Format::Yaml => crate::report::print_structured(q.output, &rows)?,
+        Format::Wide => {
+            crate::report::print_text(&chronom_core::report::audit_table::lookup(&rows, true))?
+        }
+        // lookup accepts table, wide, json and yaml (cli.rs).
+        _ => crate::report::print_text(&chronom_core::report::audit_table::lookup(&rows, false))?,
+    }
+    if rows.is_empty() {
+        eprintln!("no binding applies to {}", q.subject);
+    }
+    Ok(0)
 }
 
 /// who-can and lookup answer from what they read: a source they could not read is an error
@@ -269,7 +129,7 @@ pub fn check_complete(unread: &[UnreadSource], allow_incomplete: bool) -> Result
             unread.iter().map(|u| (String::new(), u)).collect();
         eprint!(
             "{}",
-            crate::audit::completeness::stderr_message("the answer", &named, true)
+            chronom_core::audit::completeness::stderr_message("the answer", &named, true)
         );
         return Ok(());
     }
@@ -279,218 +139,6 @@ pub fn check_complete(unread: &[UnreadSource], allow_incomplete: bool) -> Result
             unread.len(),
             listed.join("\n  ")
         ),
-        crate::audit::completeness::NEXT_STEP,
+        chronom_core::audit::completeness::NEXT_STEP,
     ))
-}
-
-/// The identities a lookup subject stands for: one per mapping for an IAM ARN, else one.
-pub fn lookup_targets(
-    subject: &str,
-    mappings: &[Mapping],
-) -> Result<Vec<(Option<String>, LookupTarget)>, UserError> {
-    if subject.starts_with("arn:") {
-        let principal = arn::parse_principal_arn(subject).map_err(|e| {
-            UserError::usage(
-                format!("{subject:?} is not an IAM principal ARN: {e}"),
-                "pass an IAM role, assumed-role or user ARN",
-            )
-        })?;
-        let hits: Vec<&Mapping> = mappings
-            .iter()
-            .filter(|m| m.active)
-            .filter(|m| match (&principal, m.source) {
-                (
-                    PrincipalArn::Role { role, .. } | PrincipalArn::AssumedRole { role, .. },
-                    MappingSource::MapRoles,
-                ) => role.authenticator_matches(&m.principal),
-                (PrincipalArn::User(u), MappingSource::MapUsers) => {
-                    arn::go_equal_fold(&u.to_string(), &m.principal)
-                }
-                (p, MappingSource::MapAccounts) => p.account() == m.principal,
-                (p, MappingSource::AccessEntry) => {
-                    crate::flows::audit::mapping_source::entry_matches(p, &m.principal)
-                }
-                _ => false,
-            })
-            .collect();
-        return Ok(hits
-            .into_iter()
-            .map(|m| {
-                (
-                    Some(m.principal.clone()),
-                    LookupTarget::Identity(identity_of(m)),
-                )
-            })
-            .collect());
-    }
-    if let Some(sa) = SubjectRef::parse_service_account(subject)
-        && (!subject.starts_with("system:") || subject.starts_with("system:serviceaccount:"))
-    {
-        let ns = sa.namespace.clone().unwrap_or_default();
-        return Ok(vec![(
-            None,
-            LookupTarget::Identity(Identity::service_account(&ns, &sa.name)),
-        )]);
-    }
-    Ok(vec![(None, LookupTarget::Named(subject.to_string()))])
-}
-
-pub enum LookupTarget {
-    /// Everything that applies to an identity: its user, its groups, system:authenticated.
-    Identity(Identity),
-    /// A bare name: bindings naming it as a User or as a Group, as rbac-lookup shows them.
-    Named(String),
-}
-
-pub fn answer_lookup(
-    snapshot: &RbacSnapshot,
-    targets: &[(Option<String>, LookupTarget)],
-) -> Vec<LookupAnswer> {
-    let mut out = Vec::new();
-    for (principal, target) in targets {
-        let rows = match target {
-            LookupTarget::Identity(id) => rbac::lookup_identity(snapshot, id),
-            LookupTarget::Named(name) => {
-                let mut rows = rbac::lookup(snapshot, &SubjectRef::user(name));
-                rows.extend(rbac::lookup(snapshot, &SubjectRef::group(name)));
-                rows
-            }
-        };
-        for r in rows {
-            out.push(LookupAnswer {
-                principal: principal.clone(),
-                subject: r.subject.to_string(),
-                scope: r.scope.to_string(),
-                role: r.role.to_string(),
-                binding: r.binding.to_string(),
-                rules: crate::audit::report::rule_lines(snapshot.role_rules(&r.role)),
-            });
-        }
-    }
-    out
-}
-
-pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserError> {
-    let (_, mut state, conn) =
-        super::load(global, &q.from_file, &QueryScope::AllNamespaces).await?;
-    let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
-    if let Some(conn) = &conn {
-        let eks_unread =
-            crate::flows::audit::mapping_source::add_from(conn, &mut mappings, &mut state.rbac)
-                .await;
-        state.unread.extend(eks_unread);
-    }
-    check_complete(&state.unread, q.allow_incomplete)?;
-    let snapshot =
-        crate::audit::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
-    let targets = lookup_targets(&q.subject, &mappings)?;
-    if targets.is_empty() {
-        if state.unread.is_empty() {
-            eprintln!(
-                "{} is not mapped in aws-auth (nor by an EKS access entry): it cannot authenticate to this cluster through them",
-                q.subject
-            );
-        } else {
-            eprintln!(
-                "{} is not mapped in what could be read (see the sources above that could not be)",
-                q.subject
-            );
-        }
-        return Ok(chronom_core::exit::EXIT_OK);
-    }
-    let rows = answer_lookup(&snapshot, &targets);
-    match q.output {
-        QueryFormat::Json => {
-            crate::report::print_structured(crate::cli::OutputFormat::Json, &rows)?
-        }
-        QueryFormat::Yaml => {
-            crate::report::print_structured(crate::cli::OutputFormat::Yaml, &rows)?
-        }
-        QueryFormat::Table => {
-            crate::report::print_text(&crate::report::audit_table::lookup(&rows, false))?
-        }
-        QueryFormat::Wide => {
-            crate::report::print_text(&crate::report::audit_table::lookup(&rows, true))?
-        }
-    }
-    if rows.is_empty() {
-        eprintln!("no binding applies to {}", q.subject);
-    }
-    Ok(chronom_core::exit::EXIT_OK)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn templates_match_usernames() {
-        assert!(template_matches("chronom:{{SessionName}}", "chronom:alice"));
-        assert!(!template_matches("chronom:{{SessionName}}", "chronom:"));
-        assert!(!template_matches("chronom:{{SessionName}}", "other:alice"));
-        assert!(template_matches(
-            "system:node:{{EC2PrivateDNSName}}",
-            "system:node:ip-10-0-0-1.ec2.internal"
-        ));
-        assert!(template_matches("plain", "plain"));
-        assert!(!template_matches("plain", "plainer"));
-        assert!(template_matches(
-            "{{AccountID}}-{{SessionName}}",
-            "111122223333-bob"
-        ));
-    }
-
-    #[test]
-    fn the_principal_index_answers_as_principals_for() {
-        let data = std::collections::BTreeMap::from([
-            (
-                "mapRoles".to_string(),
-                "- rolearn: arn:aws:iam::111122223333:role/a\n  username: dev:{{SessionName}}\n  groups: [devs, ops]\n\
-                 - rolearn: arn:aws:iam::111122223333:role/b\n  username: b\n  groups: [devs]\n\
-                 - rolearn: arn:aws:iam::111122223333:role/b\n  username: b2\n  groups: [ops, ops]\n\
-                 - rolearn: arn:aws:iam::111122223333:role/c\n  groups: [devs]\n"
-                    .to_string(),
-            ),
-            ("mapAccounts".to_string(), "- \"444455556666\"\n".to_string()),
-        ]);
-        let inv = inventory::from_aws_auth(&data);
-        assert!(
-            inv.mappings.iter().any(|m| !m.active),
-            "the fixture has a shadowed entry"
-        );
-        let index = PrincipalIndex::new(&inv.mappings);
-        let subjects = [
-            (SubjectKind::Group, "devs"),
-            (SubjectKind::Group, "ops"),
-            (SubjectKind::Group, "nobody"),
-            (SubjectKind::Group, rbac::model::AUTHENTICATED_GROUP),
-            (SubjectKind::User, "dev:alice"),
-            (SubjectKind::User, "b"),
-            (SubjectKind::User, "b2"),
-            (SubjectKind::User, "arn:aws:iam::111122223333:role/c"),
-            (SubjectKind::User, "arn:aws:iam::444455556666:role/x"),
-            (SubjectKind::ServiceAccount, "default"),
-        ];
-        for (kind, name) in subjects {
-            assert_eq!(
-                index.principals(kind, name),
-                principals_for(&inv.mappings, kind, name),
-                "{kind} {name}"
-            );
-        }
-        assert_eq!(
-            index.principals(SubjectKind::Group, "ops"),
-            [
-                "arn:aws:iam::111122223333:role/a",
-                "arn:aws:iam::111122223333:role/b"
-            ]
-        );
-        assert_eq!(
-            index
-                .principals(SubjectKind::Group, rbac::model::AUTHENTICATED_GROUP)
-                .len(),
-            4,
-            "a, b, c and the account"
-        );
-    }
 }

@@ -148,6 +148,19 @@ pub fn render_template(template: &str, facts: &SessionFacts<'_>) -> Option<Strin
     Some(out)
 }
 
+/// A concrete username for a template, so the authorizer can be asked about it. The
+/// placeholder values cannot collide with real identities' rights in a way that matters:
+/// RBAC for this grant binds the group, not the user.
+pub fn sample_username(template: &str, account: &str) -> String {
+    let facts = SessionFacts {
+        account_id: account,
+        session_name: "chronom-verify",
+        access_key_id: "AKIACHRONOMVERIFY",
+        ec2_private_dns_name: Some("ip-10-0-0-1.ec2.internal"),
+    };
+    render_template(template, &facts).unwrap_or_else(|| template.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +231,20 @@ mod tests {
         let role =
             crate::arn::parse_role_arn("arn:aws:iam::111122223333:role/team/ops/reader").unwrap();
         assert_eq!(default_username(&role.canonical), "reader");
+    }
+
+    #[test]
+    fn templates_become_concrete() {
+        assert_eq!(
+            sample_username("chronom:{{SessionName}}@{{AccountID}}", "111122223333"),
+            "chronom:chronom-verify@111122223333"
+        );
+        assert!(
+            !sample_username(
+                "{{EC2PrivateDNSName}}{{AccessKeyID}}{{SessionNameRaw}}",
+                "1"
+            )
+            .contains("{{")
+        );
     }
 }

@@ -1,0 +1,622 @@
+//! The AWS-managed EKS access policies as RBAC rules, and their associations as RBAC objects
+//! the evaluator can read. Pure.
+//!
+//! EKS authorizes access policies in its own webhook authorizer, so no ClusterRole or binding
+//! exists in the cluster and SubjectAccessReview is not where we learn them. The rules below
+//! are transcribed from "Review access policy permissions" in the Amazon EKS User Guide
+//! (access-policy-permissions; the tables for AmazonEKSClusterAdminPolicy, AmazonEKSAdminPolicy,
+//! AmazonEKSEditPolicy, AmazonEKSViewPolicy and AmazonEKSAdminViewPolicy). An association is
+//! modelled the way the docs describe its scope: `cluster` acts like a ClusterRoleBinding,
+//! `namespace` like one RoleBinding per listed namespace. Policies we do not model are listed
+//! with their name and no rules, and said so in the report.
+
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use crate::rbac::RbacObjects;
+
+pub const CLUSTER_ADMIN_POLICY: &str = "AmazonEKSClusterAdminPolicy";
+pub const ADMIN_POLICY: &str = "AmazonEKSAdminPolicy";
+pub const EDIT_POLICY: &str = "AmazonEKSEditPolicy";
+pub const VIEW_POLICY: &str = "AmazonEKSViewPolicy";
+pub const ADMIN_VIEW_POLICY: &str = "AmazonEKSAdminViewPolicy";
+pub const SECRET_READER_POLICY: &str = "AmazonEKSSecretReaderPolicy";
+
+/// Name prefix of the ClusterRoles that stand for access policies in an augmented snapshot.
+pub const ROLE_PREFIX: &str = "eks-access-policy:";
+/// Name prefix of the group an access entry's policy associations are bound to.
+pub const GROUP_PREFIX: &str = "eks-access-entry:";
+
+/// Where an association applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum PolicyScope {
+    Cluster,
+    Namespace { namespaces: Vec<String> },
+}
+
+impl std::fmt::Display for PolicyScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicyScope::Cluster => f.write_str("cluster"),
+            PolicyScope::Namespace { namespaces } => {
+                write!(f, "namespaces {}", namespaces.join(","))
+            }
+        }
+    }
+}
+
+/// One access policy associated with one access entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Association {
+    pub policy_arn: String,
+    /// The policy's short name, e.g. AmazonEKSViewPolicy.
+    pub policy: String,
+    pub scope: PolicyScope,
+    /// False when we do not know this policy's rules (it is then left out of the evaluation).
+    pub modelled: bool,
+}
+
+impl Association {
+    pub fn new(policy_arn: &str, scope: PolicyScope) -> Self {
+        let policy = policy_name(policy_arn).to_string();
+        let modelled = rules(&policy).is_some();
+        Self {
+            policy_arn: policy_arn.to_string(),
+            policy,
+            scope,
+            modelled,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        let unknown = if self.modelled { "" } else { ", not evaluated" };
+        format!("{} ({}{unknown})", self.policy, self.scope)
+    }
+}
+
+/// `arn:aws:eks::aws:cluster-access-policy/NAME` -> NAME (anything else as given).
+pub fn policy_name(arn: &str) -> &str {
+    arn.rsplit_once("cluster-access-policy/")
+        .map(|(_, n)| n)
+        .unwrap_or(arn)
+}
+
+fn r(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    let v = |s: &[&str]| Some(s.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+    PolicyRule {
+        api_groups: v(groups),
+        resources: v(resources),
+        verbs: verbs.iter().map(|x| x.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+const READ: &[&str] = &["get", "list", "watch"];
+const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
+
+/// The rules AmazonEKSViewPolicy has; Edit and Admin build on them.
+fn view_rules() -> Vec<PolicyRule> {
+    vec![
+        r(
+            &["apps"],
+            &[
+                "controllerrevisions",
+                "daemonsets",
+                "daemonsets/status",
+                "deployments",
+                "deployments/scale",
+                "deployments/status",
+                "replicasets",
+                "replicasets/scale",
+                "replicasets/status",
+                "statefulsets",
+                "statefulsets/scale",
+                "statefulsets/status",
+            ],
+            READ,
+        ),
+        r(
+            &["autoscaling"],
+            &[
+                "horizontalpodautoscalers",
+                "horizontalpodautoscalers/status",
+            ],
+            READ,
+        ),
+        r(
+            &["batch"],
+            &["cronjobs", "cronjobs/status", "jobs", "jobs/status"],
+            READ,
+        ),
+        r(&["discovery.k8s.io"], &["endpointslices"], READ),
+        r(
+            &["extensions"],
+            &[
+                "daemonsets",
+                "daemonsets/status",
+                "deployments",
+                "deployments/scale",
+                "deployments/status",
+                "ingresses",
+                "ingresses/status",
+                "networkpolicies",
+                "replicasets",
+                "replicasets/scale",
+                "replicasets/status",
+                "replicationcontrollers/scale",
+            ],
+            READ,
+        ),
+        r(
+            &["networking.k8s.io"],
+            &["ingresses", "ingresses/status", "networkpolicies"],
+            READ,
+        ),
+        r(
+            &["policy"],
+            &["poddisruptionbudgets", "poddisruptionbudgets/status"],
+            READ,
+        ),
+        r(
+            &[""],
+            &[
+                "configmaps",
+                "endpoints",
+                "persistentvolumeclaims",
+                "persistentvolumeclaims/status",
+                "pods",
+                "replicationcontrollers",
+                "replicationcontrollers/scale",
+                "serviceaccounts",
+                "services",
+                "services/status",
+            ],
+            READ,
+        ),
+        r(
+            &[""],
+            &[
+                "bindings",
+                "events",
+                "limitranges",
+                "namespaces/status",
+                "pods/log",
+                "pods/status",
+                "replicationcontrollers/status",
+                "resourcequotas",
+                "resourcequotas/status",
+            ],
+            READ,
+        ),
+        r(&[""], &["namespaces"], READ),
+    ]
+}
+
+/// AmazonEKSEditPolicy: View plus writes to workloads, pods (exec, attach, port-forward),
+/// secrets and service-account impersonation.
+fn edit_rules() -> Vec<PolicyRule> {
+    let mut rules = view_rules();
+    rules.extend([
+        r(
+            &["apps"],
+            &[
+                "daemonsets",
+                "deployments",
+                "deployments/rollback",
+                "deployments/scale",
+                "replicasets",
+                "replicasets/scale",
+                "statefulsets",
+                "statefulsets/scale",
+            ],
+            WRITE,
+        ),
+        r(&["autoscaling"], &["horizontalpodautoscalers"], WRITE),
+        r(&["batch"], &["cronjobs", "jobs"], WRITE),
+        r(
+            &["extensions"],
+            &[
+                "daemonsets",
+                "deployments",
+                "deployments/rollback",
+                "deployments/scale",
+                "ingresses",
+                "networkpolicies",
+                "replicasets",
+                "replicasets/scale",
+                "replicationcontrollers/scale",
+            ],
+            WRITE,
+        ),
+        r(
+            &["networking.k8s.io"],
+            &["ingresses", "networkpolicies"],
+            WRITE,
+        ),
+        r(&["policy"], &["poddisruptionbudgets"], WRITE),
+        r(
+            &[""],
+            &[
+                "pods/attach",
+                "pods/exec",
+                "pods/portforward",
+                "pods/proxy",
+                "secrets",
+                "services/proxy",
+            ],
+            READ,
+        ),
+        r(&[""], &["serviceaccounts"], &["impersonate"]),
+        r(
+            &[""],
+            &[
+                "pods",
+                "pods/attach",
+                "pods/exec",
+                "pods/portforward",
+                "pods/proxy",
+            ],
+            WRITE,
+        ),
+        r(
+            &[""],
+            &[
+                "configmaps",
+                "events",
+                "persistentvolumeclaims",
+                "replicationcontrollers",
+                "replicationcontrollers/scale",
+                "secrets",
+                "serviceaccounts",
+                "services",
+                "services/proxy",
+            ],
+            WRITE,
+        ),
+    ]);
+    rules
+}
+
+/// AmazonEKSAdminPolicy: Edit plus local SubjectAccessReviews and Roles/RoleBindings.
+fn admin_rules() -> Vec<PolicyRule> {
+    let mut rules = edit_rules();
+    rules.extend([
+        r(
+            &["authorization.k8s.io"],
+            &["localsubjectaccessreviews"],
+            &["create"],
+        ),
+        r(
+            &["rbac.authorization.k8s.io"],
+            &["rolebindings", "roles"],
+            &[
+                "create",
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch",
+            ],
+        ),
+    ]);
+    rules
+}
+
+/// The rules of an access policy, by short name; None for a policy we do not model.
+pub fn rules(policy: &str) -> Option<Vec<PolicyRule>> {
+    Some(match policy {
+        CLUSTER_ADMIN_POLICY => vec![
+            r(&["*"], &["*"], &["*"]),
+            PolicyRule {
+                non_resource_urls: Some(vec!["*".into()]),
+                verbs: vec!["*".into()],
+                ..Default::default()
+            },
+        ],
+        ADMIN_POLICY => admin_rules(),
+        EDIT_POLICY => edit_rules(),
+        VIEW_POLICY => view_rules(),
+        ADMIN_VIEW_POLICY => vec![r(&["*"], &["*"], READ)],
+        SECRET_READER_POLICY => vec![r(&[""], &["secrets"], READ)],
+        _ => return None,
+    })
+}
+
+/// The group an entry's associations are bound to in the augmented snapshot. Not a real
+/// Kubernetes group: it exists only inside our evaluation, and `--verify` leaves it out.
+pub fn entry_group(principal_arn: &str) -> String {
+    format!("{GROUP_PREFIX}{principal_arn}")
+}
+
+fn meta(ns: Option<&str>, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: ns.map(Into::into),
+        ..Default::default()
+    }
+}
+
+fn role_ref(policy: &str) -> RoleRef {
+    RoleRef {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: "ClusterRole".into(),
+        name: format!("{ROLE_PREFIX}{policy}"),
+    }
+}
+
+fn group_subject(name: &str) -> Subject {
+    Subject {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: "Group".into(),
+        name: name.into(),
+        namespace: None,
+    }
+}
+
+/// Add the objects that stand for `associations` of the entry for `principal_arn`: one
+/// ClusterRole per modelled policy (once), a ClusterRoleBinding for a cluster scope and a
+/// RoleBinding per namespace for a namespace scope, all bound to [`entry_group`].
+pub fn add_to(objects: &mut RbacObjects, principal_arn: &str, associations: &[Association]) {
+    let group = entry_group(principal_arn);
+    for a in associations {
+        let Some(rules) = rules(&a.policy) else {
+            continue;
+        };
+        let role_name = format!("{ROLE_PREFIX}{}", a.policy);
+        if !objects
+            .cluster_roles
+            .iter()
+            .any(|c| c.metadata.name.as_deref() == Some(role_name.as_str()))
+        {
+            objects.cluster_roles.push(ClusterRole {
+                metadata: meta(None, &role_name),
+                rules: Some(rules),
+                aggregation_rule: None,
+            });
+        }
+        let binding = format!("{principal_arn} -> {}", a.policy);
+        match &a.scope {
+            PolicyScope::Cluster => objects.cluster_role_bindings.push(ClusterRoleBinding {
+                metadata: meta(None, &binding),
+                role_ref: role_ref(&a.policy),
+                subjects: Some(vec![group_subject(&group)]),
+            }),
+            PolicyScope::Namespace { namespaces } => {
+                for ns in namespaces {
+                    objects.role_bindings.push(RoleBinding {
+                        metadata: meta(Some(ns), &binding),
+                        role_ref: role_ref(&a.policy),
+                        subjects: Some(vec![group_subject(&group)]),
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rbac::{AccessSummary, Identity, RbacSnapshot, Request, RuleSource};
+
+    fn snapshot(policy: &str, scope: PolicyScope) -> (RbacSnapshot, Identity) {
+        let arn = "arn:aws:iam::111122223333:role/team/viewer";
+        let mut objects = RbacObjects::default();
+        add_to(
+            &mut objects,
+            arn,
+            &[Association::new(
+                &format!("arn:aws:eks::aws:cluster-access-policy/{policy}"),
+                scope,
+            )],
+        );
+        let group = entry_group(arn);
+        (
+            RbacSnapshot::new(objects, RuleSource::AsStored),
+            Identity::user("viewer", &[group.as_str()]),
+        )
+    }
+
+    fn allows(
+        s: &RbacSnapshot,
+        id: &Identity,
+        verb: &str,
+        group: &str,
+        resource: &str,
+        ns: Option<&str>,
+    ) -> bool {
+        let mut q = Request::resource(verb, group, resource);
+        if let Some((res, sub)) = resource.split_once('/') {
+            q = Request::resource(verb, group, res).subresource(sub);
+        }
+        if let Some(ns) = ns {
+            q = q.namespace(ns);
+        }
+        s.allows(id, &Request::Resource(q)).allowed
+    }
+
+    #[test]
+    fn names_come_from_arns() {
+        assert_eq!(
+            policy_name("arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"),
+            VIEW_POLICY
+        );
+        assert_eq!(
+            policy_name("arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"),
+            EDIT_POLICY
+        );
+        assert!(
+            !Association::new(
+                "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy",
+                PolicyScope::Cluster
+            )
+            .modelled
+        );
+        assert!(
+            Association::new(
+                "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy",
+                PolicyScope::Cluster
+            )
+            .modelled
+        );
+    }
+
+    #[test]
+    fn cluster_admin_policy_is_cluster_admin() {
+        let (s, id) = snapshot(CLUSTER_ADMIN_POLICY, PolicyScope::Cluster);
+        assert_eq!(s.effective_summary(&id), AccessSummary::ClusterAdmin);
+        assert!(
+            s.allows(&id, &Request::non_resource("get", "/metrics"))
+                .allowed
+        );
+    }
+
+    #[test]
+    fn view_policy_reads_workloads_but_not_secrets() {
+        let (s, id) = snapshot(VIEW_POLICY, PolicyScope::Cluster);
+        assert!(allows(&s, &id, "list", "", "pods", None));
+        assert!(allows(
+            &s,
+            &id,
+            "get",
+            "apps",
+            "deployments",
+            Some("default")
+        ));
+        assert!(allows(&s, &id, "get", "", "pods/log", Some("default")));
+        assert!(!allows(&s, &id, "get", "", "secrets", None));
+        assert!(!allows(&s, &id, "create", "", "pods", Some("default")));
+        assert!(!allows(&s, &id, "get", "", "nodes", None));
+    }
+
+    #[test]
+    fn admin_view_policy_reads_everything_including_secrets() {
+        let (s, id) = snapshot(ADMIN_VIEW_POLICY, PolicyScope::Cluster);
+        assert!(allows(&s, &id, "get", "", "secrets", None));
+        assert!(allows(&s, &id, "list", "example.com", "widgets", None));
+        assert!(!allows(&s, &id, "delete", "", "pods", Some("default")));
+        assert_eq!(s.effective_summary(&id), AccessSummary::ReadAll);
+    }
+
+    #[test]
+    fn edit_policy_writes_pods_and_secrets_but_not_rbac() {
+        let (s, id) = snapshot(EDIT_POLICY, PolicyScope::Cluster);
+        assert!(allows(
+            &s,
+            &id,
+            "create",
+            "",
+            "pods/exec",
+            Some("kube-system")
+        ));
+        assert!(allows(&s, &id, "update", "", "secrets", Some("default")));
+        assert!(allows(
+            &s,
+            &id,
+            "impersonate",
+            "",
+            "serviceaccounts",
+            Some("default")
+        ));
+        assert!(!allows(
+            &s,
+            &id,
+            "create",
+            "rbac.authorization.k8s.io",
+            "rolebindings",
+            Some("default")
+        ));
+    }
+
+    #[test]
+    fn admin_policy_adds_roles_and_rolebindings() {
+        let (s, id) = snapshot(ADMIN_POLICY, PolicyScope::Cluster);
+        assert!(allows(
+            &s,
+            &id,
+            "create",
+            "rbac.authorization.k8s.io",
+            "rolebindings",
+            Some("default")
+        ));
+        assert!(allows(
+            &s,
+            &id,
+            "create",
+            "authorization.k8s.io",
+            "localsubjectaccessreviews",
+            Some("default")
+        ));
+        assert!(!allows(
+            &s,
+            &id,
+            "create",
+            "rbac.authorization.k8s.io",
+            "clusterrolebindings",
+            None
+        ));
+    }
+
+    #[test]
+    fn namespace_scope_stays_in_its_namespaces() {
+        let (s, id) = snapshot(
+            EDIT_POLICY,
+            PolicyScope::Namespace {
+                namespaces: vec!["team-a".into(), "team-b".into()],
+            },
+        );
+        assert!(allows(&s, &id, "create", "", "pods", Some("team-a")));
+        assert!(allows(&s, &id, "create", "", "pods", Some("team-b")));
+        assert!(!allows(&s, &id, "create", "", "pods", Some("default")));
+        assert!(!allows(&s, &id, "list", "", "pods", None));
+        assert_eq!(s.effective_summary(&id), AccessSummary::Namespaced(2));
+    }
+
+    #[test]
+    fn namespaced_cluster_admin_policy_is_not_cluster_admin() {
+        let (s, id) = snapshot(
+            CLUSTER_ADMIN_POLICY,
+            PolicyScope::Namespace {
+                namespaces: vec!["dev".into()],
+            },
+        );
+        assert_eq!(s.effective_summary(&id), AccessSummary::Namespaced(1));
+        assert!(
+            !s.allows(&id, &Request::non_resource("get", "/metrics"))
+                .allowed
+        );
+    }
+
+    #[test]
+    fn unknown_policies_add_nothing_and_roles_are_shared() {
+        let mut objects = RbacObjects::default();
+        add_to(
+            &mut objects,
+            "arn:aws:iam::1:role/a",
+            &[Association::new(
+                "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy",
+                PolicyScope::Cluster,
+            )],
+        );
+        assert!(objects.cluster_roles.is_empty() && objects.cluster_role_bindings.is_empty());
+        let view = Association::new(
+            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+            PolicyScope::Cluster,
+        );
+        add_to(
+            &mut objects,
+            "arn:aws:iam::1:role/a",
+            std::slice::from_ref(&view),
+        );
+        add_to(&mut objects, "arn:aws:iam::1:role/b", &[view]);
+        assert_eq!(objects.cluster_roles.len(), 1);
+        assert_eq!(objects.cluster_role_bindings.len(), 2);
+    }
+}
