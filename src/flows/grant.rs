@@ -17,11 +17,12 @@ use crate::cli::{GlobalArgs, GrantArgs};
 use crate::flows::audit;
 use crate::flows::via::{self, MapWith};
 use crate::flows::{preflight, verify, write_report};
+use chronom_core::action::Action;
 use chronom_core::arn;
 use chronom_core::awsauth;
 use chronom_core::eks::access_entry::{self, UsernameTarget};
 use chronom_core::error::UserError;
-use chronom_core::outcome::{Action, RollbackEntry, RollbackOutcome, RunResult, WriteReport};
+use chronom_core::outcome::{RollbackEntry, RollbackOutcome, RunResult, WriteReport};
 use chronom_core::plan::aws_auth::AwsAuthSeen;
 use chronom_core::plan::binding::{self, Join};
 use chronom_core::plan::grant::{

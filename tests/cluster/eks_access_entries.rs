@@ -29,11 +29,11 @@ use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http
 use chronom::adapters::aws::EksContext;
 use chronom::adapters::aws::access_entries as entries;
 use chronom::flows::via::{self, MapWith};
+use chronom_core::action::Action;
 use chronom_core::audit::manifests::ClusterState;
 use chronom_core::audit::report::{self, EksState};
 use chronom_core::eks::access_entry::EntryPlan;
 use chronom_core::eks::posture::ClusterFacts;
-use chronom_core::outcome::Action;
 
 use crate::support::ControlPlane;
 

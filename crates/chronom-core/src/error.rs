@@ -69,7 +69,8 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::grant::{ownership_refusal, profile_change_refusal};
+    use crate::plan::binding::ownership_refusal;
+    use crate::plan::grant::profile_change_refusal;
     use crate::readonly_role::{self as ro, Provenance, RoleProfile};
 
     #[test]

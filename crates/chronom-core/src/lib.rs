@@ -2,6 +2,7 @@
 //! the environment or the clock, talks to a network or prints; the binary (`chronom`) does
 //! that and calls in here for every decision.
 
+pub mod action;
 pub mod arn;
 pub mod audit;
 pub mod awsauth;

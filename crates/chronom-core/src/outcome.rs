@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use crate::action::Action;
+
 /// The caller as the server sees it, like `kubectl auth whoami` (the adapter asks with a
 /// SelfSubjectReview; this is what the report says).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -19,38 +21,6 @@ impl Caller {
             self.username.clone()
         } else {
             format!("{} (groups: {})", self.username, self.groups.join(", "))
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Action {
-    Created,
-    Updated,
-    Unchanged,
-    Deleted,
-    /// Not there, and nothing to do.
-    Absent,
-    /// There, and deliberately left in place (`--keep-rbac`, still in use, or not ours).
-    Kept,
-    /// Created by this run, then deleted again because a later step failed.
-    RolledBack,
-    /// A write was needed but did not happen (a later step failed first, or it was refused).
-    Failed,
-}
-
-impl Action {
-    pub fn word(self) -> &'static str {
-        match self {
-            Action::Created => "created",
-            Action::Updated => "updated",
-            Action::Unchanged => "unchanged",
-            Action::Deleted => "deleted",
-            Action::Absent => "absent",
-            Action::Kept => "kept",
-            Action::RolledBack => "rolled back",
-            Action::Failed => "failed",
         }
     }
 }

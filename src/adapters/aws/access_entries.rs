@@ -4,6 +4,7 @@
 
 use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+use chronom_core::action::Action;
 use chronom_core::arn::{self, RoleArnInput};
 use chronom_core::eks::access_entry::{
     AccessEntryResult, AccessEntryView, DesiredEntry, EntryPlan, EntryWithPolicies, MANAGED_BY_TAG,
@@ -12,7 +13,6 @@ use chronom_core::eks::access_entry::{
 };
 use chronom_core::eks::access_policies::{Association, PolicyScope};
 use chronom_core::error::UserError;
-use chronom_core::outcome::Action;
 
 /// How many EKS requests one cluster's audit or revoke keeps in flight.
 pub const PARALLEL_REQUESTS: usize = 8;

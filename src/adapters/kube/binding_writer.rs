@@ -6,8 +6,8 @@ use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
 use crate::adapters::kube::Connection;
+use chronom_core::action::Action;
 use chronom_core::error::UserError;
-use chronom_core::outcome::Action;
 use chronom_core::plan::binding::{self, BindingStep};
 use chronom_core::readonly_role as ro;
 

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
-use super::parse::ParseError;
+use super::parse_error::ParseError;
 
 /// Deeper than this is not an aws-auth document; refusing keeps memory and time bounded.
 const MAX_DEPTH: usize = 64;

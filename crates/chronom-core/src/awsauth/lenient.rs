@@ -25,7 +25,7 @@ use saphyr_parser::ScalarStyle;
 
 use super::document::{Node, NodeKind, find_dash};
 use super::entry::{self, MapAccount, MapRoleEntry, MapUserEntry, Place, Yaml11, yaml11_resolve};
-use super::parse::ParseError;
+use super::parse_error::ParseError;
 use super::yaml11::{Event, Mark, Parser};
 
 /// Deeper than this we stop (the decoder recurses); the authenticator has no such limit, so

@@ -49,6 +49,7 @@ mod entry;
 mod lenient;
 pub mod ownership;
 mod parse;
+mod parse_error;
 pub mod template;
 mod yaml11;
 
@@ -58,7 +59,8 @@ pub use edit::{
 };
 pub use entry::{EntryNote, ExtraField, MapAccount, MapRoleEntry, MapUserEntry, SsoMatcher};
 pub use lenient::{LenientRead, read_map_accounts, read_map_roles, read_map_users};
-pub use parse::{ParseError, parse_map_accounts, parse_map_roles, parse_map_users};
+pub use parse::{parse_map_accounts, parse_map_roles, parse_map_users};
+pub use parse_error::ParseError;
 pub use template::{Placeholder, TemplateError, default_username, validate_username};
 
 use crate::arn::CanonicalRoleArn;

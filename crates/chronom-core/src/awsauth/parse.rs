@@ -2,16 +2,7 @@
 
 use super::document::{Document, Layout, Node, read_document};
 use super::entry::{self, MapAccount, MapRoleEntry, MapUserEntry, Place};
-
-/// The text is not YAML we can read safely, or not a list of entries. Line and column are
-/// 1-based; the column counts characters.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}, column {column}: {message}")]
-pub struct ParseError {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
+use super::parse_error::ParseError;
 
 /// Parses the mapRoles text. Empty text, blanks, comments, `[]` and `null` hold no entries.
 pub fn parse_map_roles(text: &str) -> Result<Vec<MapRoleEntry>, ParseError> {

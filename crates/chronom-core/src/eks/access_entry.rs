@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::access_policies::Association;
+use crate::action::Action;
 use crate::arn::{CanonicalRoleArn, RoleArnInput};
 use crate::awsauth::template::{Placeholder, TemplatePart, parse_template};
 use crate::error::UserError;
-use crate::outcome::Action;
 
 /// Prefixes EKS reserves for its own usernames.
 pub const RESERVED_USERNAME_PREFIXES: [&str; 5] = ["system:", "eks:", "aws:", "amazon:", "iam:"];

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
+use crate::action::Action;
 use crate::arn::RoleArnInput;
 use crate::awsauth::{self, ownership};
-use crate::outcome::Action;
 
 use super::refusal::Refusal;
 

@@ -1,13 +1,13 @@
 //! The shared ClusterRoleBinding (decision 4): grant adds its group's subject, revoke takes
 //! only that subject out. Both flows and their retry loops use these functions.
 
-use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
 
-use crate::outcome::Action;
+use crate::action::Action;
 use crate::rbac::RbacObjects;
 use crate::readonly_role as ro;
 
-use super::refusal::BoundSubject;
+use super::refusal::{BoundSubject, Refusal};
 
 pub fn is_group(subject: &Subject, group: &str) -> bool {
     subject.kind == "Group" && subject.name == group
@@ -187,7 +187,7 @@ pub fn join(
         fresh.subjects = Some(ours().collect());
         return Ok(Join::Create(fresh));
     };
-    super::grant::ownership_refusal(
+    ownership_refusal(
         desired.metadata.name.as_deref().unwrap_or_default(),
         None,
         Some(live),
@@ -206,4 +206,33 @@ pub fn join(
     let mut next = live.clone();
     next.subjects.get_or_insert_with(Vec::new).extend(ours());
     Ok(Join::AddSubject(next))
+}
+
+/// Decision 5 (docs/decisions.md): grant writes only objects with our managed-by label. An
+/// existing ClusterRole or ClusterRoleBinding of the requested name without it is refused
+/// before any write, naming the object and what binds it.
+pub fn ownership_refusal(
+    role_name: &str,
+    live_role: Option<&ClusterRole>,
+    live_binding: Option<&ClusterRoleBinding>,
+    bound: &[BoundSubject],
+) -> Result<(), Refusal> {
+    if let Some(role) = live_role
+        && !ro::is_managed(&role.metadata)
+    {
+        return Err(Refusal::UnmanagedRole {
+            role_name: role_name.into(),
+            bound: bound.to_vec(),
+        });
+    }
+    if let Some(b) = live_binding
+        && !ro::is_managed(&b.metadata)
+    {
+        return Err(Refusal::UnmanagedBinding {
+            role_name: role_name.into(),
+            role_ref: format!("{} {}", b.role_ref.kind, b.role_ref.name),
+            subjects: b.subjects.iter().flatten().map(subject_text).collect(),
+        });
+    }
+    Ok(())
 }

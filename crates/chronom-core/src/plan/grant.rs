@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use serde::Serialize;
 
+use crate::action::Action;
 use crate::arn::RoleArnInput;
 use crate::awsauth;
 use crate::inherited_access::{self, ReadScope};
-use crate::outcome::{Action, AwsAuthResult, ObjectResult};
+use crate::outcome::{AwsAuthResult, ObjectResult};
 use crate::rbac::RbacObjects;
 use crate::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 
@@ -116,40 +117,6 @@ pub struct GrantPlan {
     pub notes: Vec<String>,
     /// Namespaces where the username or group has a RoleBinding: verification asks there too.
     pub verify_in: BTreeSet<String>,
-}
-
-/// Decision 5 (docs/decisions.md): grant writes only objects with our managed-by label. An
-/// existing ClusterRole or ClusterRoleBinding of the requested name without it is refused
-/// before any write, naming the object and what binds it.
-pub fn ownership_refusal(
-    role_name: &str,
-    live_role: Option<&ClusterRole>,
-    live_binding: Option<&ClusterRoleBinding>,
-    bound: &[BoundSubject],
-) -> Result<(), Refusal> {
-    if let Some(role) = live_role
-        && !ro::is_managed(&role.metadata)
-    {
-        return Err(Refusal::UnmanagedRole {
-            role_name: role_name.into(),
-            bound: bound.to_vec(),
-        });
-    }
-    if let Some(b) = live_binding
-        && !ro::is_managed(&b.metadata)
-    {
-        return Err(Refusal::UnmanagedBinding {
-            role_name: role_name.into(),
-            role_ref: format!("{} {}", b.role_ref.kind, b.role_ref.name),
-            subjects: b
-                .subjects
-                .iter()
-                .flatten()
-                .map(binding::subject_text)
-                .collect(),
-        });
-    }
-    Ok(())
 }
 
 /// Decision 3 (docs/decisions.md): grants that share a ClusterRole must not change each
@@ -270,7 +237,7 @@ fn check_identity(o: &GrantObservation<'_>) -> Result<BTreeSet<String>, Refusal>
 pub fn plan_grant(o: &GrantObservation<'_>) -> Result<GrantPlan, Refusal> {
     let v = o.request;
     let bound = binding::subjects_bound_to(o.rbac, &v.role_name);
-    ownership_refusal(&v.role_name, o.live_role, o.live_binding, &bound)?;
+    binding::ownership_refusal(&v.role_name, o.live_role, o.live_binding, &bound)?;
     profile_change_refusal(
         &v.role_name,
         o.live_role.and_then(ro::live_profile),
@@ -551,7 +518,9 @@ mod tests {
         ));
         let bound = subjects_bound_to(&objects_binding_cluster_admin(), "cluster-admin");
         assert_eq!(bound.len(), 2);
-        let e = said(ownership_refusal("cluster-admin", Some(&live), None, &bound).unwrap_err());
+        let e = said(
+            binding::ownership_refusal("cluster-admin", Some(&live), None, &bound).unwrap_err(),
+        );
         // That it exits 1 is checked where refusals become errors (error.rs).
         for want in [
             "clusterrole cluster-admin",
@@ -564,15 +533,15 @@ mod tests {
         }
         assert!(e.next.contains("--role-name"), "{}", e.next);
         let managed = ro::cluster_role("mine", RoleProfile::ReadOnly, vec![], &prov());
-        assert!(ownership_refusal("mine", Some(&managed), None, &[]).is_ok());
-        assert!(ownership_refusal("none", None, None, &[]).is_ok());
+        assert!(binding::ownership_refusal("mine", Some(&managed), None, &[]).is_ok());
+        assert!(binding::ownership_refusal("none", None, None, &[]).is_ok());
     }
 
     #[test]
     fn an_unlabelled_binding_is_refused_naming_its_role_and_subjects() {
         let mut b = ro::cluster_role_binding("team", "team-role", "team-devs", &prov());
         b.metadata.labels = Some(BTreeMap::from([("app".into(), "team".into())]));
-        let e = said(ownership_refusal("team", None, Some(&b), &[]).unwrap_err());
+        let e = said(binding::ownership_refusal("team", None, Some(&b), &[]).unwrap_err());
         for want in [
             "clusterrolebinding team",
             "ClusterRole team-role",
@@ -581,7 +550,7 @@ mod tests {
             assert!(e.what.contains(want), "{want:?} missing from: {}", e.what);
         }
         let ours = ro::cluster_role_binding("team", "team", "g", &prov());
-        assert!(ownership_refusal("team", None, Some(&ours), &[]).is_ok());
+        assert!(binding::ownership_refusal("team", None, Some(&ours), &[]).is_ok());
     }
 
     #[test]

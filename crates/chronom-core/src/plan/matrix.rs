@@ -15,9 +15,9 @@ use super::grant::{
 use super::report::PlannedReport;
 use super::revoke::{AccessEntriesSeen, RevokeObservation, RevokePlan, RevokeRequest, plan_revoke};
 use super::rollback::{RollbackStep, Written};
+use crate::action::Action;
 use crate::arn;
 use crate::awsauth::NewRoleEntry;
-use crate::outcome::Action;
 use crate::rbac::RbacObjects;
 use crate::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 

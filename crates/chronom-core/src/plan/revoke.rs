@@ -3,8 +3,9 @@
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use serde::Serialize;
 
+use crate::action::Action;
 use crate::arn::RoleArnInput;
-use crate::outcome::{Action, AwsAuthResult, EntryView, ObjectResult};
+use crate::outcome::{AwsAuthResult, EntryView, ObjectResult};
 use crate::readonly_role as ro;
 
 use super::aws_auth::{self, AwsAuthRemoval, AwsAuthSeen};

@@ -20,7 +20,7 @@ pub struct Written {
     /// This run wrote the planned aws-auth text.
     pub aws_auth: bool,
     /// What this run did to the access entry (created or updated).
-    pub access_entry: Option<crate::outcome::Action>,
+    pub access_entry: Option<crate::action::Action>,
 }
 
 /// Why a written object stays.

@@ -1,7 +1,8 @@
 //! The text form of a grant or revoke: one line per object, then the diff, then the
 //! verification table.
 
-use crate::outcome::{Action, ObjectResult, WriteReport};
+use crate::action::Action;
+use crate::outcome::{ObjectResult, WriteReport};
 
 pub fn render(r: &WriteReport) -> String {
     let mut out = String::new();
