@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use crate::adapters::aws::cluster::{self, EksCluster, ExecPlugin};
+use crate::adapters::aws::cluster::{self, EksCluster};
 use crate::adapters::aws::identity::AwsCaller;
+use crate::adapters::kube::eks_connection::{self, ExecPlugin};
 use crate::cli::{AuditArgs, GlobalArgs};
 use chronom_core::audit::completeness::{self, UnreadSource, Verdict};
 use chronom_core::audit::fleet::{ClusterRow, FleetReport, RegionRow};
@@ -419,7 +420,7 @@ async fn audit_one(
     let sdk = env.in_region(region);
     let described = cluster::describe(&sdk, region, name).await?;
     let exec = (env.token_plugin)(&described)?;
-    let conn = cluster::open(described, &exec, sdk, global).await?;
+    let conn = eks_connection::open(described, &exec, sdk, global).await?;
     crate::flows::audit::live_report(&conn, verify).await
 }
 

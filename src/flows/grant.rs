@@ -31,7 +31,7 @@ use chronom_core::plan::grant::{
 use chronom_core::plan::mapped;
 use chronom_core::plan::messages;
 use chronom_core::plan::rollback::{self, KeepReason, RollbackStep, Written};
-use chronom_core::rbac::RbacObjects;
+use chronom_core::rbac::{RbacObjects, ResourceRequest};
 use chronom_core::readonly_role::{self as ro, DiscoveredResources, Provenance, RoleProfile};
 
 /// Groups that carry rights far beyond read-only, or that Kubernetes and EKS reserve.
@@ -262,7 +262,7 @@ struct Seen {
     provenance: Provenance,
     sample_user: String,
     /// The reads this run made, which preflight already checked.
-    reads: Vec<identity::Right>,
+    reads: Vec<ResourceRequest>,
 }
 
 impl Seen {
@@ -304,18 +304,18 @@ fn access_entry_seen(p: &PreparedGrant) -> AccessEntrySeen {
 }
 
 /// The reads a grant needs: without them it cannot plan.
-fn reads_needed(v: &ValidGrant, mapper: Mapper<'_>) -> Vec<identity::Right> {
+fn reads_needed(v: &ValidGrant, mapper: Mapper<'_>) -> Vec<ResourceRequest> {
     let rbac = "rbac.authorization.k8s.io";
     let mut reads = Vec::new();
     if let Mapper::AwsAuth = mapper {
         reads.push(
-            identity::Right::new("get", "", "configmaps")
-                .in_namespace(writer::NAMESPACE)
-                .named(writer::NAME),
+            ResourceRequest::new("get", "", "configmaps")
+                .namespace(writer::NAMESPACE)
+                .name(writer::NAME),
         );
     }
-    reads.push(identity::Right::new("get", rbac, "clusterroles").named(&v.role_name));
-    reads.push(identity::Right::new("get", rbac, "clusterrolebindings").named(&v.role_name));
+    reads.push(ResourceRequest::new("get", rbac, "clusterroles").name(&v.role_name));
+    reads.push(ResourceRequest::new("get", rbac, "clusterrolebindings").name(&v.role_name));
     // Every binding and role, to see what the mapped identity already holds (decision 7).
     for kind in [
         "clusterroles",
@@ -323,7 +323,7 @@ fn reads_needed(v: &ValidGrant, mapper: Mapper<'_>) -> Vec<identity::Right> {
         "roles",
         "rolebindings",
     ] {
-        reads.push(identity::Right::new("list", rbac, kind));
+        reads.push(ResourceRequest::new("list", rbac, kind));
     }
     reads
 }
@@ -333,7 +333,7 @@ fn rights_needed(
     v: &ValidGrant,
     mapper: Mapper<'_>,
     aws_auth_exists: bool,
-) -> Vec<identity::Right> {
+) -> Vec<ResourceRequest> {
     let mut rights = preflight::for_grant(aws_auth_exists, &v.role_name);
     if let Mapper::AccessEntry(_) = mapper {
         rights.retain(|r| r.resource != "configmaps");
@@ -407,7 +407,7 @@ async fn preflight_writes(
     mapper: Mapper<'_>,
     seen: &Seen,
     caller: &chronom_core::outcome::Caller,
-) -> Result<Vec<identity::Right>, UserError> {
+) -> Result<Vec<ResourceRequest>, UserError> {
     let exists = seen.aws_auth.as_ref().is_some_and(|a| a.exists);
     let mut denied = preflight::missing(conn, &rights_needed(v, mapper, exists)).await?;
     denied.retain(|r| !seen.reads.contains(r));
@@ -970,7 +970,7 @@ where
 async fn dry_run_on_server(
     conn: &Connection,
     plan: &GrantPlan,
-    denied: &[identity::Right],
+    denied: &[ResourceRequest],
     report: &mut WriteReport,
 ) {
     if !denied.is_empty() {

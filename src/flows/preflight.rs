@@ -2,30 +2,31 @@
 //! needs, so a denied run fails up front and changes nothing.
 
 use crate::adapters::kube::Connection;
-use crate::adapters::kube::identity::{Right, can_i};
+use crate::adapters::kube::identity::can_i;
 use chronom_core::error::UserError;
 use chronom_core::outcome::Caller;
+use chronom_core::rbac::{Request, ResourceRequest};
 
 /// The rights `grant` needs. Whether aws-auth exists decides update vs create.
-pub(crate) fn for_grant(aws_auth_exists: bool, role_name: &str) -> Vec<Right> {
+pub(crate) fn for_grant(aws_auth_exists: bool, role_name: &str) -> Vec<ResourceRequest> {
     let rbac = "rbac.authorization.k8s.io";
     let mut rights = vec![
-        Right::new("create", rbac, "clusterroles"),
-        Right::new("patch", rbac, "clusterroles").named(role_name),
-        Right::new("create", rbac, "clusterrolebindings"),
-        Right::new("patch", rbac, "clusterrolebindings").named(role_name),
-        Right::new("get", "", "configmaps")
-            .in_namespace("kube-system")
-            .named("aws-auth"),
+        ResourceRequest::new("create", rbac, "clusterroles"),
+        ResourceRequest::new("patch", rbac, "clusterroles").name(role_name),
+        ResourceRequest::new("create", rbac, "clusterrolebindings"),
+        ResourceRequest::new("patch", rbac, "clusterrolebindings").name(role_name),
+        ResourceRequest::new("get", "", "configmaps")
+            .namespace("kube-system")
+            .name("aws-auth"),
     ];
     rights.push(if aws_auth_exists {
-        Right::new("update", "", "configmaps")
-            .in_namespace("kube-system")
-            .named("aws-auth")
+        ResourceRequest::new("update", "", "configmaps")
+            .namespace("kube-system")
+            .name("aws-auth")
     } else {
-        Right::new("create", "", "configmaps").in_namespace("kube-system")
+        ResourceRequest::new("create", "", "configmaps").namespace("kube-system")
     });
-    rights.push(Right::new(
+    rights.push(ResourceRequest::new(
         "create",
         "authorization.k8s.io",
         "subjectaccessreviews",
@@ -34,24 +35,24 @@ pub(crate) fn for_grant(aws_auth_exists: bool, role_name: &str) -> Vec<Right> {
 }
 
 /// The rights `revoke` needs.
-pub(crate) fn for_revoke(delete_rbac: bool, role_name: &str) -> Vec<Right> {
+pub(crate) fn for_revoke(delete_rbac: bool, role_name: &str) -> Vec<ResourceRequest> {
     let rbac = "rbac.authorization.k8s.io";
     let mut rights = vec![
-        Right::new("get", "", "configmaps")
-            .in_namespace("kube-system")
-            .named("aws-auth"),
-        Right::new("update", "", "configmaps")
-            .in_namespace("kube-system")
-            .named("aws-auth"),
+        ResourceRequest::new("get", "", "configmaps")
+            .namespace("kube-system")
+            .name("aws-auth"),
+        ResourceRequest::new("update", "", "configmaps")
+            .namespace("kube-system")
+            .name("aws-auth"),
     ];
     if delete_rbac {
         // The binding may be shared: revoke takes its group out (update) and deletes it only
         // when no subject is left; the role goes only if no other binding refers to it (list).
-        rights.push(Right::new("update", rbac, "clusterrolebindings").named(role_name));
-        rights.push(Right::new("list", rbac, "clusterrolebindings"));
-        rights.push(Right::new("delete", rbac, "clusterrolebindings").named(role_name));
-        rights.push(Right::new("delete", rbac, "clusterroles").named(role_name));
-        rights.push(Right::new(
+        rights.push(ResourceRequest::new("update", rbac, "clusterrolebindings").name(role_name));
+        rights.push(ResourceRequest::new("list", rbac, "clusterrolebindings"));
+        rights.push(ResourceRequest::new("delete", rbac, "clusterrolebindings").name(role_name));
+        rights.push(ResourceRequest::new("delete", rbac, "clusterroles").name(role_name));
+        rights.push(ResourceRequest::new(
             "create",
             "authorization.k8s.io",
             "subjectaccessreviews",
@@ -61,17 +62,24 @@ pub(crate) fn for_revoke(delete_rbac: bool, role_name: &str) -> Vec<Right> {
 }
 
 /// The rights the caller lacks (empty when all are granted).
-pub(crate) async fn missing(conn: &Connection, rights: &[Right]) -> Result<Vec<Right>, UserError> {
+pub(crate) async fn missing(
+    conn: &Connection,
+    rights: &[ResourceRequest],
+) -> Result<Vec<ResourceRequest>, UserError> {
     let mut denied = Vec::new();
     for right in rights {
-        if !can_i(conn, right).await? {
+        if !can_i(conn, &Request::from(right.clone())).await? {
             denied.push(right.clone());
         }
     }
     Ok(denied)
 }
 
-pub(crate) fn denied_error(denied: &[Right], caller: &Caller, context: &str) -> UserError {
+pub(crate) fn denied_error(
+    denied: &[ResourceRequest],
+    caller: &Caller,
+    context: &str,
+) -> UserError {
     let list: Vec<String> = denied
         .iter()
         .map(|r| format!("    - {}", r.describe()))

@@ -28,6 +28,7 @@ use chronom_core::outcome::{RunResult, WriteReport};
 use chronom_core::plan::aws_auth::AwsAuthSeen;
 use chronom_core::plan::messages;
 use chronom_core::plan::revoke::{AccessEntriesSeen, RevokeObservation, RevokePlan, RevokeRequest};
+use chronom_core::rbac::ResourceRequest;
 
 pub async fn run(global: &GlobalArgs, args: &RevokeArgs) -> RunResult {
     let role = match arn::parse_role_arn(&args.role_arn) {
@@ -116,7 +117,7 @@ async fn preflight_revoke(
     args: &RevokeArgs,
     uses_aws_auth: bool,
     caller: &chronom_core::outcome::Caller,
-) -> Result<Vec<identity::Right>, UserError> {
+) -> Result<Vec<ResourceRequest>, UserError> {
     let mut needed = preflight::for_revoke(!args.keep_rbac, &args.role_name);
     if !uses_aws_auth {
         needed.retain(|r| r.resource != "configmaps");

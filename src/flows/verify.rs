@@ -2,9 +2,10 @@
 //! mapped identity may now do, and compare with what a read-only grant must mean.
 
 use crate::adapters::kube::Connection;
-use crate::adapters::kube::identity::{Right, can_they};
+use crate::adapters::kube::identity::can_they;
 use chronom_core::error::UserError;
 use chronom_core::outcome::Check;
+use chronom_core::rbac::{Request, ResourceRequest};
 use chronom_core::readonly_role::{self, DiscoveredResources, RoleProfile};
 
 /// A custom resource the server serves (from discovery), to prove that the role reads CRDs too.
@@ -22,32 +23,59 @@ pub struct CustomResource {
 ///
 /// For the wildcard profile the expectations are what `*`/`*`/get,list,watch really grants, so
 /// its verification passes and its table shows the dangerous rows as allowed.
-pub fn after_grant(profile: RoleProfile, crd: Option<&CustomResource>) -> Vec<(Right, bool)> {
+pub fn after_grant(
+    profile: RoleProfile,
+    crd: Option<&CustomResource>,
+) -> Vec<(ResourceRequest, bool)> {
     let wildcard = profile == RoleProfile::Wildcard;
     let mut checks = vec![
-        (Right::new("list", "", "pods"), true),
-        (Right::new("get", "apps", "deployments"), true),
+        (ResourceRequest::new("list", "", "pods"), true),
+        (ResourceRequest::new("get", "apps", "deployments"), true),
     ];
     if let Some(c) = crd {
-        checks.push((Right::new("list", &c.group, &c.resource), true));
+        checks.push((ResourceRequest::new("list", &c.group, &c.resource), true));
     }
     checks.extend([
-        (Right::new("get", "", "nodes/proxy"), wildcard),
-        (Right::new("get", "", "pods/exec"), wildcard),
-        (Right::new("create", "", "pods/exec"), false),
-        (Right::new("get", "", "pods/attach"), wildcard),
-        (Right::new("get", "", "pods/portforward"), wildcard),
-        (Right::new("get", "", "pods/proxy"), wildcard),
-        (Right::new("get", "", "services/proxy"), wildcard),
-        (Right::new("get", "", "secrets"), profile.reads_secrets()),
-        (Right::new("create", "", "pods"), false),
         (
-            Right::new("update", "", "configmaps").in_namespace("kube-system"),
+            ResourceRequest::new("get", "", "nodes").subresource("proxy"),
+            wildcard,
+        ),
+        (
+            ResourceRequest::new("get", "", "pods").subresource("exec"),
+            wildcard,
+        ),
+        (
+            ResourceRequest::new("create", "", "pods").subresource("exec"),
             false,
         ),
-        (Right::new("impersonate", "", "users"), false),
         (
-            Right::new("escalate", "rbac.authorization.k8s.io", "clusterroles"),
+            ResourceRequest::new("get", "", "pods").subresource("attach"),
+            wildcard,
+        ),
+        (
+            ResourceRequest::new("get", "", "pods").subresource("portforward"),
+            wildcard,
+        ),
+        (
+            ResourceRequest::new("get", "", "pods").subresource("proxy"),
+            wildcard,
+        ),
+        (
+            ResourceRequest::new("get", "", "services").subresource("proxy"),
+            wildcard,
+        ),
+        (
+            ResourceRequest::new("get", "", "secrets"),
+            profile.reads_secrets(),
+        ),
+        (ResourceRequest::new("create", "", "pods"), false),
+        (
+            ResourceRequest::new("update", "", "configmaps").namespace("kube-system"),
+            false,
+        ),
+        (ResourceRequest::new("impersonate", "", "users"), false),
+        (
+            ResourceRequest::new("escalate", "rbac.authorization.k8s.io", "clusterroles"),
             false,
         ),
     ]);
@@ -97,14 +125,13 @@ const CLUSTER_SCOPED: [&str; 8] = [
 /// (where the mapped username or group has a RoleBinding): RoleBindings grant only in their
 /// namespace, so a cluster-wide question never sees them.
 pub fn in_namespaces(
-    checks: Vec<(Right, bool)>,
+    checks: Vec<(ResourceRequest, bool)>,
     namespaces: &std::collections::BTreeSet<String>,
-) -> Vec<(Right, bool)> {
+) -> Vec<(ResourceRequest, bool)> {
     let mut out = checks.clone();
     for ns in namespaces {
         for (right, expected) in &checks {
-            let base = right.resource.split('/').next().unwrap_or_default();
-            if *expected || CLUSTER_SCOPED.contains(&base) {
+            if *expected || CLUSTER_SCOPED.contains(&right.resource.as_str()) {
                 continue;
             }
             let mut r = right.clone();
@@ -118,27 +145,24 @@ pub fn in_namespaces(
 }
 
 /// After a revoke that deleted the RBAC objects, the group must have lost its read access.
-pub fn after_revoke() -> Vec<(Right, bool)> {
-    vec![(Right::new("list", "", "pods"), false)]
+pub fn after_revoke() -> Vec<(ResourceRequest, bool)> {
+    vec![(ResourceRequest::new("list", "", "pods"), false)]
 }
 
 pub async fn run(
     conn: &Connection,
     user: &str,
     group: &str,
-    checks: &[(Right, bool)],
+    checks: &[(ResourceRequest, bool)],
 ) -> Result<Vec<Check>, UserError> {
     let groups = vec![group.to_string(), "system:authenticated".to_string()];
     let mut out = Vec::with_capacity(checks.len());
     for (right, expected) in checks {
-        let allowed = can_they(conn, user, &groups, right).await?;
+        let question = Request::from(right.clone());
+        let allowed = can_they(conn, user, &groups, &question, &question.describe()).await?;
         out.push(Check {
             verb: right.verb.clone(),
-            resource: if right.group.is_empty() {
-                right.resource.clone()
-            } else {
-                format!("{}.{}", right.resource, right.group)
-            },
+            resource: check_resource(right),
             namespace: right.namespace.clone().unwrap_or_default(),
             allowed,
             expected: *expected,
@@ -147,14 +171,38 @@ pub async fn run(
     Ok(out)
 }
 
+/// A check's `resource` (a table cell and a JSON value): `resource[/subresource][.group]`,
+/// the order it has always had (`kubectl auth can-i` would put the group before the subresource,
+/// but no check asks about a subresource of a named group).
+fn check_resource(r: &ResourceRequest) -> String {
+    let mut s = r.resource.clone();
+    if let Some(sub) = &r.subresource {
+        s.push('/');
+        s.push_str(sub);
+    }
+    if !r.api_group.is_empty() {
+        s.push('.');
+        s.push_str(&r.api_group);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `resource[/subresource]`, as the expectations below name a check.
+    fn path(r: &ResourceRequest) -> String {
+        match &r.subresource {
+            Some(sub) => format!("{}/{sub}", r.resource),
+            None => r.resource.clone(),
+        }
+    }
+
     fn expected(profile: RoleProfile, verb: &str, resource: &str) -> bool {
         after_grant(profile, None)
             .into_iter()
-            .find(|(r, _)| r.verb == verb && r.resource == resource)
+            .find(|(r, _)| r.verb == verb && path(r) == resource)
             .unwrap_or_else(|| panic!("no check {verb} {resource}"))
             .1
     }
@@ -224,7 +272,7 @@ mod tests {
         assert_eq!(checks.len(), 15);
         assert!(checks.iter().any(|(r, e)| *e
             && r.verb == "list"
-            && r.group == "example.com"
+            && r.api_group == "example.com"
             && r.resource == "widgets"));
     }
 
@@ -261,11 +309,17 @@ mod tests {
     #[test]
     fn denials_are_asked_again_in_each_namespace_with_a_role_binding() {
         let base = vec![
-            (Right::new("list", "", "pods"), true),
-            (Right::new("create", "", "pods/exec"), false),
-            (Right::new("get", "", "nodes/proxy"), false),
+            (ResourceRequest::new("list", "", "pods"), true),
             (
-                Right::new("update", "", "configmaps").in_namespace("kube-system"),
+                ResourceRequest::new("create", "", "pods").subresource("exec"),
+                false,
+            ),
+            (
+                ResourceRequest::new("get", "", "nodes").subresource("proxy"),
+                false,
+            ),
+            (
+                ResourceRequest::new("update", "", "configmaps").namespace("kube-system"),
                 false,
             ),
         ];
@@ -280,7 +334,7 @@ mod tests {
                 format!(
                     "{} {} in {}",
                     r.verb,
-                    r.resource,
+                    path(r),
                     r.namespace.as_deref().unwrap()
                 )
             })

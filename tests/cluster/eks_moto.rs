@@ -20,8 +20,9 @@ use crate::support::moto::{ACCESS_KEY, ACCOUNT, Moto, SECRET_KEY, check_token};
 use crate::support::{ControlPlane, unique_name};
 use aws_credential_types::Credentials;
 use aws_sdk_eks::types::VpcConfigRequest;
-use chronom::adapters::aws::cluster::{self, EksCluster, ExecPlugin};
+use chronom::adapters::aws::cluster::{self, EksCluster};
 use chronom::adapters::aws::{identity, token};
+use chronom::adapters::kube::eks_connection::{self, ExecPlugin};
 use chronom_core::eks::diagnosis::EndpointAccess;
 use chronom_core::eks::posture::ClusterFacts;
 use clap::Parser;
@@ -471,10 +472,13 @@ fn global(args: &[&str]) -> chronom::cli::GlobalArgs {
 fn eks_connection_authenticates_to_the_control_plane_through_an_exec_plugin() {
     let (cluster, plugin) = control_plane_as_eks();
     rt().block_on(async {
-        let conn =
-            cluster::connection_for(&cluster, &plugin, &global(&["--request-timeout", "20"]))
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+        let conn = eks_connection::connection_for(
+            &cluster,
+            &plugin,
+            &global(&["--request-timeout", "20"]),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(conn.context, "eks:us-east-1/chronom");
         assert_eq!(conn.default_namespace, "default");
         let cms = kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
@@ -498,10 +502,13 @@ fn eks_connection_with_another_ca_refuses_the_server() {
     cluster.certificate_authority_data =
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, UNRELATED_CA);
     rt().block_on(async {
-        let conn =
-            cluster::connection_for(&cluster, &plugin, &global(&["--request-timeout", "10"]))
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+        let conn = eks_connection::connection_for(
+            &cluster,
+            &plugin,
+            &global(&["--request-timeout", "10"]),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         let cms = kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
             conn.client.clone(),
             "kube-system",

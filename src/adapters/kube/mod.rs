@@ -3,6 +3,7 @@
 pub(crate) mod aws_auth_writer;
 pub(crate) mod binding_writer;
 pub mod discovery;
+pub mod eks_connection;
 pub(crate) mod identity;
 pub mod infer;
 
@@ -38,7 +39,7 @@ pub struct Connection {
 /// plugins run through kube's own support.
 pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
     if global.cluster.is_some() {
-        return crate::adapters::aws::cluster::connect_eks(global).await;
+        return eks_connection::connect_eks(global).await;
     }
     let kubeconfig = match &global.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),

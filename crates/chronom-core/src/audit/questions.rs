@@ -135,29 +135,6 @@ pub fn questions() -> Vec<Request> {
         .collect()
 }
 
-pub fn describe(q: &Request) -> String {
-    match q {
-        Request::Resource(r) => {
-            let mut s = format!("{} {}", r.verb, r.resource);
-            if let Some(sub) = &r.subresource {
-                s.push_str(&format!("/{sub}"));
-            }
-            if !r.api_group.is_empty() {
-                s.push_str(&format!(" ({})", r.api_group));
-            }
-            if let Some(n) = &r.name {
-                s.push_str(&format!(" named {n}"));
-            }
-            s.push_str(&match &r.namespace {
-                Some(ns) => format!(" in {ns}"),
-                None => " cluster-wide".into(),
-            });
-            s
-        }
-        Request::NonResource(n) => format!("{} {}", n.verb, n.path),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,7 +143,10 @@ mod tests {
     /// them and each mismatch's `request` is its description.
     #[test]
     fn the_questions_in_order() {
-        let described: Vec<String> = questions().iter().map(describe).collect();
+        let described: Vec<String> = questions()
+            .iter()
+            .map(Request::describe_for_audit)
+            .collect();
         assert_eq!(
             described,
             [

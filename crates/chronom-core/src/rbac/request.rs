@@ -50,6 +50,33 @@ impl ResourceRequest {
         self.namespace = non_empty(ns);
         self
     }
+
+    /// `RESOURCE[.GROUP][/NAME][/SUBRESOURCE]`, the argument `kubectl auth can-i` takes.
+    pub fn target(&self) -> String {
+        let mut s = self.resource.clone();
+        if !self.api_group.is_empty() {
+            s.push('.');
+            s.push_str(&self.api_group);
+        }
+        for part in [&self.name, &self.subresource]
+            .into_iter()
+            .flatten()
+            .filter(|p| !p.is_empty())
+        {
+            s.push('/');
+            s.push_str(part);
+        }
+        s
+    }
+
+    /// `verb target in namespace NS` or `verb target (cluster-wide)`: the question as grant's
+    /// and revoke's messages name it (a missing right, a failed access review).
+    pub fn describe(&self) -> String {
+        match self.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+            Some(ns) => format!("{} {} in namespace {ns}", self.verb, self.target()),
+            None => format!("{} {} (cluster-wide)", self.verb, self.target()),
+        }
+    }
 }
 
 /// A request for a path outside the resource API (`/healthz`, `/metrics`, `/logs/...`).
@@ -147,23 +174,42 @@ impl Request {
     pub fn target(&self) -> String {
         match self {
             Request::NonResource(r) => r.path.clone(),
-            Request::Resource(r) => {
-                let mut s = r.resource.clone();
-                if !r.api_group.is_empty() {
-                    s.push('.');
-                    s.push_str(&r.api_group);
-                }
-                for part in [&r.name, &r.subresource]
-                    .into_iter()
-                    .flatten()
-                    .filter(|p| !p.is_empty())
-                {
-                    s.push('/');
-                    s.push_str(part);
-                }
-                s
-            }
+            Request::Resource(r) => r.target(),
         }
+    }
+
+    /// The question in the words of grant's and revoke's messages, see
+    /// [`ResourceRequest::describe`]; a non-resource request is `verb /path`.
+    pub fn describe(&self) -> String {
+        match self {
+            Request::Resource(r) => r.describe(),
+            Request::NonResource(n) => format!("{} {}", n.verb, n.path),
+        }
+    }
+
+    /// The audit's wording, `verb resource[/sub][ (group)][ named NAME] in NS|cluster-wide`:
+    /// each `verification.mismatches[].request` of the audit's JSON is this string, so it stays
+    /// as it is even though [`Request::describe`] words the same question differently.
+    pub fn describe_for_audit(&self) -> String {
+        let r = match self {
+            Request::Resource(r) => r,
+            Request::NonResource(n) => return format!("{} {}", n.verb, n.path),
+        };
+        let mut s = format!("{} {}", r.verb, r.resource);
+        if let Some(sub) = &r.subresource {
+            s.push_str(&format!("/{sub}"));
+        }
+        if !r.api_group.is_empty() {
+            s.push_str(&format!(" ({})", r.api_group));
+        }
+        if let Some(n) = &r.name {
+            s.push_str(&format!(" named {n}"));
+        }
+        s.push_str(&match &r.namespace {
+            Some(ns) => format!(" in {ns}"),
+            None => " cluster-wide".into(),
+        });
+        s
     }
 }
 
@@ -525,6 +571,37 @@ mod tests {
                 .scoped_like_api_server(&c, Some("x"))
                 .namespace(),
             None
+        );
+    }
+
+    /// Grant's and revoke's wording: the preflight rights as the missing-rights error lists them.
+    #[test]
+    fn describe_words_grant_and_revoke_messages() {
+        let rbac = "rbac.authorization.k8s.io";
+        let said = |r: ResourceRequest| Request::from(r).describe();
+        assert_eq!(
+            said(r("patch", rbac, "clusterroles").name("chronom-readonly")),
+            "patch clusterroles.rbac.authorization.k8s.io/chronom-readonly (cluster-wide)"
+        );
+        assert_eq!(
+            said(
+                r("get", "", "configmaps")
+                    .namespace("kube-system")
+                    .name("aws-auth")
+            ),
+            "get configmaps/aws-auth in namespace kube-system"
+        );
+        assert_eq!(
+            said(r("get", "", "nodes").subresource("proxy")),
+            "get nodes/proxy (cluster-wide)"
+        );
+        assert_eq!(
+            said(r("list", "example.com", "widgets")),
+            "list widgets.example.com (cluster-wide)"
+        );
+        assert_eq!(
+            Request::non_resource("get", "/metrics").describe(),
+            "get /metrics"
         );
     }
 
