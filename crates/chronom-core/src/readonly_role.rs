@@ -361,13 +361,6 @@ pub fn role_matches(live: &ClusterRole, desired: &ClusterRole) -> bool {
         && profile_annotation(&live.metadata) == profile_annotation(&desired.metadata)
 }
 
-/// Whether a live binding binds exactly the desired role to exactly the desired subjects.
-pub fn binding_matches(live: &ClusterRoleBinding, desired: &ClusterRoleBinding) -> bool {
-    live.role_ref == desired.role_ref
-        && live.subjects == desired.subjects
-        && is_managed(&live.metadata)
-}
-
 /// Rules rendered as YAML, for showing drift as a diff.
 pub fn rules_yaml(rules: &[PolicyRule]) -> String {
     serde_saphyr::to_string(&rules).unwrap_or_else(|e| format!("# could not render rules: {e}\n"))

@@ -616,17 +616,6 @@ fn mapped_twice(
     out
 }
 
-/// Severity counts as a map, for renderers that want to loop.
-pub fn count_map(c: &Counts) -> BTreeMap<&'static str, usize> {
-    BTreeMap::from([
-        ("critical", c.critical),
-        ("high", c.high),
-        ("medium", c.medium),
-        ("low", c.low),
-        ("info", c.info),
-    ])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,12 +48,6 @@ pub struct AccessEntryView {
 }
 
 impl AccessEntryView {
-    pub fn managed_by_us(&self) -> bool {
-        self.tags
-            .get(MANAGED_BY_TAG.0)
-            .is_some_and(|v| v == MANAGED_BY_TAG.1)
-    }
-
     /// Node entries get their groups from EKS, not from kubernetesGroups.
     pub fn implicit_groups(&self) -> &'static [&'static str] {
         match self.entry_type.as_str() {

@@ -348,11 +348,6 @@ impl RbacSnapshot {
         &self.aggregation_issues
     }
 
-    /// Namespaces that have at least one RoleBinding, sorted.
-    pub fn namespaces_with_role_bindings(&self) -> impl Iterator<Item = &str> {
-        self.role_bindings_by_namespace.keys().map(String::as_str)
-    }
-
     /// The effective rules of a role (aggregated if the snapshot was built with `Aggregate`).
     pub fn role_rules(&self, role: &RoleId) -> Option<&[PolicyRule]> {
         self.role_by_id
@@ -369,10 +364,6 @@ impl RbacSnapshot {
     /// Whether some binding names this group.
     pub fn names_group(&self, group: &str) -> bool {
         self.by_group.get(group).is_some_and(|b| !b.is_empty())
-    }
-
-    pub fn binding_count(&self) -> usize {
-        self.bindings.len()
     }
 
     pub(crate) fn is_cluster_binding(&self, b: usize) -> bool {
