@@ -41,7 +41,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "CTX")]
     pub context: Option<String>,
 
-    /// Log verbosity on stderr: -v info, -vv debug, -vvv trace. Secrets are never logged.
+    /// Log verbosity on stderr: -v info, -vv debug, -vvv trace; kubectl's --v=N (also --v N,
+    /// -v=N, -v N) counts as N times -v. Secrets are never logged.
     #[arg(short = 'v', long = "v", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
@@ -433,8 +434,61 @@ pub fn parse() -> Cli {
             }
         });
     }
-    let matches = command.get_matches();
+    let matches = command.get_matches_from(kubectl_verbosity(std::env::args_os()));
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// The most `-v`s that change anything (trace); a larger `--v=N` means the same.
+const MAX_VERBOSITY: u8 = 3;
+
+/// kubectl's `-v` is klog's pflag `Level`: it takes a value (`--v=9`, `--v 9`, `-v=9`, `-v 9`,
+/// `-v9`). Ours also counts (`-v`, `-vv`, documented before `--v=N` was). clap cannot have one
+/// flag do both, so each kubectl form with a number becomes that many `-v` before clap parses;
+/// anything else (`-vv`, a bare `-v`, `--v=x`) reaches clap unchanged. Nothing after `--` is
+/// touched. A negative level is 0, as klog's quietest.
+pub fn kubectl_verbosity(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    fn level(s: &str) -> Option<u8> {
+        let n: i64 = s.parse().ok()?;
+        Some(n.clamp(0, i64::from(MAX_VERBOSITY)) as u8)
+    }
+    let mut out = Vec::new();
+    let mut args = args.into_iter().peekable();
+    let push_level = |out: &mut Vec<std::ffi::OsString>, n: u8| {
+        if n > 0 {
+            out.push(format!("-{}", "v".repeat(n.into())).into());
+        }
+    };
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" {
+            out.push(arg);
+            out.extend(args);
+            break;
+        }
+        let attached = text
+            .strip_prefix("--v=")
+            .or_else(|| text.strip_prefix("-v="))
+            .or_else(|| text.strip_prefix("-v").filter(|n| level(n).is_some()));
+        if let Some(n) = attached.and_then(level) {
+            push_level(&mut out, n);
+            continue;
+        }
+        if text == "--v" || text == "-v" {
+            let next = args.peek().and_then(|n| n.to_str()).and_then(level);
+            if let Some(n) = next {
+                args.next();
+                push_level(&mut out, n);
+                continue;
+            }
+        }
+        out.push(arg);
+    }
+    out
 }
 
 /// A flag whose values are the names of a core type's variants (`name` gives each one's
@@ -519,6 +573,56 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn verbosity(args: &[&str]) -> Result<u8, clap::Error> {
+        use clap::Parser;
+        let argv = ["kubectl-chronom"]
+            .iter()
+            .chain(args)
+            .chain(&["audit", "--from-file", "x"])
+            .map(std::ffi::OsString::from);
+        Cli::try_parse_from(kubectl_verbosity(argv)).map(|c| c.global.verbose)
+    }
+
+    #[test]
+    fn verbosity_takes_kubectls_forms_and_keeps_counting() {
+        for (args, want) in [
+            (&[][..], 0),
+            (&["--v=9"][..], MAX_VERBOSITY),
+            (&["--v", "9"], MAX_VERBOSITY),
+            (&["-v=9"], MAX_VERBOSITY),
+            (&["-v", "9"], MAX_VERBOSITY),
+            (&["-v9"], MAX_VERBOSITY),
+            (&["--v=2"], 2),
+            (&["-v", "1"], 1),
+            (&["--v=0"], 0),
+            (&["--v=-1"], 0),
+            (&["-v"], 1),
+            (&["-vv"], 2),
+            (&["-v", "-v", "-v"], 3),
+            (&["--v"], 1),
+        ] {
+            assert_eq!(verbosity(args).unwrap(), want, "{args:?}");
+        }
+        // After the subcommand too (the flag is global), and a bare -v leaves the next word alone.
+        use clap::Parser;
+        for (argv, want) in [
+            (&["kubectl-chronom", "-v", "audit", "lookup", "x"][..], 1),
+            (&["kubectl-chronom", "audit", "lookup", "-v", "2", "x"], 2),
+            (&["kubectl-chronom", "audit", "lookup", "x", "--v=2"], 2),
+        ] {
+            let words = argv.iter().map(std::ffi::OsString::from);
+            let cli = Cli::try_parse_from(kubectl_verbosity(words));
+            assert_eq!(cli.unwrap().global.verbose, want, "{argv:?}");
+        }
+        // Not a number: a usage error, as kubectl's `invalid argument "x" for "-v, --v"`.
+        assert!(verbosity(&["--v=x"]).is_err());
+        // After `--`, words are not flags.
+        assert_eq!(
+            kubectl_verbosity(["a", "--", "--v=9"].map(std::ffi::OsString::from)),
+            ["a", "--", "--v=9"].map(std::ffi::OsString::from)
+        );
     }
 
     #[test]
