@@ -58,13 +58,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PROFILE")]
     pub profile: Option<String>,
 
-    /// Seconds to wait for each API request before giving up.
+    /// How long to wait for each API request before giving up, as kubectl takes it: seconds
+    /// (30) or a duration with units (30s, 1m, 1h2m3s, 500ms); 0 means no timeout.
     #[arg(
         long,
         global = true,
-        value_name = "SECONDS",
-        default_value_t = 30.0,
-        env = "CHRONOM_REQUEST_TIMEOUT"
+        value_name = "DURATION",
+        default_value = "30",
+        env = "CHRONOM_REQUEST_TIMEOUT",
+        value_parser = request_timeout_seconds
     )]
     pub request_timeout: f64,
 }
@@ -438,6 +440,69 @@ pub fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
+/// `--request-timeout` in seconds. kubectl (client-go's `ConfigOverrides` timeout) reads an
+/// integer as seconds, else a Go duration (`time.ParseDuration`: a sequence of decimal numbers
+/// each with a unit ns, us, µs, ms, s, m, h); we keep fractional seconds (`2.5`), which we
+/// accepted before. `0` means no timeout there, so it is infinity here: every clamp of this
+/// value (the EKS endpoint probe's 0.5–10 s) then reads it as its longest.
+pub fn request_timeout_seconds(text: &str) -> Result<f64, String> {
+    let invalid = || {
+        format!(
+            "{text:?} is not a timeout: give seconds (30) or a duration with units (30s, 1m, \
+             1h2m3s, 500ms); 0 means no timeout"
+        )
+    };
+    let text = text.trim();
+    let seconds = match text.parse::<f64>() {
+        Ok(s) if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') => s,
+        Ok(_) => return Err(invalid()),
+        Err(_) => go_duration_seconds(text).ok_or_else(invalid)?,
+    };
+    match seconds {
+        0.0 => Ok(f64::INFINITY),
+        s if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err(invalid()),
+    }
+}
+
+/// Go's `time.ParseDuration` without a sign (a negative timeout means nothing): `1h2m3.5s`.
+fn go_duration_seconds(text: &str) -> Option<f64> {
+    if text == "0" {
+        return Some(0.0);
+    }
+    let mut rest = text;
+    let mut total = 0.0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(number_end);
+        if number.is_empty() || number == "." {
+            return None;
+        }
+        let value: f64 = number.parse().ok()?;
+        let unit_end = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_end);
+        let scale = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = tail;
+    }
+    Some(total)
+}
+
 /// The most `-v`s that change anything (trace); a larger `--v=N` means the same.
 const MAX_VERBOSITY: u8 = 3;
 
@@ -623,6 +688,37 @@ mod tests {
             kubectl_verbosity(["a", "--", "--v=9"].map(std::ffi::OsString::from)),
             ["a", "--", "--v=9"].map(std::ffi::OsString::from)
         );
+    }
+
+    #[test]
+    fn request_timeout_takes_seconds_and_go_durations() {
+        for (text, want) in [
+            ("30", 30.0),
+            ("2.5", 2.5),
+            ("30s", 30.0),
+            ("1m", 60.0),
+            ("1h2m3s", 3723.0),
+            ("1.5h", 5400.0),
+            ("500ms", 0.5),
+            ("0", f64::INFINITY),
+            ("0s", f64::INFINITY),
+        ] {
+            assert_eq!(request_timeout_seconds(text), Ok(want), "{text}");
+        }
+        for bad in [
+            "", "x", "-1", "-1s", "30x", "1m-2s", "s", "1.2.3s", "inf", "NaN", "1e3",
+        ] {
+            let e = request_timeout_seconds(bad).expect_err(bad);
+            assert!(e.contains("30s"), "{bad}: {e}");
+        }
+        // On the command line: a bad value is clap's usage error (exit 2), naming the flag.
+        use clap::Parser;
+        let e = Cli::try_parse_from(["kubectl-chronom", "--request-timeout", "soon", "audit"])
+            .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        assert_eq!(e.exit_code(), 2);
+        let cli = Cli::try_parse_from(["kubectl-chronom", "--request-timeout=1m", "audit"]);
+        assert_eq!(cli.unwrap().global.request_timeout, 60.0);
     }
 
     #[test]

@@ -163,14 +163,11 @@ pub(crate) fn connection_from_config(
     global: &GlobalArgs,
     next_on_failure: &str,
 ) -> Result<Connection, UserError> {
-    if !(global.request_timeout > 0.0 && global.request_timeout.is_finite()) {
-        return Err(UserError::usage(
-            "--request-timeout must be a positive number of seconds",
-            "for example --request-timeout 30",
-        ));
-    }
-    config.read_timeout = Some(Duration::from_secs_f64(global.request_timeout));
-    config.connect_timeout = Some(Duration::from_secs_f64(global.request_timeout));
+    // The parser (cli::request_timeout_seconds) admits only positive seconds, or infinity for
+    // kubectl's `0` (no timeout).
+    let timeout = Duration::try_from_secs_f64(global.request_timeout).ok();
+    config.read_timeout = timeout;
+    config.connect_timeout = timeout;
     config.reset_reader_on_write = true;
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();
