@@ -436,8 +436,52 @@ pub fn parse() -> Cli {
             }
         });
     }
-    let matches = command.get_matches_from(kubectl_verbosity(std::env::args_os()));
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    let parsed = command
+        .try_get_matches_from(kubectl_verbosity(std::env::args_os()))
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    parsed.unwrap_or_else(|e| exit_on_usage_error(&e))
+}
+
+/// Help and `--version` as clap prints them; a usage error as every other error is printed:
+/// `error: what happened` and `  next: what to do` (clap's "For more information, try
+/// '--help'" becomes that step, as kubectl's "See 'kubectl version --help' for usage"). Exit 2.
+fn exit_on_usage_error(e: &clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    eprintln!("{}", usage_error_text(&e.render().to_string()));
+    std::process::exit(e.exit_code())
+}
+
+/// clap's rendered usage error with its closing pointer to `--help` turned into a `next:` step.
+pub fn usage_error_text(rendered: &str) -> String {
+    let body = rendered.trim_end();
+    let body = body
+        .strip_suffix("For more information, try '--help'.")
+        .unwrap_or(body)
+        .trim_end();
+    format!("{body}\n  next: see --help for the flags, their values and examples")
+}
+
+/// The tracing filter for `-v` counted `verbose` times. Only our own crate gets the chosen
+/// level: the HTTP stack's trace logs carry headers. The libraries we call stay silent by
+/// default: kube logs `ERROR failed with error client error (Connect)` and the AWS SDK logs
+/// its credential providers' Debug dumps for failures we explain ourselves, in one message with
+/// its next step; from `-v` on, their warnings and errors show.
+pub fn log_filter(verbose: u8) -> String {
+    let (libraries, ours) = match verbose {
+        0 => ("off", "warn"),
+        1 => ("warn", "info"),
+        2 => ("warn", "debug"),
+        _ => ("warn", "trace"),
+    };
+    format!("{libraries},chronom={ours},kubectl_chronom={ours}")
 }
 
 /// `--request-timeout` in seconds. kubectl (client-go's `ConfigOverrides` timeout) reads an
