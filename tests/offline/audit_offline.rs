@@ -553,6 +553,29 @@ fn lookup_of_a_service_account_lists_exactly_its_bindings() {
     );
 }
 
+/// An ARN no mapping names has no bindings: `-o json` and `-o yaml` print the empty list (a
+/// script parses it as any other answer), the why goes to stderr, and the exit code is 0.
+#[test]
+fn lookup_of_an_unmapped_arn_prints_an_empty_list() {
+    let arn = "arn:aws:iam::111122223333:role/nobody";
+    for (format, want) in [("json", "[]\n"), ("yaml", "[]\n")] {
+        let o = chronom(&["audit", "lookup", arn, "--from-file", FIXTURE, "-o", format]);
+        assert_eq!(o.status.code(), Some(0), "{format}");
+        assert_eq!(stdout(&o), want, "{format}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("is not mapped"),
+            "{format}"
+        );
+    }
+    let table = chronom(&["audit", "lookup", arn, "--from-file", FIXTURE]);
+    assert_eq!(table.status.code(), Some(0));
+    assert_eq!(
+        stdout(&table),
+        "",
+        "the table says nothing; stderr says why"
+    );
+}
+
 /// Schema 2 lists bindings per subject: a mapping's bindings are those of its `bindingSubjects`.
 /// `audit lookup ARN` computes them per identity, as schema 1 did inside each mapping; both must
 /// agree, rules included.

@@ -85,6 +85,11 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
         chronom_core::audit::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
     let targets = lookup_targets(&q.subject, &mappings)?;
     if targets.is_empty() {
+        // A script reading -o json/yaml gets the empty answer, not an empty stdout it would
+        // have to special-case; the table stays empty (the why is on stderr).
+        if matches!(q.output, Format::Json | Format::Yaml) {
+            crate::report::print_structured(q.output, &answer_lookup(&snapshot, &targets))?;
+        }
         if state.unread.is_empty() {
             eprintln!(
                 "{} is not mapped in aws-auth (nor by an EKS access entry): it cannot authenticate to this cluster through them",
