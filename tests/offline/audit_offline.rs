@@ -333,6 +333,26 @@ fn verify_needs_a_live_cluster() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--verify"));
 }
 
+/// A question the authorizer could never be asked is a usage error, not an answer of "nobody":
+/// a verb kubectl auth can-i does not know, an object name with `/`, a resource type without
+/// its group. Each says what to write instead, and names no option that does not exist.
+#[test]
+fn who_can_refuses_questions_no_request_could_ask() {
+    for (verb, target, hint) in [
+        ("fly", "pods", "use one of: get, list"),
+        ("list", "/metrics", "use one of: get, put"),
+        ("get", "pods/exec/extra/more", "RESOURCE/NAME/SUBRESOURCE"),
+        ("get", "widgets", "widgets.GROUP"),
+    ] {
+        let o = chronom(&["audit", "who-can", verb, target, "--from-file", FIXTURE]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{verb} {target}: {err}");
+        assert!(err.contains(hint), "{verb} {target}: {err}");
+        assert!(o.stdout.is_empty(), "{verb} {target}: no answer");
+        assert!(!err.contains("discovery data"), "no such option: {err}");
+    }
+}
+
 fn who_can(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["audit", "who-can"];
     all.extend_from_slice(args);
