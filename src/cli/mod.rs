@@ -88,7 +88,7 @@ pub enum Command {
     /// Print an ExecCredential with an EKS bearer token, like `aws eks get-token` (for a kubeconfig exec plugin).
     #[command(after_help = TOKEN_EXAMPLES)]
     Token(TokenArgs),
-    /// Print a shell completion script (bash, zsh, fish or powershell).
+    /// Print a shell completion script (bash, zsh, fish, powershell or elvish).
     #[command(after_help = COMPLETION_EXAMPLES)]
     Completion {
         #[arg(value_enum)]
@@ -320,6 +320,14 @@ pub struct TokenArgs {
     /// An IAM role to assume first; the token then identifies that role.
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
+    /// `token` reads only --cluster, --region and --profile. These two stand in for the global
+    /// kubeconfig flags (clap does not propagate a global flag to a command that has its own of
+    /// that name), so they are still accepted, as everywhere, but left out of `token --help`,
+    /// where they would do nothing.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    #[arg(long, hide = true, value_name = "CTX")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -419,23 +427,34 @@ pub fn display_name(argv0: &str) -> String {
     }
 }
 
-/// Parse argv, with help and examples written the way the user invoked us.
-pub fn parse() -> Cli {
-    use clap::{CommandFactory, FromArgMatches};
-    let argv0 = std::env::args().next().unwrap_or_default();
-    let name = display_name(&argv0);
-    let mut command = Cli::command().bin_name(name.clone());
+/// The command line as `name` shows it: help, usage, examples and `--version` (`kubectl
+/// chronom 0.1.0 (commit …)` when run as the plugin, as docs/install.md shows; clap would
+/// print the crate name `kubectl-chronom`).
+pub fn command_named(name: &str) -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command()
+        .bin_name(name.to_string())
+        .display_name(name.to_string());
     if name != "kubectl chronom" {
         command = command.mut_subcommands(|sub| {
             let examples = sub
                 .get_after_help()
-                .map(|h| h.to_string().replace("kubectl chronom", &name));
+                .map(|h| h.to_string().replace("kubectl chronom", name));
             match examples {
                 Some(e) => sub.after_help(e),
                 None => sub,
             }
         });
     }
+    command
+}
+
+/// Parse argv, with help and examples written the way the user invoked us.
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    let argv0 = std::env::args().next().unwrap_or_default();
+    let name = display_name(&argv0);
+    let command = command_named(&name);
     let parsed = command
         .try_get_matches_from(kubectl_verbosity(std::env::args_os()))
         .and_then(|matches| Cli::from_arg_matches(&matches));
