@@ -16,7 +16,7 @@ use chronom_core::report::format::Format;
     name = "kubectl-chronom",
     bin_name = "kubectl chronom",
     version = env!("CHRONOM_VERSION"),
-    about = "Grant, revoke and audit read-only cluster access for the Chronom scanner's IAM role on EKS",
+    about = "Grant, revoke and audit read-only cluster access for an IAM role on EKS",
     long_about = "Grant, revoke and audit read-only cluster access for an IAM role on EKS.\n\n\
         Changes exactly what it says (a ClusterRole, its ClusterRoleBinding and one aws-auth \
         mapRoles entry), keeps every other byte of aws-auth, and proves the result by asking the \
@@ -31,7 +31,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The flags every command takes, listed under their own heading in each command's help (as
+/// kubectl keeps its global options apart from a command's own).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, which may list several files, else ~/.kube/config).
     #[arg(long, global = true, value_name = "FILE")]

@@ -948,6 +948,30 @@ fn help_speaks_of_kubectl_chronom_without_colour_when_piped() {
         grant.contains("kubectl chronom grant --role-arn"),
         "examples use the kubectl form: {grant}"
     );
+    // The global flags are listed apart from the command's own, as kubectl does.
+    let (own, global) = grant
+        .split_once("Global options:")
+        .unwrap_or_else(|| panic!("no global options heading: {grant}"));
+    assert!(
+        own.contains("--role-arn") && !own.contains("--kubeconfig"),
+        "{grant}"
+    );
+    assert!(
+        global.contains("--kubeconfig") && global.contains("--request-timeout"),
+        "{grant}"
+    );
+    // -h and --help open with the same summary.
+    for args in [vec![], vec!["grant"], vec!["audit"]] {
+        let first_line = |flag: &str| {
+            let help = stdout(&chronom(home.path()).args(&args).arg(flag).output().unwrap());
+            help.lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('.')
+                .to_string()
+        };
+        assert_eq!(first_line("-h"), first_line("--help"), "{args:?}");
+    }
     // token reads no kubeconfig: its help does not offer the flags that would do nothing there
     // (still accepted, like everywhere), while the commands that connect list them.
     assert!(
