@@ -354,7 +354,8 @@ const GRANT_EXAMPLES: &str = "Examples:
   kubectl chronom grant --role-arn arn:aws:iam::111122223333:role/chronom-scanner --dry-run
 
   # The read-only role plus Secrets, as JSON
-  kubectl chronom grant --role-arn arn:aws:iam::111122223333:role/chronom-scanner --include-secrets -o json";
+  kubectl chronom grant --include-secrets -o json \\
+    --role-arn arn:aws:iam::111122223333:role/chronom-scanner";
 
 const AUDIT_EXAMPLES: &str = "Examples:
   # Mappings, effective access and findings for the current context
@@ -393,7 +394,8 @@ const LOOKUP_EXAMPLES: &str = "Examples:
 
 const RESTORE_EXAMPLES: &str = "Examples:
   # Show what would change and ask before writing
-  kubectl chronom restore-aws-auth ~/.local/state/kubectl-chronom/backups/my-cluster/20261123T120950Z-aws-auth.yaml
+  kubectl chronom restore-aws-auth \\
+    ~/.local/state/kubectl-chronom/backups/my-cluster/20261123T120950Z-aws-auth.yaml
 
   # In a script
   kubectl chronom restore-aws-auth FILE --yes";

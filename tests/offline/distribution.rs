@@ -960,6 +960,32 @@ fn help_speaks_of_kubectl_chronom_without_colour_when_piped() {
         global.contains("--kubeconfig") && global.contains("--request-timeout"),
         "{grant}"
     );
+    // Examples are never wrapped in the middle of a command (help is 100 columns when piped):
+    // a long one is split with `\` where a shell would take it.
+    for sub in [
+        "grant",
+        "revoke",
+        "audit",
+        "restore-aws-auth",
+        "token",
+        "completion",
+    ] {
+        let help = stdout(&chronom(home.path()).args([sub, "--help"]).output().unwrap());
+        let examples = help.split("Examples:").nth(1).unwrap_or_default();
+        let mut continued = false;
+        for line in examples.lines() {
+            let fine = line.is_empty()
+                || line.starts_with("  #")
+                || line.starts_with("  kubectl chronom ")
+                || line.starts_with("  source <(")
+                || (continued && line.starts_with("    "));
+            assert!(
+                fine,
+                "{sub}: a wrapped example line {line:?} in:\n{examples}"
+            );
+            continued = line.ends_with('\\');
+        }
+    }
     // -h and --help open with the same summary.
     for args in [vec![], vec!["grant"], vec!["audit"]] {
         let first_line = |flag: &str| {
