@@ -326,6 +326,15 @@ fn unparseable_map_roles_is_critical_with_line_and_column() {
     assert!(f["evidence"].as_str().unwrap().starts_with("line "), "{f}");
 }
 
+/// The threshold is named as the user wrote it (`high`), not as a Rust enum (`High`).
+#[test]
+fn fail_on_names_the_threshold_as_given() {
+    let o = audit(&["--fail-on", "high"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("at or above high (--fail-on)"), "{err}");
+}
+
 #[test]
 fn verify_needs_a_live_cluster() {
     let o = audit(&["--verify"]);
