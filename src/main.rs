@@ -11,15 +11,7 @@ fn main() {
 }
 
 fn init_logging(verbose: u8) {
-    let level = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    // Only our own crate gets the chosen level: the HTTP stack's trace logs carry headers.
-    let filter =
-        tracing_subscriber::EnvFilter::new(format!("warn,chronom={level},kubectl_chronom={level}"));
+    let filter = tracing_subscriber::EnvFilter::new(chronom::cli::log_filter(verbose));
     let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()

@@ -16,7 +16,7 @@ use chronom_core::report::format::Format;
     name = "kubectl-chronom",
     bin_name = "kubectl chronom",
     version = env!("CHRONOM_VERSION"),
-    about = "Grant, revoke and audit read-only cluster access for the Chronom scanner's IAM role on EKS",
+    about = "Grant, revoke and audit read-only cluster access for an IAM role on EKS",
     long_about = "Grant, revoke and audit read-only cluster access for an IAM role on EKS.\n\n\
         Changes exactly what it says (a ClusterRole, its ClusterRoleBinding and one aws-auth \
         mapRoles entry), keeps every other byte of aws-auth, and proves the result by asking the \
@@ -31,7 +31,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The flags every command takes, listed under their own heading in each command's help (as
+/// kubectl keeps its global options apart from a command's own).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, which may list several files, else ~/.kube/config).
     #[arg(long, global = true, value_name = "FILE")]
@@ -41,7 +44,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "CTX")]
     pub context: Option<String>,
 
-    /// Log verbosity on stderr: -v info, -vv debug, -vvv trace. Secrets are never logged.
+    /// Log verbosity on stderr: -v info, -vv debug, -vvv trace; kubectl's --v=N (also --v N,
+    /// -v=N, -v N) counts as N times -v. Secrets are never logged.
     #[arg(short = 'v', long = "v", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
@@ -57,13 +61,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PROFILE")]
     pub profile: Option<String>,
 
-    /// Seconds to wait for each API request before giving up.
+    /// How long to wait for each API request before giving up, as kubectl takes it: seconds
+    /// (30) or a duration with units (30s, 1m, 1h2m3s, 500ms); 0 means no timeout.
     #[arg(
         long,
         global = true,
-        value_name = "SECONDS",
-        default_value_t = 30.0,
-        env = "CHRONOM_REQUEST_TIMEOUT"
+        value_name = "DURATION",
+        default_value = "30",
+        env = "CHRONOM_REQUEST_TIMEOUT",
+        value_parser = request_timeout_seconds
     )]
     pub request_timeout: f64,
 }
@@ -85,7 +91,7 @@ pub enum Command {
     /// Print an ExecCredential with an EKS bearer token, like `aws eks get-token` (for a kubeconfig exec plugin).
     #[command(after_help = TOKEN_EXAMPLES)]
     Token(TokenArgs),
-    /// Print a shell completion script (bash, zsh, fish or powershell).
+    /// Print a shell completion script (bash, zsh, fish, powershell or elvish).
     #[command(after_help = COMPLETION_EXAMPLES)]
     Completion {
         #[arg(value_enum)]
@@ -317,6 +323,14 @@ pub struct TokenArgs {
     /// An IAM role to assume first; the token then identifies that role.
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
+    /// `token` reads only --cluster, --region and --profile. These two stand in for the global
+    /// kubeconfig flags (clap does not propagate a global flag to a command that has its own of
+    /// that name), so they are still accepted, as everywhere, but left out of `token --help`,
+    /// where they would do nothing.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    #[arg(long, hide = true, value_name = "CTX")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -340,7 +354,8 @@ const GRANT_EXAMPLES: &str = "Examples:
   kubectl chronom grant --role-arn arn:aws:iam::111122223333:role/chronom-scanner --dry-run
 
   # The read-only role plus Secrets, as JSON
-  kubectl chronom grant --role-arn arn:aws:iam::111122223333:role/chronom-scanner --include-secrets -o json";
+  kubectl chronom grant --include-secrets -o json \\
+    --role-arn arn:aws:iam::111122223333:role/chronom-scanner";
 
 const AUDIT_EXAMPLES: &str = "Examples:
   # Mappings, effective access and findings for the current context
@@ -379,7 +394,8 @@ const LOOKUP_EXAMPLES: &str = "Examples:
 
 const RESTORE_EXAMPLES: &str = "Examples:
   # Show what would change and ask before writing
-  kubectl chronom restore-aws-auth ~/.local/state/kubectl-chronom/backups/my-cluster/20261123T120950Z-aws-auth.yaml
+  kubectl chronom restore-aws-auth \\
+    ~/.local/state/kubectl-chronom/backups/my-cluster/20261123T120950Z-aws-auth.yaml
 
   # In a script
   kubectl chronom restore-aws-auth FILE --yes";
@@ -416,25 +432,196 @@ pub fn display_name(argv0: &str) -> String {
     }
 }
 
-/// Parse argv, with help and examples written the way the user invoked us.
-pub fn parse() -> Cli {
-    use clap::{CommandFactory, FromArgMatches};
-    let argv0 = std::env::args().next().unwrap_or_default();
-    let name = display_name(&argv0);
-    let mut command = Cli::command().bin_name(name.clone());
+/// The command line as `name` shows it: help, usage, examples and `--version` (`kubectl
+/// chronom 0.1.0 (commit …)` when run as the plugin, as docs/install.md shows; clap would
+/// print the crate name `kubectl-chronom`).
+pub fn command_named(name: &str) -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command()
+        .bin_name(name.to_string())
+        .display_name(name.to_string());
     if name != "kubectl chronom" {
         command = command.mut_subcommands(|sub| {
             let examples = sub
                 .get_after_help()
-                .map(|h| h.to_string().replace("kubectl chronom", &name));
+                .map(|h| h.to_string().replace("kubectl chronom", name));
             match examples {
                 Some(e) => sub.after_help(e),
                 None => sub,
             }
         });
     }
-    let matches = command.get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    command
+}
+
+/// Parse argv, with help and examples written the way the user invoked us.
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    let argv0 = std::env::args().next().unwrap_or_default();
+    let name = display_name(&argv0);
+    let command = command_named(&name);
+    let parsed = command
+        .try_get_matches_from(kubectl_verbosity(std::env::args_os()))
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    parsed.unwrap_or_else(|e| exit_on_usage_error(&e))
+}
+
+/// Help and `--version` as clap prints them; a usage error as every other error is printed:
+/// `error: what happened` and `  next: what to do` (clap's "For more information, try
+/// '--help'" becomes that step, as kubectl's "See 'kubectl version --help' for usage"). Exit 2.
+fn exit_on_usage_error(e: &clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    eprintln!("{}", usage_error_text(&e.render().to_string()));
+    std::process::exit(e.exit_code())
+}
+
+/// clap's rendered usage error with its closing pointer to `--help` turned into a `next:` step.
+pub fn usage_error_text(rendered: &str) -> String {
+    let body = rendered.trim_end();
+    let body = body
+        .strip_suffix("For more information, try '--help'.")
+        .unwrap_or(body)
+        .trim_end();
+    format!("{body}\n  next: see --help for the flags, their values and examples")
+}
+
+/// The tracing filter for `-v` counted `verbose` times. Only our own crate gets the chosen
+/// level: the HTTP stack's trace logs carry headers. The libraries we call stay silent by
+/// default: kube logs `ERROR failed with error client error (Connect)` and the AWS SDK logs
+/// its credential providers' Debug dumps for failures we explain ourselves, in one message with
+/// its next step; from `-v` on, their warnings and errors show.
+pub fn log_filter(verbose: u8) -> String {
+    let (libraries, ours) = match verbose {
+        0 => ("off", "warn"),
+        1 => ("warn", "info"),
+        2 => ("warn", "debug"),
+        _ => ("warn", "trace"),
+    };
+    format!("{libraries},chronom={ours},kubectl_chronom={ours}")
+}
+
+/// `--request-timeout` in seconds. kubectl (client-go's `ConfigOverrides` timeout) reads an
+/// integer as seconds, else a Go duration (`time.ParseDuration`: a sequence of decimal numbers
+/// each with a unit ns, us, µs, ms, s, m, h); we keep fractional seconds (`2.5`), which we
+/// accepted before. `0` means no timeout there, so it is infinity here: every clamp of this
+/// value (the EKS endpoint probe's 0.5–10 s) then reads it as its longest.
+pub fn request_timeout_seconds(text: &str) -> Result<f64, String> {
+    let invalid = || {
+        format!(
+            "{text:?} is not a timeout: give seconds (30) or a duration with units (30s, 1m, \
+             1h2m3s, 500ms); 0 means no timeout"
+        )
+    };
+    let text = text.trim();
+    let seconds = match text.parse::<f64>() {
+        Ok(s) if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') => s,
+        Ok(_) => return Err(invalid()),
+        Err(_) => go_duration_seconds(text).ok_or_else(invalid)?,
+    };
+    match seconds {
+        0.0 => Ok(f64::INFINITY),
+        s if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err(invalid()),
+    }
+}
+
+/// Go's `time.ParseDuration` without a sign (a negative timeout means nothing): `1h2m3.5s`.
+fn go_duration_seconds(text: &str) -> Option<f64> {
+    if text == "0" {
+        return Some(0.0);
+    }
+    let mut rest = text;
+    let mut total = 0.0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(number_end);
+        if number.is_empty() || number == "." {
+            return None;
+        }
+        let value: f64 = number.parse().ok()?;
+        let unit_end = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_end);
+        let scale = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = tail;
+    }
+    Some(total)
+}
+
+/// The most `-v`s that change anything (trace); a larger `--v=N` means the same.
+const MAX_VERBOSITY: u8 = 3;
+
+/// kubectl's `-v` is klog's pflag `Level`: it takes a value (`--v=9`, `--v 9`, `-v=9`, `-v 9`,
+/// `-v9`). Ours also counts (`-v`, `-vv`, documented before `--v=N` was). clap cannot have one
+/// flag do both, so each kubectl form with a number becomes that many `-v` before clap parses;
+/// anything else (`-vv`, a bare `-v`, `--v=x`) reaches clap unchanged. Nothing after `--` is
+/// touched. A negative level is 0, as klog's quietest.
+pub fn kubectl_verbosity(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    fn level(s: &str) -> Option<u8> {
+        let n: i64 = s.parse().ok()?;
+        Some(n.clamp(0, i64::from(MAX_VERBOSITY)) as u8)
+    }
+    let mut out = Vec::new();
+    let mut args = args.into_iter().peekable();
+    let push_level = |out: &mut Vec<std::ffi::OsString>, n: u8| {
+        if n > 0 {
+            out.push(format!("-{}", "v".repeat(n.into())).into());
+        }
+    };
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" {
+            out.push(arg);
+            out.extend(args);
+            break;
+        }
+        let attached = text
+            .strip_prefix("--v=")
+            .or_else(|| text.strip_prefix("-v="))
+            .or_else(|| text.strip_prefix("-v").filter(|n| level(n).is_some()));
+        if let Some(n) = attached.and_then(level) {
+            push_level(&mut out, n);
+            continue;
+        }
+        if text == "--v" || text == "-v" {
+            let next = args.peek().and_then(|n| n.to_str()).and_then(level);
+            if let Some(n) = next {
+                args.next();
+                push_level(&mut out, n);
+                continue;
+            }
+        }
+        out.push(arg);
+    }
+    out
 }
 
 /// A flag whose values are the names of a core type's variants (`name` gives each one's
@@ -519,6 +706,87 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn verbosity(args: &[&str]) -> Result<u8, clap::Error> {
+        use clap::Parser;
+        let argv = ["kubectl-chronom"]
+            .iter()
+            .chain(args)
+            .chain(&["audit", "--from-file", "x"])
+            .map(std::ffi::OsString::from);
+        Cli::try_parse_from(kubectl_verbosity(argv)).map(|c| c.global.verbose)
+    }
+
+    #[test]
+    fn verbosity_takes_kubectls_forms_and_keeps_counting() {
+        for (args, want) in [
+            (&[][..], 0),
+            (&["--v=9"][..], MAX_VERBOSITY),
+            (&["--v", "9"], MAX_VERBOSITY),
+            (&["-v=9"], MAX_VERBOSITY),
+            (&["-v", "9"], MAX_VERBOSITY),
+            (&["-v9"], MAX_VERBOSITY),
+            (&["--v=2"], 2),
+            (&["-v", "1"], 1),
+            (&["--v=0"], 0),
+            (&["--v=-1"], 0),
+            (&["-v"], 1),
+            (&["-vv"], 2),
+            (&["-v", "-v", "-v"], 3),
+            (&["--v"], 1),
+        ] {
+            assert_eq!(verbosity(args).unwrap(), want, "{args:?}");
+        }
+        // After the subcommand too (the flag is global), and a bare -v leaves the next word alone.
+        use clap::Parser;
+        for (argv, want) in [
+            (&["kubectl-chronom", "-v", "audit", "lookup", "x"][..], 1),
+            (&["kubectl-chronom", "audit", "lookup", "-v", "2", "x"], 2),
+            (&["kubectl-chronom", "audit", "lookup", "x", "--v=2"], 2),
+        ] {
+            let words = argv.iter().map(std::ffi::OsString::from);
+            let cli = Cli::try_parse_from(kubectl_verbosity(words));
+            assert_eq!(cli.unwrap().global.verbose, want, "{argv:?}");
+        }
+        // Not a number: a usage error, as kubectl's `invalid argument "x" for "-v, --v"`.
+        assert!(verbosity(&["--v=x"]).is_err());
+        // After `--`, words are not flags.
+        assert_eq!(
+            kubectl_verbosity(["a", "--", "--v=9"].map(std::ffi::OsString::from)),
+            ["a", "--", "--v=9"].map(std::ffi::OsString::from)
+        );
+    }
+
+    #[test]
+    fn request_timeout_takes_seconds_and_go_durations() {
+        for (text, want) in [
+            ("30", 30.0),
+            ("2.5", 2.5),
+            ("30s", 30.0),
+            ("1m", 60.0),
+            ("1h2m3s", 3723.0),
+            ("1.5h", 5400.0),
+            ("500ms", 0.5),
+            ("0", f64::INFINITY),
+            ("0s", f64::INFINITY),
+        ] {
+            assert_eq!(request_timeout_seconds(text), Ok(want), "{text}");
+        }
+        for bad in [
+            "", "x", "-1", "-1s", "30x", "1m-2s", "s", "1.2.3s", "inf", "NaN", "1e3",
+        ] {
+            let e = request_timeout_seconds(bad).expect_err(bad);
+            assert!(e.contains("30s"), "{bad}: {e}");
+        }
+        // On the command line: a bad value is clap's usage error (exit 2), naming the flag.
+        use clap::Parser;
+        let e = Cli::try_parse_from(["kubectl-chronom", "--request-timeout", "soon", "audit"])
+            .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        assert_eq!(e.exit_code(), 2);
+        let cli = Cli::try_parse_from(["kubectl-chronom", "--request-timeout=1m", "audit"]);
+        assert_eq!(cli.unwrap().global.request_timeout, 60.0);
     }
 
     #[test]

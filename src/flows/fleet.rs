@@ -627,10 +627,14 @@ pub fn exit_code(
             fleet.mismatches()
         ),
         (Verdict::Threshold(n), Some(threshold)) => {
-            eprintln!("{n} finding(s) at or above {threshold:?} across all clusters (--fail-on)")
+            eprintln!(
+                "{n} finding(s) at or above {} across all clusters (--fail-on)",
+                threshold.name()
+            )
         }
         (Verdict::Incomplete { fail_on: true }, Some(threshold)) => eprintln!(
-            "no finding at or above {threshold:?} in what was read, but the fleet audit is incomplete: --fail-on fails (pass --allow-incomplete to accept it)"
+            "no finding at or above {} in what was read, but the fleet audit is incomplete: --fail-on fails (pass --allow-incomplete to accept it)",
+            threshold.name()
         ),
         (Verdict::Incomplete { .. }, _) if fleet.failed() > 0 => eprintln!(
             "error: {} cluster(s) or region(s) could not be audited (see the report)",

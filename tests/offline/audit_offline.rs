@@ -326,11 +326,40 @@ fn unparseable_map_roles_is_critical_with_line_and_column() {
     assert!(f["evidence"].as_str().unwrap().starts_with("line "), "{f}");
 }
 
+/// The threshold is named as the user wrote it (`high`), not as a Rust enum (`High`).
+#[test]
+fn fail_on_names_the_threshold_as_given() {
+    let o = audit(&["--fail-on", "high"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("at or above high (--fail-on)"), "{err}");
+}
+
 #[test]
 fn verify_needs_a_live_cluster() {
     let o = audit(&["--verify"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--verify"));
+}
+
+/// A question the authorizer could never be asked is a usage error, not an answer of "nobody":
+/// a verb kubectl auth can-i does not know, an object name with `/`, a resource type without
+/// its group. Each says what to write instead, and names no option that does not exist.
+#[test]
+fn who_can_refuses_questions_no_request_could_ask() {
+    for (verb, target, hint) in [
+        ("fly", "pods", "use one of: get, list"),
+        ("list", "/metrics", "use one of: get, put"),
+        ("get", "pods/exec/extra/more", "RESOURCE/NAME/SUBRESOURCE"),
+        ("get", "widgets", "widgets.GROUP"),
+    ] {
+        let o = chronom(&["audit", "who-can", verb, target, "--from-file", FIXTURE]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{verb} {target}: {err}");
+        assert!(err.contains(hint), "{verb} {target}: {err}");
+        assert!(o.stdout.is_empty(), "{verb} {target}: no answer");
+        assert!(!err.contains("discovery data"), "no such option: {err}");
+    }
 }
 
 fn who_can(args: &[&str]) -> serde_json::Value {
@@ -550,6 +579,29 @@ fn lookup_of_a_service_account_lists_exactly_its_bindings() {
         rows,
         serde_json::json!([]),
         "a neighbour's binding is not nobody's"
+    );
+}
+
+/// An ARN no mapping names has no bindings: `-o json` and `-o yaml` print the empty list (a
+/// script parses it as any other answer), the why goes to stderr, and the exit code is 0.
+#[test]
+fn lookup_of_an_unmapped_arn_prints_an_empty_list() {
+    let arn = "arn:aws:iam::111122223333:role/nobody";
+    for (format, want) in [("json", "[]\n"), ("yaml", "[]\n")] {
+        let o = chronom(&["audit", "lookup", arn, "--from-file", FIXTURE, "-o", format]);
+        assert_eq!(o.status.code(), Some(0), "{format}");
+        assert_eq!(stdout(&o), want, "{format}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("is not mapped"),
+            "{format}"
+        );
+    }
+    let table = chronom(&["audit", "lookup", arn, "--from-file", FIXTURE]);
+    assert_eq!(table.status.code(), Some(0));
+    assert_eq!(
+        stdout(&table),
+        "",
+        "the table says nothing; stderr says why"
     );
 }
 

@@ -896,6 +896,11 @@ fn version_shows_the_commit() {
     let home = tempfile::tempdir().unwrap();
     let version = stdout(&chronom(home.path()).arg("--version").output().unwrap());
     assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
+    // As a kubectl plugin names itself (docs/install.md: "kubectl chronom 0.1.0 (commit …)").
+    assert!(
+        version.starts_with(&format!("kubectl chronom {} ", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
     let head = Command::new("git")
         .args(["-C", REPO, "rev-parse", "--short=7", "HEAD"])
         .output()
@@ -943,12 +948,99 @@ fn help_speaks_of_kubectl_chronom_without_colour_when_piped() {
         grant.contains("kubectl chronom grant --role-arn"),
         "examples use the kubectl form: {grant}"
     );
+    // The global flags are listed apart from the command's own, as kubectl does.
+    let (own, global) = grant
+        .split_once("Global options:")
+        .unwrap_or_else(|| panic!("no global options heading: {grant}"));
+    assert!(
+        own.contains("--role-arn") && !own.contains("--kubeconfig"),
+        "{grant}"
+    );
+    assert!(
+        global.contains("--kubeconfig") && global.contains("--request-timeout"),
+        "{grant}"
+    );
+    // Examples are never wrapped in the middle of a command (help is 100 columns when piped):
+    // a long one is split with `\` where a shell would take it.
+    for sub in [
+        "grant",
+        "revoke",
+        "audit",
+        "restore-aws-auth",
+        "token",
+        "completion",
+    ] {
+        let help = stdout(&chronom(home.path()).args([sub, "--help"]).output().unwrap());
+        let examples = help.split("Examples:").nth(1).unwrap_or_default();
+        let mut continued = false;
+        for line in examples.lines() {
+            let fine = line.is_empty()
+                || line.starts_with("  #")
+                || line.starts_with("  kubectl chronom ")
+                || line.starts_with("  source <(")
+                || (continued && line.starts_with("    "));
+            assert!(
+                fine,
+                "{sub}: a wrapped example line {line:?} in:\n{examples}"
+            );
+            continued = line.ends_with('\\');
+        }
+    }
+    // -h and --help open with the same summary.
+    for args in [vec![], vec!["grant"], vec!["audit"]] {
+        let first_line = |flag: &str| {
+            let help = stdout(&chronom(home.path()).args(&args).arg(flag).output().unwrap());
+            help.lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('.')
+                .to_string()
+        };
+        assert_eq!(first_line("-h"), first_line("--help"), "{args:?}");
+    }
+    // token reads no kubeconfig: its help does not offer the flags that would do nothing there
+    // (still accepted, like everywhere), while the commands that connect list them.
+    assert!(
+        grant.contains("--kubeconfig") && grant.contains("--context"),
+        "{grant}"
+    );
+    let token = stdout(
+        &chronom(home.path())
+            .args(["token", "--help"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        !token.contains("--kubeconfig") && !token.contains("--context"),
+        "{token}"
+    );
 }
 
 #[test]
 fn completion_scripts_for_each_shell() {
     let home = tempfile::tempdir().unwrap();
-    for shell in ["bash", "zsh", "fish", "powershell"] {
+    // Every shell `completion` accepts is one the docs list (README, docs/install.md).
+    let readme = std::fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
+    let install = std::fs::read_to_string(Path::new(REPO).join("docs/install.md")).unwrap();
+    let listed: Vec<&str> = readme
+        .split("`kubectl chronom completion ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .expect("README lists the completion shells")
+        .split('|')
+        .collect();
+    for shell in <clap_complete::Shell as clap::ValueEnum>::value_variants() {
+        let name = shell.to_string();
+        assert!(
+            listed.contains(&name.as_str()),
+            "README's completion list {listed:?} lacks {name}"
+        );
+        assert!(
+            install.contains(&format!("completion {name}")),
+            "docs/install.md lacks {name}"
+        );
+    }
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let script = stdout(
             &chronom(home.path())
                 .args(["completion", shell])

@@ -10,6 +10,7 @@ mod audit_offline;
 mod awsauth_cases;
 mod awsauth_oracle;
 mod awsauth_props;
+mod conventions;
 mod distribution;
 mod eks_token;
 mod fuzz_seeds;

@@ -41,16 +41,10 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
     if global.cluster.is_some() {
         return eks_connection::connect_eks(global).await;
     }
-    let kubeconfig = match &global.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path),
-        None => Kubeconfig::read(),
-    }
-    .map_err(|e| {
-        UserError::failed(
-            format!("cannot read the kubeconfig: {e}"),
-            "pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config (for EKS: `aws eks update-kubeconfig --name CLUSTER`)",
-        )
-    })?;
+    let kubeconfig = load_kubeconfig(
+        global.kubeconfig.as_deref(),
+        std::env::var_os("KUBECONFIG").as_deref(),
+    )?;
     let context = match &global.context {
         Some(c) => c.clone(),
         None => kubeconfig.current_context.clone().ok_or_else(|| {
@@ -112,6 +106,55 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, UserError> {
     Ok(conn)
 }
 
+const KUBECONFIG_NEXT: &str = "pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config (for EKS: `aws eks update-kubeconfig --name CLUSTER`)";
+
+/// client-go's loading rules (clientcmd's `ClientConfigLoadingRules.Load`): `--kubeconfig` must
+/// exist; the files `$KUBECONFIG` lists are merged, first one to set a value wins, and a listed
+/// file that does not exist is skipped (one that exists but cannot be read or parsed is an
+/// error, as in kubectl); without either, `~/.kube/config`. Where kubectl would go on with an
+/// empty config when no listed file exists (and then fail on localhost:8080), we stop and say so.
+pub(crate) fn load_kubeconfig(
+    explicit: Option<&std::path::Path>,
+    env_list: Option<&std::ffi::OsStr>,
+) -> Result<Kubeconfig, UserError> {
+    let unreadable = |e: kube::config::KubeconfigError| {
+        UserError::failed(format!("cannot read the kubeconfig: {e}"), KUBECONFIG_NEXT)
+    };
+    if let Some(path) = explicit {
+        return Kubeconfig::read_from(path).map_err(unreadable);
+    }
+    let listed: Vec<std::path::PathBuf> = env_list
+        .map(|v| {
+            std::env::split_paths(v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if listed.is_empty() {
+        return Kubeconfig::read().map_err(unreadable);
+    }
+    let (present, missing): (Vec<_>, Vec<_>) = listed.iter().partition(|p| p.exists());
+    for path in &missing {
+        tracing::info!(file = %path.display(), "KUBECONFIG lists a file that does not exist: skipped, as kubectl does");
+    }
+    if present.is_empty() {
+        let names: Vec<String> = listed.iter().map(|p| p.display().to_string()).collect();
+        return Err(UserError::failed(
+            format!(
+                "cannot read the kubeconfig: no file KUBECONFIG lists exists ({})",
+                names.join(", ")
+            ),
+            KUBECONFIG_NEXT,
+        ));
+    }
+    present
+        .into_iter()
+        .try_fold(Kubeconfig::default(), |merged, path| {
+            Kubeconfig::read_from(path).and_then(|next| merged.merge(next))
+        })
+        .map_err(unreadable)
+}
+
 /// The client for a loaded `Config`, with `--request-timeout` and request counting; shared by
 /// kubeconfig contexts and `--cluster` (EKS). `next_on_failure` is the advice when the client
 /// cannot be built (which is when an exec credential plugin first runs).
@@ -121,14 +164,11 @@ pub(crate) fn connection_from_config(
     global: &GlobalArgs,
     next_on_failure: &str,
 ) -> Result<Connection, UserError> {
-    if !(global.request_timeout > 0.0 && global.request_timeout.is_finite()) {
-        return Err(UserError::usage(
-            "--request-timeout must be a positive number of seconds",
-            "for example --request-timeout 30",
-        ));
-    }
-    config.read_timeout = Some(Duration::from_secs_f64(global.request_timeout));
-    config.connect_timeout = Some(Duration::from_secs_f64(global.request_timeout));
+    // The parser (cli::request_timeout_seconds) admits only positive seconds, or infinity for
+    // kubectl's `0` (no timeout).
+    let timeout = Duration::try_from_secs_f64(global.request_timeout).ok();
+    config.read_timeout = timeout;
+    config.connect_timeout = timeout;
     config.reset_reader_on_write = true;
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();
@@ -235,4 +275,54 @@ fn count_request<B>(request: http::Request<B>) -> http::Request<B> {
     // Method and path only: headers carry the bearer token.
     tracing::debug!(method = %request.method(), path = %request.uri().path(), "api request");
     request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    const GOOD: &str = "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\ncontexts:\n- name: t\n  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: {token: x}\n";
+
+    fn list(paths: &[&std::path::Path]) -> OsString {
+        std::env::join_paths(paths).unwrap()
+    }
+
+    #[test]
+    fn kubeconfig_list_skips_missing_files_as_client_go_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.yaml");
+        std::fs::write(&good, GOOD).unwrap();
+        let missing = dir.path().join("nonexistent");
+        for order in [[&missing, &good], [&good, &missing]] {
+            let env = list(&[order[0], order[1]]);
+            let kc = load_kubeconfig(None, Some(&env)).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(kc.current_context.as_deref(), Some("t"));
+            assert_eq!(kc.contexts.len(), 1);
+        }
+    }
+
+    #[test]
+    fn kubeconfig_errors_stay_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nonexistent");
+        // No listed file exists: say which were looked for.
+        let env = list(&[&missing, &dir.path().join("also-missing")]);
+        let e = load_kubeconfig(None, Some(&env)).unwrap_err().to_string();
+        assert!(
+            e.contains("nonexistent") && e.contains("also-missing"),
+            "{e}"
+        );
+        assert!(e.contains("next:"), "{e}");
+        // --kubeconfig names one file: it must exist (kubectl: `stat FILE: no such file`).
+        let good = dir.path().join("good.yaml");
+        std::fs::write(&good, GOOD).unwrap();
+        let env = list(&[&good]);
+        assert!(load_kubeconfig(Some(&missing), Some(&env)).is_err());
+        // A listed file that exists but is not a kubeconfig is an error, as in kubectl.
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(&bad, "garbage: [").unwrap();
+        let env = list(&[&bad, &good]);
+        assert!(load_kubeconfig(None, Some(&env)).is_err());
+    }
 }

@@ -100,10 +100,14 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
     });
     match (verdict, args.fail_on) {
         (Verdict::Threshold(n), Some(threshold)) => {
-            eprintln!("{n} finding(s) at or above {threshold:?} (--fail-on)")
+            eprintln!(
+                "{n} finding(s) at or above {} (--fail-on)",
+                threshold.name()
+            )
         }
         (Verdict::Incomplete { fail_on: true }, Some(threshold)) => eprintln!(
-            "no finding at or above {threshold:?}, but the audit is incomplete: --fail-on fails (pass --allow-incomplete to accept it)"
+            "no finding at or above {}, but the audit is incomplete: --fail-on fails (pass --allow-incomplete to accept it)",
+            threshold.name()
         ),
         _ => {}
     }

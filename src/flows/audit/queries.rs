@@ -12,8 +12,17 @@ use chronom_core::report::format::Format;
 
 pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserError> {
     let catalog = ResourceCatalog::builtin();
-    let request = rbac::parse_verb_target(&q.verb, &q.resource, &catalog)
-        .map_err(|e| UserError::usage(format!("cannot read `{} {}`: {e}", q.verb, q.resource), "write it as kubectl auth can-i does: VERB RESOURCE[.GROUP][/NAME], e.g. get secrets, create pods/exec, get /metrics"))?;
+    let asked = format!("{} {}", q.verb, q.resource);
+    let request = rbac::parse_verb_target(&q.verb, &q.resource, &catalog).map_err(|e| match e {
+        // The parser's own text offers "discovery data", which who-can has no way to pass.
+        rbac::RequestParseError::UnknownResource { resource } => UserError::usage(
+            format!("cannot read `{asked}`: unknown resource type {resource:?}: the built-in table does not know its API group"),
+            format!("name its group: `{resource}.GROUP` (e.g. {resource}.example.com), or `{resource}.` for the core group"),
+        ),
+        e => UserError::usage(format!("cannot read `{asked}`: {e}"), "write it as kubectl auth can-i does: VERB RESOURCE[.GROUP][/NAME], e.g. get secrets, create pods/exec, get /metrics"),
+    })?;
+    rbac::well_formed::check(&request)
+        .map_err(|e| UserError::usage(format!("cannot read `{asked}`: {e}"), e.next_step()))?;
     // Connect first: the scope (the context's namespace by default) decides what is listed.
     let conn = if q.from_file.is_empty() {
         Some(connect::connect(global).await?)
@@ -85,6 +94,11 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
         chronom_core::audit::report::take_snapshot(&mut state, super::rule_source(&q.from_file));
     let targets = lookup_targets(&q.subject, &mappings)?;
     if targets.is_empty() {
+        // A script reading -o json/yaml gets the empty answer, not an empty stdout it would
+        // have to special-case; the table stays empty (the why is on stderr).
+        if matches!(q.output, Format::Json | Format::Yaml) {
+            crate::report::print_structured(q.output, &answer_lookup(&snapshot, &targets))?;
+        }
         if state.unread.is_empty() {
             eprintln!(
                 "{} is not mapped in aws-auth (nor by an EKS access entry): it cannot authenticate to this cluster through them",

@@ -18,6 +18,7 @@ pub mod node;
 pub mod request;
 pub mod rule;
 pub mod summary;
+pub mod well_formed;
 pub mod who_can;
 
 pub use aggregate::{AggregationIssue, RuleSource, aggregate_cluster_roles};
