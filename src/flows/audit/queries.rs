@@ -14,7 +14,7 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     let catalog = ResourceCatalog::builtin();
     let asked = format!("{} {}", q.verb, q.resource);
     let request = rbac::parse_verb_target(&q.verb, &q.resource, &catalog).map_err(|e| match e {
-        // The parser's own text offers "discovery data", which who-can has no way to pass.
+        // The next step names the group syntax with an example, in who-can's own words.
         rbac::RequestParseError::UnknownResource { resource } => UserError::usage(
             format!("cannot read `{asked}`: unknown resource type {resource:?}: the built-in table does not know its API group"),
             format!("name its group: `{resource}.GROUP` (e.g. {resource}.example.com), or `{resource}.` for the core group"),

@@ -233,7 +233,7 @@ pub enum RequestParseError {
     EmptyName { target: String },
     #[error(
         "unknown resource type {resource:?}: the built-in table does not know its API group; \
-         write it as `{resource}.<group>` (a trailing `.` means the core group), or pass discovery data"
+         write it as `{resource}.<group>` (a trailing `.` means the core group)"
     )]
     UnknownResource { resource: String },
 }
