@@ -1075,6 +1075,20 @@ mod tests {
                 *text
             );
         }
+        // An explicit `?` key ending the text reads differently once a line break follows:
+        // refused with its place (the byte test let the second one through to the
+        // self-check's "please report this").
+        for text in [
+            "-    :  -       -   ?  ",
+            "- rolearn: arn:aws:iam::111122223333:role/a\n  groups:\n  - ? x",
+        ] {
+            match upsert_role(text, &new, false) {
+                Err(EditError::UnsupportedLayout { reason, .. }) => {
+                    assert!(reason.contains("add a line break"), "{text:?}: {reason}")
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]
