@@ -147,6 +147,11 @@ fn hand_list() -> Vec<Data> {
         format!("- rolearn: {R}\n  username: |\n    multi\n   "),
         format!("- rolearn: {R}\n  username: |\n    multi\n# c"),
         format!("- ? rolearn\n  : {R}\n"),
+        // An empty item, which Validate drops alone, and a comment ending like one, last and
+        // without a final line break (grant refused both once).
+        format!("- rolearn: {R}\n  groups: [system:masters]\n-"),
+        format!("  - rolearn: {R}\n    groups:\n      -\n      - system:masters\n  -"),
+        format!("- rolearn: {R}\n  groups: [system:masters]\n# see -"),
     ];
     let mut docs: Vec<Data> = roles.iter().map(|t| roles_only(t)).collect();
     let users = [

@@ -544,6 +544,8 @@ const HOSTILE: &[&str] = &[
     "日本",
     "---",
     "...",
+    "-",
+    "?",
 ];
 
 fn any_text() -> impl Strategy<Value = String> {
@@ -557,7 +559,12 @@ fn any_text() -> impl Strategy<Value = String> {
 }
 
 fn comment_text() -> impl Strategy<Value = String> {
-    "[ -~äöü日本😀]{0,24}"
+    prop_oneof![
+        4 => "[ -~äöü日本😀]{0,24}",
+        // Ending like an empty item or key (`# see -`): as the last line of a text without a
+        // final line break, grant once refused it as an empty `-`.
+        1 => "([ -~]{0,8} )?[-?]",
+    ]
 }
 
 fn role_item() -> impl Strategy<Value = RoleItem> {
