@@ -124,7 +124,7 @@ fn hand_list() -> Vec<Data> {
         "  -   SSO:\n        permissionSetName: .4_4\n        accountID: '111122223333'\n      groups:\n        - \"\u{863e9}\\u000b\u{468}<\u{468}\\\\\"\n      USERNAME:  \"true\"\n".to_string(),
         "- sso: {permissionSetName: .5_5e1_0, accountID: '111122223333'}\n".to_string(),
         "- sso: {permissionSetName: 0+17, accountID: '111122223333'}\n  username: 0b-101\n".to_string(),
-        "- rolearn: 0x+1F\n  username: .4_4\n  groups: [0+17, 0o+17, 0b-101, 0b+101, -0b+101, -0b-101, ._4, .4_, .4__4, 1:30, .1e-999, .1e999]\n".to_string(),
+        "- rolearn: 0x+1F\n  username: .4_4\n  groups: [0+17, 0o+17, 0b-101, 0b+101, -0b+101, -0b-101, -+3, ++1, +_+4, ._4, .4_, .4__4, 1:30, .1e-999, .1e999]\n".to_string(),
         format!(
             "- rolearn: {R}\n  username: +.4_4\n  groups: [.4_4e, .1_0e1_0, 1_0.5, 0b+{ones}, 0b{ones}]\n",
             ones = "1".repeat(64)

@@ -925,6 +925,10 @@ mod tests {
             "0o+17",
             "-0b+101",
             "-0b-101",
+            // Nor a second sign, even with a `_` (removed first) between.
+            "-+3",
+            "++1",
+            "+_+4",
             // `_` only between digits; no overflow to infinity; no base 60.
             "._4",
             ".4_",
