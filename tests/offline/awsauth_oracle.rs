@@ -118,6 +118,22 @@ fn hand_list() -> Vec<Data> {
         "- sso: {permissionSetName: 'bad name', accountID: '111122223333'}\n".to_string(),
         "- sso: {permissionSetName: A, accountID: '111122223333'}\n  sso: {accountID: '444455556666'}\n".to_string(),
         format!("- sso: {{permissionSetName: A, accountID: '111122223333'}}\n  rolearn: {R}\n"),
+        // Numbers in Go's syntax, which go-yaml v2 takes through strconv: `_` between digits
+        // in a `.` float (`.4_4` is 0.44, so this entry is dropped), a sign after `0b`, but not
+        // after `0x`/`0o`/a leading `0` (those stay text). Found by awsauth_props (random seed).
+        "  -   SSO:\n        permissionSetName: .4_4\n        accountID: '111122223333'\n      groups:\n        - \"\u{863e9}\\u000b\u{468}<\u{468}\\\\\"\n      USERNAME:  \"true\"\n".to_string(),
+        "- sso: {permissionSetName: .5_5e1_0, accountID: '111122223333'}\n".to_string(),
+        "- sso: {permissionSetName: 0+17, accountID: '111122223333'}\n  username: 0b-101\n".to_string(),
+        "- rolearn: 0x+1F\n  username: .4_4\n  groups: [0+17, 0o+17, 0b-101, 0b+101, -0b+101, -0b-101, -+3, ++1, +_+4, ._4, .4_, .4__4, 1:30, .1e-999, .1e999]\n".to_string(),
+        format!(
+            "- rolearn: {R}\n  username: +.4_4\n  groups: [.4_4e, .1_0e1_0, 1_0.5, 0b+{ones}, 0b{ones}]\n",
+            ones = "1".repeat(64)
+        ),
+        "- rolearn: .4_4\n  groups: [g]\n- rolearn: 1_0.5\n- rolearn: 0b-1\n".to_string(),
+        format!("- rolearn: {R}\n  .4_4: x\n  0x+1F: y\n"),
+        format!("- rolearn: {R}\n  username: !!float .4_4\n"),
+        format!("- rolearn: {R}\n  username: !!int 0x+1F\n"),
+        format!("- rolearn: {R}\n  username: !!int 0b-101\n"),
         // Whole-section shapes.
         "{\"a\": 1}".to_string(),
         format!("  {{rolearn: {R}}}"),

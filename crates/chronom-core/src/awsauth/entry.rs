@@ -218,7 +218,9 @@ pub(crate) fn yaml11_resolve(s: &str) -> Yaml11 {
     }
     let first = s.as_bytes()[0];
     if first == b'.' {
-        return if s.parse::<f64>().is_ok_and(f64::is_finite) && s.len() > 1 {
+        // go-yaml tries `strconv.ParseFloat(in)` on the text as written, and Go's float syntax
+        // takes `_` between digits: `.4_4` is the number 0.44, not text.
+        return if go_parses_float(s) {
             Yaml11::Float
         } else {
             Yaml11::Str
@@ -227,10 +229,10 @@ pub(crate) fn yaml11_resolve(s: &str) -> Yaml11 {
     if !(first.is_ascii_digit() || first == b'+' || first == b'-') {
         return Yaml11::Str;
     }
-    let plain: String = s.chars().filter(|c| *c != '_').collect();
-    if go_parses_int(&plain) {
+    if go_int_value(s).is_some() {
         return Yaml11::Int;
     }
+    let plain: String = s.chars().filter(|c| *c != '_').collect();
     if yaml_style_float(&plain) && plain.parse::<f64>().is_ok_and(f64::is_finite) {
         return Yaml11::Float;
     }
@@ -245,28 +247,30 @@ pub(crate) fn yaml11_bool(s: &str) -> bool {
     )
 }
 
-/// The value of a plain scalar that [`yaml11_resolve`]s to `Int` (go-yaml drops `_` first).
+/// The integer go-yaml v2 (resolve.go, hints `D` and `S`) reads a plain scalar as, if any: it
+/// drops every `_`, tries `strconv.ParseInt(plain, 0, 64)` and `ParseUint(plain, 0, 64)`, and
+/// after the float check (which no text passing these passes) `0b` + `ParseInt(rest, 2, 64)`,
+/// which takes a sign after the prefix (`0b-101` is -5), or `-0b` + `ParseInt("-" + rest, 2)`.
 pub(crate) fn go_int_value(s: &str) -> Option<i128> {
+    if !s.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-') {
+        return None;
+    }
     let plain: String = s.chars().filter(|c| *c != '_').collect();
-    let (negative, body) = match plain.as_bytes().first() {
-        Some(b'+') => (false, &plain[1..]),
-        Some(b'-') => (true, &plain[1..]),
-        _ => (false, plain.as_str()),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
+    if let Some(v) = go_parse_int(&plain, 0) {
+        return Some(v.into());
+    }
+    if let Some(v) = go_parse_uint(&plain, 0) {
+        return Some(v.into());
+    }
+    if let Some(rest) = plain.strip_prefix("0b") {
+        go_parse_int(rest, 2)
+            .map(i128::from)
+            .or_else(|| go_parse_uint(rest, 2).map(i128::from))
+    } else if let Some(rest) = plain.strip_prefix("-0b") {
+        go_parse_int(&format!("-{rest}"), 2).map(i128::from)
     } else {
-        (10, lower.as_str())
-    };
-    let value = i128::try_from(u128::from_str_radix(digits, radix).ok()?).ok()?;
-    Some(if negative { -value } else { value })
+        None
+    }
 }
 
 /// A plain scalar go-yaml v2 reads as a NaN or infinite float (JSON cannot hold those).
@@ -316,36 +320,66 @@ fn json_order(pairs: &[(Node, Node)]) -> Vec<(&Node, &Node, bool)> {
     ordered
 }
 
-/// Go `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` succeeds.
-fn go_parses_int(s: &str) -> bool {
-    let (sign, body) = match s.as_bytes().first() {
-        Some(b'+') => (Some('+'), &s[1..]),
-        Some(b'-') => (Some('-'), &s[1..]),
-        _ => (None, s),
+/// Go `strconv.ParseUint(s, base, 64)` for text without `_` (go-yaml removes them first):
+/// no sign; base 0 reads the `0x`/`0o`/`0b` prefixes (followed by at least one character) and
+/// a leading `0` as octal.
+fn go_parse_uint(s: &str, base: u32) -> Option<u64> {
+    let b = s.as_bytes();
+    let (radix, digits) = match base {
+        0 if b.first() == Some(&b'0') && b.len() >= 3 && b[1].eq_ignore_ascii_case(&b'x') => {
+            (16, &s[2..])
+        }
+        0 if b.first() == Some(&b'0') && b.len() >= 3 && b[1].eq_ignore_ascii_case(&b'o') => {
+            (8, &s[2..])
+        }
+        0 if b.first() == Some(&b'0') && b.len() >= 3 && b[1].eq_ignore_ascii_case(&b'b') => {
+            (2, &s[2..])
+        }
+        0 if b.first() == Some(&b'0') => (8, &s[1..]),
+        0 => (10, s),
+        radix => (radix, s),
     };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
-    } else {
-        (10, lower.as_str())
-    };
+    // Rust's `from_str_radix` takes a leading `+`; Go's digit loop does not.
+    if s.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
     if digits.is_empty() {
-        return false;
+        // Only a lone `0` (base 0) gets here with nothing left: it is zero.
+        return (s == "0").then_some(0);
     }
-    let Ok(value) = u128::from_str_radix(digits, radix) else {
-        return false;
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// Go `strconv.ParseInt(s, base, 64)`: an optional sign, then [`go_parse_uint`], in range.
+fn go_parse_int(s: &str, base: u32) -> Option<i64> {
+    let (negative, body) = match s.as_bytes().first() {
+        Some(b'+') => (false, &s[1..]),
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
     };
-    match sign {
-        None => value <= u64::MAX as u128,
-        Some('+') => value <= i64::MAX as u128,
-        _ => value <= 1u128 << 63,
-    }
+    let value = i128::from(go_parse_uint(body, base)?);
+    i64::try_from(if negative { -value } else { value }).ok()
+}
+
+/// Go `strconv.ParseFloat(s, 64)` succeeds, for text starting with `.` (go-yaml's `.` hint):
+/// Go's float syntax, where `_` may stand only between digits, and no overflow to infinity
+/// (an underflow to zero is no error).
+fn go_parses_float(s: &str) -> bool {
+    go_underscores_ok(s)
+        && s.chars()
+            .filter(|c| *c != '_')
+            .collect::<String>()
+            .parse::<f64>()
+            .is_ok_and(f64::is_finite)
+}
+
+/// Go strconv's `underscoreOK` for decimal text: each `_` stands between two digits.
+fn go_underscores_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().all(|(i, c)| {
+        *c != b'_'
+            || (i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+    })
 }
 
 /// go-yaml v2's `yamlStyleFloat`: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
@@ -852,6 +886,9 @@ mod tests {
             "1_000",
             "017",
             "+5",
+            // go-yaml's own `0b` branch: `ParseInt(rest, 2)` takes a sign after the prefix.
+            "0b-101",
+            "0b+101",
         ] {
             assert_eq!(yaml11_resolve(s), Yaml11::Int, "{s}");
         }
@@ -863,6 +900,11 @@ mod tests {
             ".NaN",
             "019",
             "99999999999999999999999",
+            // A `.` float goes to Go's ParseFloat as written: `_` between digits is fine.
+            ".4_4",
+            ".5_5e1_0",
+            "+.4_4",
+            ".1e-999",
         ] {
             assert_eq!(yaml11_resolve(s), Yaml11::Float, "{s}");
         }
@@ -877,8 +919,31 @@ mod tests {
             ".",
             "-",
             "1.2.3",
+            // Go's integer parser takes no sign after a prefix or a leading 0 (Rust's does).
+            "0x+1F",
+            "0+17",
+            "0o+17",
+            "-0b+101",
+            "-0b-101",
+            // Nor a second sign, even with a `_` (removed first) between.
+            "-+3",
+            "++1",
+            "+_+4",
+            // `_` only between digits; no overflow to infinity; no base 60.
+            "._4",
+            ".4_",
+            ".4__4",
+            ".4_4e",
+            ".1e999",
+            "1:30",
         ] {
             assert_eq!(yaml11_resolve(s), Yaml11::Str, "{s}");
         }
+        let ones = "1".repeat(64);
+        assert_eq!(yaml11_resolve(&format!("0b{ones}")), Yaml11::Int);
+        assert_eq!(yaml11_resolve(&format!("0b+{ones}")), Yaml11::Str);
+        assert_eq!(go_int_value("0b-101"), Some(-5));
+        assert_eq!(go_int_value("0"), Some(0));
+        assert_eq!(go_int_value("0x"), None);
     }
 }

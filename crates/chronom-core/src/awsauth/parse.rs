@@ -132,6 +132,40 @@ mod tests {
         );
     }
 
+    /// A random-seed run of awsauth_props found this entry: go-yaml v2 reads `.4_4` as the
+    /// number 0.44 (Go's ParseFloat takes `_` between digits), so the permission set name is
+    /// skipped and aws-iam-authenticator drops the entry. Both readers must drop it too.
+    #[test]
+    fn go_syntax_numbers_are_not_text_to_the_authenticator() {
+        let dropped = [
+            "  -   SSO:\n        permissionSetName: .4_4\n        accountID: '111122223333'\n      groups:\n        - \"\u{863e9}\\u000b\u{468}<\u{468}\\\\\"\n      USERNAME:  \"true\"\n",
+            "- sso: {permissionSetName: .5_5e1_0, accountID: '111122223333'}\n",
+            "- sso: {permissionSetName: 0b-101, accountID: '111122223333'}\n",
+            "- sso: {permissionSetName: Admin, accountID: 1111_2222_3333}\n",
+            "- rolearn: .4_4\n",
+        ];
+        for text in dropped {
+            let strict = parse_map_roles(text).unwrap();
+            assert!(strict[0].is_dropped(), "{text:?}: {strict:?}");
+            let lenient = crate::awsauth::read_map_roles(text);
+            assert!(lenient.entries[0].is_dropped(), "{text:?}: {lenient:?}");
+        }
+        // What Go's integer parser refuses (a sign after `0x`, `0o` or a leading `0`) stays
+        // text, so these entries are in effect, with these values.
+        let text = "- sso: {permissionSetName: 0+17, accountID: '111122223333'}\n  username: 0o+17\n- rolearn: 0x+1F\n  username: .4_4\n  groups: [0+17, 0b-101, ._4, .4_4]\n";
+        let strict = parse_map_roles(text).unwrap();
+        let lenient = crate::awsauth::read_map_roles(text).entries;
+        for entries in [&strict, &lenient] {
+            assert!(entries.iter().all(|e| !e.is_dropped()), "{entries:?}");
+            let sso = entries[0].sso.as_ref().unwrap();
+            assert_eq!(sso.permission_set_name, "0+17");
+            assert_eq!(entries[0].username.as_deref(), Some("0o+17"));
+            assert_eq!(entries[1].rolearn, "0x+1F");
+            assert_eq!(entries[1].username, None);
+            assert_eq!(entries[1].groups, ["0+17", "", "._4", ""]);
+        }
+    }
+
     #[test]
     fn dead_entries_are_explained() {
         let text = "- rolearn: arn:aws:iam::111122223333:role/team/a\n- username: x\n- just text\n";
