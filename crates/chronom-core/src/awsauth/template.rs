@@ -161,6 +161,187 @@ pub fn sample_username(template: &str, account: &str) -> String {
     render_template(template, &facts).unwrap_or_else(|| template.to_string())
 }
 
+/// Whose session the authenticator renders a template for, as far as the caller is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session<'a> {
+    /// An IAM user (mapUsers): GetCallerIdentity's UserID has no `:session` part, so
+    /// `{{SessionName}}` and `{{SessionNameRaw}}` render as "" and `{{EC2PrivateDNSName}}` fails.
+    None,
+    /// Any session of a role (a mapRoles entry, or a role ARN given to lookup).
+    Any,
+    /// This session of a role (an assumed-role ARN names it).
+    Named(&'a str),
+}
+
+/// What is known about the callers a mapping lets in when its username is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller<'a> {
+    /// The mapped principal's account: GetCallerIdentity's `Account`, which is the account of
+    /// the role or user the entry names. `None` when the entry does not say.
+    pub account_id: Option<&'a str>,
+    pub session: Session<'a>,
+}
+
+/// A template read as aws-iam-authenticator renders it: only the five exact `{{Name}}` strings
+/// are replaced (`strings.ReplaceAll`), anything else, unknown `{{x}}` included, stays literal.
+fn lenient_parts(template: &str) -> Vec<TemplatePart> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = template;
+    while let Some(c) = rest.chars().next() {
+        let hit = Placeholder::ALL.into_iter().find(|p| {
+            rest.starts_with("{{")
+                && rest[2..].starts_with(p.name())
+                && rest[2 + p.name().len()..].starts_with("}}")
+        });
+        match hit {
+            Some(p) => {
+                if !text.is_empty() {
+                    parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                }
+                parts.push(TemplatePart::Placeholder(p));
+                rest = &rest[p.name().len() + 4..];
+            }
+            None => {
+                text.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    if !text.is_empty() {
+        parts.push(TemplatePart::Text(text));
+    }
+    parts
+}
+
+/// The values one placeholder can take: the characters and the length range.
+fn allowed_char(_p: Placeholder, _c: char) -> bool {
+    true
+}
+
+fn length_range(_p: Placeholder) -> (usize, usize) {
+    (1, usize::MAX)
+}
+
+/// Values bound so far: one placeholder renders to the same value wherever it appears, and
+/// `{{SessionName}}` is `{{SessionNameRaw}}` with `@` turned into `-`.
+#[derive(Default, Clone)]
+struct Bound {
+    account: Option<String>,
+    session: Option<String>,
+    session_raw: Option<String>,
+    access_key: Option<String>,
+    dns: Option<String>,
+}
+
+impl Bound {
+    fn slot(&mut self, p: Placeholder) -> &mut Option<String> {
+        match p {
+            Placeholder::AccountId => &mut self.account,
+            Placeholder::SessionName => &mut self.session,
+            Placeholder::SessionNameRaw => &mut self.session_raw,
+            Placeholder::AccessKeyId => &mut self.access_key,
+            Placeholder::Ec2PrivateDnsName => &mut self.dns,
+        }
+    }
+
+    /// The session values agree with each other.
+    fn consistent(&self) -> bool {
+        match (&self.session, &self.session_raw) {
+            (Some(s), Some(raw)) => *s == raw.replace('@', "-"),
+            _ => true,
+        }
+    }
+}
+
+/// Can the authenticator render `template` as exactly `username` for some caller that fits
+/// `caller`? The one answer who-can, lookup and the findings all use to tie bindings to a
+/// mapping's templated username.
+pub fn can_produce(template: &str, caller: &Caller<'_>, username: &str) -> bool {
+    let parts = lenient_parts(template);
+    let needs_instance = parts.contains(&TemplatePart::Placeholder(Placeholder::Ec2PrivateDnsName));
+    let mut bound = Bound {
+        account: caller.account_id.map(str::to_string),
+        ..Bound::default()
+    };
+    match caller.session {
+        Session::None => {
+            if needs_instance {
+                return false;
+            }
+            bound.session = Some(String::new());
+            bound.session_raw = Some(String::new());
+        }
+        Session::Any => {}
+        Session::Named(name) => {
+            if needs_instance && !is_instance_id(name) {
+                return false;
+            }
+            bound.session = Some(name.replace('@', "-"));
+            bound.session_raw = Some(name.to_string());
+        }
+    }
+    matches_from(&parts, username, &mut bound, needs_instance)
+}
+
+/// An EC2 instance ID as the authenticator checks it before it calls EC2
+/// (`instanceIDPattern`, `^i-(\w{8}|\w{17})$` in pkg/server/server.go).
+fn is_instance_id(session: &str) -> bool {
+    session.strip_prefix("i-").is_some_and(|id| {
+        (id.len() == 8 || id.len() == 17)
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+fn matches_from(
+    parts: &[TemplatePart],
+    rest: &str,
+    bound: &mut Bound,
+    needs_instance: bool,
+) -> bool {
+    let Some((first, others)) = parts.split_first() else {
+        return rest.is_empty()
+            && bound.consistent()
+            && (!needs_instance
+                || [&bound.session_raw, &bound.session]
+                    .into_iter()
+                    .flatten()
+                    .all(|s| is_instance_id(s)));
+    };
+    let p = match first {
+        TemplatePart::Text(t) => {
+            return rest
+                .strip_prefix(t.as_str())
+                .is_some_and(|r| matches_from(others, r, bound, needs_instance));
+        }
+        TemplatePart::Placeholder(p) => *p,
+    };
+    if let Some(value) = bound.slot(p).clone() {
+        return rest
+            .strip_prefix(value.as_str())
+            .is_some_and(|r| matches_from(others, r, bound, needs_instance));
+    }
+    let (min, max) = length_range(p);
+    let mut len = 0;
+    for (at, c) in rest.char_indices() {
+        if len == max || !allowed_char(p, c) {
+            break;
+        }
+        len += 1;
+        let end = at + c.len_utf8();
+        if len < min {
+            continue;
+        }
+        *bound.slot(p) = Some(rest[..end].to_string());
+        let ok = bound.consistent() && matches_from(others, &rest[end..], bound, needs_instance);
+        *bound.slot(p) = None;
+        if ok {
+            return true;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
