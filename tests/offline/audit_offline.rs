@@ -801,6 +801,40 @@ fn templated_usernames_get_one_answer_from_who_can_lookup_and_findings() {
         ),
         ("dev-literal", "dev-literal", true, &[("alice", true)]),
         ("dev-literal", "dev-literal2", false, &[("alice", false)]),
+        // Only what the authenticator can render: session names are [\w+=,.@-]{2,64} ('@' as
+        // '-' in {{SessionName}}, never ':'), access key IDs [\w]{16,128}, EC2 private DNS
+        // names lowercase.
+        (
+            "dev:{{SessionName}}",
+            "dev:alice:admin",
+            false,
+            &[("alice", false)],
+        ),
+        (
+            "dev:{{SessionName}}",
+            "dev:alice@example.com",
+            false,
+            &[("alice@example.com", false)],
+        ),
+        ("dev:{{SessionName}}", "dev:a", false, &[("alice", false)]),
+        (
+            "key-{{AccessKeyID}}",
+            "key-ASIAEXAMPLEEXAMPLE1",
+            true,
+            &[("alice", true)],
+        ),
+        (
+            "key-{{AccessKeyID}}",
+            "key-ASIA",
+            false,
+            &[("alice", false)],
+        ),
+        (
+            "system:node:{{EC2PrivateDNSName}}",
+            "system:node:IP-10-0-0-1.EC2.INTERNAL",
+            false,
+            &[("i-0123456789abcdef0", false)],
+        ),
         // No binding names anything the template renders.
         (
             "dev:{{SessionName}}",

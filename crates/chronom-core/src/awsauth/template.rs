@@ -214,13 +214,41 @@ fn lenient_parts(template: &str) -> Vec<TemplatePart> {
     parts
 }
 
-/// The values one placeholder can take: the characters and the length range.
-fn allowed_char(_p: Placeholder, _c: char) -> bool {
-    true
+/// The characters a placeholder's value can hold, as the authenticator can render it.
+/// - `{{AccountID}}`: GetCallerIdentity's `Account`, 12 digits (used only when the entry does
+///   not name the account; otherwise it is that account).
+/// - `{{SessionNameRaw}}`: the part after `:` of GetCallerIdentity's `UserId`, which is the
+///   role session name; STS allows `[\w+=,.@-]` there (AssumeRole, AssumeRoleWithSAML and
+///   AssumeRoleWithWebIdentity's RoleSessionName). No `:`: the authenticator splits `UserId` on
+///   it and refuses more than two parts.
+/// - `{{SessionName}}`: the same with `@` replaced by `-`, so never an `@`.
+/// - `{{AccessKeyID}}`: the signing key of the pre-signed URL (`X-Amz-Credential` up to `/`),
+///   which STS accepts only for a real key: `[\w]` (STS `Credentials.AccessKeyId`).
+/// - `{{EC2PrivateDNSName}}`: EC2's `PrivateDnsName` of the instance, a lowercase DNS name
+///   (`ip-10-0-0-1.ec2.internal`, `i-0123456789abcdef0.us-west-2.compute.internal`).
+fn allowed_char(p: Placeholder, c: char) -> bool {
+    let word = c.is_ascii_alphanumeric() || c == '_';
+    match p {
+        Placeholder::AccountId => c.is_ascii_digit(),
+        Placeholder::SessionNameRaw => word || "+=,.@-".contains(c),
+        Placeholder::SessionName => word || "+=,.-".contains(c),
+        Placeholder::AccessKeyId => word,
+        Placeholder::Ec2PrivateDnsName => {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+        }
+    }
 }
 
-fn length_range(_p: Placeholder) -> (usize, usize) {
-    (1, usize::MAX)
+/// The lengths a placeholder's value can have: session names 2-64 (RoleSessionName), access
+/// key IDs 16-128 (`Credentials.AccessKeyId`), an account 12 digits, a DNS name at most 253
+/// and never empty (the authenticator refuses an instance without one: "failed to find node").
+fn length_range(p: Placeholder) -> (usize, usize) {
+    match p {
+        Placeholder::AccountId => (12, 12),
+        Placeholder::SessionName | Placeholder::SessionNameRaw => (2, 64),
+        Placeholder::AccessKeyId => (16, 128),
+        Placeholder::Ec2PrivateDnsName => (1, 253),
+    }
 }
 
 /// Values bound so far: one placeholder renders to the same value wherever it appears, and
@@ -427,5 +455,132 @@ mod tests {
             )
             .contains("{{")
         );
+    }
+
+    const ROLE: Caller<'static> = Caller {
+        account_id: Some("111122223333"),
+        session: Session::Any,
+    };
+
+    /// What each placeholder can render as, per aws-iam-authenticator and STS (issue 14).
+    #[test]
+    fn each_placeholder_renders_only_what_the_authenticator_can() {
+        let yes = |t: &str, u: &str| assert!(can_produce(t, &ROLE, u), "{t} should give {u}");
+        let no = |t: &str, u: &str| assert!(!can_produce(t, &ROLE, u), "{t} cannot give {u}");
+        // Session names: [\w+=,.@-]{2,64}; SessionName has '-' for '@'; never ':'.
+        yes("dev:{{SessionName}}", "dev:alice");
+        yes("dev:{{SessionName}}", "dev:a_b+c=d,e.f-g");
+        no("dev:{{SessionName}}", "dev:alice:admin");
+        no("dev:{{SessionName}}", "dev:alice@example.com");
+        no("dev:{{SessionName}}", "dev:a");
+        no("dev:{{SessionName}}", "dev:alice smith");
+        no("dev:{{SessionName}}", "dev:ålice");
+        yes("dev:{{SessionName}}", &format!("dev:{}", "a".repeat(64)));
+        no("dev:{{SessionName}}", &format!("dev:{}", "a".repeat(65)));
+        yes("dev:{{SessionNameRaw}}", "dev:alice@example.com");
+        no("dev:{{SessionNameRaw}}", "dev:alice:admin");
+        // Both name the same session.
+        yes("{{SessionName}}/{{SessionNameRaw}}", "a-b/a@b");
+        yes("{{SessionName}}/{{SessionNameRaw}}", "a-b/a-b");
+        no("{{SessionName}}/{{SessionNameRaw}}", "a-b/a@c");
+        no("{{SessionName}}/{{SessionName}}", "alice/bob");
+        // The account is the mapped principal's; unknown, any 12 digits.
+        yes("{{AccountID}}-{{SessionName}}", "111122223333-bob");
+        no("{{AccountID}}-{{SessionName}}", "444455556666-bob");
+        let anywhere = Caller {
+            account_id: None,
+            session: Session::Any,
+        };
+        assert!(can_produce("{{AccountID}}", &anywhere, "444455556666"));
+        assert!(!can_produce("{{AccountID}}", &anywhere, "44445555666"));
+        assert!(!can_produce("{{AccountID}}", &anywhere, "44445555666x"));
+        // Access key IDs: [\w]{16,128}.
+        yes("k:{{AccessKeyID}}", "k:ASIAEXAMPLEEXAMPLE1");
+        no("k:{{AccessKeyID}}", "k:ASIASHORT");
+        no("k:{{AccessKeyID}}", "k:ASIA-EXAMPLE-EXAMPLE");
+        // EC2 private DNS names, only for a session named after an instance ID.
+        yes(
+            "system:node:{{EC2PrivateDNSName}}",
+            "system:node:ip-10-0-0-1.ec2.internal",
+        );
+        no(
+            "system:node:{{EC2PrivateDNSName}}",
+            "system:node:IP-10-0-0-1.EC2.INTERNAL",
+        );
+        no("system:node:{{EC2PrivateDNSName}}", "system:node:");
+        yes(
+            "{{EC2PrivateDNSName}}/{{SessionName}}",
+            "ip-10-0-0-1.ec2.internal/i-0123456789abcdef0",
+        );
+        no(
+            "{{EC2PrivateDNSName}}/{{SessionName}}",
+            "ip-10-0-0-1.ec2.internal/alice",
+        );
+        // Unknown placeholders stay literal, as the authenticator leaves them.
+        yes("dev:{{sessionname}}", "dev:{{sessionname}}");
+        no("dev:{{sessionname}}", "dev:alice");
+    }
+
+    #[test]
+    fn a_named_session_or_a_user_renders_one_name() {
+        let session = |name| Caller {
+            account_id: Some("111122223333"),
+            session: Session::Named(name),
+        };
+        assert!(can_produce(
+            "dev:{{SessionName}}",
+            &session("a@b"),
+            "dev:a-b"
+        ));
+        assert!(!can_produce(
+            "dev:{{SessionName}}",
+            &session("a@b"),
+            "dev:a@b"
+        ));
+        assert!(!can_produce(
+            "dev:{{SessionName}}",
+            &session("alice"),
+            "dev:bob"
+        ));
+        assert!(can_produce(
+            "n:{{EC2PrivateDNSName}}",
+            &session("i-0123456789abcdef0"),
+            "n:ip-10-0-0-1.ec2.internal"
+        ));
+        assert!(!can_produce(
+            "n:{{EC2PrivateDNSName}}",
+            &session("alice"),
+            "n:ip-10-0-0-1.ec2.internal"
+        ));
+        // An IAM user has no session: "" for both names, and no EC2 name at all.
+        let user = Caller {
+            account_id: Some("111122223333"),
+            session: Session::None,
+        };
+        assert!(can_produce("dev:{{SessionName}}", &user, "dev:"));
+        assert!(!can_produce("dev:{{SessionName}}", &user, "dev:alice"));
+        assert!(!can_produce(
+            "n:{{EC2PrivateDNSName}}",
+            &user,
+            "n:ip-10-0-0-1.ec2.internal"
+        ));
+    }
+
+    /// The sample values the verify and report paths render with are values the authenticator
+    /// could produce, so a binding to a sample username is reported for the mapping.
+    #[test]
+    fn sample_usernames_are_producible() {
+        for template in [
+            "dev:{{SessionName}}",
+            "{{SessionNameRaw}}@{{AccountID}}",
+            "k:{{AccessKeyID}}",
+            "system:node:{{EC2PrivateDNSName}}",
+        ] {
+            let sample = sample_username(template, "111122223333");
+            assert!(
+                can_produce(template, &ROLE, &sample),
+                "{template}: {sample}"
+            );
+        }
     }
 }
