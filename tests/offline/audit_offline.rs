@@ -744,3 +744,185 @@ fn a_reader_that_leaves_early_ends_the_output_quietly() {
 fn audit_dir(dir: &std::path::Path, format: &str) -> Output {
     chronom(&["audit", "--from-file", dir.to_str().unwrap(), "-o", format])
 }
+
+/// Issue 14: a binding to a username a mapping's template renders for some caller reaches that
+/// mapping in every answer. For each template and bound username, `who-can` (which principals
+/// reach the subject), `lookup` of the role (any session), `lookup` of named sessions, and the
+/// findings (CHR005 for pods/exec) must say the same thing.
+#[test]
+fn templated_usernames_get_one_answer_from_who_can_lookup_and_findings() {
+    const ROLE: &str = "arn:aws:iam::111122223333:role/dev";
+    // (template, the username a RoleBinding gives pods/exec, reached by some session of the
+    // role, [(a named session, reached by it)])
+    type Case<'a> = (&'a str, &'a str, bool, &'a [(&'a str, bool)]);
+    let cases: &[Case] = &[
+        (
+            "dev:{{SessionName}}",
+            "dev:alice",
+            true,
+            &[("alice", true), ("bob", false)],
+        ),
+        // '@' renders as '-' in {{SessionName}}.
+        (
+            "dev:{{SessionName}}",
+            "dev:alice-example.com",
+            true,
+            &[
+                ("alice@example.com", true),
+                ("alice-example.com", true),
+                ("alice", false),
+            ],
+        ),
+        (
+            "dev:{{SessionNameRaw}}",
+            "dev:alice@example.com",
+            true,
+            &[("alice@example.com", true), ("alice-example.com", false)],
+        ),
+        // {{AccountID}} is the mapped role's account, never another.
+        (
+            "acct-{{AccountID}}",
+            "acct-111122223333",
+            true,
+            &[("alice", true)],
+        ),
+        (
+            "acct-{{AccountID}}",
+            "acct-444455556666",
+            false,
+            &[("alice", false)],
+        ),
+        // Rendered only for a session named after an EC2 instance ID.
+        (
+            "system:node:{{EC2PrivateDNSName}}",
+            "system:node:ip-10-0-0-1.ec2.internal",
+            true,
+            &[("i-0123456789abcdef0", true), ("alice", false)],
+        ),
+        ("dev-literal", "dev-literal", true, &[("alice", true)]),
+        ("dev-literal", "dev-literal2", false, &[("alice", false)]),
+        // Only what the authenticator can render: session names are [\w+=,.@-]{2,64} ('@' as
+        // '-' in {{SessionName}}, never ':'), access key IDs [\w]{16,128}, EC2 private DNS
+        // names lowercase.
+        (
+            "dev:{{SessionName}}",
+            "dev:alice:admin",
+            false,
+            &[("alice", false)],
+        ),
+        (
+            "dev:{{SessionName}}",
+            "dev:alice@example.com",
+            false,
+            &[("alice@example.com", false)],
+        ),
+        ("dev:{{SessionName}}", "dev:a", false, &[("alice", false)]),
+        (
+            "key-{{AccessKeyID}}",
+            "key-ASIAEXAMPLEEXAMPLE1",
+            true,
+            &[("alice", true)],
+        ),
+        (
+            "key-{{AccessKeyID}}",
+            "key-ASIA",
+            false,
+            &[("alice", false)],
+        ),
+        (
+            "system:node:{{EC2PrivateDNSName}}",
+            "system:node:IP-10-0-0-1.EC2.INTERNAL",
+            false,
+            &[("i-0123456789abcdef0", false)],
+        ),
+        // No binding names anything the template renders.
+        (
+            "dev:{{SessionName}}",
+            "someone-else",
+            false,
+            &[("alice", false)],
+        ),
+    ];
+    for &(template, bound, reached, sessions) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("objects.yaml"),
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: aws-auth, namespace: kube-system}}\ndata:\n  mapRoles: |\n    - rolearn: {ROLE}\n      username: \"{template}\"\n      groups: []\n\
+                 ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: exec, namespace: apps}}\nrules: [{{apiGroups: [\"\"], resources: [pods/exec], verbs: [create]}}]\n\
+                 ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: exec, namespace: apps}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: exec}}\nsubjects: [{{kind: User, name: \"{bound}\", apiGroup: rbac.authorization.k8s.io}}]\n"
+            ),
+        )
+        .unwrap();
+        let dir = dir.path().to_str().unwrap();
+        let json = |args: &[&str]| -> serde_json::Value {
+            let mut all = args.to_vec();
+            all.extend_from_slice(&["--from-file", dir, "-o", "json"]);
+            let o = chronom(&all);
+            assert!(
+                matches!(o.status.code(), Some(0 | 3)),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            serde_json::from_slice(&o.stdout).unwrap()
+        };
+        let case = format!("template {template:?}, binding to {bound:?}");
+
+        let who_can = json(&["audit", "who-can", "create", "pods/exec", "-A"]);
+        let who_can_reached = who_can.as_array().unwrap().iter().any(|r| {
+            r["subject"] == format!("User/{bound}")
+                && r["principals"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p == ROLE)
+        });
+        assert_eq!(who_can_reached, reached, "who-can: {case}: {who_can:#}");
+
+        let through_binding = |rows: &serde_json::Value| {
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["binding"] == "RoleBinding/apps/exec")
+        };
+        let lookup = json(&["audit", "lookup", ROLE]);
+        assert_eq!(
+            through_binding(&lookup),
+            reached,
+            "lookup {ROLE}: {case}: {lookup:#}"
+        );
+        for &(session, want) in sessions {
+            let arn = format!("arn:aws:sts::111122223333:assumed-role/dev/{session}");
+            let lookup = json(&["audit", "lookup", &arn]);
+            assert_eq!(
+                through_binding(&lookup),
+                want,
+                "lookup {arn}: {case}: {lookup:#}"
+            );
+        }
+
+        let report = json(&["audit"]);
+        let finding = report["findings"].as_array().unwrap().iter().any(|f| {
+            f["rule"] == "CHR005"
+                && f["subject"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{ROLE} "))
+        });
+        assert_eq!(
+            finding, reached,
+            "findings: {case}: {:#}",
+            report["findings"]
+        );
+        let subjects = report["mappings"][0]["bindingSubjects"].clone();
+        assert_eq!(
+            subjects
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| *s == format!("User/{bound}")),
+            reached,
+            "bindingSubjects: {case}: {subjects:#}"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use std::fmt;
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
-use crate::awsauth::template::{Placeholder, TemplatePart, parse_template};
+use crate::awsauth::template::{self, Caller, Session};
 use crate::rbac::model::AUTHENTICATED_GROUP;
 use crate::rbac::{
     BindingRef, Grant, Identity, QueryScope, RbacObjects, RbacSnapshot, RoleId, Scope, SubjectRef,
@@ -240,34 +240,14 @@ pub fn held_beyond(
     out
 }
 
-/// Characters a placeholder can stand for: session names are `[\w+=,.@-]`, and the rest
-/// (EC2 DNS names, access key IDs) use fewer.
-fn placeholder_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
-}
-
-/// Whether the mapping's username template can produce `candidate`. `{{AccountID}}` is the
-/// role's account; every other placeholder is anything of placeholder characters.
+/// Whether the mapping's username template can produce `candidate` for some session of the
+/// role: [`template::can_produce`], the one answer the audit's who-can, lookup and findings use.
 pub fn template_can_produce(template: &str, account: &str, candidate: &str) -> bool {
-    let Ok(parts) = parse_template(template) else {
-        return template == candidate;
+    let caller = Caller {
+        account_id: Some(account),
+        session: Session::Any,
     };
-    fn go(parts: &[TemplatePart], account: &str, rest: &str) -> bool {
-        match parts.split_first() {
-            None => rest.is_empty(),
-            Some((TemplatePart::Text(t), tail)) => rest
-                .strip_prefix(t.as_str())
-                .is_some_and(|r| go(tail, account, r)),
-            Some((TemplatePart::Placeholder(Placeholder::AccountId), tail)) => rest
-                .strip_prefix(account)
-                .is_some_and(|r| go(tail, account, r)),
-            Some((TemplatePart::Placeholder(_), tail)) => {
-                let end = rest.find(|c| !placeholder_char(c)).unwrap_or(rest.len());
-                (1..=end).any(|n| go(tail, account, &rest[n..]))
-            }
-        }
-    }
-    go(&parts, account, candidate)
+    template::can_produce(template, &caller, candidate)
 }
 
 /// The usernames to evaluate for a mapping: `sample` (the template rendered with placeholder
@@ -668,7 +648,8 @@ mod tests {
         let acct = "111122223333";
         for (t, u) in [
             ("chronom:{{SessionName}}", "chronom:alice"),
-            ("chronom:{{SessionName}}", "chronom:a.b@c"),
+            // The session "a.b@c": {{SessionName}} renders '@' as '-' (issue 14).
+            ("chronom:{{SessionName}}", "chronom:a.b-c"),
             ("x-{{AccountID}}-{{SessionNameRaw}}", "x-111122223333-bob"),
             ("plain", "plain"),
         ] {
@@ -677,6 +658,7 @@ mod tests {
         for (t, u) in [
             ("chronom:{{SessionName}}", "chronom:"),
             ("chronom:{{SessionName}}", "chronom:a:b"),
+            ("chronom:{{SessionName}}", "chronom:a.b@c"),
             ("chronom:{{SessionName}}", "other:alice"),
             ("x-{{AccountID}}", "x-444455556666"),
             ("plain", "plainer"),

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::inventory::{Mapping, MappingSource};
 use super::report::identity_of;
 use crate::arn::{self, PrincipalArn};
+use crate::awsauth::template::{self, Caller, Session};
 use crate::error::UserError;
 use crate::rbac::{self, Identity, QueryScope, RbacSnapshot, Request, SubjectKind, SubjectRef};
 
@@ -35,32 +36,57 @@ pub struct LookupAnswer {
     pub rules: Vec<String>,
 }
 
-/// Does a username template (`chronom:{{SessionName}}`) produce this username?
-pub fn template_matches(template: &str, username: &str) -> bool {
-    let parts: Vec<&str> = template.split("{{").collect();
-    if parts.len() == 1 {
-        return template == username;
-    }
-    // Literal pieces around placeholders must appear in order; a placeholder matches one or more characters.
-    let mut pieces = vec![parts[0]];
-    for p in &parts[1..] {
-        pieces.push(p.split_once("}}").map(|(_, rest)| rest).unwrap_or(p));
-    }
-    let Some(mut rest) = username.strip_prefix(pieces[0]) else {
-        return false;
+/// The callers a mapping lets in, as far as rendering its username goes: the account its
+/// principal names, and sessions of a role (mapRoles, a role's access entry) or none (a user).
+pub fn caller_of<'a>(m: &'a Mapping, session_name: Option<&'a str>) -> Caller<'a> {
+    let account_id = m
+        .principal
+        .split(':')
+        .nth(4)
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
+    let is_user = match m.source {
+        MappingSource::MapUsers => true,
+        MappingSource::AccessEntry => m.principal.contains(":user/"),
+        MappingSource::MapRoles | MappingSource::MapAccounts => false,
     };
-    for (i, piece) in pieces.iter().enumerate().skip(1) {
-        let last = i == pieces.len() - 1;
-        if last {
-            return rest.len() > piece.len() && rest.ends_with(piece);
-        }
-        match rest.get(1..).and_then(|r| r.find(piece)) {
-            Some(at) if !piece.is_empty() => rest = &rest[at + 1 + piece.len()..],
-            _ if piece.is_empty() => return false,
-            _ => return false,
-        }
+    let session = match (is_user, session_name) {
+        (true, _) => Session::None,
+        (false, Some(name)) => Session::Named(name),
+        (false, None) => Session::Any,
+    };
+    Caller {
+        account_id,
+        session,
     }
-    true
+}
+
+/// Can a caller this mapping lets in (of that session, when one is named) authenticate as
+/// `username`? Who-can, lookup and the findings all tie User subjects to mappings with this.
+pub fn mapping_produces(m: &Mapping, session_name: Option<&str>, username: &str) -> bool {
+    match m.source {
+        // The caller's own (canonical) ARN, for any principal of the account.
+        MappingSource::MapAccounts => {
+            username.starts_with("arn:") && username.split(':').nth(4) == Some(m.principal.as_str())
+        }
+        _ if m.username.is_empty() => m.principal == username,
+        _ => template::can_produce(&m.username, &caller_of(m, session_name), username),
+    }
+}
+
+/// The usernames bindings name that this mapping produces (for that session, when one is
+/// named), sorted: the users whose bindings reach callers of the mapping, beyond its groups.
+pub fn bound_usernames(
+    m: &Mapping,
+    session_name: Option<&str>,
+    snapshot: &RbacSnapshot,
+) -> Vec<String> {
+    let mut out: Vec<String> = snapshot
+        .usernames()
+        .filter(|u| mapping_produces(m, session_name, u))
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out
 }
 
 /// The active mappings whose identity is, or is in, this subject.
@@ -72,13 +98,7 @@ pub fn principals_for(mappings: &[Mapping], kind: SubjectKind, name: &str) -> Ve
             SubjectKind::Group => {
                 name == rbac::model::AUTHENTICATED_GROUP || m.groups.iter().any(|g| g == name)
             }
-            SubjectKind::User => match m.source {
-                MappingSource::MapAccounts => {
-                    name.starts_with("arn:") && name.split(':').nth(4) == Some(m.principal.as_str())
-                }
-                _ if m.username.is_empty() => m.principal == name,
-                _ => template_matches(&m.username, name),
-            },
+            SubjectKind::User => mapping_produces(m, None, name),
             SubjectKind::ServiceAccount => false,
         })
         .map(|m| m.principal.clone())
@@ -211,12 +231,20 @@ pub fn lookup_targets(
                 _ => false,
             })
             .collect();
+        let session = match &principal {
+            PrincipalArn::AssumedRole { session, .. } => Some(session.clone()),
+            _ => None,
+        };
         return Ok(hits
             .into_iter()
             .map(|m| {
                 (
                     Some(m.principal.clone()),
-                    LookupTarget::Identity(identity_of(m)),
+                    LookupTarget::Mapped {
+                        identity: identity_of(m),
+                        mapping: Box::new(m.clone()),
+                        session: session.clone(),
+                    },
                 )
             })
             .collect());
@@ -236,6 +264,14 @@ pub fn lookup_targets(
 pub enum LookupTarget {
     /// Everything that applies to an identity: its user, its groups, system:authenticated.
     Identity(Identity),
+    /// A mapping's identity, plus the bindings of every username its template can produce
+    /// for callers of that session (any session when `None`): `dev:{{SessionName}}` is reached
+    /// by a binding to `dev:alice`.
+    Mapped {
+        identity: Identity,
+        mapping: Box<Mapping>,
+        session: Option<String>,
+    },
     /// A bare name: bindings naming it as a User or as a Group, as rbac-lookup shows them.
     Named(String),
 }
@@ -248,6 +284,16 @@ pub fn answer_lookup(
     for (principal, target) in targets {
         let rows = match target {
             LookupTarget::Identity(id) => rbac::lookup_identity(snapshot, id),
+            LookupTarget::Mapped {
+                identity,
+                mapping,
+                session,
+            } => {
+                // The identity's own username is a sample (`dev:chronom-verify`): what reaches
+                // the user side is the usernames this session can really be given.
+                let users = bound_usernames(mapping, session.as_deref(), snapshot);
+                rbac::lookup_users_and_groups(snapshot, &users, &identity.groups)
+            }
             LookupTarget::Named(name) => {
                 let mut rows = rbac::lookup(snapshot, &SubjectRef::user(name));
                 rows.extend(rbac::lookup(snapshot, &SubjectRef::group(name)));
@@ -275,6 +321,17 @@ mod tests {
 
     #[test]
     fn templates_match_usernames() {
+        // Any session of a role whose account the entry does not say.
+        let template_matches = |template: &str, username: &str| {
+            template::can_produce(
+                template,
+                &Caller {
+                    account_id: None,
+                    session: Session::Any,
+                },
+                username,
+            )
+        };
         assert!(template_matches("chronom:{{SessionName}}", "chronom:alice"));
         assert!(!template_matches("chronom:{{SessionName}}", "chronom:"));
         assert!(!template_matches("chronom:{{SessionName}}", "other:alice"));

@@ -465,10 +465,33 @@ pub fn build_with_snapshots(
                 hits: None,
             });
         let summary = shared.summary;
+        // Callers whose session renders the template into a username some binding names get
+        // that binding too (`dev:{{SessionName}}` and a binding to `dev:alice`).
+        let templated: Vec<Identity> = super::answers::bound_usernames(m, None, snapshot)
+            .into_iter()
+            .filter(|u| *u != identity.user)
+            .map(|u| {
+                let groups: Vec<&str> = identity.groups.iter().map(String::as_str).collect();
+                Identity::exact(&u, &groups)
+            })
+            .collect();
         if m.active {
             let hits = shared
                 .hits
                 .get_or_insert_with(|| snapshot.check_capabilities(&identity, &checks));
+            let mut summary = summary;
+            let mut merged;
+            let mut hits: &[rbac::CapabilityHit] = hits;
+            if !templated.is_empty() {
+                merged = hits.to_vec();
+                for other in &templated {
+                    if snapshot.effective_summary(other) == AccessSummary::ClusterAdmin {
+                        summary = AccessSummary::ClusterAdmin;
+                    }
+                    merge_hits(&mut merged, snapshot.check_capabilities(other, &checks));
+                }
+                hits = &merged;
+            }
             let mut found = findings::access_findings(m, &identity, summary, hits, snapshot);
             if is_entry
                 && all.iter().any(|f| {
@@ -484,7 +507,14 @@ pub fn build_with_snapshots(
         if is_entry && eks.is_some() {
             all.extend(mapped_twice(&inv, m, &identity, snapshot, &checks));
         }
-        let binding_subjects = sections.of_identity(snapshot, &identity, m);
+        let mut binding_subjects = sections.of_identity(snapshot, &identity, m);
+        for other in &templated {
+            let user = rbac::SubjectRef::user(&other.user);
+            let key = sections.subject(user.to_string(), snapshot, &user);
+            if !binding_subjects.contains(&key) {
+                binding_subjects.push(key);
+            }
+        }
         mappings.push(mapped_identity(m, &identity, summary, binding_subjects));
     }
     all.extend(role_findings(state, snapshot));
@@ -509,6 +539,32 @@ pub fn build_with_snapshots(
         counts,
         verification: None,
         eks: eks.cloned(),
+    }
+}
+
+/// Adds a templated username's capabilities to the mapping's: one hit per capability, with
+/// the scopes and evidence of both.
+fn merge_hits(into: &mut Vec<rbac::CapabilityHit>, more: Vec<rbac::CapabilityHit>) {
+    for hit in more {
+        match into.iter_mut().find(|h| h.id == hit.id) {
+            Some(h) => {
+                for scope in hit.scopes {
+                    if !h.scopes.contains(&scope) {
+                        h.scopes.push(scope);
+                    }
+                }
+                for grant in hit.evidence {
+                    if !h.evidence.contains(&grant) {
+                        h.evidence.push(grant);
+                    }
+                }
+                h.privileged_group |= hit.privileged_group;
+                if h.scopes.contains(&rbac::Scope::Cluster) {
+                    h.scopes.retain(|s| *s == rbac::Scope::Cluster);
+                }
+            }
+            None => into.push(hit),
+        }
     }
 }
 

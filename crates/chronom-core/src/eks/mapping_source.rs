@@ -210,7 +210,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(targets.len(), 1);
-        let LookupTarget::Identity(identity) = &targets[0].1 else {
+        let LookupTarget::Mapped { identity, .. } = &targets[0].1 else {
             panic!("an identity")
         };
         assert_eq!(identity.user, "viewer");
@@ -225,7 +225,7 @@ mod tests {
         // the ignored aws-auth entry.
         let targets = answers::lookup_targets(ADMIN, &mappings).unwrap();
         assert_eq!(targets.len(), 1);
-        let LookupTarget::Identity(identity) = &targets[0].1 else {
+        let LookupTarget::Mapped { identity, .. } = &targets[0].1 else {
             panic!("an identity")
         };
         assert_eq!(identity.user, "admin-entry");

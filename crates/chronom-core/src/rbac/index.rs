@@ -361,6 +361,15 @@ impl RbacSnapshot {
         self.by_user.get(user).is_some_and(|b| !b.is_empty())
     }
 
+    /// Every username some binding names (as a User, or as the ServiceAccount it spells), in
+    /// no order: the candidates a mapping's username template is matched against.
+    pub fn usernames(&self) -> impl Iterator<Item = &str> {
+        self.by_user
+            .iter()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(u, _)| u.as_str())
+    }
+
     /// Whether some binding names this group.
     pub fn names_group(&self, group: &str) -> bool {
         self.by_group.get(group).is_some_and(|b| !b.is_empty())

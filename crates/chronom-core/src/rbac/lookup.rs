@@ -77,6 +77,30 @@ pub fn lookup_identity(snapshot: &RbacSnapshot, identity: &Identity) -> Vec<Look
     )
 }
 
+/// The bindings that apply to a caller who may have any of these usernames (one per session
+/// of a templated mapping) and has these groups; one row per binding, as [`lookup_identity`].
+pub fn lookup_users_and_groups(
+    snapshot: &RbacSnapshot,
+    users: &[String],
+    groups: &[String],
+) -> Vec<LookupRow> {
+    let mut hits = Vec::new();
+    for user in users {
+        hits.extend(snapshot.bindings_of(user, groups, None));
+    }
+    if users.is_empty() {
+        // No username a binding names: only the groups reach the caller.
+        hits.extend(
+            groups
+                .iter()
+                .filter_map(|g| snapshot.by_group.get(g))
+                .flatten()
+                .copied(),
+        );
+    }
+    rows(snapshot, hits)
+}
+
 /// rbac-lookup's filter: every binding subject whose name contains `name_contains`, optionally
 /// of one kind. A full scan, meant for interactive use.
 pub fn lookup_matching(

@@ -26,7 +26,7 @@ pub use capability::{CapabilityCheck, CapabilityHit, Placement, Probe, dangerous
 pub use catalog::{ResourceCatalog, ResourceInfo};
 pub use evaluator::{Decision, Grant};
 pub use index::{DanglingBinding, DanglingReason, InertSubject, RbacObjects, RbacSnapshot};
-pub use lookup::{LookupRow, lookup, lookup_identity, lookup_matching};
+pub use lookup::{LookupRow, lookup, lookup_identity, lookup_matching, lookup_users_and_groups};
 pub use model::{
     BindingKind, BindingRef, Identity, QueryScope, RoleId, RoleKind, Scope, SubjectKind, SubjectRef,
 };
