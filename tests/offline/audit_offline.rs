@@ -926,3 +926,90 @@ fn templated_usernames_get_one_answer_from_who_can_lookup_and_findings() {
         );
     }
 }
+
+/// `kubectl get clusterroles,clusterrolebindings,roles,rolebindings -A` at the 16x bench shape
+/// (bench/seed's own objects, 15,000 of them, as one `kind: List`), beside the seed's aws-auth:
+/// YAML (past the YAML parser's fixed default budget of 250,000 nodes, which refused it) and
+/// JSON read from files give the same report.
+#[test]
+fn a_16x_dump_reads_the_same_as_yaml_and_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/seed"))
+        .args(["--scale", "16", "--dry-run"])
+        .arg(dir.path().join("seed"))
+        .output()
+        .expect("run bench/seed (python3)");
+    assert!(seed.status.success(), "{seed:?}");
+    let mut files: Vec<_> = std::fs::read_dir(dir.path().join("seed"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut items = Vec::new();
+    for kind in [
+        "clusterroles",
+        "clusterrolebindings",
+        "roles",
+        "rolebindings",
+    ] {
+        for f in files.iter().filter(|f| {
+            let name = f.file_name().unwrap().to_str().unwrap();
+            name.ends_with(&format!("-{kind}.json"))
+        }) {
+            let list: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+            for mut item in list["items"].as_array().unwrap().clone() {
+                // What the API server adds and kubectl prints.
+                let n = items.len();
+                let meta = item["metadata"].as_object_mut().unwrap();
+                meta.insert("resourceVersion".into(), (1000 + n).to_string().into());
+                meta.insert(
+                    "uid".into(),
+                    format!("00000000-0000-0000-0000-{n:012}").into(),
+                );
+                items.push(item);
+            }
+        }
+    }
+    assert_eq!(items.len(), 15_000);
+    let dump = serde_json::json!({
+        "apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""},
+    });
+    let aws_auth = files
+        .iter()
+        .find(|f| f.ends_with("aws-auth.json"))
+        .expect("the seed writes aws-auth");
+    let mut reports = Vec::new();
+    for (name, text) in [
+        ("dump.json", serde_json::to_string_pretty(&dump).unwrap()),
+        ("dump.yaml", serde_saphyr::to_string(&dump).unwrap()),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let o = chronom(&[
+            "audit",
+            "--from-file",
+            path.to_str().unwrap(),
+            "--from-file",
+            aws_auth.to_str().unwrap(),
+            "-o",
+            "json",
+        ]);
+        assert!(
+            o.status.code().is_some_and(|c| c == 0 || c == 3),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        reports.push(stdout(&o));
+    }
+    let report: serde_json::Value = serde_json::from_str(&reports[0]).unwrap();
+    assert!(
+        report["mappings"].as_array().unwrap().len() >= 1_700,
+        "the seed's aws-auth was read"
+    );
+    assert!(!report["findings"].as_array().unwrap().is_empty());
+    assert!(
+        reports[0] == reports[1],
+        "the YAML dump's report differs from the JSON dump's"
+    );
+}

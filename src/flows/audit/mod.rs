@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams};
 
 use crate::adapters::kube::{self as connect, Connection};
@@ -497,25 +496,10 @@ where
     Ok(Ok(items))
 }
 
-/// Keep only the metadata the audit reads: name, namespace, labels (aggregation selects
-/// ClusterRoles by label, and the chronom role is recognised by one) and the chronom profile
-/// annotation (CHR028 judges the role by its profile). The rest goes as each page arrives:
-/// managedFields (often larger than the object), the other annotations
-/// (`kubectl.kubernetes.io/last-applied-configuration` is a second copy of it), uid,
-/// resourceVersion, timestamps and owner references.
+/// Keep only the metadata the audit reads (`keep_audited_metadata` says what and why), as each
+/// page arrives.
 fn trim<K: kube::Resource>(mut item: K) -> K {
-    let meta = item.meta_mut();
-    let profile = meta
-        .annotations
-        .as_mut()
-        .and_then(|a| a.remove_entry(chronom_core::readonly_role::PROFILE_ANNOTATION));
-    *meta = ObjectMeta {
-        name: meta.name.take(),
-        namespace: meta.namespace.take(),
-        labels: meta.labels.take(),
-        annotations: profile.map(|(k, v)| std::collections::BTreeMap::from([(k, v)])),
-        ..ObjectMeta::default()
-    };
+    chronom_core::audit::manifests::keep_audited_metadata(item.meta_mut());
     item
 }
 
@@ -540,12 +524,7 @@ pub(crate) fn read_files(paths: &[PathBuf]) -> Result<ClusterState, UserError> {
         })?;
         state
             .add_text(&f.display().to_string(), &text)
-            .map_err(|e| {
-                UserError::failed(
-                    e.to_string(),
-                    "fix the manifest, or leave the file out of --from-file",
-                )
-            })?;
+            .map_err(|e| UserError::failed(e.to_string(), e.next))?;
     }
     Ok(state)
 }

@@ -10,3 +10,4 @@ pub mod inventory;
 pub mod manifests;
 pub mod questions;
 pub mod report;
+pub mod review_classes;

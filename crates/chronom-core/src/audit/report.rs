@@ -77,8 +77,22 @@ pub struct Mismatch {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
+    /// Answers compared: every question for every active mapping.
     pub queries: usize,
     pub mismatches: Vec<Mismatch>,
+    /// SubjectAccessReviews sent: every question once per class.
+    pub reviews: usize,
+    /// The classes of mappings one set of reviews answered (see `audit::review_classes`).
+    pub classes: Vec<VerifiedClass>,
+}
+
+/// One class of `audit --verify`: the identity asked, and how many mappings its answers stand for.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifiedClass {
+    pub user: String,
+    pub groups: Vec<String>,
+    pub mappings: usize,
 }
 
 /// What the audit reads from EKS with --cluster: DescribeCluster, and the access entries with

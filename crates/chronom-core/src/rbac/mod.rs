@@ -10,7 +10,7 @@ pub mod capability;
 pub mod catalog;
 pub mod evaluator;
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 pub mod index;
 pub mod lookup;
 pub mod model;
