@@ -8,12 +8,14 @@
 //!
 //! The plugin's env (`AWS_REGION`, `AWS_DEFAULT_REGION`, `AWS_PROFILE`) fills what the flags do
 //! not say. [`eks_cluster_of`] decides whether a context is an EKS cluster at all: only on an
-//! EKS endpoint host (`*.<region>.eks.amazonaws.com[.cn]`), whose region wins. Pure.
+//! EKS endpoint host (IPv4 `*.<region>.eks.amazonaws.com[.cn]`, dual-stack `*.<region>.api.aws`;
+//! see [`region_from_endpoint`]), or behind a tunnel whose `tls-server-name` is one; the
+//! endpoint's region wins. Pure.
 
 use kube::config::{ExecConfig, Kubeconfig};
 
 use crate::adapters::aws::EksTarget;
-use crate::adapters::aws::token::is_region_name;
+use crate::adapters::aws::token::{is_region_name, partition_domain};
 
 /// What a context says about its EKS cluster. Each part may be unknown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,12 +25,16 @@ pub(crate) struct InferredCluster {
     pub profile: Option<String>,
 }
 
-/// The parts of a context inference reads: its user's exec plugin, its cluster's server, and
-/// the name of its cluster entry.
-fn context_parts<'k>(
-    kubeconfig: &'k Kubeconfig,
-    context: &str,
-) -> (Option<&'k ExecConfig>, Option<&'k str>, Option<&'k str>) {
+/// The parts of a context inference reads: its user's exec plugin, its cluster's server (and
+/// `tls-server-name`), and the name of its cluster entry.
+struct ContextParts<'k> {
+    exec: Option<&'k ExecConfig>,
+    server: Option<&'k str>,
+    tls_server_name: Option<&'k str>,
+    cluster_entry: Option<&'k str>,
+}
+
+fn context_parts<'k>(kubeconfig: &'k Kubeconfig, context: &str) -> ContextParts<'k> {
     let ctx = kubeconfig
         .contexts
         .iter()
@@ -40,10 +46,13 @@ fn context_parts<'k>(
         .and_then(|a| a.auth_info.as_ref())
         .and_then(|a| a.exec.as_ref());
     let cluster = ctx.and_then(|c| kubeconfig.clusters.iter().find(|cl| cl.name == c.cluster));
-    let server = cluster
-        .and_then(|cl| cl.cluster.as_ref())
-        .and_then(|cl| cl.server.as_deref());
-    (exec, server, cluster.map(|cl| cl.name.as_str()))
+    let entry = cluster.and_then(|cl| cl.cluster.as_ref());
+    ContextParts {
+        exec,
+        server: entry.and_then(|cl| cl.server.as_deref()),
+        tls_server_name: entry.and_then(|cl| cl.tls_server_name.as_deref()),
+        cluster_entry: cluster.map(|cl| cl.name.as_str()),
+    }
 }
 
 /// Whether a kubeconfig context is an EKS cluster whose EKS side (DescribeCluster, access
@@ -57,19 +66,31 @@ pub(crate) enum ContextCluster {
 }
 
 /// Decide whether `context` points at an EKS cluster. Only a server on an EKS endpoint host
-/// (`*.<region>.eks.amazonaws.com`) counts: an exec plugin that runs `aws eks get-token` can
+/// ([`region_from_endpoint`]), or one whose `tls-server-name` is, counts: an exec plugin that runs `aws eks get-token` can
 /// front any API server (the test control plane's does), and asking AWS about a cluster that
 /// is not the one we talk to would mislead. The endpoint gives the region (the cluster lives
 /// there, whatever the plugin's `--region` says); the name comes from the exec plugin, else
 /// from a context or cluster entry named by its ARN, as `aws eks update-kubeconfig` names them.
 pub(crate) fn eks_cluster_of(kubeconfig: &Kubeconfig, context: &str) -> ContextCluster {
-    let (exec, server, cluster_entry) = context_parts(kubeconfig, context);
+    let ContextParts {
+        exec,
+        server,
+        tls_server_name,
+        cluster_entry,
+    } = context_parts(kubeconfig, context);
     let Some(server) = server else {
         return ContextCluster::NotEks(format!("context {context:?} names no server"));
     };
-    let Some(region) = region_from_endpoint(server) else {
+    // A tunnel, proxy or private DNS name in front of the endpoint keeps TLS honest with
+    // `tls-server-name`: the name the certificate is checked against is the EKS endpoint's.
+    let Some(region) =
+        region_from_endpoint(server).or_else(|| tls_server_name.and_then(region_from_endpoint))
+    else {
+        let tls = tls_server_name
+            .map(|t| format!(" nor is its tls-server-name ({t})"))
+            .unwrap_or_default();
         return ContextCluster::NotEks(format!(
-            "the server of context {context:?} ({server}) is not an EKS endpoint"
+            "the server of context {context:?} ({server}) is not an EKS endpoint{tls}"
         ));
     };
     let from_plugin = exec.map(from_exec).unwrap_or_default();
@@ -160,8 +181,16 @@ pub(crate) fn from_exec(exec: &ExecConfig) -> InferredCluster {
     }
 }
 
-/// The region in an EKS endpoint: `https://<id>.<suffix>.<region>.eks.amazonaws.com` (also
-/// `.amazonaws.com.cn`), with or without scheme, port or path.
+/// The region in an EKS cluster endpoint, with or without scheme, port or path. The forms, from
+/// the EKS User Guide ("Cluster API server endpoint") and botocore's endpoints.json partitions:
+/// - IPv4 (and IPv6 clusters made before October 2024): `<id>.<sfx>.<region>.eks.<dns suffix>`,
+///   the DNS suffix being the region's partition's (`amazonaws.com`, `amazonaws.com.cn`, the
+///   ISO and EUSC suffixes);
+/// - dual-stack, for IPv6 clusters made since October 2024: `<id>.<sfx>.<region>.api.aws`, and
+///   in China `<id>.<sfx>.<region>.api.amazonwebservices.com.cn`.
+///
+/// The dual-stack suffixes are shared by every AWS service (`eks.<region>.api.aws` is the EKS
+/// API itself), so there the two labels before the region are required.
 pub fn region_from_endpoint(server: &str) -> Option<String> {
     let rest = server.split_once("://").map_or(server, |(_, r)| r);
     let host = rest
@@ -170,14 +199,24 @@ pub fn region_from_endpoint(server: &str) -> Option<String> {
         .trim_end_matches('.')
         .to_ascii_lowercase();
     let labels: Vec<&str> = host.split('.').collect();
-    let eks = labels.iter().rposition(|l| *l == "eks")?;
-    let suffix = &labels[eks + 1..];
-    if suffix != ["amazonaws", "com"] && suffix != ["amazonaws", "com", "cn"] {
-        return None;
-    }
-    // At least one label (the cluster's id) before the region.
-    let region = *labels.get(eks.checked_sub(1)?)?;
-    (eks >= 2 && is_region_name(region) && region.contains('-')).then(|| region.to_string())
+    (0..labels.len()).find_map(|at| {
+        let region = labels[at];
+        if !is_region_name(region) || !region.contains('-') {
+            return None;
+        }
+        let suffix = labels[at + 1..].join(".");
+        let before = &labels[..at];
+        let ipv4 = suffix == format!("eks.{}", partition_domain(region)) && !before.is_empty();
+        let dual_stack = match suffix.as_str() {
+            "api.aws" => !region.starts_with("cn-"),
+            "api.amazonwebservices.com.cn" => region.starts_with("cn-"),
+            _ => false,
+        } && before.len() == 2
+            && before
+                .iter()
+                .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric()));
+        (ipv4 || dual_stack).then(|| region.to_string())
+    })
 }
 
 /// `/usr/local/bin/aws-iam-authenticator.exe` -> `aws-iam-authenticator`.
@@ -578,6 +617,96 @@ mod tests {
         assert_eq!(r(""), None);
     }
 
+    /// The EKS User Guide, "Cluster API server endpoint": IPv6 clusters made since October 2024
+    /// get a dual-stack endpoint, `<id>.<sfx>.<region>.api.aws` (AWS and GovCloud) and
+    /// `....<region>.api.amazonwebservices.com.cn` (China); the ISO partitions' endpoints use
+    /// their DNS suffix (botocore's endpoints.json).
+    #[test]
+    fn region_from_dual_stack_and_partition_endpoints() {
+        let r = |s: &str| region_from_endpoint(s);
+        assert_eq!(
+            r("https://0123456789ABCDEF0123456789ABCDEF.gr7.us-west-2.api.aws").as_deref(),
+            Some("us-west-2")
+        );
+        assert_eq!(
+            r("https://ABCDEF.sk1.us-gov-west-1.api.aws:443/").as_deref(),
+            Some("us-gov-west-1")
+        );
+        assert_eq!(
+            r("https://ABCDEF.yl4.cn-northwest-1.api.amazonwebservices.com.cn").as_deref(),
+            Some("cn-northwest-1")
+        );
+        assert_eq!(
+            r("https://ABCDEF.ab1.us-iso-east-1.eks.c2s.ic.gov").as_deref(),
+            Some("us-iso-east-1")
+        );
+        // The dual-stack suffixes are every service's: the EKS API itself, STS, S3 are not
+        // cluster endpoints.
+        assert_eq!(r("https://eks.us-west-2.api.aws"), None);
+        assert_eq!(r("https://sts.us-east-1.api.aws"), None);
+        assert_eq!(r("https://a.b.c.us-east-1.api.aws"), None);
+        // Each partition's suffix with its own regions only.
+        assert_eq!(
+            r("https://ABCDEF.gr7.us-west-2.api.amazonwebservices.com.cn"),
+            None
+        );
+        assert_eq!(r("https://ABCDEF.gr7.cn-north-1.api.aws"), None);
+        assert_eq!(r("https://ABCDEF.gr7.us-west-2.eks.amazonaws.com.cn"), None);
+        assert_eq!(r("https://x.gr7.us-west-2.api.aws.evil.example"), None);
+    }
+
+    #[test]
+    fn a_tunnel_with_an_eks_tls_server_name_is_eks() {
+        let kc = kubeconfig(
+            r#"
+apiVersion: v1
+kind: Config
+clusters:
+- name: tunnel
+  cluster:
+    server: "https://127.0.0.1:8443"
+    tls-server-name: ABCDEF.gr7.eu-west-1.eks.amazonaws.com
+- name: private-dns
+  cluster:
+    server: "https://k8s.prod.corp.example"
+    tls-server-name: ABCDEF.gr7.ap-south-1.api.aws
+- name: plain-tunnel
+  cluster:
+    server: "https://127.0.0.1:8443"
+    tls-server-name: kubernetes.default.svc
+users:
+- name: cli
+  user:
+    exec:
+      command: aws
+      args: [eks, get-token, --cluster-name, prod]
+contexts:
+- name: tunnel
+  context: {cluster: tunnel, user: cli}
+- name: private-dns
+  context: {cluster: private-dns, user: cli}
+- name: plain-tunnel
+  context: {cluster: plain-tunnel, user: cli}
+"#,
+        );
+        let eks = |region: &str| {
+            ContextCluster::Eks(EksTarget {
+                cluster: "prod".into(),
+                region: Some(region.into()),
+                profile: None,
+            })
+        };
+        assert_eq!(eks_cluster_of(&kc, "tunnel"), eks("eu-west-1"));
+        assert_eq!(eks_cluster_of(&kc, "private-dns"), eks("ap-south-1"));
+        let ContextCluster::NotEks(why) = eks_cluster_of(&kc, "plain-tunnel") else {
+            panic!("a tls-server-name that is no EKS endpoint is not EKS")
+        };
+        assert!(
+            why.contains("tls-server-name (kubernetes.default.svc)"),
+            "{why}"
+        );
+    }
+
     #[test]
     fn from_a_whole_kubeconfig() {
         let yaml = r#"
@@ -683,7 +812,7 @@ current-context: chronom-admin
             }
         }
         // The plugin alone does name a cluster: only the server keeps it from counting.
-        let (exec, _, _) = context_parts(&kc, "chronom-eks");
+        let exec = context_parts(&kc, "chronom-eks").exec;
         assert_eq!(from_exec(exec.unwrap()).cluster.as_deref(), Some("chronom"));
         assert!(
             matches!(eks_cluster_of(&kc, "missing"), ContextCluster::NotEks(why) if why.contains("names no server"))
