@@ -453,6 +453,7 @@ fn control_plane_as_eks() -> (EksCluster, ExecPlugin) {
             authentication_mode: Some("API_AND_CONFIG_MAP".into()),
             ..Default::default()
         },
+        local_cluster_id: None,
     };
     let plugin = ExecPlugin {
         command: exec.command.expect("command").into(),

@@ -32,6 +32,9 @@ pub struct EksCluster {
     pub certificate_authority_data: String,
     /// Name, ARN, authentication mode, network access, logging, encryption.
     pub facts: ClusterFacts,
+    /// DescribeCluster's `id`, which the EKS service model says only local clusters on AWS
+    /// Outposts have. Their authenticator knows them by it, not by name.
+    pub local_cluster_id: Option<String>,
 }
 
 impl EksCluster {
@@ -54,11 +57,20 @@ impl EksCluster {
                 .unwrap_or_default()
                 .to_string(),
             facts,
+            local_cluster_id: c.id().filter(|id| !id.is_empty()).map(String::from),
         }
     }
 
     pub fn name(&self) -> &str {
         &self.facts.name
+    }
+
+    /// What a token for this cluster must name in `x-k8s-aws-id`: an Outposts local cluster's
+    /// id (`aws eks get-token --cluster-id`, which `update-kubeconfig` writes for them;
+    /// `aws-iam-authenticator token -i <id>`), else the name. DescribeCluster takes the name
+    /// in both cases.
+    pub fn token_cluster_id(&self) -> &str {
+        self.local_cluster_id.as_deref().unwrap_or(self.name())
     }
 
     /// The name the connection goes by in messages: `eks:<region>/<cluster>`.
@@ -681,6 +693,7 @@ mod tests {
                 authentication_mode: Some("API_AND_CONFIG_MAP".into()),
                 ..Default::default()
             },
+            local_cluster_id: None,
         }
     }
 

@@ -20,7 +20,11 @@ use crate::adapters::aws::token::{is_region_name, partition_domain};
 /// What a context says about its EKS cluster. Each part may be unknown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct InferredCluster {
+    /// The cluster's name: what DescribeCluster and the access-entry calls take.
     pub cluster: Option<String>,
+    /// An Outposts local cluster's id (`aws eks get-token --cluster-id`), which names the
+    /// cluster in its tokens but which DescribeCluster does not take.
+    pub cluster_id: Option<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
 }
@@ -101,13 +105,16 @@ pub(crate) fn eks_cluster_of(kubeconfig: &Kubeconfig, context: &str) -> ContextC
     let name = from_plugin
         .cluster
         .or_else(|| from_arn.filter(|(r, _)| *r == region).map(|(_, n)| n));
-    match name {
-        Some(cluster) => ContextCluster::Eks(EksTarget {
+    match (name, from_plugin.cluster_id) {
+        (Some(cluster), _) => ContextCluster::Eks(EksTarget {
             cluster,
             region: Some(region),
             profile: from_plugin.profile,
         }),
-        None => ContextCluster::NotEks(format!(
+        (None, Some(id)) => ContextCluster::NotEks(format!(
+            "context {context:?} names its EKS cluster only by the Outposts local cluster id {id}, and DescribeCluster takes the name; pass --cluster NAME --region {region} (the name `aws eks list-clusters --region {region}` shows)"
+        )),
+        (None, None) => ContextCluster::NotEks(format!(
             "the server of context {context:?} is an EKS endpoint in {region}, but neither its exec plugin nor its name says which cluster it is; pass --cluster NAME --region {region}"
         )),
     }
@@ -152,21 +159,48 @@ pub(crate) fn from_exec(exec: &ExecConfig) -> InferredCluster {
     };
     let has_pair = |a: &str, b: &str| args.windows(2).any(|w| w[0] == a && w[1] == b);
 
-    let (cluster_flags, profile_flag): (&[&str], bool) = if has_pair("eks", "get-token") {
-        (&["--cluster-name", "--cluster-id"], true)
+    // Which flag names the cluster, and whether its value is a name. get_token.py: only
+    // `--cluster-id` is the id, "for local clusters on AWS Outposts only". The authenticator's
+    // `-i` and our `--cluster` carry whatever the token names: the name, or a local cluster's
+    // id, told apart by the id's UUID shape.
+    enum Names {
+        Name,
+        Id,
+        Either,
+    }
+    let (cluster_flags, profile_flag): (&[(&str, Names)], bool) = if has_pair("eks", "get-token") {
+        (
+            &[("--cluster-name", Names::Name), ("--cluster-id", Names::Id)],
+            true,
+        )
     } else if program == "aws-iam-authenticator" && args.contains(&"token") {
-        (&["-i", "--cluster-id"], false)
+        (
+            &[("-i", Names::Either), ("--cluster-id", Names::Either)],
+            false,
+        )
     } else if (program == "kubectl-chronom" && args.contains(&"token"))
         || (program == "kubectl" && has_pair("chronom", "token"))
     {
-        (&["--cluster"], true)
+        (&[("--cluster", Names::Either)], true)
     } else {
         (&[], false)
     };
     if cluster_flags.is_empty() {
         return InferredCluster::default();
     }
-    let cluster = cluster_flags.iter().find_map(|f| flag(&args, f));
+    let (mut cluster, mut cluster_id) = (None, None);
+    for (name, names) in cluster_flags {
+        let Some(value) = flag(&args, name) else {
+            continue;
+        };
+        let is_id = match names {
+            Names::Name => false,
+            Names::Id => true,
+            Names::Either => is_local_cluster_id(&value),
+        };
+        let slot = if is_id { &mut cluster_id } else { &mut cluster };
+        slot.get_or_insert(value);
+    }
     let region = flag(&args, "--region")
         .or_else(|| env("AWS_REGION"))
         .or_else(|| env("AWS_DEFAULT_REGION"));
@@ -176,6 +210,7 @@ pub(crate) fn from_exec(exec: &ExecConfig) -> InferredCluster {
         .or_else(|| env("AWS_PROFILE"));
     InferredCluster {
         cluster,
+        cluster_id,
         region: region.filter(|r| is_region_name(r)),
         profile,
     }
@@ -217,6 +252,17 @@ pub fn region_from_endpoint(server: &str) -> Option<String> {
                 .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric()));
         (ipv4 || dual_stack).then(|| region.to_string())
     })
+}
+
+/// An Outposts local cluster's id is a UUID (8-4-4-4-12 hex digits). A name could take that
+/// shape too, but where a flag takes either the shape is the only tell.
+fn is_local_cluster_id(value: &str) -> bool {
+    let groups: Vec<&str> = value.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// `/usr/local/bin/aws-iam-authenticator.exe` -> `aws-iam-authenticator`.
@@ -273,6 +319,7 @@ mod tests {
     ) -> InferredCluster {
         InferredCluster {
             cluster: cluster.map(Into::into),
+            cluster_id: None,
             region: region.map(Into::into),
             profile: profile.map(Into::into),
         }
@@ -344,13 +391,13 @@ mod tests {
             ],
             &[],
         );
+        // --cluster-id is an Outposts local cluster's id, not a name (get_token.py).
         assert_eq!(
             from_exec(&e),
-            found(
-                Some("0b9a4b4e-1234-5678-9abc-def012345678"),
-                Some("us-east-1"),
-                None
-            )
+            InferredCluster {
+                cluster_id: Some("0b9a4b4e-1234-5678-9abc-def012345678".into()),
+                ..found(None, Some("us-east-1"), None)
+            }
         );
         // The --profile flag beats AWS_PROFILE.
         let e = exec(
@@ -884,6 +931,76 @@ contexts:
             eks_cluster_of(&kc, "arn:aws:eks:eu-west-1:111122223333:cluster/elsewhere"),
             ContextCluster::NotEks(_)
         ));
+    }
+
+    /// Outposts local clusters: update-kubeconfig names the entries by the cluster's ARN (which
+    /// holds the name) and writes `get-token --cluster-id <id>`. The token needs the id;
+    /// DescribeCluster takes the name (EKS User Guide, local clusters on Outposts:
+    /// `aws eks describe-cluster --name`). Neither may stand in for the other.
+    #[test]
+    fn an_outposts_local_cluster_is_described_by_name_not_id() {
+        let kc = kubeconfig(
+            r#"
+apiVersion: v1
+kind: Config
+clusters:
+- name: arn:aws:eks:us-west-2:111122223333:cluster/edge
+  cluster: {server: "https://ABCDEF.gr7.us-west-2.eks.amazonaws.com"}
+- name: renamed
+  cluster: {server: "https://ABCDEF.gr7.us-west-2.eks.amazonaws.com"}
+users:
+- name: by-id
+  user:
+    exec:
+      command: aws
+      args: [--region, us-west-2, eks, get-token, --cluster-id, 0b9a4b4e-1234-5678-9abc-def012345678, --output, json]
+- name: authenticator
+  user:
+    exec:
+      command: aws-iam-authenticator
+      args: [token, -i, 0B9A4B4E-1234-5678-9ABC-DEF012345678]
+contexts:
+- name: arn:aws:eks:us-west-2:111122223333:cluster/edge
+  context: {cluster: "arn:aws:eks:us-west-2:111122223333:cluster/edge", user: by-id}
+- name: edge-authenticator
+  context: {cluster: "arn:aws:eks:us-west-2:111122223333:cluster/edge", user: authenticator}
+- name: id-only
+  context: {cluster: renamed, user: by-id}
+"#,
+        );
+        let edge = ContextCluster::Eks(EksTarget {
+            cluster: "edge".into(),
+            region: Some("us-west-2".into()),
+            profile: None,
+        });
+        assert_eq!(
+            eks_cluster_of(&kc, "arn:aws:eks:us-west-2:111122223333:cluster/edge"),
+            edge
+        );
+        assert_eq!(eks_cluster_of(&kc, "edge-authenticator"), edge);
+        let ContextCluster::NotEks(why) = eks_cluster_of(&kc, "id-only") else {
+            panic!("an id alone cannot be described")
+        };
+        assert!(
+            why.contains("local cluster id 0b9a4b4e-1234-5678-9abc-def012345678")
+                && why.contains("--cluster NAME --region us-west-2"),
+            "{why}"
+        );
+        // The authenticator's -i carries a name unless it has the id's shape.
+        let e = exec("aws-iam-authenticator", &["token", "-i", "prod"], &[]);
+        assert_eq!(from_exec(&e), found(Some("prod"), None, None));
+        let e = exec(
+            "aws-iam-authenticator",
+            &["token", "-i", "0b9a4b4e-1234-5678-9abc-def012345678"],
+            &[],
+        );
+        assert_eq!(
+            from_exec(&e),
+            InferredCluster {
+                cluster_id: Some("0b9a4b4e-1234-5678-9abc-def012345678".into()),
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
