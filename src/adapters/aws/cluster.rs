@@ -143,12 +143,17 @@ pub struct EksLink {
 const DIAGNOSIS_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl EksLink {
-    /// The link for a context inferred to be EKS; `profile` (--profile) beats the plugin's.
+    /// The link for a context inferred to be EKS, reading AWS as the plugin's identity: its
+    /// profile (`profile`, --profile, beats it) and, when it assumes a role, that role.
     pub async fn inferred(target: &EksTarget, context: &str, profile: Option<&str>) -> Self {
         let region = target.region.clone().unwrap_or_default();
-        let sdk =
+        let base =
             crate::adapters::aws::aws_config(Some(&region), profile.or(target.profile.as_deref()))
                 .await;
+        let sdk = match &target.role_arn {
+            Some(role) => crate::adapters::aws::assuming(&base, role).await,
+            None => base,
+        };
         EksLink {
             sdk,
             name: target.cluster.clone(),

@@ -8,15 +8,20 @@ pub(crate) mod recent_principals;
 pub mod token;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 
 use chronom_core::eks::posture::{AuthMode, ClusterFacts};
 
-/// A cluster named on the command line with --cluster (and --region, --profile).
+/// The EKS cluster a kubeconfig context was inferred to be, and the AWS identity its exec
+/// plugin uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EksTarget {
     pub cluster: String,
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// The role the plugin assumes before signing (`aws eks get-token --role-arn`/`--role`,
+    /// `aws-iam-authenticator token -r`): the cluster knows the caller as this role.
+    pub role_arn: Option<String>,
 }
 
 /// The EKS side of one command: the clients and what DescribeCluster said.
@@ -50,4 +55,21 @@ pub(crate) async fn aws_config(region: Option<&str>, profile: Option<&str>) -> S
         loader = loader.profile_name(p);
     }
     loader.load().await
+}
+
+/// `base` with credentials of `role_arn`, assumed with base's credentials (session name
+/// `kubectl-chronom`, as the token command's `--role-arn`) and renewed before they expire.
+/// What reading the EKS side of a context whose exec plugin assumes a role needs: access
+/// entries and aws-auth map the role, not the identity it was assumed from.
+pub async fn assuming(base: &SdkConfig, role_arn: &str) -> SdkConfig {
+    // `base` comes from aws_config's loader ([`aws_config`]), which gives it the time source
+    // the provider needs to name and expire sessions.
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .session_name("kubectl-chronom")
+        .configure(base)
+        .build()
+        .await;
+    base.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build()
 }

@@ -27,6 +27,8 @@ pub(crate) struct InferredCluster {
     pub cluster_id: Option<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// The role the plugin assumes before it signs.
+    pub role_arn: Option<String>,
 }
 
 /// The parts of a context inference reads: its user's exec plugin, its cluster's server (and
@@ -110,6 +112,7 @@ pub(crate) fn eks_cluster_of(kubeconfig: &Kubeconfig, context: &str) -> ContextC
             cluster,
             region: Some(region),
             profile: from_plugin.profile,
+            role_arn: from_plugin.role_arn,
         }),
         (None, Some(id)) => ContextCluster::NotEks(format!(
             "context {context:?} names its EKS cluster only by the Outposts local cluster id {id}, and DescribeCluster takes the name; pass --cluster NAME --region {region} (the name `aws eks list-clusters --region {region}` shows)"
@@ -168,22 +171,28 @@ pub(crate) fn from_exec(exec: &ExecConfig) -> InferredCluster {
         Id,
         Either,
     }
-    let (cluster_flags, profile_flag): (&[(&str, Names)], bool) = if has_pair("eks", "get-token") {
+    // The role flags: get_token.py's `--role-arn`, which update-kubeconfig --role-arn writes
+    // as `--role` (argparse takes the unambiguous prefix); aws-iam-authenticator's
+    // `-r`/`--role`; our `--role-arn`.
+    type Flags<'f> = (&'f [(&'f str, Names)], &'f [&'f str], bool);
+    let (cluster_flags, role_flags, profile_flag): Flags = if has_pair("eks", "get-token") {
         (
             &[("--cluster-name", Names::Name), ("--cluster-id", Names::Id)],
+            &["--role-arn", "--role"],
             true,
         )
     } else if program == "aws-iam-authenticator" && args.contains(&"token") {
         (
             &[("-i", Names::Either), ("--cluster-id", Names::Either)],
+            &["-r", "--role"],
             false,
         )
     } else if (program == "kubectl-chronom" && args.contains(&"token"))
         || (program == "kubectl" && has_pair("chronom", "token"))
     {
-        (&[("--cluster", Names::Either)], true)
+        (&[("--cluster", Names::Either)], &["--role-arn"], true)
     } else {
-        (&[], false)
+        (&[], &[], false)
     };
     if cluster_flags.is_empty() {
         return InferredCluster::default();
@@ -204,16 +213,44 @@ pub(crate) fn from_exec(exec: &ExecConfig) -> InferredCluster {
     let region = flag(&args, "--region")
         .or_else(|| env("AWS_REGION"))
         .or_else(|| env("AWS_DEFAULT_REGION"));
+    // The wrapped command's own --profile, else the wrapper's (aws-vault runs it with that
+    // profile's credentials), else the env's.
     let profile = profile_flag
         .then(|| flag(&args, "--profile"))
         .flatten()
+        .or_else(|| {
+            (program == "aws-vault")
+                .then(|| aws_vault_profile(&args))
+                .flatten()
+        })
         .or_else(|| env("AWS_PROFILE"));
+    let role_arn = role_flags.iter().find_map(|f| flag(&args, f));
     InferredCluster {
         cluster,
         cluster_id,
         region: region.filter(|r| is_region_name(r)),
         profile,
+        role_arn,
     }
+}
+
+/// `aws-vault [GLOBAL FLAGS] exec [FLAGS] PROFILE -- COMMAND…` -> PROFILE. The flags of
+/// `exec` that take a separate value are skipped with it.
+fn aws_vault_profile(args: &[&str]) -> Option<String> {
+    const TAKES_VALUE: [&str; 5] = ["-d", "--duration", "-t", "--mfa-token", "--region"];
+    let exec = args.iter().position(|a| *a == "exec")?;
+    let mut it = args[exec + 1..].iter();
+    while let Some(arg) = it.next() {
+        if *arg == "--" {
+            return None;
+        }
+        if TAKES_VALUE.contains(arg) {
+            it.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg.to_string());
+        }
+    }
+    None
 }
 
 /// The region in an EKS cluster endpoint, with or without scheme, port or path. The forms, from
@@ -322,6 +359,7 @@ mod tests {
             cluster_id: None,
             region: region.map(Into::into),
             profile: profile.map(Into::into),
+            role_arn: None,
         }
     }
 
@@ -492,7 +530,11 @@ mod tests {
             ],
             &[],
         );
-        assert_eq!(from_exec(&e), found(Some("prod"), Some("eu-west-1"), None));
+        // aws-vault runs the command with its profile's credentials.
+        assert_eq!(
+            from_exec(&e),
+            found(Some("prod"), Some("eu-west-1"), Some("prod-admin"))
+        );
         // The test control plane's stand-in for `aws`.
         let e = exec(
             "/tmp/cp/eks-get-token",
@@ -511,6 +553,107 @@ mod tests {
         assert_eq!(
             from_exec(&e),
             found(Some("chronom"), Some("us-east-1"), None)
+        );
+    }
+
+    /// The identity the plugin signs as: update-kubeconfig --role-arn writes `--role ARN`
+    /// (get_token.py's `--role-arn`, by argparse prefix), the authenticator takes `-r`/`--role`,
+    /// aws-vault runs the command as its profile.
+    #[test]
+    fn the_plugin_identity_role_and_profile() {
+        let role = "arn:aws:iam::111122223333:role/eks-admin";
+        let with_role = |e: &ExecConfig| from_exec(e).role_arn;
+        let aws = |extra: &[&str]| {
+            let mut args = vec![
+                "--region",
+                "eu-west-1",
+                "eks",
+                "get-token",
+                "--cluster-name",
+                "prod",
+            ];
+            args.extend(extra);
+            exec("aws", &args, &[("AWS_PROFILE", "base")])
+        };
+        assert_eq!(with_role(&aws(&["--role", role])).as_deref(), Some(role));
+        assert_eq!(
+            with_role(&aws(&["--role-arn", role])).as_deref(),
+            Some(role)
+        );
+        let eq_form = format!("--role-arn={role}");
+        assert_eq!(with_role(&aws(&[&eq_form])).as_deref(), Some(role));
+        assert_eq!(with_role(&aws(&[])), None);
+        assert_eq!(
+            from_exec(&aws(&["--role", role])).profile.as_deref(),
+            Some("base")
+        );
+        let e = exec(
+            "aws-iam-authenticator",
+            &["token", "--cluster-id", "prod", "--role", role],
+            &[],
+        );
+        assert_eq!(with_role(&e).as_deref(), Some(role));
+        let e = exec(
+            "kubectl-chronom",
+            &["token", "--cluster", "prod", "--role-arn", role],
+            &[],
+        );
+        assert_eq!(with_role(&e).as_deref(), Some(role));
+        // aws-vault: the profile after `exec` and its flags; the wrapped --profile wins.
+        let vault =
+            |args: &[&str]| from_exec(&exec("aws-vault", args, &[("AWS_PROFILE", "env")])).profile;
+        let cmd = ["--", "aws", "eks", "get-token", "--cluster-name", "prod"];
+        let with = |pre: &[&'static str]| [pre, &cmd[..]].concat();
+        assert_eq!(vault(&with(&["exec", "ops"])).as_deref(), Some("ops"));
+        assert_eq!(
+            vault(&with(&[
+                "--backend=file",
+                "exec",
+                "-d",
+                "1h",
+                "--no-session",
+                "ops"
+            ]))
+            .as_deref(),
+            Some("ops")
+        );
+        assert_eq!(
+            vault(&with(&["exec", "--duration=1h", "ops"])).as_deref(),
+            Some("ops")
+        );
+        assert_eq!(
+            vault(&[&with(&["exec", "ops"])[..], &["--profile", "inner"]].concat()).as_deref(),
+            Some("inner")
+        );
+        assert_eq!(vault(&with(&["exec"])).as_deref(), Some("env"));
+        // And the target carries it to the AWS side.
+        let kc = kubeconfig(&format!(
+            r#"
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {{server: "https://ABC.gr7.eu-west-1.eks.amazonaws.com"}}
+users:
+- name: u
+  user:
+    exec:
+      command: aws
+      args: [--region, eu-west-1, eks, get-token, --cluster-name, prod, --role, "{role}"]
+      env: [{{name: AWS_PROFILE, value: base}}]
+contexts:
+- name: ctx
+  context: {{cluster: c, user: u}}
+"#
+        ));
+        assert_eq!(
+            eks_cluster_of(&kc, "ctx"),
+            ContextCluster::Eks(EksTarget {
+                cluster: "prod".into(),
+                region: Some("eu-west-1".into()),
+                profile: Some("base".into()),
+                role_arn: Some(role.into()),
+            })
         );
     }
 
@@ -540,7 +683,13 @@ mod tests {
             &["token", "-i", "c", "-r", "arn:aws:iam::111122223333:role/x"],
             &[],
         );
-        assert_eq!(from_exec(&e), found(Some("c"), None, None));
+        assert_eq!(
+            from_exec(&e),
+            InferredCluster {
+                role_arn: Some("arn:aws:iam::111122223333:role/x".into()),
+                ..found(Some("c"), None, None)
+            }
+        );
         // No `token` subcommand: not a token plugin.
         assert_eq!(
             from_exec(&exec("aws-iam-authenticator", &["verify", "-i", "c"], &[])),
@@ -741,6 +890,7 @@ contexts:
                 cluster: "prod".into(),
                 region: Some(region.into()),
                 profile: None,
+                role_arn: None,
             })
         };
         assert_eq!(eks_cluster_of(&kc, "tunnel"), eks("eu-west-1"));
@@ -804,7 +954,8 @@ users:
             ContextCluster::Eks(EksTarget {
                 cluster: "prod".into(),
                 region: Some("eu-west-1".into()),
-                profile: Some("prod-readonly".into())
+                profile: Some("prod-readonly".into()),
+                role_arn: None,
             })
         );
         // A static token on an EKS endpoint: the region is known, the cluster is not.
@@ -904,6 +1055,7 @@ contexts:
                 cluster: cluster.into(),
                 region: Some(region.into()),
                 profile: profile.map(Into::into),
+                role_arn: None,
             })
         };
         // The endpoint's region wins over the plugin's --region: the cluster lives there.
@@ -972,6 +1124,7 @@ contexts:
             cluster: "edge".into(),
             region: Some("us-west-2".into()),
             profile: None,
+            role_arn: None,
         });
         assert_eq!(
             eks_cluster_of(&kc, "arn:aws:eks:us-west-2:111122223333:cluster/edge"),
