@@ -327,7 +327,7 @@ where
         | "InvalidClientTokenId"
         | "SignatureDoesNotMatch" => UserError::failed(
             format!("AWS rejected the credentials ({code}: {message})"),
-            "renew the login (`aws sso login`, or fresh keys for the profile), or pass --profile",
+            identity::RENEW,
         ),
         "" => UserError::failed(
             format!(

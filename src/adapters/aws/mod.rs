@@ -54,7 +54,36 @@ pub(crate) async fn aws_config(region: Option<&str>, profile: Option<&str>) -> S
     if let Some(p) = profile {
         loader = loader.profile_name(p);
     }
+    if let Some(mfa) = mfa_profile(profile) {
+        // aws-config cannot prompt for the code and would call AssumeRole without one; every
+        // use of these credentials says why instead (identity::credentials turns it into the
+        // message and the next step).
+        loader = loader.credentials_provider(identity::MfaRequired(mfa));
+    }
     loader.load().await
+}
+
+/// The selected profile (`profile`, else `AWS_PROFILE`, else `default`) of the shared config
+/// files (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/config` and
+/// `~/.aws/credentials`), when it assumes a role with an MFA code. Keys in the environment
+/// come first in the credential chain: without an explicit profile they make it moot.
+fn mfa_profile(profile: Option<&str>) -> Option<chronom_core::aws_profile::MfaProfile> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if profile.is_none() && env("AWS_ACCESS_KEY_ID").is_some() {
+        return None;
+    }
+    let name = profile
+        .map(String::from)
+        .or_else(|| env("AWS_PROFILE"))
+        .unwrap_or_else(|| "default".into());
+    let home = env("HOME").or_else(|| env("USERPROFILE"));
+    let file = |var: &str, default: &str| {
+        let path = env(var).or_else(|| home.as_ref().map(|h| format!("{h}/.aws/{default}")))?;
+        std::fs::read_to_string(path).ok()
+    };
+    let config = file("AWS_CONFIG_FILE", "config").unwrap_or_default();
+    let credentials = file("AWS_SHARED_CREDENTIALS_FILE", "credentials").unwrap_or_default();
+    chronom_core::aws_profile::mfa_required(&config, &credentials, &name)
 }
 
 /// `base` with credentials of `role_arn`, assumed with base's credentials (session name
