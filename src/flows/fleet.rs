@@ -344,7 +344,7 @@ impl FleetEnv {
         FleetEnv {
             sdk,
             token_plugin: Arc::new(move |c: &EksCluster| {
-                ExecPlugin::this_binary(c.name(), &c.region, profile.as_deref())
+                ExecPlugin::for_cluster(c, profile.as_deref())
             }),
         }
     }

@@ -245,6 +245,38 @@ fn role_arn_assumes_the_role_and_signs_with_its_session() {
     );
 }
 
+/// A context whose exec plugin assumes a role (`get-token --role`, the authenticator's `-r`) is
+/// read on the AWS side as that role: moto's STS AssumeRole with the base credentials, then
+/// every call (here GetCallerIdentity) with the role's session. Before, it was the base identity.
+#[test]
+fn the_eks_side_is_read_as_the_role_the_plugin_assumes() {
+    let role_name = unique_name("eks-admin");
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/{role_name}");
+    let caller = rt()
+        .block_on(async {
+            // Loaded as the link loads it (aws_config's loader), pointed at moto.
+            let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("eu-west-1"))
+                .endpoint_url(&moto().endpoint)
+                .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "moto"))
+                .load()
+                .await;
+            let sdk = chronom::adapters::aws::assuming(&base, &role).await;
+            identity::caller(&sdk).await
+        })
+        .unwrap();
+    assert_eq!(
+        caller.arn,
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/kubectl-chronom")
+    );
+    let sessions = moto()
+        .assumed_roles()
+        .into_iter()
+        .filter(|s| s["role_arn"] == role.as_str())
+        .count();
+    assert_eq!(sessions, 1, "one AssumeRole for {role}");
+}
+
 #[test]
 fn caller_identity_from_sts() {
     let caller = rt()
@@ -453,6 +485,7 @@ fn control_plane_as_eks() -> (EksCluster, ExecPlugin) {
             authentication_mode: Some("API_AND_CONFIG_MAP".into()),
             ..Default::default()
         },
+        local_cluster_id: None,
     };
     let plugin = ExecPlugin {
         command: exec.command.expect("command").into(),

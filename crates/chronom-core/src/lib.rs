@@ -5,6 +5,7 @@
 pub mod action;
 pub mod arn;
 pub mod audit;
+pub mod aws_profile;
 pub mod awsauth;
 pub mod diagnose;
 pub mod eks;

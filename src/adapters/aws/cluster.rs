@@ -32,6 +32,9 @@ pub struct EksCluster {
     pub certificate_authority_data: String,
     /// Name, ARN, authentication mode, network access, logging, encryption.
     pub facts: ClusterFacts,
+    /// DescribeCluster's `id`, which the EKS service model says only local clusters on AWS
+    /// Outposts have. Their authenticator knows them by it, not by name.
+    pub local_cluster_id: Option<String>,
 }
 
 impl EksCluster {
@@ -54,11 +57,20 @@ impl EksCluster {
                 .unwrap_or_default()
                 .to_string(),
             facts,
+            local_cluster_id: c.id().filter(|id| !id.is_empty()).map(String::from),
         }
     }
 
     pub fn name(&self) -> &str {
         &self.facts.name
+    }
+
+    /// What a token for this cluster must name in `x-k8s-aws-id`: an Outposts local cluster's
+    /// id (`aws eks get-token --cluster-id`, which `update-kubeconfig` writes for them;
+    /// `aws-iam-authenticator token -i <id>`), else the name. DescribeCluster takes the name
+    /// in both cases.
+    pub fn token_cluster_id(&self) -> &str {
+        self.local_cluster_id.as_deref().unwrap_or(self.name())
     }
 
     /// The name the connection goes by in messages: `eks:<region>/<cluster>`.
@@ -131,12 +143,17 @@ pub struct EksLink {
 const DIAGNOSIS_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl EksLink {
-    /// The link for a context inferred to be EKS; `profile` (--profile) beats the plugin's.
+    /// The link for a context inferred to be EKS, reading AWS as the plugin's identity: its
+    /// profile (`profile`, --profile, beats it) and, when it assumes a role, that role.
     pub async fn inferred(target: &EksTarget, context: &str, profile: Option<&str>) -> Self {
         let region = target.region.clone().unwrap_or_default();
-        let sdk =
+        let base =
             crate::adapters::aws::aws_config(Some(&region), profile.or(target.profile.as_deref()))
                 .await;
+        let sdk = match &target.role_arn {
+            Some(role) => crate::adapters::aws::assuming(&base, role).await,
+            None => base,
+        };
         EksLink {
             sdk,
             name: target.cluster.clone(),
@@ -310,7 +327,7 @@ where
         | "InvalidClientTokenId"
         | "SignatureDoesNotMatch" => UserError::failed(
             format!("AWS rejected the credentials ({code}: {message})"),
-            "renew the login (`aws sso login`, or fresh keys for the profile), or pass --profile",
+            identity::RENEW,
         ),
         "" => UserError::failed(
             format!(
@@ -681,6 +698,7 @@ mod tests {
                 authentication_mode: Some("API_AND_CONFIG_MAP".into()),
                 ..Default::default()
             },
+            local_cluster_id: None,
         }
     }
 

@@ -8,15 +8,20 @@ pub(crate) mod recent_principals;
 pub mod token;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 
 use chronom_core::eks::posture::{AuthMode, ClusterFacts};
 
-/// A cluster named on the command line with --cluster (and --region, --profile).
+/// The EKS cluster a kubeconfig context was inferred to be, and the AWS identity its exec
+/// plugin uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EksTarget {
     pub cluster: String,
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// The role the plugin assumes before signing (`aws eks get-token --role-arn`/`--role`,
+    /// `aws-iam-authenticator token -r`): the cluster knows the caller as this role.
+    pub role_arn: Option<String>,
 }
 
 /// The EKS side of one command: the clients and what DescribeCluster said.
@@ -49,5 +54,51 @@ pub(crate) async fn aws_config(region: Option<&str>, profile: Option<&str>) -> S
     if let Some(p) = profile {
         loader = loader.profile_name(p);
     }
+    if let Some(mfa) = mfa_profile(profile) {
+        // aws-config cannot prompt for the code and would call AssumeRole without one; every
+        // use of these credentials says why instead (identity::credentials turns it into the
+        // message and the next step).
+        loader = loader.credentials_provider(identity::MfaRequired(mfa));
+    }
     loader.load().await
+}
+
+/// The selected profile (`profile`, else `AWS_PROFILE`, else `default`) of the shared config
+/// files (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/config` and
+/// `~/.aws/credentials`), when it assumes a role with an MFA code. Keys in the environment
+/// come first in the credential chain: without an explicit profile they make it moot.
+fn mfa_profile(profile: Option<&str>) -> Option<chronom_core::aws_profile::MfaProfile> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if profile.is_none() && env("AWS_ACCESS_KEY_ID").is_some() {
+        return None;
+    }
+    let name = profile
+        .map(String::from)
+        .or_else(|| env("AWS_PROFILE"))
+        .unwrap_or_else(|| "default".into());
+    let home = env("HOME").or_else(|| env("USERPROFILE"));
+    let file = |var: &str, default: &str| {
+        let path = env(var).or_else(|| home.as_ref().map(|h| format!("{h}/.aws/{default}")))?;
+        std::fs::read_to_string(path).ok()
+    };
+    let config = file("AWS_CONFIG_FILE", "config").unwrap_or_default();
+    let credentials = file("AWS_SHARED_CREDENTIALS_FILE", "credentials").unwrap_or_default();
+    chronom_core::aws_profile::mfa_required(&config, &credentials, &name)
+}
+
+/// `base` with credentials of `role_arn`, assumed with base's credentials (session name
+/// `kubectl-chronom`, as the token command's `--role-arn`) and renewed before they expire.
+/// What reading the EKS side of a context whose exec plugin assumes a role needs: access
+/// entries and aws-auth map the role, not the identity it was assumed from.
+pub async fn assuming(base: &SdkConfig, role_arn: &str) -> SdkConfig {
+    // `base` comes from aws_config's loader ([`aws_config`]), which gives it the time source
+    // the provider needs to name and expire sessions.
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .session_name("kubectl-chronom")
+        .configure(base)
+        .build()
+        .await;
+    base.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build()
 }

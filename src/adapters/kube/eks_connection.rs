@@ -34,7 +34,8 @@ pub struct ExecPlugin {
 }
 
 impl ExecPlugin {
-    /// `<this binary> token --cluster NAME --region R [--profile P]`.
+    /// `<this binary> token --cluster ID --region R [--profile P]`, ID being what the token
+    /// names ([`EksCluster::token_cluster_id`]: the name, or an Outposts local cluster's id).
     pub fn this_binary(
         cluster: &str,
         region: &str,
@@ -53,6 +54,12 @@ impl ExecPlugin {
             args.extend(["--profile".to_string(), p.to_string()]);
         }
         Ok(Self { command, args })
+    }
+
+    /// This binary's token command for a described cluster: an Outposts local cluster is
+    /// named by its id in the token, any other by its name.
+    pub fn for_cluster(cluster: &EksCluster, profile: Option<&str>) -> Result<Self, UserError> {
+        Self::this_binary(cluster.token_cluster_id(), &cluster.region, profile)
     }
 }
 
@@ -130,7 +137,7 @@ pub async fn connection_for(
     })?;
     let next = format!(
         "run `kubectl chronom token --cluster {} --region {}` to see why no token could be made",
-        cluster.name(),
+        cluster.token_cluster_id(),
         cluster.region
     );
     connection_from_config(config, name, global, &next)
@@ -167,7 +174,7 @@ pub async fn connect_eks(global: &GlobalArgs) -> Result<Connection, UserError> {
     let (sdk, region) = sdk_for(global).await?;
     identity::credentials(&sdk).await?;
     let cluster = describe(&sdk, &region, name).await?;
-    let exec = ExecPlugin::this_binary(cluster.name(), &cluster.region, global.profile.as_deref())?;
+    let exec = ExecPlugin::for_cluster(&cluster, global.profile.as_deref())?;
     open(cluster, &exec, sdk, global).await
 }
 
@@ -256,6 +263,7 @@ mod tests {
                 authentication_mode: Some("API_AND_CONFIG_MAP".into()),
                 ..Default::default()
             },
+            local_cluster_id: None,
         }
     }
 
@@ -322,6 +330,54 @@ mod tests {
         );
         let p = ExecPlugin::this_binary("demo", "eu-west-1", Some("prod")).unwrap();
         assert_eq!(p.args[5..], ["--profile", "prod"]);
+    }
+
+    /// get_token.py: `--cluster-id` is "for local clusters on AWS Outposts only", and
+    /// update-kubeconfig writes it for them; the authenticator matches the token's
+    /// x-k8s-aws-id against the id. DescribeCluster still took the name.
+    #[test]
+    fn an_outposts_local_cluster_token_names_its_id_not_its_name() {
+        let sdk = aws_sdk_eks::types::Cluster::builder()
+            .name("edge")
+            .id("0b9a4b4e-1234-5678-9abc-def012345678")
+            .outpost_config(
+                aws_sdk_eks::types::OutpostConfigResponse::builder()
+                    .outpost_arns(
+                        "arn:aws:outposts:us-west-2:111122223333:outpost/op-0123456789abcdef0",
+                    )
+                    .control_plane_instance_type("m5.large")
+                    .build()
+                    .unwrap(),
+            )
+            .status(aws_sdk_eks::types::ClusterStatus::Active)
+            .build();
+        let local = EksCluster::from_sdk(&sdk, "us-west-2", "edge");
+        assert_eq!(local.name(), "edge");
+        let p = ExecPlugin::for_cluster(&local, None).unwrap();
+        assert_eq!(
+            p.args,
+            [
+                "token",
+                "--cluster",
+                "0b9a4b4e-1234-5678-9abc-def012345678",
+                "--region",
+                "us-west-2"
+            ]
+        );
+        // An in-region cluster has no id: its token names it.
+        let p = ExecPlugin::for_cluster(&cluster(), Some("ops")).unwrap();
+        assert_eq!(
+            p.args,
+            [
+                "token",
+                "--cluster",
+                "demo",
+                "--region",
+                "eu-west-1",
+                "--profile",
+                "ops"
+            ]
+        );
     }
 
     #[test]
