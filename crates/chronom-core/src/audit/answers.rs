@@ -80,13 +80,51 @@ pub fn bound_usernames(
     session_name: Option<&str>,
     snapshot: &RbacSnapshot,
 ) -> Vec<String> {
-    let mut out: Vec<String> = snapshot
-        .usernames()
-        .filter(|u| mapping_produces(m, session_name, u))
-        .map(str::to_string)
-        .collect();
+    let mut out: Vec<String> = match literal_ends(m) {
+        // A username with no placeholder is one name: look it up.
+        LiteralEnds::Exact(name) => snapshot
+            .names_user(name)
+            .then_some(name)
+            .into_iter()
+            .filter(|u| mapping_produces(m, session_name, u))
+            .map(str::to_string)
+            .collect(),
+        // Every name a template renders starts and ends with its literal text: a cheap test
+        // that spares the full match for almost every candidate (the audit runs this for each
+        // mapping against each bound username).
+        LiteralEnds::Around(prefix, suffix) => snapshot
+            .usernames()
+            .filter(|u| {
+                u.len() >= prefix.len() + suffix.len()
+                    && u.starts_with(prefix)
+                    && u.ends_with(suffix)
+            })
+            .filter(|u| mapping_produces(m, session_name, u))
+            .map(str::to_string)
+            .collect(),
+    };
     out.sort();
     out
+}
+
+/// What every username a mapping can produce must look like, literally.
+enum LiteralEnds<'a> {
+    Exact(&'a str),
+    Around(&'a str, &'a str),
+}
+
+fn literal_ends(m: &Mapping) -> LiteralEnds<'_> {
+    match m.source {
+        MappingSource::MapAccounts => LiteralEnds::Around("arn:", ""),
+        _ if m.username.is_empty() => LiteralEnds::Exact(&m.principal),
+        // Nothing before the first `{{` or after the last `}}` can be a placeholder.
+        _ => match (m.username.find("{{"), m.username.rfind("}}")) {
+            (Some(first), Some(last)) if first < last => {
+                LiteralEnds::Around(&m.username[..first], &m.username[last + 2..])
+            }
+            _ => LiteralEnds::Exact(&m.username),
+        },
+    }
 }
 
 /// The active mappings whose identity is, or is in, this subject.
