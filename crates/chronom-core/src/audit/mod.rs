@@ -8,6 +8,7 @@ pub mod findings;
 pub mod fleet;
 pub mod inventory;
 pub mod manifests;
+pub mod produced;
 pub mod questions;
 pub mod report;
 pub mod review_classes;

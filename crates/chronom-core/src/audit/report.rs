@@ -481,7 +481,7 @@ pub fn build_with_snapshots(
         let summary = shared.summary;
         // Callers whose session renders the template into a username some binding names get
         // that binding too (`dev:{{SessionName}}` and a binding to `dev:alice`).
-        let templated: Vec<Identity> = super::answers::bound_usernames(m, None, snapshot)
+        let templated: Vec<Identity> = super::produced::bound_usernames(m, None, snapshot)
             .into_iter()
             .filter(|u| *u != identity.user)
             .map(|u| {
