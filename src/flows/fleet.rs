@@ -11,7 +11,7 @@ use crate::adapters::aws::identity::AwsCaller;
 use crate::adapters::kube::eks_connection::{self, ExecPlugin};
 use crate::cli::{AuditArgs, GlobalArgs};
 use chronom_core::audit::completeness::{self, UnreadSource, Verdict};
-use chronom_core::audit::fleet::{ClusterRow, FleetReport, RegionRow};
+use chronom_core::audit::fleet::{self, ClusterRow, FleetReport, RegionRow};
 use chronom_core::audit::report::AuditReport;
 use chronom_core::error::UserError;
 use chronom_core::report::fleet::render;
@@ -330,9 +330,17 @@ pub struct FleetEnv {
     pub token_plugin: TokenPlugin,
 }
 
-/// The exec credential plugin that gets a described cluster's bearer token.
+/// One account of a cross-account fleet, entered: the member role's credentials and ARN.
+#[derive(Clone)]
+struct Member {
+    account: String,
+    role_arn: String,
+}
+
+/// The exec credential plugin that gets a described cluster's bearer token, signed as the role
+/// given (a cross-account fleet's member role) or as the base credentials.
 pub(crate) type TokenPlugin =
-    Arc<dyn Fn(&EksCluster) -> Result<ExecPlugin, UserError> + Send + Sync>;
+    Arc<dyn Fn(&EksCluster, Option<&str>) -> Result<ExecPlugin, UserError> + Send + Sync>;
 
 impl FleetEnv {
     /// The standard chain with --profile, and `kubectl-chronom token` for the tokens.
@@ -343,8 +351,14 @@ impl FleetEnv {
         let profile = global.profile.clone();
         FleetEnv {
             sdk,
-            token_plugin: Arc::new(move |c: &EksCluster| {
-                ExecPlugin::for_cluster(c, profile.as_deref())
+            token_plugin: Arc::new(move |c: &EksCluster, role_arn: Option<&str>| {
+                let mut plugin = ExecPlugin::for_cluster(c, profile.as_deref())?;
+                if let Some(role) = role_arn {
+                    plugin
+                        .args
+                        .extend(["--role-arn".to_string(), role.to_string()]);
+                }
+                Ok(plugin)
             }),
         }
     }
@@ -412,6 +426,7 @@ pub(crate) fn region_failure(
 /// One cluster: DescribeCluster, connect with the token plugin, audit.
 async fn audit_one(
     env: &FleetEnv,
+    member: Option<&Member>,
     global: &GlobalArgs,
     region: &str,
     name: &str,
@@ -419,7 +434,7 @@ async fn audit_one(
 ) -> Result<AuditReport, UserError> {
     let sdk = env.in_region(region);
     let described = cluster::describe(&sdk, region, name).await?;
-    let exec = (env.token_plugin)(&described)?;
+    let exec = (env.token_plugin)(&described, member.map(|m| m.role_arn.as_str()))?;
     let conn = eks_connection::open(described, &exec, sdk, global).await?;
     crate::flows::audit::live_report(&conn, verify).await
 }
@@ -435,8 +450,100 @@ pub async fn collect(
 ) -> Result<FleetReport, UserError> {
     verify_credentials(env, regions).await?;
     let (region_rows, targets) = list_regions(env, regions).await?;
-    let cluster_rows = audit_clusters(env, global, targets, verify, progress).await;
+    let cluster_rows = audit_clusters(env, None, global, targets, verify, progress).await;
     Ok(FleetReport::new(region_rows, cluster_rows))
+}
+
+/// Which accounts a cross-account fleet audits, and through which role.
+pub enum Accounts {
+    /// `--accounts`: these ids.
+    Listed(Vec<String>),
+    /// `--organization`: every ACTIVE account of the caller's AWS Organization.
+    Organization,
+}
+
+/// `audit --all-clusters --assume-role-name NAME --accounts ...|--organization` up to the
+/// report: the base credentials are checked once, then each account is entered through its
+/// role (STS AssumeRole, in the caller's partition) and audited as [`collect`] audits one
+/// account. An account that cannot be entered, or whose regions all fail, is a row with its
+/// reason; the run goes on.
+pub async fn collect_accounts(
+    env: &FleetEnv,
+    global: &GlobalArgs,
+    role_name: &str,
+    accounts: Accounts,
+    regions: &[String],
+    verify: bool,
+    progress: bool,
+) -> Result<FleetReport, UserError> {
+    let caller = verify_credentials(env, regions).await?;
+    let partition = chronom_core::partition::of_arn(&caller.arn).unwrap_or("aws");
+    // STS and Organizations are asked where the credentials were checked.
+    let home = env.in_region(&sts_region(env.sdk.region().map(|r| r.as_ref()), regions));
+    let ids = match accounts {
+        Accounts::Listed(ids) => ids,
+        Accounts::Organization => crate::adapters::aws::accounts::active_accounts(&home).await?,
+    };
+    let (mut account_rows, mut region_rows, mut cluster_rows) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for account in ids {
+        let role_arn = fleet::member_role_arn(partition, &account, role_name)?;
+        if let Err(e) = crate::adapters::aws::accounts::can_assume(&home, &role_arn).await {
+            let (coded, status, transport) = failure_of(&e);
+            let (code, message) = match (&coded, status) {
+                (Some((code, message)), _) => (Some(code.as_str()), message.clone()),
+                (None, Some(status)) => (None, format!("AWS answered HTTP {status}")),
+                (None, None) => (None, format!("no answer: {transport}")),
+            };
+            account_rows.push(fleet::account_not_entered(
+                &account,
+                &role_arn,
+                &caller.arn,
+                code,
+                &message,
+            ));
+            continue;
+        }
+        let member = Member {
+            account: account.clone(),
+            role_arn: role_arn.clone(),
+        };
+        let entered = FleetEnv {
+            sdk: crate::adapters::aws::assuming(&env.sdk, &role_arn).await,
+            token_plugin: env.token_plugin.clone(),
+        };
+        match list_regions(&entered, regions).await {
+            Ok((regions, targets)) => {
+                region_rows.extend(regions.into_iter().map(|mut r| {
+                    r.account = Some(account.clone());
+                    r
+                }));
+                let rows =
+                    audit_clusters(&entered, Some(&member), global, targets, verify, progress)
+                        .await;
+                cluster_rows.extend(rows);
+                account_rows.push(fleet::AccountRow {
+                    account,
+                    role_arn,
+                    ok: true,
+                    error: None,
+                    next: None,
+                });
+            }
+            Err(e) => account_rows.push(fleet::AccountRow {
+                account,
+                role_arn,
+                ok: false,
+                error: Some(e.what),
+                next: Some(e.next),
+            }),
+        }
+    }
+    Ok(FleetReport::across_accounts(
+        account_rows,
+        region_rows,
+        cluster_rows,
+    ))
 }
 
 /// Phase 1: ListClusters in every region. Each region is a row; the clusters found are the
@@ -460,6 +567,7 @@ async fn list_regions(
         match result {
             Ok(names) => {
                 region_rows.push(RegionRow {
+                    account: None,
                     region: region.clone(),
                     clusters: names.len(),
                     skipped: false,
@@ -468,6 +576,7 @@ async fn list_regions(
                 targets.extend(names.into_iter().map(|n| (region.clone(), n)));
             }
             Err((skipped, why)) => region_rows.push(RegionRow {
+                account: None,
                 region,
                 clusters: 0,
                 skipped,
@@ -494,6 +603,7 @@ async fn list_regions(
 /// cluster that fails is a row with its reason, never the end of the run.
 async fn audit_clusters(
     env: &FleetEnv,
+    member: Option<&Member>,
     global: &GlobalArgs,
     targets: Vec<(String, String)>,
     verify: bool,
@@ -511,15 +621,22 @@ async fn audit_clusters(
                 profile: global.profile.clone(),
                 request_timeout: global.request_timeout,
             };
-            let (env, bar) = (env.clone(), bar.clone());
+            let (env, bar, member) = (env.clone(), bar.clone(), member.cloned());
             async move {
-                let result = audit_one(&env, &global, &region, &cluster, verify).await;
+                let result =
+                    audit_one(&env, member.as_ref(), &global, &region, &cluster, verify).await;
+                let at = match &member {
+                    Some(m) => format!("{}/{region}/{cluster}", m.account),
+                    None => format!("{region}/{cluster}"),
+                };
                 if result.is_err() {
-                    bar.println(format!("{region}/{cluster} failed"));
+                    bar.println(format!("{at} failed"));
                 }
-                bar.set_message(format!("{region}/{cluster}"));
+                bar.set_message(at);
                 bar.inc(1);
-                cluster_row(region, cluster, result)
+                let mut row = cluster_row(region, cluster, result);
+                row.account = member.map(|m| m.account);
+                row
             }
         })
         .await;
@@ -534,6 +651,7 @@ fn cluster_row(
 ) -> ClusterRow {
     match result {
         Ok(r) => ClusterRow {
+            account: None,
             cluster,
             region,
             ok: true,
@@ -542,6 +660,7 @@ fn cluster_row(
             report: Some(r),
         },
         Err(e) => ClusterRow {
+            account: None,
             cluster,
             region,
             ok: false,
@@ -577,14 +696,19 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, Us
     let env = FleetEnv::standard(global).await;
     let default_region = env.sdk.region().map(|r| r.to_string());
     let regions = regions_to_scan(&args.regions, default_region.as_deref())?;
-    let fleet = collect(
-        &env,
-        global,
-        &regions,
-        args.verify,
-        std::io::stderr().is_terminal(),
-    )
-    .await?;
+    let progress = std::io::stderr().is_terminal();
+    let fleet = match &args.assume_role_name {
+        Some(role_name) => {
+            let accounts = if args.organization {
+                Accounts::Organization
+            } else {
+                Accounts::Listed(fleet::accounts_to_audit(&args.accounts)?)
+            };
+            let (verify, regions) = (args.verify, &regions);
+            collect_accounts(&env, global, role_name, accounts, regions, verify, progress).await?
+        }
+        None => collect(&env, global, &regions, args.verify, progress).await?,
+    };
     // Streamed: a fleet's JSON holds every cluster's report.
     match args.output {
         Format::Json | Format::Yaml => crate::report::print_structured(args.output, &fleet)?,
@@ -674,12 +798,14 @@ mod tests {
         FleetReport::new(
             vec![
                 RegionRow {
+                    account: None,
                     region: "eu-west-1".into(),
                     clusters: 2,
                     skipped: false,
                     error: None,
                 },
                 RegionRow {
+                    account: None,
                     region: "ap-east-2".into(),
                     clusters: 0,
                     skipped: true,
@@ -688,6 +814,7 @@ mod tests {
             ],
             vec![
                 ClusterRow {
+                    account: None,
                     cluster: "prod".into(),
                     region: "eu-west-1".into(),
                     ok: true,
@@ -696,6 +823,7 @@ mod tests {
                     report: Some(sample_report()),
                 },
                 ClusterRow {
+                    account: None,
                     cluster: "dev".into(),
                     region: "eu-west-1".into(),
                     ok: false,
@@ -760,6 +888,7 @@ mod tests {
         assert_eq!(
             f.incomplete,
             [FleetUnread {
+                account: None,
                 region: "eu-west-1".into(),
                 cluster: Some("dev".into()),
                 unread: UnreadSource::new(source::CLUSTER, "AccessDenied"),
@@ -789,6 +918,7 @@ mod tests {
         let g = FleetReport::new(
             vec![],
             vec![ClusterRow {
+                account: None,
                 cluster: "prod".into(),
                 region: "eu-west-1".into(),
                 ok: true,

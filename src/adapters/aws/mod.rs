@@ -2,6 +2,7 @@
 //! access entries, CloudTrail. I/O only: the decisions are in the pure EKS model.
 
 pub mod access_entries;
+pub mod accounts;
 pub mod cluster;
 pub mod identity;
 pub(crate) mod recent_principals;
