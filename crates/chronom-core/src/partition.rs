@@ -16,7 +16,7 @@ pub fn of_arn(arn: &str) -> Option<&'static str> {
 
 /// The partition a region belongs to, by the region patterns of botocore's endpoints.json
 /// (`regionRegex`): `cn-*` is aws-cn, `us-gov-*` aws-us-gov, `us-iso-*` aws-iso, `us-isob-*`
-/// aws-iso-b, `eu-isoe-*` aws-iso-e, `us-isof-*`/`eu-isof-*` aws-iso-f, `eusc-*` aws-eusc;
+/// aws-iso-b, `eu-isoe-*` aws-iso-e, `us-isof-*` aws-iso-f, `eusc-*` aws-eusc;
 /// everything else is aws.
 pub fn of_region(region: &str) -> &'static str {
     let starts = |p: &str| region.starts_with(p);
@@ -30,7 +30,7 @@ pub fn of_region(region: &str) -> &'static str {
         "aws-iso"
     } else if starts("eu-isoe-") {
         "aws-iso-e"
-    } else if starts("us-isof-") || starts("eu-isof-") {
+    } else if starts("us-isof-") {
         "aws-iso-f"
     } else if starts("eusc-") {
         "aws-eusc"
