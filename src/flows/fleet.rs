@@ -13,7 +13,9 @@ use crate::cli::{AuditArgs, GlobalArgs};
 use chronom_core::audit::completeness::{self, UnreadSource, Verdict};
 use chronom_core::audit::fleet::{self, ClusterRow, FleetReport, RegionRow};
 use chronom_core::audit::report::AuditReport;
-use chronom_core::eks::regions::{region_failure, regions_to_scan, sts_region};
+use chronom_core::eks::regions::{
+    denied_by_organization_policy, region_failure, regions_to_scan, sts_region,
+};
 use chronom_core::error::UserError;
 use chronom_core::report::fleet::render;
 use chronom_core::report::format::Format;
@@ -219,20 +221,38 @@ impl FleetEnv {
     }
 }
 
-/// Region -> ListClusters; an opt-in region that is not enabled is `Err((true, why))` (skipped),
-/// any other failure `Err((false, why))`. Only called once the credentials are known to work.
-async fn list_region(env: &FleetEnv, region: &str) -> Result<Vec<String>, (bool, String)> {
-    cluster::list_clusters(&aws_sdk_eks::Client::new(&env.in_region(region)))
+/// A region's ListClusters failure: skipped (an opt-in region not enabled), denied by a
+/// policy of the AWS Organization, and the row's reason.
+struct RegionFailure {
+    skipped: bool,
+    denied_by_policy: bool,
+    why: String,
+}
+
+/// Region -> ListClusters, or how it failed. Only called once the credentials are known to work.
+async fn list_region(env: &FleetEnv, region: &str) -> Result<Vec<String>, RegionFailure> {
+    let client = aws_sdk_eks::Client::new(&env.in_region(region));
+    cluster::list_clusters(&client)
         .await
-        .map_err(|e| {
-            let (coded, status, transport) = failure_of(&e);
-            region_failure(
-                region,
-                coded.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
-                status,
-                &transport,
-            )
-        })
+        .map_err(|e| region_failure_of(region, &e))
+}
+
+/// What a failed ListClusters in `region` means for its row (core `eks::regions` decides).
+fn region_failure_of(
+    region: &str,
+    e: &aws_sdk_eks::error::SdkError<
+        aws_sdk_eks::operation::list_clusters::ListClustersError,
+        aws_sdk_eks::config::http::HttpResponse,
+    >,
+) -> RegionFailure {
+    let (coded, status, transport) = failure_of(e);
+    let coded = coded.as_ref().map(|(c, m)| (c.as_str(), m.as_str()));
+    let (skipped, why) = region_failure(region, coded, status, &transport);
+    RegionFailure {
+        skipped,
+        denied_by_policy: coded.is_some_and(|(c, m)| denied_by_organization_policy(c, m)),
+        why,
+    }
 }
 
 /// One cluster: DescribeCluster, connect with the token plugin, audit.
@@ -383,16 +403,18 @@ async fn list_regions(
                     region: region.clone(),
                     clusters: names.len(),
                     skipped: false,
+                    denied_by_policy: false,
                     error: None,
                 });
                 targets.extend(names.into_iter().map(|n| (region.clone(), n)));
             }
-            Err((skipped, why)) => region_rows.push(RegionRow {
+            Err(failed) => region_rows.push(RegionRow {
                 account: None,
                 region,
                 clusters: 0,
-                skipped,
-                error: Some(why),
+                skipped: failed.skipped,
+                denied_by_policy: failed.denied_by_policy,
+                error: Some(failed.why),
             }),
         }
     }
@@ -614,6 +636,7 @@ mod tests {
                     region: "eu-west-1".into(),
                     clusters: 2,
                     skipped: false,
+                    denied_by_policy: false,
                     error: None,
                 },
                 RegionRow {
@@ -621,6 +644,7 @@ mod tests {
                     region: "ap-east-2".into(),
                     clusters: 0,
                     skipped: true,
+                    denied_by_policy: false,
                     error: Some("not enabled".into()),
                 },
             ],
@@ -811,5 +835,53 @@ mod tests {
         );
         assert_eq!(raw_error(None, b"<html>bad gateway</html>"), None);
         assert_eq!(raw_error(Some(""), b""), None);
+    }
+
+    #[tokio::test]
+    async fn listclusters_denied_by_an_scp_is_a_region_denied_by_policy() {
+        use aws_sdk_eks::operation::list_clusters::ListClustersError;
+        use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+        // EKS's answer when an SCP denies the region (the IAM access-denied wording).
+        const SCP: &str = "User: arn:aws:iam::111122223333:user/scanner is not authorized to perform: eks:ListClusters on resource: arn:aws:eks:me-south-1:111122223333:cluster/* with an explicit deny in a service control policy";
+        let denied = mock!(aws_sdk_eks::Client::list_clusters).then_error(|| {
+            ListClustersError::generic(
+                aws_sdk_eks::error::ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message(SCP)
+                    .build(),
+            )
+        });
+        let conf = aws_sdk_eks::Config::builder()
+            .behavior_version_latest()
+            .region(aws_config::Region::new("me-south-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .http_client(create_mock_http_client())
+            .interceptor(
+                MockResponseInterceptor::new()
+                    .rule_mode(RuleMode::MatchAny)
+                    .with_rule(&denied),
+            )
+            .build();
+        let e = cluster::list_clusters(&aws_sdk_eks::Client::from_conf(conf))
+            .await
+            .unwrap_err();
+        let failed = region_failure_of("me-south-1", &e);
+        assert!(failed.denied_by_policy && !failed.skipped);
+        assert!(
+            failed
+                .why
+                .starts_with("denied by policy: listing the EKS clusters in me-south-1")
+                && failed
+                    .why
+                    .contains("explicit deny in a service control policy"),
+            "{}",
+            failed.why
+        );
     }
 }

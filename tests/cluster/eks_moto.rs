@@ -1501,6 +1501,20 @@ fn with_good_credentials_only_an_opt_in_region_is_skipped_and_other_failures_are
             .contains("service control policy"),
         "{report:#}"
     );
+    // Issue 13: an SCP keeping the account out of a region is said as such, in the row's flag
+    // and its reason; it is still a region not read.
+    assert_eq!(row("me-south-1")["deniedByPolicy"], true, "{report:#}");
+    assert!(
+        row("me-south-1")["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("denied by policy: "),
+        "{report:#}"
+    );
+    assert!(
+        row("eu-west-1").get("deniedByPolicy").is_none(),
+        "{report:#}"
+    );
     assert_eq!(report["complete"], false);
     let gaps: Vec<(&str, &str)> = report["incomplete"]
         .as_array()

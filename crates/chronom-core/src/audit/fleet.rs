@@ -21,6 +21,10 @@ pub struct RegionRow {
     /// The region is an opt-in region not enabled for the account (an authentication error
     /// there, with credentials STS accepted), so it was left out. `error` says what it answered.
     pub skipped: bool,
+    /// ListClusters was denied by a policy of the AWS Organization (an SCP keeping the account
+    /// out of the region): still a region not read, with `error` saying so.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub denied_by_policy: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

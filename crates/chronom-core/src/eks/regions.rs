@@ -193,6 +193,19 @@ pub fn regions_to_scan(
     Ok(out)
 }
 
+/// Whether an AccessDenied answer names a policy of the AWS Organization as its cause: a
+/// service control policy ("with an explicit deny in a service control policy", or "because no
+/// service control policy allows ..." when none allows it) or a resource control policy, in
+/// the words IAM's access-denied messages use (IAM User Guide, "Troubleshoot access denied
+/// error messages"). That is how an organization keeps an account out of a region, which a
+/// fleet reports as denied by policy, not as a region that is not enabled.
+pub fn denied_by_organization_policy(code: &str, message: &str) -> bool {
+    code.contains("AccessDenied")
+        && ["service control policy", "resource control policy"]
+            .iter()
+            .any(|policy| message.contains(policy))
+}
+
 /// A region's ListClusters failure as its row says it: `(skipped, why)`.
 pub fn region_failure(
     region: &str,
@@ -205,6 +218,12 @@ pub fn region_failure(
             true,
             format!(
                 "not enabled for this account: ListClusters answered {code}: {message} (what an opt-in region answers until it is enabled; if it is enabled, the session token may come from the global STS endpoint, which is valid in default regions only)"
+            ),
+        ),
+        Some((code, message)) if denied_by_organization_policy(code, message) => (
+            false,
+            format!(
+                "denied by policy: listing the EKS clusters in {region}: AWS denied it with a policy of the AWS Organization ({code}: {message})"
             ),
         ),
         Some((code, message)) if code.contains("AccessDenied") => (
@@ -343,6 +362,35 @@ mod tests {
         assert_eq!(sts_region(None, &scanned(&["me-south-1"])), "me-south-1");
         assert_eq!(sts_region(None, &scanned(&["cn-north-1"])), "cn-north-1");
         assert_eq!(sts_region(None, &[]), "us-east-1");
+    }
+
+    #[test]
+    fn a_region_an_organization_policy_denies_is_denied_by_policy() {
+        let explicit = "User: arn:aws:sts::111122223333:assumed-role/audit/s is not authorized to perform: eks:ListClusters on resource: arn:aws:eks:me-south-1:111122223333:cluster/* with an explicit deny in a service control policy";
+        let implicit = "User: arn:aws:iam::111122223333:user/s is not authorized to perform: eks:ListClusters because no service control policy allows the eks:ListClusters action";
+        for message in [explicit, implicit] {
+            assert!(denied_by_organization_policy(
+                "AccessDeniedException",
+                message
+            ));
+            let (skipped, why) = region_failure(
+                "me-south-1",
+                Some(("AccessDeniedException", message)),
+                Some(403),
+                "",
+            );
+            assert!(!skipped, "not an opt-in region left disabled");
+            assert!(why.starts_with("denied by policy: "), "{why}");
+        }
+        let identity = "User: x is not authorized to perform: eks:ListClusters on resource: y because no identity-based policy allows the eks:ListClusters action";
+        assert!(!denied_by_organization_policy(
+            "AccessDeniedException",
+            identity
+        ));
+        assert!(!denied_by_organization_policy(
+            "ThrottlingException",
+            explicit
+        ));
     }
 
     #[test]

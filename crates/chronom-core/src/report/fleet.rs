@@ -117,11 +117,12 @@ fn clusters_section(r: &FleetReport) -> String {
         };
     }
     for g in r.regions.iter().filter(|g| g.error.is_some() && !g.skipped) {
-        t.add_row(row(
-            r,
-            g.account.as_deref(),
-            failed_row(&g.region, "-", g.error.as_deref()),
-        ));
+        let mut cells = failed_row(&g.region, "-", g.error.as_deref());
+        if g.denied_by_policy {
+            // Its reason starts "denied by policy": not a failure to explain.
+            cells[2] = g.error.clone().unwrap_or_default();
+        }
+        t.add_row(row(r, g.account.as_deref(), cells));
     }
     if r.clusters.is_empty() && r.failed() == 0 {
         let listed = r.regions.iter().filter(|g| !g.skipped).count();
@@ -358,6 +359,7 @@ mod tests {
                     region: "eu-west-1".into(),
                     clusters: 2,
                     skipped: false,
+                    denied_by_policy: false,
                     error: None,
                 },
                 RegionRow {
@@ -365,6 +367,7 @@ mod tests {
                     region: "ap-east-2".into(),
                     clusters: 0,
                     skipped: true,
+                    denied_by_policy: false,
                     error: Some("not enabled".into()),
                 },
             ],
@@ -485,6 +488,7 @@ mod tests {
                 region: "eu-west-1".into(),
                 clusters: 1,
                 skipped: false,
+                denied_by_policy: false,
                 error: None,
             }],
             vec![ClusterRow {
