@@ -81,14 +81,17 @@ where
     }
 }
 
-/// The one error for credentials STS would not accept, from what GetCallerIdentity answered.
-pub(crate) fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserError {
+/// The one error for credentials STS would not accept, from what GetCallerIdentity answered;
+/// `renew` is the next step for the profile in use (`adapters::aws::renew_step`).
+pub(crate) fn credentials_error(region: &str, answer: StsAnswer<'_>, renew: &str) -> UserError {
     let (code, message, transport) = match answer {
         StsAnswer::Error { code, message } => (Some(code), message.to_string(), ""),
         StsAnswer::Status(status) => (None, format!("HTTP {status}"), ""),
         StsAnswer::None(transport) => (None, String::new(), transport),
     };
-    const RENEW: &str = "check which AWS credentials are used (--profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment) and renew them: `aws sso login` for an SSO profile, `aws configure` for access keys; `aws sts get-caller-identity` shows whether they work";
+    let renew = format!(
+        "check which AWS credentials are used (--profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment), then {renew}"
+    );
     match code {
         Some(
             c @ ("InvalidClientTokenId"
@@ -101,14 +104,14 @@ pub(crate) fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserErro
             format!(
                 "AWS rejected the credentials: STS GetCallerIdentity in {region} answered {c}: {message}; no region was scanned"
             ),
-            RENEW,
+            renew,
         ),
         Some(c @ ("ExpiredToken" | "ExpiredTokenException" | "RequestExpired")) => {
             UserError::failed(
                 format!(
                     "the AWS credentials have expired: STS GetCallerIdentity in {region} answered {c}: {message}; no region was scanned"
                 ),
-                RENEW,
+                renew,
             )
         }
         Some(c) => UserError::failed(
@@ -164,7 +167,11 @@ pub(crate) async fn verify_credentials(
                 (None, Some(status)) => StsAnswer::Status(status),
                 (None, None) => StsAnswer::None(&transport),
             };
-            Err(credentials_error(&region, answer))
+            Err(credentials_error(
+                &region,
+                answer,
+                &crate::adapters::aws::renew_step(),
+            ))
         }
     }
 }
@@ -427,7 +434,10 @@ async fn list_regions(
             .unwrap_or_default();
         return Err(UserError::failed(
             format!("--all-clusters could not list clusters in any region: {first}"),
-            "check the AWS credentials (--profile, AWS_PROFILE, `aws sso login`) and eks:ListClusters",
+            format!(
+                "check the AWS credentials (--profile, AWS_PROFILE; {}) and that they may call eks:ListClusters",
+                crate::adapters::aws::renew_step()
+            ),
         ));
     }
     Ok((region_rows, targets))
@@ -754,23 +764,35 @@ mod tests {
 
     #[test]
     fn rejected_credentials_are_one_message_with_the_next_step() {
-        let e = credentials_error(
-            "eu-west-1",
-            StsAnswer::Error {
-                code: "InvalidClientTokenId",
-                message: "The security token included in the request is invalid.",
-            },
+        use chronom_core::aws_profile::{LoginKind, renew_step};
+        let (sso, keys) = (
+            renew_step(LoginKind::Sso, "dev"),
+            renew_step(LoginKind::Other, "default"),
         );
+        let rejected = StsAnswer::Error {
+            code: "InvalidClientTokenId",
+            message: "The security token included in the request is invalid.",
+        };
+        let e = credentials_error("eu-west-1", rejected, &sso);
         assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED);
         assert!(
             e.what.starts_with("AWS rejected the credentials: STS GetCallerIdentity in eu-west-1 answered InvalidClientTokenId: The security token")
                 && e.what.ends_with("no region was scanned"),
             "{e}"
         );
+        // The login that renews the profile in use: `aws sso login` for an SSO profile, new
+        // keys (`aws configure`) for keys, never the other's command.
         assert!(
             e.next.contains("AWS_PROFILE")
-                && e.next.contains("aws sso login")
-                && e.next.contains("aws configure"),
+                && e.next.contains("aws sso login --profile dev")
+                && !e.next.contains("aws configure"),
+            "{e}"
+        );
+        let e = credentials_error("eu-west-1", rejected, &keys);
+        assert!(
+            e.next.contains("AWS_PROFILE")
+                && e.next.contains("aws configure")
+                && !e.next.contains("aws sso login"),
             "{e}"
         );
         let e = credentials_error(
@@ -779,6 +801,7 @@ mod tests {
                 code: "ExpiredToken",
                 message: "expired",
             },
+            &sso,
         );
         assert!(
             e.what.starts_with("the AWS credentials have expired"),
@@ -787,6 +810,7 @@ mod tests {
         let e = credentials_error(
             "us-east-1",
             StsAnswer::None("dispatch failure: connection refused"),
+            &keys,
         );
         assert!(
             e.what
@@ -794,7 +818,7 @@ mod tests {
                 && e.next.contains("network"),
             "{e}"
         );
-        let e = credentials_error("us-east-1", StsAnswer::Status(503));
+        let e = credentials_error("us-east-1", StsAnswer::Status(503), &keys);
         assert!(e.what.contains("answered HTTP 503"), "{e}");
         for e in [
             credentials_error(
@@ -803,8 +827,9 @@ mod tests {
                     code: "Throttling",
                     message: "slow down",
                 },
+                &keys,
             ),
-            credentials_error("r", StsAnswer::Status(403)),
+            credentials_error("r", StsAnswer::Status(403), &keys),
         ] {
             assert!(!format!("{e}").contains('{'), "no Debug structs: {e}");
         }

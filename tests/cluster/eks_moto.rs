@@ -1285,11 +1285,14 @@ fn all_clusters_with_credentials_aws_rejects_fails_with_one_message_even_with_fa
             "{}",
             text(&o)
         );
+        // Keys in the environment and no profile: the next step is new keys, not a login
+        // (issue 13: it used to name `aws sso login` whatever the credentials were).
         assert!(
             err.contains("next: ")
                 && err.contains("AWS_PROFILE")
-                && err.contains("aws sso login")
-                && err.contains("aws configure"),
+                && err.contains("export fresh keys (AWS_ACCESS_KEY_ID")
+                && err.contains("AWS_SESSION_TOKEN")
+                && !err.contains("aws sso login"),
             "{}",
             text(&o)
         );
@@ -1659,7 +1662,9 @@ fn all_clusters_with_a_key_aws_rejects_as_aws_answers_it_is_one_error_not_skippe
     assert!(
         err.starts_with("error: AWS rejected the credentials: STS GetCallerIdentity in us-east-1 answered InvalidClientTokenId: The security token included in the request is invalid.")
             && err.contains("next: ")
-            && err.contains("aws sso login"),
+            // Keys in the environment: fresh keys, not an SSO login (issue 13).
+            && err.contains("export fresh keys (AWS_ACCESS_KEY_ID")
+            && !err.contains("aws sso login"),
         "{}",
         text(&o)
     );
