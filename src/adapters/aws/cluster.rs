@@ -544,6 +544,26 @@ mod tests {
     }
 
     #[test]
+    fn the_hint_names_the_cluster_in_its_partition() {
+        for (region, arn) in [
+            (
+                "cn-north-1",
+                "arn:aws-cn:eks:cn-north-1:ACCOUNT:cluster/prod",
+            ),
+            (
+                "us-gov-west-1",
+                "arn:aws-us-gov:eks:us-gov-west-1:ACCOUNT:cluster/prod",
+            ),
+        ] {
+            let denied = mock!(aws_sdk_eks::Client::describe_cluster)
+                .then_error(|| DescribeClusterError::generic(aws_error("AccessDeniedException")));
+            let (eks, sts) = clients(&[&denied], &[&caller_rule()]);
+            let err = run(describe_with(&eks, &sts, region, "prod")).unwrap_err();
+            assert!(err.next.contains(arn), "{err}");
+        }
+    }
+
+    #[test]
     fn access_denied_without_sts_still_explains() {
         let denied = mock!(aws_sdk_eks::Client::describe_cluster)
             .then_error(|| DescribeClusterError::generic(aws_error("AccessDeniedException")));
