@@ -605,8 +605,13 @@ pub fn exit_code(
             threshold.name()
         ),
         (Verdict::Incomplete { .. }, _) if fleet.failed() > 0 => eprintln!(
-            "error: {} cluster(s) or region(s) could not be audited (see the report)",
-            fleet.failed()
+            "error: {} {} could not be audited (see the report)",
+            fleet.failed(),
+            if fleet.accounts.is_empty() {
+                "cluster(s) or region(s)"
+            } else {
+                "account(s), cluster(s) or region(s)"
+            }
         ),
         _ => {}
     }
@@ -907,6 +912,51 @@ mod tests {
                     .contains("explicit deny in a service control policy"),
             "{}",
             failed.why
+        );
+    }
+
+    #[tokio::test]
+    async fn a_member_accounts_token_is_signed_as_its_role() {
+        let global = GlobalArgs {
+            kubeconfig: None,
+            context: None,
+            verbose: 0,
+            cluster: None,
+            region: Some("eu-west-1".into()),
+            profile: Some("audit".into()),
+            request_timeout: 30.0,
+        };
+        let env = FleetEnv::standard(&global).await;
+        let mut cluster = EksCluster {
+            region: "eu-west-1".into(),
+            status: "ACTIVE".into(),
+            endpoint: String::new(),
+            certificate_authority_data: String::new(),
+            facts: Default::default(),
+            local_cluster_id: None,
+        };
+        cluster.facts.name = "prod".into();
+        let role = "arn:aws:iam::444455556666:role/chronom-fleet-auditor";
+        let member = (env.token_plugin)(&cluster, Some(role)).unwrap();
+        assert_eq!(
+            member.args,
+            [
+                "token",
+                "--cluster",
+                "prod",
+                "--region",
+                "eu-west-1",
+                "--profile",
+                "audit",
+                "--role-arn",
+                role
+            ]
+        );
+        let own = (env.token_plugin)(&cluster, None).unwrap();
+        assert!(
+            !own.args.iter().any(|a| a == "--role-arn"),
+            "{:?}",
+            own.args
         );
     }
 }

@@ -1965,7 +1965,8 @@ fn a_cross_account_fleet_is_one_report_with_an_account_column_and_a_denied_accou
     );
     assert_eq!(out["clusters"].as_array().unwrap().len(), clusters.len());
     assert!(
-        stderr(&o).contains(&format!("  {DENIED_ACCOUNT} account: cannot assume arn:aws:iam::{DENIED_ACCOUNT}:role/{FLEET_ROLE}")),
+        stderr(&o).contains(&format!("  {DENIED_ACCOUNT} account: cannot assume arn:aws:iam::{DENIED_ACCOUNT}:role/{FLEET_ROLE}"))
+            && stderr(&o).contains("account(s), cluster(s) or region(s) could not be audited"),
         "{}",
         text(&o)
     );
