@@ -104,7 +104,12 @@ pub(crate) fn credentials_error(region: &str, answer: StsAnswer<'_>, renew: &str
             format!(
                 "AWS rejected the credentials: STS GetCallerIdentity in {region} answered {c}: {message}; no region was scanned"
             ),
-            renew,
+            // A key is valid in its own partition only: a China or GovCloud key is unknown to
+            // a commercial region, which answers just this.
+            format!(
+                "{renew}; a China or GovCloud key works only in its own partition's regions, so pass --region in it (cn-north-1, us-gov-west-1) if the key is one (the region was {region}, partition {})",
+                chronom_core::partition::of_region(region)
+            ),
         ),
         Some(c @ ("ExpiredToken" | "ExpiredTokenException" | "RequestExpired")) => {
             UserError::failed(
@@ -794,6 +799,13 @@ mod tests {
             "{e}"
         );
         let e = credentials_error("eu-west-1", rejected, &keys);
+        assert!(
+            e.next
+                .contains("pass --region in it (cn-north-1, us-gov-west-1)")
+                && e.next
+                    .ends_with("(the region was eu-west-1, partition aws)"),
+            "{e}"
+        );
         assert!(
             e.next.contains("AWS_PROFILE")
                 && e.next.contains("aws configure")
