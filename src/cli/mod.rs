@@ -265,6 +265,24 @@ pub struct AuditArgs {
         value_delimiter = ','
     )]
     pub regions: Vec<String>,
+
+    /// With --all-clusters: the role to assume in each account of --accounts or --organization (its name, as in every account, optionally with its path).
+    #[arg(long, value_name = "NAME", requires_all = ["all_clusters", "account_set"])]
+    pub assume_role_name: Option<String>,
+
+    /// Audit these accounts' clusters, each through the role --assume-role-name names there: a comma-separated list of account ids.
+    #[arg(
+        long,
+        value_name = "ID,ID",
+        value_delimiter = ',',
+        requires = "assume_role_name",
+        group = "account_set"
+    )]
+    pub accounts: Vec<String>,
+
+    /// Audit every ACTIVE account of the caller's AWS Organization (ListAccounts; the management account or a delegated administrator), each through --assume-role-name.
+    #[arg(long, requires = "assume_role_name", group = "account_set")]
+    pub organization: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,118 +11,17 @@ use crate::adapters::aws::identity::AwsCaller;
 use crate::adapters::kube::eks_connection::{self, ExecPlugin};
 use crate::cli::{AuditArgs, GlobalArgs};
 use chronom_core::audit::completeness::{self, UnreadSource, Verdict};
-use chronom_core::audit::fleet::{ClusterRow, FleetReport, RegionRow};
+use chronom_core::audit::fleet::{self, ClusterRow, FleetReport, RegionRow};
 use chronom_core::audit::report::AuditReport;
+use chronom_core::eks::regions::{
+    denied_by_organization_policy, region_failure, regions_to_scan, sts_region,
+};
 use chronom_core::error::UserError;
 use chronom_core::report::fleet::render;
 use chronom_core::report::format::Format;
 
 /// How many clusters are audited at once.
 pub(crate) const PARALLEL_CLUSTERS: usize = 4;
-
-/// The commercial-partition regions where EKS is offered, for `--regions all`. A fixed list
-/// (EC2 DescribeRegions would need another SDK); opt-in regions an account has not enabled
-/// answer with an authentication error and are reported as skipped (see [`region_skipped`]).
-/// Keep it in sync with the EKS endpoints page (docs.aws.amazon.com/general/latest/gr/eks.html).
-pub(crate) const EKS_REGIONS: &[&str] = &[
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "af-south-1",
-    "ap-east-1",
-    "ap-east-2",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-7",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ca-central-1",
-    "ca-west-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-north-1",
-    "il-central-1",
-    "me-south-1",
-    "me-central-1",
-    "mx-central-1",
-    "sa-east-1",
-];
-
-/// The commercial regions enabled in every account: those launched before 2019-03-20. They
-/// cannot be disabled (AWS Account Management, "Enable or disable AWS Regions in your
-/// account"), so an authentication error there is never "not enabled". Every later region is
-/// opt-in; this list does not grow.
-pub(crate) const DEFAULT_ENABLED_REGIONS: &[&str] = &[
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "ap-south-1",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ca-central-1",
-    "eu-central-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "eu-north-1",
-    "sa-east-1",
-];
-
-/// Can `region` be one the account has not enabled? Only an opt-in region of the commercial
-/// partition can; the China and GovCloud partitions have no opt-in regions.
-pub(crate) fn may_be_disabled(region: &str) -> bool {
-    !DEFAULT_ENABLED_REGIONS.contains(&region)
-        && !region.starts_with("cn-")
-        && !region.starts_with("us-gov-")
-        && !region.starts_with("us-iso")
-}
-
-/// The error codes AWS answers a request to a region the account has not enabled with, by
-/// protocol: `UnrecognizedClientException` (JSON and REST-JSON services such as EKS),
-/// `InvalidClientTokenId` (query services such as STS), `AuthFailure` (EC2). They are also
-/// what a bad key gets everywhere, which is why [`verify_credentials`] runs first.
-const NOT_ENABLED_CODES: &[&str] = &[
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "AuthFailure",
-];
-
-/// Is a ListClusters failure in `region` (with credentials STS has accepted) a region the
-/// account has not enabled, to be skipped? Only for an opt-in region and an authentication
-/// code; anything else (AccessDenied from a policy or an SCP, throttling, a network error, an
-/// authentication error in a default region) is a failed region.
-pub(crate) fn region_skipped(region: &str, code: Option<&str>) -> bool {
-    may_be_disabled(region) && code.is_some_and(|c| NOT_ENABLED_CODES.contains(&c))
-}
-
-/// The region STS GetCallerIdentity is asked in: the configured one unless it is opt-in (it
-/// may be disabled, which would read as bad credentials), else the first default-enabled
-/// region scanned, else the configured or first scanned one, else us-east-1.
-pub(crate) fn sts_region(configured: Option<&str>, scanned: &[String]) -> String {
-    configured
-        .filter(|r| !may_be_disabled(r))
-        .map(str::to_string)
-        .or_else(|| scanned.iter().find(|r| !may_be_disabled(r)).cloned())
-        .or_else(|| configured.map(str::to_string))
-        .or_else(|| scanned.first().cloned())
-        .unwrap_or_else(|| "us-east-1".to_string())
-}
 
 /// What STS answered, when it answered: its error code and message, else the HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,14 +81,17 @@ where
     }
 }
 
-/// The one error for credentials STS would not accept, from what GetCallerIdentity answered.
-pub(crate) fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserError {
+/// The one error for credentials STS would not accept, from what GetCallerIdentity answered;
+/// `renew` is the next step for the profile in use (`adapters::aws::renew_step`).
+pub(crate) fn credentials_error(region: &str, answer: StsAnswer<'_>, renew: &str) -> UserError {
     let (code, message, transport) = match answer {
         StsAnswer::Error { code, message } => (Some(code), message.to_string(), ""),
         StsAnswer::Status(status) => (None, format!("HTTP {status}"), ""),
         StsAnswer::None(transport) => (None, String::new(), transport),
     };
-    const RENEW: &str = "check which AWS credentials are used (--profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment) and renew them: `aws sso login` for an SSO profile, `aws configure` for access keys; `aws sts get-caller-identity` shows whether they work";
+    let renew = format!(
+        "check which AWS credentials are used (--profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment), then {renew}"
+    );
     match code {
         Some(
             c @ ("InvalidClientTokenId"
@@ -202,14 +104,19 @@ pub(crate) fn credentials_error(region: &str, answer: StsAnswer<'_>) -> UserErro
             format!(
                 "AWS rejected the credentials: STS GetCallerIdentity in {region} answered {c}: {message}; no region was scanned"
             ),
-            RENEW,
+            // A key is valid in its own partition only: a China or GovCloud key is unknown to
+            // a commercial region, which answers just this.
+            format!(
+                "{renew}; a China or GovCloud key works only in its own partition's regions, so pass --region in it (cn-north-1, us-gov-west-1) if the key is one (the region was {region}, partition {})",
+                chronom_core::partition::of_region(region)
+            ),
         ),
         Some(c @ ("ExpiredToken" | "ExpiredTokenException" | "RequestExpired")) => {
             UserError::failed(
                 format!(
                     "the AWS credentials have expired: STS GetCallerIdentity in {region} answered {c}: {message}; no region was scanned"
                 ),
-                RENEW,
+                renew,
             )
         }
         Some(c) => UserError::failed(
@@ -265,58 +172,13 @@ pub(crate) async fn verify_credentials(
                 (None, Some(status)) => StsAnswer::Status(status),
                 (None, None) => StsAnswer::None(&transport),
             };
-            Err(credentials_error(&region, answer))
+            Err(credentials_error(
+                &region,
+                answer,
+                &crate::adapters::aws::renew_step(),
+            ))
         }
     }
-}
-
-/// The regions `--regions` names: a list, `all`, or (empty) the one the profile or --region gives.
-pub(crate) fn regions_to_scan(
-    requested: &[String],
-    default_region: Option<&str>,
-) -> Result<Vec<String>, UserError> {
-    let requested: Vec<&str> = requested
-        .iter()
-        .map(|r| r.trim())
-        .filter(|r| !r.is_empty())
-        .collect();
-    if requested.iter().any(|r| r.eq_ignore_ascii_case("all")) {
-        if requested.len() > 1 {
-            return Err(UserError::usage(
-                "--regions all cannot be combined with other regions",
-                "pass either --regions all or a list such as --regions eu-west-1,us-east-1",
-            ));
-        }
-        return Ok(EKS_REGIONS.iter().map(|r| r.to_string()).collect());
-    }
-    let mut out: Vec<String> = Vec::new();
-    for r in requested {
-        let valid = r.len() <= 32
-            && r.split('-').count() >= 3
-            && r.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !valid {
-            return Err(UserError::usage(
-                format!("--regions: {r:?} is not an AWS region name"),
-                "use names such as eu-west-1 or us-east-1, or all",
-            ));
-        }
-        if !out.iter().any(|o| o == r) {
-            out.push(r.to_string());
-        }
-    }
-    if out.is_empty() {
-        match default_region {
-            Some(r) => out.push(r.to_string()),
-            None => {
-                return Err(UserError::usage(
-                    "--all-clusters needs regions: none given, and neither --region nor the AWS profile sets one",
-                    "pass --regions eu-west-1,us-east-1 (or --regions all)",
-                ));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// How the fleet reaches AWS and each cluster's API server. [`run`] uses the standard
@@ -330,9 +192,17 @@ pub struct FleetEnv {
     pub token_plugin: TokenPlugin,
 }
 
-/// The exec credential plugin that gets a described cluster's bearer token.
+/// One account of a cross-account fleet, entered: the member role's credentials and ARN.
+#[derive(Clone)]
+struct Member {
+    account: String,
+    role_arn: String,
+}
+
+/// The exec credential plugin that gets a described cluster's bearer token, signed as the role
+/// given (a cross-account fleet's member role) or as the base credentials.
 pub(crate) type TokenPlugin =
-    Arc<dyn Fn(&EksCluster) -> Result<ExecPlugin, UserError> + Send + Sync>;
+    Arc<dyn Fn(&EksCluster, Option<&str>) -> Result<ExecPlugin, UserError> + Send + Sync>;
 
 impl FleetEnv {
     /// The standard chain with --profile, and `kubectl-chronom token` for the tokens.
@@ -343,8 +213,14 @@ impl FleetEnv {
         let profile = global.profile.clone();
         FleetEnv {
             sdk,
-            token_plugin: Arc::new(move |c: &EksCluster| {
-                ExecPlugin::for_cluster(c, profile.as_deref())
+            token_plugin: Arc::new(move |c: &EksCluster, role_arn: Option<&str>| {
+                let mut plugin = ExecPlugin::for_cluster(c, profile.as_deref())?;
+                if let Some(role) = role_arn {
+                    plugin
+                        .args
+                        .extend(["--role-arn".to_string(), role.to_string()]);
+                }
+                Ok(plugin)
             }),
         }
     }
@@ -357,61 +233,44 @@ impl FleetEnv {
     }
 }
 
-/// Region -> ListClusters; an opt-in region that is not enabled is `Err((true, why))` (skipped),
-/// any other failure `Err((false, why))`. Only called once the credentials are known to work.
-async fn list_region(env: &FleetEnv, region: &str) -> Result<Vec<String>, (bool, String)> {
-    cluster::list_clusters(&aws_sdk_eks::Client::new(&env.in_region(region)))
-        .await
-        .map_err(|e| {
-            let (coded, status, transport) = failure_of(&e);
-            region_failure(
-                region,
-                coded.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
-                status,
-                &transport,
-            )
-        })
+/// A region's ListClusters failure: skipped (an opt-in region not enabled), denied by a
+/// policy of the AWS Organization, and the row's reason.
+struct RegionFailure {
+    skipped: bool,
+    denied_by_policy: bool,
+    why: String,
 }
 
-/// A region's ListClusters failure as its row says it: `(skipped, why)`.
-pub(crate) fn region_failure(
+/// Region -> ListClusters, or how it failed. Only called once the credentials are known to work.
+async fn list_region(env: &FleetEnv, region: &str) -> Result<Vec<String>, RegionFailure> {
+    let client = aws_sdk_eks::Client::new(&env.in_region(region));
+    cluster::list_clusters(&client)
+        .await
+        .map_err(|e| region_failure_of(region, &e))
+}
+
+/// What a failed ListClusters in `region` means for its row (core `eks::regions` decides).
+fn region_failure_of(
     region: &str,
-    coded: Option<(&str, &str)>,
-    status: Option<u16>,
-    transport: &str,
-) -> (bool, String) {
-    match coded {
-        Some((code, message)) if region_skipped(region, Some(code)) => (
-            true,
-            format!(
-                "not enabled for this account: ListClusters answered {code}: {message} (what an opt-in region answers until it is enabled; if it is enabled, the session token may come from the global STS endpoint, which is valid in default regions only)"
-            ),
-        ),
-        Some((code, message)) if code.contains("AccessDenied") => (
-            false,
-            format!(
-                "listing the EKS clusters in {region}: AWS denied it ({code}: {message}); allow eks:ListClusters for this identity there (an SCP or a permissions boundary may deny it)"
-            ),
-        ),
-        Some((code, message)) => (
-            false,
-            format!("listing the EKS clusters in {region}: {code}: {message}"),
-        ),
-        None => (
-            false,
-            match status {
-                Some(status) => {
-                    format!("listing the EKS clusters in {region}: AWS answered HTTP {status}")
-                }
-                None => format!("listing the EKS clusters in {region}: no answer: {transport}"),
-            },
-        ),
+    e: &aws_sdk_eks::error::SdkError<
+        aws_sdk_eks::operation::list_clusters::ListClustersError,
+        aws_sdk_eks::config::http::HttpResponse,
+    >,
+) -> RegionFailure {
+    let (coded, status, transport) = failure_of(e);
+    let coded = coded.as_ref().map(|(c, m)| (c.as_str(), m.as_str()));
+    let (skipped, why) = region_failure(region, coded, status, &transport);
+    RegionFailure {
+        skipped,
+        denied_by_policy: coded.is_some_and(|(c, m)| denied_by_organization_policy(c, m)),
+        why,
     }
 }
 
 /// One cluster: DescribeCluster, connect with the token plugin, audit.
 async fn audit_one(
     env: &FleetEnv,
+    member: Option<&Member>,
     global: &GlobalArgs,
     region: &str,
     name: &str,
@@ -419,7 +278,7 @@ async fn audit_one(
 ) -> Result<AuditReport, UserError> {
     let sdk = env.in_region(region);
     let described = cluster::describe(&sdk, region, name).await?;
-    let exec = (env.token_plugin)(&described)?;
+    let exec = (env.token_plugin)(&described, member.map(|m| m.role_arn.as_str()))?;
     let conn = eks_connection::open(described, &exec, sdk, global).await?;
     crate::flows::audit::live_report(&conn, verify).await
 }
@@ -435,8 +294,100 @@ pub async fn collect(
 ) -> Result<FleetReport, UserError> {
     verify_credentials(env, regions).await?;
     let (region_rows, targets) = list_regions(env, regions).await?;
-    let cluster_rows = audit_clusters(env, global, targets, verify, progress).await;
+    let cluster_rows = audit_clusters(env, None, global, targets, verify, progress).await;
     Ok(FleetReport::new(region_rows, cluster_rows))
+}
+
+/// Which accounts a cross-account fleet audits, and through which role.
+pub enum Accounts {
+    /// `--accounts`: these ids.
+    Listed(Vec<String>),
+    /// `--organization`: every ACTIVE account of the caller's AWS Organization.
+    Organization,
+}
+
+/// `audit --all-clusters --assume-role-name NAME --accounts ...|--organization` up to the
+/// report: the base credentials are checked once, then each account is entered through its
+/// role (STS AssumeRole, in the caller's partition) and audited as [`collect`] audits one
+/// account. An account that cannot be entered, or whose regions all fail, is a row with its
+/// reason; the run goes on.
+pub async fn collect_accounts(
+    env: &FleetEnv,
+    global: &GlobalArgs,
+    role_name: &str,
+    accounts: Accounts,
+    regions: &[String],
+    verify: bool,
+    progress: bool,
+) -> Result<FleetReport, UserError> {
+    let caller = verify_credentials(env, regions).await?;
+    let partition = chronom_core::partition::of_arn(&caller.arn).unwrap_or("aws");
+    // STS and Organizations are asked where the credentials were checked.
+    let home = env.in_region(&sts_region(env.sdk.region().map(|r| r.as_ref()), regions));
+    let ids = match accounts {
+        Accounts::Listed(ids) => ids,
+        Accounts::Organization => crate::adapters::aws::accounts::active_accounts(&home).await?,
+    };
+    let (mut account_rows, mut region_rows, mut cluster_rows) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for account in ids {
+        let role_arn = fleet::member_role_arn(partition, &account, role_name)?;
+        if let Err(e) = crate::adapters::aws::accounts::can_assume(&home, &role_arn).await {
+            let (coded, status, transport) = failure_of(&e);
+            let (code, message) = match (&coded, status) {
+                (Some((code, message)), _) => (Some(code.as_str()), message.clone()),
+                (None, Some(status)) => (None, format!("AWS answered HTTP {status}")),
+                (None, None) => (None, format!("no answer: {transport}")),
+            };
+            account_rows.push(fleet::account_not_entered(
+                &account,
+                &role_arn,
+                &caller.arn,
+                code,
+                &message,
+            ));
+            continue;
+        }
+        let member = Member {
+            account: account.clone(),
+            role_arn: role_arn.clone(),
+        };
+        let entered = FleetEnv {
+            sdk: crate::adapters::aws::assuming(&env.sdk, &role_arn).await,
+            token_plugin: env.token_plugin.clone(),
+        };
+        match list_regions(&entered, regions).await {
+            Ok((regions, targets)) => {
+                region_rows.extend(regions.into_iter().map(|mut r| {
+                    r.account = Some(account.clone());
+                    r
+                }));
+                let rows =
+                    audit_clusters(&entered, Some(&member), global, targets, verify, progress)
+                        .await;
+                cluster_rows.extend(rows);
+                account_rows.push(fleet::AccountRow {
+                    account,
+                    role_arn,
+                    ok: true,
+                    error: None,
+                    next: None,
+                });
+            }
+            Err(e) => account_rows.push(fleet::AccountRow {
+                account,
+                role_arn,
+                ok: false,
+                error: Some(e.what),
+                next: Some(e.next),
+            }),
+        }
+    }
+    Ok(FleetReport::across_accounts(
+        account_rows,
+        region_rows,
+        cluster_rows,
+    ))
 }
 
 /// Phase 1: ListClusters in every region. Each region is a row; the clusters found are the
@@ -460,18 +411,22 @@ async fn list_regions(
         match result {
             Ok(names) => {
                 region_rows.push(RegionRow {
+                    account: None,
                     region: region.clone(),
                     clusters: names.len(),
                     skipped: false,
+                    denied_by_policy: false,
                     error: None,
                 });
                 targets.extend(names.into_iter().map(|n| (region.clone(), n)));
             }
-            Err((skipped, why)) => region_rows.push(RegionRow {
+            Err(failed) => region_rows.push(RegionRow {
+                account: None,
                 region,
                 clusters: 0,
-                skipped,
-                error: Some(why),
+                skipped: failed.skipped,
+                denied_by_policy: failed.denied_by_policy,
+                error: Some(failed.why),
             }),
         }
     }
@@ -484,7 +439,10 @@ async fn list_regions(
             .unwrap_or_default();
         return Err(UserError::failed(
             format!("--all-clusters could not list clusters in any region: {first}"),
-            "check the AWS credentials (--profile, AWS_PROFILE, `aws sso login`) and eks:ListClusters",
+            format!(
+                "check the AWS credentials (--profile, AWS_PROFILE; {}) and that they may call eks:ListClusters",
+                crate::adapters::aws::renew_step()
+            ),
         ));
     }
     Ok((region_rows, targets))
@@ -494,6 +452,7 @@ async fn list_regions(
 /// cluster that fails is a row with its reason, never the end of the run.
 async fn audit_clusters(
     env: &FleetEnv,
+    member: Option<&Member>,
     global: &GlobalArgs,
     targets: Vec<(String, String)>,
     verify: bool,
@@ -511,15 +470,22 @@ async fn audit_clusters(
                 profile: global.profile.clone(),
                 request_timeout: global.request_timeout,
             };
-            let (env, bar) = (env.clone(), bar.clone());
+            let (env, bar, member) = (env.clone(), bar.clone(), member.cloned());
             async move {
-                let result = audit_one(&env, &global, &region, &cluster, verify).await;
+                let result =
+                    audit_one(&env, member.as_ref(), &global, &region, &cluster, verify).await;
+                let at = match &member {
+                    Some(m) => format!("{}/{region}/{cluster}", m.account),
+                    None => format!("{region}/{cluster}"),
+                };
                 if result.is_err() {
-                    bar.println(format!("{region}/{cluster} failed"));
+                    bar.println(format!("{at} failed"));
                 }
-                bar.set_message(format!("{region}/{cluster}"));
+                bar.set_message(at);
                 bar.inc(1);
-                cluster_row(region, cluster, result)
+                let mut row = cluster_row(region, cluster, result);
+                row.account = member.map(|m| m.account);
+                row
             }
         })
         .await;
@@ -534,6 +500,7 @@ fn cluster_row(
 ) -> ClusterRow {
     match result {
         Ok(r) => ClusterRow {
+            account: None,
             cluster,
             region,
             ok: true,
@@ -542,6 +509,7 @@ fn cluster_row(
             report: Some(r),
         },
         Err(e) => ClusterRow {
+            account: None,
             cluster,
             region,
             ok: false,
@@ -577,14 +545,19 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, Us
     let env = FleetEnv::standard(global).await;
     let default_region = env.sdk.region().map(|r| r.to_string());
     let regions = regions_to_scan(&args.regions, default_region.as_deref())?;
-    let fleet = collect(
-        &env,
-        global,
-        &regions,
-        args.verify,
-        std::io::stderr().is_terminal(),
-    )
-    .await?;
+    let progress = std::io::stderr().is_terminal();
+    let fleet = match &args.assume_role_name {
+        Some(role_name) => {
+            let accounts = if args.organization {
+                Accounts::Organization
+            } else {
+                Accounts::Listed(fleet::accounts_to_audit(&args.accounts)?)
+            };
+            let (verify, regions) = (args.verify, &regions);
+            collect_accounts(&env, global, role_name, accounts, regions, verify, progress).await?
+        }
+        None => collect(&env, global, &regions, args.verify, progress).await?,
+    };
     // Streamed: a fleet's JSON holds every cluster's report.
     match args.output {
         Format::Json | Format::Yaml => crate::report::print_structured(args.output, &fleet)?,
@@ -637,8 +610,13 @@ pub fn exit_code(
             threshold.name()
         ),
         (Verdict::Incomplete { .. }, _) if fleet.failed() > 0 => eprintln!(
-            "error: {} cluster(s) or region(s) could not be audited (see the report)",
-            fleet.failed()
+            "error: {} {} could not be audited (see the report)",
+            fleet.failed(),
+            if fleet.accounts.is_empty() {
+                "cluster(s) or region(s)"
+            } else {
+                "account(s), cluster(s) or region(s)"
+            }
         ),
         _ => {}
     }
@@ -674,20 +652,25 @@ mod tests {
         FleetReport::new(
             vec![
                 RegionRow {
+                    account: None,
                     region: "eu-west-1".into(),
                     clusters: 2,
                     skipped: false,
+                    denied_by_policy: false,
                     error: None,
                 },
                 RegionRow {
+                    account: None,
                     region: "ap-east-2".into(),
                     clusters: 0,
                     skipped: true,
+                    denied_by_policy: false,
                     error: Some("not enabled".into()),
                 },
             ],
             vec![
                 ClusterRow {
+                    account: None,
                     cluster: "prod".into(),
                     region: "eu-west-1".into(),
                     ok: true,
@@ -696,6 +679,7 @@ mod tests {
                     report: Some(sample_report()),
                 },
                 ClusterRow {
+                    account: None,
                     cluster: "dev".into(),
                     region: "eu-west-1".into(),
                     ok: false,
@@ -705,33 +689,6 @@ mod tests {
                 },
             ],
         )
-    }
-
-    #[test]
-    fn regions_list_all_or_default() {
-        assert_eq!(
-            regions_to_scan(
-                &["eu-west-1".into(), " us-east-1".into(), "eu-west-1".into()],
-                None
-            )
-            .unwrap(),
-            ["eu-west-1", "us-east-1"]
-        );
-        assert!(
-            regions_to_scan(&["all".into()], None)
-                .unwrap()
-                .contains(&"us-east-1".to_string())
-        );
-        assert_eq!(
-            regions_to_scan(&[], Some("eu-central-1")).unwrap(),
-            ["eu-central-1"]
-        );
-        assert_eq!(
-            regions_to_scan(&[], None).unwrap_err().exit_code,
-            chronom_core::exit::EXIT_USAGE
-        );
-        assert!(regions_to_scan(&["all".into(), "eu-west-1".into()], None).is_err());
-        assert!(regions_to_scan(&["Europe".into()], None).is_err());
     }
 
     #[test]
@@ -760,6 +717,7 @@ mod tests {
         assert_eq!(
             f.incomplete,
             [FleetUnread {
+                account: None,
                 region: "eu-west-1".into(),
                 cluster: Some("dev".into()),
                 unread: UnreadSource::new(source::CLUSTER, "AccessDenied"),
@@ -789,6 +747,7 @@ mod tests {
         let g = FleetReport::new(
             vec![],
             vec![ClusterRow {
+                account: None,
                 cluster: "prod".into(),
                 region: "eu-west-1".into(),
                 ok: true,
@@ -814,109 +773,43 @@ mod tests {
     }
 
     #[test]
-    fn only_an_opt_in_region_answering_with_an_authentication_error_is_skipped() {
-        for code in [
-            "UnrecognizedClientException",
-            "InvalidClientTokenId",
-            "AuthFailure",
-        ] {
-            assert!(region_skipped("af-south-1", Some(code)), "{code}");
-            assert!(region_skipped("mx-central-1", Some(code)), "{code}");
-            assert!(
-                !region_skipped("eu-west-1", Some(code)),
-                "{code}: a default region cannot be disabled"
-            );
-            assert!(!region_skipped("cn-north-1", Some(code)), "{code}");
-            assert!(!region_skipped("us-gov-west-1", Some(code)), "{code}");
-        }
-        for code in [
-            Some("AccessDeniedException"),
-            Some("AccessDenied"),
-            Some("ThrottlingException"),
-            Some("InvalidSignatureException"),
-            None,
-        ] {
-            assert!(
-                !region_skipped("af-south-1", code),
-                "{code:?}: denied (an SCP), throttled or unreachable is a failed region"
-            );
-        }
-        let (skipped, why) = region_failure(
-            "af-south-1",
-            Some(("UnrecognizedClientException", "bad token")),
-            Some(403),
-            "",
-        );
-        assert!(
-            skipped && why.starts_with("not enabled for this account"),
-            "{why}"
-        );
-        let (skipped, why) = region_failure(
-            "af-south-1",
-            Some((
-                "AccessDeniedException",
-                "explicit deny in a service control policy",
-            )),
-            Some(403),
-            "",
-        );
-        assert!(
-            !skipped && why.contains("AWS denied it") && why.contains("service control policy"),
-            "{why}"
-        );
-        let (skipped, why) = region_failure("eu-west-1", None, None, "dispatch failure: refused");
-        assert!(
-            !skipped && why.ends_with("no answer: dispatch failure: refused"),
-            "{why}"
-        );
-        for r in DEFAULT_ENABLED_REGIONS {
-            assert!(EKS_REGIONS.contains(r), "{r}");
-        }
-        assert_eq!(
-            EKS_REGIONS.iter().filter(|r| may_be_disabled(r)).count(),
-            EKS_REGIONS.len() - DEFAULT_ENABLED_REGIONS.len()
-        );
-    }
-
-    #[test]
-    fn sts_is_asked_in_a_region_that_cannot_be_disabled_when_there_is_one() {
-        let scanned = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            sts_region(Some("eu-west-1"), &scanned(&["af-south-1"])),
-            "eu-west-1"
-        );
-        assert_eq!(
-            sts_region(Some("af-south-1"), &scanned(&["af-south-1", "us-east-2"])),
-            "us-east-2"
-        );
-        assert_eq!(
-            sts_region(Some("af-south-1"), &scanned(&["me-south-1"])),
-            "af-south-1"
-        );
-        assert_eq!(sts_region(None, &scanned(&["me-south-1"])), "me-south-1");
-        assert_eq!(sts_region(None, &scanned(&["cn-north-1"])), "cn-north-1");
-        assert_eq!(sts_region(None, &[]), "us-east-1");
-    }
-
-    #[test]
     fn rejected_credentials_are_one_message_with_the_next_step() {
-        let e = credentials_error(
-            "eu-west-1",
-            StsAnswer::Error {
-                code: "InvalidClientTokenId",
-                message: "The security token included in the request is invalid.",
-            },
+        use chronom_core::aws_profile::{LoginKind, renew_step};
+        let (sso, keys) = (
+            renew_step(LoginKind::Sso, "dev"),
+            renew_step(LoginKind::Other, "default"),
         );
+        let rejected = StsAnswer::Error {
+            code: "InvalidClientTokenId",
+            message: "The security token included in the request is invalid.",
+        };
+        let e = credentials_error("eu-west-1", rejected, &sso);
         assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED);
         assert!(
             e.what.starts_with("AWS rejected the credentials: STS GetCallerIdentity in eu-west-1 answered InvalidClientTokenId: The security token")
                 && e.what.ends_with("no region was scanned"),
             "{e}"
         );
+        // The login that renews the profile in use: `aws sso login` for an SSO profile, new
+        // keys (`aws configure`) for keys, never the other's command.
         assert!(
             e.next.contains("AWS_PROFILE")
-                && e.next.contains("aws sso login")
-                && e.next.contains("aws configure"),
+                && e.next.contains("aws sso login --profile dev")
+                && !e.next.contains("aws configure"),
+            "{e}"
+        );
+        let e = credentials_error("eu-west-1", rejected, &keys);
+        assert!(
+            e.next
+                .contains("pass --region in it (cn-north-1, us-gov-west-1)")
+                && e.next
+                    .ends_with("(the region was eu-west-1, partition aws)"),
+            "{e}"
+        );
+        assert!(
+            e.next.contains("AWS_PROFILE")
+                && e.next.contains("aws configure")
+                && !e.next.contains("aws sso login"),
             "{e}"
         );
         let e = credentials_error(
@@ -925,6 +818,7 @@ mod tests {
                 code: "ExpiredToken",
                 message: "expired",
             },
+            &sso,
         );
         assert!(
             e.what.starts_with("the AWS credentials have expired"),
@@ -933,6 +827,7 @@ mod tests {
         let e = credentials_error(
             "us-east-1",
             StsAnswer::None("dispatch failure: connection refused"),
+            &keys,
         );
         assert!(
             e.what
@@ -940,7 +835,7 @@ mod tests {
                 && e.next.contains("network"),
             "{e}"
         );
-        let e = credentials_error("us-east-1", StsAnswer::Status(503));
+        let e = credentials_error("us-east-1", StsAnswer::Status(503), &keys);
         assert!(e.what.contains("answered HTTP 503"), "{e}");
         for e in [
             credentials_error(
@@ -949,8 +844,9 @@ mod tests {
                     code: "Throttling",
                     message: "slow down",
                 },
+                &keys,
             ),
-            credentials_error("r", StsAnswer::Status(403)),
+            credentials_error("r", StsAnswer::Status(403), &keys),
         ] {
             assert!(!format!("{e}").contains('{'), "no Debug structs: {e}");
         }
@@ -981,5 +877,98 @@ mod tests {
         );
         assert_eq!(raw_error(None, b"<html>bad gateway</html>"), None);
         assert_eq!(raw_error(Some(""), b""), None);
+    }
+
+    #[tokio::test]
+    async fn listclusters_denied_by_an_scp_is_a_region_denied_by_policy() {
+        use aws_sdk_eks::operation::list_clusters::ListClustersError;
+        use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+        // EKS's answer when an SCP denies the region (the IAM access-denied wording).
+        const SCP: &str = "User: arn:aws:iam::111122223333:user/scanner is not authorized to perform: eks:ListClusters on resource: arn:aws:eks:me-south-1:111122223333:cluster/* with an explicit deny in a service control policy";
+        let denied = mock!(aws_sdk_eks::Client::list_clusters).then_error(|| {
+            ListClustersError::generic(
+                aws_sdk_eks::error::ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message(SCP)
+                    .build(),
+            )
+        });
+        let conf = aws_sdk_eks::Config::builder()
+            .behavior_version_latest()
+            .region(aws_config::Region::new("me-south-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .http_client(create_mock_http_client())
+            .interceptor(
+                MockResponseInterceptor::new()
+                    .rule_mode(RuleMode::MatchAny)
+                    .with_rule(&denied),
+            )
+            .build();
+        let e = cluster::list_clusters(&aws_sdk_eks::Client::from_conf(conf))
+            .await
+            .unwrap_err();
+        let failed = region_failure_of("me-south-1", &e);
+        assert!(failed.denied_by_policy && !failed.skipped);
+        assert!(
+            failed
+                .why
+                .starts_with("denied by policy: listing the EKS clusters in me-south-1")
+                && failed
+                    .why
+                    .contains("explicit deny in a service control policy"),
+            "{}",
+            failed.why
+        );
+    }
+
+    #[tokio::test]
+    async fn a_member_accounts_token_is_signed_as_its_role() {
+        let global = GlobalArgs {
+            kubeconfig: None,
+            context: None,
+            verbose: 0,
+            cluster: None,
+            region: Some("eu-west-1".into()),
+            profile: Some("audit".into()),
+            request_timeout: 30.0,
+        };
+        let env = FleetEnv::standard(&global).await;
+        let mut cluster = EksCluster {
+            region: "eu-west-1".into(),
+            status: "ACTIVE".into(),
+            endpoint: String::new(),
+            certificate_authority_data: String::new(),
+            facts: Default::default(),
+            local_cluster_id: None,
+        };
+        cluster.facts.name = "prod".into();
+        let role = "arn:aws:iam::444455556666:role/chronom-fleet-auditor";
+        let member = (env.token_plugin)(&cluster, Some(role)).unwrap();
+        assert_eq!(
+            member.args,
+            [
+                "token",
+                "--cluster",
+                "prod",
+                "--region",
+                "eu-west-1",
+                "--profile",
+                "audit",
+                "--role-arn",
+                role
+            ]
+        );
+        let own = (env.token_plugin)(&cluster, None).unwrap();
+        assert!(
+            !own.args.iter().any(|a| a == "--role-arn"),
+            "{:?}",
+            own.args
+        );
     }
 }

@@ -867,7 +867,9 @@ fn fleet_env() -> chronom::flows::fleet::FleetEnv {
     let (_, plugin) = control_plane_as_eks();
     chronom::flows::fleet::FleetEnv {
         sdk: moto().sdk("us-east-1"),
-        token_plugin: std::sync::Arc::new(move |_: &EksCluster| Ok(plugin.clone())),
+        token_plugin: std::sync::Arc::new(
+            move |_: &EksCluster, _: Option<&str>| Ok(plugin.clone()),
+        ),
     }
 }
 
@@ -1283,11 +1285,14 @@ fn all_clusters_with_credentials_aws_rejects_fails_with_one_message_even_with_fa
             "{}",
             text(&o)
         );
+        // Keys in the environment and no profile: the next step is new keys, not a login
+        // (issue 13: it used to name `aws sso login` whatever the credentials were).
         assert!(
             err.contains("next: ")
                 && err.contains("AWS_PROFILE")
-                && err.contains("aws sso login")
-                && err.contains("aws configure"),
+                && err.contains("export fresh keys (AWS_ACCESS_KEY_ID")
+                && err.contains("AWS_SESSION_TOKEN")
+                && !err.contains("aws sso login"),
             "{}",
             text(&o)
         );
@@ -1499,6 +1504,20 @@ fn with_good_credentials_only_an_opt_in_region_is_skipped_and_other_failures_are
             .contains("service control policy"),
         "{report:#}"
     );
+    // Issue 13: an SCP keeping the account out of a region is said as such, in the row's flag
+    // and its reason; it is still a region not read.
+    assert_eq!(row("me-south-1")["deniedByPolicy"], true, "{report:#}");
+    assert!(
+        row("me-south-1")["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("denied by policy: "),
+        "{report:#}"
+    );
+    assert!(
+        row("eu-west-1").get("deniedByPolicy").is_none(),
+        "{report:#}"
+    );
     assert_eq!(report["complete"], false);
     let gaps: Vec<(&str, &str)> = report["incomplete"]
         .as_array()
@@ -1643,10 +1662,360 @@ fn all_clusters_with_a_key_aws_rejects_as_aws_answers_it_is_one_error_not_skippe
     assert!(
         err.starts_with("error: AWS rejected the credentials: STS GetCallerIdentity in us-east-1 answered InvalidClientTokenId: The security token included in the request is invalid.")
             && err.contains("next: ")
-            && err.contains("aws sso login"),
+            // Keys in the environment: fresh keys, not an SSO login (issue 13).
+            && err.contains("export fresh keys (AWS_ACCESS_KEY_ID")
+            && !err.contains("aws sso login"),
         "{}",
         text(&o)
     );
     assert_eq!(err.matches("error: ").count(), 1, "{}", text(&o));
     assert!(o.stdout.is_empty(), "no report: {}", text(&o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 13: a cross-account fleet. Three accounts, two regions; the role exists in two of them.
+//
+// moto lets anyone assume any role ARN, existing or not ("the role does not need to exist",
+// moto's STS backend), so on its own no account could ever be denied. AWS answers AccessDenied
+// when the role is not there (or does not trust the caller), and that is what the prelude makes
+// moto do: AssumeRole of a role missing from its account's IAM fails with AWS's code and words.
+// The roles of the two good accounts are created in moto's IAM before it starts; the third
+// account has none, so entering it is denied exactly as AWS denies it.
+
+const FLEET_ROLE: &str = "chronom-fleet-auditor";
+const GOOD_ACCOUNTS: [&str; 2] = ["111122223333", "222233334444"];
+const DENIED_ACCOUNT: &str = "444455556666";
+
+fn moto_denying_missing_roles() -> Moto {
+    let seed: Vec<String> = GOOD_ACCOUNTS
+        .iter()
+        .map(|a| {
+            format!(
+                "_iam[{a:?}]['aws'].create_role({FLEET_ROLE:?}, '{{}}', '/', None, 'fleet test', [], None)"
+            )
+        })
+        .collect();
+    let prelude = format!(
+        r#"
+import moto.sts.models as _sts
+from moto.iam.models import iam_backends as _iam
+from moto.sts.exceptions import STSClientError as _StsError
+
+_assume = _sts.STSBackend.assume_role
+def _assume_existing(self, region_name, role_session_name, role_arn, *args, **kwargs):
+    account = role_arn.split(":")[4]
+    try:
+        _iam[account]["aws"].get_role_by_arn(role_arn)
+    except Exception:
+        raise _StsError("AccessDenied", "User: arn:aws:iam::{ACCOUNT}:user/moto is not authorized to perform: sts:AssumeRole on resource: " + role_arn)
+    return _assume(self, region_name, role_session_name, role_arn, *args, **kwargs)
+_sts.STSBackend.assume_role = _assume_existing
+{}
+"#,
+        seed.join("\n")
+    );
+    Moto::start_with(&prelude).unwrap_or_else(|e| panic!("no moto for the fleet: {e}"))
+}
+
+/// `sdk`'s config with the credentials of `role_arn`, assumed through moto.
+async fn as_role(m: &Moto, region: &str, role_arn: &str) -> aws_config::SdkConfig {
+    let out = aws_sdk_sts::Client::new(&m.sdk(region))
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name("fleet-test")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("assume {role_arn}: {e:?}"));
+    let c = out.credentials.unwrap();
+    m.sdk(region)
+        .to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                c.access_key_id,
+                c.secret_access_key,
+                Some(c.session_token),
+                None,
+                "fleet-test",
+            )),
+        )
+        .build()
+}
+
+#[test]
+fn a_cross_account_fleet_is_one_report_with_an_account_column_and_a_denied_account_row() {
+    use chronom::flows::fleet;
+    use chronom_core::exit::{EXIT_FAILED, EXIT_OK};
+    let (cp, plugin) = control_plane_as_eks();
+    let m = moto_denying_missing_roles();
+    let regions = ["eu-west-2", "ap-south-1"];
+    // One cluster per good account and region, created with that account's own credentials.
+    let mut clusters: Vec<(&str, &str, String)> = Vec::new();
+    rt().block_on(async {
+        for account in GOOD_ACCOUNTS {
+            let role = format!("arn:aws:iam::{account}:role/{FLEET_ROLE}");
+            for region in regions {
+                let name = unique_name(&format!("acct{}", &account[..4]));
+                aws_sdk_eks::Client::new(&as_role(&m, region, &role).await)
+                    .create_cluster()
+                    .name(&name)
+                    .role_arn(format!("arn:aws:iam::{account}:role/eks-cluster"))
+                    .resources_vpc_config(vpc(true, false, &[]))
+                    .tags(crate::support::moto::ENDPOINT_TAG, &cp.endpoint)
+                    .tags(crate::support::moto::CA_TAG, &cp.certificate_authority_data)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("CreateCluster {name}: {e:?}"));
+                clusters.push((account, region, name));
+            }
+        }
+    });
+
+    // Loaded as `FleetEnv::standard` loads it (aws_config's loader: the member roles' renewing
+    // provider needs its time source), pointed at moto.
+    let sdk = rt().block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-2"))
+            .endpoint_url(&m.endpoint)
+            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "moto"))
+            .load(),
+    );
+    let env = fleet::FleetEnv {
+        sdk,
+        token_plugin: std::sync::Arc::new(
+            move |_: &EksCluster, _: Option<&str>| Ok(plugin.clone()),
+        ),
+    };
+    let accounts = [GOOD_ACCOUNTS[0], DENIED_ACCOUNT, GOOD_ACCOUNTS[1]]
+        .map(String::from)
+        .to_vec();
+    let regions: Vec<String> = regions.map(String::from).to_vec();
+    let report = rt()
+        .block_on(fleet::collect_accounts(
+            &env,
+            &global(&["--request-timeout", "20"]),
+            FLEET_ROLE,
+            fleet::Accounts::Listed(accounts),
+            &regions,
+            false,
+            false,
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // Every account is a row; the one without the role says AWS denied it and what to do.
+    let rows: Vec<(&str, bool)> = report
+        .accounts
+        .iter()
+        .map(|a| (a.account.as_str(), a.ok))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (GOOD_ACCOUNTS[0], true),
+            (DENIED_ACCOUNT, false),
+            (GOOD_ACCOUNTS[1], true)
+        ]
+    );
+    let denied = &report.accounts[1];
+    assert_eq!(
+        denied.role_arn,
+        format!("arn:aws:iam::{DENIED_ACCOUNT}:role/{FLEET_ROLE}")
+    );
+    let why = denied.error.as_deref().unwrap();
+    assert!(
+        why.contains("AWS denied it (AccessDenied: User: ")
+            && why.contains("sts:AssumeRole on resource"),
+        "{why}"
+    );
+    assert!(
+        denied.next.as_deref().unwrap().contains("trust policy"),
+        "{:?}",
+        denied.next
+    );
+    // Each good account's clusters were listed and audited in its own account, in both regions.
+    assert_eq!(report.regions.len(), 4, "{:?}", report.regions);
+    assert!(report.regions.iter().all(|r| r.error.is_none()));
+    assert_eq!(report.clusters.len(), clusters.len());
+    for (account, region, name) in &clusters {
+        let row = report
+            .clusters
+            .iter()
+            .find(|c| &c.cluster == name)
+            .unwrap_or_else(|| panic!("no row for {name}"));
+        assert_eq!(
+            (row.account.as_deref(), row.region.as_str(), row.ok),
+            (Some(*account), *region, true),
+            "{:?}",
+            row.error
+        );
+        let eks = row.report.as_ref().unwrap().eks.as_ref().unwrap();
+        assert!(
+            eks.cluster
+                .arn
+                .as_deref()
+                .is_some_and(|arn| arn.contains(&format!(":{account}:cluster/{name}"))),
+            "the cluster was described in its own account: {:?}",
+            eks.cluster.arn
+        );
+    }
+    assert!(report.findings.iter().all(|f| {
+        f.account
+            .as_deref()
+            .is_some_and(|a| GOOD_ACCOUNTS.contains(&a))
+    }));
+
+    // One table, JSON and SARIF with the account; incomplete because of the denied account.
+    let table = chronom_core::report::fleet::render_table(&report, false);
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim_start()
+            .starts_with("ACCOUNT"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.trim_start().starts_with(DENIED_ACCOUNT)
+                && l.contains("failed: cannot assume")),
+        "{table}"
+    );
+    for (account, _, name) in &clusters {
+        assert!(
+            table.lines().any(|l| l.trim_start().starts_with(account)
+                && l.contains(name.as_str())
+                && l.contains("audited")),
+            "{name}:\n{table}"
+        );
+    }
+    assert!(table.contains("INCOMPLETE"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&chronom_core::report::fleet::render(
+        &report,
+        chronom_core::report::format::Format::Json,
+    ))
+    .unwrap();
+    assert_eq!(json["complete"], false);
+    assert_eq!(json["accounts"].as_array().unwrap().len(), 3);
+    assert!(
+        json["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["account"].is_string())
+    );
+    assert_eq!(
+        json["incomplete"][0]["account"], DENIED_ACCOUNT,
+        "{:#}",
+        json["incomplete"]
+    );
+    assert_eq!(json["incomplete"][0]["source"], "account");
+    let sarif: serde_json::Value = serde_json::from_str(&chronom_core::report::fleet::render(
+        &report,
+        chronom_core::report::format::Format::Sarif,
+    ))
+    .unwrap();
+    let inv = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], false);
+    assert!(
+        inv["toolExecutionNotifications"][0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{DENIED_ACCOUNT}: cannot assume")),
+        "{inv:#}"
+    );
+    assert_eq!(fleet::exit_code(&report, None, false), EXIT_FAILED);
+    assert_eq!(fleet::exit_code(&report, None, true), EXIT_OK);
+
+    // The same through the binary: the flags, one JSON report with the account, exit 1. (Its
+    // own token is unknown to the control plane, so there every cluster is a 401 row.)
+    let o = m.chronom(
+        "eu-west-2",
+        &[
+            "--request-timeout",
+            "20",
+            "audit",
+            "--all-clusters",
+            "--regions",
+            "eu-west-2,ap-south-1",
+            "--assume-role-name",
+            FLEET_ROLE,
+            "--accounts",
+            &format!("{},{DENIED_ACCOUNT},{}", GOOD_ACCOUNTS[0], GOOD_ACCOUNTS[1]),
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(EXIT_FAILED), "{}", text(&o));
+    let out: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    assert_eq!(out["complete"], false);
+    assert_eq!(
+        out["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["account"].as_str().unwrap(), a["ok"].as_bool().unwrap()))
+            .collect::<Vec<_>>(),
+        [
+            (GOOD_ACCOUNTS[0], true),
+            (DENIED_ACCOUNT, false),
+            (GOOD_ACCOUNTS[1], true)
+        ]
+    );
+    assert_eq!(out["clusters"].as_array().unwrap().len(), clusters.len());
+    assert!(
+        stderr(&o).contains(&format!("  {DENIED_ACCOUNT} account: cannot assume arn:aws:iam::{DENIED_ACCOUNT}:role/{FLEET_ROLE}"))
+            && stderr(&o).contains("account(s), cluster(s) or region(s) could not be audited"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn the_organization_s_active_accounts_are_listed_across_pages() {
+    let m = moto();
+    let (listed, expected) = rt().block_on(async {
+        let org = aws_sdk_organizations::Client::new(&m.sdk("us-east-1"));
+        org.create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateOrganization: {e:?}"));
+        // More than one page of 20, and one account closed (SUSPENDED): it is left out.
+        let mut created = Vec::new();
+        for i in 0..23 {
+            let status = org
+                .create_account()
+                .account_name(format!("member{i}"))
+                .email(format!("member{i}@example.com"))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("CreateAccount: {e:?}"))
+                .create_account_status
+                .unwrap();
+            created.push(status.account_id.unwrap());
+        }
+        org.close_account()
+            .account_id(&created[5])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CloseAccount: {e:?}"));
+        let mut expected: Vec<String> = created
+            .iter()
+            .filter(|a| *a != &created[5])
+            .cloned()
+            .collect();
+        expected.push(ACCOUNT.to_string());
+        expected.sort();
+        let mut listed = chronom::adapters::aws::accounts::active_accounts(&m.sdk("us-east-1"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        listed.sort();
+        (listed, expected)
+    });
+    assert_eq!(
+        listed, expected,
+        "the management account and every active member"
+    );
 }

@@ -155,6 +155,13 @@ fn find_or_install_python() -> Result<PathBuf, String> {
 
 impl Moto {
     fn start() -> Result<Self, String> {
+        Self::start_with("")
+    }
+
+    /// A moto server of the caller's own (it stops when dropped), with `prelude` (Python) run
+    /// before it starts: to seed state or to make moto answer as AWS does where it does not.
+    pub fn start_with(prelude: &str) -> Result<Self, String> {
+        let script = format!("{prelude}\n{LAUNCHER}");
         let python = python()?;
         let home = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         for empty in ["aws-config", "aws-credentials"] {
@@ -172,7 +179,7 @@ impl Moto {
             let mut child = Command::new(&python)
                 .args([
                     "-c",
-                    LAUNCHER,
+                    &script,
                     &port.to_string(),
                     &std::process::id().to_string(),
                 ])

@@ -49,6 +49,67 @@ pub fn mfa_required(config: &str, credentials: &str, profile: &str) -> Option<Mf
     None
 }
 
+/// How a profile's credentials are renewed once they expire or are rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// IAM Identity Center: `sso_session` or `sso_start_url` (`aws sso login`).
+    Sso,
+    /// `aws login` (console credentials): `login_session`, read by aws-config's
+    /// `credentials-login` feature.
+    Login,
+    /// Keys, a credential process, or anything else: new credentials by hand.
+    Other,
+    /// Keys exported in the environment (AWS_ACCESS_KEY_ID), which come first in the chain.
+    Environment,
+}
+
+/// The login behind `profile`: its own, else that of the profile its `source_profile` chain
+/// ends in (a role assumed from an SSO profile is renewed by logging in to SSO again).
+pub fn login_kind(config: &str, credentials: &str, profile: &str) -> LoginKind {
+    let mut sections = parse(credentials, false);
+    for (name, keys) in parse(config, true) {
+        sections.entry(name).or_default().extend(keys);
+    }
+    let mut name = profile.to_string();
+    for _ in 0..16 {
+        let Some(keys) = sections.get(&name) else {
+            break;
+        };
+        if keys.contains_key("sso_session") || keys.contains_key("sso_start_url") {
+            return LoginKind::Sso;
+        }
+        if keys.contains_key("login_session") {
+            return LoginKind::Login;
+        }
+        match keys.get("source_profile") {
+            Some(next) if *next != name => name = next.clone(),
+            _ => break,
+        }
+    }
+    LoginKind::Other
+}
+
+/// The next step for credentials AWS rejected or that have expired, naming the command for
+/// the profile's kind of login.
+pub fn renew_step(kind: LoginKind, profile: &str) -> String {
+    let flag = if profile == "default" {
+        String::new()
+    } else {
+        format!(" --profile {profile}")
+    };
+    let check = format!("; `aws sts get-caller-identity{flag}` shows whether they work");
+    match kind {
+        LoginKind::Sso => format!("log in again: `aws sso login{flag}`{check}"),
+        LoginKind::Login => format!("log in again: `aws login{flag}`{check}"),
+        LoginKind::Environment => format!(
+            "export fresh keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for a session, AWS_SESSION_TOKEN; `aws configure export-credentials --format env` prints a profile's), or unset them and pass --profile{check}"
+        ),
+        LoginKind::Other => format!(
+            "refresh the credentials of profile {profile:?} (new access keys with `aws configure{flag}`), or of the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN), or pick others with --profile{check}"
+        ),
+    }
+}
+
 /// INI sections to their keys. In the config file a profile is `[default]` or
 /// `[profile NAME]` (other sections, `[sso-session X]` and `[services X]`, are not profiles);
 /// in the credentials file it is `[NAME]`. Indented lines continue a nested value and are
@@ -90,6 +151,54 @@ fn parse(text: &str, config_file: bool) -> Sections {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_login_that_renews_a_profile_names_its_command() {
+        let config = "
+[profile dev]
+sso_session = corp
+sso_account_id = 111122223333
+[profile old-sso]
+sso_start_url = https://corp.awsapps.com/start
+[profile console]
+login_session = arn:aws:iam::111122223333:user/alice
+[profile eks-admin]
+role_arn = arn:aws:iam::111122223333:role/eks
+source_profile = dev
+[profile keys]
+region = eu-west-1
+";
+        let kind = |p: &str| login_kind(config, "[keys]\naws_access_key_id = AKID\n", p);
+        assert_eq!(kind("dev"), LoginKind::Sso);
+        assert_eq!(kind("old-sso"), LoginKind::Sso);
+        assert_eq!(kind("console"), LoginKind::Login);
+        assert_eq!(kind("eks-admin"), LoginKind::Sso, "through source_profile");
+        assert_eq!(kind("keys"), LoginKind::Other);
+        assert_eq!(kind("missing"), LoginKind::Other);
+        assert!(
+            renew_step(LoginKind::Sso, "dev")
+                .starts_with("log in again: `aws sso login --profile dev`")
+        );
+        assert!(
+            renew_step(LoginKind::Login, "console")
+                .starts_with("log in again: `aws login --profile console`")
+        );
+        assert!(
+            renew_step(LoginKind::Sso, "default").starts_with("log in again: `aws sso login`;")
+        );
+        let other = renew_step(LoginKind::Other, "keys");
+        let env = renew_step(LoginKind::Environment, "default");
+        assert!(
+            env.starts_with("export fresh keys") && !env.contains("sso"),
+            "{env}"
+        );
+        assert!(
+            other.starts_with("refresh the credentials")
+                && !other.contains("sso")
+                && other.contains("AWS_SESSION_TOKEN"),
+            "{other}"
+        );
+    }
 
     const CONFIG: &str = "
 [default]

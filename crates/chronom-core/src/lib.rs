@@ -14,6 +14,7 @@ pub mod exit;
 pub mod inherited_access;
 pub mod mapping;
 pub mod outcome;
+pub mod partition;
 pub mod plan;
 pub mod rbac;
 pub mod readonly_role;

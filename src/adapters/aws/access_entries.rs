@@ -46,11 +46,20 @@ where
 {
     let message = err.message().unwrap_or_default().to_string();
     match err.code() {
-        Some(code)
-            if code.contains("AccessDenied")
-                || code == "UnauthorizedOperation"
-                || code == "UnrecognizedClientException" =>
-        {
+        // A key AWS does not know, or a session that expired: no permission would help.
+        Some(
+            code @ ("UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "InvalidSignatureException"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "ExpiredTokenException"
+            | "RequestExpired"),
+        ) => UserError::failed(
+            format!("{doing}: AWS rejected the credentials ({code}: {message})"),
+            super::renew_step(),
+        ),
+        Some(code) if code.contains("AccessDenied") || code == "UnauthorizedOperation" => {
             UserError::failed(
                 format!("{doing}: AWS denied it ({code}: {message})"),
                 format!(
@@ -64,7 +73,7 @@ where
         ),
         None => UserError::failed(
             format!("{doing}: {}", DisplayErrorContext(err)),
-            "check the AWS credentials (--profile, AWS_PROFILE, `aws sso login`) and --region, and that AWS is reachable",
+            "check the AWS credentials (--profile, AWS_PROFILE, or a login that may have expired) and --region, and that AWS is reachable",
         ),
     }
 }
@@ -609,4 +618,71 @@ pub async fn prepare_revoke(
         others_map_group,
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_eks::operation::list_access_entries::ListAccessEntriesError;
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+
+    fn eks_answering(code: &'static str) -> aws_sdk_eks::Client {
+        let rule = mock!(aws_sdk_eks::Client::list_access_entries).then_error(move || {
+            ListAccessEntriesError::generic(
+                aws_sdk_eks::error::ErrorMetadata::builder()
+                    .code(code)
+                    .message("The security token included in the request is invalid.")
+                    .build(),
+            )
+        });
+        let conf = aws_sdk_eks::Config::builder()
+            .behavior_version_latest()
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .http_client(create_mock_http_client())
+            .interceptor(
+                MockResponseInterceptor::new()
+                    .rule_mode(RuleMode::MatchAny)
+                    .with_rule(&rule),
+            )
+            .build();
+        aws_sdk_eks::Client::from_conf(conf)
+    }
+
+    #[tokio::test]
+    async fn a_key_aws_does_not_know_is_bad_credentials_not_a_missing_permission() {
+        for code in [
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "ExpiredTokenException",
+        ] {
+            let e = list_principals(&eks_answering(code), "prod")
+                .await
+                .unwrap_err();
+            assert!(
+                e.what.starts_with(&format!(
+                    "listing the access entries of cluster prod: AWS rejected the credentials ({code}: "
+                )),
+                "{e}"
+            );
+            assert!(
+                !e.what.contains("denied") && !e.next.contains("allow"),
+                "no permission would help: {e}"
+            );
+            assert!(
+                e.next.contains("log in again") || e.next.contains("refresh the credentials"),
+                "{e}"
+            );
+        }
+        let e = list_principals(&eks_answering("AccessDeniedException"), "prod")
+            .await
+            .unwrap_err();
+        assert!(e.next.starts_with("allow eks:ListAccessEntries"), "{e}");
+    }
 }

@@ -97,6 +97,7 @@ impl EksCluster {
             private_access: self.facts.endpoint_private_access,
             describe_error: None,
             caller: None,
+            principal_arn: None,
             recent: None,
         }
     }
@@ -210,6 +211,7 @@ impl EksLink {
             private_access: false,
             describe_error: Some(why),
             caller: None,
+            principal_arn: None,
             recent: None,
         }
     }
@@ -228,6 +230,24 @@ impl EksLink {
         }
         facts.caller = identity::caller(&self.sdk).await.ok().map(|c| c.arn);
         if matches!(case, Unreachable::Unauthorized) {
+            // The access entry to suggest names the role with its path, as grant resolves it.
+            let role = facts
+                .caller
+                .as_deref()
+                .and_then(|arn| chronom_core::arn::parse_role_arn(arn).ok());
+            if let Some(role) = role {
+                let iam = aws_sdk_iam::Client::new(&self.sdk);
+                let eks = aws_sdk_eks::Client::new(&self.sdk);
+                facts.principal_arn = crate::adapters::aws::access_entries::resolve_principal(
+                    Some(&iam),
+                    &eks,
+                    &self.name,
+                    &role,
+                )
+                .await
+                .ok()
+                .map(|r| r.arn);
+            }
             let cloudtrail = aws_sdk_cloudtrail::Client::new(&self.sdk);
             facts.recent = Some(
                 recent_principals::lookup(&cloudtrail, &self.name, facts.caller.as_deref()).await,
@@ -317,7 +337,8 @@ where
             UserError::failed(
                 format!("{who} may not describe EKS cluster {name:?} in {region}: {message}"),
                 format!(
-                    "grant it eks:DescribeCluster on the cluster (arn:aws:eks:{region}:ACCOUNT:cluster/{name}), or use --profile for a principal that has it"
+                    "grant it eks:DescribeCluster on the cluster (arn:{}:eks:{region}:ACCOUNT:cluster/{name}), or use --profile for a principal that has it",
+                    chronom_core::partition::of_region(region)
                 ),
             )
         }
@@ -520,6 +541,26 @@ mod tests {
                     .contains("arn:aws:eks:eu-west-1:ACCOUNT:cluster/prod"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_hint_names_the_cluster_in_its_partition() {
+        for (region, arn) in [
+            (
+                "cn-north-1",
+                "arn:aws-cn:eks:cn-north-1:ACCOUNT:cluster/prod",
+            ),
+            (
+                "us-gov-west-1",
+                "arn:aws-us-gov:eks:us-gov-west-1:ACCOUNT:cluster/prod",
+            ),
+        ] {
+            let denied = mock!(aws_sdk_eks::Client::describe_cluster)
+                .then_error(|| DescribeClusterError::generic(aws_error("AccessDeniedException")));
+            let (eks, sts) = clients(&[&denied], &[&caller_rule()]);
+            let err = run(describe_with(&eks, &sts, region, "prod")).unwrap_err();
+            assert!(err.next.contains(arn), "{err}");
+        }
     }
 
     #[test]

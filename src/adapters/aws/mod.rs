@@ -2,6 +2,7 @@
 //! access entries, CloudTrail. I/O only: the decisions are in the pure EKS model.
 
 pub mod access_entries;
+pub mod accounts;
 pub mod cluster;
 pub mod identity;
 pub(crate) mod recent_principals;
@@ -54,6 +55,9 @@ pub(crate) async fn aws_config(region: Option<&str>, profile: Option<&str>) -> S
     if let Some(p) = profile {
         loader = loader.profile_name(p);
     }
+    if let Ok(mut chosen) = CHOSEN_PROFILE.lock() {
+        *chosen = profile.map(String::from);
+    }
     if let Some(mfa) = mfa_profile(profile) {
         // aws-config cannot prompt for the code and would call AssumeRole without one; every
         // use of these credentials says why instead (identity::credentials turns it into the
@@ -68,6 +72,17 @@ pub(crate) async fn aws_config(region: Option<&str>, profile: Option<&str>) -> S
 /// `~/.aws/credentials`), when it assumes a role with an MFA code. Keys in the environment
 /// come first in the credential chain: without an explicit profile they make it moot.
 fn mfa_profile(profile: Option<&str>) -> Option<chronom_core::aws_profile::MfaProfile> {
+    let (name, config, credentials) = selected_profile(profile)?;
+    chronom_core::aws_profile::mfa_required(&config, &credentials, &name)
+}
+
+/// The `--profile` the last [`aws_config`] was loaded with: an error far from there (a
+/// rejected or expired credential) names the login that renews that profile.
+static CHOSEN_PROFILE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The selected profile's name and the shared config and credentials files' text, or None
+/// when keys in the environment come first in the chain (no explicit profile).
+fn selected_profile(profile: Option<&str>) -> Option<(String, String, String)> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     if profile.is_none() && env("AWS_ACCESS_KEY_ID").is_some() {
         return None;
@@ -83,7 +98,21 @@ fn mfa_profile(profile: Option<&str>) -> Option<chronom_core::aws_profile::MfaPr
     };
     let config = file("AWS_CONFIG_FILE", "config").unwrap_or_default();
     let credentials = file("AWS_SHARED_CREDENTIALS_FILE", "credentials").unwrap_or_default();
-    chronom_core::aws_profile::mfa_required(&config, &credentials, &name)
+    Some((name, config, credentials))
+}
+
+/// What to do about credentials AWS rejected or that expired, for the profile in use: `aws sso
+/// login` for an IAM Identity Center profile, `aws login` for a console-login profile, else
+/// new keys (core `aws_profile::renew_step`).
+pub(crate) fn renew_step() -> String {
+    use chronom_core::aws_profile::{LoginKind, login_kind, renew_step};
+    let chosen = CHOSEN_PROFILE.lock().ok().and_then(|p| p.clone());
+    match selected_profile(chosen.as_deref()) {
+        Some((name, config, credentials)) => {
+            renew_step(login_kind(&config, &credentials, &name), &name)
+        }
+        None => renew_step(LoginKind::Environment, "default"),
+    }
 }
 
 /// `base` with credentials of `role_arn`, assumed with base's credentials (session name

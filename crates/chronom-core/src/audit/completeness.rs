@@ -26,6 +26,8 @@ pub mod source {
     pub const EKS_CLUSTERS: &str = "eks:clusters";
     /// The fleet: a cluster that could not be audited at all.
     pub const CLUSTER: &str = "cluster";
+    /// A cross-account fleet: an account whose role could not be assumed.
+    pub const ACCOUNT: &str = "account";
 }
 
 /// A source the audit needed and could not read, and why.

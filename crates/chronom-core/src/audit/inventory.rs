@@ -302,9 +302,16 @@ fn state_of(dropped: bool, notes: &[EntryNote]) -> &'static str {
 
 fn sso_pattern(sso: Option<&SsoMatcher>) -> String {
     match sso {
+        // aws-iam-authenticator's SSO matcher: the partition defaults to aws.
         Some(s) => format!(
-            "arn:aws:iam::{}:role/AWSReservedSSO_{}_*",
-            s.account_id, s.permission_set_name
+            "arn:{}:iam::{}:role/AWSReservedSSO_{}_*",
+            if s.partition.is_empty() {
+                "aws"
+            } else {
+                &s.partition
+            },
+            s.account_id,
+            s.permission_set_name
         ),
         None => String::new(),
     }
@@ -343,6 +350,23 @@ fn mark_shadowed(mappings: &mut [Mapping], key: impl Fn(&str) -> String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_sso_matcher_is_named_in_its_partition() {
+        let sso = |partition: &str| SsoMatcher {
+            permission_set_name: "Admin".into(),
+            account_id: "111122223333".into(),
+            partition: partition.into(),
+        };
+        assert_eq!(
+            sso_pattern(Some(&sso(""))),
+            "arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_*"
+        );
+        assert_eq!(
+            sso_pattern(Some(&sso("aws-us-gov"))),
+            "arn:aws-us-gov:iam::111122223333:role/AWSReservedSSO_Admin_*"
+        );
+    }
 
     fn data(roles: &str) -> BTreeMap<String, String> {
         BTreeMap::from([("mapRoles".into(), roles.into())])

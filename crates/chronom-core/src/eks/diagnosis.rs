@@ -48,6 +48,11 @@ pub struct Facts {
     pub describe_error: Option<String>,
     /// The AWS principal we act as (STS GetCallerIdentity), when STS answered.
     pub caller: Option<String>,
+    /// The caller's role ARN with its path (IAM GetRole), when it could be read: what an
+    /// access entry must name. STS's assumed-role ARN drops the path, and EKS rejects an
+    /// access entry for `role/NAME` when the role is `role/PATH/NAME`, as every IAM Identity
+    /// Center role is (`/aws-reserved/sso.amazonaws.com/...`).
+    pub principal_arn: Option<String>,
     /// Who used the cluster recently (CloudTrail), or why that could not be read. Only
     /// looked up when the cluster rejected our identity.
     pub recent: Option<Result<Vec<RecentPrincipal>, String>>,
@@ -155,15 +160,41 @@ fn unauthorized(f: &Facts) -> UserError {
         f.label, f.endpoint
     );
     // Access entries and aws-auth take the role, not the session; an IAM user as it is.
-    let principal = match f.caller.as_deref() {
-        Some(arn) => crate::arn::parse_role_arn(arn)
-            .map_or_else(|_| arn.to_string(), |r| r.canonical.to_string()),
-        None => "YOUR_PRINCIPAL_ARN".to_string(),
+    let role = f
+        .caller
+        .as_deref()
+        .and_then(|arn| crate::arn::parse_role_arn(arn).ok());
+    // An access entry names the role with its path; aws-auth's rolearn without it.
+    let (entry_principal, map_principal, path_unknown) = match (&role, f.caller.as_deref()) {
+        (Some(r), _) => (
+            f.principal_arn
+                .clone()
+                .unwrap_or_else(|| r.canonical.to_string()),
+            r.canonical.to_string(),
+            f.principal_arn.is_none(),
+        ),
+        (None, Some(arn)) => (arn.to_string(), arn.to_string(), false),
+        (None, None) => (
+            "YOUR_PRINCIPAL_ARN".to_string(),
+            "YOUR_PRINCIPAL_ARN".to_string(),
+            false,
+        ),
     };
     let mut next = format!(
-        "ask a cluster admin to map {principal}: `aws eks create-access-entry --cluster-name {} --region {} --principal-arn {principal}` (or an aws-auth entry when the authentication mode is CONFIG_MAP)",
+        "ask a cluster admin to map {map_principal}: `aws eks create-access-entry --cluster-name {} --region {} --principal-arn {entry_principal}` (or an aws-auth entry for {map_principal} when the authentication mode is CONFIG_MAP)",
         f.cluster, f.region
     );
+    if let (Some(r), true) = (&role, path_unknown) {
+        let name = r.canonical.name();
+        let sso = if name.starts_with("AWSReservedSSO_") {
+            " (an IAM Identity Center role: its path is /aws-reserved/sso.amazonaws.com/...)"
+        } else {
+            ""
+        };
+        next.push_str(&format!(
+            "; the access entry must name the role with its path{sso}, which could not be read here: `aws iam get-role --role-name {name} --query Role.Arn` prints it"
+        ));
+    }
     match &f.recent {
         Some(Ok(list)) if list.is_empty() => {
             next.push_str("; CloudTrail shows no other principal using this cluster recently")
@@ -203,6 +234,7 @@ mod tests {
             private_access: false,
             describe_error: None,
             caller: Some("arn:aws:sts::111122223333:assumed-role/dev/alice".into()),
+            principal_arn: None,
             recent: None,
         }
     }
@@ -343,6 +375,39 @@ mod tests {
         assert!(
             !e.next.contains("CloudTrail"),
             "not looked up, not mentioned: {e}"
+        );
+    }
+
+    #[test]
+    fn unauthorized_names_an_identity_center_role_with_its_path() {
+        const SSO: &str = "AWSReservedSSO_Admin_0123456789abcdef";
+        let mut f = facts();
+        f.caller = Some(format!(
+            "arn:aws:sts::111122223333:assumed-role/{SSO}/alice@example.com"
+        ));
+        // GetRole read the path: the access entry names it, aws-auth the path-less ARN.
+        f.principal_arn = Some(format!(
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/{SSO}"
+        ));
+        let e = explain(&Unreachable::Unauthorized, &f, "", "");
+        assert!(
+            e.next.contains(&format!(
+                "--principal-arn arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/{SSO}`"
+            )) && e.next.contains(&format!(
+                "an aws-auth entry for arn:aws:iam::111122223333:role/{SSO} when"
+            )),
+            "{e}"
+        );
+        assert!(!e.next.contains("get-role"), "{e}");
+        // Unread: say the entry needs the path, that it is under /aws-reserved/, and how to get it.
+        f.principal_arn = None;
+        let e = explain(&Unreachable::Unauthorized, &f, "", "");
+        assert!(
+            e.next.contains("/aws-reserved/sso.amazonaws.com/")
+                && e.next.contains(&format!(
+                    "`aws iam get-role --role-name {SSO} --query Role.Arn`"
+                )),
+            "{e}"
         );
     }
 

@@ -8,3 +8,4 @@ pub mod diagnosis;
 pub mod mapping_source;
 pub mod posture;
 pub mod recent_use;
+pub mod regions;

@@ -151,13 +151,30 @@ pub fn findings(c: &ClusterFacts) -> Vec<Finding> {
 /// How close to the cluster's creation an entry must be to count as the creator's.
 pub const CREATOR_WINDOW_SECS: i64 = 15 * 60;
 
-/// CHR023 when the cluster was created with bootstrapClusterCreatorAdminPermissions. The API
-/// does not name the creator; EKS gives the creator an access entry with
-/// AmazonEKSClusterAdminPolicy when it creates the cluster, so exactly one such entry created
-/// within [`CREATOR_WINDOW_SECS`] of the cluster is named as the likely creator.
+/// CHR023 unless the cluster was created with bootstrapClusterCreatorAdminPermissions false.
+/// The flag defaults to true, and a cluster that predates access entries has no accessConfig
+/// at all, yet its creator was made an admin too: on a CONFIG_MAP cluster that is
+/// `system:masters` in the EKS control plane's own configuration, which no aws-auth entry or
+/// access entry shows ("This principal doesn't appear in any visible configuration", EKS User
+/// Guide, auth-configmap). With access entries, EKS gives the creator an entry with
+/// AmazonEKSClusterAdminPolicy instead; the API does not name the creator, so exactly one such
+/// entry created within [`CREATOR_WINDOW_SECS`] of the cluster is named as the likely creator.
 pub fn creator_finding(c: &ClusterFacts, entries: &[EntryWithPolicies]) -> Option<Finding> {
-    if c.bootstrap_cluster_creator_admin_permissions != Some(true) {
-        return None;
+    let flag = match c.bootstrap_cluster_creator_admin_permissions {
+        Some(false) => return None,
+        Some(true) => "bootstrapClusterCreatorAdminPermissions is true",
+        None => {
+            "bootstrapClusterCreatorAdminPermissions is not set (it defaults to true, and a cluster created before access entries has none), so the creator was made an admin at creation"
+        }
+    };
+    if c.auth_mode() == Some(AuthMode::ConfigMap) {
+        return Some(findings::finding(
+            findings::CREATOR_ADMIN,
+            format!("cluster/{}", c.name),
+            format!(
+                "{flag}; on this CONFIG_MAP cluster the creator has system:masters in the EKS control plane, which neither aws-auth nor any access entry shows, and DescribeCluster does not name the creator (CloudTrail's CreateCluster event does)"
+            ),
+        ));
     }
     let candidates: Vec<&EntryWithPolicies> = entries
         .iter()
@@ -184,7 +201,7 @@ pub fn creator_finding(c: &ClusterFacts, entries: &[EntryWithPolicies]) -> Optio
     Some(findings::finding(
         findings::CREATOR_ADMIN,
         format!("cluster/{}", c.name),
-        format!("bootstrapClusterCreatorAdminPermissions is true{who}"),
+        format!("{flag}{who}"),
     ))
 }
 
@@ -304,7 +321,35 @@ mod tests {
             )],
         };
         let mut c = hardened();
-        assert!(creator_finding(&c, &[]).is_none(), "no flag, no finding");
+        c.bootstrap_cluster_creator_admin_permissions = Some(false);
+        assert!(
+            creator_finding(&c, &[]).is_none(),
+            "created without the creator's admin: no finding"
+        );
+        // Absent (it defaults to true; older clusters have no accessConfig): still reported.
+        c.bootstrap_cluster_creator_admin_permissions = None;
+        let f = creator_finding(&c, &[]).unwrap();
+        assert!(
+            f.evidence
+                .starts_with("bootstrapClusterCreatorAdminPermissions is not set"),
+            "{}",
+            f.evidence
+        );
+        // A CONFIG_MAP cluster: the hidden system:masters, not an access entry.
+        for mode in [None, Some("CONFIG_MAP")] {
+            let mut cm = hardened();
+            cm.authentication_mode = mode.map(String::from);
+            for flag in [None, Some(true)] {
+                cm.bootstrap_cluster_creator_admin_permissions = flag;
+                let f = creator_finding(&cm, &[]).unwrap();
+                assert!(
+                    f.evidence.contains("on this CONFIG_MAP cluster the creator has system:masters in the EKS control plane, which neither aws-auth nor any access entry shows")
+                        && !f.evidence.contains("access entry with"),
+                    "{mode:?} {flag:?}: {}",
+                    f.evidence
+                );
+            }
+        }
         c.bootstrap_cluster_creator_admin_permissions = Some(true);
         c.created_at_epoch = Some(1_000_000);
         let entries = vec![

@@ -27,12 +27,18 @@ pub struct EventSummary {
     pub document: String,
 }
 
-/// The distinct principals of `events`, most recent first, without `exclude` (the caller
-/// itself) and without AWS services acting for the cluster (no ARN in their identity).
+/// The event source of EKS's own API calls. LookupEvents filters on one attribute only, the
+/// resource name, and every service's resource of the same name matches it (an S3 bucket, an
+/// IAM role or a CloudFormation stack called like the cluster), so the fold keeps EKS's.
+pub const EKS_EVENT_SOURCE: &str = "eks.amazonaws.com";
+
+/// The distinct principals of `events` from EKS ([`EKS_EVENT_SOURCE`]), most recent first,
+/// without `exclude` (the caller itself) and without AWS services acting for the cluster (no
+/// ARN in their identity).
 pub fn fold(events: &[EventSummary], exclude: Option<&str>) -> Vec<RecentPrincipal> {
     let mut latest: Vec<(i64, RecentPrincipal)> = Vec::new();
     for e in events {
-        let Some(arn) = principal_arn(&e.document) else {
+        let Some(arn) = eks_principal_arn(&e.document) else {
             continue;
         };
         if exclude == Some(arn.as_str()) {
@@ -59,9 +65,12 @@ pub fn fold(events: &[EventSummary], exclude: Option<&str>) -> Vec<RecentPrincip
     latest.into_iter().map(|(_, p)| p).collect()
 }
 
-/// `userIdentity.arn` of a CloudTrail event document, for IAM users and roles only.
-fn principal_arn(document: &str) -> Option<String> {
+/// `userIdentity.arn` of a CloudTrail event document of EKS, for IAM users and roles only.
+fn eks_principal_arn(document: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(document).ok()?;
+    if v["eventSource"].as_str() != Some(EKS_EVENT_SOURCE) {
+        return None;
+    }
     let identity = &v["userIdentity"];
     let arn = identity["arn"].as_str().filter(|a| a.starts_with("arn:"))?;
     matches!(
@@ -124,5 +133,24 @@ mod tests {
             "the caller is listed when not excluded"
         );
         assert!(fold(&[], None).is_empty());
+    }
+
+    #[test]
+    fn only_eks_events_count_not_another_services_resource_of_the_same_name() {
+        let other = |source: &str| {
+            serde_json::json!({"userIdentity": {"type": "IAMUser", "arn": BOB}, "eventSource": source}).to_string()
+        };
+        let events = vec![
+            summary(10, "DescribeCluster", document("AssumedRole", ALICE)),
+            summary(20, "PutObject", other("s3.amazonaws.com")),
+            summary(30, "GetRole", other("iam.amazonaws.com")),
+            summary(
+                40,
+                "DescribeCluster",
+                serde_json::json!({"userIdentity": {"type": "IAMUser", "arn": BOB}}).to_string(),
+            ),
+        ];
+        let got: Vec<String> = fold(&events, None).into_iter().map(|p| p.arn).collect();
+        assert_eq!(got, [ALICE]);
     }
 }
