@@ -265,6 +265,18 @@ pub struct AuditArgs {
         value_delimiter = ','
     )]
     pub regions: Vec<String>,
+
+    /// Read IAM (GetRole, GetUser) for every mapped principal: missing, re-created and unused ones become findings. The default on EKS clusters and with --all-clusters; this turns it on elsewhere.
+    #[arg(long, conflicts_with = "no_check_principals")]
+    pub check_principals: bool,
+
+    /// Do not read IAM for the mapped principals, not even on EKS.
+    #[arg(long)]
+    pub no_check_principals: bool,
+
+    /// Report a mapped IAM role not used for this many days (CHR043).
+    #[arg(long, value_name = "DAYS", default_value_t = chronom_core::audit::principals::DEFAULT_STALE_DAYS)]
+    pub stale_days: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ use crate::adapters::aws::cluster::{self, EksCluster};
 use crate::adapters::aws::identity::AwsCaller;
 use crate::adapters::kube::eks_connection::{self, ExecPlugin};
 use crate::cli::{AuditArgs, GlobalArgs};
+use crate::flows::audit::LiveOptions;
 use chronom_core::audit::completeness::{self, UnreadSource, Verdict};
 use chronom_core::audit::fleet::{ClusterRow, FleetReport, RegionRow};
 use chronom_core::audit::report::AuditReport;
@@ -415,13 +416,13 @@ async fn audit_one(
     global: &GlobalArgs,
     region: &str,
     name: &str,
-    verify: bool,
+    live: &LiveOptions,
 ) -> Result<AuditReport, UserError> {
     let sdk = env.in_region(region);
     let described = cluster::describe(&sdk, region, name).await?;
     let exec = (env.token_plugin)(&described)?;
     let conn = eks_connection::open(described, &exec, sdk, global).await?;
-    crate::flows::audit::live_report(&conn, verify).await
+    crate::flows::audit::live_report(&conn, live).await
 }
 
 /// `audit --all-clusters` up to the report: list every region, audit each cluster (at most
@@ -430,12 +431,12 @@ pub async fn collect(
     env: &FleetEnv,
     global: &GlobalArgs,
     regions: &[String],
-    verify: bool,
+    live: impl Into<LiveOptions>,
     progress: bool,
 ) -> Result<FleetReport, UserError> {
     verify_credentials(env, regions).await?;
     let (region_rows, targets) = list_regions(env, regions).await?;
-    let cluster_rows = audit_clusters(env, global, targets, verify, progress).await;
+    let cluster_rows = audit_clusters(env, global, targets, live.into(), progress).await;
     Ok(FleetReport::new(region_rows, cluster_rows))
 }
 
@@ -496,7 +497,7 @@ async fn audit_clusters(
     env: &FleetEnv,
     global: &GlobalArgs,
     targets: Vec<(String, String)>,
-    verify: bool,
+    live: LiveOptions,
     progress: bool,
 ) -> Vec<ClusterRow> {
     let bar = progress_bar(progress, targets.len());
@@ -511,9 +512,9 @@ async fn audit_clusters(
                 profile: global.profile.clone(),
                 request_timeout: global.request_timeout,
             };
-            let (env, bar) = (env.clone(), bar.clone());
+            let (env, bar, live) = (env.clone(), bar.clone(), live.clone());
             async move {
-                let result = audit_one(&env, &global, &region, &cluster, verify).await;
+                let result = audit_one(&env, &global, &region, &cluster, &live).await;
                 if result.is_err() {
                     bar.println(format!("{region}/{cluster} failed"));
                 }
@@ -581,7 +582,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, Us
         &env,
         global,
         &regions,
-        args.verify,
+        LiveOptions {
+            verify: args.verify,
+            principals: crate::flows::audit::principals::PrincipalOptions::of(global, args),
+        },
         std::io::stderr().is_terminal(),
     )
     .await?;
