@@ -156,6 +156,10 @@ pub struct GrantArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub via: MappingVia,
 
+    /// Map the role even though IAM says it does not exist yet (on EKS grant looks it up first and refuses a missing role).
+    #[arg(long)]
+    pub role_created_later: bool,
+
     /// Output format.
     #[arg(short = 'o', long = "output", value_parser = one_of(&WRITE_FORMATS, Format::name), default_value = "text")]
     pub output: Format,

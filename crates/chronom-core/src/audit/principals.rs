@@ -52,6 +52,20 @@ pub struct PrincipalRef {
     pub name: String,
 }
 
+impl PrincipalRef {
+    /// The role grant maps.
+    pub fn role(role: &arn::CanonicalRoleArn) -> Self {
+        PrincipalRef {
+            key: role.key(),
+            arn: role.to_string(),
+            kind: PrincipalKind::Role,
+            partition: role.partition().to_string(),
+            account: role.account().to_string(),
+            name: role.name().to_string(),
+        }
+    }
+}
+
 /// The account (and partition) whose IAM the caller's credentials read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerAccount {
