@@ -176,7 +176,7 @@ pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> chronom_core::outcome
 /// On an EKS connection, ask IAM for the role before mapping it (docs/principals.md): a role
 /// that does not exist is refused unless `created_later`; what was found is a note. Other
 /// contexts have no AWS identity of their own to ask with: no lookup, as before.
-async fn role_in_iam(
+pub async fn role_in_iam(
     conn: &Connection,
     v: &ValidGrant,
     created_later: bool,

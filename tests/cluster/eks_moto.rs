@@ -1081,9 +1081,12 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
         .unwrap();
     assert!(!checked.complete);
     assert!(
-        checked.incomplete.iter().all(|u| u.unread.source == "iam:principals"
-            && u.unread.reason.contains("111122223333")
-            && u.unread.reason.contains("other account")),
+        checked
+            .incomplete
+            .iter()
+            .all(|u| u.unread.source == "iam:principals"
+                && u.unread.reason.contains("111122223333")
+                && u.unread.reason.contains("other account")),
         "{:?}",
         checked.incomplete
     );
@@ -1096,7 +1099,13 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
         },
     };
     let clean = rt()
-        .block_on(fleet::collect(&env, &g, &[quiet.to_string()], no_iam, false))
+        .block_on(fleet::collect(
+            &env,
+            &g,
+            &[quiet.to_string()],
+            no_iam,
+            false,
+        ))
         .unwrap();
     assert_eq!(clean.clusters.len(), 2);
     assert!(clean.clusters.iter().all(|c| c.ok));

@@ -1,0 +1,502 @@
+//! Dangling, re-created and stale IAM principals (issue 16, docs/principals.md): the audit and
+//! grant against this module's own control plane, with moto as IAM (GetRole, GetUser,
+//! CreateRole, DeleteRole are moto's real implementations; RoleIds are moto's).
+//!
+//! The aws-auth of the control plane is written by one test only (the audit test): the others
+//! leave it alone, so the module's tests can run at once.
+
+use std::collections::BTreeMap;
+use std::process::{Output, Stdio};
+
+use crate::support::cluster::{plugin_command, set_aws_auth, text};
+use crate::support::moto::{ACCOUNT, Moto};
+use crate::support::{ControlPlane, unique_name};
+use chronom::adapters::aws::cluster::EksCluster;
+use chronom::adapters::kube::eks_connection::{self, ExecPlugin};
+use clap::Parser;
+
+const REGION: &str = "us-east-1";
+
+fn control_plane() -> &'static ControlPlane {
+    crate::support::control_plane::for_module(module_path!())
+}
+
+fn moto() -> &'static Moto {
+    crate::support::moto::for_module(module_path!())
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The plugin on the control plane's admin context, with moto as its AWS.
+fn chronom(args: &[&str]) -> Output {
+    let cp = control_plane();
+    let mut cmd = plugin_command(&cp.kubeconfig, "chronom-admin");
+    moto()
+        .aws_env(&mut cmd, REGION)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kubectl-chronom")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(o)))
+}
+
+fn iam() -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&moto().sdk(REGION))
+}
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+async fn create_role(name: &str) -> String {
+    iam()
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateRole {name}: {e:?}"))
+        .role()
+        .expect("the created role")
+        .role_id
+        .clone()
+}
+
+async fn delete_role(name: &str) {
+    iam()
+        .delete_role()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DeleteRole {name}: {e:?}"));
+}
+
+fn role_arn(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+fn entry(arn: &str, groups: &str, userid: Option<&str>) -> String {
+    let userid = userid
+        .map(|u| format!("  userid: {u}\n"))
+        .unwrap_or_default();
+    format!(
+        "- rolearn: {arn}\n  username: u-{}\n  groups: [{groups}]\n{userid}",
+        arn.rsplit('/').next().unwrap()
+    )
+}
+
+/// The findings of `rule` whose subject is the mapping of `arn`.
+fn findings<'a>(
+    report: &'a serde_json::Value,
+    rule: &str,
+    arn: &str,
+) -> Vec<&'a serde_json::Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["rule"] == rule
+                && f["subject"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{arn} ("))
+        })
+        .collect()
+}
+
+fn principal<'a>(report: &'a serde_json::Value, arn: &str) -> &'a serde_json::Value {
+    report["principals"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no principals section: {report}"))
+        .iter()
+        .find(|p| p["arn"] == arn)
+        .unwrap_or_else(|| panic!("{arn} not in {}", report["principals"]))
+}
+
+#[test]
+fn the_audit_finds_missing_deleted_and_recreated_roles_through_iam() {
+    let cp = control_plane();
+    let u = unique_name("p");
+    let (exists, never, deleted, recreated) = (
+        format!("exists-{u}"),
+        format!("never-{u}"),
+        format!("deleted-{u}"),
+        format!("recreated-{u}"),
+    );
+    let user = format!("alice-{u}");
+    let (exists_id, old_id, new_id, user_id) = rt().block_on(async {
+        let exists_id = create_role(&exists).await;
+        create_role(&deleted).await;
+        delete_role(&deleted).await;
+        let old_id = create_role(&recreated).await;
+        delete_role(&recreated).await;
+        let new_id = create_role(&recreated).await;
+        let user_id = iam()
+            .create_user()
+            .user_name(&user)
+            .send()
+            .await
+            .unwrap()
+            .user()
+            .unwrap()
+            .user_id
+            .clone();
+        (exists_id, old_id, new_id, user_id)
+    });
+    assert_ne!(old_id, new_id, "moto gives a re-created role a new RoleId");
+    let user_arn = format!("arn:aws:iam::{ACCOUNT}:user/{user}");
+    let map_roles = [
+        entry(&role_arn(&exists), "viewers", Some(&exists_id)),
+        entry(&role_arn(&never), "system:masters", None),
+        entry(&role_arn(&deleted), "viewers", None),
+        entry(&role_arn(&recreated), "system:masters", Some(&old_id)),
+    ]
+    .concat();
+    let data = BTreeMap::from([
+        ("mapRoles".to_string(), map_roles.clone()),
+        (
+            "mapUsers".to_string(),
+            format!("- userarn: {user_arn}\n  username: alice\n  groups: [viewers]\n"),
+        ),
+    ]);
+    set_aws_auth(cp, Some(data));
+
+    // Off EKS the check is asked for; every principal is in moto's account, so it is complete.
+    let o = chronom(&["audit", "--check-principals", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = json(&o);
+    assert_eq!(r["complete"], true, "{}", r["incomplete"]);
+
+    let never_f = findings(&r, "CHR040", &role_arn(&never));
+    assert_eq!(never_f.len(), 1, "{}", r["findings"]);
+    assert_eq!(
+        never_f[0]["severity"], "critical",
+        "system:masters: {}",
+        never_f[0]
+    );
+    let evidence = never_f[0]["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains(&format!("role {never} does not exist in account {ACCOUNT}"))
+            && evidence.contains("groups [system:masters]"),
+        "{evidence}"
+    );
+    let deleted_f = findings(&r, "CHR040", &role_arn(&deleted));
+    assert_eq!(deleted_f.len(), 1);
+    assert_eq!(
+        deleted_f[0]["severity"], "high",
+        "viewers only: {}",
+        deleted_f[0]
+    );
+    assert!(
+        deleted_f[0]["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("access entry")
+    );
+
+    let recreated_f = findings(&r, "CHR041", &role_arn(&recreated));
+    assert_eq!(recreated_f.len(), 1, "{}", r["findings"]);
+    assert_eq!(recreated_f[0]["severity"], "critical");
+    let evidence = recreated_f[0]["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains(&old_id) && evidence.contains(&new_id),
+        "{evidence}"
+    );
+    assert!(findings(&r, "CHR040", &role_arn(&recreated)).is_empty());
+
+    for rule in ["CHR040", "CHR041", "CHR043"] {
+        assert!(
+            findings(&r, rule, &role_arn(&exists)).is_empty(),
+            "the role that exists, with its own userid and just created, has no {rule}: {}",
+            r["findings"]
+        );
+    }
+    let user_f = findings(&r, "CHR044", &user_arn);
+    assert_eq!(user_f.len(), 1);
+    assert_eq!(user_f[0]["severity"], "low");
+
+    assert_eq!(principal(&r, &role_arn(&exists))["status"], "exists");
+    assert_eq!(
+        principal(&r, &role_arn(&exists))["uniqueId"],
+        exists_id.as_str()
+    );
+    assert_eq!(principal(&r, &role_arn(&never))["status"], "missing");
+    assert_eq!(principal(&r, &role_arn(&deleted))["status"], "missing");
+    assert_eq!(
+        principal(&r, &role_arn(&recreated))["uniqueId"],
+        new_id.as_str()
+    );
+    assert_eq!(principal(&r, &user_arn)["kind"], "user");
+    assert_eq!(principal(&r, &user_arn)["uniqueId"], user_id.as_str());
+
+    // The gate: the critical findings fail --fail-on critical.
+    let o = chronom(&["audit", "--check-principals", "--fail-on", "critical"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("CHR040") && table.contains("CHR041"),
+        "{table}"
+    );
+
+    // Stale: moto records no use, so with --stale-days 0 every role that exists is reported,
+    // with the date it was created.
+    let r = json(&chronom(&[
+        "audit",
+        "--check-principals",
+        "--stale-days",
+        "0",
+        "-o",
+        "json",
+    ]));
+    let stale = findings(&r, "CHR043", &role_arn(&exists));
+    assert_eq!(stale.len(), 1, "{}", r["findings"]);
+    let created = principal(&r, &role_arn(&exists))["created"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        stale[0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("no recorded use since it was created {created}")),
+        "{}",
+        stale[0]
+    );
+
+    // Off EKS without the flag nothing is asked, and --no-check-principals wins over nothing.
+    for args in [
+        &["audit", "-o", "json"][..],
+        &["audit", "--no-check-principals", "-o", "json"],
+    ] {
+        let o = chronom(args);
+        let r = json(&o);
+        assert!(
+            r.get("principals").is_none(),
+            "{args:?}: {}",
+            r["principals"]
+        );
+        assert!(findings(&r, "CHR040", &role_arn(&never)).is_empty());
+    }
+    let o = chronom(&["audit", "--check-principals", "--no-check-principals"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // A principal of another account is not checked: the audit is incomplete and says why,
+    // --fail-on fails on it even with no finding at the threshold, --allow-incomplete accepts it.
+    let other = "arn:aws:iam::444455556666:role/auditor";
+    set_aws_auth(
+        cp,
+        Some(BTreeMap::from([(
+            "mapRoles".to_string(),
+            [
+                entry(&role_arn(&exists), "viewers", None),
+                entry(other, "viewers", None),
+            ]
+            .concat(),
+        )])),
+    );
+    let o = chronom(&["audit", "--check-principals", "-o", "json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "incomplete without --fail-on: {}",
+        text(&o)
+    );
+    let r = json(&o);
+    assert_eq!(r["complete"], false);
+    let gap = &r["incomplete"][0];
+    assert_eq!(gap["source"], "iam:principals");
+    assert!(
+        gap["reason"].as_str().unwrap().contains(other)
+            && gap["reason"].as_str().unwrap().contains("other account"),
+        "{gap}"
+    );
+    assert_eq!(principal(&r, other)["status"], "not-checked");
+    assert_eq!(principal(&r, other)["reason"], "other-account");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("iam:principals") && stderr.contains("INCOMPLETE"),
+        "{stderr}"
+    );
+    let o = chronom(&["audit", "--check-principals", "--fail-on", "critical"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("the audit is incomplete"),
+        "{}",
+        text(&o)
+    );
+    let o = chronom(&[
+        "audit",
+        "--check-principals",
+        "--fail-on",
+        "critical",
+        "--allow-incomplete",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    set_aws_auth(cp, None);
+}
+
+/// The control plane as an EKS cluster DescribeCluster in moto describes: its endpoint and CA,
+/// and the static-token exec plugin of its kubeconfig (the control plane cannot ask STS about
+/// an EKS token).
+fn control_plane_as_eks() -> (String, String, ExecPlugin) {
+    let cp = control_plane();
+    let kc = kube::config::Kubeconfig::read_from(&cp.kubeconfig).unwrap();
+    let cl = kc
+        .clusters
+        .iter()
+        .find(|c| c.name == "chronom")
+        .and_then(|c| c.cluster.clone())
+        .expect("cluster chronom");
+    let exec = kc
+        .auth_infos
+        .iter()
+        .find(|a| a.name == "chronom-eks")
+        .and_then(|a| a.auth_info.as_ref())
+        .and_then(|a| a.exec.clone())
+        .expect("user chronom-eks has an exec plugin");
+    (
+        cl.server.expect("server"),
+        cl.certificate_authority_data.expect("ca"),
+        ExecPlugin {
+            command: exec.command.expect("command").into(),
+            args: exec.args.unwrap_or_default(),
+        },
+    )
+}
+
+fn vpc() -> aws_sdk_eks::types::VpcConfigRequest {
+    aws_sdk_eks::types::VpcConfigRequest::builder()
+        .subnet_ids("subnet-0123")
+        .endpoint_public_access(true)
+        .endpoint_private_access(false)
+        .build()
+}
+
+/// grant on an EKS cluster asks IAM first: a role that was never created is refused before
+/// anything is written, and a role that exists (or one said to come later) goes on.
+#[test]
+fn grant_refuses_a_role_iam_does_not_have() {
+    let (endpoint, ca, plugin) = control_plane_as_eks();
+    let name = unique_name("grant");
+    let u = unique_name("g");
+    let (missing, present) = (role_arn(&format!("nobody-{u}")), format!("scanner-{u}"));
+    rt().block_on(async {
+        moto()
+            .create_cluster(REGION, &name, vpc(), Some((&endpoint, &ca)))
+            .await;
+        create_role(&present).await;
+    });
+    let before = crate::support::cluster::get_aws_auth(control_plane()).and_then(|c| c.data);
+
+    // The whole binary: refused with exit 1, before any write (aws-auth is as it was).
+    let o = moto().chronom(
+        REGION,
+        &[
+            "--request-timeout",
+            "20",
+            "--cluster",
+            &name,
+            "grant",
+            "--role-arn",
+            &missing,
+            "--via",
+            "aws-auth",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!("IAM role {missing} does not exist"))
+            && stderr.contains("--role-created-later"),
+        "{stderr}"
+    );
+    assert_eq!(
+        crate::support::cluster::get_aws_auth(control_plane()).and_then(|c| c.data),
+        before
+    );
+
+    // The flow's own lookup on a connection to the cluster (the binary's token plugin cannot
+    // authenticate to the test control plane): what grant then says in each case.
+    rt().block_on(async {
+        let sdk = moto().sdk(REGION);
+        let described = chronom::adapters::aws::cluster::describe(&sdk, REGION, &name)
+            .await
+            .unwrap();
+        let global = chronom::cli::Cli::try_parse_from([
+            "kubectl-chronom",
+            "--request-timeout",
+            "20",
+            "token",
+        ])
+        .unwrap()
+        .global;
+        let conn = eks_connection::open(described, &plugin, sdk, &global)
+            .await
+            .unwrap();
+        let grant = |arn: &str, later: bool| {
+            let mut argv = vec!["kubectl-chronom", "grant", "--role-arn", arn];
+            if later {
+                argv.push("--role-created-later");
+            }
+            let cli = chronom::cli::Cli::try_parse_from(argv).unwrap();
+            match cli.command {
+                chronom::cli::Command::Grant(a) => (
+                    chronom::flows::grant::validate(&a).unwrap(),
+                    a.role_created_later,
+                ),
+                _ => unreachable!(),
+            }
+        };
+        let (v, later) = grant(&missing, false);
+        let e = chronom::flows::grant::role_in_iam(&conn, &v, later)
+            .await
+            .unwrap_err();
+        assert!(e.what.contains("does not exist"), "{e}");
+        let (v, later) = grant(&missing, true);
+        let note = chronom::flows::grant::role_in_iam(&conn, &v, later)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            note.contains("does not exist yet") && note.contains("whoever creates"),
+            "{note}"
+        );
+        let (v, later) = grant(&role_arn(&present), false);
+        let note = chronom::flows::grant::role_in_iam(&conn, &v, later)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(note.contains("exists (unique id AROA"), "{note}");
+
+        // The fleet's default: the audit of an EKS cluster checks the principals unasked.
+        let env = chronom::flows::fleet::FleetEnv {
+            sdk: moto().sdk(REGION),
+            token_plugin: std::sync::Arc::new({
+                let plugin = plugin.clone();
+                move |_: &EksCluster| Ok(plugin.clone())
+            }),
+        };
+        let fleet =
+            chronom::flows::fleet::collect(&env, &global, &[REGION.to_string()], false, false)
+                .await
+                .unwrap();
+        let row = fleet
+            .clusters
+            .iter()
+            .find(|c| c.cluster == name)
+            .expect("the cluster's row");
+        let report = row
+            .report
+            .as_ref()
+            .unwrap_or_else(|| panic!("{:?}", row.error));
+        assert!(report.principals.is_some(), "checked by default on EKS");
+    });
+}
