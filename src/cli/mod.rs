@@ -318,6 +318,13 @@ pub struct WhoCanArgs {
     /// Answer even when a source could not be read (a forbidden list, the EKS side): the answer then leaves it out, and says so on stderr.
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Read IAM for the principals in the answer and mark those that no longer exist or were re-created. The default on EKS clusters; this turns it on elsewhere.
+    #[arg(long, conflicts_with = "no_check_principals")]
+    pub check_principals: bool,
+
+    /// Do not read IAM for the principals, not even on EKS.
+    #[arg(long)]
+    pub no_check_principals: bool,
 }
 
 #[derive(Debug, Args)]
@@ -332,6 +339,13 @@ pub struct LookupArgs {
     /// Answer even when a source could not be read (a forbidden list, the EKS side): the answer then leaves it out, and says so on stderr.
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Read IAM for the principals in the answer and mark those that no longer exist or were re-created. The default on EKS clusters; this turns it on elsewhere.
+    #[arg(long, conflicts_with = "no_check_principals")]
+    pub check_principals: bool,
+
+    /// Do not read IAM for the principals, not even on EKS.
+    #[arg(long)]
+    pub no_check_principals: bool,
 }
 
 #[derive(Debug, Args)]

@@ -245,6 +245,84 @@ fn the_audit_finds_missing_deleted_and_recreated_roles_through_iam() {
         "{table}"
     );
 
+    // who-can and lookup mark the rows that reach through a dangling or re-created principal.
+    let o = chronom(&[
+        "audit",
+        "who-can",
+        "delete",
+        "nodes",
+        "--check-principals",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rows = json(&o);
+    let masters = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["principals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == role_arn(&never).as_str())
+        })
+        .unwrap_or_else(|| panic!("no row reaches {never}: {rows}"));
+    assert_eq!(
+        masters["principalMarks"][role_arn(&never)],
+        "dangling",
+        "{masters}"
+    );
+    assert_eq!(
+        masters["principalMarks"][role_arn(&recreated)],
+        "re-created",
+        "{masters}"
+    );
+    let o = chronom(&["audit", "who-can", "delete", "nodes", "--check-principals"]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains(&format!("{} [DANGLING]", role_arn(&never)))
+            && table.contains(&format!("{} [RE-CREATED]", role_arn(&recreated))),
+        "{table}"
+    );
+    let o = chronom(&[
+        "audit",
+        "lookup",
+        &role_arn(&never),
+        "--check-principals",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rows = json(&o);
+    assert!(
+        !rows.as_array().unwrap().is_empty(),
+        "system:masters is bound to cluster-admin"
+    );
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["principalMark"] == "dangling"),
+        "{rows}"
+    );
+    let rows = json(&chronom(&[
+        "audit",
+        "lookup",
+        &role_arn(&exists),
+        "--check-principals",
+        "-o",
+        "json",
+    ]));
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("principalMark").is_none()),
+        "{rows}"
+    );
+
     // Stale: moto records no use, so with --stale-days 0 every role that exists is reported,
     // with the date it was created.
     let r = json(&chronom(&[

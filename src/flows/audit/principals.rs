@@ -45,16 +45,24 @@ impl Default for PrincipalOptions {
 impl PrincipalOptions {
     pub(crate) fn of(global: &GlobalArgs, args: &AuditArgs) -> Self {
         Self {
-            when: if args.no_check_principals {
+            stale_days: args.stale_days,
+            ..Self::from_flags(global, args.check_principals, args.no_check_principals)
+        }
+    }
+
+    /// `--check-principals` and `--no-check-principals` (who-can and lookup have no staleness).
+    pub(crate) fn from_flags(global: &GlobalArgs, check: bool, no_check: bool) -> Self {
+        Self {
+            when: if no_check {
                 CheckPrincipals::Never
-            } else if args.check_principals {
+            } else if check {
                 CheckPrincipals::Always
             } else {
                 CheckPrincipals::OnEks
             },
-            stale_days: args.stale_days,
             profile: global.profile.clone(),
             region: global.region.clone(),
+            ..Self::default()
         }
     }
 
@@ -94,4 +102,22 @@ pub(crate) async fn add_checks(
         jiff::Timestamp::now().as_second(),
         opts.stale_days,
     );
+}
+
+/// What IAM says about the principals of `mappings`, for marking who-can and lookup rows; None
+/// when this run does not check. A principal that could not be checked carries no mark, and
+/// stderr says so: an unmarked row is not a clean bill.
+pub(crate) async fn answers_for(
+    mappings: &[chronom_core::audit::inventory::Mapping],
+    conn: Option<&Connection>,
+    opts: &PrincipalOptions,
+) -> Option<std::collections::BTreeMap<String, core::IamAnswer>> {
+    let sdk = opts.sdk(conn).await?;
+    let answers = crate::adapters::aws::iam_principals::check(&sdk, core::to_check(mappings)).await;
+    for (key, answer) in &answers {
+        if let core::IamAnswer::NotChecked { detail, .. } = answer {
+            eprintln!("note: {key} not checked in IAM ({detail}): its rows carry no mark");
+        }
+    }
+    Some(answers)
 }

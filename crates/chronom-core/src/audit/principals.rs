@@ -552,6 +552,47 @@ pub fn mark(m: &Mapping, answers: &BTreeMap<String, IamAnswer>) -> Option<&'stat
     }
 }
 
+/// The mark of the mapping of `principal` (an active one, as who-can and lookup list them).
+fn mark_of(
+    principal: &str,
+    mappings: &[Mapping],
+    answers: &BTreeMap<String, IamAnswer>,
+) -> Option<&'static str> {
+    mappings
+        .iter()
+        .filter(|m| m.active && m.principal == principal)
+        .find_map(|m| mark(m, answers))
+}
+
+/// Marks the who-can rows whose principals IAM says are gone or re-created.
+pub fn mark_who_can(
+    rows: &mut [super::answers::WhoCanAnswer],
+    mappings: &[Mapping],
+    answers: &BTreeMap<String, IamAnswer>,
+) {
+    for row in rows {
+        for p in &row.principals {
+            if let Some(m) = mark_of(p, mappings, answers) {
+                row.principal_marks.insert(p.clone(), m);
+            }
+        }
+    }
+}
+
+/// Marks the lookup rows whose principal IAM says is gone or re-created.
+pub fn mark_lookup(
+    rows: &mut [super::answers::LookupAnswer],
+    mappings: &[Mapping],
+    answers: &BTreeMap<String, IamAnswer>,
+) {
+    for row in rows {
+        row.principal_mark = row
+            .principal
+            .as_deref()
+            .and_then(|p| mark_of(p, mappings, answers));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -878,6 +919,59 @@ mod tests {
         apply(&mut built, &BTreeMap::new(), NOW, 90);
         assert!(!built.complete);
         assert_eq!(built.incomplete[0].source, "iam:principals");
+    }
+
+    #[test]
+    fn who_can_and_lookup_rows_are_marked_by_what_iam_said() {
+        let m = aws_auth(
+            &format!(
+                "{}{}{}",
+                role(ADMIN, "g", None),
+                role(DEV, "g", Some("AROAOLD")),
+                role("arn:aws:iam::111122223333:role/fine", "g", None)
+            ),
+            "",
+        );
+        let answers = BTreeMap::from([
+            (key(ADMIN), IamAnswer::Missing),
+            (key(DEV), exists(DEV, "AROANEW", NOW, None)),
+            (
+                key("arn:aws:iam::111122223333:role/fine"),
+                exists("x", "AROAF", NOW, None),
+            ),
+        ]);
+        let mut rows = vec![super::super::answers::WhoCanAnswer {
+            principals: vec![
+                ADMIN.into(),
+                DEV.into(),
+                "arn:aws:iam::111122223333:role/fine".into(),
+            ],
+            subject: "Group/g".into(),
+            via: "b -> r".into(),
+            scope: "cluster-wide".into(),
+            principal_marks: Default::default(),
+        }];
+        mark_who_can(&mut rows, &m, &answers);
+        assert_eq!(
+            rows[0].principal_marks,
+            BTreeMap::from([
+                (ADMIN.to_string(), "dangling"),
+                (DEV.to_string(), "re-created")
+            ])
+        );
+        let mut lookup = vec![super::super::answers::LookupAnswer {
+            principal: Some(ADMIN.into()),
+            subject: "Group/g".into(),
+            scope: "cluster-wide".into(),
+            role: "ClusterRole/r".into(),
+            binding: "ClusterRoleBinding/b".into(),
+            rules: vec![],
+            principal_mark: None,
+        }];
+        mark_lookup(&mut lookup, &m, &answers);
+        assert_eq!(lookup[0].principal_mark, Some("dangling"));
+        mark_lookup(&mut lookup, &m, &BTreeMap::new());
+        assert_eq!(lookup[0].principal_mark, None, "not checked is no mark");
     }
 
     fn answer() -> impl Strategy<Value = Option<IamAnswer>> {
