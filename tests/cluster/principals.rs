@@ -2,8 +2,8 @@
 //! grant against this module's own control plane, with moto as IAM (GetRole, GetUser,
 //! CreateRole, DeleteRole are moto's real implementations; RoleIds are moto's).
 //!
-//! The aws-auth of the control plane is written by one test only (the audit test): the others
-//! leave it alone, so the module's tests can run at once.
+//! The audit test rewrites the control plane's aws-auth and the grant test checks it is left
+//! as it was: they take turns ([`TURN`]).
 
 use std::collections::BTreeMap;
 use std::process::{Output, Stdio};
@@ -16,6 +16,13 @@ use chronom::adapters::kube::eks_connection::{self, ExecPlugin};
 use clap::Parser;
 
 const REGION: &str = "us-east-1";
+
+/// Held by each test of this module for its whole run: they share the control plane's aws-auth.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn control_plane() -> &'static ControlPlane {
     crate::support::control_plane::for_module(module_path!())
@@ -122,6 +129,7 @@ fn principal<'a>(report: &'a serde_json::Value, arn: &str) -> &'a serde_json::Va
 
 #[test]
 fn the_audit_finds_missing_deleted_and_recreated_roles_through_iam() {
+    let _turn = turn();
     let cp = control_plane();
     let u = unique_name("p");
     let (exists, never, deleted, recreated) = (
@@ -166,7 +174,7 @@ fn the_audit_finds_missing_deleted_and_recreated_roles_through_iam() {
             format!("- userarn: {user_arn}\n  username: alice\n  groups: [viewers]\n"),
         ),
     ]);
-    set_aws_auth(cp, Some(data));
+    let seeded = set_aws_auth(cp, Some(data)).and_then(|c| c.data);
 
     // Off EKS the check is asked for; every principal is in moto's account, so it is complete.
     let o = chronom(&["audit", "--check-principals", "-o", "json"]);
@@ -418,7 +426,7 @@ fn the_audit_finds_missing_deleted_and_recreated_roles_through_iam() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
-    set_aws_auth(cp, None);
+    set_aws_auth(cp, seeded);
 }
 
 /// The control plane as an EKS cluster DescribeCluster in moto describes: its endpoint and CA,
@@ -462,6 +470,7 @@ fn vpc() -> aws_sdk_eks::types::VpcConfigRequest {
 /// anything is written, and a role that exists (or one said to come later) goes on.
 #[test]
 fn grant_refuses_a_role_iam_does_not_have() {
+    let _turn = turn();
     let (endpoint, ca, plugin) = control_plane_as_eks();
     let name = unique_name("grant");
     let u = unique_name("g");
