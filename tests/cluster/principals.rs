@@ -584,6 +584,22 @@ fn grant_refuses_a_role_iam_does_not_have() {
             .report
             .as_ref()
             .unwrap_or_else(|| panic!("{:?}", row.error));
-        assert!(report.principals.is_some(), "checked by default on EKS");
+        // The seeded node role is in account 111122223333, moto's credentials in 123456789012.
+        let checks = report
+            .principals
+            .as_ref()
+            .expect("checked by default on EKS");
+        let node = checks
+            .iter()
+            .find(|c| c.arn.contains("NodeInstanceRole"))
+            .unwrap_or_else(|| panic!("the seeded node role: {checks:?}"));
+        assert_eq!(
+            (node.status, node.reason),
+            (
+                "not-checked",
+                Some(chronom_core::audit::principals::NotChecked::OtherAccount)
+            )
+        );
+        assert!(!report.complete);
     });
 }

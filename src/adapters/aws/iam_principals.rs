@@ -26,8 +26,8 @@ pub async fn check(sdk: &SdkConfig, principals: Vec<PrincipalRef>) -> BTreeMap<S
     let caller = match crate::adapters::aws::identity::credentials(sdk).await {
         Ok(_) => crate::adapters::aws::identity::caller(sdk)
             .await
-            .map_err(|e| e.what),
-        Err(e) => Err(e.what),
+            .map_err(|e| (NotChecked::Failed, e.what)),
+        Err(e) => Err((NotChecked::NoCredentials, e.what)),
     };
     let caller = caller.map(|c| CallerAccount {
         partition: c.arn.split(':').nth(1).unwrap_or("aws").to_string(),
@@ -39,11 +39,15 @@ pub async fn check(sdk: &SdkConfig, principals: Vec<PrincipalRef>) -> BTreeMap<S
 /// [`check`] with the client and the caller's account given.
 pub(crate) async fn check_with(
     iam: &aws_sdk_iam::Client,
-    caller: Result<CallerAccount, String>,
+    caller: Result<CallerAccount, (NotChecked, String)>,
     principals: Vec<PrincipalRef>,
 ) -> BTreeMap<String, IamAnswer> {
-    let (ask, mut answers) =
-        core::split_by_account(principals, caller.as_ref().map_err(String::as_str));
+    let (ask, mut answers) = core::split_by_account(
+        principals,
+        caller
+            .as_ref()
+            .map_err(|(why, detail)| (*why, detail.as_str())),
+    );
     let asked = bounded_map(ask, IN_FLIGHT, |p| {
         let iam = iam.clone();
         async move {
@@ -323,7 +327,10 @@ mod tests {
         let p = role_ref("x");
         let answers = check_with(
             &iam,
-            Err("no AWS credentials were found".into()),
+            Err((
+                NotChecked::NoCredentials,
+                "no AWS credentials were found".into(),
+            )),
             vec![p.clone()],
         )
         .await;

@@ -198,16 +198,17 @@ pub fn to_check(mappings: &[Mapping]) -> Vec<PrincipalRef> {
     by_key.into_values().collect()
 }
 
-/// Which principals the caller's IAM can answer for: the others are not checked, and why.
+/// Which principals the caller's IAM can answer for: the others are not checked, and why. The
+/// caller is unknown when there are no credentials, or STS did not say who they are.
 pub fn split_by_account(
     principals: Vec<PrincipalRef>,
-    caller: Result<&CallerAccount, &str>,
+    caller: Result<&CallerAccount, (NotChecked, &str)>,
 ) -> (Vec<PrincipalRef>, BTreeMap<String, IamAnswer>) {
     let mut ask = Vec::new();
     let mut answered = BTreeMap::new();
     for p in principals {
         let skip = match caller {
-            Err(why) => Some((NotChecked::NoCredentials, why.to_string())),
+            Err((why, detail)) => Some((why, detail.to_string())),
             Ok(c) if c.partition != p.partition || c.account != p.account => Some((
                 NotChecked::OtherAccount,
                 format!(
@@ -811,7 +812,10 @@ mod tests {
             skipped.get(&key(other)),
             Some(IamAnswer::NotChecked { why: NotChecked::OtherAccount, detail }) if detail.contains("444455556666")
         ));
-        let (ask, skipped) = split_by_account(to_check(&m), Err("no AWS credentials were found"));
+        let (ask, skipped) = split_by_account(
+            to_check(&m),
+            Err((NotChecked::NoCredentials, "no AWS credentials were found")),
+        );
         assert!(ask.is_empty());
         assert_eq!(skipped.len(), 2);
         assert!(skipped.values().all(|a| matches!(
