@@ -603,3 +603,194 @@ fn grant_refuses_a_role_iam_does_not_have() {
         assert!(!report.complete);
     });
 }
+
+/// A moto of its own that authenticates and authorizes every request after the first
+/// `open_requests` (moto's INITIAL_NO_AUTH_ACTION_COUNT), as AWS does: the setup runs in that
+/// window, the plugin after it, with the key and the policy the setup made.
+const AUTH_LAUNCHER: &str = r#"
+import os, sys, time
+from moto import settings
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.server import ThreadedMotoServer
+
+port, parent, open_requests = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+settings.INITIAL_NO_AUTH_ACTION_COUNT = open_requests
+ActionAuthenticatorMixin.request_count = 0
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+server.start()
+print("ready", flush=True)
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        os._exit(0)
+    time.sleep(0.5)
+"#;
+
+struct AuthMoto {
+    endpoint: String,
+    child: std::process::Child,
+    home: tempfile::TempDir,
+}
+
+impl Drop for AuthMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_with_iam_auth(open_requests: usize) -> AuthMoto {
+    use std::io::BufRead;
+    let python = crate::support::moto::python().unwrap_or_else(|e| panic!("no moto: {e}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let home = tempfile::tempdir().unwrap();
+    for empty in ["config", "credentials"] {
+        std::fs::write(home.path().join(empty), "").unwrap();
+    }
+    let mut child = std::process::Command::new(python)
+        .args([
+            "-c",
+            AUTH_LAUNCHER,
+            &port.to_string(),
+            &std::process::id().to_string(),
+            &open_requests.to_string(),
+        ])
+        .env_remove("INITIAL_NO_AUTH_ACTION_COUNT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready", "moto with IAM auth did not start");
+    AuthMoto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        child,
+        home,
+    }
+}
+
+/// IAM refusing GetRole for real (moto enforcing the auditor's policy): the principal is not
+/// checked, with the reason, the audit is incomplete, and the gate fails on it.
+#[test]
+fn a_role_iam_will_not_describe_is_not_checked_and_fails_the_gate() {
+    let _turn = turn();
+    let cp = control_plane();
+    // The four setup requests below are the unauthenticated window.
+    let m = moto_with_iam_auth(4);
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(&m.endpoint)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("AKIDSETUP", "setup", None, None, "setup"),
+            ),
+        )
+        .build();
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let (key, secret) = rt().block_on(async {
+        iam.create_user().user_name("auditor").send().await.unwrap();
+        // GetCallerIdentity and GetUser, not GetRole.
+        iam.put_user_policy()
+            .user_name("auditor")
+            .policy_name("no-get-role")
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:GetCallerIdentity","iam:GetUser"],"Resource":"*"}]}"#)
+            .send()
+            .await
+            .unwrap();
+        let k = iam.create_access_key().user_name("auditor").send().await.unwrap();
+        let k = k.access_key().unwrap();
+        iam.create_role()
+            .role_name("deploy")
+            .assume_role_policy_document(TRUST)
+            .send()
+            .await
+            .unwrap();
+        (k.access_key_id.clone(), k.secret_access_key.clone())
+    });
+    let role = role_arn("deploy");
+    let user = format!("arn:aws:iam::{ACCOUNT}:user/auditor");
+    let seeded = set_aws_auth(
+        cp,
+        Some(BTreeMap::from([
+            ("mapRoles".to_string(), entry(&role, "viewers", None)),
+            (
+                "mapUsers".to_string(),
+                format!("- userarn: {user}\n  username: auditor\n  groups: [viewers]\n"),
+            ),
+        ])),
+    )
+    .and_then(|c| c.data);
+    let run = |args: &[&str]| {
+        let mut cmd = plugin_command(&cp.kubeconfig, "chronom-admin");
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") {
+                cmd.env_remove(&name);
+            }
+        }
+        cmd.env("AWS_ENDPOINT_URL", &m.endpoint)
+            .env("AWS_ACCESS_KEY_ID", &key)
+            .env("AWS_SECRET_ACCESS_KEY", &secret)
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", m.home.path().join("config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                m.home.path().join("credentials"),
+            )
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kubectl-chronom")
+    };
+    let o = run(&["audit", "--check-principals", "-o", "json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "incomplete, no --fail-on: {}",
+        text(&o)
+    );
+    let r = json(&o);
+    assert_eq!(r["complete"], false);
+    let gap = &r["incomplete"][0];
+    assert_eq!(gap["source"], "iam:principals", "{r:#}");
+    let reason = gap["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&role)
+            && reason.contains("access denied")
+            && reason.contains("iam:GetRole was denied"),
+        "{reason}"
+    );
+    assert_eq!(principal(&r, &role)["status"], "not-checked");
+    assert_eq!(principal(&r, &role)["reason"], "denied");
+    // The same key may GetUser: what moto refused is GetRole, not the key.
+    assert_eq!(principal(&r, &user)["status"], "exists", "{r:#}");
+    assert_eq!(r["incomplete"].as_array().unwrap().len(), 1);
+    for rule in ["CHR040", "CHR041", "CHR043"] {
+        assert!(
+            findings(&r, rule, &role).is_empty(),
+            "nothing is claimed about {role}: {}",
+            r["findings"]
+        );
+    }
+    let o = run(&["audit", "--check-principals", "--fail-on", "critical"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let o = run(&[
+        "audit",
+        "--check-principals",
+        "--fail-on",
+        "critical",
+        "--allow-incomplete",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    set_aws_auth(cp, seeded);
+}

@@ -114,29 +114,35 @@ fn failed(detail: &str) -> IamAnswer {
 }
 
 /// NoSuchEntity is an answer (missing); a refusal or a failure is "not checked", never a pass.
-fn from_error<E, R>(
-    err: &SdkError<E, R>,
+fn from_error<E>(
+    err: &SdkError<E, aws_sdk_iam::config::http::HttpResponse>,
     permission: &str,
     no_such_entity: impl Fn(&E) -> bool,
 ) -> IamAnswer
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     if err.as_service_error().is_some_and(no_such_entity) {
         return IamAnswer::Missing;
     }
     let message = err.message().unwrap_or_default();
-    match err.code() {
-        Some("NoSuchEntity") => IamAnswer::Missing,
-        Some(code) if code.contains("AccessDenied") || code == "UnauthorizedOperation" => {
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    match (err.code(), status) {
+        (Some("NoSuchEntity"), _) => IamAnswer::Missing,
+        (Some(code), _) if code.contains("AccessDenied") || code == "UnauthorizedOperation" => {
             IamAnswer::NotChecked {
                 why: NotChecked::Denied,
                 detail: format!("{permission} was denied ({code}: {message})"),
             }
         }
-        Some(code) => failed(&format!("{permission} failed ({code}: {message})")),
-        None => failed(&format!(
+        (Some(code), _) => failed(&format!("{permission} failed ({code}: {message})")),
+        // IAM answers 403 only to a caller it does not authorize; a body the SDK cannot read
+        // (moto's, some proxies') leaves no code, but the status says it.
+        (None, Some(403)) => IamAnswer::NotChecked {
+            why: NotChecked::Denied,
+            detail: format!("{permission} was denied (HTTP 403)"),
+        },
+        (None, _) => failed(&format!(
             "{permission} failed: {}",
             chronom_core::error::error_chain(err).join(": ")
         )),
