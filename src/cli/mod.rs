@@ -156,6 +156,10 @@ pub struct GrantArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub via: MappingVia,
 
+    /// Map the role even though IAM says it does not exist yet (on EKS grant looks it up first and refuses a missing role).
+    #[arg(long)]
+    pub role_created_later: bool,
+
     /// Output format.
     #[arg(short = 'o', long = "output", value_parser = one_of(&WRITE_FORMATS, Format::name), default_value = "text")]
     pub output: Format,
@@ -283,6 +287,18 @@ pub struct AuditArgs {
     /// Audit every ACTIVE account of the caller's AWS Organization (ListAccounts; the management account or a delegated administrator), each through --assume-role-name.
     #[arg(long, requires = "assume_role_name", group = "account_set")]
     pub organization: bool,
+
+    /// Read IAM (GetRole, GetUser) for every mapped principal: missing, re-created and unused ones become findings. The default on EKS clusters and with --all-clusters; this turns it on elsewhere.
+    #[arg(long, conflicts_with = "no_check_principals")]
+    pub check_principals: bool,
+
+    /// Do not read IAM for the mapped principals, not even on EKS.
+    #[arg(long)]
+    pub no_check_principals: bool,
+
+    /// Report a mapped IAM role not used for this many days (CHR043).
+    #[arg(long, value_name = "DAYS", default_value_t = chronom_core::audit::principals::DEFAULT_STALE_DAYS)]
+    pub stale_days: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -320,6 +336,13 @@ pub struct WhoCanArgs {
     /// Answer even when a source could not be read (a forbidden list, the EKS side): the answer then leaves it out, and says so on stderr.
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Read IAM for the principals in the answer and mark those that no longer exist or were re-created. The default on EKS clusters; this turns it on elsewhere.
+    #[arg(long, conflicts_with = "no_check_principals")]
+    pub check_principals: bool,
+
+    /// Do not read IAM for the principals, not even on EKS.
+    #[arg(long)]
+    pub no_check_principals: bool,
 }
 
 #[derive(Debug, Args)]
@@ -334,6 +357,13 @@ pub struct LookupArgs {
     /// Answer even when a source could not be read (a forbidden list, the EKS side): the answer then leaves it out, and says so on stderr.
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Read IAM for the principals in the answer and mark those that no longer exist or were re-created. The default on EKS clusters; this turns it on elsewhere.
+    #[arg(long, conflicts_with = "no_check_principals")]
+    pub check_principals: bool,
+
+    /// Do not read IAM for the principals, not even on EKS.
+    #[arg(long)]
+    pub no_check_principals: bool,
 }
 
 #[derive(Debug, Args)]

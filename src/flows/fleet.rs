@@ -10,6 +10,7 @@ use crate::adapters::aws::cluster::{self, EksCluster};
 use crate::adapters::aws::identity::AwsCaller;
 use crate::adapters::kube::eks_connection::{self, ExecPlugin};
 use crate::cli::{AuditArgs, GlobalArgs};
+use crate::flows::audit::LiveOptions;
 use chronom_core::audit::completeness::{self, UnreadSource, Verdict};
 use chronom_core::audit::fleet::{self, ClusterRow, FleetReport, RegionRow};
 use chronom_core::audit::report::AuditReport;
@@ -274,13 +275,13 @@ async fn audit_one(
     global: &GlobalArgs,
     region: &str,
     name: &str,
-    verify: bool,
+    live: &LiveOptions,
 ) -> Result<AuditReport, UserError> {
     let sdk = env.in_region(region);
     let described = cluster::describe(&sdk, region, name).await?;
     let exec = (env.token_plugin)(&described, member.map(|m| m.role_arn.as_str()))?;
     let conn = eks_connection::open(described, &exec, sdk, global).await?;
-    crate::flows::audit::live_report(&conn, verify).await
+    crate::flows::audit::live_report(&conn, live).await
 }
 
 /// `audit --all-clusters` up to the report: list every region, audit each cluster (at most
@@ -289,12 +290,12 @@ pub async fn collect(
     env: &FleetEnv,
     global: &GlobalArgs,
     regions: &[String],
-    verify: bool,
+    live: impl Into<LiveOptions>,
     progress: bool,
 ) -> Result<FleetReport, UserError> {
     verify_credentials(env, regions).await?;
     let (region_rows, targets) = list_regions(env, regions).await?;
-    let cluster_rows = audit_clusters(env, None, global, targets, verify, progress).await;
+    let cluster_rows = audit_clusters(env, None, global, targets, live.into(), progress).await;
     Ok(FleetReport::new(region_rows, cluster_rows))
 }
 
@@ -317,9 +318,10 @@ pub async fn collect_accounts(
     role_name: &str,
     accounts: Accounts,
     regions: &[String],
-    verify: bool,
+    live: impl Into<LiveOptions>,
     progress: bool,
 ) -> Result<FleetReport, UserError> {
+    let live = live.into();
     let caller = verify_credentials(env, regions).await?;
     let partition = chronom_core::partition::of_arn(&caller.arn).unwrap_or("aws");
     // STS and Organizations are asked where the credentials were checked.
@@ -362,9 +364,15 @@ pub async fn collect_accounts(
                     r.account = Some(account.clone());
                     r
                 }));
-                let rows =
-                    audit_clusters(&entered, Some(&member), global, targets, verify, progress)
-                        .await;
+                let rows = audit_clusters(
+                    &entered,
+                    Some(&member),
+                    global,
+                    targets,
+                    live.clone(),
+                    progress,
+                )
+                .await;
                 cluster_rows.extend(rows);
                 account_rows.push(fleet::AccountRow {
                     account,
@@ -455,7 +463,7 @@ async fn audit_clusters(
     member: Option<&Member>,
     global: &GlobalArgs,
     targets: Vec<(String, String)>,
-    verify: bool,
+    live: LiveOptions,
     progress: bool,
 ) -> Vec<ClusterRow> {
     let bar = progress_bar(progress, targets.len());
@@ -470,10 +478,11 @@ async fn audit_clusters(
                 profile: global.profile.clone(),
                 request_timeout: global.request_timeout,
             };
-            let (env, bar, member) = (env.clone(), bar.clone(), member.cloned());
+            let (env, bar, member, live) =
+                (env.clone(), bar.clone(), member.cloned(), live.clone());
             async move {
                 let result =
-                    audit_one(&env, member.as_ref(), &global, &region, &cluster, verify).await;
+                    audit_one(&env, member.as_ref(), &global, &region, &cluster, &live).await;
                 let at = match &member {
                     Some(m) => format!("{}/{region}/{cluster}", m.account),
                     None => format!("{region}/{cluster}"),
@@ -546,6 +555,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, Us
     let default_region = env.sdk.region().map(|r| r.to_string());
     let regions = regions_to_scan(&args.regions, default_region.as_deref())?;
     let progress = std::io::stderr().is_terminal();
+    let live = LiveOptions {
+        verify: args.verify,
+        principals: crate::flows::audit::principals::PrincipalOptions::of(global, args),
+    };
     let fleet = match &args.assume_role_name {
         Some(role_name) => {
             let accounts = if args.organization {
@@ -553,10 +566,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, Us
             } else {
                 Accounts::Listed(fleet::accounts_to_audit(&args.accounts)?)
             };
-            let (verify, regions) = (args.verify, &regions);
-            collect_accounts(&env, global, role_name, accounts, regions, verify, progress).await?
+            collect_accounts(&env, global, role_name, accounts, &regions, live, progress).await?
         }
-        None => collect(&env, global, &regions, args.verify, progress).await?,
+        None => collect(&env, global, &regions, live, progress).await?,
     };
     // Streamed: a fleet's JSON holds every cluster's report.
     match args.output {

@@ -159,10 +159,43 @@ pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> chronom_core::outcome
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
         (a, b) => a.or(b),
     };
+    let note = match role_in_iam(&conn, &v, args.role_created_later).await {
+        Ok(None) => note,
+        Ok(Some(seen)) => Some(match note {
+            Some(n) => format!("{n}; {seen}"),
+            None => seen,
+        }),
+        Err(e) => return e.into(),
+    };
     match execute(&conn, &v, mapper, note).await {
         Ok(r) => r,
         Err(e) => e.into(),
     }
+}
+
+/// On an EKS connection, ask IAM for the role before mapping it (docs/principals.md): a role
+/// that does not exist is refused unless `created_later`; what was found is a note. Other
+/// contexts have no AWS identity of their own to ask with: no lookup, as before.
+pub async fn role_in_iam(
+    conn: &Connection,
+    v: &ValidGrant,
+    created_later: bool,
+) -> Result<Option<String>, UserError> {
+    let Some(link) = conn.eks.as_ref() else {
+        return Ok(None);
+    };
+    let principal = chronom_core::audit::principals::PrincipalRef::role(&v.role.canonical);
+    let key = principal.key.clone();
+    let mut answers = crate::adapters::aws::iam_principals::check(&link.sdk, vec![principal]).await;
+    let answer =
+        answers
+            .remove(&key)
+            .unwrap_or(chronom_core::audit::principals::IamAnswer::NotChecked {
+                why: chronom_core::audit::principals::NotChecked::Failed,
+                detail: "IAM gave no answer".into(),
+            });
+    chronom_core::plan::role_in_iam::check(&v.role.canonical.to_string(), &answer, created_later)
+        .map(Some)
 }
 
 /// Where grant maps the role.

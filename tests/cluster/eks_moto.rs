@@ -1075,9 +1075,39 @@ fn all_clusters_audits_every_cluster_into_one_report_and_a_failing_one_is_a_row(
         "accepted with --allow-incomplete"
     );
 
-    // Without the failing cluster: 0 under the threshold, 3 at it.
-    let clean = rt()
+    // The fleet reads IAM for the mapped principals by default (docs/principals.md): the seeded
+    // node role is in account 111122223333 and these credentials are moto's 123456789012, so it
+    // is not checked, which leaves the fleet incomplete with the reason.
+    let checked = rt()
         .block_on(fleet::collect(&env, &g, &[quiet.to_string()], false, false))
+        .unwrap();
+    assert!(!checked.complete);
+    assert!(
+        checked
+            .incomplete
+            .iter()
+            .all(|u| u.unread.source == "iam:principals"
+                && u.unread.reason.contains("111122223333")
+                && u.unread.reason.contains("other account")),
+        "{:?}",
+        checked.incomplete
+    );
+    // Without the failing cluster and without the IAM check: 0 under the threshold, 3 at it.
+    let no_iam = chronom::flows::audit::LiveOptions {
+        verify: false,
+        principals: chronom::flows::audit::principals::PrincipalOptions {
+            when: chronom::flows::audit::principals::CheckPrincipals::Never,
+            ..Default::default()
+        },
+    };
+    let clean = rt()
+        .block_on(fleet::collect(
+            &env,
+            &g,
+            &[quiet.to_string()],
+            no_iam,
+            false,
+        ))
         .unwrap();
     assert_eq!(clean.clusters.len(), 2);
     assert!(clean.clusters.iter().all(|c| c.ok));

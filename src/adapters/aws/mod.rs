@@ -4,6 +4,7 @@
 pub mod access_entries;
 pub mod accounts;
 pub mod cluster;
+pub mod iam_principals;
 pub mod identity;
 pub(crate) mod recent_principals;
 pub mod token;

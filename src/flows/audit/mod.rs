@@ -4,6 +4,7 @@
 //! requests, whatever the cluster's size), or reads manifests; everything else is pure.
 
 pub mod mapping_source;
+pub mod principals;
 pub mod queries;
 pub mod sar_check;
 
@@ -48,7 +49,11 @@ pub(crate) fn check_verify_source(args: &AuditArgs) -> Result<(), UserError> {
 /// The audit of one cluster (or of manifests); `commands` sends `--all-clusters` to the fleet.
 async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
     check_verify_source(args)?;
-    let built = build_report(global, &args.from_file, args.verify).await?;
+    let live = LiveOptions {
+        verify: args.verify,
+        principals: principals::PrincipalOptions::of(global, args),
+    };
+    let built = build_report(global, &args.from_file, live).await?;
     match args.output {
         Format::Wide => {
             crate::report::print_text(&chronom_core::report::audit_table::render(&built, true))?
@@ -113,27 +118,44 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
     Ok(verdict.exit_code())
 }
 
+/// What a live audit does besides reading the cluster: `--verify`, and the IAM check of the
+/// mapped principals. A bare `bool` is `--verify` with the default IAM check.
+#[derive(Debug, Clone, Default)]
+pub struct LiveOptions {
+    pub verify: bool,
+    pub principals: principals::PrincipalOptions,
+}
+
+impl From<bool> for LiveOptions {
+    fn from(verify: bool) -> Self {
+        LiveOptions {
+            verify,
+            ..Default::default()
+        }
+    }
+}
+
 /// Read and evaluate one cluster (or the files): the report, verified when asked.
 pub(crate) async fn build_report(
     global: &GlobalArgs,
     from_file: &[PathBuf],
-    verify: bool,
+    live: LiveOptions,
 ) -> Result<report::AuditReport, UserError> {
     if from_file.is_empty() {
-        return live_report(&connect::connect(global).await?, verify).await;
+        return live_report(&connect::connect(global).await?, &live).await;
     }
     let mut state = read_files(from_file)?;
     let snapshot = report::take_snapshot(&mut state, rule_source(from_file));
-    Ok(report::build_with_snapshots(
-        "files", &state, &snapshot, None, None,
-    ))
+    let mut built = report::build_with_snapshots("files", &state, &snapshot, None, None);
+    principals::add_checks(&mut built, None, &live.principals).await;
+    Ok(built)
 }
 
 /// The report for a live cluster. For an EKS cluster (--cluster, the context's, or one of the
 /// fleet) its EKS side is read too: DescribeCluster, and the access entries.
 pub(crate) async fn live_report(
     conn: &Connection,
-    verify: bool,
+    live: &LiveOptions,
 ) -> Result<report::AuditReport, UserError> {
     let mut state = read_readable(conn, &QueryScope::AllNamespaces).await?;
     let (eks, eks_unread) = read_eks_side(conn).await;
@@ -151,7 +173,8 @@ pub(crate) async fn live_report(
         augmented.as_ref(),
         eks.as_ref(),
     );
-    if verify {
+    principals::add_checks(&mut built, Some(conn), &live.principals).await;
+    if live.verify {
         built.verification = Some(sar_check::verify(conn, &built, &snapshot).await?);
     }
     Ok(built)

@@ -67,7 +67,21 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     if let (Request::Resource(r), QueryScope::Namespace(ns)) = (&mut request, &scope) {
         r.namespace = Some(ns.clone());
     }
-    let rows = answer_who_can(&snapshot, &mappings, &request, &scope);
+    let mut rows = answer_who_can(&snapshot, &mappings, &request, &scope);
+    let opts = super::principals::PrincipalOptions::from_flags(
+        global,
+        q.check_principals,
+        q.no_check_principals,
+    );
+    // Only the principals the answer shows are worth an IAM call.
+    let shown: Vec<_> = mappings
+        .iter()
+        .filter(|m| rows.iter().any(|r| r.principals.contains(&m.principal)))
+        .cloned()
+        .collect();
+    if let Some(answers) = super::principals::answers_for(&shown, conn.as_ref(), &opts).await {
+        chronom_core::audit::principals::mark_who_can(&mut rows, &shown, &answers);
+    }
     match q.output {
         Format::Json | Format::Yaml => crate::report::print_structured(q.output, &rows)?,
         // who-can accepts table, wide, json and yaml (cli.rs); its table has no wide form.
@@ -112,7 +126,24 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
         }
         return Ok(0);
     }
-    let rows = answer_lookup(&snapshot, &targets);
+    let mut rows = answer_lookup(&snapshot, &targets);
+    let opts = super::principals::PrincipalOptions::from_flags(
+        global,
+        q.check_principals,
+        q.no_check_principals,
+    );
+    let shown: Vec<_> = mappings
+        .iter()
+        .filter(|m| {
+            targets
+                .iter()
+                .any(|(p, _)| p.as_ref() == Some(&m.principal))
+        })
+        .cloned()
+        .collect();
+    if let Some(answers) = super::principals::answers_for(&shown, conn.as_ref(), &opts).await {
+        chronom_core::audit::principals::mark_lookup(&mut rows, &shown, &answers);
+    }
     match q.output {
         Format::Json | Format::Yaml => crate::report::print_structured(q.output, &rows)?,
         Format::Wide => {

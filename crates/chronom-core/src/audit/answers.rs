@@ -23,6 +23,11 @@ pub struct WhoCanAnswer {
     /// `binding -> role`, or `system:masters` for the privileged group.
     pub via: String,
     pub scope: String,
+    /// Principals of `principals` IAM says are gone (`dangling`, `dead-entry`) or were
+    /// re-created since their mapping's userid (`re-created`); only when IAM was asked
+    /// (docs/principals.md).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub principal_marks: std::collections::BTreeMap<String, &'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +39,9 @@ pub struct LookupAnswer {
     pub role: String,
     pub binding: String,
     pub rules: Vec<String>,
+    /// `dangling`, `dead-entry` or `re-created` when the principal's IAM check says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_mark: Option<&'static str>,
 }
 
 /// The active mappings whose identity is, or is in, this subject.
@@ -136,6 +144,7 @@ pub fn answer_who_can(
                 ),
                 via,
                 scope: row.scope.to_string(),
+                principal_marks: Default::default(),
             }
         })
         .collect();
@@ -255,6 +264,7 @@ pub fn answer_lookup(
                 role: r.role.to_string(),
                 binding: r.binding.to_string(),
                 rules: super::report::rule_lines(snapshot.role_rules(&r.role)),
+                principal_mark: None,
             });
         }
     }

@@ -108,7 +108,7 @@ pub fn gate(input: GateInput<'_>) -> Verdict {
 }
 
 /// The next step for an incomplete audit, the same in every message.
-pub const NEXT_STEP: &str = "give this identity read access to those sources (get/list/watch on the RBAC kinds and on configmaps in kube-system; eks:DescribeCluster, eks:ListAccessEntries, eks:DescribeAccessEntry and eks:ListAssociatedAccessPolicies on the cluster), or use one that has it; pass --allow-incomplete to accept a partial result";
+pub const NEXT_STEP: &str = "give this identity read access to those sources (get/list/watch on the RBAC kinds and on configmaps in kube-system; eks:DescribeCluster, eks:ListAccessEntries, eks:DescribeAccessEntry and eks:ListAssociatedAccessPolicies on the cluster; iam:GetRole and iam:GetUser on the mapped principals, with credentials of their account), or use one that has it; pass --allow-incomplete to accept a partial result";
 
 /// What stderr says about an incomplete result: one line per unread source, then the next
 /// step. `allowed` (with `--allow-incomplete`) makes it a warning rather than an error.

@@ -147,6 +147,22 @@ rules! {
     AWS_AUTH_NOT_EDITABLE = "CHR029", "aws-auth-not-editable", Info,
         "aws-auth uses YAML that aws-iam-authenticator reads but kubectl chronom grant and revoke will not edit",
         "The audit still reports every mapping in effect. To let grant and revoke edit aws-auth, rewrite the section from the line and column given as plain `key: value` entries: no anchors, aliases, merge keys, tabs after colons or second document.";
+    // Issue 16 (docs/principals.md): what IAM says about the mapped principals.
+    PRINCIPAL_MISSING = "CHR040", "mapped-principal-missing", High,
+        "aws-auth maps an IAM principal that does not exist: whoever creates one of that name in that account gets its access (critical when the mapping is admin-equivalent)",
+        "Delete the mapping (kubectl -n kube-system edit configmap aws-auth, or kubectl chronom revoke for a chronom mapping); if the principal is still needed, re-create it and map it with an EKS access entry, which keeps the principal's unique id.";
+    PRINCIPAL_RECREATED = "CHR041", "mapped-principal-recreated", High,
+        "The mapping's userid is not the principal's unique id: it was deleted and re-created, and aws-iam-authenticator (which matches on the ARN) lets the new one in (critical when the mapping is admin-equivalent)",
+        "Find out who re-created the principal and whether it should have this access; then delete the aws-auth entry and map the principal with an EKS access entry, which a re-created principal does not inherit.";
+    ACCESS_ENTRY_DEAD = "CHR042", "access-entry-principal-gone", Low,
+        "The access entry's IAM principal no longer exists or was re-created after the entry, so the entry grants nothing and can be deleted",
+        "Delete the access entry (aws eks delete-access-entry --cluster-name NAME --principal-arn ARN); create a new one if the current principal needs access.";
+    PRINCIPAL_UNUSED = "CHR043", "mapped-principal-unused", Low,
+        "The mapped IAM role has not been used for --stale-days days",
+        "Check whether the role still needs this access; remove the mapping if not (access nobody uses is access nobody watches).";
+    IAM_USER_MAPPED = "CHR044", "iam-user-mapped", Low,
+        "An IAM user is mapped one by one in mapUsers",
+        "Map an IAM role the users assume instead of each user: one mapping to audit and revoke, and no long-lived user keys reaching the cluster.";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -498,7 +514,7 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(ids, sorted);
-        assert_eq!(CATALOGUE.len(), 29);
+        assert_eq!(CATALOGUE.len(), 34);
     }
 
     #[test]

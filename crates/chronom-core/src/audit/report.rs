@@ -137,6 +137,9 @@ pub struct AuditReport {
     /// The EKS cluster (with --cluster): DescribeCluster facts the posture findings come from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eks: Option<EksState>,
+    /// What IAM said about each mapped principal, when the audit asked (docs/principals.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principals: Option<Vec<super::principals::PrincipalCheck>>,
 }
 
 impl AuditReport {
@@ -553,6 +556,7 @@ pub fn build_with_snapshots(
         counts,
         verification: None,
         eks: eks.cloned(),
+        principals: None,
     }
 }
 
@@ -634,7 +638,7 @@ fn role_findings(state: &ClusterState, snapshot: &RbacSnapshot) -> Vec<Finding> 
 }
 
 /// How many findings of each severity.
-fn counts_of(all: &[Finding]) -> Counts {
+pub(crate) fn counts_of(all: &[Finding]) -> Counts {
     let mut counts = Counts::default();
     for f in all {
         match f.severity {

@@ -13,6 +13,7 @@ pub mod messages;
 pub mod refusal;
 pub mod report;
 pub mod revoke;
+pub mod role_in_iam;
 pub mod rollback;
 
 #[cfg(test)]

@@ -197,13 +197,25 @@ pub fn unread_table(unread: &[crate::audit::completeness::UnreadSource]) -> Stri
     lines(&t)
 }
 
+/// A principal with its IAM mark, in capitals so it stands out in a column of ARNs.
+fn marked(principal: &str, mark: Option<&str>) -> String {
+    match mark {
+        Some(m) => format!("{principal} [{}]", m.to_uppercase()),
+        None => principal.to_string(),
+    }
+}
+
 pub fn who_can(rows: &[WhoCanAnswer]) -> String {
     let mut t = table(&["PRINCIPAL", "SUBJECT", "VIA", "SCOPE"]);
     for r in rows {
         let principals = if r.principals.is_empty() {
             "-".to_string()
         } else {
-            r.principals.join("\n")
+            r.principals
+                .iter()
+                .map(|p| marked(p, r.principal_marks.get(p).copied()))
+                .collect::<Vec<_>>()
+                .join("\n")
         };
         t.add_row(vec![
             principals,
@@ -223,7 +235,9 @@ pub fn lookup(rows: &[LookupAnswer], wide: bool) -> String {
     let mut t = table(&header);
     for r in rows {
         let mut row = vec![
-            r.principal.clone().unwrap_or_else(|| "-".into()),
+            r.principal
+                .as_deref()
+                .map_or_else(|| "-".into(), |p| marked(p, r.principal_mark)),
             r.subject.clone(),
             r.scope.clone(),
             r.role.clone(),
