@@ -256,7 +256,20 @@ pub fn evaluate(mappings: &[Mapping], existing: &[Finding], j: Judgement<'_>) ->
     for p in &principals {
         let answer = j.answers.get(&p.key);
         out.checks.push(check_row(p, answer));
-        if let Some(IamAnswer::NotChecked { why, detail }) = answer {
+        // IAM answers only for its own account: a principal of another account is a limit of
+        // what any credentials of this account can see, not a source that failed to answer. It
+        // stays visible (the row, the text's NOT CHECKED list), but does not make the audit
+        // incomplete, or every cluster mapping a vendor's cross-account role (the scanner this
+        // tool grants) would fail every audit.
+        if let Some(IamAnswer::NotChecked { why, detail }) = answer.filter(|a| {
+            !matches!(
+                a,
+                IamAnswer::NotChecked {
+                    why: NotChecked::OtherAccount,
+                    ..
+                }
+            )
+        }) {
             out.unread.push(UnreadSource::new(
                 SOURCE,
                 format!(
@@ -793,6 +806,24 @@ mod tests {
     }
 
     #[test]
+    fn another_accounts_principal_is_shown_not_checked_but_leaves_the_audit_complete() {
+        let other = "arn:aws:iam::444455556666:role/scanner";
+        let m = aws_auth(&role(other, "system:masters", None), "");
+        let answers = BTreeMap::from([(
+            key(other),
+            IamAnswer::NotChecked {
+                why: NotChecked::OtherAccount,
+                detail: "the principal is in account 444455556666".into(),
+            },
+        )]);
+        let o = judge(&m, &answers);
+        assert!(o.unread.is_empty(), "{:?}", o.unread);
+        assert!(o.findings.is_empty());
+        assert_eq!(o.checks[0].status, "not-checked");
+        assert_eq!(o.checks[0].reason, Some(NotChecked::OtherAccount));
+    }
+
+    #[test]
     fn other_accounts_and_missing_credentials_are_not_asked() {
         let other = "arn:aws:iam::444455556666:role/x";
         let m = aws_auth(
@@ -994,12 +1025,16 @@ mod tests {
                 why: NotChecked::Failed,
                 detail: "throttled".into()
             })),
+            Just(Some(IamAnswer::NotChecked {
+                why: NotChecked::OtherAccount,
+                detail: "account 444455556666".into()
+            })),
         ]
     }
 
     proptest! {
         /// Whatever IAM says: each principal is reported once; the audit is complete exactly
-        /// when every principal was answered; a principal not answered raises no finding; a
+        /// when every principal was answered or is another account's; a principal not answered raises no finding; a
         /// missing or re-created one is critical exactly when its mapping is admin-equivalent.
         #[test]
         fn every_principal_is_accounted_for(
@@ -1021,7 +1056,7 @@ mod tests {
             let o = judge(&m, &answers);
             let distinct = to_check(&m);
             prop_assert_eq!(o.checks.len(), distinct.len());
-            let unanswered = distinct.iter().filter(|p| !matches!(answers.get(&p.key), Some(IamAnswer::Missing | IamAnswer::Exists(_)))).count();
+            let unanswered = distinct.iter().filter(|p| !matches!(answers.get(&p.key), Some(IamAnswer::Missing | IamAnswer::Exists(_) | IamAnswer::NotChecked { why: NotChecked::OtherAccount, .. }))).count();
             prop_assert_eq!(o.unread.len(), unanswered);
             for f in &o.findings {
                 let arn = f.subject.split(' ').next().unwrap();

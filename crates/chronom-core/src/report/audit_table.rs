@@ -31,11 +31,34 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
     if let Some(v) = &r.verification {
         verification_section(v, &mut out);
     }
+    other_accounts_section(r, &mut out);
     if !r.complete {
         out.push_str("\nINCOMPLETE (sources the audit could not read)\n");
         out.push_str(&unread_table(&r.incomplete));
     }
     out
+}
+
+/// The mapped principals IAM could not be asked about because they belong to another account:
+/// not a gap in the audit (see `principals::evaluate`), but not a clean bill of health either.
+fn other_accounts_section(r: &AuditReport, out: &mut String) {
+    use crate::audit::principals::NotChecked;
+    let others: Vec<_> = r
+        .principals
+        .iter()
+        .flatten()
+        .filter(|p| p.reason == Some(NotChecked::OtherAccount))
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "\nPRINCIPALS NOT CHECKED ({}: another account's IAM; audit with that account's credentials to check them)\n",
+        others.len()
+    ));
+    for p in others {
+        out.push_str(&format!("  {}\n", p.arn));
+    }
 }
 
 /// MAPPINGS: every mapping with its source, access and state.
