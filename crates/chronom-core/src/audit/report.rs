@@ -895,6 +895,63 @@ data:
         assert_eq!(with.counts.low, without.counts.low + 1);
     }
 
+    /// The audit path: an Edit policy scoped to `dev-*` is evaluated in the namespaces it
+    /// names, so the entry's exec and secret rights are findings and its access is namespaced.
+    #[test]
+    fn a_wildcard_access_policy_scope_reaches_the_findings() {
+        use crate::eks::access_entry::{AccessEntryView, EntryWithPolicies};
+        use crate::eks::access_policies::{Association, PolicyScope};
+        let arn = "arn:aws:iam::111122223333:role/dev";
+        let eks = |namespaces: &[&str]| EksState {
+            cluster: crate::eks::posture::ClusterFacts {
+                name: "prod".into(),
+                authentication_mode: Some("API".into()),
+                ..Default::default()
+            },
+            access_entries: vec![EntryWithPolicies {
+                entry: AccessEntryView {
+                    principal_arn: arn.into(),
+                    username: "dev".into(),
+                    entry_type: "STANDARD".into(),
+                    ..Default::default()
+                },
+                policies: vec![Association::new(
+                    "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
+                    PolicyScope::Namespace {
+                        namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+                    },
+                )],
+            }],
+            access_entries_error: None,
+        };
+        let s = ClusterState::default();
+        let snapshot = snapshot_of(&s, RuleSource::AsStored);
+        let r = build_with_eks("t", &s, &snapshot, Some(&eks(&["dev-*"])));
+        let exec = r
+            .findings
+            .iter()
+            .find(|f| f.rule == "CHR005" && f.subject.contains(arn))
+            .unwrap_or_else(|| panic!("pods/exec in dev-*: {:#?}", r.findings));
+        assert!(exec.evidence.contains("dev-*"), "{}", exec.evidence);
+        let json = serde_json::to_value(&r).unwrap();
+        let row = json["mappings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["principal"] == arn)
+            .unwrap();
+        assert_eq!(row["access"], "namespaced(1)", "{row}");
+        // The same policy in a literal namespace gives the same findings: the pattern is
+        // not weaker than a name.
+        let literal = build_with_eks("t", &s, &snapshot, Some(&eks(&["dev-x"])));
+        let rules = |r: &AuditReport| {
+            let mut v: Vec<&str> = r.findings.iter().map(|f| f.rule).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(rules(&r), rules(&literal));
+    }
+
     #[test]
     fn every_unread_source_makes_the_report_incomplete_in_every_format() {
         let mut s = state();

@@ -29,7 +29,7 @@ pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "kubectl-chronom");
 pub const STANDARD: &str = "STANDARD";
 
 /// An access entry as DescribeAccessEntry returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessEntryView {
     pub principal_arn: String,

@@ -7,7 +7,9 @@
 //! (access-policy-permissions; the tables for AmazonEKSClusterAdminPolicy, AmazonEKSAdminPolicy,
 //! AmazonEKSEditPolicy, AmazonEKSViewPolicy and AmazonEKSAdminViewPolicy). An association is
 //! modelled the way the docs describe its scope: `cluster` acts like a ClusterRoleBinding,
-//! `namespace` like one RoleBinding per listed namespace. Policies we do not model are listed
+//! `namespace` like one RoleBinding per listed namespace. A listed name with wildcards (`dev-*`)
+//! stays one RoleBinding in the namespace named by the pattern, which the evaluator applies in
+//! every namespace the pattern matches ([`crate::rbac::namespace_pattern`]). Policies we do not model are listed
 //! with their name and no rules, and said so in the report.
 
 use k8s_openapi::api::rbac::v1::{
@@ -577,6 +579,36 @@ mod tests {
         assert!(!allows(&s, &id, "create", "", "pods", Some("default")));
         assert!(!allows(&s, &id, "list", "", "pods", None));
         assert_eq!(s.effective_summary(&id), AccessSummary::Namespaced(2));
+    }
+
+    #[test]
+    fn a_wildcard_scope_applies_in_the_namespaces_it_matches() {
+        let (s, id) = snapshot(
+            EDIT_POLICY,
+            PolicyScope::Namespace {
+                namespaces: vec!["dev-*".into(), "qa".into()],
+            },
+        );
+        assert!(allows(&s, &id, "create", "", "pods", Some("dev-x")));
+        assert!(allows(&s, &id, "update", "", "secrets", Some("dev-team")));
+        assert!(allows(&s, &id, "create", "", "pods", Some("qa")));
+        assert!(!allows(&s, &id, "create", "", "pods", Some("dev")));
+        assert!(!allows(&s, &id, "create", "", "pods", Some("qa-dev-x")));
+        assert!(!allows(&s, &id, "list", "", "pods", None));
+        assert_eq!(s.effective_summary(&id), AccessSummary::Namespaced(2));
+        let exec = crate::rbac::dangerous_capabilities()
+            .into_iter()
+            .filter(|c| c.id == "pods-exec")
+            .collect::<Vec<_>>();
+        let hits = s.check_capabilities(&id, &exec);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            hits[0]
+                .scopes
+                .contains(&crate::rbac::Scope::Namespace("dev-*".into())),
+            "{:?}",
+            hits[0].scopes
+        );
     }
 
     #[test]
