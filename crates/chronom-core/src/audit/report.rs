@@ -952,6 +952,61 @@ data:
         assert_eq!(rules(&r), rules(&literal));
     }
 
+    /// An Auto Mode cluster role's policies are evaluated (approximated from prose): its
+    /// webhook rights are a finding, and the mapping says the rights are approximated.
+    #[test]
+    fn auto_mode_policies_are_evaluated_and_said_to_be_approximated() {
+        use crate::eks::access_entry::{AccessEntryView, EntryWithPolicies};
+        use crate::eks::access_policies::{Association, PolicyScope};
+        let arn = "arn:aws:iam::111122223333:role/eks-cluster-role";
+        let eks = EksState {
+            cluster: crate::eks::posture::ClusterFacts {
+                name: "auto".into(),
+                authentication_mode: Some("API".into()),
+                ..Default::default()
+            },
+            access_entries: vec![EntryWithPolicies {
+                entry: AccessEntryView {
+                    principal_arn: arn.into(),
+                    username: "eks-cluster-role".into(),
+                    entry_type: "STANDARD".into(),
+                    ..Default::default()
+                },
+                policies: [
+                    "AmazonEKSLoadBalancingClusterPolicy",
+                    "AmazonEKSComputeClusterPolicy",
+                ]
+                .iter()
+                .map(|p| {
+                    Association::new(
+                        &format!("arn:aws:eks::aws:cluster-access-policy/{p}"),
+                        PolicyScope::Cluster,
+                    )
+                })
+                .collect(),
+            }],
+            access_entries_error: None,
+        };
+        let s = ClusterState::default();
+        let r = build_with_eks("t", &s, &snapshot_of(&s, RuleSource::AsStored), Some(&eks));
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.rule == findings::WEBHOOKS.id && f.subject.contains(arn)),
+            "{:#?}",
+            r.findings
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        let row = json["mappings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["principal"] == arn)
+            .unwrap();
+        assert_eq!(row["accessPolicies"][0]["approximated"], true, "{row}");
+        assert!(row["notes"].to_string().contains("prose"), "{row}");
+    }
+
     #[test]
     fn every_unread_source_makes_the_report_incomplete_in_every_format() {
         let mut s = state();
