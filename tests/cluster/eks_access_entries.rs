@@ -1283,7 +1283,7 @@ fn revoke_never_deletes_a_node_entry_or_a_cluster_admin_entry() {
             entry("x", "system:node:{{SessionName}}", &[], "FARGATE_LINUX"),
             vec![],
         ),
-        // A type this code has never heard of is not STANDARD either.
+        // SageMaker HyperPod nodes' type is not STANDARD either.
         (
             "HYPERPOD_LINUX",
             entry("x", "hp", &["readers"], "HYPERPOD_LINUX"),
