@@ -1205,6 +1205,67 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
     assert_eq!(describe.num_calls(), 0);
 }
 
+/// EKS rejects kubernetesGroups starting with `system:` ("The kubernetes group name ... cannot
+/// start with system:"); grant says so itself, before any AWS call, instead of letting the
+/// EKS error read as if the role ARN were wrong. `--allow-privileged-group` does not help.
+#[test]
+fn a_system_group_is_refused_before_any_aws_call() {
+    let cli = parse(&[
+        "grant",
+        "--role-arn",
+        SCANNER_WITH_PATH,
+        "--group",
+        "system:readers",
+        "--allow-privileged-group",
+        "--via",
+        "access-entry",
+        "--cluster",
+        CLUSTER,
+        "--region",
+        "eu-west-1",
+    ]);
+    let chronom::cli::Command::Grant(args) = &cli.command else {
+        unreachable!()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // `run` refuses before connecting: with --cluster, connecting is already an AWS call.
+    let result = rt.block_on(chronom::flows::grant::run(&cli.global, args));
+    let e = result.error.expect("refused");
+    assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED);
+    assert!(
+        e.what.contains("system:readers")
+            && e.what.contains("cannot start with system:")
+            && e.what.contains("no AWS call was made")
+            && !e.what.contains("role ARN"),
+        "{e}"
+    );
+    assert!(e.next.contains("chronomReadOnlyGroup"), "{e}");
+
+    // --via auto that lands on an access entry: refused before DescribeAccessEntry.
+    let v = chronom::flows::grant::validate(args).unwrap();
+    let describe = describe_rule(SCANNER_WITH_PATH, None);
+    let eks = ctx(eks_with(&[&describe]), None, "API");
+    let e = rt
+        .block_on(async {
+            let cli = parse(&["audit"]);
+            let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
+            chronom::flows::grant::execute(
+                &conn,
+                &v,
+                chronom::flows::grant::Mapper::AccessEntry(&eks),
+                None,
+            )
+            .await
+        })
+        .err()
+        .expect("refused");
+    assert!(e.what.contains("cannot start with system:"), "{e}");
+    assert_eq!(describe.num_calls(), 0);
+}
+
 // ---------------------------------------------------------------------------------------
 // revoke deletes only the entry grant creates (decision 6 in docs/decisions.md; docs/ownership.md).
 // ---------------------------------------------------------------------------------------
