@@ -779,6 +779,7 @@ async fn audit_with(mode: &str, map_roles: &str) -> (report::AuditReport, serde_
         cluster,
         access_entries,
         access_entries_error: None,
+        ..Default::default()
     };
     let r = report::build_with_eks("ctx", &state, &snapshot, Some(&eks_state));
     let json = serde_json::to_value(&r).unwrap();
@@ -973,6 +974,7 @@ async fn unreadable_entries_are_a_finding_not_a_silent_gap() {
         cluster: facts("API"),
         access_entries: vec![],
         access_entries_error: Some(e.what.clone()),
+        ..Default::default()
     };
     let r = report::build_with_eks("ctx", &state, &snapshot, Some(&eks_state));
     let f = r

@@ -4,6 +4,7 @@
 pub mod access_entries;
 pub mod cluster;
 pub mod identity;
+pub mod identity_providers;
 pub(crate) mod recent_principals;
 pub mod token;
 

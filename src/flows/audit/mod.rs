@@ -213,6 +213,11 @@ pub(crate) async fn eks_state(ctx: &crate::adapters::aws::EksContext) -> report:
             Err(e) => state.access_entries_error = Some(e.what),
         }
     }
+    // OIDC providers work whatever the authentication mode.
+    match crate::adapters::aws::identity_providers::read_all(&ctx.eks, ctx.name()).await {
+        Ok(providers) => state.identity_providers = providers,
+        Err(e) => state.identity_providers_error = Some(e.what),
+    }
     state
 }
 

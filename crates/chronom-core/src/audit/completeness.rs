@@ -20,6 +20,8 @@ pub mod source {
     pub const EKS_CLUSTER: &str = "eks:cluster";
     /// ListAccessEntries, DescribeAccessEntry, ListAssociatedAccessPolicies.
     pub const EKS_ACCESS_ENTRIES: &str = "eks:access-entries";
+    /// ListIdentityProviderConfigs, DescribeIdentityProviderConfig.
+    pub const EKS_IDENTITY_PROVIDERS: &str = "eks:identity-providers";
     /// API discovery (/api, /apis): the input of CHR028, read only when a chronom role exists.
     pub const DISCOVERY: &str = "discovery";
     /// The fleet: ListClusters in one region.

@@ -147,6 +147,15 @@ rules! {
     AWS_AUTH_NOT_EDITABLE = "CHR029", "aws-auth-not-editable", Info,
         "aws-auth uses YAML that aws-iam-authenticator reads but kubectl chronom grant and revoke will not edit",
         "The audit still reports every mapping in effect. To let grant and revoke edit aws-auth, rewrite the section from the line and column given as plain `key: value` entries: no anchors, aliases, merge keys, tabs after colons or second document.";
+    OIDC_GROUPS_UNPREFIXED = "CHR040", "oidc-groups-unprefixed", Critical,
+        "An OIDC identity provider's groups claim becomes Kubernetes groups without a prefix, system:masters included",
+        "Set a groupsPrefix (e.g. oidc:) on the identity provider config and bind the prefixed groups; the config cannot be edited, so associate a new one and disassociate this one.";
+    OIDC_USERNAMES_UNPREFIXED = "CHR041", "oidc-usernames-unprefixed", High,
+        "An OIDC identity provider's usernames have no prefix, so a token can name users bound in the cluster",
+        "Give the identity provider config a usernamePrefix (e.g. oidc:), or leave it unset on a claim other than email so EKS uses issuerUrl#; associate a new config and disassociate this one.";
+    OIDC_REACHES_CLUSTER_ADMIN = "CHR042", "oidc-reaches-cluster-admin", High,
+        "Tokens of an OIDC identity provider can name a group or user with cluster-admin-equivalent rights",
+        "Check who can get that group or username into a token at the identity provider; bind the prefixed groups to narrower roles where they do not need cluster-admin.";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -498,7 +507,7 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(ids, sorted);
-        assert_eq!(CATALOGUE.len(), 29);
+        assert_eq!(CATALOGUE.len(), 32);
     }
 
     #[test]

@@ -107,6 +107,11 @@ pub struct EksState {
     /// Why the access entries could not be read (the audit then misses them: CHR027).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_entries_error: Option<String>,
+    /// The OIDC identity providers associated with the cluster: a way in besides IAM.
+    pub identity_providers: Vec<crate::eks::oidc::OidcProvider>,
+    /// Why they could not be read (the report is then incomplete: `eks:identity-providers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_providers_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -532,12 +537,22 @@ pub fn build_with_snapshots(
         mappings.push(mapped_identity(m, &identity, summary, binding_subjects));
     }
     all.extend(role_findings(state, snapshot));
+    if let Some(e) = eks {
+        // OIDC identities get no access policies: the cluster's own RBAC is what they reach.
+        all.extend(crate::eks::oidc::findings(&e.identity_providers, snapshot));
+    }
     findings::sort(&mut all);
     let counts = counts_of(&all);
     let mut incomplete = state.unread.clone();
     if let Some(why) = eks.and_then(|e| e.access_entries_error.as_ref()) {
         // Also CHR027: the finding says what is at stake, this says the report is partial.
         incomplete.push(UnreadSource::new(unread::EKS_ACCESS_ENTRIES, why.clone()));
+    }
+    if let Some(why) = eks.and_then(|e| e.identity_providers_error.as_ref()) {
+        incomplete.push(UnreadSource::new(
+            unread::EKS_IDENTITY_PROVIDERS,
+            why.clone(),
+        ));
     }
     AuditReport {
         schema_version: SCHEMA_VERSION,
@@ -923,6 +938,7 @@ data:
                 )],
             }],
             access_entries_error: None,
+            ..Default::default()
         };
         let s = ClusterState::default();
         let snapshot = snapshot_of(&s, RuleSource::AsStored);
@@ -986,6 +1002,7 @@ data:
                 .collect(),
             }],
             access_entries_error: None,
+            ..Default::default()
         };
         let s = ClusterState::default();
         let r = build_with_eks("t", &s, &snapshot_of(&s, RuleSource::AsStored), Some(&eks));
@@ -1005,6 +1022,52 @@ data:
             .unwrap();
         assert_eq!(row["accessPolicies"][0]["approximated"], true, "{row}");
         assert!(row["notes"].to_string().contains("prose"), "{row}");
+    }
+
+    /// OIDC providers are inventoried in JSON and in the table, evaluated against the
+    /// cluster's RBAC, and an unreadable list makes the report incomplete.
+    #[test]
+    fn oidc_providers_are_inventoried_and_judged() {
+        let s = state();
+        let snapshot = snapshot_of(&s, RuleSource::AsStored);
+        let eks = EksState {
+            identity_providers: vec![crate::eks::oidc::OidcProvider {
+                name: "corp".into(),
+                issuer_url: "https://idp.example.com".into(),
+                client_id: "kubernetes".into(),
+                groups_claim: Some("groups".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let r = build_with_eks("t", &s, &snapshot, Some(&eks));
+        assert!(r.complete);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.rule == findings::OIDC_GROUPS_UNPREFIXED.id)
+            .unwrap_or_else(|| panic!("{:#?}", r.findings));
+        assert!(f.subject.contains("oidc/corp"), "{}", f.subject);
+        let json = serde_json::to_value(&r).unwrap();
+        let p = &json["eks"]["identityProviders"][0];
+        assert_eq!(p["issuerUrl"], "https://idp.example.com");
+        assert_eq!(p["usernames"], "https://idp.example.com#<sub>");
+        assert_eq!(p["groups"], "<groups>");
+        let table = crate::report::audit_table::render(&r, false);
+        assert!(table.contains("OIDC IDENTITY PROVIDERS"), "{table}");
+        assert!(
+            table.lines().any(|l| l.trim_start().starts_with("corp")
+                && l.contains("https://idp.example.com#<sub>")),
+            "{table}"
+        );
+
+        let unread = EksState {
+            identity_providers_error: Some("AWS denied it".into()),
+            ..Default::default()
+        };
+        let r = build_with_eks("t", &s, &snapshot, Some(&unread));
+        assert!(!r.complete);
+        assert_eq!(r.incomplete[0].source, "eks:identity-providers");
     }
 
     #[test]

@@ -6,5 +6,6 @@ pub mod access_entry;
 pub mod access_policies;
 pub mod diagnosis;
 pub mod mapping_source;
+pub mod oidc;
 pub mod posture;
 pub mod recent_use;

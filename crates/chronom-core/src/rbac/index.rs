@@ -379,6 +379,14 @@ impl RbacSnapshot {
             .map(|(u, _)| u.as_str())
     }
 
+    /// Every group some binding names.
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.by_group
+            .iter()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(g, _)| g.as_str())
+    }
+
     /// Whether some binding names this group.
     pub fn names_group(&self, group: &str) -> bool {
         self.by_group.get(group).is_some_and(|b| !b.is_empty())

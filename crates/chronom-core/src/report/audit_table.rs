@@ -26,6 +26,7 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
         ));
     }
     mappings_section(r, &mut out);
+    oidc_section(r, &mut out);
     access_section(r, wide, &mut out);
     findings_section(r, wide, &mut out);
     if let Some(v) = &r.verification {
@@ -80,6 +81,41 @@ fn mappings_section(r: &AuditReport, out: &mut String) {
     } else {
         out.push_str(&lines(&t));
     }
+}
+
+/// OIDC IDENTITY PROVIDERS: the EKS cluster's other way in, and what a token becomes.
+fn oidc_section(r: &AuditReport, out: &mut String) {
+    let Some(eks) = &r.eks else { return };
+    if eks.identity_providers.is_empty() {
+        return;
+    }
+    out.push_str("\nOIDC IDENTITY PROVIDERS (tokens become these usernames and groups)\n");
+    let mut t = table(&[
+        "NAME",
+        "ISSUER",
+        "CLIENT ID",
+        "USERNAMES",
+        "GROUPS",
+        "REQUIRED CLAIMS",
+        "STATUS",
+    ]);
+    for p in &eks.identity_providers {
+        let required: Vec<String> = p
+            .required_claims
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        t.add_row(vec![
+            p.name.clone(),
+            p.issuer_url.clone(),
+            p.client_id.clone(),
+            p.username_form(),
+            p.groups_form(),
+            dash(&required.join(",")),
+            dash(p.status.as_deref().unwrap_or_default()),
+        ]);
+    }
+    out.push_str(&lines(&t));
 }
 
 /// ACCESS: the bindings of each subject an active mapping reaches, once each.
