@@ -7,10 +7,15 @@ use aws_sdk_eks::error::ErrorMetadata;
 use aws_sdk_eks::operation::describe_identity_provider_config::{
     DescribeIdentityProviderConfigError, DescribeIdentityProviderConfigOutput,
 };
+use aws_sdk_eks::operation::describe_pod_identity_association::{
+    DescribePodIdentityAssociationError, DescribePodIdentityAssociationOutput,
+};
 use aws_sdk_eks::operation::list_identity_provider_configs::ListIdentityProviderConfigsOutput;
+use aws_sdk_eks::operation::list_pod_identity_associations::ListPodIdentityAssociationsOutput;
+use aws_sdk_eks::types::error::ResourceNotFoundException;
 use aws_sdk_eks::types::{
     ConfigStatus, IdentityProviderConfig, IdentityProviderConfigResponse,
-    OidcIdentityProviderConfig,
+    OidcIdentityProviderConfig, PodIdentityAssociation, PodIdentityAssociationSummary,
 };
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 
@@ -167,4 +172,121 @@ fn a_denied_describe_names_the_permission() {
         "{e}"
     );
     assert!(e.next.contains("eks:DescribeIdentityProviderConfig"), "{e}");
+}
+
+fn summary(id: &str) -> PodIdentityAssociationSummary {
+    PodIdentityAssociationSummary::builder()
+        .association_id(id)
+        .cluster_name(CLUSTER)
+        .build()
+}
+
+fn describe_association(
+    id: &'static str,
+    ns: &str,
+    sa: &str,
+    role: &str,
+    target: Option<&str>,
+) -> Rule {
+    let a = PodIdentityAssociation::builder()
+        .association_id(id)
+        .namespace(ns)
+        .service_account(sa)
+        .role_arn(role)
+        .set_target_role_arn(target.map(String::from))
+        .build();
+    mock!(aws_sdk_eks::Client::describe_pod_identity_association)
+        .match_requests(move |r| {
+            r.cluster_name() == Some(CLUSTER) && r.association_id() == Some(id)
+        })
+        .then_output(move || {
+            DescribePodIdentityAssociationOutput::builder()
+                .association(a.clone())
+                .build()
+        })
+}
+
+/// The list's pages give the ids; each Describe gives the role, and the target role for
+/// cross-account access. One deleted between List and Describe is simply gone.
+#[test]
+fn pod_identity_associations_are_listed_and_described() {
+    let first = mock!(aws_sdk_eks::Client::list_pod_identity_associations)
+        .match_requests(|r| r.cluster_name() == Some(CLUSTER) && r.next_token().is_none())
+        .then_output(|| {
+            ListPodIdentityAssociationsOutput::builder()
+                .associations(summary("a-1"))
+                .associations(summary("a-gone"))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_eks::Client::list_pod_identity_associations)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(|| {
+            ListPodIdentityAssociationsOutput::builder()
+                .associations(summary("a-2"))
+                .build()
+        });
+    let one = describe_association(
+        "a-1",
+        "apps",
+        "uploader",
+        "arn:aws:iam::111122223333:role/s3",
+        None,
+    );
+    let two = describe_association(
+        "a-2",
+        "jobs",
+        "worker",
+        "arn:aws:iam::111122223333:role/hop",
+        Some("arn:aws:iam::444455556666:role/target"),
+    );
+    let gone = mock!(aws_sdk_eks::Client::describe_pod_identity_association)
+        .match_requests(|r| r.association_id() == Some("a-gone"))
+        .then_error(|| {
+            DescribePodIdentityAssociationError::ResourceNotFoundException(
+                ResourceNotFoundException::builder().message("gone").build(),
+            )
+        });
+    let eks = eks_with(&[&first, &second, &one, &two, &gone]);
+    let got = rt()
+        .block_on(chronom::adapters::aws::pod_identity::read_all(
+            &eks, CLUSTER,
+        ))
+        .unwrap();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert_eq!(
+        (
+            got[0].namespace.as_str(),
+            got[0].service_account.as_str(),
+            got[0].role_arn.as_str()
+        ),
+        ("apps", "uploader", "arn:aws:iam::111122223333:role/s3")
+    );
+    assert_eq!(got[0].target_role_arn, None);
+    assert_eq!(got[1].association_id, "a-2");
+    assert_eq!(
+        got[1].target_role_arn.as_deref(),
+        Some("arn:aws:iam::444455556666:role/target")
+    );
+    assert_eq!(gone.num_calls(), 1);
+}
+
+#[test]
+fn a_denied_list_names_the_permission() {
+    let denied = mock!(aws_sdk_eks::Client::list_pod_identity_associations).then_error(|| {
+        aws_sdk_eks::operation::list_pod_identity_associations::ListPodIdentityAssociationsError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("not authorized")
+                .build(),
+        )
+    });
+    let eks = eks_with(&[&denied]);
+    let e = rt()
+        .block_on(chronom::adapters::aws::pod_identity::read_all(
+            &eks, CLUSTER,
+        ))
+        .unwrap_err();
+    assert!(e.what.contains("Pod Identity associations"), "{e}");
+    assert!(e.next.contains("eks:ListPodIdentityAssociations"), "{e}");
 }

@@ -5,6 +5,7 @@ pub mod access_entries;
 pub mod cluster;
 pub mod identity;
 pub mod identity_providers;
+pub mod pod_identity;
 pub(crate) mod recent_principals;
 pub mod token;
 

@@ -156,6 +156,9 @@ rules! {
     OIDC_REACHES_CLUSTER_ADMIN = "CHR042", "oidc-reaches-cluster-admin", High,
         "Tokens of an OIDC identity provider can name a group or user with cluster-admin-equivalent rights",
         "Check who can get that group or username into a token at the identity provider; bind the prefixed groups to narrower roles where they do not need cluster-admin.";
+    POD_REACHES_IAM_ROLE = "CHR043", "pod-reaches-iam-role", Medium,
+        "Mapped IAM principals can assume another IAM role by running a pod as a service account linked to it",
+        "Limit who can create pods and workloads in that namespace, or move the service account (and its Pod Identity association or IRSA annotation) to a namespace only its workload's deployers can write.";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -507,7 +510,7 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(ids, sorted);
-        assert_eq!(CATALOGUE.len(), 32);
+        assert_eq!(CATALOGUE.len(), 33);
     }
 
     #[test]

@@ -112,6 +112,21 @@ pub struct EksState {
     /// Why they could not be read (the report is then incomplete: `eks:identity-providers`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity_providers_error: Option<String>,
+    /// EKS Pod Identity associations, the input of `iam_roles_from_pods`.
+    #[serde(skip)]
+    pub pod_identity_associations: Vec<crate::eks::pod_roles::PodIdentityAssociation>,
+    /// Why they could not be read (incomplete: `eks:pod-identity`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_identity_error: Option<String>,
+    /// The cluster's service accounts (IRSA annotations; whether an association's exists).
+    #[serde(skip)]
+    pub service_accounts: Vec<crate::eks::pod_roles::ServiceAccountSeen>,
+    /// Why they could not be listed (incomplete: `serviceaccounts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_accounts_error: Option<String>,
+    /// Made by the report: the IAM roles pods can assume, and which mapped principals can run
+    /// such a pod.
+    pub iam_roles_from_pods: Vec<crate::eks::pod_roles::ServiceAccountRole>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -537,9 +552,12 @@ pub fn build_with_snapshots(
         mappings.push(mapped_identity(m, &identity, summary, binding_subjects));
     }
     all.extend(role_findings(state, snapshot));
-    if let Some(e) = eks {
+    let mut eks_out = eks.cloned();
+    if let Some(e) = eks_out.as_mut() {
         // OIDC identities get no access policies: the cluster's own RBAC is what they reach.
         all.extend(crate::eks::oidc::findings(&e.identity_providers, snapshot));
+        e.iam_roles_from_pods = pods_to_iam(e, &inv, snapshot, augmented);
+        all.extend(crate::eks::pod_roles::findings(&e.iam_roles_from_pods));
     }
     findings::sort(&mut all);
     let counts = counts_of(&all);
@@ -554,6 +572,12 @@ pub fn build_with_snapshots(
             why.clone(),
         ));
     }
+    if let Some(why) = eks.and_then(|e| e.pod_identity_error.as_ref()) {
+        incomplete.push(UnreadSource::new(unread::EKS_POD_IDENTITY, why.clone()));
+    }
+    if let Some(why) = eks.and_then(|e| e.service_accounts_error.as_ref()) {
+        incomplete.push(UnreadSource::new(unread::SERVICE_ACCOUNTS, why.clone()));
+    }
     AuditReport {
         schema_version: SCHEMA_VERSION,
         source: source.to_string(),
@@ -567,8 +591,42 @@ pub fn build_with_snapshots(
         findings: all,
         counts,
         verification: None,
-        eks: eks.cloned(),
+        eks: eks_out,
     }
+}
+
+/// The IAM roles pods can assume, and which active mappings can run such a pod, each evaluated
+/// as its mapping is (access entries with policies in the augmented snapshot).
+fn pods_to_iam(
+    eks: &EksState,
+    inv: &Inventory,
+    snapshot: &RbacSnapshot,
+    augmented: Option<&RbacSnapshot>,
+) -> Vec<crate::eks::pod_roles::ServiceAccountRole> {
+    use crate::eks::pod_roles;
+    let mut roles = pod_roles::inventory(&eks.pod_identity_associations, &eks.service_accounts);
+    if roles.is_empty() {
+        return roles;
+    }
+    let evaluated: Vec<pod_roles::Evaluated> = inv
+        .mappings
+        .iter()
+        .filter(|m| m.active)
+        .map(|m| match (m.source, augmented) {
+            (MappingSource::AccessEntry, Some(a)) => pod_roles::Evaluated {
+                mapping: m,
+                identity: identity_with_policies(m),
+                snapshot: a,
+            },
+            _ => pod_roles::Evaluated {
+                mapping: m,
+                identity: identity_of(m),
+                snapshot,
+            },
+        })
+        .collect();
+    pod_roles::reach(&mut roles, &evaluated);
+    roles
 }
 
 /// Adds a templated username's capabilities to the mapping's: one hit per capability, with
@@ -1068,6 +1126,80 @@ data:
         let r = build_with_eks("t", &s, &snapshot, Some(&unread));
         assert!(!r.complete);
         assert_eq!(r.incomplete[0].source, "eks:identity-providers");
+    }
+
+    /// Pod Identity and IRSA through the report: the roles are in `eks.iamRolesFromPods` and
+    /// the table, with the mappings that can make a pod there; CHR043 names them; unreadable
+    /// inputs make the report incomplete.
+    #[test]
+    fn iam_roles_from_pods_are_reported_with_who_reaches_them() {
+        use crate::eks::pod_roles::{PodIdentityAssociation, ServiceAccountSeen};
+        // In state(): alice is admin (everything) in namespace b; team reads pods in a and c.
+        let s = state();
+        let snapshot = snapshot_of(&s, RuleSource::AsStored);
+        let eks = EksState {
+            pod_identity_associations: vec![PodIdentityAssociation {
+                association_id: "a-1".into(),
+                namespace: "b".into(),
+                service_account: "uploader".into(),
+                role_arn: "arn:aws:iam::111122223333:role/s3".into(),
+                target_role_arn: None,
+            }],
+            service_accounts: vec![
+                ServiceAccountSeen {
+                    namespace: "b".into(),
+                    name: "uploader".into(),
+                    irsa_role_arn: None,
+                },
+                ServiceAccountSeen {
+                    namespace: "a".into(),
+                    name: "reporter".into(),
+                    irsa_role_arn: Some("arn:aws:iam::111122223333:role/reports".into()),
+                },
+            ],
+            ..Default::default()
+        };
+        let r = build_with_eks("t", &s, &snapshot, Some(&eks));
+        assert!(r.complete);
+        let json = serde_json::to_value(&r).unwrap();
+        let roles = json["eks"]["iamRolesFromPods"].as_array().unwrap();
+        assert_eq!(roles.len(), 2, "{roles:#?}");
+        let s3 = roles.iter().find(|r| r["via"] == "pod-identity").unwrap();
+        assert_eq!(
+            s3["reachableBy"][0]["principal"],
+            "arn:aws:iam::111122223333:user/alice"
+        );
+        assert_eq!(s3["reachableBy"][0]["by"], "create pods");
+        let reports = roles.iter().find(|r| r["via"] == "irsa").unwrap();
+        assert_eq!(
+            reports["reachableBy"],
+            serde_json::json!([]),
+            "readers only read"
+        );
+        let f: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.rule == findings::POD_REACHES_IAM_ROLE.id)
+            .collect();
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(f[0].subject.contains("b/uploader"), "{}", f[0].subject);
+        let table = crate::report::audit_table::render(&r, false);
+        assert!(table.contains("IAM ROLES FROM PODS"), "{table}");
+        assert!(
+            table
+                .lines()
+                .any(|l| l.contains("b/uploader") && l.contains("user/alice (create pods)")),
+            "{table}"
+        );
+
+        let unread = EksState {
+            pod_identity_error: Some("AWS denied it".into()),
+            service_accounts_error: Some("403".into()),
+            ..Default::default()
+        };
+        let r = build_with_eks("t", &s, &snapshot, Some(&unread));
+        let sources: Vec<&str> = r.incomplete.iter().map(|u| u.source.as_str()).collect();
+        assert_eq!(sources, ["eks:pod-identity", "serviceaccounts"]);
     }
 
     #[test]

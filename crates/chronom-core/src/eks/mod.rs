@@ -7,5 +7,6 @@ pub mod access_policies;
 pub mod diagnosis;
 pub mod mapping_source;
 pub mod oidc;
+pub mod pod_roles;
 pub mod posture;
 pub mod recent_use;
