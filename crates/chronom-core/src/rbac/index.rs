@@ -433,7 +433,11 @@ impl RbacSnapshot {
                         .id
                         .namespace
                         .as_deref()
-                        .is_some_and(|b| b == ns || namespace_pattern::matches(b, ns)),
+                        .is_some_and(|b| {
+                            b == ns
+                                || (namespace_pattern::is_pattern(b)
+                                    && namespace_pattern::matches(b, ns))
+                        }),
                 };
                 if keep {
                     hits.push(*h);

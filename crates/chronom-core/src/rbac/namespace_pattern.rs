@@ -21,18 +21,18 @@ pub fn is_pattern(namespace: &str) -> bool {
 /// Whether `pattern` matches `namespace`. A pattern matches its own text, so asking "in
 /// namespace `dev-*`" finds what the binding gives in every namespace it stands for.
 pub fn matches(pattern: &str, namespace: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = namespace.chars().collect();
+    // Bytes: namespace names are ASCII (DNS-1123 labels), and no allocation per question.
+    let (p, n) = (pattern.as_bytes(), namespace.as_bytes());
     // Iterative glob with one backtrack point: linear in practice, never exponential.
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
         match p.get(pi) {
-            Some('*') => {
+            Some(b'*') => {
                 star = Some((pi, ni));
                 pi += 1;
             }
-            Some(c) if *c == '?' || *c == n[ni] => {
+            Some(c) if *c == b'?' || *c == n[ni] => {
                 pi += 1;
                 ni += 1;
             }
@@ -46,7 +46,7 @@ pub fn matches(pattern: &str, namespace: &str) -> bool {
             },
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == b'*')
 }
 
 #[cfg(test)]
