@@ -161,14 +161,14 @@ fn describe(verb: &str, group: &str, resource: &str) -> String {
     }
 }
 
-/// The first pod-making request `identity` may make in `ns`, as `verb resource[.group]`.
+/// The first pod-making request `identity` may make in `ns`, as `verb resource[.group]`. A
+/// node's own "create pods" does not count: the Node authorizer allows only mirror pods, which
+/// the NodeRestriction admission plugin forbids to name a service account.
 fn pod_maker(snapshot: &RbacSnapshot, identity: &Identity, ns: &str) -> Option<String> {
     POD_MAKERS.iter().find_map(|(verb, group, resource)| {
         let q = Request::Resource(Request::resource(verb, group, resource).namespace(ns));
-        snapshot
-            .allows(identity, &q)
-            .allowed
-            .then(|| describe(verb, group, resource))
+        let d = snapshot.allows(identity, &q);
+        (d.allowed && !d.node_authorizer).then(|| describe(verb, group, resource))
     })
 }
 
@@ -321,6 +321,9 @@ mod tests {
 - rolearn: arn:aws:iam::111122223333:role/read
   username: read
   groups: [readers]
+- rolearn: arn:aws:iam::111122223333:role/nodes
+  username: system:node:{{EC2PrivateDNSName}}
+  groups: [system:nodes, system:bootstrappers]
 ";
         from_aws_auth(&std::collections::BTreeMap::from([(
             "mapRoles".to_string(),
@@ -406,6 +409,14 @@ mod tests {
                 "arn:aws:iam::111122223333:role/deploy",
                 "create deployments.apps"
             )]
+        );
+        // The node role's "create pods" (the Node authorizer's mirror pods) never counts.
+        assert!(
+            roles
+                .iter()
+                .flat_map(|r| &r.reachable_by)
+                .all(|p| !p.principal.ends_with("role/nodes")),
+            "{roles:#?}"
         );
         // The association in jobs names a service account that does not exist: the batch
         // role can create pods and the account.
