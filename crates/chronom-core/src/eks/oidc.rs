@@ -14,7 +14,7 @@
 //! So whoever can shape those claims (the IdP's administrators, and users where the IdP lets
 //! them edit the attribute behind a claim) reaches every group and user the prefixes allow.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -170,43 +170,70 @@ impl OidcProvider {
 }
 
 /// The bound groups and users with cluster-admin-equivalent rights (the privileged-group
-/// authorizer's system:masters included), which a token reaches when the prefixes allow.
-struct Privileged {
-    groups: Vec<String>,
-    users: Vec<String>,
+/// authorizer's system:masters included), asked only for names a provider's prefixes let a
+/// token reach, each once.
+struct Privileged<'a> {
+    snapshot: &'a RbacSnapshot,
+    known: HashMap<(bool, String), bool>,
 }
 
-impl Privileged {
-    fn of(snapshot: &RbacSnapshot) -> Privileged {
-        let admin = |id: Identity| snapshot.effective_summary(&id) == AccessSummary::ClusterAdmin;
-        let mut groups: Vec<String> = snapshot
-            .group_names()
-            .filter(|g| admin(Identity::exact("", &[g])))
-            .map(String::from)
-            .collect();
-        if !groups
-            .iter()
-            .any(|g| g == crate::rbac::model::PRIVILEGED_GROUP)
-        {
-            groups.push(crate::rbac::model::PRIVILEGED_GROUP.to_string());
+impl<'a> Privileged<'a> {
+    fn new(snapshot: &'a RbacSnapshot) -> Self {
+        Privileged {
+            snapshot,
+            known: HashMap::new(),
         }
-        groups.sort();
-        let mut users: Vec<String> = snapshot
-            .usernames()
-            .filter(|u| admin(Identity::exact(u, &[])))
+    }
+
+    fn admin(&mut self, group: bool, name: &str) -> bool {
+        let snapshot = self.snapshot;
+        *self
+            .known
+            .entry((group, name.to_string()))
+            .or_insert_with(|| {
+                let id = if group {
+                    Identity::exact("", &[name])
+                } else {
+                    Identity::exact(name, &[])
+                };
+                snapshot.effective_summary(&id) == AccessSummary::ClusterAdmin
+            })
+    }
+
+    /// Sorted: system:masters when `reach` allows it, and every bound group it allows that
+    /// is cluster-admin-equivalent.
+    fn groups(&mut self, reach: &Reach) -> Vec<String> {
+        let names: Vec<String> = self
+            .snapshot
+            .group_names()
+            .filter(|g| reach.allows(g))
             .map(String::from)
             .collect();
-        users.sort();
-        Privileged { groups, users }
+        let mut out: Vec<String> = names.into_iter().filter(|g| self.admin(true, g)).collect();
+        let masters = crate::rbac::model::PRIVILEGED_GROUP;
+        if reach.allows(masters) && !out.iter().any(|g| g == masters) {
+            out.push(masters.to_string());
+        }
+        out.sort();
+        out
+    }
+
+    /// Sorted: every bound username `keep` allows that is cluster-admin-equivalent.
+    fn users(&mut self, keep: impl Fn(&str) -> bool) -> Vec<String> {
+        let names: Vec<String> = self
+            .snapshot
+            .usernames()
+            .filter(|u| keep(u))
+            .map(String::from)
+            .collect();
+        let mut out: Vec<String> = names.into_iter().filter(|u| self.admin(false, u)).collect();
+        out.sort();
+        out
     }
 }
 
-fn list(names: &[&String]) -> String {
-    names
-        .iter()
-        .map(|n| n.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+fn list(names: &[String]) -> String {
+    names.join(", ")
 }
 
 /// What each provider lets a token reach that is cluster-admin or more: CHR040 for a groups
@@ -216,14 +243,14 @@ pub fn findings(providers: &[OidcProvider], snapshot: &RbacSnapshot) -> Vec<Find
     if providers.is_empty() {
         return Vec::new();
     }
-    let privileged = Privileged::of(snapshot);
+    let mut privileged = Privileged::new(snapshot);
     let mut out = Vec::new();
     for p in providers {
         let subject = p.subject();
         let mut reached = Vec::new();
         match p.groups() {
             Some(Reach::Any) => {
-                let named: Vec<&String> = privileged.groups.iter().collect();
+                let named = privileged.groups(&Reach::Any);
                 out.push(findings::finding(
                     findings::OIDC_GROUPS_UNPREFIXED,
                     &subject,
@@ -235,11 +262,7 @@ pub fn findings(providers: &[OidcProvider], snapshot: &RbacSnapshot) -> Vec<Find
                 ));
             }
             Some(reach) => {
-                let named: Vec<&String> = privileged
-                    .groups
-                    .iter()
-                    .filter(|g| reach.allows(g))
-                    .collect();
+                let named = privileged.groups(&reach);
                 if !named.is_empty() {
                     reached.push(format!("groups {}", list(&named)));
                 }
@@ -252,11 +275,7 @@ pub fn findings(providers: &[OidcProvider], snapshot: &RbacSnapshot) -> Vec<Find
             Reach::Any => {
                 // An email claim without a prefix is EKS's documented default; it reaches only
                 // users named like an address. Any other claim can be any name, system: ones too.
-                let named: Vec<&String> = privileged
-                    .users
-                    .iter()
-                    .filter(|u| claim != "email" || u.contains('@'))
-                    .collect();
+                let named = privileged.users(|u| claim != "email" || u.contains('@'));
                 if claim != "email" || !named.is_empty() {
                     out.push(findings::finding(
                         findings::OIDC_USERNAMES_UNPREFIXED,
@@ -270,11 +289,7 @@ pub fn findings(providers: &[OidcProvider], snapshot: &RbacSnapshot) -> Vec<Find
                 }
             }
             Reach::Prefixed(_) => {
-                let named: Vec<&String> = privileged
-                    .users
-                    .iter()
-                    .filter(|u| users.allows(u))
-                    .collect();
+                let named = privileged.users(|u| users.allows(u));
                 if !named.is_empty() {
                     reached.push(format!("users {}", list(&named)));
                 }
