@@ -937,6 +937,78 @@ async fn access_policies_are_listed_under_the_entry_and_their_rules_once() {
     );
 }
 
+/// A wildcard namespace scope as EKS returns it (`dev-*`), read through the adapter: the audit's
+/// findings and who-can in `dev-x` include the entry's Edit rights; `prod` does not.
+#[tokio::test]
+async fn a_wildcard_scope_read_from_eks_reaches_who_can_and_the_findings() {
+    let list = list_rule(&[VIEWER]);
+    let describe = describe_rule(VIEWER, Some(entry(VIEWER, "viewer", &[], "STANDARD")));
+    let policies = mock!(aws_sdk_eks::Client::list_associated_access_policies)
+        .match_requests(|r| r.principal_arn() == Some(VIEWER))
+        .then_output(|| {
+            ListAssociatedAccessPoliciesOutput::builder()
+                .associated_access_policies(association("AmazonEKSEditPolicy", Some(&["dev-*"])))
+                .build()
+        });
+    let eks = eks_with(&[&list, &describe, &policies]);
+    let access_entries = entries::read_all(&eks, CLUSTER).await.unwrap();
+    assert_eq!(
+        access_entries[0].policies[0].scope,
+        chronom_core::eks::access_policies::PolicyScope::Namespace {
+            namespaces: vec!["dev-*".into()]
+        }
+    );
+    let state = ClusterState::default();
+    let snapshot = report::snapshot_of(&state, chronom_core::rbac::RuleSource::AsStored);
+    let eks_state = EksState {
+        cluster: facts("API"),
+        access_entries: access_entries.clone(),
+        ..Default::default()
+    };
+    let r = report::build_with_eks("ctx", &state, &snapshot, Some(&eks_state));
+    assert!(
+        r.findings.iter().any(|f| f.rule == "CHR005"
+            && f.subject.contains(VIEWER)
+            && f.evidence.contains("dev-*")),
+        "{:#?}",
+        r.findings
+    );
+
+    // who-can, as `audit who-can` builds its inputs (eks::mapping_source::add).
+    let mut mappings = Vec::new();
+    let mut objects = chronom_core::rbac::RbacObjects::default();
+    chronom_core::eks::mapping_source::add(
+        &mut mappings,
+        &mut objects,
+        &facts("API"),
+        &access_entries,
+    );
+    let snapshot =
+        chronom_core::rbac::RbacSnapshot::new(objects, chronom_core::rbac::RuleSource::AsStored);
+    let ask = |ns: &str| {
+        let catalog = chronom_core::rbac::ResourceCatalog::builtin();
+        let mut request =
+            chronom_core::rbac::parse_verb_target("create", "pods/exec", &catalog).unwrap();
+        if let chronom_core::rbac::Request::Resource(q) = &mut request {
+            q.namespace = Some(ns.into());
+        }
+        chronom_core::audit::answers::answer_who_can(
+            &snapshot,
+            &mappings,
+            &request,
+            &chronom_core::rbac::QueryScope::Namespace(ns.into()),
+        )
+    };
+    assert!(
+        ask("dev-x")
+            .iter()
+            .any(|a| a.principals == [VIEWER] && a.scope == "dev-*"),
+        "{:#?}",
+        ask("dev-x")
+    );
+    assert!(ask("prod").iter().all(|a| a.principals != [VIEWER]));
+}
+
 #[tokio::test]
 async fn in_api_mode_aws_auth_is_ignored_and_said_once() {
     let (r, json) = audit_with("API", "- rolearn: arn:aws:iam::111122223333:role/old\n  username: old\n  groups: [system:masters]\n").await;
