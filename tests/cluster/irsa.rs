@@ -173,7 +173,7 @@ subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: Group, name: {id}-deploy
     assert!(
         r.findings
             .iter()
-            .any(|f| f.rule == "CHR043" && f.subject.contains(&format!("{apps}/uploader"))),
+            .any(|f| f.rule == "CHR048" && f.subject.contains(&format!("{apps}/uploader"))),
         "{:#?}",
         r.findings
     );

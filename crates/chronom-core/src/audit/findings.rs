@@ -147,16 +147,16 @@ rules! {
     AWS_AUTH_NOT_EDITABLE = "CHR029", "aws-auth-not-editable", Info,
         "aws-auth uses YAML that aws-iam-authenticator reads but kubectl chronom grant and revoke will not edit",
         "The audit still reports every mapping in effect. To let grant and revoke edit aws-auth, rewrite the section from the line and column given as plain `key: value` entries: no anchors, aliases, merge keys, tabs after colons or second document.";
-    OIDC_GROUPS_UNPREFIXED = "CHR040", "oidc-groups-unprefixed", Critical,
+    OIDC_GROUPS_UNPREFIXED = "CHR045", "oidc-groups-unprefixed", Critical,
         "An OIDC identity provider's groups claim becomes Kubernetes groups without a prefix, system:masters included",
         "Set a groupsPrefix (e.g. oidc:) on the identity provider config and bind the prefixed groups; the config cannot be edited, so associate a new one and disassociate this one.";
-    OIDC_USERNAMES_UNPREFIXED = "CHR041", "oidc-usernames-unprefixed", High,
+    OIDC_USERNAMES_UNPREFIXED = "CHR046", "oidc-usernames-unprefixed", High,
         "An OIDC identity provider's usernames have no prefix, so a token can name users bound in the cluster",
         "Give the identity provider config a usernamePrefix (e.g. oidc:), or leave it unset on a claim other than email so EKS uses issuerUrl#; associate a new config and disassociate this one.";
-    OIDC_REACHES_CLUSTER_ADMIN = "CHR042", "oidc-reaches-cluster-admin", High,
+    OIDC_REACHES_CLUSTER_ADMIN = "CHR047", "oidc-reaches-cluster-admin", High,
         "Tokens of an OIDC identity provider can name a group or user with cluster-admin-equivalent rights",
         "Check who can get that group or username into a token at the identity provider; bind the prefixed groups to narrower roles where they do not need cluster-admin.";
-    POD_REACHES_IAM_ROLE = "CHR043", "pod-reaches-iam-role", Medium,
+    POD_REACHES_IAM_ROLE = "CHR048", "pod-reaches-iam-role", Medium,
         "Mapped IAM principals can assume another IAM role by running a pod as a service account linked to it",
         "Limit who can create pods and workloads in that namespace, or move the service account (and its Pod Identity association or IRSA annotation) to a namespace only its workload's deployers can write.";
 }

@@ -1129,7 +1129,7 @@ data:
     }
 
     /// Pod Identity and IRSA through the report: the roles are in `eks.iamRolesFromPods` and
-    /// the table, with the mappings that can make a pod there; CHR043 names them; unreadable
+    /// the table, with the mappings that can make a pod there; CHR048 names them; unreadable
     /// inputs make the report incomplete.
     #[test]
     fn iam_roles_from_pods_are_reported_with_who_reaches_them() {

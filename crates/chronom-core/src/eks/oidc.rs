@@ -236,8 +236,8 @@ fn list(names: &[String]) -> String {
     names.join(", ")
 }
 
-/// What each provider lets a token reach that is cluster-admin or more: CHR040 for a groups
-/// claim without a prefix, CHR041 for usernames taken without a prefix, CHR042 for
+/// What each provider lets a token reach that is cluster-admin or more: CHR045 for a groups
+/// claim without a prefix, CHR046 for usernames taken without a prefix, CHR047 for
 /// privileged groups or users inside the prefixes.
 pub fn findings(providers: &[OidcProvider], snapshot: &RbacSnapshot) -> Vec<Finding> {
     if providers.is_empty() {

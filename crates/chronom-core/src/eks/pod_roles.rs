@@ -207,7 +207,7 @@ pub fn reach(roles: &mut [ServiceAccountRole], principals: &[Evaluated<'_>]) {
     }
 }
 
-/// CHR043 for every role some mapped principal can reach through a pod.
+/// CHR048 for every role some mapped principal can reach through a pod.
 pub fn findings(roles: &[ServiceAccountRole]) -> Vec<Finding> {
     roles
         .iter()
