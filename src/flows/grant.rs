@@ -126,6 +126,12 @@ pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> chronom_core::outcome
         Ok(v) => v,
         Err(e) => return e.into(),
     };
+    // Before any AWS call (connecting with --cluster already makes some).
+    if args.via == crate::cli::MappingVia::AccessEntry
+        && let Err(r) = chronom_core::plan::grant::access_entry_group_refusal(&v.group)
+    {
+        return UserError::from(r).into();
+    }
     if v.profile == RoleProfile::Wildcard {
         eprintln!("warning: {}", ro::WILDCARD_WARNING);
     }
@@ -266,9 +272,10 @@ pub async fn execute_observed(
     run.verify().await
 }
 
-/// EKS adds its own rules for an access entry's username.
+/// EKS adds its own rules for an access entry's username and groups.
 fn check_access_entry_username(v: &ValidGrant, mapper: Mapper<'_>) -> Result<(), UserError> {
     if let Mapper::AccessEntry(_) = mapper {
+        chronom_core::plan::grant::access_entry_group_refusal(&v.group)?;
         access_entry::check_username(&v.entry.username, UsernameTarget::AccessEntry).map_err(
             |why| {
                 UserError::usage(

@@ -779,6 +779,7 @@ async fn audit_with(mode: &str, map_roles: &str) -> (report::AuditReport, serde_
         cluster,
         access_entries,
         access_entries_error: None,
+        ..Default::default()
     };
     let r = report::build_with_eks("ctx", &state, &snapshot, Some(&eks_state));
     let json = serde_json::to_value(&r).unwrap();
@@ -936,6 +937,78 @@ async fn access_policies_are_listed_under_the_entry_and_their_rules_once() {
     );
 }
 
+/// A wildcard namespace scope as EKS returns it (`dev-*`), read through the adapter: the audit's
+/// findings and who-can in `dev-x` include the entry's Edit rights; `prod` does not.
+#[tokio::test]
+async fn a_wildcard_scope_read_from_eks_reaches_who_can_and_the_findings() {
+    let list = list_rule(&[VIEWER]);
+    let describe = describe_rule(VIEWER, Some(entry(VIEWER, "viewer", &[], "STANDARD")));
+    let policies = mock!(aws_sdk_eks::Client::list_associated_access_policies)
+        .match_requests(|r| r.principal_arn() == Some(VIEWER))
+        .then_output(|| {
+            ListAssociatedAccessPoliciesOutput::builder()
+                .associated_access_policies(association("AmazonEKSEditPolicy", Some(&["dev-*"])))
+                .build()
+        });
+    let eks = eks_with(&[&list, &describe, &policies]);
+    let access_entries = entries::read_all(&eks, CLUSTER).await.unwrap();
+    assert_eq!(
+        access_entries[0].policies[0].scope,
+        chronom_core::eks::access_policies::PolicyScope::Namespace {
+            namespaces: vec!["dev-*".into()]
+        }
+    );
+    let state = ClusterState::default();
+    let snapshot = report::snapshot_of(&state, chronom_core::rbac::RuleSource::AsStored);
+    let eks_state = EksState {
+        cluster: facts("API"),
+        access_entries: access_entries.clone(),
+        ..Default::default()
+    };
+    let r = report::build_with_eks("ctx", &state, &snapshot, Some(&eks_state));
+    assert!(
+        r.findings.iter().any(|f| f.rule == "CHR005"
+            && f.subject.contains(VIEWER)
+            && f.evidence.contains("dev-*")),
+        "{:#?}",
+        r.findings
+    );
+
+    // who-can, as `audit who-can` builds its inputs (eks::mapping_source::add).
+    let mut mappings = Vec::new();
+    let mut objects = chronom_core::rbac::RbacObjects::default();
+    chronom_core::eks::mapping_source::add(
+        &mut mappings,
+        &mut objects,
+        &facts("API"),
+        &access_entries,
+    );
+    let snapshot =
+        chronom_core::rbac::RbacSnapshot::new(objects, chronom_core::rbac::RuleSource::AsStored);
+    let ask = |ns: &str| {
+        let catalog = chronom_core::rbac::ResourceCatalog::builtin();
+        let mut request =
+            chronom_core::rbac::parse_verb_target("create", "pods/exec", &catalog).unwrap();
+        if let chronom_core::rbac::Request::Resource(q) = &mut request {
+            q.namespace = Some(ns.into());
+        }
+        chronom_core::audit::answers::answer_who_can(
+            &snapshot,
+            &mappings,
+            &request,
+            &chronom_core::rbac::QueryScope::Namespace(ns.into()),
+        )
+    };
+    assert!(
+        ask("dev-x")
+            .iter()
+            .any(|a| a.principals == [VIEWER] && a.scope == "dev-*"),
+        "{:#?}",
+        ask("dev-x")
+    );
+    assert!(ask("prod").iter().all(|a| a.principals != [VIEWER]));
+}
+
 #[tokio::test]
 async fn in_api_mode_aws_auth_is_ignored_and_said_once() {
     let (r, json) = audit_with("API", "- rolearn: arn:aws:iam::111122223333:role/old\n  username: old\n  groups: [system:masters]\n").await;
@@ -973,6 +1046,7 @@ async fn unreadable_entries_are_a_finding_not_a_silent_gap() {
         cluster: facts("API"),
         access_entries: vec![],
         access_entries_error: Some(e.what.clone()),
+        ..Default::default()
     };
     let r = report::build_with_eks("ctx", &state, &snapshot, Some(&eks_state));
     let f = r
@@ -1205,6 +1279,67 @@ fn a_reserved_username_is_refused_before_anything_is_read() {
     assert_eq!(describe.num_calls(), 0);
 }
 
+/// EKS rejects kubernetesGroups starting with `system:` ("The kubernetes group name ... cannot
+/// start with system:"); grant says so itself, before any AWS call, instead of letting the
+/// EKS error read as if the role ARN were wrong. `--allow-privileged-group` does not help.
+#[test]
+fn a_system_group_is_refused_before_any_aws_call() {
+    let cli = parse(&[
+        "grant",
+        "--role-arn",
+        SCANNER_WITH_PATH,
+        "--group",
+        "system:readers",
+        "--allow-privileged-group",
+        "--via",
+        "access-entry",
+        "--cluster",
+        CLUSTER,
+        "--region",
+        "eu-west-1",
+    ]);
+    let chronom::cli::Command::Grant(args) = &cli.command else {
+        unreachable!()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // `run` refuses before connecting: with --cluster, connecting is already an AWS call.
+    let result = rt.block_on(chronom::flows::grant::run(&cli.global, args));
+    let e = result.error.expect("refused");
+    assert_eq!(e.exit_code, chronom_core::exit::EXIT_FAILED);
+    assert!(
+        e.what.contains("system:readers")
+            && e.what.contains("cannot start with system:")
+            && e.what.contains("no AWS call was made")
+            && !e.what.contains("role ARN"),
+        "{e}"
+    );
+    assert!(e.next.contains("chronomReadOnlyGroup"), "{e}");
+
+    // --via auto that lands on an access entry: refused before DescribeAccessEntry.
+    let v = chronom::flows::grant::validate(args).unwrap();
+    let describe = describe_rule(SCANNER_WITH_PATH, None);
+    let eks = ctx(eks_with(&[&describe]), None, "API");
+    let e = rt
+        .block_on(async {
+            let cli = parse(&["audit"]);
+            let conn = chronom::adapters::kube::connect(&cli.global).await.unwrap();
+            chronom::flows::grant::execute(
+                &conn,
+                &v,
+                chronom::flows::grant::Mapper::AccessEntry(&eks),
+                None,
+            )
+            .await
+        })
+        .err()
+        .expect("refused");
+    assert!(e.what.contains("cannot start with system:"), "{e}");
+    assert_eq!(describe.num_calls(), 0);
+}
+
 // ---------------------------------------------------------------------------------------
 // revoke deletes only the entry grant creates (decision 6 in docs/decisions.md; docs/ownership.md).
 // ---------------------------------------------------------------------------------------
@@ -1283,7 +1418,7 @@ fn revoke_never_deletes_a_node_entry_or_a_cluster_admin_entry() {
             entry("x", "system:node:{{SessionName}}", &[], "FARGATE_LINUX"),
             vec![],
         ),
-        // A type this code has never heard of is not STANDARD either.
+        // SageMaker HyperPod nodes' type is not STANDARD either.
         (
             "HYPERPOD_LINUX",
             entry("x", "hp", &["readers"], "HYPERPOD_LINUX"),

@@ -13,6 +13,7 @@ mod awsauth_props;
 mod conventions;
 mod distribution;
 mod eks_token;
+mod eks_ways_in;
 mod fuzz_seeds;
 mod rbac_eval;
 

@@ -50,6 +50,18 @@ def _init_with_test_tags(self, *args, **kwargs):
         self.access_config = {"authenticationMode": self.tags["chronom-test/authentication-mode"]}
 eks.Cluster.__init__ = _init_with_test_tags
 
+# moto has no identity provider or Pod Identity API. The audit lists both for every cluster;
+# answer what EKS answers for a cluster that has none (their contents are tested with
+# aws-smithy-mocks), so that an audit over moto is not incomplete for a missing route.
+import json
+import moto.eks.urls as eks_urls
+def _none(key):
+    def handler(request, full_url, headers):
+        return 200, {"Content-Type": "application/json"}, json.dumps({key: []})
+    return handler
+eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/identity-provider-configs$"] = _none("identityProviderConfigs")
+eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/pod-identity-associations$"] = _none("associations")
+
 port, parent, home = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 server.start()

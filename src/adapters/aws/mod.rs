@@ -6,6 +6,8 @@ pub mod accounts;
 pub mod cluster;
 pub mod iam_principals;
 pub mod identity;
+pub mod identity_providers;
+pub mod pod_identity;
 pub(crate) mod recent_principals;
 pub mod token;
 

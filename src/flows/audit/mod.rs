@@ -158,7 +158,7 @@ pub(crate) async fn live_report(
     live: &LiveOptions,
 ) -> Result<report::AuditReport, UserError> {
     let mut state = read_readable(conn, &QueryScope::AllNamespaces).await?;
-    let (eks, eks_unread) = read_eks_side(conn).await;
+    let (eks, eks_unread) = read_audit_eks_side(conn).await;
     state.unread.extend(eks_unread);
     state.discovered = discover_for_chronom_roles(conn, &mut state).await;
     // Made before take_snapshot moves the objects out of the state.
@@ -213,6 +213,22 @@ pub async fn read_eks(conn: &Connection) -> Option<report::EksState> {
 /// leaves the audit without its authentication mode (which mappings count), its access
 /// entries and its posture.
 pub async fn read_eks_side(conn: &Connection) -> (Option<report::EksState>, Option<UnreadSource>) {
+    read_side(conn, false).await
+}
+
+/// [`read_eks_side`] for the audit report, which also shows the other ways in and out: OIDC
+/// identity providers, Pod Identity associations and IRSA service accounts (who-can and
+/// lookup do not use them).
+async fn read_audit_eks_side(
+    conn: &Connection,
+) -> (Option<report::EksState>, Option<UnreadSource>) {
+    read_side(conn, true).await
+}
+
+async fn read_side(
+    conn: &Connection,
+    ways_in_and_out: bool,
+) -> (Option<report::EksState>, Option<UnreadSource>) {
     let side = crate::flows::via::side(conn).await;
     side.tell();
     let unread = side
@@ -220,9 +236,70 @@ pub async fn read_eks_side(conn: &Connection) -> (Option<report::EksState>, Opti
         .as_ref()
         .map(|why| UnreadSource::new(source::EKS_CLUSTER, why.what.clone()));
     match &side.ctx {
-        Some(ctx) => (Some(eks_state(ctx).await), unread),
+        Some(ctx) => {
+            let mut state = eks_state(ctx).await;
+            if ways_in_and_out {
+                read_ways_in_and_out(conn, ctx, &mut state).await;
+            }
+            (Some(state), unread)
+        }
         None => (None, unread),
     }
+}
+
+/// OIDC providers and Pod Identity associations (EKS API, whatever the authentication mode),
+/// and the service accounts (Kubernetes API) for IRSA; each failure is the report's to say.
+async fn read_ways_in_and_out(
+    conn: &Connection,
+    ctx: &crate::adapters::aws::EksContext,
+    state: &mut report::EksState,
+) {
+    use crate::adapters::aws::{identity_providers, pod_identity};
+    let (providers, associations, accounts) = tokio::join!(
+        identity_providers::read_all(&ctx.eks, ctx.name()),
+        pod_identity::read_all(&ctx.eks, ctx.name()),
+        read_service_accounts(conn),
+    );
+    match providers {
+        Ok(p) => state.identity_providers = p,
+        Err(e) => state.identity_providers_error = Some(e.what),
+    }
+    match associations {
+        Ok(a) => state.pod_identity_associations = a,
+        Err(e) => state.pod_identity_error = Some(e.what),
+    }
+    match accounts {
+        Ok(Ok(a)) => state.service_accounts = a,
+        Ok(Err(unread)) => state.service_accounts_error = Some(unread.reason),
+        Err(e) => state.service_accounts_error = Some(e.what),
+    }
+}
+
+/// Every ServiceAccount, with its IRSA annotation (`eks.amazonaws.com/role-arn`).
+pub async fn read_service_accounts(
+    conn: &Connection,
+) -> Result<Readable<Vec<chronom_core::eks::pod_roles::ServiceAccountSeen>>, UserError> {
+    use chronom_core::eks::pod_roles::{IRSA_ANNOTATION, ServiceAccountSeen};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let listed = list_all(
+        conn,
+        Api::<ServiceAccount>::all(conn.client.clone()),
+        source::SERVICE_ACCOUNTS,
+        "in all namespaces",
+    )
+    .await?;
+    Ok(listed.map(|all| {
+        all.into_iter()
+            .map(|sa| ServiceAccountSeen {
+                namespace: sa.metadata.namespace.unwrap_or_default(),
+                irsa_role_arn: sa
+                    .metadata
+                    .annotations
+                    .and_then(|a| a.get(IRSA_ANNOTATION).cloned()),
+                name: sa.metadata.name.unwrap_or_default(),
+            })
+            .collect()
+    }))
 }
 
 pub(crate) async fn eks_state(ctx: &crate::adapters::aws::EksContext) -> report::EksState {
@@ -389,7 +466,7 @@ async fn read_aws_auth(conn: &Connection) -> Result<Readable<Option<ConfigMap>>,
 }
 
 /// A read the API server refused, or its result.
-type Readable<T> = Result<T, UnreadSource>;
+pub type Readable<T> = Result<T, UnreadSource>;
 
 fn or_unread<T: Default>(read: Readable<T>, unread: &mut Vec<UnreadSource>) -> T {
     read.unwrap_or_else(|u| {

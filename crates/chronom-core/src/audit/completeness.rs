@@ -20,6 +20,12 @@ pub mod source {
     pub const EKS_CLUSTER: &str = "eks:cluster";
     /// ListAccessEntries, DescribeAccessEntry, ListAssociatedAccessPolicies.
     pub const EKS_ACCESS_ENTRIES: &str = "eks:access-entries";
+    /// ListIdentityProviderConfigs, DescribeIdentityProviderConfig.
+    pub const EKS_IDENTITY_PROVIDERS: &str = "eks:identity-providers";
+    /// ListPodIdentityAssociations, DescribePodIdentityAssociation.
+    pub const EKS_POD_IDENTITY: &str = "eks:pod-identity";
+    /// The cluster's ServiceAccounts (IRSA annotations), listed for an EKS cluster.
+    pub const SERVICE_ACCOUNTS: &str = "serviceaccounts";
     /// API discovery (/api, /apis): the input of CHR028, read only when a chronom role exists.
     pub const DISCOVERY: &str = "discovery";
     /// The fleet: ListClusters in one region.

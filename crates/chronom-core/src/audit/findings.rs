@@ -163,6 +163,18 @@ rules! {
     IAM_USER_MAPPED = "CHR044", "iam-user-mapped", Low,
         "An IAM user is mapped one by one in mapUsers",
         "Map an IAM role the users assume instead of each user: one mapping to audit and revoke, and no long-lived user keys reaching the cluster.";
+    OIDC_GROUPS_UNPREFIXED = "CHR045", "oidc-groups-unprefixed", Critical,
+        "An OIDC identity provider's groups claim becomes Kubernetes groups without a prefix, system:masters included",
+        "Set a groupsPrefix (e.g. oidc:) on the identity provider config and bind the prefixed groups; the config cannot be edited, so associate a new one and disassociate this one.";
+    OIDC_USERNAMES_UNPREFIXED = "CHR046", "oidc-usernames-unprefixed", High,
+        "An OIDC identity provider's usernames have no prefix, so a token can name users bound in the cluster",
+        "Give the identity provider config a usernamePrefix (e.g. oidc:), or leave it unset on a claim other than email so EKS uses issuerUrl#; associate a new config and disassociate this one.";
+    OIDC_REACHES_CLUSTER_ADMIN = "CHR047", "oidc-reaches-cluster-admin", High,
+        "Tokens of an OIDC identity provider can name a group or user with cluster-admin-equivalent rights",
+        "Check who can get that group or username into a token at the identity provider; bind the prefixed groups to narrower roles where they do not need cluster-admin.";
+    POD_REACHES_IAM_ROLE = "CHR048", "pod-reaches-iam-role", Medium,
+        "Mapped IAM principals can assume another IAM role by running a pod as a service account linked to it",
+        "Limit who can create pods and workloads in that namespace, or move the service account (and its Pod Identity association or IRSA annotation) to a namespace only its workload's deployers can write.";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -514,7 +526,7 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(ids, sorted);
-        assert_eq!(CATALOGUE.len(), 34);
+        assert_eq!(CATALOGUE.len(), 38);
     }
 
     #[test]

@@ -235,6 +235,12 @@ pub fn from_access_entries(entries: &[EntryWithPolicies], active: bool) -> Vec<M
                     p.policy
                 ));
             }
+            for p in e.policies.iter().filter(|p| p.approximated) {
+                notes.push(format!(
+                    "access policy {}: the EKS docs describe it in prose only; its rights here are our reading of that prose, widened where it is vague, so they may be more than EKS grants",
+                    p.policy
+                ));
+            }
             Mapping {
                 source: MappingSource::AccessEntry,
                 principal: e.entry.principal_arn.clone(),

@@ -38,21 +38,26 @@ pub struct ManifestError {
 const FIX_THE_MANIFEST: &str = "fix the manifest, or leave the file out of --from-file";
 
 /// Keep only the metadata the audit reads: name, namespace, labels (aggregation selects
-/// ClusterRoles by label, and the chronom role is recognised by one) and the chronom profile
-/// annotation (CHR028 judges the role by its profile). The rest (managedFields, often larger
+/// ClusterRoles by label, and the chronom role is recognised by one), the chronom profile
+/// annotation (CHR028 judges the role by its profile) and a service account's IRSA role
+/// annotation (the audit's IAM roles from pods). The rest (managedFields, often larger
 /// than the object; `kubectl.kubernetes.io/last-applied-configuration`, a second copy of it;
 /// uid, resourceVersion, timestamps, owner references) is dropped as each object is read, so a
 /// `kubectl get -A` dump costs memory for what the audit uses, not for what it carries.
 pub fn keep_audited_metadata(meta: &mut ObjectMeta) {
-    let profile = meta
-        .annotations
-        .as_mut()
-        .and_then(|a| a.remove_entry(crate::readonly_role::PROFILE_ANNOTATION));
+    // The chronom profile, and on service accounts the IRSA role (`eks::pod_roles`).
+    let kept: BTreeMap<String, String> = [
+        crate::readonly_role::PROFILE_ANNOTATION,
+        crate::eks::pod_roles::IRSA_ANNOTATION,
+    ]
+    .into_iter()
+    .filter_map(|k| meta.annotations.as_mut()?.remove_entry(k))
+    .collect();
     *meta = ObjectMeta {
         name: meta.name.take(),
         namespace: meta.namespace.take(),
         labels: meta.labels.take(),
-        annotations: profile.map(|(k, v)| BTreeMap::from([(k, v)])),
+        annotations: (!kept.is_empty()).then_some(kept),
         ..ObjectMeta::default()
     };
 }

@@ -107,6 +107,26 @@ pub struct EksState {
     /// Why the access entries could not be read (the audit then misses them: CHR027).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_entries_error: Option<String>,
+    /// The OIDC identity providers associated with the cluster: a way in besides IAM.
+    pub identity_providers: Vec<crate::eks::oidc::OidcProvider>,
+    /// Why they could not be read (the report is then incomplete: `eks:identity-providers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_providers_error: Option<String>,
+    /// EKS Pod Identity associations, the input of `iam_roles_from_pods`.
+    #[serde(skip)]
+    pub pod_identity_associations: Vec<crate::eks::pod_roles::PodIdentityAssociation>,
+    /// Why they could not be read (incomplete: `eks:pod-identity`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_identity_error: Option<String>,
+    /// The cluster's service accounts (IRSA annotations; whether an association's exists).
+    #[serde(skip)]
+    pub service_accounts: Vec<crate::eks::pod_roles::ServiceAccountSeen>,
+    /// Why they could not be listed (incomplete: `serviceaccounts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_accounts_error: Option<String>,
+    /// Made by the report: the IAM roles pods can assume, and which mapped principals can run
+    /// such a pod.
+    pub iam_roles_from_pods: Vec<crate::eks::pod_roles::ServiceAccountRole>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -535,12 +555,31 @@ pub fn build_with_snapshots(
         mappings.push(mapped_identity(m, &identity, summary, binding_subjects));
     }
     all.extend(role_findings(state, snapshot));
+    let mut eks_out = eks.cloned();
+    if let Some(e) = eks_out.as_mut() {
+        // OIDC identities get no access policies: the cluster's own RBAC is what they reach.
+        all.extend(crate::eks::oidc::findings(&e.identity_providers, snapshot));
+        e.iam_roles_from_pods = pods_to_iam(e, &inv, snapshot, augmented);
+        all.extend(crate::eks::pod_roles::findings(&e.iam_roles_from_pods));
+    }
     findings::sort(&mut all);
     let counts = counts_of(&all);
     let mut incomplete = state.unread.clone();
     if let Some(why) = eks.and_then(|e| e.access_entries_error.as_ref()) {
         // Also CHR027: the finding says what is at stake, this says the report is partial.
         incomplete.push(UnreadSource::new(unread::EKS_ACCESS_ENTRIES, why.clone()));
+    }
+    if let Some(why) = eks.and_then(|e| e.identity_providers_error.as_ref()) {
+        incomplete.push(UnreadSource::new(
+            unread::EKS_IDENTITY_PROVIDERS,
+            why.clone(),
+        ));
+    }
+    if let Some(why) = eks.and_then(|e| e.pod_identity_error.as_ref()) {
+        incomplete.push(UnreadSource::new(unread::EKS_POD_IDENTITY, why.clone()));
+    }
+    if let Some(why) = eks.and_then(|e| e.service_accounts_error.as_ref()) {
+        incomplete.push(UnreadSource::new(unread::SERVICE_ACCOUNTS, why.clone()));
     }
     AuditReport {
         schema_version: SCHEMA_VERSION,
@@ -555,9 +594,43 @@ pub fn build_with_snapshots(
         findings: all,
         counts,
         verification: None,
-        eks: eks.cloned(),
+        eks: eks_out,
         principals: None,
     }
+}
+
+/// The IAM roles pods can assume, and which active mappings can run such a pod, each evaluated
+/// as its mapping is (access entries with policies in the augmented snapshot).
+fn pods_to_iam(
+    eks: &EksState,
+    inv: &Inventory,
+    snapshot: &RbacSnapshot,
+    augmented: Option<&RbacSnapshot>,
+) -> Vec<crate::eks::pod_roles::ServiceAccountRole> {
+    use crate::eks::pod_roles;
+    let mut roles = pod_roles::inventory(&eks.pod_identity_associations, &eks.service_accounts);
+    if roles.is_empty() {
+        return roles;
+    }
+    let evaluated: Vec<pod_roles::Evaluated> = inv
+        .mappings
+        .iter()
+        .filter(|m| m.active)
+        .map(|m| match (m.source, augmented) {
+            (MappingSource::AccessEntry, Some(a)) => pod_roles::Evaluated {
+                mapping: m,
+                identity: identity_with_policies(m),
+                snapshot: a,
+            },
+            _ => pod_roles::Evaluated {
+                mapping: m,
+                identity: identity_of(m),
+                snapshot,
+            },
+        })
+        .collect();
+    pod_roles::reach(&mut roles, &evaluated);
+    roles
 }
 
 /// Adds a templated username's capabilities to the mapping's: one hit per capability, with
@@ -897,6 +970,240 @@ data:
             f[0].evidence
         );
         assert_eq!(with.counts.low, without.counts.low + 1);
+    }
+
+    /// The audit path: an Edit policy scoped to `dev-*` is evaluated in the namespaces it
+    /// names, so the entry's exec and secret rights are findings and its access is namespaced.
+    #[test]
+    fn a_wildcard_access_policy_scope_reaches_the_findings() {
+        use crate::eks::access_entry::{AccessEntryView, EntryWithPolicies};
+        use crate::eks::access_policies::{Association, PolicyScope};
+        let arn = "arn:aws:iam::111122223333:role/dev";
+        let eks = |namespaces: &[&str]| EksState {
+            cluster: crate::eks::posture::ClusterFacts {
+                name: "prod".into(),
+                authentication_mode: Some("API".into()),
+                ..Default::default()
+            },
+            access_entries: vec![EntryWithPolicies {
+                entry: AccessEntryView {
+                    principal_arn: arn.into(),
+                    username: "dev".into(),
+                    entry_type: "STANDARD".into(),
+                    ..Default::default()
+                },
+                policies: vec![Association::new(
+                    "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
+                    PolicyScope::Namespace {
+                        namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+                    },
+                )],
+            }],
+            access_entries_error: None,
+            ..Default::default()
+        };
+        let s = ClusterState::default();
+        let snapshot = snapshot_of(&s, RuleSource::AsStored);
+        let r = build_with_eks("t", &s, &snapshot, Some(&eks(&["dev-*"])));
+        let exec = r
+            .findings
+            .iter()
+            .find(|f| f.rule == "CHR005" && f.subject.contains(arn))
+            .unwrap_or_else(|| panic!("pods/exec in dev-*: {:#?}", r.findings));
+        assert!(exec.evidence.contains("dev-*"), "{}", exec.evidence);
+        let json = serde_json::to_value(&r).unwrap();
+        let row = json["mappings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["principal"] == arn)
+            .unwrap();
+        assert_eq!(row["access"], "namespaced(1)", "{row}");
+        // The same policy in a literal namespace gives the same findings: the pattern is
+        // not weaker than a name.
+        let literal = build_with_eks("t", &s, &snapshot, Some(&eks(&["dev-x"])));
+        let rules = |r: &AuditReport| {
+            let mut v: Vec<&str> = r.findings.iter().map(|f| f.rule).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(rules(&r), rules(&literal));
+    }
+
+    /// An Auto Mode cluster role's policies are evaluated (approximated from prose): its
+    /// webhook rights are a finding, and the mapping says the rights are approximated.
+    #[test]
+    fn auto_mode_policies_are_evaluated_and_said_to_be_approximated() {
+        use crate::eks::access_entry::{AccessEntryView, EntryWithPolicies};
+        use crate::eks::access_policies::{Association, PolicyScope};
+        let arn = "arn:aws:iam::111122223333:role/eks-cluster-role";
+        let eks = EksState {
+            cluster: crate::eks::posture::ClusterFacts {
+                name: "auto".into(),
+                authentication_mode: Some("API".into()),
+                ..Default::default()
+            },
+            access_entries: vec![EntryWithPolicies {
+                entry: AccessEntryView {
+                    principal_arn: arn.into(),
+                    username: "eks-cluster-role".into(),
+                    entry_type: "STANDARD".into(),
+                    ..Default::default()
+                },
+                policies: [
+                    "AmazonEKSLoadBalancingClusterPolicy",
+                    "AmazonEKSComputeClusterPolicy",
+                ]
+                .iter()
+                .map(|p| {
+                    Association::new(
+                        &format!("arn:aws:eks::aws:cluster-access-policy/{p}"),
+                        PolicyScope::Cluster,
+                    )
+                })
+                .collect(),
+            }],
+            access_entries_error: None,
+            ..Default::default()
+        };
+        let s = ClusterState::default();
+        let r = build_with_eks("t", &s, &snapshot_of(&s, RuleSource::AsStored), Some(&eks));
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.rule == findings::WEBHOOKS.id && f.subject.contains(arn)),
+            "{:#?}",
+            r.findings
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        let row = json["mappings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["principal"] == arn)
+            .unwrap();
+        assert_eq!(row["accessPolicies"][0]["approximated"], true, "{row}");
+        assert!(row["notes"].to_string().contains("prose"), "{row}");
+    }
+
+    /// OIDC providers are inventoried in JSON and in the table, evaluated against the
+    /// cluster's RBAC, and an unreadable list makes the report incomplete.
+    #[test]
+    fn oidc_providers_are_inventoried_and_judged() {
+        let s = state();
+        let snapshot = snapshot_of(&s, RuleSource::AsStored);
+        let eks = EksState {
+            identity_providers: vec![crate::eks::oidc::OidcProvider {
+                name: "corp".into(),
+                issuer_url: "https://idp.example.com".into(),
+                client_id: "kubernetes".into(),
+                groups_claim: Some("groups".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let r = build_with_eks("t", &s, &snapshot, Some(&eks));
+        assert!(r.complete);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.rule == findings::OIDC_GROUPS_UNPREFIXED.id)
+            .unwrap_or_else(|| panic!("{:#?}", r.findings));
+        assert!(f.subject.contains("oidc/corp"), "{}", f.subject);
+        let json = serde_json::to_value(&r).unwrap();
+        let p = &json["eks"]["identityProviders"][0];
+        assert_eq!(p["issuerUrl"], "https://idp.example.com");
+        assert_eq!(p["usernames"], "https://idp.example.com#<sub>");
+        assert_eq!(p["groups"], "<groups>");
+        let table = crate::report::audit_table::render(&r, false);
+        assert!(table.contains("OIDC IDENTITY PROVIDERS"), "{table}");
+        assert!(
+            table.lines().any(|l| l.trim_start().starts_with("corp")
+                && l.contains("https://idp.example.com#<sub>")),
+            "{table}"
+        );
+
+        let unread = EksState {
+            identity_providers_error: Some("AWS denied it".into()),
+            ..Default::default()
+        };
+        let r = build_with_eks("t", &s, &snapshot, Some(&unread));
+        assert!(!r.complete);
+        assert_eq!(r.incomplete[0].source, "eks:identity-providers");
+    }
+
+    /// Pod Identity and IRSA through the report: the roles are in `eks.iamRolesFromPods` and
+    /// the table, with the mappings that can make a pod there; CHR048 names them; unreadable
+    /// inputs make the report incomplete.
+    #[test]
+    fn iam_roles_from_pods_are_reported_with_who_reaches_them() {
+        use crate::eks::pod_roles::{PodIdentityAssociation, ServiceAccountSeen};
+        // In state(): alice is admin (everything) in namespace b; team reads pods in a and c.
+        let s = state();
+        let snapshot = snapshot_of(&s, RuleSource::AsStored);
+        let eks = EksState {
+            pod_identity_associations: vec![PodIdentityAssociation {
+                association_id: "a-1".into(),
+                namespace: "b".into(),
+                service_account: "uploader".into(),
+                role_arn: "arn:aws:iam::111122223333:role/s3".into(),
+                target_role_arn: None,
+            }],
+            service_accounts: vec![
+                ServiceAccountSeen {
+                    namespace: "b".into(),
+                    name: "uploader".into(),
+                    irsa_role_arn: None,
+                },
+                ServiceAccountSeen {
+                    namespace: "a".into(),
+                    name: "reporter".into(),
+                    irsa_role_arn: Some("arn:aws:iam::111122223333:role/reports".into()),
+                },
+            ],
+            ..Default::default()
+        };
+        let r = build_with_eks("t", &s, &snapshot, Some(&eks));
+        assert!(r.complete);
+        let json = serde_json::to_value(&r).unwrap();
+        let roles = json["eks"]["iamRolesFromPods"].as_array().unwrap();
+        assert_eq!(roles.len(), 2, "{roles:#?}");
+        let s3 = roles.iter().find(|r| r["via"] == "pod-identity").unwrap();
+        assert_eq!(
+            s3["reachableBy"][0]["principal"],
+            "arn:aws:iam::111122223333:user/alice"
+        );
+        assert_eq!(s3["reachableBy"][0]["by"], "create pods");
+        let reports = roles.iter().find(|r| r["via"] == "irsa").unwrap();
+        assert_eq!(
+            reports["reachableBy"],
+            serde_json::json!([]),
+            "readers only read"
+        );
+        let f: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.rule == findings::POD_REACHES_IAM_ROLE.id)
+            .collect();
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(f[0].subject.contains("b/uploader"), "{}", f[0].subject);
+        let table = crate::report::audit_table::render(&r, false);
+        assert!(table.contains("IAM ROLES FROM PODS"), "{table}");
+        assert!(
+            table
+                .lines()
+                .any(|l| l.contains("b/uploader") && l.contains("user/alice (create pods)")),
+            "{table}"
+        );
+
+        let unread = EksState {
+            pod_identity_error: Some("AWS denied it".into()),
+            service_accounts_error: Some("403".into()),
+            ..Default::default()
+        };
+        let r = build_with_eks("t", &s, &snapshot, Some(&unread));
+        let sources: Vec<&str> = r.incomplete.iter().map(|u| u.source.as_str()).collect();
+        assert_eq!(sources, ["eks:pod-identity", "serviceaccounts"]);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "kubectl-chronom");
 pub const STANDARD: &str = "STANDARD";
 
 /// An access entry as DescribeAccessEntry returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessEntryView {
     pub principal_arn: String,
@@ -48,7 +48,11 @@ pub struct AccessEntryView {
 }
 
 impl AccessEntryView {
-    /// Node entries get their groups from EKS, not from kubernetesGroups.
+    /// Node entries get their groups from EKS, not from kubernetesGroups. The types are the
+    /// ones botocore's EKS model lists for CreateAccessEntry (STANDARD, FARGATE_LINUX,
+    /// EC2_LINUX, EC2_WINDOWS, EC2, HYBRID_LINUX, HYPERPOD_LINUX). EKS documents no groups for
+    /// HYPERPOD_LINUX; its principals are SageMaker HyperPod nodes joining the cluster, so it
+    /// is read as a node type like HYBRID_LINUX rather than as nothing.
     pub fn implicit_groups(&self) -> &'static [&'static str] {
         match self.entry_type.as_str() {
             "EC2_LINUX" | "EC2_WINDOWS" | "EC2" => &["system:nodes", "system:bootstrappers"],
@@ -57,7 +61,7 @@ impl AccessEntryView {
                 "system:bootstrappers",
                 "system:node-proxier",
             ],
-            "HYBRID_LINUX" => &["system:nodes", "system:bootstrappers"],
+            "HYBRID_LINUX" | "HYPERPOD_LINUX" => &["system:nodes", "system:bootstrappers"],
             _ => &[],
         }
     }
@@ -831,6 +835,21 @@ mod tests {
                 .implicit_groups()
                 .contains(&"system:nodes")
         );
+        for ty in [
+            "EC2_LINUX",
+            "EC2_WINDOWS",
+            "EC2",
+            "FARGATE_LINUX",
+            "HYBRID_LINUX",
+            "HYPERPOD_LINUX",
+        ] {
+            assert!(
+                live("x", &[], ty)
+                    .implicit_groups()
+                    .contains(&"system:nodes"),
+                "{ty}"
+            );
+        }
         assert!(live("x", &[], STANDARD).implicit_groups().is_empty());
     }
 }

@@ -5,9 +5,14 @@
 //! exists in the cluster and SubjectAccessReview is not where we learn them. The rules below
 //! are transcribed from "Review access policy permissions" in the Amazon EKS User Guide
 //! (access-policy-permissions; the tables for AmazonEKSClusterAdminPolicy, AmazonEKSAdminPolicy,
-//! AmazonEKSEditPolicy, AmazonEKSViewPolicy and AmazonEKSAdminViewPolicy). An association is
+//! AmazonEKSEditPolicy, AmazonEKSViewPolicy, AmazonEKSAdminViewPolicy,
+//! AmazonEKSSecretReaderPolicy and AmazonEKSHybridPolicy). The same page describes the Auto
+//! Mode policies and AmazonEKSClusterInsightsPolicy in prose only: their rules are our reading
+//! of it, widened where it is vague ([`prose_rules`]), and marked `approximated`. An association is
 //! modelled the way the docs describe its scope: `cluster` acts like a ClusterRoleBinding,
-//! `namespace` like one RoleBinding per listed namespace. Policies we do not model are listed
+//! `namespace` like one RoleBinding per listed namespace. A listed name with wildcards (`dev-*`)
+//! stays one RoleBinding in the namespace named by the pattern, which the evaluator applies in
+//! every namespace the pattern matches ([`crate::rbac::namespace_pattern`]). Policies we do not model are listed
 //! with their name and no rules, and said so in the report.
 
 use k8s_openapi::api::rbac::v1::{
@@ -24,6 +29,17 @@ pub const EDIT_POLICY: &str = "AmazonEKSEditPolicy";
 pub const VIEW_POLICY: &str = "AmazonEKSViewPolicy";
 pub const ADMIN_VIEW_POLICY: &str = "AmazonEKSAdminViewPolicy";
 pub const SECRET_READER_POLICY: &str = "AmazonEKSSecretReaderPolicy";
+pub const HYBRID_POLICY: &str = "AmazonEKSHybridPolicy";
+pub const AUTO_NODE_POLICY: &str = "AmazonEKSAutoNodePolicy";
+pub const BLOCK_STORAGE_POLICY: &str = "AmazonEKSBlockStoragePolicy";
+pub const LOAD_BALANCING_POLICY: &str = "AmazonEKSLoadBalancingPolicy";
+pub const NETWORKING_POLICY: &str = "AmazonEKSNetworkingPolicy";
+pub const COMPUTE_POLICY: &str = "AmazonEKSComputePolicy";
+pub const BLOCK_STORAGE_CLUSTER_POLICY: &str = "AmazonEKSBlockStorageClusterPolicy";
+pub const COMPUTE_CLUSTER_POLICY: &str = "AmazonEKSComputeClusterPolicy";
+pub const LOAD_BALANCING_CLUSTER_POLICY: &str = "AmazonEKSLoadBalancingClusterPolicy";
+pub const NETWORKING_CLUSTER_POLICY: &str = "AmazonEKSNetworkingClusterPolicy";
+pub const CLUSTER_INSIGHTS_POLICY: &str = "AmazonEKSClusterInsightsPolicy";
 
 /// Name prefix of the ClusterRoles that stand for access policies in an augmented snapshot.
 pub const ROLE_PREFIX: &str = "eks-access-policy:";
@@ -59,23 +75,33 @@ pub struct Association {
     pub scope: PolicyScope,
     /// False when we do not know this policy's rules (it is then left out of the evaluation).
     pub modelled: bool,
+    /// True when the docs describe this policy in prose only, so its rules are our reading of
+    /// that prose, widened wherever it is vague ([`from_prose`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub approximated: bool,
 }
 
 impl Association {
     pub fn new(policy_arn: &str, scope: PolicyScope) -> Self {
         let policy = policy_name(policy_arn).to_string();
         let modelled = rules(&policy).is_some();
+        let approximated = from_prose(&policy);
         Self {
             policy_arn: policy_arn.to_string(),
             policy,
             scope,
             modelled,
+            approximated,
         }
     }
 
     pub fn describe(&self) -> String {
-        let unknown = if self.modelled { "" } else { ", not evaluated" };
-        format!("{} ({}{unknown})", self.policy, self.scope)
+        let note = match (self.modelled, self.approximated) {
+            (false, _) => ", not evaluated",
+            (true, true) => ", rules approximated from the docs' prose",
+            (true, false) => "",
+        };
+        format!("{} ({}{note})", self.policy, self.scope)
     }
 }
 
@@ -309,8 +335,245 @@ fn admin_rules() -> Vec<PolicyRule> {
     rules
 }
 
+/// Create, read, update and delete: what we give where the prose says "manage".
+const MANAGE: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+const READ_MODIFY: &[&str] = &["get", "list", "patch", "update", "watch"];
+const EVENTS: &[&str] = &["events"];
+
+/// The Auto Mode policies and AmazonEKSClusterInsightsPolicy, whose page in the User Guide
+/// ("Review access policy permissions") describes them in prose, not in a rule table.
+pub fn from_prose(policy: &str) -> bool {
+    matches!(
+        policy,
+        AUTO_NODE_POLICY
+            | BLOCK_STORAGE_POLICY
+            | LOAD_BALANCING_POLICY
+            | NETWORKING_POLICY
+            | COMPUTE_POLICY
+            | BLOCK_STORAGE_CLUSTER_POLICY
+            | COMPUTE_CLUSTER_POLICY
+            | LOAD_BALANCING_CLUSTER_POLICY
+            | NETWORKING_CLUSTER_POLICY
+            | CLUSTER_INSIGHTS_POLICY
+    )
+}
+
+/// Events in the core group and in events.k8s.io: the prose never says which.
+fn events(verbs: &[&str]) -> Vec<PolicyRule> {
+    vec![r(&["", "events.k8s.io"], EVENTS, verbs)]
+}
+
+/// Custom resource definitions: the prose says "create new CRDs" and "manage specific CRDs";
+/// the names it gives are not a resourceNames list we can trust, so any CRD may be changed.
+fn crds() -> PolicyRule {
+    r(
+        &["apiextensions.k8s.io"],
+        &["customresourcedefinitions"],
+        MANAGE,
+    )
+}
+
+/// The leader-election leases of the four controller policies: "create and manage lease
+/// objects", scoped in EKS to the controller's own lease names, which the docs do not give.
+fn leases() -> Vec<PolicyRule> {
+    vec![r(&["coordination.k8s.io"], &["leases"], MANAGE)]
+}
+
+/// Rules read from the prose of the Auto Mode policies and Cluster Insights (User Guide,
+/// "Review access policy permissions", as of its November 2025 revision). Wherever the prose
+/// names a resource without verbs, or "specific" objects without names, the rule is widened
+/// to every verb or every name: the audit may report more than EKS grants, never less.
+fn prose_rules(policy: &str) -> Option<Vec<PolicyRule>> {
+    Some(match policy {
+        BLOCK_STORAGE_POLICY | LOAD_BALANCING_POLICY | NETWORKING_POLICY | COMPUTE_POLICY => {
+            leases()
+        }
+        // kube-proxy, ipamd (VPC CNI), coredns, the EBS CSI driver, neuron and the node
+        // monitoring agent, each "restricted to the permissions required for its function".
+        AUTO_NODE_POLICY => {
+            let mut v = vec![
+                r(
+                    &[""],
+                    &["endpoints", "namespaces", "nodes", "pods", "services"],
+                    READ,
+                ),
+                r(&["discovery.k8s.io"], &["endpointslices"], READ),
+                r(
+                    &[""],
+                    &["nodes", "nodes/status", "pods", "pods/status"],
+                    &["patch", "update"],
+                ),
+                r(
+                    &["", "storage.k8s.io"],
+                    &[
+                        "csinodes",
+                        "persistentvolumeclaims",
+                        "persistentvolumeclaims/status",
+                        "persistentvolumes",
+                        "storageclasses",
+                        "volumeattachments",
+                        "volumeattachments/status",
+                    ],
+                    MANAGE,
+                ),
+                r(
+                    &["eks.amazonaws.com", "vpcresources.k8s.aws"],
+                    &["*"],
+                    MANAGE,
+                ),
+            ];
+            v.extend(events(MANAGE));
+            v
+        }
+        BLOCK_STORAGE_CLUSTER_POLICY => {
+            let mut v = vec![
+                r(&["storage.k8s.io"], &["csidrivers"], MANAGE),
+                r(&[""], &["persistentvolumes"], MANAGE),
+                r(
+                    &[""],
+                    &["persistentvolumeclaims", "persistentvolumeclaims/status"],
+                    READ_MODIFY,
+                ),
+                r(&[""], &["nodes", "pods"], READ),
+                r(
+                    &["storage.k8s.io"],
+                    &["csinodes", "storageclasses", "volumeattributesclasses"],
+                    READ,
+                ),
+                r(
+                    &["storage.k8s.io"],
+                    &["volumeattachments", "volumeattachments/status"],
+                    READ_MODIFY,
+                ),
+                r(
+                    &["snapshot.storage.k8s.io", "groupsnapshot.storage.k8s.io"],
+                    &["*"],
+                    MANAGE,
+                ),
+            ];
+            v.extend(events(MANAGE));
+            v
+        }
+        COMPUTE_CLUSTER_POLICY => {
+            let mut v = vec![
+                r(&["karpenter.sh"], &["*"], MANAGE),
+                r(&["eks.amazonaws.com"], &["*"], MANAGE),
+                r(
+                    &[""],
+                    &[
+                        "namespaces",
+                        "nodes",
+                        "persistentvolumeclaims",
+                        "persistentvolumes",
+                        "pods",
+                        "replicationcontrollers",
+                    ],
+                    READ,
+                ),
+                r(
+                    &["storage.k8s.io"],
+                    &["csinodes", "storageclasses", "volumeattachments"],
+                    READ,
+                ),
+                r(
+                    &["apps"],
+                    &["daemonsets", "deployments", "replicasets", "statefulsets"],
+                    READ,
+                ),
+                r(&["policy"], &["poddisruptionbudgets"], READ),
+                r(
+                    &[""],
+                    &["nodes", "nodes/status"],
+                    &["delete", "patch", "update"],
+                ),
+                r(&[""], &["pods/eviction"], &["create"]),
+                r(&[""], &["pods"], &["delete"]),
+                crds(),
+            ];
+            v.extend(events(MANAGE));
+            v
+        }
+        LOAD_BALANCING_CLUSTER_POLICY => {
+            let mut v = vec![
+                r(&[""], &["endpoints", "namespaces", "nodes", "pods"], READ),
+                r(&[""], &["pods/status"], &["patch", "update"]),
+                r(&[""], &["services", "services/status"], MANAGE),
+                r(
+                    &["networking.k8s.io"],
+                    &["ingresses", "ingresses/status"],
+                    MANAGE,
+                ),
+                r(&["discovery.k8s.io"], &["endpointslices"], READ),
+                r(&["networking.k8s.io"], &["ingressclasses"], READ),
+                r(
+                    &["eks.amazonaws.com", "elbv2.k8s.aws"],
+                    &[
+                        "ingressclassparams",
+                        "targetgroupbindings",
+                        "targetgroupbindings/status",
+                    ],
+                    MANAGE,
+                ),
+                crds(),
+                // "Create and read" webhook configurations and "manage" one of them: a
+                // webhook that intercepts every request, whatever its name.
+                r(
+                    &["admissionregistration.k8s.io"],
+                    &[
+                        "mutatingwebhookconfigurations",
+                        "validatingwebhookconfigurations",
+                    ],
+                    MANAGE,
+                ),
+            ];
+            v.extend(events(&["create", "patch"]));
+            v
+        }
+        NETWORKING_CLUSTER_POLICY => {
+            let mut v = vec![
+                r(
+                    &["eks.amazonaws.com"],
+                    &["nodeclasses", "nodeclasses/status"],
+                    READ,
+                ),
+                r(
+                    &["karpenter.sh"],
+                    &["nodeclaims", "nodeclaims/status"],
+                    READ,
+                ),
+                r(&[""], &["pods"], READ),
+                r(
+                    &["eks.amazonaws.com", "vpcresources.k8s.aws"],
+                    &["cninodes", "cninodes/status"],
+                    MANAGE,
+                ),
+                crds(),
+            ];
+            v.extend(events(&["create", "patch"]));
+            v
+        }
+        CLUSTER_INSIGHTS_POLICY => vec![
+            r(&[""], &["nodes", "nodes/status"], READ),
+            r(&["apps"], &["daemonsets"], READ),
+        ],
+        _ => return None,
+    })
+}
+
 /// The rules of an access policy, by short name; None for a policy we do not model.
 pub fn rules(policy: &str) -> Option<Vec<PolicyRule>> {
+    if from_prose(policy) {
+        return prose_rules(policy);
+    }
     Some(match policy {
         CLUSTER_ADMIN_POLICY => vec![
             r(&["*"], &["*"], &["*"]),
@@ -325,6 +588,8 @@ pub fn rules(policy: &str) -> Option<Vec<PolicyRule>> {
         VIEW_POLICY => view_rules(),
         ADMIN_VIEW_POLICY => vec![r(&["*"], &["*"], READ)],
         SECRET_READER_POLICY => vec![r(&[""], &["secrets"], READ)],
+        // The one rule in its table: list nodes, in every API group.
+        HYBRID_POLICY => vec![r(&["*"], &["nodes"], &["list"])],
         _ => return None,
     })
 }
@@ -452,12 +717,24 @@ mod tests {
             policy_name("arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"),
             EDIT_POLICY
         );
+        // The issue-13 change: Auto Mode policies are now modelled (from prose); a policy
+        // the docs give no rules for stays unmodelled.
         assert!(
             !Association::new(
-                "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy",
+                "arn:aws:eks::aws:cluster-access-policy/AmazonEMRJobPolicy",
                 PolicyScope::Cluster
             )
             .modelled
+        );
+        let auto = Association::new(
+            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy",
+            PolicyScope::Cluster,
+        );
+        assert!(auto.modelled && auto.approximated);
+        assert!(
+            auto.describe().contains("approximated"),
+            "{}",
+            auto.describe()
         );
         assert!(
             Association::new(
@@ -580,6 +857,199 @@ mod tests {
     }
 
     #[test]
+    fn a_wildcard_scope_applies_in_the_namespaces_it_matches() {
+        let (s, id) = snapshot(
+            EDIT_POLICY,
+            PolicyScope::Namespace {
+                namespaces: vec!["dev-*".into(), "qa".into()],
+            },
+        );
+        assert!(allows(&s, &id, "create", "", "pods", Some("dev-x")));
+        assert!(allows(&s, &id, "update", "", "secrets", Some("dev-team")));
+        assert!(allows(&s, &id, "create", "", "pods", Some("qa")));
+        assert!(!allows(&s, &id, "create", "", "pods", Some("dev")));
+        assert!(!allows(&s, &id, "create", "", "pods", Some("qa-dev-x")));
+        assert!(!allows(&s, &id, "list", "", "pods", None));
+        assert_eq!(s.effective_summary(&id), AccessSummary::Namespaced(2));
+        let exec = crate::rbac::dangerous_capabilities()
+            .into_iter()
+            .filter(|c| c.id == "pods-exec")
+            .collect::<Vec<_>>();
+        let hits = s.check_capabilities(&id, &exec);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            hits[0]
+                .scopes
+                .contains(&crate::rbac::Scope::Namespace("dev-*".into())),
+            "{:?}",
+            hits[0].scopes
+        );
+    }
+
+    #[test]
+    fn hybrid_policy_lists_nodes_and_nothing_else() {
+        let (s, id) = snapshot(HYBRID_POLICY, PolicyScope::Cluster);
+        assert!(allows(&s, &id, "list", "", "nodes", None));
+        assert!(allows(&s, &id, "list", "example.com", "nodes", None));
+        assert!(!allows(&s, &id, "get", "", "nodes", None));
+        assert!(!allows(&s, &id, "list", "", "pods", None));
+        assert!(
+            !Association::new(&format!("x/{HYBRID_POLICY}"), PolicyScope::Cluster).approximated
+        );
+    }
+
+    /// What the prose of each Auto Mode policy names is held; the dangerous parts it names
+    /// (webhooks, CRDs, pod deletion and eviction) are findings, not omissions.
+    #[test]
+    fn auto_mode_policies_hold_what_their_prose_names() {
+        let held = |policy: &str, verb: &str, group: &str, resource: &str, ns: Option<&str>| {
+            let (s, id) = snapshot(policy, PolicyScope::Cluster);
+            allows(&s, &id, verb, group, resource, ns)
+        };
+        let adm = "admissionregistration.k8s.io";
+        let crd = "apiextensions.k8s.io";
+        for verb in ["create", "update", "delete"] {
+            assert!(held(
+                LOAD_BALANCING_CLUSTER_POLICY,
+                verb,
+                adm,
+                "mutatingwebhookconfigurations",
+                None
+            ));
+            assert!(held(
+                LOAD_BALANCING_CLUSTER_POLICY,
+                verb,
+                adm,
+                "validatingwebhookconfigurations",
+                None
+            ));
+        }
+        for policy in [
+            COMPUTE_CLUSTER_POLICY,
+            LOAD_BALANCING_CLUSTER_POLICY,
+            NETWORKING_CLUSTER_POLICY,
+        ] {
+            assert!(
+                held(policy, "create", crd, "customresourcedefinitions", None),
+                "{policy}"
+            );
+        }
+        assert!(held(
+            COMPUTE_CLUSTER_POLICY,
+            "delete",
+            "",
+            "pods",
+            Some("default")
+        ));
+        assert!(held(
+            COMPUTE_CLUSTER_POLICY,
+            "create",
+            "",
+            "pods/eviction",
+            Some("default")
+        ));
+        assert!(held(COMPUTE_CLUSTER_POLICY, "delete", "", "nodes", None));
+        assert!(!held(
+            COMPUTE_CLUSTER_POLICY,
+            "create",
+            "",
+            "pods",
+            Some("default")
+        ));
+        assert!(held(
+            COMPUTE_CLUSTER_POLICY,
+            "create",
+            "karpenter.sh",
+            "nodepools",
+            None
+        ));
+        assert!(held(
+            BLOCK_STORAGE_CLUSTER_POLICY,
+            "delete",
+            "",
+            "persistentvolumes",
+            None
+        ));
+        assert!(held(
+            BLOCK_STORAGE_CLUSTER_POLICY,
+            "create",
+            "storage.k8s.io",
+            "csidrivers",
+            None
+        ));
+        assert!(!held(
+            BLOCK_STORAGE_CLUSTER_POLICY,
+            "get",
+            "",
+            "secrets",
+            Some("default")
+        ));
+        assert!(held(
+            LOAD_BALANCING_CLUSTER_POLICY,
+            "create",
+            "",
+            "services",
+            Some("default")
+        ));
+        assert!(held(
+            NETWORKING_CLUSTER_POLICY,
+            "update",
+            "eks.amazonaws.com",
+            "cninodes",
+            None
+        ));
+        assert!(held(AUTO_NODE_POLICY, "patch", "", "nodes", None));
+        assert!(!held(
+            AUTO_NODE_POLICY,
+            "get",
+            "",
+            "secrets",
+            Some("default")
+        ));
+        for policy in [
+            BLOCK_STORAGE_POLICY,
+            LOAD_BALANCING_POLICY,
+            NETWORKING_POLICY,
+            COMPUTE_POLICY,
+        ] {
+            assert!(held(
+                policy,
+                "update",
+                "coordination.k8s.io",
+                "leases",
+                Some("kube-system")
+            ));
+            assert!(
+                !held(policy, "get", "", "pods", Some("kube-system")),
+                "{policy}"
+            );
+        }
+        assert!(held(
+            CLUSTER_INSIGHTS_POLICY,
+            "get",
+            "apps",
+            "daemonsets",
+            Some("kube-system")
+        ));
+        assert!(!held(
+            CLUSTER_INSIGHTS_POLICY,
+            "update",
+            "apps",
+            "daemonsets",
+            Some("kube-system")
+        ));
+
+        // The audit's catalogue sees the webhooks: they intercept every request.
+        let (s, id) = snapshot(LOAD_BALANCING_CLUSTER_POLICY, PolicyScope::Cluster);
+        let hits: Vec<&str> = s
+            .check_capabilities(&id, &crate::rbac::dangerous_capabilities())
+            .iter()
+            .map(|h| h.id)
+            .collect();
+        assert!(hits.contains(&"admission-webhook-write"), "{hits:?}");
+    }
+
+    #[test]
     fn namespaced_cluster_admin_policy_is_not_cluster_admin() {
         let (s, id) = snapshot(
             CLUSTER_ADMIN_POLICY,
@@ -601,7 +1071,7 @@ mod tests {
             &mut objects,
             "arn:aws:iam::1:role/a",
             &[Association::new(
-                "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy",
+                "arn:aws:eks::aws:cluster-access-policy/AmazonEMRJobPolicy",
                 PolicyScope::Cluster,
             )],
         );

@@ -235,4 +235,47 @@ mod tests {
             "{identity:?}"
         );
     }
+
+    /// A scope naming `dev-*` applies in every namespace starting with `dev-`, for who-can,
+    /// lookup and the audit's findings alike; before, it was a RoleBinding in a namespace
+    /// literally named `dev-*`, which no request ever names.
+    #[test]
+    fn a_wildcard_namespace_scope_applies_in_every_matching_namespace() {
+        let scope = PolicyScope::Namespace {
+            namespaces: vec!["dev-*".into()],
+        };
+        let entries = vec![entry(
+            VIEWER,
+            "viewer",
+            &[],
+            Some(("AmazonEKSEditPolicy", scope)),
+        )];
+        let mut mappings = Vec::new();
+        let mut objects = RbacObjects::default();
+        add(&mut mappings, &mut objects, &cluster("API"), &entries);
+        let snapshot = RbacSnapshot::new(objects, RuleSource::AsStored);
+        for ns in ["dev-x", "dev-team-a"] {
+            let rows = who_can(&snapshot, &mappings, "create", "pods/exec", ns);
+            assert!(
+                rows.iter()
+                    .any(|r| r.principals == [VIEWER] && r.scope == "dev-*"),
+                "{ns}: {rows:#?}"
+            );
+        }
+        for ns in ["dev", "prod", "staging-dev-x"] {
+            assert!(
+                who_can(&snapshot, &mappings, "create", "pods/exec", ns)
+                    .iter()
+                    .all(|r| r.principals != [VIEWER]),
+                "{ns}"
+            );
+        }
+        let targets = answers::lookup_targets(VIEWER, &mappings).unwrap();
+        let rows = answers::answer_lookup(&snapshot, &targets);
+        assert!(
+            rows.iter()
+                .any(|r| r.role.contains("AmazonEKSEditPolicy") && r.scope == "dev-*"),
+            "{rows:#?}"
+        );
+    }
 }

@@ -6,6 +6,8 @@ pub mod access_entry;
 pub mod access_policies;
 pub mod diagnosis;
 pub mod mapping_source;
+pub mod oidc;
+pub mod pod_roles;
 pub mod posture;
 pub mod recent_use;
 pub mod regions;

@@ -232,6 +232,19 @@ fn check_identity(o: &GrantObservation<'_>) -> Result<BTreeSet<String>, Refusal>
     ))
 }
 
+/// Refused before any AWS call when the grant maps through an access entry: EKS rejects a
+/// kubernetesGroups name starting with `system:` (awsdocs/amazon-eks-user-guide#985: the
+/// console and CreateAccessEntry refuse it), and left to EKS the error would seem to be about
+/// the role ARN.
+pub fn access_entry_group_refusal(group: &str) -> Result<(), Refusal> {
+    if group.starts_with("system:") {
+        return Err(Refusal::AccessEntrySystemGroup {
+            group: group.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// The one decision of a grant. Refusals come in the order a user fixes them: ownership,
 /// profile, the binding's role, inherited access, then the mapping.
 pub fn plan_grant(o: &GrantObservation<'_>) -> Result<GrantPlan, Refusal> {
@@ -253,7 +266,10 @@ pub fn plan_grant(o: &GrantObservation<'_>) -> Result<GrantPlan, Refusal> {
     let verify_in = check_identity(o)?;
     let mapping = match &o.mapping {
         MappingSeen::AwsAuth(seen) => GrantMapping::AwsAuth(aws_auth::grant(seen, &v.entry())?),
-        MappingSeen::AccessEntry(seen) => GrantMapping::AccessEntry(seen.clone()),
+        MappingSeen::AccessEntry(seen) => {
+            access_entry_group_refusal(&v.group)?;
+            GrantMapping::AccessEntry(seen.clone())
+        }
     };
     let mut notes: Vec<String> = o.via_note.iter().cloned().collect();
     match &mapping {
@@ -686,6 +702,50 @@ mod tests {
                 && e.what().contains("nothing was changed"),
             "{}",
             e.what()
+        );
+    }
+
+    /// EKS rejects system: groups on access entries; the plan refuses them on that mapping,
+    /// names the rule and a group to use instead, and leaves aws-auth mappings to decision 6.
+    #[test]
+    fn an_access_entry_with_a_system_group_is_refused() {
+        let e = said(access_entry_group_refusal("system:readers").unwrap_err());
+        assert!(
+            e.what.contains("--group system:readers")
+                && e.what.contains("cannot start with system:")
+                && e.what.contains("Create access entries")
+                && e.what.contains("nothing was changed"),
+            "{}",
+            e.what
+        );
+        assert!(e.next.contains("chronomReadOnlyGroup"), "{}", e.next);
+        assert!(access_entry_group_refusal("readers").is_ok());
+        assert!(access_entry_group_refusal("my-system:readers").is_ok());
+
+        let v = valid("system:readers", "readers-role");
+        let served = DiscoveredResources::new();
+        let objects = RbacObjects::default();
+        let seen = AccessEntrySeen {
+            cluster: "prod".into(),
+            principal_arn: "arn:aws:iam::111122223333:role/scanner".into(),
+            action: Action::Created,
+            previous: None,
+            notes: Vec::new(),
+        };
+        let r = plan_grant(&GrantObservation {
+            request: &v,
+            live_role: None,
+            live_binding: None,
+            rbac: &objects,
+            discovered: &served,
+            provenance: &prov(),
+            sample_user: "scanner",
+            mapping: MappingSeen::AccessEntry(seen),
+            via_note: None,
+        });
+        assert!(
+            matches!(r, Err(Refusal::AccessEntrySystemGroup { ref group }) if group == "system:readers"),
+            "{r:?}"
         );
     }
 

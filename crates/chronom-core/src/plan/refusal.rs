@@ -90,6 +90,8 @@ pub enum Refusal {
     },
     /// Anything else the aws-auth editor refuses.
     AwsAuthEdit { reason: String },
+    /// EKS rejects an access entry whose kubernetesGroups start with `system:`.
+    AccessEntrySystemGroup { group: String },
 }
 
 impl From<Box<EntryRefusal>> for Refusal {
@@ -193,6 +195,9 @@ impl Refusal {
             Refusal::AwsAuthEdit { reason } => {
                 format!("cannot add the aws-auth entry: {reason}; nothing was changed")
             }
+            Refusal::AccessEntrySystemGroup { group } => format!(
+                "an EKS access entry cannot carry --group {group}: EKS rejects kubernetesGroups that start with system: (CreateAccessEntry answers InvalidParameterException \"The kubernetes group name {group} is invalid, it cannot start with system:\"; Amazon EKS User Guide, \"Create access entries\"), so nothing was changed and no AWS call was made"
+            ),
         }
     }
 
@@ -228,6 +233,7 @@ impl Refusal {
                 "fix mapRoles by hand ({EDIT_AWS_AUTH}; `kubectl chronom audit` shows the place), then re-run"
             ),
             Refusal::AwsAuthEdit { .. } => "fix aws-auth by hand, then re-run".into(),
+            Refusal::AccessEntrySystemGroup { .. } => "use a group of your own (the default chronomReadOnlyGroup, or any name without the system: prefix): grant binds it to the read-only ClusterRole itself".into(),
         }
     }
 }

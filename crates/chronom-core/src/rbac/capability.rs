@@ -283,6 +283,8 @@ pub fn dangerous_capabilities() -> Vec<CapabilityCheck> {
 struct IdentityHits {
     cluster: Vec<SubjectHit>,
     by_namespace: BTreeMap<String, Vec<SubjectHit>>,
+    /// Keys of `by_namespace` that are namespace patterns.
+    patterns: Vec<String>,
 }
 
 impl IdentityHits {
@@ -290,6 +292,7 @@ impl IdentityHits {
         let mut hits = IdentityHits {
             cluster: Vec::new(),
             by_namespace: BTreeMap::new(),
+            patterns: Vec::new(),
         };
         // Sorted by binding and one per binding; splitting by a per-binding key keeps both.
         for h in snapshot.bindings_of(&identity.user, &identity.groups, None) {
@@ -300,7 +303,23 @@ impl IdentityHits {
                 _ => hits.cluster.push(h),
             }
         }
+        hits.patterns = (hits.by_namespace.keys())
+            .filter(|k| super::namespace_pattern::is_pattern(k))
+            .cloned()
+            .collect();
         hits
+    }
+
+    /// The identity's RoleBinding hits that apply in `ns`: its own namespace's, then those of
+    /// every namespace pattern matching it (see [`super::namespace_pattern`]).
+    fn in_namespace<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = &'a Vec<SubjectHit>> + 'a {
+        let patterns = self
+            .patterns
+            .iter()
+            .filter(move |p| p.as_str() != ns && super::namespace_pattern::matches(p, ns));
+        std::iter::once(ns)
+            .chain(patterns.map(String::as_str))
+            .filter_map(|k| self.by_namespace.get(k))
     }
 
     /// Namespaces where a RoleBinding gives the identity at least one rule (what
@@ -415,11 +434,10 @@ impl RbacSnapshot {
                 found.extend(cluster.iter().cloned());
                 // Asked without a namespace (cluster-wide-only probes, or no namespace at all),
                 // a request is never matched by RoleBindings.
-                let in_ns = ns
-                    .filter(|ns| !ns.is_empty() && !p.cluster_wide_only)
-                    .and_then(|ns| hits.by_namespace.get(ns));
-                if let Some(in_ns) = in_ns {
-                    found.extend(self.probe_grants(in_ns, p, ns));
+                if let Some(n) = ns.filter(|ns| !ns.is_empty() && !p.cluster_wide_only) {
+                    for in_ns in hits.in_namespace(n) {
+                        found.extend(self.probe_grants(in_ns, p, ns));
+                    }
                 }
             }
             if found.is_empty() {

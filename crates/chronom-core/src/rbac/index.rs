@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::aggregate::{AggregationIssue, RuleSource, aggregate_cluster_roles};
 use super::model::{BindingKind, BindingRef, RoleId, SubjectKind, SubjectRef};
+use super::namespace_pattern;
 
 /// The RBAC objects of a cluster (or of manifests), as listed.
 #[derive(Debug, Clone, Default)]
@@ -105,6 +106,8 @@ pub struct RbacSnapshot {
     pub(crate) by_user: HashMap<String, Vec<SubjectHit>>,
     pub(crate) by_group: HashMap<String, Vec<SubjectHit>>,
     pub(crate) role_bindings_by_namespace: BTreeMap<String, Vec<usize>>,
+    /// Keys of `role_bindings_by_namespace` that are patterns (see [`super::namespace_pattern`]).
+    pub(crate) namespace_patterns: Vec<String>,
     pub(crate) dangling: Vec<DanglingBinding>,
     pub(crate) inert: Vec<InertSubject>,
     pub(crate) aggregation_issues: Vec<AggregationIssue>,
@@ -232,6 +235,7 @@ impl RbacSnapshot {
             by_user: HashMap::new(),
             by_group: HashMap::new(),
             role_bindings_by_namespace: BTreeMap::new(),
+            namespace_patterns: Vec::new(),
             dangling: Vec::new(),
             inert: Vec::new(),
             aggregation_issues,
@@ -296,6 +300,11 @@ impl RbacSnapshot {
                 }
             }
             if is_rb {
+                if namespace_pattern::is_pattern(&binding_ns)
+                    && !snap.namespace_patterns.contains(&binding_ns)
+                {
+                    snap.namespace_patterns.push(binding_ns.clone());
+                }
                 snap.role_bindings_by_namespace
                     .entry(binding_ns)
                     .or_default()
@@ -370,6 +379,14 @@ impl RbacSnapshot {
             .map(|(u, _)| u.as_str())
     }
 
+    /// Every group some binding names.
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.by_group
+            .iter()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(g, _)| g.as_str())
+    }
+
     /// Whether some binding names this group.
     pub fn names_group(&self, group: &str) -> bool {
         self.by_group.get(group).is_some_and(|b| !b.is_empty())
@@ -377,6 +394,19 @@ impl RbacSnapshot {
 
     pub(crate) fn is_cluster_binding(&self, b: usize) -> bool {
         b < self.cluster_binding_count
+    }
+
+    /// The RoleBindings that apply in `ns`: its own, then those of every pattern matching it.
+    pub(crate) fn role_bindings_in<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = usize> + 'a {
+        let patterns = self
+            .namespace_patterns
+            .iter()
+            .filter(move |p| p.as_str() != ns && namespace_pattern::matches(p, ns));
+        std::iter::once(ns)
+            .chain(patterns.map(String::as_str))
+            .filter_map(|k| self.role_bindings_by_namespace.get(k))
+            .flatten()
+            .copied()
     }
 
     /// Every (binding, first matching subject position) whose subjects apply to `user`/`groups`,
@@ -399,7 +429,15 @@ impl RbacSnapshot {
                     None => true,
                     Some(_) if self.is_cluster_binding(h.binding) => true,
                     Some(None) => false,
-                    Some(Some(ns)) => self.bindings[h.binding].id.namespace.as_deref() == Some(ns),
+                    Some(Some(ns)) => self.bindings[h.binding]
+                        .id
+                        .namespace
+                        .as_deref()
+                        .is_some_and(|b| {
+                            b == ns
+                                || (namespace_pattern::is_pattern(b)
+                                    && namespace_pattern::matches(b, ns))
+                        }),
                 };
                 if keep {
                     hits.push(*h);

@@ -14,6 +14,7 @@ pub(crate) mod fixture;
 pub mod index;
 pub mod lookup;
 pub mod model;
+pub mod namespace_pattern;
 pub mod node;
 pub mod request;
 pub mod rule;

@@ -86,14 +86,7 @@ pub fn who_can(snapshot: &RbacSnapshot, request: &Request, scope: &WhoCanScope) 
         QueryScope::AllNamespaces => {
             Box::new(snapshot.cluster_binding_count..snapshot.bindings.len())
         }
-        QueryScope::Namespace(ns) => Box::new(
-            snapshot
-                .role_bindings_by_namespace
-                .get(ns.as_str())
-                .into_iter()
-                .flatten()
-                .copied(),
-        ),
+        QueryScope::Namespace(ns) => Box::new(snapshot.role_bindings_in(ns)),
     };
 
     let mut role_allows: HashMap<usize, bool> = HashMap::new();

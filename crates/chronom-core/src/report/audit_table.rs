@@ -26,6 +26,8 @@ pub fn render(r: &AuditReport, wide: bool) -> String {
         ));
     }
     mappings_section(r, &mut out);
+    oidc_section(r, &mut out);
+    pods_to_iam_section(r, &mut out);
     access_section(r, wide, &mut out);
     findings_section(r, wide, &mut out);
     if let Some(v) = &r.verification {
@@ -103,6 +105,82 @@ fn mappings_section(r: &AuditReport, out: &mut String) {
     } else {
         out.push_str(&lines(&t));
     }
+}
+
+/// OIDC IDENTITY PROVIDERS: the EKS cluster's other way in, and what a token becomes.
+fn oidc_section(r: &AuditReport, out: &mut String) {
+    let Some(eks) = &r.eks else { return };
+    if eks.identity_providers.is_empty() {
+        return;
+    }
+    out.push_str("\nOIDC IDENTITY PROVIDERS (tokens become these usernames and groups)\n");
+    let mut t = table(&[
+        "NAME",
+        "ISSUER",
+        "CLIENT ID",
+        "USERNAMES",
+        "GROUPS",
+        "REQUIRED CLAIMS",
+        "STATUS",
+    ]);
+    for p in &eks.identity_providers {
+        let required: Vec<String> = p
+            .required_claims
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        t.add_row(vec![
+            p.name.clone(),
+            p.issuer_url.clone(),
+            p.client_id.clone(),
+            p.username_form(),
+            p.groups_form(),
+            dash(&required.join(",")),
+            dash(p.status.as_deref().unwrap_or_default()),
+        ]);
+    }
+    out.push_str(&lines(&t));
+}
+
+/// IAM ROLES FROM PODS: the way out of the cluster, and who can take it.
+fn pods_to_iam_section(r: &AuditReport, out: &mut String) {
+    let Some(eks) = &r.eks else { return };
+    if eks.iam_roles_from_pods.is_empty() {
+        return;
+    }
+    out.push_str("\nIAM ROLES FROM PODS (a pod running as the service account gets the role)\n");
+    let mut t = table(&[
+        "SERVICE ACCOUNT",
+        "IAM ROLE",
+        "VIA",
+        "REACHABLE BY (mapped principals that can run such a pod)",
+    ]);
+    for role in &eks.iam_roles_from_pods {
+        let via = match role.via {
+            crate::eks::pod_roles::RoleLink::PodIdentity => "pod-identity",
+            crate::eks::pod_roles::RoleLink::Irsa => "irsa",
+        };
+        let missing = if role.service_account_exists {
+            ""
+        } else {
+            " (missing)"
+        };
+        let who: Vec<String> = role
+            .reachable_by
+            .iter()
+            .map(|p| format!("{} ({})", p.principal, p.by))
+            .collect();
+        t.add_row(vec![
+            format!("{}/{}{missing}", role.namespace, role.service_account),
+            match &role.target_role_arn {
+                Some(t) => format!("{} -> {t}", role.role_arn),
+                None => role.role_arn.clone(),
+            },
+            via.into(),
+            dash(&who.join(", ")),
+        ]);
+    }
+    out.push_str(&lines(&t));
 }
 
 /// ACCESS: the bindings of each subject an active mapping reaches, once each.
