@@ -207,7 +207,7 @@ pub async fn execute_observed(
     let caller = identity::whoami(conn).await?;
     let seen = observe_cluster(conn, v, mapper, &caller).await?;
     let plan = chronom_core::plan::grant::plan_grant(&seen.observation(v, via_note))?;
-    let denied = preflight_writes(conn, v, mapper, &seen, &caller).await?;
+    let denied = preflight_writes(conn, v, mapper, &seen, &plan, &caller).await?;
     let report = write_report::planned("grant", conn, caller, v.dry_run, plan.report());
     let mut run = GrantRun {
         conn,
@@ -352,8 +352,12 @@ async fn observe_cluster(
     let mut denied = preflight::missing(conn, &reads).await?;
     if !denied.is_empty() {
         // Without reads we cannot plan; say everything that is missing at once.
-        denied.extend(preflight::missing(conn, &rights_needed(v, mapper, true)).await?);
-        denied.dedup();
+        // The reads and the writes share `get configmaps/aws-auth`: name each right once.
+        for right in preflight::missing(conn, &rights_needed(v, mapper, true)).await? {
+            if !denied.contains(&right) {
+                denied.push(right);
+            }
+        }
         return Err(preflight::denied_error(&denied, caller, &conn.context));
     }
     let aws_auth = match mapper {
@@ -400,19 +404,34 @@ async fn observe_cluster(
     })
 }
 
-/// Preflight: the write rights a real run needs. A dry run reports them instead.
+/// How many of the role's rights an escalation refusal lists before "and N more".
+const NOT_HELD_SHOWN: usize = 10;
+
+/// Preflight: the write rights a real run needs, and the escalation checks the role and
+/// binding writes must pass. A dry run reports them instead.
 async fn preflight_writes(
     conn: &Connection,
     v: &ValidGrant,
     mapper: Mapper<'_>,
     seen: &Seen,
+    plan: &GrantPlan,
     caller: &chronom_core::outcome::Caller,
 ) -> Result<Vec<ResourceRequest>, UserError> {
     let exists = seen.aws_auth.as_ref().is_some_and(|a| a.exists);
     let mut denied = preflight::missing(conn, &rights_needed(v, mapper, exists)).await?;
     denied.retain(|r| !seen.reads.contains(r));
+    let escalation = preflight::escalation(conn, plan).await?;
+    if let Some(refusal) = &escalation {
+        denied.extend(refusal.missing.iter().cloned());
+    }
     if !denied.is_empty() && !v.dry_run {
-        return Err(preflight::denied_error(&denied, caller, &conn.context));
+        let mut err = preflight::denied_error(&denied, caller, &conn.context);
+        if let Some(refusal) = &escalation {
+            err.what.push('\n');
+            err.what
+                .push_str(&refusal.explain(&plan.request.role_name, NOT_HELD_SHOWN));
+        }
+        return Err(err);
     }
     Ok(denied)
 }

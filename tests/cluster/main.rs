@@ -18,6 +18,7 @@ mod control_plane;
 mod eks_access_entries;
 mod eks_moto;
 mod grant_revoke;
+mod preflight_rights;
 mod readonly_profiles;
 mod reliability;
 mod revoke_ownership;

@@ -7,6 +7,7 @@
 
 pub mod aws_auth;
 pub mod binding;
+pub mod escalation;
 pub mod grant;
 pub mod mapped;
 pub mod messages;
