@@ -113,6 +113,9 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
         return Ok(0);
     }
     let rows = answer_lookup(&snapshot, &targets);
+    for note in chronom_core::audit::answers::lookup_notes(&targets) {
+        eprintln!("note: {note}");
+    }
     match q.output {
         Format::Json | Format::Yaml => crate::report::print_structured(q.output, &rows)?,
         Format::Wide => {
