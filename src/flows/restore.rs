@@ -5,23 +5,44 @@
 //! meantime, the write is refused rather than overwriting what the user did not see.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 
 use crate::adapters::kube as connect;
 use crate::adapters::kube::aws_auth_writer::{self as writer, EditOutcome};
 use crate::cli::{GlobalArgs, RestoreArgs};
-use chronom_core::awsauth::unified_diff;
+use chronom_core::awsauth::{backup, unified_diff};
 use chronom_core::error::UserError;
 
 /// Read a backup file: the ConfigMap aws-auth in kube-system, as YAML or JSON.
 pub(crate) fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, String>, UserError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         UserError::usage(
             format!("cannot read {}: {e}", path.display()),
             "pass a backup file written by grant or revoke",
         )
+    };
+    // Bounded: a device or a huge file is refused after MAX_FILE_BYTES, not read to the end.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(backup::MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > backup::MAX_FILE_BYTES {
+        return Err(UserError::usage(
+            format!(
+                "{} is larger than {} MiB, so it is no aws-auth backup: a ConfigMap holds at most 1 MiB of data",
+                path.display(),
+                backup::MAX_FILE_BYTES >> 20
+            ),
+            "pass a backup file written by grant or revoke",
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        cannot(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
     })?;
     let cm: ConfigMap = serde_saphyr::from_str(&text).map_err(|e| {
         UserError::usage(
@@ -45,7 +66,14 @@ pub(crate) fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, Str
             "pass a backup of aws-auth",
         ));
     }
-    Ok(cm.data.unwrap_or_default())
+    let data = cm.data.unwrap_or_default();
+    backup::check_data(&data).map_err(|why| {
+        UserError::usage(
+            format!("{} cannot be restored: {why}", path.display()),
+            "pass a backup file written by grant or revoke",
+        )
+    })?;
+    Ok(data)
 }
 
 /// A diff of every data key, live against the backup.
