@@ -28,6 +28,7 @@ use chronom_core::plan::binding::{self, Join};
 use chronom_core::plan::grant::{
     AccessEntrySeen, GrantObservation, GrantPlan, MappingSeen, PreviousEntry, ValidGrant,
 };
+use chronom_core::plan::managed_by;
 use chronom_core::plan::mapped;
 use chronom_core::plan::messages;
 use chronom_core::plan::rollback::{self, KeepReason, RollbackStep, Written};
@@ -208,7 +209,16 @@ pub async fn execute_observed(
     let seen = observe_cluster(conn, v, mapper, &caller).await?;
     let plan = chronom_core::plan::grant::plan_grant(&seen.observation(v, via_note))?;
     let denied = preflight_writes(conn, v, mapper, &seen, &plan, &caller).await?;
-    let report = write_report::planned("grant", conn, caller, v.dry_run, plan.report());
+    let mut report = write_report::planned("grant", conn, caller, v.dry_run, plan.report());
+    let rolearn = v.entry.rolearn.to_string();
+    report.notes.extend(managed_by::notes(
+        &seen.managed_by,
+        &managed_by::RoleMapping {
+            rolearn: &rolearn,
+            username: &v.entry.username,
+            groups: &v.entry.groups,
+        },
+    ));
     let mut run = GrantRun {
         conn,
         mapper,
@@ -254,6 +264,8 @@ fn check_access_entry_username(v: &ValidGrant, mapper: Mapper<'_>) -> Result<(),
 /// Everything a grant reads before it decides.
 struct Seen {
     aws_auth: Option<AwsAuthSeen>,
+    /// The tools that also manage aws-auth (Terraform, eksctl, CDK, Pulumi).
+    managed_by: Vec<managed_by::Found>,
     prepared: Option<PreparedGrant>,
     live_role: Option<ClusterRole>,
     live_binding: Option<ClusterRoleBinding>,
@@ -360,9 +372,16 @@ async fn observe_cluster(
         }
         return Err(preflight::denied_error(&denied, caller, &conn.context));
     }
-    let aws_auth = match mapper {
-        Mapper::AwsAuth => Some(writer::seen(writer::read(conn).await?.as_ref())),
-        Mapper::AccessEntry(_) => None,
+    let (aws_auth, managed_by) = match mapper {
+        Mapper::AwsAuth => {
+            let cm = writer::read(conn).await?;
+            let managed_by = cm
+                .as_ref()
+                .map(|c| managed_by::detect(&c.metadata))
+                .unwrap_or_default();
+            (Some(writer::seen(cm.as_ref())), managed_by)
+        }
+        Mapper::AccessEntry(_) => (None, Vec::new()),
     };
     let roles: Api<ClusterRole> = Api::all(conn.client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
@@ -387,6 +406,7 @@ async fn observe_cluster(
     };
     Ok(Seen {
         aws_auth,
+        managed_by,
         prepared,
         live_role,
         live_binding,

@@ -13,6 +13,7 @@ mod support;
 mod audit_completeness;
 mod audit_differential;
 mod audit_hostile_awsauth;
+mod aws_auth_managers;
 mod backups;
 mod connect_errors;
 mod control_plane;
