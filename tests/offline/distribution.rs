@@ -960,17 +960,32 @@ fn help_speaks_of_kubectl_chronom_without_colour_when_piped() {
         global.contains("--kubeconfig") && global.contains("--request-timeout"),
         "{grant}"
     );
-    // Examples are never wrapped in the middle of a command (help is 100 columns when piped):
-    // a long one is split with `\` where a shell would take it.
-    for sub in [
+    // Examples are never wrapped in the middle of a command, whatever the terminal's width
+    // (help is 100 columns when piped; clap reads COLUMNS): a long one is split with `\` where
+    // a shell would take it.
+    for (sub, cols, flag) in [
         "grant",
         "revoke",
         "audit",
+        "audit who-can",
+        "audit lookup",
         "restore-aws-auth",
         "token",
         "completion",
-    ] {
-        let help = stdout(&chronom(home.path()).args([sub, "--help"]).output().unwrap());
+    ]
+    .iter()
+    .flat_map(|s| ["40", "100"].map(move |c| (*s, c)))
+    .flat_map(|(s, c)| ["-h", "--help"].map(move |f| (s, c, f)))
+    {
+        let help = stdout(
+            &chronom(home.path())
+                .args(sub.split(' '))
+                .arg(flag)
+                .env("COLUMNS", cols)
+                .output()
+                .unwrap(),
+        );
+        let sub = format!("{sub} {flag} at {cols} columns");
         let examples = help.split("Examples:").nth(1).unwrap_or_default();
         let mut continued = false;
         for line in examples.lines() {
@@ -987,14 +1002,18 @@ fn help_speaks_of_kubectl_chronom_without_colour_when_piped() {
         }
     }
     // -h and --help open with the same summary.
-    for args in [vec![], vec!["grant"], vec!["audit"]] {
+    for args in [
+        vec![],
+        vec!["grant"],
+        vec!["revoke"],
+        vec!["audit"],
+        vec!["audit", "who-can"],
+        vec!["restore-aws-auth"],
+        vec!["token"],
+    ] {
         let first_line = |flag: &str| {
             let help = stdout(&chronom(home.path()).args(&args).arg(flag).output().unwrap());
-            help.lines()
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches('.')
-                .to_string()
+            help.lines().next().unwrap_or_default().to_string()
         };
         assert_eq!(first_line("-h"), first_line("--help"), "{args:?}");
     }
