@@ -341,6 +341,10 @@ pub struct RestoreArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Restore even though the backup was saved from an aws-auth that has since been deleted
+    /// and created again (another uid).
+    #[arg(long)]
+    pub allow_recreated: bool,
 }
 
 pub const DEFAULT_GROUP: &str = "chronomReadOnlyGroup";

@@ -15,8 +15,14 @@ use crate::cli::{GlobalArgs, RestoreArgs};
 use chronom_core::awsauth::{backup, unified_diff};
 use chronom_core::error::UserError;
 
+/// A backup file's ConfigMap: its data, and the uid of the object it was saved from.
+pub(crate) struct Backup {
+    data: BTreeMap<String, String>,
+    uid: Option<String>,
+}
+
 /// Read a backup file: the ConfigMap aws-auth in kube-system, as YAML or JSON.
-pub(crate) fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, String>, UserError> {
+pub(crate) fn read_backup(path: &std::path::Path) -> Result<Backup, UserError> {
     let cannot = |e: std::io::Error| {
         UserError::usage(
             format!("cannot read {}: {e}", path.display()),
@@ -73,7 +79,10 @@ pub(crate) fn read_backup(path: &std::path::Path) -> Result<BTreeMap<String, Str
             "pass a backup file written by grant or revoke",
         )
     })?;
-    Ok(data)
+    Ok(Backup {
+        data,
+        uid: cm.metadata.uid,
+    })
 }
 
 /// A diff of every data key, live against the backup.
@@ -99,14 +108,17 @@ pub(crate) fn data_diff(
 }
 
 pub(crate) async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i32, UserError> {
-    let backup = read_backup(&args.file)?;
+    let Backup {
+        data: saved,
+        uid: saved_uid,
+    } = read_backup(&args.file)?;
     let conn = connect::connect(global).await?;
     let live = writer::read(&conn).await?;
     let live_data = live
         .as_ref()
         .and_then(|c| c.data.clone())
         .unwrap_or_default();
-    let diff = data_diff(&live_data, &backup);
+    let diff = data_diff(&live_data, &saved);
     if diff.is_empty() {
         println!(
             "aws-auth already matches {}; nothing to restore",
@@ -115,6 +127,34 @@ pub(crate) async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i
         return Ok(chronom_core::exit::EXIT_OK);
     }
     print!("{diff}");
+    let check = backup::check_restore(
+        live.as_ref()
+            .map(|c| (&live_data, c.metadata.uid.as_deref())),
+        &saved,
+        saved_uid.as_deref(),
+    );
+    if let Some((saved_from, live_uid)) = &check.other_object
+        && !args.allow_recreated
+    {
+        return Err(UserError::failed(
+            format!(
+                "{} was saved from another aws-auth (uid {saved_from}) than the one in the cluster now (uid {live_uid}): aws-auth was deleted and created again since, and restoring would overwrite what its new owner wrote; nothing was restored",
+                args.file.display()
+            ),
+            "check the diff above, then re-run with --allow-recreated to restore it anyway",
+        ));
+    }
+    if !check.lost.is_empty() {
+        // On stderr, before the prompt: entries added since the backup are not in the diff's
+        // context lines alone, and a restore silently dropping access is what this prevents.
+        eprintln!(
+            "warning: restoring drops {} mapping(s) that are in aws-auth now but not in the backup (added or changed since it was taken):",
+            check.lost.len()
+        );
+        for m in &check.lost {
+            eprintln!("  - {m}");
+        }
+    }
     if !args.yes && !confirm()? {
         eprintln!("not restored: nothing was changed");
         return Ok(1);
@@ -129,7 +169,7 @@ pub(crate) async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> Result<i
                 "re-run restore-aws-auth to see the new diff",
             ));
         }
-        Ok(EditOutcome::ReplaceData(backup.clone()))
+        Ok(EditOutcome::ReplaceData(saved.clone()))
     })
     .await?;
     if let Some(b) = done.backup {

@@ -232,3 +232,104 @@ fn declining_the_restore_prompt_changes_nothing_and_exits_1() {
     assert_eq!(map_roles(cp), granted, "aws-auth as it was");
     revoke(&n, state.path());
 }
+
+/// Issue 14: a backup older than the live aws-auth drops the mappings added since; restore
+/// names each before it writes. A backup of an aws-auth that was deleted and created again
+/// (another uid) is refused unless `--allow-recreated`.
+#[test]
+fn restore_names_what_it_would_drop_and_refuses_another_objects_backup() {
+    let _g = lock();
+    let cp = control_plane();
+    let state = tempfile::tempdir().unwrap();
+    let (first, second) = (names("older"), names("since"));
+    let o = run(
+        &cp.kubeconfig,
+        "chronom-admin",
+        state.path(),
+        &first.args("grant", &["-o", "json"]),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let before_first = backup_path(&o);
+    let o = run(
+        &cp.kubeconfig,
+        "chronom-admin",
+        state.path(),
+        &second.args("grant", &["-o", "json"]),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Back to before the first grant: both grants' entries are dropped, and said so.
+    let o = run(
+        &cp.kubeconfig,
+        "chronom-admin",
+        state.path(),
+        &["restore-aws-auth", before_first.to_str().unwrap(), "--yes"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "warning: restoring drops 2 mapping(s) that are in aws-auth now but not in the backup"
+        ),
+        "{}",
+        text(&o)
+    );
+    for n in [&first, &second] {
+        assert!(
+            err.contains(&format!(
+                "  - mapRoles {} as {} in [{}]",
+                n.arn,
+                n.user(),
+                n.group
+            )),
+            "{} not named:\n{}",
+            n.arn,
+            text(&o)
+        );
+        assert!(
+            !map_roles(cp).contains(&n.arn),
+            "restored without {}",
+            n.arn
+        );
+    }
+
+    // aws-auth deleted and created again: the backup is of another object.
+    let o = run(
+        &cp.kubeconfig,
+        "chronom-admin",
+        state.path(),
+        &first.args("grant", &["-o", "json"]),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let old = backup_path(&o);
+    let old_uid = get_aws_auth(cp).unwrap().metadata.uid.unwrap();
+    let now = map_roles(cp);
+    set_aws_auth(cp, None);
+    set_aws_auth(cp, data(&now));
+    let new_uid = get_aws_auth(cp).unwrap().metadata.uid.unwrap();
+    assert_ne!(old_uid, new_uid);
+    let restore = |extra: &[&str]| {
+        let mut args = vec!["restore-aws-auth", old.to_str().unwrap(), "--yes"];
+        args.extend_from_slice(extra);
+        run(&cp.kubeconfig, "chronom-admin", state.path(), &args)
+    };
+    let refused = restore(&[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("was saved from another aws-auth")
+            && err.contains(&format!("(uid {new_uid})"))
+            && err.contains("nothing was restored")
+            && err.contains("next: check the diff above, then re-run with --allow-recreated"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(map_roles(cp), now, "a refused restore changes nothing");
+    let forced = restore(&["--allow-recreated"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    assert!(!map_roles(cp).contains(&first.arn), "{}", text(&forced));
+    // Leave no RBAC behind (the mappings are gone already; revoke removes the objects).
+    for n in [&first, &second] {
+        revoke(n, state.path());
+    }
+}
