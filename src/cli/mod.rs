@@ -17,7 +17,7 @@ use chronom_core::report::format::Format;
     bin_name = "kubectl chronom",
     version = env!("CHRONOM_VERSION"),
     about = "Grant, revoke and audit read-only cluster access for an IAM role on EKS",
-    long_about = "Grant, revoke and audit read-only cluster access for an IAM role on EKS.\n\n\
+    long_about = "Grant, revoke and audit read-only cluster access for an IAM role on EKS\n\n\
         Changes exactly what it says (a ClusterRole, its ClusterRoleBinding and one aws-auth \
         mapRoles entry), keeps every other byte of aws-auth, and proves the result by asking the \
         API server.",
@@ -389,6 +389,10 @@ pub struct RestoreArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Restore even though the backup was saved from an aws-auth that has since been deleted
+    /// and created again (another uid).
+    #[arg(long)]
+    pub allow_recreated: bool,
 }
 
 pub const DEFAULT_GROUP: &str = "chronomReadOnlyGroup";
@@ -485,21 +489,25 @@ pub fn display_name(argv0: &str) -> String {
 /// print the crate name `kubectl-chronom`).
 pub fn command_named(name: &str) -> clap::Command {
     use clap::CommandFactory;
-    let mut command = Cli::command()
+    let command = Cli::command()
         .bin_name(name.to_string())
         .display_name(name.to_string());
-    if name != "kubectl chronom" {
-        command = command.mut_subcommands(|sub| {
-            let examples = sub
-                .get_after_help()
-                .map(|h| h.to_string().replace("kubectl chronom", name));
-            match examples {
-                Some(e) => sub.after_help(e),
-                None => sub,
-            }
-        });
-    }
-    command
+    examples_as_written(command, name)
+}
+
+/// Each command's examples, named as the user invoked us and never wrapped: clap wraps
+/// `after_help` at the terminal's width, which broke example commands in the middle, so the
+/// examples go into the help template, whose literal text clap prints as it is (the rest of
+/// the template is clap's default one).
+fn examples_as_written(command: clap::Command, name: &str) -> clap::Command {
+    let command = command.mut_subcommands(|sub| examples_as_written(sub, name));
+    let Some(examples) = command.get_after_help().map(|h| h.to_string()) else {
+        return command;
+    };
+    let examples = examples.replace("kubectl chronom", name);
+    command.after_help(clap::builder::Resettable::<clap::builder::StyledStr>::Reset).help_template(format!(
+        "{{before-help}}{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{{all-args}}\n\n{examples}"
+    ))
 }
 
 /// Parse argv, with help and examples written the way the user invoked us.

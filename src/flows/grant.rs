@@ -28,6 +28,7 @@ use chronom_core::plan::binding::{self, Join};
 use chronom_core::plan::grant::{
     AccessEntrySeen, GrantObservation, GrantPlan, MappingSeen, PreviousEntry, ValidGrant,
 };
+use chronom_core::plan::managed_by;
 use chronom_core::plan::mapped;
 use chronom_core::plan::messages;
 use chronom_core::plan::rollback::{self, KeepReason, RollbackStep, Written};
@@ -246,8 +247,17 @@ pub async fn execute_observed(
     let caller = identity::whoami(conn).await?;
     let seen = observe_cluster(conn, v, mapper, &caller).await?;
     let plan = chronom_core::plan::grant::plan_grant(&seen.observation(v, via_note))?;
-    let denied = preflight_writes(conn, v, mapper, &seen, &caller).await?;
-    let report = write_report::planned("grant", conn, caller, v.dry_run, plan.report());
+    let denied = preflight_writes(conn, v, mapper, &seen, &plan, &caller).await?;
+    let mut report = write_report::planned("grant", conn, caller, v.dry_run, plan.report());
+    let rolearn = v.entry.rolearn.to_string();
+    report.notes.extend(managed_by::notes(
+        &seen.managed_by,
+        &managed_by::RoleMapping {
+            rolearn: &rolearn,
+            username: &v.entry.username,
+            groups: &v.entry.groups,
+        },
+    ));
     let mut run = GrantRun {
         conn,
         mapper,
@@ -294,6 +304,8 @@ fn check_access_entry_username(v: &ValidGrant, mapper: Mapper<'_>) -> Result<(),
 /// Everything a grant reads before it decides.
 struct Seen {
     aws_auth: Option<AwsAuthSeen>,
+    /// The tools that also manage aws-auth (Terraform, eksctl, CDK, Pulumi).
+    managed_by: Vec<managed_by::Found>,
     prepared: Option<PreparedGrant>,
     live_role: Option<ClusterRole>,
     live_binding: Option<ClusterRoleBinding>,
@@ -392,13 +404,24 @@ async fn observe_cluster(
     let mut denied = preflight::missing(conn, &reads).await?;
     if !denied.is_empty() {
         // Without reads we cannot plan; say everything that is missing at once.
-        denied.extend(preflight::missing(conn, &rights_needed(v, mapper, true)).await?);
-        denied.dedup();
+        // The reads and the writes share `get configmaps/aws-auth`: name each right once.
+        for right in preflight::missing(conn, &rights_needed(v, mapper, true)).await? {
+            if !denied.contains(&right) {
+                denied.push(right);
+            }
+        }
         return Err(preflight::denied_error(&denied, caller, &conn.context));
     }
-    let aws_auth = match mapper {
-        Mapper::AwsAuth => Some(writer::seen(writer::read(conn).await?.as_ref())),
-        Mapper::AccessEntry(_) => None,
+    let (aws_auth, managed_by) = match mapper {
+        Mapper::AwsAuth => {
+            let cm = writer::read(conn).await?;
+            let managed_by = cm
+                .as_ref()
+                .map(|c| managed_by::detect(&c.metadata))
+                .unwrap_or_default();
+            (Some(writer::seen(cm.as_ref())), managed_by)
+        }
+        Mapper::AccessEntry(_) => (None, Vec::new()),
     };
     let roles: Api<ClusterRole> = Api::all(conn.client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(conn.client.clone());
@@ -423,6 +446,7 @@ async fn observe_cluster(
     };
     Ok(Seen {
         aws_auth,
+        managed_by,
         prepared,
         live_role,
         live_binding,
@@ -440,19 +464,34 @@ async fn observe_cluster(
     })
 }
 
-/// Preflight: the write rights a real run needs. A dry run reports them instead.
+/// How many of the role's rights an escalation refusal lists before "and N more".
+const NOT_HELD_SHOWN: usize = 10;
+
+/// Preflight: the write rights a real run needs, and the escalation checks the role and
+/// binding writes must pass. A dry run reports them instead.
 async fn preflight_writes(
     conn: &Connection,
     v: &ValidGrant,
     mapper: Mapper<'_>,
     seen: &Seen,
+    plan: &GrantPlan,
     caller: &chronom_core::outcome::Caller,
 ) -> Result<Vec<ResourceRequest>, UserError> {
     let exists = seen.aws_auth.as_ref().is_some_and(|a| a.exists);
     let mut denied = preflight::missing(conn, &rights_needed(v, mapper, exists)).await?;
     denied.retain(|r| !seen.reads.contains(r));
+    let escalation = preflight::escalation(conn, plan).await?;
+    if let Some(refusal) = &escalation {
+        denied.extend(refusal.missing.iter().cloned());
+    }
     if !denied.is_empty() && !v.dry_run {
-        return Err(preflight::denied_error(&denied, caller, &conn.context));
+        let mut err = preflight::denied_error(&denied, caller, &conn.context);
+        if let Some(refusal) = &escalation {
+            err.what.push('\n');
+            err.what
+                .push_str(&refusal.explain(&plan.request.role_name, NOT_HELD_SHOWN));
+        }
+        return Err(err);
     }
     Ok(denied)
 }

@@ -3,8 +3,12 @@
 
 use crate::adapters::kube::Connection;
 use crate::adapters::kube::identity::can_i;
+use crate::adapters::parallel::bounded_map;
+use chronom_core::action::Action;
 use chronom_core::error::UserError;
 use chronom_core::outcome::Caller;
+use chronom_core::plan::escalation::{self, CallerRights, EscalationRefusal};
+use chronom_core::plan::grant::GrantPlan;
 use chronom_core::rbac::{Request, ResourceRequest};
 
 /// The rights `grant` needs. Whether aws-auth exists decides update vs create.
@@ -73,6 +77,51 @@ pub(crate) async fn missing(
         }
     }
     Ok(denied)
+}
+
+/// Reviews in flight at once while asking about each right of the role.
+const PARALLEL_REVIEWS: usize = 16;
+
+/// Whether the API server's escalation checks would refuse the role or binding write `plan`
+/// makes (`chronom_core::plan::escalation`). The role's rights are asked about only when
+/// `escalate` or `bind` is missing, since holding them all is then the other way through.
+pub(crate) async fn escalation(
+    conn: &Connection,
+    plan: &GrantPlan,
+) -> Result<Option<EscalationRefusal>, UserError> {
+    let writes_role = plan.role_action != Action::Unchanged;
+    let writes_binding = plan.binding_action != Action::Unchanged;
+    if !writes_role && !writes_binding {
+        return Ok(None);
+    }
+    let name = &plan.request.role_name;
+    let mut caller = CallerRights {
+        may_escalate: !writes_role
+            || can_i(conn, &Request::from(escalation::escalate(name))).await?,
+        may_bind: !writes_binding || can_i(conn, &Request::from(escalation::bind(name))).await?,
+        not_held: None,
+    };
+    if !(caller.may_escalate && caller.may_bind) {
+        let rights = escalation::rights_of(&plan.role);
+        let held = bounded_map(rights.clone(), PARALLEL_REVIEWS, |right| {
+            let conn = conn.clone();
+            async move { can_i(&conn, &right).await }
+        })
+        .await;
+        let mut not_held = Vec::new();
+        for (right, held) in rights.into_iter().zip(held) {
+            if !held? {
+                not_held.push(right);
+            }
+        }
+        caller.not_held = Some(not_held);
+    }
+    Ok(escalation::check(
+        name,
+        writes_role,
+        writes_binding,
+        &caller,
+    ))
 }
 
 pub(crate) fn denied_error(

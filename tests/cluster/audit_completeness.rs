@@ -11,10 +11,11 @@
 //! The restricted caller is a ServiceAccount with a token from the TokenRequest API: a real
 //! bearer token whose every request goes through RBAC.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::support::{ControlPlane, unique_name};
+use crate::support::ControlPlane;
+use crate::support::cluster::auditor_with;
 
 /// This module's own control plane (support::control_plane::for_module): its tests are the
 /// only writers of its aws-auth and RBAC, as when the module was its own test binary.
@@ -47,112 +48,6 @@ fn text(o: &Output) -> String {
 fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("stdout is not the JSON report ({e}):\n{}", text(o)))
-}
-
-fn kubectl_ok(cp: &ControlPlane, args: &[&str], stdin: Option<&str>) -> String {
-    let mut cmd = cp.kubectl("chronom-admin");
-    cmd.args(args);
-    let out = match stdin {
-        Some(input) => {
-            use std::io::Write;
-            let mut child = cmd
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-            child.wait_with_output().unwrap()
-        }
-        None => cmd.output().unwrap(),
-    };
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A ServiceAccount bound to a ClusterRole with `rules`, and a kubeconfig (in `dir`) whose
-/// context `auditor` authenticates as it with a TokenRequest token.
-fn auditor_with(cp: &ControlPlane, dir: &Path, rules: &str) -> PathBuf {
-    let name = unique_name("auditor");
-    let manifest = format!(
-        "apiVersion: v1
-kind: Namespace
-metadata: {{name: {name}}}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {{name: {name}, namespace: {name}}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {{name: {name}}}
-rules:
-{rules}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {{name: {name}}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {name}}}
-subjects: [{{kind: ServiceAccount, name: {name}, namespace: {name}}}]
-"
-    );
-    kubectl_ok(cp, &["apply", "-f", "-"], Some(&manifest));
-    let token = kubectl_ok(cp, &["create", "token", &name, "-n", &name], None);
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::copy(&cp.kubeconfig, &kubeconfig).unwrap();
-    let config = |args: &[&str]| {
-        let out = Command::new(cp.kubectl_path())
-            .env_remove("KUBECONFIG")
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .arg("config")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    config(&[
-        "set-credentials",
-        "auditor",
-        &format!("--token={}", token.trim()),
-    ]);
-    // The cluster entry of the admin context, whatever its name.
-    let cluster = String::from_utf8(
-        Command::new(cp.kubectl_path())
-            .env_remove("KUBECONFIG")
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args([
-                "config",
-                "view",
-                "-o",
-                "jsonpath={.contexts[?(@.name==\"chronom-admin\")].context.cluster}",
-            ])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    config(&[
-        "set-context",
-        "auditor",
-        &format!("--cluster={cluster}"),
-        "--user=auditor",
-    ]);
-    kubeconfig
 }
 
 /// Everything the audit reads, except RoleBindings.

@@ -390,6 +390,47 @@ fn subjects(v: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Issue 14: a node identity's rights come from the Node authorizer, not from RBAC; who-can
+/// and lookup say so (the pure answers are tested in chronom_core::audit::answers).
+#[test]
+fn who_can_and_lookup_name_the_node_authorizer() {
+    const NODE_ROLE: &str =
+        "arn:aws:iam::111122223333:role/eksctl-demo-nodegroup-NodeInstanceRole-1ABCDEF";
+    let v = who_can(&["get", "secrets", "-n", "apps"]);
+    let node = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["subject"] == "Group/system:nodes")
+        .unwrap_or_else(|| panic!("no node row: {v:#}"));
+    assert_eq!(node["principals"], serde_json::json!([NODE_ROLE]));
+    assert_eq!(
+        node["via"],
+        "Node authorizer (not RBAC): each node only the objects of the pods bound to it"
+    );
+    let v = who_can(&["get", "clusterroles"]);
+    assert!(
+        !subjects(&v).iter().any(|s| s.contains("system:nodes")),
+        "{v:#}"
+    );
+
+    let o = chronom(&["audit", "lookup", NODE_ROLE, "--from-file", FIXTURE]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("note: ") && err.contains("the Node authorizer (not RBAC) lets every node"),
+        "{err}"
+    );
+    let o = chronom(&[
+        "audit",
+        "lookup",
+        "arn:aws:iam::111122223333:role/chronom-scanner",
+        "--from-file",
+        FIXTURE,
+    ]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("Node authorizer"));
+}
+
 #[test]
 fn who_can_all_namespaces_includes_namespaced_bindings_with_principals() {
     let v = who_can(&["create", "pods/exec", "-A"]);

@@ -205,3 +205,45 @@ fn kubeconfig_list_skips_a_missing_file() {
     assert!(stderr.contains("refused"), "{stderr}");
     assert!(!stderr.contains("cannot read the kubeconfig"), "{stderr}");
 }
+
+/// Issue 14: `restore-aws-auth` reads at most what an aws-auth backup can be. A device that
+/// never ends, and a ConfigMap whose data is over the API server's 1 MiB, are refused before
+/// any connection, with what to pass instead (exit 2, a usage error like any wrong FILE).
+#[test]
+fn restore_refuses_what_no_configmap_could_hold() {
+    let home = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let o = chronom(home.path())
+        .args(["restore-aws-auth", "/dev/zero"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error: /dev/zero is larger than 4 MiB, so it is no aws-auth backup")
+            && err.contains("next: pass a backup file written by grant or revoke"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+
+    let big = home.path().join("big-aws-auth.yaml");
+    std::fs::write(
+        &big,
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: aws-auth, namespace: kube-system}}\ndata:\n  mapRoles: \"{}\"\n",
+            "x".repeat(1 << 20)
+        ),
+    )
+    .unwrap();
+    let o = chronom(home.path())
+        .args(["restore-aws-auth"])
+        .arg(&big)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot be restored: its data is 1048584 bytes, more than the 1048576 (1 MiB) a ConfigMap may hold"),
+        "{err}"
+    );
+}

@@ -960,17 +960,32 @@ fn help_speaks_of_kubectl_chronom_without_colour_when_piped() {
         global.contains("--kubeconfig") && global.contains("--request-timeout"),
         "{grant}"
     );
-    // Examples are never wrapped in the middle of a command (help is 100 columns when piped):
-    // a long one is split with `\` where a shell would take it.
-    for sub in [
+    // Examples are never wrapped in the middle of a command, whatever the terminal's width
+    // (help is 100 columns when piped; clap reads COLUMNS): a long one is split with `\` where
+    // a shell would take it.
+    for (sub, cols, flag) in [
         "grant",
         "revoke",
         "audit",
+        "audit who-can",
+        "audit lookup",
         "restore-aws-auth",
         "token",
         "completion",
-    ] {
-        let help = stdout(&chronom(home.path()).args([sub, "--help"]).output().unwrap());
+    ]
+    .iter()
+    .flat_map(|s| ["40", "100"].map(move |c| (*s, c)))
+    .flat_map(|(s, c)| ["-h", "--help"].map(move |f| (s, c, f)))
+    {
+        let help = stdout(
+            &chronom(home.path())
+                .args(sub.split(' '))
+                .arg(flag)
+                .env("COLUMNS", cols)
+                .output()
+                .unwrap(),
+        );
+        let sub = format!("{sub} {flag} at {cols} columns");
         let examples = help.split("Examples:").nth(1).unwrap_or_default();
         let mut continued = false;
         for line in examples.lines() {
@@ -987,14 +1002,18 @@ fn help_speaks_of_kubectl_chronom_without_colour_when_piped() {
         }
     }
     // -h and --help open with the same summary.
-    for args in [vec![], vec!["grant"], vec!["audit"]] {
+    for args in [
+        vec![],
+        vec!["grant"],
+        vec!["revoke"],
+        vec!["audit"],
+        vec!["audit", "who-can"],
+        vec!["restore-aws-auth"],
+        vec!["token"],
+    ] {
         let first_line = |flag: &str| {
             let help = stdout(&chronom(home.path()).args(&args).arg(flag).output().unwrap());
-            help.lines()
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches('.')
-                .to_string()
+            help.lines().next().unwrap_or_default().to_string()
         };
         assert_eq!(first_line("-h"), first_line("--help"), "{args:?}");
     }
@@ -1336,4 +1355,187 @@ fn kubectl_completes_the_plugin_through_kubectl_complete_chronom() {
     );
     let out = run(&["chronom", "revoke", "-o", "y"]);
     assert_eq!(out.lines().collect::<Vec<_>>(), ["yaml", ":4"]);
+}
+
+/// The README's krew round-trip block (its Install section), between its ```sh fence and the
+/// closing fence, found by its first command.
+fn readme_round_trip() -> String {
+    let readme = std::fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
+    let install = readme
+        .split("\n## Install\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has an Install section");
+    install
+        .split("```sh\n")
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.starts_with("scripts/release pack "))
+        .expect("the Install section shows the krew round trip")
+        .to_string()
+}
+
+fn host_platform() -> (&'static str, &'static str) {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    (os, arch)
+}
+
+/// Issue 14: the krew round trip with the real binary, exactly as the README shows it.
+/// `scripts/release` packs the host platform's archive from this build's binary and writes
+/// dist/plugin.yaml with its sha256; in a fresh KREW_ROOT, `kubectl krew install` installs it
+/// (krew built from its Go module, run as a kubectl plugin), kubectl finds `kubectl chronom`
+/// through KREW_ROOT/bin, the completion helper linked there answers, and `kubectl krew
+/// uninstall` takes it all away again.
+#[test]
+#[cfg(unix)]
+fn krew_round_trip_as_the_readme_shows_it() {
+    let block = readme_round_trip();
+    for step in [
+        "scripts/release pack v",
+        "scripts/release manifest v",
+        "kubectl krew install --manifest=dist/plugin.yaml --archive=dist/",
+        "kubectl chronom --version",
+        "kubectl_complete-chronom gr",
+        "kubectl krew uninstall chronom",
+    ] {
+        assert!(
+            block.contains(step),
+            "the README block lacks {step:?}:\n{block}"
+        );
+    }
+    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        block.contains(&format!("scripts/release pack {version} ")),
+        "the README packs this version ({version}):\n{block}"
+    );
+    let (os, arch) = host_platform();
+    let script = block
+        .replace("target/release/kubectl-chronom", BIN)
+        .replace("linux amd64", &format!("{os} {arch}"))
+        .replace("linux_amd64", &format!("{os}_{arch}"));
+
+    // A source tree of links: scripts/release finds plugin.yaml, LICENSE and the helper beside
+    // its own directory and writes dist/ there, never into this repository.
+    let tree = tempfile::tempdir().unwrap();
+    for f in [
+        "scripts",
+        "plugin.yaml",
+        "LICENSE",
+        "kubectl_complete-chronom",
+    ] {
+        std::os::unix::fs::symlink(Path::new(REPO).join(f), tree.path().join(f)).unwrap();
+    }
+    let krew_root = tree.path().join("krew-root");
+    let tools = tree.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    std::os::unix::fs::symlink(kubectl(), tools.join("kubectl")).unwrap();
+    std::os::unix::fs::symlink(krew().bin.join("krew"), tools.join("kubectl-krew")).unwrap();
+    // PATH: krew's bin, kubectl and krew, then the system's tools, minus any directory with a
+    // kubectl-chronom of its own (only krew's may answer).
+    let system = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .filter(|d| {
+            !d.join("kubectl-chronom").exists() && !d.join("kubectl_complete-chronom").exists()
+        })
+        .collect::<Vec<_>>();
+    let path = std::env::join_paths(
+        [krew_root.join("bin"), tools.clone()]
+            .into_iter()
+            .chain(system),
+    )
+    .unwrap();
+    let home = tree.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    // A KREW_ROOT as a working krew has it: `kubectl krew update` has cloned the index, which
+    // `krew uninstall` insists on (cmd/krew/cmd/root.go, checkIndex: KREW_ROOT/index/default/.git).
+    // Offline, an empty git repository stands for that clone; install from a manifest and
+    // uninstall read nothing from it.
+    let index = krew_root.join("index/default");
+    std::fs::create_dir_all(&index).unwrap();
+    let git = Command::new("git")
+        .args(["init", "-q"])
+        .arg(&index)
+        .output()
+        .expect("git, to stand for krew's index");
+    assert!(
+        git.status.success(),
+        "{}",
+        String::from_utf8_lossy(&git.stderr)
+    );
+    let run = |script: &str| {
+        Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(tree.path())
+            .env("PATH", &path)
+            .env("KREW_ROOT", &krew_root)
+            .env("HOME", &home)
+            .env_remove("KUBECONFIG")
+            .env_remove("DIST_DIR")
+            .env_remove("RELEASE_BASE_URL")
+            .env_remove("KREW_OS")
+            .env_remove("KREW_ARCH")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&script);
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "the README block failed:\n{script}\n--- stdout\n{so}\n--- stderr\n{se}"
+    );
+
+    // The archive holds this build's binary, and the manifest its real sha256.
+    let archive = tree
+        .path()
+        .join(format!("dist/kubectl-chronom_{version}_{os}_{arch}.tar.gz"));
+    let manifest = parse_yaml(&tree.path().join("dist/plugin.yaml"));
+    let sha = Command::new("sha256sum").arg(&archive).output().unwrap();
+    let sha = String::from_utf8_lossy(&sha.stdout);
+    assert_eq!(
+        text(platform(&manifest, os, arch), "sha256"),
+        sha.split_whitespace().next().unwrap(),
+        "dist/plugin.yaml has the archive's sha256"
+    );
+    assert!(
+        se.contains("Installed plugin: chronom") || so.contains("Installed plugin: chronom"),
+        "krew says it installed it:\n{so}\n{se}"
+    );
+    // `kubectl chronom --version`, through kubectl, found on KREW_ROOT/bin.
+    assert!(
+        so.lines()
+            .any(|l| l.starts_with(&format!("kubectl chronom {}", env!("CARGO_PKG_VERSION")))),
+        "{so}"
+    );
+    // The helper, linked into KREW_ROOT/bin as the README says, completes `gr` to grant.
+    assert!(so.lines().any(|l| l.starts_with("grant\t")), "{so}");
+    assert!(so.lines().any(|l| l == ":4"), "{so}");
+    assert!(
+        se.contains("Uninstalled plugin: chronom") || so.contains("Uninstalled plugin: chronom"),
+        "krew says it uninstalled it:\n{so}\n{se}"
+    );
+
+    // Gone: the store, the receipt, the links, and kubectl no longer finds the plugin.
+    assert!(!krew_root.join("store/chronom").exists());
+    assert!(!krew_root.join("receipts/chronom.yaml").exists());
+    for link in ["kubectl-chronom", "kubectl_complete-chronom"] {
+        assert!(
+            std::fs::symlink_metadata(krew_root.join("bin").join(link)).is_err(),
+            "{link} is still in KREW_ROOT/bin"
+        );
+    }
+    let after = run("kubectl chronom --version");
+    assert!(
+        !after.status.success(),
+        "kubectl still runs a chronom plugin"
+    );
 }

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DeleteParams, PostParams};
 
-use super::control_plane::ControlPlane;
+use super::control_plane::{ControlPlane, unique_name};
 
 /// The node-role entry of the eks seed, as block-style mapRoles text.
 pub const NODE_ENTRY: &str = "- rolearn: arn:aws:iam::111122223333:role/eksctl-demo-nodegroup-NodeInstanceRole-1ABCDEF\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n";
@@ -235,4 +235,111 @@ spec:
 pub fn remove_policy(cp: &ControlPlane, name: &str) {
     kubectl_delete(cp, &format!("validatingadmissionpolicybinding/{name}"));
     kubectl_delete(cp, &format!("validatingadmissionpolicy/{name}"));
+}
+
+pub fn kubectl_ok(cp: &ControlPlane, args: &[&str], stdin: Option<&str>) -> String {
+    let mut cmd = cp.kubectl("chronom-admin");
+    cmd.args(args);
+    let out = match stdin {
+        Some(input) => {
+            use std::io::Write;
+            let mut child = cmd
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        }
+        None => cmd.output().unwrap(),
+    };
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Used by the modules whose tests need a caller with exactly some rights (audit_completeness,
+/// preflight_rights). A ServiceAccount bound to a ClusterRole with `rules`, and a kubeconfig (in `dir`) whose
+/// context `auditor` authenticates as it with a TokenRequest token.
+pub fn auditor_with(cp: &ControlPlane, dir: &Path, rules: &str) -> PathBuf {
+    let name = unique_name("auditor");
+    let manifest = format!(
+        "apiVersion: v1
+kind: Namespace
+metadata: {{name: {name}}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: {name}, namespace: {name}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: {name}}}
+rules:
+{rules}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {name}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {name}}}
+subjects: [{{kind: ServiceAccount, name: {name}, namespace: {name}}}]
+"
+    );
+    kubectl_ok(cp, &["apply", "-f", "-"], Some(&manifest));
+    let token = kubectl_ok(cp, &["create", "token", &name, "-n", &name], None);
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::copy(&cp.kubeconfig, &kubeconfig).unwrap();
+    let config = |args: &[&str]| {
+        let out = Command::new(cp.kubectl_path())
+            .env_remove("KUBECONFIG")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("config")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    config(&[
+        "set-credentials",
+        "auditor",
+        &format!("--token={}", token.trim()),
+    ]);
+    // The cluster entry of the admin context, whatever its name.
+    let cluster = String::from_utf8(
+        Command::new(cp.kubectl_path())
+            .env_remove("KUBECONFIG")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args([
+                "config",
+                "view",
+                "-o",
+                "jsonpath={.contexts[?(@.name==\"chronom-admin\")].context.cluster}",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    config(&[
+        "set-context",
+        "auditor",
+        &format!("--cluster={cluster}"),
+        "--user=auditor",
+    ]);
+    kubeconfig
 }

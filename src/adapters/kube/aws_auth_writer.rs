@@ -5,7 +5,7 @@
 //! makes the server answer 409 instead of one of us silently losing the other's entry.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
@@ -219,7 +219,7 @@ fn backup(conn: &Connection, cm: &ConfigMap) -> Result<PathBuf, UserError> {
             "report this bug",
         )
     })?;
-    write_private(&dir, &path, yaml.as_bytes()).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         UserError::failed(
             format!(
                 "cannot save the aws-auth backup to {}: {e}; nothing was changed",
@@ -227,16 +227,41 @@ fn backup(conn: &Connection, cm: &ConfigMap) -> Result<PathBuf, UserError> {
             ),
             "make that directory writable, or set XDG_STATE_HOME to a writable place",
         )
-    })?;
+    };
+    match private_dirs(&state_home(), &dir).map_err(cannot)? {
+        None => {}
+        Some(link) => {
+            return Err(UserError::failed(
+                format!(
+                    "cannot save the aws-auth backup: {} is a symbolic link, and backups are never written through one (it could point anywhere, and its target would be made private); nothing was changed",
+                    link.display()
+                ),
+                "replace the link with a directory, or set XDG_STATE_HOME to another place",
+            ));
+        }
+    }
+    write_private(&path, yaml.as_bytes()).map_err(cannot)?;
     Ok(path)
 }
 
-pub(crate) fn backup_dir(context: &str) -> PathBuf {
-    let state = std::env::var_os("XDG_STATE_HOME")
+fn state_home() -> PathBuf {
+    std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| home().join(".local/state"));
-    let safe: String = context
+        .unwrap_or_else(|| home().join(".local/state"))
+}
+
+pub(crate) fn backup_dir(context: &str) -> PathBuf {
+    state_home()
+        .join("kubectl-chronom/backups")
+        .join(context_dir_name(context))
+}
+
+/// A context name as one directory name: characters other than ASCII letters, digits, `-`,
+/// `_` and `.` become `_`, and a leading `.` does too, so `..`, `.` and the empty name stay
+/// inside the backups directory (`_.`, `_`, `_`) and no context is a hidden directory.
+fn context_dir_name(context: &str) -> String {
+    let mut safe: String = context
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {
@@ -246,7 +271,10 @@ pub(crate) fn backup_dir(context: &str) -> PathBuf {
             }
         })
         .collect();
-    state.join("kubectl-chronom/backups").join(safe)
+    if safe.is_empty() || safe.starts_with('.') {
+        safe.replace_range(..safe.len().min(1), "_");
+    }
+    safe
 }
 
 fn home() -> PathBuf {
@@ -255,21 +283,135 @@ fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn write_private(
-    dir: &std::path::Path,
-    path: &std::path::Path,
-    bytes: &[u8],
-) -> std::io::Result<()> {
+/// Make `dir` (under `state`) and the directories between them that are ours
+/// (`kubectl-chronom`, `backups`, the context's) exist with mode 0700, whatever the umask:
+/// backups hold every IAM mapping of the cluster. `state` itself is created 0700 when absent
+/// (the XDG base directory spec asks that of it) but left alone when it exists. Returns the
+/// first of our directories that is a symbolic link, without following or changing it.
+fn private_dirs(state: &Path, dir: &Path) -> std::io::Result<Option<PathBuf>> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(state)?;
+    let ours = dir.strip_prefix(state).map_err(std::io::Error::other)?;
+    let mut at = state.to_path_buf();
+    for part in ours.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => return Ok(Some(at)),
+            Ok(m) if !m.is_dir() => {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a directory",
+                    at.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                builder.recursive(false);
+                match builder.create(&at) {
+                    Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                    // Made by a concurrent run: checked again below, as any existing one.
+                    _ => {}
+                }
+                if std::fs::symlink_metadata(&at)?.file_type().is_symlink() {
+                    return Ok(Some(at));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        // Not a link (checked above), so this changes our directory and nothing else: an
+        // older version, or a umask, may have left it readable by others.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&at, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(None)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    std::fs::create_dir_all(dir)?;
     let mut options = std::fs::OpenOptions::new();
+    // create_new: O_EXCL, which also refuses a symbolic link planted at the file's name.
     options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     // No fsync: it would widen the read-to-write window that conflicts come from, on every retry.
     options.open(path)?.write_all(bytes)
+}
+
+#[cfg(test)]
+mod backup_dir_tests {
+    use super::*;
+
+    #[test]
+    fn every_context_name_is_one_directory_inside_backups() {
+        for (context, dir) in [
+            ("..", "_."),
+            (".", "_"),
+            ("", "_"),
+            (".hidden", "_hidden"),
+            ("../../etc", "_._.._etc"),
+            (
+                "arn:aws:eks:eu-west-1:111122223333:cluster/prod",
+                "arn_aws_eks_eu-west-1_111122223333_cluster_prod",
+            ),
+            ("kind-dev.1", "kind-dev.1"),
+        ] {
+            assert_eq!(context_dir_name(context), dir, "{context:?}");
+            let p = Path::new("/s/backups").join(context_dir_name(context));
+            assert_eq!(p.parent(), Some(Path::new("/s/backups")), "{context:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn our_directories_are_0700_whatever_the_umask_and_links_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let dir = state.join("kubectl-chronom/backups/ctx");
+        // An older version (or a 022 umask) left the upper directories world-readable.
+        std::fs::create_dir_all(state.join("kubectl-chronom/backups")).unwrap();
+        for d in ["kubectl-chronom", "kubectl-chronom/backups"] {
+            std::fs::set_permissions(state.join(d), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        assert_eq!(private_dirs(&state, &dir).unwrap(), None);
+        for d in [
+            "kubectl-chronom",
+            "kubectl-chronom/backups",
+            "kubectl-chronom/backups/ctx",
+        ] {
+            assert_eq!(mode(&state.join(d)), 0o700, "{d}");
+        }
+
+        // A context directory that is a link is neither followed nor changed.
+        let target = tmp.path().join("elsewhere");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let linked = state.join("kubectl-chronom/backups/linked");
+        std::os::unix::fs::symlink(&target, &linked).unwrap();
+        assert_eq!(private_dirs(&state, &linked).unwrap(), Some(linked.clone()));
+        assert_eq!(mode(&target), 0o755, "the link's target keeps its mode");
+        // And no backup is written there.
+        assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+
+        // A link higher up is refused too.
+        let tmp2 = tempfile::tempdir().unwrap();
+        let state2 = tmp2.path().join("state");
+        std::fs::create_dir(&state2).unwrap();
+        std::os::unix::fs::symlink(&target, state2.join("kubectl-chronom")).unwrap();
+        assert_eq!(
+            private_dirs(&state2, &state2.join("kubectl-chronom/backups/ctx")).unwrap(),
+            Some(state2.join("kubectl-chronom"))
+        );
+        assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+    }
 }

@@ -354,13 +354,23 @@ pub async fn read_cluster_for(
     scope: &QueryScope,
 ) -> Result<ClusterState, UserError> {
     let state = read_readable(conn, scope).await?;
-    match state.unread.first() {
-        None => Ok(state),
-        Some(u) => Err(UserError::failed(
-            u.reason.clone(),
-            "ask a cluster admin for the missing right, or use a context with more rights",
-        )),
+    if state.unread.is_empty() {
+        return Ok(state);
     }
+    // Every refused read at once, so one request to an admin covers them all.
+    let reasons: Vec<String> = state
+        .unread
+        .iter()
+        .map(|u| format!("  - {}: {}", u.source, u.reason))
+        .collect();
+    Err(UserError::failed(
+        format!(
+            "{} source(s) could not be read:\n{}",
+            state.unread.len(),
+            reasons.join("\n")
+        ),
+        "ask a cluster admin for the missing rights, or use a context with more rights",
+    ))
 }
 
 /// The RBAC objects a question in `scope` can depend on, and aws-auth: every ClusterRole and

@@ -144,6 +144,9 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
     if let Some(answers) = super::principals::answers_for(&shown, conn.as_ref(), &opts).await {
         chronom_core::audit::principals::mark_lookup(&mut rows, &shown, &answers);
     }
+    for note in chronom_core::audit::answers::lookup_notes(&targets) {
+        eprintln!("note: {note}");
+    }
     match q.output {
         Format::Json | Format::Yaml => crate::report::print_structured(q.output, &rows)?,
         Format::Wide => {

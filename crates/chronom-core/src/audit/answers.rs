@@ -148,6 +148,16 @@ pub fn answer_who_can(
             }
         })
         .collect();
+    if let Some(via) = rbac::node::reach(request).describe() {
+        out.push(WhoCanAnswer {
+            principals: node_principals(mappings),
+            subject: subject_text(SubjectKind::Group, NODES_GROUP, None),
+            via: via.to_string(),
+            // The Node authorizer is not scoped by namespace.
+            scope: rbac::Scope::Cluster.to_string(),
+            principal_marks: Default::default(),
+        });
+    }
     out.sort_by(|a, b| {
         (a.scope.as_str(), a.subject.as_str(), a.via.as_str()).cmp(&(
             b.scope.as_str(),
@@ -158,6 +168,56 @@ pub fn answer_who_can(
     out.dedup_by(|a, b| a.subject == b.subject && a.via == b.via && a.scope == b.scope);
     out
 }
+
+const NODES_GROUP: &str = "system:nodes";
+
+/// The principals mapped to node identities (`system:node:...` in `system:nodes`), the only
+/// ones the Node authorizer answers for.
+fn node_principals(mappings: &[Mapping]) -> Vec<String> {
+    let mut out: Vec<String> = mappings
+        .iter()
+        .filter(|m| m.active && is_node_identity(&identity_of(m)))
+        .map(|m| m.principal.clone())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn is_node_identity(id: &Identity) -> bool {
+    rbac::node::node_identity(id).is_some_and(|n| !n.is_empty())
+}
+
+/// What lookup says besides its rows, which are RBAC bindings: for each node identity among
+/// the targets, that the Node authorizer lets it do more than they show (kubelets' rights come
+/// from it; the `system:node` ClusterRole is bound to no one on current clusters).
+pub fn lookup_notes(targets: &[(Option<String>, LookupTarget)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (principal, target) in targets {
+        let user = match target {
+            LookupTarget::Identity(id) => is_node_identity(id).then(|| id.user.clone()),
+            LookupTarget::Mapped {
+                identity, mapping, ..
+            } => is_node_identity(identity).then(|| mapping.username.clone()),
+            LookupTarget::Named(_) => None,
+        };
+        let Some(user) = user else { continue };
+        let who = match principal {
+            Some(p) => format!("{p} maps to the node identity {user} (in system:nodes)"),
+            None => format!("{user} is a node identity (in system:nodes)"),
+        };
+        out.push(format!(
+            "{who}: besides the RBAC bindings listed, the Node authorizer (not RBAC) lets every node {}; each node its own Node, Lease and CSINode; and each node the secrets, configmaps, volumes, resource claims, service account tokens and pods of the pods bound to it",
+            NODE_RULES_IN_WORDS
+        ));
+    }
+    out
+}
+
+/// `bootstrappolicy.NodeRules()` (rbac::node::node_rules) in a few words.
+/// Only what the authorizer grants every node: its subdivided resources (nodes, pods, secrets,
+/// leases...) are said apart.
+const NODE_RULES_IN_WORDS: &str = "read services, endpoints, CSI drivers, runtime classes and cluster trust bundles; create and update nodes and their status; create and delete (mirror) pods, update pod status and create evictions; write events; create and read CSRs; create token and access reviews";
 
 /// The identities a lookup subject stands for: one per mapping for an IAM ARN, else one.
 pub fn lookup_targets(
@@ -357,5 +417,107 @@ mod tests {
             4,
             "a, b, c and the account"
         );
+    }
+
+    const NODE_ROLE: &str =
+        "arn:aws:iam::111122223333:role/eksctl-demo-nodegroup-NodeInstanceRole-1ABCDEF";
+
+    fn node_fixture() -> (RbacSnapshot, Vec<Mapping>) {
+        use crate::audit::manifests::ClusterState;
+        let mut s = ClusterState::default();
+        s.add_text(
+            "aws-auth.yaml",
+            include_str!("../../../../tests/fixtures/audit/aws-auth.yaml"),
+        )
+        .unwrap();
+        s.add_text(
+            "rbac.yaml",
+            include_str!("../../../../tests/fixtures/audit/rbac.yaml"),
+        )
+        .unwrap();
+        let snapshot = super::super::report::snapshot_of(&s, rbac::RuleSource::AsStored);
+        (snapshot, inventory::from_aws_auth(&s.aws_auth).mappings)
+    }
+
+    fn who_can(verb: &str, resource: &str, ns: Option<&str>) -> Vec<WhoCanAnswer> {
+        let (snapshot, mappings) = node_fixture();
+        let catalog = rbac::ResourceCatalog::builtin();
+        let mut request = rbac::parse_verb_target(verb, resource, &catalog).unwrap();
+        let scope = match ns {
+            Some(ns) => {
+                if let Request::Resource(r) = &mut request {
+                    r.namespace = Some(ns.to_string());
+                }
+                QueryScope::Namespace(ns.to_string())
+            }
+            None => QueryScope::ClusterScoped,
+        };
+        answer_who_can(&snapshot, &mappings, &request, &scope)
+    }
+
+    fn node_row(rows: &[WhoCanAnswer]) -> Option<&WhoCanAnswer> {
+        rows.iter().find(|r| r.via.starts_with("Node authorizer"))
+    }
+
+    #[test]
+    fn who_can_names_the_node_authorizer_where_it_answers() {
+        let rows = who_can("get", "secrets", Some("apps"));
+        let node = node_row(&rows).expect("secrets of a node's pods");
+        assert_eq!(node.subject, "Group/system:nodes");
+        assert_eq!(node.principals, [NODE_ROLE], "the node group's role");
+        assert_eq!(node.scope, "cluster-wide");
+        assert!(
+            node.via.contains("objects of the pods bound to it"),
+            "{node:?}"
+        );
+
+        let rows = who_can("list", "services", Some("apps"));
+        assert!(
+            node_row(&rows).unwrap().via.contains("every node"),
+            "{rows:?}"
+        );
+        let rows = who_can("get", "nodes", None);
+        assert!(
+            node_row(&rows).unwrap().via.contains("its own Node"),
+            "{rows:?}"
+        );
+
+        for (verb, resource, ns) in [
+            ("get", "clusterroles", None),
+            ("create", "pods/exec", Some("apps")),
+            ("delete", "secrets", Some("apps")),
+            ("get", "/metrics", None),
+        ] {
+            assert!(
+                node_row(&who_can(verb, resource, ns)).is_none(),
+                "{verb} {resource}: the Node authorizer has no opinion"
+            );
+        }
+    }
+
+    #[test]
+    fn lookup_of_a_node_role_notes_the_node_authorizer() {
+        let (snapshot, mappings) = node_fixture();
+        let targets = lookup_targets(NODE_ROLE, &mappings).unwrap();
+        let notes = lookup_notes(&targets);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with(&format!(
+                "{NODE_ROLE} maps to the node identity system:node:{{{{EC2PrivateDNSName}}}} (in system:nodes)"
+            )) && notes[0].contains("Node authorizer (not RBAC)"),
+            "{notes:?}"
+        );
+        // The rows stay the RBAC bindings, as the audit report lists them.
+        assert!(
+            answer_lookup(&snapshot, &targets)
+                .iter()
+                .all(|r| r.role != "Node authorizer")
+        );
+        for subject in ["arn:aws:iam::111122223333:role/chronom-scanner", "ops"] {
+            let targets = lookup_targets(subject, &mappings).unwrap();
+            assert!(lookup_notes(&targets).is_empty(), "{subject}");
+        }
+        let named = lookup_targets("system:node:ip-10-0-0-1", &mappings).unwrap();
+        assert!(lookup_notes(&named).is_empty(), "a bare name has no groups");
     }
 }

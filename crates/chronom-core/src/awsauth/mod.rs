@@ -41,6 +41,7 @@
 //! to YAML 1.1, not to 1.2). Every edit re-reads its result and fails rather than write text
 //! that reads differently from what was intended.
 
+pub mod backup;
 mod diff;
 mod document;
 mod edit;

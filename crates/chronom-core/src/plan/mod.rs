@@ -7,7 +7,9 @@
 
 pub mod aws_auth;
 pub mod binding;
+pub mod escalation;
 pub mod grant;
+pub mod managed_by;
 pub mod mapped;
 pub mod messages;
 pub mod refusal;

@@ -198,6 +198,86 @@ pub fn node_authorizer_allows(id: &Identity, request: &Request, rules: &[PolicyR
     rules.iter().any(|rule| rule_allows(rule, request))
 }
 
+/// How far the Node authorizer lets node identities (`system:node:<name>` in `system:nodes`)
+/// make a request, whatever RBAC says: what who-can and lookup tell about node identities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeReach {
+    /// Every node may, for any object: the static `NodeRules()`.
+    Any,
+    /// Each node only for its own objects: its Node, its Lease in kube-node-lease, its CSINode.
+    OwnObjects,
+    /// Each node only for the objects its pods use (their secrets, configmaps, volumes, claims,
+    /// service account tokens, the pods themselves), which the authorizer finds in its graph of
+    /// pods bound to nodes; lists and watches only with a field selector naming the object or
+    /// the node. Which objects these are depends on the live pods, so no answer names them.
+    PodObjects,
+    /// The Node authorizer has no opinion; only RBAC decides.
+    None,
+}
+
+impl NodeReach {
+    /// The `via` of a who-can row and the note of a lookup row.
+    pub fn describe(self) -> Option<&'static str> {
+        match self {
+            NodeReach::Any => Some("Node authorizer (not RBAC): every node"),
+            NodeReach::OwnObjects => {
+                Some("Node authorizer (not RBAC): each node its own Node, Lease and CSINode only")
+            }
+            NodeReach::PodObjects => Some(
+                "Node authorizer (not RBAC): each node only the objects of the pods bound to it",
+            ),
+            NodeReach::None => None,
+        }
+    }
+}
+
+/// The Node authorizer's reach for `request` (see [`NodeReach`]), from the same transcription
+/// as [`allows`]: `Any` when it allows a node whatever the node's name, `OwnObjects` when it
+/// allows it for the object named after the node, `PodObjects` for the graph-checked requests.
+pub fn reach(request: &Request) -> NodeReach {
+    const SAMPLE: &str = "chronom-sample-node";
+    let node = Identity::user(&format!("system:node:{SAMPLE}"), &["system:nodes"]);
+    let other = Identity::user("system:node:chronom-other-node", &["system:nodes"]);
+    if allows(&node, request) && allows(&other, request) {
+        return NodeReach::Any;
+    }
+    if let Request::Resource(r) = request {
+        let mut named = r.clone();
+        named.name = Some(SAMPLE.to_string());
+        if allows(&node, &Request::Resource(named)) {
+            return NodeReach::OwnObjects;
+        }
+        let verb = r.verb.as_str();
+        let sub = r.subresource.as_deref().unwrap_or("");
+        let graph = match (r.api_group.as_str(), r.resource.as_str(), sub) {
+            // authorizeReadNamespacedObject
+            ("", "secrets" | "configmaps", "") => matches!(verb, "get" | "list" | "watch"),
+            // authorizeGet
+            ("", "persistentvolumeclaims" | "persistentvolumes", "")
+            | ("resource.k8s.io", "resourceclaims", "")
+            | ("storage.k8s.io", "volumeattachments", "") => verb == "get",
+            // authorizeStatusUpdate
+            ("", "persistentvolumeclaims", "status") => matches!(verb, "update" | "patch"),
+            // authorizeCreateToken
+            ("", "serviceaccounts", "token") => verb == "create",
+            // authorizeResourceSlice: the existing slice's node, or a nodeName field selector
+            ("resource.k8s.io", "resourceslices", "") => matches!(
+                verb,
+                "get" | "update" | "patch" | "delete" | "list" | "watch" | "deletecollection"
+            ),
+            // authorizePod and the PodCertificateRequest check: the graph, or a field selector
+            ("", "pods", "") | ("certificates.k8s.io", "podcertificaterequests", "") => {
+                matches!(verb, "get" | "list" | "watch")
+            }
+            _ => false,
+        };
+        if graph {
+            return NodeReach::PodObjects;
+        }
+    }
+    NodeReach::None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +335,76 @@ mod tests {
             &Identity::user("system:node:", &["system:nodes"]),
             &res("list", "", "services", None, None)
         ));
+    }
+
+    #[test]
+    fn reach_says_how_far_a_node_gets() {
+        let r = |verb, group, resource, sub: &str, ns: Option<&str>| {
+            let mut q = ResourceRequest::new(verb, group, resource).subresource(sub);
+            q.namespace = ns.map(str::to_string);
+            reach(&Request::Resource(q))
+        };
+        assert_eq!(r("list", "", "services", "", None), NodeReach::Any);
+        assert_eq!(r("create", "", "pods", "", Some("a")), NodeReach::Any);
+        assert_eq!(r("patch", "", "nodes", "status", None), NodeReach::Any);
+        assert_eq!(r("get", "", "nodes", "", None), NodeReach::OwnObjects);
+        assert_eq!(
+            r(
+                "update",
+                "coordination.k8s.io",
+                "leases",
+                "",
+                Some("kube-node-lease")
+            ),
+            NodeReach::OwnObjects
+        );
+        assert_eq!(
+            r(
+                "update",
+                "coordination.k8s.io",
+                "leases",
+                "",
+                Some("default")
+            ),
+            NodeReach::None,
+            "only in kube-node-lease"
+        );
+        assert_eq!(
+            r("get", "", "secrets", "", Some("a")),
+            NodeReach::PodObjects
+        );
+        assert_eq!(
+            r("list", "", "configmaps", "", Some("a")),
+            NodeReach::PodObjects
+        );
+        assert_eq!(
+            r("create", "", "serviceaccounts", "token", Some("a")),
+            NodeReach::PodObjects
+        );
+        assert_eq!(r("get", "", "pods", "", Some("a")), NodeReach::PodObjects);
+        assert_eq!(r("delete", "", "secrets", "", Some("a")), NodeReach::None);
+        assert_eq!(r("create", "", "pods", "exec", Some("a")), NodeReach::None);
+        assert_eq!(
+            r("list", "", "persistentvolumes", "", None),
+            NodeReach::None
+        );
+        assert_eq!(
+            r("get", "rbac.authorization.k8s.io", "clusterroles", "", None),
+            NodeReach::None
+        );
+        let url = Request::NonResource(crate::rbac::NonResourceRequest {
+            verb: "get".into(),
+            path: "/metrics".into(),
+        });
+        assert_eq!(reach(&url), NodeReach::None);
+        // Every reach but None has words, and None has none.
+        assert!(NodeReach::None.describe().is_none());
+        for n in [NodeReach::Any, NodeReach::OwnObjects, NodeReach::PodObjects] {
+            assert!(
+                n.describe()
+                    .unwrap()
+                    .starts_with("Node authorizer (not RBAC)")
+            );
+        }
     }
 }
