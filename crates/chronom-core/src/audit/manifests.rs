@@ -549,9 +549,11 @@ mod tests {
     }
 
     /// A billion-laughs bomb: 9 levels of 9 aliases, 9^9 nodes if expanded. The budget sized from
-    /// the text must still refuse it, at once, and say so in words.
+    /// the text must still refuse it and say so in words. No clock here (a timed assertion fails
+    /// on a loaded machine and proves nothing on a fast one): a budget that let the bomb through
+    /// would build 387 million nodes, and the test would run out of memory, not pass.
     #[test]
-    fn a_yaml_bomb_is_refused_fast_in_words() {
+    fn a_yaml_bomb_is_refused_in_words() {
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
         for level in 1..10 {
             let prev = level - 1;
@@ -559,15 +561,9 @@ mod tests {
             bomb.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
         }
         bomb.push_str("kind: List\n");
-        let started = std::time::Instant::now();
         let e = ClusterState::default()
             .add_text("bomb.yaml", &bomb)
             .unwrap_err();
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
         assert!(
             e.message.starts_with("refused to read the YAML at line "),
             "{e}"
