@@ -258,6 +258,7 @@ fn the_eks_side_is_read_as_the_role_the_plugin_assumes() {
             let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new("eu-west-1"))
                 .endpoint_url(&moto().endpoint)
+                .http_client(chronom::adapters::aws::http_client())
                 .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "moto"))
                 .load()
                 .await;
@@ -785,6 +786,7 @@ fn without_aws_credentials_an_eks_context_falls_back_to_aws_auth_and_says_why() 
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region))
         .endpoint_url(&m.endpoint)
+        .http_client(chronom::adapters::aws::http_client())
         .build();
     with_sdk(&mut conn, no_credentials);
     rt().block_on(async {
@@ -1554,6 +1556,7 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region))
         .endpoint_url(&m.endpoint)
+        .http_client(chronom::adapters::aws::http_client())
         .build();
     with_sdk(&mut conn, no_credentials);
     let (state, unread) = rt().block_on(chronom::flows::audit::read_eks_side(&conn));
