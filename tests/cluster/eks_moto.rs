@@ -454,7 +454,12 @@ fn cluster_and_context_are_alternatives() {
 
 /// The control plane as DescribeCluster would describe it, and its own exec plugin.
 fn control_plane_as_eks() -> (EksCluster, ExecPlugin) {
-    let cp = control_plane();
+    eks_stand_in(control_plane())
+}
+
+/// A control plane as DescribeCluster would describe it (its endpoint and CA), and the
+/// static-token plugin it accepts in place of an EKS token. fleet_scale uses it too.
+pub(crate) fn eks_stand_in(cp: &ControlPlane) -> (EksCluster, ExecPlugin) {
     let kc = kube::config::Kubeconfig::read_from(&cp.kubeconfig).unwrap();
     let cl = kc
         .clusters

@@ -21,7 +21,6 @@ use crate::support::ControlPlane;
 use crate::support::moto::Moto;
 use aws_sdk_eks::types::VpcConfigRequest;
 use chronom::adapters::aws::cluster::EksCluster;
-use chronom::adapters::kube::eks_connection::ExecPlugin;
 use chronom::flows::fleet;
 use clap::Parser;
 
@@ -161,28 +160,8 @@ fn stats(mut xs: Vec<f64>) -> String {
 fn a_fleet_of_many_clusters_audits_every_reachable_one_and_names_the_others() {
     let cp = control_plane();
     let m = moto();
-    let kc = kube::config::Kubeconfig::read_from(&cp.kubeconfig).unwrap();
-    let cluster = kc
-        .clusters
-        .iter()
-        .find(|c| c.name == "chronom")
-        .and_then(|c| c.cluster.clone())
-        .expect("cluster chronom");
-    let exec = kc
-        .auth_infos
-        .iter()
-        .find(|a| a.name == "chronom-eks")
-        .and_then(|a| a.auth_info.as_ref())
-        .and_then(|a| a.exec.clone())
-        .expect("user chronom-eks has an exec plugin");
-    let plugin = ExecPlugin {
-        command: exec.command.expect("command").into(),
-        args: exec.args.unwrap_or_default(),
-    };
-    let server = cluster.server.expect("server");
-    let ca = cluster
-        .certificate_authority_data
-        .expect("certificate-authority-data");
+    let (described, plugin) = crate::eks_moto::eks_stand_in(cp);
+    let (server, ca) = (described.endpoint, described.certificate_authority_data);
     let upstream: u16 = server.rsplit(':').next().unwrap().parse().unwrap();
 
     // Every healthy cluster goes through a proxy without delay, so that the connections in
