@@ -258,6 +258,7 @@ fn the_eks_side_is_read_as_the_role_the_plugin_assumes() {
             let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new("eu-west-1"))
                 .endpoint_url(&moto().endpoint)
+                .http_client(chronom::adapters::aws::http_client())
                 .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "moto"))
                 .load()
                 .await;
@@ -453,7 +454,12 @@ fn cluster_and_context_are_alternatives() {
 
 /// The control plane as DescribeCluster would describe it, and its own exec plugin.
 fn control_plane_as_eks() -> (EksCluster, ExecPlugin) {
-    let cp = control_plane();
+    eks_stand_in(control_plane())
+}
+
+/// A control plane as DescribeCluster would describe it (its endpoint and CA), and the
+/// static-token plugin it accepts in place of an EKS token. fleet_scale uses it too.
+pub(crate) fn eks_stand_in(cp: &ControlPlane) -> (EksCluster, ExecPlugin) {
     let kc = kube::config::Kubeconfig::read_from(&cp.kubeconfig).unwrap();
     let cl = kc
         .clusters
@@ -785,6 +791,7 @@ fn without_aws_credentials_an_eks_context_falls_back_to_aws_auth_and_says_why() 
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region))
         .endpoint_url(&m.endpoint)
+        .http_client(chronom::adapters::aws::http_client())
         .build();
     with_sdk(&mut conn, no_credentials);
     rt().block_on(async {
@@ -1603,6 +1610,7 @@ fn an_eks_context_whose_eks_side_cannot_be_read_makes_the_audit_incomplete() {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region))
         .endpoint_url(&m.endpoint)
+        .http_client(chronom::adapters::aws::http_client())
         .build();
     with_sdk(&mut conn, no_credentials);
     let (state, unread) = rt().block_on(chronom::flows::audit::read_eks_side(&conn));
@@ -1806,6 +1814,7 @@ fn a_cross_account_fleet_is_one_report_with_an_account_column_and_a_denied_accou
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("eu-west-2"))
             .endpoint_url(&m.endpoint)
+            .http_client(chronom::adapters::aws::http_client())
             .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "moto"))
             .load(),
     );

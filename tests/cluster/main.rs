@@ -19,6 +19,7 @@ mod connect_errors;
 mod control_plane;
 mod eks_access_entries;
 mod eks_moto;
+mod fleet_scale;
 mod grant_revoke;
 mod irsa;
 mod preflight_rights;

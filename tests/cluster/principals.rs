@@ -692,6 +692,7 @@ fn a_role_iam_will_not_describe_is_not_checked_and_fails_the_gate() {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(REGION))
         .endpoint_url(&m.endpoint)
+        .http_client(chronom::adapters::aws::http_client())
         .credentials_provider(
             aws_credential_types::provider::SharedCredentialsProvider::new(
                 aws_credential_types::Credentials::new("AKIDSETUP", "setup", None, None, "setup"),

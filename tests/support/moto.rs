@@ -277,6 +277,7 @@ impl Moto {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
             .endpoint_url(&self.endpoint)
+            .http_client(chronom::adapters::aws::http_client())
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
                 ACCESS_KEY, SECRET_KEY, None, None, "moto",
             )))

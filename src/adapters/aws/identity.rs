@@ -191,6 +191,12 @@ mod tests {
                     .build(),
             )
             .profile_name("signin")
+            // As aws_config's loader configures it: the login provider needs an HTTP client
+            // to be built, and the SDK's default one is not compiled in (docs/dependencies.md).
+            .configure(
+                &aws_config::provider_config::ProviderConfig::without_region()
+                    .with_http_client(crate::adapters::aws::http_client()),
+            )
             .build();
         let err = run(credentials(&sdk_with(provider))).unwrap_err();
         assert!(!err.what.contains("credentials-login"), "{err}");

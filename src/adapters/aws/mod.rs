@@ -13,6 +13,9 @@ pub mod token;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sts::config::SharedHttpClient;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{Builder, ConnectorBuilder, tls};
 
 use chronom_core::eks::posture::{AuthMode, ClusterFacts};
 
@@ -61,6 +64,7 @@ pub(crate) async fn aws_config(region: Option<&str>, profile: Option<&str>) -> S
     if let Ok(mut chosen) = CHOSEN_PROFILE.lock() {
         *chosen = profile.map(String::from);
     }
+    loader = loader.http_client(http_client());
     if let Some(mfa) = mfa_profile(profile) {
         // aws-config cannot prompt for the code and would call AssumeRole without one; every
         // use of these credentials says why instead (identity::credentials turns it into the
@@ -68,6 +72,25 @@ pub(crate) async fn aws_config(region: Option<&str>, profile: Option<&str>) -> S
         loader = loader.credentials_provider(identity::MfaRequired(mfa));
     }
     loader.load().await
+}
+
+/// The one HTTP client of every AWS call: rustls with ring, the TLS stack and crypto provider
+/// the Kubernetes client uses (docs/dependencies.md). The SDK's default client would bring
+/// aws-lc-rs, and with it a second provider and its CPU-jitter seeding, into the process. The
+/// proxy variables (`HTTPS_PROXY`, `NO_PROXY`, ...) are honoured as the SDK's default client
+/// honours them.
+pub fn http_client() -> SharedHttpClient {
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// The selected profile (`profile`, else `AWS_PROFILE`, else `default`) of the shared config

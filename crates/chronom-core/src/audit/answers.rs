@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::inventory::{Mapping, MappingSource};
-use super::produced::{bound_usernames, mapping_produces};
+use super::produced::{bound_usernames, fits_literally, mapping_produces};
 use super::report::identity_of;
 use crate::arn::{self, PrincipalArn};
 use crate::error::UserError;
@@ -53,7 +53,8 @@ pub fn principals_for(mappings: &[Mapping], kind: SubjectKind, name: &str) -> Ve
             SubjectKind::Group => {
                 name == rbac::model::AUTHENTICATED_GROUP || m.groups.iter().any(|g| g == name)
             }
-            SubjectKind::User => mapping_produces(m, None, name),
+            // The literal test first: who-can asks this for every User row x every mapping.
+            SubjectKind::User => fits_literally(m, name) && mapping_produces(m, None, name),
             SubjectKind::ServiceAccount => false,
         })
         .map(|m| m.principal.clone())

@@ -77,6 +77,20 @@ pub fn bound_usernames(
     out
 }
 
+/// Whether `username` has the literal text every username of `m` starts and ends with (or is
+/// its one username): a necessary condition for [`mapping_produces`], at the cost of two string
+/// comparisons instead of a template match.
+pub fn fits_literally(m: &Mapping, username: &str) -> bool {
+    match literal_ends(m) {
+        LiteralEnds::Exact(name) => name == username,
+        LiteralEnds::Around(prefix, suffix) => {
+            username.len() >= prefix.len() + suffix.len()
+                && username.starts_with(prefix)
+                && username.ends_with(suffix)
+        }
+    }
+}
+
 /// What every username a mapping can produce must look like, literally.
 enum LiteralEnds<'a> {
     Exact(&'a str),
@@ -94,5 +108,86 @@ fn literal_ends(m: &Mapping) -> LiteralEnds<'_> {
             }
             _ => LiteralEnds::Exact(&m.username),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn mapping(source: MappingSource, principal: &str, username: &str) -> Mapping {
+        Mapping {
+            source,
+            principal: principal.into(),
+            username: username.into(),
+            groups: Vec::new(),
+            line: None,
+            userid: None,
+            sso: None,
+            active: true,
+            state: "active",
+            shadowed_by_line: None,
+            notes: Vec::new(),
+            rejected: false,
+            access_policies: Vec::new(),
+        }
+    }
+
+    /// Pieces that make templates and usernames meet: placeholders, their rendered shapes,
+    /// stray braces, literal text.
+    const PIECES: &[&str] = &[
+        "{{AccountID}}",
+        "{{SessionName}}",
+        "{{SessionNameRaw}}",
+        "{{EC2PrivateDNSName}}",
+        "{{AccessKeyID}}",
+        "{{",
+        "}}",
+        "{{Unknown}}",
+        "111122223333",
+        "alice",
+        "i-0123456789abcdef0",
+        "ip-10-0-0-1.ec2.internal",
+        "a@b",
+        "a-b",
+        ":",
+        "-",
+        "x",
+        "",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(PIECES), 0..5).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        /// `fits_literally` only ever rules out names the full match also rules out: who-can's
+        /// shortcut cannot drop a principal.
+        #[test]
+        fn the_literal_test_never_rules_out_a_produced_name(
+            template in text(),
+            username in text(),
+            source in prop::sample::select(&[
+                MappingSource::MapRoles,
+                MappingSource::MapUsers,
+                MappingSource::MapAccounts,
+                MappingSource::AccessEntry,
+            ][..]),
+            session in prop::option::of(prop::sample::select(&["alice", "i-0123456789abcdef0", "a@b"][..])),
+        ) {
+            let principal = match source {
+                MappingSource::MapAccounts => "111122223333",
+                MappingSource::MapUsers => "arn:aws:iam::111122223333:user/alice",
+                _ => "arn:aws:iam::111122223333:role/dev",
+            };
+            for m in [mapping(source, principal, &template), mapping(source, principal, "")] {
+                for name in [username.as_str(), principal, "arn:aws:iam::111122223333:role/dev"] {
+                    if mapping_produces(&m, session, name) {
+                        prop_assert!(fits_literally(&m, name), "{m:?} produces {name:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use saphyr_parser::ScalarStyle;
 
-use super::document::{Node, NodeKind, find_dash};
+use super::document::{LineIndex, Node, NodeKind, find_dash};
 use super::entry::{self, MapAccount, MapRoleEntry, MapUserEntry, Place, Yaml11, yaml11_resolve};
 use super::parse_error::ParseError;
 use super::yaml11::{Event, Mark, Parser};
@@ -139,7 +139,7 @@ fn read_json_section<T>(text: &str, make: impl Fn(&str, &Node, Place) -> T) -> L
             let entries = items
                 .iter()
                 .zip(raw_items)
-                .map(|(item, (start, end))| make(text, item, place(text, start, end)))
+                .map(|(item, (start, end))| make(text, item, place(&decoder.lines, start, end)))
                 .collect();
             LenientRead {
                 entries,
@@ -170,7 +170,8 @@ fn read_json_section<T>(text: &str, make: impl Fn(&str, &Node, Place) -> T) -> L
 }
 
 /// Where a top-level item is: from its `-` when there is one, like the strict reader.
-fn place(text: &str, start: Mark, end: Mark) -> Place {
+fn place(lines: &LineIndex<'_>, start: Mark, end: Mark) -> Place {
+    let text = lines.text;
     let (start_byte, end_byte) = (start.index.min(text.len()), end.index.min(text.len()));
     let dash = text
         .is_char_boundary(start_byte)
@@ -178,7 +179,7 @@ fn place(text: &str, start: Mark, end: Mark) -> Place {
         .flatten();
     match dash {
         Some(dash) => {
-            let (line, column) = super::document::line_column(text, dash);
+            let (line, column) = lines.line_column(dash);
             Place {
                 span: dash..end_byte.max(dash),
                 line,
@@ -451,6 +452,8 @@ enum KeyId {
 struct Decoder<'a> {
     tree: &'a Tree,
     text: &'a str,
+    /// For the line and column of each entry's place.
+    lines: LineIndex<'a>,
     decode_count: u64,
     alias_count: u64,
     alias_depth: usize,
@@ -463,6 +466,7 @@ impl<'a> Decoder<'a> {
         Decoder {
             tree,
             text,
+            lines: LineIndex::new(text),
             // The document node counts too.
             decode_count: 1,
             alias_count: 0,
@@ -808,7 +812,7 @@ impl<'a> Decoder<'a> {
         Ok(entry::account(
             self.text,
             &node?,
-            place(self.text, start, end),
+            place(&self.lines, start, end),
         ))
     }
 }
