@@ -93,26 +93,20 @@ pub async fn list_principals(
     cluster: &str,
 ) -> Result<Vec<String>, UserError> {
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = eks
-            .list_access_entries()
-            .cluster_name(cluster)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                aws_error(
-                    &e,
-                    &format!("listing the access entries of cluster {cluster}"),
-                    "eks:ListAccessEntries",
-                )
-            })?;
+    let mut pages = eks
+        .list_access_entries()
+        .cluster_name(cluster)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            aws_error(
+                &e,
+                &format!("listing the access entries of cluster {cluster}"),
+                "eks:ListAccessEntries",
+            )
+        })?;
         out.extend(page.access_entries().iter().cloned());
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
     }
     Ok(out)
 }
@@ -147,16 +141,14 @@ pub async fn list_policies(
     principal_arn: &str,
 ) -> Result<Vec<Association>, UserError> {
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = match eks
-            .list_associated_access_policies()
-            .cluster_name(cluster)
-            .principal_arn(principal_arn)
-            .set_next_token(token.clone())
-            .send()
-            .await
-        {
+    let mut pages = eks
+        .list_associated_access_policies()
+        .cluster_name(cluster)
+        .principal_arn(principal_arn)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = match page {
             Ok(p) => p,
             Err(e) if not_found(&e, |s| s.is_resource_not_found_exception()) => return Ok(out),
             Err(e) => {
@@ -177,10 +169,6 @@ pub async fn list_policies(
                 _ => PolicyScope::Cluster,
             };
             out.push(Association::new(p.policy_arn().unwrap_or_default(), scope));
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
         }
     }
     Ok(out)

@@ -27,31 +27,25 @@ fn provider_of(c: &aws_sdk_eks::types::OidcIdentityProviderConfig) -> OidcProvid
 /// The names of the cluster's OIDC configurations (the only identity provider type EKS has).
 async fn list(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Vec<String>, UserError> {
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = eks
-            .list_identity_provider_configs()
-            .cluster_name(cluster)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                aws_error(
-                    &e,
-                    &format!("listing the identity provider configs of cluster {cluster}"),
-                    "eks:ListIdentityProviderConfigs",
-                )
-            })?;
+    let mut pages = eks
+        .list_identity_provider_configs()
+        .cluster_name(cluster)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            aws_error(
+                &e,
+                &format!("listing the identity provider configs of cluster {cluster}"),
+                "eks:ListIdentityProviderConfigs",
+            )
+        })?;
         out.extend(
             page.identity_provider_configs()
                 .iter()
                 .filter(|c| c.r#type() == "oidc")
                 .map(|c| c.name().to_string()),
         );
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
     }
     Ok(out)
 }

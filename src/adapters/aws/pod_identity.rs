@@ -9,30 +9,24 @@ use super::access_entries::{PARALLEL_REQUESTS, aws_error};
 
 async fn list_ids(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Vec<String>, UserError> {
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = eks
-            .list_pod_identity_associations()
-            .cluster_name(cluster)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                aws_error(
-                    &e,
-                    &format!("listing the Pod Identity associations of cluster {cluster}"),
-                    "eks:ListPodIdentityAssociations",
-                )
-            })?;
+    let mut pages = eks
+        .list_pod_identity_associations()
+        .cluster_name(cluster)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            aws_error(
+                &e,
+                &format!("listing the Pod Identity associations of cluster {cluster}"),
+                "eks:ListPodIdentityAssociations",
+            )
+        })?;
         out.extend(
             page.associations()
                 .iter()
                 .filter_map(|a| a.association_id().map(str::to_string)),
         );
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
     }
     Ok(out)
 }
