@@ -166,7 +166,8 @@ pub async fn run(global: &GlobalArgs, args: &GrantArgs) -> chronom_core::outcome
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
         (a, b) => a.or(b),
     };
-    let note = match role_in_iam(&conn, &v, args.role_created_later).await {
+    let by_access_entry = matches!(mapper, Mapper::AccessEntry(_));
+    let note = match role_in_iam(&conn, &v, args.role_created_later, by_access_entry).await {
         Ok(None) => note,
         Ok(Some(seen)) => Some(match note {
             Some(n) => format!("{n}; {seen}"),
@@ -187,6 +188,7 @@ pub async fn role_in_iam(
     conn: &Connection,
     v: &ValidGrant,
     created_later: bool,
+    by_access_entry: bool,
 ) -> Result<Option<String>, UserError> {
     let Some(link) = conn.eks.as_ref() else {
         return Ok(None);
@@ -201,8 +203,13 @@ pub async fn role_in_iam(
                 why: chronom_core::audit::principals::NotChecked::Failed,
                 detail: "IAM gave no answer".into(),
             });
-    chronom_core::plan::role_in_iam::check(&v.role.canonical.to_string(), &answer, created_later)
-        .map(Some)
+    chronom_core::plan::role_in_iam::check(
+        &v.role.canonical.to_string(),
+        &answer,
+        created_later,
+        by_access_entry,
+    )
+    .map(Some)
 }
 
 /// Where grant maps the role.

@@ -544,12 +544,12 @@ fn grant_refuses_a_role_iam_does_not_have() {
             }
         };
         let (v, later) = grant(&missing, false);
-        let e = chronom::flows::grant::role_in_iam(&conn, &v, later)
+        let e = chronom::flows::grant::role_in_iam(&conn, &v, later, false)
             .await
             .unwrap_err();
         assert!(e.what.contains("does not exist"), "{e}");
         let (v, later) = grant(&missing, true);
-        let note = chronom::flows::grant::role_in_iam(&conn, &v, later)
+        let note = chronom::flows::grant::role_in_iam(&conn, &v, later, false)
             .await
             .unwrap()
             .unwrap();
@@ -558,7 +558,7 @@ fn grant_refuses_a_role_iam_does_not_have() {
             "{note}"
         );
         let (v, later) = grant(&role_arn(&present), false);
-        let note = chronom::flows::grant::role_in_iam(&conn, &v, later)
+        let note = chronom::flows::grant::role_in_iam(&conn, &v, later, false)
             .await
             .unwrap()
             .unwrap();

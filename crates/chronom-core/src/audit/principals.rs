@@ -154,7 +154,11 @@ pub fn principal_of(m: &Mapping) -> Option<PrincipalRef> {
     if m.sso.is_some() || m.source == MappingSource::MapAccounts {
         return None;
     }
-    let parsed = arn::parse_principal_arn(&m.principal).ok()?;
+    // The authenticator compares ARNs with EqualFold, so `ARN:AWS:IAM::...:Role/x` is live
+    // (awsauth::entry reads it so too); it names the same principal as its folded form.
+    let parsed = arn::parse_principal_arn(&m.principal)
+        .or_else(|_| arn::parse_principal_arn(&arn::go_fold(&m.principal)))
+        .ok()?;
     let (kind, partition, account, name) = match &parsed {
         PrincipalArn::Role { role, .. } | PrincipalArn::AssumedRole { role, .. } => (
             PrincipalKind::Role,
@@ -284,6 +288,20 @@ pub fn evaluate(mappings: &[Mapping], existing: &[Finding], j: Judgement<'_>) ->
             out.unread.push(UnreadSource::new(
                 SOURCE,
                 format!("{} not checked: IAM was not asked", p.arn),
+            ));
+        }
+    }
+    // A live mapping whose principal is neither a role nor a user ARN (after folding) cannot be
+    // asked about: say so rather than leave it out. SSO patterns and mapAccounts are not
+    // principals (docs/principals.md).
+    for m in mappings.iter().filter(|m| judged(m)) {
+        if m.sso.is_none() && m.source != MappingSource::MapAccounts && principal_of(m).is_none() {
+            out.unread.push(UnreadSource::new(
+                SOURCE,
+                format!(
+                    "{} not checked: not a role or user ARN IAM can be asked about",
+                    m.principal
+                ),
             ));
         }
     }
@@ -803,6 +821,26 @@ mod tests {
         let o = judge(&m, &BTreeMap::new());
         assert_eq!(o.unread.len(), 1);
         assert!(o.findings.is_empty());
+    }
+
+    /// The authenticator matches ARNs case-insensitively, so an upper-case entry is live and
+    /// its principal is checked like any other (it was left out, with the audit complete).
+    #[test]
+    fn a_live_entry_written_in_other_case_is_checked() {
+        let shouted = "ARN:AWS:IAM::111122223333:Role/Admin";
+        let m = aws_auth(&role(shouted, "system:masters", None), "");
+        assert!(m[0].active, "{m:?}");
+        let principals = to_check(&m);
+        assert_eq!(principals.len(), 1, "{principals:?}");
+        assert_eq!(principals[0].account, "111122223333");
+        assert_eq!(
+            principals[0].key,
+            key("arn:aws:iam::111122223333:role/admin")
+        );
+        // Unanswered, it is a gap, never silently complete.
+        let o = judge(&m, &BTreeMap::new());
+        assert_eq!(o.unread.len(), 1, "{:?}", o.unread);
+        assert_eq!(o.checks.len(), 1);
     }
 
     #[test]

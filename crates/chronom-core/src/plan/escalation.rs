@@ -17,6 +17,9 @@ use crate::rbac::{NonResourceRequest, Request, ResourceRequest};
 const RBAC: &str = "rbac.authorization.k8s.io";
 
 /// `escalate` on the ClusterRole grant writes: lets the caller write rules it does not hold.
+/// Asked with the role's name: grant writes by server-side apply, a PATCH to the named object
+/// even when it creates it, and the API server checks `escalate` with the request's name
+/// (escalation_check.go `RoleEscalationAuthorized`); a POST to the collection would carry none.
 pub fn escalate(role_name: &str) -> ResourceRequest {
     ResourceRequest::new("escalate", RBAC, "clusterroles").name(role_name)
 }

@@ -7,8 +7,19 @@ use crate::audit::principals::{IamAnswer, NotChecked};
 use crate::error::UserError;
 
 /// `Ok(note)` to go on (the note says what the lookup found, for the report), or the refusal.
-pub fn check(role_arn: &str, answer: &IamAnswer, created_later: bool) -> Result<String, UserError> {
+/// `by_access_entry`: grant maps the role with an EKS access entry (tied to the unique id), not
+/// in aws-auth (matched on the ARN).
+pub fn check(
+    role_arn: &str,
+    answer: &IamAnswer,
+    created_later: bool,
+    by_access_entry: bool,
+) -> Result<String, UserError> {
     match answer {
+        IamAnswer::Exists(found) if by_access_entry => Ok(format!(
+            "IAM role {} exists (unique id {}); EKS ties the access entry to that id, so a role re-created under this name later would not inherit this access",
+            found.arn, found.unique_id
+        )),
         IamAnswer::Exists(found) => Ok(format!(
             "IAM role {} exists (unique id {}); aws-iam-authenticator maps it by ARN, so a role re-created under this name later would get this access: kubectl chronom audit reports that",
             found.arn, found.unique_id
@@ -43,14 +54,14 @@ mod tests {
 
     #[test]
     fn a_missing_role_is_refused_unless_it_will_be_created() {
-        let e = check(ARN, &IamAnswer::Missing, false).unwrap_err();
+        let e = check(ARN, &IamAnswer::Missing, false, false).unwrap_err();
         assert_eq!(e.exit_code, crate::exit::EXIT_FAILED);
         assert!(
             e.what.contains("does not exist") && e.what.contains("nothing was changed"),
             "{e}"
         );
         assert!(e.next.contains("--role-created-later"), "{e}");
-        let note = check(ARN, &IamAnswer::Missing, true).unwrap();
+        let note = check(ARN, &IamAnswer::Missing, true, false).unwrap();
         assert!(
             note.contains("--role-created-later") && note.contains("whoever creates"),
             "{note}"
@@ -64,12 +75,19 @@ mod tests {
             unique_id: "AROA1".into(),
             ..Default::default()
         });
-        assert!(check(ARN, &found, false).unwrap().contains("AROA1"));
+        assert!(check(ARN, &found, false, false).unwrap().contains("AROA1"));
+        // An access entry is tied to the unique id: no "re-created role gets it" warning.
+        let note = check(ARN, &found, false, true).unwrap();
+        assert!(
+            note.contains("AROA1") && note.contains("would not inherit"),
+            "{note}"
+        );
+        assert!(!note.contains("aws-iam-authenticator"), "{note}");
         let denied = IamAnswer::NotChecked {
             why: NotChecked::Denied,
             detail: "iam:GetRole was denied".into(),
         };
-        let note = check(ARN, &denied, false).unwrap();
+        let note = check(ARN, &denied, false, false).unwrap();
         assert!(
             note.contains("not looked up") && note.contains("access denied"),
             "{note}"
