@@ -288,7 +288,12 @@ mod tests {
         };
         let answers = check_with(&iam, Ok(caller), core::to_check(&mappings)).await;
         assert_eq!(rule.num_calls(), 1, "one GetRole for the one principal");
-        core::apply(&mut report, &answers, 1_765_000_000, 90);
+        chronom_core::audit::report::apply_principal_checks(
+            &mut report,
+            &answers,
+            1_765_000_000,
+            90,
+        );
         assert!(!report.complete);
         let unread = &report.incomplete[0];
         assert_eq!(unread.source, core::SOURCE);

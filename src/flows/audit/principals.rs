@@ -96,7 +96,7 @@ pub(crate) async fn add_checks(
     let answers =
         crate::adapters::aws::iam_principals::check(&sdk, core::to_check(&mappings)).await;
     // The clock is read here, once: the core takes it as data.
-    core::apply(
+    chronom_core::audit::report::apply_principal_checks(
         report,
         &answers,
         jiff::Timestamp::now().as_second(),

@@ -80,7 +80,7 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
         .cloned()
         .collect();
     if let Some(answers) = super::principals::answers_for(&shown, conn.as_ref(), &opts).await {
-        chronom_core::audit::principals::mark_who_can(&mut rows, &shown, &answers);
+        chronom_core::audit::answers::mark_who_can(&mut rows, &shown, &answers);
     }
     match q.output {
         Format::Json | Format::Yaml => crate::report::print_structured(q.output, &rows)?,
@@ -142,7 +142,7 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
         .cloned()
         .collect();
     if let Some(answers) = super::principals::answers_for(&shown, conn.as_ref(), &opts).await {
-        chronom_core::audit::principals::mark_lookup(&mut rows, &shown, &answers);
+        chronom_core::audit::answers::mark_lookup(&mut rows, &shown, &answers);
     }
     for note in chronom_core::audit::answers::lookup_notes(&targets) {
         eprintln!("note: {note}");

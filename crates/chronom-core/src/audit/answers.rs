@@ -2,11 +2,12 @@
 //! from an RBAC snapshot and the mappings, with the IAM principals behind each subject. The
 //! reading and printing is in `queries`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use super::inventory::{Mapping, MappingSource};
+use super::principals::{self, IamAnswer};
 use super::produced::{bound_usernames, fits_literally, mapping_produces};
 use super::report::identity_of;
 use crate::arn::{self, PrincipalArn};
@@ -332,6 +333,35 @@ pub fn answer_lookup(
     out
 }
 
+/// Marks the who-can rows whose principals IAM says are gone or re-created.
+pub fn mark_who_can(
+    rows: &mut [WhoCanAnswer],
+    mappings: &[Mapping],
+    answers: &BTreeMap<String, IamAnswer>,
+) {
+    for row in rows {
+        for p in &row.principals {
+            if let Some(m) = principals::mark_of(p, mappings, answers) {
+                row.principal_marks.insert(p.clone(), m);
+            }
+        }
+    }
+}
+
+/// Marks the lookup rows whose principal IAM says is gone or re-created.
+pub fn mark_lookup(
+    rows: &mut [LookupAnswer],
+    mappings: &[Mapping],
+    answers: &BTreeMap<String, IamAnswer>,
+) {
+    for row in rows {
+        row.principal_mark = row
+            .principal
+            .as_deref()
+            .and_then(|p| principals::mark_of(p, mappings, answers));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,5 +550,59 @@ mod tests {
         }
         let named = lookup_targets("system:node:ip-10-0-0-1", &mappings).unwrap();
         assert!(lookup_notes(&named).is_empty(), "a bare name has no groups");
+    }
+
+    #[test]
+    fn who_can_and_lookup_rows_are_marked_by_what_iam_said() {
+        use crate::audit::principals::fixture::*;
+        let m = aws_auth(
+            &format!(
+                "{}{}{}",
+                role(ADMIN, "g", None),
+                role(DEV, "g", Some("AROAOLD")),
+                role("arn:aws:iam::111122223333:role/fine", "g", None)
+            ),
+            "",
+        );
+        let answers = BTreeMap::from([
+            (key(ADMIN), IamAnswer::Missing),
+            (key(DEV), exists(DEV, "AROANEW", NOW, None)),
+            (
+                key("arn:aws:iam::111122223333:role/fine"),
+                exists("x", "AROAF", NOW, None),
+            ),
+        ]);
+        let mut rows = vec![WhoCanAnswer {
+            principals: vec![
+                ADMIN.into(),
+                DEV.into(),
+                "arn:aws:iam::111122223333:role/fine".into(),
+            ],
+            subject: "Group/g".into(),
+            via: "b -> r".into(),
+            scope: "cluster-wide".into(),
+            principal_marks: Default::default(),
+        }];
+        mark_who_can(&mut rows, &m, &answers);
+        assert_eq!(
+            rows[0].principal_marks,
+            BTreeMap::from([
+                (ADMIN.to_string(), "dangling"),
+                (DEV.to_string(), "re-created")
+            ])
+        );
+        let mut lookup = vec![LookupAnswer {
+            principal: Some(ADMIN.into()),
+            subject: "Group/g".into(),
+            scope: "cluster-wide".into(),
+            role: "ClusterRole/r".into(),
+            binding: "ClusterRoleBinding/b".into(),
+            rules: vec![],
+            principal_mark: None,
+        }];
+        mark_lookup(&mut lookup, &m, &answers);
+        assert_eq!(lookup[0].principal_mark, Some("dangling"));
+        mark_lookup(&mut lookup, &m, &BTreeMap::new());
+        assert_eq!(lookup[0].principal_mark, None, "not checked is no mark");
     }
 }

@@ -14,7 +14,6 @@ use serde::Serialize;
 use super::completeness::UnreadSource;
 use super::findings::{self, Finding, Severity, mapping_subject};
 use super::inventory::{Mapping, MappingSource};
-use super::report::AuditReport;
 use crate::arn::{self, PrincipalArn};
 
 /// `incomplete[].source` of a principal IAM was not asked about, or did not answer for.
@@ -534,39 +533,6 @@ fn check_row(p: &PrincipalRef, answer: Option<&IamAnswer>) -> PrincipalCheck {
     row
 }
 
-/// Adds the checks to a built report: the `principals` section, the findings (sorted, counted
-/// again) and what was not checked (which makes the report incomplete).
-pub fn apply(
-    report: &mut AuditReport,
-    answers: &BTreeMap<String, IamAnswer>,
-    now_epoch: i64,
-    stale_days: u32,
-) {
-    let mappings: Vec<Mapping> = report.mappings.iter().map(|m| m.mapping.clone()).collect();
-    let entry_created: BTreeMap<String, i64> = report
-        .eks
-        .iter()
-        .flat_map(|e| &e.access_entries)
-        .filter_map(|e| Some((e.entry.principal_arn.clone(), e.entry.created_at_epoch?)))
-        .collect();
-    let outcome = evaluate(
-        &mappings,
-        &report.findings,
-        Judgement {
-            answers,
-            now_epoch,
-            stale_days,
-            entry_created: &entry_created,
-        },
-    );
-    report.findings.extend(outcome.findings);
-    findings::sort(&mut report.findings);
-    report.counts = super::report::counts_of(&report.findings);
-    report.incomplete.extend(outcome.unread);
-    report.complete = report.incomplete.is_empty();
-    report.principals = Some(outcome.checks);
-}
-
 /// Whether a mapping reaches through a principal IAM says is gone or was re-created: the
 /// mark who-can and lookup put on its rows. None when it is fine or was not checked.
 pub fn mark(m: &Mapping, answers: &BTreeMap<String, IamAnswer>) -> Option<&'static str> {
@@ -585,7 +551,7 @@ pub fn mark(m: &Mapping, answers: &BTreeMap<String, IamAnswer>) -> Option<&'stat
 }
 
 /// The mark of the mapping of `principal` (an active one, as who-can and lookup list them).
-fn mark_of(
+pub fn mark_of(
     principal: &str,
     mappings: &[Mapping],
     answers: &BTreeMap<String, IamAnswer>,
@@ -596,48 +562,17 @@ fn mark_of(
         .find_map(|m| mark(m, answers))
 }
 
-/// Marks the who-can rows whose principals IAM says are gone or re-created.
-pub fn mark_who_can(
-    rows: &mut [super::answers::WhoCanAnswer],
-    mappings: &[Mapping],
-    answers: &BTreeMap<String, IamAnswer>,
-) {
-    for row in rows {
-        for p in &row.principals {
-            if let Some(m) = mark_of(p, mappings, answers) {
-                row.principal_marks.insert(p.clone(), m);
-            }
-        }
-    }
-}
-
-/// Marks the lookup rows whose principal IAM says is gone or re-created.
-pub fn mark_lookup(
-    rows: &mut [super::answers::LookupAnswer],
-    mappings: &[Mapping],
-    answers: &BTreeMap<String, IamAnswer>,
-) {
-    for row in rows {
-        row.principal_mark = row
-            .principal
-            .as_deref()
-            .and_then(|p| mark_of(p, mappings, answers));
-    }
-}
-
+/// What the tests here and in `report` and `answers` (which apply and show the checks) share.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixture {
     use super::*;
     use crate::audit::inventory;
-    use crate::audit::manifests::ClusterState;
-    use crate::audit::report;
-    use proptest::prelude::*;
 
-    const NOW: i64 = 1_765_000_000; // 2025-12-06
-    const ADMIN: &str = "arn:aws:iam::111122223333:role/admin";
-    const DEV: &str = "arn:aws:iam::111122223333:role/dev";
+    pub const NOW: i64 = 1_765_000_000; // 2025-12-06
+    pub const ADMIN: &str = "arn:aws:iam::111122223333:role/admin";
+    pub const DEV: &str = "arn:aws:iam::111122223333:role/dev";
 
-    fn aws_auth(roles: &str, users: &str) -> Vec<Mapping> {
+    pub fn aws_auth(roles: &str, users: &str) -> Vec<Mapping> {
         inventory::from_aws_auth(&BTreeMap::from([
             ("mapRoles".to_string(), roles.to_string()),
             ("mapUsers".to_string(), users.to_string()),
@@ -645,18 +580,18 @@ mod tests {
         .mappings
     }
 
-    fn role(arn: &str, groups: &str, userid: Option<&str>) -> String {
+    pub fn role(arn: &str, groups: &str, userid: Option<&str>) -> String {
         let userid = userid
             .map(|u| format!("  userid: {u}\n"))
             .unwrap_or_default();
         format!("- rolearn: {arn}\n  username: u\n  groups: [{groups}]\n{userid}")
     }
 
-    fn key(arn: &str) -> String {
+    pub fn key(arn: &str) -> String {
         arn.to_ascii_lowercase()
     }
 
-    fn exists(arn: &str, id: &str, created: i64, last_used: Option<i64>) -> IamAnswer {
+    pub fn exists(arn: &str, id: &str, created: i64, last_used: Option<i64>) -> IamAnswer {
         IamAnswer::Exists(IamPrincipal {
             arn: arn.into(),
             unique_id: id.into(),
@@ -664,6 +599,14 @@ mod tests {
             last_used: last_used.map(|t| (format!("used-{t}"), t)),
         })
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::*;
+    use super::*;
+    use crate::audit::inventory;
+    use proptest::prelude::*;
 
     fn judge(mappings: &[Mapping], answers: &BTreeMap<String, IamAnswer>) -> Outcome {
         // The admin-equivalence the report computes: CHR001 for system:masters mappings.
@@ -958,93 +901,6 @@ mod tests {
             mark(&m[0], &BTreeMap::from([(key(ADMIN), IamAnswer::Missing)])),
             Some("dead-entry")
         );
-    }
-
-    #[test]
-    fn apply_adds_findings_counts_and_the_principals_section() {
-        let state = ClusterState {
-            aws_auth: BTreeMap::from([(
-                "mapRoles".to_string(),
-                role(ADMIN, "system:masters", None),
-            )]),
-            aws_auth_present: true,
-            ..Default::default()
-        };
-        let mut built = report::build(
-            "ctx",
-            &state,
-            &report::snapshot_of(&state, crate::rbac::RuleSource::Aggregate),
-        );
-        let before = built.counts.critical;
-        assert!(built.complete);
-        apply(
-            &mut built,
-            &BTreeMap::from([(key(ADMIN), IamAnswer::Missing)]),
-            NOW,
-            90,
-        );
-        assert_eq!(built.counts.critical, before + 1);
-        assert_eq!(built.findings[0].severity, Severity::Critical);
-        assert!(built.complete);
-        let json = serde_json::to_value(&built).unwrap();
-        assert_eq!(json["principals"][0]["status"], "missing");
-        assert_eq!(json["principals"][0]["arn"], ADMIN);
-        apply(&mut built, &BTreeMap::new(), NOW, 90);
-        assert!(!built.complete);
-        assert_eq!(built.incomplete[0].source, "iam:principals");
-    }
-
-    #[test]
-    fn who_can_and_lookup_rows_are_marked_by_what_iam_said() {
-        let m = aws_auth(
-            &format!(
-                "{}{}{}",
-                role(ADMIN, "g", None),
-                role(DEV, "g", Some("AROAOLD")),
-                role("arn:aws:iam::111122223333:role/fine", "g", None)
-            ),
-            "",
-        );
-        let answers = BTreeMap::from([
-            (key(ADMIN), IamAnswer::Missing),
-            (key(DEV), exists(DEV, "AROANEW", NOW, None)),
-            (
-                key("arn:aws:iam::111122223333:role/fine"),
-                exists("x", "AROAF", NOW, None),
-            ),
-        ]);
-        let mut rows = vec![super::super::answers::WhoCanAnswer {
-            principals: vec![
-                ADMIN.into(),
-                DEV.into(),
-                "arn:aws:iam::111122223333:role/fine".into(),
-            ],
-            subject: "Group/g".into(),
-            via: "b -> r".into(),
-            scope: "cluster-wide".into(),
-            principal_marks: Default::default(),
-        }];
-        mark_who_can(&mut rows, &m, &answers);
-        assert_eq!(
-            rows[0].principal_marks,
-            BTreeMap::from([
-                (ADMIN.to_string(), "dangling"),
-                (DEV.to_string(), "re-created")
-            ])
-        );
-        let mut lookup = vec![super::super::answers::LookupAnswer {
-            principal: Some(ADMIN.into()),
-            subject: "Group/g".into(),
-            scope: "cluster-wide".into(),
-            role: "ClusterRole/r".into(),
-            binding: "ClusterRoleBinding/b".into(),
-            rules: vec![],
-            principal_mark: None,
-        }];
-        mark_lookup(&mut lookup, &m, &answers);
-        assert_eq!(lookup[0].principal_mark, Some("dangling"));
-        mark_lookup(&mut lookup, &m, &BTreeMap::new());
-        assert_eq!(lookup[0].principal_mark, None, "not checked is no mark");
     }
 
     fn answer() -> impl Strategy<Value = Option<IamAnswer>> {

@@ -9,6 +9,7 @@ use super::completeness::{UnreadSource, source as unread};
 use super::findings::{self, Finding};
 use super::inventory::{self, Inventory, Mapping, MappingSource};
 use super::manifests::ClusterState;
+use super::principals;
 use crate::audit::findings::Severity;
 use crate::awsauth::template::sample_username;
 use crate::eks::access_entry::EntryWithPolicies;
@@ -763,6 +764,39 @@ fn mapped_twice(
     out
 }
 
+/// Adds the checks to a built report: the `principals` section, the findings (sorted, counted
+/// again) and what was not checked (which makes the report incomplete).
+pub fn apply_principal_checks(
+    report: &mut AuditReport,
+    answers: &BTreeMap<String, principals::IamAnswer>,
+    now_epoch: i64,
+    stale_days: u32,
+) {
+    let mappings: Vec<Mapping> = report.mappings.iter().map(|m| m.mapping.clone()).collect();
+    let entry_created: BTreeMap<String, i64> = report
+        .eks
+        .iter()
+        .flat_map(|e| &e.access_entries)
+        .filter_map(|e| Some((e.entry.principal_arn.clone(), e.entry.created_at_epoch?)))
+        .collect();
+    let outcome = principals::evaluate(
+        &mappings,
+        &report.findings,
+        principals::Judgement {
+            answers,
+            now_epoch,
+            stale_days,
+            entry_created: &entry_created,
+        },
+    );
+    report.findings.extend(outcome.findings);
+    findings::sort(&mut report.findings);
+    report.counts = counts_of(&report.findings);
+    report.incomplete.extend(outcome.unread);
+    report.complete = report.incomplete.is_empty();
+    report.principals = Some(outcome.checks);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1315,5 +1349,41 @@ data:
                 .any(|f| f.rule == findings::CHRONOM_DRIFT.id),
             "CHR014 still sees the stored chronom role"
         );
+    }
+
+    #[test]
+    fn applied_principal_checks_add_findings_counts_and_the_principals_section() {
+        use crate::audit::principals::IamAnswer;
+        use crate::audit::principals::fixture::*;
+        let state = ClusterState {
+            aws_auth: BTreeMap::from([(
+                "mapRoles".to_string(),
+                role(ADMIN, "system:masters", None),
+            )]),
+            aws_auth_present: true,
+            ..Default::default()
+        };
+        let mut built = build(
+            "ctx",
+            &state,
+            &snapshot_of(&state, crate::rbac::RuleSource::Aggregate),
+        );
+        let before = built.counts.critical;
+        assert!(built.complete);
+        apply_principal_checks(
+            &mut built,
+            &BTreeMap::from([(key(ADMIN), IamAnswer::Missing)]),
+            NOW,
+            90,
+        );
+        assert_eq!(built.counts.critical, before + 1);
+        assert_eq!(built.findings[0].severity, Severity::Critical);
+        assert!(built.complete);
+        let json = serde_json::to_value(&built).unwrap();
+        assert_eq!(json["principals"][0]["status"], "missing");
+        assert_eq!(json["principals"][0]["arn"], ADMIN);
+        apply_principal_checks(&mut built, &BTreeMap::new(), NOW, 90);
+        assert!(!built.complete);
+        assert_eq!(built.incomplete[0].source, "iam:principals");
     }
 }
