@@ -460,7 +460,7 @@ pub fn facts_of_sdk(c: &aws_sdk_eks::types::Cluster, region: Option<&str>) -> Cl
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use aws_sdk_eks::operation::describe_cluster::{DescribeClusterError, DescribeClusterOutput};
     use aws_sdk_eks::operation::list_clusters::{ListClustersError, ListClustersOutput};
@@ -723,7 +723,8 @@ mod tests {
         assert_eq!(c.certificate_authority_data, "LS0t");
     }
 
-    fn cluster() -> EksCluster {
+    /// An ACTIVE, openly reachable cluster; the kube adapter's tests connect to it too.
+    pub(crate) fn cluster() -> EksCluster {
         EksCluster {
             region: "eu-west-1".into(),
             status: "ACTIVE".into(),

@@ -237,7 +237,7 @@ async fn probe(cluster: &EksCluster, timeout: Duration) -> Result<(), UserError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chronom_core::eks::posture::ClusterFacts;
+    use crate::adapters::aws::cluster::tests::cluster;
 
     fn run<T>(f: impl std::future::Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()
@@ -245,26 +245,6 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
-    }
-
-    fn cluster() -> EksCluster {
-        EksCluster {
-            region: "eu-west-1".into(),
-            status: "ACTIVE".into(),
-            endpoint: "https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com".into(),
-            certificate_authority_data: "LS0tLS1CRUdJTi==".into(),
-            facts: ClusterFacts {
-                name: "demo".into(),
-                arn: Some("arn:aws:eks:eu-west-1:111122223333:cluster/demo".into()),
-                region: Some("eu-west-1".into()),
-                endpoint_public_access: true,
-                endpoint_private_access: false,
-                public_access_cidrs: vec!["0.0.0.0/0".into()],
-                authentication_mode: Some("API_AND_CONFIG_MAP".into()),
-                ..Default::default()
-            },
-            local_cluster_id: None,
-        }
     }
 
     /// Moved from adapters/aws/cluster.rs (a_cluster_still_being_created_has_no_endpoint, which
