@@ -162,6 +162,12 @@ fn hand_list() -> Vec<Data> {
         format!("- rolearn: {R}\n  username: |\n    multi  "),
         format!("- rolearn: {R}\n  username: |\n    multi\n   "),
         format!("- rolearn: {R}\n  username: |\n    multi\n# c"),
+        // Content that starts like a header, an explicit indentation, and a last line of
+        // spaces at or past the content's indentation (found by fuzzing).
+        format!("- rolearn: {R}\n  username: |\n    |multi\n     "),
+        format!("- rolearn: {R}\n  username: |\n    >multi\n    "),
+        format!("- rolearn: {R}\n  username: |2\n    multi\n     "),
+        format!("- rolearn: {R}\n  username: >1-\n    multi\n       "),
         format!("- ? rolearn\n  : {R}\n"),
         // An empty item, which Validate drops alone, and a comment ending like one, last and
         // without a final line break (grant refused both once).

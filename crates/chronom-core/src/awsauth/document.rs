@@ -247,17 +247,34 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                         "a plain value starting with `?` or `:` inside [ ] or { } is read as a key or value indicator by aws-iam-authenticator; quote it",
                     ));
                 }
+                // Inside [ ] or { }, a `:` right before `,`, `[`, `]`, `{` or `}` ends a key for
+                // saphyr; go-yaml keeps it as the plain value's last character (`[x:, g]` is
+                // the groups `x:` and `g` to aws-iam-authenticator).
+                if style == ScalarStyle::Plain
+                    && stack.iter().any(Frame::is_flow)
+                    && text[end..].starts_with(':')
+                    && text[end + 1..].starts_with([',', '[', ']', '{', '}'])
+                {
+                    return Err(error_at(
+                        line,
+                        column,
+                        "a plain value ending in `:` inside [ ] or { } is text to aws-iam-authenticator but a key to YAML 1.2 readers; quote it",
+                    ));
+                }
                 // A block scalar's span runs on over the next line's indentation; end it at
                 // that line's start instead.
                 let mut value = value.into_owned();
-                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
-                    && (ends_without_line_break(text, end)
-                        || ends_in_blank_content_line(text, start, end))
-                    && value.ends_with('\n')
-                {
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                     // saphyr gives a `|`/`>` value that ends the text without a line break a
                     // final `\n` anyway; go-yaml (aws-iam-authenticator) does not.
-                    value.pop();
+                    if (ends_without_line_break(text, end)
+                        || ends_in_blank_content_line(text, start, end, &value))
+                        && value.ends_with('\n')
+                    {
+                        value.pop();
+                    } else if let Some(breaks) = kept_breaks_at_end(text, start, end, &value) {
+                        value = breaks;
+                    }
                 }
                 let mut end = end;
                 if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
@@ -504,38 +521,48 @@ fn span_is_empty(span: &Span) -> bool {
     span.start.index() == span.end.index()
 }
 
-/// Does a block scalar whose span ends at `end` run to the end of the text, with content on
-/// the text's last line and no line break after it?
-/// Whether the block scalar whose header is at `start` runs to the end of the text into a last
-/// line of only spaces, indented at least as far as its content, with no line break after it.
-/// go-yaml reads that line's extra spaces as content without a break; saphyr adds one.
-fn ends_in_blank_content_line(text: &str, start: usize, end: usize) -> bool {
+/// Whether the block scalar ending at `end` runs to the end of the text into a last line of
+/// only spaces, indented at least as far as its content, with no line break after it: go-yaml
+/// reads that line's extra spaces as content without a break; saphyr adds one.
+fn ends_in_blank_content_line(text: &str, start: usize, end: usize, value: &str) -> bool {
     let last_line = text.rfind(['\n', '\r']).map_or(0, |i| i + 1);
     let tail = &text[last_line..];
     if end < last_line || tail.is_empty() || !tail.bytes().all(|b| b == b' ') {
         return false;
     }
-    // The span starts at the header (`|`, `>`) or at the first content line, depending on the
-    // parser's marks; the content's indentation is that of its first non-blank line.
-    let header = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let from = if text[start..].starts_with(['|', '>']) {
-        // An explicit indentation indicator (`|2`) sets the indentation: left as it was.
-        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-        if text[start..line_end].bytes().any(|b| b.is_ascii_digit()) {
-            return false;
-        }
-        (line_end + 1).min(text.len())
-    } else {
-        header
-    };
-    if last_line < from {
+    // saphyr's scalar starts at its first content character, after the content's
+    // indentation (explicit or detected), on the last line too; only a value with no content
+    // starts at its header.
+    if value.bytes().all(|b| b == b'\n') {
         return false;
     }
-    let indent = text[from..last_line]
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start_matches(' ').len());
-    indent.is_some_and(|n| tail.len() >= n)
+    let indent = text[line_start(text, start)..start].chars().count();
+    tail.len() >= indent
+}
+
+/// go-yaml's value of a block scalar with no content that runs to the end of the text into a
+/// last line of only spaces with no line break after it: with `+` the line breaks after its
+/// header's line, else nothing. saphyr counts that last line as one more break (`|+` then
+/// `    ` is one line break to it, none to go-yaml). `None` for any other scalar.
+fn kept_breaks_at_end(text: &str, start: usize, end: usize, value: &str) -> Option<String> {
+    let last_line = text.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let tail = &text[last_line..];
+    let content = value.bytes().any(|b| b != b'\n');
+    if content || end < last_line || tail.is_empty() || !tail.bytes().all(|b| b == b' ') {
+        return None;
+    }
+    // Without content, saphyr's scalar starts at its header.
+    let header_end = start + text[start..].find('\n')?;
+    let header = text[start..header_end]
+        .split('#')
+        .next()
+        .unwrap_or_default();
+    let breaks = if header.contains('+') {
+        text[header_end + 1..].matches('\n').count()
+    } else {
+        0
+    };
+    Some("\n".repeat(breaks))
 }
 
 fn ends_without_line_break(text: &str, end: usize) -> bool {

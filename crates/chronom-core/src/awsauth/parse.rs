@@ -217,4 +217,88 @@ mod tests {
         let err = parse_map_roles("- a\n---\n- b\n").unwrap_err();
         assert!(err.message.contains("document"), "{err}");
     }
+
+    /// Block scalars at the end of the text, every way they can end: saphyr (YAML 1.2) and
+    /// go-yaml (libyaml's port, as aws-iam-authenticator reads) disagree on the last line, and
+    /// the editor must read each value as the authenticator does (a fuzzing find).
+    #[test]
+    fn block_scalars_ending_the_text_read_as_the_authenticator_reads_them() {
+        let headers = [
+            "|", ">", "|-", ">-", "|+", ">+", "|2", ">1", "|2-", "|1+", "| # c",
+        ];
+        let firsts = ["x", "|x", ">x", "#x", " x", "x  ", "- x", ""];
+        let mut compared = 0;
+        for header in headers {
+            for on_own_line in [false, true] {
+                for first in firsts {
+                    for blank_before in ["", "\n", "\n  \n"] {
+                        for indent in [2, 4, 5] {
+                            for last_spaces in 0..8 {
+                                for final_break in ["", "\n"] {
+                                    let pad = " ".repeat(indent);
+                                    let head = if on_own_line {
+                                        format!("  username:\n    {header}\n")
+                                    } else {
+                                        format!("  username: {header}\n")
+                                    };
+                                    let text = format!(
+                                        "- rolearn: arn:aws:iam::111122223333:role/a\n{head}{blank_before}{pad}{first}\n{}{final_break}",
+                                        " ".repeat(last_spaces)
+                                    );
+                                    let lenient = crate::awsauth::read_map_roles(&text);
+                                    let (Ok(strict), None) =
+                                        (parse_map_roles(&text), &lenient.error)
+                                    else {
+                                        continue;
+                                    };
+                                    compared += 1;
+                                    let meaning = |e: &MapRoleEntry| {
+                                        (e.rolearn.clone(), e.username.clone(), e.is_dropped())
+                                    };
+                                    assert_eq!(
+                                        strict.iter().map(meaning).collect::<Vec<_>>(),
+                                        lenient.entries.iter().map(meaning).collect::<Vec<_>>(),
+                                        "{text:?}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 5000, "only {compared} texts read by both");
+    }
+
+    /// A plain value ending in `:` right before `,`, `]` or `}` inside [ ] or { }: go-yaml
+    /// keeps it as text with its colon, saphyr reads a key with no value. The editor must read
+    /// it as the authenticator does or refuse (a fuzzing find).
+    #[test]
+    fn flow_values_ending_in_a_colon_read_as_the_authenticator_reads_them() {
+        let arn = "arn:aws:iam::111122223333:role/a";
+        let texts = [
+            format!("[{{rolearn: {arn}, groups: [x:, system:masters]}}]"),
+            format!("[{{rolearn: {arn}, groups: [a b:c d:, g]}}]"),
+            format!("[{{rolearn: {arn}, groups: [a:]}}]"),
+            format!("[{{rolearn: {arn}, username: a:}}]"),
+            format!("[{{rolearn: {arn}, username: a b:, groups: [g]}}]"),
+            format!("- rolearn: {arn}\n  groups: [x:, g]\n"),
+            format!("- {{rolearn: {arn}, groups: [x:]}}\n"),
+        ];
+        for text in &texts {
+            let lenient = crate::awsauth::read_map_roles(text);
+            assert!(lenient.error.is_none(), "{text:?}: {lenient:?}");
+            let err = parse_map_roles(text).unwrap_err();
+            assert!(err.message.contains("quote it"), "{text:?}: {err}");
+        }
+        // Quoted, or with a space after the colon (a key to both), it reads.
+        let quoted = format!("[{{rolearn: {arn}, groups: ['x:', g]}}]");
+        assert_eq!(parse_map_roles(&quoted).unwrap()[0].groups, ["x:", "g"]);
+        let spaced = format!("[{{rolearn: {arn}, groups: [x: , g]}}]");
+        let (strict, lenient) = (
+            parse_map_roles(&spaced).unwrap(),
+            crate::awsauth::read_map_roles(&spaced),
+        );
+        assert_eq!(strict[0].groups, lenient.entries[0].groups);
+    }
 }
