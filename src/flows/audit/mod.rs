@@ -19,6 +19,7 @@ use crate::cli::{AuditArgs, AuditQuery, GlobalArgs};
 use chronom_core::audit::completeness::{self, UnreadSource, Verdict, source};
 use chronom_core::audit::manifests::ClusterState;
 use chronom_core::audit::report;
+use chronom_core::audit::trimmed::{Page, Trimmed};
 use chronom_core::error::UserError;
 use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
 use chronom_core::report::format::Format;
@@ -514,7 +515,7 @@ pub async fn list_every<K>(
     within: &str,
 ) -> Result<Vec<K>, UserError>
 where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<DynamicType = ()> + Trimmed,
 {
     list_all(conn, api, what, within).await?.map_err(|u| {
         UserError::failed(
@@ -558,8 +559,8 @@ pub async fn read_rbac(conn: &Connection) -> Result<RbacObjects, UserError> {
     })
 }
 
-/// Every object of a kind, page by page. Each page is trimmed as it arrives (see [`trim`]), so
-/// what is kept is what the audit reads, not what the API sends.
+/// Every object of a kind, page by page, read through its trimmed form (`audit::trimmed`), so
+/// what is built is what the audit reads, not what the API sends.
 async fn list_all<K>(
     conn: &Connection,
     api: Api<K>,
@@ -567,13 +568,14 @@ async fn list_all<K>(
     within: &str,
 ) -> Result<Readable<Vec<K>>, UserError>
 where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<DynamicType = ()> + Trimmed,
 {
+    let request = kube::core::Request::new(api.resource_url());
     let mut params = ListParams::default().limit(PAGE_SIZE);
     let mut items = Vec::new();
     let mut pages = 0;
     loop {
-        let page = match api.list(&params).await {
+        let page = match list_page::<K>(&conn.client, &request, &params).await {
             Ok(p) => p,
             Err(e) => {
                 let doing = format!("listing {what} {within}");
@@ -583,17 +585,18 @@ where
         pages += 1;
         // The server says how many items are left: room for exactly all of them, rather than
         // doubling the vector (k8s-openapi objects are ~0.5 KB each before their strings).
+        let batch = page.items.unwrap_or_default();
         if let Some(left) = page
             .metadata
             .remaining_item_count
             .and_then(|n| usize::try_from(n).ok())
         {
-            items.reserve_exact(page.items.len() + left);
+            items.reserve_exact(batch.len() + left);
         }
-        items.extend(page.items.into_iter().map(trim));
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => break,
+        items.extend(batch.into_iter().map(K::Wire::into));
+        match page.metadata.continue_.filter(|t| !t.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
         }
     }
     tracing::info!(
@@ -606,11 +609,15 @@ where
     Ok(Ok(items))
 }
 
-/// Keep only the metadata the audit reads (`keep_audited_metadata` says what and why), as each
-/// page arrives.
-fn trim<K: kube::Resource>(mut item: K) -> K {
-    chronom_core::audit::manifests::keep_audited_metadata(item.meta_mut());
-    item
+/// One LIST page, as `Api::list` asks for it, parsed into the kind's trimmed form.
+async fn list_page<K: Trimmed>(
+    client: &kube::Client,
+    request: &kube::core::Request,
+    params: &ListParams,
+) -> Result<Page<K::Wire>, kube::Error> {
+    let mut req = request.list(params).map_err(kube::Error::BuildRequest)?;
+    req.extensions_mut().insert("list");
+    client.request::<Page<K::Wire>>(req).await
 }
 
 /// Every file named, and every .yaml/.yml/.json file under each directory named, in order.
@@ -659,39 +666,5 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         std::fs::metadata(path)?;
         out.push(path.to_path_buf());
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn trimming_keeps_the_profile_annotation_and_nothing_else_of_the_annotations() {
-        let mut role = ClusterRole::default();
-        role.metadata.name = Some("r".into());
-        role.metadata.resource_version = Some("7".into());
-        role.metadata.annotations = Some(std::collections::BTreeMap::from([
-            (
-                chronom_core::readonly_role::PROFILE_ANNOTATION.to_string(),
-                "read-only".to_string(),
-            ),
-            (
-                "kubectl.kubernetes.io/last-applied-configuration".to_string(),
-                "{}".to_string(),
-            ),
-        ]));
-        let trimmed = trim(role);
-        assert_eq!(
-            trimmed.metadata.annotations,
-            Some(std::collections::BTreeMap::from([(
-                chronom_core::readonly_role::PROFILE_ANNOTATION.to_string(),
-                "read-only".to_string()
-            )]))
-        );
-        assert_eq!(trimmed.metadata.resource_version, None);
-        let mut bare = ClusterRole::default();
-        bare.metadata.annotations = Some(Default::default());
-        assert_eq!(trim(bare).metadata.annotations, None);
     }
 }

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::trimmed;
 use crate::rbac::RbacObjects;
 
 /// Everything the audit reads, from a cluster or from files.
@@ -36,31 +36,6 @@ pub struct ManifestError {
 
 /// The usual remedy for a manifest the audit cannot read.
 const FIX_THE_MANIFEST: &str = "fix the manifest, or leave the file out of --from-file";
-
-/// Keep only the metadata the audit reads: name, namespace, labels (aggregation selects
-/// ClusterRoles by label, and the chronom role is recognised by one), the chronom profile
-/// annotation (CHR028 judges the role by its profile) and a service account's IRSA role
-/// annotation (the audit's IAM roles from pods). The rest (managedFields, often larger
-/// than the object; `kubectl.kubernetes.io/last-applied-configuration`, a second copy of it;
-/// uid, resourceVersion, timestamps, owner references) is dropped as each object is read, so a
-/// `kubectl get -A` dump costs memory for what the audit uses, not for what it carries.
-pub fn keep_audited_metadata(meta: &mut ObjectMeta) {
-    // The chronom profile, and on service accounts the IRSA role (`eks::pod_roles`).
-    let kept: BTreeMap<String, String> = [
-        crate::readonly_role::PROFILE_ANNOTATION,
-        crate::eks::pod_roles::IRSA_ANNOTATION,
-    ]
-    .into_iter()
-    .filter_map(|k| meta.annotations.as_mut()?.remove_entry(k))
-    .collect();
-    *meta = ObjectMeta {
-        name: meta.name.take(),
-        namespace: meta.namespace.take(),
-        labels: meta.labels.take(),
-        annotations: (!kept.is_empty()).then_some(kept),
-        ..ObjectMeta::default()
-    };
-}
 
 /// The YAML parser's budget for a text of `len` bytes. Without aliases every node is at least
 /// one byte of the text and every event at most two per node, so counts proportional to the
@@ -249,30 +224,27 @@ impl ClusterState {
                 Ok(n)
             }
             "ClusterRole" => {
-                let mut r: ClusterRole =
-                    serde_json::from_value(doc).map_err(|e| parse_err("ClusterRole", e))?;
-                keep_audited_metadata(&mut r.metadata);
+                let r: ClusterRole =
+                    trimmed::from_json_value(doc).map_err(|e| parse_err("ClusterRole", e))?;
                 self.rbac.cluster_roles.push(r);
                 Ok(1)
             }
             "ClusterRoleBinding" => {
-                let mut b: ClusterRoleBinding =
-                    serde_json::from_value(doc).map_err(|e| parse_err("ClusterRoleBinding", e))?;
-                keep_audited_metadata(&mut b.metadata);
+                let b: ClusterRoleBinding = trimmed::from_json_value(doc)
+                    .map_err(|e| parse_err("ClusterRoleBinding", e))?;
                 self.rbac.cluster_role_bindings.push(b);
                 Ok(1)
             }
             "Role" => {
-                let mut r: Role = serde_json::from_value(doc).map_err(|e| parse_err("Role", e))?;
-                keep_audited_metadata(&mut r.metadata);
+                let mut r: Role =
+                    trimmed::from_json_value(doc).map_err(|e| parse_err("Role", e))?;
                 r.metadata.namespace.get_or_insert_with(|| "default".into());
                 self.rbac.roles.push(r);
                 Ok(1)
             }
             "RoleBinding" => {
                 let mut b: RoleBinding =
-                    serde_json::from_value(doc).map_err(|e| parse_err("RoleBinding", e))?;
-                keep_audited_metadata(&mut b.metadata);
+                    trimmed::from_json_value(doc).map_err(|e| parse_err("RoleBinding", e))?;
                 b.metadata.namespace.get_or_insert_with(|| "default".into());
                 self.rbac.role_bindings.push(b);
                 Ok(1)

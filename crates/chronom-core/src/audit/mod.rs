@@ -13,3 +13,4 @@ pub mod produced;
 pub mod questions;
 pub mod report;
 pub mod review_classes;
+pub mod trimmed;

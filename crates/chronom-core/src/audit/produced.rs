@@ -50,7 +50,7 @@ pub fn bound_usernames(
     session_name: Option<&str>,
     snapshot: &RbacSnapshot,
 ) -> Vec<String> {
-    let mut out: Vec<String> = match literal_ends(m) {
+    let out: Vec<String> = match literal_ends(m) {
         // A username with no placeholder is one name: look it up.
         LiteralEnds::Exact(name) => snapshot
             .names_user(name)
@@ -59,21 +59,17 @@ pub fn bound_usernames(
             .filter(|u| mapping_produces(m, session_name, u))
             .map(str::to_string)
             .collect(),
-        // Every name a template renders starts and ends with its literal text: a cheap test
-        // that spares the full match for almost every candidate (the audit runs this for each
-        // mapping against each bound username).
+        // Every name a template renders starts and ends with its literal text: the bound names
+        // with its prefix are one range of the sorted index, and the suffix spares the full
+        // match for almost every other (the audit asks this for each of 1,700 mappings).
         LiteralEnds::Around(prefix, suffix) => snapshot
-            .usernames()
-            .filter(|u| {
-                u.len() >= prefix.len() + suffix.len()
-                    && u.starts_with(prefix)
-                    && u.ends_with(suffix)
-            })
+            .usernames_starting_with(prefix)
+            .filter(|u| u.len() >= prefix.len() + suffix.len() && u.ends_with(suffix))
             .filter(|u| mapping_produces(m, session_name, u))
             .map(str::to_string)
             .collect(),
     };
-    out.sort();
+    // In the snapshot's order, which is sorted.
     out
 }
 

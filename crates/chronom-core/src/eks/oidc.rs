@@ -222,7 +222,7 @@ impl<'a> Privileged<'a> {
     fn users(&mut self, keep: impl Fn(&str) -> bool) -> Vec<String> {
         let names: Vec<String> = self
             .snapshot
-            .usernames()
+            .usernames_starting_with("")
             .filter(|u| keep(u))
             .map(String::from)
             .collect();

@@ -103,7 +103,8 @@ pub struct RbacSnapshot {
     pub(crate) bindings: Vec<BindingEntry>,
     /// `bindings[..cluster_binding_count]` are ClusterRoleBindings.
     pub(crate) cluster_binding_count: usize,
-    pub(crate) by_user: HashMap<String, Vec<SubjectHit>>,
+    /// Sorted: a username template's literal prefix is a range of it.
+    pub(crate) by_user: BTreeMap<String, Vec<SubjectHit>>,
     pub(crate) by_group: HashMap<String, Vec<SubjectHit>>,
     pub(crate) role_bindings_by_namespace: BTreeMap<String, Vec<usize>>,
     /// Keys of `role_bindings_by_namespace` that are patterns (see [`super::namespace_pattern`]).
@@ -232,7 +233,7 @@ impl RbacSnapshot {
             role_by_id,
             bindings: Vec::with_capacity(raw.len()),
             cluster_binding_count,
-            by_user: HashMap::new(),
+            by_user: BTreeMap::new(),
             by_group: HashMap::new(),
             role_bindings_by_namespace: BTreeMap::new(),
             namespace_patterns: Vec::new(),
@@ -370,13 +371,17 @@ impl RbacSnapshot {
         self.by_user.get(user).is_some_and(|b| !b.is_empty())
     }
 
-    /// Every username some binding names (as a User, or as the ServiceAccount it spells), in
-    /// no order: the candidates a mapping's username template is matched against.
-    pub fn usernames(&self) -> impl Iterator<Item = &str> {
+    /// Every username some binding names (as a User, or as the ServiceAccount it spells) that
+    /// starts with `prefix`, in order: the candidates a mapping's username template is matched
+    /// against, found by the template's literal start instead of a walk over all of them.
+    pub fn usernames_starting_with<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> {
         self.by_user
-            .iter()
-            .filter(|(_, b)| !b.is_empty())
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .map(|(u, _)| u.as_str())
+            .take_while(move |u| u.starts_with(prefix))
     }
 
     /// Every group some binding names.
