@@ -660,12 +660,21 @@ fn flow_lists_it_cannot_extend_are_refused_explicitly() {
         username: "fuzzed".into(),
         groups: vec!["g".into()],
     };
-    for text in ["[:]", "[a:]", "[a\t-\t]"] {
+    for text in ["[:]", "[a\t-\t]"] {
         match chronom_core::awsauth::upsert_role(text, &entry, false) {
             Err(chronom_core::awsauth::EditError::UnsupportedLayout { line, column, .. }) => {
                 assert!(line >= 1 && column >= 1, "{text:?}")
             }
             other => panic!("{text:?}: expected UnsupportedLayout, got {other:?}"),
         }
+    }
+    // `a:` before `]` is the text `a:` to aws-iam-authenticator and a key to YAML 1.2: refused
+    // as unreadable, at its place, before any layout question.
+    match chronom_core::awsauth::upsert_role("[a:]", &entry, false) {
+        Err(chronom_core::awsauth::EditError::Parse(e)) => {
+            assert_eq!((e.line, e.column), (1, 2));
+            assert!(e.message.contains("quote it"), "{e}");
+        }
+        other => panic!("[a:]: expected a parse error, got {other:?}"),
     }
 }

@@ -251,6 +251,7 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                 // saphyr; go-yaml keeps it as the plain value's last character (`[x:, g]` is
                 // the groups `x:` and `g` to aws-iam-authenticator).
                 if style == ScalarStyle::Plain
+                    && end > start
                     && stack.iter().any(Frame::is_flow)
                     && text[end..].starts_with(':')
                     && text[end + 1..].starts_with([',', '[', ']', '{', '}'])
