@@ -24,7 +24,11 @@ use chronom_core::error::UserError;
 use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
 use chronom_core::report::format::Format;
 
-const PAGE_SIZE: u32 = 500;
+/// Items per LIST page. The API server spends ~4 ms on each continue request beyond the
+/// objects' own cost: at 16x (15,198 RBAC objects) pages of 500 (kubectl's) take 35 requests
+/// and 0.227 s to replay, pages of 5,000 take 7 and 0.111 s. A page of 5,000 RoleBindings is
+/// ~4.6 MB of JSON, parsed and dropped before the next.
+const PAGE_SIZE: u32 = 5000;
 
 /// The audit, or the query it names; the exit code follows the audit gate.
 pub(crate) async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> {
@@ -559,8 +563,7 @@ pub async fn read_rbac(conn: &Connection) -> Result<RbacObjects, UserError> {
     })
 }
 
-/// Every object of a kind, page by page, read through its trimmed form (`audit::trimmed`), so
-/// what is built is what the audit reads, not what the API sends.
+/// Every object of a kind, in pages of [`PAGE_SIZE`].
 async fn list_all<K>(
     conn: &Connection,
     api: Api<K>,
@@ -570,12 +573,27 @@ async fn list_all<K>(
 where
     K: kube::Resource<DynamicType = ()> + Trimmed,
 {
+    list_in_pages(conn, api, what, within, PAGE_SIZE).await
+}
+
+/// Every object of a kind, `page` at a time, read through its trimmed form (`audit::trimmed`),
+/// so what is built is what the audit reads, not what the API sends.
+pub async fn list_in_pages<K>(
+    conn: &Connection,
+    api: Api<K>,
+    what: &str,
+    within: &str,
+    page: u32,
+) -> Result<Readable<Vec<K>>, UserError>
+where
+    K: kube::Resource<DynamicType = ()> + Trimmed,
+{
     let request = kube::core::Request::new(api.resource_url());
-    let mut params = ListParams::default().limit(PAGE_SIZE);
+    let mut params = ListParams::default().limit(page);
     let mut items = Vec::new();
     let mut pages = 0;
     loop {
-        let page = match list_page::<K>(&conn.client, &request, &params).await {
+        let listed = match list_page::<K>(&conn.client, &request, &params).await {
             Ok(p) => p,
             Err(e) => {
                 let doing = format!("listing {what} {within}");
@@ -585,8 +603,8 @@ where
         pages += 1;
         // The server says how many items are left: room for exactly all of them, rather than
         // doubling the vector (k8s-openapi objects are ~0.5 KB each before their strings).
-        let batch = page.items.unwrap_or_default();
-        if let Some(left) = page
+        let batch = listed.items.unwrap_or_default();
+        if let Some(left) = listed
             .metadata
             .remaining_item_count
             .and_then(|n| usize::try_from(n).ok())
@@ -594,7 +612,7 @@ where
             items.reserve_exact(batch.len() + left);
         }
         items.extend(batch.into_iter().map(K::Wire::into));
-        match page.metadata.continue_.filter(|t| !t.is_empty()) {
+        match listed.metadata.continue_.filter(|t| !t.is_empty()) {
             Some(token) => params = params.continue_token(&token),
             None => break,
         }

@@ -74,9 +74,13 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
         q.no_check_principals,
     );
     // Only the principals the answer shows are worth an IAM call.
+    let in_rows: std::collections::HashSet<&str> = rows
+        .iter()
+        .flat_map(|r| r.principals.iter().map(String::as_str))
+        .collect();
     let shown: Vec<_> = mappings
         .iter()
-        .filter(|m| rows.iter().any(|r| r.principals.contains(&m.principal)))
+        .filter(|m| in_rows.contains(m.principal.as_str()))
         .cloned()
         .collect();
     if let Some(answers) = super::principals::answers_for(&shown, conn.as_ref(), &opts).await {

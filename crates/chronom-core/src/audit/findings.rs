@@ -711,7 +711,7 @@ mod tests {
             format!("- &b\n  groups: [system:masters]\n  rolearn: x\n- <<: *b\n  rolearn: {arn}\n"),
             format!("- rolearn: {arn}\n  groups: [system:masters]\n---\n- rolearn: x\n"),
         ] {
-            let inv = super::super::inventory::from_aws_auth(&BTreeMap::from([(
+            let inv = super::super::inventory::for_audit(&BTreeMap::from([(
                 "mapRoles".to_string(),
                 roles.clone(),
             )]));

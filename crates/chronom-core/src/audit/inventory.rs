@@ -92,12 +92,14 @@ pub struct Inventory {
     pub mappings: Vec<Mapping>,
     pub section_errors: Vec<SectionError>,
     /// Sections the authenticator reads but the strict editor refuses: grant and revoke
-    /// cannot change aws-auth until they are rewritten. Reported as CHR029.
+    /// cannot change aws-auth until they are rewritten. Reported as CHR029; only
+    /// [`for_audit`] fills it.
     #[serde(skip)]
     pub not_editable: Vec<SectionError>,
 }
 
-/// Read every mapping from aws-auth's data (empty data: a cluster without aws-auth).
+/// Every mapping aws-auth's data puts in effect, as aws-iam-authenticator reads it, and the
+/// sections it cannot read (empty data: a cluster without aws-auth).
 pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
     let mut inv = Inventory::default();
     let text = |k: &str| data.get(k).map(String::as_str).unwrap_or("");
@@ -128,12 +130,9 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
         .collect();
     mark_shadowed(&mut mappings, |p| p.to_lowercase());
     inv.mappings.extend(mappings);
-    check_section(
-        &mut inv,
-        "mapRoles",
-        roles.error,
-        awsauth::parse_map_roles(text("mapRoles")).err(),
-    );
+    if let Some(e) = roles.error {
+        inv.section_errors.push(section_error("mapRoles", e));
+    }
 
     let users = awsauth::read_map_users(text("mapUsers"));
     let mut mappings: Vec<Mapping> = users
@@ -156,12 +155,9 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
     // Users are keyed as written but matched case-insensitively, so case variants collide too.
     mark_shadowed(&mut mappings, |p| p.to_lowercase());
     inv.mappings.extend(mappings);
-    check_section(
-        &mut inv,
-        "mapUsers",
-        users.error,
-        awsauth::parse_map_users(text("mapUsers")).err(),
-    );
+    if let Some(e) = users.error {
+        inv.section_errors.push(section_error("mapUsers", e));
+    }
 
     let accounts = awsauth::read_map_accounts(text("mapAccounts"));
     inv.mappings.extend(accounts.entries.iter().map(|a| {
@@ -182,28 +178,27 @@ pub fn from_aws_auth(data: &BTreeMap<String, String>) -> Inventory {
             access_policies: vec![],
         }
     }));
-    check_section(
-        &mut inv,
-        "mapAccounts",
-        accounts.error,
-        awsauth::parse_map_accounts(text("mapAccounts")).err(),
-    );
+    if let Some(e) = accounts.error {
+        inv.section_errors.push(section_error("mapAccounts", e));
+    }
     inv
 }
 
-/// Records what the authenticator could not read (it drops the section) or, when it could,
-/// what the strict editor refuses (grant and revoke then cannot edit aws-auth).
-fn check_section(
-    inv: &mut Inventory,
-    section: &'static str,
-    authenticator: Option<awsauth::ParseError>,
-    strict: Option<awsauth::ParseError>,
-) {
-    match (authenticator, strict) {
-        (Some(e), _) => inv.section_errors.push(section_error(section, e)),
-        (None, Some(e)) => inv.not_editable.push(section_error(section, e)),
-        (None, None) => {}
+/// [`from_aws_auth`], and the sections the authenticator reads but the strict editor refuses
+/// (CHR029: grant and revoke cannot edit aws-auth until they are rewritten): the audit's
+/// inventory. Questions about who is mapped need only [`from_aws_auth`].
+pub fn for_audit(data: &BTreeMap<String, String>) -> Inventory {
+    let mut inv = from_aws_auth(data);
+    for section in ["mapRoles", "mapUsers", "mapAccounts"] {
+        if inv.section_errors.iter().any(|e| e.section == section) {
+            continue;
+        }
+        let text = data.get(section).map(String::as_str).unwrap_or("");
+        if let Err(e) = awsauth::check_editable(text) {
+            inv.not_editable.push(section_error(section, e));
+        }
     }
+    inv
 }
 
 /// Every EKS access entry as a mapping. `active` is false when the cluster's authentication
@@ -418,7 +413,7 @@ mod tests {
 
     #[test]
     fn yaml_the_editor_refuses_still_yields_every_mapping() {
-        let inv = from_aws_auth(&data(
+        let inv = for_audit(&data(
             "- &n\n  rolearn: arn:aws:iam::111122223333:role/node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups: [system:nodes]\n- <<: *n\n  rolearn:\tarn:aws:iam::111122223333:role/other\n",
         ));
         assert!(inv.section_errors.is_empty(), "{:?}", inv.section_errors);

@@ -476,7 +476,7 @@ pub fn build_with_snapshots(
     augmented: Option<&RbacSnapshot>,
     eks: Option<&EksState>,
 ) -> AuditReport {
-    let mut inv: Inventory = inventory::from_aws_auth(&state.aws_auth);
+    let mut inv: Inventory = inventory::for_audit(&state.aws_auth);
     let mut all = findings::mapping_findings(&inv);
     if let Some(e) = eks {
         merge_eks(&mut inv, e, &mut all);

@@ -60,7 +60,7 @@ pub use edit::{
 };
 pub use entry::{EntryNote, ExtraField, MapAccount, MapRoleEntry, MapUserEntry, SsoMatcher};
 pub use lenient::{LenientRead, read_map_accounts, read_map_roles, read_map_users};
-pub use parse::{parse_map_accounts, parse_map_roles, parse_map_users};
+pub use parse::{check_editable, parse_map_accounts, parse_map_roles, parse_map_users};
 pub use parse_error::ParseError;
 pub use template::{Placeholder, TemplateError, default_username, validate_username};
 

@@ -16,6 +16,12 @@ pub(crate) fn role_entries(text: &str, document: &Document) -> Vec<MapRoleEntry>
         .collect()
 }
 
+/// Whether the strict editor can read (and so edit) a mapRoles, mapUsers or mapAccounts text:
+/// its refusal, without building the entries.
+pub fn check_editable(text: &str) -> Result<(), ParseError> {
+    read_document(text).map(|_| ())
+}
+
 /// Parses the mapUsers text.
 pub fn parse_map_users(text: &str) -> Result<Vec<MapUserEntry>, ParseError> {
     let document = read_document(text)?;

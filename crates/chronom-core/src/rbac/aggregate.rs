@@ -96,17 +96,23 @@ fn push_unique(into: &mut Vec<PolicyRule>, rule: &PolicyRule) {
     }
 }
 
-fn labels_of(role: &ClusterRole) -> BTreeMap<String, String> {
-    role.metadata.labels.clone().unwrap_or_default()
-}
-
 /// Returns the ClusterRoles with aggregated roles' rules recomputed, and the roles left as stored
 /// because a selector was invalid.
-pub fn aggregate_cluster_roles(roles: &[ClusterRole]) -> (Vec<ClusterRole>, Vec<AggregationIssue>) {
+pub fn aggregate_cluster_roles(
+    roles: Vec<ClusterRole>,
+) -> (Vec<ClusterRole>, Vec<AggregationIssue>) {
     let name = |r: &ClusterRole| r.metadata.name.clone().unwrap_or_default();
-    let labels: Vec<_> = roles.iter().map(labels_of).collect();
+    let names: Vec<&str> = roles
+        .iter()
+        .map(|r| r.metadata.name.as_deref().unwrap_or_default())
+        .collect();
+    let no_labels = BTreeMap::new();
+    let labels: Vec<&BTreeMap<String, String>> = roles
+        .iter()
+        .map(|r| r.metadata.labels.as_ref().unwrap_or(&no_labels))
+        .collect();
     let mut by_name: Vec<usize> = (0..roles.len()).collect();
-    by_name.sort_by_key(|&i| name(&roles[i]));
+    by_name.sort_by_key(|&i| names[i]);
     let mut issues = Vec::new();
 
     // For each aggregated role with valid selectors: per selector, the selected roles by name.
@@ -119,8 +125,8 @@ pub fn aggregate_cluster_roles(roles: &[ClusterRole]) -> (Vec<ClusterRole>, Vec<
         for sel in rule.cluster_role_selectors.as_deref().unwrap_or_default() {
             let mut selected = Vec::new();
             for &j in &by_name {
-                match selector_matches(sel, &labels[j]) {
-                    Ok(true) if name(&roles[j]) != name(role) => selected.push(j),
+                match selector_matches(sel, labels[j]) {
+                    Ok(true) if names[j] != names[i] => selected.push(j),
                     Ok(_) => {}
                     Err(reason) => {
                         issues.push(AggregationIssue {
@@ -136,48 +142,36 @@ pub fn aggregate_cluster_roles(roles: &[ClusterRole]) -> (Vec<ClusterRole>, Vec<
         plans.insert(i, plan);
     }
 
-    let mut current: Vec<Vec<PolicyRule>> = roles
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            if plans.contains_key(&i) {
-                Vec::new()
-            } else {
-                r.rules.clone().unwrap_or_default()
-            }
-        })
-        .collect();
+    // Only the aggregated roles' rules are computed; every other role is read where it is.
+    let mut computed: BTreeMap<usize, Vec<PolicyRule>> =
+        plans.keys().map(|&i| (i, Vec::new())).collect();
     // Monotone from empty: every round only adds rules, so stop when no role grew.
     for _ in 0..=roles.len() {
         let mut grew = false;
         for (&i, plan) in &plans {
             let mut next = Vec::new();
             for &j in plan.iter().flatten() {
-                for r in &current[j] {
+                let rules = match computed.get(&j) {
+                    Some(rules) => rules.as_slice(),
+                    None => roles[j].rules.as_deref().unwrap_or_default(),
+                };
+                for r in rules {
                     push_unique(&mut next, r);
                 }
             }
-            grew |= next.len() != current[i].len();
-            current[i] = next;
+            grew |= next.len() != computed[&i].len();
+            computed.insert(i, next);
         }
         if !grew {
             break;
         }
     }
 
-    let out = roles
-        .iter()
-        .zip(current)
-        .enumerate()
-        .map(|(i, (r, rules))| {
-            let mut r = r.clone();
-            if plans.contains_key(&i) {
-                r.rules = Some(rules);
-            }
-            r
-        })
-        .collect();
-    (out, issues)
+    let mut roles = roles;
+    for (i, rules) in computed {
+        roles[i].rules = Some(rules);
+    }
+    (roles, issues)
 }
 
 #[cfg(test)]
@@ -300,7 +294,7 @@ mod tests {
                 None,
             ),
         ];
-        let (out, issues) = aggregate_cluster_roles(&roles);
+        let (out, issues) = aggregate_cluster_roles(roles);
         assert!(issues.is_empty());
         assert_eq!(get(&out, "view"), vec![pods.clone()]);
         // Sorted by name: sys-edit before view.
@@ -326,7 +320,7 @@ mod tests {
             ),
             cr("none", &[], vec![r1.clone()], Some(vec![])),
         ];
-        let (out, issues) = aggregate_cluster_roles(&roles);
+        let (out, issues) = aggregate_cluster_roles(roles);
         let set = |v: Vec<PolicyRule>| {
             let mut v: Vec<String> = v.iter().map(|r| format!("{r:?}")).collect();
             v.sort();

@@ -77,11 +77,17 @@ pub(crate) struct BindingEntry {
 
 impl BindingEntry {
     pub fn scope(&self) -> super::model::Scope {
+        match self.scope_namespace() {
+            Some(ns) => super::model::Scope::Namespace(ns.to_string()),
+            None => super::model::Scope::Cluster,
+        }
+    }
+
+    /// The namespace a RoleBinding grants in; `None` for a ClusterRoleBinding (cluster-wide).
+    pub fn scope_namespace(&self) -> Option<&str> {
         match &self.id.namespace {
-            Some(ns) if self.id.kind == BindingKind::RoleBinding => {
-                super::model::Scope::Namespace(ns.clone())
-            }
-            _ => super::model::Scope::Cluster,
+            Some(ns) if self.id.kind == BindingKind::RoleBinding => Some(ns),
+            _ => None,
         }
     }
 }
@@ -163,7 +169,7 @@ impl RbacSnapshot {
         } = objects;
         let (cluster_roles, aggregation_issues) = match source {
             RuleSource::AsStored => (cluster_roles, Vec::new()),
-            RuleSource::Aggregate => aggregate_cluster_roles(&cluster_roles),
+            RuleSource::Aggregate => aggregate_cluster_roles(cluster_roles),
         };
 
         let mut role_entries = Vec::with_capacity(cluster_roles.len() + roles.len());

@@ -32,9 +32,8 @@ use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde::Serialize;
 
 use super::catalog::ResourceCatalog;
-use super::evaluator::Grant;
 use super::index::RbacSnapshot;
-use super::model::{Identity, QueryScope, Scope};
+use super::model::{Identity, QueryScope};
 use super::request::{Request, ResourceRequest};
 use super::rule::{WILDCARD, api_group_matches, resource_matches, rule_allows, verb_matches};
 
@@ -212,7 +211,7 @@ impl RbacSnapshot {
             return AccessSummary::ClusterAdmin;
         }
         summarize(
-            &self.grants(identity, &QueryScope::AllNamespaces),
+            &self.granted_rules(identity, &QueryScope::AllNamespaces),
             READ_REFERENCE.iter().copied(),
         )
     }
@@ -233,43 +232,45 @@ impl RbacSnapshot {
             .filter(|e| e.readable)
             .map(|e| (e.group.as_str(), e.resource.as_str()));
         summarize(
-            &self.grants(identity, &QueryScope::AllNamespaces),
+            &self.granted_rules(identity, &QueryScope::AllNamespaces),
             reference,
         )
     }
 }
 
-/// The classification of a set of grants (privileged groups aside); see the module docs.
+/// The classification of a set of granted rules, each with the namespace it holds in (`None`:
+/// cluster-wide), privileged groups aside; see the module docs.
 pub fn summarize<'a>(
-    grants: &[Grant],
+    granted: &[(Option<&str>, &PolicyRule)],
     reference: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> AccessSummary {
-    let grants: Vec<&Grant> = grants
+    let grants: Vec<(Option<&str>, &PolicyRule)> = granted
         .iter()
-        .filter(|g| !is_baseline_rule(&g.rule))
+        .filter(|(_, rule)| !is_baseline_rule(rule))
+        .copied()
         .collect();
     if grants.is_empty() {
         return AccessSummary::None;
     }
     let cluster: Vec<&PolicyRule> = grants
         .iter()
-        .filter(|g| g.scope == Scope::Cluster)
-        .map(|g| &g.rule)
+        .filter(|(ns, _)| ns.is_none())
+        .map(|(_, rule)| *rule)
         .collect();
     if cluster.is_empty() {
-        let namespaces: BTreeSet<&Scope> = grants.iter().map(|g| &g.scope).collect();
+        let namespaces: BTreeSet<&str> = grants.iter().filter_map(|(ns, _)| *ns).collect();
         return AccessSummary::Namespaced(namespaces.len());
     }
     if is_cluster_admin(&cluster) {
         return AccessSummary::ClusterAdmin;
     }
-    if !grants.iter().all(|g| is_read_only_rule(&g.rule)) {
+    if !grants.iter().all(|(_, rule)| is_read_only_rule(rule)) {
         return AccessSummary::Custom;
     }
     if reads_everything(&cluster) {
         return AccessSummary::ReadAll;
     }
-    if !grants.iter().any(|g| reads_secrets(&g.rule))
+    if !grants.iter().any(|(_, rule)| reads_secrets(rule))
         && reads_all_except_secrets(&cluster, reference)
     {
         return AccessSummary::ReadAllButSecrets;
