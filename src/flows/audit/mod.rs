@@ -651,17 +651,38 @@ pub(crate) fn read_files(paths: &[PathBuf]) -> Result<ClusterState, UserError> {
         })?;
     }
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| {
+        let cannot_read = |e: std::io::Error| {
             UserError::failed(
                 format!("cannot read {}: {e}", f.display()),
                 "check the file's permissions and encoding (UTF-8)",
             )
-        })?;
-        state
-            .add_text(&f.display().to_string(), &text)
-            .map_err(|e| UserError::failed(e.to_string(), e.next))?;
+        };
+        let file = std::fs::File::open(&f).map_err(cannot_read)?;
+        let len = file.metadata().map_or(0, |m| m.len() as usize);
+        let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+        let origin = f.display().to_string();
+        // JSON is read whole (serde_json is fastest on a slice); YAML is streamed, document
+        // by document, so a large dump is never held as text.
+        let added = if starts_like_json(&mut reader).map_err(cannot_read)? {
+            let mut text = String::with_capacity(len);
+            std::io::Read::read_to_string(&mut reader, &mut text).map_err(cannot_read)?;
+            state.add_text(&origin, &text)
+        } else {
+            state.add_yaml(&origin, reader, len)
+        };
+        added.map_err(|e| UserError::failed(e.to_string(), e.next))?;
     }
     Ok(state)
+}
+
+/// Whether the first byte past leading blanks is `{` or `[` (what `add_text` reads as JSON),
+/// looking at the reader's buffer without consuming it: YAML's first line keeps its indentation.
+fn starts_like_json(reader: &mut impl std::io::BufRead) -> std::io::Result<bool> {
+    let buffered = reader.fill_buf()?;
+    Ok(buffered
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| matches!(b, b'{' | b'[')))
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -37,6 +37,14 @@ pub struct ManifestError {
 /// The usual remedy for a manifest the audit cannot read.
 const FIX_THE_MANIFEST: &str = "fix the manifest, or leave the file out of --from-file";
 
+fn manifest_error(origin: &str, message: String) -> ManifestError {
+    ManifestError {
+        origin: origin.to_string(),
+        message,
+        next: FIX_THE_MANIFEST.to_string(),
+    }
+}
+
 /// The YAML parser's budget for a text of `len` bytes. Without aliases every node is at least
 /// one byte of the text and every event at most two per node, so counts proportional to the
 /// length never refuse a real file, however large (the parser's fixed default of 250,000 nodes
@@ -111,48 +119,77 @@ fn budget_message(
 }
 
 impl ClusterState {
-    /// Add every object of one file's text. `origin` names the file in errors.
+    /// Add every object of one file's text. `origin` names the file in errors. Text that
+    /// starts with `{` or `[` is JSON; anything else is YAML ([`ClusterState::add_yaml`]).
     ///
     /// A `kind: List` document (what `kubectl get ... -o yaml|json` prints) is read item by
     /// item: each item becomes its typed object, trimmed to what the audit reads, before the
     /// next is parsed, so the whole dump never exists as one untyped tree. Peak memory is the
     /// text plus the trimmed objects.
     pub fn add_text(&mut self, origin: &str, text: &str) -> Result<usize, ManifestError> {
-        let err = |message: String| ManifestError {
-            origin: origin.to_string(),
-            message,
-            next: FIX_THE_MANIFEST.to_string(),
-        };
-        let docs: Vec<Document> = if text.trim_start().starts_with(['{', '[']) {
-            match serde_json::from_str::<Document>(text) {
-                // A top-level JSON array holds documents.
-                Ok(Document::Sequence(items)) => items.into_iter().map(Document::Tree).collect(),
-                Ok(d) => vec![d],
-                Err(e) => return Err(err(format!("not valid JSON: {e}"))),
-            }
-        } else {
-            let options = serde_saphyr::options! { budget: Some(yaml_budget(text.len())) };
-            match serde_saphyr::from_multiple_with_options::<Document>(text, options) {
-                Ok(docs) => docs,
-                Err(e) if budget_breach(&e).is_some() => {
-                    let (breach, location) = budget_breach(&e).expect("matched above");
-                    return Err(ManifestError {
-                        origin: origin.to_string(),
-                        message: budget_message(breach, location, text.len()),
-                        next: "if the file is a real dump, write it as JSON \
-                               (kubectl get ... -o json) and pass that; otherwise leave it out \
-                               of --from-file"
-                            .to_string(),
-                    });
-                }
-                Err(e) => return Err(err(format!("not valid YAML: {e}"))),
-            }
+        if !text.trim_start().starts_with(['{', '[']) {
+            return self.add_yaml(origin, text.as_bytes(), text.len());
+        }
+        let docs: Vec<Document> = match serde_json::from_str::<Document>(text) {
+            // A top-level JSON array holds documents.
+            Ok(Document::Sequence(items)) => items.into_iter().map(Document::Tree).collect(),
+            Ok(d) => vec![d],
+            Err(e) => return Err(manifest_error(origin, format!("not valid JSON: {e}"))),
         };
         let mut added = 0;
         for doc in docs {
-            added += self.add_document(doc).map_err(err)?;
+            added += self
+                .add_document(doc)
+                .map_err(|e| manifest_error(origin, e))?;
         }
         Ok(added)
+    }
+
+    /// Add every object of a YAML stream of `len` bytes, document by document as the reader
+    /// yields them: a file's text is never held whole, so peak memory is the trimmed objects
+    /// and one item. A syntax error anywhere wins over an object that cannot be read, as when
+    /// the whole text was parsed first.
+    pub fn add_yaml(
+        &mut self,
+        origin: &str,
+        mut reader: impl std::io::Read,
+        len: usize,
+    ) -> Result<usize, ManifestError> {
+        let mut budget = yaml_budget(len);
+        // The other caps are proportional to `len`; the reader's own default would refuse a
+        // dump past 256 MiB that the in-memory reader read.
+        budget.max_reader_input_bytes = None;
+        let options = serde_saphyr::options! { budget: Some(budget) };
+        let mut added = 0;
+        let mut unreadable = None;
+        for doc in serde_saphyr::read_with_options::<_, Document>(&mut reader, options) {
+            let doc = match doc {
+                Ok(doc) => doc,
+                Err(e) => match budget_breach(&e) {
+                    Some((breach, location)) => {
+                        return Err(ManifestError {
+                            origin: origin.to_string(),
+                            message: budget_message(breach, location, len),
+                            next: "if the file is a real dump, write it as JSON \
+                                   (kubectl get ... -o json) and pass that; otherwise leave it \
+                                   out of --from-file"
+                                .to_string(),
+                        });
+                    }
+                    None => return Err(manifest_error(origin, format!("not valid YAML: {e}"))),
+                },
+            };
+            if unreadable.is_none() {
+                match self.add_document(doc) {
+                    Ok(n) => added += n,
+                    Err(e) => unreadable = Some(e),
+                }
+            }
+        }
+        match unreadable {
+            Some(e) => Err(manifest_error(origin, e)),
+            None => Ok(added),
+        }
     }
 
     fn add_document(&mut self, doc: Document) -> Result<usize, String> {
@@ -180,12 +217,13 @@ impl ClusterState {
     /// Append what another state read, in order; a later aws-auth replaces an earlier one,
     /// as it does when the documents are read one by one.
     fn absorb(&mut self, other: ClusterState) {
-        self.rbac.cluster_roles.extend(other.rbac.cluster_roles);
-        self.rbac
-            .cluster_role_bindings
-            .extend(other.rbac.cluster_role_bindings);
-        self.rbac.roles.extend(other.rbac.roles);
-        self.rbac.role_bindings.extend(other.rbac.role_bindings);
+        append(&mut self.rbac.cluster_roles, other.rbac.cluster_roles);
+        append(
+            &mut self.rbac.cluster_role_bindings,
+            other.rbac.cluster_role_bindings,
+        );
+        append(&mut self.rbac.roles, other.rbac.roles);
+        append(&mut self.rbac.role_bindings, other.rbac.role_bindings);
         if other.aws_auth_present {
             self.aws_auth = other.aws_auth;
             self.aws_auth_present = true;
@@ -262,6 +300,16 @@ impl ClusterState {
             }
             _ => Ok(0),
         }
+    }
+}
+
+/// `more` after `into`'s items; moved, not copied, when `into` is empty (the usual case: one
+/// dump holds every object of a kind, and a 16x dump's RoleBindings are 4.6 MB of structs).
+fn append<T>(into: &mut Vec<T>, mut more: Vec<T>) {
+    if into.is_empty() {
+        *into = more;
+    } else {
+        into.append(&mut more);
     }
 }
 
@@ -443,6 +491,28 @@ mod tests {
             Some("default")
         );
         assert!(s.aws_auth_present && s.aws_auth["mapRoles"].contains("role/x"));
+    }
+
+    /// Streamed document by document, a YAML file still fails as the whole text did: a syntax
+    /// error in a later document wins over an object that cannot be read in an earlier one.
+    #[test]
+    fn a_syntax_error_anywhere_wins_over_an_unreadable_object() {
+        let bad_object = "kind: RoleBinding\nmetadata: {name: rb}\n";
+        let mut s = ClusterState::default();
+        let e = s
+            .add_text(
+                "f.yaml",
+                &format!("{bad_object}---\nkind: ClusterRole\nmetadata: [\n"),
+            )
+            .unwrap_err();
+        assert!(e.message.starts_with("not valid YAML"), "{e}");
+        let e = s
+            .add_text(
+                "f.yaml",
+                &format!("{bad_object}---\nkind: List\nitems: []\n"),
+            )
+            .unwrap_err();
+        assert!(e.message.contains("roleRef"), "{e}");
     }
 
     #[test]
