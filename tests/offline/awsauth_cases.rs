@@ -660,7 +660,13 @@ fn flow_lists_it_cannot_extend_are_refused_explicitly() {
         username: "fuzzed".into(),
         groups: vec!["g".into()],
     };
-    for text in ["[:]", "[a\t-\t]"] {
+    for text in [
+        "[:]",
+        "[a\t-\t]",
+        "[r - - -   ]\n",
+        "[a, b -  ]",
+        "[a, k: v -  ]",
+    ] {
         match chronom_core::awsauth::upsert_role(text, &entry, false) {
             Err(chronom_core::awsauth::EditError::UnsupportedLayout { line, column, .. }) => {
                 assert!(line >= 1 && column >= 1, "{text:?}")

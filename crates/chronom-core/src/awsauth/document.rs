@@ -278,7 +278,15 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
                     }
                 }
                 let mut end = end;
+                let (mut start, mut line, mut column) = (start, line, column);
                 if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                    // saphyr starts a `|`/`>` value with no content at the token after it
+                    // (the next item's `-`): the node starts at its header instead.
+                    if let Some(header) = empty_block_header(text, start, &value) {
+                        start = header;
+                        end = end.max(header + 1);
+                        (line, column) = line_column(text, header);
+                    }
                     let next_line = line_start(text, end);
                     if next_line > start && text[next_line..end].bytes().all(|b| b == b' ') {
                         end = next_line;
@@ -539,6 +547,22 @@ fn ends_in_blank_content_line(text: &str, start: usize, end: usize, value: &str)
     }
     let indent = text[line_start(text, start)..start].chars().count();
     tail.len() >= indent
+}
+
+/// The header (`|` or `>`) of a block scalar with no content whose span saphyr starts
+/// elsewhere: at the token after it, past blank lines. `None` when the span starts at the
+/// header already, or the value has content.
+fn empty_block_header(text: &str, start: usize, value: &str) -> Option<usize> {
+    if value.bytes().any(|b| b != b'\n') || text[start..].starts_with(['|', '>']) {
+        return None;
+    }
+    let before = text[..start].trim_end_matches([' ', '\t', '\n', '\r']);
+    let line = &before[line_start(before, before.len())..];
+    let code = line.find(" #").map_or(line, |i| &line[..i]).trim_end();
+    let header = code.trim_end_matches(|c: char| c == '+' || c == '-' || c.is_ascii_digit());
+    header
+        .ends_with(['|', '>'])
+        .then(|| before.len() - line.len() + header.len() - 1)
 }
 
 /// go-yaml's value of a block scalar with no content that runs to the end of the text into a

@@ -663,10 +663,18 @@ impl<'t> Editor<'t> {
                     .text
                     .get(item.start..item.end)
                     .is_none_or(|t| t.contains('\t'));
-            if tabs_in_item || !clean_tail {
+            // `[a - ]` reads, but `[a -, b]` does not: a lone `-`, `?` or `:` ending a plain
+            // value (the item's, or its pair's) becomes an indicator once a comma follows it
+            // (found by fuzzing).
+            let ends_in_indicator = self.text.get(item.start..item.end).is_some_and(|t| {
+                t.rsplit([' ', '\t', '\n', '\r'])
+                    .next()
+                    .is_some_and(|w| matches!(w, "-" | "?" | ":"))
+            });
+            if tabs_in_item || ends_in_indicator || !clean_tail {
                 return Err(self.unsupported(
                     item.start.min(self.text.len()),
-                    "an item of this flow list ends in a form that cannot be edited safely (an empty value, an explicit `?` key, a plain value over several lines or with tabs); rewrite mapRoles in block style or fix that item first",
+                    "an item of this flow list ends in a form that cannot be edited safely (an empty value, an explicit `?` key, a plain value over several lines, with tabs or ending in a lone `-`); rewrite mapRoles in block style or fix that item first",
                 ));
             }
         }
