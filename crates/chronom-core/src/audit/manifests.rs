@@ -37,6 +37,27 @@ pub struct ManifestError {
 /// The usual remedy for a manifest the audit cannot read.
 const FIX_THE_MANIFEST: &str = "fix the manifest, or leave the file out of --from-file";
 
+/// A YAML stream that failed: unreadable bytes (not UTF-8, a read error) say so, as reading a
+/// whole file did; anything else is the YAML's fault.
+fn yaml_error(origin: &str, e: &serde_saphyr::Error) -> ManifestError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(serde_saphyr::Error::IOError { cause }) = c.downcast_ref() {
+            let message = match cause.kind() {
+                std::io::ErrorKind::InvalidData => format!("not UTF-8 text: {cause}"),
+                _ => format!("cannot read it: {cause}"),
+            };
+            return ManifestError {
+                origin: origin.to_string(),
+                message,
+                next: "check the file's permissions and encoding (UTF-8)".to_string(),
+            };
+        }
+        cause = c.source();
+    }
+    manifest_error(origin, format!("not valid YAML: {e}"))
+}
+
 fn manifest_error(origin: &str, message: String) -> ManifestError {
     ManifestError {
         origin: origin.to_string(),
@@ -176,7 +197,7 @@ impl ClusterState {
                                 .to_string(),
                         });
                     }
-                    None => return Err(manifest_error(origin, format!("not valid YAML: {e}"))),
+                    None => return Err(yaml_error(origin, &e)),
                 },
             };
             if unreadable.is_none() {
@@ -513,6 +534,20 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.message.contains("roleRef"), "{e}");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_reported_as_such() {
+        let mut s = ClusterState::default();
+        let e = s
+            .add_yaml(
+                "f.yaml",
+                &b"kind: ClusterRole\nmetadata: {name: \xc3\x28}\n"[..],
+                40,
+            )
+            .unwrap_err();
+        assert!(e.message.contains("UTF-8"), "{e}");
+        assert!(e.next.contains("encoding"), "{e:?}");
     }
 
     #[test]

@@ -81,11 +81,7 @@ impl RbacSnapshot {
     /// Every rule the identity holds through RBAC within `scope` (`AllNamespaces`: everywhere,
     /// each grant carrying its own scope). Does not include the `system:masters` bypass.
     pub fn grants(&self, identity: &Identity, scope: &QueryScope) -> Vec<Grant> {
-        let ns = match scope {
-            QueryScope::Namespace(ns) => Some(Some(ns.as_str()).filter(|s| !s.is_empty())),
-            QueryScope::ClusterScoped => Some(None),
-            QueryScope::AllNamespaces => None,
-        };
+        let ns = namespace_filter(scope);
         let mut out = Vec::new();
         let mut dangling = Vec::new();
         for hit in self.bindings_of(&identity.user, &identity.groups, ns) {
@@ -103,11 +99,7 @@ impl RbacSnapshot {
         identity: &Identity,
         scope: &QueryScope,
     ) -> Vec<(Option<&str>, &PolicyRule)> {
-        let ns = match scope {
-            QueryScope::Namespace(ns) => Some(Some(ns.as_str()).filter(|s| !s.is_empty())),
-            QueryScope::ClusterScoped => Some(None),
-            QueryScope::AllNamespaces => None,
-        };
+        let ns = namespace_filter(scope);
         let mut out = Vec::new();
         for hit in self.bindings_of(&identity.user, &identity.groups, ns) {
             let entry = &self.bindings[hit.binding];
@@ -167,6 +159,16 @@ impl RbacSnapshot {
                 rule: rule.clone(),
             });
         }
+    }
+}
+
+/// Which RoleBindings a query in `scope` consults, as `bindings_of` takes it: `None` for every
+/// namespace, `Some(None)` for none (a cluster-scoped request), `Some(Some(ns))` for one.
+fn namespace_filter(scope: &QueryScope) -> Option<Option<&str>> {
+    match scope {
+        QueryScope::Namespace(ns) => Some(Some(ns.as_str()).filter(|s| !s.is_empty())),
+        QueryScope::ClusterScoped => Some(None),
+        QueryScope::AllNamespaces => None,
     }
 }
 
