@@ -898,7 +898,7 @@ mod tests {
     #[tokio::test]
     async fn listclusters_denied_by_an_scp_is_a_region_denied_by_policy() {
         use aws_sdk_eks::operation::list_clusters::ListClustersError;
-        use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+        use aws_smithy_mocks::mock;
         // EKS's answer when an SCP denies the region (the IAM access-denied wording).
         const SCP: &str = "User: arn:aws:iam::111122223333:user/scanner is not authorized to perform: eks:ListClusters on resource: arn:aws:eks:me-south-1:111122223333:cluster/* with an explicit deny in a service control policy";
         let denied = mock!(aws_sdk_eks::Client::list_clusters).then_error(|| {
@@ -909,26 +909,8 @@ mod tests {
                     .build(),
             )
         });
-        let conf = aws_sdk_eks::Config::builder()
-            .behavior_version_latest()
-            .region(aws_config::Region::new("me-south-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "AKIDEXAMPLE",
-                "secret",
-                None,
-                None,
-                "test",
-            ))
-            .http_client(create_mock_http_client())
-            .interceptor(
-                MockResponseInterceptor::new()
-                    .rule_mode(RuleMode::MatchAny)
-                    .with_rule(&denied),
-            )
-            .build();
-        let e = cluster::list_clusters(&aws_sdk_eks::Client::from_conf(conf))
-            .await
-            .unwrap_err();
+        let eks = crate::adapters::aws::mocked_client!(aws_sdk_eks, "me-south-1", [&denied]);
+        let e = cluster::list_clusters(&eks).await.unwrap_err();
         let failed = region_failure_of("me-south-1", &e);
         assert!(failed.denied_by_policy && !failed.skipped);
         assert!(

@@ -612,7 +612,7 @@ pub async fn prepare_revoke(
 mod tests {
     use super::*;
     use aws_sdk_eks::operation::list_access_entries::ListAccessEntriesError;
-    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+    use aws_smithy_mocks::mock;
 
     fn eks_answering(code: &'static str) -> aws_sdk_eks::Client {
         let rule = mock!(aws_sdk_eks::Client::list_access_entries).then_error(move || {
@@ -623,24 +623,7 @@ mod tests {
                     .build(),
             )
         });
-        let conf = aws_sdk_eks::Config::builder()
-            .behavior_version_latest()
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "AKIDEXAMPLE",
-                "secret",
-                None,
-                None,
-                "test",
-            ))
-            .http_client(create_mock_http_client())
-            .interceptor(
-                MockResponseInterceptor::new()
-                    .rule_mode(RuleMode::MatchAny)
-                    .with_rule(&rule),
-            )
-            .build();
-        aws_sdk_eks::Client::from_conf(conf)
+        super::super::mocked_client!(aws_sdk_eks, "eu-west-1", [&rule])
     }
 
     #[tokio::test]

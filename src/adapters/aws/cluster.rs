@@ -465,40 +465,15 @@ pub(crate) mod tests {
     use aws_sdk_eks::operation::describe_cluster::{DescribeClusterError, DescribeClusterOutput};
     use aws_sdk_eks::operation::list_clusters::{ListClustersError, ListClustersOutput};
     use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
-    use aws_smithy_mocks::{
-        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
-    };
-
-    fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
-        rules.iter().fold(
-            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
-            |i, r| i.with_rule(r),
-        )
-    }
+    use aws_smithy_mocks::{Rule, mock};
 
     fn clients(
         eks_rules: &[&Rule],
         sts_rules: &[&Rule],
     ) -> (aws_sdk_eks::Client, aws_sdk_sts::Client) {
-        let creds =
-            aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
-        let eks = aws_sdk_eks::Config::builder()
-            .behavior_version_latest()
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(creds.clone())
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor(eks_rules))
-            .build();
-        let sts = aws_sdk_sts::Config::builder()
-            .behavior_version_latest()
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(creds)
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor(sts_rules))
-            .build();
         (
-            aws_sdk_eks::Client::from_conf(eks),
-            aws_sdk_sts::Client::from_conf(sts),
+            super::super::mocked_client!(aws_sdk_eks, "eu-west-1", eks_rules),
+            super::super::mocked_client!(aws_sdk_sts, "eu-west-1", sts_rules),
         )
     }
 

@@ -154,28 +154,12 @@ mod tests {
     use super::*;
     use aws_sdk_iam::operation::get_role::{GetRoleError, GetRoleOutput};
     use aws_sdk_iam::types::error::NoSuchEntityException;
-    use aws_smithy_mocks::{
-        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
-    };
+    use aws_smithy_mocks::{Rule, mock};
     use chronom_core::audit::completeness::{self, GateInput, Verdict};
     use chronom_core::audit::findings::Severity;
 
     fn client(rules: &[&Rule]) -> aws_sdk_iam::Client {
-        let interceptor = rules.iter().fold(
-            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
-            |i, r| i.with_rule(r),
-        );
-        let creds =
-            aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
-        aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::Config::builder()
-                .behavior_version_latest()
-                .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(creds)
-                .http_client(create_mock_http_client())
-                .interceptor(interceptor)
-                .build(),
-        )
+        super::super::mocked_client!(aws_sdk_iam, "us-east-1", rules)
     }
 
     fn denied_rule() -> Rule {

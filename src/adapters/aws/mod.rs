@@ -1,6 +1,37 @@
 //! Speaking EKS directly: AWS configuration, DescribeCluster, the native bearer token,
 //! access entries, CloudTrail. I/O only: the decisions are in the pure EKS model.
 
+/// An SDK client (`aws_sdk_eks`, `aws_sdk_sts`, ...) answered by aws-smithy-mocks `rules`
+/// (`&[&Rule]` or an array of them): no network, fixed test credentials, in `region`. One place
+/// for the unit tests' mocked clients.
+#[cfg(test)]
+macro_rules! mocked_client {
+    ($sdk:ident, $region:expr, $rules:expr) => {{
+        let interceptor = $rules.iter().fold(
+            aws_smithy_mocks::MockResponseInterceptor::new()
+                .rule_mode(aws_smithy_mocks::RuleMode::MatchAny),
+            |i, r| i.with_rule(r),
+        );
+        $sdk::Client::from_conf(
+            $sdk::Config::builder()
+                .behavior_version_latest()
+                .region(aws_config::Region::new($region))
+                .credentials_provider(aws_credential_types::Credentials::new(
+                    "AKIDEXAMPLE",
+                    "secret",
+                    None,
+                    None,
+                    "test",
+                ))
+                .http_client(aws_smithy_mocks::create_mock_http_client())
+                .interceptor(interceptor)
+                .build(),
+        )
+    }};
+}
+#[cfg(test)]
+pub(crate) use mocked_client;
+
 pub mod access_entries;
 pub mod accounts;
 pub mod cluster;

@@ -76,9 +76,7 @@ mod tests {
     use super::*;
     use aws_sdk_cloudtrail::operation::lookup_events::{LookupEventsError, LookupEventsOutput};
     use aws_sdk_cloudtrail::types::Event;
-    use aws_smithy_mocks::{
-        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
-    };
+    use aws_smithy_mocks::{Rule, mock};
 
     fn document(identity_type: &str, arn: &str) -> String {
         serde_json::json!({"eventVersion": "1.09", "userIdentity": {"type": identity_type, "arn": arn}, "eventSource": "eks.amazonaws.com"}).to_string()
@@ -89,24 +87,7 @@ mod tests {
     const ME: &str = "arn:aws:sts::111122223333:assumed-role/dev/me";
 
     fn client(rules: &[&Rule]) -> aws_sdk_cloudtrail::Client {
-        let interceptor = rules.iter().fold(
-            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
-            |i, r| i.with_rule(r),
-        );
-        let config = aws_sdk_cloudtrail::Config::builder()
-            .behavior_version_latest()
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "AKIDEXAMPLE",
-                "secret",
-                None,
-                None,
-                "test",
-            ))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        aws_sdk_cloudtrail::Client::from_conf(config)
+        super::super::mocked_client!(aws_sdk_cloudtrail, "eu-west-1", rules)
     }
 
     fn event(secs: i64, name: &str, doc: String) -> Event {
