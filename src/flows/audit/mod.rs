@@ -8,6 +8,7 @@ pub mod principals;
 pub mod queries;
 pub mod sar_check;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -17,6 +18,7 @@ use kube::api::{Api, ListParams};
 use crate::adapters::kube::{self as connect, Connection};
 use crate::cli::{AuditArgs, AuditQuery, GlobalArgs};
 use chronom_core::audit::completeness::{self, UnreadSource, Verdict, source};
+use chronom_core::audit::inventory::{self, Inventory};
 use chronom_core::audit::manifests::ClusterState;
 use chronom_core::audit::report;
 use chronom_core::audit::trimmed::{Page, Trimmed};
@@ -120,6 +122,7 @@ async fn audit(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, UserError> 
         ),
         _ => {}
     }
+    crate::flows::free_aside(built);
     Ok(verdict.exit_code())
 }
 
@@ -149,9 +152,15 @@ pub(crate) async fn build_report(
     if from_file.is_empty() {
         return live_report(&connect::connect(global).await?, &live).await;
     }
-    let mut state = read_files(from_file)?;
+    let (mut state, inv) = read_source(
+        None,
+        from_file,
+        &QueryScope::AllNamespaces,
+        inventory::for_audit,
+    )
+    .await?;
     let snapshot = report::take_snapshot(&mut state, rule_source(from_file));
-    let mut built = report::build_with_snapshots("files", &state, &snapshot, None, None);
+    let mut built = report::build_with_snapshots("files", &state, inv, &snapshot, None, None);
     principals::add_checks(&mut built, None, &live.principals).await;
     Ok(built)
 }
@@ -162,7 +171,8 @@ pub(crate) async fn live_report(
     conn: &Connection,
     live: &LiveOptions,
 ) -> Result<report::AuditReport, UserError> {
-    let mut state = read_readable(conn, &QueryScope::AllNamespaces).await?;
+    let (mut state, inv) =
+        read_readable(conn, &QueryScope::AllNamespaces, inventory::for_audit).await?;
     let (eks, eks_unread) = read_audit_eks_side(conn).await;
     state.unread.extend(eks_unread);
     state.discovered = discover_for_chronom_roles(conn, &mut state).await;
@@ -174,6 +184,7 @@ pub(crate) async fn live_report(
     let mut built = report::build_with_snapshots(
         &conn.context,
         &state,
+        inv,
         &snapshot,
         augmented.as_ref(),
         eks.as_ref(),
@@ -182,6 +193,7 @@ pub(crate) async fn live_report(
     if live.verify {
         built.verification = Some(sar_check::verify(conn, &built, &snapshot).await?);
     }
+    crate::flows::free_aside((state, snapshot, augmented));
     Ok(built)
 }
 
@@ -330,21 +342,28 @@ pub(crate) fn rule_source(from_file: &[PathBuf]) -> RuleSource {
     }
 }
 
-/// Read the cluster (or the files): the source name, the state, and the live connection. From
-/// a cluster, Roles and RoleBindings are listed only where `scope` looks (see [`read_readable`]),
-/// and what could not be read is in the state's `unread`; files are read whole.
-pub(crate) async fn load(
-    global: &GlobalArgs,
+/// How a flow reads aws-auth: who it maps ([`inventory::from_aws_auth`]), or that and what
+/// the strict editor refuses ([`inventory::for_audit`], the audit's).
+pub(crate) type AwsAuthReading = fn(&BTreeMap<String, String>) -> Inventory;
+
+/// Read the cluster `conn` connects to, or else the files: the state and aws-auth as `reading`
+/// reads it. From a cluster, Roles and RoleBindings are listed only where `scope` looks (see
+/// [`read_readable`]), and what could not be read is in the state's `unread`; files are read
+/// whole.
+pub(crate) async fn read_source(
+    conn: Option<&Connection>,
     from_file: &[PathBuf],
     scope: &QueryScope,
-) -> Result<(String, ClusterState, Option<Connection>), UserError> {
-    if !from_file.is_empty() {
-        return Ok(("files".into(), read_files(from_file)?, None));
+    reading: AwsAuthReading,
+) -> Result<(ClusterState, Inventory), UserError> {
+    match conn {
+        Some(c) => read_readable(c, scope, reading).await,
+        None => {
+            let state = read_files(from_file)?;
+            let inv = reading(&state.aws_auth);
+            Ok((state, inv))
+        }
     }
-    let conn = connect::connect(global).await?;
-    // Partial: lookup says what could not be read (queries::check_complete).
-    let state = read_readable(&conn, scope).await?;
-    Ok((conn.context.clone(), state, Some(conn)))
 }
 
 /// Every RBAC object of the cluster, and aws-auth.
@@ -358,7 +377,8 @@ pub async fn read_cluster_for(
     conn: &Connection,
     scope: &QueryScope,
 ) -> Result<ClusterState, UserError> {
-    let state = read_readable(conn, scope).await?;
+    // The callers read aws-auth themselves, from the state.
+    let (state, _) = read_readable(conn, scope, |_| Inventory::default()).await?;
     if state.unread.is_empty() {
         return Ok(state);
     }
@@ -383,11 +403,13 @@ pub async fn read_cluster_for(
 /// one namespace (`Namespace`), or of none (`ClusterScoped`: RBAC consults RoleBindings only for
 /// requests in a namespace). A constant number of paginated LISTs whatever the cluster's size.
 /// What the API server refuses (403) is left empty and named in `unread`; the caller must say
-/// the result is incomplete.
+/// the result is incomplete. aws-auth is also read as `reading` says, while the lists are in
+/// flight (see [`read_aws_auth`]).
 pub(crate) async fn read_readable(
     conn: &Connection,
     scope: &QueryScope,
-) -> Result<ClusterState, UserError> {
+    reading: AwsAuthReading,
+) -> Result<(ClusterState, Inventory), UserError> {
     let c = conn.client.clone();
     let (cluster_roles, cluster_role_bindings, (roles, role_bindings), aws_auth) = tokio::try_join!(
         list_all(
@@ -403,7 +425,7 @@ pub(crate) async fn read_readable(
             "(cluster-scoped)"
         ),
         read_namespaced(conn, scope),
-        read_aws_auth(conn),
+        read_aws_auth(conn, reading),
     )?;
     let mut unread = Vec::new();
     let rbac = RbacObjects {
@@ -412,14 +434,22 @@ pub(crate) async fn read_readable(
         roles: or_unread(roles, &mut unread),
         role_bindings: or_unread(role_bindings, &mut unread),
     };
-    let aws_auth = or_unread(aws_auth, &mut unread);
-    Ok(ClusterState {
+    let aws_auth = aws_auth.unwrap_or_else(|u| {
+        unread.push(u);
+        AwsAuthRead {
+            present: false,
+            data: BTreeMap::new(),
+            inventory: reading(&BTreeMap::new()),
+        }
+    });
+    let state = ClusterState {
         rbac,
-        aws_auth_present: aws_auth.is_some(),
-        aws_auth: aws_auth.and_then(|c| c.data).unwrap_or_default(),
+        aws_auth_present: aws_auth.present,
+        aws_auth: aws_auth.data,
         discovered: None,
         unread,
-    })
+    };
+    Ok((state, aws_auth.inventory))
 }
 
 /// The Roles and RoleBindings `scope` can depend on (none for `ClusterScoped`).
@@ -464,20 +494,50 @@ async fn read_namespaced(
     }
 }
 
-/// aws-auth, or why it could not be read (its absence is a valid answer: `None`).
-async fn read_aws_auth(conn: &Connection) -> Result<Readable<Option<ConfigMap>>, UserError> {
+/// aws-auth's data (empty when there is none), and its reading.
+struct AwsAuthRead {
+    present: bool,
+    data: BTreeMap<String, String>,
+    inventory: Inventory,
+}
+
+/// aws-auth, or why it could not be read (its absence is a valid answer), read as `reading`
+/// says on a thread of its own as soon as it arrives: it comes back long before the RBAC lists,
+/// and reading its 1,700 entries at 16x with the authenticator's semantics takes ~25 ms, which
+/// the answer would otherwise wait for after the last page.
+async fn read_aws_auth(
+    conn: &Connection,
+    reading: AwsAuthReading,
+) -> Result<Readable<AwsAuthRead>, UserError> {
     let config_maps = Api::<ConfigMap>::namespaced(conn.client.clone(), "kube-system");
-    match config_maps.get_opt("aws-auth").await {
-        Ok(cm) => Ok(Ok(cm)),
-        Err(e) => refused(
-            conn,
-            e,
-            source::AWS_AUTH,
-            "reading configmap kube-system/aws-auth",
-        )
-        .await
-        .map(Err),
-    }
+    let config_map = match config_maps.get_opt("aws-auth").await {
+        Ok(cm) => cm,
+        Err(e) => {
+            return refused(
+                conn,
+                e,
+                source::AWS_AUTH,
+                "reading configmap kube-system/aws-auth",
+            )
+            .await
+            .map(Err);
+        }
+    };
+    let present = config_map.is_some();
+    let data = config_map.and_then(|c| c.data).unwrap_or_default();
+    let read = tokio::task::spawn_blocking(move || {
+        let inventory = reading(&data);
+        AwsAuthRead {
+            present,
+            data,
+            inventory,
+        }
+    })
+    .await;
+    // A panic while reading is a bug: it ends the run as it would have on this thread.
+    Ok(Ok(read.unwrap_or_else(|e| {
+        std::panic::resume_unwind(e.into_panic())
+    })))
 }
 
 /// A read the API server refused, or its result.

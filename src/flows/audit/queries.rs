@@ -49,11 +49,14 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     };
     // Only the bindings the scope consults are listed (one namespace's, or none besides the
     // cluster's); rbac::who_can looks at no others, so the answer is the same as from the whole.
-    let mut state = match &conn {
-        Some(c) => super::read_readable(c, &scope).await?,
-        None => super::read_files(&q.from_file)?,
-    };
-    let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
+    let (mut state, inv) = super::read_source(
+        conn.as_ref(),
+        &q.from_file,
+        &scope,
+        inventory::from_aws_auth,
+    )
+    .await?;
+    let mut mappings = inv.mappings;
     if let Some(conn) = &conn {
         let eks_unread =
             crate::flows::audit::mapping_source::add_from(conn, &mut mappings, &mut state.rbac)
@@ -94,13 +97,24 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     if rows.is_empty() {
         eprintln!("no subject may {} {} in that scope", q.verb, q.resource);
     }
+    crate::flows::free_aside((state, snapshot, mappings, rows));
     Ok(chronom_core::exit::EXIT_OK)
 }
 
 pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserError> {
-    let (_, mut state, conn) =
-        super::load(global, &q.from_file, &QueryScope::AllNamespaces).await?;
-    let mut mappings = inventory::from_aws_auth(&state.aws_auth).mappings;
+    let conn = if q.from_file.is_empty() {
+        Some(connect::connect(global).await?)
+    } else {
+        None
+    };
+    let (mut state, inv) = super::read_source(
+        conn.as_ref(),
+        &q.from_file,
+        &QueryScope::AllNamespaces,
+        inventory::from_aws_auth,
+    )
+    .await?;
+    let mut mappings = inv.mappings;
     if let Some(conn) = &conn {
         let eks_unread =
             crate::flows::audit::mapping_source::add_from(conn, &mut mappings, &mut state.rbac)
@@ -162,6 +176,7 @@ pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserErro
     if rows.is_empty() {
         eprintln!("no binding applies to {}", q.subject);
     }
+    crate::flows::free_aside((state, snapshot, mappings, rows));
     Ok(0)
 }
 

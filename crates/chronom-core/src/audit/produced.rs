@@ -77,23 +77,31 @@ pub fn bound_usernames(
 /// its one username): a necessary condition for [`mapping_produces`], at the cost of two string
 /// comparisons instead of a template match.
 pub fn fits_literally(m: &Mapping, username: &str) -> bool {
-    match literal_ends(m) {
-        LiteralEnds::Exact(name) => name == username,
-        LiteralEnds::Around(prefix, suffix) => {
-            username.len() >= prefix.len() + suffix.len()
-                && username.starts_with(prefix)
-                && username.ends_with(suffix)
-        }
-    }
+    literal_ends(m).fit(username)
 }
 
 /// What every username a mapping can produce must look like, literally.
-enum LiteralEnds<'a> {
+#[derive(Debug, Clone, Copy)]
+pub enum LiteralEnds<'a> {
     Exact(&'a str),
     Around(&'a str, &'a str),
 }
 
-fn literal_ends(m: &Mapping) -> LiteralEnds<'_> {
+impl LiteralEnds<'_> {
+    /// [`fits_literally`], for ends worked out once.
+    pub fn fit(self, username: &str) -> bool {
+        match self {
+            LiteralEnds::Exact(name) => name == username,
+            LiteralEnds::Around(prefix, suffix) => {
+                username.len() >= prefix.len() + suffix.len()
+                    && username.starts_with(prefix)
+                    && username.ends_with(suffix)
+            }
+        }
+    }
+}
+
+pub fn literal_ends(m: &Mapping) -> LiteralEnds<'_> {
     match m.source {
         MappingSource::MapAccounts => LiteralEnds::Around("arn:", ""),
         _ if m.username.is_empty() => LiteralEnds::Exact(&m.principal),

@@ -365,7 +365,7 @@ impl IdentityKey {
 /// What RBAC gives one [`IdentityKey`]; capabilities only once an active mapping asks.
 struct Evaluated {
     summary: AccessSummary,
-    hits: Option<Vec<rbac::CapabilityHit>>,
+    hits: Option<(Vec<rbac::CapabilityHit>, findings::CapabilityEvidence)>,
 }
 
 /// What one identity may do, for comparing the two mapping sources.
@@ -464,19 +464,21 @@ pub fn build_with_eks(
     eks: Option<&EksState>,
 ) -> AuditReport {
     let augmented = eks.map(|e| augmented_snapshot(&state.rbac, e));
-    build_with_snapshots(source, state, snapshot, augmented.as_ref(), eks)
+    let inv = inventory::for_audit(&state.aws_auth);
+    build_with_snapshots(source, state, inv, snapshot, augmented.as_ref(), eks)
 }
 
-/// [`build_with_eks`] with the augmented snapshot made by the caller (from the objects, before
-/// [`take_snapshot`] moved them); `augmented` is `Some` exactly when `eks` is.
+/// [`build_with_eks`] with aws-auth's reading ([`inventory::for_audit`] of the state's) and the
+/// augmented snapshot made by the caller (from the objects, before [`take_snapshot`] moved
+/// them); `augmented` is `Some` exactly when `eks` is.
 pub fn build_with_snapshots(
     source: &str,
     state: &ClusterState,
+    mut inv: Inventory,
     snapshot: &RbacSnapshot,
     augmented: Option<&RbacSnapshot>,
     eks: Option<&EksState>,
 ) -> AuditReport {
-    let mut inv: Inventory = inventory::for_audit(&state.aws_auth);
     let mut all = findings::mapping_findings(&inv);
     if let Some(e) = eks {
         merge_eks(&mut inv, e, &mut all);
@@ -514,23 +516,26 @@ pub fn build_with_snapshots(
             })
             .collect();
         if m.active {
-            let hits = shared
-                .hits
-                .get_or_insert_with(|| snapshot.check_capabilities(&identity, &checks));
+            let (hits, evidence) = shared.hits.get_or_insert_with(|| {
+                let hits = snapshot.check_capabilities(&identity, &checks);
+                let evidence = findings::capability_evidence(&hits);
+                (hits, evidence)
+            });
             let mut summary = summary;
-            let mut merged;
-            let mut hits: &[rbac::CapabilityHit] = hits;
+            let merged_evidence;
+            let mut evidence: &findings::CapabilityEvidence = evidence;
             if !templated.is_empty() {
-                merged = hits.to_vec();
+                let mut merged = hits.to_vec();
                 for other in &templated {
                     if snapshot.effective_summary(other) == AccessSummary::ClusterAdmin {
                         summary = AccessSummary::ClusterAdmin;
                     }
                     merge_hits(&mut merged, snapshot.check_capabilities(other, &checks));
                 }
-                hits = &merged;
+                merged_evidence = findings::capability_evidence(&merged);
+                evidence = &merged_evidence;
             }
-            let mut found = findings::access_findings(m, &identity, summary, hits, snapshot);
+            let mut found = findings::access_findings(m, &identity, summary, evidence, snapshot);
             if is_entry
                 && all.iter().any(|f| {
                     f.rule == findings::ACCESS_POLICY_CLUSTER_ADMIN.id

@@ -12,6 +12,7 @@
 //! then by `<domain>/*`), and pods/exec (`create`; GET upgrades need `create` too once
 //! AuthorizePodWebsocketUpgradeCreatePermission is on, the default since v1.35).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -391,7 +392,7 @@ impl RbacSnapshot {
             .map(|group| {
                 group
                     .iter()
-                    .map(|p| self.probe_grants(&hits.cluster, p, None))
+                    .map(|p| self.probe_grants(&hits.cluster, p))
                     .collect()
             })
             .collect();
@@ -407,7 +408,7 @@ impl RbacSnapshot {
                     .iter()
                     .any(|e| e.binding == g.binding && e.rule_index == g.rule_index)
                 {
-                    evidence.push(g);
+                    evidence.push(g.into_owned());
                 }
             }
             if ns.is_none() {
@@ -419,24 +420,25 @@ impl RbacSnapshot {
 
     /// The grants satisfying every group in namespace `ns` (`None`: cluster-wide), or `None`. For
     /// each probe: its ClusterRoleBinding grants, then those of `ns`'s RoleBindings (the order of
-    /// the identity's bindings, as the authorizer visits them).
-    fn holds_in(
+    /// the identity's bindings, as the authorizer visits them). The ClusterRoleBinding grants are
+    /// borrowed: an identity bound in hundreds of namespaces is asked this for each of them.
+    fn holds_in<'c>(
         &self,
         hits: &IdentityHits,
         requires: &[Vec<Probe>],
-        cluster: &ClusterGrants,
+        cluster: &'c ClusterGrants,
         ns: Option<&str>,
-    ) -> Option<Vec<Grant>> {
+    ) -> Option<Vec<Cow<'c, Grant>>> {
         let mut all = Vec::new();
         for (group, cluster) in requires.iter().zip(cluster) {
             let mut found = Vec::new();
             for (p, cluster) in group.iter().zip(cluster) {
-                found.extend(cluster.iter().cloned());
+                found.extend(cluster.iter().map(Cow::Borrowed));
                 // Asked without a namespace (cluster-wide-only probes, or no namespace at all),
                 // a request is never matched by RoleBindings.
                 if let Some(n) = ns.filter(|ns| !ns.is_empty() && !p.cluster_wide_only) {
                     for in_ns in hits.in_namespace(n) {
-                        found.extend(self.probe_grants(in_ns, p, ns));
+                        found.extend(self.probe_grants(in_ns, p).into_iter().map(Cow::Owned));
                     }
                 }
             }
@@ -448,21 +450,21 @@ impl RbacSnapshot {
         Some(all)
     }
 
-    /// The grants of `hits` whose rules allow probe `p` asked in `ns`.
-    fn probe_grants(&self, hits: &[SubjectHit], p: &Probe, ns: Option<&str>) -> Vec<Grant> {
-        let ns = if p.cluster_wide_only { None } else { ns };
-        let request = p.request.with_namespace(ns);
+    /// The grants of `hits` whose rules allow probe `p`. A rule names no namespace (the binding
+    /// does), so the probe's request is matched as it is, wherever it is asked.
+    fn probe_grants(&self, hits: &[SubjectHit], p: &Probe) -> Vec<Grant> {
+        let request = &p.request;
         let mut out = Vec::new();
         let mut dangling = Vec::new();
         for hit in hits {
             self.collect_grants(*hit, &mut dangling, &mut out, |rule| {
-                rule_allows(rule, &request)
+                rule_allows(rule, request)
                     || (p.any_name
                         && rule
                             .resource_names
                             .iter()
                             .flatten()
-                            .any(|n| rule_allows(rule, &with_name(&request, n))))
+                            .any(|n| rule_allows(rule, &with_name(request, n))))
             });
         }
         out
