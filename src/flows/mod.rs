@@ -13,9 +13,10 @@ pub mod verify;
 pub mod via;
 pub(crate) mod write_report;
 
-/// Frees `value` on a thread of its own. What an answer was built from (a 16x snapshot:
-/// ~100,000 strings and vectors) takes ~10 ms of `free` calls, time the answer would otherwise
-/// wait for; in a one-shot run the process exits first and the kernel takes the memory back.
+/// Frees `value` on a thread of its own. What an answer was built from (a 16x snapshot: about
+/// a million strings and vectors) takes ~10 ms of `free` calls (perf, release build), time the
+/// answer would otherwise wait for; in a one-shot run the process exits first and the kernel
+/// takes the memory back.
 pub(crate) fn free_aside<T: Send + 'static>(value: T) {
     // Spawning fails only when the system is out of threads; the value is then freed here.
     let _ = std::thread::Builder::new()

@@ -342,6 +342,18 @@ pub(crate) fn rule_source(from_file: &[PathBuf]) -> RuleSource {
     }
 }
 
+/// The connection to the current context, or none when the flow reads files.
+pub(crate) async fn connect_unless_files(
+    global: &GlobalArgs,
+    from_file: &[PathBuf],
+) -> Result<Option<Connection>, UserError> {
+    if from_file.is_empty() {
+        Ok(Some(connect::connect(global).await?))
+    } else {
+        Ok(None)
+    }
+}
+
 /// How a flow reads aws-auth: who it maps ([`inventory::from_aws_auth`]), or that and what
 /// the strict editor refuses ([`inventory::for_audit`], the audit's).
 pub(crate) type AwsAuthReading = fn(&BTreeMap<String, String>) -> Inventory;
@@ -503,8 +515,8 @@ struct AwsAuthRead {
 
 /// aws-auth, or why it could not be read (its absence is a valid answer), read as `reading`
 /// says on a thread of its own as soon as it arrives: it comes back long before the RBAC lists,
-/// and reading its 1,700 entries at 16x with the authenticator's semantics takes ~25 ms, which
-/// the answer would otherwise wait for after the last page.
+/// and reading its 1,700 entries at 16x with the authenticator's semantics takes ~20 ms (perf,
+/// release build), which the answer would otherwise wait for after the last page.
 async fn read_aws_auth(
     conn: &Connection,
     reading: AwsAuthReading,

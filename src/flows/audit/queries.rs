@@ -1,7 +1,6 @@
 //! `audit who-can` and `audit lookup`: read the cluster (or the files), answer with the pure
 //! `answers`, and print.
 
-use crate::adapters::kube as connect;
 use crate::cli::{GlobalArgs, LookupArgs, WhoCanArgs};
 use chronom_core::audit::answers::{answer_lookup, answer_who_can, lookup_targets};
 use chronom_core::audit::completeness::UnreadSource;
@@ -24,11 +23,7 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
     rbac::well_formed::check(&request)
         .map_err(|e| UserError::usage(format!("cannot read `{asked}`: {e}"), e.next_step()))?;
     // Connect first: the scope (the context's namespace by default) decides what is listed.
-    let conn = if q.from_file.is_empty() {
-        Some(connect::connect(global).await?)
-    } else {
-        None
-    };
+    let conn = super::connect_unless_files(global, &q.from_file).await?;
     let namespaced = match &request {
         Request::Resource(r) => catalog
             .is_namespaced(&r.api_group, &r.resource)
@@ -102,11 +97,7 @@ pub async fn who_can(global: &GlobalArgs, q: &WhoCanArgs) -> Result<i32, UserErr
 }
 
 pub async fn lookup(global: &GlobalArgs, q: &LookupArgs) -> Result<i32, UserError> {
-    let conn = if q.from_file.is_empty() {
-        Some(connect::connect(global).await?)
-    } else {
-        None
-    };
+    let conn = super::connect_unless_files(global, &q.from_file).await?;
     let (mut state, inv) = super::read_source(
         conn.as_ref(),
         &q.from_file,
