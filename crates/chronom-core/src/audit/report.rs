@@ -369,6 +369,26 @@ struct Evaluated {
     hits: Option<(Vec<rbac::CapabilityHit>, findings::CapabilityEvidence)>,
 }
 
+/// The snapshot a mapping is evaluated against (access entries: the augmented one, when there
+/// is one), whether that is the augmented one, and the mapping's identity.
+fn evaluated_as<'a>(
+    m: &Mapping,
+    snapshot: &'a RbacSnapshot,
+    augmented: Option<&'a RbacSnapshot>,
+) -> (&'a RbacSnapshot, bool, Identity) {
+    let is_entry = m.source == MappingSource::AccessEntry;
+    let (snapshot, in_augmented) = match (augmented, is_entry) {
+        (Some(a), true) => (a, true),
+        _ => (snapshot, false),
+    };
+    let identity = if is_entry {
+        identity_with_policies(m)
+    } else {
+        identity_of(m)
+    };
+    (snapshot, in_augmented, identity)
+}
+
 /// Threads for [`evaluate_identities`]: the machine's, at most 4.
 fn worker_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
@@ -394,16 +414,7 @@ fn evaluate_identities(
     let mut keys: HashMap<IdentityKey, usize> = HashMap::new();
     let mut jobs: Vec<Job> = Vec::new();
     for m in mappings {
-        let is_entry = m.source == MappingSource::AccessEntry;
-        let (snapshot, in_augmented) = match (augmented, is_entry) {
-            (Some(a), true) => (a, true),
-            _ => (snapshot, false),
-        };
-        let identity = if is_entry {
-            identity_with_policies(m)
-        } else {
-            identity_of(m)
-        };
+        let (snapshot, in_augmented, identity) = evaluated_as(m, snapshot, augmented);
         let key = IdentityKey::new(snapshot, &identity, in_augmented);
         let job = *keys.entry(key).or_insert_with(|| {
             jobs.push(Job {
@@ -596,15 +607,7 @@ pub fn build_with_snapshots(
     let mut mappings = Vec::with_capacity(inv.mappings.len());
     for m in &inv.mappings {
         let is_entry = m.source == MappingSource::AccessEntry;
-        let (snapshot, in_augmented) = match (augmented, is_entry) {
-            (Some(a), true) => (a, true),
-            _ => (snapshot, false),
-        };
-        let identity = if is_entry {
-            identity_with_policies(m)
-        } else {
-            identity_of(m)
-        };
+        let (snapshot, in_augmented, identity) = evaluated_as(m, snapshot, augmented);
         let shared = &evaluated[&IdentityKey::new(snapshot, &identity, in_augmented)];
         let summary = shared.summary;
         // Callers whose session renders the template into a username some binding names get
