@@ -152,15 +152,9 @@ pub(crate) async fn build_report(
     if from_file.is_empty() {
         return live_report(&connect::connect(global).await?, &live).await;
     }
-    let (mut state, inv) = read_source(
-        None,
-        from_file,
-        &QueryScope::AllNamespaces,
-        inventory::for_audit,
-    )
-    .await?;
+    let mut state = read_files(from_file)?;
     let snapshot = report::take_snapshot(&mut state, rule_source(from_file));
-    let mut built = report::build_with_snapshots("files", &state, inv, &snapshot, None, None);
+    let mut built = report::build("files", &state, &snapshot);
     principals::add_checks(&mut built, None, &live.principals).await;
     Ok(built)
 }
@@ -417,7 +411,7 @@ pub async fn read_cluster_for(
 /// requests in a namespace). A constant number of paginated LISTs whatever the cluster's size.
 /// What the API server refuses (403) is left empty and named in `unread`; the caller must say
 /// the result is incomplete. aws-auth is also read as `reading` says, if given, while the lists
-/// are in flight (see [`read_aws_auth`]).
+/// are in flight (see [`read_aws_auth`]); no reading comes back when aws-auth was unreadable.
 pub(crate) async fn read_readable(
     conn: &Connection,
     scope: &QueryScope,
@@ -452,7 +446,7 @@ pub(crate) async fn read_readable(
         AwsAuthRead {
             present: false,
             data: BTreeMap::new(),
-            inventory: reading.map(|read| read(&BTreeMap::new())),
+            inventory: None,
         }
     });
     let state = ClusterState {
@@ -507,7 +501,8 @@ async fn read_namespaced(
     }
 }
 
-/// aws-auth's data (empty when there is none), and its reading when one was asked for.
+/// aws-auth's data (empty when there is none), and its reading when one was asked for and
+/// aws-auth could be read.
 struct AwsAuthRead {
     present: bool,
     data: BTreeMap<String, String>,

@@ -8,9 +8,7 @@ use serde::Serialize;
 
 use super::inventory::{Mapping, MappingSource};
 use super::principals::{self, IamAnswer};
-use super::produced::{
-    LiteralEnds, bound_usernames, fits_literally, literal_ends, mapping_produces,
-};
+use super::produced::{LiteralEnds, bound_usernames, literal_ends, mapping_produces};
 use super::report::identity_of;
 use crate::arn::{self, PrincipalArn};
 use crate::error::UserError;
@@ -47,29 +45,10 @@ pub struct LookupAnswer {
     pub principal_mark: Option<&'static str>,
 }
 
-/// The active mappings whose identity is, or is in, this subject.
-pub fn principals_for(mappings: &[Mapping], kind: SubjectKind, name: &str) -> Vec<String> {
-    let mut out: Vec<String> = mappings
-        .iter()
-        .filter(|m| m.active)
-        .filter(|m| match kind {
-            SubjectKind::Group => {
-                name == rbac::model::AUTHENTICATED_GROUP || m.groups.iter().any(|g| g == name)
-            }
-            // The literal test first: who-can asks this for every User row x every mapping.
-            SubjectKind::User => fits_literally(m, name) && mapping_produces(m, None, name),
-            SubjectKind::ServiceAccount => false,
-        })
-        .map(|m| m.principal.clone())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// [`principals_for`] for many subjects of one set of mappings: the principals of each group
-/// are collected once, so a who-can answer costs a lookup per row rather than a pass over every
-/// mapping (thousands of rows times thousands of mappings on a large cluster).
+/// The active mappings whose identity is, or is in, a subject, for many subjects of one set of
+/// mappings: the principals of each group are collected once, so a who-can answer costs a
+/// lookup per row rather than a pass over every mapping (thousands of rows times thousands of
+/// mappings on a large cluster).
 pub struct PrincipalIndex<'a> {
     /// The active mappings with the literal ends of their usernames, worked out once: who-can
     /// asks for each User row (48 at 16x) against every mapping (1,700).
@@ -108,14 +87,14 @@ impl<'a> PrincipalIndex<'a> {
         }
     }
 
-    /// The same answer as [`principals_for`].
+    /// The principals whose identity is, or is in, this subject, sorted.
     pub fn principals(&self, kind: SubjectKind, name: &str) -> Vec<String> {
         match kind {
             SubjectKind::Group if name == rbac::model::AUTHENTICATED_GROUP => {
                 self.authenticated.clone()
             }
             SubjectKind::Group => self.by_group.get(name).cloned().unwrap_or_default(),
-            // Usernames are templates: matched per mapping, as principals_for does.
+            // Usernames are templates: matched per mapping, the literal ends first.
             SubjectKind::User => {
                 let mut out: Vec<String> = self
                     .users
@@ -410,6 +389,25 @@ mod tests {
             "{{AccountID}}-{{SessionName}}",
             "111122223333-bob"
         ));
+    }
+
+    /// The straightforward answer the index must give: a pass over every mapping per subject.
+    fn principals_for(mappings: &[Mapping], kind: SubjectKind, name: &str) -> Vec<String> {
+        let mut out: Vec<String> = mappings
+            .iter()
+            .filter(|m| m.active)
+            .filter(|m| match kind {
+                SubjectKind::Group => {
+                    name == rbac::model::AUTHENTICATED_GROUP || m.groups.iter().any(|g| g == name)
+                }
+                SubjectKind::User => mapping_produces(m, None, name),
+                SubjectKind::ServiceAccount => false,
+            })
+            .map(|m| m.principal.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     #[test]

@@ -73,13 +73,6 @@ pub fn bound_usernames(
     out
 }
 
-/// Whether `username` has the literal text every username of `m` starts and ends with (or is
-/// its one username): a necessary condition for [`mapping_produces`], at the cost of two string
-/// comparisons instead of a template match.
-pub fn fits_literally(m: &Mapping, username: &str) -> bool {
-    literal_ends(m).fit(username)
-}
-
 /// What every username a mapping can produce must look like, literally.
 #[derive(Debug, Clone, Copy)]
 pub enum LiteralEnds<'a> {
@@ -88,7 +81,9 @@ pub enum LiteralEnds<'a> {
 }
 
 impl LiteralEnds<'_> {
-    /// [`fits_literally`], for ends worked out once.
+    /// Whether `username` has the literal text every username of the mapping starts and ends
+    /// with (or is its one username): a necessary condition for [`mapping_produces`], at the
+    /// cost of two string comparisons instead of a template match.
     pub fn fit(self, username: &str) -> bool {
         match self {
             LiteralEnds::Exact(name) => name == username,
@@ -166,7 +161,7 @@ mod tests {
     }
 
     proptest! {
-        /// `fits_literally` only ever rules out names the full match also rules out: who-can's
+        /// `LiteralEnds::fit` only ever rules out names the full match also rules out: who-can's
         /// shortcut cannot drop a principal.
         #[test]
         fn the_literal_test_never_rules_out_a_produced_name(
@@ -188,7 +183,7 @@ mod tests {
             for m in [mapping(source, principal, &template), mapping(source, principal, "")] {
                 for name in [username.as_str(), principal, "arn:aws:iam::111122223333:role/dev"] {
                     if mapping_produces(&m, session, name) {
-                        prop_assert!(fits_literally(&m, name), "{m:?} produces {name:?}");
+                        prop_assert!(literal_ends(&m).fit(name), "{m:?} produces {name:?}");
                     }
                 }
             }
