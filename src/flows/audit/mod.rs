@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use kube::api::{Api, ListParams};
 
 use crate::adapters::kube::{self as connect, Connection};
@@ -20,8 +21,9 @@ use crate::cli::{AuditArgs, AuditQuery, GlobalArgs};
 use chronom_core::audit::completeness::{self, UnreadSource, Verdict, source};
 use chronom_core::audit::inventory::{self, Inventory};
 use chronom_core::audit::manifests::ClusterState;
+use chronom_core::audit::page_stream::PageStream;
 use chronom_core::audit::report;
-use chronom_core::audit::trimmed::{Page, Trimmed};
+use chronom_core::audit::trimmed::Trimmed;
 use chronom_core::error::UserError;
 use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
 use chronom_core::report::format::Format;
@@ -656,7 +658,7 @@ where
     let mut items = Vec::new();
     let mut pages = 0;
     loop {
-        let listed = match list_page::<K>(&conn.client, &request, &params).await {
+        let listed = match list_page(&conn.client, &request, &params, &mut items, page).await {
             Ok(p) => p,
             Err(e) => {
                 let doing = format!("listing {what} {within}");
@@ -664,18 +666,7 @@ where
             }
         };
         pages += 1;
-        // The server says how many items are left: room for exactly all of them, rather than
-        // doubling the vector (k8s-openapi objects are ~0.5 KB each before their strings).
-        let batch = listed.items.unwrap_or_default();
-        if let Some(left) = listed
-            .metadata
-            .remaining_item_count
-            .and_then(|n| usize::try_from(n).ok())
-        {
-            items.reserve_exact(batch.len() + left);
-        }
-        items.extend(batch.into_iter().map(K::Wire::into));
-        match listed.metadata.continue_.filter(|t| !t.is_empty()) {
+        match listed.continue_.filter(|t| !t.is_empty()) {
             Some(token) => params = params.continue_token(&token),
             None => break,
         }
@@ -690,15 +681,30 @@ where
     Ok(Ok(items))
 }
 
-/// One LIST page, as `Api::list` asks for it, parsed into the kind's trimmed form.
+/// One LIST page, as `Api::list` asks for it, its objects trimmed into `items` as their bytes
+/// arrive (`audit::page_stream`); the page's metadata.
 async fn list_page<K: Trimmed>(
     client: &kube::Client,
     request: &kube::core::Request,
     params: &ListParams,
-) -> Result<Page<K::Wire>, kube::Error> {
+    items: &mut Vec<K>,
+    limit: u32,
+) -> Result<ListMeta, kube::Error> {
+    use futures::AsyncBufReadExt;
     let mut req = request.list(params).map_err(kube::Error::BuildRequest)?;
     req.extensions_mut().insert("list");
-    client.request::<Page<K::Wire>>(req).await
+    let mut body = std::pin::pin!(client.request_stream(req).await?);
+    let mut page = PageStream::new(items, limit as usize);
+    loop {
+        let chunk = body.fill_buf().await.map_err(kube::Error::ReadEvents)?;
+        if chunk.is_empty() {
+            break;
+        }
+        page.push(chunk).map_err(kube::Error::SerdeError)?;
+        let n = chunk.len();
+        body.consume_unpin(n);
+    }
+    page.finish().map_err(kube::Error::SerdeError)
 }
 
 /// Every file named, and every .yaml/.yml/.json file under each directory named, in order.
