@@ -50,6 +50,9 @@ pub struct PageStream<'a, K> {
     after_comma: bool,
     /// The answer without its items (`"items":null`), once `items` has started.
     outside: Vec<u8>,
+    /// How many items the head held (under a key spelled with escapes, so not framed): read
+    /// when `items` started, and read again with the whole outside at the end.
+    head_items: usize,
 }
 
 impl<'a, K: Trimmed> PageStream<'a, K> {
@@ -68,6 +71,7 @@ impl<'a, K: Trimmed> PageStream<'a, K> {
             item: None,
             after_comma: false,
             outside: Vec::new(),
+            head_items: 0,
         }
     }
 
@@ -97,8 +101,14 @@ impl<'a, K: Trimmed> PageStream<'a, K> {
             // text is still here.
             Part::Head => read_outside(&self.pending, self.items, Some(self.limit)),
             Part::Items => Err(malformed(b"[")),
-            // Room was made when `items` started.
-            Part::Tail => read_outside(&self.outside, self.items, None),
+            // Room was made when `items` started (if the metadata came before it, as the API
+            // server writes it). The head's own items are in `items` already, in their place.
+            Part::Tail => {
+                let mut outside = Vec::new();
+                let meta = read_outside(&self.outside, &mut outside, None)?;
+                self.items.extend(outside.into_iter().skip(self.head_items));
+                Ok(meta)
+            }
         }
     }
 
@@ -194,7 +204,9 @@ impl<'a, K: Trimmed> PageStream<'a, K> {
         self.outside = self.pending[..at].to_vec();
         let mut head = self.outside.clone();
         head.extend_from_slice(b"null}");
+        let before = self.items.len();
         read_outside(&head, self.items, Some(self.limit))?;
+        self.head_items = self.items.len() - before;
         self.pending.drain(..=at);
         self.part = Part::Items;
         self.depth = 2;
@@ -331,6 +343,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Found by an adversarial review: a key spelled with escapes is still `items` to
+    /// serde_json, but not to the framing, which leaves its array in the head.
+    #[test]
+    fn an_escaped_items_key_reads_as_the_whole_text() {
+        for text in [
+            r#"{"it\u0065ms":[{"metadata":{"name":"a"}}],"items":[]}"#,
+            r#"{"\u0069tems":[{"metadata":{"name":"a"}}],"items":[{"metadata":{"name":"b"}}],"items":[{}]}"#,
+            r#"{"items":[{"metadata":{"name":"b"}}],"it\u0065ms":[{"metadata":{"name":"a"}}]}"#,
+        ] {
+            let expected = whole::<ClusterRole>(text.as_bytes(), 9);
+            assert!(expected.is_ok(), "{text}");
+            for cut in 0..=text.len() {
+                assert_eq!(
+                    streamed::<ClusterRole>(text.as_bytes(), &[cut], 9),
+                    expected,
+                    "{text} cut at {cut}"
+                );
+            }
+        }
+    }
+
+    /// The server's count of items left is a hint: one no memory could hold neither panics
+    /// nor aborts, and one that follows the items makes room for the rest of the list only.
+    #[test]
+    fn room_follows_the_count_left_within_reason() {
+        for left in ["9223372036854775807", "100000000000"] {
+            let text = format!(
+                r#"{{"metadata":{{"remainingItemCount":{left}}},"items":[{{"metadata":{{"name":"a"}}}}]}}"#
+            );
+            let expected = whole::<ClusterRole>(text.as_bytes(), 9).unwrap();
+            assert_eq!(expected.0.len(), 1);
+            assert_eq!(
+                streamed::<ClusterRole>(text.as_bytes(), &[5], 9),
+                Ok(expected)
+            );
+        }
+        let after = r#"{"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}],"metadata":{"remainingItemCount":3}}"#;
+        let (items, _) = whole::<ClusterRole>(after.as_bytes(), 2).unwrap();
+        // Two on this page, three left: room for five, not for another page.
+        assert_eq!((items.len(), items.capacity()), (2, 5));
     }
 
     #[test]

@@ -62,14 +62,19 @@ impl<'de, K: Trimmed> Visitor<'de> for PageInto<'_, K> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ListMeta, A::Error> {
         let mut metadata = None;
+        let before = self.items.len();
         while let Some(key) = map.next_key::<PageKey>()? {
             match key {
                 PageKey::Metadata => {
                     let m: ListMeta = map.next_value::<Option<ListMeta>>()?.unwrap_or_default();
-                    // The API server writes metadata before items.
                     let left = m.remaining_item_count.and_then(|n| usize::try_from(n).ok());
                     if let (Some(limit), Some(left)) = (self.limit, left) {
-                        self.items.reserve_exact(limit.saturating_add(left));
+                        // The API server writes metadata before items; if not, what this page
+                        // already holds is part of its `limit`.
+                        let this_page = limit.saturating_sub(self.items.len() - before);
+                        // The count is the server's word: room is a hint, and a count no
+                        // memory could hold leaves the vector to grow as it fills.
+                        let _ = self.items.try_reserve_exact(this_page.saturating_add(left));
                     }
                     metadata = Some(m);
                 }
