@@ -34,9 +34,8 @@ pub trait Trimmed: Sized {
 }
 
 /// One page of a LIST answer, read into `items`: each object is trimmed and appended as it is
-/// parsed, with no page-sized vector in between (at 16x a page of 5,000 RoleBindings held
-/// as wire objects was ~2.9 MB of the audit's peak heap). The page's metadata (where the next
-/// page starts) is the value.
+/// parsed, with no page-sized vector of wire objects in between. The page's metadata (where
+/// the next page starts) is the value.
 pub struct PageInto<'a, K> {
     pub items: &'a mut Vec<K>,
     /// The page size asked for: with the server's count of the items left, room for exactly
