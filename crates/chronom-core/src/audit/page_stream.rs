@@ -157,7 +157,6 @@ impl<'a, K: Trimmed> PageStream<'a, K> {
                         return Err(malformed(b"[1,]"));
                     }
                     self.end_item(i)?;
-                    self.outside.extend_from_slice(b"null");
                     self.outside.extend_from_slice(&self.pending[i + 1..]);
                     self.pending = Vec::new();
                     self.part = Part::Tail;
@@ -202,11 +201,12 @@ impl<'a, K: Trimmed> PageStream<'a, K> {
     /// read from it now, says how many items are left to make room for.
     fn start_items(&mut self, at: usize) -> Result<(), serde_json::Error> {
         self.outside = self.pending[..at].to_vec();
-        let mut head = self.outside.clone();
-        head.extend_from_slice(b"null}");
+        self.outside.extend_from_slice(b"null}");
         let before = self.items.len();
-        read_outside(&head, self.items, Some(self.limit))?;
+        read_outside(&self.outside, self.items, Some(self.limit))?;
         self.head_items = self.items.len() - before;
+        // The tail follows `null` in place of the items.
+        self.outside.pop();
         self.pending.drain(..=at);
         self.part = Part::Items;
         self.depth = 2;

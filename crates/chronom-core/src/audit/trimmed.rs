@@ -89,30 +89,13 @@ impl<'de, K: Trimmed> Visitor<'de> for PageInto<'_, K> {
 }
 
 /// A LIST answer's field: the two the audit reads, or another.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
 enum PageKey {
     Metadata,
     Items,
+    #[serde(other)]
     Other,
-}
-
-impl<'de> Deserialize<'de> for PageKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = PageKey;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<PageKey, E> {
-                Ok(match v {
-                    "metadata" => PageKey::Metadata,
-                    "items" => PageKey::Items,
-                    _ => PageKey::Other,
-                })
-            }
-        }
-        d.deserialize_identifier(KeyVisitor)
-    }
 }
 
 /// A page's `items` (or `null`), each trimmed and appended as it is parsed.
