@@ -12,7 +12,6 @@
 //! 0.1, of 2020, reads top-level arrays only).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
-use serde::de::DeserializeSeed;
 
 use super::trimmed::{PageInto, Trimmed};
 
@@ -99,13 +98,21 @@ impl<'a, K: Trimmed> PageStream<'a, K> {
         match self.part {
             // `items` never started as an array (null, absent, or not a list): the whole
             // text is still here.
-            Part::Head => read_outside(&self.pending, self.items, Some(self.limit)),
+            Part::Head => PageInto {
+                items: self.items,
+                limit: Some(self.limit),
+            }
+            .read(&self.pending),
             Part::Items => Err(malformed(b"[")),
             // Room was made when `items` started (if the metadata came before it, as the API
             // server writes it). The head's own items are in `items` already, in their place.
             Part::Tail => {
                 let mut outside = Vec::new();
-                let meta = read_outside(&self.outside, &mut outside, None)?;
+                let meta = PageInto {
+                    items: &mut outside,
+                    limit: None,
+                }
+                .read(&self.outside)?;
                 self.items.extend(outside.into_iter().skip(self.head_items));
                 Ok(meta)
             }
@@ -203,7 +210,11 @@ impl<'a, K: Trimmed> PageStream<'a, K> {
         self.outside = self.pending[..at].to_vec();
         self.outside.extend_from_slice(b"null}");
         let before = self.items.len();
-        read_outside(&self.outside, self.items, Some(self.limit))?;
+        PageInto {
+            items: &mut *self.items,
+            limit: Some(self.limit),
+        }
+        .read(&self.outside)?;
         self.head_items = self.items.len() - before;
         // The tail follows `null` in place of the items.
         self.outside.pop();
@@ -224,18 +235,6 @@ impl<'a, K: Trimmed> PageStream<'a, K> {
     }
 }
 
-/// The answer around its items, parsed whole: its metadata, and any items it still holds.
-fn read_outside<K: Trimmed>(
-    text: &[u8],
-    items: &mut Vec<K>,
-    limit: Option<usize>,
-) -> Result<ListMeta, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let meta = PageInto { items, limit }.deserialize(&mut de)?;
-    de.end()?;
-    Ok(meta)
-}
-
 /// serde_json's own error for `text`, the smallest array broken as `items` is.
 fn malformed(text: &[u8]) -> serde_json::Error {
     serde_json::from_slice::<serde::de::IgnoredAny>(text).expect_err("a malformed array")
@@ -250,9 +249,13 @@ mod tests {
 
     fn whole<K: Trimmed>(text: &[u8], limit: usize) -> Result<(Vec<K>, ListMeta), String> {
         let mut items = Vec::new();
-        read_outside(text, &mut items, Some(limit))
-            .map(|m| (items, m))
-            .map_err(|e| e.to_string())
+        PageInto {
+            items: &mut items,
+            limit: Some(limit),
+        }
+        .read(text)
+        .map(|m| (items, m))
+        .map_err(|e| e.to_string())
     }
 
     fn streamed<K: Trimmed>(

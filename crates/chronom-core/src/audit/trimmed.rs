@@ -44,6 +44,17 @@ pub struct PageInto<'a, K> {
     pub limit: Option<usize>,
 }
 
+impl<K: Trimmed> PageInto<'_, K> {
+    /// A whole LIST answer's text (or the part around its items): its metadata, with its items
+    /// appended; an error if the text is not one well-formed answer.
+    pub fn read(self, text: &[u8]) -> Result<ListMeta, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        let meta = self.deserialize(&mut de)?;
+        de.end()?;
+        Ok(meta)
+    }
+}
+
 impl<'de, K: Trimmed> DeserializeSeed<'de> for PageInto<'_, K> {
     type Value = ListMeta;
 
@@ -449,15 +460,11 @@ mod tests {
         items: &mut Vec<K>,
         limit: usize,
     ) -> Result<ListMeta, serde_json::Error> {
-        let text = answer.to_string();
-        let mut de = serde_json::Deserializer::from_str(&text);
-        let meta = PageInto {
+        PageInto {
             items,
             limit: Some(limit),
         }
-        .deserialize(&mut de)?;
-        de.end()?;
-        Ok(meta)
+        .read(answer.to_string().as_bytes())
     }
 
     #[test]
