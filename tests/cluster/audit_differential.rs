@@ -1848,3 +1848,282 @@ async fn listing_in_small_pages_alone() {
         && r.metadata.uid.is_none()
         && r.metadata.resource_version.is_none()));
 }
+
+/// The audit asks for LISTs in the API server's protobuf (`audit::page_proto`), with JSON
+/// as the reference: every kind it lists, with the shapes that protobuf and JSON write
+/// differently (empty strings and lists, which JSON omits; an aggregation rule; rules of every
+/// field; annotations kept and skipped, one with non-ASCII text), reads the same objects from
+/// both answers of the server, and `list_in_pages` reads what the JSON answer holds.
+#[test]
+fn protobuf_answers_read_as_the_json_answers() {
+    serialized(protobuf_answers_alone());
+}
+
+async fn protobuf_answers_alone() {
+    use chronom::flows::audit::ACCEPT_LIST;
+    use chronom_core::eks::pod_roles::IRSA_ANNOTATION;
+    use chronom_core::readonly_role::PROFILE_ANNOTATION;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let cp = control_plane();
+    let id = crate::support::unique_name("enc");
+    let label = format!("chronom-test/encoding: {id}");
+    crate::support::cluster::kubectl_apply(
+        cp,
+        &format!(
+            "\
+apiVersion: v1
+kind: Namespace
+metadata: {{name: {id}, labels: {{{label}}}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {id}-rules
+  labels: {{{label}}}
+  annotations: {{{PROFILE_ANNOTATION}: \"read-only, naïve ✓\", other: \"{big}\"}}
+rules:
+- {{apiGroups: [\"\"], resources: [pods, pods/log], verbs: [get, list], resourceNames: [a, b]}}
+- {{nonResourceURLs: [/healthz, /version], verbs: [get]}}
+- {{apiGroups: [\"*\"], resources: [\"*\"], verbs: [\"*\"]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: {id}-empty, labels: {{{label}}}}}
+rules: []
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: {id}-agg, labels: {{{label}}}}}
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels: {{{id}/agg: \"true\"}}
+  - matchExpressions:
+    - {{key: {id}/tier, operator: In, values: [a, b]}}
+    - {{key: {id}/any, operator: Exists}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: {id}-role, namespace: {id}, labels: {{{label}}}}}
+rules:
+- {{apiGroups: [apps], resources: [deployments], verbs: [get]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: {id}-rb, namespace: {id}, labels: {{{label}}}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {id}-role}}
+subjects:
+- {{kind: User, apiGroup: rbac.authorization.k8s.io, name: alice}}
+- {{kind: Group, apiGroup: rbac.authorization.k8s.io, name: team}}
+- {{kind: ServiceAccount, name: sa, namespace: {id}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: {id}-nobody, namespace: {id}, labels: {{{label}}}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {id}-rules}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {id}-crb, labels: {{{label}}}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {id}-agg}}
+subjects:
+- {{kind: ServiceAccount, name: sa, namespace: {id}}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: sa
+  namespace: {id}
+  labels: {{{label}}}
+  annotations: {{{IRSA_ANNOTATION}: \"arn:aws:iam::111122223333:role/enc\"}}
+",
+            big = "x".repeat(20_000),
+        ),
+    );
+    let conn = admin(cp).await;
+    let selector = format!("chronom-test/encoding={id}");
+    let rules = both_ways::<ClusterRole>(&conn, &selector, 3).await;
+    let r = rules
+        .iter()
+        .find(|r| r.metadata.name.as_deref() == Some(&format!("{id}-rules")));
+    let r = r.expect("the ClusterRole with rules is listed");
+    assert_eq!(
+        r.metadata.annotations,
+        Some(BTreeMap::from([(
+            PROFILE_ANNOTATION.to_string(),
+            "read-only, naïve ✓".to_string()
+        )])),
+        "the kept annotation, and only it"
+    );
+    both_ways::<ClusterRoleBinding>(&conn, &selector, 1).await;
+    both_ways::<Role>(&conn, &selector, 1).await;
+    both_ways::<RoleBinding>(&conn, &selector, 2).await;
+    let sas = both_ways::<ServiceAccount>(&conn, &selector, 1).await;
+    assert!(
+        sas[0].metadata.annotations.is_some(),
+        "the IRSA annotation is kept"
+    );
+
+    // A Role written in protobuf with a resource that is not UTF-8 (kubectl, writing JSON,
+    // cannot make one): its protobuf answer cannot be read, so the page is asked again as JSON,
+    // where the server writes the bytes replaced (U+FFFD).
+    create_role_not_utf8(&conn, &id, &selector).await;
+    let roles: Vec<Role> = listed(&conn).await;
+    let ours = roles
+        .iter()
+        .find(|r| r.metadata.name.as_deref() == Some(&format!("{id}-bytes")));
+    let ours = ours.expect("the Role that is not UTF-8 is listed");
+    assert_eq!(
+        ours.rules.as_ref().unwrap()[0].resources,
+        Some(vec!["\u{fffd}bad".to_string()]),
+        "read as the JSON answer carries it"
+    );
+
+    // The product's own listing: what the JSON answer of everything holds.
+    for attempt in 1.. {
+        let ours: Vec<ClusterRole> = listed(&conn).await;
+        let json: Vec<ClusterRole> = as_json(&conn, "").await;
+        let bindings: Vec<RoleBinding> = listed(&conn).await;
+        let json_bindings: Vec<RoleBinding> = as_json(&conn, "").await;
+        if (ours == json && bindings == json_bindings) || attempt == 3 {
+            assert_eq!(ours, json, "ClusterRoles by list_in_pages and as JSON");
+            assert_eq!(
+                bindings, json_bindings,
+                "RoleBindings by list_in_pages and as JSON"
+            );
+            break;
+        }
+    }
+    kubectl_delete_labelled(cp, &selector);
+
+    async fn listed<K>(conn: &Connection) -> Vec<K>
+    where
+        K: kube::Resource<DynamicType = ()> + chronom_core::audit::trimmed::Trimmed,
+    {
+        chronom::flows::audit::list_in_pages(conn, Api::<K>::all(conn.client.clone()), "k", "", 500)
+            .await
+            .expect("listed")
+            .expect("readable")
+    }
+
+    /// The JSON answer, read by the JSON reader.
+    async fn as_json<K>(conn: &Connection, selector: &str) -> Vec<K>
+    where
+        K: kube::Resource<DynamicType = ()> + chronom_core::audit::trimmed::Trimmed,
+    {
+        let api = Api::<K>::all(conn.client.clone());
+        let req = kube::core::Request::new(api.resource_url())
+            .list(&kube::api::ListParams::default().labels(selector))
+            .expect("request");
+        let text = conn.client.request_text(req).await.expect("JSON answer");
+        let mut items = Vec::new();
+        chronom_core::audit::trimmed::PageInto {
+            items: &mut items,
+            limit: None,
+        }
+        .read(text.as_bytes())
+        .expect("read as JSON");
+        items
+    }
+
+    /// The labelled objects of a kind, read from the protobuf answer and from the JSON one:
+    /// the same, `n` of them.
+    async fn both_ways<K>(conn: &Connection, selector: &str, n: usize) -> Vec<K>
+    where
+        K: kube::Resource<DynamicType = ()>
+            + chronom_core::audit::trimmed::Trimmed
+            + PartialEq
+            + std::fmt::Debug,
+    {
+        let api = Api::<K>::all(conn.client.clone());
+        let mut req = kube::core::Request::new(api.resource_url())
+            .list(&kube::api::ListParams::default().labels(selector))
+            .expect("request");
+        req.headers_mut().insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static(ACCEPT_LIST),
+        );
+        let res = conn
+            .client
+            .send(req.map(kube::client::Body::from))
+            .await
+            .expect("answer");
+        let kind = K::kind(&());
+        assert_eq!(
+            res.headers()
+                .get(http::header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
+            Some(chronom_core::audit::page_proto::MEDIA_TYPE.as_bytes()),
+            "{kind}: the server answers protobuf"
+        );
+        let body = res.into_body().collect_bytes().await.expect("body");
+        let mut from_proto = Vec::new();
+        chronom_core::audit::page_proto::read_page(body, &mut from_proto)
+            .expect("read as protobuf");
+        let from_json: Vec<K> = as_json(conn, selector).await;
+        assert_eq!(from_proto.len(), n, "{kind}: the labelled objects");
+        assert_eq!(
+            from_proto, from_json,
+            "{kind}: read from protobuf and from JSON"
+        );
+        from_proto
+    }
+}
+
+/// POST a Role in protobuf, one rule reading resource `\xffbad`, labelled `selector`.
+async fn create_role_not_utf8(conn: &Connection, id: &str, selector: &str) {
+    fn varint(mut n: usize, out: &mut Vec<u8>) {
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+    /// A length-delimited field: `field`, its length, its bytes.
+    fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![number << 3 | 2];
+        varint(bytes.len(), &mut out);
+        out.extend_from_slice(bytes);
+        out
+    }
+    let (key, value) = selector.split_once('=').expect("key=value");
+    let label = [field(1, key.as_bytes()), field(2, value.as_bytes())].concat();
+    let name = format!("{id}-bytes");
+    let metadata = [
+        field(1, name.as_bytes()),
+        field(3, id.as_bytes()),
+        field(11, &label),
+    ]
+    .concat();
+    let rule = [field(1, b"get"), field(2, b""), field(3, b"\xffbad")].concat();
+    let role = [field(1, &metadata), field(2, &rule)].concat();
+    let type_meta = [field(1, b"rbac.authorization.k8s.io/v1"), field(2, b"Role")].concat();
+    let body = [b"k8s\0".to_vec(), field(1, &type_meta), field(2, &role)].concat();
+    let req = http::Request::post(format!(
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/{id}/roles"
+    ))
+    .header(
+        http::header::CONTENT_TYPE,
+        "application/vnd.kubernetes.protobuf",
+    )
+    .header(http::header::ACCEPT, "application/json")
+    .body(body)
+    .expect("request");
+    conn.client
+        .request_text(req)
+        .await
+        .expect("the API server takes a Role in protobuf");
+}
+
+fn kubectl_delete_labelled(cp: &ControlPlane, selector: &str) {
+    crate::support::cluster::kubectl_ok(
+        cp,
+        &[
+            "delete",
+            "clusterroles,clusterrolebindings,namespaces",
+            "-l",
+            selector,
+            "--wait=false",
+        ],
+        None,
+    );
+}

@@ -21,6 +21,7 @@ use crate::cli::{AuditArgs, AuditQuery, GlobalArgs};
 use chronom_core::audit::completeness::{self, UnreadSource, Verdict, source};
 use chronom_core::audit::inventory::{self, Inventory};
 use chronom_core::audit::manifests::ClusterState;
+use chronom_core::audit::page_proto;
 use chronom_core::audit::page_stream::PageStream;
 use chronom_core::audit::report;
 use chronom_core::audit::trimmed::Trimmed;
@@ -681,8 +682,13 @@ where
     Ok(Ok(items))
 }
 
-/// One LIST page, as `Api::list` asks for it, its objects trimmed into `items` as their bytes
-/// arrive (`audit::page_stream`); the page's metadata.
+/// What a LIST asks for: the API server's protobuf first (`audit::page_proto`: less of its
+/// time and ours than JSON), JSON where it has no protobuf for the kind.
+pub const ACCEPT_LIST: &str = "application/vnd.kubernetes.protobuf, application/json";
+
+/// One LIST page, as `Api::list` asks for it, its objects trimmed into `items`; the page's
+/// metadata. A protobuf answer this reader cannot read (a text field that is not UTF-8, which
+/// JSON would carry replaced) is asked again as JSON, so the audit reads what it read before.
 async fn list_page<K: Trimmed>(
     client: &kube::Client,
     request: &kube::core::Request,
@@ -690,21 +696,80 @@ async fn list_page<K: Trimmed>(
     items: &mut Vec<K>,
     limit: u32,
 ) -> Result<ListMeta, kube::Error> {
-    use futures::AsyncBufReadExt;
+    let before = items.len();
+    match read_page(client, request, params, items, limit, ACCEPT_LIST).await? {
+        Ok(meta) => Ok(meta),
+        Err(e) => {
+            tracing::info!(error = %e, "a protobuf LIST answer could not be read; reading it as JSON");
+            items.truncate(before);
+            read_page(client, request, params, items, limit, "application/json")
+                .await?
+                .map_err(|e| kube::Error::Service(e.into()))
+        }
+    }
+}
+
+/// One LIST page in the media type `accept` asks for: a protobuf answer is read whole, a JSON
+/// one as its bytes arrive (`audit::page_stream`). The inner error is a protobuf answer that
+/// could not be read.
+async fn read_page<K: Trimmed>(
+    client: &kube::Client,
+    request: &kube::core::Request,
+    params: &ListParams,
+    items: &mut Vec<K>,
+    limit: u32,
+    accept: &'static str,
+) -> Result<Result<ListMeta, page_proto::ProtoError>, kube::Error> {
+    use http_body_util::BodyExt;
     let mut req = request.list(params).map_err(kube::Error::BuildRequest)?;
     req.extensions_mut().insert("list");
-    let mut body = std::pin::pin!(client.request_stream(req).await?);
-    let mut page = PageStream::new(items, limit as usize);
-    loop {
-        let chunk = body.fill_buf().await.map_err(kube::Error::ReadEvents)?;
-        if chunk.is_empty() {
-            break;
-        }
-        page.push(chunk).map_err(kube::Error::SerdeError)?;
-        let n = chunk.len();
-        body.consume_unpin(n);
+    req.headers_mut()
+        .insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
+    let res = client.send(req.map(kube::client::Body::from)).await?;
+    let protobuf = res
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with(page_proto::MEDIA_TYPE));
+    let status = res.status();
+    if status.is_client_error() || status.is_server_error() {
+        let body = res.into_body().collect_bytes().await?;
+        return Err(refusal(status, protobuf, body));
     }
-    page.finish().map_err(kube::Error::SerdeError)
+    if protobuf {
+        let body = res.into_body().collect_bytes().await?;
+        return Ok(page_proto::read_page(body, items));
+    }
+    let mut body = res.into_body();
+    let mut page = PageStream::new(items, limit as usize);
+    while let Some(frame) = body.frame().await {
+        if let Ok(chunk) = frame?.into_data() {
+            page.push(&chunk).map_err(kube::Error::SerdeError)?;
+        }
+    }
+    page.finish().map(Ok).map_err(kube::Error::SerdeError)
+}
+
+/// A refused request's `Status`, as kube reads a JSON one (`Error::Api`), from either encoding;
+/// a body that is no `Status` keeps the HTTP code, which is what the callers decide on.
+fn refusal(status: http::StatusCode, protobuf: bool, body: bytes::Bytes) -> kube::Error {
+    use kube::core::Status;
+    let code = status.as_u16();
+    let read = if protobuf {
+        page_proto::read_status(body.clone())
+            .ok()
+            .map(|(c, reason, message)| {
+                Status::failure(&message, &reason).with_code(if c == 0 { code } else { c })
+            })
+    } else {
+        serde_json::from_slice::<Status>(&body).ok()
+    };
+    let status = read.unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(&body);
+        let text = if protobuf { "" } else { text.trim() };
+        Status::failure(text, "Failed to parse error data").with_code(code)
+    });
+    kube::Error::Api(status.boxed())
 }
 
 /// Every file named, and every .yaml/.yml/.json file under each directory named, in order.

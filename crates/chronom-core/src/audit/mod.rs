@@ -8,6 +8,7 @@ pub mod findings;
 pub mod fleet;
 pub mod inventory;
 pub mod manifests;
+pub mod page_proto;
 pub mod page_stream;
 pub mod principals;
 pub mod produced;
