@@ -1,5 +1,7 @@
 //! A LIST answer read as its bytes arrive: each object of `items` is parsed, trimmed and
-//! appended as soon as its last byte is in, and its bytes are dropped.
+//! appended as soon as its last byte is in, and its bytes are dropped. The plugin asks for
+//! protobuf first (`super::page_proto`); this reads the JSON answers: a kind the server cannot
+//! encode in protobuf, and a page asked again because its protobuf could not be read.
 //!
 //! Why: a page of 5,000 RoleBindings is ~3 MB of JSON at 16x. Read whole (kube's
 //! `request_text` collects the body, then copies it twice), the bodies in flight and their
