@@ -1941,6 +1941,9 @@ metadata:
     );
     let conn = admin(cp).await;
     let selector = format!("chronom-test/encoding={id}");
+    // Removed however the test ends: a Role that is not UTF-8 left behind would send every
+    // later Role LIST of this module through the JSON retry.
+    let _cleanup = Labelled(cp, selector.clone());
     let rules = both_ways::<ClusterRole>(&conn, &selector, 3).await;
     let r = rules
         .iter()
@@ -1984,16 +1987,19 @@ metadata:
         let json: Vec<ClusterRole> = as_json(&conn, "").await;
         let bindings: Vec<RoleBinding> = listed(&conn).await;
         let json_bindings: Vec<RoleBinding> = as_json(&conn, "").await;
-        if (ours == json && bindings == json_bindings) || attempt == 3 {
+        // Roles: the kind whose page was asked again as JSON, nothing read twice.
+        let roles: Vec<Role> = listed(&conn).await;
+        let json_roles: Vec<Role> = as_json(&conn, "").await;
+        if (ours == json && bindings == json_bindings && roles == json_roles) || attempt == 3 {
             assert_eq!(ours, json, "ClusterRoles by list_in_pages and as JSON");
             assert_eq!(
                 bindings, json_bindings,
                 "RoleBindings by list_in_pages and as JSON"
             );
+            assert_eq!(roles, json_roles, "Roles by list_in_pages and as JSON");
             break;
         }
     }
-    kubectl_delete_labelled(cp, &selector);
 
     async fn listed<K>(conn: &Connection) -> Vec<K>
     where
@@ -2048,12 +2054,11 @@ metadata:
             .await
             .expect("answer");
         let kind = K::kind(&());
-        assert_eq!(
-            res.headers()
-                .get(http::header::CONTENT_TYPE)
-                .map(|v| v.as_bytes()),
-            Some(chronom_core::audit::page_proto::MEDIA_TYPE.as_bytes()),
-            "{kind}: the server answers protobuf"
+        // The plugin's own test of an answer's media type, on the server's real header.
+        assert!(
+            chronom::flows::audit::answers_protobuf(res.headers()),
+            "{kind}: the server answers protobuf, and the plugin sees it: {:?}",
+            res.headers().get(http::header::CONTENT_TYPE)
         );
         let body = res.into_body().collect_bytes().await.expect("body");
         let mut from_proto = Vec::new();
@@ -2114,16 +2119,20 @@ async fn create_role_not_utf8(conn: &Connection, id: &str, selector: &str) {
         .expect("the API server takes a Role in protobuf");
 }
 
-fn kubectl_delete_labelled(cp: &ControlPlane, selector: &str) {
-    crate::support::cluster::kubectl_ok(
-        cp,
-        &[
-            "delete",
-            "clusterroles,clusterrolebindings,namespaces",
-            "-l",
-            selector,
-            "--wait=false",
-        ],
-        None,
-    );
+/// Deletes what carries the label selector when dropped (the namespaced objects go with their
+/// namespace); it does not panic, since it may run while a failed assertion unwinds.
+struct Labelled<'a>(&'a ControlPlane, String);
+
+impl Drop for Labelled<'_> {
+    fn drop(&mut self) {
+        let kinds = "clusterroles,clusterrolebindings,namespaces";
+        let deleted = self
+            .0
+            .kubectl("chronom-admin")
+            .args(["delete", kinds, "-l", &self.1, "--wait=false"])
+            .output();
+        if !deleted.is_ok_and(|o| o.status.success()) {
+            eprintln!("could not delete the objects labelled {}", self.1);
+        }
+    }
 }

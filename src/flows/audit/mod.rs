@@ -704,7 +704,16 @@ async fn list_page<K: Trimmed>(
             items.truncate(before);
             read_page(client, request, params, items, limit, "application/json")
                 .await?
-                .map_err(|e| kube::Error::Service(e.into()))
+                .map_err(|e| {
+                    let message = format!(
+                        "its answer could not be read ({e}), not even when asked for as JSON"
+                    );
+                    kube::Error::Api(
+                        kube::core::Status::failure(&message, "")
+                            .with_code(200)
+                            .boxed(),
+                    )
+                })
         }
     }
 }
@@ -726,11 +735,7 @@ async fn read_page<K: Trimmed>(
     req.headers_mut()
         .insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
     let res = client.send(req.map(kube::client::Body::from)).await?;
-    let protobuf = res
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with(page_proto::MEDIA_TYPE));
+    let protobuf = answers_protobuf(res.headers());
     let status = res.status();
     if status.is_client_error() || status.is_server_error() {
         let body = res.into_body().collect_bytes().await?;
@@ -750,25 +755,40 @@ async fn read_page<K: Trimmed>(
     page.finish().map(Ok).map_err(kube::Error::SerdeError)
 }
 
-/// A refused request's `Status`, as kube reads a JSON one (`Error::Api`), from either encoding;
-/// a body that is no `Status` keeps the HTTP code, which is what the callers decide on.
+/// Whether an answer says it is protobuf: its media type, before any parameter, in any case.
+pub fn answers_protobuf(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case(page_proto::MEDIA_TYPE))
+}
+
+/// A refused request's `Status`, as kube reads a JSON one (`Error::Api`), from either encoding
+/// (a protobuf body is known by its first bytes too); a body that is no `Status`, or one
+/// without a code, keeps the HTTP code, which is what the callers decide on. No bytes of a
+/// protobuf body are ever shown.
 fn refusal(status: http::StatusCode, protobuf: bool, body: bytes::Bytes) -> kube::Error {
     use kube::core::Status;
     let code = status.as_u16();
-    let read = if protobuf {
-        page_proto::read_status(body.clone())
-            .ok()
-            .map(|(c, reason, message)| {
-                Status::failure(&message, &reason).with_code(if c == 0 { code } else { c })
-            })
+    let status = if protobuf || page_proto::is_protobuf(&body) {
+        match page_proto::read_status(body) {
+            Ok((c, reason, message)) => Status::failure(&message, &reason).with_code(c),
+            Err(e) => Status::failure(&format!("(its protobuf Status could not be read: {e})"), ""),
+        }
     } else {
-        serde_json::from_slice::<Status>(&body).ok()
+        serde_json::from_slice::<Status>(&body).unwrap_or_else(|_| {
+            Status::failure(
+                String::from_utf8_lossy(&body).trim(),
+                "Failed to parse error data",
+            )
+        })
     };
-    let status = read.unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(&body);
-        let text = if protobuf { "" } else { text.trim() };
-        Status::failure(text, "Failed to parse error data").with_code(code)
-    });
+    let status = if status.code == 0 {
+        status.with_code(code)
+    } else {
+        status
+    };
     kube::Error::Api(status.boxed())
 }
 
@@ -839,5 +859,25 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         std::fs::metadata(path)?;
         out.push(path.to_path_buf());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answers_protobuf;
+
+    #[test]
+    fn an_answer_is_protobuf_by_its_media_type_whatever_its_parameters_and_case() {
+        let with = |t: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(http::header::CONTENT_TYPE, t.parse().unwrap());
+            answers_protobuf(&h)
+        };
+        assert!(with("application/vnd.kubernetes.protobuf"));
+        assert!(with("application/vnd.kubernetes.protobuf; charset=utf-8"));
+        assert!(with("Application/VND.Kubernetes.Protobuf"));
+        assert!(!with("application/json"));
+        assert!(!with("application/vnd.kubernetes.protobuf-other"));
+        assert!(!answers_protobuf(&http::HeaderMap::new()));
     }
 }

@@ -39,6 +39,10 @@ const MAGIC: &[u8] = b"k8s\0";
 pub enum ProtoError {
     #[error("it does not start as a Kubernetes protobuf answer")]
     NotProtobuf,
+    #[error("it holds a {0:?}, not what was asked for")]
+    Unexpected(String),
+    #[error("it ends before the object it wraps")]
+    Cut,
     #[error("{0}")]
     Decode(#[from] prost::DecodeError),
     #[error("a text field is not UTF-8")]
@@ -48,7 +52,7 @@ pub enum ProtoError {
 /// A LIST answer's items, appended to `items` (with room made once for every item left, when
 /// the server counts them, as [`super::trimmed::PageInto`] does); its metadata is the value.
 pub fn read_page<K: Trimmed>(body: Bytes, items: &mut Vec<K>) -> Result<ListMeta, ProtoError> {
-    let list = ListP::decode(unwrap(body)?)?;
+    let list = ListP::decode(unwrap(body, |kind| kind.ends_with("List"))?)?;
     let meta = list.metadata.unwrap_or_default();
     let left = meta
         .remaining_item_count
@@ -69,16 +73,29 @@ pub fn read_page<K: Trimmed>(body: Bytes, items: &mut Vec<K>) -> Result<ListMeta
 
 /// The `Status` of a refused request, as kube reads it from JSON: its code, reason and message.
 pub fn read_status(body: Bytes) -> Result<(u16, String, String), ProtoError> {
-    let s = StatusP::decode(unwrap(body)?)?;
+    let s = StatusP::decode(unwrap(body, |kind| kind == "Status")?)?;
     Ok((u16::try_from(s.code).unwrap_or(0), s.reason, s.message))
 }
 
-/// The encoded object inside the envelope (`runtime.Unknown`'s `raw`), without a copy.
-fn unwrap(body: Bytes) -> Result<Bytes, ProtoError> {
-    if !body.starts_with(MAGIC) {
+/// Whether a body is a protobuf answer: it starts with the magic, whatever its header says.
+pub fn is_protobuf(body: &[u8]) -> bool {
+    body.starts_with(MAGIC)
+}
+
+/// The encoded object inside the envelope (`runtime.Unknown`'s `raw`), without a copy, if the
+/// envelope names a kind `expected` accepts: a body cut before its object, or another kind, is
+/// an error, never an empty answer.
+fn unwrap(body: Bytes, expected: impl Fn(&str) -> bool) -> Result<Bytes, ProtoError> {
+    if !is_protobuf(&body) {
         return Err(ProtoError::NotProtobuf);
     }
-    Ok(UnknownP::decode(body.slice(MAGIC.len()..))?.raw)
+    let envelope = UnknownP::decode(body.slice(MAGIC.len()..))?;
+    let kind = envelope.type_meta.unwrap_or_default().kind;
+    match envelope.raw {
+        Some(raw) if expected(&kind) => Ok(raw),
+        Some(_) => Err(ProtoError::Unexpected(kind)),
+        None => Err(ProtoError::Cut),
+    }
 }
 
 fn nonempty(s: String) -> Option<String> {
@@ -95,8 +112,17 @@ fn nonempty_map(m: BTreeMap<String, String>) -> Option<BTreeMap<String, String>>
 
 #[derive(Clone, PartialEq, Message)]
 struct UnknownP {
-    #[prost(bytes = "bytes", tag = "2")]
-    raw: Bytes,
+    #[prost(message, optional, tag = "1")]
+    type_meta: Option<TypeMetaP>,
+    #[prost(bytes = "bytes", optional, tag = "2")]
+    raw: Option<Bytes>,
+}
+
+/// runtime.TypeMeta (apiVersion is 1).
+#[derive(Clone, PartialEq, Message)]
+struct TypeMetaP {
+    #[prost(string, tag = "2")]
+    kind: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -392,9 +418,14 @@ mod tests {
     use crate::readonly_role::PROFILE_ANNOTATION;
 
     /// An answer as the API server writes it: the magic, then the envelope around `raw`.
-    fn answer(raw: Vec<u8>) -> Bytes {
+    fn answer(kind: &str, raw: Vec<u8>) -> Bytes {
         let mut body = MAGIC.to_vec();
-        UnknownP { raw: raw.into() }.encode(&mut body).unwrap();
+        UnknownP {
+            type_meta: Some(TypeMetaP { kind: kind.into() }),
+            raw: Some(raw.into()),
+        }
+        .encode(&mut body)
+        .unwrap();
         body.into()
     }
 
@@ -418,6 +449,7 @@ mod tests {
 
     fn list(continue_: &str, left: Option<i64>, items: Vec<Bytes>) -> Bytes {
         answer(
+            "RoleList",
             ListP {
                 metadata: Some(ListMetaP {
                     continue_: continue_.into(),
@@ -581,15 +613,22 @@ mod tests {
             Err(ProtoError::NotProtobuf)
         ));
         let whole = list("", None, vec![RoleP::default().encode_to_vec().into()]);
-        for cut in [5, whole.len() - 1] {
+        // Cut anywhere, even right after the magic or the kind: an error, never an empty list.
+        for cut in 4..whole.len() {
             assert!(
                 matches!(
                     read_page(whole.slice(..cut), &mut items),
-                    Err(ProtoError::Decode(_))
+                    Err(ProtoError::Decode(_) | ProtoError::Cut)
                 ),
                 "cut at {cut}"
             );
         }
+        assert!(items.is_empty());
+        let status = answer("Status", StatusP::default().encode_to_vec());
+        assert!(matches!(
+            read_page(status, &mut items),
+            Err(ProtoError::Unexpected(kind)) if kind == "Status"
+        ));
         let bad = RoleP {
             metadata: meta("r", "ns", vec![entry(PROFILE_ANNOTATION, b"\xff")]),
             rules: vec![],
@@ -618,7 +657,7 @@ mod tests {
             code: 403,
         };
         assert_eq!(
-            read_status(answer(status.encode_to_vec())).unwrap(),
+            read_status(answer("Status", status.encode_to_vec())).unwrap(),
             (
                 403,
                 "Forbidden".to_string(),

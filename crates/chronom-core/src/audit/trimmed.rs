@@ -224,6 +224,13 @@ impl<'de> Deserialize<'de> for KeptKey {
     }
 }
 
+/// `rules: []` as no rules: the JSON encoding writes an empty list and a missing one apart
+/// (`rules` has no omitempty), protobuf cannot, and the API server's default etcd storage
+/// (protobuf) keeps no difference either. Read alike, the two encodings give the same objects.
+fn nonempty(rules: Option<Vec<PolicyRule>>) -> Option<Vec<PolicyRule>> {
+    rules.filter(|r| !r.is_empty())
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterRoleWire {
@@ -237,7 +244,7 @@ impl From<ClusterRoleWire> for ClusterRole {
     fn from(w: ClusterRoleWire) -> Self {
         ClusterRole {
             metadata: w.metadata.into(),
-            rules: w.rules,
+            rules: nonempty(w.rules),
             aggregation_rule: w.aggregation_rule,
         }
     }
@@ -255,7 +262,7 @@ impl From<RoleWire> for Role {
     fn from(w: RoleWire) -> Self {
         Role {
             metadata: w.metadata.into(),
-            rules: w.rules,
+            rules: nonempty(w.rules),
         }
     }
 }
