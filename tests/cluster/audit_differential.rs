@@ -2003,7 +2003,7 @@ metadata:
 
     async fn listed<K>(conn: &Connection) -> Vec<K>
     where
-        K: kube::Resource<DynamicType = ()> + chronom_core::audit::trimmed::Trimmed,
+        K: kube::Resource<DynamicType = ()> + chronom_core::audit::page_proto::FromProtobuf,
     {
         chronom::flows::audit::list_in_pages(conn, Api::<K>::all(conn.client.clone()), "k", "", 500)
             .await
@@ -2014,7 +2014,7 @@ metadata:
     /// The JSON answer, read by the JSON reader.
     async fn as_json<K>(conn: &Connection, selector: &str) -> Vec<K>
     where
-        K: kube::Resource<DynamicType = ()> + chronom_core::audit::trimmed::Trimmed,
+        K: kube::Resource<DynamicType = ()> + chronom_core::audit::page_proto::FromProtobuf,
     {
         let api = Api::<K>::all(conn.client.clone());
         let req = kube::core::Request::new(api.resource_url())
@@ -2036,7 +2036,7 @@ metadata:
     async fn both_ways<K>(conn: &Connection, selector: &str, n: usize) -> Vec<K>
     where
         K: kube::Resource<DynamicType = ()>
-            + chronom_core::audit::trimmed::Trimmed
+            + chronom_core::audit::page_proto::FromProtobuf
             + PartialEq
             + std::fmt::Debug,
     {

@@ -21,10 +21,9 @@ use crate::cli::{AuditArgs, AuditQuery, GlobalArgs};
 use chronom_core::audit::completeness::{self, UnreadSource, Verdict, source};
 use chronom_core::audit::inventory::{self, Inventory};
 use chronom_core::audit::manifests::ClusterState;
-use chronom_core::audit::page_proto;
+use chronom_core::audit::page_proto::{self, FromProtobuf};
 use chronom_core::audit::page_stream::PageStream;
 use chronom_core::audit::report;
-use chronom_core::audit::trimmed::Trimmed;
 use chronom_core::error::UserError;
 use chronom_core::rbac::{QueryScope, RbacObjects, RuleSource};
 use chronom_core::report::format::Format;
@@ -585,7 +584,7 @@ pub async fn list_every<K>(
     within: &str,
 ) -> Result<Vec<K>, UserError>
 where
-    K: kube::Resource<DynamicType = ()> + Trimmed,
+    K: kube::Resource<DynamicType = ()> + FromProtobuf,
 {
     list_all(conn, api, what, within).await?.map_err(|u| {
         UserError::failed(
@@ -637,7 +636,7 @@ async fn list_all<K>(
     within: &str,
 ) -> Result<Readable<Vec<K>>, UserError>
 where
-    K: kube::Resource<DynamicType = ()> + Trimmed,
+    K: kube::Resource<DynamicType = ()> + FromProtobuf,
 {
     list_in_pages(conn, api, what, within, PAGE_SIZE).await
 }
@@ -652,7 +651,7 @@ pub async fn list_in_pages<K>(
     page: u32,
 ) -> Result<Readable<Vec<K>>, UserError>
 where
-    K: kube::Resource<DynamicType = ()> + Trimmed,
+    K: kube::Resource<DynamicType = ()> + FromProtobuf,
 {
     let request = kube::core::Request::new(api.resource_url());
     let mut params = ListParams::default().limit(page);
@@ -689,7 +688,7 @@ pub const ACCEPT_LIST: &str = "application/vnd.kubernetes.protobuf, application/
 /// One LIST page, as `Api::list` asks for it, its objects trimmed into `items`; the page's
 /// metadata. A protobuf answer this reader cannot read (a text field that is not UTF-8, which
 /// JSON would carry replaced) is asked again as JSON, so the audit reads what it read before.
-async fn list_page<K: Trimmed>(
+async fn list_page<K: FromProtobuf>(
     client: &kube::Client,
     request: &kube::core::Request,
     params: &ListParams,
@@ -721,7 +720,7 @@ async fn list_page<K: Trimmed>(
 /// One LIST page in the media type `accept` asks for: a protobuf answer is read whole, a JSON
 /// one as its bytes arrive (`audit::page_stream`). The inner error is a protobuf answer that
 /// could not be read.
-async fn read_page<K: Trimmed>(
+async fn read_page<K: FromProtobuf>(
     client: &kube::Client,
     request: &kube::core::Request,
     params: &ListParams,

@@ -49,9 +49,34 @@ pub enum ProtoError {
     NotUtf8,
 }
 
+/// A kind the audit lists, and the message its protobuf is read through.
+pub trait FromProtobuf: Trimmed {
+    type Message: Message + Default + TryInto<Self, Error = ProtoError>;
+}
+
+impl FromProtobuf for ClusterRole {
+    type Message = ClusterRoleP;
+}
+
+impl FromProtobuf for Role {
+    type Message = RoleP;
+}
+
+impl FromProtobuf for ClusterRoleBinding {
+    type Message = BindingP;
+}
+
+impl FromProtobuf for RoleBinding {
+    type Message = BindingP;
+}
+
+impl FromProtobuf for ServiceAccount {
+    type Message = ServiceAccountP;
+}
+
 /// A LIST answer's items, appended to `items` (with room made once for every item left, when
 /// the server counts them, as [`super::trimmed::PageInto`] does); its metadata is the value.
-pub fn read_page<K: Trimmed>(body: Bytes, items: &mut Vec<K>) -> Result<ListMeta, ProtoError> {
+pub fn read_page<K: FromProtobuf>(body: Bytes, items: &mut Vec<K>) -> Result<ListMeta, ProtoError> {
     let list = ListP::decode(unwrap(body, |kind| kind.ends_with("List"))?)?;
     let meta = list.metadata.unwrap_or_default();
     let left = meta
@@ -62,7 +87,7 @@ pub fn read_page<K: Trimmed>(body: Bytes, items: &mut Vec<K>) -> Result<ListMeta
         let _ = items.try_reserve_exact(list.items.len().saturating_add(left));
     }
     for item in list.items {
-        items.push(K::Proto::decode(item)?.try_into()?);
+        items.push(K::Message::decode(item)?.try_into()?);
     }
     Ok(ListMeta {
         continue_: nonempty(meta.continue_),

@@ -17,7 +17,6 @@ use k8s_openapi::api::rbac::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
 
-use super::page_proto::{BindingP, ClusterRoleP, ProtoError, RoleP, ServiceAccountP};
 use serde::Deserialize;
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
@@ -30,11 +29,10 @@ pub(crate) const KEPT_ANNOTATIONS: [&str; 2] = [
     crate::eks::pod_roles::IRSA_ANNOTATION,
 ];
 
-/// A kind the audit lists, and the forms it is read through: from JSON, and from the API
-/// server's protobuf (`super::page_proto`).
+/// A kind the audit lists, and the form its JSON is read through (its protobuf:
+/// `super::page_proto::FromProtobuf`).
 pub trait Trimmed: Sized {
     type Wire: DeserializeOwned + Into<Self>;
-    type Proto: prost::Message + Default + TryInto<Self, Error = ProtoError>;
 }
 
 /// One page of a LIST answer, read into `items`: each object is trimmed and appended as it is
@@ -313,27 +311,22 @@ impl From<ServiceAccountWire> for ServiceAccount {
 
 impl Trimmed for ClusterRole {
     type Wire = ClusterRoleWire;
-    type Proto = ClusterRoleP;
 }
 
 impl Trimmed for Role {
     type Wire = RoleWire;
-    type Proto = RoleP;
 }
 
 impl Trimmed for ClusterRoleBinding {
     type Wire = BindingWire;
-    type Proto = BindingP;
 }
 
 impl Trimmed for RoleBinding {
     type Wire = BindingWire;
-    type Proto = BindingP;
 }
 
 impl Trimmed for ServiceAccount {
     type Wire = ServiceAccountWire;
-    type Proto = ServiceAccountP;
 }
 
 /// One object of kind `K`, read as the audit keeps it.
