@@ -384,6 +384,7 @@ impl BindingP {
         Ok((
             self.metadata.unwrap_or_default().try_into()?,
             RoleRef {
+                // Not omitempty: the JSON answer always carries it, `""` included.
                 api_group: Some(r.api_group),
                 kind: r.kind,
                 name: r.name,
