@@ -209,8 +209,15 @@ pub(crate) fn read_document(text: &str) -> Result<Document, ParseError> {
         };
         let end = offsets.byte(span.end.index());
         // A flow collection's closing bracket is the one character at the end event's start;
-        // the event's span can run on over a trailing comment.
-        let bracket_end = start + 1;
+        // the event's span can run on over a trailing comment. A pair inside [ ] (`? a : b`)
+        // has no bracket: its end event starts at the line break after it, and a `\r\n` is
+        // taken whole, as a `\n` is, or an edit there would split it into a bare `\r` (found by
+        // fuzzing).
+        let bracket_end = if text[start..].starts_with("\r\n") {
+            start + 2
+        } else {
+            start + 1
+        };
         let node = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => continue,
             Event::DocumentStart(_) => {
