@@ -565,6 +565,12 @@ impl<'t> FieldReader<'t> {
                 }
                 len = len.min(items.len());
                 *slot = backing[..len].to_vec();
+                // encoding/json gives an empty array a new empty slice (`reflect.MakeSlice(t, 0,
+                // 0)` in decode.go's `array`): a later list of wrong-typed values reuses nothing
+                // (found by the oracle's rotating seed 1796700184065835962).
+                if items.is_empty() {
+                    backing.clear();
+                }
                 self.groups_backing = backing;
             }
             NodeKind::Scalar {

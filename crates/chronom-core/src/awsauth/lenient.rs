@@ -1021,6 +1021,13 @@ mod tests {
         // Keys that fold alike: encoding/json sees them in sorted order, the last one wins.
         let text = format!("- rolearn: {R}\n  RoleArn: arn:aws:iam::111122223333:role/b\n");
         assert_eq!(roles(&text)[0].0, R);
+        // Sorted, GROUPS fills the slice, Groups' `[]` gives it a new empty one, and groups'
+        // booleans then land in fresh elements: two empty groups, not GROUPS' values.
+        let text = format!("- rolearn: {R}\n  GROUPS: [a, b]\n  Groups: []\n  groups: [yes, y]\n");
+        assert_eq!(roles(&text)[0].2, vec![String::new(), String::new()]);
+        // Without the empty list between, the elements a wrong value leaves are reused.
+        let text = format!("- rolearn: {R}\n  GROUPS: [a, b]\n  groups: [yes, y]\n");
+        assert_eq!(roles(&text)[0].2, vec!["a".to_string(), "b".to_string()]);
     }
 
     #[test]
